@@ -1,0 +1,51 @@
+/*
+ * rt_exec.h - the one interface between the runtime and a backend.
+ *
+ * A compiled step (train or eval) is an rt_exec: a list of slots it reads
+ * and writes (params, optimizer state, the batch's inputs) and a list of
+ * scalar outputs (loss, metrics). The runtime owns the host memory of every
+ * slot and never knows which backend runs the step: the reference
+ * interpreter, LLVM-compiled CPU code, or CUDA.
+ *
+ * Semantics of run(): read every slot as it is when called; write the new
+ * values of PARAM and STATE slots (the step's assigns); store the outputs.
+ * INPUT slots are read-only.
+ */
+#ifndef SAMC_RT_EXEC_H
+#define SAMC_RT_EXEC_H
+
+#include "rt_err.h"
+#include "rt_tensor.h"
+
+typedef enum { RT_SLOT_PARAM, RT_SLOT_STATE, RT_SLOT_INPUT } rt_slot_role;
+
+/* Parameter initialisation rules (mirror ir_init). */
+typedef enum { RT_INIT_ZEROS, RT_INIT_ONES, RT_INIT_UNIFORM, RT_INIT_NORMAL } rt_init_kind;
+
+typedef struct {
+	const char *name;     /* DSL name: "fc1.weight", "x", "opt.fc1.weight.momentum_buffer", "step" */
+	rt_slot_role role;
+	rt_dtype dtype;       /* RT_F32, RT_F64 or RT_I32 */
+	int rank;
+	int64_t dim[RT_MAX_DIMS];
+	rt_init_kind init;    /* params: how to initialise; state: always zeros */
+	double init_a, init_b;
+	int nclasses;         /* labels inputs: number of classes, else 0 */
+} rt_slot;
+
+typedef struct rt_exec rt_exec;
+struct rt_exec {
+	const char *backend;  /* "interp", "cpu", "cuda" */
+	rt_slot *slots;
+	int nslots;
+	const char **outputs; /* names of scalar outputs, e.g. "loss", "accuracy" */
+	int noutputs;
+	void *self;           /* backend's private state */
+	/* slot_data[i] points at slots[i]'s host buffer (dense, row-major). */
+	int (*run)(rt_exec *x, void **slot_data, double *outputs, rt_err *err);
+	void (*free)(rt_exec *x);
+};
+
+int rt_exec_find_slot(const rt_exec *x, const char *name); /* index or -1 */
+
+#endif
