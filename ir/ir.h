@@ -235,8 +235,7 @@ ir_node *ir_find_leaf(ir_graph *g, ir_op op, const char *name);
  * sets g->err. */
 int ir_verify(ir_graph *g);
 
-/* Human-readable listing. `roots` (may be NULL) limits printing to nodes they
- * reach; roots are labelled with `root_names`. */
+/* Human-readable listing, one node per line with its type and source line. */
 #include <stdio.h>
 void ir_print(FILE *f, const ir_graph *g);
 void ir_print_node(FILE *f, const ir_node *n);

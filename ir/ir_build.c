@@ -1,0 +1,321 @@
+/*
+ * ir_build.c - the graph and its builder: every node is made here, typed by
+ * ir_infer at birth and stamped with the current model-file location.
+ */
+#include "ir.h"
+#include "ir_infer.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+ir_graph *ir_graph_new(ir_dtype fdtype)
+{
+	ir_graph *g = calloc(1, sizeof *g);
+	if (!g)
+		return NULL;
+	g->fdtype = fdtype;
+	return g;
+}
+
+void ir_graph_free(ir_graph *g)
+{
+	if (!g)
+		return;
+	free(g->nodes);
+	ir_arena_free(&g->arena);
+	free(g);
+}
+
+void ir_set_loc(ir_graph *g, const char *file, int line)
+{
+	/* Intern the file name once: most calls repeat the previous one. */
+	if (file && (!g->cur.file || strcmp(g->cur.file, file) != 0))
+		g->cur.file = ir_arena_strdup(&g->arena, file);
+	else if (!file)
+		g->cur.file = NULL;
+	g->cur.line = line;
+}
+
+ir_node *ir_error(ir_graph *g, ir_loc loc, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (loc.file && loc.line > 0)
+		snprintf(g->err, sizeof g->err, "%s:%d: %s", loc.file, loc.line, msg);
+	else if (loc.file)
+		snprintf(g->err, sizeof g->err, "%s: %s", loc.file, msg);
+	else
+		snprintf(g->err, sizeof g->err, "%s", msg);
+	g->has_err = 1;
+	return NULL;
+}
+
+/* An input that is NULL comes from a failed earlier call: keep its error. */
+static ir_node *missing(ir_graph *g, const char *op)
+{
+	if (g->has_err)
+		return NULL;
+	return ir_error(g, g->cur, "%s: missing input", op);
+}
+
+/* Types the prototype and copies it into the graph. */
+static ir_node *add(ir_graph *g, ir_node *proto)
+{
+	proto->loc = g->cur;
+	for (int i = 0; i < proto->nin; i++)
+		if (!proto->in[i])
+			return missing(g, ir_op_name(proto->op));
+	if (ir_infer(g, proto, &proto->shape, &proto->dtype) != 0)
+		return NULL;
+	if (g->nnodes == g->cap) {
+		int cap = g->cap ? g->cap * 2 : 256;
+		ir_node **nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
+		if (!nodes)
+			return ir_error(g, g->cur, "out of memory");
+		g->nodes = nodes;
+		g->cap = cap;
+	}
+	ir_node *n = ir_arena_alloc(&g->arena, sizeof *n);
+	*n = *proto;
+	n->id = g->nnodes;
+	g->nodes[g->nnodes++] = n;
+	return n;
+}
+
+static ir_node proto_op(ir_op op, ir_node *a, ir_node *b, ir_node *c)
+{
+	ir_node p;
+	memset(&p, 0, sizeof p);
+	p.op = op;
+	p.in[0] = a;
+	p.in[1] = b;
+	p.in[2] = c;
+	p.nin = ir_op_arity(op);
+	return p;
+}
+
+ir_node *ir_find_leaf(ir_graph *g, ir_op op, const char *name)
+{
+	for (int i = 0; i < g->nnodes; i++) {
+		ir_node *n = g->nodes[i];
+		if (n->op == op && n->name && strcmp(n->name, name) == 0)
+			return n;
+	}
+	return NULL;
+}
+
+static ir_node *leaf(ir_graph *g, ir_op op, const char *name, ir_dtype t, ir_shape s)
+{
+	if (s.rank < 0 || s.rank > IR_MAX_DIMS)
+		return ir_error(g, g->cur, "%s '%s': rank %d not supported (at most %d)", ir_op_name(op),
+		                name ? name : "", s.rank, IR_MAX_DIMS);
+	for (int i = 0; i < s.rank; i++)
+		if (s.dim[i] <= 0)
+			return ir_error(g, g->cur, "%s '%s': dimension %d is %lld, must be positive",
+			                ir_op_name(op), name ? name : "", i, (long long)s.dim[i]);
+	if (name) {
+		ir_node *old = ir_find_leaf(g, op, name);
+		if (old)
+			return ir_error(g, g->cur, "%s '%s' already defined (at line %d)", ir_op_name(op),
+			                name, old->loc.line);
+	}
+	ir_node p = proto_op(op, NULL, NULL, NULL);
+	p.dtype = t;
+	p.shape = s;
+	if (name)
+		p.name = ir_arena_strdup(&g->arena, name);
+	return add(g, &p);
+}
+
+ir_node *ir_param(ir_graph *g, const char *name, ir_dtype t, ir_shape s, ir_init init)
+{
+	if (!ir_dtype_is_float(t))
+		return ir_error(g, g->cur, "param '%s': parameters must be float", name);
+	ir_node *n = leaf(g, IR_OP_PARAM, name, t, s);
+	if (n)
+		n->init = init;
+	return n;
+}
+
+ir_node *ir_input(ir_graph *g, const char *name, ir_dtype t, ir_shape s)
+{
+	return leaf(g, IR_OP_INPUT, name, t, s);
+}
+
+ir_node *ir_state(ir_graph *g, const char *name, ir_dtype t, ir_shape s)
+{
+	return leaf(g, IR_OP_STATE, name, t, s);
+}
+
+ir_node *ir_const(ir_graph *g, ir_dtype t, ir_shape s, double value)
+{
+	ir_node *n = leaf(g, IR_OP_CONST, NULL, t, s);
+	if (n)
+		n->value = value;
+	return n;
+}
+
+ir_node *ir_scalar(ir_graph *g, double value)
+{
+	return ir_const(g, g->fdtype, ir_shape_scalar(), value);
+}
+
+ir_node *ir_unary(ir_graph *g, ir_op op, ir_node *x)
+{
+	if (ir_op_kind(op) != IR_KIND_ELEM || ir_op_arity(op) != 1)
+		return ir_error(g, g->cur, "%s is not a unary elementwise op", ir_op_name(op));
+	ir_node p = proto_op(op, x, NULL, NULL);
+	return add(g, &p);
+}
+
+ir_node *ir_binary(ir_graph *g, ir_op op, ir_node *a, ir_node *b)
+{
+	if (ir_op_kind(op) != IR_KIND_ELEM || ir_op_arity(op) != 2)
+		return ir_error(g, g->cur, "%s is not a binary elementwise op", ir_op_name(op));
+	ir_node p = proto_op(op, a, b, NULL);
+	return add(g, &p);
+}
+
+ir_node *ir_reshape(ir_graph *g, ir_node *x, ir_shape s)
+{
+	if (!x)
+		return missing(g, "reshape");
+	int infer = -1;
+	int64_t known = 1;
+	char b[64];
+	for (int i = 0; i < s.rank; i++) {
+		if (s.dim[i] == -1 && infer < 0)
+			infer = i;
+		else if (s.dim[i] <= 0)
+			return ir_error(g, g->cur, "reshape: invalid target shape %s", ir_shape_str(&s, b, sizeof b));
+		else
+			known *= s.dim[i];
+	}
+	if (infer >= 0) {
+		int64_t total = ir_shape_numel(&x->shape);
+		if (known == 0 || total % known != 0) {
+			char a[64];
+			return ir_error(g, g->cur, "reshape: cannot reshape %s to %s",
+			                ir_shape_str(&x->shape, a, sizeof a), ir_shape_str(&s, b, sizeof b));
+		}
+		s.dim[infer] = total / known;
+	}
+	ir_node p = proto_op(IR_OP_RESHAPE, x, NULL, NULL);
+	p.shape = s;
+	return add(g, &p);
+}
+
+ir_node *ir_transpose(ir_graph *g, ir_node *x, const int *perm)
+{
+	if (!x)
+		return missing(g, "transpose");
+	ir_node p = proto_op(IR_OP_TRANSPOSE, x, NULL, NULL);
+	for (int i = 0; i < x->shape.rank; i++)
+		p.perm[i] = perm[i];
+	return add(g, &p);
+}
+
+ir_node *ir_transpose2(ir_graph *g, ir_node *x, int d0, int d1)
+{
+	if (!x)
+		return missing(g, "transpose");
+	int r = x->shape.rank, perm[IR_MAX_DIMS];
+	if (d0 < 0) d0 += r;
+	if (d1 < 0) d1 += r;
+	if (d0 < 0 || d0 >= r || d1 < 0 || d1 >= r) {
+		char b[64];
+		return ir_error(g, g->cur, "transpose: dims out of range for shape %s",
+		                ir_shape_str(&x->shape, b, sizeof b));
+	}
+	for (int i = 0; i < r; i++)
+		perm[i] = i;
+	perm[d0] = d1;
+	perm[d1] = d0;
+	return ir_transpose(g, x, perm);
+}
+
+ir_node *ir_broadcast(ir_graph *g, ir_node *x, ir_shape s)
+{
+	ir_node p = proto_op(IR_OP_BROADCAST, x, NULL, NULL);
+	p.shape = s;
+	return add(g, &p);
+}
+
+ir_node *ir_reduce(ir_graph *g, ir_op op, ir_node *x, uint32_t axes, int keepdim)
+{
+	if (ir_op_kind(op) != IR_KIND_REDUCE)
+		return ir_error(g, g->cur, "%s is not a reduction", ir_op_name(op));
+	ir_node p = proto_op(op, x, NULL, NULL);
+	p.axes = axes;
+	p.keepdim = keepdim;
+	return add(g, &p);
+}
+
+ir_node *ir_mean(ir_graph *g, ir_node *x, uint32_t axes, int keepdim)
+{
+	if (!x)
+		return missing(g, "mean");
+	ir_node *s = ir_reduce(g, IR_OP_SUM, x, axes, keepdim);
+	if (!s)
+		return NULL;
+	double count = (double)ir_shape_numel(&x->shape) / (double)ir_shape_numel(&s->shape);
+	ir_node *k = ir_const(g, x->dtype, ir_shape_scalar(), 1.0 / count);
+	return k ? ir_binary(g, IR_OP_MUL, s, k) : NULL;
+}
+
+ir_node *ir_matmul(ir_graph *g, ir_node *a, ir_node *b, int ta, int tb)
+{
+	ir_node p = proto_op(IR_OP_MATMUL, a, b, NULL);
+	p.ta = ta;
+	p.tb = tb;
+	return add(g, &p);
+}
+
+ir_node *ir_softmax(ir_graph *g, ir_op op, ir_node *x, int axis)
+{
+	if (!x)
+		return missing(g, "softmax");
+	if (op != IR_OP_SOFTMAX && op != IR_OP_LOG_SOFTMAX)
+		return ir_error(g, g->cur, "%s is not softmax or log_softmax", ir_op_name(op));
+	ir_node p = proto_op(op, x, NULL, NULL);
+	p.axis = axis < 0 ? axis + x->shape.rank : axis;
+	return add(g, &p);
+}
+
+ir_node *ir_cross_entropy(ir_graph *g, ir_node *logits, ir_node *labels, int reduction,
+                          double label_smoothing)
+{
+	if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
+		return ir_error(g, g->cur, "cross_entropy: label_smoothing must be in [0,1], got %g",
+		                label_smoothing);
+	ir_node p = proto_op(IR_OP_CROSS_ENTROPY, logits, labels, NULL);
+	p.reduction = reduction;
+	p.value = label_smoothing;
+	return add(g, &p);
+}
+
+ir_node *ir_cross_entropy_grad(ir_graph *g, ir_node *logits, ir_node *labels, ir_node *dloss,
+                               int reduction, double label_smoothing)
+{
+	ir_node p = proto_op(IR_OP_CROSS_ENTROPY_GRAD, logits, labels, dloss);
+	p.reduction = reduction;
+	p.value = label_smoothing;
+	return add(g, &p);
+}
+
+ir_node *ir_correct(ir_graph *g, ir_node *logits, ir_node *labels)
+{
+	ir_node p = proto_op(IR_OP_CORRECT, logits, labels, NULL);
+	return add(g, &p);
+}
+
+ir_node *ir_assign(ir_graph *g, ir_node *target, ir_node *value)
+{
+	ir_node p = proto_op(IR_OP_ASSIGN, target, value, NULL);
+	return add(g, &p);
+}

@@ -1,0 +1,198 @@
+/*
+ * ir_infer.c - the shape and dtype rule of every op.
+ *
+ * One function, used twice: by the builder to give a new node its type, and
+ * by the verifier to check that a node's stored type still follows the
+ * rules after passes have edited the graph.
+ */
+#include "ir_infer.h"
+
+#include <stdio.h>
+
+#define SHP(s, b) ir_shape_str(&(s), b, sizeof b)
+
+static int fail(ir_graph *g, const ir_node *n, const char *fmt, const char *a,
+                const char *b)
+{
+	char msg[512];
+	snprintf(msg, sizeof msg, fmt, a, b);
+	ir_error(g, n->loc, "%s: %s", ir_op_name(n->op), msg);
+	return -1;
+}
+
+static int need_float(ir_graph *g, const ir_node *n, const ir_node *x)
+{
+	if (ir_dtype_is_float(x->dtype))
+		return 0;
+	return fail(g, n, "expects a float tensor, got %s%s", ir_dtype_name(x->dtype), "");
+}
+
+static int infer_reduce(ir_graph *g, const ir_node *n, ir_shape *s)
+{
+	const ir_shape *in = &n->in[0]->shape;
+	uint32_t axes = n->axes;
+	if (axes >> in->rank) {
+		char b[64];
+		return fail(g, n, "reduction axis out of range for shape %s%s", SHP(*in, b), "");
+	}
+	if (axes == 0)
+		axes = (1u << in->rank) - 1;
+	ir_shape r = {0};
+	for (int i = 0; i < in->rank; i++) {
+		if (axes & (1u << i)) {
+			if (n->keepdim)
+				r.dim[r.rank++] = 1;
+		} else {
+			r.dim[r.rank++] = in->dim[i];
+		}
+	}
+	*s = r;
+	return 0;
+}
+
+static int infer_matmul(ir_graph *g, const ir_node *n, ir_shape *s)
+{
+	const ir_shape *a = &n->in[0]->shape, *b = &n->in[1]->shape;
+	char ba[64], bb[64];
+	if (a->rank != 2 || b->rank != 2)
+		return fail(g, n, "%s x %s: both operands must be 2-D", SHP(*a, ba), SHP(*b, bb));
+	int64_t m = n->ta ? a->dim[1] : a->dim[0], k1 = n->ta ? a->dim[0] : a->dim[1];
+	int64_t k2 = n->tb ? b->dim[1] : b->dim[0], nn = n->tb ? b->dim[0] : b->dim[1];
+	if (k1 != k2) {
+		ir_shape ea = *a, eb = *b;
+		if (n->ta) { ea.dim[0] = m; ea.dim[1] = k1; }
+		if (n->tb) { eb.dim[0] = k2; eb.dim[1] = nn; }
+		return fail(g, n, "%s x %s: inner dimensions differ", SHP(ea, ba), SHP(eb, bb));
+	}
+	int64_t d[2] = {m, nn};
+	*s = ir_shape_make(2, d);
+	return 0;
+}
+
+static int infer_ce(ir_graph *g, const ir_node *n, ir_shape *s)
+{
+	const ir_node *lg = n->in[0], *lb = n->in[1];
+	char ba[64], bb[64];
+	if (need_float(g, n, lg))
+		return -1;
+	if (lg->shape.rank != 2)
+		return fail(g, n, "logits must be [N,C], got %s%s", SHP(lg->shape, ba), "");
+	if (lb->dtype != IR_I32)
+		return fail(g, n, "labels must be an i32 tensor, got %s%s", ir_dtype_name(lb->dtype), "");
+	if (lb->shape.rank != 1 || lb->shape.dim[0] != lg->shape.dim[0])
+		return fail(g, n, "logits %s and labels %s: expected labels of shape [N]",
+		            SHP(lg->shape, ba), SHP(lb->shape, bb));
+	int64_t N = lg->shape.dim[0];
+	if (n->op == IR_OP_CROSS_ENTROPY || n->op == IR_OP_CORRECT) {
+		*s = (n->op == IR_OP_CORRECT || n->reduction == IR_REDUCE_NONE)
+		         ? ir_shape_make(1, &N) : ir_shape_scalar();
+		return 0;
+	}
+	/* CROSS_ENTROPY_GRAD: dloss matches the forward reduction */
+	const ir_node *dl = n->in[2];
+	ir_shape want = n->reduction == IR_REDUCE_NONE ? ir_shape_make(1, &N) : ir_shape_scalar();
+	if (!ir_shape_eq(&dl->shape, &want) || dl->dtype != lg->dtype)
+		return fail(g, n, "dloss has shape %s, expected %s", SHP(dl->shape, ba), SHP(want, bb));
+	*s = lg->shape;
+	return 0;
+}
+
+int ir_infer(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	char ba[64], bb[64];
+	const ir_node *x = n->nin > 0 ? n->in[0] : NULL;
+	for (int i = 0; i < n->nin; i++)
+		if (!n->in[i])
+			return fail(g, n, "missing input%s%s", "", "");
+	switch (ir_op_kind(n->op)) {
+	case IR_KIND_LEAF:
+		*shape = n->shape;
+		*dtype = n->dtype;
+		return 0;
+	case IR_KIND_ELEM:
+		if (n->nin == 1) {
+			if (need_float(g, n, x))
+				return -1;
+			*shape = x->shape;
+			*dtype = x->dtype;
+			return 0;
+		}
+		if (x->dtype != n->in[1]->dtype)
+			return fail(g, n, "operands have different dtypes (%s and %s)",
+			            ir_dtype_name(x->dtype), ir_dtype_name(n->in[1]->dtype));
+		if (need_float(g, n, x))
+			return -1;
+		if (!ir_shape_broadcast(&x->shape, &n->in[1]->shape, shape))
+			return fail(g, n, "shapes %s and %s cannot be broadcast together",
+			            SHP(x->shape, ba), SHP(n->in[1]->shape, bb));
+		*dtype = x->dtype;
+		return 0;
+	case IR_KIND_SHAPE:
+		*dtype = x->dtype;
+		if (n->op == IR_OP_RESHAPE) {
+			if (ir_shape_numel(&n->shape) != ir_shape_numel(&x->shape))
+				return fail(g, n, "cannot reshape %s to %s: element counts differ",
+				            SHP(x->shape, ba), SHP(n->shape, bb));
+			*shape = n->shape;
+			return 0;
+		}
+		if (n->op == IR_OP_TRANSPOSE) {
+			unsigned seen = 0;
+			ir_shape r = {0};
+			r.rank = x->shape.rank;
+			for (int i = 0; i < r.rank; i++) {
+				int p = n->perm[i];
+				if (p < 0 || p >= r.rank || (seen & (1u << p)))
+					return fail(g, n, "invalid permutation for shape %s%s", SHP(x->shape, ba), "");
+				seen |= 1u << p;
+				r.dim[i] = x->shape.dim[p];
+			}
+			*shape = r;
+			return 0;
+		}
+		/* BROADCAST: the input must broadcast to the target exactly */
+		{
+			ir_shape r;
+			if (!ir_shape_broadcast(&x->shape, &n->shape, &r) || !ir_shape_eq(&r, &n->shape))
+				return fail(g, n, "cannot broadcast %s to %s", SHP(x->shape, ba), SHP(n->shape, bb));
+			*shape = n->shape;
+			return 0;
+		}
+	case IR_KIND_REDUCE:
+		if (need_float(g, n, x))
+			return -1;
+		*dtype = x->dtype;
+		return infer_reduce(g, n, shape);
+	case IR_KIND_MATMUL:
+		if (need_float(g, n, x) || need_float(g, n, n->in[1]))
+			return -1;
+		if (x->dtype != n->in[1]->dtype)
+			return fail(g, n, "operands have different dtypes (%s and %s)",
+			            ir_dtype_name(x->dtype), ir_dtype_name(n->in[1]->dtype));
+		*dtype = x->dtype;
+		return infer_matmul(g, n, shape);
+	case IR_KIND_OPAQUE:
+		if (n->op == IR_OP_SOFTMAX || n->op == IR_OP_LOG_SOFTMAX) {
+			if (need_float(g, n, x))
+				return -1;
+			if (n->axis < 0 || n->axis >= x->shape.rank)
+				return fail(g, n, "dim out of range for shape %s%s", SHP(x->shape, ba), "");
+			*shape = x->shape;
+			*dtype = x->dtype;
+			return 0;
+		}
+		*dtype = x->dtype;
+		return infer_ce(g, n, shape);
+	case IR_KIND_EFFECT: {
+		const ir_node *t = n->in[0], *v = n->in[1];
+		if (t->op != IR_OP_PARAM && t->op != IR_OP_STATE)
+			return fail(g, n, "target must be a param or state, not %s%s", ir_op_name(t->op), "");
+		if (!ir_shape_eq(&t->shape, &v->shape) || t->dtype != v->dtype)
+			return fail(g, n, "value %s does not match target %s", SHP(v->shape, ba), SHP(t->shape, bb));
+		*shape = t->shape;
+		*dtype = t->dtype;
+		return 0;
+	}
+	}
+	return fail(g, n, "unknown op%s%s", "", "");
+}
