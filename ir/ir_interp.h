@@ -1,0 +1,84 @@
+/*
+ * ir_interp.h - the reference interpreter of the graph IR.
+ *
+ * The interpreter is the definition of what a graph computes: plain loops,
+ * no fusion, no reuse tricks. Every other backend is tested against it.
+ *
+ * Values are double arrays (row-major, ir_shape_numel elements) whatever the
+ * node's dtype. An IR_F32 node computes in double and rounds its result to
+ * float, so an f32 graph behaves like a float32 program whose every op is
+ * correctly rounded; an IR_F64 node keeps the double; IR_I32 values are exact
+ * integers stored in doubles.
+ *
+ * Usage:
+ *
+ *     ir_env *e = ir_env_new(g);
+ *     memcpy(ir_env_leaf(e, w), w0, n * sizeof(double));   // params, inputs, state
+ *     double *loss;
+ *     if (ir_interp_run(e, &loss_node, 1, &loss, err, sizeof err)) ...error...
+ *     // the step's ASSIGNs have now written the new values into e's leaves
+ *     free(loss);
+ *     ir_env_free(e);
+ *
+ * The graph must outlive the env. Nodes appended to the graph after
+ * ir_env_new (by a pass) are picked up by the next run.
+ */
+#ifndef SAMC_IR_INTERP_H
+#define SAMC_IR_INTERP_H
+
+#include <stddef.h>
+
+#include "ir.h"
+#include "rt_exec.h"
+
+/* The values of a graph's leaves (PARAM, INPUT, STATE) between steps. */
+typedef struct ir_env ir_env;
+
+ir_env *ir_env_new(ir_graph *g); /* NULL only when out of memory */
+void ir_env_free(ir_env *e);
+
+/* The leaf's storage: numel(leaf->shape) doubles, zero-initialised, owned by
+ * the env; callers fill it. NULL if `leaf` is not a PARAM/INPUT/STATE of the
+ * env's graph or memory runs out. */
+double *ir_env_leaf(ir_env *e, const ir_node *leaf);
+
+/*
+ * One training step. Evaluates, in node order, the nodes needed by `outs`
+ * and by every ASSIGN of the graph; out_vals[i] receives a malloc'd copy of
+ * outs[i]'s value (the caller frees it). Then all ASSIGNs commit together:
+ * every node saw the leaf values from before the step.
+ * Returns 0, or -1 with a message in err ("model.lua:12: cross_entropy:
+ * label 11 of example 3 is outside [0, 10)"); on error nothing is committed
+ * and no out_vals are left allocated.
+ */
+int ir_interp_run(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
+                  char *err, size_t errlen);
+
+/* As ir_interp_run, but only the nodes `outs` need are computed and no ASSIGN
+ * commits: the leaves are left as they were (evaluation, gradient checks). */
+int ir_interp_eval(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
+                   char *err, size_t errlen);
+
+/*
+ * One node's kernel: computes n's value into `out` (numel(n->shape)
+ * doubles) from its inputs' values in[0..n->nin-1], rounded to n->dtype.
+ * Leaves: CONST fills; PARAM/INPUT/STATE are not computed here (the env
+ * holds them) and give an error. ASSIGN copies its value operand.
+ * Returns 0, or -1 with a message naming the node's location.
+ */
+int ir_interp_node(const ir_node *n, const double *const *in, double *out,
+                   char *err, size_t errlen);
+
+/*
+ * The interpreter as a backend (runtime/rt_exec.h). One slot per PARAM,
+ * STATE and INPUT leaf the step reads or assigns, in node order; one scalar
+ * output per outs[i], named out_names[i]. run() converts the slot buffers to
+ * doubles, interprets, commits the ASSIGNs and writes PARAM/STATE slots back.
+ * The graph must outlive the returned exec. NULL with a message in err when
+ * an output is not a scalar or memory runs out.
+ */
+rt_exec *ir_interp_exec_new(ir_graph *g, ir_node *const *outs,
+                            const char *const *out_names, int nout,
+                            char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,472 @@
+/*
+ * ir_interp_ops.c - the interpreter's kernels: one case per op of
+ * IR_OP_TABLE, written for obviousness (double arithmetic, one rounding to
+ * the node's dtype at the end). The semantics follow PyTorch's.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir_interp.h"
+
+/* "file:line: op: message", or "node %id (op): message" for pass-made nodes. */
+static int node_err(const ir_node *n, char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 4, 5)))
+#endif
+	;
+
+static int node_err(const ir_node *n, char *err, size_t errlen, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (err && errlen) {
+		if (n->loc.file && n->loc.line > 0)
+			snprintf(err, errlen, "%s:%d: %s: %s", n->loc.file, n->loc.line,
+			         ir_op_name(n->op), msg);
+		else
+			snprintf(err, errlen, "node %%%d (%s): %s", n->id, ir_op_name(n->op), msg);
+	}
+	return -1;
+}
+
+static double rnd(ir_dtype t, double v)
+{
+	return t == IR_F32 ? (double)(float)v : v;
+}
+
+static void round_all(ir_dtype t, double *v, int64_t n)
+{
+	if (t != IR_F32)
+		return;
+	for (int64_t i = 0; i < n; i++)
+		v[i] = (double)(float)v[i];
+}
+
+/* Row-major strides of `s`. */
+static void row_strides(const ir_shape *s, int64_t *st)
+{
+	int64_t acc = 1;
+	for (int i = s->rank - 1; i >= 0; i--) {
+		st[i] = acc;
+		acc *= s->dim[i];
+	}
+}
+
+/*
+ * Offsets into `in` for every element of `out` (row-major), given the
+ * stride each output dim moves in `in` (0 = broadcast). NULL when out of
+ * memory; an empty output gives a 1-element dummy.
+ */
+static int64_t *walk_offsets(const ir_shape *out, const int64_t *st)
+{
+	int64_t n = ir_shape_numel(out);
+	int64_t *off = malloc((size_t)(n > 0 ? n : 1) * sizeof *off);
+	if (!off || n == 0)
+		return off;
+	int64_t idx[IR_MAX_DIMS] = {0};
+	int64_t cur = 0;
+	for (int64_t i = 0; i < n; i++) {
+		off[i] = cur;
+		for (int d = out->rank - 1; d >= 0; d--) {
+			idx[d]++;
+			cur += st[d];
+			if (idx[d] < out->dim[d])
+				break;
+			cur -= st[d] * idx[d];
+			idx[d] = 0;
+		}
+	}
+	return off;
+}
+
+/* Strides that read `in` broadcast to `out` (numpy rules, right-aligned).
+ * 0 if the shapes are not compatible. */
+static int bcast_strides(const ir_shape *in, const ir_shape *out, int64_t *st)
+{
+	if (in->rank > out->rank)
+		return 0;
+	int64_t acc = 1;
+	for (int i = out->rank - 1, j = in->rank - 1; i >= 0; i--, j--) {
+		if (j < 0) {
+			st[i] = 0;
+			continue;
+		}
+		if (in->dim[j] != 1 && in->dim[j] != out->dim[i])
+			return 0;
+		st[i] = in->dim[j] == 1 ? 0 : acc;
+		acc *= in->dim[j];
+	}
+	return 1;
+}
+
+/* Offsets that read `in` broadcast to `out`; *off = NULL when the shapes are
+ * equal (identity). Returns -1 (with a message) on mismatch or no memory. */
+static int bcast_offsets(const ir_node *n, const ir_shape *in, const ir_shape *out,
+                         int64_t **off, char *err, size_t errlen)
+{
+	char a[64], b[64];
+	int64_t st[IR_MAX_DIMS];
+	*off = NULL;
+	if (ir_shape_eq(in, out))
+		return 0;
+	if (!bcast_strides(in, out, st))
+		return node_err(n, err, errlen, "cannot broadcast %s to %s",
+		                ir_shape_str(in, a, sizeof a), ir_shape_str(out, b, sizeof b));
+	*off = walk_offsets(out, st);
+	if (!*off)
+		return node_err(n, err, errlen, "out of memory");
+	return 0;
+}
+
+static double gelu(double x)
+{
+	return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+}
+
+static double unary(ir_op op, double x)
+{
+	switch (op) {
+	case IR_OP_NEG: return -x;
+	case IR_OP_EXP: return exp(x);
+	case IR_OP_LOG: return log(x);
+	case IR_OP_SQRT: return sqrt(x);
+	case IR_OP_RSQRT: return 1.0 / sqrt(x);
+	case IR_OP_ABS: return fabs(x);
+	case IR_OP_SIGN: return x > 0 ? 1.0 : x < 0 ? -1.0 : x; /* keeps 0 and NaN */
+	case IR_OP_RELU: return x < 0 ? 0.0 : x;                /* NaN propagates */
+	case IR_OP_GELU: return gelu(x);
+	case IR_OP_TANH: return tanh(x);
+	case IR_OP_SIGMOID: return 1.0 / (1.0 + exp(-x));
+	case IR_OP_COS: return cos(x);
+	case IR_OP_SIN: return sin(x);
+	case IR_OP_FLOOR: return floor(x);
+	default: return NAN;
+	}
+}
+
+static double binary(ir_op op, ir_dtype t, double a, double b)
+{
+	switch (op) {
+	case IR_OP_ADD: return a + b;
+	case IR_OP_SUB: return a - b;
+	case IR_OP_MUL: return a * b;
+	case IR_OP_DIV:
+		/* integer division truncates, as C and torch's trunc mode */
+		return t == IR_I32 ? (b == 0 ? 0.0 : trunc(a / b)) : a / b;
+	case IR_OP_POW: return pow(a, b);
+	case IR_OP_MINIMUM: return isnan(a) || isnan(b) ? NAN : a < b ? a : b;
+	case IR_OP_MAXIMUM: return isnan(a) || isnan(b) ? NAN : a > b ? a : b;
+	case IR_OP_GT: return a > b ? 1.0 : 0.0;
+	case IR_OP_EQ: return a == b ? 1.0 : 0.0;
+	case IR_OP_GELU_GRAD: {
+		double phi = exp(-0.5 * a * a) * 0.39894228040143267794; /* 1/sqrt(2 pi) */
+		double cdf = 0.5 * (1.0 + erf(a / sqrt(2.0)));
+		return b * (cdf + a * phi);
+	}
+	default: return NAN;
+	}
+}
+
+static int run_binary(const ir_node *n, const double *A, const double *B, double *out,
+                      char *err, size_t errlen)
+{
+	int64_t *oa, *ob;
+	int64_t cnt = ir_shape_numel(&n->shape);
+	if (bcast_offsets(n, &n->in[0]->shape, &n->shape, &oa, err, errlen))
+		return -1;
+	if (bcast_offsets(n, &n->in[1]->shape, &n->shape, &ob, err, errlen)) {
+		free(oa);
+		return -1;
+	}
+	for (int64_t i = 0; i < cnt; i++)
+		out[i] = rnd(n->dtype, binary(n->op, n->dtype, A[oa ? oa[i] : i], B[ob ? ob[i] : i]));
+	free(oa);
+	free(ob);
+	return 0;
+}
+
+/* Gathers out[i] = in[off[i]] (BROADCAST, TRANSPOSE). */
+static int run_gather(const ir_node *n, const double *in, const int64_t *st, double *out,
+                      char *err, size_t errlen)
+{
+	int64_t cnt = ir_shape_numel(&n->shape);
+	int64_t *off = walk_offsets(&n->shape, st);
+	if (!off)
+		return node_err(n, err, errlen, "out of memory");
+	for (int64_t i = 0; i < cnt; i++)
+		out[i] = rnd(n->dtype, in[off[i]]);
+	free(off);
+	return 0;
+}
+
+static int run_transpose(const ir_node *n, const double *in, double *out,
+                         char *err, size_t errlen)
+{
+	const ir_shape *s = &n->in[0]->shape;
+	int64_t ist[IR_MAX_DIMS], st[IR_MAX_DIMS];
+	int seen = 0;
+	if (s->rank != n->shape.rank)
+		return node_err(n, err, errlen, "rank %d input for a rank %d result",
+		                s->rank, n->shape.rank);
+	row_strides(s, ist);
+	for (int i = 0; i < n->shape.rank; i++) {
+		int p = n->perm[i];
+		if (p < 0 || p >= s->rank || (seen & (1 << p)) || s->dim[p] != n->shape.dim[i])
+			return node_err(n, err, errlen, "perm[%d] = %d is not a valid permutation entry",
+			                i, p);
+		seen |= 1 << p;
+		st[i] = ist[p];
+	}
+	return run_gather(n, in, st, out, err, errlen);
+}
+
+/* SUM and MAX over the bitmask n->axes of the input's dims (0 = all). */
+static int run_reduce(const ir_node *n, const double *in, double *out,
+                      char *err, size_t errlen)
+{
+	const ir_shape *s = &n->in[0]->shape;
+	uint32_t axes = n->axes ? n->axes : (uint32_t)((1u << s->rank) - 1);
+	int64_t ost[IR_MAX_DIMS], st[IR_MAX_DIMS];
+	int64_t onum = ir_shape_numel(&n->shape), inum = ir_shape_numel(s);
+	int o = 0;
+	row_strides(&n->shape, ost);
+	for (int i = 0; i < s->rank; i++) {
+		int red = (axes >> i) & 1;
+		int od = n->keepdim ? i : o;
+		if (!red || n->keepdim) {
+			if (od >= n->shape.rank || n->shape.dim[od] != (red ? 1 : s->dim[i]))
+				return node_err(n, err, errlen, "result shape does not match the reduced input");
+			o = od + 1;
+		}
+		st[i] = red ? 0 : ost[od];
+	}
+	if (o != n->shape.rank)
+		return node_err(n, err, errlen, "result shape does not match the reduced input");
+	int64_t *off = walk_offsets(s, st);
+	if (!off)
+		return node_err(n, err, errlen, "out of memory");
+	for (int64_t i = 0; i < onum; i++)
+		out[i] = n->op == IR_OP_SUM ? 0.0 : -INFINITY;
+	for (int64_t i = 0; i < inum; i++) {
+		double *d = &out[off[i]];
+		if (n->op == IR_OP_SUM)
+			*d += in[i];
+		else if (isnan(in[i]) || in[i] > *d)
+			*d = isnan(*d) ? *d : in[i];
+	}
+	free(off);
+	round_all(n->dtype, out, onum);
+	return 0;
+}
+
+/* [m,k] x [k,n]; a stored operand is [k,m] when ta, [n,k] when tb.
+ * i-p-j order so the inner loop streams a row of B into a row of C. */
+static int run_matmul(const ir_node *n, const double *A, const double *B, double *C,
+                      char *err, size_t errlen)
+{
+	const ir_shape *sa = &n->in[0]->shape, *sb = &n->in[1]->shape;
+	if (sa->rank != 2 || sb->rank != 2 || n->shape.rank != 2)
+		return node_err(n, err, errlen, "only rank-2 operands are supported");
+	int64_t m = n->shape.dim[0], nn = n->shape.dim[1];
+	int64_t k = n->ta ? sa->dim[0] : sa->dim[1];
+	if ((n->ta ? sa->dim[1] : sa->dim[0]) != m || (n->tb ? sb->dim[1] : sb->dim[0]) != k ||
+	    (n->tb ? sb->dim[0] : sb->dim[1]) != nn)
+		return node_err(n, err, errlen, "operand shapes do not match the result");
+	double *bt = NULL;
+	const double *Bk = B;
+	if (n->tb) {
+		bt = malloc((size_t)(k * nn > 0 ? k * nn : 1) * sizeof *bt);
+		if (!bt)
+			return node_err(n, err, errlen, "out of memory");
+		for (int64_t j = 0; j < nn; j++)
+			for (int64_t p = 0; p < k; p++)
+				bt[p * nn + j] = B[j * k + p];
+		Bk = bt;
+	}
+	for (int64_t i = 0; i < m; i++) {
+		double *restrict c = C + i * nn;
+		for (int64_t j = 0; j < nn; j++)
+			c[j] = 0.0;
+		for (int64_t p = 0; p < k; p++) {
+			double a = n->ta ? A[p * m + i] : A[i * k + p];
+			const double *restrict b = Bk + p * nn;
+			for (int64_t j = 0; j < nn; j++)
+				c[j] += a * b[j];
+		}
+	}
+	free(bt);
+	round_all(n->dtype, C, m * nn);
+	return 0;
+}
+
+/* SOFTMAX / LOG_SOFTMAX along n->axis, max-subtracted. */
+static int run_softmax(const ir_node *n, const double *x, double *y, char *err, size_t errlen)
+{
+	const ir_shape *s = &n->shape;
+	if (n->axis < 0 || n->axis >= s->rank)
+		return node_err(n, err, errlen, "axis %d is outside a rank %d tensor", n->axis, s->rank);
+	int64_t outer = 1, len = s->dim[n->axis], inner = 1;
+	for (int i = 0; i < n->axis; i++)
+		outer *= s->dim[i];
+	for (int i = n->axis + 1; i < s->rank; i++)
+		inner *= s->dim[i];
+	for (int64_t o = 0; o < outer; o++) {
+		for (int64_t q = 0; q < inner; q++) {
+			const double *xr = x + o * len * inner + q;
+			double *yr = y + o * len * inner + q;
+			double mx = -INFINITY, sum = 0.0;
+			for (int64_t c = 0; c < len; c++)
+				mx = xr[c * inner] > mx ? xr[c * inner] : mx;
+			for (int64_t c = 0; c < len; c++)
+				sum += exp(xr[c * inner] - mx);
+			for (int64_t c = 0; c < len; c++) {
+				double v = xr[c * inner] - mx;
+				yr[c * inner] = rnd(n->dtype, n->op == IR_OP_SOFTMAX ? exp(v) / sum
+				                                                      : v - log(sum));
+			}
+		}
+	}
+	return 0;
+}
+
+/* Checks every label is an integer in [0, C). */
+static int check_labels(const ir_node *n, const double *lab, int64_t N, int64_t C,
+                        char *err, size_t errlen)
+{
+	for (int64_t r = 0; r < N; r++)
+		if (!(lab[r] >= 0 && lab[r] < (double)C) || lab[r] != floor(lab[r]))
+			return node_err(n, err, errlen,
+			                "label %g of example %lld is outside [0, %lld) (input '%s')",
+			                lab[r], (long long)r, (long long)C,
+			                n->in[1]->name ? n->in[1]->name : "labels");
+	return 0;
+}
+
+/* CROSS_ENTROPY, CROSS_ENTROPY_GRAD, CORRECT over logits [N,C], labels [N]. */
+static int run_rowwise_loss(const ir_node *n, const double *const *in, double *out,
+                            char *err, size_t errlen)
+{
+	const ir_shape *ls = &n->in[0]->shape;
+	if (ls->rank != 2 || n->in[1]->shape.rank != 1 || n->in[1]->shape.dim[0] != ls->dim[0])
+		return node_err(n, err, errlen, "expects logits [N,C] and labels [N]");
+	int64_t N = ls->dim[0], C = ls->dim[1];
+	const double *x = in[0], *lab = in[1];
+	double s = n->value, total = 0.0;
+	if (check_labels(n, lab, N, C, err, errlen))
+		return -1;
+	if (n->op == IR_OP_CROSS_ENTROPY_GRAD && n->reduction == IR_REDUCE_NONE &&
+	    ir_shape_numel(&n->in[2]->shape) != N)
+		return node_err(n, err, errlen, "dloss must have one value per example");
+	for (int64_t r = 0; r < N; r++) {
+		const double *xr = x + r * C;
+		int64_t y = (int64_t)lab[r], best = 0;
+		double mx = -INFINITY, sum = 0.0, sumlogp = 0.0;
+		for (int64_t c = 0; c < C; c++) {
+			if (xr[c] > xr[best])
+				best = c;
+			mx = xr[c] > mx ? xr[c] : mx;
+		}
+		if (n->op == IR_OP_CORRECT) {
+			out[r] = best == y ? 1.0 : 0.0;
+			continue;
+		}
+		for (int64_t c = 0; c < C; c++)
+			sum += exp(xr[c] - mx);
+		double lse = mx + log(sum);
+		if (n->op == IR_OP_CROSS_ENTROPY) {
+			for (int64_t c = 0; c < C; c++)
+				sumlogp += xr[c] - lse;
+			double l = (1.0 - s) * (lse - xr[y]) - s * sumlogp / (double)C;
+			if (n->reduction == IR_REDUCE_NONE)
+				out[r] = rnd(n->dtype, l);
+			else
+				total += l;
+			continue;
+		}
+		/* d/dx of the smoothed loss: softmax - ((1-s)*onehot + s/C) */
+		double dl = n->reduction == IR_REDUCE_NONE ? in[2][r] : in[2][0] / (double)N;
+		for (int64_t c = 0; c < C; c++) {
+			double t = (c == y ? 1.0 - s : 0.0) + s / (double)C;
+			out[r * C + c] = rnd(n->dtype, (exp(xr[c] - lse) - t) * dl);
+		}
+	}
+	if (n->op == IR_OP_CROSS_ENTROPY && n->reduction != IR_REDUCE_NONE)
+		out[0] = rnd(n->dtype, N > 0 ? total / (double)N : NAN);
+	return 0;
+}
+
+int ir_interp_node(const ir_node *n, const double *const *in, double *out,
+                   char *err, size_t errlen)
+{
+	int64_t cnt = ir_shape_numel(&n->shape);
+	int64_t st[IR_MAX_DIMS];
+	for (int i = 0; i < n->nin; i++)
+		if (!in[i])
+			return node_err(n, err, errlen, "input %d has no value", i);
+	switch (n->op) {
+	case IR_OP_PARAM:
+	case IR_OP_INPUT:
+	case IR_OP_STATE:
+		return node_err(n, err, errlen, "a leaf's value comes from the env, not a kernel");
+	case IR_OP_CONST:
+		for (int64_t i = 0; i < cnt; i++)
+			out[i] = rnd(n->dtype, n->value);
+		return 0;
+	case IR_OP_NEG: case IR_OP_EXP: case IR_OP_LOG: case IR_OP_SQRT: case IR_OP_RSQRT:
+	case IR_OP_ABS: case IR_OP_SIGN: case IR_OP_RELU: case IR_OP_GELU: case IR_OP_TANH:
+	case IR_OP_SIGMOID: case IR_OP_COS: case IR_OP_SIN: case IR_OP_FLOOR:
+		if (ir_shape_numel(&n->in[0]->shape) != cnt)
+			return node_err(n, err, errlen, "input and result sizes differ");
+		for (int64_t i = 0; i < cnt; i++)
+			out[i] = rnd(n->dtype, unary(n->op, in[0][i]));
+		return 0;
+	case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV: case IR_OP_POW:
+	case IR_OP_MINIMUM: case IR_OP_MAXIMUM: case IR_OP_GT: case IR_OP_EQ:
+	case IR_OP_GELU_GRAD:
+		return run_binary(n, in[0], in[1], out, err, errlen);
+	case IR_OP_RESHAPE:
+		if (ir_shape_numel(&n->in[0]->shape) != cnt)
+			return node_err(n, err, errlen, "input and result sizes differ");
+		for (int64_t i = 0; i < cnt; i++)
+			out[i] = rnd(n->dtype, in[0][i]);
+		return 0;
+	case IR_OP_TRANSPOSE:
+		return run_transpose(n, in[0], out, err, errlen);
+	case IR_OP_BROADCAST:
+		if (!bcast_strides(&n->in[0]->shape, &n->shape, st))
+			return node_err(n, err, errlen, "input does not broadcast to the result");
+		return run_gather(n, in[0], st, out, err, errlen);
+	case IR_OP_SUM:
+	case IR_OP_MAX:
+		return run_reduce(n, in[0], out, err, errlen);
+	case IR_OP_MATMUL:
+		return run_matmul(n, in[0], in[1], out, err, errlen);
+	case IR_OP_SOFTMAX:
+	case IR_OP_LOG_SOFTMAX:
+		return run_softmax(n, in[0], out, err, errlen);
+	case IR_OP_CROSS_ENTROPY:
+	case IR_OP_CROSS_ENTROPY_GRAD:
+	case IR_OP_CORRECT:
+		return run_rowwise_loss(n, in, out, err, errlen);
+	case IR_OP_ASSIGN: {
+		/* the new value of the target, in the target's shape and dtype */
+		const ir_shape *ts = &n->in[0]->shape;
+		int64_t *off;
+		if (bcast_offsets(n, &n->in[1]->shape, ts, &off, err, errlen))
+			return -1;
+		for (int64_t i = 0; i < ir_shape_numel(ts); i++)
+			out[i] = rnd(n->in[0]->dtype, in[1][off ? off[i] : i]);
+		free(off);
+		return 0;
+	}
+	case IR_OP_COUNT:
+		break;
+	}
+	return node_err(n, err, errlen, "op %d has no interpreter kernel", (int)n->op);
+}
