@@ -230,6 +230,15 @@ ir_node *ir_assign(ir_graph *g, ir_node *target, ir_node *value);
 /* Lookup of a leaf by op and name; NULL if absent. */
 ir_node *ir_find_leaf(ir_graph *g, ir_op op, const char *name);
 
+/* A copy of `src` in a fresh graph. If map is given, (*map)[id] is the copy
+ * of src node id (caller frees the array). */
+ir_graph *ir_graph_clone(const ir_graph *src, ir_node ***map);
+
+/* Re-emits every node among the first `limit` that depends on some from[i],
+ * with from[i] replaced by to[i]. Returns a map (size >= limit, caller frees)
+ * from old node id to its replacement, NULL where unchanged. */
+ir_node **ir_substitute(ir_graph *g, int limit, ir_node *const *from, ir_node *const *to, int n);
+
 /* Checks every node's invariants (inputs earlier, shapes consistent with the
  * shape rules, leaves named uniquely, assigns target leaves). 0 = ok, else
  * sets g->err. */

@@ -1,0 +1,55 @@
+/*
+ * pass_pipeline.h - from a model to the programs a backend compiles.
+ *
+ * Each program is a fresh copy of the model's graph with the passes of its
+ * kind applied, in this order (the names are `samc emit --stage` names):
+ *
+ *   ir        the model as the front end built it (forward + loss)
+ *   autodiff  + reverse-mode gradients of the loss for every param
+ *   optim     + the base optimizer's update (a plain training step)
+ *   sam       + the SAM rewrite before the update (a SAM training step)
+ *   eval      forward only, loss and metrics as masked sums
+ *
+ * The graph is verified after every pass.
+ */
+#ifndef SAMC_PASS_PIPELINE_H
+#define SAMC_PASS_PIPELINE_H
+
+#include "ir_model.h"
+
+typedef struct {
+	ir_graph *g;          /* owned */
+	ir_node **outs;       /* scalar outputs (or gradients for "autodiff") */
+	const char **names;   /* their names; strings live in g's arena */
+	int nout;
+} pass_program;
+
+typedef enum {
+	PASS_PROG_AUTODIFF,   /* outputs: loss, then "grad.<param>" */
+	PASS_PROG_BASE,       /* base-optimizer step */
+	PASS_PROG_SAM,        /* SAM step */
+	PASS_PROG_EVAL        /* evaluation with "eval.mask" */
+} pass_prog_kind;
+
+/* Names of the scalar inputs every training program reads. */
+#define PASS_INPUT_LR "opt.lr"
+#define PASS_INPUT_STEP "opt.step"
+#define PASS_INPUT_MASK "eval.mask"
+
+int pass_build(const ir_model *m, pass_prog_kind kind, pass_program *out, char *err, size_t errlen);
+void pass_program_free(pass_program *p);
+
+/* The training programs a recipe needs: sam when the recipe has SAM,
+ * base when it has no SAM or SAM runs only every k > 1 steps. */
+typedef struct {
+	pass_program sam, base, eval; /* g == NULL when not needed */
+} pass_programs;
+
+int pass_build_all(const ir_model *m, pass_programs *out, char *err, size_t errlen);
+void pass_programs_free(pass_programs *p);
+
+/* Forward graph for evaluation (pass_eval.c). */
+int pass_eval_rewrite(ir_graph *g, ir_node *loss, const ir_named *metrics, int nmetrics,
+                      ir_node **outs);
+
+#endif

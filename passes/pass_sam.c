@@ -1,0 +1,75 @@
+/*
+ * pass_sam.c - Sharpness-Aware Minimization as a graph rewrite.
+ *
+ * The eager formulation mutates w in place (w += e), recomputes, restores
+ * (w -= e) and then updates: the restore is both a wasted pass over memory
+ * and inexact in floating point. Here w~ = w + e is an ordinary value that
+ * only the second forward/backward reads (ir_substitute re-emits the
+ * forward with w~ in place of w), so the base update sees the exact
+ * original w and no restore exists at all.
+ */
+#include "pass_sam.h"
+#include "pass_autodiff.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+double pass_sam_rho(const opt_config *o, const char *param_name)
+{
+	for (int i = 0; i < o->ngroups; i++)
+		if (strncmp(param_name, o->groups[i].prefix, strlen(o->groups[i].prefix)) == 0)
+			return o->groups[i].rho;
+	return o->rho;
+}
+
+static ir_node *B(ir_graph *g, ir_op op, ir_node *a, ir_node *b)
+{
+	return a && b ? ir_binary(g, op, a, b) : NULL;
+}
+
+int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *params,
+             ir_node *const *g1, int n, ir_node **g2_out)
+{
+	ir_node **wt = calloc((size_t)n, sizeof *wt);
+	if (!wt) {
+		ir_error(g, loss->loc, "sam: out of memory");
+		return -1;
+	}
+	int rc = -1;
+	int limit = g->nnodes; /* the forward graph and g1 end here */
+	ir_dtype t = g->fdtype;
+
+	/* n2 = sum over params of sum((a*g1)^2) */
+	ir_node *n2 = NULL;
+	for (int i = 0; i < n; i++) {
+		g->cur = params[i]->loc;
+		ir_node *ag = o->adaptive ? B(g, IR_OP_MUL, ir_unary(g, IR_OP_ABS, params[i]), g1[i]) : g1[i];
+		ir_node *sq = ag ? ir_reduce(g, IR_OP_SUM, B(g, IR_OP_MUL, ag, ag), 0, 0) : NULL;
+		n2 = n2 ? B(g, IR_OP_ADD, n2, sq) : sq;
+	}
+	g->cur = loss->loc;
+	ir_node *denom = B(g, IR_OP_ADD, n2 ? ir_unary(g, IR_OP_SQRT, n2) : NULL,
+	                   ir_const(g, t, ir_shape_scalar(), 1e-12));
+	for (int i = 0; i < n; i++) {
+		g->cur = params[i]->loc;
+		ir_node *scale = B(g, IR_OP_DIV, ir_const(g, t, ir_shape_scalar(), pass_sam_rho(o, params[i]->name)), denom);
+		ir_node *e = B(g, IR_OP_MUL, g1[i], scale);
+		if (o->adaptive)
+			e = B(g, IR_OP_MUL, B(g, IR_OP_MUL, params[i], params[i]), e);
+		wt[i] = B(g, IR_OP_ADD, params[i], e);
+		if (!wt[i])
+			goto done;
+	}
+	ir_node **map = ir_substitute(g, limit, params, wt, n);
+	if (!map) {
+		if (!g->has_err)
+			ir_error(g, loss->loc, "sam: out of memory");
+		goto done;
+	}
+	ir_node *loss2 = map[loss->id] ? map[loss->id] : loss;
+	free(map);
+	rc = pass_grad(g, loss2, wt, n, g2_out);
+done:
+	free(wt);
+	return rc;
+}
