@@ -1,0 +1,77 @@
+/*
+ * rt_dataset.h - a split of a data set (train or test) in memory, shaped for
+ * one compiled step: loading and checking against the exec's input slots,
+ * normalisation, seeded shuffling and batching into slot buffers.
+ *
+ * Binding files to inputs (rt_recipe.h data_config): each data_file names a
+ * DSL input and a path. The data inputs of an exec are its INPUT slots
+ * except those the runtime fills itself ("opt.*", "eval.*").
+ *  - idx: the file's tensor, first dimension = examples.
+ *  - safetensors: the tensor named like the input, or the file's only one.
+ *  - csv: the column named like the input if the header has one (labels,
+ *    scalar targets); otherwise every column not claimed by name by another
+ *    input bound to the same file (the features).
+ * A file's per-example element count must equal the slot's (its shape
+ * without the batch dimension): IDX [60000,28,28] feeds a [B,784] slot.
+ * Float inputs are normalised as (x * scale - mean) / std (scale 0 and
+ * std 0 mean "unset", i.e. 1); label inputs (nclasses > 0) are checked to
+ * lie in [0, nclasses).
+ */
+#ifndef SAMC_RT_DATASET_H
+#define SAMC_RT_DATASET_H
+
+#include <stdint.h>
+
+#include "rt_exec.h"
+#include "rt_recipe.h"
+
+typedef struct {
+	char *input;     /* slot name */
+	char *path;      /* file it came from (messages) */
+	rt_dtype dtype;  /* the slot's dtype: data are stored ready to copy */
+	int64_t row;     /* elements per example */
+	void *data;      /* n * row elements */
+} rt_dataset_col;
+
+typedef struct {
+	rt_dataset_col *col;
+	int ncol;
+	int64_t n;       /* examples (after limit_train / limit_test) */
+} rt_dataset;
+
+/* 1 if the runtime fills this slot from a data file. */
+int rt_dataset_is_data_input(const rt_slot *s);
+
+/* Loads the train (test == 0) or test split of `dc` for exec x. Relative
+ * paths are taken under data_dir when it is not NULL. On error nothing is
+ * left allocated. */
+int rt_dataset_load(rt_dataset *ds, const data_config *dc, int test, const char *data_dir,
+                    const rt_exec *x, rt_err *err);
+void rt_dataset_free(rt_dataset *ds);
+
+/* The example order of an epoch: a Fisher-Yates permutation of [0, n)
+ * driven by Philox stream (rt_dataset_shuffle_stream(epoch)); the same seed
+ * and epoch give the same order, which makes resume exact. */
+uint64_t rt_dataset_shuffle_stream(int64_t epoch);
+void rt_dataset_order(int64_t n, uint64_t seed, int64_t epoch, int64_t *order);
+
+/* Batches per pass: drop_last drops the short tail, else it is padded. */
+int64_t rt_dataset_nbatches(int64_t n, int64_t batch, int drop_last);
+
+/* How rows past the end of the split are filled. */
+typedef enum {
+	RT_PAD_WRAP,  /* training: repeat examples from the start of the order */
+	RT_PAD_ZERO   /* evaluation: zeros, masked out */
+} rt_pad_mode;
+
+/*
+ * Copies examples order[first .. first+batch) into dst[c] (one buffer per
+ * column, batch * col[c].row elements). Rows beyond n are padded per `pad`.
+ * If mask is not NULL it receives 1 for real rows and 0 for padding, in
+ * mask_dtype (RT_F32 or RT_F64). Returns the number of real rows.
+ */
+int64_t rt_dataset_fill(const rt_dataset *ds, const int64_t *order, int64_t first,
+                        int64_t batch, rt_pad_mode pad, void *const *dst, void *mask,
+                        rt_dtype mask_dtype);
+
+#endif

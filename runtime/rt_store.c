@@ -1,0 +1,134 @@
+/* rt_store.c - one host buffer per slot name (see rt_store.h). */
+#include "rt_store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rt_shape_str(char *buf, size_t n, int rank, const int64_t *dim)
+{
+	size_t k = 0;
+	buf[0] = 0;
+	k += (size_t)snprintf(buf, n, "[");
+	for (int i = 0; i < rank && k < n; i++)
+		k += (size_t)snprintf(buf + k, n - k, "%s%" PRId64, i ? "," : "", dim[i]);
+	if (k < n)
+		snprintf(buf + k, n - k, "]");
+}
+
+static const char *role_name(rt_slot_role r)
+{
+	return r == RT_SLOT_PARAM ? "parameter" : r == RT_SLOT_STATE ? "state" : "input";
+}
+
+int rt_store_find(const rt_store *s, const char *name)
+{
+	for (int i = 0; i < s->n; i++)
+		if (strcmp(s->buf[i].slot.name, name) == 0)
+			return i;
+	return -1;
+}
+
+void *rt_store_data(const rt_store *s, const char *name)
+{
+	int i = rt_store_find(s, name);
+	return i < 0 ? NULL : s->buf[i].data;
+}
+
+static int same_shape(const rt_slot *a, const rt_slot *b)
+{
+	if (a->rank != b->rank || a->dtype != b->dtype)
+		return 0;
+	for (int i = 0; i < a->rank; i++)
+		if (a->dim[i] != b->dim[i])
+			return 0;
+	return 1;
+}
+
+static int add_slot(rt_store *s, const rt_slot *sl, const char *backend, rt_err *err)
+{
+	int j = rt_store_find(s, sl->name);
+	if (j >= 0) {
+		const rt_slot *o = &s->buf[j].slot;
+		char a[96], b[96];
+		rt_shape_str(a, sizeof a, o->rank, o->dim);
+		rt_shape_str(b, sizeof b, sl->rank, sl->dim);
+		if (o->role != sl->role)
+			return rt_errf(err, "slot '%s' is a %s in one step and a %s in another", sl->name,
+			               role_name(o->role), role_name(sl->role));
+		if (!same_shape(o, sl))
+			return rt_errf(err, "slot '%s' is %s %s in one step and %s %s in another",
+			               sl->name, rt_dtype_name(o->dtype), a, rt_dtype_name(sl->dtype), b);
+		return 0;
+	}
+	int64_t n = 1;
+	for (int i = 0; i < sl->rank; i++) {
+		if (sl->dim[i] < 0 || (sl->dim[i] > 0 && n > INT64_MAX / 16 / sl->dim[i]))
+			return rt_errf(err, "slot '%s' of the %s step has an invalid shape", sl->name,
+			               backend ? backend : "?");
+		n *= sl->dim[i];
+	}
+	size_t es = rt_dtype_size(sl->dtype);
+	if (es == 0 || sl->rank < 0 || sl->rank > RT_MAX_DIMS)
+		return rt_errf(err, "slot '%s': unsupported dtype or rank", sl->name);
+	if (s->n == s->cap) {
+		int cap = s->cap ? 2 * s->cap : 16;
+		rt_store_buf *nb = realloc(s->buf, (size_t)cap * sizeof *nb);
+		if (!nb)
+			return rt_errf(err, "out of memory for slot '%s'", sl->name);
+		s->buf = nb;
+		s->cap = cap;
+	}
+	rt_store_buf *b = &s->buf[s->n];
+	b->slot = *sl;
+	b->bytes = (size_t)n * es;
+	b->slot.name = strdup(sl->name);
+	b->data = calloc(1, b->bytes ? b->bytes : 1);
+	if (!b->slot.name || !b->data) {
+		free((char *)b->slot.name);
+		free(b->data);
+		return rt_errf(err, "out of memory for slot '%s' (%zu bytes)", sl->name, b->bytes);
+	}
+	s->n++;
+	return 0;
+}
+
+int rt_store_add_exec(rt_store *s, const rt_exec *x, rt_err *err)
+{
+	for (int i = 0; i < x->nslots; i++) {
+		if (!x->slots[i].name)
+			return rt_errf(err, "slot %d of the %s step has no name", i, x->backend);
+		if (add_slot(s, &x->slots[i], x->backend, err))
+			return -1;
+	}
+	return 0;
+}
+
+void **rt_store_bind(const rt_store *s, const rt_exec *x, rt_err *err)
+{
+	void **d = calloc((size_t)(x->nslots > 0 ? x->nslots : 1), sizeof *d);
+	if (!d) {
+		rt_errf(err, "out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < x->nslots; i++) {
+		d[i] = rt_store_data(s, x->slots[i].name);
+		if (!d[i]) {
+			rt_errf(err, "slot '%s' has no buffer in the run", x->slots[i].name);
+			free(d);
+			return NULL;
+		}
+	}
+	return d;
+}
+
+void rt_store_free(rt_store *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		free((char *)s->buf[i].slot.name);
+		free(s->buf[i].data);
+	}
+	free(s->buf);
+	memset(s, 0, sizeof *s);
+}
