@@ -31,7 +31,7 @@ ir_node *pass_unbroadcast(ir_graph *g, ir_node *d, const ir_shape *shape)
 typedef struct {
 	ir_graph *g;
 	ir_node **adj;
-	const char *need; /* need[id]: node lies between wrt and loss */
+	char *need;       /* need[id]: node lies between wrt and loss */
 } ad_state;
 
 static int accum(ad_state *s, ir_node *x, ir_node *c)

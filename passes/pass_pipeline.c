@@ -32,7 +32,7 @@ static int verified(ir_graph *g, const char *pass)
 	if (ir_verify(g) == 0)
 		return 0;
 	char msg[sizeof g->err];
-	snprintf(msg, sizeof msg, "after pass %s: %s", pass, g->err);
+	snprintf(msg, sizeof msg, "after pass %s: %.990s", pass, g->err);
 	snprintf(g->err, sizeof g->err, "%s", msg);
 	return -1;
 }
