@@ -5,6 +5,9 @@
  * header row, safetensors. Every loader validates what it reads and names
  * the file and the problem on error (wrong magic, truncation, dimensions or
  * counts that disagree, labels out of range, missing file).
+ *
+ * A tensor returned by a loader is named after its file and owned by the
+ * caller (rt_tensor_free); on error it is left empty.
  */
 #ifndef SAMC_RT_DATA_H
 #define SAMC_RT_DATA_H

@@ -23,7 +23,10 @@ void rt_meta_free(rt_meta *m);
 /* Reads a whole file. Every inconsistency (header length beyond the file,
  * malformed JSON, unknown dtype, shape/offset size mismatch, offsets out of
  * range or overlapping, truncated data) is an error naming the file and the
- * problem. `meta` may be NULL. On error nothing is left allocated. */
+ * problem. `meta` may be NULL. On error nothing is left allocated.
+ * *out (and *meta) are overwritten, not appended to: pass empty ones; on
+ * success free them with rt_tensors_free / rt_meta_free. Tensors keep the
+ * header's order. Gaps between tensors in the data section are tolerated. */
 int rt_st_read(const char *path, rt_tensors *out, rt_meta *meta, rt_err *err);
 
 /* Same, from memory (`what` names the source in messages). */
@@ -31,7 +34,10 @@ int rt_st_parse(const void *buf, size_t len, const char *what, rt_tensors *out,
                 rt_meta *meta, rt_err *err);
 
 /* Writes atomically: to "<path>.tmp.<pid>", fsync, rename, fsync of the
- * directory. Either the old file or the complete new one exists afterwards. */
+ * directory. Either the old file or the complete new one exists afterwards.
+ * "__metadata__" first, then the tensors in list order, data contiguous in
+ * that order; the header is space-padded so the data starts 8-byte aligned.
+ * Names must be non-empty and unique. */
 int rt_st_write(const char *path, const rt_tensors *ts, const rt_meta *meta, rt_err *err);
 
 #endif
