@@ -1,0 +1,28 @@
+# tests/oracle/tests.cmake - the PyTorch oracle under CTest.
+#
+# Debian's python3-torch is importable only from /usr/bin/python3 (another
+# python3 may come first on PATH). Each script exits 77 when it cannot
+# import torch/numpy, which CTest reports as skipped.
+set(SAMC_ORACLE_PYTHON /usr/bin/python3 CACHE FILEPATH "Python with torch and numpy for the oracle tests")
+set(_oracle ${CMAKE_CURRENT_LIST_DIR})
+
+add_test(NAME oracle_st_roundtrip COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/test_st.py)
+add_test(NAME oracle_torch_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/test_torch_ref.py)
+set_tests_properties(oracle_st_roundtrip oracle_torch_ref PROPERTIES SKIP_RETURN_CODE 77)
+
+# One test per model file and dtype: `samc steps` for K = 10 against PyTorch.
+# (Registered once the samc executable exists in this tree.)
+if(NOT TARGET samc)
+  return()
+endif()
+file(GLOB _oracle_models CONFIGURE_DEPENDS ${_oracle}/models/*.lua)
+foreach(_model ${_oracle_models})
+  get_filename_component(_case ${_model} NAME_WE)
+  foreach(_dt f32 f64)
+    add_test(NAME oracle_${_case}_${_dt}
+             COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/oracle.py --samc $<TARGET_FILE:samc>
+                     --dtype ${_dt} --steps 10 ${_model})
+    set_tests_properties(oracle_${_case}_${_dt} PROPERTIES SKIP_RETURN_CODE 77 LABELS oracle
+                         TIMEOUT 300)
+  endforeach()
+endforeach()

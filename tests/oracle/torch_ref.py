@@ -1,0 +1,283 @@
+"""torch_ref.py - the PyTorch side of the oracle: a model traced from a samc
+model file (trace.lua) replayed in PyTorch, the eager SAM optimizer, the
+recipe's optimizer and learning-rate schedule, and K training steps.
+
+Everything here follows the formulation a PyTorch user would write, so that
+`samc steps` is checked against what people actually run:
+  - SAM is the widely used davda54 `SAM` class (first_step / second_step
+    around a base optimizer), with per-group rho;
+  - base optimizers are torch.optim.SGD / Adam / AdamW (foreach off);
+  - the learning rate is set in each param group before every step from the
+    closed form of the schedule (torch's scheduler classes use recursive
+    forms that round differently).
+"""
+
+import json
+import math
+import os
+import subprocess
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# -- the model ---------------------------------------------------------------
+
+def trace(model_path, lua="lua5.4"):
+    """Runs trace.lua on a model file; returns its JSON description."""
+    r = subprocess.run([lua, os.path.join(HERE, "trace.lua"), model_path],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"tracing {model_path} failed:\n{r.stderr}")
+    return json.loads(r.stdout)
+
+
+def _shape(s):
+    # trace.lua writes the empty shape of a scalar as {}
+    return list(s) if isinstance(s, list) else []
+
+
+class Model:
+    """A traced model: params by name, inputs, and a forward that replays
+    the tape and returns (loss, {metric: value})."""
+
+    def __init__(self, desc):
+        self.desc = desc
+        self.tape = desc["tape"]
+        self.params = [(p["name"], _shape(p["shape"]), p["init"]) for p in desc["params"]]
+        self.inputs = [(i["name"], _shape(i["shape"]), i["dtype"], i.get("classes"))
+                       for i in desc["inputs"]]
+        self.recipe = desc["recipe"]
+
+    def init_params(self, gen, dtype):
+        """PyTorch's defaults per rule (linear: uniform +-1/sqrt(fan_in)),
+        drawn in float64 from `gen` and then cast, so f32 and f64 runs start
+        from the same weights up to rounding."""
+        out = {}
+        for name, shape, init in self.params:
+            kind = init["kind"]
+            t = torch.empty(shape, dtype=torch.float64)
+            if kind == "uniform":
+                t.uniform_(init.get("a", 0.0), init.get("b", 1.0), generator=gen)
+            elif kind == "normal":
+                t.normal_(init.get("mean", 0.0), init.get("std", 1.0), generator=gen)
+            elif kind == "zeros":
+                t.zero_()
+            elif kind == "ones":
+                t.fill_(1.0)
+            else:
+                raise ValueError(f"param {name}: unknown init {kind!r}")
+            out[name] = t.to(dtype)
+        return out
+
+    def make_batch(self, gen, dtype):
+        """One random batch: float inputs N(0,1), labels uniform in classes."""
+        out = {}
+        for name, shape, kind, classes in self.inputs:
+            if kind == "i32":
+                hi = classes if classes else 2
+                out[name] = torch.randint(0, hi, shape, generator=gen, dtype=torch.int64)
+            else:
+                out[name] = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
+        return out
+
+    def forward(self, params, batch):
+        vals = []
+        dtype = next(iter(params.values())).dtype
+        for n in self.tape:
+            op, a, at = n["op"], [vals[i] for i in n["args"]] if n["args"] else [], n["attrs"]
+            if isinstance(at, list):
+                at = {}
+            vals.append(_eval(op, a, at, params, batch, dtype))
+        loss = vals[self.recipe["loss"]["$tensor"]]
+        metrics = {k: vals[v["$tensor"]] for k, v in (self.recipe.get("metrics") or {}).items()}
+        return loss, metrics
+
+
+def _reduce(fn, x, at):
+    if "dim" not in at:
+        r = fn(x)
+        if at.get("keepdim"):
+            r = r.reshape([1] * x.dim())
+        return r
+    return fn(x, at["dim"], keepdim=at.get("keepdim", False))
+
+
+def _eval(op, a, at, params, batch, dtype):
+    if op == "input":
+        return batch[at["name"]]
+    if op == "param":
+        return params[at["name"]]
+    if op == "const":
+        return torch.tensor(at["value"], dtype=dtype)
+    if op == "linear":
+        return F.linear(a[0], a[1], a[2] if len(a) > 2 else None)
+    simple = {
+        "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div,
+        "pow": torch.pow, "neg": torch.neg, "relu": torch.relu, "gelu": F.gelu,
+        "tanh": torch.tanh, "sigmoid": torch.sigmoid, "exp": torch.exp, "log": torch.log,
+        "sqrt": torch.sqrt, "abs": torch.abs, "matmul": torch.matmul,
+    }
+    if op in simple:
+        return simple[op](*a)
+    if op == "softmax":
+        return torch.softmax(a[0], at["dim"])
+    if op == "log_softmax":
+        return torch.log_softmax(a[0], at["dim"])
+    if op == "cross_entropy":
+        return F.cross_entropy(a[0], a[1].long(), label_smoothing=at.get("label_smoothing", 0))
+    if op == "mse_loss":
+        return F.mse_loss(a[0], a[1])
+    if op == "accuracy":
+        return (a[0].argmax(-1) == a[1].long()).to(a[0].dtype).mean()
+    if op == "reshape":
+        return a[0].reshape(_shape(at["shape"]))
+    if op == "transpose":
+        return a[0].transpose(at["d0"], at["d1"])
+    if op == "sum":
+        return _reduce(torch.sum, a[0], at)
+    if op == "mean":
+        return _reduce(torch.mean, a[0], at)
+    if op == "max":
+        if "dim" not in at:
+            return _reduce(torch.max, a[0], at)
+        return a[0].max(at["dim"], keepdim=at.get("keepdim", False)).values
+    raise ValueError(f"oracle: op {op!r} is not known to torch_ref.py")
+
+
+# -- SAM ---------------------------------------------------------------------
+
+class SAM(torch.optim.Optimizer):
+    """Sharpness-Aware Minimization, as in the davda54/sam repository:
+    first_step climbs to w + e(w), second_step restores w and runs the base
+    optimizer with the gradient taken at the perturbed point. Each param
+    group may carry its own rho."""
+
+    def __init__(self, param_groups, base_cls, rho=0.05, adaptive=False, **kwargs):
+        defaults = dict(rho=rho, adaptive=adaptive, **kwargs)
+        super().__init__(param_groups, defaults)
+        self.base_optimizer = base_cls(self.param_groups, **kwargs)
+        self.param_groups = self.base_optimizer.param_groups
+
+    @torch.no_grad()
+    def first_step(self):
+        grad_norm = self._grad_norm()
+        for group in self.param_groups:
+            scale = group["rho"] / (grad_norm + 1e-12)
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                self.state[p]["old_p"] = p.data.clone()
+                e_w = (torch.pow(p, 2) if group["adaptive"] else 1.0) * p.grad * scale.to(p)
+                p.add_(e_w)
+
+    @torch.no_grad()
+    def second_step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                p.data = self.state[p]["old_p"]
+        self.base_optimizer.step()
+
+    def _grad_norm(self):
+        return torch.norm(torch.stack([
+            ((torch.abs(p) if group["adaptive"] else 1.0) * p.grad).norm(p=2)
+            for group in self.param_groups for p in group["params"] if p.grad is not None
+        ]), p=2)
+
+
+# -- the recipe --------------------------------------------------------------
+
+def base_optimizer(opt):
+    """(class, kwargs) of torch.optim for the recipe's optimizer table."""
+    name = opt["name"]
+    if name == "sgd":
+        return torch.optim.SGD, dict(
+            lr=opt["lr"], momentum=opt.get("momentum", 0), dampening=opt.get("dampening", 0),
+            nesterov=bool(opt.get("nesterov", False)), weight_decay=opt.get("weight_decay", 0),
+            foreach=False)
+    if name in ("adam", "adamw"):
+        betas = opt.get("betas", [0.9, 0.999])
+        kw = dict(lr=opt.get("lr", 1e-3), betas=(betas[0], betas[1]), eps=opt.get("eps", 1e-8),
+                  weight_decay=opt.get("weight_decay", 0 if name == "adam" else 0.01),
+                  amsgrad=False, foreach=False, maximize=False)
+        return (torch.optim.Adam if name == "adam" else torch.optim.AdamW), kw
+    raise ValueError(f"oracle: unknown optimizer {name!r}")
+
+
+def lr_at(recipe, t, total):
+    """The schedule's closed form at optimizer step t (0-based)."""
+    lr = base_optimizer(recipe["optimizer"])[1]["lr"]
+    s = recipe.get("schedule") or {"name": "constant"}
+    kind = s.get("name", "constant")
+    if kind == "step":
+        lr = lr * s.get("gamma", 0.1) ** math.floor(t / s["step_size"])
+    elif kind == "cosine":
+        T = s.get("t_max") or total
+        eta_min = s.get("eta_min", 0)
+        lr = eta_min + (lr - eta_min) * (1 + math.cos(math.pi * min(t, T) / T)) / 2
+    elif kind != "constant":
+        raise ValueError(f"oracle: unknown schedule {kind!r}")
+    w = s.get("warmup", 0)
+    if w and w > 0:
+        lr = lr * min(1.0, (t + 1) / w)
+    return lr
+
+
+def _sam_rho(sam, name):
+    for g in sam.get("groups") or []:
+        if name.startswith(g["prefix"]):
+            return g["rho"]
+    return sam.get("rho", 0.05)
+
+
+def train(model, init, batches):
+    """Runs len(batches) steps from `init`; returns dict name -> tensor in
+    the layout of `samc steps` OUT (params, opt.<param>.<buffer>, loss)."""
+    opt = model.recipe["optimizer"]
+    base_cls, kw = base_optimizer(opt)
+    names = [n for n, _, _ in model.params]
+    params = {n: init[n].clone().requires_grad_(True) for n in names}
+    sam = opt.get("sam")
+    if sam:
+        # one param group per distinct rho, in declaration order
+        groups = {}
+        for n in names:
+            groups.setdefault(_sam_rho(sam, n), []).append(params[n])
+        optim = SAM([{"params": ps, "rho": rho} for rho, ps in groups.items()], base_cls,
+                    rho=sam.get("rho", 0.05), adaptive=bool(sam.get("adaptive", False)), **kw)
+        base = optim.base_optimizer
+        every = sam.get("every", 1)
+    else:
+        optim = base = base_cls([params[n] for n in names], **kw)
+
+    def grads():
+        optim.zero_grad(set_to_none=True)
+        loss, _ = model.forward(params, batch)
+        loss.backward()
+        return loss.detach()
+
+    losses = []
+    K = len(batches)
+    for t, batch in enumerate(batches):
+        for g in optim.param_groups:
+            g["lr"] = lr_at(model.recipe, t, K)
+        losses.append(grads())
+        if sam and t % every == 0:
+            optim.first_step()
+            grads()
+            optim.second_step()
+        else:
+            base.step()
+
+    out = {n: params[n].detach().clone() for n in names}
+    for n in names:
+        st = base.state.get(params[n], {})
+        for buf in ("momentum_buffer", "exp_avg", "exp_avg_sq"):
+            if st.get(buf) is not None:
+                out[f"opt.{n}.{buf}"] = st[buf].detach().clone()
+    out["loss"] = torch.stack(losses)
+    return out

@@ -1,0 +1,284 @@
+-- trace.lua - runs a samc model file against a recording stand-in of the
+-- DSL and prints, as JSON, the list of tensor operations it performed and
+-- the recipe table it returned. oracle.py replays that list in PyTorch, so
+-- the PyTorch model is built from the very file samc compiles rather than
+-- from a hand-kept copy.
+--
+--   lua5.4 trace.lua MODEL.lua [BATCH_SIZE_OVERRIDE]
+--
+-- Shapes are inferred here (the model may read x.shape); numbers written in
+-- tensor expressions become "const" scalars; dims are normalised to 0-based
+-- non-negative. Errors go to stderr with the model's file:line, exit 1.
+
+local path, override = arg[1], tonumber(arg[2] or "")
+if not path then
+  io.stderr:write("usage: lua5.4 trace.lua MODEL.lua [BATCH_SIZE]\n")
+  os.exit(2)
+end
+
+local tape = {}        -- ops in execution order
+local params = {}      -- {name, shape, init} in declaration order
+local inputs = {}      -- {name, shape, dtype, classes}
+local state = { batch = nil, nlinear = 0 }
+local T = {}           -- tensor metatable
+
+local function fail(msg) error(msg, 3) end
+
+local function shape_str(s)
+  local t = {}
+  for i, d in ipairs(s) do t[i] = tostring(d) end
+  return "[" .. table.concat(t, ",") .. "]"
+end
+
+local function new(op, args, shape, dtype, attrs)
+  local copy = {}
+  for i, d in ipairs(shape) do copy[i] = d end
+  local node = { id = #tape, op = op, args = {}, shape = copy, dtype = dtype or "float",
+                 attrs = attrs or {} }
+  for i, a in ipairs(args) do node.args[i] = a.id end
+  tape[#tape + 1] = node
+  -- the shape lives in _s; x.shape hands out a copy the model may change
+  return setmetatable({ id = node.id, _s = copy, dtype = node.dtype }, T)
+end
+
+local function is_tensor(v) return getmetatable(v) == T end
+
+local function tensor_arg(v, fn)
+  if is_tensor(v) then return v end
+  if type(v) == "number" then return new("const", {}, {}, "float", { value = v }) end
+  fail(fn .. ": expected a tensor or a number, got " .. type(v))
+end
+
+local function broadcast(a, b, fn)
+  local ra, rb = #a.shape, #b.shape
+  local r = math.max(ra, rb)
+  local out = {}
+  for i = 1, r do
+    local da = a.shape[ra - r + i] or 1
+    local db = b.shape[rb - r + i] or 1
+    if da ~= db and da ~= 1 and db ~= 1 then
+      fail(fn .. ": shapes " .. shape_str(a.shape) .. " and " .. shape_str(b.shape) .. " do not broadcast")
+    end
+    out[i] = da == 1 and db or da
+  end
+  return out
+end
+
+local function binary(op)
+  return function(a, b)
+    a, b = tensor_arg(a, op), tensor_arg(b, op)
+    return new(op, { a, b }, broadcast(a, b, op), "float")
+  end
+end
+
+local function norm_dim(x, d, fn)
+  local r = #x.shape
+  if math.type(d) ~= "integer" then fail(fn .. ": dim must be an integer") end
+  if d < 0 then d = d + r end
+  if d < 0 or d >= r then fail(fn .. ": dim out of range for " .. shape_str(x.shape)) end
+  return d
+end
+
+T.__add = binary("add")
+T.__sub = binary("sub")
+T.__mul = binary("mul")
+T.__div = binary("div")
+T.__pow = binary("pow")
+T.__unm = function(a) return new("neg", { a }, a.shape, a.dtype) end
+T.__tostring = function(x)
+  return "tensor " .. (x.dtype == "float" and "f32" or x.dtype) .. shape_str(x.shape)
+end
+T.__index = function(x, k)
+  if k == "shape" then
+    local s = {}
+    for i, d in ipairs(rawget(x, "_s")) do s[i] = d end
+    return s
+  end
+  return nil
+end
+
+local env = {}
+for _, k in ipairs({ "math", "string", "table", "ipairs", "pairs", "tostring", "tonumber",
+                     "type", "select", "error", "assert", "pcall", "next", "rawget", "rawequal",
+                     "setmetatable", "getmetatable", "unpack" }) do
+  env[k] = _G[k]
+end
+env.print = function(...) io.stderr:write(table.concat({ ... }, "\t"), "\n") end
+
+function env.batch_size(n)
+  state.batch = override or n
+  return state.batch
+end
+
+function env.input(name, shape, opts)
+  opts = opts or {}
+  local dtype = (opts.dtype == "i32") and "i32" or "float"
+  inputs[#inputs + 1] = { name = name, shape = shape, dtype = dtype, classes = opts.classes }
+  return new("input", {}, shape, dtype, { name = name })
+end
+
+local function add_param(name, shape, init)
+  params[#params + 1] = { name = name, shape = shape, init = init }
+  return new("param", {}, shape, "float", { name = name })
+end
+
+function env.param(name, shape, opts)
+  opts = opts or {}
+  return add_param(name, shape, { kind = opts.init or "uniform", a = opts.a, b = opts.b,
+                                  mean = opts.mean, std = opts.std })
+end
+
+function env.linear(x, out, opts)
+  opts = opts or {}
+  local name = opts.name
+  if not name then
+    state.nlinear = state.nlinear + 1
+    name = "linear" .. state.nlinear
+  end
+  if #x.shape ~= 2 then fail("linear: input must be 2-D") end
+  local fan_in = x.shape[2]
+  local k = 1 / math.sqrt(fan_in)
+  local w = add_param(name .. ".weight", { out, fan_in }, { kind = "uniform", a = -k, b = k })
+  local args = { x, w }
+  if opts.bias ~= false then
+    args[3] = add_param(name .. ".bias", { out }, { kind = "uniform", a = -k, b = k })
+  end
+  return new("linear", args, { x.shape[1], out }, "float")
+end
+
+for _, op in ipairs({ "relu", "gelu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs" }) do
+  env[op] = function(x) return new(op, { x }, x.shape, x.dtype) end
+end
+
+for _, op in ipairs({ "softmax", "log_softmax" }) do
+  env[op] = function(x, dim)
+    return new(op, { x }, x.shape, x.dtype, { dim = norm_dim(x, dim or -1, op) })
+  end
+end
+
+function env.cross_entropy(logits, labels, opts)
+  opts = opts or {}
+  return new("cross_entropy", { logits, labels }, {}, "float",
+             { label_smoothing = opts.label_smoothing or 0 })
+end
+
+function env.mse_loss(a, b) return new("mse_loss", { a, b }, {}, "float") end
+function env.accuracy(logits, labels) return new("accuracy", { logits, labels }, {}, "float") end
+
+function env.matmul(a, b)
+  if #a.shape ~= 2 or #b.shape ~= 2 or a.shape[2] ~= b.shape[1] then
+    fail("matmul: cannot multiply " .. shape_str(a.shape) .. " by " .. shape_str(b.shape))
+  end
+  return new("matmul", { a, b }, { a.shape[1], b.shape[2] }, "float")
+end
+
+function env.reshape(x, shape)
+  local total, known, hole = 1, 1, nil
+  for _, d in ipairs(x.shape) do total = total * d end
+  local s = {}
+  for i, d in ipairs(shape) do
+    s[i] = d
+    if d == -1 then hole = i else known = known * d end
+  end
+  if hole then s[hole] = total // known end
+  return new("reshape", { x }, s, x.dtype, { shape = s })
+end
+
+function env.transpose(x, d0, d1)
+  d0, d1 = norm_dim(x, d0, "transpose"), norm_dim(x, d1, "transpose")
+  local s = x.shape
+  s[d0 + 1], s[d1 + 1] = s[d1 + 1], s[d0 + 1]
+  return new("transpose", { x }, s, x.dtype, { d0 = d0, d1 = d1 })
+end
+
+for _, op in ipairs({ "sum", "mean", "max" }) do
+  env[op] = function(x, dim, keepdim)
+    local s = {}
+    if dim == nil then
+      if keepdim then for i = 1, #x.shape do s[i] = 1 end end
+      return new(op, { x }, s, x.dtype, { keepdim = keepdim and true or false })
+    end
+    dim = norm_dim(x, dim, op)
+    for i, d in ipairs(x.shape) do
+      if i - 1 ~= dim then s[#s + 1] = d elseif keepdim then s[#s + 1] = 1 end
+    end
+    return new(op, { x }, s, x.dtype, { dim = dim, keepdim = keepdim and true or false })
+  end
+end
+
+-- JSON output ---------------------------------------------------------------
+
+local function is_array(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  for i = 1, n do if t[i] == nil then return false end end
+  return n > 0 or next(t) == nil
+end
+
+local function encode(v, out)
+  local tv = type(v)
+  if is_tensor(v) then
+    out[#out + 1] = string.format('{"$tensor":%d}', v.id)
+  elseif tv == "table" then
+    if next(v) ~= nil and is_array(v) then
+      out[#out + 1] = "["
+      for i, x in ipairs(v) do
+        if i > 1 then out[#out + 1] = "," end
+        encode(x, out)
+      end
+      out[#out + 1] = "]"
+    else
+      out[#out + 1] = "{"
+      local keys = {}
+      for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+      table.sort(keys)
+      for i, k in ipairs(keys) do
+        if i > 1 then out[#out + 1] = "," end
+        encode(k, out)
+        out[#out + 1] = ":"
+        local x = v[k]
+        if x == nil then x = v[tonumber(k)] end
+        encode(x, out)
+      end
+      out[#out + 1] = "}"
+    end
+  elseif tv == "string" then
+    out[#out + 1] = '"' .. v:gsub('[%c"\\]', function(c)
+      return string.format("\\u%04x", c:byte())
+    end) .. '"'
+  elseif tv == "number" then
+    if math.type(v) == "integer" then
+      out[#out + 1] = string.format("%d", v)
+    elseif v ~= v or v == math.huge or v == -math.huge then
+      error("trace.lua: cannot encode " .. tostring(v) .. " in JSON")
+    else
+      out[#out + 1] = string.format("%.17g", v)
+    end
+  elseif tv == "boolean" then
+    out[#out + 1] = tostring(v)
+  elseif v == nil then
+    out[#out + 1] = "null"
+  else
+    error("trace.lua: cannot encode a " .. tv)
+  end
+end
+
+local chunk, err = loadfile(path, "t", env)
+if not chunk then
+  io.stderr:write(err, "\n")
+  os.exit(1)
+end
+local ok, recipe = xpcall(chunk, debug.traceback)
+if not ok then
+  io.stderr:write(tostring(recipe), "\n")
+  os.exit(1)
+end
+if type(recipe) ~= "table" then
+  io.stderr:write(path .. ": the model must return a table\n")
+  os.exit(1)
+end
+
+local out = {}
+encode({ tape = tape, params = params, inputs = inputs, recipe = recipe,
+         batch_size = state.batch }, out)
+io.write(table.concat(out), "\n")
