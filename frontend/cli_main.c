@@ -1,0 +1,170 @@
+/*
+ * cli_main.c - samc's entry point: the command table, --help, dispatch,
+ * and the option parsing shared by every command that reads a model.
+ * Adding a command: write cli_<name>.c, declare it in cli.h, add a row to
+ * `commands` below.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+	{"emit", cli_emit, "print an intermediate stage of the compilation",
+	 "usage: samc emit --stage=STAGE [--set key=value ...] [--dtype f32|f64] model.lua\n"
+	 "\n"
+	 "Compiles model.lua up to STAGE and prints it on stdout.\n"
+	 "Run `samc emit --stage=list` for the stages of this build.\n"},
+};
+#define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static const char *const shared_options =
+	"Options of every command that reads a model:\n"
+	"  --set key=value   override a recipe value before validation, e.g.\n"
+	"                    --set epochs=3 --set optimizer.lr=0.1 --set optimizer.sam.rho=0.1\n"
+	"                    --set batch_size=64 (values: numbers, true/false, strings)\n"
+	"  --dtype f32|f64   float type of the program (default f32)\n";
+
+static void cli_print_help(FILE *f)
+{
+	fprintf(f, "usage: samc <command> [options] model.lua\n\n"
+	           "samc compiles a Lua model file (model + training recipe, see docs/dsl.md)\n"
+	           "into a training program with Sharpness-Aware Minimization.\n\n"
+	           "Commands:\n");
+	for (int i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n%s\n"
+	           "`samc <command> --help` describes a command.\n"
+	           "Exit status: 0 success, 1 error in the model or its data, 2 usage error.\n",
+	        shared_options);
+}
+
+static const cli_command *cli_find(const char *name)
+{
+	for (int i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "samc%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see samc %s%s--help)\n", cmd ? cmd : "", cmd ? " " : "");
+	return CLI_ERR_USAGE;
+}
+
+void cli_model_args_init(cli_model_args *a)
+{
+	memset(a, 0, sizeof *a);
+	fe_options_init(&a->fe);
+	a->fe.sets = a->sets;
+}
+
+const char *cli_option_value(const char *name, int *i, int argc, char **argv, int *bad)
+{
+	const char *arg = argv[*i];
+	size_t n = strlen(name);
+	if (strncmp(arg, name, n) != 0)
+		return NULL;
+	if (arg[n] == '=') {
+		(*i)++;
+		return arg + n + 1;
+	}
+	if (arg[n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc) {
+		*bad = 1;
+		return NULL;
+	}
+	*i += 2;
+	return argv[*i - 1];
+}
+
+int cli_take_model_arg(cli_model_args *a, int *i, int argc, char **argv, const char *cmd)
+{
+	int bad = 0;
+	const char *v;
+	if ((v = cli_option_value("--set", i, argc, argv, &bad))) {
+		if (!strchr(v, '='))
+			return cli_usage_error(cmd, "--set %s: expected key=value", v), -1;
+		if (a->fe.nsets == CLI_MAX_SETS)
+			return cli_usage_error(cmd, "too many --set options (at most %d)", CLI_MAX_SETS), -1;
+		a->sets[a->fe.nsets++] = v;
+		return 1;
+	}
+	if (bad)
+		return cli_usage_error(cmd, "--set needs a value: --set key=value"), -1;
+	if ((v = cli_option_value("--dtype", i, argc, argv, &bad))) {
+		if (strcmp(v, "f32") == 0)
+			a->fe.fdtype = IR_F32;
+		else if (strcmp(v, "f64") == 0)
+			a->fe.fdtype = IR_F64;
+		else
+			return cli_usage_error(cmd, "--dtype must be f32 or f64, got '%s'", v), -1;
+		return 1;
+	}
+	if (bad)
+		return cli_usage_error(cmd, "--dtype needs a value: f32 or f64"), -1;
+	if (argv[*i][0] != '-' || strcmp(argv[*i], "-") == 0) {
+		if (a->model)
+			return cli_usage_error(cmd, "one model file only (got '%s' and '%s')",
+			                       a->model, argv[*i]), -1;
+		a->model = argv[(*i)++];
+		return 1;
+	}
+	return 0;
+}
+
+int cli_load_model(const cli_model_args *a, ir_model **out)
+{
+	char err[2048];
+	if (fe_load_model(a->model, &a->fe, out, err, sizeof err)) {
+		fprintf(stderr, "%s\n", err);
+		return CLI_ERR_MODEL;
+	}
+	return CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		cli_print_help(stderr);
+		return CLI_ERR_USAGE;
+	}
+	const char *first = argv[1];
+	if (!strcmp(first, "--help") || !strcmp(first, "-h") || !strcmp(first, "help")) {
+		if (argc > 2 && cli_find(argv[2]))
+			fputs(cli_find(argv[2])->usage, stdout);
+		else
+			cli_print_help(stdout);
+		return CLI_OK;
+	}
+	const cli_command *c = cli_find(first);
+	if (c) {
+		for (int i = 2; i < argc; i++)
+			if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+				fputs(c->usage, stdout);
+				fputs("\n", stdout);
+				fputs(shared_options, stdout);
+				return CLI_OK;
+			}
+		return c->run(argc - 1, argv + 1);
+	}
+	/* `samc model.lua ...` trains: the "train" command, where this build has
+	 * one; it gets the whole argv (argv[0] stands where a command name would) */
+	size_t n = strlen(first);
+	if (n > 4 && strcmp(first + n - 4, ".lua") == 0) {
+		c = cli_find("train");
+		if (c)
+			return c->run(argc, argv);
+		return cli_usage_error(NULL, "this build cannot train yet; "
+		                       "try `samc emit --stage=ir %s`", first);
+	}
+	return cli_usage_error(NULL, "unknown command '%s'", first);
+}
