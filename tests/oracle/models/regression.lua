@@ -3,7 +3,7 @@
 -- under SAM-SGD with a step schedule.
 local B = batch_size(8)
 local x = input("x", {B, 6})
-local t = input("t", {B, 3})
+local y = input("y", {B, 3})
 local w = param("w", {6, 10}, {init = "normal", mean = 0, std = 0.3})
 local b = param("b", {10}, {init = "zeros"})
 local h = tanh(matmul(x, w) + b)
@@ -12,7 +12,7 @@ local s = param("s", {1}, {init = "ones"})
 local pred = matmul(h, transpose(v, 0, 1)) * s - 0.1 * mean(h, 1, true)
 local reg = sum(w ^ 2) / 100 + 0.01 * mean(abs(v))
 return {
-  loss = mse_loss(pred, t) + reg,
+  loss = mse_loss(pred, y) + reg,
   metrics = { biggest = max(pred) },
   epochs = 1, seed = 1,
   optimizer = { name = "sgd", lr = 0.05, momentum = 0.5, sam = { rho = 0.05 } },
