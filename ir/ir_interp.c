@@ -167,6 +167,10 @@ static int interp(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
 				fail(err, errlen, "interpreter: out of memory");
 				goto done;
 			}
+			/* an f32 leaf holds floats, whatever the caller wrote */
+			if (nd->dtype == IR_F32)
+				for (int64_t j = 0; j < ir_shape_numel(&nd->shape); j++)
+					val[i][j] = (double)(float)val[i][j];
 			continue;
 		}
 		int64_t cnt = value_numel(nd);

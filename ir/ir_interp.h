@@ -38,8 +38,9 @@ ir_env *ir_env_new(ir_graph *g); /* NULL only when out of memory */
 void ir_env_free(ir_env *e);
 
 /* The leaf's storage: numel(leaf->shape) doubles, zero-initialised, owned by
- * the env; callers fill it. NULL if `leaf` is not a PARAM/INPUT/STATE of the
- * env's graph or memory runs out. */
+ * the env; callers fill it (a step rounds an f32 leaf's values to float in
+ * place before reading them). NULL if `leaf` is not a PARAM/INPUT/STATE of
+ * the env's graph or memory runs out. */
 double *ir_env_leaf(ir_env *e, const ir_node *leaf);
 
 /*

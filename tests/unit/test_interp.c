@@ -203,6 +203,12 @@ static void const_and_rounding(ir_dtype t)
 		assert_true(vy[0] == 1.0 + 1e-8);
 	}
 	free(vy), free(vz), free(vc);
+	/* a value written into an f32 leaf is read as the nearest float */
+	fill(e, x, (const double[]){0.1, 1.0 / 3}, 2);
+	double *vn = eval1(e, ok(g, ir_unary(g, IR_OP_NEG, x)));
+	assert_true(vn[0] == (t == IR_F32 ? -(double)0.1f : -0.1));
+	assert_true(vn[1] == (t == IR_F32 ? -(double)(1.0f / 3) : -1.0 / 3));
+	free(vn);
 	ir_env_free(e);
 	ir_graph_free(g);
 }
@@ -511,6 +517,87 @@ static void correct_op(ir_dtype t)
 	ir_graph_free(g);
 }
 
+/* ---- the gradient ops agree with central differences of their forwards ---- */
+
+/* d/dlogits of sum_r w_r * CE_r (reduction none) and of CE (mean), with and
+ * without smoothing, against (L(x+h) - L(x-h)) / 2h in f64. h = 1e-5 gives
+ * a truncation error ~h^2 and a rounding error ~1e-16/h: 1e-8 is ample. */
+static void ce_grad_fd(void **state)
+{
+	(void)state;
+	enum { N = 3, C = 4 };
+	const double x0[N * C] = {0.3, -1.2, 2.0, 0.7, 1.1, 0.0, -0.4, 0.9, -2.2, 0.5, 0.6, 1.7};
+	const double lab[N] = {2, 0, 3}, w[N] = {0.7, -1.3, 2.1};
+	for (int red = 0; red < 2; red++)
+		for (int si = 0; si < 2; si++) {
+			double s = si ? 0.2 : 0.0;
+			ir_graph *g = graph(IR_F64);
+			ir_node *x = input(g, "x", IR_F64, SH(N, C));
+			ir_node *y = input(g, "y", IR_I32, SH(N));
+			ir_node *wn = input(g, "w", IR_F64, SH(N));
+			ir_node *l = ok(g, ir_cross_entropy(g, x, y, red, s));
+			ir_node *obj = red == IR_REDUCE_NONE
+			    ? ok(g, ir_reduce(g, IR_OP_SUM, ok(g, ir_binary(g, IR_OP_MUL, l, wn)), 0, 0))
+			    : l;
+			ir_node *dl = red == IR_REDUCE_NONE ? wn : ok(g, ir_scalar(g, 1.0));
+			ir_node *gr = ok(g, ir_cross_entropy_grad(g, x, y, dl, red, s));
+			ir_env *e = ir_env_new(g);
+			fill(e, x, x0, N * C);
+			fill(e, y, lab, N);
+			fill(e, wn, w, N);
+			double *an = eval1(e, gr), *xs = ir_env_leaf(e, x);
+			for (int i = 0; i < N * C; i++) {
+				const double h = 1e-5;
+				xs[i] = x0[i] + h;
+				double *lp = eval1(e, obj);
+				xs[i] = x0[i] - h;
+				double *lm = eval1(e, obj);
+				xs[i] = x0[i];
+				double fd = (lp[0] - lm[0]) / (2 * h);
+				if (fabs(fd - an[i]) > 1e-8)
+					fail_msg("red %d s %g element %d: analytic %.12g, differences %.12g",
+					         red, s, i, an[i], fd);
+				free(lp), free(lm);
+			}
+			free(an);
+			ir_env_free(e);
+			ir_graph_free(g);
+		}
+}
+
+static void gelu_grad_fd(void **state)
+{
+	(void)state;
+	const double xs[] = {-3.0, -1.1, -0.2, 0.0, 0.4, 1.7, 2.9};
+	const double dy[] = {1.0, -2.0, 0.5, 1.0, 3.0, -0.25, 1.5};
+	ir_graph *g = graph(IR_F64);
+	ir_node *x = input(g, "x", IR_F64, SH(7)), *d = input(g, "dy", IR_F64, SH(7));
+	ir_node *f = ok(g, ir_unary(g, IR_OP_GELU, x));
+	ir_node *gr = ok(g, ir_binary(g, IR_OP_GELU_GRAD, x, d));
+	ir_env *e = ir_env_new(g);
+	fill(e, d, dy, 7);
+	double *xv = ir_env_leaf(e, x), h = 1e-5, plus[7], minus[7];
+	for (int i = 0; i < 7; i++)
+		xv[i] = xs[i] + h;
+	double *fp = eval1(e, f);
+	memcpy(plus, fp, sizeof plus);
+	for (int i = 0; i < 7; i++)
+		xv[i] = xs[i] - h;
+	double *fm = eval1(e, f);
+	memcpy(minus, fm, sizeof minus);
+	for (int i = 0; i < 7; i++)
+		xv[i] = xs[i];
+	double *an = eval1(e, gr);
+	for (int i = 0; i < 7; i++) {
+		double fd = dy[i] * (plus[i] - minus[i]) / (2 * h);
+		if (fabs(fd - an[i]) > 1e-8)
+			fail_msg("x = %g: analytic %.12g, differences %.12g", xs[i], an[i], fd);
+	}
+	free(fp), free(fm), free(an);
+	ir_env_free(e);
+	ir_graph_free(g);
+}
+
 /* ---- steps: assigns, errors, laziness ---- */
 
 /* Two assigns that read each other's old value swap them; outputs see the
@@ -746,6 +833,8 @@ int main(void)
 		T2(matmul_blocked),
 		T2(softmax_ops), T2(cross_entropy_ops), T2(correct_op),
 		T2(assign_swap),
+		cmocka_unit_test(ce_grad_fd),
+		cmocka_unit_test(gelu_grad_fd),
 		cmocka_unit_test(bad_label),
 		cmocka_unit_test(graph_grows),
 		cmocka_unit_test(exec_roundtrip),
