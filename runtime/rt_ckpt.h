@@ -1,0 +1,56 @@
+/*
+ * rt_ckpt.h - training checkpoints: every PARAM and STATE buffer of a run,
+ * by slot name, in a safetensors file whose "__metadata__" records
+ *
+ *     format          "samc-ckpt"
+ *     format_version  "1"
+ *     step            optimizer steps done over the whole run
+ *     epoch           epochs completed
+ *     seed            the run's seed (init and shuffles derive from it)
+ *     shuffle_stream  Philox stream of the next epoch's shuffle (hex)
+ *     batch_size      the batch size the steps were taken with
+ *     program_hash    identity of the compiled model
+ *     checksum        "fnv1a64:<hex>" over every tensor (see rt_ckpt.c)
+ *
+ * Shuffles and initialisation are counter-based, so (seed, epoch, step) is
+ * the whole random state: resuming at an epoch boundary replays exactly.
+ * Writes are atomic (rt_st_write); reads verify everything before touching
+ * the run's buffers.
+ */
+#ifndef SAMC_RT_CKPT_H
+#define SAMC_RT_CKPT_H
+
+#include <stdint.h>
+
+#include "rt_store.h"
+
+#define RT_CKPT_VERSION 1
+
+typedef struct {
+	int64_t step;
+	int64_t epoch;
+	uint64_t seed;
+	int64_t batch_size;
+	char program_hash[128];
+} rt_ckpt_info;
+
+/* Writes st's PARAM and STATE buffers and info to `path`, atomically. */
+int rt_ckpt_write(const char *path, const rt_store *st, const rt_ckpt_info *info, rt_err *err);
+
+/*
+ * Reads `path`, verifies it and copies its tensors into st's PARAM and
+ * STATE buffers. Errors, all naming the file: the safetensors reader's (a
+ * truncated or malformed file); not a samc checkpoint or another format
+ * version; "checkpoint is from a different model (program hash X, expected
+ * Y)" when expect_hash is not NULL and differs; "corrupted (checksum
+ * mismatch)"; a tensor missing, of another dtype or shape, or unknown to the
+ * model. On error st is untouched. `info` may be NULL.
+ */
+int rt_ckpt_read(const char *path, rt_store *st, const char *expect_hash, rt_ckpt_info *info,
+                 rt_err *err);
+
+/* The checksum rt_ckpt_write records: FNV-1a 64 over the tensors sorted by
+ * name, each as name, NUL, dtype name, NUL, rank and dims (int64 LE), data. */
+uint64_t rt_ckpt_checksum(const rt_tensors *ts);
+
+#endif

@@ -1,0 +1,392 @@
+/*
+ * rt_loop.c - the training loop (see rt_train.h): setup of buffers and
+ * data, the epoch/step loop, NaN stop, checkpoints and resume. Evaluation
+ * is in rt_evaluate.c.
+ */
+#include "rt_train_run.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rt_ckpt.h"
+#include "rt_init.h"
+
+void rt_train_result_free(rt_train_result *r)
+{
+	if (r)
+		rt_tensors_free(&r->params);
+}
+
+/* Index of a metric name, added if new; -1 when the table is full. */
+static int metric_index(train_run *R, const char *name)
+{
+	for (int i = 0; i < R->nm; i++)
+		if (strcmp(R->names[i], name) == 0)
+			return i;
+	if (R->nm == RT_TRAIN_MAX_METRICS)
+		return -1;
+	snprintf(R->names[R->nm], sizeof R->names[0], "%s", name);
+	return R->nm++;
+}
+
+static int setup_metrics(train_run *R, rt_err *err)
+{
+	metric_index(R, "loss");
+	rt_exec *xs[3] = {R->sam, R->base, R->eval};
+	for (int k = 0; k < 3; k++) {
+		rt_exec *x = xs[k];
+		if (!x)
+			continue;
+		int has_loss = 0;
+		for (int i = 0; i < x->noutputs; i++) {
+			has_loss |= strcmp(x->outputs[i], "loss") == 0;
+			if (metric_index(R, x->outputs[i]) < 0)
+				return rt_errf(err, "the %s step has more than %d outputs", x->backend,
+				               RT_TRAIN_MAX_METRICS);
+		}
+		if (!has_loss)
+			return rt_errf(err, "the %s step has no 'loss' output", k == 2 ? "eval" : "train");
+		if (x->noutputs > R->maxout)
+			R->maxout = x->noutputs;
+	}
+	R->outs = calloc((size_t)R->maxout + 1, sizeof *R->outs);
+	return R->outs ? 0 : rt_errf(err, "out of memory");
+}
+
+/* The batch dimension of an exec's data inputs (all must agree). */
+static int batch_of(const rt_exec *x, const char *what, int64_t *b, rt_err *err)
+{
+	*b = 0;
+	for (int i = 0; i < x->nslots; i++) {
+		const rt_slot *s = &x->slots[i];
+		if (!rt_dataset_is_data_input(s))
+			continue;
+		if (s->rank < 1 || s->dim[0] <= 0)
+			return rt_errf(err, "input '%s' of the %s step has no batch dimension", s->name, what);
+		if (*b && s->dim[0] != *b)
+			return rt_errf(err, "inputs of the %s step disagree on the batch size (%" PRId64
+			               " and %" PRId64 ")", what, *b, s->dim[0]);
+		*b = s->dim[0];
+	}
+	if (*b == 0)
+		return rt_errf(err, "the %s step has no data inputs", what);
+	return 0;
+}
+
+/* dst[c] = store buffer of column c. */
+static void **col_buffers(const rt_store *st, const rt_dataset *ds, rt_err *err)
+{
+	void **d = calloc((size_t)ds->ncol + 1, sizeof *d);
+	if (!d) {
+		rt_errf(err, "out of memory");
+		return NULL;
+	}
+	for (int c = 0; c < ds->ncol; c++)
+		d[c] = rt_store_data(st, ds->col[c].input);
+	return d;
+}
+
+static int scalar_slot(const rt_store *st, const char *name, int *idx, rt_err *err)
+{
+	*idx = rt_store_find(st, name);
+	if (*idx < 0)
+		return 0;
+	const rt_slot *s = &st->buf[*idx].slot;
+	int64_t n = 1;
+	for (int i = 0; i < s->rank; i++)
+		n *= s->dim[i];
+	if (n != 1 || (s->dtype != RT_F32 && s->dtype != RT_F64))
+		return rt_errf(err, "input '%s' must be a scalar of F32 or F64, not %s with %" PRId64
+		               " elements", name, rt_dtype_name(s->dtype), n);
+	return 0;
+}
+
+static void set_scalar(const rt_store *st, int idx, double v)
+{
+	if (idx < 0)
+		return;
+	if (st->buf[idx].slot.dtype == RT_F64)
+		*(double *)st->buf[idx].data = v;
+	else
+		*(float *)st->buf[idx].data = (float)v;
+}
+
+static int setup(train_run *R, rt_err *err)
+{
+	const rt_train_opts *o = R->o;
+	const rt_recipe *r = o->recipe;
+	rt_exec *train = R->base ? R->base : R->sam;
+	R->seed = o->has_seed ? o->seed : r->seed;
+	R->nepochs = o->epochs > 0 ? o->epochs : r->epochs;
+	if (R->nepochs <= 0)
+		return rt_errf(err, "the number of epochs must be positive, got %d", R->nepochs);
+	rt_exec *xs[3] = {R->sam, R->base, R->eval};
+	void ***binds[3] = {&R->bind_sam, &R->bind_base, &R->bind_eval};
+	for (int k = 0; k < 3; k++)
+		if (xs[k] && rt_store_add_exec(&R->st, xs[k], err))
+			return -1;
+	for (int k = 0; k < 3; k++)
+		if (xs[k] && !(*binds[k] = rt_store_bind(&R->st, xs[k], err)))
+			return -1;
+	if (setup_metrics(R, err) || batch_of(train, "train", &R->batch, err))
+		return -1;
+	if (R->sam && R->base) {
+		int64_t b2;
+		if (batch_of(R->sam, "SAM train", &b2, err))
+			return -1;
+		if (b2 != R->batch)
+			return rt_errf(err, "the SAM and base train steps disagree on the batch size "
+			               "(%" PRId64 " and %" PRId64 ")", b2, R->batch);
+	}
+	if (r->batch_size > 0 && r->batch_size != R->batch)
+		return rt_errf(err, "the compiled train step takes batches of %" PRId64
+		               " but the recipe says batch_size = %d", R->batch, r->batch_size);
+	if (rt_dataset_load(&R->train, &r->data, 0, o->data_dir, train, err))
+		return -1;
+	R->nb = rt_dataset_nbatches(R->train.n, R->batch, r->data.drop_last);
+	if (R->nb == 0)
+		return rt_errf(err, "the train split has %" PRId64 " examples, fewer than one batch of "
+		               "%" PRId64 " with drop_last", R->train.n, R->batch);
+	R->total = (int64_t)R->nepochs * R->nb;
+	R->order = malloc((size_t)R->train.n * sizeof *R->order);
+	if (!R->order || !(R->dst_train = col_buffers(&R->st, &R->train, err)))
+		return rt_errf(err, "out of memory for the train order");
+	if (R->eval && rt_evaluate_setup(R, err))
+		return -1;
+	if (scalar_slot(&R->st, "opt.lr", &R->lr_slot, err) ||
+	    scalar_slot(&R->st, "opt.step", &R->step_slot, err))
+		return -1;
+	for (int i = 0; i < R->st.n; i++)
+		if (rt_init_slot(&R->st.buf[i].slot, R->st.buf[i].data, R->seed, err))
+			return -1;
+	return 0;
+}
+
+static int write_ckpt(train_run *R, int epoch_done, rt_err *err)
+{
+	const char *dir = R->o->ckpt_dir;
+	if (!dir)
+		return 0;
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+		return rt_errf(err, "%s: cannot create the checkpoint directory: %s", dir,
+		               strerror(errno));
+	rt_ckpt_info info = {.step = R->step, .epoch = epoch_done, .seed = R->seed,
+	                     .batch_size = R->batch};
+	snprintf(info.program_hash, sizeof info.program_hash, "%s",
+	         R->o->program_hash ? R->o->program_hash : "");
+	char path[4096];
+	if (R->o->ckpt_keep) {
+		snprintf(path, sizeof path, "%s/epoch-%d.safetensors", dir, epoch_done);
+		if (rt_ckpt_write(path, &R->st, &info, err))
+			return -1;
+	}
+	snprintf(path, sizeof path, "%s/last.safetensors", dir);
+	if (rt_ckpt_write(path, &R->st, &info, err))
+		return -1;
+	snprintf(R->last_ckpt, sizeof R->last_ckpt, "%s", path);
+	return 0;
+}
+
+static int resume(train_run *R, rt_err *err)
+{
+	const char *path = R->o->resume_path;
+	rt_ckpt_info in;
+	if (rt_ckpt_read(path, &R->st, R->o->program_hash ? R->o->program_hash : "", &in, err))
+		return -1;
+	if (in.seed != R->seed)
+		return rt_errf(err, "%s: checkpoint was trained with seed %" PRIu64 ", this run uses seed "
+		               "%" PRIu64 " (resume with the same seed)", path, in.seed, R->seed);
+	if (in.batch_size != R->batch || in.step != in.epoch * R->nb)
+		return rt_errf(err, "%s: checkpoint is at step %" PRId64 " after %" PRId64 " epochs of "
+		               "batch %" PRId64 ", but this run has %" PRId64 " batches of %" PRId64
+		               " per epoch (were the data, batch size or drop_last changed?)",
+		               path, in.step, in.epoch, in.batch_size, R->nb, R->batch);
+	R->start_epoch = (int)in.epoch;
+	R->step = in.step;
+	snprintf(R->last_ckpt, sizeof R->last_ckpt, "%s", path);
+	return 0;
+}
+
+static const char *nonfinite_name(double v)
+{
+	return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+}
+
+/* One epoch of training; means of the metrics into train[]. */
+static int run_epoch(train_run *R, int e, double *train, rt_err *err)
+{
+	const rt_recipe *r = R->o->recipe;
+	double sum[RT_TRAIN_MAX_METRICS] = {0}, cnt[RT_TRAIN_MAX_METRICS] = {0};
+	double t0 = rt_now();
+	int every = r->opt.sam_every > 1 ? r->opt.sam_every : 1;
+	rt_dataset_order(R->train.n, R->seed, e, R->order);
+	for (int64_t b = 0; b < R->nb; b++) {
+		int64_t t = R->step;
+		int64_t real = rt_dataset_fill(&R->train, R->order, b * R->batch, R->batch, RT_PAD_WRAP,
+		                               R->dst_train, NULL, RT_F32);
+		double lr = rt_sched_lr(r, t, R->total);
+		set_scalar(&R->st, R->lr_slot, lr);
+		set_scalar(&R->st, R->step_slot, (double)(t + 1));
+		int use_sam = R->sam && (!R->base || t % every == 0);
+		rt_exec *x = use_sam ? R->sam : R->base;
+		rt_err xe;
+		if (x->run(x, use_sam ? R->bind_sam : R->bind_base, R->outs, &xe))
+			return rt_errf(err, "step %" PRId64 " (epoch %d): %s", t + 1, e + 1, xe.msg);
+		for (int i = 0; i < x->noutputs; i++) {
+			int m = metric_index(R, x->outputs[i]);
+			if (strcmp(x->outputs[i], "loss") == 0 && !isfinite(R->outs[i])) {
+				rt_progress_break(&R->prog);
+				return rt_errf(err, "step %" PRId64 " (epoch %d): loss is %s; last good "
+				               "checkpoint: %s", t + 1, e + 1, nonfinite_name(R->outs[i]),
+				               R->last_ckpt[0] ? R->last_ckpt
+				               : R->o->ckpt_dir ? "none yet" : "none (no checkpoint directory)");
+			}
+			sum[m] += R->outs[i] * (double)real;
+			cnt[m] += (double)real;
+		}
+		R->step++;
+		R->samples += real;
+		for (int m = 0; m < R->nm; m++)
+			train[m] = cnt[m] > 0 ? sum[m] / cnt[m] : NAN;
+		double el = rt_now() - t0, sps = el > 0 ? (double)((b + 1) * R->batch) / el : 0;
+		double run_el = rt_now() - R->t_start;
+		int64_t here = R->step - R->first_step;
+		rt_progress_step_info si = {
+			.epoch = e + 1, .nepochs = R->nepochs, .batch = b + 1, .nbatches = R->nb,
+			.step = R->step, .total_steps = R->total, .lr = lr, .nmetrics = R->nm,
+			.name = (const char (*)[32])R->names, .value = train, .samples_per_s = sps,
+			.eta_s = here > 0 ? run_el / (double)here * (double)(R->stop_step - R->step) : 0};
+		rt_progress_step(&R->prog, &si);
+	}
+	double el = rt_now() - t0;
+	R->epoch_sps = el > 0 ? (double)(R->nb * R->batch) / el : 0;
+	R->epoch_seconds = el;
+	return 0;
+}
+
+static int train_loop(train_run *R, rt_err *err)
+{
+	int stop = R->nepochs;
+	if (R->o->stop_after > 0 && R->o->stop_after < stop)
+		stop = R->o->stop_after;
+	R->stop_step = (int64_t)stop * R->nb;
+	R->first_step = R->step;
+	R->t_start = rt_now();
+	for (int m = 0; m < RT_TRAIN_MAX_METRICS; m++)
+		R->train_m[m] = R->test_m[m] = NAN;
+	for (int e = R->start_epoch; e < stop; e++) {
+		if (run_epoch(R, e, R->train_m, err))
+			return -1;
+		if (rt_evaluate(R, R->test_m, err))
+			return -1;
+		R->epochs_done = e + 1;
+		rt_progress_epoch_info ei = {
+			.epoch = e + 1, .nepochs = R->nepochs, .step = R->step, .nmetrics = R->nm,
+			.name = (const char (*)[32])R->names, .train = R->train_m, .test = R->test_m,
+			.has_test = R->eval != NULL, .samples_per_s = R->epoch_sps,
+			.seconds = R->epoch_seconds};
+		rt_progress_epoch(&R->prog, &ei);
+		if (write_ckpt(R, e + 1, err))
+			return -1;
+	}
+	/* Resumed at or past the end: report the checkpoint's test metrics. */
+	if (R->start_epoch >= stop && rt_evaluate(R, R->test_m, err))
+		return -1;
+	return 0;
+}
+
+static double metric_of(const train_run *R, const double *v, const char *name)
+{
+	for (int i = 0; i < R->nm; i++)
+		if (strcmp(R->names[i], name) == 0)
+			return v[i];
+	return NAN;
+}
+
+static int fill_result(train_run *R, rt_train_result *res, rt_err *err)
+{
+	rt_tensors_free(&res->params);
+	memset(res, 0, sizeof *res);
+	res->nmetrics = R->nm;
+	for (int i = 0; i < R->nm; i++) {
+		memcpy(res->name[i], R->names[i], sizeof res->name[i]);
+		res->train[i] = R->train_m[i];
+		res->test[i] = R->test_m[i];
+	}
+	res->train_loss = metric_of(R, R->train_m, "loss");
+	res->train_acc = metric_of(R, R->train_m, "accuracy");
+	res->test_loss = metric_of(R, R->test_m, "loss");
+	res->test_acc = metric_of(R, R->test_m, "accuracy");
+	res->steps = R->step;
+	res->epochs = R->epochs_done > R->start_epoch ? R->epochs_done : R->start_epoch;
+	double el = rt_now() - R->t_start;
+	res->samples_per_s = el > 0 ? (double)R->samples / el : 0;
+	snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", R->last_ckpt);
+	for (int i = 0; i < R->st.n; i++) {
+		const rt_store_buf *b = &R->st.buf[i];
+		if (b->slot.role == RT_SLOT_INPUT)
+			continue;
+		rt_tensor *t = rt_tensors_add(&res->params, b->slot.name, b->slot.dtype, b->slot.rank,
+		                              b->slot.dim);
+		if (!t)
+			return rt_errf(err, "out of memory for the result's tensors");
+		memcpy(t->data, b->data, b->bytes);
+	}
+	return 0;
+}
+
+static void run_free(train_run *R)
+{
+	free(R->bind_sam);
+	free(R->bind_base);
+	free(R->bind_eval);
+	free(R->dst_train);
+	free(R->dst_test);
+	free(R->order);
+	free(R->test_order);
+	free(R->outs);
+	rt_dataset_free(&R->train);
+	rt_dataset_free(&R->test);
+	rt_store_free(&R->st);
+}
+
+int rt_train(const rt_train_opts *o, rt_exec *train_sam, rt_exec *train_base, rt_exec *eval,
+             rt_err *err)
+{
+	if (!o || !o->recipe)
+		return rt_errf(err, "rt_train: no recipe given");
+	if (!train_sam && !train_base)
+		return rt_errf(err, "rt_train: the model has no train step");
+	train_run R;
+	memset(&R, 0, sizeof R);
+	R.o = o;
+	R.sam = train_sam;
+	R.base = train_base;
+	R.eval = eval;
+	R.lr_slot = R.step_slot = R.mask_slot = -1;
+	int rc = setup(&R, err);
+	if (!rc && o->resume_path)
+		rc = resume(&R, err);
+	if (!rc)
+		rc = rt_progress_open(&R.prog, o->out, o->quiet, o->log_every > 0 ? o->log_every
+		                      : o->recipe->log_every, o->metrics_path, o->resume_path != NULL,
+		                      err);
+	if (!rc) {
+		rc = train_loop(&R, err);
+		rt_err ce;
+		if (rt_progress_close(&R.prog, o->metrics_path, &ce) && !rc)
+			rc = rt_errf(err, "%s", ce.msg);
+	}
+	/* A NaN stop still reports how far it got. */
+	if (o->result && R.nm > 0) {
+		rt_err re;
+		if (fill_result(&R, o->result, &re) && !rc)
+			rc = rt_errf(err, "%s", re.msg);
+	}
+	run_free(&R);
+	return rc;
+}

@@ -1,0 +1,67 @@
+/*
+ * rt_progress.h - what the training loop tells people and files: a live
+ * progress line on a terminal (\r updates), plain periodic lines otherwise,
+ * one summary line per epoch, and JSON lines in the metrics file:
+ *
+ *   {"kind":"step","epoch":1,"step":100,"total_steps":2811,"lr":0.1,
+ *    "loss":0.61,"accuracy":0.78,"samples_per_s":51234}
+ *   {"kind":"epoch","epoch":1,"epochs":3,"step":937,"train_loss":0.52,
+ *    "train_accuracy":0.81,"test_loss":0.45,"test_accuracy":0.84,
+ *    "samples_per_s":50123,"seconds":1.2}
+ *
+ * Step values are running means over the epoch so far. Epochs count from 1
+ * in everything printed or written.
+ */
+#ifndef SAMC_RT_PROGRESS_H
+#define SAMC_RT_PROGRESS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rt_err.h"
+
+typedef struct {
+	FILE *out;
+	int tty, quiet;
+	int64_t log_every;
+	FILE *metrics;
+	double t_last_draw;
+	int drawn;          /* a \r line is on screen */
+} rt_progress;
+
+typedef struct {
+	int epoch, nepochs;         /* epoch 1-based */
+	int64_t batch, nbatches;    /* batches done in this epoch */
+	int64_t step, total_steps;  /* optimizer steps done over the run */
+	double lr;
+	int nmetrics;
+	const char (*name)[32];
+	const double *value;
+	double samples_per_s, eta_s;
+} rt_progress_step_info;
+
+typedef struct {
+	int epoch, nepochs;
+	int64_t step;
+	int nmetrics;
+	const char (*name)[32];
+	const double *train, *test;
+	int has_test;
+	double samples_per_s, seconds;
+} rt_progress_epoch_info;
+
+/* Seconds on a monotonic clock. */
+double rt_now(void);
+
+/* metrics_path may be NULL; append keeps an existing file (resume). */
+int rt_progress_open(rt_progress *p, FILE *out, int quiet, int64_t log_every,
+                     const char *metrics_path, int append, rt_err *err);
+/* 0, or -1 with err when the metrics file could not be written completely. */
+int rt_progress_close(rt_progress *p, const char *metrics_path, rt_err *err);
+
+void rt_progress_step(rt_progress *p, const rt_progress_step_info *s);
+void rt_progress_epoch(rt_progress *p, const rt_progress_epoch_info *e);
+/* Ends a \r line before other output (errors). */
+void rt_progress_break(rt_progress *p);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * rt_train.h - the training loop of a compiled model.
+ *
+ * A model gives up to three steps (rt_exec): train_sam (a SAM step),
+ * train_base (a plain base-optimizer step) and eval. Step t (0-based over
+ * the whole run) runs train_sam when there is no train_base, or when
+ * recipe->opt.sam_every <= 1, or when t % sam_every == 0; train_base
+ * otherwise. All steps share their buffers by slot name.
+ *
+ * Each epoch: shuffle (seeded, rt_dataset_order), for each batch fill the
+ * data inputs, "opt.lr" = rt_sched_lr(recipe, t, total) and "opt.step" =
+ * t + 1, run, stop on a non-finite loss; then evaluate the test split with
+ * eval (masked sums divided by the number of test examples), print a line,
+ * append JSON lines to the metrics file and write a checkpoint.
+ *
+ *     rt_train_result res = {0};
+ *     rt_train_opts o = {.recipe = &recipe, .ckpt_dir = "ckpt",
+ *                        .program_hash = hash, .result = &res};
+ *     if (rt_train(&o, sam, base, eval, &err)) fprintf(stderr, "%s\n", err.msg);
+ *     ... res.test_acc ...
+ *     rt_train_result_free(&res);
+ */
+#ifndef SAMC_RT_TRAIN_H
+#define SAMC_RT_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rt_exec.h"
+#include "rt_recipe.h"
+
+#define RT_TRAIN_MAX_METRICS 8
+
+typedef struct {
+	/* Metrics by name ("loss" first, then the steps' other outputs). */
+	int nmetrics;
+	char name[RT_TRAIN_MAX_METRICS][32];
+	double train[RT_TRAIN_MAX_METRICS]; /* last epoch's means over its batches */
+	double test[RT_TRAIN_MAX_METRICS];  /* last evaluation; NaN without eval */
+	double train_loss, train_acc;       /* shortcuts: "loss", "accuracy" (NaN if absent) */
+	double test_loss, test_acc;
+	int64_t steps;       /* optimizer steps done over the whole run */
+	int epochs;          /* epochs completed */
+	double samples_per_s;
+	char last_ckpt[4096]; /* last checkpoint written (or resumed from), "" if none */
+	rt_tensors params;   /* PARAM and STATE values at the end, by slot name */
+} rt_train_result;
+
+typedef struct {
+	const rt_recipe *recipe;     /* required */
+	int epochs;                  /* > 0: overrides recipe->epochs */
+	int stop_after;              /* > 0: stop after this many epochs of the run, as if
+	                                interrupted (the schedule still spans `epochs`) */
+	int has_seed;                /* 1: use `seed` instead of recipe->seed */
+	uint64_t seed;
+	const char *data_dir;        /* relative data paths are taken under it (NULL: as is) */
+	const char *metrics_path;    /* JSON lines, NULL: none */
+	const char *ckpt_dir;        /* <dir>/last.safetensors each epoch, NULL: none */
+	int ckpt_keep;               /* also keep <dir>/epoch-N.safetensors */
+	const char *resume_path;     /* continue from this checkpoint, NULL: fresh start */
+	const char *program_hash;    /* recorded in and checked against checkpoints */
+	int log_every;               /* steps between progress lines; 0: recipe's, else 100 */
+	int quiet;                   /* no progress or epoch lines */
+	FILE *out;                   /* where lines go; NULL: stdout */
+	rt_train_result *result;     /* filled on success (and on a NaN stop); may be NULL */
+} rt_train_opts;
+
+/* Trains; 0 on success, -1 with a message in err. train_sam or train_base
+ * may be NULL (not both); eval may be NULL (no test metrics). */
+int rt_train(const rt_train_opts *o, rt_exec *train_sam, rt_exec *train_base, rt_exec *eval,
+             rt_err *err);
+
+void rt_train_result_free(rt_train_result *r);
+
+#endif
