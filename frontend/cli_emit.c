@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "ir.h"
+#include "pass_pipeline.h"
 
 typedef struct {
 	const char *name;
@@ -30,8 +31,63 @@ static int cli_stage_ir(ir_model *m, FILE *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* A program after the pipeline, with its outputs and a census of what the
+ * step does: forward/backward passes, assigns, and any other write. */
+static int emit_program(ir_model *m, pass_prog_kind kind, FILE *out, char *err, size_t errlen)
+{
+	pass_program p;
+	if (pass_build(m, kind, &p, err, errlen) != 0)
+		return 1;
+	ir_print(out, p.g);
+	for (int i = 0; i < p.nout; i++)
+		fprintf(out, "output %s = %%%d\n", p.names[i], p.outs[i]->id);
+	int bwd = 0, pa = 0, sa = 0;
+	for (int i = 0; i < p.g->nnodes; i++) {
+		const ir_node *n = p.g->nodes[i];
+		bwd += n->op == IR_OP_CROSS_ENTROPY_GRAD;
+		if (n->op == IR_OP_ASSIGN) {
+			pa += n->in[0]->op == IR_OP_PARAM;
+			sa += n->in[0]->op == IR_OP_STATE;
+		}
+	}
+	if (kind == PASS_PROG_BASE || kind == PASS_PROG_SAM)
+		fprintf(out, "summary: %d gradient computations (forward+backward passes), %d of %d params "
+		             "assigned once by the update (no restore), %d state assigns\n",
+		        bwd, pa, m->nparams, sa);
+	pass_program_free(&p);
+	return 0;
+}
+
+static int cli_stage_autodiff(ir_model *m, FILE *out, char *err, size_t errlen)
+{
+	return emit_program(m, PASS_PROG_AUTODIFF, out, err, errlen);
+}
+
+static int cli_stage_optim(ir_model *m, FILE *out, char *err, size_t errlen)
+{
+	return emit_program(m, PASS_PROG_BASE, out, err, errlen);
+}
+
+static int cli_stage_sam(ir_model *m, FILE *out, char *err, size_t errlen)
+{
+	if (!m->recipe.opt.sam) {
+		snprintf(err, errlen, "%s: the recipe has no SAM (optimizer.sam); try --stage=optim", m->file);
+		return 1;
+	}
+	return emit_program(m, PASS_PROG_SAM, out, err, errlen);
+}
+
+static int cli_stage_eval(ir_model *m, FILE *out, char *err, size_t errlen)
+{
+	return emit_program(m, PASS_PROG_EVAL, out, err, errlen);
+}
+
 static const cli_stage stages[] = {
 	{"ir", "the graph IR of the forward pass, loss and metrics", cli_stage_ir},
+	{"autodiff", "+ reverse-mode gradients of the loss for every parameter", cli_stage_autodiff},
+	{"optim", "a plain training step: + the base optimizer's update", cli_stage_optim},
+	{"sam", "a SAM training step: perturb, recompute, update (no restore)", cli_stage_sam},
+	{"eval", "the evaluation step: loss and metrics as masked sums", cli_stage_eval},
 };
 #define NSTAGES ((int)(sizeof stages / sizeof stages[0]))
 

@@ -16,6 +16,20 @@ static const cli_command commands[] = {
 	 "\n"
 	 "Compiles model.lua up to STAGE and prints it on stdout.\n"
 	 "Run `samc emit --stage=list` for the stages of this build.\n"},
+	{"steps", cli_steps, "run K training steps from given weights and batches (for checking)",
+	 "usage: samc steps model.lua --init INIT.safetensors --batches BATCHES.safetensors\n"
+	 "                  --steps K --out OUT.safetensors [--dtype f32|f64] [--backend NAME]\n"
+	 "                  [--set key=value ...]\n"
+	 "\n"
+	 "Runs K steps of the model's training recipe (optimizer, SAM, schedule) and\n"
+	 "writes the result, so samc can be compared with any other framework.\n"
+	 "  INIT     every parameter by its DSL name, PyTorch layout (fc1.weight [out,in])\n"
+	 "  BATCHES  \"<input>.<k>\" for k = 0..K-1 (labels as I32 or I64)\n"
+	 "  OUT      the parameters after K steps, optimizer state as\n"
+	 "           \"opt.<param>.<buffer>\" (momentum_buffer, exp_avg, exp_avg_sq),\n"
+	 "           and \"loss\" [K]: the loss each step reported (SAM: the first pass's)\n"
+	 "The learning rate of step t follows the recipe's schedule over a run of K steps.\n"
+	 "--backend: interp (reference interpreter, the default) or cpu.\n"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

@@ -34,6 +34,10 @@ static void print_attrs(FILE *f, const ir_node *n)
 		break;
 	case IR_OP_SUM:
 	case IR_OP_MAX:
+		if (n->axes == 0) {
+			fprintf(f, " axes=all%s", n->keepdim ? " keepdim" : "");
+			break;
+		}
 		fprintf(f, " axes=(");
 		for (int i = 0, first = 1; i < IR_MAX_DIMS; i++)
 			if (n->axes & (1u << i)) {

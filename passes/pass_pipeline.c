@@ -6,6 +6,7 @@
 #include "pass_autodiff.h"
 #include "pass_optim.h"
 #include "pass_sam.h"
+#include "pass_simplify.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,7 +104,7 @@ int pass_build(const ir_model *m, pass_prog_kind kind, pass_program *out, char *
 	if (kind == PASS_PROG_SAM) {
 		if (!(g2 = calloc((size_t)np + 1, sizeof *g2)))
 			goto fail;
-		if (pass_sam(g, o, loss, params, grads, np, g2) != 0) {
+		if (pass_sam(g, o, loss, params, grads, np, m->g->nnodes, g2) != 0) {
 			free(g2);
 			goto fail;
 		}
@@ -118,6 +119,8 @@ int pass_build(const ir_model *m, pass_prog_kind kind, pass_program *out, char *
 	if (rc != 0 || verified(g, "optim"))
 		goto fail;
 done:
+	if (pass_dce(g, p.outs, p.nout) != 0 || verified(g, "dce"))
+		goto fail;
 	free(map);
 	free(params);
 	free(grads);

@@ -28,7 +28,7 @@ static ir_node *B(ir_graph *g, ir_op op, ir_node *a, ir_node *b)
 }
 
 int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *params,
-             ir_node *const *g1, int n, ir_node **g2_out)
+             ir_node *const *g1, int n, int forward_end, ir_node **g2_out)
 {
 	ir_node **wt = calloc((size_t)n, sizeof *wt);
 	if (!wt) {
@@ -36,7 +36,6 @@ int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *pa
 		return -1;
 	}
 	int rc = -1;
-	int limit = g->nnodes; /* the forward graph and g1 end here */
 	ir_dtype t = g->fdtype;
 
 	/* n2 = sum over params of sum((a*g1)^2) */
@@ -60,7 +59,7 @@ int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *pa
 		if (!wt[i])
 			goto done;
 	}
-	ir_node **map = ir_substitute(g, limit, params, wt, n);
+	ir_node **map = ir_substitute(g, forward_end, params, wt, n);
 	if (!map) {
 		if (!g->has_err)
 			ir_error(g, loss->loc, "sam: out of memory");

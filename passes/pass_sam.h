@@ -14,8 +14,10 @@
  * and stores g2 in g2_out. The original w is never written here: the
  * second pass reads w~ as its own value, and the base update that follows
  * reads w. Returns 0 or -1 (g->err). */
+/* `forward_end`: nodes before it form the forward pass that is re-emitted
+ * at w~ (the first backward, after it, is not). */
 int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *params,
-             ir_node *const *g1, int n, ir_node **g2_out);
+             ir_node *const *g1, int n, int forward_end, ir_node **g2_out);
 
 /* rho for a parameter: the first group whose prefix matches, else o->rho. */
 double pass_sam_rho(const opt_config *o, const char *param_name);

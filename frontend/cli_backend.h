@@ -1,0 +1,22 @@
+/*
+ * cli_backend.h - compiled programs to runnable steps: one place that maps
+ * a backend name ("interp", "cpu") to the rt_exec that runs a program.
+ */
+#ifndef SAMC_CLI_BACKEND_H
+#define SAMC_CLI_BACKEND_H
+
+#include "pass_pipeline.h"
+#include "rt_exec.h"
+
+/* The backends this build has, for messages: "interp, cpu". */
+const char *cli_backend_names(void);
+
+/* 0 if `name` is a backend of this build, else -1. */
+int cli_backend_check(const char *name);
+
+/* An exec for the program; the program must outlive it. NULL with err. */
+rt_exec *cli_exec_new(const char *backend, pass_program *p, int threads, char *err, size_t errlen);
+
+void cli_exec_free(rt_exec *x);
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * cli_steps.c - `samc steps`: run K training steps from given initial
+ * weights on given batches and write every parameter, every optimizer
+ * state tensor and the losses to a safetensors file. It is how samc is
+ * checked against PyTorch (tests/oracle/) and against any other framework.
+ */
+#include "cli.h"
+#include "cli_backend.h"
+#include "pass_pipeline.h"
+#include "rt_recipe.h"
+#include "rt_safetensors.h"
+#include "rt_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+	const char *init, *batches, *out, *backend;
+	long steps;
+} steps_args;
+
+static rt_dtype to_rt(ir_dtype t) { return t == IR_F64 ? RT_F64 : t == IR_I32 ? RT_I32 : RT_F32; }
+
+/* Copies tensor `t` into a slot buffer, converting its dtype; the shape
+ * must match exactly and labels must be integral. */
+static int fill_slot(const rt_tensor *t, const rt_slot *s, void *dst, const char *file, rt_err *err)
+{
+	char a[64], b[64];
+	int same = t->rank == s->rank;
+	for (int d = 0; same && d < s->rank; d++)
+		same = t->dim[d] == s->dim[d];
+	if (!same) {
+		rt_shape_str(a, sizeof a, t->rank, t->dim);
+		rt_shape_str(b, sizeof b, s->rank, s->dim);
+		return rt_errf(err, "%s: tensor '%s' has shape %s, the model expects %s", file, t->name, a, b);
+	}
+	int is_float = t->dtype == RT_F32 || t->dtype == RT_F64;
+	if (s->dtype == RT_I32 && is_float)
+		return rt_errf(err, "%s: tensor '%s' is %s, the model expects integer labels (I32 or I64)",
+		               file, t->name, rt_dtype_name(t->dtype));
+	if (s->dtype != RT_I32 && !is_float)
+		return rt_errf(err, "%s: tensor '%s' is %s, the model expects F32 or F64", file, t->name,
+		               rt_dtype_name(t->dtype));
+	rt_tensor view = {.name = (char *)s->name, .dtype = s->dtype, .rank = s->rank, .data = dst};
+	memcpy(view.dim, s->dim, sizeof view.dim);
+	for (int64_t i = 0; i < rt_tensor_numel(t); i++)
+		rt_tensor_set(&view, i, rt_tensor_get(t, i));
+	return 0;
+}
+
+static int load_init(const char *path, const rt_store *st, rt_err *err)
+{
+	rt_tensors ts = {0};
+	if (rt_st_read(path, &ts, NULL, err) != 0)
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < st->n && rc == 0; i++) {
+		const rt_slot *s = &st->buf[i].slot;
+		if (s->role != RT_SLOT_PARAM)
+			continue;
+		const rt_tensor *t = rt_tensors_find(&ts, s->name);
+		rc = t ? fill_slot(t, s, st->buf[i].data, path, err)
+		       : rt_errf(err, "%s: no tensor '%s' (every parameter of the model is needed)", path, s->name);
+	}
+	for (int i = 0; i < ts.n && rc == 0; i++) {
+		int k = rt_store_find(st, ts.t[i].name);
+		if (k < 0 || st->buf[k].slot.role != RT_SLOT_PARAM)
+			rc = rt_errf(err, "%s: tensor '%s' is not a parameter of the model", path, ts.t[i].name);
+	}
+	rt_tensors_free(&ts);
+	return rc;
+}
+
+/* Fills the data inputs of step k from "<input>.<k>" tensors. */
+static int load_batch(const rt_tensors *ts, const char *path, const rt_store *st, long k, rt_err *err)
+{
+	for (int i = 0; i < st->n; i++) {
+		const rt_slot *s = &st->buf[i].slot;
+		if (s->role != RT_SLOT_INPUT || strncmp(s->name, "opt.", 4) == 0 || strncmp(s->name, "eval.", 5) == 0)
+			continue;
+		char name[512];
+		snprintf(name, sizeof name, "%s.%ld", s->name, k);
+		const rt_tensor *t = rt_tensors_find(ts, name);
+		if (!t)
+			return rt_errf(err, "%s: no tensor '%s' (input '%s' of step %ld)", path, name, s->name, k);
+		if (fill_slot(t, s, st->buf[i].data, path, err) != 0)
+			return -1;
+		if (s->nclasses > 0) {
+			const int32_t *y = st->buf[i].data;
+			for (int64_t j = 0; j < t->dim[0]; j++)
+				if (y[j] < 0 || y[j] >= s->nclasses)
+					return rt_errf(err, "%s: tensor '%s': label %d at index %lld is outside [0, %d)", path,
+					               name, y[j], (long long)j, s->nclasses);
+		}
+	}
+	return 0;
+}
+
+static void set_scalar(const rt_store *st, const char *name, double v)
+{
+	int k = rt_store_find(st, name);
+	if (k < 0)
+		return;
+	if (st->buf[k].slot.dtype == RT_F64)
+		*(double *)st->buf[k].data = v;
+	else
+		*(float *)st->buf[k].data = (float)v;
+}
+
+static int write_out(const char *path, const rt_store *st, const double *loss, long K, ir_dtype t,
+                     rt_err *err)
+{
+	rt_tensors out = {0};
+	int rc = 0;
+	for (int i = 0; i < st->n && rc == 0; i++) {
+		const rt_slot *s = &st->buf[i].slot;
+		if (s->role == RT_SLOT_INPUT)
+			continue;
+		rt_tensor *o = rt_tensors_add(&out, s->name, s->dtype, s->rank, s->dim);
+		if (!o)
+			rc = rt_errf(err, "out of memory");
+		else
+			memcpy(o->data, st->buf[i].data, st->buf[i].bytes);
+	}
+	int64_t k64 = K;
+	rt_tensor *l = rc ? NULL : rt_tensors_add(&out, "loss", to_rt(t), 1, &k64);
+	if (!rc && !l)
+		rc = rt_errf(err, "out of memory");
+	for (long k = 0; l && k < K; k++)
+		rt_tensor_set(l, k, loss[k]);
+	if (rc == 0)
+		rc = rt_st_write(path, &out, NULL, err);
+	rt_tensors_free(&out);
+	return rc;
+}
+
+static int run_steps(const steps_args *sa, ir_model *m)
+{
+	char msg[1024];
+	rt_err err = {{0}};
+	pass_programs progs;
+	rt_exec *sam = NULL, *base = NULL;
+	rt_store st = {0};
+	rt_tensors batches = {0};
+	void **bind_sam = NULL, **bind_base = NULL;
+	double *loss = calloc((size_t)sa->steps, sizeof *loss);
+	double *outs = NULL;
+	int rc = CLI_ERR_MODEL;
+
+	if (pass_build_all(m, &progs, msg, sizeof msg) != 0) {
+		fprintf(stderr, "%s\n", msg);
+		free(loss);
+		return CLI_ERR_MODEL;
+	}
+	if ((progs.sam.g && !(sam = cli_exec_new(sa->backend, &progs.sam, 0, msg, sizeof msg))) ||
+	    (progs.base.g && !(base = cli_exec_new(sa->backend, &progs.base, 0, msg, sizeof msg)))) {
+		fprintf(stderr, "samc steps: %s\n", msg);
+		goto done;
+	}
+	if ((sam && rt_store_add_exec(&st, sam, &err)) || (base && rt_store_add_exec(&st, base, &err)) ||
+	    load_init(sa->init, &st, &err) || rt_st_read(sa->batches, &batches, NULL, &err) ||
+	    (sam && !(bind_sam = rt_store_bind(&st, sam, &err))) ||
+	    (base && !(bind_base = rt_store_bind(&st, base, &err))))
+		goto fail;
+	const rt_recipe *r = &m->recipe;
+	int every = r->opt.sam ? (r->opt.sam_every > 0 ? r->opt.sam_every : 1) : 0;
+	for (long t = 0; t < sa->steps; t++) {
+		int use_sam = sam && t % every == 0;
+		rt_exec *x = use_sam ? sam : base;
+		if (load_batch(&batches, sa->batches, &st, t, &err) != 0)
+			goto fail;
+		set_scalar(&st, PASS_INPUT_LR, rt_sched_lr(r, t, sa->steps));
+		set_scalar(&st, PASS_INPUT_STEP, (double)(t + 1));
+		free(outs);
+		outs = calloc((size_t)x->noutputs + 1, sizeof *outs);
+		if (!outs || x->run(x, use_sam ? bind_sam : bind_base, outs, &err) != 0)
+			goto fail;
+		loss[t] = outs[0];
+	}
+	if (write_out(sa->out, &st, loss, sa->steps, m->g->fdtype, &err) != 0)
+		goto fail;
+	rc = CLI_OK;
+	goto done;
+fail:
+	fprintf(stderr, "%s\n", err.msg[0] ? err.msg : "samc steps: out of memory");
+done:
+	free(outs);
+	free(bind_sam);
+	free(bind_base);
+	rt_tensors_free(&batches);
+	rt_store_free(&st);
+	cli_exec_free(sam);
+	cli_exec_free(base);
+	pass_programs_free(&progs);
+	free(loss);
+	return rc;
+}
+
+int cli_steps(int argc, char **argv)
+{
+	cli_model_args ma;
+	cli_model_args_init(&ma);
+	steps_args sa = {NULL, NULL, NULL, "interp", -1};
+	for (int i = 1; i < argc;) {
+		int bad = 0;
+		const char *v;
+		int took = cli_take_model_arg(&ma, &i, argc, argv, "steps");
+		if (took < 0)
+			return CLI_ERR_USAGE;
+		if (took)
+			continue;
+		if ((v = cli_option_value("--init", &i, argc, argv, &bad)))
+			sa.init = v;
+		else if ((v = cli_option_value("--batches", &i, argc, argv, &bad)))
+			sa.batches = v;
+		else if ((v = cli_option_value("--out", &i, argc, argv, &bad)))
+			sa.out = v;
+		else if ((v = cli_option_value("--backend", &i, argc, argv, &bad)))
+			sa.backend = v;
+		else if ((v = cli_option_value("--steps", &i, argc, argv, &bad))) {
+			char *end;
+			sa.steps = strtol(v, &end, 10);
+			if (*end || sa.steps < 1 || sa.steps > 1000000)
+				return cli_usage_error("steps", "--steps must be a positive integer, got '%s'", v);
+		} else if (bad)
+			return CLI_ERR_USAGE;
+		else
+			return cli_usage_error("steps", "unknown option '%s'", argv[i]);
+	}
+	if (!ma.model)
+		return cli_usage_error("steps", "no model file given");
+	if (!sa.init || !sa.batches || !sa.out || sa.steps < 0)
+		return cli_usage_error("steps", "--init, --batches, --steps and --out are required");
+	if (cli_backend_check(sa.backend) != 0)
+		return cli_usage_error("steps", "unknown backend '%s' (this build has: %s)", sa.backend,
+		                       cli_backend_names());
+	ir_model *m;
+	if (cli_load_model(&ma, &m) != 0)
+		return CLI_ERR_MODEL;
+	int rc = run_steps(&sa, m);
+	fe_model_free(m);
+	return rc;
+}

@@ -1,0 +1,304 @@
+/*
+ * pass_fuse.c - fusion by op kind (see pass_fuse.h): decide for every
+ * needed node whether it is inlined or materialized, then gather each
+ * kernel's inlined tree and the materialized values it reads.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pass_fuse.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (err && errlen)
+		vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void pass_fusion_free(pass_fusion *f)
+{
+	if (!f)
+		return;
+	for (int i = 0; i < f->nk; i++) {
+		free(f->k[i].nodes);
+		free(f->k[i].reads);
+	}
+	free(f->k);
+	free(f->val);
+	free(f->kernel_of);
+	free(f->outs);
+	free(f);
+}
+
+ir_node *pass_fuse_base(const pass_fusion *f, ir_node *n)
+{
+	while (n && f->val[n->id] == PASS_VAL_ALIAS)
+		n = n->in[0];
+	return n;
+}
+
+static int is_inline_consumer(const ir_node *c)
+{
+	return c->op != IR_OP_RESHAPE &&
+	       (ir_op_kind(c->op) == IR_KIND_ELEM || ir_op_kind(c->op) == IR_KIND_SHAPE ||
+	        ir_op_kind(c->op) == IR_KIND_REDUCE);
+}
+
+/* Whether node x (one consumer, c) can be computed inside c's kernel. */
+static int can_inline(const ir_node *x, const ir_node *c)
+{
+	if (!is_inline_consumer(c))
+		return 0;
+	if (ir_op_kind(c->op) == IR_KIND_REDUCE)
+		return 1;
+	/* an expanding read would recompute x for every copy */
+	return ir_shape_numel(&x->shape) == ir_shape_numel(&c->shape);
+}
+
+typedef struct {
+	pass_fusion *f;
+	pass_kernel *k;
+	int cap_nodes, cap_reads;
+} gather;
+
+static int add_read(gather *ga, ir_node *v, int identity)
+{
+	pass_kernel *k = ga->k;
+	for (int i = 0; i < k->nreads; i++)
+		if (k->reads[i].node == v) {
+			k->reads[i].identity &= identity;
+			return 0;
+		}
+	if (k->nreads == ga->cap_reads) {
+		int cap = ga->cap_reads ? 2 * ga->cap_reads : 8;
+		pass_read *r = realloc(k->reads, (size_t)cap * sizeof *r);
+		if (!r)
+			return -1;
+		k->reads = r;
+		ga->cap_reads = cap;
+	}
+	k->reads[k->nreads].node = v;
+	k->reads[k->nreads++].identity = identity;
+	return 0;
+}
+
+static int add_node(gather *ga, ir_node *n)
+{
+	pass_kernel *k = ga->k;
+	if (k->nnodes == ga->cap_nodes) {
+		int cap = ga->cap_nodes ? 2 * ga->cap_nodes : 8;
+		ir_node **p = realloc(k->nodes, (size_t)cap * sizeof *p);
+		if (!p)
+			return -1;
+		k->nodes = p;
+		ga->cap_nodes = cap;
+	}
+	k->nodes[k->nnodes++] = n;
+	return 0;
+}
+
+/* Walks the inlined tree under n; `ident` says n is read at the root's index. */
+static int walk(gather *ga, ir_node *n, int ident, int kidx)
+{
+	pass_fusion *f = ga->f;
+	if (add_node(ga, n))
+		return -1;
+	f->kernel_of[n->id] = kidx;
+	const ir_node *root = ga->k->root;
+	for (int j = 0; j < n->nin; j++) {
+		ir_node *x = n->in[j];
+		int same = ir_shape_eq(&x->shape, &root->shape);
+		int xid = ident && same &&
+		          (ir_op_kind(n->op) == IR_KIND_ELEM ||
+		           (n->op == IR_OP_BROADCAST && ir_shape_eq(&n->shape, &x->shape)));
+		if (ga->k->kind != PASS_K_ELEM)
+			xid = 0;
+		if (f->val[x->id] == PASS_VAL_INLINE) {
+			/* the same node may feed n twice (x*x): walk it once */
+			if (f->kernel_of[x->id] == kidx)
+				continue;
+			if (walk(ga, x, xid, kidx))
+				return -1;
+		} else if (!(x->op == IR_OP_CONST && ga->k->kind <= PASS_K_REDUCE)) {
+			if (add_read(ga, x, xid))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int cmp_node(const void *a, const void *b)
+{
+	const ir_node *x = *(ir_node *const *)a, *y = *(ir_node *const *)b;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static pass_kkind kernel_kind(const ir_node *n)
+{
+	switch (ir_op_kind(n->op)) {
+	case IR_KIND_REDUCE: return PASS_K_REDUCE;
+	case IR_KIND_MATMUL: return PASS_K_MATMUL;
+	case IR_KIND_OPAQUE: return PASS_K_ROW;
+	default: return PASS_K_ELEM;
+	}
+}
+
+/* Roles of the needed nodes; consumers[] counts distinct needed consumers. */
+static void decide(pass_fusion *f, const char *need, const int *nuse, ir_node **one_use,
+                   const char *forced)
+{
+	ir_graph *g = f->g;
+	for (int i = 0; i < g->nnodes; i++) {
+		ir_node *n = g->nodes[i];
+		pass_val v = PASS_VAL_UNUSED;
+		if (!need[i]) {
+			f->val[i] = v;
+			continue;
+		}
+		switch (ir_op_kind(n->op)) {
+		case IR_KIND_LEAF:
+			if (n->op != IR_OP_CONST)
+				v = PASS_VAL_LEAF;
+			else
+				v = forced[i] ? PASS_VAL_ROOT : PASS_VAL_INLINE;
+			break;
+		case IR_KIND_EFFECT:
+			v = PASS_VAL_EFFECT;
+			break;
+		case IR_KIND_ELEM:
+		case IR_KIND_SHAPE:
+			if (n->op == IR_OP_RESHAPE)
+				v = PASS_VAL_ALIAS;
+			else if (!forced[i] && nuse[i] == 1 && can_inline(n, one_use[i]))
+				v = PASS_VAL_INLINE;
+			else
+				v = PASS_VAL_ROOT;
+			break;
+		default:
+			v = PASS_VAL_ROOT;
+			break;
+		}
+		f->val[i] = v;
+	}
+}
+
+pass_fusion *pass_fuse(ir_graph *g, ir_node *const *outs, int nout, char *err, size_t errlen)
+{
+	int n = g->nnodes;
+	pass_fusion *f = calloc(1, sizeof *f);
+	char *need = calloc((size_t)n + 1, 1), *forced = calloc((size_t)n + 1, 1);
+	int *nuse = calloc((size_t)n + 1, sizeof *nuse);
+	ir_node **one_use = calloc((size_t)n + 1, sizeof *one_use);
+	if (!f || !need || !forced || !nuse || !one_use)
+		goto oom;
+	f->g = g;
+	f->nout = nout;
+	f->outs = malloc((size_t)(nout > 0 ? nout : 1) * sizeof *f->outs);
+	f->val = calloc((size_t)n + 1, sizeof *f->val);
+	f->kernel_of = malloc(((size_t)n + 1) * sizeof *f->kernel_of);
+	f->k = calloc((size_t)n + 1, sizeof *f->k);
+	if (!f->outs || !f->val || !f->kernel_of || !f->k)
+		goto oom;
+	for (int i = 0; i < n; i++)
+		f->kernel_of[i] = -1;
+	for (int i = 0; i < nout; i++) {
+		if (!outs[i] || outs[i]->id < 0 || outs[i]->id >= n || g->nodes[outs[i]->id] != outs[i]) {
+			fail(err, errlen, "fusion: output %d is not a node of this graph", i);
+			goto bad;
+		}
+		f->outs[i] = outs[i];
+		need[outs[i]->id] = 1;
+		forced[outs[i]->id] = 1;
+	}
+	/* mark what the outputs and assigns need; inputs always come earlier */
+	for (int i = n - 1; i >= 0; i--) {
+		ir_node *nd = g->nodes[i];
+		if (nd->op == IR_OP_ASSIGN)
+			need[i] = 1;
+		if (!need[i])
+			continue;
+		for (int j = 0; j < nd->nin; j++) {
+			ir_node *x = nd->in[j];
+			if (!x || x->id >= i || g->nodes[x->id] != x) {
+				fail(err, errlen, "fusion: node %%%d (%s): input %d is not an earlier node", i,
+				     ir_op_name(nd->op), j);
+				goto bad;
+			}
+			need[x->id] = 1;
+			int dup = 0;
+			for (int q = 0; q < j; q++)
+				dup |= nd->in[q] == x;
+			if (dup)
+				continue;
+			nuse[x->id]++;
+			one_use[x->id] = nd;
+			/* consumers that read a whole buffer force their inputs into memory */
+			if (!is_inline_consumer(nd))
+				forced[x->id] = 1;
+		}
+	}
+	decide(f, need, nuse, one_use, forced);
+
+	for (int i = 0; i < n; i++) {
+		if (f->val[i] != PASS_VAL_ROOT)
+			continue;
+		gather ga = {f, &f->k[f->nk], 0, 0};
+		ga.k->root = g->nodes[i];
+		ga.k->kind = kernel_kind(g->nodes[i]);
+		if (walk(&ga, g->nodes[i], 1, f->nk))
+			goto oom;
+		qsort(ga.k->nodes, (size_t)ga.k->nnodes, sizeof *ga.k->nodes, cmp_node);
+		f->nk++;
+	}
+	free(need);
+	free(forced);
+	free(nuse);
+	free(one_use);
+	return f;
+oom:
+	fail(err, errlen, "fusion: out of memory");
+bad:
+	free(need);
+	free(forced);
+	free(nuse);
+	free(one_use);
+	pass_fusion_free(f);
+	return NULL;
+}
+
+static const char *kind_name(pass_kkind k)
+{
+	static const char *const names[] = {"elem", "reduce", "matmul", "row"};
+	return names[k];
+}
+
+void pass_fuse_print(FILE *out, const pass_fusion *f)
+{
+	char sh[64];
+	fprintf(out, "# %d kernels\n", f->nk);
+	for (int i = 0; i < f->nk; i++) {
+		const pass_kernel *k = &f->k[i];
+		fprintf(out, "k%d %s -> %%%d %s %s:", i, kind_name(k->kind), k->root->id,
+		        ir_dtype_name(k->root->dtype), ir_shape_str(&k->root->shape, sh, sizeof sh));
+		for (int j = 0; j < k->nnodes; j++)
+			fprintf(out, " %%%d=%s", k->nodes[j]->id, ir_op_name(k->nodes[j]->op));
+		fputs("  reads", out);
+		for (int j = 0; j < k->nreads; j++) {
+			const ir_node *r = k->reads[j].node;
+			fprintf(out, " %%%d", r->id);
+			if (r->name)
+				fprintf(out, "(%s)", r->name);
+		}
+		fputc('\n', out);
+	}
+}

@@ -1,0 +1,228 @@
+/*
+ * pass_plan.c - liveness-based memory planning and the assign strategy
+ * (direct write into the slot, or commit at the end); see pass_plan.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pass_plan.h"
+
+#define PLAN_ALIGN 64
+
+size_t pass_dtype_size(ir_dtype t)
+{
+	return t == IR_F64 ? 8 : 4;
+}
+
+void pass_plan_free(pass_plan *p)
+{
+	if (!p)
+		return;
+	free(p->buf);
+	free(p->buf_of);
+	free(p->commit);
+	free(p->direct);
+	free(p);
+}
+
+static int add_buf(pass_plan *p, pass_buf_kind kind, ir_node *n, int def, int last)
+{
+	pass_buf *b = &p->buf[p->nbuf];
+	memset(b, 0, sizeof *b);
+	b->kind = kind;
+	b->node = n;
+	b->dtype = n->dtype;
+	b->numel = ir_shape_numel(&n->shape);
+	b->bytes = b->numel * (int64_t)pass_dtype_size(n->dtype);
+	b->def = def;
+	b->last = last;
+	return p->nbuf++;
+}
+
+/* May kernel k write target t's slot while producing its root? */
+static int can_write_direct(const pass_fusion *f, int k, const ir_node *t, const int *last_read,
+                            const char *at_end)
+{
+	if (at_end[t->id] || last_read[t->id] > k)
+		return 0;
+	if (last_read[t->id] < k)
+		return 1;
+	const pass_kernel *K = &f->k[k];
+	if (K->kind != PASS_K_ELEM)
+		return 0;
+	for (int j = 0; j < K->nreads; j++)
+		if (pass_fuse_base(f, K->reads[j].node) == t && !K->reads[j].identity)
+			return 0;
+	return 1;
+}
+
+/* First fit by offset among buffers whose lifetimes overlap. */
+static void place(pass_plan *p)
+{
+	int64_t peak = 0;
+	for (int i = 0; i < p->nbuf; i++) {
+		pass_buf *b = &p->buf[i];
+		if (b->kind != PASS_BUF_ARENA)
+			continue;
+		p->naive_bytes += (b->bytes + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN;
+		int64_t off = 0;
+		for (int moved = 1; moved;) {
+			moved = 0;
+			for (int j = 0; j < i; j++) {
+				pass_buf *o = &p->buf[j];
+				if (o->kind != PASS_BUF_ARENA || o->last < b->def || b->last < o->def)
+					continue;
+				if (off < o->offset + o->bytes && o->offset < off + b->bytes) {
+					off = (o->offset + o->bytes + PLAN_ALIGN - 1) / PLAN_ALIGN * PLAN_ALIGN;
+					moved = 1;
+				}
+			}
+		}
+		b->offset = off;
+		if (off + b->bytes > peak)
+			peak = off + b->bytes;
+	}
+	p->arena_bytes = peak;
+}
+
+pass_plan *pass_plan_new(const pass_fusion *f, char *err, size_t errlen)
+{
+	ir_graph *g = f->g;
+	int n = g->nnodes, nk = f->nk;
+	pass_plan *p = calloc(1, sizeof *p);
+	int *last_read = malloc(((size_t)n + 1) * sizeof *last_read);
+	int *nassign_t = calloc((size_t)n + 1, sizeof *nassign_t);
+	int *nassign_v = calloc((size_t)n + 1, sizeof *nassign_v);
+	char *at_end = calloc((size_t)n + 1, 1), *is_target = calloc((size_t)n + 1, 1);
+	if (!p || !last_read || !nassign_t || !nassign_v || !at_end || !is_target)
+		goto oom;
+	p->f = f;
+	p->buf = calloc(2 * (size_t)n + 1, sizeof *p->buf);
+	p->buf_of = malloc(((size_t)n + 1) * sizeof *p->buf_of);
+	p->commit = calloc((size_t)n + 1, sizeof *p->commit);
+	p->direct = calloc((size_t)nk + 1, sizeof *p->direct);
+	if (!p->buf || !p->buf_of || !p->commit || !p->direct)
+		goto oom;
+	for (int i = 0; i < n; i++) {
+		p->buf_of[i] = -1;
+		last_read[i] = -1;
+	}
+	for (int k = 0; k < nk; k++)
+		for (int j = 0; j < f->k[k].nreads; j++)
+			last_read[pass_fuse_base(f, f->k[k].reads[j].node)->id] = k;
+	for (int i = 0; i < f->nout; i++)
+		at_end[pass_fuse_base(f, f->outs[i])->id] = 1;
+	for (int i = 0; i < n; i++) {
+		ir_node *a = g->nodes[i];
+		if (a->op != IR_OP_ASSIGN)
+			continue;
+		nassign_t[a->in[0]->id]++;
+		nassign_v[a->in[1]->id]++;
+		/* a value that is a leaf (or a view of one) is read when committing */
+		if (f->val[a->in[1]->id] != PASS_VAL_ROOT)
+			at_end[pass_fuse_base(f, a->in[1])->id] = 1;
+	}
+
+	for (int i = 0; i < n; i++)
+		if (f->val[i] == PASS_VAL_LEAF)
+			p->buf_of[i] = add_buf(p, PASS_BUF_SLOT, g->nodes[i], -1, nk);
+
+	/* direct writes, then commits, in node order */
+	for (int i = 0; i < n; i++) {
+		ir_node *a = g->nodes[i];
+		if (a->op != IR_OP_ASSIGN)
+			continue;
+		ir_node *t = a->in[0], *v = a->in[1];
+		if (f->val[v->id] == PASS_VAL_ROOT && nassign_t[t->id] == 1 && nassign_v[v->id] == 1 &&
+		    p->buf_of[v->id] < 0 && t->dtype == v->dtype &&
+		    can_write_direct(f, f->kernel_of[v->id], t, last_read, at_end)) {
+			p->buf_of[v->id] = p->buf_of[t->id];
+			p->direct[f->kernel_of[v->id]] = 1;
+			continue;
+		}
+		pass_commit *c = &p->commit[p->ncommit++];
+		c->target = t;
+		c->value = v;
+		c->snapshot = -1;
+		is_target[t->id] = 1;
+		at_end[pass_fuse_base(f, v)->id] = 1;
+	}
+
+	for (int i = 0; i < n; i++) {
+		if (f->val[i] != PASS_VAL_ROOT || p->buf_of[i] >= 0)
+			continue;
+		int last = at_end[i] ? nk : last_read[i];
+		int def = f->kernel_of[i];
+		p->buf_of[i] = add_buf(p, PASS_BUF_ARENA, g->nodes[i], def, last < def ? def : last);
+	}
+	for (int i = 0; i < n; i++)
+		if (f->val[i] == PASS_VAL_ALIAS)
+			p->buf_of[i] = p->buf_of[pass_fuse_base(f, g->nodes[i])->id];
+
+	for (int i = 0; i < p->ncommit; i++) {
+		pass_commit *c = &p->commit[i];
+		c->src = p->buf_of[c->value->id];
+		if (c->src < 0) {
+			snprintf(err, errlen, "memory plan: the value assigned to '%s' has no buffer",
+			         c->target->name ? c->target->name : "?");
+			goto bad;
+		}
+		pass_buf *s = &p->buf[c->src];
+		if (s->kind == PASS_BUF_SLOT && is_target[s->node->id])
+			c->snapshot = add_buf(p, PASS_BUF_ARENA, c->value, nk, nk);
+	}
+	place(p);
+	free(last_read);
+	free(nassign_t);
+	free(nassign_v);
+	free(at_end);
+	free(is_target);
+	return p;
+oom:
+	snprintf(err, errlen, "memory plan: out of memory");
+bad:
+	free(last_read);
+	free(nassign_t);
+	free(nassign_v);
+	free(at_end);
+	free(is_target);
+	pass_plan_free(p);
+	return NULL;
+}
+
+void pass_plan_print(FILE *out, const pass_plan *p)
+{
+	const pass_fusion *f = p->f;
+	char sh[64];
+	fprintf(out, "# plan: %d kernels, %d buffers, arena %lld bytes (%lld without reuse)\n", f->nk,
+	        p->nbuf, (long long)p->arena_bytes, (long long)p->naive_bytes);
+	for (int k = 0; k < f->nk; k++) {
+		const pass_kernel *K = &f->k[k];
+		fprintf(out, "k%d %s %%%d -> buf%d%s <-", k, ir_op_name(K->root->op), K->root->id,
+		        p->buf_of[K->root->id], p->direct[k] ? " (direct assign)" : "");
+		for (int j = 0; j < K->nreads; j++)
+			fprintf(out, " buf%d", p->buf_of[K->reads[j].node->id]);
+		fputc('\n', out);
+	}
+	for (int i = 0; i < p->nbuf; i++) {
+		const pass_buf *b = &p->buf[i];
+		if (b->kind == PASS_BUF_SLOT)
+			fprintf(out, "buf%d slot '%s' %s %s %lld bytes\n", i, b->node->name,
+			        ir_dtype_name(b->dtype), ir_shape_str(&b->node->shape, sh, sizeof sh),
+			        (long long)b->bytes);
+		else
+			fprintf(out, "buf%d arena @%lld %s %s %lld bytes live k%d..k%d (%%%d)\n", i,
+			        (long long)b->offset, ir_dtype_name(b->dtype),
+			        ir_shape_str(&b->node->shape, sh, sizeof sh), (long long)b->bytes, b->def,
+			        b->last, b->node->id);
+	}
+	for (int i = 0; i < p->ncommit; i++) {
+		const pass_commit *c = &p->commit[i];
+		fprintf(out, "commit '%s' <- buf%d", c->target->name, c->src);
+		if (c->snapshot >= 0)
+			fprintf(out, " (snapshot buf%d)", c->snapshot);
+		fputc('\n', out);
+	}
+	fprintf(out, "peak %lld bytes\n", (long long)p->arena_bytes);
+}
