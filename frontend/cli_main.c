@@ -11,6 +11,23 @@
 #include "cli.h"
 
 static const cli_command commands[] = {
+	{"train", cli_train, "compile model.lua and train it on its recipe (also: samc model.lua)",
+	 "usage: samc model.lua [options]      (or: samc train model.lua [options])\n"
+	 "\n"
+	 "Compiles the model and trains it as its recipe says, evaluating on the test\n"
+	 "set after every epoch and printing progress and test accuracy.\n"
+	 "  --epochs N            train N epochs (overrides the recipe)\n"
+	 "  --backend NAME        interp (reference interpreter) or cpu; --device is a synonym\n"
+	 "  --threads N           worker threads of the cpu backend (default: all cores)\n"
+	 "  --seed N              seed for initialisation and shuffling (overrides the recipe)\n"
+	 "  --metrics FILE        JSON lines: one per log interval and one per epoch\n"
+	 "  --checkpoint-dir DIR  write DIR/last.safetensors after every epoch and at the end\n"
+	 "  --resume CKPT         continue a run from a checkpoint (bit-identical on CPU)\n"
+	 "  --stop-after N        stop after N epochs as if interrupted (the schedule still\n"
+	 "                        spans --epochs); resume later with --resume\n"
+	 "  --data DIR            take relative data paths of the recipe under DIR\n"
+	 "  --log-every N         steps between progress lines\n"
+	 "  --quiet               no progress output\n"},
 	{"emit", cli_emit, "print an intermediate stage of the compilation",
 	 "usage: samc emit --stage=STAGE [--set key=value ...] [--dtype f32|f64] model.lua\n"
 	 "\n"

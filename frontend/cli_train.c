@@ -1,0 +1,162 @@
+/*
+ * cli_train.c - `samc model.lua` (or `samc train model.lua`): compile the
+ * model and train it on its recipe, on the chosen backend.
+ */
+#include "cli.h"
+#include "cli_backend.h"
+#include "pass_pipeline.h"
+#include "rt_train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* FNV-1a over the printed programs: a checkpoint records it, so resuming
+ * with a changed model (shapes, ops, optimizer, dtype) is refused. */
+static void program_hash(const pass_programs *p, char out[17])
+{
+	uint64_t h = 1469598103934665603ull;
+	const pass_program *all[3] = {&p->sam, &p->base, &p->eval};
+	for (int k = 0; k < 3; k++) {
+		if (!all[k]->g)
+			continue;
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		if (!f)
+			continue;
+		ir_print(f, all[k]->g);
+		fclose(f);
+		/* hash what the program computes, not where the model file lives:
+		 * drop the "; file:line" comments */
+		for (size_t i = 0; i < len; i++) {
+			if (buf[i] == ';')
+				while (i < len && buf[i] != '\n')
+					i++;
+			h = (h ^ (unsigned char)buf[i]) * 1099511628211ull;
+		}
+		free(buf);
+	}
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+typedef struct {
+	rt_train_opts o;
+	const char *backend;
+	int threads;
+} train_args;
+
+static int parse_int(const char *v, int lo, const char *what, int *out)
+{
+	char *end;
+	long x = strtol(v, &end, 10);
+	if (*end || x < lo || x > 1000000000)
+		return cli_usage_error("train", "%s must be an integer >= %d, got '%s'", what, lo, v);
+	*out = (int)x;
+	return 0;
+}
+
+int cli_train(int argc, char **argv)
+{
+	cli_model_args ma;
+	cli_model_args_init(&ma);
+	train_args ta;
+	memset(&ta, 0, sizeof ta);
+	ta.backend = "interp";
+	for (int i = 1; i < argc;) {
+		int bad = 0, took = cli_take_model_arg(&ma, &i, argc, argv, "train");
+		const char *v;
+		if (took < 0)
+			return CLI_ERR_USAGE;
+		if (took)
+			continue;
+		if ((v = cli_option_value("--epochs", &i, argc, argv, &bad))) {
+			if (parse_int(v, 1, "--epochs", &ta.o.epochs))
+				return CLI_ERR_USAGE;
+		} else if ((v = cli_option_value("--stop-after", &i, argc, argv, &bad))) {
+			if (parse_int(v, 1, "--stop-after", &ta.o.stop_after))
+				return CLI_ERR_USAGE;
+		} else if ((v = cli_option_value("--seed", &i, argc, argv, &bad))) {
+			char *end;
+			ta.o.seed = strtoull(v, &end, 10);
+			if (*end || !*v)
+				return cli_usage_error("train", "--seed must be a non-negative integer, got '%s'", v);
+			ta.o.has_seed = 1;
+		} else if ((v = cli_option_value("--metrics", &i, argc, argv, &bad))) {
+			ta.o.metrics_path = v;
+		} else if ((v = cli_option_value("--checkpoint-dir", &i, argc, argv, &bad))) {
+			ta.o.ckpt_dir = v;
+		} else if ((v = cli_option_value("--resume", &i, argc, argv, &bad))) {
+			ta.o.resume_path = v;
+		} else if ((v = cli_option_value("--data", &i, argc, argv, &bad))) {
+			ta.o.data_dir = v;
+		} else if ((v = cli_option_value("--log-every", &i, argc, argv, &bad))) {
+			if (parse_int(v, 1, "--log-every", &ta.o.log_every))
+				return CLI_ERR_USAGE;
+		} else if ((v = cli_option_value("--threads", &i, argc, argv, &bad))) {
+			if (parse_int(v, 1, "--threads", &ta.threads))
+				return CLI_ERR_USAGE;
+		} else if ((v = cli_option_value("--backend", &i, argc, argv, &bad)) ||
+		           (v = cli_option_value("--device", &i, argc, argv, &bad))) {
+			ta.backend = v;
+		} else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
+			ta.o.quiet = 1;
+			i++;
+		} else if (bad) {
+			return cli_usage_error("train", "%s needs a value", argv[i]);
+		} else {
+			return cli_usage_error("train", "unknown option '%s'", argv[i]);
+		}
+	}
+	if (!ma.model)
+		return cli_usage_error("train", "no model file given");
+	if (cli_backend_check(ta.backend) != 0)
+		return cli_usage_error("train", "unknown backend '%s' (this build has: %s)", ta.backend,
+		                       cli_backend_names());
+	ir_model *m;
+	if (cli_load_model(&ma, &m) != 0)
+		return CLI_ERR_MODEL;
+
+	char msg[2048], hash[17];
+	pass_programs progs;
+	rt_exec *sam = NULL, *base = NULL, *eval = NULL;
+	int rc = CLI_ERR_MODEL;
+	if (pass_build_all(m, &progs, msg, sizeof msg) != 0) {
+		fprintf(stderr, "%s\n", msg);
+		fe_model_free(m);
+		return CLI_ERR_MODEL;
+	}
+	program_hash(&progs, hash);
+	if ((progs.sam.g && !(sam = cli_exec_new(ta.backend, &progs.sam, ta.threads, msg, sizeof msg))) ||
+	    (progs.base.g && !(base = cli_exec_new(ta.backend, &progs.base, ta.threads, msg, sizeof msg))) ||
+	    !(eval = cli_exec_new(ta.backend, &progs.eval, ta.threads, msg, sizeof msg))) {
+		fprintf(stderr, "%s: %s\n", ma.model, msg);
+		goto done;
+	}
+	rt_train_result res;
+	memset(&res, 0, sizeof res);
+	rt_err err = {{0}};
+	ta.o.recipe = &m->recipe;
+	ta.o.program_hash = hash;
+	ta.o.result = &res;
+	if (!ta.o.quiet)
+		printf("samc: %s: %d params, backend %s, %s%s\n", ma.model, m->nparams, ta.backend,
+		       m->recipe.opt.sam ? "SAM around " : "",
+		       m->recipe.opt.kind == OPT_SGD ? "SGD" : m->recipe.opt.kind == OPT_ADAM ? "Adam" : "AdamW");
+	if (rt_train(&ta.o, sam, base, eval, &err) != 0) {
+		fprintf(stderr, "%s\n", err.msg);
+	} else {
+		if (!ta.o.quiet)
+			printf("test accuracy: %.4f  test loss: %.4f  (%d epochs, %lld steps, %.0f samples/s)\n",
+			       res.test_acc, res.test_loss, res.epochs, (long long)res.steps, res.samples_per_s);
+		rc = CLI_OK;
+	}
+	rt_train_result_free(&res);
+done:
+	cli_exec_free(sam);
+	cli_exec_free(base);
+	cli_exec_free(eval);
+	pass_programs_free(&progs);
+	fe_model_free(m);
+	return rc;
+}
