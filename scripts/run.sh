@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-exec build/samc emit --stage=ir examples/fashion_mlp.lua "$@"
+exec build/samc examples/fashion_mlp.lua "$@"
