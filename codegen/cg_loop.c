@@ -1,0 +1,285 @@
+/*
+ * cg_loop.c - builders and the printer of the loop IR (cg_loop.h).
+ */
+#include <inttypes.h>
+
+#include "cg_loop.h"
+
+static cg_expr *node(ir_arena *a, cg_xkind k, cg_type t)
+{
+	cg_expr *e = ir_arena_alloc(a, sizeof *e);
+	e->kind = k;
+	e->type = t;
+	return e;
+}
+
+cg_expr *cg_const_f(ir_arena *a, cg_type t, double v)
+{
+	cg_expr *e = node(a, CG_X_CONST, t);
+	e->fval = v;
+	e->ival = (int64_t)v;
+	return e;
+}
+
+cg_expr *cg_const_i(ir_arena *a, cg_type t, int64_t v)
+{
+	cg_expr *e = node(a, CG_X_CONST, t);
+	e->ival = v;
+	e->fval = (double)v;
+	return e;
+}
+
+cg_expr *cg_var(ir_arena *a, int var)
+{
+	cg_expr *e = node(a, CG_X_VAR, CG_T_I64);
+	e->var = var;
+	return e;
+}
+
+cg_expr *cg_local(ir_arena *a, cg_type t, int var)
+{
+	cg_expr *e = node(a, CG_X_LOCAL, t);
+	e->var = var;
+	return e;
+}
+
+cg_expr *cg_load(ir_arena *a, cg_type t, int buf, cg_expr *idx)
+{
+	cg_expr *e = node(a, CG_X_LOAD, t);
+	e->buf = buf;
+	e->a = idx;
+	return e;
+}
+
+cg_expr *cg_un(ir_arena *a, cg_uop op, cg_expr *x)
+{
+	cg_type t = (op == CG_U_ISNAN || op == CG_U_NOT) ? CG_T_BOOL : x->type;
+	cg_expr *e = node(a, CG_X_UN, t);
+	e->op = op;
+	e->a = x;
+	return e;
+}
+
+cg_expr *cg_bin(ir_arena *a, cg_bop op, cg_expr *x, cg_expr *y)
+{
+	cg_type t = op >= CG_B_LT ? CG_T_BOOL : x->type;
+	cg_expr *e = node(a, CG_X_BIN, t);
+	e->op = op;
+	e->a = x;
+	e->b = y;
+	return e;
+}
+
+cg_expr *cg_select(ir_arena *a, cg_expr *c, cg_expr *x, cg_expr *y)
+{
+	cg_expr *e = node(a, CG_X_SELECT, x->type);
+	e->c = c;
+	e->a = x;
+	e->b = y;
+	return e;
+}
+
+cg_expr *cg_cast(ir_arena *a, cg_type t, cg_expr *x)
+{
+	if (x->type == t)
+		return x;
+	cg_expr *e = node(a, CG_X_CAST, t);
+	e->a = x;
+	return e;
+}
+
+static cg_stmt *stmt(ir_arena *a, cg_skind k)
+{
+	cg_stmt *s = ir_arena_alloc(a, sizeof *s);
+	s->kind = k;
+	return s;
+}
+
+cg_stmt *cg_loop(ir_arena *a, int var, int64_t extent, int par, cg_stmt *body)
+{
+	cg_stmt *s = stmt(a, CG_S_LOOP);
+	s->var = var;
+	s->extent = extent;
+	s->par = par;
+	s->body = body;
+	return s;
+}
+
+cg_stmt *cg_store(ir_arena *a, int buf, cg_expr *idx, cg_expr *val)
+{
+	cg_stmt *s = stmt(a, CG_S_STORE);
+	s->buf = buf;
+	s->idx = idx;
+	s->val = val;
+	return s;
+}
+
+cg_stmt *cg_set(ir_arena *a, int local, cg_expr *val)
+{
+	cg_stmt *s = stmt(a, CG_S_SET);
+	s->var = local;
+	s->val = val;
+	return s;
+}
+
+cg_stmt *cg_if(ir_arena *a, cg_expr *cond, cg_stmt *body)
+{
+	cg_stmt *s = stmt(a, CG_S_IF);
+	s->cond = cond;
+	s->body = body;
+	return s;
+}
+
+cg_stmt *cg_fail(ir_arena *a, int code)
+{
+	cg_stmt *s = stmt(a, CG_S_FAIL);
+	s->code = code;
+	return s;
+}
+
+cg_stmt *cg_append(cg_stmt **head, cg_stmt *s)
+{
+	while (*head)
+		head = &(*head)->next;
+	*head = s;
+	return s;
+}
+
+int64_t cg_kernel_par_extent(const cg_kernel *k)
+{
+	const cg_stmt *s = k->body;
+	if (k->kind != CG_K_LOOPS || !s || s->kind != CG_S_LOOP || !s->par || s->next)
+		return 0;
+	return s->extent;
+}
+
+const char *cg_type_name(cg_type t)
+{
+	static const char *const names[] = {"f32", "f64", "i32", "i64", "bool"};
+	return (unsigned)t < sizeof names / sizeof *names ? names[t] : "?";
+}
+
+int cg_type_is_float(cg_type t)
+{
+	return t == CG_T_F32 || t == CG_T_F64;
+}
+
+static const char *uop_name(int op)
+{
+	static const char *const n[] = {"neg", "exp", "log", "sqrt", "abs", "floor",
+	                                "tanh", "erf", "cos", "sin", "isnan", "not"};
+	return (unsigned)op < sizeof n / sizeof *n ? n[op] : "?";
+}
+
+static const char *bop_name(int op)
+{
+	static const char *const n[] = {"+", "-", "*", "/", "pow", "min", "max",
+	                                "<", "<=", ">", ">=", "==", "!=", "&&", "||"};
+	return (unsigned)op < sizeof n / sizeof *n ? n[op] : "?";
+}
+
+static void print_expr(FILE *f, const cg_expr *e)
+{
+	switch (e->kind) {
+	case CG_X_CONST:
+		if (cg_type_is_float(e->type))
+			fprintf(f, "%.9g", e->fval);
+		else
+			fprintf(f, "%" PRId64, e->ival);
+		return;
+	case CG_X_VAR: fprintf(f, "i%d", e->var); return;
+	case CG_X_LOCAL: fprintf(f, "t%d", e->var); return;
+	case CG_X_LOAD:
+		fprintf(f, "b%d[", e->buf);
+		print_expr(f, e->a);
+		fputc(']', f);
+		return;
+	case CG_X_UN:
+		fprintf(f, "%s(", uop_name(e->op));
+		print_expr(f, e->a);
+		fputc(')', f);
+		return;
+	case CG_X_BIN:
+		if (e->op == CG_B_POW || e->op == CG_B_MIN || e->op == CG_B_MAX) {
+			fprintf(f, "%s(", bop_name(e->op));
+			print_expr(f, e->a);
+			fputs(", ", f);
+			print_expr(f, e->b);
+			fputc(')', f);
+			return;
+		}
+		fputc('(', f);
+		print_expr(f, e->a);
+		fprintf(f, " %s ", bop_name(e->op));
+		print_expr(f, e->b);
+		fputc(')', f);
+		return;
+	case CG_X_SELECT:
+		fputc('(', f);
+		print_expr(f, e->c);
+		fputs(" ? ", f);
+		print_expr(f, e->a);
+		fputs(" : ", f);
+		print_expr(f, e->b);
+		fputc(')', f);
+		return;
+	case CG_X_CAST:
+		fprintf(f, "%s(", cg_type_name(e->type));
+		print_expr(f, e->a);
+		fputc(')', f);
+		return;
+	}
+}
+
+static void print_block(FILE *f, const cg_stmt *s, int depth)
+{
+	for (; s; s = s->next) {
+		fprintf(f, "%*s", 2 * depth + 2, "");
+		switch (s->kind) {
+		case CG_S_LOOP:
+			fprintf(f, "for i%d in 0..%" PRId64 "%s:\n", s->var, s->extent,
+			        s->par ? " par" : "");
+			print_block(f, s->body, depth + 1);
+			break;
+		case CG_S_STORE:
+			fprintf(f, "b%d[", s->buf);
+			print_expr(f, s->idx);
+			fputs("] = ", f);
+			print_expr(f, s->val);
+			fputc('\n', f);
+			break;
+		case CG_S_SET:
+			fprintf(f, "t%d = ", s->var);
+			print_expr(f, s->val);
+			fputc('\n', f);
+			break;
+		case CG_S_IF:
+			fputs("if ", f);
+			print_expr(f, s->cond);
+			fputs(":\n", f);
+			print_block(f, s->body, depth + 1);
+			break;
+		case CG_S_FAIL:
+			fprintf(f, "fail %d\n", s->code);
+			break;
+		}
+	}
+}
+
+void cg_kernel_print(FILE *f, const cg_kernel *k)
+{
+	fprintf(f, "kernel %s(", k->name);
+	for (int i = 0; i < k->nargs; i++)
+		fprintf(f, "%sb%d=buf%d %s%s", i ? ", " : "", i, k->args[i].id,
+		        cg_type_name(k->args[i].type), k->args[i].written ? " out" : "");
+	fputs(")", f);
+	if (k->kind == CG_K_GEMM) {
+		fprintf(f, " gemm m=%" PRId64 " n=%" PRId64 " k=%" PRId64 " ta=%d tb=%d\n", k->m, k->n,
+		        k->k, k->ta, k->tb);
+		return;
+	}
+	for (int i = 0; i < k->nlocals; i++)
+		fprintf(f, "%st%d:%s", i ? ", " : " locals ", i, cg_type_name(k->local_type[i]));
+	fputc('\n', f);
+	print_block(f, k->body, 0);
+}

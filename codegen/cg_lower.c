@@ -1,0 +1,427 @@
+/*
+ * cg_lower.c - fused kernels to loop IR (see cg_lower.h): index maps from
+ * the loop space to every node of an inlined tree, dim merging, the loop
+ * nests of elementwise and reduction kernels, GEMM descriptors.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_lower.h"
+
+cg_type cg_type_of(ir_dtype t)
+{
+	return t == IR_F32 ? CG_T_F32 : t == IR_F64 ? CG_T_F64 : CG_T_I32;
+}
+
+typedef struct {
+	ir_arena *a;
+	const pass_plan *p;
+	const pass_fusion *f;
+	cg_kernel *k;
+	int argcap;
+	const ir_node *root;
+	int r;                      /* rank of the loop space */
+	int64_t ext[IR_MAX_DIMS];
+	int red[IR_MAX_DIMS];       /* reduction kernels: dim is reduced */
+	int collect;                /* first walk: only record access strides */
+	int64_t (*vec)[IR_MAX_DIMS];
+	int nvec, capvec;
+	int ngroup;
+	int glast[IR_MAX_DIMS];
+	int64_t gext[IR_MAX_DIMS];
+	int oom;
+} lctx;
+
+/* Kernel-local number of plan buffer `id` (args are distinct buffers, so
+ * a renderer may treat them as non-aliasing). */
+static int arg_of(lctx *c, int id, ir_dtype t, int written)
+{
+	cg_kernel *k = c->k;
+	for (int i = 0; i < k->nargs; i++)
+		if (k->args[i].id == id) {
+			k->args[i].written |= written;
+			return i;
+		}
+	if (k->nargs == c->argcap) {
+		int cap = c->argcap ? 2 * c->argcap : 8;
+		cg_arg *n = ir_arena_alloc(c->a, (size_t)cap * sizeof *n);
+		if (k->nargs)
+			memcpy(n, k->args, (size_t)k->nargs * sizeof *n);
+		k->args = n;
+		c->argcap = cap;
+	}
+	k->args[k->nargs].id = id;
+	k->args[k->nargs].type = cg_type_of(t);
+	k->args[k->nargs].written = written;
+	return k->nargs++;
+}
+
+/* Element strides, over the loop dims, of reading n through `map`. */
+static void node_strides(const ir_node *n, const int *map, int r, int64_t *st)
+{
+	int64_t acc = 1;
+	memset(st, 0, (size_t)r * sizeof *st);
+	for (int d = n->shape.rank - 1; d >= 0; d--) {
+		if (map[d] >= 0)
+			st[map[d]] += acc;
+		acc *= n->shape.dim[d];
+	}
+}
+
+static void record(lctx *c, const int64_t *st)
+{
+	if (c->nvec == c->capvec) {
+		int cap = c->capvec ? 2 * c->capvec : 16;
+		void *v = realloc(c->vec, (size_t)cap * sizeof *c->vec);
+		if (!v) {
+			c->oom = 1;
+			return;
+		}
+		c->vec = v;
+		c->capvec = cap;
+	}
+	memcpy(c->vec[c->nvec++], st, sizeof *c->vec);
+}
+
+/* Merges adjacent non-unit loop dims across which every access is contiguous. */
+static void collapse(lctx *c)
+{
+	c->ngroup = 0;
+	for (int d = 0; d < c->r; d++) {
+		if (c->ext[d] == 1)
+			continue;
+		if (c->ngroup > 0) {
+			int a = c->glast[c->ngroup - 1], ok = c->red[a] == c->red[d];
+			for (int v = 0; ok && v < c->nvec; v++)
+				ok = c->vec[v][a] == c->vec[v][d] * c->ext[d];
+			if (ok) {
+				c->glast[c->ngroup - 1] = d;
+				c->gext[c->ngroup - 1] *= c->ext[d];
+				continue;
+			}
+		}
+		c->glast[c->ngroup] = d;
+		c->gext[c->ngroup++] = c->ext[d];
+	}
+}
+
+static cg_expr *index_of(lctx *c, const int64_t *st)
+{
+	cg_expr *e = NULL;
+	for (int g = 0; g < c->ngroup; g++) {
+		int64_t s = st[c->glast[g]];
+		if (s == 0)
+			continue;
+		cg_expr *t = cg_var(c->a, g);
+		if (s != 1)
+			t = cg_bin(c->a, CG_B_MUL, t, cg_const_i(c->a, CG_T_I64, s));
+		e = e ? cg_bin(c->a, CG_B_ADD, e, t) : t;
+	}
+	return e ? e : cg_const_i(c->a, CG_T_I64, 0);
+}
+
+/* Map of an operand x of n (numpy broadcasting, right-aligned). */
+static void bcast_map(const ir_node *n, const ir_node *x, const int *map, int *xmap)
+{
+	int off = n->shape.rank - x->shape.rank;
+	for (int j = 0; j < x->shape.rank; j++) {
+		int i = j + off;
+		xmap[j] = (x->shape.dim[j] == 1 && n->shape.dim[i] != 1) ? -1 : map[i];
+	}
+}
+
+static cg_expr *fc(lctx *c, cg_type t, double v)
+{
+	return cg_const_f(c->a, t, v);
+}
+
+static cg_expr *op_expr(lctx *c, const ir_node *n, cg_expr *x, cg_expr *y)
+{
+	ir_arena *a = c->a;
+	cg_type t = cg_type_of(n->dtype);
+	switch (n->op) {
+	case IR_OP_NEG: return cg_un(a, CG_U_NEG, x);
+	case IR_OP_EXP: return cg_un(a, CG_U_EXP, x);
+	case IR_OP_LOG: return cg_un(a, CG_U_LOG, x);
+	case IR_OP_SQRT: return cg_un(a, CG_U_SQRT, x);
+	case IR_OP_RSQRT: return cg_bin(a, CG_B_DIV, fc(c, t, 1.0), cg_un(a, CG_U_SQRT, x));
+	case IR_OP_ABS: return cg_un(a, CG_U_ABS, x);
+	case IR_OP_SIGN:
+		return cg_select(a, cg_bin(a, CG_B_GT, x, fc(c, t, 0.0)), fc(c, t, 1.0),
+		                 cg_select(a, cg_bin(a, CG_B_LT, x, fc(c, t, 0.0)), fc(c, t, -1.0), x));
+	case IR_OP_RELU: return cg_select(a, cg_bin(a, CG_B_LT, x, fc(c, t, 0.0)), fc(c, t, 0.0), x);
+	case IR_OP_GELU: {
+		cg_expr *e = cg_un(a, CG_U_ERF, cg_bin(a, CG_B_MUL, x, fc(c, t, M_SQRT1_2)));
+		return cg_bin(a, CG_B_MUL, cg_bin(a, CG_B_MUL, fc(c, t, 0.5), x),
+		              cg_bin(a, CG_B_ADD, fc(c, t, 1.0), e));
+	}
+	case IR_OP_TANH: return cg_un(a, CG_U_TANH, x);
+	case IR_OP_SIGMOID:
+		return cg_bin(a, CG_B_DIV, fc(c, t, 1.0),
+		              cg_bin(a, CG_B_ADD, fc(c, t, 1.0), cg_un(a, CG_U_EXP, cg_un(a, CG_U_NEG, x))));
+	case IR_OP_COS: return cg_un(a, CG_U_COS, x);
+	case IR_OP_SIN: return cg_un(a, CG_U_SIN, x);
+	case IR_OP_FLOOR: return cg_un(a, CG_U_FLOOR, x);
+	case IR_OP_ADD: return cg_bin(a, CG_B_ADD, x, y);
+	case IR_OP_SUB: return cg_bin(a, CG_B_SUB, x, y);
+	case IR_OP_MUL: return cg_bin(a, CG_B_MUL, x, y);
+	case IR_OP_DIV: return cg_bin(a, CG_B_DIV, x, y);
+	case IR_OP_POW: return cg_bin(a, CG_B_POW, x, y);
+	case IR_OP_MINIMUM: return cg_bin(a, CG_B_MIN, x, y);
+	case IR_OP_MAXIMUM: return cg_bin(a, CG_B_MAX, x, y);
+	case IR_OP_GT: return cg_select(a, cg_bin(a, CG_B_GT, x, y), fc(c, t, 1.0), fc(c, t, 0.0));
+	case IR_OP_EQ: return cg_select(a, cg_bin(a, CG_B_EQ, x, y), fc(c, t, 1.0), fc(c, t, 0.0));
+	case IR_OP_GELU_GRAD: {
+		/* dy * (Phi(x) + x * phi(x)) */
+		cg_expr *phi = cg_bin(a, CG_B_MUL,
+		                      cg_un(a, CG_U_EXP, cg_bin(a, CG_B_MUL, fc(c, t, -0.5),
+		                                                cg_bin(a, CG_B_MUL, x, x))),
+		                      fc(c, t, 0.39894228040143267794));
+		cg_expr *cdf = cg_bin(a, CG_B_MUL, fc(c, t, 0.5),
+		                      cg_bin(a, CG_B_ADD, fc(c, t, 1.0),
+		                             cg_un(a, CG_U_ERF, cg_bin(a, CG_B_MUL, x, fc(c, t, M_SQRT1_2)))));
+		return cg_bin(a, CG_B_MUL, y, cg_bin(a, CG_B_ADD, cdf, cg_bin(a, CG_B_MUL, x, phi)));
+	}
+	case IR_OP_BROADCAST:
+	case IR_OP_TRANSPOSE:
+		return x;
+	default:
+		return NULL;
+	}
+}
+
+/* n's value at the loop point, read through `map` (n's dims -> loop dims). */
+static cg_expr *value(lctx *c, const ir_node *n, const int *map, int top)
+{
+	const pass_fusion *f = c->f;
+	if (n->op == IR_OP_CONST)
+		return c->collect ? NULL : cg_const_f(c->a, cg_type_of(n->dtype), n->value);
+	if (!top && f->val[n->id] != PASS_VAL_INLINE) {
+		int64_t st[IR_MAX_DIMS];
+		node_strides(n, map, c->r, st);
+		if (c->collect) {
+			record(c, st);
+			return NULL;
+		}
+		int b = arg_of(c, c->p->buf_of[n->id], n->dtype, 0);
+		return cg_load(c->a, cg_type_of(n->dtype), b, index_of(c, st));
+	}
+	int xmap[IR_MAX_INPUTS][IR_MAX_DIMS];
+	cg_expr *in[IR_MAX_INPUTS] = {0};
+	for (int j = 0; j < n->nin; j++) {
+		const ir_node *x = n->in[j];
+		if (n->op == IR_OP_TRANSPOSE)
+			for (int i = 0; i < n->shape.rank; i++)
+				xmap[j][n->perm[i]] = map[i];
+		else
+			bcast_map(n, x, map, xmap[j]);
+		in[j] = value(c, x, xmap[j], 0);
+	}
+	if (c->collect)
+		return NULL;
+	return op_expr(c, n, in[0], in[1]);
+}
+
+/* The loops of groups [g0, g1) around body; the outermost may be parallel. */
+static cg_stmt *nest(lctx *c, int g0, int g1, int par, cg_stmt *body)
+{
+	for (int g = g1 - 1; g >= g0; g--)
+		body = cg_loop(c->a, g, c->gext[g], par && g == g0, body);
+	return body;
+}
+
+static void set_space(lctx *c, const ir_shape *s)
+{
+	c->r = s->rank;
+	for (int d = 0; d < s->rank; d++)
+		c->ext[d] = s->dim[d];
+}
+
+static int lower_elem(lctx *c)
+{
+	const ir_node *root = c->root;
+	int map[IR_MAX_DIMS];
+	int64_t st[IR_MAX_DIMS];
+	set_space(c, &root->shape);
+	for (int d = 0; d < c->r; d++)
+		map[d] = d;
+	node_strides(root, map, c->r, st);
+	c->collect = 1;
+	record(c, st);
+	value(c, root, map, 1);
+	collapse(c);
+	c->collect = 0;
+	int ob = arg_of(c, c->p->buf_of[root->id], root->dtype, 1);
+	cg_expr *v = value(c, root, map, 1);
+	if (!v)
+		return -1;
+	c->k->body = nest(c, 0, c->ngroup, 1, cg_store(c->a, ob, index_of(c, st), v));
+	c->k->nvars = c->ngroup;
+	c->k->work = ir_shape_numel(&root->shape);
+	return 0;
+}
+
+static int lower_reduce(lctx *c)
+{
+	ir_arena *a = c->a;
+	const ir_node *root = c->root, *x = root->in[0];
+	const ir_shape *s = &x->shape;
+	uint32_t axes = root->axes ? root->axes : (uint32_t)((1u << s->rank) - 1);
+	int map[IR_MAX_DIMS], o = 0;
+	int64_t ost[IR_MAX_DIMS], st[IR_MAX_DIMS], acc = 1;
+	set_space(c, s);
+	for (int d = 0; d < s->rank; d++)
+		map[d] = d;
+	/* result strides over the input dims (0 along reduced dims) */
+	for (int d = root->shape.rank - 1; d >= 0; d--) {
+		ost[d] = acc;
+		acc *= root->shape.dim[d];
+	}
+	for (int d = 0; d < s->rank; d++) {
+		c->red[d] = (axes >> d) & 1;
+		st[d] = c->red[d] ? 0 : ost[root->keepdim ? d : o];
+		if (!c->red[d] || root->keepdim)
+			o++;
+	}
+	c->collect = 1;
+	record(c, st);
+	value(c, x, map, 0);
+	collapse(c);
+	c->collect = 0;
+	int ob = arg_of(c, c->p->buf_of[root->id], root->dtype, 1);
+	cg_expr *v = value(c, x, map, 0);
+	if (!v)
+		return -1;
+	cg_type t = cg_type_of(root->dtype);
+	int is_sum = root->op == IR_OP_SUM;
+	cg_expr *init = cg_const_f(a, t, is_sum ? 0.0 : -INFINITY);
+	int nkept = 0, suffix = 1;
+	for (int g = 0; g < c->ngroup; g++) {
+		if (!c->red[c->glast[g]]) {
+			if (nkept != g)
+				suffix = 0;
+			nkept++;
+		}
+	}
+	c->k->nvars = c->ngroup;
+	c->k->work = ir_shape_numel(s);
+	cg_expr *oidx = index_of(c, st);
+	if (suffix) {
+		/* kept dims outside, a scalar accumulator over the reduced ones */
+		c->k->nlocals = 1;
+		c->k->local_type = ir_arena_alloc(a, sizeof *c->k->local_type);
+		c->k->local_type[0] = t;
+		cg_expr *accv = cg_local(a, t, 0);
+		cg_stmt *inner = nest(c, nkept, c->ngroup, 0,
+		                      cg_set(a, 0, cg_bin(a, is_sum ? CG_B_ADD : CG_B_MAX, accv, v)));
+		cg_stmt *body = cg_set(a, 0, init);
+		body->next = inner;
+		inner->next = cg_store(a, ob, oidx, accv);
+		c->k->body = nest(c, 0, nkept, 1, body);
+		return 0;
+	}
+	/* accumulate in the result, walking the input in order */
+	cg_stmt *fill = cg_loop(a, 0, ir_shape_numel(&root->shape), 0,
+	                        cg_store(a, ob, cg_var(a, 0), init));
+	cg_expr *old = cg_load(a, t, ob, oidx);
+	fill->next = nest(c, 0, c->ngroup, 0,
+	                  cg_store(a, ob, oidx, cg_bin(a, is_sum ? CG_B_ADD : CG_B_MAX, old, v)));
+	if (c->k->nvars < 1)
+		c->k->nvars = 1;
+	c->k->body = fill;
+	return 0;
+}
+
+static int lower_kernel(lctx *c, const pass_kernel *K, int idx, char *err, size_t errlen)
+{
+	const ir_node *root = K->root;
+	cg_kernel *k = c->k;
+	snprintf(k->name, sizeof k->name, "k%d_%s", idx, ir_op_name(root->op));
+	switch (K->kind) {
+	case PASS_K_ELEM:
+		if (lower_elem(c) == 0)
+			return 0;
+		break;
+	case PASS_K_REDUCE:
+		if (lower_reduce(c) == 0)
+			return 0;
+		break;
+	case PASS_K_MATMUL: {
+		const ir_node *A = root->in[0], *B = root->in[1];
+		const ir_node *ops[3] = {A, B, root};
+		/* fixed positions A, B, C: a library call, so no need for distinct buffers */
+		k->kind = CG_K_GEMM;
+		k->args = ir_arena_alloc(c->a, 3 * sizeof *k->args);
+		for (int j = 0; j < 3; j++) {
+			k->args[j].id = c->p->buf_of[ops[j]->id];
+			k->args[j].type = cg_type_of(ops[j]->dtype);
+			k->args[j].written = j == 2;
+		}
+		k->nargs = 3;
+		k->ta = root->ta;
+		k->tb = root->tb;
+		k->m = root->shape.dim[0];
+		k->n = root->shape.dim[1];
+		k->k = root->ta ? A->shape.dim[0] : A->shape.dim[1];
+		k->work = k->m * k->n * k->k;
+		return 0;
+	}
+	case PASS_K_ROW: {
+		int b[1 + IR_MAX_INPUTS];
+		b[0] = arg_of(c, c->p->buf_of[root->id], root->dtype, 1);
+		for (int j = 0; j < root->nin; j++)
+			b[1 + j] = arg_of(c, c->p->buf_of[root->in[j]->id], root->in[j]->dtype, 0);
+		return cg_lower_row(c->a, k, root, b, err, errlen);
+	}
+	}
+	if (c->oom)
+		snprintf(err, errlen, "lowering: out of memory");
+	else
+		snprintf(err, errlen, "lowering: node %%%d (%s) has no loop IR lowering", root->id,
+		         ir_op_name(root->op));
+	return -1;
+}
+
+cg_program *cg_lower(const pass_plan *p, char *err, size_t errlen)
+{
+	const pass_fusion *f = p->f;
+	cg_program *prog = calloc(1, sizeof *prog);
+	if (!prog) {
+		snprintf(err, errlen, "lowering: out of memory");
+		return NULL;
+	}
+	prog->plan = p;
+	prog->k = ir_arena_alloc(&prog->arena, (size_t)(f->nk + 1) * sizeof *prog->k);
+	for (int i = 0; i < f->nk; i++) {
+		lctx c;
+		memset(&c, 0, sizeof c);
+		c.a = &prog->arena;
+		c.p = p;
+		c.f = f;
+		c.k = &prog->k[i];
+		c.root = f->k[i].root;
+		int rc = lower_kernel(&c, &f->k[i], i, err, errlen);
+		free(c.vec);
+		if (rc) {
+			cg_program_free(prog);
+			return NULL;
+		}
+		prog->nk++;
+	}
+	return prog;
+}
+
+void cg_program_free(cg_program *prog)
+{
+	if (!prog)
+		return;
+	ir_arena_free(&prog->arena);
+	free(prog);
+}
+
+void cg_program_print(FILE *out, const cg_program *prog)
+{
+	for (int i = 0; i < prog->nk; i++)
+		cg_kernel_print(out, &prog->k[i]);
+}

@@ -1,0 +1,43 @@
+/*
+ * cg_lower.h - lowering: each fused kernel of a memory plan becomes a loop
+ * IR kernel (cg_loop.h) over the plan's buffers, in schedule order.
+ *
+ *     pass_fusion *f = pass_fuse(g, outs, nout, err, n);
+ *     pass_plan *p = pass_plan_new(f, err, n);
+ *     cg_program *prog = cg_lower(p, err, n);
+ *     ...render prog with a backend (codegen/llvm/cg_llvm.h)...
+ *     cg_program_free(prog);
+ *
+ * Elementwise kernels loop over their result's shape, with dims merged
+ * where every access is contiguous across them (so a [128,10] kernel is
+ * one loop of 1280); reductions over trailing axes keep a scalar
+ * accumulator, other reductions accumulate in the output in input order.
+ */
+#ifndef SAMC_CG_LOWER_H
+#define SAMC_CG_LOWER_H
+
+#include <stdio.h>
+
+#include "cg_loop.h"
+#include "pass_plan.h"
+
+typedef struct {
+	ir_arena arena;
+	const pass_plan *plan;
+	cg_kernel *k; /* one per fused kernel, in order */
+	int nk;
+} cg_program;
+
+cg_program *cg_lower(const pass_plan *p, char *err, size_t errlen);
+void cg_program_free(cg_program *prog);
+void cg_program_print(FILE *out, const cg_program *prog);
+
+cg_type cg_type_of(ir_dtype t);
+
+/* Row-wise kernels (cg_lower_row.c): fills k's body for SOFTMAX,
+ * LOG_SOFTMAX, CROSS_ENTROPY, CROSS_ENTROPY_GRAD, CORRECT. buf[0] is the
+ * kernel-local buffer of the result, buf[1..] those of the node's inputs. */
+int cg_lower_row(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
+                 char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * cg_lower_row.c - loop IR of the row-wise ops: softmax and log-softmax
+ * along any axis (max-subtracted), and over logits [N,C] with i32 labels
+ * [N]: cross-entropy (mean or per row, label smoothing), its gradient, and
+ * the argmax-equals-label count. Labels outside [0, C) stop the kernel
+ * with error code 1. Same formulas as the interpreter (ir_interp_ops.c).
+ */
+#include <math.h>
+#include <stdio.h>
+
+#include "cg_lower.h"
+
+enum { L_MX, L_SUM, L_LSE, L_ACC, L_Y, L_BEST, L_BESTV, L_COUNT };
+
+typedef struct {
+	ir_arena *a;
+	cg_type t;
+} rowc;
+
+static cg_expr *F(rowc *r, double v) { return cg_const_f(r->a, r->t, v); }
+static cg_expr *I(rowc *r, int64_t v) { return cg_const_i(r->a, CG_T_I64, v); }
+static cg_expr *L(rowc *r, int l) { return cg_local(r->a, (l == L_Y || l == L_BEST) ? CG_T_I64 : r->t, l); }
+static cg_expr *V(rowc *r, int v) { return cg_var(r->a, v); }
+static cg_expr *add(rowc *r, cg_expr *x, cg_expr *y) { return cg_bin(r->a, CG_B_ADD, x, y); }
+static cg_expr *sub(rowc *r, cg_expr *x, cg_expr *y) { return cg_bin(r->a, CG_B_SUB, x, y); }
+static cg_expr *mul(rowc *r, cg_expr *x, cg_expr *y) { return cg_bin(r->a, CG_B_MUL, x, y); }
+
+/* mx = max over the row (NaN-ignoring, as the interpreter); sum = sum exp(x-mx) */
+static cg_stmt *max_and_sum(rowc *r, int var, int64_t len, cg_expr *(*xat)(rowc *, void *, cg_expr *),
+                            void *ctx)
+{
+	ir_arena *a = r->a;
+	cg_stmt *s = NULL;
+	cg_append(&s, cg_set(a, L_MX, F(r, -INFINITY)));
+	cg_expr *x = xat(r, ctx, V(r, var));
+	cg_append(&s, cg_loop(a, var, len, 0,
+	                      cg_set(a, L_MX, cg_select(a, cg_bin(a, CG_B_GT, x, L(r, L_MX)), x, L(r, L_MX)))));
+	cg_append(&s, cg_set(a, L_SUM, F(r, 0.0)));
+	cg_append(&s, cg_loop(a, var, len, 0,
+	                      cg_set(a, L_SUM, add(r, L(r, L_SUM), cg_un(a, CG_U_EXP, sub(r, x, L(r, L_MX)))))));
+	return s;
+}
+
+typedef struct {
+	int buf;
+	cg_expr *base;  /* element index of the row's first value */
+	int64_t step;   /* distance between the row's values */
+} rowptr;
+
+static cg_expr *row_at(rowc *r, void *ctx, cg_expr *c)
+{
+	rowptr *p = ctx;
+	cg_expr *off = p->step == 1 ? c : mul(r, c, I(r, p->step));
+	return cg_load(r->a, r->t, p->buf, add(r, p->base, off));
+}
+
+static void set_locals(ir_arena *a, cg_kernel *k, cg_type t)
+{
+	k->nlocals = L_COUNT;
+	k->local_type = ir_arena_alloc(a, L_COUNT * sizeof *k->local_type);
+	for (int i = 0; i < L_COUNT; i++)
+		k->local_type[i] = (i == L_Y || i == L_BEST) ? CG_T_I64 : t;
+}
+
+static int lower_softmax(rowc *r, cg_kernel *k, const ir_node *n, const int *buf)
+{
+	ir_arena *a = r->a;
+	const ir_shape *s = &n->shape;
+	int64_t outer = 1, len = s->dim[n->axis], inner = 1;
+	for (int i = 0; i < n->axis; i++)
+		outer *= s->dim[i];
+	for (int i = n->axis + 1; i < s->rank; i++)
+		inner *= s->dim[i];
+	/* vars: 0 = outer, 1 = inner, 2 = along the axis */
+	rowptr p = {buf[1], add(r, mul(r, V(r, 0), I(r, len * inner)), V(r, 1)), inner};
+	cg_stmt *body = max_and_sum(r, 2, len, row_at, &p);
+	cg_expr *v = sub(r, row_at(r, &p, V(r, 2)), L(r, L_MX));
+	cg_expr *y = n->op == IR_OP_SOFTMAX ? cg_bin(a, CG_B_DIV, cg_un(a, CG_U_EXP, v), L(r, L_SUM))
+	                                    : sub(r, v, cg_un(a, CG_U_LOG, L(r, L_SUM)));
+	cg_expr *oidx = add(r, p.base, inner == 1 ? V(r, 2) : mul(r, V(r, 2), I(r, inner)));
+	cg_append(&body, cg_loop(a, 2, len, 0, cg_store(a, buf[0], oidx, y)));
+	k->body = cg_loop(a, 0, outer, 1, cg_loop(a, 1, inner, 0, body));
+	k->nvars = 3;
+	k->work = ir_shape_numel(s) * 3;
+	return 0;
+}
+
+/* y = label of row var 0, checked against [0, C) */
+static cg_stmt *load_label(rowc *r, int lbuf, int64_t C)
+{
+	ir_arena *a = r->a;
+	cg_stmt *s = cg_set(a, L_Y, cg_cast(a, CG_T_I64, cg_load(a, CG_T_I32, lbuf, V(r, 0))));
+	cg_expr *bad = cg_bin(a, CG_B_OR, cg_bin(a, CG_B_LT, L(r, L_Y), I(r, 0)),
+	                      cg_bin(a, CG_B_GE, L(r, L_Y), I(r, C)));
+	s->next = cg_if(a, bad, cg_fail(a, 1));
+	return s;
+}
+
+static int lower_loss(rowc *r, cg_kernel *k, const ir_node *n, const int *buf)
+{
+	ir_arena *a = r->a;
+	int64_t N = n->in[0]->shape.dim[0], C = n->in[0]->shape.dim[1];
+	double sm = n->value;
+	rowptr p = {buf[1], mul(r, V(r, 0), I(r, C)), 1};
+	cg_stmt *body = load_label(r, buf[2], C);
+	cg_expr *xc = row_at(r, &p, V(r, 1));
+	k->nvars = 2;
+	k->work = N * C * 3;
+
+	if (n->op == IR_OP_CORRECT) {
+		/* first maximum wins */
+		cg_append(&body, cg_set(a, L_BEST, I(r, 0)));
+		cg_append(&body, cg_set(a, L_BESTV, row_at(r, &p, I(r, 0))));
+		cg_expr *gt = cg_bin(a, CG_B_GT, xc, L(r, L_BESTV));
+		cg_stmt *upd = cg_set(a, L_BEST, cg_select(a, gt, V(r, 1), L(r, L_BEST)));
+		upd->next = cg_set(a, L_BESTV, cg_select(a, gt, xc, L(r, L_BESTV)));
+		cg_append(&body, cg_loop(a, 1, C, 0, upd));
+		cg_expr *hit = cg_select(a, cg_bin(a, CG_B_EQ, L(r, L_BEST), L(r, L_Y)), F(r, 1.0), F(r, 0.0));
+		cg_append(&body, cg_store(a, buf[0], V(r, 0), hit));
+		k->body = cg_loop(a, 0, N, 1, body);
+		return 0;
+	}
+	cg_append(&body, max_and_sum(r, 1, C, row_at, &p));
+	cg_append(&body, cg_set(a, L_LSE, add(r, L(r, L_MX), cg_un(a, CG_U_LOG, L(r, L_SUM)))));
+
+	if (n->op == IR_OP_CROSS_ENTROPY_GRAD) {
+		cg_expr *dl = n->reduction == IR_REDUCE_NONE
+		                  ? cg_load(a, r->t, buf[3], V(r, 0))
+		                  : cg_bin(a, CG_B_DIV, cg_load(a, r->t, buf[3], I(r, 0)), F(r, (double)N));
+		cg_expr *tgt = add(r, cg_select(a, cg_bin(a, CG_B_EQ, V(r, 1), L(r, L_Y)), F(r, 1.0 - sm),
+		                                F(r, 0.0)),
+		                   F(r, sm / (double)C));
+		cg_expr *g = mul(r, sub(r, cg_un(a, CG_U_EXP, sub(r, xc, L(r, L_LSE))), tgt), dl);
+		cg_append(&body, cg_loop(a, 1, C, 0, cg_store(a, buf[0], add(r, p.base, V(r, 1)), g)));
+		k->body = cg_loop(a, 0, N, 1, body);
+		return 0;
+	}
+	/* CROSS_ENTROPY: l = (1-s)(lse - x[y]) - s * sum(x - lse) / C */
+	cg_expr *xy = cg_load(a, r->t, buf[1], add(r, p.base, L(r, L_Y)));
+	cg_expr *l = mul(r, F(r, 1.0 - sm), sub(r, L(r, L_LSE), xy));
+	if (sm != 0.0) {
+		cg_append(&body, cg_set(a, L_ACC, F(r, 0.0)));
+		cg_append(&body, cg_loop(a, 1, C, 0,
+		                         cg_set(a, L_ACC, add(r, L(r, L_ACC), sub(r, xc, L(r, L_LSE))))));
+		l = sub(r, l, mul(r, F(r, sm), cg_bin(a, CG_B_DIV, L(r, L_ACC), F(r, (double)C))));
+	}
+	if (n->reduction == IR_REDUCE_NONE) {
+		cg_append(&body, cg_store(a, buf[0], V(r, 0), l));
+		k->body = cg_loop(a, 0, N, 1, body);
+		return 0;
+	}
+	/* mean over rows, summed in row order */
+	cg_append(&body, cg_set(a, L_BESTV, add(r, L(r, L_BESTV), l)));
+	k->body = cg_set(a, L_BESTV, F(r, 0.0));
+	cg_append(&k->body, cg_loop(a, 0, N, 0, body));
+	cg_append(&k->body, cg_store(a, buf[0], I(r, 0),
+	                             cg_bin(a, CG_B_DIV, L(r, L_BESTV), F(r, (double)N))));
+	return 0;
+}
+
+int cg_lower_row(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
+                 char *err, size_t errlen)
+{
+	rowc r = {a, cg_type_of(n->dtype)};
+	set_locals(a, k, r.t);
+	switch (n->op) {
+	case IR_OP_SOFTMAX:
+	case IR_OP_LOG_SOFTMAX:
+		return lower_softmax(&r, k, n, buf);
+	case IR_OP_CROSS_ENTROPY:
+	case IR_OP_CROSS_ENTROPY_GRAD:
+	case IR_OP_CORRECT:
+		if (n->in[0]->shape.rank != 2) {
+			snprintf(err, errlen, "lowering: %s expects logits [N,C]", ir_op_name(n->op));
+			return -1;
+		}
+		k->fail_msg = "label outside [0, number of classes)";
+		return lower_loss(&r, k, n, buf);
+	default:
+		snprintf(err, errlen, "lowering: %s is not a row-wise op", ir_op_name(n->op));
+		return -1;
+	}
+}

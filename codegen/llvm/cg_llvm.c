@@ -1,0 +1,480 @@
+/*
+ * cg_llvm.c - loop IR to LLVM IR (see cg_llvm.h). Loop variables and
+ * locals are allocas that mem2reg promotes; float math carries the
+ * `contract` flag (FMA) and accumulations `reassoc` too, so reductions
+ * vectorize. Each kernel is an internal function with noalias buffer
+ * arguments, wrapped by the exported `NAME(void **bufs, lo, hi)`.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "cg_llvm.h"
+
+#define MEMO_SIZE 1024
+
+typedef struct {
+	LLVMContextRef ctx;
+	LLVMModuleRef m;
+	LLVMBuilderRef b;
+	LLVMValueRef fn;
+	const cg_kernel *k;
+	LLVMValueRef *bufp;   /* per kernel arg: its pointer */
+	LLVMValueRef *vars;   /* allocas */
+	LLVMValueRef *locals;
+	LLVMValueRef lo, hi;
+	const cg_expr *memo_key[MEMO_SIZE];
+	LLVMValueRef memo_val[MEMO_SIZE];
+	const cg_expr *accum; /* the value of the SET being emitted, if an accumulation */
+} rctx;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_rc;
+
+static void do_init(void)
+{
+	init_rc = LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter() ||
+	          LLVMInitializeNativeAsmParser();
+}
+
+int cg_llvm_init(char *err, size_t errlen)
+{
+	pthread_once(&init_once, do_init);
+	if (init_rc) {
+		snprintf(err, errlen, "LLVM: the native target of this machine is not available");
+		return -1;
+	}
+	return 0;
+}
+
+LLVMTargetMachineRef cg_llvm_host_tm(char *err, size_t errlen)
+{
+	if (cg_llvm_init(err, errlen))
+		return NULL;
+	char *triple = LLVMGetDefaultTargetTriple(), *msg = NULL;
+	LLVMTargetRef target;
+	if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
+		snprintf(err, errlen, "LLVM: no target for %s: %s", triple, msg ? msg : "");
+		LLVMDisposeMessage(msg);
+		LLVMDisposeMessage(triple);
+		return NULL;
+	}
+	char *cpu = LLVMGetHostCPUName(), *feat = LLVMGetHostCPUFeatures();
+	LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, feat,
+	                                                  LLVMCodeGenLevelAggressive, LLVMRelocPIC,
+	                                                  LLVMCodeModelJITDefault);
+	LLVMDisposeMessage(cpu);
+	LLVMDisposeMessage(feat);
+	LLVMDisposeMessage(triple);
+	if (!tm)
+		snprintf(err, errlen, "LLVM: cannot create a target machine for this host");
+	return tm;
+}
+
+static LLVMTypeRef ty(rctx *r, cg_type t)
+{
+	switch (t) {
+	case CG_T_F32: return LLVMFloatTypeInContext(r->ctx);
+	case CG_T_F64: return LLVMDoubleTypeInContext(r->ctx);
+	case CG_T_I32: return LLVMInt32TypeInContext(r->ctx);
+	case CG_T_I64: return LLVMInt64TypeInContext(r->ctx);
+	case CG_T_BOOL: return LLVMInt1TypeInContext(r->ctx);
+	}
+	return NULL;
+}
+
+static LLVMValueRef fmf(LLVMValueRef v, int accum)
+{
+	if (LLVMCanValueUseFastMathFlags(v))
+		LLVMSetFastMathFlags(v, LLVMFastMathAllowContract |
+		                            (accum ? LLVMFastMathAllowReassoc : 0));
+	return v;
+}
+
+static LLVMValueRef intrinsic(rctx *r, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n)
+{
+	unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+	LLVMValueRef f = LLVMGetIntrinsicDeclaration(r->m, id, &t, 1);
+	LLVMTypeRef ft = LLVMIntrinsicGetType(r->ctx, id, &t, 1);
+	return LLVMBuildCall2(r->b, ft, f, args, (unsigned)n, "");
+}
+
+/* tanhf / erff (or tanh / erf): libm calls the process provides */
+static LLVMValueRef libm(rctx *r, const char *base, cg_type t, LLVMValueRef x)
+{
+	char name[32];
+	snprintf(name, sizeof name, "%s%s", base, t == CG_T_F32 ? "f" : "");
+	LLVMTypeRef ft = ty(r, t), fty = LLVMFunctionType(ft, &ft, 1, 0);
+	LLVMValueRef f = LLVMGetNamedFunction(r->m, name);
+	if (!f) {
+		f = LLVMAddFunction(r->m, name, fty);
+		unsigned kid = LLVMGetEnumAttributeKindForName("nounwind", 8);
+		LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+		                        LLVMCreateEnumAttribute(r->ctx, kid, 0));
+	}
+	return LLVMBuildCall2(r->b, fty, f, &x, 1, "");
+}
+
+static LLVMValueRef expr(rctx *r, const cg_expr *e);
+
+static LLVMValueRef un(rctx *r, const cg_expr *e)
+{
+	LLVMValueRef x = expr(r, e->a);
+	LLVMTypeRef t = ty(r, e->a->type);
+	int fl = cg_type_is_float(e->a->type);
+	switch ((cg_uop)e->op) {
+	case CG_U_NEG: return fl ? LLVMBuildFNeg(r->b, x, "") : LLVMBuildNeg(r->b, x, "");
+	case CG_U_EXP: return intrinsic(r, "llvm.exp", t, &x, 1);
+	case CG_U_LOG: return intrinsic(r, "llvm.log", t, &x, 1);
+	case CG_U_SQRT: return intrinsic(r, "llvm.sqrt", t, &x, 1);
+	case CG_U_ABS: return intrinsic(r, "llvm.fabs", t, &x, 1);
+	case CG_U_FLOOR: return intrinsic(r, "llvm.floor", t, &x, 1);
+	case CG_U_COS: return intrinsic(r, "llvm.cos", t, &x, 1);
+	case CG_U_SIN: return intrinsic(r, "llvm.sin", t, &x, 1);
+	case CG_U_TANH: return libm(r, "tanh", e->a->type, x);
+	case CG_U_ERF: return libm(r, "erf", e->a->type, x);
+	case CG_U_ISNAN: return LLVMBuildFCmp(r->b, LLVMRealUNO, x, x, "");
+	case CG_U_NOT: return LLVMBuildNot(r->b, x, "");
+	}
+	return NULL;
+}
+
+static LLVMValueRef bin(rctx *r, const cg_expr *e)
+{
+	LLVMValueRef x = expr(r, e->a), y = expr(r, e->b);
+	LLVMTypeRef t = ty(r, e->a->type);
+	int fl = cg_type_is_float(e->a->type), acc = r->accum == e;
+	LLVMValueRef xy[2] = {x, y};
+	switch ((cg_bop)e->op) {
+	case CG_B_ADD: return fl ? fmf(LLVMBuildFAdd(r->b, x, y, ""), acc) : LLVMBuildAdd(r->b, x, y, "");
+	case CG_B_SUB: return fl ? fmf(LLVMBuildFSub(r->b, x, y, ""), 0) : LLVMBuildSub(r->b, x, y, "");
+	case CG_B_MUL: return fl ? fmf(LLVMBuildFMul(r->b, x, y, ""), acc) : LLVMBuildMul(r->b, x, y, "");
+	case CG_B_DIV: return fl ? fmf(LLVMBuildFDiv(r->b, x, y, ""), 0) : LLVMBuildSDiv(r->b, x, y, "");
+	case CG_B_POW: return intrinsic(r, "llvm.pow", t, xy, 2);
+	case CG_B_MIN:
+		if (fl)
+			return intrinsic(r, "llvm.minimum", t, xy, 2);
+		return LLVMBuildSelect(r->b, LLVMBuildICmp(r->b, LLVMIntSLT, x, y, ""), x, y, "");
+	case CG_B_MAX:
+		if (fl)
+			return fmf(intrinsic(r, "llvm.maximum", t, xy, 2), acc);
+		return LLVMBuildSelect(r->b, LLVMBuildICmp(r->b, LLVMIntSGT, x, y, ""), x, y, "");
+	case CG_B_LT: return fl ? LLVMBuildFCmp(r->b, LLVMRealOLT, x, y, "") : LLVMBuildICmp(r->b, LLVMIntSLT, x, y, "");
+	case CG_B_LE: return fl ? LLVMBuildFCmp(r->b, LLVMRealOLE, x, y, "") : LLVMBuildICmp(r->b, LLVMIntSLE, x, y, "");
+	case CG_B_GT: return fl ? LLVMBuildFCmp(r->b, LLVMRealOGT, x, y, "") : LLVMBuildICmp(r->b, LLVMIntSGT, x, y, "");
+	case CG_B_GE: return fl ? LLVMBuildFCmp(r->b, LLVMRealOGE, x, y, "") : LLVMBuildICmp(r->b, LLVMIntSGE, x, y, "");
+	case CG_B_EQ: return fl ? LLVMBuildFCmp(r->b, LLVMRealOEQ, x, y, "") : LLVMBuildICmp(r->b, LLVMIntEQ, x, y, "");
+	case CG_B_NE: return fl ? LLVMBuildFCmp(r->b, LLVMRealUNE, x, y, "") : LLVMBuildICmp(r->b, LLVMIntNE, x, y, "");
+	case CG_B_AND: return LLVMBuildAnd(r->b, x, y, "");
+	case CG_B_OR: return LLVMBuildOr(r->b, x, y, "");
+	}
+	return NULL;
+}
+
+static LLVMValueRef cast(rctx *r, const cg_expr *e)
+{
+	LLVMValueRef x = expr(r, e->a);
+	cg_type from = e->a->type, to = e->type;
+	LLVMTypeRef t = ty(r, to);
+	if (cg_type_is_float(from) && cg_type_is_float(to))
+		return to == CG_T_F64 ? LLVMBuildFPExt(r->b, x, t, "") : LLVMBuildFPTrunc(r->b, x, t, "");
+	if (cg_type_is_float(to))
+		return from == CG_T_BOOL ? LLVMBuildUIToFP(r->b, x, t, "") : LLVMBuildSIToFP(r->b, x, t, "");
+	if (cg_type_is_float(from))
+		return LLVMBuildFPToSI(r->b, x, t, "");
+	if (from == CG_T_BOOL)
+		return LLVMBuildZExt(r->b, x, t, "");
+	if (to == CG_T_BOOL)
+		return LLVMBuildICmp(r->b, LLVMIntNE, x, LLVMConstInt(ty(r, from), 0, 0), "");
+	return to == CG_T_I64 ? LLVMBuildSExt(r->b, x, t, "") : LLVMBuildTrunc(r->b, x, t, "");
+}
+
+static LLVMValueRef elem_ptr(rctx *r, int buf, cg_type t, const cg_expr *idx)
+{
+	LLVMValueRef i = expr(r, idx);
+	return LLVMBuildInBoundsGEP2(r->b, ty(r, t), r->bufp[buf], &i, 1, "");
+}
+
+static LLVMValueRef expr_uncached(rctx *r, const cg_expr *e)
+{
+	switch (e->kind) {
+	case CG_X_CONST:
+		if (cg_type_is_float(e->type))
+			return LLVMConstReal(ty(r, e->type), e->fval);
+		return LLVMConstInt(ty(r, e->type), (unsigned long long)e->ival, 1);
+	case CG_X_VAR: return LLVMBuildLoad2(r->b, ty(r, CG_T_I64), r->vars[e->var], "");
+	case CG_X_LOCAL: return LLVMBuildLoad2(r->b, ty(r, e->type), r->locals[e->var], "");
+	case CG_X_LOAD: {
+		LLVMValueRef v = LLVMBuildLoad2(r->b, ty(r, e->type), elem_ptr(r, e->buf, e->type, e->a), "");
+		LLVMSetAlignment(v, e->type == CG_T_F64 || e->type == CG_T_I64 ? 8 : 4);
+		return v;
+	}
+	case CG_X_UN: return un(r, e);
+	case CG_X_BIN: return bin(r, e);
+	case CG_X_SELECT:
+		return LLVMBuildSelect(r->b, expr(r, e->c), expr(r, e->a), expr(r, e->b), "");
+	case CG_X_CAST: return cast(r, e);
+	}
+	return NULL;
+}
+
+/* Shared sub-expressions of one statement are emitted once. */
+static LLVMValueRef expr(rctx *r, const cg_expr *e)
+{
+	size_t h = ((uintptr_t)e >> 4) % MEMO_SIZE;
+	for (size_t i = 0; i < MEMO_SIZE; i++, h = (h + 1) % MEMO_SIZE) {
+		if (r->memo_key[h] == e)
+			return r->memo_val[h];
+		if (!r->memo_key[h])
+			break;
+	}
+	LLVMValueRef v = expr_uncached(r, e);
+	if (!r->memo_key[h]) {
+		r->memo_key[h] = e;
+		r->memo_val[h] = v;
+	}
+	return v;
+}
+
+static void memo_reset(rctx *r)
+{
+	memset(r->memo_key, 0, sizeof r->memo_key);
+}
+
+static void block(rctx *r, const cg_stmt *s, int top);
+
+static void loop(rctx *r, const cg_stmt *s, int top)
+{
+	LLVMTypeRef i64 = ty(r, CG_T_I64);
+	int split = top && s->par && !s->next;
+	LLVMValueRef start = split ? r->lo : LLVMConstInt(i64, 0, 0);
+	LLVMValueRef end = split ? r->hi : LLVMConstInt(i64, (unsigned long long)s->extent, 0);
+	LLVMBasicBlockRef cond = LLVMAppendBasicBlockInContext(r->ctx, r->fn, "cond");
+	LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(r->ctx, r->fn, "body");
+	LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(r->ctx, r->fn, "exit");
+	LLVMBuildStore(r->b, start, r->vars[s->var]);
+	LLVMBuildBr(r->b, cond);
+	LLVMPositionBuilderAtEnd(r->b, cond);
+	LLVMValueRef v = LLVMBuildLoad2(r->b, i64, r->vars[s->var], "");
+	LLVMBuildCondBr(r->b, LLVMBuildICmp(r->b, LLVMIntSLT, v, end, ""), body, exit);
+	LLVMPositionBuilderAtEnd(r->b, body);
+	block(r, s->body, 0);
+	v = LLVMBuildLoad2(r->b, i64, r->vars[s->var], "");
+	LLVMBuildStore(r->b, LLVMBuildNSWAdd(r->b, v, LLVMConstInt(i64, 1, 0), ""), r->vars[s->var]);
+	LLVMBuildBr(r->b, cond);
+	LLVMPositionBuilderAtEnd(r->b, exit);
+}
+
+static void block(rctx *r, const cg_stmt *s, int top)
+{
+	for (; s; s = s->next) {
+		memo_reset(r);
+		r->accum = NULL;
+		switch (s->kind) {
+		case CG_S_LOOP:
+			loop(r, s, top);
+			break;
+		case CG_S_STORE: {
+			cg_type t = r->k->args[s->buf].type;
+			LLVMValueRef v = expr(r, s->val);
+			LLVMValueRef st = LLVMBuildStore(r->b, v, elem_ptr(r, s->buf, t, s->idx));
+			LLVMSetAlignment(st, t == CG_T_F64 || t == CG_T_I64 ? 8 : 4);
+			break;
+		}
+		case CG_S_SET: {
+			const cg_expr *v = s->val;
+			/* t = t + x: a reduction the vectorizer may reorder */
+			if (v->kind == CG_X_BIN && (v->op == CG_B_ADD || v->op == CG_B_MAX) &&
+			    v->a->kind == CG_X_LOCAL && v->a->var == s->var)
+				r->accum = v;
+			LLVMBuildStore(r->b, expr(r, v), r->locals[s->var]);
+			break;
+		}
+		case CG_S_IF: {
+			LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(r->ctx, r->fn, "then");
+			LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(r->ctx, r->fn, "endif");
+			LLVMBuildCondBr(r->b, expr(r, s->cond), then, done);
+			LLVMPositionBuilderAtEnd(r->b, then);
+			block(r, s->body, 0);
+			LLVMBuildBr(r->b, done);
+			LLVMPositionBuilderAtEnd(r->b, done);
+			break;
+		}
+		case CG_S_FAIL: {
+			LLVMBuildRet(r->b, LLVMConstInt(ty(r, CG_T_I32), (unsigned long long)s->code, 0));
+			/* code after a fail is unreachable but must still sit in a block */
+			LLVMBasicBlockRef dead = LLVMAppendBasicBlockInContext(r->ctx, r->fn, "dead");
+			LLVMPositionBuilderAtEnd(r->b, dead);
+			break;
+		}
+		}
+	}
+}
+
+static void add_fn_attr(rctx *r, LLVMValueRef f, const char *k, const char *v)
+{
+	LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+	                        LLVMCreateStringAttribute(r->ctx, k, (unsigned)strlen(k), v,
+	                                                  (unsigned)strlen(v)));
+}
+
+static void add_enum_attr(rctx *r, LLVMValueRef f, unsigned idx, const char *name)
+{
+	unsigned kid = LLVMGetEnumAttributeKindForName(name, strlen(name));
+	LLVMAddAttributeAtIndex(f, idx, LLVMCreateEnumAttribute(r->ctx, kid, 0));
+}
+
+static int render_kernel(rctx *r, const cg_kernel *k, const char *cpu, const char *feat)
+{
+	LLVMTypeRef ptr = LLVMPointerTypeInContext(r->ctx, 0), i64 = ty(r, CG_T_I64);
+	LLVMTypeRef i32 = ty(r, CG_T_I32);
+	int na = k->nargs;
+	LLVMTypeRef *pt = malloc((size_t)(na + 2) * sizeof *pt);
+	LLVMValueRef *args = malloc((size_t)(na + 2) * sizeof *args);
+	r->bufp = malloc((size_t)(na + 1) * sizeof *r->bufp);
+	r->vars = malloc((size_t)(k->nvars + 1) * sizeof *r->vars);
+	r->locals = malloc((size_t)(k->nlocals + 1) * sizeof *r->locals);
+	if (!pt || !args || !r->bufp || !r->vars || !r->locals) {
+		free(pt);
+		free(args);
+		return -1;
+	}
+	char name[64];
+	for (int i = 0; i < na; i++)
+		pt[i] = ptr;
+	pt[na] = i64;
+	pt[na + 1] = i64;
+
+	/* the body: noalias buffers (kernel args are distinct buffers) */
+	snprintf(name, sizeof name, "%s.body", k->name);
+	LLVMTypeRef bft = LLVMFunctionType(i32, pt, (unsigned)na + 2, 0);
+	LLVMValueRef bf = LLVMAddFunction(r->m, name, bft);
+	LLVMSetLinkage(bf, LLVMInternalLinkage);
+	add_fn_attr(r, bf, "target-cpu", cpu);
+	add_fn_attr(r, bf, "target-features", feat);
+	add_enum_attr(r, bf, LLVMAttributeFunctionIndex, "nounwind");
+	add_enum_attr(r, bf, LLVMAttributeFunctionIndex, "alwaysinline");
+	for (int i = 0; i < na; i++)
+		add_enum_attr(r, bf, (unsigned)i + 1, "noalias");
+	r->fn = bf;
+	r->k = k;
+	LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(r->ctx, bf, "entry");
+	LLVMPositionBuilderAtEnd(r->b, entry);
+	for (int i = 0; i < na; i++)
+		r->bufp[i] = LLVMGetParam(bf, (unsigned)i);
+	r->lo = LLVMGetParam(bf, (unsigned)na);
+	r->hi = LLVMGetParam(bf, (unsigned)na + 1);
+	for (int i = 0; i < k->nvars; i++)
+		r->vars[i] = LLVMBuildAlloca(r->b, i64, "i");
+	for (int i = 0; i < k->nlocals; i++)
+		r->locals[i] = LLVMBuildAlloca(r->b, ty(r, k->local_type[i]), "t");
+	block(r, k->body, 1);
+	LLVMBuildRet(r->b, LLVMConstInt(i32, 0, 0));
+
+	/* the entry point: unpack bufs[] and call the body */
+	LLVMTypeRef wp[3] = {ptr, i64, i64};
+	LLVMTypeRef wft = LLVMFunctionType(i32, wp, 3, 0);
+	LLVMValueRef wf = LLVMAddFunction(r->m, k->name, wft);
+	add_fn_attr(r, wf, "target-cpu", cpu);
+	add_fn_attr(r, wf, "target-features", feat);
+	add_enum_attr(r, wf, LLVMAttributeFunctionIndex, "nounwind");
+	LLVMPositionBuilderAtEnd(r->b, LLVMAppendBasicBlockInContext(r->ctx, wf, "entry"));
+	LLVMValueRef bufs = LLVMGetParam(wf, 0);
+	for (int i = 0; i < na; i++) {
+		LLVMValueRef ix = LLVMConstInt(i64, (unsigned long long)i, 0);
+		args[i] = LLVMBuildLoad2(r->b, ptr, LLVMBuildInBoundsGEP2(r->b, ptr, bufs, &ix, 1, ""), "");
+	}
+	args[na] = LLVMGetParam(wf, 1);
+	args[na + 1] = LLVMGetParam(wf, 2);
+	LLVMBuildRet(r->b, LLVMBuildCall2(r->b, bft, bf, args, (unsigned)na + 2, ""));
+	free(pt);
+	free(args);
+	free(r->bufp);
+	free(r->vars);
+	free(r->locals);
+	return 0;
+}
+
+LLVMModuleRef cg_llvm_render(const cg_program *prog, LLVMContextRef ctx,
+                             LLVMTargetMachineRef tm, char *err, size_t errlen)
+{
+	rctx *r = calloc(1, sizeof *r);
+	if (!r) {
+		snprintf(err, errlen, "LLVM: out of memory");
+		return NULL;
+	}
+	r->ctx = ctx;
+	r->m = LLVMModuleCreateWithNameInContext("samc", ctx);
+	r->b = LLVMCreateBuilderInContext(ctx);
+	char *triple = LLVMGetTargetMachineTriple(tm);
+	char *cpu = LLVMGetTargetMachineCPU(tm), *feat = LLVMGetTargetMachineFeatureString(tm);
+	LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+	LLVMSetTarget(r->m, triple);
+	LLVMSetModuleDataLayout(r->m, dl);
+	int rc = 0;
+	for (int i = 0; i < prog->nk && rc == 0; i++)
+		if (prog->k[i].kind == CG_K_LOOPS)
+			rc = render_kernel(r, &prog->k[i], cpu, feat);
+	LLVMDisposeTargetData(dl);
+	LLVMDisposeMessage(triple);
+	LLVMDisposeMessage(cpu);
+	LLVMDisposeMessage(feat);
+	LLVMDisposeBuilder(r->b);
+	LLVMModuleRef m = r->m;
+	free(r);
+	char *msg = NULL;
+	if (rc) {
+		snprintf(err, errlen, "LLVM: out of memory while rendering kernels");
+	} else if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg)) {
+		snprintf(err, errlen, "LLVM: generated module does not verify: %s", msg ? msg : "");
+		rc = -1;
+	}
+	LLVMDisposeMessage(msg);
+	if (rc) {
+		LLVMDisposeModule(m);
+		return NULL;
+	}
+	return m;
+}
+
+int cg_llvm_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, int opt_level,
+                     char *err, size_t errlen)
+{
+	LLVMPassBuilderOptionsRef o = LLVMCreatePassBuilderOptions();
+	LLVMPassBuilderOptionsSetLoopVectorization(o, opt_level > 0);
+	LLVMPassBuilderOptionsSetSLPVectorization(o, opt_level > 0);
+	LLVMErrorRef e = LLVMRunPasses(m, opt_level > 0 ? "default<O3>" : "default<O0>", tm, o);
+	LLVMDisposePassBuilderOptions(o);
+	if (e) {
+		char *msg = LLVMGetErrorMessage(e);
+		snprintf(err, errlen, "LLVM: optimization failed: %s", msg);
+		LLVMDisposeErrorMessage(msg);
+		return -1;
+	}
+	return 0;
+}
+
+int cg_llvm_print(FILE *out, const cg_program *prog, char *err, size_t errlen)
+{
+	LLVMTargetMachineRef tm = cg_llvm_host_tm(err, errlen);
+	if (!tm)
+		return -1;
+	LLVMContextRef ctx = LLVMContextCreate();
+	LLVMModuleRef m = cg_llvm_render(prog, ctx, tm, err, errlen);
+	int rc = -1;
+	if (m && cg_llvm_optimize(m, tm, 3, err, errlen) == 0) {
+		char *s = LLVMPrintModuleToString(m);
+		fputs(s, out);
+		LLVMDisposeMessage(s);
+		rc = 0;
+	}
+	if (m)
+		LLVMDisposeModule(m);
+	LLVMContextDispose(ctx);
+	LLVMDisposeTargetMachine(tm);
+	return rc;
+}
