@@ -137,6 +137,13 @@ static int interp(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
 				fail(err, errlen, "node %%%d (assign): its target is not a param or state", i);
 				goto done;
 			}
+			/* two writes to one leaf in one step have no defined order */
+			if (need[t->id] == 2) {
+				fail(err, errlen, "node %%%d (assign): '%s' is assigned twice in one step",
+				     i, t->name ? t->name : "?");
+				goto done;
+			}
+			need[t->id] = 2;
 			need[i] = 1;
 			last[i] = n;
 		}

@@ -636,6 +636,12 @@ static void assign_swap(ir_dtype t)
 	assert_int_equal(ir_interp_run(e, NULL, 0, NULL, err, sizeof err), 0);
 	expect_vals(ir_env_leaf(e, a), (const double[]){1, 2}, 2, t);
 	assert_true(ir_env_leaf(e, s)[0] == 2);
+	/* a second assign to the same leaf is refused, and nothing commits */
+	ok(g, ir_assign(g, a, ok(g, ir_const(g, t, SH(2), 9))));
+	assert_int_equal(ir_interp_run(e, NULL, 0, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "'a' is assigned twice"));
+	expect_vals(ir_env_leaf(e, a), (const double[]){1, 2}, 2, t);
+	assert_true(ir_env_leaf(e, s)[0] == 2);
 	ir_env_free(e);
 	ir_graph_free(g);
 }
