@@ -321,8 +321,36 @@ static void test_learns_and_logs(void **state)
 	path_in(metrics, sizeof metrics, f, "metrics.jsonl");
 	o.metrics_path = metrics;
 	o.log_every = 5;
+	o.quiet = 0;
+	o.out = tmpfile();
+	assert_non_null(o.out);
 	rt_err err = {{0}};
 	assert_int_equal(rt_train(&o, NULL, f->base, f->eval, &err), 0);
+
+	/* Not a terminal: a plain line every 5 steps, and one line per epoch. */
+	rewind(o.out);
+	char line[4096];
+	int nprog = 0, nep = 0;
+	while (fgets(line, sizeof line, o.out)) {
+		int e, ne, b, nb;
+		double l, a, tl, ta, sps;
+		if (sscanf(line, "epoch %d/%d  step %d/%d  loss %lf  acc %lf", &e, &ne, &b, &nb, &l,
+		           &a) == 6) {
+			nprog++;
+			assert_int_equal(nb, 10);
+			assert_non_null(strstr(line, "samples/s  ETA "));
+		} else if (sscanf(line, "epoch %d/%d: train loss %lf acc %lf | test loss %lf acc %lf | "
+		                  "%lf samples/s", &e, &ne, &l, &a, &tl, &ta, &sps) == 7) {
+			nep++;
+			assert_int_equal(e, nep);
+			assert_int_equal(ne, 3);
+		} else {
+			fail_msg("unexpected output line: %s", line);
+		}
+	}
+	fclose(o.out);
+	assert_int_equal(nprog, 6);
+	assert_int_equal(nep, 3);
 	assert_int_equal(res.epochs, 3);
 	/* 300 examples, batch 32, padded tail: 10 batches per epoch. */
 	assert_int_equal(res.steps, 30);
@@ -333,7 +361,6 @@ static void test_learns_and_logs(void **state)
 	 * loss falls. */
 	FILE *mf = fopen(metrics, "r");
 	assert_non_null(mf);
-	char line[4096];
 	int nstep = 0, nepoch = 0;
 	double loss[3] = {0};
 	while (fgets(line, sizeof line, mf)) {
