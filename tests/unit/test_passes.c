@@ -1,0 +1,179 @@
+/*
+ * test_passes.c - the pipeline's programs, by what they contain: the SAM
+ * step has two gradient computations, one assign per param and optimizer
+ * buffer and no restore; sam_every > 1 adds a base program; the eval
+ * program reads a mask; the SAM step's numbers match the formula written
+ * out by hand on a model small enough to follow.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fe_model.h"
+#include "ir_interp.h"
+#include "pass_pipeline.h"
+
+static ir_model *load(const char *const *sets, int nsets)
+{
+	fe_options o;
+	fe_options_init(&o);
+	o.fdtype = IR_F64;
+	o.sets = sets;
+	o.nsets = nsets;
+	ir_model *m = NULL;
+	char err[1024];
+	if (fe_load_model(SAMC_SOURCE_DIR "/examples/fashion_mlp.lua", &o, &m, err, sizeof err))
+		fail_msg("%s", err);
+	return m;
+}
+
+static int count(const ir_graph *g, ir_op op)
+{
+	int n = 0;
+	for (int i = 0; i < g->nnodes; i++)
+		n += g->nodes[i]->op == op;
+	return n;
+}
+
+static void t_sam_program_shape(void **st)
+{
+	(void)st;
+	ir_model *m = load(NULL, 0);
+	pass_program p;
+	char err[1024];
+	assert_int_equal(pass_build(m, PASS_PROG_SAM, &p, err, sizeof err), 0);
+	assert_int_equal(count(p.g, IR_OP_CROSS_ENTROPY_GRAD), 2);
+	/* forward matmuls: 2 per pass; backward: 3 (no input gradient at x) per pass */
+	assert_int_equal(count(p.g, IR_OP_MATMUL), 2 * 2 + 2 * 3);
+	/* 4 params + 4 momentum buffers, each written exactly once */
+	assert_int_equal(count(p.g, IR_OP_ASSIGN), 8);
+	for (int i = 0; i < p.g->nnodes; i++) {
+		const ir_node *n = p.g->nodes[i];
+		if (n->op == IR_OP_ASSIGN && n->in[0]->op == IR_OP_PARAM) {
+			/* the update is w - lr*buf: it reads the original w, never w~ */
+			assert_int_equal(n->in[1]->op, IR_OP_SUB);
+			assert_ptr_equal(n->in[1]->in[0], n->in[0]);
+		}
+	}
+	assert_string_equal(p.names[0], "loss");
+	assert_string_equal(p.names[1], "accuracy");
+	pass_program_free(&p);
+	fe_model_free(m);
+}
+
+static void t_programs_per_recipe(void **st)
+{
+	(void)st;
+	char err[1024];
+	pass_programs ps;
+	ir_model *m = load(NULL, 0);
+	assert_int_equal(pass_build_all(m, &ps, err, sizeof err), 0);
+	assert_non_null(ps.sam.g);
+	assert_null(ps.base.g);
+	assert_non_null(ps.eval.g);
+	assert_non_null(ir_find_leaf(ps.eval.g, IR_OP_INPUT, PASS_INPUT_MASK));
+	assert_int_equal(count(ps.eval.g, IR_OP_ASSIGN), 0);
+	pass_programs_free(&ps);
+	fe_model_free(m);
+
+	const char *every[] = {"optimizer.sam.every=3"};
+	m = load(every, 1);
+	assert_int_equal(pass_build_all(m, &ps, err, sizeof err), 0);
+	assert_non_null(ps.sam.g);
+	assert_non_null(ps.base.g);
+	assert_int_equal(count(ps.base.g, IR_OP_CROSS_ENTROPY_GRAD), 1);
+	pass_programs_free(&ps);
+	fe_model_free(m);
+}
+
+/* One SAM step of plain SGD (no momentum) on the example, checked against
+ * the formula evaluated separately through the autodiff program:
+ * w1 = w - lr * g(w + rho * g(w)/||g(w)||). */
+static void t_sam_step_value(void **st)
+{
+	(void)st;
+	const char *sets[] = {"optimizer.momentum=0", "batch_size=4"};
+	ir_model *m = load(sets, 2);
+	char err[1024];
+	pass_program sam, ad;
+	assert_int_equal(pass_build(m, PASS_PROG_SAM, &sam, err, sizeof err), 0);
+	assert_int_equal(pass_build(m, PASS_PROG_AUTODIFF, &ad, err, sizeof err), 0);
+	ir_env *es = ir_env_new(sam.g), *ea = ir_env_new(ad.g);
+	unsigned seed = 3;
+	int np = m->nparams;
+	/* same random params and batch in both programs */
+	for (int i = 0; i < sam.g->nnodes; i++) {
+		ir_node *n = sam.g->nodes[i];
+		if (n->op != IR_OP_PARAM && n->op != IR_OP_INPUT)
+			continue;
+		double *v = ir_env_leaf(es, n);
+		ir_node *twin = ir_find_leaf(ad.g, n->op, n->name);
+		double *w = twin ? ir_env_leaf(ea, twin) : NULL;
+		for (int64_t k = 0; k < ir_shape_numel(&n->shape); k++) {
+			seed = seed * 1103515245u + 12345u;
+			double r = ((seed >> 8) & 0xffff) / 65536.0 - 0.5;
+			v[k] = n->dtype == IR_I32 ? (double)(k % 10) : !strcmp(n->name, PASS_INPUT_LR) ? 0.1 : r;
+			if (!strcmp(n->name, PASS_INPUT_STEP))
+				v[k] = 1;
+			if (w)
+				w[k] = v[k];
+		}
+	}
+	/* reference: g1 at w, w~ = w + rho g1/||g1||, g2 at w~, w - lr g2 */
+	double **g1 = calloc((size_t)ad.nout, sizeof *g1), **g2 = calloc((size_t)ad.nout, sizeof *g2);
+	assert_int_equal(ir_interp_eval(ea, ad.outs, ad.nout, g1, err, sizeof err), 0);
+	double n2 = 0;
+	for (int i = 0; i < np; i++)
+		for (int64_t k = 0; k < ir_shape_numel(&ad.outs[1 + i]->shape); k++)
+			n2 += g1[1 + i][k] * g1[1 + i][k];
+	double scale = 0.05 / (sqrt(n2) + 1e-12);
+	double **w0 = calloc((size_t)np, sizeof *w0);
+	for (int i = 0; i < np; i++) {
+		ir_node *p = ir_find_leaf(ad.g, IR_OP_PARAM, m->params[i]->name);
+		int64_t n = ir_shape_numel(&p->shape);
+		double *w = ir_env_leaf(ea, p);
+		w0[i] = malloc((size_t)n * sizeof(double));
+		memcpy(w0[i], w, (size_t)n * sizeof(double));
+		for (int64_t k = 0; k < n; k++)
+			w[k] += scale * g1[1 + i][k];
+	}
+	assert_int_equal(ir_interp_eval(ea, ad.outs, ad.nout, g2, err, sizeof err), 0);
+
+	double *loss;
+	assert_int_equal(ir_interp_run(es, sam.outs, 1, &loss, err, sizeof err), 0);
+	assert_true(fabs(*loss - g1[0][0]) < 1e-15); /* the first pass's loss */
+	for (int i = 0; i < np; i++) {
+		ir_node *p = ir_find_leaf(sam.g, IR_OP_PARAM, m->params[i]->name);
+		double *w = ir_env_leaf(es, p);
+		for (int64_t k = 0; k < ir_shape_numel(&p->shape); k++)
+			assert_true(fabs(w[k] - (w0[i][k] - 0.1 * g2[1 + i][k])) < 1e-14);
+		free(w0[i]);
+	}
+	free(w0);
+	free(loss);
+	for (int i = 0; i < ad.nout; i++) {
+		free(g1[i]);
+		free(g2[i]);
+	}
+	free(g1);
+	free(g2);
+	ir_env_free(es);
+	ir_env_free(ea);
+	pass_program_free(&sam);
+	pass_program_free(&ad);
+	fe_model_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_sam_program_shape),
+		cmocka_unit_test(t_programs_per_recipe),
+		cmocka_unit_test(t_sam_step_value),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
