@@ -20,7 +20,7 @@
 #include "ir_interp.h"
 
 /* xorshift64*: fixed-seed test data */
-static double cgh_rand(uint64_t *s)
+static inline double cgh_rand(uint64_t *s)
 {
 	*s ^= *s >> 12;
 	*s ^= *s << 25;
@@ -29,7 +29,7 @@ static double cgh_rand(uint64_t *s)
 }
 
 /* Adds state "obs<i>" := n and returns the assign. */
-static ir_node *cgh_observe(ir_graph *g, ir_node *n, int i)
+static inline ir_node *cgh_observe(ir_graph *g, ir_node *n, int i)
 {
 	char name[32];
 	snprintf(name, sizeof name, "obs%d", i);
@@ -37,7 +37,7 @@ static ir_node *cgh_observe(ir_graph *g, ir_node *n, int i)
 	return st ? ir_assign(g, st, n) : NULL;
 }
 
-static void cgh_fill(const rt_slot *sl, void *d, uint64_t *seed)
+static inline void cgh_fill(const rt_slot *sl, void *d, uint64_t *seed)
 {
 	int64_t n = 1;
 	for (int i = 0; i < sl->rank; i++)
@@ -55,7 +55,7 @@ static void cgh_fill(const rt_slot *sl, void *d, uint64_t *seed)
 	}
 }
 
-static int64_t cgh_numel(const rt_slot *sl)
+static inline int64_t cgh_numel(const rt_slot *sl)
 {
 	int64_t n = 1;
 	for (int i = 0; i < sl->rank; i++)
@@ -63,7 +63,7 @@ static int64_t cgh_numel(const rt_slot *sl)
 	return n;
 }
 
-static double cgh_get(const rt_slot *sl, const void *d, int64_t i)
+static inline double cgh_get(const rt_slot *sl, const void *d, int64_t i)
 {
 	return sl->dtype == RT_F32 ? ((const float *)d)[i]
 	     : sl->dtype == RT_F64 ? ((const double *)d)[i] : ((const int32_t *)d)[i];
@@ -75,7 +75,7 @@ static double cgh_get(const rt_slot *sl, const void *d, int64_t i)
  * |a - b| <= tol * (|b| + 1), 1 on a mismatch, -1 when either backend
  * failed (message in err). `worst` receives the largest scaled error.
  */
-static int cgh_compare(ir_graph *g, ir_node *const *outs, const char *const *names, int nout,
+static inline int cgh_compare(ir_graph *g, ir_node *const *outs, const char *const *names, int nout,
                        int steps, double tol, uint64_t seed, double *worst, char *err,
                        size_t errlen)
 {
