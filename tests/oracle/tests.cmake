@@ -26,3 +26,14 @@ foreach(_model ${_oracle_models})
                          TIMEOUT 300)
   endforeach()
 endforeach()
+
+# Every model through each compiled backend (skipped while samc lacks it).
+foreach(_backend cpu)
+  foreach(_dt f32 f64)
+    add_test(NAME oracle_${_backend}_${_dt}
+             COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/oracle.py --samc $<TARGET_FILE:samc>
+                     --backend ${_backend} --dtype ${_dt} --steps 10)
+    set_tests_properties(oracle_${_backend}_${_dt} PROPERTIES SKIP_RETURN_CODE 77 LABELS oracle
+                         TIMEOUT 600)
+  endforeach()
+endforeach()
