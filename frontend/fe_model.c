@@ -80,6 +80,7 @@ static int fe_run(lua_State *L)
 	fe_sandbox_load(L);
 	lua_call(L, 0, 1);
 	/* no Lua code of the model runs from here on */
+	sb->hook_every = 0;
 	lua_sethook(L, NULL, 0, 0);
 	sb->return_line = fe_return_keyword_line(sb->path, sb->return_line);
 	if (!lua_istable(L, -1)) {

@@ -18,6 +18,8 @@
  * promptly, large enough to cost nothing. */
 #define FE_HOOK_EVERY 1000
 
+static void fe_hook(lua_State *L, lua_Debug *ar);
+
 static void *fe_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
 	fe_sandbox *sb = ud;
@@ -35,6 +37,14 @@ static void *fe_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	void *p = realloc(ptr, nsize);
 	if (p)
 		sb->used = sb->used - old + nsize;
+	/* Memory errors reach the caller without a location (Lua runs no
+	 * message handler for them), so once a model uses an unusual amount of
+	 * memory, watch every instruction to know the line. lua_sethook only
+	 * sets fields of the state and flags of its call frames: safe here. */
+	if (sb->L && sb->hook_every > 1 && sb->used > sb->max_memory / 8) {
+		sb->hook_every = 1;
+		lua_sethook(sb->L, fe_hook, LUA_MASKCOUNT | LUA_MASKRET, 1);
+	}
 	return p;
 }
 
@@ -49,12 +59,16 @@ static void fe_hook(lua_State *L, lua_Debug *ar)
 	if (ar->event == LUA_HOOKCOUNT) {
 		if (lua_getinfo(L, "l", ar) && ar->currentline > 0)
 			sb->last_line = ar->currentline;
-		sb->instructions += FE_HOOK_EVERY;
-		if (sb->instructions > sb->max_instructions)
-			/* raised again at every later hook, so pcall cannot hide it */
+		sb->instructions += (uint64_t)sb->hook_every;
+		if (sb->instructions > sb->max_instructions) {
+			/* from now on fail at every instruction, so a pcall in the
+			 * model cannot swallow the error and carry on */
+			sb->hook_every = 1;
+			lua_sethook(L, fe_hook, LUA_MASKCOUNT | LUA_MASKRET, 1);
 			fe_sandbox_error(L, "instruction budget exceeded (endless loop?): "
 			                 "more than %llu Lua instructions",
 			                 (unsigned long long)sb->max_instructions);
+		}
 	} else if (ar->event == LUA_HOOKRET) {
 		if (lua_getinfo(L, "Sl", ar) && strcmp(ar->what, "main") == 0)
 			sb->return_line = ar->currentline;
@@ -72,14 +86,18 @@ lua_State *fe_sandbox_new(fe_sandbox *sb, const char *path, size_t max_memory,
 	if (!L)
 		return NULL;
 	*(fe_sandbox **)lua_getextraspace(L) = sb;
+	sb->L = L;
+	sb->hook_every = FE_HOOK_EVERY;
 	lua_sethook(L, fe_hook, LUA_MASKCOUNT | LUA_MASKRET, FE_HOOK_EVERY);
 	return L;
 }
 
 void fe_sandbox_close(lua_State *L)
 {
-	if (L)
+	if (L) {
+		fe_sandbox_of(L)->L = NULL; /* the allocator must not touch it now */
 		lua_close(L);
+	}
 }
 
 /* print goes to stderr: stdout belongs to the commands (emit output). */

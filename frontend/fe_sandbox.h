@@ -16,8 +16,10 @@
 
 #include <lua.h>
 
-#define FE_DEFAULT_MAX_INSTRUCTIONS 200000000ull
-#define FE_DEFAULT_MAX_MEMORY ((size_t)256 << 20)
+/* Model files build graphs: they need little of either. The defaults
+ * stop a runaway file within a second or two. */
+#define FE_DEFAULT_MAX_INSTRUCTIONS 100000000ull
+#define FE_DEFAULT_MAX_MEMORY ((size_t)64 << 20)
 
 typedef struct {
 	/* configuration */
@@ -27,6 +29,8 @@ typedef struct {
 	void *user;                /* the DSL context (fe_dsl.h) */
 
 	/* bookkeeping */
+	lua_State *L;
+	int hook_every;            /* instructions between count hooks */
 	size_t used;               /* bytes currently allocated by Lua */
 	int mem_exceeded;          /* an allocation was refused */
 	uint64_t instructions;     /* executed so far (hook granularity) */

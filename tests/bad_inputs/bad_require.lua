@@ -1,0 +1,3 @@
+-- expect: bad_require.lua:2: attempt to call a nil value (global 'require')
+local socket = require("socket")
+return {}

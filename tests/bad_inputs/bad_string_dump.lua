@@ -1,0 +1,3 @@
+-- expect: bad_string_dump.lua:2: attempt to call a nil value (field 'dump')
+local s = string.dump(function() return 1 end)
+return {}
