@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "ir.h"
+#include "cg_cpu.h"
 #include "pass_pipeline.h"
 
 typedef struct {
@@ -82,12 +83,47 @@ static int cli_stage_eval(ir_model *m, FILE *out, char *err, size_t errlen)
 	return emit_program(m, PASS_PROG_EVAL, out, err, errlen);
 }
 
+/* The CPU backend's view of the training step (SAM when the recipe has it). */
+static int emit_cpu(ir_model *m, const char *stage, FILE *out, char *err, size_t errlen)
+{
+	pass_program p;
+	if (pass_build(m, m->recipe.opt.sam ? PASS_PROG_SAM : PASS_PROG_BASE, &p, err, errlen) != 0)
+		return 1;
+	int rc = cg_cpu_emit(out, stage, p.g, p.outs, p.nout, err, errlen) != 0;
+	pass_program_free(&p);
+	return rc;
+}
+
+static int cli_stage_fused(ir_model *m, FILE *out, char *err, size_t errlen)
+{
+	return emit_cpu(m, "fused", out, err, errlen);
+}
+
+static int cli_stage_plan(ir_model *m, FILE *out, char *err, size_t errlen)
+{
+	return emit_cpu(m, "plan", out, err, errlen);
+}
+
+static int cli_stage_loops(ir_model *m, FILE *out, char *err, size_t errlen)
+{
+	return emit_cpu(m, "loops", out, err, errlen);
+}
+
+static int cli_stage_llvm(ir_model *m, FILE *out, char *err, size_t errlen)
+{
+	return emit_cpu(m, "llvm", out, err, errlen);
+}
+
 static const cli_stage stages[] = {
 	{"ir", "the graph IR of the forward pass, loss and metrics", cli_stage_ir},
 	{"autodiff", "+ reverse-mode gradients of the loss for every parameter", cli_stage_autodiff},
 	{"optim", "a plain training step: + the base optimizer's update", cli_stage_optim},
 	{"sam", "a SAM training step: perturb, recompute, update (no restore)", cli_stage_sam},
 	{"eval", "the evaluation step: loss and metrics as masked sums", cli_stage_eval},
+	{"fused", "the training step's kernels (CPU) and the nodes fused into each", cli_stage_fused},
+	{"plan", "kernels, buffers and peak bytes of the training step (CPU)", cli_stage_plan},
+	{"loops", "the loop IR of the training step's kernels", cli_stage_loops},
+	{"llvm", "the optimized LLVM IR of the training step", cli_stage_llvm},
 };
 #define NSTAGES ((int)(sizeof stages / sizeof stages[0]))
 
