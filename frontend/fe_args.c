@@ -136,7 +136,10 @@ int fe_arg_options(lua_State *L, int idx, const char *fn, const char *const *kno
 			for (const char *const *k = known; *k; k++)
 				snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
 				         k == known ? "" : ", ", *k);
-			fe_arg_typename(L, -1, got, sizeof got);
+			if (lua_type(L, -1) == LUA_TSTRING)
+				snprintf(got, sizeof got, "'%s'", lua_tostring(L, -1));
+			else
+				fe_arg_typename(L, -1, got, sizeof got);
 			fe_sandbox_error(L, "%s: unknown option %s (known: %s)", fn, got, list);
 		}
 	}

@@ -260,6 +260,8 @@ static const char *fe_data_path(fe_dsl *d, const char *p)
 	return out;
 }
 
+/* data.train / data.test: input name -> file, kept in input declaration
+ * order so the runtime sees a stable order. */
 static int fe_read_split(lua_State *L, int t, const char *split, data_file *files, fe_dsl *d)
 {
 	if (!fe_subtable(L, t, "data.", split)) {
@@ -280,11 +282,17 @@ static int fe_read_split(lua_State *L, int t, const char *split, data_file *file
 		if (lua_type(L, -1) != LUA_TSTRING)
 			fe_recipe_error(L, "data.%s.%s must be a file path (a string), got %s", split,
 			                in, luaL_typename(L, -1));
-		if (n == 4)
-			fe_recipe_error(L, "data.%s binds more than 4 inputs", split);
-		files[n].input = ir_arena_strdup(&d->g->arena, in);
-		files[n].path = fe_data_path(d, lua_tostring(L, -1));
-		n++;
+		lua_pop(L, 1);
+	}
+	for (int i = 0; i < d->ninputs; i++) {
+		const char *in = d->inputs[i].node->name;
+		if (fe_get(L, st, in) == LUA_TSTRING) {
+			if (n == 4)
+				fe_recipe_error(L, "data.%s binds more than 4 inputs", split);
+			files[n].input = ir_arena_strdup(&d->g->arena, in);
+			files[n].path = fe_data_path(d, lua_tostring(L, -1));
+			n++;
+		}
 		lua_pop(L, 1);
 	}
 	lua_pop(L, 1);
