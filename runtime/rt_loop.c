@@ -276,8 +276,6 @@ static int train_loop(train_run *R, rt_err *err)
 	R->stop_step = (int64_t)stop * R->nb;
 	R->first_step = R->step;
 	R->t_start = rt_now();
-	for (int m = 0; m < RT_TRAIN_MAX_METRICS; m++)
-		R->train_m[m] = R->test_m[m] = NAN;
 	for (int e = R->start_epoch; e < stop; e++) {
 		if (run_epoch(R, e, R->train_m, err))
 			return -1;
@@ -368,6 +366,8 @@ int rt_train(const rt_train_opts *o, rt_exec *train_sam, rt_exec *train_base, rt
 	R.base = train_base;
 	R.eval = eval;
 	R.lr_slot = R.step_slot = R.mask_slot = -1;
+	for (int m = 0; m < RT_TRAIN_MAX_METRICS; m++)
+		R.train_m[m] = R.test_m[m] = NAN;
 	int rc = setup(&R, err);
 	if (!rc && o->resume_path)
 		rc = resume(&R, err);

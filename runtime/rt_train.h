@@ -13,6 +13,12 @@
  * eval (masked sums divided by the number of test examples), print a line,
  * append JSON lines to the metrics file and write a checkpoint.
  *
+ * Buffers are shared by slot name, so a name must have one dtype and shape
+ * in every step: eval is compiled for the same batch as training. The
+ * trailing short batch of training is dropped (drop_last) or filled by
+ * wrapping around to the start of the epoch's order; evaluation pads with
+ * zero rows masked out by "eval.mask".
+ *
  *     rt_train_result res = {0};
  *     rt_train_opts o = {.recipe = &recipe, .ckpt_dir = "ckpt",
  *                        .program_hash = hash, .result = &res};
