@@ -44,8 +44,26 @@ static inline void cgh_fill(const rt_slot *sl, void *d, uint64_t *seed)
 		n *= sl->dim[i];
 	for (int64_t i = 0; i < n; i++) {
 		double u = cgh_rand(seed);
-		/* names starting with 'p' hold positive values (log, sqrt, pow) */
-		double v = sl->name[0] == 'p' ? 0.2 + 1.8 * u : 2.0 * u - 1.0;
+		/* the training programs' scalar inputs get values the runtime would give */
+		if (!strcmp(sl->name, "opt.lr") || !strcmp(sl->name, "opt.step")) {
+			double v = sl->name[4] == 'l' ? 0.05 : 3.0;
+			if (sl->dtype == RT_F32)
+				((float *)d)[i] = (float)v;
+			else
+				((double *)d)[i] = v;
+			continue;
+		}
+		if (!strcmp(sl->name, "eval.mask")) {
+			if (sl->dtype == RT_F32)
+				((float *)d)[i] = u < 0.8 ? 1.0f : 0.0f;
+			else
+				((double *)d)[i] = u < 0.8 ? 1.0 : 0.0;
+			continue;
+		}
+		/* names starting with 'p' hold positive values (log, sqrt, pow), as
+		 * do Adam's second moments */
+		int pos = sl->name[0] == 'p' || strstr(sl->name, "exp_avg_sq") != NULL;
+		double v = pos ? 0.2 + 1.8 * u : 2.0 * u - 1.0;
 		if (sl->dtype == RT_F32)
 			((float *)d)[i] = (float)v;
 		else if (sl->dtype == RT_F64)
