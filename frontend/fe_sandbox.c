@@ -212,13 +212,19 @@ static int fe_msgh(lua_State *L)
 void fe_sandbox_load(lua_State *L)
 {
 	fe_sandbox *sb = fe_sandbox_of(L);
+	/* Lua names the chunk by a shortened path in its own messages (syntax
+	 * errors included); learn that name from an empty chunk so the
+	 * handler can put the full path back */
+	lua_Debug ar;
+	int top = lua_gettop(L);
+	lua_pushfstring(L, "@%s", sb->path);
+	if (luaL_loadbufferx(L, "", 0, lua_tostring(L, -1), "t") == LUA_OK &&
+	    lua_getinfo(L, ">S", &ar))
+		snprintf(sb->short_src, sizeof sb->short_src, "%s", ar.short_src);
+	lua_settop(L, top);
 	/* mode "t": binary chunks are refused */
 	if (luaL_loadfilex(L, sb->path, "t") != LUA_OK)
 		lua_error(L); /* the handler adds "<path>:" where Lua did not */
-	lua_Debug ar;
-	lua_pushvalue(L, -1);
-	if (lua_getinfo(L, ">S", &ar))
-		snprintf(sb->short_src, sizeof sb->short_src, "%s", ar.short_src);
 }
 
 int fe_sandbox_pcall(lua_State *L, int nargs, int nresults, char *err, size_t errlen)
