@@ -56,5 +56,6 @@ int cli_load_model(const cli_model_args *a, ir_model **out);
 int cli_emit(int argc, char **argv);
 int cli_steps(int argc, char **argv);
 int cli_train(int argc, char **argv);
+int cli_check(int argc, char **argv);
 
 #endif

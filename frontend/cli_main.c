@@ -33,6 +33,13 @@ static const cli_command commands[] = {
 	 "\n"
 	 "Compiles model.lua up to STAGE and prints it on stdout.\n"
 	 "Run `samc emit --stage=list` for the stages of this build.\n"},
+	{"check", cli_check, "check the model's gradients against finite differences (f64)",
+	 "usage: samc check model.lua [--samples N] [--tolerance T] [--set key=value ...]\n"
+	 "\n"
+	 "Builds the model in f64, gives params and inputs seeded random values, and\n"
+	 "compares the gradient of the loss for every parameter (N sampled coordinates\n"
+	 "each, default 16) with central finite differences through the reference\n"
+	 "interpreter. Exits 1 when a relative error exceeds T (default 1e-6).\n"},
 	{"steps", cli_steps, "run K training steps from given weights and batches (for checking)",
 	 "usage: samc steps model.lua --init INIT.safetensors --batches BATCHES.safetensors\n"
 	 "                  --steps K --out OUT.safetensors [--dtype f32|f64] [--backend NAME]\n"

@@ -1,0 +1,144 @@
+/*
+ * cli_check.c - `samc check model.lua`: the model's gradients against
+ * central finite differences, in f64 through the reference interpreter.
+ *
+ * Params and inputs get seeded random values (params from their init rule's
+ * range, float inputs N(0,1)-like, labels uniform over their classes); for
+ * each param, a sample of coordinates is perturbed by +-h and the change of
+ * the loss compared with the autodiff gradient.
+ */
+#include "cli.h"
+#include "ir_interp.h"
+#include "pass_pipeline.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* splitmix64: a small seeded generator for test values */
+static double next_unit(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	return (double)(z >> 11) / 9007199254740992.0;
+}
+
+static void fill_leaves(ir_env *e, ir_graph *g, uint64_t seed)
+{
+	for (int i = 0; i < g->nnodes; i++) {
+		ir_node *n = g->nodes[i];
+		if (n->op != IR_OP_PARAM && n->op != IR_OP_INPUT)
+			continue;
+		double *v = ir_env_leaf(e, n);
+		double lo = -1, hi = 1;
+		if (n->op == IR_OP_PARAM && n->init.kind == IR_INIT_UNIFORM && n->init.b > n->init.a) {
+			lo = n->init.a;
+			hi = n->init.b;
+		}
+		for (int64_t k = 0; k < ir_shape_numel(&n->shape); k++) {
+			double u = next_unit(&seed);
+			v[k] = n->dtype == IR_I32 ? floor(u * (n->nclasses > 0 ? n->nclasses : 2)) : lo + (hi - lo) * u;
+		}
+	}
+}
+
+int cli_check(int argc, char **argv)
+{
+	cli_model_args ma;
+	cli_model_args_init(&ma);
+	int samples = 16;
+	double tol = 1e-6;
+	for (int i = 1; i < argc;) {
+		int bad = 0, took = cli_take_model_arg(&ma, &i, argc, argv, "check");
+		const char *v;
+		if (took < 0)
+			return CLI_ERR_USAGE;
+		if (took)
+			continue;
+		if ((v = cli_option_value("--samples", &i, argc, argv, &bad))) {
+			samples = atoi(v);
+			if (samples < 1)
+				return cli_usage_error("check", "--samples must be a positive integer, got '%s'", v);
+		} else if ((v = cli_option_value("--tolerance", &i, argc, argv, &bad))) {
+			tol = atof(v);
+			if (!(tol > 0))
+				return cli_usage_error("check", "--tolerance must be positive, got '%s'", v);
+		} else if (bad) {
+			return cli_usage_error("check", "%s needs a value", argv[i]);
+		} else {
+			return cli_usage_error("check", "unknown option '%s'", argv[i]);
+		}
+	}
+	if (!ma.model)
+		return cli_usage_error("check", "no model file given");
+	ma.fe.fdtype = IR_F64; /* finite differences need f64 */
+	ir_model *m;
+	if (cli_load_model(&ma, &m) != 0)
+		return CLI_ERR_MODEL;
+	char err[2048];
+	pass_program p;
+	if (pass_build(m, PASS_PROG_AUTODIFF, &p, err, sizeof err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		fe_model_free(m);
+		return CLI_ERR_MODEL;
+	}
+	int rc = CLI_ERR_MODEL;
+	ir_env *e = ir_env_new(p.g);
+	double **vals = calloc((size_t)p.nout, sizeof *vals);
+	if (!e || !vals)
+		goto done;
+	fill_leaves(e, p.g, 42);
+	if (ir_interp_eval(e, p.outs, p.nout, vals, err, sizeof err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		goto done;
+	}
+	double worst = 0;
+	uint64_t pick = 7;
+	for (int i = 1; i < p.nout; i++) {
+		ir_node *param = ir_find_leaf(p.g, IR_OP_PARAM, p.names[i] + strlen("grad."));
+		double *w = ir_env_leaf(e, param);
+		int64_t n = ir_shape_numel(&param->shape);
+		double num2 = 0, diff2 = 0;
+		for (int s = 0; s < samples; s++) {
+			int64_t k = (int64_t)(next_unit(&pick) * (double)n);
+			const double h = 1e-6, w0 = w[k];
+			double *lp = NULL, *lm = NULL;
+			w[k] = w0 + h;
+			int bad = ir_interp_eval(e, p.outs, 1, &lp, err, sizeof err);
+			w[k] = w0 - h;
+			bad |= ir_interp_eval(e, p.outs, 1, &lm, err, sizeof err);
+			w[k] = w0;
+			if (bad) {
+				fprintf(stderr, "%s\n", err);
+				free(lp);
+				free(lm);
+				goto done;
+			}
+			double fd = (*lp - *lm) / (2 * h), an = vals[i][k];
+			free(lp);
+			free(lm);
+			num2 += fd * fd;
+			diff2 += (fd - an) * (fd - an);
+		}
+		double rel = sqrt(diff2) / (sqrt(num2) + 1e-30);
+		if (num2 == 0 && diff2 == 0)
+			rel = 0;
+		if (rel > worst)
+			worst = rel;
+		printf("%-30s %s  %d coordinates  relative error %.3g\n", param->name,
+		       rel <= tol ? "ok  " : "FAIL", samples, rel);
+	}
+	printf("%s: loss %.6g, worst relative error %.3g (tolerance %.3g)\n", ma.model, vals[0][0], worst, tol);
+	rc = worst <= tol ? CLI_OK : CLI_ERR_MODEL;
+done:
+	for (int i = 0; vals && i < p.nout; i++)
+		free(vals[i]);
+	free(vals);
+	ir_env_free(e);
+	pass_program_free(&p);
+	fe_model_free(m);
+	return rc;
+}

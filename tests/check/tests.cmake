@@ -1,0 +1,13 @@
+# tests/check/tests.cmake - end-to-end gradient checks: `samc check` on every
+# example model (f64, central differences through the interpreter).
+if(NOT TARGET samc)
+  return()
+endif()
+file(GLOB _check_examples CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/examples/*.lua)
+foreach(_model ${_check_examples})
+  get_filename_component(_name ${_model} NAME_WE)
+  # a small batch keeps each check to a fraction of a second
+  add_test(NAME gradcheck_${_name}
+           COMMAND $<TARGET_FILE:samc> check ${_model} --set batch_size=8 --samples 24)
+  set_tests_properties(gradcheck_${_name} PROPERTIES TIMEOUT 120)
+endforeach()
