@@ -1,4 +1,4 @@
--- expect: bad_broadcast.lua:5:
+-- expect: bad_broadcast.lua:5: add: shapes [128,784] and [10] cannot be broadcast together
 local B = batch_size(128)
 local x = input("x", {B, 784})
 local b = param("b", {10})

@@ -1,4 +1,4 @@
--- expect: bad_reshape.lua:4: reshape
+-- expect: bad_reshape.lua:4: reshape: cannot reshape [128,784] to [128,100]: element counts differ
 local B = batch_size(128)
 local x = input("x", {B, 784})
 local z = reshape(x, {B, 100})
