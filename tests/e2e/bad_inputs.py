@@ -207,6 +207,8 @@ def main():
     ap.add_argument("--backend", default="interp")
     ap.add_argument("--keep", help="work in this folder and keep it")
     args = ap.parse_args()
+    if os.sep in args.samc:
+        args.samc = os.path.abspath(args.samc)
     d = args.keep or tempfile.mkdtemp(prefix="samc-e2e-bad-")
     os.makedirs(d, exist_ok=True)
     F = u.Failures()

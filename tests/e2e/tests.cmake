@@ -1,0 +1,49 @@
+# tests/e2e/tests.cmake - training end to end through the samc command line.
+#
+# Default suite (each well under a minute of CPU on two cores, on subsets):
+#   e2e_torch_epoch        samc steps vs PyTorch 1.13 on 100 batches, test accuracy
+#   e2e_resume_{interp,cpu} stop after epoch 1 + resume == uninterrupted, bit for bit
+#   e2e_bad_inputs         broken IDX files, checkpoints, a diverging run: exit 1 + message
+#   e2e_data_dir           --data DIR resolves the recipe's relative data paths
+# With -DSAMC_LONG_TESTS=ON, on the full Fashion-MNIST:
+#   e2e_torch_epoch_full   one epoch (468 steps) vs PyTorch: within 1 point, samc >= 83%
+#   e2e_train_full_{interp,cpu}  `samc examples/fashion_mlp.lua --epochs 1`: >= 83% in <= 5 min
+#
+# Debian's torch/numpy import only from /usr/bin/python3; the other scripts
+# need only Python's standard library. Exit 77 = skipped.
+if(NOT TARGET samc)
+  return()
+endif()
+set(SAMC_E2E_PYTHON /usr/bin/python3 CACHE FILEPATH "Python for the end-to-end tests (torch and numpy for the PyTorch comparison)")
+set(_e2e ${CMAKE_CURRENT_LIST_DIR})
+
+add_test(NAME e2e_torch_epoch
+         COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/torch_epoch.py --samc $<TARGET_FILE:samc>
+                 --train 12800 --steps 100 --test 2000 --tol 1.5 --min-acc 70)
+set_tests_properties(e2e_torch_epoch PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS "e2e;torch")
+
+foreach(_backend interp cpu)
+  add_test(NAME e2e_resume_${_backend}
+           COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/resume.py $<TARGET_FILE:samc> --backend ${_backend})
+  set_tests_properties(e2e_resume_${_backend} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)
+endforeach()
+
+add_test(NAME e2e_bad_inputs COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/bad_inputs.py $<TARGET_FILE:samc>)
+set_tests_properties(e2e_bad_inputs PROPERTIES TIMEOUT 300 LABELS e2e)
+
+add_test(NAME e2e_data_dir COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/data_dir.py $<TARGET_FILE:samc>)
+set_tests_properties(e2e_data_dir PROPERTIES TIMEOUT 120 LABELS e2e)
+
+if(SAMC_LONG_TESTS)
+  add_test(NAME e2e_torch_epoch_full
+           COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/torch_epoch.py --samc $<TARGET_FILE:samc>
+                   --tol 1.0 --min-acc 83)
+  set_tests_properties(e2e_torch_epoch_full PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1800
+                       LABELS "e2e;torch;long")
+  foreach(_backend interp cpu)
+    add_test(NAME e2e_train_full_${_backend}
+             COMMAND bash ${_e2e}/train_full.sh $<TARGET_FILE:samc> ${_backend})
+    set_tests_properties(e2e_train_full_${_backend} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900
+                         LABELS "e2e;long")
+  endforeach()
+endif()
