@@ -97,17 +97,6 @@ static int load_batch(const rt_tensors *ts, const char *path, const rt_store *st
 	return 0;
 }
 
-static void set_scalar(const rt_store *st, const char *name, double v)
-{
-	int k = rt_store_find(st, name);
-	if (k < 0)
-		return;
-	if (st->buf[k].slot.dtype == RT_F64)
-		*(double *)st->buf[k].data = v;
-	else
-		*(float *)st->buf[k].data = (float)v;
-}
-
 static int write_out(const char *path, const rt_store *st, const double *loss, long K, ir_dtype t,
                      rt_err *err)
 {
@@ -170,8 +159,10 @@ static int run_steps(const steps_args *sa, ir_model *m)
 		rt_exec *x = use_sam ? sam : base;
 		if (load_batch(&batches, sa->batches, &st, t, &err) != 0)
 			goto fail;
-		set_scalar(&st, PASS_INPUT_LR, rt_sched_lr(r, t, sa->steps));
-		set_scalar(&st, PASS_INPUT_STEP, (double)(t + 1));
+		rt_step_scalar sc[RT_STEP_SCALARS_MAX];
+		int nsc = rt_step_scalars(r, t, sa->steps, sc);
+		for (int i = 0; i < nsc; i++)
+			rt_store_set_scalar(&st, sc[i].name, sc[i].value);
 		free(outs);
 		outs = calloc((size_t)x->noutputs + 1, sizeof *outs);
 		if (!outs || x->run(x, use_sam ? bind_sam : bind_base, outs, &err) != 0)

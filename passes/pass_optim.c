@@ -6,6 +6,7 @@
  * corrections), so `samc steps` can be compared with PyTorch to 1e-9.
  */
 #include "pass_optim.h"
+#include "pass_pipeline.h"
 
 #include <stdio.h>
 
@@ -27,6 +28,12 @@ static ir_node *buffer(opt_ctx *c, const ir_node *p, const char *what)
 	snprintf(name, sizeof name, "opt.%s.%s", p->name, what);
 	ir_node *s = ir_find_leaf(c->g, IR_OP_STATE, name);
 	return s ? s : ir_state(c->g, name, p->dtype, p->shape);
+}
+
+static ir_node *scalar_input(opt_ctx *c, const char *name)
+{
+	ir_node *x = ir_find_leaf(c->g, IR_OP_INPUT, name);
+	return x ? x : ir_input(c->g, name, c->t, ir_shape_scalar());
 }
 
 static int assign(opt_ctx *c, ir_node *target, ir_node *v)
@@ -56,7 +63,7 @@ static int sgd(opt_ctx *c, const opt_config *o, ir_node *p, ir_node *grad, ir_no
 	return assign(c, p, B(c, IR_OP_SUB, p, B(c, IR_OP_MUL, d, lr)));
 }
 
-static int adam(opt_ctx *c, const opt_config *o, ir_node *p, ir_node *grad, ir_node *lr, ir_node *step)
+static int adam(opt_ctx *c, const opt_config *o, ir_node *p, ir_node *grad, ir_node *lr)
 {
 	ir_node *m = buffer(c, p, "exp_avg"), *v = buffer(c, p, "exp_avg_sq");
 	ir_node *w = p;
@@ -70,11 +77,12 @@ static int adam(opt_ctx *c, const opt_config *o, ir_node *p, ir_node *grad, ir_n
 	ir_node *m2 = B(c, IR_OP_ADD, m, B(c, IR_OP_MUL, B(c, IR_OP_SUB, grad, m), K(c, 1.0 - o->beta1)));
 	ir_node *v2 = B(c, IR_OP_ADD, B(c, IR_OP_MUL, v, K(c, o->beta2)),
 	                B(c, IR_OP_MUL, B(c, IR_OP_MUL, grad, grad), K(c, 1.0 - o->beta2)));
-	ir_node *bc1 = B(c, IR_OP_SUB, K(c, 1.0), B(c, IR_OP_POW, K(c, o->beta1), step));
-	ir_node *bc2 = B(c, IR_OP_SUB, K(c, 1.0), B(c, IR_OP_POW, K(c, o->beta2), step));
-	ir_node *step_size = B(c, IR_OP_DIV, lr, bc1);
-	ir_node *denom = B(c, IR_OP_ADD, B(c, IR_OP_DIV, ir_unary(c->g, IR_OP_SQRT, v2),
-	                                  bc2 ? ir_unary(c->g, IR_OP_SQRT, bc2) : NULL), K(c, o->eps));
+	/* lr / (1 - beta1^t) and sqrt(1 - beta2^t) come from the host in double
+	 * (rt_step_scalars), as PyTorch computes them */
+	ir_node *step_size = scalar_input(c, PASS_INPUT_ADAM_STEP_SIZE);
+	ir_node *bc2_sqrt = scalar_input(c, PASS_INPUT_ADAM_BC2_SQRT);
+	ir_node *denom = B(c, IR_OP_ADD, B(c, IR_OP_DIV, ir_unary(c->g, IR_OP_SQRT, v2), bc2_sqrt),
+	                   K(c, o->eps));
 	ir_node *upd = B(c, IR_OP_SUB, w, B(c, IR_OP_MUL, B(c, IR_OP_DIV, m2, denom), step_size));
 	if (assign(c, m, m2) || assign(c, v, v2))
 		return -1;
@@ -88,7 +96,7 @@ int pass_optim_lower(ir_graph *g, const opt_config *o, ir_node *const *params,
 	for (int i = 0; i < n; i++) {
 		g->cur = params[i]->loc;
 		int rc = o->kind == OPT_SGD ? sgd(&c, o, params[i], grads[i], lr, step)
-		                            : adam(&c, o, params[i], grads[i], lr, step);
+		                            : adam(&c, o, params[i], grads[i], lr);
 		if (rc != 0) {
 			if (!g->has_err)
 				ir_error(g, params[i]->loc, "optimizer: cannot lower the update of '%s'", params[i]->name);

@@ -35,6 +35,9 @@ typedef enum {
 #define PASS_INPUT_LR "opt.lr"
 #define PASS_INPUT_STEP "opt.step"
 #define PASS_INPUT_MASK "eval.mask"
+/* Adam/AdamW only: lr / (1 - beta1^t) and sqrt(1 - beta2^t), see rt_step_scalars */
+#define PASS_INPUT_ADAM_STEP_SIZE "opt.adam.step_size"
+#define PASS_INPUT_ADAM_BC2_SQRT "opt.adam.bias_correction2_sqrt"
 
 int pass_build(const ir_model *m, pass_prog_kind kind, pass_program *out, char *err, size_t errlen);
 void pass_program_free(pass_program *p);

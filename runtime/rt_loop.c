@@ -105,16 +105,6 @@ static int scalar_slot(const rt_store *st, const char *name, int *idx, rt_err *e
 	return 0;
 }
 
-static void set_scalar(const rt_store *st, int idx, double v)
-{
-	if (idx < 0)
-		return;
-	if (st->buf[idx].slot.dtype == RT_F64)
-		*(double *)st->buf[idx].data = v;
-	else
-		*(float *)st->buf[idx].data = (float)v;
-}
-
 static int setup(train_run *R, rt_err *err)
 {
 	const rt_train_opts *o = R->o;
@@ -228,9 +218,11 @@ static int run_epoch(train_run *R, int e, double *train, rt_err *err)
 		int64_t t = R->step;
 		int64_t real = rt_dataset_fill(&R->train, R->order, b * R->batch, R->batch, RT_PAD_WRAP,
 		                               R->dst_train, NULL, RT_F32);
-		double lr = rt_sched_lr(r, t, R->total);
-		set_scalar(&R->st, R->lr_slot, lr);
-		set_scalar(&R->st, R->step_slot, (double)(t + 1));
+		rt_step_scalar sc[RT_STEP_SCALARS_MAX];
+		int nsc = rt_step_scalars(r, t, R->total, sc);
+		for (int i = 0; i < nsc; i++)
+			rt_store_set_scalar(&R->st, sc[i].name, sc[i].value);
+		double lr = sc[0].value;
 		int use_sam = R->sam && (!R->base || t % every == 0);
 		rt_exec *x = use_sam ? R->sam : R->base;
 		rt_err xe;

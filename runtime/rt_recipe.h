@@ -69,4 +69,20 @@ typedef struct {
 /* Learning rate at optimizer step t (0-based) of a run of `total` steps. */
 double rt_sched_lr(const rt_recipe *r, int64_t t, int64_t total);
 
+/*
+ * The scalar inputs a compiled training step reads, computed in double on
+ * the host for step t (0-based): "opt.lr", "opt.step" (t+1), and for
+ * Adam/AdamW "opt.adam.step_size" (lr / (1 - beta1^(t+1))) and
+ * "opt.adam.bias_correction2_sqrt" (sqrt(1 - beta2^(t+1))). PyTorch computes
+ * these in double too; in float32, 1 - 0.999^t would lose 4 digits.
+ * Returns how many were written to `out`.
+ */
+#define RT_STEP_SCALARS_MAX 4
+typedef struct {
+	const char *name;
+	double value;
+} rt_step_scalar;
+
+int rt_step_scalars(const rt_recipe *r, int64_t t, int64_t total, rt_step_scalar *out);
+
 #endif

@@ -3,7 +3,9 @@
  *
  * The compiled step takes the learning rate as an input ("opt.lr"), so one
  * compiled program serves every schedule, and samc steps, the trainer and
- * the PyTorch oracle all compute it with this one closed form.
+ * the PyTorch oracle all compute it with this one closed form. The other
+ * per-step scalars (the step count, Adam's bias corrections) come from here
+ * too, in double.
  */
 #include "rt_recipe.h"
 
@@ -32,4 +34,17 @@ double rt_sched_lr(const rt_recipe *r, int64_t t, int64_t total)
 	if (s->warmup > 0 && (double)(t + 1) < s->warmup)
 		lr *= (double)(t + 1) / s->warmup;
 	return lr;
+}
+
+int rt_step_scalars(const rt_recipe *r, int64_t t, int64_t total, rt_step_scalar *out)
+{
+	double lr = rt_sched_lr(r, t, total), step = (double)(t + 1);
+	int n = 0;
+	out[n++] = (rt_step_scalar){"opt.lr", lr};
+	out[n++] = (rt_step_scalar){"opt.step", step};
+	if (r->opt.kind == OPT_ADAM || r->opt.kind == OPT_ADAMW) {
+		out[n++] = (rt_step_scalar){"opt.adam.step_size", lr / (1.0 - pow(r->opt.beta1, step))};
+		out[n++] = (rt_step_scalar){"opt.adam.bias_correction2_sqrt", sqrt(1.0 - pow(r->opt.beta2, step))};
+	}
+	return n;
 }

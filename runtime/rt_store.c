@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,4 +132,16 @@ void rt_store_free(rt_store *s)
 	}
 	free(s->buf);
 	memset(s, 0, sizeof *s);
+}
+
+void rt_store_set_scalar(const rt_store *s, const char *name, double v)
+{
+	int k = rt_store_find(s, name);
+	if (k < 0)
+		return;
+	switch (s->buf[k].slot.dtype) {
+	case RT_F64: *(double *)s->buf[k].data = v; break;
+	case RT_I32: *(int32_t *)s->buf[k].data = (int32_t)v; break;
+	default: *(float *)s->buf[k].data = (float)v; break;
+	}
 }

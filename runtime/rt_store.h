@@ -43,6 +43,10 @@ void **rt_store_bind(const rt_store *s, const rt_exec *x, rt_err *err);
 
 void rt_store_free(rt_store *s);
 
+/* Writes a scalar into the slot `name` in the slot's dtype; does nothing if
+ * no such slot exists (a program need not read every step scalar). */
+void rt_store_set_scalar(const rt_store *s, const char *name, double v);
+
 /* "[64,784]" into buf. */
 void rt_shape_str(char *buf, size_t n, int rank, const int64_t *dim);
 
