@@ -83,9 +83,7 @@ def data_cases(d, rng):
     return cases
 
 
-def train_args(data_dir, backend, extra=()):
-    # data_dir is where the model copies and their data live (see main)
-    del data_dir
+def train_args(backend, extra=()):
     return ["--backend", backend, "--quiet"] + list(extra)
 
 
@@ -108,13 +106,13 @@ def flip_byte(src, dst, where):
 def checkpoint_cases(samc, d, backend, F):
     LINEAR, MLP = models(d)
     good_dir = os.path.join(d, "ck-good")
-    r = u.run_samc(samc, [LINEAR] + train_args(d, backend, ["--epochs", "2", "--stop-after", "1",
-                                                            "--checkpoint-dir", good_dir]))
+    r = u.run_samc(samc, [LINEAR] + train_args(backend, ["--epochs", "2", "--stop-after", "1",
+                                                         "--checkpoint-dir", good_dir]))
     if not F.expect_success("one epoch of tiny_linear writes a checkpoint", r):
         return
     good = os.path.join(good_dir, "last.safetensors")
     F.check(os.path.isfile(good), "checkpoint file exists", good)
-    r = u.run_samc(samc, [LINEAR] + train_args(d, backend, ["--epochs", "2", "--resume", good]))
+    r = u.run_samc(samc, [LINEAR] + train_args(backend, ["--epochs", "2", "--resume", good]))
     F.expect_success("the intact checkpoint resumes", r)
 
     tensors, _ = u.read_st(good)
@@ -123,31 +121,34 @@ def checkpoint_cases(samc, d, backend, F):
     # a byte in the middle of the tensor data: only the checksum can tell
     data_flip = os.path.join(d, "flip-data.safetensors")
     flip_byte(good, data_flip, size - 1000)
-    r = u.run_samc(samc, [LINEAR] + train_args(d, backend, ["--epochs", "2", "--resume", data_flip]))
+    r = u.run_samc(samc, [LINEAR] + train_args(backend, ["--epochs", "2", "--resume", data_flip]))
     F.expect_error("checkpoint with a flipped data byte", r,
                    [data_flip, "corrupted", "checksum mismatch"])
     # a byte of the JSON header's length field: the file no longer parses
     head_flip = os.path.join(d, "flip-header.safetensors")
     flip_byte(good, head_flip, 1)
-    r = u.run_samc(samc, [LINEAR] + train_args(d, backend, ["--epochs", "2", "--resume", head_flip]))
+    r = u.run_samc(samc, [LINEAR] + train_args(backend, ["--epochs", "2", "--resume", head_flip]))
     F.expect_error("checkpoint with a flipped header-length byte", r, [head_flip])
     trunc = os.path.join(d, "trunc.safetensors")
     with open(good, "rb") as f, open(trunc, "wb") as g:
         g.write(f.read()[:size // 2])
-    r = u.run_samc(samc, [LINEAR] + train_args(d, backend, ["--epochs", "2", "--resume", trunc]))
+    r = u.run_samc(samc, [LINEAR] + train_args(backend, ["--epochs", "2", "--resume", trunc]))
     F.expect_error("truncated checkpoint", r, [trunc])
     missing = os.path.join(d, "no-such-ckpt.safetensors")
-    r = u.run_samc(samc, [LINEAR] + train_args(d, backend, ["--epochs", "2", "--resume", missing]))
+    r = u.run_samc(samc, [LINEAR] + train_args(backend, ["--epochs", "2", "--resume", missing]))
     F.expect_error("missing checkpoint", r, [missing])
+    r = u.run_samc(samc, [LINEAR] + train_args(backend, ["--epochs", "2", "--seed", "4",
+                                                         "--resume", good]))
+    F.expect_error("resume with another seed", r, [good, "seed 3", "seed 4"])
     F.check("fc.weight" in tensors and any(k.startswith("opt.") for k in tensors),
             "checkpoint holds parameters and optimizer state", repr(sorted(tensors)))
 
     other_dir = os.path.join(d, "ck-mlp")
-    r = u.run_samc(samc, [MLP] + train_args(d, backend, ["--epochs", "2", "--stop-after", "1",
-                                                         "--checkpoint-dir", other_dir]))
+    r = u.run_samc(samc, [MLP] + train_args(backend, ["--epochs", "2", "--stop-after", "1",
+                                                      "--checkpoint-dir", other_dir]))
     if F.expect_success("one epoch of tiny_mlp writes a checkpoint", r):
         other = os.path.join(other_dir, "last.safetensors")
-        r = u.run_samc(samc, [LINEAR] + train_args(d, backend, ["--epochs", "2", "--resume", other]))
+        r = u.run_samc(samc, [LINEAR] + train_args(backend, ["--epochs", "2", "--resume", other]))
         F.expect_error("checkpoint of another model (784-32-10 into 784-10)", r,
                        [other, "different model"])
 
@@ -162,10 +163,10 @@ def nan_cases(samc, d, backend, F):
     diverge = ["schedule.name=step", f"schedule.step_size={STEPS_PER_EPOCH}",
                "schedule.gamma=1e38"]
     nan_dir = os.path.join(d, "ck-nan")
-    r = u.run_samc(samc, [LINEAR] + train_args(d, backend, ["--epochs", "3", "--checkpoint-dir",
-                                                            nan_dir] + sets(diverge)))
+    r = u.run_samc(samc, [LINEAR] + train_args(backend, ["--epochs", "3", "--checkpoint-dir",
+                                                         nan_dir] + sets(diverge)))
     ckpt = os.path.join(nan_dir, "last.safetensors")
-    code, _, err = r
+    err = r[2]
     F.expect_error("diverging run stops", r, ["(epoch 2): loss is ", "last good checkpoint: " + ckpt])
     step = None
     for tok in err.replace("(", " ").split():
@@ -183,15 +184,15 @@ def nan_cases(samc, d, backend, F):
             "the kept checkpoint is the epoch-1 one", repr(meta))
     # the same run stopped cleanly after epoch 1 must have written the same state
     ref_dir = os.path.join(d, "ck-nan-ref")
-    r = u.run_samc(samc, [LINEAR] + train_args(d, backend, ["--epochs", "3", "--stop-after", "1",
-                                                            "--checkpoint-dir", ref_dir]
-                                                + sets(diverge)))
+    r = u.run_samc(samc, [LINEAR] + train_args(backend, ["--epochs", "3", "--stop-after", "1",
+                                                         "--checkpoint-dir", ref_dir]
+                                             + sets(diverge)))
     if F.expect_success("reference run stopped after epoch 1", r):
         a, _ = u.read_st(ckpt)
         b, _ = u.read_st(os.path.join(ref_dir, "last.safetensors"))
         F.check(a == b, "the kept checkpoint holds the epoch-1 parameters and state, bit for bit")
-    r = u.run_samc(samc, [LINEAR] + train_args(d, backend, ["--epochs", "2"]
-                                                + sets(["optimizer.lr=1e37"])))
+    r = u.run_samc(samc, [LINEAR] + train_args(backend, ["--epochs", "2"]
+                                             + sets(["optimizer.lr=1e37"])))
     F.expect_error("a run that diverges at once, with no checkpoint directory", r,
                    ["step ", "): loss is ", "none (no checkpoint directory)"])
 
@@ -217,14 +218,14 @@ def main():
         for name in ("tiny_linear.lua", "tiny_mlp.lua"):
             shutil.copy(u.here("models", name), os.path.join(d, name))
         LINEAR, _ = models(d)
-        r = u.run_samc(args.samc, [LINEAR] + train_args(d, args.backend, ["--epochs", "1"]))
+        r = u.run_samc(args.samc, [LINEAR] + train_args(args.backend, ["--epochs", "1"]))
         if r[0] == 2 and "unknown backend" in r[2]:
             print(f"SKIP: {r[2].strip()}")
             return 77
         if not F.expect_success("the good data set trains", r):
             return F.status("bad_inputs")
         for name, overrides, expect in data_cases(d, rng):
-            r = u.run_samc(args.samc, [LINEAR] + train_args(d, args.backend, sets(overrides)))
+            r = u.run_samc(args.samc, [LINEAR] + train_args(args.backend, sets(overrides)))
             F.expect_error(name, r, expect)
         checkpoint_cases(args.samc, d, args.backend, F)
         nan_cases(args.samc, d, args.backend, F)
