@@ -17,7 +17,8 @@ static const cli_command commands[] = {
 	 "Compiles the model and trains it as its recipe says, evaluating on the test\n"
 	 "set after every epoch and printing progress and test accuracy.\n"
 	 "  --epochs N            train N epochs (overrides the recipe)\n"
-	 "  --backend NAME        interp (reference interpreter) or cpu; --device is a synonym\n"
+	 "  --backend NAME        cpu (LLVM-compiled, the default) or interp (the reference\n"
+	 "                        interpreter); --device is a synonym\n"
 	 "  --threads N           worker threads of the cpu backend (default: all cores)\n"
 	 "  --seed N              seed for initialisation and shuffling (overrides the recipe)\n"
 	 "  --metrics FILE        JSON lines: one per log interval and one per epoch\n"
@@ -53,7 +54,7 @@ static const cli_command commands[] = {
 	 "           \"opt.<param>.<buffer>\" (momentum_buffer, exp_avg, exp_avg_sq),\n"
 	 "           and \"loss\" [K]: the loss each step reported (SAM: the first pass's)\n"
 	 "The learning rate of step t follows the recipe's schedule over a run of K steps.\n"
-	 "--backend: interp (reference interpreter, the default) or cpu.\n"},
+	 "--backend: cpu (LLVM-compiled, the default) or interp (the reference interpreter).\n"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

@@ -192,7 +192,7 @@ int cli_steps(int argc, char **argv)
 {
 	cli_model_args ma;
 	cli_model_args_init(&ma);
-	steps_args sa = {NULL, NULL, NULL, "interp", -1};
+	steps_args sa = {NULL, NULL, NULL, "cpu", -1};
 	for (int i = 1; i < argc;) {
 		int bad = 0;
 		const char *v;

@@ -62,7 +62,7 @@ int cli_train(int argc, char **argv)
 	cli_model_args_init(&ma);
 	train_args ta;
 	memset(&ta, 0, sizeof ta);
-	ta.backend = "interp";
+	ta.backend = "cpu";
 	for (int i = 1; i < argc;) {
 		int bad = 0, took = cli_take_model_arg(&ma, &i, argc, argv, "train");
 		const char *v;

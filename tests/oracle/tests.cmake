@@ -10,7 +10,8 @@ add_test(NAME oracle_st_roundtrip COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/test_
 add_test(NAME oracle_torch_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/test_torch_ref.py)
 set_tests_properties(oracle_st_roundtrip oracle_torch_ref PROPERTIES SKIP_RETURN_CODE 77)
 
-# One test per model file and dtype: `samc steps` for K = 10 against PyTorch.
+# One test per model file and dtype: `samc steps` for K = 10 against PyTorch,
+# on the reference interpreter (the definition of the IR).
 # (Registered once the samc executable exists in this tree.)
 if(NOT TARGET samc)
   return()
@@ -21,7 +22,7 @@ foreach(_model ${_oracle_models})
   foreach(_dt f32 f64)
     add_test(NAME oracle_${_case}_${_dt}
              COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/oracle.py --samc $<TARGET_FILE:samc>
-                     --dtype ${_dt} --steps 10 ${_model})
+                     --backend interp --dtype ${_dt} --steps 10 ${_model})
     set_tests_properties(oracle_${_case}_${_dt} PROPERTIES SKIP_RETURN_CODE 77 LABELS oracle
                          TIMEOUT 300)
   endforeach()
