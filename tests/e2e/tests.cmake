@@ -6,7 +6,7 @@
 #   e2e_bad_inputs         broken IDX files, checkpoints, a diverging run: exit 1 + message
 #   e2e_data_dir           --data DIR resolves the recipe's relative data paths
 # With -DSAMC_LONG_TESTS=ON, on the full Fashion-MNIST:
-#   e2e_torch_epoch_full   one epoch (468 steps) vs PyTorch: within 1 point, samc >= 83%
+#   e2e_torch_epoch_full[_cpu]  one epoch (468 steps) vs PyTorch: within 1 point, samc >= 83%
 #   e2e_train_full_{interp,cpu}  `samc examples/fashion_mlp.lua --epochs 1`: >= 83% in <= 5 min
 #
 # Debian's torch/numpy import only from /usr/bin/python3; the other scripts
@@ -44,8 +44,11 @@ if(SAMC_LONG_TESTS)
   add_test(NAME e2e_torch_epoch_full
            COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/torch_epoch.py --samc $<TARGET_FILE:samc>
                    --tol 1.0 --min-acc 83)
-  set_tests_properties(e2e_torch_epoch_full PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1800
-                       LABELS "e2e;torch;long")
+  add_test(NAME e2e_torch_epoch_full_cpu
+           COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/torch_epoch.py --samc $<TARGET_FILE:samc>
+                   --backend cpu --tol 1.0 --min-acc 83)
+  set_tests_properties(e2e_torch_epoch_full e2e_torch_epoch_full_cpu PROPERTIES
+                       SKIP_RETURN_CODE 77 TIMEOUT 1800 LABELS "e2e;torch;long")
   foreach(_backend interp cpu)
     add_test(NAME e2e_train_full_${_backend}
              COMMAND bash ${_e2e}/train_full.sh $<TARGET_FILE:samc> ${_backend})
