@@ -1,0 +1,179 @@
+/*
+ * cg_step.c - a step compiled to its table (see cg_step.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_step.h"
+
+static int oom(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "cpu backend: out of memory");
+	return -1;
+}
+
+static rt_dtype rt_dtype_of(ir_dtype t)
+{
+	return t == IR_F32 ? RT_F32 : t == IR_F64 ? RT_F64 : RT_I32;
+}
+
+static void fill_slot(rt_slot *sl, const ir_node *n)
+{
+	sl->name = n->name;
+	sl->role = n->op == IR_OP_PARAM ? RT_SLOT_PARAM
+	         : n->op == IR_OP_STATE ? RT_SLOT_STATE : RT_SLOT_INPUT;
+	sl->dtype = rt_dtype_of(n->dtype);
+	sl->rank = n->shape.rank;
+	for (int d = 0; d < n->shape.rank && d < RT_MAX_DIMS; d++)
+		sl->dim[d] = n->shape.dim[d];
+	sl->init = RT_INIT_ZEROS;
+	if (n->op == IR_OP_PARAM) {
+		sl->init = n->init.kind == IR_INIT_ONES      ? RT_INIT_ONES
+		         : n->init.kind == IR_INIT_UNIFORM ? RT_INIT_UNIFORM
+		         : n->init.kind == IR_INIT_NORMAL  ? RT_INIT_NORMAL : RT_INIT_ZEROS;
+		sl->init_a = n->init.a;
+		sl->init_b = n->init.b;
+	}
+	sl->nclasses = n->op == IR_OP_INPUT ? n->nclasses : 0;
+}
+
+/* Where a failing kernel points the user: the model line of its root. */
+static char *kernel_where(const ir_node *n)
+{
+	char buf[1024];
+	if (n->loc.file && n->loc.line > 0)
+		snprintf(buf, sizeof buf, "%s:%d: %s", n->loc.file, n->loc.line, ir_op_name(n->op));
+	else
+		snprintf(buf, sizeof buf, "node %%%d (%s)", n->id, ir_op_name(n->op));
+	return strdup(buf);
+}
+
+static int fill_kernels(cg_step *s, char *err, size_t errlen)
+{
+	const cg_program *prog = s->prog;
+	int nargs = 0;
+	for (int i = 0; i < prog->nk; i++)
+		nargs += prog->k[i].nargs;
+	s->kernels = calloc((size_t)prog->nk + 1, sizeof *s->kernels);
+	s->args = calloc((size_t)nargs + 1, sizeof *s->args);
+	s->where = calloc((size_t)prog->nk + 1, sizeof *s->where);
+	if (!s->kernels || !s->args || !s->where)
+		return oom(err, errlen);
+	for (int i = 0, a = 0; i < prog->nk; i++) {
+		const cg_kernel *k = &prog->k[i];
+		rt_prog_kernel *rk = &s->kernels[i];
+		const ir_node *root = s->f->k[i].root;
+		rk->kind = k->kind == CG_K_GEMM ? RT_PROG_GEMM : RT_PROG_LOOPS;
+		rk->name = k->name;
+		rk->nargs = k->nargs;
+		rk->args = s->args + a;
+		for (int j = 0; j < k->nargs; j++)
+			s->args[a++] = k->args[j].id;
+		rk->par_extent = k->kind == CG_K_LOOPS ? cg_kernel_par_extent(k) : 0;
+		rk->work = k->work;
+		rk->ta = k->ta;
+		rk->tb = k->tb;
+		rk->f64 = k->kind == CG_K_GEMM && k->args[2].type == CG_T_F64;
+		rk->m = k->m;
+		rk->n = k->n;
+		rk->k = k->k;
+		if (!(s->where[i] = kernel_where(root)))
+			return oom(err, errlen);
+		rk->fail_where = s->where[i];
+		rk->fail_msg = k->fail_msg;
+		rk->fail_input = root->nin > 1 && root->in[1]->name ? root->in[1]->name : "labels";
+	}
+	s->desc.kernels = s->kernels;
+	s->desc.nkernels = prog->nk;
+	return 0;
+}
+
+static int fill_table(cg_step *s, ir_node *const *outs, const char *const *out_names, int nout,
+                      char *err, size_t errlen)
+{
+	const pass_plan *p = s->p;
+	ir_graph *g = s->g;
+	s->slots = calloc((size_t)g->nnodes + 1, sizeof *s->slots);
+	s->bufs = calloc((size_t)p->nbuf + 1, sizeof *s->bufs);
+	s->outputs = calloc((size_t)nout + 1, sizeof *s->outputs);
+	s->commits = calloc((size_t)p->ncommit + 1, sizeof *s->commits);
+	if (!s->slots || !s->bufs || !s->outputs || !s->commits)
+		return oom(err, errlen);
+	for (int b = 0; b < p->nbuf; b++) {
+		s->bufs[b].slot = -1;
+		s->bufs[b].offset = p->buf[b].kind == PASS_BUF_ARENA ? p->buf[b].offset : 0;
+		s->bufs[b].bytes = p->buf[b].bytes;
+	}
+	int nslots = 0;
+	for (int i = 0; i < g->nnodes; i++) {
+		if (s->f->val[i] != PASS_VAL_LEAF)
+			continue;
+		fill_slot(&s->slots[nslots], g->nodes[i]);
+		s->bufs[p->buf_of[i]].slot = nslots++;
+	}
+	for (int i = 0; i < nout; i++) {
+		s->outputs[i].name = out_names ? out_names[i] : "";
+		s->outputs[i].buf = p->buf_of[outs[i]->id];
+		s->outputs[i].dtype = rt_dtype_of(outs[i]->dtype);
+	}
+	for (int i = 0; i < p->ncommit; i++) {
+		s->commits[i].src = p->commit[i].src;
+		s->commits[i].snapshot = p->commit[i].snapshot;
+		s->commits[i].target = p->buf_of[p->commit[i].target->id];
+	}
+	rt_prog *d = &s->desc;
+	d->slots = s->slots;
+	d->nslots = nslots;
+	d->outputs = s->outputs;
+	d->noutputs = nout;
+	d->bufs = s->bufs;
+	d->nbufs = p->nbuf;
+	d->commits = s->commits;
+	d->ncommits = p->ncommit;
+	d->arena_bytes = p->arena_bytes;
+	return fill_kernels(s, err, errlen);
+}
+
+cg_step *cg_step_new(ir_graph *g, ir_node *const *outs, const char *const *out_names, int nout,
+                     char *err, size_t errlen)
+{
+	for (int i = 0; i < nout; i++)
+		if (outs[i] && ir_shape_numel(&outs[i]->shape) != 1) {
+			char sh[64];
+			snprintf(err, errlen, "cpu backend: output '%s' has shape %s; outputs are scalars",
+			         out_names ? out_names[i] : "?", ir_shape_str(&outs[i]->shape, sh, sizeof sh));
+			return NULL;
+		}
+	cg_step *s = calloc(1, sizeof *s);
+	if (!s) {
+		oom(err, errlen);
+		return NULL;
+	}
+	s->g = g;
+	if (!(s->f = pass_fuse(g, outs, nout, err, errlen)) ||
+	    !(s->p = pass_plan_new(s->f, err, errlen)) || !(s->prog = cg_lower(s->p, err, errlen)) ||
+	    fill_table(s, outs, out_names, nout, err, errlen)) {
+		cg_step_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void cg_step_free(cg_step *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; s->where && s->prog && i < s->prog->nk; i++)
+		free(s->where[i]);
+	free(s->where);
+	free(s->kernels);
+	free(s->args);
+	free(s->commits);
+	free(s->outputs);
+	free(s->bufs);
+	free(s->slots);
+	cg_program_free(s->prog);
+	pass_plan_free(s->p);
+	pass_fusion_free(s->f);
+	free(s);
+}

@@ -1,0 +1,39 @@
+/*
+ * cg_step.h - one step compiled up to its table: fusion, memory plan, loop
+ * IR, and the rt_prog (runtime/rt_prog.h) that runs it, with the kernels'
+ * functions still to be bound. The JIT binds them in memory (cg_exec.c);
+ * `samc build` writes the same table as C and the kernels to an object
+ * file (llvm/cg_aot.h), so both paths run one schedule.
+ *
+ * Slots are exactly those of the interpreter's exec: one per PARAM, STATE
+ * and INPUT leaf the step uses, in node order.
+ */
+#ifndef SAMC_CG_STEP_H
+#define SAMC_CG_STEP_H
+
+#include "cg_lower.h"
+#include "pass_plan.h"
+#include "rt_prog.h"
+
+typedef struct {
+	ir_graph *g;
+	pass_fusion *f;
+	pass_plan *p;
+	cg_program *prog;
+	rt_prog desc;             /* points into the arrays below */
+	rt_slot *slots;
+	rt_prog_output *outputs;
+	rt_prog_buf *bufs;
+	rt_prog_kernel *kernels;  /* fn NULL until bound */
+	int *args;
+	rt_prog_commit *commits;
+	char **where;             /* per kernel: "file:line: op", owned */
+} cg_step;
+
+/* Outputs must be scalars. NULL with a message in err. The graph must
+ * outlive the step. */
+cg_step *cg_step_new(ir_graph *g, ir_node *const *outs, const char *const *out_names, int nout,
+                     char *err, size_t errlen);
+void cg_step_free(cg_step *s);
+
+#endif

@@ -1,0 +1,232 @@
+/*
+ * rt_prog.c - runs a compiled step's table (see rt_prog.h): binds buffers,
+ * runs kernels (split over the pool) and GEMMs (OpenBLAS), reads outputs,
+ * commits assigns.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "rt_pool.h"
+#include "rt_prog.h"
+
+#define RT_PROG_MAX_PARTS 64
+
+typedef struct {
+	const rt_prog *p;
+	void **bufptr; /* per buffer, bound at each run */
+	void **args;   /* per kernel argument, all kernels back to back */
+	int *arg0;     /* per kernel: its first entry in args */
+	char *arena;
+	rt_pool *pool;
+	int threads;
+} prog_exec;
+
+typedef struct {
+	rt_kernel_fn fn;
+	void **args;
+	int64_t ext;
+	int rc[RT_PROG_MAX_PARTS];
+} par_job;
+
+static void par_part(void *ctx, int part, int nparts)
+{
+	par_job *j = ctx;
+	int64_t lo = j->ext * part / nparts, hi = j->ext * (part + 1) / nparts;
+	j->rc[part] = lo < hi ? j->fn(j->args, lo, hi) : 0;
+}
+
+static void run_gemm(const rt_prog_kernel *k, void **a)
+{
+	enum CBLAS_TRANSPOSE ta = k->ta ? CblasTrans : CblasNoTrans;
+	enum CBLAS_TRANSPOSE tb = k->tb ? CblasTrans : CblasNoTrans;
+	int m = (int)k->m, n = (int)k->n, kk = (int)k->k;
+	int lda = k->ta ? m : kk, ldb = k->tb ? kk : n;
+	if (k->f64)
+		cblas_dgemm(CblasRowMajor, ta, tb, m, n, kk, 1.0, a[0], lda, a[1], ldb, 0.0, a[2], n);
+	else
+		cblas_sgemm(CblasRowMajor, ta, tb, m, n, kk, 1.0f, a[0], lda, a[1], ldb, 0.0f, a[2], n);
+}
+
+static double read_scalar(const void *v, rt_dtype t)
+{
+	return t == RT_F32 ? (double)*(const float *)v
+	     : t == RT_F64 ? *(const double *)v : (double)*(const int32_t *)v;
+}
+
+static int run_kernel(prog_exec *s, int i, rt_err *err)
+{
+	const rt_prog_kernel *k = &s->p->kernels[i];
+	void **a = s->args + s->arg0[i];
+	for (int j = 0; j < k->nargs; j++)
+		a[j] = s->bufptr[k->args[j]];
+	if (k->kind == RT_PROG_GEMM) {
+		run_gemm(k, a);
+		return 0;
+	}
+	int64_t ext = k->par_extent;
+	int rc = 0;
+	if (ext > 1 && s->threads > 1 && k->work >= RT_PROG_PAR_MIN_WORK) {
+		par_job j;
+		int parts = s->threads < ext ? s->threads : (int)ext;
+		if (parts > RT_PROG_MAX_PARTS)
+			parts = RT_PROG_MAX_PARTS;
+		j.fn = k->fn;
+		j.args = a;
+		j.ext = ext;
+		rt_pool_run(s->pool, parts, par_part, &j);
+		for (int q = 0; q < parts && !rc; q++)
+			rc = j.rc[q];
+	} else {
+		rc = k->fn(a, 0, ext);
+	}
+	if (rc)
+		return rt_errf(err, "%s: %s (code %d, input '%s')",
+		               k->fail_where ? k->fail_where : k->name,
+		               k->fail_msg ? k->fail_msg : "kernel failed", (int)rc,
+		               k->fail_input ? k->fail_input : "?");
+	return 0;
+}
+
+static int exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
+{
+	prog_exec *s = x->self;
+	const rt_prog *p = s->p;
+	for (int b = 0; b < p->nbufs; b++) {
+		int sl = p->bufs[b].slot;
+		if (sl >= 0) {
+			if (!(s->bufptr[b] = slot_data[sl]))
+				return rt_errf(err, "cpu: slot '%s' has no buffer", p->slots[sl].name);
+		} else {
+			s->bufptr[b] = s->arena + p->bufs[b].offset;
+		}
+	}
+	for (int i = 0; i < p->nkernels; i++)
+		if (run_kernel(s, i, err))
+			return -1;
+	for (int i = 0; i < p->noutputs; i++)
+		outputs[i] = read_scalar(s->bufptr[p->outputs[i].buf], p->outputs[i].dtype);
+	/* commits: first save values that sit in slots a commit overwrites */
+	for (int i = 0; i < p->ncommits; i++) {
+		const rt_prog_commit *c = &p->commits[i];
+		if (c->snapshot >= 0)
+			memcpy(s->bufptr[c->snapshot], s->bufptr[c->src], (size_t)p->bufs[c->snapshot].bytes);
+	}
+	for (int i = 0; i < p->ncommits; i++) {
+		const rt_prog_commit *c = &p->commits[i];
+		int from = c->snapshot >= 0 ? c->snapshot : c->src;
+		if (s->bufptr[c->target] != s->bufptr[from])
+			memcpy(s->bufptr[c->target], s->bufptr[from], (size_t)p->bufs[c->target].bytes);
+	}
+	return 0;
+}
+
+static void exec_free(rt_exec *x)
+{
+	if (!x)
+		return;
+	prog_exec *s = x->self;
+	if (s) {
+		rt_pool_free(s->pool);
+		free(s->arena);
+		free(s->bufptr);
+		free(s->args);
+		free(s->arg0);
+		free(s);
+	}
+	free(x->slots);
+	free(x->outputs);
+	free(x);
+}
+
+static int bad_buf(const rt_prog *p, int b)
+{
+	return b < 0 || b >= p->nbufs;
+}
+
+/* A table from a file we wrote ourselves can still be stale or damaged:
+ * refuse it with a message rather than crash in a kernel. */
+static int check(const rt_prog *p, rt_err *err)
+{
+	if (p->nslots < 0 || p->nbufs < 0 || p->nkernels < 0 || p->noutputs < 0 || p->ncommits < 0 ||
+	    p->arena_bytes < 0)
+		return rt_errf(err, "cpu: malformed step table (negative count)");
+	for (int b = 0; b < p->nbufs; b++) {
+		const rt_prog_buf *bf = &p->bufs[b];
+		if (bf->slot >= p->nslots || bf->bytes < 0 ||
+		    (bf->slot < 0 && (bf->offset < 0 || bf->offset + bf->bytes > p->arena_bytes)))
+			return rt_errf(err, "cpu: step table: buffer %d lies outside its slot or arena", b);
+	}
+	for (int i = 0; i < p->nkernels; i++) {
+		const rt_prog_kernel *k = &p->kernels[i];
+		if (k->kind == RT_PROG_LOOPS && !k->fn)
+			return rt_errf(err, "cpu: kernel %d (%s) has no compiled function", i,
+			               k->name ? k->name : "?");
+		if (k->kind == RT_PROG_GEMM && k->nargs != 3)
+			return rt_errf(err, "cpu: GEMM kernel %d has %d buffers, expected 3", i, k->nargs);
+		for (int j = 0; j < k->nargs; j++)
+			if (bad_buf(p, k->args[j]))
+				return rt_errf(err, "cpu: kernel %d reads buffer %d, out of range", i, k->args[j]);
+	}
+	for (int i = 0; i < p->noutputs; i++)
+		if (bad_buf(p, p->outputs[i].buf))
+			return rt_errf(err, "cpu: output '%s' has no buffer", p->outputs[i].name);
+	for (int i = 0; i < p->ncommits; i++) {
+		const rt_prog_commit *c = &p->commits[i];
+		if (bad_buf(p, c->src) || bad_buf(p, c->target) || c->snapshot >= p->nbufs ||
+		    p->bufs[c->target].slot < 0)
+			return rt_errf(err, "cpu: commit %d has buffers out of range", i);
+	}
+	return 0;
+}
+
+rt_exec *rt_prog_exec_new(const rt_prog *p, int threads, rt_err *err)
+{
+	if (check(p, err))
+		return NULL;
+	rt_exec *x = calloc(1, sizeof *x);
+	prog_exec *s = calloc(1, sizeof *s);
+	if (!x || !s) {
+		free(x);
+		free(s);
+		rt_errf(err, "cpu: out of memory");
+		return NULL;
+	}
+	x->self = s;
+	x->backend = "cpu";
+	x->run = exec_run;
+	x->free = exec_free;
+	s->p = p;
+	int nargs = 0;
+	for (int i = 0; i < p->nkernels; i++)
+		nargs += p->kernels[i].nargs;
+	s->bufptr = calloc((size_t)p->nbufs + 1, sizeof *s->bufptr);
+	s->args = calloc((size_t)nargs + 1, sizeof *s->args);
+	s->arg0 = calloc((size_t)p->nkernels + 1, sizeof *s->arg0);
+	s->arena = aligned_alloc(64, (size_t)((p->arena_bytes + 64) / 64 * 64));
+	x->slots = calloc((size_t)p->nslots + 1, sizeof *x->slots);
+	x->outputs = calloc((size_t)p->noutputs + 1, sizeof *x->outputs);
+	int nt = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	s->threads = nt < 1 ? 1 : nt;
+	s->pool = rt_pool_new(s->threads);
+	if (!s->bufptr || !s->args || !s->arg0 || !s->arena || !x->slots || !x->outputs || !s->pool) {
+		exec_free(x);
+		rt_errf(err, "cpu: out of memory (or no threads) for a step with a %lld-byte arena",
+		        (long long)p->arena_bytes);
+		return NULL;
+	}
+	for (int i = 0, a = 0; i < p->nkernels; i++) {
+		s->arg0[i] = a;
+		a += p->kernels[i].nargs;
+	}
+	memcpy(x->slots, p->slots, (size_t)p->nslots * sizeof *x->slots);
+	x->nslots = p->nslots;
+	for (int i = 0; i < p->noutputs; i++)
+		x->outputs[i] = p->outputs[i].name;
+	x->noutputs = p->noutputs;
+	/* kernels and GEMMs never run at once: BLAS may use the same threads */
+	openblas_set_num_threads(s->threads);
+	return x;
+}
