@@ -1,0 +1,73 @@
+/*
+ * bench.h - samc_bench, the C side of bench/run.py: times samc's compiled
+ * training steps directly through the rt_exec interface (no CLI, no data
+ * loading), plus the floors they are judged against.
+ *
+ *   samc_bench steps   MODEL  base and SAM steps, alternating blocks
+ *   samc_bench opt     MODEL  the optimizer part alone (norm, perturb, update)
+ *   samc_bench gemm    MODEL  the SAM step's GEMMs alone through cblas_sgemm
+ *   samc_bench profile MODEL  time per kernel of the SAM (or base) step
+ *   samc_bench triad          STREAM-like triad bandwidth
+ *
+ * Every command prints JSON objects, one per line, on stdout; errors go to
+ * stderr with exit status 1. Not a test: nothing here is registered with CTest.
+ */
+#ifndef SAMC_BENCH_H
+#define SAMC_BENCH_H
+
+#include <stdint.h>
+
+#include "cg_cpu.h"
+#include "fe_model.h"
+#include "pass_pipeline.h"
+#include "rt_store.h"
+
+typedef struct {
+	const char *model;   /* model file */
+	const char *prog;    /* "sam" or "base" (profile) */
+	int threads;         /* kernel and BLAS threads */
+	int steps;           /* timed steps (or iterations) per block */
+	int blocks;          /* blocks (repetitions) */
+	int warmup;          /* untimed steps before the first block */
+	int64_t triad_n;     /* triad: floats per array */
+} bench_args;
+
+/* A compiled training step with its buffers, ready to run. */
+typedef struct {
+	pass_program prog;
+	rt_exec *x;
+	rt_store st;
+	void **bind;
+	double *outs;
+	int x_slot, y_slot;  /* input slots rebound to another batch each step */
+	float **xs;          /* pre-made batches (x) */
+	int32_t **ys;        /* and their labels */
+	int nbatch;
+	double compile_s;    /* pass_build + cg_cpu_exec_new */
+} bench_step;
+
+/* Monotonic clock in seconds. */
+double bench_now(void);
+/* Median of v[0..n) (sorts v). */
+double bench_median(double *v, int n);
+/* Uniform floats in [-1, 1) from a fixed-seed xorshift. */
+void bench_fill(float *p, int64_t n, uint64_t seed);
+
+/* Loads the model (fe_load_model), or prints the error and returns NULL. */
+ir_model *bench_load_model(const char *path);
+
+/* Builds program `kind` of m, compiles it for the CPU with `threads`,
+ * binds buffers (params initialised from the model's seed), and makes
+ * `nbatch` random batches. 0, or -1 after printing the error. */
+int bench_step_new(bench_step *s, const ir_model *m, pass_prog_kind kind, int threads, int nbatch);
+/* One training step on batch i % nbatch. 0, or -1 after printing the error. */
+int bench_step_run(bench_step *s, int i);
+void bench_step_free(bench_step *s);
+
+int bench_cmd_steps(const bench_args *a);
+int bench_cmd_opt(const bench_args *a);
+int bench_cmd_gemm(const bench_args *a);
+int bench_cmd_profile(const bench_args *a);
+int bench_cmd_triad(const bench_args *a);
+
+#endif

@@ -1,0 +1,137 @@
+/*
+ * bench_cmd_gemm.c - `samc_bench gemm MODEL`: the GEMM floor of a step.
+ *
+ * Lowers the model's SAM and base steps exactly as the CPU backend does
+ * (pass_fuse -> pass_plan -> cg_lower), takes every GEMM kernel of the
+ * schedule, and times those GEMMs alone, back to back, through the same
+ * cblas_sgemm call the backend makes (same shapes, transposes and leading
+ * dimensions, OpenBLAS with the same thread count), on buffers of their
+ * own. No step can be faster than its GEMMs: the sum is the step's floor.
+ */
+#include "bench.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cg_lower.h"
+
+typedef struct {
+	int ta, tb, m, n, k;
+	float *a, *b, *c;
+} gemm_case;
+
+static void run_case(const gemm_case *g)
+{
+	int lda = g->ta ? g->m : g->k, ldb = g->tb ? g->k : g->n;
+	cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans,
+	            g->m, g->n, g->k, 1.0f, g->a, lda, g->b, ldb, 0.0f, g->c, g->n);
+}
+
+/* The GEMMs of program `kind`: *out (caller frees, with the buffers). */
+static int collect(const ir_model *m, pass_prog_kind kind, gemm_case **out, int *nout)
+{
+	char err[1024];
+	pass_program prog = {0};
+	pass_fusion *f = NULL;
+	pass_plan *p = NULL;
+	cg_program *cp = NULL;
+	int rc = -1;
+	if (pass_build(m, kind, &prog, err, sizeof err) != 0 ||
+	    !(f = pass_fuse(prog.g, prog.outs, prog.nout, err, sizeof err)) ||
+	    !(p = pass_plan_new(f, err, sizeof err)) || !(cp = cg_lower(p, err, sizeof err))) {
+		fprintf(stderr, "samc_bench: gemm: %s\n", err);
+		goto done;
+	}
+	gemm_case *c = calloc((size_t)cp->nk + 1, sizeof *c);
+	int n = 0;
+	for (int i = 0; c && i < cp->nk; i++) {
+		const cg_kernel *k = &cp->k[i];
+		if (k->kind != CG_K_GEMM)
+			continue;
+		gemm_case *g = &c[n++];
+		g->ta = k->ta;
+		g->tb = k->tb;
+		g->m = (int)k->m;
+		g->n = (int)k->n;
+		g->k = (int)k->k;
+		g->a = aligned_alloc(64, (size_t)(g->m * g->k * 4 + 63) / 64 * 64);
+		g->b = aligned_alloc(64, (size_t)(g->k * g->n * 4 + 63) / 64 * 64);
+		g->c = aligned_alloc(64, (size_t)(g->m * g->n * 4 + 63) / 64 * 64);
+		if (!g->a || !g->b || !g->c) {
+			fprintf(stderr, "samc_bench: gemm: out of memory\n");
+			goto done;
+		}
+		bench_fill(g->a, (int64_t)g->m * g->k, 1);
+		bench_fill(g->b, (int64_t)g->k * g->n, 2);
+	}
+	if (!c) {
+		fprintf(stderr, "samc_bench: gemm: out of memory\n");
+		goto done;
+	}
+	*out = c;
+	*nout = n;
+	rc = 0;
+done:
+	cg_program_free(cp);
+	pass_plan_free(p);
+	pass_fusion_free(f);
+	if (prog.g)
+		pass_program_free(&prog);
+	return rc;
+}
+
+static void free_cases(gemm_case *c, int n)
+{
+	for (int i = 0; c && i < n; i++) {
+		free(c[i].a);
+		free(c[i].b);
+		free(c[i].c);
+	}
+	free(c);
+}
+
+int bench_cmd_gemm(const bench_args *a)
+{
+	ir_model *m = bench_load_model(a->model);
+	if (!m)
+		return 1;
+	openblas_set_num_threads(a->threads);
+	gemm_case *c[2] = {NULL, NULL};
+	int n[2] = {0, 0}, rc = 1;
+	const char *name[2] = {"base", "sam"};
+	double *ms = calloc((size_t)a->steps, sizeof *ms);
+	if (!ms || collect(m, PASS_PROG_BASE, &c[0], &n[0]) || collect(m, PASS_PROG_SAM, &c[1], &n[1]))
+		goto done;
+	for (int i = 0; i < n[1]; i++)
+		printf("{\"cmd\":\"gemm_shape\",\"prog\":\"sam\",\"i\":%d,\"m\":%d,\"n\":%d,\"k\":%d,"
+		       "\"ta\":%d,\"tb\":%d}\n",
+		       i, c[1][i].m, c[1][i].n, c[1][i].k, c[1][i].ta, c[1][i].tb);
+	for (int p = 0; p < 2; p++)
+		for (int w = 0; w < a->warmup; w++)
+			for (int i = 0; i < n[p]; i++)
+				run_case(&c[p][i]);
+	for (int b = 0; b < a->blocks; b++)
+		for (int p = 0; p < 2; p++) {
+			for (int s = 0; s < a->steps; s++) {
+				double t0 = bench_now();
+				for (int i = 0; i < n[p]; i++)
+					run_case(&c[p][i]);
+				ms[s] = (bench_now() - t0) * 1e3;
+			}
+			double flop = 0;
+			for (int i = 0; i < n[p]; i++)
+				flop += 2.0 * c[p][i].m * c[p][i].n * c[p][i].k;
+			printf("{\"cmd\":\"gemm\",\"model\":\"%s\",\"prog\":\"%s\",\"block\":%d,\"gemms\":%d,"
+			       "\"median_ms\":%.4f,\"gflop\":%.4f}\n",
+			       a->model, name[p], b, n[p], bench_median(ms, a->steps), flop * 1e-9);
+			fflush(stdout);
+		}
+	rc = 0;
+done:
+	free_cases(c[0], n[0]);
+	free_cases(c[1], n[1]);
+	free(ms);
+	fe_model_free(m);
+	return rc;
+}
