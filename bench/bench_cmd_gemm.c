@@ -1,9 +1,9 @@
 /*
  * bench_cmd_gemm.c - `samc_bench gemm MODEL`: the GEMM floor of a step.
  *
- * Lowers the model's SAM and base steps exactly as the CPU backend does
- * (pass_fuse -> pass_plan -> cg_lower), takes every GEMM kernel of the
- * schedule, and times those GEMMs alone, back to back, through the same
+ * Compiles the model's SAM and base steps to their tables exactly as the
+ * CPU backend does (cg_step_new: fusion, plan, loop IR, schedule), takes
+ * every GEMM of the schedule, and times those GEMMs alone, back to back, through the same
  * cblas_sgemm call the backend makes (same shapes, transposes and leading
  * dimensions, OpenBLAS with the same thread count), on buffers of their
  * own. No step can be faster than its GEMMs: the sum is the step's floor.
@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cg_lower.h"
+#include "cg_step.h"
 
 typedef struct {
 	int ta, tb, m, n, k;
@@ -33,21 +33,18 @@ static int collect(const ir_model *m, pass_prog_kind kind, gemm_case **out, int 
 {
 	char err[1024];
 	pass_program prog = {0};
-	pass_fusion *f = NULL;
-	pass_plan *p = NULL;
-	cg_program *cp = NULL;
+	cg_step *st = NULL;
 	int rc = -1;
 	if (pass_build(m, kind, &prog, err, sizeof err) != 0 ||
-	    !(f = pass_fuse(prog.g, prog.outs, prog.nout, err, sizeof err)) ||
-	    !(p = pass_plan_new(f, err, sizeof err)) || !(cp = cg_lower(p, err, sizeof err))) {
+	    !(st = cg_step_new(prog.g, prog.outs, prog.names, prog.nout, err, sizeof err))) {
 		fprintf(stderr, "samc_bench: gemm: %s\n", err);
 		goto done;
 	}
-	gemm_case *c = calloc((size_t)cp->nk + 1, sizeof *c);
+	gemm_case *c = calloc((size_t)st->desc.nkernels + 1, sizeof *c);
 	int n = 0;
-	for (int i = 0; c && i < cp->nk; i++) {
-		const cg_kernel *k = &cp->k[i];
-		if (k->kind != CG_K_GEMM)
+	for (int i = 0; c && i < st->desc.nkernels; i++) {
+		const rt_prog_kernel *k = &st->desc.kernels[i];
+		if (k->kind != RT_PROG_GEMM)
 			continue;
 		gemm_case *g = &c[n++];
 		g->ta = k->ta;
@@ -73,9 +70,7 @@ static int collect(const ir_model *m, pass_prog_kind kind, gemm_case **out, int 
 	*nout = n;
 	rc = 0;
 done:
-	cg_program_free(cp);
-	pass_plan_free(p);
-	pass_fusion_free(f);
+	cg_step_free(st);
 	if (prog.g)
 		pass_program_free(&prog);
 	return rc;
