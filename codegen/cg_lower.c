@@ -19,6 +19,7 @@ typedef struct {
 	const pass_plan *p;
 	const pass_fusion *f;
 	cg_kernel *k;
+	const pass_kernel *K;
 	int argcap;
 	const ir_node *root;
 	int r;                      /* rank of the loop space */
@@ -198,6 +199,11 @@ static cg_expr *value(lctx *c, const ir_node *n, const int *map, int top)
 	if (n->op == IR_OP_CONST)
 		return c->collect ? NULL : cg_const_f(c->a, cg_type_of(n->dtype), n->value);
 	if (!top && f->val[n->id] != PASS_VAL_INLINE) {
+		/* another result of this kernel: the local it was computed into */
+		const ir_node *base = pass_fuse_base(f, (ir_node *)n);
+		for (int j = 0; c->K && c->K->nroots > 1 && j < c->K->nroots; j++)
+			if (c->K->roots[j] == base)
+				return c->collect ? NULL : cg_local(c->a, cg_type_of(n->dtype), j);
 		int64_t st[IR_MAX_DIMS];
 		node_strides(n, map, c->r, st);
 		if (c->collect) {
@@ -241,24 +247,49 @@ static void set_space(lctx *c, const ir_shape *s)
 static int lower_elem(lctx *c)
 {
 	const ir_node *root = c->root;
-	int map[IR_MAX_DIMS];
+	const pass_kernel *K = c->K;
+	int map[IR_MAX_DIMS], nr = K->nroots;
 	int64_t st[IR_MAX_DIMS];
 	set_space(c, &root->shape);
 	for (int d = 0; d < c->r; d++)
 		map[d] = d;
+	/* every result has the root's shape: one index for all stores */
 	node_strides(root, map, c->r, st);
 	c->collect = 1;
 	record(c, st);
-	value(c, root, map, 1);
+	for (int j = 0; j < nr; j++)
+		value(c, K->roots[j], map, 1);
 	collapse(c);
 	c->collect = 0;
-	int ob = arg_of(c, c->p->buf_of[root->id], root->dtype, 1);
-	cg_expr *v = value(c, root, map, 1);
-	if (!v)
-		return -1;
-	c->k->body = nest(c, 0, c->ngroup, 1, cg_store(c->a, ob, index_of(c, st), v));
 	c->k->nvars = c->ngroup;
-	c->k->work = ir_shape_numel(&root->shape);
+	c->k->work = ir_shape_numel(&root->shape) * nr;
+	if (nr == 1) {
+		int ob = arg_of(c, c->p->buf_of[root->id], root->dtype, 1);
+		cg_expr *v = value(c, root, map, 1);
+		if (!v)
+			return -1;
+		c->k->body = nest(c, 0, c->ngroup, 1, cg_store(c->a, ob, index_of(c, st), v));
+		return 0;
+	}
+	/* several results: compute all into locals (reading the old values of
+	 * any slot written in place), then store them */
+	c->k->nlocals = nr;
+	c->k->local_type = ir_arena_alloc(c->a, (size_t)nr * sizeof *c->k->local_type);
+	cg_stmt *body = NULL;
+	for (int j = 0; j < nr; j++) {
+		cg_expr *v = value(c, K->roots[j], map, 1);
+		if (!v)
+			return -1;
+		c->k->local_type[j] = cg_type_of(K->roots[j]->dtype);
+		cg_append(&body, cg_set(c->a, j, v));
+	}
+	cg_expr *idx = index_of(c, st);
+	for (int j = 0; j < nr; j++) {
+		const ir_node *r = K->roots[j];
+		int ob = arg_of(c, c->p->buf_of[r->id], r->dtype, 1);
+		cg_append(&body, cg_store(c->a, ob, idx, cg_local(c->a, cg_type_of(r->dtype), j)));
+	}
+	c->k->body = nest(c, 0, c->ngroup, 1, body);
 	return 0;
 }
 
@@ -401,6 +432,7 @@ cg_program *cg_lower(const pass_plan *p, char *err, size_t errlen)
 		c.f = f;
 		c.k = &prog->k[i];
 		c.root = f->k[i].root;
+		c.K = &f->k[i];
 		int rc = lower_kernel(&c, &f->k[i], i, err, errlen);
 		free(c.vec);
 		if (rc) {

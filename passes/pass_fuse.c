@@ -31,6 +31,7 @@ void pass_fusion_free(pass_fusion *f)
 		return;
 	for (int i = 0; i < f->nk; i++) {
 		free(f->k[i].nodes);
+		free(f->k[i].roots);
 		free(f->k[i].reads);
 	}
 	free(f->k);
@@ -61,8 +62,10 @@ static int can_inline(const ir_node *x, const ir_node *c)
 		return 0;
 	if (ir_op_kind(c->op) == IR_KIND_REDUCE)
 		return 1;
-	/* an expanding read would recompute x for every copy */
-	return ir_shape_numel(&x->shape) == ir_shape_numel(&c->shape);
+	/* an expanding read would recompute x for every copy, except for a
+	 * scalar: its computation is loop-invariant and hoisted */
+	return ir_shape_numel(&x->shape) == ir_shape_numel(&c->shape) ||
+	       ir_shape_numel(&x->shape) == 1;
 }
 
 typedef struct {
@@ -141,6 +144,118 @@ static int cmp_node(const void *a, const void *b)
 {
 	const ir_node *x = *(ir_node *const *)a, *y = *(ir_node *const *)b;
 	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Index of the kernel whose roots include base value v, or -1. */
+static int root_kernel(const pass_fusion *f, const ir_node *v)
+{
+	if (f->val[v->id] != PASS_VAL_ROOT)
+		return -1;
+	return f->kernel_of[v->id];
+}
+
+/* May kernel P be computed inside the later kernel C (see pass_fuse.h)? */
+static int can_merge(const pass_fusion *f, int p, int c)
+{
+	const pass_kernel *P = &f->k[p], *C = &f->k[c];
+	if (P->kind != PASS_K_ELEM || C->kind != PASS_K_ELEM || !P->nnodes ||
+	    !ir_shape_eq(&P->root->shape, &C->root->shape))
+		return 0;
+	/* C reads P's results only at its own index */
+	for (int j = 0; j < C->nreads; j++)
+		if (root_kernel(f, pass_fuse_base(f, C->reads[j].node)) == p && !C->reads[j].identity)
+			return 0;
+	/* P's results do not exist before C now: no kernel in between reads them */
+	for (int q = p + 1; q < c; q++)
+		for (int j = 0; j < f->k[q].nreads; j++)
+			if (root_kernel(f, pass_fuse_base(f, f->k[q].reads[j].node)) == p)
+				return 0;
+	return 1;
+}
+
+static int append(void *pa, int *n, const void *src, int m, size_t size)
+{
+	void **arr = pa;
+	void *x = realloc(*arr, (size_t)(*n + m) * size);
+	if (!x)
+		return -1;
+	memcpy((char *)x + (size_t)*n * size, src, (size_t)m * size);
+	*arr = x;
+	*n += m;
+	return 0;
+}
+
+/* Moves kernel p into kernel c: c writes p's results too. */
+static int merge_into(pass_fusion *f, int p, int c)
+{
+	pass_kernel *P = &f->k[p], *C = &f->k[c];
+	ir_node **roots = malloc((size_t)(P->nroots + C->nroots) * sizeof *roots);
+	if (!roots)
+		return -1;
+	memcpy(roots, P->roots, (size_t)P->nroots * sizeof *roots);
+	memcpy(roots + P->nroots, C->roots, (size_t)C->nroots * sizeof *roots);
+	free(C->roots);
+	C->roots = roots;
+	C->nroots += P->nroots;
+	if (append(&C->nodes, &C->nnodes, P->nodes, P->nnodes, sizeof *P->nodes))
+		return -1;
+	qsort(C->nodes, (size_t)C->nnodes, sizeof *C->nodes, cmp_node);
+	/* C's reads of P's results become values computed in place */
+	int nr = 0;
+	for (int j = 0; j < C->nreads; j++)
+		if (root_kernel(f, pass_fuse_base(f, C->reads[j].node)) != p)
+			C->reads[nr++] = C->reads[j];
+	C->nreads = nr;
+	for (int j = 0; j < P->nreads; j++) {
+		int dup = 0;
+		for (int q = 0; q < C->nreads && !dup; q++)
+			if (C->reads[q].node == P->reads[j].node) {
+				C->reads[q].identity &= P->reads[j].identity;
+				dup = 1;
+			}
+		if (!dup && append(&C->reads, &C->nreads, &P->reads[j], 1, sizeof *P->reads))
+			return -1;
+	}
+	for (int j = 0; j < P->nnodes; j++)
+		f->kernel_of[P->nodes[j]->id] = c;
+	free(P->nodes);
+	free(P->reads);
+	free(P->roots);
+	memset(P, 0, sizeof *P);
+	return 0;
+}
+
+/* Multi-output elementwise kernels (see pass_fuse.h), then compaction. */
+static int merge_outputs(pass_fusion *f)
+{
+	for (int c = 0; c < f->nk; c++) {
+		for (int again = 1; again;) {
+			again = 0;
+			for (int j = 0; j < f->k[c].nreads; j++) {
+				int p = root_kernel(f, pass_fuse_base(f, f->k[c].reads[j].node));
+				if (p < 0 || p >= c || !can_merge(f, p, c))
+					continue;
+				if (merge_into(f, p, c))
+					return -1;
+				again = 1;
+				break;
+			}
+		}
+	}
+	int *idx = malloc(((size_t)f->nk + 1) * sizeof *idx), n = 0;
+	if (!idx)
+		return -1;
+	for (int i = 0; i < f->nk; i++) {
+		idx[i] = f->k[i].nnodes ? n : -1;
+		if (f->k[i].nnodes)
+			f->k[n++] = f->k[i];
+	}
+	for (int i = 0; i < f->g->nnodes; i++)
+		if (f->kernel_of[i] >= 0)
+			f->kernel_of[i] = idx[f->kernel_of[i]];
+	f->nk = n;
+	free(idx);
+	return 0;
 }
 
 static pass_kkind kernel_kind(const ir_node *n)
@@ -258,8 +373,14 @@ pass_fusion *pass_fuse(ir_graph *g, ir_node *const *outs, int nout, char *err, s
 		if (walk(&ga, g->nodes[i], 1, f->nk))
 			goto oom;
 		qsort(ga.k->nodes, (size_t)ga.k->nnodes, sizeof *ga.k->nodes, cmp_node);
+		if (!(ga.k->roots = malloc(sizeof *ga.k->roots)))
+			goto oom;
+		ga.k->roots[0] = ga.k->root;
+		ga.k->nroots = 1;
 		f->nk++;
 	}
+	if (merge_outputs(f))
+		goto oom;
 	free(need);
 	free(forced);
 	free(nuse);
@@ -288,8 +409,11 @@ void pass_fuse_print(FILE *out, const pass_fusion *f)
 	fprintf(out, "# %d kernels\n", f->nk);
 	for (int i = 0; i < f->nk; i++) {
 		const pass_kernel *k = &f->k[i];
-		fprintf(out, "k%d %s -> %%%d %s %s:", i, kind_name(k->kind), k->root->id,
-		        ir_dtype_name(k->root->dtype), ir_shape_str(&k->root->shape, sh, sizeof sh));
+		fprintf(out, "k%d %s ->", i, kind_name(k->kind));
+		for (int j = 0; j < k->nroots; j++)
+			fprintf(out, "%s%%%d", j ? "," : " ", k->roots[j]->id);
+		fprintf(out, " %s %s:", ir_dtype_name(k->root->dtype),
+		        ir_shape_str(&k->root->shape, sh, sizeof sh));
 		for (int j = 0; j < k->nnodes; j++)
 			fprintf(out, " %%%d=%s", k->nodes[j]->id, ir_op_name(k->nodes[j]->op));
 		fputs("  reads", out);

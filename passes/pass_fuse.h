@@ -10,6 +10,17 @@
  * (materialized) input. Constants are inlined wherever they are read
  * inside a kernel.
  *
+ * Scalars (one element) are also inlined into consumers that expand them:
+ * the renderer hoists their loop-invariant computation, so a chain such as
+ * rho / (sqrt(n) + eps) costs no kernel of its own.
+ *
+ * Multi-output kernels: an elementwise kernel whose result a later
+ * elementwise kernel of the same shape reads at its own index is computed
+ * inside that later kernel, which then writes both results in one pass
+ * (relu(x*w+b) also writing x*w+b for the backward pass; the momentum
+ * buffer and the weight update of SGD). `roots` lists every result a
+ * kernel writes, in node order; `root` is the last of them.
+ *
  * Every value the step needs is then one of: a leaf (a slot the runtime
  * owns), inlined into a kernel, the root (result) of a kernel, or an alias.
  * Kernels come in node order, which is a valid execution order.
@@ -44,10 +55,12 @@ typedef struct {
 
 typedef struct {
 	pass_kkind kind;
-	ir_node *root;
-	ir_node **nodes; /* inlined nodes and the root, in node order */
+	ir_node *root;   /* the kernel's (last) result */
+	ir_node **roots; /* every result it writes, in node order (root last) */
+	int nroots;
+	ir_node **nodes; /* inlined nodes and the roots, in node order */
 	int nnodes;
-	pass_read *reads; /* distinct materialized values read */
+	pass_read *reads; /* distinct materialized values read (not its own roots) */
 	int nreads;
 } pass_kernel;
 

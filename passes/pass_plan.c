@@ -199,8 +199,13 @@ void pass_plan_print(FILE *out, const pass_plan *p)
 	        p->nbuf, (long long)p->arena_bytes, (long long)p->naive_bytes);
 	for (int k = 0; k < f->nk; k++) {
 		const pass_kernel *K = &f->k[k];
-		fprintf(out, "k%d %s %%%d -> buf%d%s <-", k, ir_op_name(K->root->op), K->root->id,
-		        p->buf_of[K->root->id], p->direct[k] ? " (direct assign)" : "");
+		fprintf(out, "k%d %s", k, ir_op_name(K->root->op));
+		for (int j = 0; j < K->nroots; j++)
+			fprintf(out, "%s%%%d", j ? "," : " ", K->roots[j]->id);
+		fputs(" ->", out);
+		for (int j = 0; j < K->nroots; j++)
+			fprintf(out, "%sbuf%d", j ? "," : " ", p->buf_of[K->roots[j]->id]);
+		fprintf(out, "%s <-", p->direct[k] ? " (direct assign)" : "");
 		for (int j = 0; j < K->nreads; j++)
 			fprintf(out, " buf%d", p->buf_of[K->reads[j].node->id]);
 		fputc('\n', out);
