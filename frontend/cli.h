@@ -10,6 +10,7 @@
 #define SAMC_CLI_H
 
 #include "fe_model.h"
+#include "pass_pipeline.h"
 
 enum { CLI_OK = 0, CLI_ERR_MODEL = 1, CLI_ERR_USAGE = 2 };
 
@@ -57,5 +58,10 @@ int cli_emit(int argc, char **argv);
 int cli_steps(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_check(int argc, char **argv);
+int cli_build(int argc, char **argv);
+
+/* FNV-1a over the printed programs (cli_train.c): checkpoints record it,
+ * and a trainer from `samc build` carries the same. out: 16 hex digits. */
+void cli_program_hash(const pass_programs *p, char out[17]);
 
 #endif

@@ -29,6 +29,24 @@ static const cli_command commands[] = {
 	 "  --data DIR            take relative data paths of the recipe under DIR\n"
 	 "  --log-every N         steps between progress lines\n"
 	 "  --quiet               no progress output\n"},
+	{"build", cli_build, "compile model.lua into a standalone trainer executable",
+	 "usage: samc build model.lua -o TRAINER [--set key=value ...] [--dtype f32|f64]\n"
+	 "                  [--device cpu] [--cc CC] [--keep] [--verbose] [--quiet]\n"
+	 "\n"
+	 "Compiles the model's steps for this machine's CPU (as `samc model.lua\n"
+	 "--backend cpu` does) into an object file and links it with the samc runtime\n"
+	 "into TRAINER, which needs neither LLVM nor Lua to run and gives the same\n"
+	 "numbers as the JIT. The recipe (data paths included) is built in;\n"
+	 "./TRAINER --help lists its options (--epochs, --resume, --data, --threads,\n"
+	 "--seed, --metrics, --checkpoint-dir, --stop-after, --log-every, --quiet).\n"
+	 "  -o, --output FILE  the trainer to write\n"
+	 "  --cc CC            C compiler that links it (default: $CC, else cc on PATH)\n"
+	 "  --keep             keep FILE.samc.o (kernels) and FILE.samc.c (tables, main)\n"
+	 "  --verbose          print the compiler's command line\n"
+	 "  --quiet            no summary line (it gives the build time)\n"
+	 "Environment: SAMC_RUNTIME_DIR, a directory with libsamcrt.a and the runtime\n"
+	 "headers (there or in its include/), replaces the runtime of samc's own build.\n"
+	 "The trainer uses this machine's CPU features: run it on a machine like it.\n"},
 	{"emit", cli_emit, "print an intermediate stage of the compilation",
 	 "usage: samc emit --stage=STAGE [--set key=value ...] [--dtype f32|f64] model.lua\n"
 	 "\n"

@@ -13,7 +13,7 @@
 
 /* FNV-1a over the printed programs: a checkpoint records it, so resuming
  * with a changed model (shapes, ops, optimizer, dtype) is refused. */
-static void program_hash(const pass_programs *p, char out[17])
+void cli_program_hash(const pass_programs *p, char out[17])
 {
 	uint64_t h = 1469598103934665603ull;
 	const pass_program *all[3] = {&p->sam, &p->base, &p->eval};
@@ -126,7 +126,7 @@ int cli_train(int argc, char **argv)
 		fe_model_free(m);
 		return CLI_ERR_MODEL;
 	}
-	program_hash(&progs, hash);
+	cli_program_hash(&progs, hash);
 	if ((progs.sam.g && !(sam = cli_exec_new(ta.backend, &progs.sam, ta.threads, msg, sizeof msg))) ||
 	    (progs.base.g && !(base = cli_exec_new(ta.backend, &progs.base, ta.threads, msg, sizeof msg))) ||
 	    !(eval = cli_exec_new(ta.backend, &progs.eval, ta.threads, msg, sizeof msg))) {

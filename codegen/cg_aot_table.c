@@ -1,0 +1,249 @@
+/*
+ * cg_aot_table.c - the generated C of a standalone trainer (see cg_aot.h):
+ * each step's rt_prog table with extern declarations of its kernels, the
+ * recipe, the program hash and a main() that calls rt_aot_main. Floats are
+ * written as hexadecimal literals, so every value is exact.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cg_aot.h"
+#include "rt_aot.h"
+
+static const char *const step_names[CG_AOT_NSTEPS] = {"sam", "base", "eval"};
+
+const char *cg_aot_step_name(int step)
+{
+	return step >= 0 && step < CG_AOT_NSTEPS ? step_names[step] : "?";
+}
+
+/* A C string literal (or NULL). */
+static void str(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs("NULL", f);
+		return;
+	}
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p >= 0x7f)
+			fprintf(f, "\\%03o", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static void dbl(FILE *f, double v)
+{
+	if (isnan(v))
+		fputs("NAN", f);
+	else if (isinf(v))
+		fputs(v < 0 ? "-INFINITY" : "INFINITY", f);
+	else
+		fprintf(f, "%a", v);
+}
+
+static const char *const role_names[] = {"RT_SLOT_PARAM", "RT_SLOT_STATE", "RT_SLOT_INPUT"};
+static const char *const init_names[] = {"RT_INIT_ZEROS", "RT_INIT_ONES", "RT_INIT_UNIFORM",
+                                         "RT_INIT_NORMAL"};
+
+static const char *dtype_name(rt_dtype t)
+{
+	return t == RT_F32 ? "RT_F32" : t == RT_F64 ? "RT_F64" : "RT_I32";
+}
+
+static void write_slots(FILE *f, const char *s, const rt_prog *p)
+{
+	fprintf(f, "static const rt_slot %s_slots[] = {\n", s);
+	for (int i = 0; i < p->nslots; i++) {
+		const rt_slot *sl = &p->slots[i];
+		fputs("\t{.name = ", f);
+		str(f, sl->name);
+		fprintf(f, ", .role = %s, .dtype = %s, .rank = %d, .dim = {", role_names[sl->role],
+		        dtype_name(sl->dtype), sl->rank);
+		for (int d = 0; d < sl->rank; d++)
+			fprintf(f, "%s%lld", d ? ", " : "", (long long)sl->dim[d]);
+		if (sl->rank == 0)
+			fputs("0", f);
+		fprintf(f, "},\n\t .init = %s, .init_a = ", init_names[sl->init]);
+		dbl(f, sl->init_a);
+		fputs(", .init_b = ", f);
+		dbl(f, sl->init_b);
+		fprintf(f, ", .nclasses = %d},\n", sl->nclasses);
+	}
+	fprintf(f, "\t{0}\n};\n");
+}
+
+static void write_kernels(FILE *f, int step, const char *s, const rt_prog *p)
+{
+	char sym[128];
+	for (int i = 0; i < p->nkernels; i++)
+		if (p->kernels[i].kind == RT_PROG_LOOPS) {
+			cg_aot_symbol(sym, sizeof sym, step, p->kernels[i].name);
+			fprintf(f, "extern int32_t %s(void **, int64_t, int64_t);\n", sym);
+		}
+	fprintf(f, "static const int %s_args[] = {", s);
+	for (int i = 0; i < p->nkernels; i++)
+		for (int j = 0; j < p->kernels[i].nargs; j++)
+			fprintf(f, "%d, ", p->kernels[i].args[j]);
+	fprintf(f, "0};\n");
+	fprintf(f, "static const rt_prog_kernel %s_kernels[] = {\n", s);
+	for (int i = 0, a = 0; i < p->nkernels; i++) {
+		const rt_prog_kernel *k = &p->kernels[i];
+		fprintf(f, "\t{.kind = %s, .name = ", k->kind == RT_PROG_GEMM ? "RT_PROG_GEMM" : "RT_PROG_LOOPS");
+		str(f, k->name);
+		if (k->kind == RT_PROG_LOOPS) {
+			cg_aot_symbol(sym, sizeof sym, step, k->name);
+			fprintf(f, ", .fn = %s", sym);
+		}
+		fprintf(f, ", .nargs = %d, .args = %s_args + %d,\n", k->nargs, s, a);
+		fprintf(f, "\t .par_extent = %lld, .work = %lld, .ta = %d, .tb = %d, .f64 = %d, "
+		           ".m = %lld, .n = %lld, .k = %lld,\n\t .fail_where = ",
+		        (long long)k->par_extent, (long long)k->work, k->ta, k->tb, k->f64,
+		        (long long)k->m, (long long)k->n, (long long)k->k);
+		str(f, k->fail_where);
+		fputs(", .fail_msg = ", f);
+		str(f, k->fail_msg);
+		fputs(", .fail_input = ", f);
+		str(f, k->fail_input);
+		fputs("},\n", f);
+		a += k->nargs;
+	}
+	fprintf(f, "\t{0}\n};\n");
+}
+
+static void write_prog(FILE *f, int step, const rt_prog *p)
+{
+	char s[32];
+	snprintf(s, sizeof s, "samc_%s", cg_aot_step_name(step));
+	fprintf(f, "\n/* the %s step */\n", cg_aot_step_name(step));
+	write_slots(f, s, p);
+	fprintf(f, "static const rt_prog_output %s_outputs[] = {\n", s);
+	for (int i = 0; i < p->noutputs; i++) {
+		fputs("\t{", f);
+		str(f, p->outputs[i].name);
+		fprintf(f, ", %d, %s},\n", p->outputs[i].buf, dtype_name(p->outputs[i].dtype));
+	}
+	fprintf(f, "\t{0}\n};\nstatic const rt_prog_buf %s_bufs[] = {\n", s);
+	for (int i = 0; i < p->nbufs; i++)
+		fprintf(f, "\t{%d, %lld, %lld},\n", p->bufs[i].slot, (long long)p->bufs[i].offset,
+		        (long long)p->bufs[i].bytes);
+	fprintf(f, "\t{0}\n};\nstatic const rt_prog_commit %s_commits[] = {\n", s);
+	for (int i = 0; i < p->ncommits; i++)
+		fprintf(f, "\t{%d, %d, %d},\n", p->commits[i].src, p->commits[i].snapshot,
+		        p->commits[i].target);
+	fprintf(f, "\t{0}\n};\n");
+	write_kernels(f, step, s, p);
+	fprintf(f, "static const rt_prog %s_prog = {\n"
+	           "\t%s_slots, %d, %s_outputs, %d, %s_bufs, %d,\n"
+	           "\t%s_kernels, %d, %s_commits, %d, %lld\n};\n",
+	        s, s, p->nslots, s, p->noutputs, s, p->nbufs, s, p->nkernels, s, p->ncommits,
+	        (long long)p->arena_bytes);
+}
+
+static void write_files(FILE *f, const char *what, const data_file *d, int n)
+{
+	fprintf(f, "\t\t.%s = {", what);
+	for (int i = 0; i < n; i++) {
+		fputs("{", f);
+		str(f, d[i].input);
+		fputs(", ", f);
+		str(f, d[i].path);
+		fputs("}, ", f);
+	}
+	fprintf(f, "},\n");
+}
+
+static void write_recipe(FILE *f, const rt_recipe *r)
+{
+	const opt_config *o = &r->opt;
+	fprintf(f, "\n/* the recipe */\nstatic sam_group samc_groups[] = {\n");
+	for (int i = 0; i < o->ngroups; i++) {
+		fputs("\t{", f);
+		str(f, o->groups[i].prefix);
+		fputs(", ", f);
+		dbl(f, o->groups[i].rho);
+		fputs("},\n", f);
+	}
+	fprintf(f, "\t{0}\n};\nstatic const rt_recipe samc_recipe = {\n\t.opt = {.kind = %s, .lr = ",
+	        o->kind == OPT_SGD ? "OPT_SGD" : o->kind == OPT_ADAM ? "OPT_ADAM" : "OPT_ADAMW");
+	const double od[] = {o->lr, o->momentum, o->dampening, o->weight_decay, o->beta1, o->beta2,
+	                     o->eps, o->rho};
+	const char *const on[] = {"lr", "momentum", "dampening", "weight_decay", "beta1", "beta2",
+	                          "eps", "rho"};
+	for (int i = 0; i < 8; i++) {
+		if (i)
+			fprintf(f, ", .%s = ", on[i]);
+		dbl(f, od[i]);
+	}
+	fprintf(f, ",\n\t\t.nesterov = %d, .sam = %d, .adaptive = %d, .sam_every = %d, "
+	           ".groups = samc_groups, .ngroups = %d},\n",
+	        o->nesterov, o->sam, o->adaptive, o->sam_every, o->ngroups);
+	const sched_config *sc = &r->sched;
+	fprintf(f, "\t.sched = {.kind = %s, .step_size = ",
+	        sc->kind == SCHED_CONSTANT ? "SCHED_CONSTANT" : sc->kind == SCHED_STEP ? "SCHED_STEP"
+	                                                                             : "SCHED_COSINE");
+	dbl(f, sc->step_size);
+	fputs(", .gamma = ", f);
+	dbl(f, sc->gamma);
+	fputs(", .t_max = ", f);
+	dbl(f, sc->t_max);
+	fputs(", .eta_min = ", f);
+	dbl(f, sc->eta_min);
+	fputs(", .warmup = ", f);
+	dbl(f, sc->warmup);
+	const data_config *d = &r->data;
+	fputs("},\n\t.data = {\n\t\t.format = ", f);
+	str(f, d->format);
+	fputs(",\n", f);
+	write_files(f, "train", d->train, d->ntrain);
+	write_files(f, "test", d->test, d->ntest);
+	fprintf(f, "\t\t.ntrain = %d, .ntest = %d, .scale = ", d->ntrain, d->ntest);
+	dbl(f, d->scale);
+	fputs(", .mean = ", f);
+	dbl(f, d->mean);
+	fputs(", .std = ", f);
+	dbl(f, d->std);
+	fprintf(f, ",\n\t\t.drop_last = %d, .limit_train = %d, .limit_test = %d},\n", d->drop_last,
+	        d->limit_train, d->limit_test);
+	fprintf(f, "\t.batch_size = %d, .epochs = %d, .seed = %lluull, .log_every = %d\n};\n",
+	        r->batch_size, r->epochs, (unsigned long long)r->seed, r->log_every);
+}
+
+int cg_aot_write_table(FILE *f, const cg_aot_unit *u, char *err, size_t errlen)
+{
+	if (u->recipe->data.ntrain > 4 || u->recipe->data.ntest > 4 || u->recipe->opt.ngroups < 0) {
+		snprintf(err, errlen, "samc build: malformed recipe (data files or SAM groups)");
+		return -1;
+	}
+	fprintf(f, "/* Generated by samc build from ");
+	for (const char *p = u->model; *p; p++) /* keep the comment closed */
+		fputc(*p == '*' ? '_' : *p, f);
+	fprintf(f, ": the compiled steps' tables, the\n * recipe and main(). The kernels are in the "
+	           "object file built with it. */\n"
+	           "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n\n"
+	           "#include \"rt_aot.h\"\n");
+	for (int s = 0; s < CG_AOT_NSTEPS; s++)
+		if (u->step[s])
+			write_prog(f, s, &u->step[s]->desc);
+	write_recipe(f, u->recipe);
+	fprintf(f, "\nstatic const rt_aot_model samc_model = {\n\t.abi = %d, .model = ", RT_AOT_ABI);
+	str(f, u->model);
+	fputs(", .program_hash = ", f);
+	str(f, u->program_hash);
+	fprintf(f, ",\n\t.recipe = &samc_recipe, .nparams = %d,\n", u->nparams);
+	for (int s = 0; s < CG_AOT_NSTEPS; s++) {
+		if (u->step[s])
+			fprintf(f, "\t.%s = &samc_%s_prog,\n", cg_aot_step_name(s), cg_aot_step_name(s));
+	}
+	fprintf(f, "};\n\nint main(int argc, char **argv)\n{\n"
+	           "\treturn rt_aot_main(&samc_model, argc, argv);\n}\n");
+	if (ferror(f)) {
+		snprintf(err, errlen, "samc build: error writing the generated C file");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,113 @@
+/*
+ * cli_build.c - `samc build model.lua -o trainer`: compile the model's
+ * steps ahead of time and link a standalone trainer (codegen/cg_aot.h)
+ * that needs neither LLVM nor Lua at run time.
+ */
+#include "cg_aot.h"
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+	const char *out;
+	cg_aot_options o;
+	int quiet;
+} build_args;
+
+static int parse(build_args *b, cli_model_args *ma, int argc, char **argv)
+{
+	for (int i = 1; i < argc;) {
+		int bad = 0, took = cli_take_model_arg(ma, &i, argc, argv, "build");
+		const char *v;
+		if (took < 0)
+			return CLI_ERR_USAGE;
+		if (took)
+			continue;
+		if ((v = cli_option_value("-o", &i, argc, argv, &bad)) ||
+		    (v = cli_option_value("--output", &i, argc, argv, &bad))) {
+			b->out = v;
+		} else if ((v = cli_option_value("--cc", &i, argc, argv, &bad))) {
+			b->o.cc = v;
+		} else if ((v = cli_option_value("--device", &i, argc, argv, &bad)) ||
+		           (v = cli_option_value("--backend", &i, argc, argv, &bad))) {
+			if (strcmp(v, "cpu") != 0)
+				return cli_usage_error("build", "device '%s': this build writes cpu trainers only",
+				                       v);
+		} else if (!strcmp(argv[i], "--keep")) {
+			b->o.keep = 1;
+			i++;
+		} else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
+			b->o.verbose = 1;
+			i++;
+		} else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
+			b->quiet = 1;
+			i++;
+		} else if (!strcmp(argv[i], "-O0")) {
+			b->o.opt_level = 0;
+			i++;
+		} else if (bad) {
+			return cli_usage_error("build", "%s needs a value", argv[i]);
+		} else {
+			return cli_usage_error("build", "unknown option '%s'", argv[i]);
+		}
+	}
+	if (!ma->model)
+		return cli_usage_error("build", "no model file given");
+	if (!b->out || !*b->out)
+		return cli_usage_error("build", "no output given: samc build %s -o TRAINER", ma->model);
+	return 0;
+}
+
+int cli_build(int argc, char **argv)
+{
+	cli_model_args ma;
+	cli_model_args_init(&ma);
+	build_args b;
+	memset(&b, 0, sizeof b);
+	cg_aot_options_default(&b.o);
+	int rc = parse(&b, &ma, argc, argv);
+	if (rc)
+		return rc;
+	ir_model *m;
+	if (cli_load_model(&ma, &m) != 0)
+		return CLI_ERR_MODEL;
+	char msg[2048], hash[17];
+	pass_programs progs;
+	if (pass_build_all(m, &progs, msg, sizeof msg) != 0) {
+		fprintf(stderr, "%s\n", msg);
+		fe_model_free(m);
+		return CLI_ERR_MODEL;
+	}
+	cli_program_hash(&progs, hash);
+	cg_aot_unit u;
+	memset(&u, 0, sizeof u);
+	u.model = ma.model;
+	u.program_hash = hash;
+	u.recipe = &m->recipe;
+	u.nparams = m->nparams;
+	pass_program *ps[CG_AOT_NSTEPS] = {&progs.sam, &progs.base, &progs.eval};
+	rc = CLI_ERR_MODEL;
+	for (int s = 0; s < CG_AOT_NSTEPS; s++)
+		if (ps[s]->g && !(u.step[s] = cg_step_new(ps[s]->g, ps[s]->outs, ps[s]->names,
+		                                          ps[s]->nout, msg, sizeof msg))) {
+			fprintf(stderr, "%s: %s\n", ma.model, msg);
+			goto done;
+		}
+	cg_aot_stats st;
+	if (cg_aot_build(&u, b.out, &b.o, &st, msg, sizeof msg) != 0) {
+		fprintf(stderr, "%s\n", msg);
+		goto done;
+	}
+	if (!b.quiet)
+		printf("samc build: wrote %s (%d kernels, %lld-byte object) in %.2f s "
+		       "(codegen %.2f s, cc %.2f s)\n", b.out, st.nkernels, (long long)st.object_bytes,
+		       st.total_s, st.codegen_s, st.cc_s);
+	rc = CLI_OK;
+done:
+	for (int s = 0; s < CG_AOT_NSTEPS; s++)
+		cg_step_free(u.step[s]);
+	pass_programs_free(&progs);
+	fe_model_free(m);
+	return rc;
+}
