@@ -29,6 +29,7 @@ typedef struct {
 	fe_decl *params;  int nparams, cap_params;  /* declaration order */
 	fe_decl *inputs;  int ninputs, cap_inputs;
 	int nlinear;             /* layers named automatically so far */
+	int sealed;              /* the file has returned: no more building */
 } fe_dsl;
 
 #define FE_TENSOR_MT "samc.tensor"

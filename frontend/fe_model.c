@@ -79,9 +79,8 @@ static int fe_run(lua_State *L)
 	d->batch_override = fe_recipe_batch_override(L, opt->sets, opt->nsets);
 	fe_sandbox_load(L);
 	lua_call(L, 0, 1);
-	/* no Lua code of the model runs from here on */
-	sb->hook_every = 0;
-	lua_sethook(L, NULL, 0, 0);
+	/* the model is complete: nothing may add to the graph from here on */
+	d->sealed = 1;
 	sb->return_line = fe_return_keyword_line(sb->path, sb->return_line);
 	if (!lua_istable(L, -1)) {
 		char got[128];

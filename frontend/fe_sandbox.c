@@ -116,6 +116,24 @@ static int fe_print(lua_State *L)
 	return 0;
 }
 
+/* setmetatable without finalizers: Lua runs __gc with hooks off, so a
+ * finalizer would escape the instruction budget. Lua only marks an object
+ * for finalization if __gc is there when the metatable is set. */
+static int fe_setmetatable(lua_State *L)
+{
+	if (lua_type(L, 2) == LUA_TTABLE) {
+		lua_pushliteral(L, "__gc");
+		if (lua_rawget(L, 2) != LUA_TNIL)
+			return fe_sandbox_error(L, "setmetatable: __gc finalizers are not available "
+			                        "in model files");
+		lua_pop(L, 1);
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
 void fe_sandbox_open_libs(lua_State *L)
 {
 	static const luaL_Reg libs[] = {
@@ -137,13 +155,24 @@ void fe_sandbox_open_libs(lua_State *L)
 		lua_pushnil(L);
 		lua_setglobal(L, *r);
 	}
-	/* string.dump makes binary chunks; nothing could load them, drop it anyway */
+	/* string.dump makes binary chunks (nothing could load them; drop it
+	 * anyway). The pattern functions backtrack inside C, where the
+	 * instruction budget cannot stop them: ("a"):rep(1e5):find(".-.-.-b")
+	 * would run for ages. */
+	static const char *const string_removed[] = {
+		"dump", "find", "match", "gmatch", "gsub", NULL,
+	};
 	lua_getglobal(L, LUA_STRLIBNAME);
-	lua_pushnil(L);
-	lua_setfield(L, -2, "dump");
+	for (const char *const *r = string_removed; *r; r++) {
+		lua_pushnil(L);
+		lua_setfield(L, -2, *r);
+	}
 	lua_pop(L, 1);
 	lua_pushcfunction(L, fe_print);
 	lua_setglobal(L, "print");
+	lua_getglobal(L, "setmetatable");
+	lua_pushcclosure(L, fe_setmetatable, 1);
+	lua_setglobal(L, "setmetatable");
 }
 
 int fe_sandbox_caller_line(lua_State *L)

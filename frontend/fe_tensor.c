@@ -45,6 +45,8 @@ char *fe_tensor_describe(const ir_node *n, char *buf, size_t len)
 void fe_dsl_here(lua_State *L)
 {
 	fe_dsl *d = fe_dsl_of(L);
+	if (d->sealed)
+		fe_sandbox_error(L, "tensors cannot be built after the model file has returned");
 	ir_set_loc(d->g, d->path, fe_sandbox_caller_line(L));
 }
 

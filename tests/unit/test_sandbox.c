@@ -64,7 +64,9 @@ static void t_unsafe_globals_absent(void **st)
 		"    'loadfile', 'load', 'loadstring', 'collectgarbage', 'utf8', 'coroutine'}) do\n"
 		"  assert(_G[name] == nil, name .. ' is reachable')\n"
 		"end\n"
-		"assert(string.dump == nil, 'string.dump is reachable')\n"
+		"for _, name in ipairs({'dump', 'find', 'match', 'gmatch', 'gsub'}) do\n"
+		"  assert(string[name] == nil, 'string.' .. name .. ' is reachable')\n"
+		"end\n"
 		"assert(type(string.format) == 'function' and type(math.sqrt) == 'function')\n"
 		"assert(type(table.insert) == 'function' and type(pairs) == 'function')\n"
 		"assert(('x'):rep(3) == 'xxx')\n";
@@ -116,6 +118,25 @@ static void t_instruction_budget(void **st)
 	/* pcall in the model cannot swallow it */
 	expect_error(write_file("pcall", "while true do pcall(function() while true do end end) end",
 	                        TAIL), NULL, "instruction budget exceeded");
+}
+
+/* Lua runs __gc finalizers with hooks off, beyond the instruction budget:
+ * model files cannot install them. */
+static void t_no_finalizers(void **st)
+{
+	(void)st;
+	expect_error(write_file("gc_loop",
+		"setmetatable({}, {__gc = function() while true do end end})\n", TAIL), NULL,
+		":1: setmetatable: __gc finalizers are not available in model files");
+	/* setmetatable itself still works */
+	char err[1024];
+	const char *path = write_file("mt",
+		"local t = setmetatable({}, {__index = function(_, k) return k .. '!' end})\n"
+		"assert(t.a == 'a!')\n"
+		"local mt = {}\nlocal u = setmetatable({}, mt)\nmt.__gc = function() end\n"
+		"assert(getmetatable(u) == mt)\n", TAIL);
+	if (run(path, NULL, err, sizeof err))
+		fail_msg("%s", err);
 }
 
 static void t_memory_budget(void **st)
@@ -178,6 +199,7 @@ int main(void)
 		cmocka_unit_test(t_unsafe_calls_fail),
 		cmocka_unit_test(t_binary_chunk_refused),
 		cmocka_unit_test(t_instruction_budget),
+		cmocka_unit_test(t_no_finalizers),
 		cmocka_unit_test(t_memory_budget),
 		cmocka_unit_test(t_long_path_kept),
 		cmocka_unit_test(t_missing_file),
