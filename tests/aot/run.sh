@@ -1,0 +1,96 @@
+#!/bin/sh
+# tests/aot/run.sh - `samc build` end to end: a standalone trainer is built
+# from a model, needs neither LLVM nor Lua (ldd), trains, and its final
+# checkpoint equals, byte for byte, that of the JIT (`samc --backend cpu`)
+# run with the same options; its resume is exact; a missing compiler, a
+# missing runtime and an unwritable output give clear errors.
+#
+#   sh tests/aot/run.sh SAMC SOURCE_DIR [MODEL]
+# Exit 0 pass, 1 fail, 77 skipped (no data set or no C compiler).
+set -u
+SAMC=$1
+SRC=$2
+MODEL=${3:-$SRC/examples/fashion_mlp.lua}
+DATA=/usr/share/datasets/fashion-mnist
+if [ ! -f "$DATA/train-images-idx3-ubyte.gz" ]; then
+	echo "SKIP: Fashion-MNIST not installed ($DATA)"; exit 77
+fi
+if ! command -v "${CC:-cc}" >/dev/null 2>&1; then
+	echo "SKIP: no C compiler (${CC:-cc})"; exit 77
+fi
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+fails=0
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1"; fails=$((fails + 1)); }
+
+# 22 steps of batch 128 (SAM around SGD), evaluation on 512 examples
+SETS="--set data.limit_train=2816 --set data.limit_test=512"
+
+# 1. build, with its time on the summary line
+if "$SAMC" build "$MODEL" $SETS -o "$W/trainer" >"$W/build.out" 2>&1; then
+	ok "samc build writes a trainer: $(cat "$W/build.out")"
+else
+	cat "$W/build.out"; bad "samc build"; exit 1
+fi
+grep -q "in [0-9.]* s (codegen" "$W/build.out" && ok "build time is printed" || bad "build time line"
+[ ! -e "$W/trainer.samc.o" ] && [ ! -e "$W/trainer.samc.c" ] && ok "intermediate files removed" \
+	|| bad "intermediate files left next to the trainer"
+
+# 2. no LLVM, no Lua at run time (and ldd does see its real libraries)
+ldd "$W/trainer" >"$W/ldd.out" 2>&1
+if grep -q "libopenblas" "$W/ldd.out" && ! grep -qiE "libLLVM|liblua" "$W/ldd.out"; then
+	ok "ldd: no libLLVM, no liblua"
+else
+	cat "$W/ldd.out"; bad "ldd: the trainer depends on LLVM or Lua (or ldd failed)"
+fi
+
+# 3. trainer == JIT, byte for byte, on 1 and on 2 threads
+for t in 1 2; do
+	(cd "$W" && ./trainer --threads $t --quiet --checkpoint-dir "aot$t" --metrics "aot$t.jsonl") \
+		>"$W/aot$t.out" 2>&1 || { cat "$W/aot$t.out"; bad "trainer --threads $t runs"; continue; }
+	"$SAMC" "$MODEL" $SETS --backend cpu --threads $t --quiet --checkpoint-dir "$W/jit$t" \
+		>"$W/jit$t.out" 2>&1 || { cat "$W/jit$t.out"; bad "samc --backend cpu --threads $t"; continue; }
+	if cmp -s "$W/aot$t/last.safetensors" "$W/jit$t/last.safetensors"; then
+		ok "threads $t: trainer checkpoint == JIT checkpoint, bit for bit"
+	else
+		bad "threads $t: trainer and JIT checkpoints differ"
+	fi
+	grep -q '"step":"22"' "$W/aot$t/last.safetensors" && ok "threads $t: 22 steps taken" \
+		|| bad "threads $t: expected 22 steps in the checkpoint"
+done
+
+# 4. exact resume in the trainer: 2 epochs == 1 epoch, stop, resume
+(cd "$W" && ./trainer --threads 1 --quiet --epochs 2 --checkpoint-dir full &&
+	./trainer --threads 1 --quiet --epochs 2 --stop-after 1 --checkpoint-dir part &&
+	./trainer --threads 1 --quiet --epochs 2 --resume part/last.safetensors --checkpoint-dir part) \
+	>"$W/resume.out" 2>&1 || { cat "$W/resume.out"; bad "trainer resume runs"; }
+cmp -s "$W/full/last.safetensors" "$W/part/last.safetensors" && ok "trainer resume is exact" \
+	|| bad "trainer: resumed run differs from the uninterrupted one"
+
+# 5. trainer options: bad ones are usage errors (exit 2)
+"$W/trainer" --epochs 0 >/dev/null 2>"$W/opt.err"; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--epochs must be" "$W/opt.err" && ok "trainer: bad --epochs is a usage error" \
+	|| bad "trainer --epochs 0: exit $rc, $(cat "$W/opt.err")"
+"$W/trainer" --help | grep -q -- "--resume CKPT" && ok "trainer --help lists its options" \
+	|| bad "trainer --help"
+
+# 6. clear errors: no compiler, no runtime, unwritable output
+expect_error() { # name, pattern, command...
+	name=$1; pat=$2; shift 2
+	"$@" >"$W/err.out" 2>&1; rc=$?
+	if [ $rc -eq 1 ] && grep -q "$pat" "$W/err.out"; then ok "$name"; else
+		cat "$W/err.out"; bad "$name (exit $rc)"; fi
+}
+expect_error "missing compiler on PATH" "no C compiler: 'samc-no-such-cc' is not on PATH" \
+	"$SAMC" build "$MODEL" $SETS --cc samc-no-such-cc -o "$W/t2"
+expect_error "CC not executable" "is not an executable file" \
+	env CC=/nonexistent/bin/cc "$SAMC" build "$MODEL" $SETS -o "$W/t2"
+expect_error "missing runtime" "SAMC_RUNTIME_DIR" \
+	env SAMC_RUNTIME_DIR="$W/none" "$SAMC" build "$MODEL" $SETS -o "$W/t2"
+expect_error "unwritable output" "cannot write next to the output '$W/no/dir/t2'" \
+	"$SAMC" build "$MODEL" $SETS -o "$W/no/dir/t2"
+[ ! -e "$W/t2" ] && ok "no trainer written on errors" || bad "a trainer was written despite errors"
+
+if [ $fails -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+echo "all aot checks passed"

@@ -1,0 +1,8 @@
+# tests/aot/tests.cmake - `samc build` standalone trainers (see run.sh):
+# no LLVM/Lua at run time, byte-identical checkpoints against the JIT,
+# exact resume, clear errors. Exit 77 = skipped (no data set, no cc).
+if(TARGET samc)
+  add_test(NAME aot_trainer
+           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/run.sh $<TARGET_FILE:samc> ${CMAKE_SOURCE_DIR})
+  set_tests_properties(aot_trainer PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS aot)
+endif()
