@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "fe_model.h"
+#include "pass_pipeline.h"
 #include "pass_plan.h"
 #include "test_cg_harness.h"
 
@@ -152,6 +154,93 @@ static void test_emit_stages(void **st)
 	ir_graph_free(g);
 }
 
+/* The kernel of f writing node n (as one of its roots), or NULL. */
+static const pass_kernel *writer(const pass_fusion *f, const ir_node *n)
+{
+	int k = f->kernel_of[n->id];
+	if (k < 0)
+		return NULL;
+	for (int j = 0; j < f->k[k].nroots; j++)
+		if (f->k[k].roots[j] == n)
+			return &f->k[k];
+	return NULL;
+}
+
+/* The SAM fusions of the design, counted on the example MLP's SAM step:
+ * one update kernel per parameter (momentum and weight together, written in
+ * place), the perturbed weights written once per parameter by one kernel,
+ * the norm's scalar chain (sum of the partial norms, sqrt, + eps, rho / n)
+ * in one kernel and never a kernel of its own per parameter, and the bias
+ * add kept with the relu that reads it. */
+static void test_sam_step_fusion(void **st)
+{
+	(void)st;
+	char path[1024], err[1024];
+	snprintf(path, sizeof path, "%s/examples/fashion_mlp.lua", SAMC_SOURCE_DIR);
+	ir_model *m;
+	if (fe_load_model(path, NULL, &m, err, sizeof err)) {
+		print_error("%s\n", err);
+		fail();
+	}
+	pass_program sam;
+	assert_int_equal(pass_build(m, PASS_PROG_SAM, &sam, err, sizeof err), 0);
+	pass_fusion *f = pass_fuse(sam.g, sam.outs, sam.nout, err, sizeof err);
+	assert_non_null(f);
+	pass_plan *p = pass_plan_new(f, err, sizeof err);
+	assert_non_null(p);
+	int nparam = 0, ngemm = 0, nscalar = 0, nupdate = 0;
+	for (int i = 0; i < sam.g->nnodes; i++)
+		nparam += sam.g->nodes[i]->op == IR_OP_PARAM;
+	for (int k = 0; k < f->nk; k++) {
+		ngemm += f->k[k].kind == PASS_K_MATMUL;
+		int out = 0;
+		for (int o = 0; o < sam.nout; o++)
+			out |= sam.outs[o] == f->k[k].root;
+		/* scalar kernels that are not metrics: the norm's chain only */
+		if (f->k[k].kind == PASS_K_ELEM && ir_shape_numel(&f->k[k].root->shape) == 1 &&
+		    f->k[k].root->op != IR_OP_CONST && !out)
+			nscalar++;
+	}
+	assert_int_equal(nparam, 4);
+	/* 2 x (3 forward/backward-data GEMMs + 2 weight-gradient GEMMs) */
+	assert_int_equal(ngemm, 10);
+	assert_int_equal(nscalar, 1);
+	for (int i = 0; i < sam.g->nnodes; i++) {
+		ir_node *a = sam.g->nodes[i];
+		if (a->op != IR_OP_ASSIGN || a->in[0]->op != IR_OP_PARAM)
+			continue;
+		/* the weight's update also writes its momentum buffer, both in place */
+		const pass_kernel *K = writer(f, a->in[1]);
+		assert_non_null(K);
+		assert_int_equal(K->nroots, 2);
+		assert_int_equal(p->direct[K - f->k], 1);
+		assert_int_equal(p->buf_of[a->in[1]->id], p->buf_of[a->in[0]->id]);
+		nupdate++;
+	}
+	assert_int_equal(nupdate, nparam);
+	/* each parameter is read by one perturbation kernel (w + e) and its
+	 * update, biases also by the first pass's bias add (weights: GEMMs) */
+	for (int i = 0; i < sam.g->nnodes; i++) {
+		ir_node *w = sam.g->nodes[i];
+		if (w->op != IR_OP_PARAM)
+			continue;
+		int readers = 0;
+		for (int k = 0; k < f->nk; k++)
+			for (int j = 0; j < f->k[k].nreads; j++)
+				readers += f->k[k].kind != PASS_K_MATMUL && f->k[k].reads[j].node == w;
+		assert_int_equal(readers, w->shape.rank == 1 ? 3 : 2);
+	}
+	/* 10 GEMMs, bias+relu x2, output bias x2, loss, its gradient x2 (+ seed
+	 * constants x2), bias-gradient sums x4, relu gradient x2, 4 norm partial
+	 * sums, the norm, 4 perturbations, 4 updates, and the accuracy metric
+	 * (correct, sum, scale) */
+	assert_int_equal(f->nk, 41);
+	pass_plan_free(p);
+	pass_fusion_free(f);
+	pass_program_free(&sam);
+	fe_model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +249,7 @@ int main(void)
 	    cmocka_unit_test(test_plan_reuses_memory),
 	    cmocka_unit_test(test_plan_assigns),
 	    cmocka_unit_test(test_emit_stages),
+	    cmocka_unit_test(test_sam_step_fusion),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
