@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -248,16 +249,24 @@ static void fe_read_schedule(lua_State *L, int t, sched_config *s)
 }
 
 /* Relative data paths are relative to the model file's directory. */
+/* Data paths stay as written; relative ones are resolved by the runtime
+ * against --data DIR if given, else against the model file's directory
+ * (made absolute here, so a trainer built from the model finds them from
+ * any working directory). */
 static const char *fe_data_path(fe_dsl *d, const char *p)
 {
+	return ir_arena_strdup(&d->g->arena, p);
+}
+
+static const char *fe_model_dir(fe_dsl *d)
+{
 	const char *slash = strrchr(d->path, '/');
-	if (p[0] == '/' || !slash)
-		return ir_arena_strdup(&d->g->arena, p);
-	size_t dir = (size_t)(slash - d->path) + 1, n = dir + strlen(p) + 1;
-	char *out = ir_arena_alloc(&d->g->arena, n);
-	memcpy(out, d->path, dir);
-	strcpy(out + dir, p);
-	return out;
+	char dir[4096], abs[PATH_MAX];
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - d->path) + (slash == d->path), d->path);
+	return ir_arena_strdup(&d->g->arena, realpath(dir, abs) ? abs : dir);
 }
 
 /* data.train / data.test: input name -> file, kept in input declaration
@@ -309,6 +318,7 @@ static void fe_read_data(lua_State *L, int t, data_config *dc, fe_dsl *d)
 	    strcmp(dc->format, "safetensors"))
 		fe_recipe_error(L, "unknown data.format '%s' (known: idx, csv, safetensors)",
 		                dc->format);
+	dc->base_dir = fe_model_dir(d);
 	dc->ntrain = fe_read_split(L, t, "train", dc->train, d);
 	dc->ntest = fe_read_split(L, t, "test", dc->test, d);
 	for (int i = 0; i < d->ninputs; i++) {

@@ -243,7 +243,7 @@ int rt_dataset_load(rt_dataset *ds, const data_config *dc, int test, const char 
 			goto fail;
 		}
 		char path[4096];
-		join_path(path, sizeof path, data_dir, f->path);
+		join_path(path, sizeof path, data_dir ? data_dir : dc->base_dir, f->path);
 		rt_tensor t = {0};
 		if (load_file(dc, files, nfiles, path, f, s, &t, err))
 			goto fail;

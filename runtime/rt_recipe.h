@@ -54,6 +54,8 @@ typedef struct {
 	double mean, std;
 	int drop_last;        /* training: drop the short last batch (1) or pad (0) */
 	int limit_train, limit_test; /* use only the first N examples (0 = all) */
+	const char *base_dir; /* relative paths are under it (the model file's directory,
+	                         absolute); a trainer's --data DIR takes precedence */
 } data_config;
 
 typedef struct {
