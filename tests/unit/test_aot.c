@@ -1,0 +1,201 @@
+/*
+ * test_aot.c - the runtime's runner of compiled step tables (rt_prog.h),
+ * with hand-written kernels and no LLVM, as a standalone trainer runs
+ * them: buffer binding, a parallel kernel split over threads, GEMMs,
+ * outputs, commits with a swap snapshot, kernel failures reported with
+ * their model line, and malformed tables refused with a message.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rt_prog.h"
+
+/* b[0][i] = 2 * b[1][i] + 1 over rows [lo, hi) of 4 columns */
+static int32_t k_affine(void **b, int64_t lo, int64_t hi)
+{
+	float *out = b[0];
+	const float *in = b[1];
+	for (int64_t i = lo * 4; i < hi * 4; i++)
+		out[i] = 2.0f * in[i] + 1.0f;
+	return 0;
+}
+
+/* b[0][0] = sum(b[1][0..8)) */
+static int32_t k_sum(void **b, int64_t lo, int64_t hi)
+{
+	(void)lo;
+	(void)hi;
+	float s = 0;
+	for (int i = 0; i < 8; i++)
+		s += ((const float *)b[1])[i];
+	*(float *)b[0] = s;
+	return 0;
+}
+
+static int32_t k_fail(void **b, int64_t lo, int64_t hi)
+{
+	(void)b;
+	(void)lo;
+	(void)hi;
+	return 3;
+}
+
+/* slots: 0 "w" [2,4] param, 1 "v" [2,4] state, 2 "x" [4,2] input
+ * buffers: 0..2 the slots, 3 = affine(w) [2,4], 4 = w @ x [2,2] (GEMM),
+ *          5 = sum(affine) scalar, 6 = snapshot of w
+ * assigns: w <- affine(w) (buffer 3), v <- w (old w: snapshot to 6) */
+static const rt_slot slots[] = {
+	{.name = "w", .role = RT_SLOT_PARAM, .dtype = RT_F32, .rank = 2, .dim = {2, 4}},
+	{.name = "v", .role = RT_SLOT_STATE, .dtype = RT_F32, .rank = 2, .dim = {2, 4}},
+	{.name = "x", .role = RT_SLOT_INPUT, .dtype = RT_F32, .rank = 2, .dim = {4, 2}},
+};
+static const rt_prog_buf bufs[] = {
+	{0, 0, 32}, {1, 0, 32}, {2, 0, 32}, {-1, 0, 32}, {-1, 32, 16}, {-1, 48, 4}, {-1, 64, 32},
+};
+static const int args[] = {3, 0, 0, 2, 4, 5, 3};
+static rt_prog_kernel kernels[] = {
+	/* work above RT_PROG_PAR_MIN_WORK so the split really happens */
+	{.kind = RT_PROG_LOOPS, .name = "affine", .fn = k_affine, .nargs = 2, .args = args,
+	 .par_extent = 2, .work = 1 << 20},
+	{.kind = RT_PROG_GEMM, .name = "gemm", .nargs = 3, .args = args + 2, .m = 2, .n = 2, .k = 4},
+	{.kind = RT_PROG_LOOPS, .name = "sum", .fn = k_sum, .nargs = 2, .args = args + 5},
+};
+static const rt_prog_output outputs[] = {{"total", 5, RT_F32}};
+static const rt_prog_commit commits[] = {{3, -1, 0}, {0, 6, 1}};
+
+static rt_prog table(void)
+{
+	rt_prog p = {slots, 3, outputs, 1, bufs, 7, kernels, 3, commits, 2, 96};
+	return p;
+}
+
+static void run_step(int threads)
+{
+	rt_prog p = table();
+	rt_err err = {{0}};
+	rt_exec *x = rt_prog_exec_new(&p, threads, &err);
+	if (!x)
+		print_error("%s\n", err.msg);
+	assert_non_null(x);
+	assert_string_equal(x->backend, "cpu");
+	assert_int_equal(x->nslots, 3);
+	assert_string_equal(x->slots[1].name, "v");
+	assert_int_equal(x->noutputs, 1);
+	assert_string_equal(x->outputs[0], "total");
+	float w[8], v[8] = {0}, xin[8];
+	for (int i = 0; i < 8; i++) {
+		w[i] = (float)i;
+		xin[i] = (float)(i % 3);
+	}
+	void *data[3] = {w, v, xin};
+	double out[1];
+	assert_int_equal(x->run(x, data, out, &err), 0);
+	/* sum of 2*i+1 over 0..7 = 64 */
+	assert_true(out[0] == 64.0);
+	for (int i = 0; i < 8; i++) {
+		assert_true(w[i] == 2.0f * (float)i + 1.0f); /* committed new value */
+		assert_true(v[i] == (float)i);               /* the old w, via the snapshot */
+	}
+	x->free(x);
+}
+
+static void test_run_one_and_two_threads(void **st)
+{
+	(void)st;
+	run_step(1);
+	run_step(2);
+}
+
+static void test_gemm(void **st)
+{
+	(void)st;
+	/* only the GEMM: C = A[2,4] @ B[4,2] */
+	static const rt_prog_buf gb[] = {{0, 0, 32}, {2, 0, 32}, {-1, 0, 16}};
+	static const int ga[] = {0, 1, 2};
+	static const rt_prog_kernel gk[] = {
+	    {.kind = RT_PROG_GEMM, .name = "g", .nargs = 3, .args = ga, .m = 2, .n = 2, .k = 4}};
+	static const rt_prog_output go[] = {{"c01", 2, RT_F32}};
+	rt_prog p = {slots, 3, go, 1, gb, 3, gk, 1, NULL, 0, 16};
+	rt_err err = {{0}};
+	rt_exec *x = rt_prog_exec_new(&p, 1, &err);
+	assert_non_null(x);
+	float a[8] = {1, 2, 3, 4, 5, 6, 7, 8}, v[8], b[8] = {1, 0, 0, 1, 1, 1, 2, -1};
+	void *data[3] = {a, v, b};
+	double out[1];
+	assert_int_equal(x->run(x, data, out, &err), 0);
+	/* C[0,0] = 1*1 + 2*0 + 3*1 + 4*2 = 12 (the output reads C[0][0]) */
+	assert_true(out[0] == 12.0);
+	x->free(x);
+}
+
+static void test_kernel_failure_names_the_line(void **st)
+{
+	(void)st;
+	static const int fa[] = {5, 3};
+	static const rt_prog_kernel fk[] = {
+	    {.kind = RT_PROG_LOOPS, .name = "ce", .fn = k_fail, .nargs = 2, .args = fa,
+	     .fail_where = "model.lua:7: cross_entropy", .fail_msg = "label out of range",
+	     .fail_input = "y"}};
+	rt_prog p = table();
+	p.kernels = fk;
+	p.nkernels = 1;
+	p.ncommits = 0;
+	rt_err err = {{0}};
+	rt_exec *x = rt_prog_exec_new(&p, 1, &err);
+	assert_non_null(x);
+	float w[8] = {0}, v[8] = {0}, xin[8] = {0};
+	void *data[3] = {w, v, xin};
+	double out[1];
+	assert_int_not_equal(x->run(x, data, out, &err), 0);
+	assert_string_equal(err.msg, "model.lua:7: cross_entropy: label out of range (code 3, input 'y')");
+	x->free(x);
+}
+
+static void expect_refused(rt_prog p, const char *needle)
+{
+	rt_err err = {{0}};
+	rt_exec *x = rt_prog_exec_new(&p, 1, &err);
+	assert_null(x);
+	if (!strstr(err.msg, needle))
+		print_error("message '%s' lacks '%s'\n", err.msg, needle);
+	assert_non_null(strstr(err.msg, needle));
+}
+
+static void test_malformed_tables_refused(void **st)
+{
+	(void)st;
+	rt_prog p = table();
+	p.arena_bytes = 40; /* buffer 5 at 48 no longer fits */
+	expect_refused(p, "outside its slot or arena");
+	static const int bad_args[] = {3, 99};
+	rt_prog_kernel k0 = kernels[0];
+	k0.args = bad_args;
+	p = table();
+	p.kernels = &k0;
+	p.nkernels = 1;
+	expect_refused(p, "reads buffer 99");
+	k0 = kernels[0];
+	k0.fn = NULL;
+	expect_refused(p, "has no compiled function");
+	static const rt_prog_commit bad_commit[] = {{3, -1, 4}}; /* target is not a slot */
+	p = table();
+	p.commits = bad_commit;
+	p.ncommits = 1;
+	expect_refused(p, "commit 0");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_run_one_and_two_threads),
+	    cmocka_unit_test(test_gemm),
+	    cmocka_unit_test(test_kernel_failure_names_the_line),
+	    cmocka_unit_test(test_malformed_tables_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
