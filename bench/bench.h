@@ -64,6 +64,19 @@ int bench_step_new(bench_step *s, const ir_model *m, pass_prog_kind kind, int th
 int bench_step_run(bench_step *s, int i);
 void bench_step_free(bench_step *s);
 
+/* The GEMMs of a step's schedule, each with buffers of its own. */
+typedef struct {
+	int ta, tb, m, n, k;
+	float *a, *b, *c;
+} bench_gemm_case;
+
+/* The GEMM kernels of program `kind` (bench_cmd_gemm.c). 0, or -1 after
+ * printing the error. */
+int bench_gemm_collect(const ir_model *m, pass_prog_kind kind, bench_gemm_case **out, int *nout);
+/* Runs them back to back through cblas_sgemm; milliseconds taken. */
+double bench_gemm_run(const bench_gemm_case *c, int n);
+void bench_gemm_free(bench_gemm_case *c, int n);
+
 int bench_cmd_steps(const bench_args *a);
 int bench_cmd_opt(const bench_args *a);
 int bench_cmd_gemm(const bench_args *a);

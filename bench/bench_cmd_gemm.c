@@ -16,12 +16,7 @@
 
 #include "cg_step.h"
 
-typedef struct {
-	int ta, tb, m, n, k;
-	float *a, *b, *c;
-} gemm_case;
-
-static void run_case(const gemm_case *g)
+static void run_case(const bench_gemm_case *g)
 {
 	int lda = g->ta ? g->m : g->k, ldb = g->tb ? g->k : g->n;
 	cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans,
@@ -29,7 +24,7 @@ static void run_case(const gemm_case *g)
 }
 
 /* The GEMMs of program `kind`: *out (caller frees, with the buffers). */
-static int collect(const ir_model *m, pass_prog_kind kind, gemm_case **out, int *nout)
+int bench_gemm_collect(const ir_model *m, pass_prog_kind kind, bench_gemm_case **out, int *nout)
 {
 	char err[1024];
 	pass_program prog = {0};
@@ -40,13 +35,13 @@ static int collect(const ir_model *m, pass_prog_kind kind, gemm_case **out, int 
 		fprintf(stderr, "samc_bench: gemm: %s\n", err);
 		goto done;
 	}
-	gemm_case *c = calloc((size_t)st->desc.nkernels + 1, sizeof *c);
+	bench_gemm_case *c = calloc((size_t)st->desc.nkernels + 1, sizeof *c);
 	int n = 0;
 	for (int i = 0; c && i < st->desc.nkernels; i++) {
 		const rt_prog_kernel *k = &st->desc.kernels[i];
 		if (k->kind != RT_PROG_GEMM)
 			continue;
-		gemm_case *g = &c[n++];
+		bench_gemm_case *g = &c[n++];
 		g->ta = k->ta;
 		g->tb = k->tb;
 		g->m = (int)k->m;
@@ -76,7 +71,7 @@ done:
 	return rc;
 }
 
-static void free_cases(gemm_case *c, int n)
+void bench_gemm_free(bench_gemm_case *c, int n)
 {
 	for (int i = 0; c && i < n; i++) {
 		free(c[i].a);
@@ -86,17 +81,26 @@ static void free_cases(gemm_case *c, int n)
 	free(c);
 }
 
+double bench_gemm_run(const bench_gemm_case *c, int n)
+{
+	double t0 = bench_now();
+	for (int i = 0; i < n; i++)
+		run_case(&c[i]);
+	return (bench_now() - t0) * 1e3;
+}
+
 int bench_cmd_gemm(const bench_args *a)
 {
 	ir_model *m = bench_load_model(a->model);
 	if (!m)
 		return 1;
 	openblas_set_num_threads(a->threads);
-	gemm_case *c[2] = {NULL, NULL};
+	bench_gemm_case *c[2] = {NULL, NULL};
 	int n[2] = {0, 0}, rc = 1;
 	const char *name[2] = {"base", "sam"};
 	double *ms = calloc((size_t)a->steps, sizeof *ms);
-	if (!ms || collect(m, PASS_PROG_BASE, &c[0], &n[0]) || collect(m, PASS_PROG_SAM, &c[1], &n[1]))
+	if (!ms || bench_gemm_collect(m, PASS_PROG_BASE, &c[0], &n[0]) ||
+	    bench_gemm_collect(m, PASS_PROG_SAM, &c[1], &n[1]))
 		goto done;
 	for (int i = 0; i < n[1]; i++)
 		printf("{\"cmd\":\"gemm_shape\",\"prog\":\"sam\",\"i\":%d,\"m\":%d,\"n\":%d,\"k\":%d,"
@@ -108,12 +112,8 @@ int bench_cmd_gemm(const bench_args *a)
 				run_case(&c[p][i]);
 	for (int b = 0; b < a->blocks; b++)
 		for (int p = 0; p < 2; p++) {
-			for (int s = 0; s < a->steps; s++) {
-				double t0 = bench_now();
-				for (int i = 0; i < n[p]; i++)
-					run_case(&c[p][i]);
-				ms[s] = (bench_now() - t0) * 1e3;
-			}
+			for (int s = 0; s < a->steps; s++)
+				ms[s] = bench_gemm_run(c[p], n[p]);
 			double flop = 0;
 			for (int i = 0; i < n[p]; i++)
 				flop += 2.0 * c[p][i].m * c[p][i].n * c[p][i].k;
@@ -124,8 +124,8 @@ int bench_cmd_gemm(const bench_args *a)
 		}
 	rc = 0;
 done:
-	free_cases(c[0], n[0]);
-	free_cases(c[1], n[1]);
+	bench_gemm_free(c[0], n[0]);
+	bench_gemm_free(c[1], n[1]);
 	free(ms);
 	fe_model_free(m);
 	return rc;

@@ -1,7 +1,8 @@
 /*
  * bench_cmd_steps.c - `samc_bench steps MODEL`: compiles the base and the
  * SAM step of a model, then times them in alternating blocks (base, SAM,
- * base, SAM, ...) so that machine noise hits both alike. Each step is timed
+ * the SAM step's GEMMs alone, base, SAM, GEMMs, ...) so that machine noise
+ * hits the steps and their GEMM floor alike. Each step is timed
  * alone; a block reports the median of its steps. Also reports the time to
  * load the model and to build each exec (the JIT path's compile time).
  */
@@ -30,7 +31,8 @@ int bench_cmd_steps(const bench_args *a)
 	double load_s = bench_now() - t0;
 	bench_step st[2]; /* 0: base, 1: sam */
 	const char *name[2] = {"base", "sam"};
-	int rc = 1, ok = 0;
+	int rc = 1, ok = 0, ngemm = 0;
+	bench_gemm_case *gemm = NULL;
 	double *ms = calloc((size_t)a->steps, sizeof *ms);
 	if (!ms)
 		goto done;
@@ -40,6 +42,8 @@ int bench_cmd_steps(const bench_args *a)
 	if (bench_step_new(&st[1], m, PASS_PROG_SAM, a->threads, 8) != 0)
 		goto done;
 	ok = 2;
+	if (bench_gemm_collect(m, PASS_PROG_SAM, &gemm, &ngemm) != 0)
+		goto done;
 	printf("{\"cmd\":\"compile\",\"model\":\"%s\",\"load_s\":%.4f,\"base_s\":%.4f,\"sam_s\":%.4f,"
 	       "\"base_kernels\":%d,\"sam_kernels\":%d}\n",
 	       a->model, load_s, st[0].compile_s, st[1].compile_s, cg_cpu_exec_nkernels(st[0].x),
@@ -61,9 +65,16 @@ int bench_cmd_steps(const bench_args *a)
 			       name[p], b, bench_median(ms, a->steps), sum / a->steps, lo, st[p].outs[0]);
 			fflush(stdout);
 		}
+		for (int i = 0; i < a->steps; i++)
+			ms[i] = bench_gemm_run(gemm, ngemm);
+		printf("{\"cmd\":\"steps\",\"prog\":\"sam_gemm\",\"block\":%d,\"median_ms\":%.4f,"
+		       "\"gemms\":%d}\n",
+		       b, bench_median(ms, a->steps), ngemm);
+		fflush(stdout);
 	}
 	rc = 0;
 done:
+	bench_gemm_free(gemm, ngemm);
 	for (int p = 0; p < ok; p++)
 		bench_step_free(&st[p]);
 	free(ms);

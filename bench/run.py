@@ -126,7 +126,6 @@ def main():
                 else:
                     run.torch(model, env_name, steps[model], 2)
             run.samc("opt", model, steps=4 * steps[model], blocks=1, warmup=5)
-        run.samc("gemm", "medium", steps=steps["medium"], blocks=1, warmup=3)
         print(f"repetition {rep + 1}/{a.reps} done", flush=True)
     profiles = []
     for model in MODELS:
@@ -164,27 +163,31 @@ def summarize(log, triad, env_name, env_times, a, started, load0, load1):
     L.append(f"Triad bandwidth ({a.threads} threads, 3 x 64 MiB): best {bw:.1f} GB/s, "
              f"median {bw_med:.1f} GB/s")
     L.append("")
-    L.append("Step times are medians over blocks (each block: the median of its steps); "
-             "the range is the spread of block medians.")
+    L.append("Step times: the median over blocks of each block's median step, then the best "
+             "block (other processes only ever add time, so on a loaded machine the best block is "
+             "the closer estimate of the uncontended step), then the range of block medians.")
     L.append("")
-    L.append("| model | optimizer | samc ms/step (range) | PyTorch ms/step (range) | samc samples/s "
-             "| PyTorch samples/s | samc/PyTorch |")
+    L.append("| model | optimizer | samc ms/step: median, best (range) | PyTorch ms/step: median, best "
+             "(range) | samc samples/s | PyTorch samples/s | samc/PyTorch: median, best |")
     L.append("|---|---|---|---|---|---|---|")
-    t = {}
+    t, tb = {}, {}
     for model in MODELS:
         for prog in ("base", "sam"):
             s, p = blocks("samc", model, prog), blocks("torch", model, prog)
             t[model, prog] = (med(s), med(p))
+            tb[model, prog] = (min(s), min(p))
             L.append(f"| {LABEL[model]} | {'SAM+SGD' if prog == 'sam' else 'SGD'} | "
-                     f"{med(s):.2f} ({spread(s)}) | {med(p):.2f} ({spread(p)}) | "
+                     f"{med(s):.2f}, {min(s):.2f} ({spread(s)}) | "
+                     f"{med(p):.2f}, {min(p):.2f} ({spread(p)}) | "
                      f"{BATCH * 1e3 / med(s):.0f} | {BATCH * 1e3 / med(p):.0f} | "
-                     f"{med(p) / med(s):.2f}x |")
+                     f"{med(p) / med(s):.2f}x, {min(p) / min(s):.2f}x |")
     L.append("")
-    L.append("| model | samc SAM/base | PyTorch SAM/base |")
+    L.append("| model | samc SAM/base: median, best | PyTorch SAM/base: median, best |")
     L.append("|---|---|---|")
     for model in MODELS:
         (sb, pb), (ss, ps) = t[model, "base"], t[model, "sam"]
-        L.append(f"| {LABEL[model]} | {ss / sb:.2f} | {ps / pb:.2f} |")
+        (bsb, bpb), (bss, bps) = tb[model, "base"], tb[model, "sam"]
+        L.append(f"| {LABEL[model]} | {ss / sb:.2f}, {bss / bsb:.2f} | {ps / pb:.2f}, {bps / bpb:.2f} |")
     L.append("")
     L.append("Optimizer part (SAM norm + perturbation + SGD momentum update), per step:")
     L.append("")
@@ -196,19 +199,25 @@ def summarize(log, triad, env_name, env_times, a, started, load0, load1):
         o = [r for r in log if r.get("cmd") == "opt" and r["model"] == model]
         ms = [r["median_ms"] for r in o]
         floor = o[0]["bytes"] / (bw * 1e9) * 1e3
-        opt[model] = (med(ms), floor)
+        opt[model] = (med(ms), floor, min(ms))
         L.append(f"| {LABEL[model]} | {o[0]['params']} | {o[0]['bytes'] / 1e6:.1f} MB | "
                  f"{floor:.3f} ms | {med(ms):.3f} ms ({spread(ms)}) | {med(ms) / floor:.2f}x | "
                  f"{med(blocks('torch', model, 'sam', 'optim_ms')):.3f} ms |")
     L.append("")
-    g = [r for r in log if r.get("cmd") == "gemm" and r["prog"] == "sam"]
-    gb = [r for r in log if r.get("cmd") == "gemm" and r["prog"] == "base"]
-    gsam, gbase = med([r["median_ms"] for r in g]), med([r["median_ms"] for r in gb])
-    L.append(f"GEMM floor, {LABEL['medium']}: the SAM step's {g[0]['gemms']} GEMMs alone "
-             f"through cblas_sgemm take {gsam:.2f} ms (range {spread([r['median_ms'] for r in g])}, "
-             f"{g[0]['gflop'] / gsam * 1e3:.0f} GFLOP/s); the base step's {gb[0]['gemms']} take "
-             f"{gbase:.2f} ms. samc's SAM step: {t['medium', 'sam'][0]:.2f} ms = "
-             f"{t['medium', 'sam'][0] / gsam:.2f}x its GEMM floor.")
+    # samc_bench steps times the SAM step's GEMMs alone in a third block
+    # after each base and SAM block, so each SAM block has its own floor
+    gfl = {m_: blocks("samc", m_, "sam_gemm") for m_ in MODELS}
+    gsam, gsam_best = med(gfl["medium"]), min(gfl["medium"])
+    ngemm = next(r["gemms"] for r in log if r.get("prog") == "sam_gemm")
+    pair = [a_ / b_ for a_, b_ in zip(blocks("samc", "medium", "sam"), gfl["medium"])]
+    L.append(f"GEMM floor, {LABEL['medium']}: the SAM step's {ngemm} GEMMs alone through "
+             f"cblas_sgemm (same shapes and transposes, {a.threads} threads), timed in a block "
+             f"right after each SAM block: median {gsam:.2f} ms, best {gsam_best:.2f} ms (range "
+             f"{spread(gfl['medium'])}). samc's SAM step / its floor: block by block, median "
+             f"{med(pair):.2f}x (range {spread(pair)}); medians {t['medium', 'sam'][0] / gsam:.2f}x; "
+             f"best blocks {tb['medium', 'sam'][0] / gsam_best:.2f}x. "
+             f"(Small model: floor {med(gfl['small']):.2f} ms, step/floor "
+             f"{t['small', 'sam'][0] / med(gfl['small']):.2f}x.)")
     L.append("")
     comp = [r for r in log if r.get("cmd") == "compile"]
     L.append("Compile time (JIT path: load the model, build the program, fuse, plan, lower, "
@@ -235,23 +244,29 @@ def summarize(log, triad, env_name, env_times, a, started, load0, load1):
     L.append("")
     L.append("Goals (issue 5):")
     L.append("")
-    (ss, ps), (ms_, mp) = t["small", "sam"], t["medium", "sam"]
-    goals = [
-        ("SAM throughput >= 1.8x PyTorch, small", ps / ss, 1.8, True),
-        ("SAM throughput >= 1.5x PyTorch, medium", mp / ms_, 1.5, True),
-        ("medium SAM step <= 1.2x its GEMM floor", ms_ / gsam, 1.2, False),
-        ("SAM/base step time <= 2.1, small", ss / t["small", "base"][0], 2.1, False),
-        ("SAM/base step time <= 2.1, medium", ms_ / t["medium", "base"][0], 2.1, False),
-        ("optimizer part <= 1.5x bandwidth floor, medium", opt["medium"][0] / opt["medium"][1], 1.5,
-         False),
-        ("optimizer part <= 1.5x bandwidth floor, small", opt["small"][0] / opt["small"][1], 1.5,
-         False),
-    ]
-    L.append("| goal | measured | met |")
-    L.append("|---|---|---|")
-    for name, v, lim, higher in goals:
-        ok = v >= lim if higher else v <= lim
-        L.append(f"| {name} | {v:.2f} | {'yes' if ok else 'no'} |")
+    def goals(t, gemm, opt_i):
+        (ss, ps), (ms_, mp) = t["small", "sam"], t["medium", "sam"]
+        return [
+            ("SAM throughput >= 1.8x PyTorch, small", ps / ss, 1.8, True),
+            ("SAM throughput >= 1.5x PyTorch, medium", mp / ms_, 1.5, True),
+            ("medium SAM step <= 1.2x its GEMM floor", ms_ / gemm, 1.2, False),
+            ("SAM/base step time <= 2.1, small", ss / t["small", "base"][0], 2.1, False),
+            ("SAM/base step time <= 2.1, medium", ms_ / t["medium", "base"][0], 2.1, False),
+            ("optimizer part <= 1.5x bandwidth floor, medium",
+             opt["medium"][opt_i] / opt["medium"][1], 1.5, False),
+            ("optimizer part <= 1.5x bandwidth floor, small",
+             opt["small"][opt_i] / opt["small"][1], 1.5, False),
+        ]
+
+    # the median column judges the floor block by block (each SAM block
+    # against the GEMM block right after it)
+    gsam = t["medium", "sam"][0] / med(pair)
+    L.append("| goal | median blocks | met | best blocks | met |")
+    L.append("|---|---|---|---|---|")
+    for (name, v, lim, hi), (_, vb, _, _) in zip(goals(t, gsam, 0), goals(tb, gsam_best, 2)):
+        ok = (lambda x: x >= lim) if hi else (lambda x: x <= lim)
+        L.append(f"| {name} | {v:.2f} | {'yes' if ok(v) else 'no'} | {vb:.2f} | "
+                 f"{'yes' if ok(vb) else 'no'} |")
     return "\n".join(L) + "\n"
 
 

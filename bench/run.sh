@@ -6,6 +6,13 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build-bench}
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" --target samc_bench -j"$(nproc)" >/dev/null
+log="$build/bench-build.log"
+mkdir -p "$build"
+# the build's output is shown only when it fails
+if ! { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release &&
+       cmake --build "$build" --target samc_bench -j"$(nproc)"; } >"$log" 2>&1; then
+	cat "$log" >&2
+	echo "run.sh: building samc_bench failed (log: $log)" >&2
+	exit 1
+fi
 exec /usr/bin/python3 "$root/bench/run.py" --build-dir "$build" "$@"
