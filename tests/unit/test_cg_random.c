@@ -5,6 +5,8 @@
  * backend and the interpreter; every observed value must agree. Ops with
  * jumps (floor, sign, comparisons, argmax) stay out: a one-ulp difference
  * upstream could flip them; test_cg_ops covers them on exact inputs.
+ * Ten graphs share one step graph (disjoint leaves and observers), so
+ * one compile serves ten graphs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 
 #define NGRAPHS 200
 #define MAXV 64
+#define BATCH 10
 
 typedef struct {
 	ir_graph *g;
@@ -41,6 +44,7 @@ static ir_shape rand_shape(gen *G)
 {
 	static const int64_t dims[] = {1, 2, 3, 5, 8, 17, 33};
 	ir_shape s;
+	memset(&s, 0, sizeof s);
 	s.rank = 1 + rnd(G, 3);
 	for (int i = 0; i < s.rank; i++)
 		s.dim[i] = dims[rnd(G, 7)];
@@ -172,51 +176,80 @@ static ir_node *step(gen *G)
 	}
 }
 
+/* Adds random graph i (its own leaves and observers) to G->g; its loss. */
+static ir_node *add_graph(gen *G, int i)
+{
+	G->nv = 0;
+	G->seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)(i + 1) * 0x2545f4914f6cdd1dull;
+	int nin = 1 + rnd(G, 2);
+	for (int j = 0; j < nin; j++)
+		G->v[G->nv++] = leaf(G, rand_shape(G));
+	int nops = 3 + rnd(G, 8);
+	for (int j = 0; j < nops && G->nv < MAXV; j++) {
+		ir_node *n = step(G);
+		if (!n) {
+			print_error("graph %d: builder: %s\n", i, G->g->err);
+			return NULL;
+		}
+		G->v[G->nv++] = n;
+	}
+	/* observe the last values, and a scalar output */
+	int nobs = 1 + rnd(G, 3);
+	for (int j = 0; j < nobs; j++)
+		cgh_observe(G->g, G->v[G->nv - 1 - j], 4 * i + j);
+	return ir_reduce(G->g, IR_OP_SUM, G->v[G->nv - 1], 0, 0);
+}
+
+/* Graphs [first, first + n) in one step graph (so one JIT compile), run
+ * through both backends; 0 when every value agrees. */
+static int check_graphs(int first, int n, ir_dtype t, double *worst, int verbose)
+{
+	gen G;
+	memset(&G, 0, sizeof G);
+	G.g = ir_graph_new(t);
+	ir_node *loss[BATCH];
+	char names[BATCH][16];
+	const char *pnames[BATCH];
+	for (int j = 0; j < n; j++) {
+		if (!(loss[j] = add_graph(&G, first + j)))
+			fail();
+		snprintf(names[j], sizeof names[j], "loss%d", first + j);
+		pnames[j] = names[j];
+	}
+	assert_int_equal(ir_verify(G.g), 0);
+	char err[1024];
+	/* f32: chains of a dozen ops, each rounded differently -> 1e-4 */
+	double tol = t == IR_F32 ? 1e-4 : 1e-10;
+	int rc = cgh_compare(G.g, loss, pnames, n, 2, tol, (uint64_t)first, worst, err, sizeof err);
+	if (rc && verbose) {
+		print_error("graph %d (%s): %s\n", first, ir_dtype_name(t), err);
+		ir_print(stderr, G.g);
+	}
+	ir_graph_free(G.g);
+	return rc;
+}
+
+/* Graphs are compiled BATCH at a time (one JIT module each, at the same
+ * O3 as training): the compile dominates the run time. A failing batch is
+ * re-run graph by graph to name the culprit. */
 static void test_random_graphs(void **st)
 {
 	(void)st;
 	int failures = 0;
 	double worst32 = 0, worst64 = 0;
-	for (int i = 0; i < NGRAPHS; i++) {
-		gen G;
-		memset(&G, 0, sizeof G);
-		G.seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)(i + 1) * 0x2545f4914f6cdd1dull;
-		ir_dtype t = i % 4 == 3 ? IR_F64 : IR_F32;
-		G.g = ir_graph_new(t);
-		int nin = 1 + rnd(&G, 2);
-		for (int j = 0; j < nin; j++)
-			G.v[G.nv++] = leaf(&G, rand_shape(&G));
-		int nops = 3 + rnd(&G, 8);
-		for (int j = 0; j < nops && G.nv < MAXV; j++) {
-			ir_node *n = step(&G);
-			if (!n) {
-				print_error("graph %d: builder: %s\n", i, G.g->err);
-				fail();
+	for (int b = 0; b < NGRAPHS / BATCH; b++) {
+		ir_dtype t = b % 4 == 3 ? IR_F64 : IR_F32;
+		double worst = 0;
+		if (check_graphs(b * BATCH, BATCH, t, &worst, 0)) {
+			for (int i = b * BATCH; i < (b + 1) * BATCH; i++) {
+				double w1;
+				failures += check_graphs(i, 1, t, &w1, 1) != 0;
 			}
-			G.v[G.nv++] = n;
-		}
-		/* observe the last values, and a scalar output */
-		int nobs = 1 + rnd(&G, 3);
-		for (int j = 0; j < nobs; j++)
-			cgh_observe(G.g, G.v[G.nv - 1 - j], j);
-		ir_node *loss = ir_reduce(G.g, IR_OP_SUM, G.v[G.nv - 1], 0, 0);
-		const char *name = "loss";
-		assert_int_equal(ir_verify(G.g), 0);
-		char err[1024];
-		double worst;
-		/* f32: chains of a dozen ops, each rounded differently -> 1e-4 */
-		double tol = t == IR_F32 ? 1e-4 : 1e-10;
-		int rc = cgh_compare(G.g, &loss, &name, 1, 2, tol, (uint64_t)i, &worst, err, sizeof err);
-		if (rc) {
-			print_error("graph %d (%s): %s\n", i, ir_dtype_name(t), err);
-			ir_print(stderr, G.g);
-			failures++;
 		}
 		if (t == IR_F32 && worst > worst32)
 			worst32 = worst;
 		if (t == IR_F64 && worst > worst64)
 			worst64 = worst;
-		ir_graph_free(G.g);
 	}
 	print_message("%d graphs, worst scaled error f32 %.3g, f64 %.3g\n", NGRAPHS, worst32, worst64);
 	assert_int_equal(failures, 0);
