@@ -15,6 +15,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -54,6 +55,18 @@ class Runner:
         for r in recs:
             r["fw"], r["model"] = "samc", model
         return recs
+
+    def build_time(self, model):
+        """Wall time of `samc build MODEL -o TRAINER` (the AOT path), or None
+        when this samc has no build command."""
+        samc = os.path.join(self.a.build_dir, "samc")
+        out = os.path.join(self.a.build_dir, "bench", f"trainer_{model}")
+        t0 = time.perf_counter()
+        r = subprocess.run([samc, "build", MODELS[model], "-o", out, "--quiet"], cwd=ROOT,
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            return None
+        return time.perf_counter() - t0
 
     def torch(self, model, env_name, steps, blocks):
         argv = [PYTHON, os.path.join(HERE, "torch_sam.py"), "--model", model,
@@ -127,6 +140,9 @@ def main():
                     run.torch(model, env_name, steps[model], 2)
             run.samc("opt", model, steps=4 * steps[model], blocks=1, warmup=5)
         print(f"repetition {rep + 1}/{a.reps} done", flush=True)
+    builds = {m_: [run.build_time(m_) for _ in range(3)] for m_ in MODELS}
+    run.log.extend({"cmd": "build", "model": m_, "s": v} for m_, vs in builds.items()
+                   for v in vs if v is not None)
     profiles = []
     for model in MODELS:
         for prog in ("sam", "base"):
@@ -208,7 +224,8 @@ def summarize(log, triad, env_name, env_times, a, started, load0, load1):
     # after each base and SAM block, so each SAM block has its own floor
     gfl = {m_: blocks("samc", m_, "sam_gemm") for m_ in MODELS}
     gsam, gsam_best = med(gfl["medium"]), min(gfl["medium"])
-    ngemm = next(r["gemms"] for r in log if r.get("prog") == "sam_gemm")
+    ngemm = next(r["gemms"] for r in log
+                 if r.get("prog") == "sam_gemm" and r["model"] == "medium")
     pair = [a_ / b_ for a_, b_ in zip(blocks("samc", "medium", "sam"), gfl["medium"])]
     L.append(f"GEMM floor, {LABEL['medium']}: the SAM step's {ngemm} GEMMs alone through "
              f"cblas_sgemm (same shapes and transposes, {a.threads} threads), timed in a block "
@@ -231,6 +248,15 @@ def summarize(log, triad, env_name, env_times, a, started, load0, load1):
                  f"{med([r['base_s'] for r in c]) * 1e3:.0f} ms | "
                  f"{med([r['sam_s'] for r in c]) * 1e3:.0f} ms | "
                  f"{c[0]['base_kernels']}/{c[0]['sam_kernels']} |")
+    L.append("")
+    bl = [r for r in log if r.get("cmd") == "build"]
+    if bl:
+        L.append("`samc build MODEL -o TRAINER` (AOT: codegen + object file + link with the "
+                 "runtime), wall time, median of 3: "
+                 + "; ".join(f"{LABEL[m_]} {med([r['s'] for r in bl if r['model'] == m_]):.2f} s"
+                             for m_ in MODELS) + ".")
+    else:
+        L.append("`samc build`: not available in this build of samc.")
     L.append("")
     L.append("Where samc's step goes (samc_bench profile: per-kernel clock, summed by group):")
     L.append("")

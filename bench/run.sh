@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh - builds samc_bench (Release) and runs the benchmark: samc against
+# run.sh - builds samc_bench and samc (Release) and runs the benchmark: samc against
 # PyTorch, SAM against base, kernels against their floors (bench/README.md).
 #   bench/run.sh [--reps N] [--quick] [--threads N] [--out FILE]
 # BUILD_DIR (default build-bench) is where samc_bench is built.
@@ -10,7 +10,7 @@ log="$build/bench-build.log"
 mkdir -p "$build"
 # the build's output is shown only when it fails
 if ! { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release &&
-       cmake --build "$build" --target samc_bench -j"$(nproc)"; } >"$log" 2>&1; then
+       cmake --build "$build" --target samc_bench samc -j"$(nproc)"; } >"$log" 2>&1; then
 	cat "$log" >&2
 	echo "run.sh: building samc_bench failed (log: $log)" >&2
 	exit 1
