@@ -5,36 +5,12 @@
 #include <string.h>
 
 #include "cg_step.h"
+#include "ir_slot.h"
 
 static int oom(char *err, size_t errlen)
 {
 	snprintf(err, errlen, "cpu backend: out of memory");
 	return -1;
-}
-
-static rt_dtype rt_dtype_of(ir_dtype t)
-{
-	return t == IR_F32 ? RT_F32 : t == IR_F64 ? RT_F64 : RT_I32;
-}
-
-static void fill_slot(rt_slot *sl, const ir_node *n)
-{
-	sl->name = n->name;
-	sl->role = n->op == IR_OP_PARAM ? RT_SLOT_PARAM
-	         : n->op == IR_OP_STATE ? RT_SLOT_STATE : RT_SLOT_INPUT;
-	sl->dtype = rt_dtype_of(n->dtype);
-	sl->rank = n->shape.rank;
-	for (int d = 0; d < n->shape.rank && d < RT_MAX_DIMS; d++)
-		sl->dim[d] = n->shape.dim[d];
-	sl->init = RT_INIT_ZEROS;
-	if (n->op == IR_OP_PARAM) {
-		sl->init = n->init.kind == IR_INIT_ONES      ? RT_INIT_ONES
-		         : n->init.kind == IR_INIT_UNIFORM ? RT_INIT_UNIFORM
-		         : n->init.kind == IR_INIT_NORMAL  ? RT_INIT_NORMAL : RT_INIT_ZEROS;
-		sl->init_a = n->init.a;
-		sl->init_b = n->init.b;
-	}
-	sl->nclasses = n->op == IR_OP_INPUT ? n->nclasses : 0;
 }
 
 /* Where a failing kernel points the user: the model line of its root. */
@@ -108,13 +84,13 @@ static int fill_table(cg_step *s, ir_node *const *outs, const char *const *out_n
 	for (int i = 0; i < g->nnodes; i++) {
 		if (s->f->val[i] != PASS_VAL_LEAF)
 			continue;
-		fill_slot(&s->slots[nslots], g->nodes[i]);
+		ir_slot_from_leaf(&s->slots[nslots], g->nodes[i]);
 		s->bufs[p->buf_of[i]].slot = nslots++;
 	}
 	for (int i = 0; i < nout; i++) {
 		s->outputs[i].name = out_names ? out_names[i] : "";
 		s->outputs[i].buf = p->buf_of[outs[i]->id];
-		s->outputs[i].dtype = rt_dtype_of(outs[i]->dtype);
+		s->outputs[i].dtype = ir_slot_dtype(outs[i]->dtype);
 	}
 	for (int i = 0; i < p->ncommit; i++) {
 		s->commits[i].src = p->commit[i].src;

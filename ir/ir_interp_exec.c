@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ir_interp.h"
+#include "ir_slot.h"
 
 typedef struct {
 	ir_graph *g;
@@ -17,11 +18,6 @@ typedef struct {
 	ir_node **outs;
 	int nout;
 } interp_exec;
-
-static rt_dtype slot_dtype(ir_dtype t)
-{
-	return t == IR_F32 ? RT_F32 : t == IR_F64 ? RT_F64 : RT_I32;
-}
 
 static void exec_free(rt_exec *x)
 {
@@ -117,26 +113,6 @@ static char *mark_used(ir_graph *g, ir_node *const *outs, int nout)
 	return need;
 }
 
-static void fill_slot(rt_slot *sl, const ir_node *n)
-{
-	sl->name = n->name;
-	sl->role = n->op == IR_OP_PARAM ? RT_SLOT_PARAM
-	         : n->op == IR_OP_STATE ? RT_SLOT_STATE : RT_SLOT_INPUT;
-	sl->dtype = slot_dtype(n->dtype);
-	sl->rank = n->shape.rank;
-	for (int d = 0; d < n->shape.rank && d < RT_MAX_DIMS; d++)
-		sl->dim[d] = n->shape.dim[d];
-	sl->init = RT_INIT_ZEROS;
-	if (n->op == IR_OP_PARAM) {
-		sl->init = n->init.kind == IR_INIT_ONES      ? RT_INIT_ONES
-		         : n->init.kind == IR_INIT_UNIFORM ? RT_INIT_UNIFORM
-		         : n->init.kind == IR_INIT_NORMAL  ? RT_INIT_NORMAL : RT_INIT_ZEROS;
-		sl->init_a = n->init.a;
-		sl->init_b = n->init.b;
-	}
-	sl->nclasses = n->op == IR_OP_INPUT ? n->nclasses : 0;
-}
-
 rt_exec *ir_interp_exec_new(ir_graph *g, ir_node *const *outs,
                             const char *const *out_names, int nout,
                             char *err, size_t errlen)
@@ -183,7 +159,7 @@ rt_exec *ir_interp_exec_new(ir_graph *g, ir_node *const *outs,
 		ir_node *n = g->nodes[i];
 		if (!need[i] || (n->op != IR_OP_PARAM && n->op != IR_OP_STATE && n->op != IR_OP_INPUT))
 			continue;
-		fill_slot(&x->slots[x->nslots], n);
+		ir_slot_from_leaf(&x->slots[x->nslots], n);
 		s->leaves[x->nslots++] = n;
 	}
 	free(need);
