@@ -1,8 +1,9 @@
 /*
  * test_cg_random.c - 200 randomly generated small graphs (fixed seed):
  * chains of elementwise, broadcast, reduction, reshape/transpose, matmul,
- * softmax and cross-entropy ops over random shapes, run through the CPU
- * backend and the interpreter; every observed value must agree. Ops with
+ * softmax and cross-entropy ops over random shapes, and their gradients
+ * (pass_grad), run through the CPU backend and the interpreter; every
+ * observed value, forward and backward, must agree. Ops with
  * jumps (floor, sign, comparisons, argmax) stay out: a one-ulp difference
  * upstream could flip them; test_cg_ops covers them on exact inputs.
  * Ten graphs share one step graph (disjoint leaves and observers), so
@@ -14,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "pass_autodiff.h"
 #include "test_cg_harness.h"
 
 #define NGRAPHS 200
@@ -26,6 +28,7 @@ typedef struct {
 	int nv;
 	uint64_t seed;
 	int nparam;
+	int nback; /* graphs whose gradients are observed too */
 } gen;
 
 static int rnd(gen *G, int n)
@@ -176,9 +179,39 @@ static ir_node *step(gen *G)
 	}
 }
 
-/* Adds random graph i (its own leaves and observers) to G->g; its loss. */
+/* Backward: the gradient of sum(last value) with respect to each of the
+ * graph's params, observed like the forward values. A graph whose loss
+ * depends on a gradient op (no second derivatives) is checked forward only. */
+static int add_backward(gen *G, int i, int first_param, ir_node *loss)
+{
+	ir_graph *g = G->g;
+	ir_node *params[MAXV], *grads[MAXV];
+	int np = 0;
+	for (int k = 0; k < g->nnodes && np < MAXV; k++) {
+		ir_node *n = g->nodes[k];
+		if (n->op == IR_OP_PARAM && atoi(n->name + 1) >= first_param && n->name[0] == 'w')
+			params[np++] = n;
+	}
+	int nnodes = g->nnodes;
+	if (pass_grad(g, loss, params, np, grads) != 0) {
+		if (!strstr(g->err, "second derivatives"))
+			return -1;
+		g->nnodes = nnodes; /* drop what the failed pass appended */
+		g->has_err = 0;
+		return 0;
+	}
+	for (int k = 0; k < np; k++)
+		if (!cgh_observe(g, grads[k], 100000 + 64 * i + k))
+			return -1;
+	G->nback++;
+	return 0;
+}
+
+/* Adds random graph i (its own leaves and observers, forward and backward)
+ * to G->g; its loss. */
 static ir_node *add_graph(gen *G, int i)
 {
+	int first_param = G->nparam;
 	G->nv = 0;
 	G->seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)(i + 1) * 0x2545f4914f6cdd1dull;
 	int nin = 1 + rnd(G, 2);
@@ -197,12 +230,17 @@ static ir_node *add_graph(gen *G, int i)
 	int nobs = 1 + rnd(G, 3);
 	for (int j = 0; j < nobs; j++)
 		cgh_observe(G->g, G->v[G->nv - 1 - j], 4 * i + j);
-	return ir_reduce(G->g, IR_OP_SUM, G->v[G->nv - 1], 0, 0);
+	ir_node *loss = ir_reduce(G->g, IR_OP_SUM, G->v[G->nv - 1], 0, 0);
+	if (!loss || add_backward(G, i, first_param, loss) != 0) {
+		print_error("graph %d: backward: %s\n", i, G->g->err);
+		return NULL;
+	}
+	return loss;
 }
 
 /* Graphs [first, first + n) in one step graph (so one JIT compile), run
  * through both backends; 0 when every value agrees. */
-static int check_graphs(int first, int n, ir_dtype t, double *worst, int verbose)
+static int check_graphs(int first, int n, ir_dtype t, double *worst, int *nback, int verbose)
 {
 	gen G;
 	memset(&G, 0, sizeof G);
@@ -226,6 +264,7 @@ static int check_graphs(int first, int n, ir_dtype t, double *worst, int verbose
 		ir_print(stderr, G.g);
 	}
 	ir_graph_free(G.g);
+	*nback += G.nback;
 	return rc;
 }
 
@@ -235,21 +274,21 @@ static int check_graphs(int first, int n, ir_dtype t, double *worst, int verbose
 static void test_random_graphs(void **st)
 {
 	(void)st;
-	int failures = 0;
+	int failures = 0, nback = 0, unused = 0;
 	double worst32 = 0, worst64 = 0;
 	for (int b = 0; b < NGRAPHS / BATCH; b++) {
 		ir_dtype t = b % 4 == 3 ? IR_F64 : IR_F32;
 		double worst = 0;
-		if (check_graphs(b * BATCH, BATCH, t, &worst, 0)) {
+		if (check_graphs(b * BATCH, BATCH, t, &worst, &nback, 0)) {
 			int before = failures;
 			for (int i = b * BATCH; i < (b + 1) * BATCH; i++) {
 				double w1;
-				failures += check_graphs(i, 1, t, &w1, 1) != 0;
+				failures += check_graphs(i, 1, t, &w1, &unused, 1) != 0;
 			}
 			/* only the batch fails: graphs interfere, a bug as well */
 			if (failures == before) {
 				print_error("graphs %d..%d fail together only\n", b * BATCH, (b + 1) * BATCH - 1);
-				check_graphs(b * BATCH, BATCH, t, &worst, 1);
+				check_graphs(b * BATCH, BATCH, t, &worst, &unused, 1);
 				failures++;
 			}
 		}
@@ -258,8 +297,11 @@ static void test_random_graphs(void **st)
 		if (t == IR_F64 && worst > worst64)
 			worst64 = worst;
 	}
-	print_message("%d graphs, worst scaled error f32 %.3g, f64 %.3g\n", NGRAPHS, worst32, worst64);
+	print_message("%d graphs (%d with gradients), worst scaled error f32 %.3g, f64 %.3g\n", NGRAPHS,
+	              nback, worst32, worst64);
 	assert_int_equal(failures, 0);
+	/* most graphs have no gradient op on their loss path */
+	assert_true(nback >= NGRAPHS / 2);
 }
 
 int main(void)
