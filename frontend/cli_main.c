@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "rt_args.h"
 
 static const cli_command commands[] = {
 	{"train", cli_train, "compile model.lua and train it on its recipe (also: samc model.lua)",
@@ -16,19 +17,9 @@ static const cli_command commands[] = {
 	 "\n"
 	 "Compiles the model and trains it as its recipe says, evaluating on the test\n"
 	 "set after every epoch and printing progress and test accuracy.\n"
-	 "  --epochs N            train N epochs (overrides the recipe)\n"
 	 "  --backend NAME        cpu (LLVM-compiled, the default) or interp (the reference\n"
 	 "                        interpreter); --device is a synonym\n"
-	 "  --threads N           worker threads of the cpu backend (default: all cores)\n"
-	 "  --seed N              seed for initialisation and shuffling (overrides the recipe)\n"
-	 "  --metrics FILE        JSON lines: one per log interval and one per epoch\n"
-	 "  --checkpoint-dir DIR  write DIR/last.safetensors after every epoch and at the end\n"
-	 "  --resume CKPT         continue a run from a checkpoint (bit-identical on CPU)\n"
-	 "  --stop-after N        stop after N epochs as if interrupted (the schedule still\n"
-	 "                        spans --epochs); resume later with --resume\n"
-	 "  --data DIR            take relative data paths of the recipe under DIR\n"
-	 "  --log-every N         steps between progress lines\n"
-	 "  --quiet               no progress output\n"},
+	 RT_ARGS_TRAIN_HELP},
 	{"build", cli_build, "compile model.lua into a standalone trainer executable",
 	 "usage: samc build model.lua -o TRAINER [--set key=value ...] [--dtype f32|f64]\n"
 	 "                  [--device cpu] [--cc CC] [--keep] [--verbose] [--quiet]\n"
@@ -97,6 +88,19 @@ static void cli_print_help(FILE *f)
 	        shared_options);
 }
 
+/* Prints a command's full help if its arguments ask for it; returns 1 then. */
+static int cli_help_requested(const cli_command *c, int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(c->usage, stdout);
+			fputs("\n", stdout);
+			fputs(shared_options, stdout);
+			return 1;
+		}
+	return 0;
+}
+
 static const cli_command *cli_find(const char *name)
 {
 	for (int i = 0; i < NCOMMANDS; i++)
@@ -125,22 +129,7 @@ void cli_model_args_init(cli_model_args *a)
 
 const char *cli_option_value(const char *name, int *i, int argc, char **argv, int *bad)
 {
-	const char *arg = argv[*i];
-	size_t n = strlen(name);
-	if (strncmp(arg, name, n) != 0)
-		return NULL;
-	if (arg[n] == '=') {
-		(*i)++;
-		return arg + n + 1;
-	}
-	if (arg[n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc) {
-		*bad = 1;
-		return NULL;
-	}
-	*i += 2;
-	return argv[*i - 1];
+	return rt_args_value(name, i, argc, argv, bad);
 }
 
 int cli_take_model_arg(cli_model_args *a, int *i, int argc, char **argv, const char *cmd)
@@ -148,7 +137,7 @@ int cli_take_model_arg(cli_model_args *a, int *i, int argc, char **argv, const c
 	int bad = 0;
 	const char *v;
 	if ((v = cli_option_value("--set", i, argc, argv, &bad))) {
-		if (!strchr(v, '='))
+		if (!strchr(v, '=') || v[0] == '=')
 			return cli_usage_error(cmd, "--set %s: expected key=value", v), -1;
 		if (a->fe.nsets == CLI_MAX_SETS)
 			return cli_usage_error(cmd, "too many --set options (at most %d)", CLI_MAX_SETS), -1;
@@ -204,13 +193,8 @@ int main(int argc, char **argv)
 	}
 	const cli_command *c = cli_find(first);
 	if (c) {
-		for (int i = 2; i < argc; i++)
-			if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-				fputs(c->usage, stdout);
-				fputs("\n", stdout);
-				fputs(shared_options, stdout);
-				return CLI_OK;
-			}
+		if (cli_help_requested(c, argc - 2, argv + 2))
+			return CLI_OK;
 		return c->run(argc - 1, argv + 1);
 	}
 	/* `samc model.lua ...` trains: the "train" command, where this build has
@@ -218,6 +202,8 @@ int main(int argc, char **argv)
 	size_t n = strlen(first);
 	if (n > 4 && strcmp(first + n - 4, ".lua") == 0) {
 		c = cli_find("train");
+		if (c && cli_help_requested(c, argc - 2, argv + 2))
+			return CLI_OK;
 		if (c)
 			return c->run(argc, argv);
 		return cli_usage_error(NULL, "this build cannot train yet; "

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "cli_backend.h"
 #include "pass_pipeline.h"
+#include "rt_args.h"
 #include "rt_train.h"
 
 #include <stdio.h>
@@ -46,16 +47,6 @@ typedef struct {
 	int threads;
 } train_args;
 
-static int parse_int(const char *v, int lo, const char *what, int *out)
-{
-	char *end;
-	long x = strtol(v, &end, 10);
-	if (*end || x < lo || x > 1000000000)
-		return cli_usage_error("train", "%s must be an integer >= %d, got '%s'", what, lo, v);
-	*out = (int)x;
-	return 0;
-}
-
 int cli_train(int argc, char **argv)
 {
 	cli_model_args ma;
@@ -65,48 +56,24 @@ int cli_train(int argc, char **argv)
 	ta.backend = "cpu";
 	for (int i = 1; i < argc;) {
 		int bad = 0, took = cli_take_model_arg(&ma, &i, argc, argv, "train");
-		const char *v;
 		if (took < 0)
 			return CLI_ERR_USAGE;
 		if (took)
 			continue;
-		if ((v = cli_option_value("--epochs", &i, argc, argv, &bad))) {
-			if (parse_int(v, 1, "--epochs", &ta.o.epochs))
-				return CLI_ERR_USAGE;
-		} else if ((v = cli_option_value("--stop-after", &i, argc, argv, &bad))) {
-			if (parse_int(v, 1, "--stop-after", &ta.o.stop_after))
-				return CLI_ERR_USAGE;
-		} else if ((v = cli_option_value("--seed", &i, argc, argv, &bad))) {
-			char *end;
-			ta.o.seed = strtoull(v, &end, 10);
-			if (*end || !*v)
-				return cli_usage_error("train", "--seed must be a non-negative integer, got '%s'", v);
-			ta.o.has_seed = 1;
-		} else if ((v = cli_option_value("--metrics", &i, argc, argv, &bad))) {
-			ta.o.metrics_path = v;
-		} else if ((v = cli_option_value("--checkpoint-dir", &i, argc, argv, &bad))) {
-			ta.o.ckpt_dir = v;
-		} else if ((v = cli_option_value("--resume", &i, argc, argv, &bad))) {
-			ta.o.resume_path = v;
-		} else if ((v = cli_option_value("--data", &i, argc, argv, &bad))) {
-			ta.o.data_dir = v;
-		} else if ((v = cli_option_value("--log-every", &i, argc, argv, &bad))) {
-			if (parse_int(v, 1, "--log-every", &ta.o.log_every))
-				return CLI_ERR_USAGE;
-		} else if ((v = cli_option_value("--threads", &i, argc, argv, &bad))) {
-			if (parse_int(v, 1, "--threads", &ta.threads))
-				return CLI_ERR_USAGE;
-		} else if ((v = cli_option_value("--backend", &i, argc, argv, &bad)) ||
-		           (v = cli_option_value("--device", &i, argc, argv, &bad))) {
+		const char *v, *opt = argv[i];
+		char msg[512];
+		took = rt_args_take_train(&ta.o, &ta.threads, &i, argc, argv, msg, sizeof msg);
+		if (took < 0)
+			return cli_usage_error("train", "%s", msg);
+		if (took)
+			continue;
+		if ((v = cli_option_value("--backend", &i, argc, argv, &bad)) ||
+		    (v = cli_option_value("--device", &i, argc, argv, &bad)))
 			ta.backend = v;
-		} else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
-			ta.o.quiet = 1;
-			i++;
-		} else if (bad) {
-			return cli_usage_error("train", "%s needs a value", argv[i]);
-		} else {
-			return cli_usage_error("train", "unknown option '%s'", argv[i]);
-		}
+		else if (bad)
+			return cli_usage_error("train", "%s needs a value", opt);
+		else
+			return cli_usage_error("train", "unknown option '%s'", opt);
 	}
 	if (!ma.model)
 		return cli_usage_error("train", "no model file given");

@@ -1,12 +1,14 @@
 /*
- * rt_aot.c - a standalone trainer's main (see rt_aot.h): options, execs of
- * the compiled steps, rt_train.
+ * rt_aot.c - a standalone trainer's main (see rt_aot.h): options (those of
+ * rt_args.h, as `samc model.lua` takes them), execs of the compiled steps,
+ * rt_train.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rt_aot.h"
+#include "rt_args.h"
 #include "rt_train.h"
 
 typedef struct {
@@ -18,98 +20,20 @@ static const char *const usage =
 	"usage: %s [options]\n"
 	"\n"
 	"Trains %s as compiled by `samc build`, evaluating on the test set after\n"
-	"every epoch.\n"
-	"  --epochs N            train N epochs (overrides the recipe)\n"
-	"  --threads N           worker threads (default: all cores)\n"
-	"  --seed N              seed for initialisation and shuffling (overrides the recipe)\n"
-	"  --metrics FILE        JSON lines: one per log interval and one per epoch\n"
-	"  --checkpoint-dir DIR  write DIR/last.safetensors after every epoch and at the end\n"
-	"  --resume CKPT         continue a run from a checkpoint (bit-identical)\n"
-	"  --stop-after N        stop after N epochs as if interrupted (the schedule still\n"
-	"                        spans --epochs); resume later with --resume\n"
-	"  --data DIR            take relative data paths of the recipe under DIR\n"
-	"  --log-every N         steps between progress lines\n"
-	"  --quiet               no progress output\n";
-
-static int usage_error(const char *prog, const char *fmt, const char *a, const char *b)
-{
-	fprintf(stderr, "%s: ", prog);
-	fprintf(stderr, fmt, a, b);
-	fprintf(stderr, "\n(see %s --help)\n", prog);
-	return 2;
-}
-
-/* "--name value" or "--name=value"; NULL if argv[*i] is another option */
-static const char *value(const char *name, int *i, int argc, char **argv, int *bad)
-{
-	const char *arg = argv[*i];
-	size_t n = strlen(name);
-	if (strncmp(arg, name, n) != 0)
-		return NULL;
-	if (arg[n] == '=') {
-		(*i)++;
-		return arg + n + 1;
-	}
-	if (arg[n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc) {
-		*bad = 1;
-		return NULL;
-	}
-	*i += 2;
-	return argv[*i - 1];
-}
-
-static int parse_int(const char *prog, const char *opt, const char *v, int *out)
-{
-	char *end;
-	long x = strtol(v, &end, 10);
-	if (!*v || *end || x < 1 || x > 1000000000)
-		return usage_error(prog, "%s must be an integer >= 1, got '%s'", opt, v);
-	*out = (int)x;
-	return 0;
-}
+	"every epoch.\n" RT_ARGS_TRAIN_HELP;
 
 static int parse(aot_args *a, int argc, char **argv)
 {
 	const char *prog = argv[0];
 	for (int i = 1; i < argc;) {
-		int bad = 0;
-		const char *v;
+		char msg[512];
 		const char *opt = argv[i];
-		if ((v = value("--epochs", &i, argc, argv, &bad))) {
-			if (parse_int(prog, "--epochs", v, &a->o.epochs))
-				return 2;
-		} else if ((v = value("--stop-after", &i, argc, argv, &bad))) {
-			if (parse_int(prog, "--stop-after", v, &a->o.stop_after))
-				return 2;
-		} else if ((v = value("--threads", &i, argc, argv, &bad))) {
-			if (parse_int(prog, "--threads", v, &a->threads))
-				return 2;
-		} else if ((v = value("--log-every", &i, argc, argv, &bad))) {
-			if (parse_int(prog, "--log-every", v, &a->o.log_every))
-				return 2;
-		} else if ((v = value("--seed", &i, argc, argv, &bad))) {
-			char *end;
-			a->o.seed = strtoull(v, &end, 10);
-			if (!*v || *end || *v == '-')
-				return usage_error(prog, "%s must be a non-negative integer, got '%s'", "--seed", v);
-			a->o.has_seed = 1;
-		} else if ((v = value("--metrics", &i, argc, argv, &bad))) {
-			a->o.metrics_path = v;
-		} else if ((v = value("--checkpoint-dir", &i, argc, argv, &bad))) {
-			a->o.ckpt_dir = v;
-		} else if ((v = value("--resume", &i, argc, argv, &bad))) {
-			a->o.resume_path = v;
-		} else if ((v = value("--data", &i, argc, argv, &bad))) {
-			a->o.data_dir = v;
-		} else if (!strcmp(opt, "--quiet") || !strcmp(opt, "-q")) {
-			a->o.quiet = 1;
-			i++;
-		} else if (bad) {
-			return usage_error(prog, "%s needs a value%s", opt, "");
-		} else {
-			return usage_error(prog, "unknown option '%s'%s", opt, "");
+		int took = rt_args_take_train(&a->o, &a->threads, &i, argc, argv, msg, sizeof msg);
+		if (took == 0)
+			snprintf(msg, sizeof msg, "unknown option '%s'", opt);
+		if (took <= 0) {
+			fprintf(stderr, "%s: %s\n(see %s --help)\n", prog, msg, prog);
+			return 2;
 		}
 	}
 	return 0;

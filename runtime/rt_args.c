@@ -1,0 +1,108 @@
+/*
+ * rt_args.c - parsing of the training options (see rt_args.h). Values are
+ * checked whole: "3x", "-1" for a seed, or a number past the type's range
+ * is a usage error, never a silent wrap.
+ */
+#include "rt_args.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *rt_args_value(const char *name, int *i, int argc, char **argv, int *missing)
+{
+	const char *arg = argv[*i];
+	size_t n = strlen(name);
+	if (strncmp(arg, name, n) != 0)
+		return NULL;
+	if (arg[n] == '=') {
+		(*i)++;
+		return arg + n + 1;
+	}
+	if (arg[n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc) {
+		*missing = 1;
+		return NULL;
+	}
+	*i += 2;
+	return argv[*i - 1];
+}
+
+int rt_args_int(const char *opt, const char *v, long lo, long hi, long *out, char *msg,
+                size_t msglen)
+{
+	char *end;
+	errno = 0;
+	long x = strtol(v, &end, 10);
+	if (!*v || *end || errno || x < lo || x > hi) {
+		snprintf(msg, msglen, "%s must be an integer from %ld to %ld, got '%s'", opt, lo, hi, v);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+int rt_args_seed(const char *opt, const char *v, uint64_t *out, char *msg, size_t msglen)
+{
+	char *end;
+	errno = 0;
+	/* strtoull accepts "-1" and wraps it: refuse any sign */
+	unsigned long long x = strtoull(v, &end, 10);
+	if (!*v || *v == '-' || *v == '+' || *end || errno) {
+		snprintf(msg, msglen, "%s must be an integer from 0 to %llu, got '%s'", opt,
+		         (unsigned long long)UINT64_MAX, v);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+int rt_args_take_train(rt_train_opts *o, int *threads, int *i, int argc, char **argv, char *msg,
+                       size_t msglen)
+{
+	const struct { const char *name; int *to; } ints[] = {
+		{"--epochs", &o->epochs},       {"--stop-after", &o->stop_after},
+		{"--log-every", &o->log_every}, {"--threads", threads},
+	};
+	const char *opt = argv[*i], *v;
+	int missing = 0;
+	if (!strcmp(opt, "--quiet") || !strcmp(opt, "-q")) {
+		o->quiet = 1;
+		(*i)++;
+		return 1;
+	}
+	for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
+		if ((v = rt_args_value(ints[k].name, i, argc, argv, &missing))) {
+			long x;
+			if (rt_args_int(ints[k].name, v, 1, 1000000000, &x, msg, msglen))
+				return -1;
+			*ints[k].to = (int)x;
+			return 1;
+		}
+	if ((v = rt_args_value("--seed", i, argc, argv, &missing))) {
+		if (rt_args_seed("--seed", v, &o->seed, msg, msglen))
+			return -1;
+		o->has_seed = 1;
+		return 1;
+	}
+	const struct { const char *name; const char **to; } paths[] = {
+		{"--metrics", &o->metrics_path}, {"--checkpoint-dir", &o->ckpt_dir},
+		{"--resume", &o->resume_path},   {"--data", &o->data_dir},
+	};
+	for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++)
+		if ((v = rt_args_value(paths[k].name, i, argc, argv, &missing))) {
+			if (!*v) {
+				snprintf(msg, msglen, "%s needs a non-empty value", paths[k].name);
+				return -1;
+			}
+			*paths[k].to = v;
+			return 1;
+		}
+	if (missing) {
+		snprintf(msg, msglen, "%s needs a value", opt);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,54 @@
+/*
+ * rt_args.h - the command-line options of a training run, shared by
+ * `samc model.lua` and the standalone trainers of `samc build`, so both
+ * accept the same spellings, ranges and messages.
+ *
+ *   for (int i = 1; i < argc;) {
+ *       char msg[256];
+ *       int took = rt_args_take_train(&opts, &threads, &i, argc, argv, msg, sizeof msg);
+ *       if (took < 0) { report msg as a usage error (exit 2) }
+ *       if (took == 0) { argv[i] is not a training option: try others }
+ *   }
+ */
+#ifndef SAMC_RT_ARGS_H
+#define SAMC_RT_ARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rt_train.h"
+
+/* The help lines of the options rt_args_take_train knows. */
+#define RT_ARGS_TRAIN_HELP                                                                   \
+	"  --epochs N            train N epochs (overrides the recipe)\n"                         \
+	"  --threads N           worker threads of the compiled steps (default: all cores)\n"     \
+	"  --seed N              seed for initialisation and shuffling (overrides the recipe)\n" \
+	"  --metrics FILE        JSON lines: one per log interval and one per epoch\n"            \
+	"  --checkpoint-dir DIR  write DIR/last.safetensors after every epoch and at the end\n"   \
+	"  --resume CKPT         continue a run from a checkpoint (bit-identical on CPU)\n"       \
+	"  --stop-after N        stop after N epochs as if interrupted (the schedule still\n"     \
+	"                        spans --epochs); resume later with --resume\n"                   \
+	"  --data DIR            take relative data paths of the recipe under DIR\n"              \
+	"  --log-every N         steps between progress lines\n"                                  \
+	"  --quiet               no progress output\n"
+
+/* The value of "--name value" or "--name=value" at argv[*i], advancing *i
+ * past it; NULL if argv[*i] is not that option. Sets *missing when the
+ * option is last and has no value. */
+const char *rt_args_value(const char *name, int *i, int argc, char **argv, int *missing);
+
+/* An integer in [lo, hi], the whole string; 0, or -1 with a message in msg. */
+int rt_args_int(const char *opt, const char *v, long lo, long hi, long *out, char *msg,
+                size_t msglen);
+
+/* A seed: a non-negative integer that fits in 64 bits. */
+int rt_args_seed(const char *opt, const char *v, uint64_t *out, char *msg, size_t msglen);
+
+/* Consumes argv[*i] (and its value) if it is one of the options of
+ * RT_ARGS_TRAIN_HELP, filling o (and *threads). Returns 1 if consumed, 0
+ * if argv[*i] is something else, -1 with a message in msg for a missing
+ * or bad value. */
+int rt_args_take_train(rt_train_opts *o, int *threads, int *i, int argc, char **argv, char *msg,
+                       size_t msglen);
+
+#endif
