@@ -86,12 +86,12 @@ static int load_batch(const rt_tensors *ts, const char *path, const rt_store *st
 			return rt_errf(err, "%s: no tensor '%s' (input '%s' of step %ld)", path, name, s->name, k);
 		if (fill_slot(t, s, st->buf[i].data, path, err) != 0)
 			return -1;
-		if (s->nclasses > 0) {
-			const int32_t *y = st->buf[i].data;
-			for (int64_t j = 0; j < t->dim[0]; j++)
-				if (y[j] < 0 || y[j] >= s->nclasses)
-					return rt_errf(err, "%s: tensor '%s': label %d at index %lld is outside [0, %d)", path,
-					               name, y[j], (long long)j, s->nclasses);
+		/* read the file's values: the I32 slot holds them clamped */
+		for (int64_t j = 0; s->nclasses > 0 && j < rt_tensor_numel(t); j++) {
+			double y = rt_tensor_get(t, j);
+			if (y < 0 || y >= s->nclasses)
+				return rt_errf(err, "%s: tensor '%s': label %.0f at index %lld is outside [0, %d)",
+				               path, name, y, (long long)j, s->nclasses);
 		}
 	}
 	return 0;
@@ -215,7 +215,7 @@ int cli_steps(int argc, char **argv)
 			if (*end || sa.steps < 1 || sa.steps > 1000000)
 				return cli_usage_error("steps", "--steps must be a positive integer, got '%s'", v);
 		} else if (bad)
-			return CLI_ERR_USAGE;
+			return cli_usage_error("steps", "%s needs a value", argv[i]);
 		else
 			return cli_usage_error("steps", "unknown option '%s'", argv[i]);
 	}
