@@ -120,7 +120,9 @@ static int meta_int(const char *path, const rt_meta *m, const char *key, int64_t
 	return 0;
 }
 
-static int check_tensors(const char *path, const rt_store *st, const rt_tensors *ts, rt_err *err)
+/* Every saved slot of st in ts, same dtype and shape, and nothing else;
+ * the message (in err) does not name the file. */
+static int check_tensors(const rt_store *st, const rt_tensors *ts, rt_err *err)
 {
 	for (int i = 0; i < st->n; i++) {
 		const rt_slot *s = &st->buf[i].slot;
@@ -128,7 +130,7 @@ static int check_tensors(const char *path, const rt_store *st, const rt_tensors 
 			continue;
 		const rt_tensor *t = rt_tensors_find(ts, s->name);
 		if (!t)
-			return rt_errf(err, "%s: tensor '%s' is missing from the checkpoint", path, s->name);
+			return rt_errf(err, "tensor '%s' is missing from the checkpoint", s->name);
 		int same = t->dtype == s->dtype && t->rank == s->rank;
 		for (int d = 0; same && d < s->rank; d++)
 			same = t->dim[d] == s->dim[d];
@@ -136,15 +138,15 @@ static int check_tensors(const char *path, const rt_store *st, const rt_tensors 
 			char a[96], b[96];
 			rt_shape_str(a, sizeof a, t->rank, t->dim);
 			rt_shape_str(b, sizeof b, s->rank, s->dim);
-			return rt_errf(err, "%s: tensor '%s' is %s %s in the checkpoint, expected %s %s",
-			               path, s->name, rt_dtype_name(t->dtype), a, rt_dtype_name(s->dtype), b);
+			return rt_errf(err, "tensor '%s' is %s %s in the checkpoint, expected %s %s",
+			               s->name, rt_dtype_name(t->dtype), a, rt_dtype_name(s->dtype), b);
 		}
 	}
 	for (int i = 0; i < ts->n; i++) {
 		int k = rt_store_find(st, ts->t[i].name);
 		if (k < 0 || !saved_role(st->buf[k].slot.role))
-			return rt_errf(err, "%s: tensor '%s' of the checkpoint is not a parameter or state "
-			               "of this model", path, ts->t[i].name);
+			return rt_errf(err, "tensor '%s' of the checkpoint is not a parameter or state "
+			               "of this model", ts->t[i].name);
 	}
 	return 0;
 }
@@ -173,8 +175,13 @@ int rt_ckpt_read(const char *path, rt_store *st, const char *expect_hash, rt_ckp
 		goto out;
 	}
 	if (expect_hash && (!hash || strcmp(hash, expect_hash) != 0)) {
-		rt_errf(err, "%s: checkpoint is from a different model (program hash %s, expected %s)",
-		        path, hash ? hash : "(none)", expect_hash);
+		/* say which tensor differs when one does (another dtype, shape or
+		 * layer), else only that the programs differ */
+		rt_err why = {{0}};
+		int differs = check_tensors(st, &ts, &why) != 0;
+		rt_errf(err, "%s: checkpoint is from a different model (program hash %s, expected %s)%s%s",
+		        path, hash ? hash : "(none)", expect_hash, differs ? ": " : "",
+		        differs ? why.msg : "");
 		goto out;
 	}
 	char want[64];
@@ -184,8 +191,11 @@ int rt_ckpt_read(const char *path, rt_store *st, const char *expect_hash, rt_ckp
 		        sum ? sum : "(none)", want);
 		goto out;
 	}
-	if (check_tensors(path, st, &ts, err))
+	rt_err why = {{0}};
+	if (check_tensors(st, &ts, &why)) {
+		rt_errf(err, "%s: %s", path, why.msg);
 		goto out;
+	}
 	if (meta_int(path, &meta, "step", &in.step, err) ||
 	    meta_int(path, &meta, "epoch", &in.epoch, err) ||
 	    meta_int(path, &meta, "batch_size", &in.batch_size, err))
