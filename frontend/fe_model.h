@@ -27,8 +27,8 @@ typedef struct {
 	ir_dtype fdtype;           /* float dtype of the program: IR_F32 (default) or IR_F64 */
 	const char *const *sets;   /* "key=value" recipe overrides (--set), applied in order */
 	int nsets;
-	uint64_t max_instructions; /* Lua instruction budget; 0 = default (200M) */
-	size_t max_memory;         /* Lua memory budget in bytes; 0 = default (256 MiB) */
+	uint64_t max_instructions; /* Lua instruction budget; 0 = FE_DEFAULT_MAX_INSTRUCTIONS (100M) */
+	size_t max_memory;         /* Lua memory budget in bytes; 0 = FE_DEFAULT_MAX_MEMORY (64 MiB) */
 } fe_options;
 
 void fe_options_init(fe_options *o);
