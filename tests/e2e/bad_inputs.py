@@ -142,6 +142,10 @@ def checkpoint_cases(samc, d, backend, F):
     F.expect_error("resume with another seed", r, [good, "seed 3", "seed 4"])
     F.check("fc.weight" in tensors and any(k.startswith("opt.") for k in tensors),
             "checkpoint holds parameters and optimizer state", repr(sorted(tensors)))
+    r = u.run_samc(samc, [LINEAR] + train_args(backend, ["--epochs", "2", "--dtype", "f64",
+                                                         "--resume", good]))
+    F.expect_error("an f32 checkpoint resumed in f64", r,
+                   [good, "different model", "tensor 'fc.", "F32", "expected F64"])
 
     other_dir = os.path.join(d, "ck-mlp")
     r = u.run_samc(samc, [MLP] + train_args(backend, ["--epochs", "2", "--stop-after", "1",

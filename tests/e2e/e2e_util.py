@@ -3,6 +3,7 @@
 
   run_samc(samc, args)            runs samc, returns (exit status, stdout, stderr)
   read_st(path)                   safetensors -> ({name: (dtype, shape, raw bytes)}, metadata)
+  write_st(path, tensors)         the reverse: {name: (dtype, shape, raw bytes)} -> safetensors
   write_idx(path, dims, data)     an IDX file of unsigned bytes, gzipped if path ends in .gz
   idx_bytes(dims, data)           the same, as bytes
   Failures                        collects "ok"/"FAIL" lines and the exit status
@@ -44,6 +45,22 @@ def read_st(path):
         b, e = h["data_offsets"]
         out[name] = (h["dtype"], list(h["shape"]), data[b:e])
     return out, meta
+
+
+def write_st(path, tensors):
+    """Writes {name: (dtype, shape, raw bytes)} as safetensors, in name order."""
+    header, offset = {}, 0
+    for name in sorted(tensors):
+        dtype, shape, raw = tensors[name]
+        header[name] = {"dtype": dtype, "shape": list(shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+    text = json.dumps(header).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text)
+        for name in sorted(tensors):
+            f.write(tensors[name][2])
 
 
 def idx_bytes(dims, data, type_code=0x08, magic_prefix=b"\x00\x00"):

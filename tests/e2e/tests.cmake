@@ -5,6 +5,7 @@
 #   e2e_resume_{interp,cpu} stop after epoch 1 + resume == uninterrupted, bit for bit
 #   e2e_bad_inputs         broken IDX files, checkpoints, a diverging run: exit 1 + message
 #   e2e_data_dir           --data DIR resolves the recipe's relative data paths
+#   e2e_cli                help texts, usage errors (exit 2), samc steps file errors
 # With -DSAMC_LONG_TESTS=ON, on the full Fashion-MNIST:
 #   e2e_torch_epoch_full[_cpu]  one epoch (468 steps) vs PyTorch: within 1 point, samc >= 83%
 #   e2e_train_full_{interp,cpu}  `samc examples/fashion_mlp.lua --epochs 1`: >= 83% in <= 5 min
@@ -36,6 +37,9 @@ endforeach()
 
 add_test(NAME e2e_bad_inputs COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/bad_inputs.py $<TARGET_FILE:samc>)
 set_tests_properties(e2e_bad_inputs PROPERTIES TIMEOUT 300 LABELS e2e)
+
+add_test(NAME e2e_cli COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/cli.py $<TARGET_FILE:samc>)
+set_tests_properties(e2e_cli PROPERTIES TIMEOUT 120 LABELS e2e)
 
 add_test(NAME e2e_data_dir COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/data_dir.py $<TARGET_FILE:samc>)
 set_tests_properties(e2e_data_dir PROPERTIES TIMEOUT 120 LABELS e2e)
