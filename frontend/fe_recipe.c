@@ -46,16 +46,24 @@ static double fe_num(lua_State *L, int t, const char *pre, const char *key,
 	return v;
 }
 
+/* An integer in [min, max]; max keeps the callers' int casts exact (a
+ * seed may go to 2^53, where doubles stop being exact). */
 static int64_t fe_int(lua_State *L, int t, const char *pre, const char *key,
-                      int64_t dflt, int64_t min)
+                      int64_t dflt, int64_t min, int64_t max)
 {
 	int64_t v = dflt;
 	int ty = fe_get(L, t, key);
 	if (ty != LUA_TNIL) {
 		double d = lua_tonumber(L, -1);
-		if (ty != LUA_TNUMBER || d != floor(d) || d < (double)min || d > 9e15) {
+		if (ty != LUA_TNUMBER || d != floor(d) || d < (double)min) {
 			char want[64];
 			snprintf(want, sizeof want, "an integer >= %lld", (long long)min);
+			fe_type_error(L, pre, key, want);
+		}
+		if (d > (double)max) {
+			char want[80];
+			snprintf(want, sizeof want, "an integer from %lld to %lld", (long long)min,
+			         (long long)max);
 			fe_type_error(L, pre, key, want);
 		}
 		v = (int64_t)d;
@@ -115,7 +123,7 @@ static void fe_read_sam(lua_State *L, int t, opt_config *o, fe_dsl *d)
 	if (o->rho < 0)
 		fe_recipe_error(L, "optimizer.sam.rho must be >= 0, got %g", o->rho);
 	o->adaptive = fe_bool(L, t, pre, "adaptive", 0);
-	o->sam_every = (int)fe_int(L, t, pre, "every", 1, 1);
+	o->sam_every = (int)fe_int(L, t, pre, "every", 1, 1, INT_MAX);
 	if (!fe_subtable(L, t, pre, "groups")) {
 		lua_pop(L, 1);
 		return;
@@ -248,16 +256,10 @@ static void fe_read_schedule(lua_State *L, int t, sched_config *s)
 	}
 }
 
-/* Relative data paths are relative to the model file's directory. */
 /* Data paths stay as written; relative ones are resolved by the runtime
- * against --data DIR if given, else against the model file's directory
- * (made absolute here, so a trainer built from the model finds them from
- * any working directory). */
-static const char *fe_data_path(fe_dsl *d, const char *p)
-{
-	return ir_arena_strdup(&d->g->arena, p);
-}
-
+ * against --data DIR if given, else against the model file's directory,
+ * made absolute here so that a trainer built from the model finds them
+ * from any working directory. */
 static const char *fe_model_dir(fe_dsl *d)
 {
 	const char *slash = strrchr(d->path, '/');
@@ -299,7 +301,7 @@ static int fe_read_split(lua_State *L, int t, const char *split, data_file *file
 			if (n == 4)
 				fe_recipe_error(L, "data.%s binds more than 4 inputs", split);
 			files[n].input = ir_arena_strdup(&d->g->arena, in);
-			files[n].path = fe_data_path(d, lua_tostring(L, -1));
+			files[n].path = ir_arena_strdup(&d->g->arena, lua_tostring(L, -1));
 			n++;
 		}
 		lua_pop(L, 1);
@@ -335,8 +337,8 @@ static void fe_read_data(lua_State *L, int t, data_config *dc, fe_dsl *d)
 	if (!(dc->std > 0))
 		fe_recipe_error(L, "data.std must be > 0, got %g", dc->std);
 	dc->drop_last = fe_bool(L, t, pre, "drop_last", 1);
-	dc->limit_train = (int)fe_int(L, t, pre, "limit_train", 0, 0);
-	dc->limit_test = (int)fe_int(L, t, pre, "limit_test", 0, 0);
+	dc->limit_train = (int)fe_int(L, t, pre, "limit_train", 0, 0, INT_MAX);
+	dc->limit_test = (int)fe_int(L, t, pre, "limit_test", 0, 0, INT_MAX);
 }
 
 /* A scalar float tensor for the loss or a metric; errors at its line. */
@@ -403,10 +405,10 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 	lua_pop(L, 1);
 	fe_read_metrics(L, t, m, d);
 
-	r->epochs = (int)fe_int(L, t, "", "epochs", 1, 1);
-	r->seed = (uint64_t)fe_int(L, t, "", "seed", 0, 0);
-	r->log_every = (int)fe_int(L, t, "", "log_every", 100, 1);
-	int64_t bs = fe_int(L, t, "", "batch_size", 0, 1);
+	r->epochs = (int)fe_int(L, t, "", "epochs", 1, 1, INT_MAX);
+	r->seed = (uint64_t)fe_int(L, t, "", "seed", 0, 0, (int64_t)1 << 53);
+	r->log_every = (int)fe_int(L, t, "", "log_every", 100, 1, INT_MAX);
+	int64_t bs = fe_int(L, t, "", "batch_size", 0, 1, INT_MAX);
 	if (d->batch_size && bs && bs != d->batch_size)
 		fe_recipe_error(L, "batch_size = %lld disagrees with batch_size(%d) at line %d",
 		                (long long)bs, d->batch_size, d->batch_line);
