@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "ir_interp.h"
 #include "pass_pipeline.h"
+#include "rt_args.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -59,13 +60,16 @@ int cli_check(int argc, char **argv)
 		if (took)
 			continue;
 		if ((v = cli_option_value("--samples", &i, argc, argv, &bad))) {
-			samples = atoi(v);
-			if (samples < 1)
-				return cli_usage_error("check", "--samples must be a positive integer, got '%s'", v);
+			char msg[256];
+			long x;
+			if (rt_args_int("--samples", v, 1, 1000000, &x, msg, sizeof msg))
+				return cli_usage_error("check", "%s", msg);
+			samples = (int)x;
 		} else if ((v = cli_option_value("--tolerance", &i, argc, argv, &bad))) {
-			tol = atof(v);
-			if (!(tol > 0))
-				return cli_usage_error("check", "--tolerance must be positive, got '%s'", v);
+			char *end;
+			tol = strtod(v, &end);
+			if (!*v || *end || !(tol > 0) || !isfinite(tol))
+				return cli_usage_error("check", "--tolerance must be a positive number, got '%s'", v);
 		} else if (bad) {
 			return cli_usage_error("check", "%s needs a value", argv[i]);
 		} else {

@@ -71,9 +71,14 @@ static int fe_cross_entropy(lua_State *L)
 			const char *r = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
 			if (!strcmp(r, "none"))
 				reduction = IR_REDUCE_NONE;
-			else if (strcmp(r, "mean") != 0)
+			else if (strcmp(r, "mean") != 0) {
+				char got[128];
+				fe_arg_typename(L, -1, got, sizeof got);
+				if (lua_type(L, -1) == LUA_TSTRING)
+					snprintf(got, sizeof got, "\"%s\"", r);
 				return fe_sandbox_error(L, "cross_entropy: option reduction must be "
-				                        "\"mean\" or \"none\"");
+				                        "\"mean\" or \"none\", got %s", got);
+			}
 		}
 		lua_pop(L, 1);
 	}

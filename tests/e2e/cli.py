@@ -82,6 +82,9 @@ def usage_cases(samc, d, F):
         ("steps without --init", ["steps", MODEL, "--batches", "b", "--steps", "1", "--out", "o"],
          ["--init"]),
         ("check --samples 0", ["check", MODEL, "--samples", "0"], ["--samples", "'0'"]),
+        ("check --samples 3x", ["check", MODEL, "--samples", "3x"], ["--samples", "'3x'"]),
+        ("check --tolerance 1e-3x", ["check", MODEL, "--tolerance", "1e-3x"],
+         ["--tolerance", "'1e-3x'"]),
         ("unknown command", ["frob"], ["unknown command 'frob'"]),
     ]
     for what, args, expect in cases:
