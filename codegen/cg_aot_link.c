@@ -20,6 +20,9 @@ extern char **environ;
 #ifndef SAMC_RT_LIB
 #define SAMC_RT_LIB ""
 #endif
+#ifndef SAMC_RT_LINK_FLAG
+#define SAMC_RT_LINK_FLAG ""
+#endif
 #ifndef SAMC_RT_INCLUDE_DIR
 #define SAMC_RT_INCLUDE_DIR ""
 #endif
@@ -135,7 +138,10 @@ static int link_trainer(const char *cc, const char *out, const char *obj, const 
 	char incflag[CG_AOT_PATH + 2];
 	snprintf(incflag, sizeof incflag, "-I%s", inc);
 	const char *argv[] = {cc, "-std=c11", "-O1", incflag, "-o", out, csrc, obj, lib,
-	                      "-lopenblas", "-lcjson", "-lz", "-lm", "-lpthread", "-ldl", NULL};
+	                      "-lopenblas", "-lcjson", "-lz", "-lm", "-lpthread", "-ldl",
+	                      SAMC_RT_LINK_FLAG, NULL};
+	if (!SAMC_RT_LINK_FLAG[0]) /* a runtime built without sanitizers */
+		argv[sizeof argv / sizeof *argv - 2] = NULL;
 	return run_cc((char *const *)argv, verbose, err, errlen);
 }
 
