@@ -13,7 +13,9 @@
  *
  * Nodes live in the graph's arena and are freed together with the graph.
  * Builder functions never abort: on a bad argument they return NULL and
- * leave a message (with the location) in the graph's error buffer.
+ * leave a message (with the location) in the graph's error buffer. A NULL
+ * input (an earlier failure) gives NULL and keeps the first message, so
+ * builder calls nest without a check at each level.
  */
 #ifndef SAMC_IR_H
 #define SAMC_IR_H

@@ -47,11 +47,6 @@ static int accum(ad_state *s, ir_node *x, ir_node *c)
 	return s->adj[x->id] ? 0 : -1;
 }
 
-static ir_node *bin(ir_graph *g, ir_op op, ir_node *a, ir_node *b)
-{
-	return a && b ? ir_binary(g, op, a, b) : NULL;
-}
-
 static ir_node *k(ir_graph *g, const ir_node *like, double v)
 {
 	return ir_const(g, like->dtype, ir_shape_scalar(), v);
@@ -101,24 +96,24 @@ static int rule(ad_state *s, ir_node *n, ir_node *d)
 	ir_node *a = n->nin > 0 ? n->in[0] : NULL, *b = n->nin > 1 ? n->in[1] : NULL;
 	switch (n->op) {
 	case IR_OP_NEG: return accum(s, a, ir_unary(g, IR_OP_NEG, d));
-	case IR_OP_EXP: return accum(s, a, bin(g, IR_OP_MUL, d, n));
-	case IR_OP_LOG: return accum(s, a, bin(g, IR_OP_DIV, d, a));
+	case IR_OP_EXP: return accum(s, a, ir_binary(g, IR_OP_MUL, d, n));
+	case IR_OP_LOG: return accum(s, a, ir_binary(g, IR_OP_DIV, d, a));
 	case IR_OP_SQRT: /* d * 0.5 / sqrt(a) */
-		return accum(s, a, bin(g, IR_OP_DIV, bin(g, IR_OP_MUL, d, k(g, n, 0.5)), n));
+		return accum(s, a, ir_binary(g, IR_OP_DIV, ir_binary(g, IR_OP_MUL, d, k(g, n, 0.5)), n));
 	case IR_OP_RSQRT: /* d * -0.5 * a^-1.5 = d * -0.5 * n / a */
-		return accum(s, a, bin(g, IR_OP_MUL, d,
-		                       bin(g, IR_OP_DIV, bin(g, IR_OP_MUL, n, k(g, n, -0.5)), a)));
-	case IR_OP_ABS: return accum(s, a, bin(g, IR_OP_MUL, d, ir_unary(g, IR_OP_SIGN, a)));
-	case IR_OP_RELU: return accum(s, a, bin(g, IR_OP_MUL, d, bin(g, IR_OP_GT, a, k(g, n, 0.0))));
-	case IR_OP_GELU: return accum(s, a, bin(g, IR_OP_GELU_GRAD, a, d));
+		return accum(s, a, ir_binary(g, IR_OP_MUL, d,
+		                       ir_binary(g, IR_OP_DIV, ir_binary(g, IR_OP_MUL, n, k(g, n, -0.5)), a)));
+	case IR_OP_ABS: return accum(s, a, ir_binary(g, IR_OP_MUL, d, ir_unary(g, IR_OP_SIGN, a)));
+	case IR_OP_RELU: return accum(s, a, ir_binary(g, IR_OP_MUL, d, ir_binary(g, IR_OP_GT, a, k(g, n, 0.0))));
+	case IR_OP_GELU: return accum(s, a, ir_binary(g, IR_OP_GELU_GRAD, a, d));
 	case IR_OP_TANH: /* d * (1 - y^2) */
-		return accum(s, a, bin(g, IR_OP_MUL, d, bin(g, IR_OP_SUB, k(g, n, 1.0),
-		                                             bin(g, IR_OP_MUL, n, n))));
+		return accum(s, a, ir_binary(g, IR_OP_MUL, d, ir_binary(g, IR_OP_SUB, k(g, n, 1.0),
+		                                             ir_binary(g, IR_OP_MUL, n, n))));
 	case IR_OP_SIGMOID: /* d * y * (1 - y) */
-		return accum(s, a, bin(g, IR_OP_MUL, bin(g, IR_OP_MUL, d, n),
-		                       bin(g, IR_OP_SUB, k(g, n, 1.0), n)));
-	case IR_OP_COS: return accum(s, a, bin(g, IR_OP_MUL, ir_unary(g, IR_OP_NEG, d), ir_unary(g, IR_OP_SIN, a)));
-	case IR_OP_SIN: return accum(s, a, bin(g, IR_OP_MUL, d, ir_unary(g, IR_OP_COS, a)));
+		return accum(s, a, ir_binary(g, IR_OP_MUL, ir_binary(g, IR_OP_MUL, d, n),
+		                       ir_binary(g, IR_OP_SUB, k(g, n, 1.0), n)));
+	case IR_OP_COS: return accum(s, a, ir_binary(g, IR_OP_MUL, ir_unary(g, IR_OP_NEG, d), ir_unary(g, IR_OP_SIN, a)));
+	case IR_OP_SIN: return accum(s, a, ir_binary(g, IR_OP_MUL, d, ir_unary(g, IR_OP_COS, a)));
 	case IR_OP_SIGN:
 	case IR_OP_FLOOR:
 	case IR_OP_GT:
@@ -130,29 +125,29 @@ static int rule(ad_state *s, ir_node *n, ir_node *d)
 	case IR_OP_SUB:
 		return accum(s, a, d) || accum(s, b, s->need[b->id] ? ir_unary(g, IR_OP_NEG, d) : d) ? -1 : 0;
 	case IR_OP_MUL:
-		if (s->need[a->id] && accum(s, a, bin(g, IR_OP_MUL, d, b)))
+		if (s->need[a->id] && accum(s, a, ir_binary(g, IR_OP_MUL, d, b)))
 			return -1;
-		return s->need[b->id] ? accum(s, b, bin(g, IR_OP_MUL, d, a)) : 0;
+		return s->need[b->id] ? accum(s, b, ir_binary(g, IR_OP_MUL, d, a)) : 0;
 	case IR_OP_DIV:
-		if (s->need[a->id] && accum(s, a, bin(g, IR_OP_DIV, d, b)))
+		if (s->need[a->id] && accum(s, a, ir_binary(g, IR_OP_DIV, d, b)))
 			return -1;
 		/* d(a/b)/db = -(a/b)/b */
-		return s->need[b->id] ? accum(s, b, ir_unary(g, IR_OP_NEG, bin(g, IR_OP_DIV, bin(g, IR_OP_MUL, d, n), b))) : 0;
+		return s->need[b->id] ? accum(s, b, ir_unary(g, IR_OP_NEG, ir_binary(g, IR_OP_DIV, ir_binary(g, IR_OP_MUL, d, n), b))) : 0;
 	case IR_OP_POW:
 		if (s->need[a->id]) {
 			/* b * a^(b-1) */
-			ir_node *e = bin(g, IR_OP_POW, a, bin(g, IR_OP_SUB, b, k(g, n, 1.0)));
-			if (accum(s, a, bin(g, IR_OP_MUL, d, bin(g, IR_OP_MUL, b, e))))
+			ir_node *e = ir_binary(g, IR_OP_POW, a, ir_binary(g, IR_OP_SUB, b, k(g, n, 1.0)));
+			if (accum(s, a, ir_binary(g, IR_OP_MUL, d, ir_binary(g, IR_OP_MUL, b, e))))
 				return -1;
 		}
-		return s->need[b->id] ? accum(s, b, bin(g, IR_OP_MUL, bin(g, IR_OP_MUL, d, n), ir_unary(g, IR_OP_LOG, a))) : 0;
+		return s->need[b->id] ? accum(s, b, ir_binary(g, IR_OP_MUL, ir_binary(g, IR_OP_MUL, d, n), ir_unary(g, IR_OP_LOG, a))) : 0;
 	case IR_OP_MINIMUM:
 	case IR_OP_MAXIMUM: {
 		/* the chosen operand gets the gradient; ties go to b */
-		ir_node *pick_a = n->op == IR_OP_MINIMUM ? bin(g, IR_OP_GT, b, a) : bin(g, IR_OP_GT, a, b);
-		if (s->need[a->id] && accum(s, a, bin(g, IR_OP_MUL, d, pick_a)))
+		ir_node *pick_a = n->op == IR_OP_MINIMUM ? ir_binary(g, IR_OP_GT, b, a) : ir_binary(g, IR_OP_GT, a, b);
+		if (s->need[a->id] && accum(s, a, ir_binary(g, IR_OP_MUL, d, pick_a)))
 			return -1;
-		return s->need[b->id] ? accum(s, b, bin(g, IR_OP_MUL, d, bin(g, IR_OP_SUB, k(g, n, 1.0), pick_a))) : 0;
+		return s->need[b->id] ? accum(s, b, ir_binary(g, IR_OP_MUL, d, ir_binary(g, IR_OP_SUB, k(g, n, 1.0), pick_a))) : 0;
 	}
 	case IR_OP_RESHAPE: return accum(s, a, ir_reshape(g, d, a->shape));
 	case IR_OP_TRANSPOSE: {
@@ -166,20 +161,20 @@ static int rule(ad_state *s, ir_node *n, ir_node *d)
 	case IR_OP_MAX: {
 		/* to the positions equal to the max (ties share, like amax's mask) */
 		ir_node *m = expand_reduced(g, n, n);
-		return accum(s, a, bin(g, IR_OP_MUL, expand_reduced(g, n, d), bin(g, IR_OP_EQ, a, m)));
+		return accum(s, a, ir_binary(g, IR_OP_MUL, expand_reduced(g, n, d), ir_binary(g, IR_OP_EQ, a, m)));
 	}
 	case IR_OP_MATMUL: return rule_matmul(s, n, d);
 	case IR_OP_SOFTMAX: {
 		/* y * (d - sum(d*y)) */
 		uint32_t ax = 1u << n->axis;
-		ir_node *dy = bin(g, IR_OP_MUL, d, n);
+		ir_node *dy = ir_binary(g, IR_OP_MUL, d, n);
 		ir_node *sm = dy ? ir_reduce(g, IR_OP_SUM, dy, ax, 1) : NULL;
-		return accum(s, a, bin(g, IR_OP_MUL, n, bin(g, IR_OP_SUB, d, sm)));
+		return accum(s, a, ir_binary(g, IR_OP_MUL, n, ir_binary(g, IR_OP_SUB, d, sm)));
 	}
 	case IR_OP_LOG_SOFTMAX: {
 		/* d - exp(y) * sum(d) */
 		ir_node *sm = ir_reduce(g, IR_OP_SUM, d, 1u << n->axis, 1);
-		return accum(s, a, bin(g, IR_OP_SUB, d, bin(g, IR_OP_MUL, ir_unary(g, IR_OP_EXP, n), sm)));
+		return accum(s, a, ir_binary(g, IR_OP_SUB, d, ir_binary(g, IR_OP_MUL, ir_unary(g, IR_OP_EXP, n), sm)));
 	}
 	case IR_OP_CROSS_ENTROPY:
 		return accum(s, a, ir_cross_entropy_grad(g, a, b, d, n->reduction, n->value));

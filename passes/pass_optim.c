@@ -19,7 +19,7 @@ static ir_node *K(opt_ctx *c, double v) { return ir_const(c->g, c->t, ir_shape_s
 
 static ir_node *B(opt_ctx *c, ir_op op, ir_node *a, ir_node *b)
 {
-	return a && b ? ir_binary(c->g, op, a, b) : NULL;
+	return ir_binary(c->g, op, a, b);
 }
 
 static ir_node *buffer(opt_ctx *c, const ir_node *p, const char *what)

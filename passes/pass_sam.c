@@ -22,11 +22,6 @@ double pass_sam_rho(const opt_config *o, const char *param_name)
 	return o->rho;
 }
 
-static ir_node *B(ir_graph *g, ir_op op, ir_node *a, ir_node *b)
-{
-	return a && b ? ir_binary(g, op, a, b) : NULL;
-}
-
 int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *params,
              ir_node *const *g1, int n, int forward_end, ir_node **g2_out)
 {
@@ -42,20 +37,21 @@ int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *pa
 	ir_node *n2 = NULL;
 	for (int i = 0; i < n; i++) {
 		g->cur = params[i]->loc;
-		ir_node *ag = o->adaptive ? B(g, IR_OP_MUL, ir_unary(g, IR_OP_ABS, params[i]), g1[i]) : g1[i];
-		ir_node *sq = ag ? ir_reduce(g, IR_OP_SUM, B(g, IR_OP_MUL, ag, ag), 0, 0) : NULL;
-		n2 = n2 ? B(g, IR_OP_ADD, n2, sq) : sq;
+		ir_node *ag = o->adaptive ? ir_binary(g, IR_OP_MUL, ir_unary(g, IR_OP_ABS, params[i]), g1[i]) : g1[i];
+		ir_node *sq = ag ? ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, ag, ag), 0, 0) : NULL;
+		n2 = n2 ? ir_binary(g, IR_OP_ADD, n2, sq) : sq;
 	}
 	g->cur = loss->loc;
-	ir_node *denom = B(g, IR_OP_ADD, n2 ? ir_unary(g, IR_OP_SQRT, n2) : NULL,
-	                   ir_const(g, t, ir_shape_scalar(), 1e-12));
+	/* no params: no norm, and nothing below reads it */
+	ir_node *denom = n2 ? ir_binary(g, IR_OP_ADD, ir_unary(g, IR_OP_SQRT, n2),
+	                                ir_const(g, t, ir_shape_scalar(), 1e-12)) : NULL;
 	for (int i = 0; i < n; i++) {
 		g->cur = params[i]->loc;
-		ir_node *scale = B(g, IR_OP_DIV, ir_const(g, t, ir_shape_scalar(), pass_sam_rho(o, params[i]->name)), denom);
-		ir_node *e = B(g, IR_OP_MUL, g1[i], scale);
+		ir_node *scale = ir_binary(g, IR_OP_DIV, ir_const(g, t, ir_shape_scalar(), pass_sam_rho(o, params[i]->name)), denom);
+		ir_node *e = ir_binary(g, IR_OP_MUL, g1[i], scale);
 		if (o->adaptive)
-			e = B(g, IR_OP_MUL, B(g, IR_OP_MUL, params[i], params[i]), e);
-		wt[i] = B(g, IR_OP_ADD, params[i], e);
+			e = ir_binary(g, IR_OP_MUL, ir_binary(g, IR_OP_MUL, params[i], params[i]), e);
+		wt[i] = ir_binary(g, IR_OP_ADD, params[i], e);
 		if (!wt[i])
 			goto done;
 	}
