@@ -99,6 +99,50 @@ static int64_t value_numel(const ir_node *n)
 	return ir_shape_numel(n->op == IR_OP_ASSIGN ? &n->in[0]->shape : &n->shape);
 }
 
+/* Marks need[i] for every node the outputs (and, when committing, the
+ * ASSIGNs) read, and last[i], the last node that reads i (n: kept to the
+ * end). Roots live to the end; inputs always come earlier, so one backward
+ * sweep finds everything. */
+static int mark_live(ir_graph *g, ir_node *const *outs, int nout, int commit, char *need,
+                     int *last, char *err, size_t errlen)
+{
+	int n = g->nnodes;
+	for (int i = 0; i < n; i++)
+		last[i] = -1;
+	for (int i = 0; i < nout; i++) {
+		need[outs[i]->id] = 1;
+		last[outs[i]->id] = n;
+	}
+	for (int i = 0; commit && i < n; i++)
+		if (g->nodes[i]->op == IR_OP_ASSIGN) {
+			ir_node *t = g->nodes[i]->in[0];
+			if (!in_graph(g, t) || (t->op != IR_OP_PARAM && t->op != IR_OP_STATE))
+				return fail(err, errlen, "node %%%d (assign): its target is not a param or state", i);
+			/* two writes to one leaf in one step have no defined order */
+			if (need[t->id] == 2)
+				return fail(err, errlen, "node %%%d (assign): '%s' is assigned twice in one step",
+				            i, t->name ? t->name : "?");
+			need[t->id] = 2;
+			need[i] = 1;
+			last[i] = n;
+		}
+	for (int i = n - 1; i >= 0; i--) {
+		ir_node *nd = g->nodes[i];
+		if (!need[i])
+			continue;
+		for (int j = 0; j < nd->nin; j++) {
+			ir_node *x = nd->in[j];
+			if (!in_graph(g, x) || x->id >= i)
+				return fail(err, errlen, "node %%%d (%s): input %d is not an earlier node", i,
+				            ir_op_name(nd->op), j);
+			need[x->id] = 1;
+			if (last[x->id] < i)
+				last[x->id] = i;
+		}
+	}
+	return 0;
+}
+
 static int interp(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
                   char *err, size_t errlen, int commit)
 {
@@ -122,47 +166,8 @@ static int interp(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
 		goto done;
 	}
 
-	/* Roots live to the end; inputs always come earlier, so one backward
-	 * sweep marks everything they need and each node's last consumer. */
-	for (int i = 0; i < n; i++)
-		last[i] = -1;
-	for (int i = 0; i < nout; i++) {
-		need[outs[i]->id] = 1;
-		last[outs[i]->id] = n;
-	}
-	for (int i = 0; commit && i < n; i++)
-		if (g->nodes[i]->op == IR_OP_ASSIGN) {
-			ir_node *t = g->nodes[i]->in[0];
-			if (!in_graph(g, t) || (t->op != IR_OP_PARAM && t->op != IR_OP_STATE)) {
-				fail(err, errlen, "node %%%d (assign): its target is not a param or state", i);
-				goto done;
-			}
-			/* two writes to one leaf in one step have no defined order */
-			if (need[t->id] == 2) {
-				fail(err, errlen, "node %%%d (assign): '%s' is assigned twice in one step",
-				     i, t->name ? t->name : "?");
-				goto done;
-			}
-			need[t->id] = 2;
-			need[i] = 1;
-			last[i] = n;
-		}
-	for (int i = n - 1; i >= 0; i--) {
-		ir_node *nd = g->nodes[i];
-		if (!need[i])
-			continue;
-		for (int j = 0; j < nd->nin; j++) {
-			ir_node *x = nd->in[j];
-			if (!in_graph(g, x) || x->id >= i) {
-				fail(err, errlen, "node %%%d (%s): input %d is not an earlier node", i,
-				     ir_op_name(nd->op), j);
-				goto done;
-			}
-			need[x->id] = 1;
-			if (last[x->id] < i)
-				last[x->id] = i;
-		}
-	}
+	if (mark_live(g, outs, nout, commit, need, last, err, errlen))
+		goto done;
 
 	for (int i = 0; i < n; i++) {
 		ir_node *nd = g->nodes[i];
