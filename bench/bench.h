@@ -20,6 +20,7 @@
 #include "cg_cpu.h"
 #include "fe_model.h"
 #include "pass_pipeline.h"
+#include "rt_pool.h"
 #include "rt_store.h"
 
 typedef struct {
@@ -73,8 +74,11 @@ typedef struct {
 /* The GEMM kernels of program `kind` (bench_cmd_gemm.c). 0, or -1 after
  * printing the error. */
 int bench_gemm_collect(const ir_model *m, pass_prog_kind kind, bench_gemm_case **out, int *nout);
-/* Runs them back to back through cblas_sgemm; milliseconds taken. */
-double bench_gemm_run(const bench_gemm_case *c, int n);
+/* Runs them back to back; milliseconds taken. pool NULL: each through
+ * one cblas_sgemm call with OpenBLAS's own `threads`; else split over the
+ * pool exactly as the step runs them (rt_prog_kernel_run, OpenBLAS on one
+ * thread). The floor is the faster of the two. */
+double bench_gemm_run(const bench_gemm_case *c, int n, int threads, rt_pool *pool);
 void bench_gemm_free(bench_gemm_case *c, int n);
 
 int bench_cmd_steps(const bench_args *a);

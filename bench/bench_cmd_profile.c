@@ -4,17 +4,16 @@
  *
  * The CPU backend's exec runs its step table (runtime/rt_prog.h) as one
  * call, so this builds the same table (cg_step_new), JIT-compiles and
- * binds its kernels like cg_exec.c, and runs the table with rt_prog.c's
- * rules (GEMMs through cblas_sgemm, loop kernels split over a pool when
- * their work reaches RT_PROG_PAR_MIN_WORK, then the commits), with a clock
- * read around every kernel. Each kernel is put in one of three groups:
+ * binds its kernels like cg_exec.c, and runs each kernel through
+ * rt_prog_kernel_run (the exec's own code: GEMMs and loop kernels split
+ * over a pool by the same rules), then the commits, with a clock read
+ * around every kernel. Each kernel is put in one of three groups:
  *   gemm   a GEMM library call;
  *   optim  a loop kernel whose result is a scalar or has a parameter's
  *          shape, or that reads optimizer state: the SAM norm, the
  *          perturbation and the update (bias gradients reduced to [1,n]
  *          count as forward/backward);
  *   fwdbwd every other loop kernel (bias adds, activations, loss, ...).
- * If rt_prog.c's run loop changes, this copy must follow it.
  */
 #include "bench.h"
 
@@ -29,27 +28,6 @@
 
 enum { GRP_GEMM, GRP_OPTIM, GRP_FWDBWD, GRP_COUNT };
 static const char *const grp_name[GRP_COUNT] = {"gemm", "optim", "fwdbwd"};
-
-typedef struct {
-	rt_kernel_fn fn;
-	void **args;
-	int64_t ext;
-} prof_job;
-
-static void prof_part(void *ctx, int part, int nparts)
-{
-	prof_job *j = ctx;
-	int64_t lo = j->ext * part / nparts, hi = j->ext * (part + 1) / nparts;
-	if (lo < hi)
-		j->fn(j->args, lo, hi);
-}
-
-static void prof_gemm(const rt_prog_kernel *k, void **a)
-{
-	int m = (int)k->m, n = (int)k->n, kk = (int)k->k;
-	cblas_sgemm(CblasRowMajor, k->ta ? CblasTrans : CblasNoTrans, k->tb ? CblasTrans : CblasNoTrans, m,
-	            n, kk, 1.0f, a[0], k->ta ? m : kk, a[1], k->tb ? kk : n, 0.0f, a[2], n);
-}
 
 static int group_of(const pass_fusion *f, int i, const rt_prog_kernel *k)
 {
@@ -107,19 +85,6 @@ static void run_commits(const rt_prog *p, void **bufptr)
 	}
 }
 
-static void run_kernel(const rt_prog_kernel *k, void **args, rt_pool *pool, int threads)
-{
-	if (k->kind == RT_PROG_GEMM) {
-		prof_gemm(k, args);
-		return;
-	}
-	prof_job j = {k->fn, args, k->par_extent};
-	if (j.ext > 1 && threads > 1 && k->work >= RT_PROG_PAR_MIN_WORK)
-		rt_pool_run(pool, (int)(threads < j.ext ? threads : j.ext), prof_part, &j);
-	else
-		k->fn(args, 0, j.ext);
-}
-
 int bench_cmd_profile(const bench_args *a)
 {
 	ir_model *m = bench_load_model(a->model);
@@ -171,13 +136,13 @@ int bench_cmd_profile(const bench_args *a)
 		if (k->kind == RT_PROG_LOOPS && !(k->fn = cg_jit_find(jit, k->name, err, sizeof err)))
 			goto fail;
 	}
-	openblas_set_num_threads(threads);
+	openblas_set_num_threads(1); /* as rt_prog.c: GEMMs split over the pool */
 	int iters = a->warmup + a->steps * a->blocks;
 	for (int it = 0; it < iters; it++) {
 		int timed = it >= a->warmup;
 		for (int i = 0; i < nk; i++) {
 			double t0 = bench_now();
-			run_kernel(&p->kernels[i], kargs[i], pool, threads);
+			rt_prog_kernel_run(&p->kernels[i], kargs[i], pool);
 			if (timed)
 				us[i] += (bench_now() - t0) * 1e6;
 		}

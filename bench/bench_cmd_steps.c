@@ -34,7 +34,9 @@ int bench_cmd_steps(const bench_args *a)
 	int rc = 1, ok = 0, ngemm = 0;
 	bench_gemm_case *gemm = NULL;
 	double *ms = calloc((size_t)a->steps, sizeof *ms);
-	if (!ms)
+	double *ms2 = calloc((size_t)a->steps, sizeof *ms2);
+	rt_pool *pool = rt_pool_new(a->threads);
+	if (!ms || !ms2 || !pool)
 		goto done;
 	if (bench_step_new(&st[0], m, PASS_PROG_BASE, a->threads, 8) != 0)
 		goto done;
@@ -65,11 +67,16 @@ int bench_cmd_steps(const bench_args *a)
 			       name[p], b, bench_median(ms, a->steps), sum / a->steps, lo, st[p].outs[0]);
 			fflush(stdout);
 		}
-		for (int i = 0; i < a->steps; i++)
-			ms[i] = bench_gemm_run(gemm, ngemm);
+		/* the floor: the faster of OpenBLAS's own threads and the
+		 * step's own split of each GEMM over a pool */
+		for (int i = 0; i < a->steps; i++) {
+			ms[i] = bench_gemm_run(gemm, ngemm, a->threads, NULL);
+			ms2[i] = bench_gemm_run(gemm, ngemm, a->threads, pool);
+		}
+		double blas = bench_median(ms, a->steps), split = bench_median(ms2, a->steps);
 		printf("{\"cmd\":\"steps\",\"prog\":\"sam_gemm\",\"block\":%d,\"median_ms\":%.4f,"
-		       "\"gemms\":%d}\n",
-		       b, bench_median(ms, a->steps), ngemm);
+		       "\"blas_ms\":%.4f,\"split_ms\":%.4f,\"gemms\":%d}\n",
+		       b, blas < split ? blas : split, blas, split, ngemm);
 		fflush(stdout);
 	}
 	rc = 0;
@@ -78,6 +85,8 @@ done:
 	for (int p = 0; p < ok; p++)
 		bench_step_free(&st[p]);
 	free(ms);
+	free(ms2);
+	rt_pool_free(pool);
 	fe_model_free(m);
 	return rc;
 }

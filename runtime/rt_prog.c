@@ -38,16 +38,73 @@ static void par_part(void *ctx, int part, int nparts)
 	j->rc[part] = lo < hi ? j->fn(j->args, lo, hi) : 0;
 }
 
-static void run_gemm(const rt_prog_kernel *k, void **a)
+/* Rows [lo, hi) of C (along_m) or its columns [lo, hi): the same call on
+ * a sub-block, so every element of C sums over k in the same order
+ * whatever the split. */
+static void gemm_block(const rt_prog_kernel *k, void **a, int along_m, int64_t lo, int64_t hi)
 {
 	enum CBLAS_TRANSPOSE ta = k->ta ? CblasTrans : CblasNoTrans;
 	enum CBLAS_TRANSPOSE tb = k->tb ? CblasTrans : CblasNoTrans;
-	int m = (int)k->m, n = (int)k->n, kk = (int)k->k;
-	int lda = k->ta ? m : kk, ldb = k->tb ? kk : n;
+	int64_t m = k->m, n = k->n, kk = k->k;
+	int lda = (int)(k->ta ? m : kk), ldb = (int)(k->tb ? kk : n), ldc = (int)n;
+	size_t es = k->f64 ? 8 : 4;
+	char *A = a[0], *B = a[1], *C = a[2];
+	if (along_m) {
+		A += (size_t)(k->ta ? lo : lo * kk) * es;
+		C += (size_t)(lo * n) * es;
+		m = hi - lo;
+	} else {
+		B += (size_t)(k->tb ? lo * kk : lo) * es;
+		C += (size_t)lo * es;
+		n = hi - lo;
+	}
 	if (k->f64)
-		cblas_dgemm(CblasRowMajor, ta, tb, m, n, kk, 1.0, a[0], lda, a[1], ldb, 0.0, a[2], n);
+		cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)kk, 1.0, (double *)A, lda,
+		            (double *)B, ldb, 0.0, (double *)C, ldc);
 	else
-		cblas_sgemm(CblasRowMajor, ta, tb, m, n, kk, 1.0f, a[0], lda, a[1], ldb, 0.0f, a[2], n);
+		cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)kk, 1.0f, (float *)A, lda,
+		            (float *)B, ldb, 0.0f, (float *)C, ldc);
+}
+
+typedef struct {
+	const rt_prog_kernel *k;
+	void **a;
+	int along_m;
+	int64_t len;
+} gemm_job;
+
+/* Part boundaries on multiples of RT_PROG_GEMM_ALIGN keep every part on
+ * whole micro-kernel tiles. */
+static int64_t gemm_cut(int64_t len, int q, int nparts)
+{
+	if (q >= nparts)
+		return len;
+	int64_t c = (len * q / nparts + RT_PROG_GEMM_ALIGN / 2) / RT_PROG_GEMM_ALIGN * RT_PROG_GEMM_ALIGN;
+	return c < len ? c : len;
+}
+
+static void gemm_part(void *ctx, int part, int nparts)
+{
+	gemm_job *j = ctx;
+	int64_t lo = gemm_cut(j->len, part, nparts), hi = gemm_cut(j->len, part + 1, nparts);
+	if (lo < hi)
+		gemm_block(j->k, j->a, j->along_m, lo, hi);
+}
+
+/* A GEMM large enough is split over the pool along the longer side of C;
+ * OpenBLAS itself runs single-threaded (rt_prog_exec_new), so the pool's
+ * spinning workers never compete with its threads. */
+static void run_gemm(const rt_prog_kernel *k, void **a, rt_pool *pool)
+{
+	int threads = pool ? rt_pool_threads(pool) : 1;
+	gemm_job j = {k, a, k->m >= k->n, k->m >= k->n ? k->m : k->n};
+	int parts = (int)(j.len / RT_PROG_GEMM_ALIGN);
+	if (parts > threads)
+		parts = threads;
+	if (parts > 1 && k->m * k->n * k->k >= RT_PROG_GEMM_PAR_MIN)
+		rt_pool_run(pool, parts, gemm_part, &j);
+	else
+		gemm_block(k, a, 1, 0, k->m);
 }
 
 static double read_scalar(const void *v, rt_dtype t)
@@ -56,32 +113,38 @@ static double read_scalar(const void *v, rt_dtype t)
 	     : t == RT_F64 ? *(const double *)v : (double)*(const int32_t *)v;
 }
 
+int32_t rt_prog_kernel_run(const rt_prog_kernel *k, void **a, rt_pool *pool)
+{
+	if (k->kind == RT_PROG_GEMM) {
+		run_gemm(k, a, pool);
+		return 0;
+	}
+	int threads = pool ? rt_pool_threads(pool) : 1;
+	int64_t ext = k->par_extent;
+	if (ext > 1 && threads > 1 && k->work >= RT_PROG_PAR_MIN_WORK) {
+		par_job j;
+		int parts = threads < ext ? threads : (int)ext;
+		if (parts > RT_PROG_MAX_PARTS)
+			parts = RT_PROG_MAX_PARTS;
+		j.fn = k->fn;
+		j.args = a;
+		j.ext = ext;
+		rt_pool_run(pool, parts, par_part, &j);
+		int32_t rc = 0;
+		for (int q = 0; q < parts && !rc; q++)
+			rc = j.rc[q];
+		return rc;
+	}
+	return k->fn(a, 0, ext);
+}
+
 static int run_kernel(prog_exec *s, int i, rt_err *err)
 {
 	const rt_prog_kernel *k = &s->p->kernels[i];
 	void **a = s->args + s->arg0[i];
 	for (int j = 0; j < k->nargs; j++)
 		a[j] = s->bufptr[k->args[j]];
-	if (k->kind == RT_PROG_GEMM) {
-		run_gemm(k, a);
-		return 0;
-	}
-	int64_t ext = k->par_extent;
-	int rc = 0;
-	if (ext > 1 && s->threads > 1 && k->work >= RT_PROG_PAR_MIN_WORK) {
-		par_job j;
-		int parts = s->threads < ext ? s->threads : (int)ext;
-		if (parts > RT_PROG_MAX_PARTS)
-			parts = RT_PROG_MAX_PARTS;
-		j.fn = k->fn;
-		j.args = a;
-		j.ext = ext;
-		rt_pool_run(s->pool, parts, par_part, &j);
-		for (int q = 0; q < parts && !rc; q++)
-			rc = j.rc[q];
-	} else {
-		rc = k->fn(a, 0, ext);
-	}
+	int32_t rc = rt_prog_kernel_run(k, a, s->pool);
 	if (rc)
 		return rt_errf(err, "%s: %s (code %d, input '%s')",
 		               k->fail_where ? k->fail_where : k->name,
@@ -94,6 +157,9 @@ static int exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
 {
 	prog_exec *s = x->self;
 	const rt_prog *p = s->p;
+	/* GEMMs are split over our pool: OpenBLAS must not add threads of its
+	 * own (another exec or library may have changed its setting) */
+	openblas_set_num_threads(1);
 	for (int b = 0; b < p->nbufs; b++) {
 		int sl = p->bufs[b].slot;
 		if (sl >= 0) {
@@ -226,7 +292,5 @@ rt_exec *rt_prog_exec_new(const rt_prog *p, int threads, rt_err *err)
 	for (int i = 0; i < p->noutputs; i++)
 		x->outputs[i] = p->outputs[i].name;
 	x->noutputs = p->noutputs;
-	/* kernels and GEMMs never run at once: BLAS may use the same threads */
-	openblas_set_num_threads(s->threads);
 	return x;
 }

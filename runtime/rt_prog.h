@@ -23,9 +23,14 @@
 #include <stdint.h>
 
 #include "rt_exec.h"
+#include "rt_pool.h"
 
 /* below this many elements touched a kernel runs on one thread */
 #define RT_PROG_PAR_MIN_WORK 16384
+/* below m*n*k of this a GEMM runs on one thread */
+#define RT_PROG_GEMM_PAR_MIN (1 << 19)
+/* a GEMM's parts start on rows/columns of C that are multiples of this */
+#define RT_PROG_GEMM_ALIGN 16
 
 typedef int32_t (*rt_kernel_fn)(void **bufs, int64_t lo, int64_t hi);
 
@@ -86,5 +91,12 @@ typedef struct {
  * on `threads` threads (0: all cores; also OpenBLAS's thread count). The
  * table must outlive the exec. NULL with a message in err. */
 rt_exec *rt_prog_exec_new(const rt_prog *p, int threads, rt_err *err);
+
+/* Runs one kernel of a table as the exec does, its arguments bound
+ * (a[j] = the memory of buffer k->args[j]), split over `pool` (NULL: on
+ * the calling thread) by the rules above; the kernel's code (0 = ok).
+ * OpenBLAS must be set to one thread (openblas_set_num_threads(1)) when a
+ * pool is given. Public so that a profiler times exactly what runs. */
+int32_t rt_prog_kernel_run(const rt_prog_kernel *k, void **a, rt_pool *pool);
 
 #endif

@@ -3,7 +3,10 @@
  * with hand-written kernels and no LLVM, as a standalone trainer runs
  * them: buffer binding, a parallel kernel split over threads, GEMMs,
  * outputs, commits with a swap snapshot, kernel failures reported with
- * their model line, and malformed tables refused with a message.
+ * their model line, and malformed tables refused with a message. Also
+ * GEMMs split over the pool (every transpose, split along rows or
+ * columns) and the pool itself under many short jobs, spinning and
+ * sleeping.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +16,13 @@
 
 #include <cmocka.h>
 
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "rt_pool.h"
 #include "rt_prog.h"
 
 /* b[0][i] = 2 * b[1][i] + 1 over rows [lo, hi) of 4 columns */
@@ -189,6 +199,109 @@ static void test_malformed_tables_refused(void **st)
 	expect_refused(p, "commit 0");
 }
 
+/* C = op(A) op(B) through rt_prog_kernel_run on `threads`, against a
+ * double-precision reference; returns C (caller frees). */
+static float *split_gemm(int ta, int tb, int m, int n, int k, int threads)
+{
+	float *a = malloc((size_t)m * k * sizeof *a), *b = malloc((size_t)k * n * sizeof *b);
+	float *c = malloc((size_t)m * n * sizeof *c);
+	assert_true(a && b && c);
+	for (int i = 0; i < m * k; i++)
+		a[i] = (float)((i * 7919) % 201 - 100) / 64.0f;
+	for (int i = 0; i < k * n; i++)
+		b[i] = (float)((i * 104729) % 199 - 99) / 32.0f;
+	for (int i = 0; i < m * n; i++)
+		c[i] = NAN; /* every element must be written */
+	rt_prog_kernel kk = {.kind = RT_PROG_GEMM, .name = "g", .nargs = 3, .ta = ta, .tb = tb,
+	                     .m = m, .n = n, .k = k};
+	void *args[3] = {a, b, c};
+	rt_pool *pool = rt_pool_new(threads);
+	assert_non_null(pool);
+	openblas_set_num_threads(1);
+	assert_int_equal(rt_prog_kernel_run(&kk, args, pool), 0);
+	rt_pool_free(pool);
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < n; j++) {
+			double r = 0, mag = 0;
+			for (int q = 0; q < k; q++) {
+				double x = ta ? a[q * m + i] : a[i * k + q];
+				double y = tb ? b[j * k + q] : b[q * n + j];
+				r += x * y;
+				mag += fabs(x * y);
+			}
+			/* float32 accumulation over k terms */
+			if (!(fabs(c[i * n + j] - r) <= 1e-5 * mag + 1e-6)) {
+				print_error("ta %d tb %d [%d,%d] k %d threads %d: C[%d,%d] = %g, expected %g\n",
+				            ta, tb, m, n, k, threads, i, j, (double)c[i * n + j], r);
+				fail();
+			}
+		}
+	free(a);
+	free(b);
+	return c;
+}
+
+static void test_gemm_split_over_threads(void **st)
+{
+	(void)st;
+	/* m*n*k above RT_PROG_GEMM_PAR_MIN: split along rows (m >= n) or
+	 * columns, with parts that are not multiples of the alignment */
+	static const int shape[][3] = {{130, 70, 64}, {40, 201, 80}, {97, 97, 61}, {8, 512, 300}};
+	for (int s = 0; s < 4; s++)
+		for (int t = 0; t < 4; t++) {
+			int m = shape[s][0], n = shape[s][1], k = shape[s][2];
+			assert_true((int64_t)m * n * k >= RT_PROG_GEMM_PAR_MIN);
+			float *c1 = split_gemm(t & 1, t >> 1, m, n, k, 1);
+			for (int threads = 2; threads <= 3; threads++) {
+				float *c2 = split_gemm(t & 1, t >> 1, m, n, k, threads);
+				float *c3 = split_gemm(t & 1, t >> 1, m, n, k, threads);
+				/* same threads, same bits */
+				assert_memory_equal(c2, c3, (size_t)m * n * sizeof *c2);
+				free(c2);
+				free(c3);
+			}
+			free(c1);
+		}
+}
+
+typedef struct {
+	int *count; /* per part */
+	int jobs;
+} pool_job;
+
+static void count_part(void *ctx, int part, int nparts)
+{
+	pool_job *j = ctx;
+	(void)nparts;
+	j->count[part]++;
+}
+
+static void test_pool_many_jobs(void **st)
+{
+	(void)st;
+	for (int threads = 2; threads <= 4; threads++) {
+		rt_pool *p = rt_pool_new(threads);
+		assert_non_null(p);
+		assert_int_equal(rt_pool_threads(p), threads);
+		int count[4] = {0};
+		pool_job j = {count, 0};
+		int runs = 20000;
+		for (int i = 0; i < runs; i++) {
+			int parts = 2 + i % (threads - 1); /* 2..threads */
+			rt_pool_run(p, parts, count_part, &j);
+			for (int q = parts; q < threads; q++)
+				count[q]++; /* parts not asked for: counted here */
+			/* now and then a pause longer than the spin, so that the
+			 * workers sleep and must be woken */
+			if (i % 2000 == 1999)
+				usleep(2000);
+		}
+		for (int q = 0; q < threads; q++)
+			assert_int_equal(count[q], runs);
+		rt_pool_free(p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +309,8 @@ int main(void)
 	    cmocka_unit_test(test_gemm),
 	    cmocka_unit_test(test_kernel_failure_names_the_line),
 	    cmocka_unit_test(test_malformed_tables_refused),
+	    cmocka_unit_test(test_gemm_split_over_threads),
+	    cmocka_unit_test(test_pool_many_jobs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
