@@ -80,6 +80,11 @@ int bench_gemm_collect(const ir_model *m, pass_prog_kind kind, bench_gemm_case *
  * thread). The floor is the faster of the two. */
 double bench_gemm_run(const bench_gemm_case *c, int n, int threads, rt_pool *pool);
 void bench_gemm_free(bench_gemm_case *c, int n);
+/* OpenBLAS's idle threads spin for about 0.1 s after their last GEMM
+ * (its THREAD_TIMEOUT): after timing with its threads, wait them out so
+ * that they do not steal the cores of the next measurement. */
+#define BENCH_BLAS_SETTLE_US 250000
+void bench_blas_settle(void);
 
 int bench_cmd_steps(const bench_args *a);
 int bench_cmd_opt(const bench_args *a);

@@ -15,6 +15,7 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cg_step.h"
 
@@ -91,6 +92,12 @@ static void run_split(const bench_gemm_case *g, rt_pool *pool)
 	rt_prog_kernel_run(&k, a, pool);
 }
 
+void bench_blas_settle(void)
+{
+	openblas_set_num_threads(1);
+	usleep(BENCH_BLAS_SETTLE_US);
+}
+
 double bench_gemm_run(const bench_gemm_case *c, int n, int threads, rt_pool *pool)
 {
 	openblas_set_num_threads(pool ? 1 : threads);
@@ -125,15 +132,18 @@ int bench_cmd_gemm(const bench_args *a)
 		       i, c[1][i].m, c[1][i].n, c[1][i].k, c[1][i].ta, c[1][i].tb);
 	for (int p = 0; p < 2; p++)
 		for (int w = 0; w < a->warmup; w++) {
-			bench_gemm_run(c[p], n[p], a->threads, NULL);
 			bench_gemm_run(c[p], n[p], a->threads, pool);
+			bench_gemm_run(c[p], n[p], a->threads, NULL);
 		}
 	for (int b = 0; b < a->blocks; b++)
 		for (int p = 0; p < 2; p++) {
-			for (int s = 0; s < a->steps; s++) {
-				ms[s] = bench_gemm_run(c[p], n[p], a->threads, NULL);
+			/* the split first: OpenBLAS's threads spin for a while
+			 * after their last GEMM */
+			for (int s = 0; s < a->steps; s++)
 				ms2[s] = bench_gemm_run(c[p], n[p], a->threads, pool);
-			}
+			for (int s = 0; s < a->steps; s++)
+				ms[s] = bench_gemm_run(c[p], n[p], a->threads, NULL);
+			bench_blas_settle();
 			double blas = bench_median(ms, a->steps), split = bench_median(ms2, a->steps);
 			double flop = 0;
 			for (int i = 0; i < n[p]; i++)

@@ -67,12 +67,15 @@ int bench_cmd_steps(const bench_args *a)
 			       name[p], b, bench_median(ms, a->steps), sum / a->steps, lo, st[p].outs[0]);
 			fflush(stdout);
 		}
-		/* the floor: the faster of OpenBLAS's own threads and the
-		 * step's own split of each GEMM over a pool */
-		for (int i = 0; i < a->steps; i++) {
-			ms[i] = bench_gemm_run(gemm, ngemm, a->threads, NULL);
+		/* the floor: the faster of the step's own split of each GEMM
+		 * over a pool and OpenBLAS's own threads; the split first, as
+		 * OpenBLAS's idle threads spin for a while after their last
+		 * GEMM (and would steal the cores of whatever runs next) */
+		for (int i = 0; i < a->steps; i++)
 			ms2[i] = bench_gemm_run(gemm, ngemm, a->threads, pool);
-		}
+		for (int i = 0; i < a->steps; i++)
+			ms[i] = bench_gemm_run(gemm, ngemm, a->threads, NULL);
+		bench_blas_settle();
 		double blas = bench_median(ms, a->steps), split = bench_median(ms2, a->steps);
 		printf("{\"cmd\":\"steps\",\"prog\":\"sam_gemm\",\"block\":%d,\"median_ms\":%.4f,"
 		       "\"blas_ms\":%.4f,\"split_ms\":%.4f,\"gemms\":%d}\n",
