@@ -38,25 +38,54 @@ int64_t rt_dataset_nbatches(int64_t n, int64_t batch, int drop_last)
 	return drop_last ? n / batch : (n + batch - 1) / batch;
 }
 
+/* The example behind batch row r (-1: a zero row). */
+static int64_t source_row(const rt_dataset *ds, const int64_t *order, int64_t k, rt_pad_mode pad)
+{
+	if (k < ds->n)
+		return order[k];
+	return pad == RT_PAD_WRAP && ds->n > 0 ? order[k % ds->n] : -1;
+}
+
+/* Shuffled rows are scattered over a data set far larger than the caches:
+ * copied one by one, each row waits for its first cache lines (and a TLB
+ * miss). Asking for the rows RT_FILL_AHEAD ahead overlaps those waits. */
+#define RT_FILL_AHEAD 4
+
+static void prefetch_row(const rt_dataset *ds, int64_t e)
+{
+	if (e < 0)
+		return;
+	for (int c = 0; c < ds->ncol; c++) {
+		const rt_dataset_col *col = &ds->col[c];
+		size_t rb = (size_t)col->row * rt_dtype_size(col->dtype);
+		const char *src = (const char *)col->data + (size_t)e * rb;
+		for (size_t off = 0; off < rb; off += 64)
+			__builtin_prefetch(src + off, 0, 0);
+	}
+}
+
 int64_t rt_dataset_fill(const rt_dataset *ds, const int64_t *order, int64_t first,
                         int64_t batch, rt_pad_mode pad, void *const *dst, void *mask,
                         rt_dtype mask_dtype)
 {
 	int64_t real = 0;
+	for (int64_t r = 0; r < RT_FILL_AHEAD && r < batch; r++)
+		prefetch_row(ds, source_row(ds, order, first + r, pad));
 	for (int64_t r = 0; r < batch; r++) {
 		int64_t k = first + r;
 		int is_real = k < ds->n;
 		real += is_real;
+		if (r + RT_FILL_AHEAD < batch)
+			prefetch_row(ds, source_row(ds, order, k + RT_FILL_AHEAD, pad));
+		int64_t e = source_row(ds, order, k, pad);
 		for (int c = 0; c < ds->ncol; c++) {
 			const rt_dataset_col *col = &ds->col[c];
 			size_t rb = (size_t)col->row * rt_dtype_size(col->dtype);
 			char *d = (char *)dst[c] + (size_t)r * rb;
-			if (is_real || (pad == RT_PAD_WRAP && ds->n > 0)) {
-				int64_t e = order[is_real ? k : k % ds->n];
+			if (e >= 0)
 				memcpy(d, (const char *)col->data + (size_t)e * rb, rb);
-			} else {
+			else
 				memset(d, 0, rb);
-			}
 		}
 		if (mask) {
 			if (mask_dtype == RT_F64)
