@@ -207,9 +207,9 @@ static float *split_gemm(int ta, int tb, int m, int n, int k, int threads)
 	float *c = malloc((size_t)m * n * sizeof *c);
 	assert_true(a && b && c);
 	for (int i = 0; i < m * k; i++)
-		a[i] = (float)((i * 7919) % 201 - 100) / 64.0f;
+		a[i] = (float)(((int64_t)i * 7919) % 201 - 100) / 64.0f;
 	for (int i = 0; i < k * n; i++)
-		b[i] = (float)((i * 104729) % 199 - 99) / 32.0f;
+		b[i] = (float)(((int64_t)i * 104729) % 199 - 99) / 32.0f;
 	for (int i = 0; i < m * n; i++)
 		c[i] = NAN; /* every element must be written */
 	rt_prog_kernel kk = {.kind = RT_PROG_GEMM, .name = "g", .nargs = 3, .ta = ta, .tb = tb,
