@@ -228,7 +228,8 @@ def summarize(log, triad, env_name, env_times, a, started, load0, load1):
                  if r.get("prog") == "sam_gemm" and r["model"] == "medium")
     pair = [a_ / b_ for a_, b_ in zip(blocks("samc", "medium", "sam"), gfl["medium"])]
     L.append(f"GEMM floor, {LABEL['medium']}: the SAM step's {ngemm} GEMMs alone through "
-             f"cblas_sgemm (same shapes and transposes, {a.threads} threads), timed in a block "
+             f"cblas_sgemm (same shapes and transposes, {a.threads} threads; the faster of "
+             f"OpenBLAS's own threads and the step's split of each GEMM over its pool), timed in a block "
              f"right after each SAM block: median {gsam:.2f} ms, best {gsam_best:.2f} ms (range "
              f"{spread(gfl['medium'])}). samc's SAM step / its floor: block by block, median "
              f"{med(pair):.2f}x (range {spread(pair)}); medians {t['medium', 'sam'][0] / gsam:.2f}x; "
