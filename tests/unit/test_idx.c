@@ -22,35 +22,8 @@
 /* Where Debian's dataset-fashion-mnist installs the files. */
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
 
-static int setup_dir(void **state)
-{
-	char *dir = malloc(4096);
-	snprintf(dir, 4096, "%s/test_idx.XXXXXX", SAMC_BINARY_DIR);
-	if (!mkdtemp(dir)) {
-		free(dir);
-		return -1;
-	}
-	*state = dir;
-	return 0;
-}
-
-static int teardown_dir(void **state)
-{
-	char *dir = *state, path[4200];
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-			unlink(path);
-		}
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-	free(dir);
-	return 0;
-}
+#define TMPDIR_PREFIX "test_idx"
+#include "test_tmpdir.h"
 
 /* Builds an IDX image in memory: magic 00 00 <type> <rank>, dims, data
  * bytes 0, 1, 2, ... (mod 256), then `extra` garbage bytes, minus `cut`

@@ -19,36 +19,8 @@
 
 #include "rt_safetensors.h"
 
-/* A fresh directory under the build tree for each test. */
-static int setup_dir(void **state)
-{
-	char *dir = malloc(4096);
-	snprintf(dir, 4096, "%s/test_safetensors.XXXXXX", SAMC_BINARY_DIR);
-	if (!mkdtemp(dir)) {
-		free(dir);
-		return -1;
-	}
-	*state = dir;
-	return 0;
-}
-
-static int teardown_dir(void **state)
-{
-	char *dir = *state, path[4200];
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-			unlink(path);
-		}
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-	free(dir);
-	return 0;
-}
+#define TMPDIR_PREFIX "test_safetensors"
+#include "test_tmpdir.h"
 
 static void join(char *out, size_t n, const char *dir, const char *name)
 {
