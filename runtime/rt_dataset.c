@@ -27,6 +27,7 @@ void rt_dataset_free(rt_dataset *ds)
 		free(ds->col[i].input);
 		free(ds->col[i].path);
 		free(ds->col[i].data);
+		free(ds->col[i].lut);
 	}
 	free(ds->col);
 	memset(ds, 0, sizeof *ds);
@@ -149,7 +150,7 @@ static int load_file(const data_config *dc, const data_file *files, int nfiles, 
 {
 	const char *fmt = dc->format ? dc->format : "idx";
 	if (strcmp(fmt, "idx") == 0)
-		return rt_idx_read(path, s->dtype == RT_I32 ? RT_I32 : RT_F32, t, err);
+		return rt_idx_read(path, RT_U8, t, err); /* kept as bytes: see make_col */
 	if (strcmp(fmt, "csv") == 0)
 		return load_csv(path, f, files, nfiles, t, err);
 	if (strcmp(fmt, "safetensors") == 0)
@@ -158,7 +159,23 @@ static int load_file(const data_config *dc, const data_file *files, int nfiles, 
 	               fmt);
 }
 
-/* Checks t against slot s and converts it into col (normalised, limited). */
+/* Element i of dst (of dtype dt): the raw value v, normalised if asked. */
+static void put_value(void *dst, rt_dtype dt, int64_t i, double v, int norm, double scale,
+                      double mean, double std)
+{
+	if (norm)
+		v = (v * scale - mean) / std;
+	if (dt == RT_F32)
+		((float *)dst)[i] = (float)v;
+	else if (dt == RT_F64)
+		((double *)dst)[i] = v;
+	else
+		((int32_t *)dst)[i] = (int32_t)lrint(v);
+}
+
+/* Checks t against slot s and moves it into col: byte data stay bytes
+ * behind a lookup table, anything else is converted (normalised, limited).
+ * t is left for the caller to free. */
 static int make_col(const data_config *dc, const char *path, const rt_slot *s, rt_tensor *t,
                     int64_t limit, rt_dataset_col *col, rt_err *err)
 {
@@ -188,27 +205,26 @@ static int make_col(const data_config *dc, const char *path, const rt_slot *s, r
 	if (s->dtype != RT_F32 && s->dtype != RT_F64 && s->dtype != RT_I32)
 		return rt_errf(err, "input '%s' has dtype %s (expected F32, F64 or I32)", s->name,
 		               rt_dtype_name(s->dtype));
-	col->data = malloc((size_t)(n * row) * es + 1);
 	col->input = strdup(s->name);
 	col->path = strdup(path);
-	if (!col->data || !col->input || !col->path)
+	int bytes = t->dtype == RT_U8;
+	col->data = bytes ? t->data : malloc((size_t)(n * row) * es + 1);
+	col->lut = bytes ? malloc(256 * es) : NULL;
+	if (bytes)
+		t->data = NULL; /* moved into col */
+	if (!col->data || !col->input || !col->path || (bytes && !col->lut))
 		return rt_errf(err, "%s: out of memory for input '%s'", path, s->name);
 	col->dtype = s->dtype;
 	col->row = row;
 	double scale = dc->scale != 0 ? dc->scale : 1.0;
 	double std = dc->std != 0 ? dc->std : 1.0;
 	int norm = s->dtype != RT_I32 && s->nclasses == 0;
-	for (int64_t i = 0; i < n * row; i++) {
-		double v = rt_tensor_get(t, i);
-		if (norm)
-			v = (v * scale - dc->mean) / std;
-		if (s->dtype == RT_F32)
-			((float *)col->data)[i] = (float)v;
-		else if (s->dtype == RT_F64)
-			((double *)col->data)[i] = v;
-		else
-			((int32_t *)col->data)[i] = (int32_t)lrint(v);
-	}
+	if (bytes)
+		for (int v = 0; v < 256; v++)
+			put_value(col->lut, s->dtype, v, v, norm, scale, dc->mean, std);
+	else
+		for (int64_t i = 0; i < n * row; i++)
+			put_value(col->data, s->dtype, i, rt_tensor_get(t, i), norm, scale, dc->mean, std);
 	return 0;
 }
 

@@ -28,9 +28,15 @@
 typedef struct {
 	char *input;     /* slot name */
 	char *path;      /* file it came from (messages) */
-	rt_dtype dtype;  /* the slot's dtype: data are stored ready to copy */
+	rt_dtype dtype;  /* the slot's dtype: what a batch receives */
 	int64_t row;     /* elements per example */
-	void *data;      /* n * row elements */
+	/* Without lut: n * row elements of dtype, normalised, ready to copy.
+	 * With lut (byte sources such as IDX): n * row raw bytes, and lut holds
+	 * the 256 values of dtype they stand for, normalised. A batch then
+	 * pulls a quarter of the bytes from memory, and its values are those
+	 * of the converted copy bit for bit. */
+	void *data;
+	void *lut;
 } rt_dataset_col;
 
 typedef struct {

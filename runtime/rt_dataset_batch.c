@@ -46,6 +46,12 @@ static int64_t source_row(const rt_dataset *ds, const int64_t *order, int64_t k,
 	return pad == RT_PAD_WRAP && ds->n > 0 ? order[k % ds->n] : -1;
 }
 
+/* Bytes of one example as stored (see rt_dataset_col). */
+static size_t stored_row_bytes(const rt_dataset_col *col)
+{
+	return (size_t)col->row * (col->lut ? 1 : rt_dtype_size(col->dtype));
+}
+
 /* Shuffled rows are scattered over a data set far larger than the caches:
  * copied one by one, each row waits for its first cache lines (and a TLB
  * miss). Asking for the rows RT_FILL_AHEAD ahead overlaps those waits. */
@@ -57,10 +63,38 @@ static void prefetch_row(const rt_dataset *ds, int64_t e)
 		return;
 	for (int c = 0; c < ds->ncol; c++) {
 		const rt_dataset_col *col = &ds->col[c];
-		size_t rb = (size_t)col->row * rt_dtype_size(col->dtype);
+		size_t rb = stored_row_bytes(col);
 		const char *src = (const char *)col->data + (size_t)e * rb;
 		for (size_t off = 0; off < rb; off += 64)
-			__builtin_prefetch(src + off, 0, 0);
+			__builtin_prefetch(src + off, 0, 3);
+	}
+}
+
+/* One example into d: a copy, or bytes through the lookup table. */
+static void put_row(const rt_dataset_col *col, int64_t e, char *d)
+{
+	size_t rb = stored_row_bytes(col);
+	const unsigned char *src = (const unsigned char *)col->data + (size_t)e * rb;
+	if (!col->lut) {
+		memcpy(d, src, rb);
+		return;
+	}
+	int64_t n = col->row;
+	if (col->dtype == RT_F32) {
+		const float *lut = col->lut;
+		float *o = (float *)d;
+		for (int64_t j = 0; j < n; j++)
+			o[j] = lut[src[j]];
+	} else if (col->dtype == RT_F64) {
+		const double *lut = col->lut;
+		double *o = (double *)d;
+		for (int64_t j = 0; j < n; j++)
+			o[j] = lut[src[j]];
+	} else {
+		const int32_t *lut = col->lut;
+		int32_t *o = (int32_t *)d;
+		for (int64_t j = 0; j < n; j++)
+			o[j] = lut[src[j]];
 	}
 }
 
@@ -83,7 +117,7 @@ int64_t rt_dataset_fill(const rt_dataset *ds, const int64_t *order, int64_t firs
 			size_t rb = (size_t)col->row * rt_dtype_size(col->dtype);
 			char *d = (char *)dst[c] + (size_t)r * rb;
 			if (e >= 0)
-				memcpy(d, (const char *)col->data + (size_t)e * rb, rb);
+				put_row(col, e, d);
 			else
 				memset(d, 0, rb);
 		}

@@ -109,6 +109,16 @@ static data_config idx_config(const char *img, const char *lab)
 	return dc;
 }
 
+/* Example e of ds as a batch of one: its x row and its label. */
+static int32_t example(const rt_dataset *ds, int64_t e, float *x)
+{
+	int64_t order[1] = {e};
+	int32_t y[B];
+	void *dst[2] = {x, y};
+	assert_int_equal(rt_dataset_fill(ds, order, 0, 1, RT_PAD_ZERO, dst, NULL, RT_F32), 1);
+	return y[0];
+}
+
 static void test_idx_load_normalise(void **state)
 {
 	fixture *f = *state;
@@ -120,17 +130,74 @@ static void test_idx_load_normalise(void **state)
 	assert_int_equal(ds.ncol, 2);
 	assert_string_equal(ds.col[0].input, "x");
 	assert_int_equal(ds.col[0].row, 6);
-	const float *x = ds.col[0].data;
-	/* Pixel 13 has raw value 13: (13 * 0.5 - 1) / 2 = 2.75. */
-	assert_true(x[13] == 2.75f);
-	const int32_t *y = ds.col[1].data;
-	assert_int_equal(y[7], 1);
+	assert_non_null(ds.col[0].lut); /* IDX bytes stay bytes */
+	float x[6];
+	/* Pixel 13 (example 2, pixel 1) has raw value 13: (13 * 0.5 - 1) / 2 = 2.75. */
+	assert_int_equal(example(&ds, 2, x), 2);
+	assert_true(x[1] == 2.75f);
+	assert_int_equal(example(&ds, 7, x), 1);
 	rt_dataset_free(&ds);
 
 	dc.limit_train = 3;
 	assert_int_equal(rt_dataset_load(&ds, &dc, 0, f->dir, &f->x, &err), 0);
 	assert_int_equal(ds.n, 3);
 	rt_dataset_free(&ds);
+}
+
+/* Bytes behind a lookup table give the batch that converting every value
+ * up front gives, bit for bit, for all 256 byte values. */
+static void test_bytes_match_converted(void **state)
+{
+	fixture *f = *state;
+	unsigned char buf[12 + 256 * 6] = {0, 0, 8, 2, 0, 0, 1, 0, 0, 0, 0, 6};
+	rt_tensors ts = {0};
+	int64_t xd[2] = {256, 6}, yd[1] = {256};
+	rt_tensor *tx = rt_tensors_add(&ts, "x", RT_F64, 2, xd);
+	rt_tensor *ty = rt_tensors_add(&ts, "y", RT_F64, 1, yd);
+	for (int i = 0; i < 256 * 6; i++) {
+		int v = (i * 7 + i / 6) % 256; /* every byte value, in no simple order */
+		buf[12 + i] = (unsigned char)v;
+		((double *)tx->data)[i] = v;
+	}
+	for (int i = 0; i < 256; i++)
+		((double *)ty->data)[i] = i % 3;
+	char path[4200];
+	snprintf(path, sizeof path, "%s/all.idx", f->dir);
+	write_file(path, buf, sizeof buf);
+	snprintf(path, sizeof path, "%s/all.safetensors", f->dir);
+	rt_err err = {{0}};
+	assert_int_equal(rt_st_write(path, &ts, NULL, &err), 0);
+	rt_tensors_free(&ts);
+
+	data_config di = {.format = "idx", .ntrain = 2, .scale = 1 / 255.0, .mean = 0.2860,
+	                  .std = 0.3530};
+	di.train[0] = (data_file){"x", "all.idx"};
+	di.train[1] = (data_file){"y", "lab256.idx"};
+	unsigned char lab[8 + 256] = {0, 0, 8, 1, 0, 0, 1, 0};
+	for (int i = 0; i < 256; i++)
+		lab[8 + i] = (unsigned char)(i % 3);
+	snprintf(path, sizeof path, "%s/lab256.idx", f->dir);
+	write_file(path, lab, sizeof lab);
+	data_config dt = di;
+	dt.format = "safetensors";
+	dt.train[0] = (data_file){"x", "all.safetensors"};
+	dt.train[1] = (data_file){"y", "all.safetensors"};
+	rt_dataset a, b;
+	assert_int_equal(rt_dataset_load(&a, &di, 0, f->dir, &f->x, &err), 0);
+	assert_int_equal(rt_dataset_load(&b, &dt, 0, f->dir, &f->x, &err), 0);
+	assert_non_null(a.col[0].lut);
+	assert_null(b.col[0].lut);
+	for (int e = 0; e < 256; e++) {
+		float xa[6], xb[6];
+		assert_int_equal(example(&a, e, xa), example(&b, e, xb));
+		assert_memory_equal(xa, xb, sizeof xa);
+		for (int j = 0; j < 6; j++) {
+			int v = ((e * 6 + j) * 7 + e) % 256;
+			assert_true(xa[j] == (float)((v * (1 / 255.0) - 0.2860) / 0.3530));
+		}
+	}
+	rt_dataset_free(&a);
+	rt_dataset_free(&b);
 }
 
 static void test_shuffle_deterministic(void **state)
@@ -286,6 +353,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_idx_load_normalise),
+		cmocka_unit_test(test_bytes_match_converted),
 		cmocka_unit_test(test_shuffle_deterministic),
 		cmocka_unit_test(test_batches_pad_and_mask),
 		cmocka_unit_test(test_errors),
