@@ -113,8 +113,13 @@ int cg_cpu_emit(FILE *out, const char *stage, ir_graph *g, ir_node *const *outs,
 	if (!s)
 		return -1;
 	int rc = 0;
-	if (strcmp(stage, "fused") == 0)
+	if (strcmp(stage, "fused") == 0) {
+		if (s->nlowrank > 0)
+			fprintf(out, "# lowrank: SAM perturbs %d weight%s through B x B Gram products (the "
+			        "first [out,in] gradient is never formed)\n", s->nlowrank,
+			        s->nlowrank == 1 ? "" : "s");
 		pass_fuse_print(out, s->f);
+	}
 	else if (strcmp(stage, "plan") == 0)
 		pass_plan_print(out, s->p);
 	else if (strcmp(stage, "loops") == 0)

@@ -16,7 +16,9 @@
 #include "rt_prog.h"
 
 typedef struct {
-	ir_graph *g;
+	ir_graph *g;              /* the step's own copy, rewritten (pass_lowrank.h) */
+	ir_node **outs;           /* the outputs in that copy */
+	int nlowrank;             /* weights whose SAM perturbation became low-rank */
 	pass_fusion *f;
 	pass_plan *p;
 	cg_program *prog;
@@ -30,10 +32,10 @@ typedef struct {
 	char **where;             /* per kernel: "file:line: op", owned */
 } cg_step;
 
-/* Outputs must be scalars. NULL with a message in err. The graph must
- * outlive the step. */
-cg_step *cg_step_new(ir_graph *g, ir_node *const *outs, const char *const *out_names, int nout,
-                     char *err, size_t errlen);
+/* Compiles a copy of g (g is left as it is). Outputs must be scalars.
+ * NULL with a message in err. */
+cg_step *cg_step_new(const ir_graph *g, ir_node *const *outs, const char *const *out_names,
+                     int nout, char *err, size_t errlen);
 void cg_step_free(cg_step *s);
 
 #endif

@@ -241,6 +241,12 @@ ir_graph *ir_graph_clone(const ir_graph *src, ir_node ***map);
  * from old node id to its replacement, NULL where unchanged. */
 ir_node **ir_substitute(ir_graph *g, int limit, ir_node *const *from, ir_node *const *to, int n);
 
+/* Puts nodes back in an order where inputs come first, after a pass made
+ * earlier nodes read nodes appended later; nodes already in order keep
+ * their relative order (so do leaves, hence slot order). Ids are
+ * renumbered; node pointers stay valid. -1 (g->err set) on a cycle. */
+int ir_reorder(ir_graph *g);
+
 /* Checks every node's invariants (inputs earlier, shapes consistent with the
  * shape rules, leaves named uniquely, assigns target leaves). 0 = ok, else
  * sets g->err. */

@@ -200,6 +200,33 @@ static void t_clone_and_substitute(void **st)
 	ir_graph_free(g);
 }
 
+/* A pass points an early node at one appended later; reorder mends it. */
+static void t_reorder(void **st)
+{
+	(void)st;
+	ir_graph *g = ir_graph_new(IR_F32);
+	ir_node *w = ir_param(g, "w", IR_F32, S(1, 3, 0, 0), Z);
+	ir_node *x = ir_input(g, "x", IR_F32, S(1, 3, 0, 0));
+	ir_node *a = ir_unary(g, IR_OP_EXP, x);
+	ir_node *b = ir_binary(g, IR_OP_MUL, a, w);
+	ir_node *c = ir_unary(g, IR_OP_NEG, b);
+	ir_node *late = ir_binary(g, IR_OP_ADD, a, x); /* appended after c */
+	b->in[0] = late;
+	assert_int_not_equal(ir_verify(g), 0);
+	assert_int_equal(ir_reorder(g), 0);
+	assert_int_equal(ir_verify(g), 0);
+	/* the old nodes keep their order; the new one lands before its user */
+	assert_true(w->id < x->id && x->id < a->id && a->id < late->id && late->id < b->id &&
+	            b->id < c->id);
+	for (int i = 0; i < g->nnodes; i++)
+		assert_int_equal(g->nodes[i]->id, i);
+	/* a cycle is refused, not looped over */
+	a->in[0] = c;
+	assert_int_equal(ir_reorder(g), -1);
+	assert_non_null(strstr(g->err, "cycle"));
+	ir_graph_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +234,7 @@ int main(void)
 		cmocka_unit_test(t_reductions_and_movement), cmocka_unit_test(t_losses_and_types),
 		cmocka_unit_test(t_leaves_and_assign), cmocka_unit_test(t_verifier),
 		cmocka_unit_test(t_printer),           cmocka_unit_test(t_clone_and_substitute),
+		cmocka_unit_test(t_reorder),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,247 @@
+/*
+ * pass_lowrank.c - SAM's first-layer rewrite into B x B Gram matrices (see
+ * pass_lowrank.h).
+ */
+#include "pass_lowrank.h"
+#include "pass_simplify.h"
+
+#include <stdlib.h>
+
+/* Users of every node: user(i, j) for j < cnt[i]; outs count as a use. */
+typedef struct {
+	int *cnt, *start, *list;
+	char *is_out;
+} users;
+
+static void users_free(users *u)
+{
+	free(u->cnt), free(u->start), free(u->list), free(u->is_out);
+}
+
+static int users_build(const ir_graph *g, ir_node *const *outs, int nout, users *u)
+{
+	int n = g->nnodes, total = 0;
+	u->cnt = calloc((size_t)n + 1, sizeof *u->cnt);
+	u->start = calloc((size_t)n + 1, sizeof *u->start);
+	u->is_out = calloc((size_t)n + 1, 1);
+	for (int i = 0; u->cnt && i < n; i++)
+		for (int k = 0; k < g->nodes[i]->nin; k++, total++)
+			u->cnt[g->nodes[i]->in[k]->id]++;
+	u->list = calloc((size_t)total + 1, sizeof *u->list);
+	int *fill = calloc((size_t)n + 1, sizeof *fill);
+	if (!u->cnt || !u->start || !u->is_out || !u->list || !fill) {
+		free(fill);
+		return -1;
+	}
+	for (int i = 1; i < n; i++)
+		u->start[i] = u->start[i - 1] + u->cnt[i - 1];
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < g->nodes[i]->nin; k++) {
+			int src = g->nodes[i]->in[k]->id;
+			u->list[u->start[src] + fill[src]++] = i;
+		}
+	free(fill);
+	for (int i = 0; i < nout; i++)
+		if (outs[i])
+			u->is_out[outs[i]->id] = 1;
+	return 0;
+}
+
+/* The one node reading n, or NULL (none, several, or n is an output). A
+ * node reading n twice (mul(G, G)) counts once. */
+static ir_node *sole_user(const ir_graph *g, const users *u, const ir_node *n)
+{
+	int c = u->cnt[n->id];
+	if (u->is_out[n->id] || c < 1)
+		return NULL;
+	const int *l = u->list + u->start[n->id];
+	for (int j = 1; j < c; j++)
+		if (l[j] != l[0])
+			return NULL;
+	return g->nodes[l[0]];
+}
+
+/* pf[i]: node i depends on no PARAM or STATE (data and constants only). */
+static char *param_free(const ir_graph *g)
+{
+	char *pf = calloc((size_t)g->nnodes + 1, 1);
+	for (int i = 0; pf && i < g->nnodes; i++) {
+		const ir_node *n = g->nodes[i];
+		int f = n->op != IR_OP_PARAM && n->op != IR_OP_STATE;
+		for (int k = 0; k < n->nin && f; k++)
+			f = pf[n->in[k]->id];
+		pf[i] = (char)f;
+	}
+	return pf;
+}
+
+#define MAX_USES 8
+
+/* One weight's gradient G and how SAM uses it. */
+typedef struct {
+	ir_node *x, *d;             /* G = D^T X (tb = 1) or X^T D (tb = 0) */
+	int tb;                     /* of the forward matmul(X, W) */
+	ir_node *norm[MAX_USES];    /* sum(G * G) nodes */
+	int nnorm;
+	ir_node *fwd[MAX_USES];     /* matmul(X, W + s G) */
+	ir_node *scale[MAX_USES];   /* its s */
+	ir_node *first[MAX_USES];   /* matmul(X, W): the unperturbed forward */
+	int nfwd;
+} match;
+
+/* matmul(x, w, 0, tb) among w's users, or NULL. */
+static ir_node *find_forward(const ir_graph *g, const users *u, const ir_node *w,
+                             const ir_node *x, int tb)
+{
+	for (int j = 0; j < u->cnt[w->id]; j++) {
+		ir_node *m = g->nodes[u->list[u->start[w->id] + j]];
+		if (m->op == IR_OP_MATMUL && m->in[0] == x && m->in[1] == w && !m->ta && m->tb == tb)
+			return m;
+	}
+	return NULL;
+}
+
+/* mul(G, s) -> add(W, .) -> matmul(X, ., 0, tb): records the forward. */
+static int match_perturb(const ir_graph *g, const users *u, ir_node *gr, ir_node *mul, match *m)
+{
+	ir_node *s = mul->in[0] == gr ? mul->in[1] : mul->in[0];
+	ir_node *add = sole_user(g, u, mul);
+	if (s->shape.rank != 0 || !add || add->op != IR_OP_ADD || m->nfwd == MAX_USES)
+		return -1;
+	ir_node *w = add->in[0] == mul ? add->in[1] : add->in[0];
+	ir_node *fwd = sole_user(g, u, add);
+	if (w->op != IR_OP_PARAM || !ir_shape_eq(&w->shape, &gr->shape) || !fwd ||
+	    fwd->op != IR_OP_MATMUL || fwd->in[0] != m->x || fwd->in[1] != add || fwd->ta ||
+	    fwd->tb != m->tb)
+		return -1;
+	ir_node *first = find_forward(g, u, w, m->x, m->tb);
+	if (!first)
+		return -1;
+	m->fwd[m->nfwd] = fwd;
+	m->scale[m->nfwd] = s;
+	m->first[m->nfwd++] = first;
+	return 0;
+}
+
+/* Is gr a data-fed weight gradient whose every use is SAM's norm or
+ * perturbation, and is the rewrite cheaper? */
+static int match_grad(const ir_graph *g, const users *u, const char *pf, ir_node *gr, match *m)
+{
+	if (gr->op != IR_OP_MATMUL || !gr->ta || gr->tb || gr->shape.rank != 2 ||
+	    u->is_out[gr->id] || !ir_dtype_is_float(gr->dtype))
+		return -1;
+	ir_node *a = gr->in[0], *b = gr->in[1];
+	if (pf[b->id] && !pf[a->id])
+		*m = (match){.x = b, .d = a, .tb = 1};
+	else if (pf[a->id] && !pf[b->id])
+		*m = (match){.x = a, .d = b, .tb = 0};
+	else
+		return -1;
+	if (m->x->shape.rank != 2 || m->d->shape.rank != 2)
+		return -1;
+	int64_t B = m->x->shape.dim[0], K = m->x->shape.dim[1], N = m->d->shape.dim[1];
+	if (B * K + 2 * B * N >= 2 * N * K)
+		return -1;
+	const int *l = u->list + u->start[gr->id];
+	for (int j = 0; j < u->cnt[gr->id]; j++) {
+		ir_node *mul = g->nodes[l[j]];
+		if (j > 0 && l[j] == l[j - 1])
+			continue; /* mul(G, G) lists G twice */
+		if (mul->op != IR_OP_MUL)
+			return -1;
+		if (mul->in[0] == gr && mul->in[1] == gr) {
+			ir_node *sum = sole_user(g, u, mul);
+			if (!sum || sum->op != IR_OP_SUM || sum->shape.rank != 0 || m->nnorm == MAX_USES)
+				return -1;
+			m->norm[m->nnorm++] = sum;
+		} else if (match_perturb(g, u, gr, mul, m)) {
+			return -1;
+		}
+	}
+	return m->nfwd > 0 ? 0 : -1;
+}
+
+static void replace_uses(ir_graph *g, ir_node **outs, int nout, ir_node *old, ir_node *new_)
+{
+	for (int i = 0; i < g->nnodes; i++) {
+		ir_node *n = g->nodes[i];
+		for (int k = 0; k < n->nin && n != new_; k++)
+			if (n->in[k] == old)
+				n->in[k] = new_;
+	}
+	for (int i = 0; i < nout; i++)
+		if (outs[i] == old)
+			outs[i] = new_;
+}
+
+/* The Gram matrix X X^T, one per X. */
+static ir_node *gram_of(ir_graph *g, ir_node *x, ir_node **gx)
+{
+	if (!gx[x->id])
+		gx[x->id] = ir_matmul(g, x, x, 0, 1);
+	return gx[x->id];
+}
+
+static int rewrite(ir_graph *g, ir_node **outs, int nout, const match *m, ir_node **gx)
+{
+	g->cur = m->fwd[0]->loc;
+	ir_node *gxx = gram_of(g, m->x, gx);
+	ir_node *gdd = ir_matmul(g, m->d, m->d, 0, 1);
+	ir_node *upd = ir_matmul(g, gxx, m->d, 0, 0); /* X X^T D = X G^T (tb) or X G */
+	for (int i = 0; i < m->nnorm; i++) {
+		g->cur = m->norm[i]->loc;
+		ir_node *s = ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, gdd, gxx), 0, 0);
+		if (!s)
+			return -1;
+		replace_uses(g, outs, nout, m->norm[i], s);
+	}
+	for (int i = 0; i < m->nfwd; i++) {
+		g->cur = m->fwd[i]->loc;
+		ir_node *f = ir_binary(g, IR_OP_ADD, m->first[i], ir_binary(g, IR_OP_MUL, upd, m->scale[i]));
+		if (!f)
+			return -1;
+		replace_uses(g, outs, nout, m->fwd[i], f);
+	}
+	return 0;
+}
+
+int pass_sam_lowrank(ir_graph *g, ir_node **outs, int nout, int *count)
+{
+	users u = {0};
+	char *pf = param_free(g);
+	int n0 = g->nnodes, nm = 0, rc = 0;
+	match *ms = calloc((size_t)n0 + 1, sizeof *ms);
+	if (!pf || !ms || users_build(g, outs, nout, &u)) {
+		rc = -1;
+		ir_error(g, g->cur, "lowrank: out of memory");
+		goto out;
+	}
+	/* find every match on the unchanged graph, then rewrite */
+	for (int i = 0; i < n0; i++)
+		if (match_grad(g, &u, pf, g->nodes[i], &ms[nm]) == 0)
+			nm++;
+	if (nm > 0) {
+		ir_node **gx = calloc((size_t)n0 + 1, sizeof *gx);
+		if (!gx) {
+			rc = -1;
+			ir_error(g, g->cur, "lowrank: out of memory");
+			goto out;
+		}
+		for (int i = 0; i < nm && !rc; i++)
+			rc = rewrite(g, outs, nout, &ms[i], gx);
+		free(gx);
+		if (!rc)
+			rc = ir_reorder(g);
+		if (!rc)
+			rc = pass_dce(g, outs, nout);
+		if (!rc)
+			rc = ir_verify(g);
+	}
+out:
+	if (count)
+		*count = rc ? 0 : nm;
+	users_free(&u);
+	free(pf);
+	free(ms);
+	return rc;
+}
