@@ -91,6 +91,67 @@ static void gemm_part(void *ctx, int part, int nparts)
 		gemm_block(j->k, j->a, j->along_m, lo, hi);
 }
 
+/* C = A A^T (one buffer read as both A and B^T): the product is symmetric,
+ * so BLAS's syrk computes its lower triangle at half the multiply-adds and
+ * the upper one is mirrored. Split in two parts of equal work: rows [0,h)
+ * are a triangle; rows [h,m) are the block left of the diagonal (a GEMM)
+ * and a triangle; h = m / sqrt(2) equalises them. */
+typedef struct {
+	const rt_prog_kernel *k;
+	char *a, *c;
+	int64_t h;
+} sym_job;
+
+static void syrk_rows(const rt_prog_kernel *k, char *A, char *C, int64_t lo, int64_t hi)
+{
+	int64_t kk = k->k, m = k->m;
+	size_t es = k->f64 ? 8 : 4;
+	char *Ar = A + (size_t)(lo * kk) * es, *Cr = C + (size_t)(lo * m) * es;
+	int nr = (int)(hi - lo), lda = (int)kk, ldc = (int)m;
+	if (nr <= 0)
+		return;
+	if (k->f64) {
+		if (lo > 0)
+			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, (int)lo, lda, 1.0,
+			            (double *)Ar, lda, (double *)A, lda, 0.0, (double *)Cr, ldc);
+		cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, nr, lda, 1.0, (double *)Ar, lda,
+		            0.0, (double *)Cr + lo, ldc);
+	} else {
+		if (lo > 0)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, (int)lo, lda, 1.0f,
+			            (float *)Ar, lda, (float *)A, lda, 0.0f, (float *)Cr, ldc);
+		cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, nr, lda, 1.0f, (float *)Ar, lda,
+		            0.0f, (float *)Cr + lo, ldc);
+	}
+}
+
+static void sym_part(void *ctx, int part, int nparts)
+{
+	sym_job *j = ctx;
+	(void)nparts;
+	syrk_rows(j->k, j->a, j->c, part ? j->h : 0, part ? j->k->m : j->h);
+}
+
+static void run_syrk(const rt_prog_kernel *k, void **a, rt_pool *pool)
+{
+	int64_t m = k->m;
+	int64_t h = (int64_t)((double)m / 1.41421356 / RT_PROG_GEMM_ALIGN + 0.5) * RT_PROG_GEMM_ALIGN;
+	sym_job j = {k, a[0], a[2], h};
+	int split = pool && rt_pool_threads(pool) > 1 && h > 0 && h < m &&
+	            m * m * k->k >= RT_PROG_SYRK_PAR_MIN;
+	if (split)
+		rt_pool_run(pool, 2, sym_part, &j);
+	else
+		syrk_rows(k, j.a, j.c, 0, m);
+	for (int64_t i = 0; i < m; i++) /* upper triangle from the lower */
+		for (int64_t c = i + 1; c < m; c++) {
+			if (k->f64)
+				((double *)j.c)[i * m + c] = ((double *)j.c)[c * m + i];
+			else
+				((float *)j.c)[i * m + c] = ((float *)j.c)[c * m + i];
+		}
+}
+
 /* A GEMM large enough is split over the pool along the longer side of C;
  * OpenBLAS itself runs single-threaded (rt_prog_exec_new), so the pool's
  * spinning workers never compete with its threads. */
@@ -116,7 +177,10 @@ static double read_scalar(const void *v, rt_dtype t)
 int32_t rt_prog_kernel_run(const rt_prog_kernel *k, void **a, rt_pool *pool)
 {
 	if (k->kind == RT_PROG_GEMM) {
-		run_gemm(k, a, pool);
+		if (a[0] == a[1] && !k->ta && k->tb && k->m == k->n)
+			run_syrk(k, a, pool);
+		else
+			run_gemm(k, a, pool);
 		return 0;
 	}
 	int threads = pool ? rt_pool_threads(pool) : 1;

@@ -13,7 +13,8 @@
  *
  * A run: bind buffers (slots from the caller, the rest in the arena); run
  * the kernels in order (a kernel whose outermost loop is parallel and whose
- * work is large enough is split over the pool; a GEMM calls OpenBLAS);
+ * work is large enough is split over the pool; a GEMM calls OpenBLAS, and
+ * one of a matrix with its own transpose, A A^T, calls syrk);
  * read the outputs; commit: first copy every snapshot, then every source
  * into its target slot (skipped when the kernel wrote it in place).
  */
@@ -31,6 +32,9 @@
 #define RT_PROG_PAR_MIN_WORK 131072
 /* below m*n*k of this a GEMM runs on one thread */
 #define RT_PROG_GEMM_PAR_MIN (1 << 19)
+/* below m*m*k of this a symmetric product A A^T runs on one thread: on 2
+ * cores, [128,256] x its transpose is faster alone, [128,784] split */
+#define RT_PROG_SYRK_PAR_MIN (1 << 23)
 /* a GEMM's parts start on rows/columns of C that are multiples of this */
 #define RT_PROG_GEMM_ALIGN 16
 

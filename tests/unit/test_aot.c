@@ -264,6 +264,71 @@ static void test_gemm_split_over_threads(void **st)
 		}
 }
 
+/* C = A A^T (A read as both operands) on `threads`, f32 or f64: the syrk
+ * path, split in two where the work allows. Checked against a double
+ * reference, every element written and C exactly symmetric. */
+static void check_sym(int m, int k, int threads, int f64)
+{
+	size_t es = f64 ? 8 : 4;
+	char *a = malloc((size_t)m * k * es), *c = malloc((size_t)m * m * es);
+	assert_true(a && c);
+	for (int i = 0; i < m * k; i++) {
+		double v = (double)(((int64_t)i * 7919) % 201 - 100) / 64.0;
+		if (f64)
+			((double *)a)[i] = v;
+		else
+			((float *)a)[i] = (float)v;
+	}
+	for (int i = 0; i < m * m; i++)
+		if (f64)
+			((double *)c)[i] = NAN;
+		else
+			((float *)c)[i] = NAN;
+	rt_prog_kernel kk = {.kind = RT_PROG_GEMM, .name = "g", .nargs = 3, .ta = 0, .tb = 1,
+	                     .m = m, .n = m, .k = k, .f64 = f64};
+	void *args[3] = {a, a, c};
+	rt_pool *pool = threads > 1 ? rt_pool_new(threads) : NULL;
+	openblas_set_num_threads(1);
+	assert_int_equal(rt_prog_kernel_run(&kk, args, pool), 0);
+	rt_pool_free(pool);
+#define AT(p, i) (f64 ? ((double *)(p))[i] : (double)((float *)(p))[i])
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < m; j++) {
+			double r = 0, mag = 0;
+			for (int q = 0; q < k; q++) {
+				r += AT(a, i * k + q) * AT(a, j * k + q);
+				mag += fabs(AT(a, i * k + q) * AT(a, j * k + q));
+			}
+			double got = AT(c, i * m + j);
+			if (!(fabs(got - r) <= (f64 ? 1e-13 : 1e-5) * mag + 1e-6) ||
+			    got != AT(c, j * m + i)) {
+				print_error("sym [%d,%d] k %d threads %d f64 %d: C[%d,%d] = %g (C[%d,%d] = %g), "
+				            "expected %g\n", m, m, k, threads, f64, i, j, got, j, i,
+				            AT(c, j * m + i), r);
+				fail();
+			}
+		}
+#undef AT
+	free(a);
+	free(c);
+}
+
+static void test_symmetric_product(void **st)
+{
+	(void)st;
+	/* [128,784]: split (above RT_PROG_SYRK_PAR_MIN); [100,256]: one thread;
+	 * [150,400]: split with rows not a multiple of the alignment */
+	assert_true(128 * 128 * 784 >= RT_PROG_SYRK_PAR_MIN && 100 * 100 * 256 < RT_PROG_SYRK_PAR_MIN &&
+	            150 * 150 * 400 >= RT_PROG_SYRK_PAR_MIN);
+	for (int f64 = 0; f64 <= 1; f64++)
+		for (int threads = 1; threads <= 2; threads++) {
+			check_sym(128, 784, threads, f64);
+			check_sym(100, 256, threads, f64);
+			check_sym(150, 400, threads, f64);
+			check_sym(3, 5, threads, f64);
+		}
+}
+
 typedef struct {
 	int *count; /* per part */
 	int jobs;
@@ -310,6 +375,7 @@ int main(void)
 	    cmocka_unit_test(test_kernel_failure_names_the_line),
 	    cmocka_unit_test(test_malformed_tables_refused),
 	    cmocka_unit_test(test_gemm_split_over_threads),
+	    cmocka_unit_test(test_symmetric_product),
 	    cmocka_unit_test(test_pool_many_jobs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
