@@ -2,6 +2,8 @@
 # run.sh - builds samc_bench and samc (Release) and runs the benchmark: samc against
 # PyTorch, SAM against base, kernels against their floors (bench/README.md).
 #   bench/run.sh [--reps N] [--quick] [--threads N] [--out FILE]
+#   bench/run.sh trainer [--reps N] [--model FILE]   (bench/trainer.py: the trainer
+#                                                     against the interpreter)
 # BUILD_DIR (default build-bench) is where samc_bench is built.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,5 +16,9 @@ if ! { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release &&
 	cat "$log" >&2
 	echo "run.sh: building samc_bench failed (log: $log)" >&2
 	exit 1
+fi
+if [ "${1:-}" = trainer ]; then
+	shift
+	exec /usr/bin/python3 "$root/bench/trainer.py" --build-dir "$build" "$@"
 fi
 exec /usr/bin/python3 "$root/bench/run.py" --build-dir "$build" "$@"
