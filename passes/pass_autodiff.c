@@ -104,7 +104,9 @@ static int rule(ad_state *s, ir_node *n, ir_node *d)
 		return accum(s, a, ir_binary(g, IR_OP_MUL, d,
 		                       ir_binary(g, IR_OP_DIV, ir_binary(g, IR_OP_MUL, n, k(g, n, -0.5)), a)));
 	case IR_OP_ABS: return accum(s, a, ir_binary(g, IR_OP_MUL, d, ir_unary(g, IR_OP_SIGN, a)));
-	case IR_OP_RELU: return accum(s, a, ir_binary(g, IR_OP_MUL, d, ir_binary(g, IR_OP_GT, a, k(g, n, 0.0))));
+	case IR_OP_RELU: /* d * (y > 0): y > 0 exactly where a > 0, and the forward
+	                  * pass then need not keep a for the backward one */
+		return accum(s, a, ir_binary(g, IR_OP_MUL, d, ir_binary(g, IR_OP_GT, n, k(g, n, 0.0))));
 	case IR_OP_GELU: return accum(s, a, ir_binary(g, IR_OP_GELU_GRAD, a, d));
 	case IR_OP_TANH: /* d * (1 - y^2) */
 		return accum(s, a, ir_binary(g, IR_OP_MUL, d, ir_binary(g, IR_OP_SUB, k(g, n, 1.0),
