@@ -89,6 +89,7 @@ rt_exec *cg_cpu_exec_new(ir_graph *g, ir_node *const *outs, const char *const *o
 	x->nslots = s->inner->nslots;
 	x->outputs = s->inner->outputs;
 	x->noutputs = s->inner->noutputs;
+	x->pool = s->inner->pool;
 	return x;
 }
 

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "rt_exec.h"
+#include "rt_pool.h"
 #include "rt_recipe.h"
 
 typedef struct {
@@ -74,10 +75,12 @@ typedef enum {
  * Copies examples order[first .. first+batch) into dst[c] (one buffer per
  * column, batch * col[c].row elements). Rows beyond n are padded per `pad`.
  * If mask is not NULL it receives 1 for real rows and 0 for padding, in
- * mask_dtype (RT_F32 or RT_F64). Returns the number of real rows.
+ * mask_dtype (RT_F32 or RT_F64). Returns the number of real rows. With a
+ * pool (may be NULL) the rows are split over its threads: shuffled rows
+ * wait on memory, and each thread keeps its own misses in flight.
  */
 int64_t rt_dataset_fill(const rt_dataset *ds, const int64_t *order, int64_t first,
                         int64_t batch, rt_pad_mode pad, void *const *dst, void *mask,
-                        rt_dtype mask_dtype);
+                        rt_dtype mask_dtype, rt_pool *pool);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "rt_pool.h"
 #include "rt_rng.h"
 
 /* "shuf" in the high word keeps shuffle streams apart from the name-hash
@@ -98,18 +99,19 @@ static void put_row(const rt_dataset_col *col, int64_t e, char *d)
 	}
 }
 
-int64_t rt_dataset_fill(const rt_dataset *ds, const int64_t *order, int64_t first,
-                        int64_t batch, rt_pad_mode pad, void *const *dst, void *mask,
-                        rt_dtype mask_dtype)
+/* Rows [lo, hi) of a batch (see rt_dataset_fill); the number of real rows. */
+static int64_t fill_rows(const rt_dataset *ds, const int64_t *order, int64_t first, int64_t lo,
+                         int64_t hi, rt_pad_mode pad, void *const *dst, void *mask,
+                         rt_dtype mask_dtype)
 {
 	int64_t real = 0;
-	for (int64_t r = 0; r < RT_FILL_AHEAD && r < batch; r++)
+	for (int64_t r = lo; r < lo + RT_FILL_AHEAD && r < hi; r++)
 		prefetch_row(ds, source_row(ds, order, first + r, pad));
-	for (int64_t r = 0; r < batch; r++) {
+	for (int64_t r = lo; r < hi; r++) {
 		int64_t k = first + r;
 		int is_real = k < ds->n;
 		real += is_real;
-		if (r + RT_FILL_AHEAD < batch)
+		if (r + RT_FILL_AHEAD < hi)
 			prefetch_row(ds, source_row(ds, order, k + RT_FILL_AHEAD, pad));
 		int64_t e = source_row(ds, order, k, pad);
 		for (int c = 0; c < ds->ncol; c++) {
@@ -128,5 +130,43 @@ int64_t rt_dataset_fill(const rt_dataset *ds, const int64_t *order, int64_t firs
 				((float *)mask)[r] = is_real ? 1.0f : 0.0f;
 		}
 	}
+	return real;
+}
+
+#define RT_FILL_MAX_PARTS 64
+
+typedef struct {
+	const rt_dataset *ds;
+	const int64_t *order;
+	int64_t first, batch;
+	rt_pad_mode pad;
+	void *const *dst;
+	void *mask;
+	rt_dtype mask_dtype;
+	int64_t real[RT_FILL_MAX_PARTS];
+} fill_job;
+
+static void fill_part(void *ctx, int part, int nparts)
+{
+	fill_job *j = ctx;
+	int64_t lo = j->batch * part / nparts, hi = j->batch * (part + 1) / nparts;
+	j->real[part] = fill_rows(j->ds, j->order, j->first, lo, hi, j->pad, j->dst, j->mask,
+	                          j->mask_dtype);
+}
+
+int64_t rt_dataset_fill(const rt_dataset *ds, const int64_t *order, int64_t first,
+                        int64_t batch, rt_pad_mode pad, void *const *dst, void *mask,
+                        rt_dtype mask_dtype, rt_pool *pool)
+{
+	int parts = pool ? rt_pool_threads(pool) : 1;
+	if (parts > RT_FILL_MAX_PARTS)
+		parts = RT_FILL_MAX_PARTS;
+	if (parts < 2 || batch < 2 * parts * RT_FILL_AHEAD)
+		return fill_rows(ds, order, first, 0, batch, pad, dst, mask, mask_dtype);
+	fill_job j = {ds, order, first, batch, pad, dst, mask, mask_dtype, {0}};
+	rt_pool_run(pool, parts, fill_part, &j);
+	int64_t real = 0;
+	for (int q = 0; q < parts; q++)
+		real += j.real[q];
 	return real;
 }

@@ -62,7 +62,7 @@ int rt_evaluate(train_run *R, double *test, rt_err *err)
 	rt_dtype mdt = R->mask_slot >= 0 ? R->st.buf[R->mask_slot].slot.dtype : RT_F32;
 	for (int64_t b = 0; b < nb; b++) {
 		rt_dataset_fill(&R->test, R->test_order, b * R->eval_batch, R->eval_batch, RT_PAD_ZERO,
-		                R->dst_test, mask, mdt);
+		                R->dst_test, mask, mdt, x->pool);
 		rt_err xe;
 		if (x->run(x, R->bind_eval, R->outs, &xe))
 			return rt_errf(err, "evaluation after step %" PRId64 ", batch %" PRId64 ": %s",

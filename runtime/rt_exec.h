@@ -41,6 +41,9 @@ struct rt_exec {
 	const char **outputs; /* names of scalar outputs, e.g. "loss", "accuracy" */
 	int noutputs;
 	void *self;           /* backend's private state */
+	/* the backend's worker threads, or NULL; idle between runs, so the
+	 * runtime may split its own work (filling a batch) over them */
+	struct rt_pool *pool;
 	/* slot_data[i] points at slots[i]'s host buffer (dense, row-major). */
 	int (*run)(rt_exec *x, void **slot_data, double *outputs, rt_err *err);
 	void (*free)(rt_exec *x);

@@ -216,15 +216,15 @@ static int run_epoch(train_run *R, int e, double *train, rt_err *err)
 	rt_dataset_order(R->train.n, R->seed, e, R->order);
 	for (int64_t b = 0; b < R->nb; b++) {
 		int64_t t = R->step;
+		int use_sam = R->sam && (!R->base || t % every == 0);
+		rt_exec *x = use_sam ? R->sam : R->base;
 		int64_t real = rt_dataset_fill(&R->train, R->order, b * R->batch, R->batch, RT_PAD_WRAP,
-		                               R->dst_train, NULL, RT_F32);
+		                               R->dst_train, NULL, RT_F32, x->pool);
 		rt_step_scalar sc[RT_STEP_SCALARS_MAX];
 		int nsc = rt_step_scalars(r, t, R->total, sc);
 		for (int i = 0; i < nsc; i++)
 			rt_store_set_scalar(&R->st, sc[i].name, sc[i].value);
 		double lr = sc[0].value;
-		int use_sam = R->sam && (!R->base || t % every == 0);
-		rt_exec *x = use_sam ? R->sam : R->base;
 		rt_err xe;
 		if (x->run(x, use_sam ? R->bind_sam : R->bind_base, R->outs, &xe))
 			return rt_errf(err, "step %" PRId64 " (epoch %d): %s", t + 1, e + 1, xe.msg);

@@ -347,6 +347,7 @@ rt_exec *rt_prog_exec_new(const rt_prog *p, int threads, rt_err *err)
 		        (long long)p->arena_bytes);
 		return NULL;
 	}
+	x->pool = s->pool;
 	for (int i = 0, a = 0; i < p->nkernels; i++) {
 		s->arg0[i] = a;
 		a += p->kernels[i].nargs;

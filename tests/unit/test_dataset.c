@@ -115,7 +115,7 @@ static int32_t example(const rt_dataset *ds, int64_t e, float *x)
 	int64_t order[1] = {e};
 	int32_t y[B];
 	void *dst[2] = {x, y};
-	assert_int_equal(rt_dataset_fill(ds, order, 0, 1, RT_PAD_ZERO, dst, NULL, RT_F32), 1);
+	assert_int_equal(rt_dataset_fill(ds, order, 0, 1, RT_PAD_ZERO, dst, NULL, RT_F32, NULL), 1);
 	return y[0];
 }
 
@@ -239,7 +239,7 @@ static void test_batches_pad_and_mask(void **state)
 	int32_t yb[B];
 	void *dst[2] = {xb, yb};
 	/* Last batch of the eval split: examples 1, 0 then two zero rows. */
-	assert_int_equal(rt_dataset_fill(&ds, order, 8, B, RT_PAD_ZERO, dst, mask, RT_F32), 2);
+	assert_int_equal(rt_dataset_fill(&ds, order, 8, B, RT_PAD_ZERO, dst, mask, RT_F32, NULL), 2);
 	assert_true(mask[0] == 1 && mask[1] == 1 && mask[2] == 0 && mask[3] == 0);
 	assert_int_equal(yb[0], 1);
 	assert_int_equal(yb[1], 0);
@@ -249,10 +249,39 @@ static void test_batches_pad_and_mask(void **state)
 	assert_int_equal(yb[3], 0);
 	/* Training wraps around to the start of the order instead. */
 	double maskd[B];
-	assert_int_equal(rt_dataset_fill(&ds, order, 8, B, RT_PAD_WRAP, dst, maskd, RT_F64), 2);
+	assert_int_equal(rt_dataset_fill(&ds, order, 8, B, RT_PAD_WRAP, dst, maskd, RT_F64, NULL), 2);
 	assert_int_equal(yb[2], 9 % 3); /* order[0] = 9 */
 	assert_int_equal(yb[3], 8 % 3);
 	assert_true(maskd[1] == 1.0 && maskd[2] == 0.0);
+	rt_dataset_free(&ds);
+}
+
+/* Split over a pool's threads, a batch is the one a single thread fills. */
+static void test_fill_over_pool(void **state)
+{
+	fixture *f = *state;
+	data_config dc = idx_config("img.idx", "lab.idx");
+	rt_dataset ds;
+	rt_err err = {{0}};
+	assert_int_equal(rt_dataset_load(&ds, &dc, 1, f->dir, &f->x, &err), 0);
+	enum { N = 37 }; /* rows past the 10 examples: padded */
+	int64_t order[10];
+	rt_dataset_order(10, 3, 0, order);
+	float x1[N * 6], x2[N * 6], m1[N], m2[N];
+	int32_t y1[N], y2[N];
+	void *d1[2] = {x1, y1}, *d2[2] = {x2, y2};
+	rt_pool *pool = rt_pool_new(3);
+	assert_non_null(pool);
+	for (int pad = 0; pad < 2; pad++) {
+		rt_pad_mode pm = pad ? RT_PAD_ZERO : RT_PAD_WRAP;
+		memset(x2, 0xff, sizeof x2);
+		assert_int_equal(rt_dataset_fill(&ds, order, 0, N, pm, d1, m1, RT_F32, NULL), 10);
+		assert_int_equal(rt_dataset_fill(&ds, order, 0, N, pm, d2, m2, RT_F32, pool), 10);
+		assert_memory_equal(x1, x2, sizeof x1);
+		assert_memory_equal(y1, y2, sizeof y1);
+		assert_memory_equal(m1, m2, sizeof m1);
+	}
+	rt_pool_free(pool);
 	rt_dataset_free(&ds);
 }
 
@@ -356,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_bytes_match_converted),
 		cmocka_unit_test(test_shuffle_deterministic),
 		cmocka_unit_test(test_batches_pad_and_mask),
+		cmocka_unit_test(test_fill_over_pool),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_csv_and_safetensors),
 	};
