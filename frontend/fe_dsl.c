@@ -63,7 +63,7 @@ static ir_dtype fe_dtype_opt(lua_State *L, int opts, const char *fn, ir_dtype df
 		return dflt;
 	}
 	const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-	ir_dtype t;
+	ir_dtype t = dflt;
 	/* "f32"/"f64"/"float" all mean the program's float dtype, so one model
 	 * file compiles in f32 and (for checking) in f64 */
 	if (!strcmp(s, "f32") || !strcmp(s, "f64") || !strcmp(s, "float"))

@@ -260,7 +260,7 @@ static void fe_apply_set(lua_State *L, int idx, const char *set)
 	int in_map = 0;
 	lua_pushvalue(L, idx);
 	char *seg = key;
-	char sofar[256] = "";
+	char sofar[sizeof key + 1] = ""; /* the key's parts so far, dots included */
 	for (;;) {
 		char *dot = strchr(seg, '.');
 		if (dot)

@@ -132,12 +132,12 @@ static inline int cgh_compare(ir_graph *g, ir_node *const *outs, const char *con
 	for (int s = 0; rc == 0 && s < steps; s++) {
 		rt_err e1, e2;
 		if (ref->run(ref, da, oa, &e1)) {
-			snprintf(err, errlen, "interpreter: %s", e1.msg);
+			snprintf(err, errlen, "interpreter: %.400s", e1.msg);
 			rc = -1;
 			break;
 		}
 		if (cpu->run(cpu, db, ob, &e2)) {
-			snprintf(err, errlen, "cpu: %s", e2.msg);
+			snprintf(err, errlen, "cpu: %.400s", e2.msg);
 			rc = -1;
 			break;
 		}

@@ -185,7 +185,7 @@ static ir_node *step(gen *G)
 static int add_backward(gen *G, int i, int first_param, ir_node *loss)
 {
 	ir_graph *g = G->g;
-	ir_node *params[MAXV], *grads[MAXV];
+	ir_node *params[MAXV] = {0}, *grads[MAXV] = {0};
 	int np = 0;
 	for (int k = 0; k < g->nnodes && np < MAXV; k++) {
 		ir_node *n = g->nodes[k];

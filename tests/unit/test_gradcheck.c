@@ -30,7 +30,7 @@ typedef ir_node *(*gc_build)(gc_case *c);
 static ir_node *mkparam(gc_case *c, int rank, int64_t d0, int64_t d1)
 {
 	int64_t d[2] = {d0, d1};
-	char name[8];
+	char name[16];
 	snprintf(name, sizeof name, "p%d", c->np);
 	ir_init init = {IR_INIT_ZEROS, 0, 0};
 	ir_node *p = ir_param(c->g, name, IR_F64, ir_shape_make(rank, d), init);

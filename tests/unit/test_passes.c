@@ -105,6 +105,7 @@ static void t_sam_step_value(void **st)
 	ir_env *es = ir_env_new(sam.g), *ea = ir_env_new(ad.g);
 	unsigned seed = 3;
 	int np = m->nparams;
+	assert_true(np > 0);
 	/* same random params and batch in both programs */
 	for (int i = 0; i < sam.g->nnodes; i++) {
 		ir_node *n = sam.g->nodes[i];
@@ -131,7 +132,7 @@ static void t_sam_step_value(void **st)
 		for (int64_t k = 0; k < ir_shape_numel(&ad.outs[1 + i]->shape); k++)
 			n2 += g1[1 + i][k] * g1[1 + i][k];
 	double scale = 0.05 / (sqrt(n2) + 1e-12);
-	double **w0 = calloc((size_t)np, sizeof *w0);
+	double **w0 = calloc((size_t)(np > 0 ? np : 1), sizeof *w0);
 	for (int i = 0; i < np; i++) {
 		ir_node *p = ir_find_leaf(ad.g, IR_OP_PARAM, m->params[i]->name);
 		int64_t n = ir_shape_numel(&p->shape);
