@@ -246,6 +246,9 @@ ir_node **ir_substitute(ir_graph *g, int limit, ir_node *const *from, ir_node *c
  * their relative order (so do leaves, hence slot order). Ids are
  * renumbered; node pointers stay valid. -1 (g->err set) on a cycle. */
 int ir_reorder(ir_graph *g);
+/* Moves n (appended later) to just after `after`, whose position its
+ * inputs must precede; a scheduling hint that ir_reorder keeps. */
+void ir_move_after(ir_graph *g, ir_node *n, const ir_node *after);
 
 /* Checks every node's invariants (inputs earlier, shapes consistent with the
  * shape rules, leaves named uniquely, assigns target leaves). 0 = ok, else

@@ -56,3 +56,16 @@ int ir_reorder(ir_graph *g)
 	free(out), free(stack), free(next), free(state);
 	return rc;
 }
+
+void ir_move_after(ir_graph *g, ir_node *n, const ir_node *after)
+{
+	int from = n->id, to = after->id + 1;
+	if (from <= to)
+		return;
+	for (int i = from; i > to; i--) {
+		g->nodes[i] = g->nodes[i - 1];
+		g->nodes[i]->id = i;
+	}
+	g->nodes[to] = n;
+	n->id = to;
+}

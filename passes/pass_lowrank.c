@@ -174,18 +174,34 @@ static void replace_uses(ir_graph *g, ir_node **outs, int nout, ir_node *old, ir
 			outs[i] = new_;
 }
 
-/* The Gram matrix X X^T, one per X. */
-static ir_node *gram_of(ir_graph *g, ir_node *x, ir_node **gx)
+/* Gram matrices made so far, by X (node ids move while rewriting). */
+typedef struct {
+	ir_node **x, **gram;
+	int n;
+} grams;
+
+/* The Gram matrix X X^T, one per X, placed right after the first forward
+ * product that reads X: it depends on the data alone, and from there it
+ * can run beside the small kernels of the first backward pass
+ * (runtime/rt_prog.c). */
+static ir_node *gram_of(ir_graph *g, ir_node *x, const ir_node *first, grams *gs)
 {
-	if (!gx[x->id])
-		gx[x->id] = ir_matmul(g, x, x, 0, 1);
-	return gx[x->id];
+	for (int i = 0; i < gs->n; i++)
+		if (gs->x[i] == x)
+			return gs->gram[i];
+	ir_node *gr = ir_matmul(g, x, x, 0, 1);
+	if (gr) {
+		ir_move_after(g, gr, first);
+		gs->x[gs->n] = x;
+		gs->gram[gs->n++] = gr;
+	}
+	return gr;
 }
 
-static int rewrite(ir_graph *g, ir_node **outs, int nout, const match *m, ir_node **gx)
+static int rewrite(ir_graph *g, ir_node **outs, int nout, const match *m, grams *gs)
 {
 	g->cur = m->fwd[0]->loc;
-	ir_node *gxx = gram_of(g, m->x, gx);
+	ir_node *gxx = gram_of(g, m->x, m->first[0], gs);
 	ir_node *gdd = ir_matmul(g, m->d, m->d, 0, 1);
 	ir_node *upd = ir_matmul(g, gxx, m->d, 0, 0); /* X X^T D = X G^T (tb) or X G */
 	for (int i = 0; i < m->nnorm; i++) {
@@ -221,15 +237,16 @@ int pass_sam_lowrank(ir_graph *g, ir_node **outs, int nout, int *count)
 		if (match_grad(g, &u, pf, g->nodes[i], &ms[nm]) == 0)
 			nm++;
 	if (nm > 0) {
-		ir_node **gx = calloc((size_t)n0 + 1, sizeof *gx);
-		if (!gx) {
+		grams gs = {calloc((size_t)nm, sizeof *gs.x), calloc((size_t)nm, sizeof *gs.gram), 0};
+		if (!gs.x || !gs.gram) {
+			free(gs.x), free(gs.gram);
 			rc = -1;
 			ir_error(g, g->cur, "lowrank: out of memory");
 			goto out;
 		}
 		for (int i = 0; i < nm && !rc; i++)
-			rc = rewrite(g, outs, nout, &ms[i], gx);
-		free(gx);
+			rc = rewrite(g, outs, nout, &ms[i], &gs);
+		free(gs.x), free(gs.gram);
 		if (!rc)
 			rc = ir_reorder(g);
 		if (!rc)

@@ -61,6 +61,9 @@ struct rt_pool {
 	atomic_long spin_ns; /* current spin budget: spin_max or 0 */
 	long spin_max;       /* 0 when the pool has more threads than cores */
 	int quiet_jobs;      /* caller only: jobs left before the next probe */
+	int async_nparts;    /* caller only: 2 while a job from rt_pool_start runs */
+	long async_t;
+	int async_slept;
 };
 
 /* Sleeps while *addr == old (it may return early: callers re-check).
@@ -223,17 +226,12 @@ static void adapt(rt_pool *p, int nparts, long t_pub, int any_slept)
 	}
 }
 
-void rt_pool_run(rt_pool *p, int nparts, rt_pool_fn fn, void *ctx)
+/* Gives parts 1..nparts-1 to the workers; the time it published them. */
+static long publish(rt_pool *p, int nparts, rt_pool_fn fn, void *ctx, int *any_slept)
 {
-	if (nparts > p->nthreads)
-		nparts = p->nthreads;
-	if (nparts <= 1) {
-		fn(ctx, 0, 1);
-		return;
-	}
 	atomic_store(&p->pending, nparts - 1);
 	long t_pub = now_ns();
-	int any_slept = 0;
+	*any_slept = 0;
 	for (int i = 1; i < nparts; i++) {
 		pool_worker *w = &p->w[i];
 		w->fn = fn;
@@ -242,11 +240,16 @@ void rt_pool_run(rt_pool *p, int nparts, rt_pool_fn fn, void *ctx)
 		w->nparts = nparts;
 		atomic_fetch_add(&w->gen, 1);
 		if (atomic_load(&w->sleeping)) {
-			any_slept = 1;
+			*any_slept = 1;
 			wake(&w->gen);
 		}
 	}
-	fn(ctx, 0, nparts);
+	return t_pub;
+}
+
+/* Waits for the workers' parts of the job. */
+static void finish(rt_pool *p, int nparts, long t_pub, int any_slept)
+{
 	if (!spin(p, NULL, 0)) {
 		atomic_store(&p->waiting, 1);
 		for (unsigned v; (v = atomic_load(&p->pending)) != 0;)
@@ -254,6 +257,37 @@ void rt_pool_run(rt_pool *p, int nparts, rt_pool_fn fn, void *ctx)
 		atomic_store(&p->waiting, 0);
 	}
 	adapt(p, nparts, t_pub, any_slept);
+}
+
+void rt_pool_run(rt_pool *p, int nparts, rt_pool_fn fn, void *ctx)
+{
+	if (nparts > p->nthreads)
+		nparts = p->nthreads;
+	if (nparts <= 1) {
+		fn(ctx, 0, 1);
+		return;
+	}
+	int any_slept;
+	long t_pub = publish(p, nparts, fn, ctx, &any_slept);
+	fn(ctx, 0, nparts);
+	finish(p, nparts, t_pub, any_slept);
+}
+
+int rt_pool_start(rt_pool *p, rt_pool_fn fn, void *ctx)
+{
+	if (p->nthreads < 2 || p->async_nparts)
+		return -1;
+	p->async_t = publish(p, 2, fn, ctx, &p->async_slept);
+	p->async_nparts = 2;
+	return 0;
+}
+
+void rt_pool_wait(rt_pool *p)
+{
+	if (!p->async_nparts)
+		return;
+	finish(p, p->async_nparts, p->async_t, p->async_slept);
+	p->async_nparts = 0;
 }
 
 void rt_pool_free(rt_pool *p)

@@ -25,6 +25,12 @@ int rt_pool_threads(const rt_pool *p);
  * the pool's threads), part 0 on the calling thread; returns when all are
  * done. One caller at a time. */
 void rt_pool_run(rt_pool *p, int nparts, rt_pool_fn fn, void *ctx);
+/* Starts fn(ctx, 1, 2) on the first worker and returns at once, so that
+ * the caller can work beside it; rt_pool_wait waits for it. No other job
+ * may be given to the pool in between. -1 (nothing started) when the pool
+ * has no worker or a started job was not waited for. */
+int rt_pool_start(rt_pool *p, rt_pool_fn fn, void *ctx);
+void rt_pool_wait(rt_pool *p);
 void rt_pool_free(rt_pool *p);
 
 #endif

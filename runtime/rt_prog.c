@@ -22,6 +22,8 @@ typedef struct {
 	char *arena;
 	rt_pool *pool;
 	int threads;
+	int *join;     /* per kernel: > i when kernel i runs beside kernels (i, join) */
+	int nasync;
 } prog_exec;
 
 typedef struct {
@@ -202,19 +204,58 @@ int32_t rt_prog_kernel_run(const rt_prog_kernel *k, void **a, rt_pool *pool)
 	return k->fn(a, 0, ext);
 }
 
-static int run_kernel(prog_exec *s, int i, rt_err *err)
+static void bind_args(prog_exec *s, int i)
 {
 	const rt_prog_kernel *k = &s->p->kernels[i];
 	void **a = s->args + s->arg0[i];
 	for (int j = 0; j < k->nargs; j++)
 		a[j] = s->bufptr[k->args[j]];
-	int32_t rc = rt_prog_kernel_run(k, a, s->pool);
-	if (rc)
-		return rt_errf(err, "%s: %s (code %d, input '%s')",
-		               k->fail_where ? k->fail_where : k->name,
-		               k->fail_msg ? k->fail_msg : "kernel failed", (int)rc,
-		               k->fail_input ? k->fail_input : "?");
-	return 0;
+}
+
+static int kernel_error(const rt_prog_kernel *k, int32_t rc, rt_err *err)
+{
+	return rt_errf(err, "%s: %s (code %d, input '%s')", k->fail_where ? k->fail_where : k->name,
+	               k->fail_msg ? k->fail_msg : "kernel failed", (int)rc,
+	               k->fail_input ? k->fail_input : "?");
+}
+
+/* Kernel i on the pool (or alone: pool NULL). */
+static int run_kernel(prog_exec *s, int i, rt_pool *pool, rt_err *err)
+{
+	bind_args(s, i);
+	int32_t rc = rt_prog_kernel_run(&s->p->kernels[i], s->args + s->arg0[i], pool);
+	return rc ? kernel_error(&s->p->kernels[i], rc, err) : 0;
+}
+
+typedef struct {
+	const rt_prog_kernel *k;
+	void **a;
+	int32_t rc;
+} async_job;
+
+static void async_part(void *ctx, int part, int nparts)
+{
+	async_job *j = ctx;
+	(void)nparts;
+	if (part == 1)
+		j->rc = rt_prog_kernel_run(j->k, j->a, NULL);
+}
+
+/* Kernels [i, join): kernel i on the pool's worker, the rest beside it on
+ * the calling thread, each alone (none of them would have been split). */
+static int run_beside(prog_exec *s, int i, int join, rt_err *err)
+{
+	bind_args(s, i);
+	async_job j = {&s->p->kernels[i], s->args + s->arg0[i], 0};
+	if (rt_pool_start(s->pool, async_part, &j))
+		return run_kernel(s, i, s->pool, err);
+	int rc = 0;
+	for (int q = i + 1; q < join && !rc; q++)
+		rc = run_kernel(s, q, NULL, err);
+	rt_pool_wait(s->pool);
+	if (!rc && j.rc)
+		rc = kernel_error(j.k, j.rc, err);
+	return rc;
 }
 
 static int exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
@@ -233,9 +274,15 @@ static int exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
 			s->bufptr[b] = s->arena + p->bufs[b].offset;
 		}
 	}
-	for (int i = 0; i < p->nkernels; i++)
-		if (run_kernel(s, i, err))
+	for (int i = 0; i < p->nkernels; i++) {
+		if (s->join[i] > i + 1) {
+			if (run_beside(s, i, s->join[i], err))
+				return -1;
+			i = s->join[i] - 1;
+		} else if (run_kernel(s, i, s->pool, err)) {
 			return -1;
+		}
+	}
 	for (int i = 0; i < p->noutputs; i++)
 		outputs[i] = read_scalar(s->bufptr[p->outputs[i].buf], p->outputs[i].dtype);
 	/* commits: first save values that sit in slots a commit overwrites */
@@ -264,6 +311,7 @@ static void exec_free(rt_exec *x)
 		free(s->bufptr);
 		free(s->args);
 		free(s->arg0);
+		free(s->join);
 		free(s);
 	}
 	free(x->slots);
@@ -312,6 +360,99 @@ static int check(const rt_prog *p, rt_err *err)
 	return 0;
 }
 
+/* --- running a GEMM beside the kernels that follow it (two threads) ---
+ *
+ * A step alternates big GEMMs, split over both threads, with stretches of
+ * small kernels that run on one thread while the other idles. A GEMM whose
+ * result is not needed for a while (in a SAM step: the Gram matrix X X^T
+ * of the low-rank rewrite) can run whole on the worker during such a
+ * stretch. The plan is made once, from the table: the stretch is the run
+ * of following kernels that would not be split and that touch none of the
+ * GEMM's memory; a loop kernel's arguments all count as written, since
+ * the table does not say which it writes. It pays when the stretch's work
+ * is at least RT_PROG_BESIDE_MIN of the GEMM's on one thread (estimates
+ * below): the split GEMM takes about 0.6 of its one-thread time here. */
+#define RT_PROG_BESIDE_MIN 0.4
+
+static int is_sym(const rt_prog_kernel *k)
+{
+	return k->kind == RT_PROG_GEMM && k->args[0] == k->args[1] && !k->ta && k->tb && k->m == k->n;
+}
+
+/* rough one-thread nanoseconds: 40 multiply-adds or 2 elements per ns */
+static double est_ns(const rt_prog_kernel *k)
+{
+	if (k->kind == RT_PROG_GEMM)
+		return (double)k->m * (double)k->n * (double)k->k / (is_sym(k) ? 80.0 : 40.0);
+	return (double)k->work / 2.0;
+}
+
+static int would_split(const rt_prog_kernel *k, int threads)
+{
+	if (threads < 2)
+		return 0;
+	if (k->kind == RT_PROG_LOOPS)
+		return k->par_extent > 1 && k->work >= RT_PROG_PAR_MIN_WORK;
+	if (is_sym(k))
+		return k->m * k->m * k->k >= RT_PROG_SYRK_PAR_MIN;
+	return (k->m >= k->n ? k->m : k->n) >= 2 * RT_PROG_GEMM_ALIGN &&
+	       k->m * k->n * k->k >= RT_PROG_GEMM_PAR_MIN;
+}
+
+static int bufs_overlap(const rt_prog *p, int a, int b)
+{
+	const rt_prog_buf *x = &p->bufs[a], *y = &p->bufs[b];
+	if (x->slot >= 0 || y->slot >= 0)
+		return x->slot == y->slot;
+	return x->offset < y->offset + y->bytes && y->offset < x->offset + x->bytes;
+}
+
+/* Does kernel q (following GEMM g) touch memory that g reads or writes in
+ * a way that orders them? */
+static int conflicts(const rt_prog *p, const rt_prog_kernel *g, const rt_prog_kernel *q)
+{
+	for (int a = 0; a < q->nargs; a++)
+		for (int b = 0; b < 3; b++) {
+			int q_writes = q->kind == RT_PROG_LOOPS || a == 2, g_writes = b == 2;
+			if ((q_writes || g_writes) && bufs_overlap(p, q->args[a], g->args[b]))
+				return 1;
+		}
+	return 0;
+}
+
+static int plan_beside(const rt_prog *p, int threads, int *join)
+{
+	int n = 0;
+	for (int i = 0; i < p->nkernels; i++)
+		join[i] = 0;
+	if (threads != 2)
+		return 0;
+
+	for (int i = 0; i < p->nkernels; i++) {
+		const rt_prog_kernel *g = &p->kernels[i];
+		if (g->kind != RT_PROG_GEMM || est_ns(g) < 20000)
+			continue;
+		double w = 0;
+		int q = i + 1;
+		while (q < p->nkernels && !would_split(&p->kernels[q], threads) &&
+		       !conflicts(p, g, &p->kernels[q]))
+			w += est_ns(&p->kernels[q++]);
+		if (q > i + 1 && w >= RT_PROG_BESIDE_MIN * est_ns(g)) {
+			join[i] = q;
+			n++;
+			i = q - 1;
+		}
+	}
+	return n;
+}
+
+int rt_prog_exec_beside(const rt_exec *x)
+{
+	if (!x || !x->backend || strcmp(x->backend, "cpu") != 0 || x->run != exec_run)
+		return -1;
+	return ((const prog_exec *)x->self)->nasync;
+}
+
 rt_exec *rt_prog_exec_new(const rt_prog *p, int threads, rt_err *err)
 {
 	if (check(p, err))
@@ -335,19 +476,22 @@ rt_exec *rt_prog_exec_new(const rt_prog *p, int threads, rt_err *err)
 	s->bufptr = calloc((size_t)p->nbufs + 1, sizeof *s->bufptr);
 	s->args = calloc((size_t)nargs + 1, sizeof *s->args);
 	s->arg0 = calloc((size_t)p->nkernels + 1, sizeof *s->arg0);
+	s->join = calloc((size_t)p->nkernels + 1, sizeof *s->join);
 	s->arena = aligned_alloc(64, (size_t)((p->arena_bytes + 64) / 64 * 64));
 	x->slots = calloc((size_t)p->nslots + 1, sizeof *x->slots);
 	x->outputs = calloc((size_t)p->noutputs + 1, sizeof *x->outputs);
 	int nt = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	s->threads = nt < 1 ? 1 : nt;
 	s->pool = rt_pool_new(s->threads);
-	if (!s->bufptr || !s->args || !s->arg0 || !s->arena || !x->slots || !x->outputs || !s->pool) {
+	if (!s->bufptr || !s->args || !s->arg0 || !s->join || !s->arena || !x->slots || !x->outputs ||
+	    !s->pool) {
 		exec_free(x);
 		rt_errf(err, "cpu: out of memory (or no threads) for a step with a %lld-byte arena",
 		        (long long)p->arena_bytes);
 		return NULL;
 	}
 	x->pool = s->pool;
+	s->nasync = plan_beside(p, s->threads, s->join);
 	for (int i = 0, a = 0; i < p->nkernels; i++) {
 		s->arg0[i] = a;
 		a += p->kernels[i].nargs;

@@ -16,7 +16,10 @@
  * work is large enough is split over the pool; a GEMM calls OpenBLAS, and
  * one of a matrix with its own transpose, A A^T, calls syrk);
  * read the outputs; commit: first copy every snapshot, then every source
- * into its target slot (skipped when the kernel wrote it in place).
+ * into its target slot (skipped when the kernel wrote it in place). On two
+ * threads, a GEMM whose result is needed only after a stretch of kernels
+ * that run on one thread anyway may run whole on the worker beside them
+ * (planned once per exec, see rt_prog.c).
  */
 #ifndef SAMC_RT_PROG_H
 #define SAMC_RT_PROG_H
@@ -97,6 +100,10 @@ typedef struct {
  * on `threads` threads (0: all cores; also OpenBLAS's thread count). The
  * table must outlive the exec. NULL with a message in err. */
 rt_exec *rt_prog_exec_new(const rt_prog *p, int threads, rt_err *err);
+
+/* How many GEMMs an exec from rt_prog_exec_new runs on its worker beside
+ * the kernels that follow them (see rt_prog.c); -1 if x is not one. */
+int rt_prog_exec_beside(const rt_exec *x);
 
 /* Runs one kernel of a table as the exec does, its arguments bound
  * (a[j] = the memory of buffer k->args[j]), split over `pool` (NULL: on

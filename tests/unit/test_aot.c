@@ -329,6 +329,73 @@ static void test_symmetric_product(void **st)
 		}
 }
 
+/* A symmetric GEMM G = x x^T whose result is needed only after a loop
+ * kernel that does not touch x or G: on two threads the GEMM runs on the
+ * worker beside it, with the same result as on one thread. When the loop
+ * kernel reads x, they stay in order. */
+static void run_beside_table(int window_reads_x, int threads, float *out_total, float *w_out)
+{
+	static const rt_slot bslots[] = {
+	    {.name = "x", .role = RT_SLOT_INPUT, .dtype = RT_F32, .rank = 2, .dim = {96, 512}},
+	    {.name = "w", .role = RT_SLOT_PARAM, .dtype = RT_F32, .rank = 2, .dim = {2, 4}},
+	};
+	/* 0 x, 1 w, 2 G [96,96] (arena), 3 affine(w or x) [2,4], 4 sum(G[0..8)) */
+	static const rt_prog_buf bbufs[] = {
+	    {0, 0, 96 * 512 * 4}, {1, 0, 32}, {-1, 0, 96 * 96 * 4}, {-1, 36864, 32}, {-1, 36896, 4},
+	};
+	int bargs[] = {0, 0, 2, 3, window_reads_x ? 0 : 1, 4, 2};
+	/* the loop kernel's work: enough to pay for the move, too little to split */
+	rt_prog_kernel bk[] = {
+	    {.kind = RT_PROG_GEMM, .name = "gram", .nargs = 3, .args = bargs, .ta = 0, .tb = 1,
+	     .m = 96, .n = 96, .k = 512},
+	    {.kind = RT_PROG_LOOPS, .name = "affine", .fn = k_affine, .nargs = 2, .args = bargs + 3,
+	     .par_extent = 2, .work = 100000},
+	    {.kind = RT_PROG_LOOPS, .name = "sum", .fn = k_sum, .nargs = 2, .args = bargs + 5},
+	};
+	static const rt_prog_output bout[] = {{"total", 4, RT_F32}};
+	static const rt_prog_commit bcommit[] = {{3, -1, 1}};
+	rt_prog p = {bslots, 2, bout, 1, bbufs, 5, bk, 3, bcommit, 1, 36900};
+	rt_err err = {{0}};
+	rt_exec *x = rt_prog_exec_new(&p, threads, &err);
+	assert_non_null(x);
+	assert_int_equal(rt_prog_exec_beside(x), threads == 2 && !window_reads_x ? 1 : 0);
+	float *xin = malloc(96 * 512 * sizeof *xin), w[8];
+	for (int i = 0; i < 96 * 512; i++)
+		xin[i] = (float)((i * 37) % 17 - 8) / 8.0f;
+	for (int i = 0; i < 8; i++)
+		w[i] = (float)i;
+	void *data[2] = {xin, w};
+	double out[1];
+	openblas_set_num_threads(1);
+	for (int step = 0; step < 3; step++)
+		assert_int_equal(x->run(x, data, out, &err), 0);
+	*out_total = (float)out[0];
+	memcpy(w_out, w, sizeof w);
+	free(xin);
+	x->free(x);
+}
+
+static void test_gemm_beside(void **st)
+{
+	(void)st;
+	for (int reads_x = 0; reads_x <= 1; reads_x++) {
+		float t1, t2, w1[8], w2[8];
+		run_beside_table(reads_x, 1, &t1, w1);
+		run_beside_table(reads_x, 2, &t2, w2);
+		assert_true(t1 == t2);
+		assert_memory_equal(w1, w2, sizeof w1);
+		if (!reads_x) /* w went through affine three times: ((2w+1)*2+1)*2+1 */
+			for (int i = 0; i < 8; i++)
+				assert_true(w2[i] == 8.0f * (float)i + 7.0f);
+		/* G[0][0..8) = row 0 of x against rows 0..7, summed */
+		double ref = 0;
+		for (int j = 0; j < 8; j++)
+			for (int q = 0; q < 512; q++)
+				ref += (double)((q * 37) % 17 - 8) / 8.0 * (double)(((j * 512 + q) * 37) % 17 - 8) / 8.0;
+		assert_true(fabs(t2 - ref) <= 1e-3 * (fabs(ref) + 1));
+	}
+}
+
 typedef struct {
 	int *count; /* per part */
 	int jobs;
@@ -376,6 +443,7 @@ int main(void)
 	    cmocka_unit_test(test_malformed_tables_refused),
 	    cmocka_unit_test(test_gemm_split_over_threads),
 	    cmocka_unit_test(test_symmetric_product),
+	    cmocka_unit_test(test_gemm_beside),
 	    cmocka_unit_test(test_pool_many_jobs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
