@@ -13,21 +13,12 @@
 #include "fe_model.h"
 #include "pass_pipeline.h"
 #include "test_cg_harness.h"
+#include "test_model.h"
 
 static void run_programs(const char *model, ir_dtype t, const char *const *sets, int nsets)
 {
-	char path[1024], err[1024];
-	snprintf(path, sizeof path, "%s/%s", SAMC_SOURCE_DIR, model);
-	fe_options o;
-	fe_options_init(&o);
-	o.fdtype = t;
-	o.sets = sets;
-	o.nsets = nsets;
-	ir_model *m;
-	if (fe_load_model(path, &o, &m, err, sizeof err)) {
-		print_error("%s\n", err);
-		fail();
-	}
+	char err[1024];
+	ir_model *m = test_load_model(model, t, sets, nsets);
 	pass_programs ps;
 	if (pass_build_all(m, &ps, err, sizeof err)) {
 		print_error("%s\n", err);

@@ -10,25 +10,10 @@
 
 #include <cmocka.h>
 
-#include "fe_model.h"
 #include "pass_lowrank.h"
 #include "pass_pipeline.h"
 #include "test_cg_harness.h"
-
-static ir_model *load(const char *model, ir_dtype t, const char *const *sets, int nsets)
-{
-	char path[1024], err[1024];
-	snprintf(path, sizeof path, "%s/%s", SAMC_SOURCE_DIR, model);
-	fe_options o;
-	fe_options_init(&o);
-	o.fdtype = t;
-	o.sets = sets;
-	o.nsets = nsets;
-	ir_model *m = NULL;
-	if (fe_load_model(path, &o, &m, err, sizeof err))
-		fail_msg("%s", err);
-	return m;
-}
+#include "test_model.h"
 
 static int count_matmuls(const ir_graph *g, int64_t rows, int64_t cols)
 {
@@ -86,7 +71,7 @@ static double run_both(const pass_program *p, const ir_graph *g2, ir_node *const
 static int rewrite(const char *model, ir_dtype t, const char *const *sets, int nsets,
                    double *worst, int *big_before, int *big_after)
 {
-	ir_model *m = load(model, t, sets, nsets);
+	ir_model *m = test_load_model(model, t, sets, nsets);
 	pass_program p;
 	char err[1024];
 	if (pass_build(m, PASS_PROG_SAM, &p, err, sizeof err))

@@ -16,19 +16,11 @@
 #include "fe_model.h"
 #include "ir_interp.h"
 #include "pass_pipeline.h"
+#include "test_model.h"
 
 static ir_model *load(const char *const *sets, int nsets)
 {
-	fe_options o;
-	fe_options_init(&o);
-	o.fdtype = IR_F64;
-	o.sets = sets;
-	o.nsets = nsets;
-	ir_model *m = NULL;
-	char err[1024];
-	if (fe_load_model(SAMC_SOURCE_DIR "/examples/fashion_mlp.lua", &o, &m, err, sizeof err))
-		fail_msg("%s", err);
-	return m;
+	return test_load_model("examples/fashion_mlp.lua", IR_F64, sets, nsets);
 }
 
 static int count(const ir_graph *g, ir_op op)
