@@ -247,9 +247,12 @@ static int run_beside(prog_exec *s, int i, int join, rt_err *err)
 {
 	bind_args(s, i);
 	async_job j = {&s->p->kernels[i], s->args + s->arg0[i], 0};
-	if (rt_pool_start(s->pool, async_part, &j))
-		return run_kernel(s, i, s->pool, err);
 	int rc = 0;
+	if (rt_pool_start(s->pool, async_part, &j)) { /* no worker: in order */
+		for (int q = i; q < join && !rc; q++)
+			rc = run_kernel(s, q, s->pool, err);
+		return rc;
+	}
 	for (int q = i + 1; q < join && !rc; q++)
 		rc = run_kernel(s, q, NULL, err);
 	rt_pool_wait(s->pool);
