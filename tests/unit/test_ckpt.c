@@ -12,12 +12,12 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "rt_ckpt.h"
 #include "rt_safetensors.h"
+#include "test_tmpdir.h"
 
 typedef struct {
 	char dir[4096];
@@ -30,8 +30,7 @@ typedef struct {
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof *f);
-	snprintf(f->dir, sizeof f->dir, "%s/test_ckpt.XXXXXX", SAMC_BINARY_DIR);
-	if (!mkdtemp(f->dir))
+	if (tmpdir_make(f->dir, sizeof f->dir, "test_ckpt"))
 		return -1;
 	snprintf(f->path, sizeof f->path, "%s/ckpt.safetensors", f->dir);
 	f->slots[0] = (rt_slot){.name = "w", .role = RT_SLOT_PARAM, .dtype = RT_F32, .rank = 2,
@@ -57,18 +56,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fixture *f = *state;
-	DIR *d = opendir(f->dir);
-	struct dirent *e;
-	char path[4400];
-	while (d && (e = readdir(d))) {
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			snprintf(path, sizeof path, "%s/%s", f->dir, e->d_name);
-			unlink(path);
-		}
-	}
-	if (d)
-		closedir(d);
-	rmdir(f->dir);
+	tmpdir_remove(f->dir);
 	rt_store_free(&f->st);
 	free(f);
 	return 0;

@@ -13,11 +13,11 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <dirent.h>
 #include <unistd.h>
 
 #include "rt_dataset.h"
 #include "rt_safetensors.h"
+#include "test_tmpdir.h"
 
 enum { B = 4 };
 
@@ -56,8 +56,7 @@ static void write_idx(fixture *fx, const char *name, int rank, const uint32_t *d
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof *f);
-	snprintf(f->dir, sizeof f->dir, "%s/test_dataset.XXXXXX", SAMC_BINARY_DIR);
-	if (!mkdtemp(f->dir))
+	if (tmpdir_make(f->dir, sizeof f->dir, "test_dataset"))
 		return -1;
 	f->slots[0] = (rt_slot){.name = "x", .role = RT_SLOT_INPUT, .dtype = RT_F32, .rank = 2,
 	                        .dim = {B, 6}};
@@ -84,18 +83,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fixture *f = *state;
-	DIR *d = opendir(f->dir);
-	struct dirent *e;
-	char path[4400];
-	while (d && (e = readdir(d))) {
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			snprintf(path, sizeof path, "%s/%s", f->dir, e->d_name);
-			unlink(path);
-		}
-	}
-	if (d)
-		closedir(d);
-	rmdir(f->dir);
+	tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -1,7 +1,9 @@
 /*
- * test_tmpdir.h - a fresh directory under the build tree per CMocka test:
- * setup_dir makes it (state = its path), teardown_dir empties and removes
- * it. The including test defines TMPDIR_PREFIX ("test_idx", ...).
+ * test_tmpdir.h - fresh directories under the build tree for tests:
+ * tmpdir_make makes one, tmpdir_remove removes it with all it holds. A test
+ * that defines TMPDIR_PREFIX ("test_idx", ...) before including this also
+ * gets setup_dir / teardown_dir, one directory per CMocka test (state =
+ * its path).
  */
 #ifndef SAMC_TEST_TMPDIR_H
 #define SAMC_TEST_TMPDIR_H
@@ -10,15 +12,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+/* dir (n bytes) receives "<build>/<prefix>.XXXXXX", made; 0 or -1 */
+static inline int tmpdir_make(char *dir, size_t n, const char *prefix)
+{
+	snprintf(dir, n, "%s/%s.XXXXXX", SAMC_BINARY_DIR, prefix);
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static inline void tmpdir_remove(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[4400];
+	struct stat st;
+	while (d && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+			continue; /* cannot be one of ours */
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			tmpdir_remove(path);
+		else
+			unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+#ifdef TMPDIR_PREFIX
 static int setup_dir(void **state)
 {
 	char *dir = malloc(4096);
-	if (!dir)
-		return -1;
-	snprintf(dir, 4096, "%s/%s.XXXXXX", SAMC_BINARY_DIR, TMPDIR_PREFIX);
-	if (!mkdtemp(dir)) {
+	if (!dir || tmpdir_make(dir, 4096, TMPDIR_PREFIX)) {
 		free(dir);
 		return -1;
 	}
@@ -28,20 +57,10 @@ static int setup_dir(void **state)
 
 static int teardown_dir(void **state)
 {
-	char *dir = *state, path[4200];
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-			unlink(path);
-		}
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-	free(dir);
+	tmpdir_remove(*state);
+	free(*state);
 	return 0;
 }
+#endif
 
 #endif

@@ -17,13 +17,13 @@
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "rt_ckpt.h"
 #include "rt_safetensors.h"
 #include "rt_train.h"
+#include "test_tmpdir.h"
 
 enum { D = 8, C = 3, B = 32, NTRAIN = 300, NTEST = 70 };
 enum { KIND_BASE, KIND_SAM, KIND_EVAL };
@@ -228,8 +228,7 @@ typedef struct {
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof *f);
-	snprintf(f->dir, sizeof f->dir, "%s/test_train.XXXXXX", SAMC_BINARY_DIR);
-	if (!mkdtemp(f->dir))
+	if (tmpdir_make(f->dir, sizeof f->dir, "test_train"))
 		return -1;
 	make_split(f->dir, "train", NTRAIN, 1);
 	make_split(f->dir, "test", NTEST, 2);
@@ -257,30 +256,10 @@ static int setup(void **state)
 	return 0;
 }
 
-static void rm_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[4400];
-	struct stat st;
-	while (d && (e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			rm_tree(path);
-		else
-			unlink(path);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
 static int teardown(void **state)
 {
 	fixture *f = *state;
-	rm_tree(f->dir);
+	tmpdir_remove(f->dir);
 	f->base->free(f->base);
 	f->sam->free(f->sam);
 	f->eval->free(f->eval);
