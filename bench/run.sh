@@ -4,6 +4,8 @@
 #   bench/run.sh [--reps N] [--quick] [--threads N] [--out FILE]
 #   bench/run.sh trainer [--reps N] [--model FILE]   (bench/trainer.py: the trainer
 #                                                     against the interpreter)
+#   bench/run.sh compare OLD_BUILD_DIR [--reps N]     (bench/compare.py: this build's
+#                                                     steps against an earlier build's)
 # BUILD_DIR (default build-bench) is where samc_bench is built.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +18,12 @@ if ! { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release &&
 	cat "$log" >&2
 	echo "run.sh: building samc_bench failed (log: $log)" >&2
 	exit 1
+fi
+if [ "${1:-}" = compare ]; then
+	[ $# -ge 2 ] || { echo "usage: bench/run.sh compare OLD_BUILD_DIR [--reps N]" >&2; exit 2; }
+	old=$2
+	shift 2
+	exec /usr/bin/python3 "$root/bench/compare.py" --old "$old" --new "$build" "$@"
 fi
 if [ "${1:-}" = trainer ]; then
 	shift
