@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cg_step.h"
+#include "rt_dev_cpu.h"
 
 static void run_case(const bench_gemm_case *g)
 {
@@ -89,7 +90,7 @@ static void run_split(const bench_gemm_case *g, rt_pool *pool)
 	rt_prog_kernel k = {.kind = RT_PROG_GEMM, .nargs = 3, .ta = g->ta, .tb = g->tb,
 	                    .m = g->m, .n = g->n, .k = g->k};
 	void *a[3] = {g->a, g->b, g->c};
-	rt_prog_kernel_run(&k, a, pool);
+	rt_prog_kernel_run(&k, a, NULL, pool);
 }
 
 void bench_blas_settle(void)

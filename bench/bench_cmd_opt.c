@@ -118,10 +118,10 @@ int bench_cmd_opt(const bench_args *a)
 		if (b->slot.role == RT_SLOT_PARAM)
 			nparam += (int64_t)(b->bytes / 4);
 		if (b->slot.role == RT_SLOT_INPUT && b->bytes > 4)
-			bench_fill(b->data, (int64_t)(b->bytes / 4), (uint64_t)i);
+			bench_fill(b->addr, (int64_t)(b->bytes / 4), (uint64_t)i);
 	}
-	/* a scalar the program does not read has no slot */
-	float *lr = rt_store_data(&st, PASS_INPUT_LR), *step = rt_store_data(&st, PASS_INPUT_STEP);
+	/* a scalar the program does not read has no slot; CPU memory is host memory */
+	float *lr = rt_store_addr(&st, PASS_INPUT_LR), *step = rt_store_addr(&st, PASS_INPUT_STEP);
 	if (lr)
 		*lr = (float)m->recipe.opt.lr;
 	if (step)

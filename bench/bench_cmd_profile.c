@@ -24,6 +24,7 @@
 
 #include "cg_step.h"
 #include "llvm/cg_jit.h"
+#include "rt_dev_cpu.h"
 #include "rt_pool.h"
 
 enum { GRP_GEMM, GRP_OPTIM, GRP_FWDBWD, GRP_COUNT };
@@ -136,13 +137,14 @@ int bench_cmd_profile(const bench_args *a)
 		if (k->kind == RT_PROG_LOOPS && !(k->fn = cg_jit_find(jit, k->name, err, sizeof err)))
 			goto fail;
 	}
-	openblas_set_num_threads(1); /* as rt_prog.c: GEMMs split over the pool */
+	openblas_set_num_threads(1); /* as the CPU device: GEMMs split over the pool */
 	int iters = a->warmup + a->steps * a->blocks;
 	for (int it = 0; it < iters; it++) {
 		int timed = it >= a->warmup;
 		for (int i = 0; i < nk; i++) {
 			double t0 = bench_now();
-			rt_prog_kernel_run(&p->kernels[i], kargs[i], pool);
+			int32_t flag = 0;
+			rt_prog_kernel_run(&p->kernels[i], kargs[i], &flag, pool);
 			if (timed)
 				us[i] += (bench_now() - t0) * 1e6;
 		}

@@ -59,13 +59,7 @@ ir_model *bench_load_model(const char *path)
 
 static void set_scalar(const rt_store *st, const char *name, double v)
 {
-	int k = rt_store_find(st, name);
-	if (k < 0)
-		return;
-	if (st->buf[k].slot.dtype == RT_F64)
-		*(double *)st->buf[k].data = v;
-	else
-		*(float *)st->buf[k].data = (float)v;
+	rt_store_set_scalar(st, name, v, NULL);
 }
 
 static int is_data_input(const rt_slot *s)

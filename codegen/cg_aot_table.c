@@ -83,7 +83,7 @@ static void write_kernels(FILE *f, int step, const char *s, const rt_prog *p)
 	for (int i = 0; i < p->nkernels; i++)
 		if (p->kernels[i].kind == RT_PROG_LOOPS) {
 			cg_aot_symbol(sym, sizeof sym, step, p->kernels[i].name);
-			fprintf(f, "extern int32_t %s(void **, int64_t, int64_t);\n", sym);
+			fprintf(f, "extern void %s(void **, int64_t, int64_t, int32_t *);\n", sym);
 		}
 	fprintf(f, "static const int %s_args[] = {", s);
 	for (int i = 0; i < p->nkernels; i++)

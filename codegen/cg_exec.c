@@ -9,6 +9,7 @@
 
 #include "cg_cpu.h"
 #include "cg_step.h"
+#include "rt_dev_cpu.h"
 #include "llvm/cg_jit.h"
 
 typedef struct {
@@ -90,6 +91,7 @@ rt_exec *cg_cpu_exec_new(ir_graph *g, ir_node *const *outs, const char *const *o
 	x->outputs = s->inner->outputs;
 	x->noutputs = s->inner->noutputs;
 	x->pool = s->inner->pool;
+	x->dev = s->inner->dev;
 	return x;
 }
 

@@ -49,7 +49,16 @@ static int fill_slot(const rt_tensor *t, const rt_slot *s, void *dst, const char
 	return 0;
 }
 
-static int load_init(const char *path, const rt_store *st, rt_err *err)
+/* fill_slot into store buffer i, then upload it */
+static int fill_buf(const rt_tensor *t, rt_store *st, int i, const char *file, rt_err *err)
+{
+	void *h = rt_store_host(st, i);
+	if (!h)
+		return rt_errf(err, "out of memory for '%s'", st->buf[i].slot.name);
+	return fill_slot(t, &st->buf[i].slot, h, file, err) || rt_store_flush(st, i, err) ? -1 : 0;
+}
+
+static int load_init(const char *path, rt_store *st, rt_err *err)
 {
 	rt_tensors ts = {0};
 	if (rt_st_read(path, &ts, NULL, err) != 0)
@@ -60,7 +69,7 @@ static int load_init(const char *path, const rt_store *st, rt_err *err)
 		if (s->role != RT_SLOT_PARAM)
 			continue;
 		const rt_tensor *t = rt_tensors_find(&ts, s->name);
-		rc = t ? fill_slot(t, s, st->buf[i].data, path, err)
+		rc = t ? fill_buf(t, st, i, path, err)
 		       : rt_errf(err, "%s: no tensor '%s' (every parameter of the model is needed)", path, s->name);
 	}
 	for (int i = 0; i < ts.n && rc == 0; i++) {
@@ -73,7 +82,7 @@ static int load_init(const char *path, const rt_store *st, rt_err *err)
 }
 
 /* Fills the data inputs of step k from "<input>.<k>" tensors. */
-static int load_batch(const rt_tensors *ts, const char *path, const rt_store *st, long k, rt_err *err)
+static int load_batch(const rt_tensors *ts, const char *path, rt_store *st, long k, rt_err *err)
 {
 	for (int i = 0; i < st->n; i++) {
 		const rt_slot *s = &st->buf[i].slot;
@@ -84,7 +93,7 @@ static int load_batch(const rt_tensors *ts, const char *path, const rt_store *st
 		const rt_tensor *t = rt_tensors_find(ts, name);
 		if (!t)
 			return rt_errf(err, "%s: no tensor '%s' (input '%s' of step %ld)", path, name, s->name, k);
-		if (fill_slot(t, s, st->buf[i].data, path, err) != 0)
+		if (fill_buf(t, st, i, path, err) != 0)
 			return -1;
 		/* read the file's values: the I32 slot holds them clamped */
 		for (int64_t j = 0; s->nclasses > 0 && j < rt_tensor_numel(t); j++) {
@@ -110,7 +119,7 @@ static int write_out(const char *path, const rt_store *st, const double *loss, l
 		if (!o)
 			rc = rt_errf(err, "out of memory");
 		else
-			memcpy(o->data, st->buf[i].data, st->buf[i].bytes);
+			rc = rt_store_download(st, i, o->data, err);
 	}
 	int64_t k64 = K;
 	rt_tensor *l = rc ? NULL : rt_tensors_add(&out, "loss", to_rt(t), 1, &k64);
@@ -162,7 +171,8 @@ static int run_steps(const steps_args *sa, ir_model *m)
 		rt_step_scalar sc[RT_STEP_SCALARS_MAX];
 		int nsc = rt_step_scalars(r, t, sa->steps, sc);
 		for (int i = 0; i < nsc; i++)
-			rt_store_set_scalar(&st, sc[i].name, sc[i].value);
+			if (rt_store_set_scalar(&st, sc[i].name, sc[i].value, &err))
+				goto fail;
 		free(outs);
 		outs = calloc((size_t)x->noutputs + 1, sizeof *outs);
 		if (!outs || x->run(x, use_sam ? bind_sam : bind_base, outs, &err) != 0)

@@ -9,6 +9,7 @@
 
 #include "rt_aot.h"
 #include "rt_args.h"
+#include "rt_dev_cpu.h"
 #include "rt_train.h"
 
 typedef struct {

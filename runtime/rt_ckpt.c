@@ -75,7 +75,8 @@ int rt_ckpt_write(const char *path, const rt_store *st, const rt_ckpt_info *info
 			rt_errf(err, "%s: out of memory for tensor '%s'", path, b->slot.name);
 			goto out;
 		}
-		memcpy(t->data, b->data, b->bytes);
+		if (rt_store_download(st, i, t->data, err))
+			goto out;
 	}
 	char v[64];
 	rt_meta_set(&meta, "format", "samc-ckpt");
@@ -211,8 +212,9 @@ int rt_ckpt_read(const char *path, rt_store *st, const char *expect_hash, rt_ckp
 	snprintf(in.program_hash, sizeof in.program_hash, "%s", hash ? hash : "");
 	for (int i = 0; i < st->n; i++) {
 		rt_store_buf *b = &st->buf[i];
-		if (saved_role(b->slot.role))
-			memcpy(b->data, rt_tensors_find(&ts, b->slot.name)->data, b->bytes);
+		if (saved_role(b->slot.role) &&
+		    rt_store_upload(st, i, rt_tensors_find(&ts, b->slot.name)->data, err))
+			goto out;
 	}
 	if (info)
 		*info = in;

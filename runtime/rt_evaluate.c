@@ -39,13 +39,13 @@ int rt_evaluate_setup(train_run *R, rt_err *err)
 		               "with", R->test.n, R->eval_batch);
 	}
 	R->test_order = malloc((size_t)R->test.n * sizeof *R->test_order);
-	if (!R->test_order || !(R->dst_test = calloc((size_t)R->test.ncol + 1, sizeof(void *))))
+	if (!R->test_order)
 		return rt_errf(err, "out of memory for the test split");
 	for (int64_t i = 0; i < R->test.n; i++)
 		R->test_order[i] = i;
-	for (int c = 0; c < R->test.ncol; c++)
-		R->dst_test[c] = rt_store_data(&R->st, R->test.col[c].input);
-	return 0;
+	if (R->mask_slot >= 0 && !rt_store_host(&R->st, R->mask_slot))
+		return rt_errf(err, "out of memory for the eval mask");
+	return rt_batch_targets(&R->st, &R->test, &R->dst_test, &R->idx_test, err);
 }
 
 int rt_evaluate(train_run *R, double *test, rt_err *err)
@@ -58,13 +58,15 @@ int rt_evaluate(train_run *R, double *test, rt_err *err)
 	double sum[RT_TRAIN_MAX_METRICS] = {0};
 	int seen[RT_TRAIN_MAX_METRICS] = {0};
 	int64_t nb = rt_dataset_nbatches(R->test.n, R->eval_batch, 0);
-	void *mask = R->mask_slot >= 0 ? R->st.buf[R->mask_slot].data : NULL;
+	void *mask = R->mask_slot >= 0 ? rt_store_host(&R->st, R->mask_slot) : NULL;
 	rt_dtype mdt = R->mask_slot >= 0 ? R->st.buf[R->mask_slot].slot.dtype : RT_F32;
 	for (int64_t b = 0; b < nb; b++) {
 		rt_dataset_fill(&R->test, R->test_order, b * R->eval_batch, R->eval_batch, RT_PAD_ZERO,
 		                R->dst_test, mask, mdt, x->pool);
 		rt_err xe;
-		if (x->run(x, R->bind_eval, R->outs, &xe))
+		if (rt_batch_flush(&R->st, &R->test, R->idx_test, &xe) ||
+		    (R->mask_slot >= 0 && rt_store_flush(&R->st, R->mask_slot, &xe)) ||
+		    x->run(x, R->bind_eval, R->outs, &xe))
 			return rt_errf(err, "evaluation after step %" PRId64 ", batch %" PRId64 ": %s",
 			               R->step, b + 1, xe.msg);
 		for (int i = 0; i < x->noutputs; i++)

@@ -3,13 +3,14 @@
  *
  * A compiled step (train or eval) is an rt_exec: a list of slots it reads
  * and writes (params, optimizer state, the batch's inputs) and a list of
- * scalar outputs (loss, metrics). The runtime owns the host memory of every
- * slot and never knows which backend runs the step: the reference
- * interpreter, LLVM-compiled CPU code, or CUDA.
+ * scalar outputs (loss, metrics). The runtime owns the memory of every
+ * slot, allocated on the exec's device (rt_device.h; NULL: host memory)
+ * for the whole run, and never knows which backend runs the step: the
+ * reference interpreter, LLVM-compiled CPU code, or CUDA.
  *
  * Semantics of run(): read every slot as it is when called; write the new
- * values of PARAM and STATE slots (the step's assigns); store the outputs.
- * INPUT slots are read-only.
+ * values of PARAM and STATE slots (the step's assigns); store the outputs
+ * (on the host). INPUT slots are read-only.
  */
 #ifndef SAMC_RT_EXEC_H
 #define SAMC_RT_EXEC_H
@@ -41,10 +42,14 @@ struct rt_exec {
 	const char **outputs; /* names of scalar outputs, e.g. "loss", "accuracy" */
 	int noutputs;
 	void *self;           /* backend's private state */
-	/* the backend's worker threads, or NULL; idle between runs, so the
-	 * runtime may split its own work (filling a batch) over them */
+	/* where the slots live: the runtime allocates them with dev->alloc and
+	 * moves data only through dev's transfers; NULL: host memory */
+	struct rt_device *dev;
+	/* host worker threads, or NULL; idle between runs, so the runtime may
+	 * split its own work (filling a batch) over them */
 	struct rt_pool *pool;
-	/* slot_data[i] points at slots[i]'s host buffer (dense, row-major). */
+	/* slot_data[i] is the device address of slots[i]'s buffer (dense,
+	 * row-major); outputs are written to host memory. */
 	int (*run)(rt_exec *x, void **slot_data, double *outputs, rt_err *err);
 	void (*free)(rt_exec *x);
 };

@@ -77,17 +77,45 @@ static int batch_of(const rt_exec *x, const char *what, int64_t *b, rt_err *err)
 	return 0;
 }
 
-/* dst[c] = store buffer of column c. */
-static void **col_buffers(const rt_store *st, const rt_dataset *ds, rt_err *err)
+int rt_batch_targets(rt_store *st, const rt_dataset *ds, void ***dst, int **idx, rt_err *err)
 {
-	void **d = calloc((size_t)ds->ncol + 1, sizeof *d);
-	if (!d) {
-		rt_errf(err, "out of memory");
-		return NULL;
+	*dst = calloc((size_t)ds->ncol + 1, sizeof **dst);
+	*idx = calloc((size_t)ds->ncol + 1, sizeof **idx);
+	if (!*dst || !*idx)
+		return rt_errf(err, "out of memory");
+	for (int c = 0; c < ds->ncol; c++) {
+		if (((*idx)[c] = rt_store_find(st, ds->col[c].input)) < 0)
+			return rt_errf(err, "input '%s' has no buffer in the run", ds->col[c].input);
+		if (!((*dst)[c] = rt_store_host(st, (*idx)[c])))
+			return rt_errf(err, "out of memory for input '%s'", ds->col[c].input);
 	}
+	return 0;
+}
+
+int rt_batch_flush(const rt_store *st, const rt_dataset *ds, const int *idx, rt_err *err)
+{
 	for (int c = 0; c < ds->ncol; c++)
-		d[c] = rt_store_data(st, ds->col[c].input);
-	return d;
+		if (rt_store_flush(st, idx[c], err))
+			return -1;
+	return 0;
+}
+
+/* Every parameter and state buffer from its init rule (inputs stay zero). */
+static int init_buffers(train_run *R, rt_err *err)
+{
+	for (int i = 0; i < R->st.n; i++) {
+		const rt_store_buf *b = &R->st.buf[i];
+		if (b->slot.role == RT_SLOT_INPUT)
+			continue;
+		void *h = malloc(b->bytes ? b->bytes : 1);
+		if (!h)
+			return rt_errf(err, "out of memory for slot '%s'", b->slot.name);
+		int rc = rt_init_slot(&b->slot, h, R->seed, err) || rt_store_upload(&R->st, i, h, err);
+		free(h);
+		if (rc)
+			return -1;
+	}
+	return 0;
 }
 
 static int scalar_slot(const rt_store *st, const char *name, int *idx, rt_err *err)
@@ -143,17 +171,16 @@ static int setup(train_run *R, rt_err *err)
 		               "%" PRId64 " with drop_last", R->train.n, R->batch);
 	R->total = (int64_t)R->nepochs * R->nb;
 	R->order = malloc((size_t)R->train.n * sizeof *R->order);
-	if (!R->order || !(R->dst_train = col_buffers(&R->st, &R->train, err)))
+	if (!R->order)
 		return rt_errf(err, "out of memory for the train order");
+	if (rt_batch_targets(&R->st, &R->train, &R->dst_train, &R->idx_train, err))
+		return -1;
 	if (R->eval && rt_evaluate_setup(R, err))
 		return -1;
 	if (scalar_slot(&R->st, "opt.lr", &R->lr_slot, err) ||
 	    scalar_slot(&R->st, "opt.step", &R->step_slot, err))
 		return -1;
-	for (int i = 0; i < R->st.n; i++)
-		if (rt_init_slot(&R->st.buf[i].slot, R->st.buf[i].data, R->seed, err))
-			return -1;
-	return 0;
+	return init_buffers(R, err);
 }
 
 static int write_ckpt(train_run *R, int epoch_done, rt_err *err)
@@ -222,10 +249,13 @@ static int run_epoch(train_run *R, int e, double *train, rt_err *err)
 		                               R->dst_train, NULL, RT_F32, x->pool);
 		rt_step_scalar sc[RT_STEP_SCALARS_MAX];
 		int nsc = rt_step_scalars(r, t, R->total, sc);
-		for (int i = 0; i < nsc; i++)
-			rt_store_set_scalar(&R->st, sc[i].name, sc[i].value);
-		double lr = sc[0].value;
 		rt_err xe;
+		if (rt_batch_flush(&R->st, &R->train, R->idx_train, &xe))
+			return rt_errf(err, "step %" PRId64 " (epoch %d): %s", t + 1, e + 1, xe.msg);
+		for (int i = 0; i < nsc; i++)
+			if (rt_store_set_scalar(&R->st, sc[i].name, sc[i].value, &xe))
+				return rt_errf(err, "step %" PRId64 " (epoch %d): %s", t + 1, e + 1, xe.msg);
+		double lr = sc[0].value;
 		if (x->run(x, use_sam ? R->bind_sam : R->bind_base, R->outs, &xe))
 			return rt_errf(err, "step %" PRId64 " (epoch %d): %s", t + 1, e + 1, xe.msg);
 		for (int i = 0; i < x->noutputs; i++) {
@@ -324,7 +354,8 @@ static int fill_result(train_run *R, rt_train_result *res, rt_err *err)
 		                              b->slot.dim);
 		if (!t)
 			return rt_errf(err, "out of memory for the result's tensors");
-		memcpy(t->data, b->data, b->bytes);
+		if (rt_store_download(&R->st, i, t->data, err))
+			return -1;
 	}
 	return 0;
 }
@@ -336,6 +367,8 @@ static void run_free(train_run *R)
 	free(R->bind_eval);
 	free(R->dst_train);
 	free(R->dst_test);
+	free(R->idx_train);
+	free(R->idx_test);
 	free(R->order);
 	free(R->test_order);
 	free(R->outs);

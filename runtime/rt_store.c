@@ -1,5 +1,7 @@
-/* rt_store.c - one host buffer per slot name (see rt_store.h). */
+/* rt_store.c - one device buffer per slot name (see rt_store.h). */
 #include "rt_store.h"
+
+#include "rt_device.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,10 +33,39 @@ int rt_store_find(const rt_store *s, const char *name)
 	return -1;
 }
 
-void *rt_store_data(const rt_store *s, const char *name)
+void *rt_store_addr(const rt_store *s, const char *name)
 {
 	int i = rt_store_find(s, name);
-	return i < 0 ? NULL : s->buf[i].data;
+	return i < 0 ? NULL : s->buf[i].addr;
+}
+
+int rt_store_upload(const rt_store *s, int i, const void *src, rt_err *err)
+{
+	const rt_store_buf *b = &s->buf[i];
+	return b->bytes ? s->dev->upload(s->dev, b->addr, src, b->bytes, err) : 0;
+}
+
+int rt_store_download(const rt_store *s, int i, void *dst, rt_err *err)
+{
+	const rt_store_buf *b = &s->buf[i];
+	return b->bytes ? s->dev->download(s->dev, dst, b->addr, b->bytes, err) : 0;
+}
+
+void *rt_store_host(rt_store *s, int i)
+{
+	rt_store_buf *b = &s->buf[i];
+	void *v = s->dev->host_view ? s->dev->host_view(s->dev, b->addr) : NULL;
+	if (v)
+		return v;
+	if (!b->stage)
+		b->stage = calloc(1, b->bytes ? b->bytes : 1);
+	return b->stage;
+}
+
+int rt_store_flush(const rt_store *s, int i, rt_err *err)
+{
+	const rt_store_buf *b = &s->buf[i];
+	return b->stage ? rt_store_upload(s, i, b->stage, err) : 0;
 }
 
 static int same_shape(const rt_slot *a, const rt_slot *b)
@@ -85,11 +116,13 @@ static int add_slot(rt_store *s, const rt_slot *sl, const char *backend, rt_err 
 	b->slot = *sl;
 	b->bytes = (size_t)n * es;
 	b->slot.name = strdup(sl->name);
-	b->data = calloc(1, b->bytes ? b->bytes : 1);
-	if (!b->slot.name || !b->data) {
+	b->addr = b->stage = NULL;
+	if (!b->slot.name)
+		return rt_errf(err, "out of memory for slot '%s'", sl->name);
+	rt_err de;
+	if (s->dev->alloc(s->dev, b->bytes ? b->bytes : 1, &b->addr, &de)) {
 		free((char *)b->slot.name);
-		free(b->data);
-		return rt_errf(err, "out of memory for slot '%s' (%zu bytes)", sl->name, b->bytes);
+		return rt_errf(err, "slot '%s' (%zu bytes): %s", sl->name, b->bytes, de.msg);
 	}
 	s->n++;
 	return 0;
@@ -97,6 +130,12 @@ static int add_slot(rt_store *s, const rt_slot *sl, const char *backend, rt_err 
 
 int rt_store_add_exec(rt_store *s, const rt_exec *x, rt_err *err)
 {
+	if (!s->dev)
+		s->dev = x->dev ? x->dev : rt_dev_host();
+	else if (!rt_device_shares(s->dev, x->dev))
+		return rt_errf(err, "the %s step runs on device '%s', which cannot reach the run's "
+		               "buffers on '%s'", x->backend, x->dev ? x->dev->name : "host",
+		               s->dev->name);
 	for (int i = 0; i < x->nslots; i++) {
 		if (!x->slots[i].name)
 			return rt_errf(err, "slot %d of the %s step has no name", i, x->backend);
@@ -114,7 +153,7 @@ void **rt_store_bind(const rt_store *s, const rt_exec *x, rt_err *err)
 		return NULL;
 	}
 	for (int i = 0; i < x->nslots; i++) {
-		d[i] = rt_store_data(s, x->slots[i].name);
+		d[i] = rt_store_addr(s, x->slots[i].name);
 		if (!d[i]) {
 			rt_errf(err, "slot '%s' has no buffer in the run", x->slots[i].name);
 			free(d);
@@ -128,20 +167,27 @@ void rt_store_free(rt_store *s)
 {
 	for (int i = 0; i < s->n; i++) {
 		free((char *)s->buf[i].slot.name);
-		free(s->buf[i].data);
+		s->dev->free(s->dev, s->buf[i].addr);
+		free(s->buf[i].stage);
 	}
 	free(s->buf);
 	memset(s, 0, sizeof *s);
 }
 
-void rt_store_set_scalar(const rt_store *s, const char *name, double v)
+int rt_store_set_scalar(const rt_store *s, const char *name, double v, rt_err *err)
 {
 	int k = rt_store_find(s, name);
 	if (k < 0)
-		return;
+		return 0;
+	union { double d; int32_t i; float f; } u;
+	size_t n;
 	switch (s->buf[k].slot.dtype) {
-	case RT_F64: *(double *)s->buf[k].data = v; break;
-	case RT_I32: *(int32_t *)s->buf[k].data = (int32_t)v; break;
-	default: *(float *)s->buf[k].data = (float)v; break;
+	case RT_F64: u.d = v; n = 8; break;
+	case RT_I32: u.i = (int32_t)v; n = 4; break;
+	default: u.f = (float)v; n = 4; break;
 	}
+	/* a scalar slot holds one element; never write past a larger one */
+	if (s->buf[k].bytes < n)
+		return rt_errf(err, "input '%s' is too small for a scalar", name);
+	return s->dev->upload(s->dev, s->buf[k].addr, &u, n, err);
 }

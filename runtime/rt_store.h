@@ -1,8 +1,10 @@
 /*
- * rt_store.h - the host buffers of a training run: one buffer per distinct
- * slot name across all the execs of a model (train_sam, train_base, eval),
- * so a parameter updated by one step is what the next step, of whichever
- * exec, reads.
+ * rt_store.h - the buffers of a training run: one buffer per distinct slot
+ * name across all the execs of a model (train_sam, train_base, eval), so a
+ * parameter updated by one step is what the next step, of whichever exec,
+ * reads. The buffers live on the execs' device (rt_device.h; all execs of
+ * a run must share its memory) for the whole run: the host reaches them
+ * only through the store's transfers below.
  *
  *     rt_store st = {0};
  *     rt_store_add_exec(&st, train, err);     // every exec of the run
@@ -21,13 +23,15 @@
 
 typedef struct {
 	rt_slot slot;  /* copy of the first exec's slot; name owned */
-	void *data;    /* zeroed at creation */
+	void *addr;    /* device address, zeroed at creation */
+	void *stage;   /* host staging for rt_store_host, or NULL */
 	size_t bytes;
 } rt_store_buf;
 
 typedef struct {
 	rt_store_buf *buf;
 	int n, cap;
+	struct rt_device *dev; /* of the first exec added; host memory if it has none */
 } rt_store;
 
 /* Adds the exec's slots. A name already present must agree in role, dtype
@@ -35,7 +39,18 @@ typedef struct {
 int rt_store_add_exec(rt_store *s, const rt_exec *x, rt_err *err);
 
 int rt_store_find(const rt_store *s, const char *name); /* index or -1 */
-void *rt_store_data(const rt_store *s, const char *name); /* NULL if absent */
+void *rt_store_addr(const rt_store *s, const char *name); /* device address, NULL if absent */
+
+/* Whole-buffer transfers of buffer i (host <-> device). */
+int rt_store_upload(const rt_store *s, int i, const void *src, rt_err *err);
+int rt_store_download(const rt_store *s, int i, void *dst, rt_err *err);
+
+/* Host memory to write buffer i's new value into, then rt_store_flush it:
+ * the device's own memory where the host can address it (no copy: a CPU
+ * run fills batches in place), else a staging buffer that flush uploads.
+ * NULL when staging memory runs out. */
+void *rt_store_host(rt_store *s, int i);
+int rt_store_flush(const rt_store *s, int i, rt_err *err);
 
 /* slot_data for x (malloc'd, x->nslots entries; the caller frees it).
  * NULL with err if a slot was never added or memory runs out. */
@@ -43,9 +58,9 @@ void **rt_store_bind(const rt_store *s, const rt_exec *x, rt_err *err);
 
 void rt_store_free(rt_store *s);
 
-/* Writes a scalar into the slot `name` in the slot's dtype; does nothing if
- * no such slot exists (a program need not read every step scalar). */
-void rt_store_set_scalar(const rt_store *s, const char *name, double v);
+/* Uploads a scalar into the slot `name` in the slot's dtype; does nothing
+ * if no such slot exists (a program need not read every step scalar). */
+int rt_store_set_scalar(const rt_store *s, const char *name, double v, rt_err *err);
 
 /* "[64,784]" into buf. */
 void rt_shape_str(char *buf, size_t n, int rank, const int64_t *dim);

@@ -16,7 +16,8 @@ typedef struct {
 	rt_store st;                  /* one buffer per slot name */
 	void **bind_sam, **bind_base, **bind_eval;
 	rt_dataset train, test;
-	void **dst_train, **dst_test; /* store buffers of each data column */
+	void **dst_train, **dst_test; /* host memory each data column is filled into */
+	int *idx_train, *idx_test;    /* its store buffer */
 	int64_t *order, *test_order;
 	int64_t batch, eval_batch;
 	int64_t nb, total;            /* train batches per epoch, steps over the run */
@@ -34,6 +35,11 @@ typedef struct {
 	rt_progress prog;
 	char last_ckpt[4096];
 } train_run;
+
+/* Where a batch of ds goes: per column, host memory to fill (dst) and the
+ * store buffer (idx) that rt_batch_flush then uploads it to (rt_store_host). */
+int rt_batch_targets(rt_store *st, const rt_dataset *ds, void ***dst, int **idx, rt_err *err);
+int rt_batch_flush(const rt_store *st, const rt_dataset *ds, const int *idx, rt_err *err);
 
 /* Loads the test split for the eval step and checks its mask input. */
 int rt_evaluate_setup(train_run *R, rt_err *err);

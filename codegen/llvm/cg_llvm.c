@@ -27,6 +27,7 @@ typedef struct {
 	LLVMValueRef *vars;   /* allocas */
 	LLVMValueRef *locals;
 	LLVMValueRef lo, hi;
+	LLVMValueRef errp;     /* the kernel's int32 error word */
 	const cg_expr *memo_key[MEMO_SIZE];
 	LLVMValueRef memo_val[MEMO_SIZE];
 	const cg_expr *accum; /* the value of the SET being emitted, if an accumulation */
@@ -305,7 +306,14 @@ static void block(rctx *r, const cg_stmt *s, int top)
 			break;
 		}
 		case CG_S_FAIL: {
-			LLVMBuildRet(r->b, LLVMConstInt(ty(r, CG_T_I32), (unsigned long long)s->code, 0));
+			/* a GPU kernel cannot return a code: every device's kernels
+			 * write it to their error word (atomically: the parts of a
+			 * split kernel may all fail) and stop */
+			LLVMValueRef st = LLVMBuildStore(
+			    r->b, LLVMConstInt(ty(r, CG_T_I32), (unsigned long long)s->code, 0), r->errp);
+			LLVMSetAlignment(st, 4);
+			LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
+			LLVMBuildRetVoid(r->b);
 			/* code after a fail is unreachable but must still sit in a block */
 			LLVMBasicBlockRef dead = LLVMAppendBasicBlockInContext(r->ctx, r->fn, "dead");
 			LLVMPositionBuilderAtEnd(r->b, dead);
@@ -331,10 +339,10 @@ static void add_enum_attr(rctx *r, LLVMValueRef f, unsigned idx, const char *nam
 static int render_kernel(rctx *r, const cg_kernel *k, const char *cpu, const char *feat)
 {
 	LLVMTypeRef ptr = LLVMPointerTypeInContext(r->ctx, 0), i64 = ty(r, CG_T_I64);
-	LLVMTypeRef i32 = ty(r, CG_T_I32);
+	LLVMTypeRef vd = LLVMVoidTypeInContext(r->ctx);
 	int na = k->nargs;
-	LLVMTypeRef *pt = malloc((size_t)(na + 2) * sizeof *pt);
-	LLVMValueRef *args = malloc((size_t)(na + 2) * sizeof *args);
+	LLVMTypeRef *pt = malloc((size_t)(na + 3) * sizeof *pt);
+	LLVMValueRef *args = malloc((size_t)(na + 3) * sizeof *args);
 	r->bufp = malloc((size_t)(na + 1) * sizeof *r->bufp);
 	r->vars = malloc((size_t)(k->nvars + 1) * sizeof *r->vars);
 	r->locals = malloc((size_t)(k->nlocals + 1) * sizeof *r->locals);
@@ -348,10 +356,11 @@ static int render_kernel(rctx *r, const cg_kernel *k, const char *cpu, const cha
 		pt[i] = ptr;
 	pt[na] = i64;
 	pt[na + 1] = i64;
+	pt[na + 2] = ptr;
 
 	/* the body: noalias buffers (kernel args are distinct buffers) */
 	snprintf(name, sizeof name, "%s.body", k->name);
-	LLVMTypeRef bft = LLVMFunctionType(i32, pt, (unsigned)na + 2, 0);
+	LLVMTypeRef bft = LLVMFunctionType(vd, pt, (unsigned)na + 3, 0);
 	LLVMValueRef bf = LLVMAddFunction(r->m, name, bft);
 	LLVMSetLinkage(bf, LLVMInternalLinkage);
 	add_fn_attr(r, bf, "target-cpu", cpu);
@@ -368,16 +377,17 @@ static int render_kernel(rctx *r, const cg_kernel *k, const char *cpu, const cha
 		r->bufp[i] = LLVMGetParam(bf, (unsigned)i);
 	r->lo = LLVMGetParam(bf, (unsigned)na);
 	r->hi = LLVMGetParam(bf, (unsigned)na + 1);
+	r->errp = LLVMGetParam(bf, (unsigned)na + 2);
 	for (int i = 0; i < k->nvars; i++)
 		r->vars[i] = LLVMBuildAlloca(r->b, i64, "i");
 	for (int i = 0; i < k->nlocals; i++)
 		r->locals[i] = LLVMBuildAlloca(r->b, ty(r, k->local_type[i]), "t");
 	block(r, k->body, 1);
-	LLVMBuildRet(r->b, LLVMConstInt(i32, 0, 0));
+	LLVMBuildRetVoid(r->b);
 
 	/* the entry point: unpack bufs[] and call the body */
-	LLVMTypeRef wp[3] = {ptr, i64, i64};
-	LLVMTypeRef wft = LLVMFunctionType(i32, wp, 3, 0);
+	LLVMTypeRef wp[4] = {ptr, i64, i64, ptr};
+	LLVMTypeRef wft = LLVMFunctionType(vd, wp, 4, 0);
 	LLVMValueRef wf = LLVMAddFunction(r->m, k->name, wft);
 	add_fn_attr(r, wf, "target-cpu", cpu);
 	add_fn_attr(r, wf, "target-features", feat);
@@ -390,7 +400,9 @@ static int render_kernel(rctx *r, const cg_kernel *k, const char *cpu, const cha
 	}
 	args[na] = LLVMGetParam(wf, 1);
 	args[na + 1] = LLVMGetParam(wf, 2);
-	LLVMBuildRet(r->b, LLVMBuildCall2(r->b, bft, bf, args, (unsigned)na + 2, ""));
+	args[na + 2] = LLVMGetParam(wf, 3);
+	LLVMBuildCall2(r->b, bft, bf, args, (unsigned)na + 3, "");
+	LLVMBuildRetVoid(r->b);
 	free(pt);
 	free(args);
 	free(r->bufp);

@@ -3,10 +3,12 @@
  * LLVM-C API, optimized for the host CPU (its name and features, so AVX2 /
  * AVX-512 vectorize) with the new pass manager at O3.
  *
- * Every loop kernel becomes `int32_t NAME(void **bufs, int64_t lo, int64_t hi)`:
+ * Every loop kernel becomes
+ * `void NAME(void **bufs, int64_t lo, int64_t hi, int32_t *err)`:
  * bufs[i] is the kernel's i-th buffer (cg_kernel.args); when the kernel is
  * parallel (cg_kernel_parallel), its outermost loop runs over [lo, hi),
- * otherwise over its whole extent. It returns 0, or a FAIL code. GEMM
+ * otherwise over its whole extent. A FAIL stores its code to *err (a
+ * relaxed atomic store) and returns; nothing else writes *err. GEMM
  * kernels are library calls made by the caller and produce no function.
  */
 #ifndef SAMC_CG_LLVM_H
@@ -20,7 +22,7 @@
 
 #include "cg_lower.h"
 
-typedef int32_t (*cg_kernel_fn)(void **bufs, int64_t lo, int64_t hi);
+typedef void (*cg_kernel_fn)(void **bufs, int64_t lo, int64_t hi, int32_t *err);
 
 /* Initializes LLVM's native target once per process; 0 or -1 with a message. */
 int cg_llvm_init(char *err, size_t errlen);

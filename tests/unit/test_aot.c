@@ -22,37 +22,38 @@
 
 #include <cblas.h>
 
+#include "rt_dev_cpu.h"
 #include "rt_pool.h"
 #include "rt_prog.h"
 
 /* b[0][i] = 2 * b[1][i] + 1 over rows [lo, hi) of 4 columns */
-static int32_t k_affine(void **b, int64_t lo, int64_t hi)
+static void k_affine(void **b, int64_t lo, int64_t hi, int32_t *err)
 {
+	(void)err;
 	float *out = b[0];
 	const float *in = b[1];
 	for (int64_t i = lo * 4; i < hi * 4; i++)
 		out[i] = 2.0f * in[i] + 1.0f;
-	return 0;
 }
 
 /* b[0][0] = sum(b[1][0..8)) */
-static int32_t k_sum(void **b, int64_t lo, int64_t hi)
+static void k_sum(void **b, int64_t lo, int64_t hi, int32_t *err)
 {
+	(void)err;
 	(void)lo;
 	(void)hi;
 	float s = 0;
 	for (int i = 0; i < 8; i++)
 		s += ((const float *)b[1])[i];
 	*(float *)b[0] = s;
-	return 0;
 }
 
-static int32_t k_fail(void **b, int64_t lo, int64_t hi)
+static void k_fail(void **b, int64_t lo, int64_t hi, int32_t *err)
 {
 	(void)b;
 	(void)lo;
 	(void)hi;
-	return 3;
+	*err = 3;
 }
 
 /* slots: 0 "w" [2,4] param, 1 "v" [2,4] state, 2 "x" [4,2] input
@@ -218,7 +219,7 @@ static float *split_gemm(int ta, int tb, int m, int n, int k, int threads)
 	rt_pool *pool = rt_pool_new(threads);
 	assert_non_null(pool);
 	openblas_set_num_threads(1);
-	assert_int_equal(rt_prog_kernel_run(&kk, args, pool), 0);
+	rt_prog_kernel_run(&kk, args, NULL, pool);
 	rt_pool_free(pool);
 	for (int i = 0; i < m; i++)
 		for (int j = 0; j < n; j++) {
@@ -289,7 +290,7 @@ static void check_sym(int m, int k, int threads, int f64)
 	void *args[3] = {a, a, c};
 	rt_pool *pool = threads > 1 ? rt_pool_new(threads) : NULL;
 	openblas_set_num_threads(1);
-	assert_int_equal(rt_prog_kernel_run(&kk, args, pool), 0);
+	rt_prog_kernel_run(&kk, args, NULL, pool);
 	rt_pool_free(pool);
 #define AT(p, i) (f64 ? ((double *)(p))[i] : (double)((float *)(p))[i])
 	for (int i = 0; i < m; i++)

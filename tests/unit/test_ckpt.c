@@ -43,8 +43,8 @@ static int setup(void **state)
 	rt_err err;
 	if (rt_store_add_exec(&f->st, &f->x, &err))
 		return -1;
-	float *w = rt_store_data(&f->st, "w");
-	double *m = rt_store_data(&f->st, "opt.w.exp_avg");
+	float *w = rt_store_addr(&f->st, "w");
+	double *m = rt_store_addr(&f->st, "opt.w.exp_avg");
 	for (int i = 0; i < 6; i++) {
 		w[i] = 0.5f * (float)i - 1;
 		m[i] = 1e-3 * i;
@@ -90,8 +90,8 @@ static void test_round_trip(void **state)
 	rt_tensors_free(&ts);
 	rt_meta_free(&meta);
 
-	float *w = rt_store_data(&f->st, "w");
-	double *m = rt_store_data(&f->st, "opt.w.exp_avg");
+	float *w = rt_store_addr(&f->st, "w");
+	double *m = rt_store_addr(&f->st, "opt.w.exp_avg");
 	float w0[6];
 	memcpy(w0, w, sizeof w0);
 	memset(w, 0, sizeof w0);
@@ -133,7 +133,7 @@ static void test_checksum_properties(void **state)
 static void read_fails(fixture *f, rt_store *st, const char *hash, const char *want)
 {
 	float before[6];
-	float *w = rt_store_data(st, "w");
+	float *w = rt_store_addr(st, "w");
 	if (w)
 		memcpy(before, w, sizeof before);
 	rt_err err = {{0}};

@@ -1,0 +1,375 @@
+/*
+ * rt_dev_cpu.c - the CPU device (see rt_dev_cpu.h): loop kernels split over
+ * the pool, GEMMs and syrk through OpenBLAS, host memory.
+ */
+#include "rt_dev_cpu.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "rt_runner.h"
+
+#define RT_PROG_MAX_PARTS 64
+
+typedef struct {
+	rt_kernel_fn fn;
+	void **args;
+	int64_t ext;
+	int32_t *flag;
+} par_job;
+
+static void par_part(void *ctx, int part, int nparts)
+{
+	par_job *j = ctx;
+	int64_t lo = j->ext * part / nparts, hi = j->ext * (part + 1) / nparts;
+	if (lo < hi)
+		j->fn(j->args, lo, hi, j->flag);
+}
+
+/* Rows [lo, hi) of C (along_m) or its columns [lo, hi): the same call on
+ * a sub-block, so every element of C sums over k in the same order
+ * whatever the split. */
+static void gemm_block(const rt_prog_kernel *k, void **a, int along_m, int64_t lo, int64_t hi)
+{
+	enum CBLAS_TRANSPOSE ta = k->ta ? CblasTrans : CblasNoTrans;
+	enum CBLAS_TRANSPOSE tb = k->tb ? CblasTrans : CblasNoTrans;
+	int64_t m = k->m, n = k->n, kk = k->k;
+	int lda = (int)(k->ta ? m : kk), ldb = (int)(k->tb ? kk : n), ldc = (int)n;
+	size_t es = k->f64 ? 8 : 4;
+	char *A = a[0], *B = a[1], *C = a[2];
+	if (along_m) {
+		A += (size_t)(k->ta ? lo : lo * kk) * es;
+		C += (size_t)(lo * n) * es;
+		m = hi - lo;
+	} else {
+		B += (size_t)(k->tb ? lo * kk : lo) * es;
+		C += (size_t)lo * es;
+		n = hi - lo;
+	}
+	if (k->f64)
+		cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)kk, 1.0, (double *)A, lda,
+		            (double *)B, ldb, 0.0, (double *)C, ldc);
+	else
+		cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)kk, 1.0f, (float *)A, lda,
+		            (float *)B, ldb, 0.0f, (float *)C, ldc);
+}
+
+typedef struct {
+	const rt_prog_kernel *k;
+	void **a;
+	int along_m;
+	int64_t len;
+} gemm_job;
+
+/* Part boundaries on multiples of RT_PROG_GEMM_ALIGN keep every part on
+ * whole micro-kernel tiles. */
+static int64_t gemm_cut(int64_t len, int q, int nparts)
+{
+	if (q >= nparts)
+		return len;
+	int64_t c = (len * q / nparts + RT_PROG_GEMM_ALIGN / 2) / RT_PROG_GEMM_ALIGN * RT_PROG_GEMM_ALIGN;
+	return c < len ? c : len;
+}
+
+static void gemm_part(void *ctx, int part, int nparts)
+{
+	gemm_job *j = ctx;
+	int64_t lo = gemm_cut(j->len, part, nparts), hi = gemm_cut(j->len, part + 1, nparts);
+	if (lo < hi)
+		gemm_block(j->k, j->a, j->along_m, lo, hi);
+}
+
+/* C = A A^T (one buffer read as both A and B^T): the product is symmetric,
+ * so BLAS's syrk computes its lower triangle at half the multiply-adds and
+ * the upper one is mirrored. Split in two parts of equal work: rows [0,h)
+ * are a triangle; rows [h,m) are the block left of the diagonal (a GEMM)
+ * and a triangle; h = m / sqrt(2) equalises them. */
+typedef struct {
+	const rt_prog_kernel *k;
+	char *a, *c;
+	int64_t h;
+} sym_job;
+
+static void syrk_rows(const rt_prog_kernel *k, char *A, char *C, int64_t lo, int64_t hi)
+{
+	int64_t kk = k->k, m = k->m;
+	size_t es = k->f64 ? 8 : 4;
+	char *Ar = A + (size_t)(lo * kk) * es, *Cr = C + (size_t)(lo * m) * es;
+	int nr = (int)(hi - lo), lda = (int)kk, ldc = (int)m;
+	if (nr <= 0)
+		return;
+	if (k->f64) {
+		if (lo > 0)
+			cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, (int)lo, lda, 1.0,
+			            (double *)Ar, lda, (double *)A, lda, 0.0, (double *)Cr, ldc);
+		cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, nr, lda, 1.0, (double *)Ar, lda,
+		            0.0, (double *)Cr + lo, ldc);
+	} else {
+		if (lo > 0)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, (int)lo, lda, 1.0f,
+			            (float *)Ar, lda, (float *)A, lda, 0.0f, (float *)Cr, ldc);
+		cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, nr, lda, 1.0f, (float *)Ar, lda,
+		            0.0f, (float *)Cr + lo, ldc);
+	}
+}
+
+static void sym_part(void *ctx, int part, int nparts)
+{
+	sym_job *j = ctx;
+	(void)nparts;
+	syrk_rows(j->k, j->a, j->c, part ? j->h : 0, part ? j->k->m : j->h);
+}
+
+static void run_syrk(const rt_prog_kernel *k, void **a, rt_pool *pool)
+{
+	int64_t m = k->m;
+	int64_t h = (int64_t)((double)m / 1.41421356 / RT_PROG_GEMM_ALIGN + 0.5) * RT_PROG_GEMM_ALIGN;
+	sym_job j = {k, a[0], a[2], h};
+	int split = pool && rt_pool_threads(pool) > 1 && h > 0 && h < m &&
+	            m * m * k->k >= RT_PROG_SYRK_PAR_MIN;
+	if (split)
+		rt_pool_run(pool, 2, sym_part, &j);
+	else
+		syrk_rows(k, j.a, j.c, 0, m);
+	for (int64_t i = 0; i < m; i++) /* upper triangle from the lower */
+		for (int64_t c = i + 1; c < m; c++) {
+			if (k->f64)
+				((double *)j.c)[i * m + c] = ((double *)j.c)[c * m + i];
+			else
+				((float *)j.c)[i * m + c] = ((float *)j.c)[c * m + i];
+		}
+}
+
+/* A GEMM large enough is split over the pool along the longer side of C;
+ * OpenBLAS itself runs single-threaded (rt_prog_exec_new), so the pool's
+ * spinning workers never compete with its threads. */
+static void run_gemm(const rt_prog_kernel *k, void **a, rt_pool *pool)
+{
+	int threads = pool ? rt_pool_threads(pool) : 1;
+	gemm_job j = {k, a, k->m >= k->n, k->m >= k->n ? k->m : k->n};
+	int parts = (int)(j.len / RT_PROG_GEMM_ALIGN);
+	if (parts > threads)
+		parts = threads;
+	if (parts > 1 && k->m * k->n * k->k >= RT_PROG_GEMM_PAR_MIN)
+		rt_pool_run(pool, parts, gemm_part, &j);
+	else
+		gemm_block(k, a, 1, 0, k->m);
+}
+
+void rt_prog_kernel_run(const rt_prog_kernel *k, void **a, int32_t *flag, rt_pool *pool)
+{
+	if (k->kind == RT_PROG_GEMM) {
+		if (a[0] == a[1] && !k->ta && k->tb && k->m == k->n)
+			run_syrk(k, a, pool);
+		else
+			run_gemm(k, a, pool);
+		return;
+	}
+	int threads = pool ? rt_pool_threads(pool) : 1;
+	int64_t ext = k->par_extent;
+	if (ext > 1 && threads > 1 && k->work >= RT_PROG_PAR_MIN_WORK) {
+		int parts = threads < ext ? threads : (int)ext;
+		if (parts > RT_PROG_MAX_PARTS)
+			parts = RT_PROG_MAX_PARTS;
+		par_job j = {k->fn, a, ext, flag};
+		rt_pool_run(pool, parts, par_part, &j);
+		return;
+	}
+	k->fn(a, 0, ext, flag);
+}
+
+/* --- the device --- */
+
+typedef struct {
+	rt_device dev;
+	rt_pool *pool;
+	int threads;
+	int nbeside; /* of the last plan made */
+} cpu_dev;
+
+static cpu_dev *cpu_of(rt_device *d)
+{
+	return d->self;
+}
+
+/* memory is host memory: the host device's */
+static int cpu_alloc(rt_device *d, size_t bytes, void **out, rt_err *err)
+{
+	(void)d;
+	return rt_dev_host()->alloc(rt_dev_host(), bytes, out, err);
+}
+
+static void cpu_free(rt_device *d, void *buf)
+{
+	(void)d;
+	rt_dev_host()->free(rt_dev_host(), buf);
+}
+
+static int cpu_move(rt_device *d, void *dst, const void *src, size_t bytes, rt_err *err)
+{
+	(void)d;
+	return rt_dev_host()->copy(rt_dev_host(), dst, src, bytes, err);
+}
+
+static void *cpu_view(rt_device *d, void *buf)
+{
+	(void)d;
+	return buf;
+}
+
+static int cpu_supports(const rt_device *d, rt_prog_kkind kind)
+{
+	(void)d;
+	return kind == RT_PROG_LOOPS || kind == RT_PROG_GEMM;
+}
+
+static int cpu_launch(rt_device *d, const rt_prog_kernel *k, void **args, void *err_word,
+                      rt_err *err)
+{
+	(void)err;
+	rt_prog_kernel_run(k, args, err_word, cpu_of(d)->pool);
+	return 0;
+}
+
+static int cpu_gemm(rt_device *d, const rt_prog_kernel *k, void **args, rt_err *err)
+{
+	(void)err;
+	rt_prog_kernel_run(k, args, NULL, cpu_of(d)->pool);
+	return 0;
+}
+
+static int cpu_sync(rt_device *d, rt_err *err)
+{
+	(void)d;
+	(void)err;
+	return 0;
+}
+
+static int cpu_plan(rt_device *d, const rt_prog *p, void **plan, rt_err *err)
+{
+	rt_dev_cpu_plan *pl = calloc(1, sizeof *pl);
+	if (!pl || rt_dev_cpu_plan_make(p, cpu_of(d)->threads, pl)) {
+		free(pl);
+		return rt_errf(err, "cpu: out of memory for a schedule of %d kernels", p->nkernels);
+	}
+	cpu_of(d)->nbeside = pl->nbeside;
+	*plan = pl;
+	return 0;
+}
+
+static void cpu_plan_free(rt_device *d, void *plan)
+{
+	(void)d;
+	rt_dev_cpu_plan *pl = plan;
+	if (pl)
+		free(pl->join);
+	free(pl);
+}
+
+typedef struct {
+	const rt_prog_kernel *k;
+	void **a;
+} async_job;
+
+static void async_part(void *ctx, int part, int nparts)
+{
+	async_job *j = ctx;
+	(void)nparts;
+	if (part == 1)
+		rt_prog_kernel_run(j->k, j->a, NULL, NULL);
+}
+
+static int32_t *flag_of(const rt_dev_sched *s, int i)
+{
+	return (int32_t *)(void *)(s->errs + 4 * i);
+}
+
+/* Kernels [i, join): GEMM i on the pool's worker, the rest beside it on
+ * the calling thread, each alone (none of them would have been split). */
+static void run_beside(cpu_dev *c, const rt_dev_sched *s, int i, int join)
+{
+	const rt_prog *p = s->p;
+	async_job j = {&p->kernels[i], s->args[i]};
+	if (rt_pool_start(c->pool, async_part, &j)) { /* no worker: in order */
+		for (int q = i; q < join; q++)
+			rt_prog_kernel_run(&p->kernels[q], s->args[q], flag_of(s, q), c->pool);
+		return;
+	}
+	for (int q = i + 1; q < join; q++)
+		rt_prog_kernel_run(&p->kernels[q], s->args[q], flag_of(s, q), NULL);
+	rt_pool_wait(c->pool);
+}
+
+static int cpu_run(rt_device *d, void *plan, const rt_dev_sched *s, rt_err *err)
+{
+	cpu_dev *c = cpu_of(d);
+	const rt_prog *p = s->p;
+	const rt_dev_cpu_plan *pl = plan;
+	(void)err;
+	/* GEMMs are split over our pool: OpenBLAS must not add threads of its
+	 * own (another exec or library may have changed its setting) */
+	openblas_set_num_threads(1);
+	for (int i = 0; i < p->nkernels; i++) {
+		if (pl && pl->join[i] > i + 1) {
+			run_beside(c, s, i, pl->join[i]);
+			i = pl->join[i] - 1;
+		} else {
+			rt_prog_kernel_run(&p->kernels[i], s->args[i], flag_of(s, i), c->pool);
+		}
+	}
+	return 0;
+}
+
+static void cpu_release(rt_device *d)
+{
+	if (!d)
+		return;
+	rt_pool_free(cpu_of(d)->pool);
+	free(cpu_of(d));
+}
+
+rt_device *rt_dev_cpu_new(int threads, rt_err *err)
+{
+	cpu_dev *c = calloc(1, sizeof *c);
+	if (!c) {
+		rt_errf(err, "cpu: out of memory");
+		return NULL;
+	}
+	int nt = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	c->threads = nt < 1 ? 1 : nt;
+	if (!(c->pool = rt_pool_new(c->threads))) {
+		free(c);
+		rt_errf(err, "cpu: cannot start %d threads", threads);
+		return NULL;
+	}
+	c->dev = (rt_device){
+	    .name = "cpu", .memory = "host", .self = c, .alloc = cpu_alloc, .free = cpu_free,
+	    .upload = cpu_move, .download = cpu_move, .copy = cpu_move, .host_view = cpu_view,
+	    .supports = cpu_supports, .launch = cpu_launch, .gemm = cpu_gemm, .sync = cpu_sync,
+	    .plan = cpu_plan, .run = cpu_run, .plan_free = cpu_plan_free, .release = cpu_release};
+	return &c->dev;
+}
+
+rt_pool *rt_dev_cpu_pool(const rt_device *d)
+{
+	return d && d->release == cpu_release ? ((const cpu_dev *)d->self)->pool : NULL;
+}
+
+rt_exec *rt_prog_exec_new(const rt_prog *p, int threads, rt_err *err)
+{
+	rt_device *d = rt_dev_cpu_new(threads, err);
+	rt_exec *x = d ? rt_runner_new(p, d, err) : NULL;
+	if (x)
+		x->pool = rt_dev_cpu_pool(d);
+	return x;
+}
+
+int rt_prog_exec_beside(const rt_exec *x)
+{
+	if (!x || !x->dev || x->dev->release != cpu_release)
+		return -1;
+	return ((const cpu_dev *)x->dev->self)->nbeside;
+}

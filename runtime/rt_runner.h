@@ -1,0 +1,28 @@
+/*
+ * rt_runner.h - the backend-neutral step runner: an rt_exec that runs a
+ * compiled step's table (rt_prog.h) on a device (rt_device.h).
+ *
+ * A run binds the slots' device addresses and the arena's ranges to the
+ * kernels' arguments; has the device run the schedule (its own `run`, or
+ * one launch or GEMM after another); reads the kernels' error words and
+ * reports the first failing kernel as "<model.lua:line: op>: <msg> (code
+ * N, input 'y')"; downloads the scalar outputs; and commits the assigns on
+ * the device: first every snapshot, then every new value into its slot
+ * (skipped when the kernel wrote it in place). Per step the host moves only
+ * the outputs and the error words (the batch and the step scalars are the
+ * caller's uploads). No threads, no BLAS: that is the device's business.
+ */
+#ifndef SAMC_RT_RUNNER_H
+#define SAMC_RT_RUNNER_H
+
+#include "rt_device.h"
+#include "rt_exec.h"
+#include "rt_prog.h"
+
+/* Checks the table (buffer ids in range, kernels the device supports and
+ * loop kernels with functions, buffers inside their arena) and makes
+ * an exec, backend dev->name, that owns dev (released with the exec, or at
+ * once on failure). The table must outlive the exec. NULL with a message. */
+rt_exec *rt_runner_new(const rt_prog *p, rt_device *dev, rt_err *err);
+
+#endif
