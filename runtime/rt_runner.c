@@ -4,6 +4,7 @@
  */
 #include "rt_runner.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,17 +36,19 @@ static int check_errors(runner *s, rt_err *err)
 	size_t bytes = (size_t)p->nkernels * sizeof(int32_t);
 	if (s->dev->download(s->dev, s->errh, s->errs, bytes, err))
 		return -1;
-	for (int i = 0; i < p->nkernels; i++)
-		if (s->errh[i]) {
-			int32_t rc = s->errh[i];
-			memset(s->errh, 0, bytes);
-			rt_err ce;
-			if (s->dev->upload(s->dev, s->errs, s->errh, bytes, &ce))
-				return rt_errf(err, "%s (and clearing the error words: %s)", "step failed",
-				               ce.msg);
-			return kernel_error(&p->kernels[i], rc, err);
-		}
-	return 0;
+	int bad = 0;
+	while (bad < p->nkernels && !s->errh[bad])
+		bad++;
+	if (bad == p->nkernels)
+		return 0;
+	kernel_error(&p->kernels[bad], s->errh[bad], err);
+	memset(s->errh, 0, bytes);
+	rt_err ce;
+	if (s->dev->upload(s->dev, s->errs, s->errh, bytes, &ce) && err) {
+		size_t n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof err->msg - n, " (clearing the error words: %s)", ce.msg);
+	}
+	return -1;
 }
 
 static int read_outputs(runner *s, double *outputs, rt_err *err)

@@ -56,6 +56,16 @@ static void k_fail(void **b, int64_t lo, int64_t hi, int32_t *err)
 	*err = 3;
 }
 
+/* Fails (code 7) when a row of b[1] in [lo, hi) starts with a negative
+ * value: on two threads, row 1 is the worker's part. */
+static void k_check(void **b, int64_t lo, int64_t hi, int32_t *err)
+{
+	for (int64_t r = lo; r < hi; r++)
+		if (((const float *)b[1])[r * 4] < 0)
+			*err = 7;
+	((float *)b[0])[0] = 1.0f;
+}
+
 /* slots: 0 "w" [2,4] param, 1 "v" [2,4] state, 2 "x" [4,2] input
  * buffers: 0..2 the slots, 3 = affine(w) [2,4], 4 = w @ x [2,2] (GEMM),
  *          5 = sum(affine) scalar, 6 = snapshot of w
@@ -164,6 +174,40 @@ static void test_kernel_failure_names_the_line(void **st)
 	double out[1];
 	assert_int_not_equal(x->run(x, data, out, &err), 0);
 	assert_string_equal(err.msg, "model.lua:7: cross_entropy: label out of range (code 3, input 'y')");
+	x->free(x);
+}
+
+/* The error word of a split kernel, written by the part on the worker, is
+ * read after the kernels, nothing is committed, and the next run starts
+ * with clean words. */
+static void test_kernel_error_word_split(void **st)
+{
+	(void)st;
+	static const int ca[] = {5, 0, 3, 0};
+	static const rt_prog_kernel ck[] = {
+	    {.kind = RT_PROG_LOOPS, .name = "check", .fn = k_check, .nargs = 2, .args = ca,
+	     .par_extent = 2, .work = 1 << 20, .fail_where = "model.lua:9: cross_entropy",
+	     .fail_msg = "label out of range", .fail_input = "y"},
+	    {.kind = RT_PROG_LOOPS, .name = "affine", .fn = k_affine, .nargs = 2, .args = ca + 2,
+	     .par_extent = 2}};
+	static const rt_prog_commit cc[] = {{3, -1, 0}};
+	rt_prog p = table();
+	p.kernels = ck;
+	p.nkernels = 2;
+	p.commits = cc;
+	p.ncommits = 1;
+	rt_err err = {{0}};
+	rt_exec *x = rt_prog_exec_new(&p, 2, &err);
+	assert_non_null(x);
+	float w[8] = {1, 1, 1, 1, -1, 1, 1, 1}, v[8] = {0}, xin[8] = {0};
+	void *data[3] = {w, v, xin};
+	double out[1];
+	assert_int_not_equal(x->run(x, data, out, &err), 0);
+	assert_string_equal(err.msg, "model.lua:9: cross_entropy: label out of range (code 7, input 'y')");
+	assert_true(w[0] == 1.0f && w[4] == -1.0f); /* not committed */
+	w[4] = 2.0f;
+	assert_int_equal(x->run(x, data, out, &err), 0);
+	assert_true(w[0] == 3.0f && w[4] == 5.0f); /* committed: 2 w + 1 */
 	x->free(x);
 }
 
@@ -441,6 +485,7 @@ int main(void)
 	    cmocka_unit_test(test_run_one_and_two_threads),
 	    cmocka_unit_test(test_gemm),
 	    cmocka_unit_test(test_kernel_failure_names_the_line),
+	    cmocka_unit_test(test_kernel_error_word_split),
 	    cmocka_unit_test(test_malformed_tables_refused),
 	    cmocka_unit_test(test_gemm_split_over_threads),
 	    cmocka_unit_test(test_symmetric_product),
