@@ -144,7 +144,7 @@ static void run_syrk(const rt_prog_kernel *k, void **a, rt_pool *pool)
 }
 
 /* A GEMM large enough is split over the pool along the longer side of C;
- * OpenBLAS itself runs single-threaded (rt_prog_exec_new), so the pool's
+ * OpenBLAS itself runs single-threaded (cpu_run), so the pool's
  * spinning workers never compete with its threads. */
 static void run_gemm(const rt_prog_kernel *k, void **a, rt_pool *pool)
 {

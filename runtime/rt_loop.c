@@ -180,7 +180,9 @@ static int setup(train_run *R, rt_err *err)
 	if (scalar_slot(&R->st, "opt.lr", &R->lr_slot, err) ||
 	    scalar_slot(&R->st, "opt.step", &R->step_slot, err))
 		return -1;
-	return init_buffers(R, err);
+	/* a resumed run loads every parameter and state buffer from the
+	 * checkpoint instead: each crosses to the device once either way */
+	return o->resume_path ? 0 : init_buffers(R, err);
 }
 
 static int write_ckpt(train_run *R, int epoch_done, rt_err *err)

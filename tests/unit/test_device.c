@@ -7,7 +7,8 @@
  *   - nothing outside the device touches device memory (it would crash);
  *   - a training step uploads only the batch and the step scalars, and
  *     downloads only the outputs and the kernels' error words;
- *   - a checkpoint downloads every parameter and state buffer once;
+ *   - a checkpoint downloads every parameter and state buffer once, and a
+ *     resumed run uploads each once (and no initial values before);
  *   - a kernel that finds a bad label sets its error word, and the runner
  *     reports it with the model's line, then runs the next step cleanly.
  */
@@ -295,43 +296,33 @@ static int count_of(const counted_mem *m, int from, char kind, const char *regio
 	return n;
 }
 
-static void test_training_moves_only_batch_scalars_outputs(void **state)
+/* Trains `epochs` epochs (resuming from dir/ckpt/last.safetensors when
+ * `resume`) on a fresh counting device; the log of its transfers in *mem. */
+static void train_counted(counted_mem *mem, const char *dir, int epochs, int resume, int *nsaved,
+                          int *per_step_up, int *per_step_down)
 {
-	(void)state;
-	counted_mem *mem = calloc(1, sizeof *mem);
 	compiled c = {0};
-	char dir[4096];
-	assert_int_equal(tmpdir_make(dir, sizeof dir, "test_device"), 0);
-	make_data(dir);
 	compile_on(&c, count_dev_new(mem));
-	/* the runner's own buffers exist now: the arena and the error words */
-	int nrunner = mem->nr;
-	assert_int_equal(nrunner, 2);
-
+	assert_int_equal(mem->nr, 2); /* the runner's: the arena and the error words */
 	rt_recipe r = c.m->recipe;
 	r.data.train[0].path = "train-images.idx";
 	r.data.train[1].path = "train-labels.idx";
 	r.data.ntest = 0;
-	r.epochs = 1;
-	char ckpt[4200];
+	r.epochs = epochs;
+	char ckpt[4200], last[4300];
 	snprintf(ckpt, sizeof ckpt, "%s/ckpt", dir);
+	snprintf(last, sizeof last, "%s/last.safetensors", ckpt);
 	rt_train_opts o = {.recipe = &r, .data_dir = dir, .quiet = 1, .ckpt_dir = ckpt,
-	                   .program_hash = "h"};
+	                   .program_hash = "h", .resume_path = resume ? last : NULL};
 	rt_err err = {{0}};
 	if (rt_train(&o, c.x, NULL, NULL, &err))
 		fail_msg("%s", err.msg);
-
-	/* the store mapped one buffer per slot, in slot order, after the
-	 * runner's (all freed again by now, but the log keeps their bases);
-	 * read the slots' buffers back from the log of the first uploads:
-	 * every slot that is a parameter is uploaded (its init) before any
-	 * step, so this only names which bases are which */
-	const rt_exec *x = c.x;
-	int nsteps = NEX / B, nsaved = 0, ndata = 0, nscalar = 0;
-	for (int i = 0; i < x->nslots; i++) {
-		const rt_slot *s = &x->slots[i];
+	int ndata = 0, nscalar = 0;
+	*nsaved = 0;
+	for (int i = 0; i < c.x->nslots; i++) {
+		const rt_slot *s = &c.x->slots[i];
 		if (s->role != RT_SLOT_INPUT)
-			nsaved++;
+			++*nsaved;
 		else if (rt_dataset_is_data_input(s))
 			ndata++;
 		else
@@ -339,34 +330,65 @@ static void test_training_moves_only_batch_scalars_outputs(void **state)
 	}
 	assert_int_equal(ndata, 2);
 	assert_true(nscalar >= 1); /* opt.lr at least */
-	/* uploads: one per saved slot (its initial value), then per step one
-	 * per data input and per step scalar; nothing else */
-	int up = 0, down = 0;
-	for (int i = 0; i < mem->nlog; i++) {
-		up += mem->log[i].kind == 'U';
-		down += mem->log[i].kind == 'D';
-	}
-	assert_int_equal(up, nsaved + nsteps * (ndata + nscalar));
-	/* downloads: per step the error words and each output; the one
-	 * checkpoint, every saved slot once */
-	assert_int_equal(down, nsteps * (1 + x->noutputs) + nsaved);
-
-	/* per buffer: the first nsaved uploads are the saved slots' inits, each
-	 * a different buffer, and each is downloaded exactly once (the
-	 * checkpoint) and never uploaded again */
-	int seen = 0;
-	for (int i = 0; i < mem->nlog && seen < nsaved; i++) {
-		if (mem->log[i].kind != 'U')
-			continue;
-		char *reg = mem->log[i].region;
-		assert_int_equal(count_of(mem, 0, 'U', reg), 1);
-		assert_int_equal(count_of(mem, 0, 'D', reg), 1);
-		seen++;
-	}
-	assert_int_equal(seen, nsaved);
-	assert_true(mem->launches >= nsteps * 10);
+	*per_step_up = ndata + nscalar;
+	*per_step_down = 1 + c.x->noutputs; /* the error words and each output */
 	compiled_free(&c);
 	assert_int_equal(mem->nr, 0); /* every device buffer freed */
+}
+
+static void count_kinds(const counted_mem *m, int *up, int *down)
+{
+	*up = *down = 0;
+	for (int i = 0; i < m->nlog; i++) {
+		*up += m->log[i].kind == 'U';
+		*down += m->log[i].kind == 'D';
+	}
+}
+
+/* The first n uploads are the saved buffers' (init or checkpoint), before
+ * any step: each a different buffer, uploaded once and downloaded once
+ * (the checkpoint), never moved otherwise. */
+static void saved_moved_once(const counted_mem *m, int n)
+{
+	int seen = 0;
+	for (int i = 0; i < m->nlog && seen < n; i++) {
+		if (m->log[i].kind != 'U')
+			continue;
+		assert_int_equal(count_of(m, 0, 'U', m->log[i].region), 1);
+		assert_int_equal(count_of(m, 0, 'D', m->log[i].region), 1);
+		seen++;
+	}
+	assert_int_equal(seen, n);
+}
+
+static void test_training_moves_only_batch_scalars_outputs(void **state)
+{
+	(void)state;
+	counted_mem *mem = calloc(1, sizeof *mem);
+	char dir[4096];
+	int nsaved, up_step, down_step, up, down, nsteps = NEX / B;
+	assert_int_equal(tmpdir_make(dir, sizeof dir, "test_device"), 0);
+	make_data(dir);
+
+	/* one epoch, a checkpoint at its end: uploads are each saved buffer's
+	 * initial value, then per step the batch and the step scalars;
+	 * downloads per step the error words and the outputs, and the
+	 * checkpoint's saved buffers */
+	train_counted(mem, dir, 1, 0, &nsaved, &up_step, &down_step);
+	count_kinds(mem, &up, &down);
+	assert_int_equal(up, nsaved + nsteps * up_step);
+	assert_int_equal(down, nsteps * down_step + nsaved);
+	saved_moved_once(mem, nsaved);
+	assert_true(mem->launches >= nsteps * 10);
+
+	/* resumed for a second epoch: the checkpoint's buffers go up once (no
+	 * initial values first), the new checkpoint's come down once */
+	memset(mem, 0, sizeof *mem);
+	train_counted(mem, dir, 2, 1, &nsaved, &up_step, &down_step);
+	count_kinds(mem, &up, &down);
+	assert_int_equal(up, nsaved + nsteps * up_step);
+	assert_int_equal(down, nsteps * down_step + nsaved);
+	saved_moved_once(mem, nsaved);
 	tmpdir_remove(dir);
 	free(mem);
 }
