@@ -3,7 +3,7 @@
  * locals are allocas that mem2reg promotes; float math carries the
  * `contract` flag (FMA) and accumulations `reassoc` too, so reductions
  * vectorize. Each kernel is an internal function with noalias buffer
- * arguments, wrapped by the exported `NAME(void **bufs, lo, hi)`.
+ * arguments, wrapped by the exported `NAME(void **bufs, lo, hi, err)`.
  */
 #include <pthread.h>
 #include <stdlib.h>
