@@ -37,9 +37,19 @@
  * buffers, launches, downloads outputs and error words, commits; it knows
  * nothing of threads or BLAS. Devices so far: the CPU (rt_dev_cpu.h) and
  * the host (rt_dev_host below: host memory, no kernels; the interpreter's
- * and hand-written execs' memory). A backend for a new target provides one
- * of these vtables and its kernels' code; convolution will be another
- * kernel kind beside GEMM.
+ * and hand-written execs' memory: an rt_exec without a device). A backend
+ * for a new target provides one of these vtables and its kernels' code;
+ * convolution will be another kernel kind beside GEMM.
+ *
+ * Over a training run (rt_train.h) parameters, optimizer state and the
+ * arena's activations stay on the device. The run's buffers (rt_store.h)
+ * are allocated on the device of its first exec, which owns it; execs that
+ * share that memory (rt_device_shares) use them too. Per step the host
+ * uploads the batch and the step scalars, and the runner downloads the
+ * outputs and the error words; a checkpoint downloads every parameter and
+ * state buffer once, a resume uploads each once. tests/unit/test_device.c
+ * holds these counts to a device that keeps its memory closed outside its
+ * own calls.
  */
 #ifndef SAMC_RT_DEVICE_H
 #define SAMC_RT_DEVICE_H

@@ -12,7 +12,7 @@
  *     void **bind = rt_store_bind(&st, train, err);  // slot_data for train->run
  *     ...
  *     free(bind);
- *     rt_store_free(&st);
+ *     rt_store_free(&st);                     // before the execs: one owns the device
  */
 #ifndef SAMC_RT_STORE_H
 #define SAMC_RT_STORE_H
