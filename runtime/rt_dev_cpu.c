@@ -341,8 +341,8 @@ rt_device *rt_dev_cpu_new(int threads, rt_err *err)
 	int nt = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	c->threads = nt < 1 ? 1 : nt;
 	if (!(c->pool = rt_pool_new(c->threads))) {
+		rt_errf(err, "cpu: out of memory or threads for a pool of %d", c->threads);
 		free(c);
-		rt_errf(err, "cpu: cannot start %d threads", threads);
 		return NULL;
 	}
 	c->dev = (rt_device){

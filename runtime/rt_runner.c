@@ -223,8 +223,10 @@ static int setup(rt_exec *x, runner *s, rt_err *err)
 
 rt_exec *rt_runner_new(const rt_prog *p, rt_device *dev, rt_err *err)
 {
-	if (!dev)
-		return rt_errf(err, "step runner: no device"), NULL;
+	if (!dev) {
+		rt_errf(err, "step runner: no device");
+		return NULL;
+	}
 	if (check(p, dev, err)) {
 		dev->release(dev);
 		return NULL;
@@ -234,8 +236,8 @@ rt_exec *rt_runner_new(const rt_prog *p, rt_device *dev, rt_err *err)
 	if (!x || !s) {
 		free(x);
 		free(s);
-		dev->release(dev);
 		rt_errf(err, "%s: out of memory", dev->name);
+		dev->release(dev);
 		return NULL;
 	}
 	x->self = s;
