@@ -463,12 +463,40 @@ static void test_kernel_error_word(void **state)
 	free(mem);
 }
 
+/* The buffers of a run live on one memory: an exec whose device cannot
+ * reach it is refused by name; host-memory execs (none, host, CPU) mix. */
+static void test_store_one_memory(void **state)
+{
+	(void)state;
+	counted_mem *mem = calloc(1, sizeof *mem);
+	rt_slot sl = {.name = "w", .role = RT_SLOT_PARAM, .dtype = RT_F32, .rank = 1, .dim = {4}};
+	rt_err err = {{0}};
+	rt_device *cd = count_dev_new(mem), *cpu = rt_dev_cpu_new(1, &err);
+	assert_non_null(cpu);
+	rt_exec on_count = {.backend = "counted", .slots = &sl, .nslots = 1, .dev = cd};
+	rt_exec on_host = {.backend = "interp", .slots = &sl, .nslots = 1};
+	rt_exec on_cpu = {.backend = "cpu", .slots = &sl, .nslots = 1, .dev = cpu};
+	rt_store st = {0};
+	assert_int_equal(rt_store_add_exec(&st, &on_count, &err), 0);
+	assert_int_not_equal(rt_store_add_exec(&st, &on_host, &err), 0);
+	assert_non_null(strstr(err.msg, "cannot reach the run's buffers on 'counted'"));
+	rt_store_free(&st);
+	assert_int_equal(rt_store_add_exec(&st, &on_host, &err), 0);
+	assert_int_equal(rt_store_add_exec(&st, &on_cpu, &err), 0);
+	assert_int_not_equal(rt_store_add_exec(&st, &on_count, &err), 0);
+	rt_store_free(&st);
+	cd->release(cd);
+	cpu->release(cpu);
+	free(mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_memory_closed_outside_calls),
 		cmocka_unit_test(test_training_moves_only_batch_scalars_outputs),
 		cmocka_unit_test(test_kernel_error_word),
+		cmocka_unit_test(test_store_one_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
