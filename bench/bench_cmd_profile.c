@@ -50,8 +50,21 @@ static int group_of(const pass_fusion *f, int i, const rt_prog_kernel *k)
 	return GRP_FWDBWD;
 }
 
+/* The step scalars of step 1 (lr, hyperparameters): 1 if s is one. */
+static int step_scalar(const ir_model *m, const char *name, void *data)
+{
+	rt_step_scalar sc[RT_STEP_SCALARS_MAX];
+	int nsc = rt_step_scalars(&m->recipe, 0, 1, sc);
+	for (int k = 0; k < nsc; k++)
+		if (strcmp(sc[k].name, name) == 0) {
+			*(float *)data = (float)sc[k].value;
+			return 1;
+		}
+	return 0;
+}
+
 /* Fills a slot's buffer: params and float inputs random, labels in range,
- * state zero, lr and step set. */
+ * state zero, step scalars set. */
 static void fill_slot(const rt_slot *s, void *data, int64_t numel, const ir_model *m, int i)
 {
 	if (s->role == RT_SLOT_STATE)
@@ -59,10 +72,8 @@ static void fill_slot(const rt_slot *s, void *data, int64_t numel, const ir_mode
 	else if (s->dtype == RT_I32)
 		for (int64_t j = 0; j < numel; j++)
 			((int32_t *)data)[j] = (int32_t)(j % (s->nclasses > 0 ? s->nclasses : 1));
-	else if (strcmp(s->name, PASS_INPUT_LR) == 0)
-		*(float *)data = (float)m->recipe.opt.lr;
-	else if (strcmp(s->name, PASS_INPUT_STEP) == 0)
-		*(float *)data = 1.0f;
+	else if (s->role == RT_SLOT_INPUT && s->rank == 0 && step_scalar(m, s->name, data))
+		;
 	else {
 		bench_fill(data, numel, (uint64_t)i);
 		if (s->role == RT_SLOT_PARAM)

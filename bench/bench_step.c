@@ -136,8 +136,10 @@ int bench_step_new(bench_step *s, const ir_model *m, pass_prog_kind kind, int th
 		fprintf(stderr, "samc_bench: out of memory\n");
 		return -1;
 	}
-	set_scalar(&s->st, PASS_INPUT_LR, m->recipe.opt.lr);
-	set_scalar(&s->st, PASS_INPUT_STEP, 1.0);
+	rt_step_scalar sc[RT_STEP_SCALARS_MAX];
+	int nsc = rt_step_scalars(&m->recipe, 0, 1, sc);
+	for (int k = 0; k < nsc; k++)
+		set_scalar(&s->st, sc[k].name, sc[k].value);
 	return 0;
 }
 

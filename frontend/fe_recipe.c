@@ -144,6 +144,7 @@ static void fe_read_sam(lua_State *L, int t, opt_config *o, fe_dsl *d)
 			fe_recipe_error(L, "%sprefix is missing", gpre);
 		int has_rho;
 		g->rho = fe_num(L, e, gpre, "rho", o->rho, &has_rho);
+		g->rho_given = has_rho;
 		if (g->rho < 0)
 			fe_recipe_error(L, "%srho must be >= 0, got %g", gpre, g->rho);
 		int hits = 0;

@@ -31,13 +31,15 @@ typedef enum {
 	PASS_PROG_EVAL        /* evaluation with "eval.mask" */
 } pass_prog_kind;
 
-/* Names of the scalar inputs every training program reads. */
-#define PASS_INPUT_LR "opt.lr"
-#define PASS_INPUT_STEP "opt.step"
+/* Names of the scalar inputs every training program reads; the optimizer
+ * and SAM read their hyperparameters as inputs too (RT_SCALAR_* in
+ * rt_recipe.h, computed by rt_step_scalars). */
+#define PASS_INPUT_LR RT_SCALAR_LR
+#define PASS_INPUT_STEP RT_SCALAR_STEP
 #define PASS_INPUT_MASK "eval.mask"
 /* Adam/AdamW only: lr / (1 - beta1^t) and sqrt(1 - beta2^t), see rt_step_scalars */
-#define PASS_INPUT_ADAM_STEP_SIZE "opt.adam.step_size"
-#define PASS_INPUT_ADAM_BC2_SQRT "opt.adam.bias_correction2_sqrt"
+#define PASS_INPUT_ADAM_STEP_SIZE RT_SCALAR_ADAM_STEP_SIZE
+#define PASS_INPUT_ADAM_BC2_SQRT RT_SCALAR_ADAM_BC2_SQRT
 
 int pass_build(const ir_model *m, pass_prog_kind kind, pass_program *out, char *err, size_t errlen);
 void pass_program_free(pass_program *p);

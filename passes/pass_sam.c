@@ -6,20 +6,23 @@
  * and inexact in floating point. Here w~ = w + e is an ordinary value that
  * only the second forward/backward reads (ir_substitute re-emits the
  * forward with w~ in place of w), so the base update sees the exact
- * original w and no restore exists at all.
+ * original w and no restore exists at all. Each group's rho is a step
+ * input, so it can change between steps without a recompile.
  */
 #include "pass_sam.h"
 #include "pass_autodiff.h"
 
 #include <stdlib.h>
-#include <string.h>
 
-double pass_sam_rho(const opt_config *o, const char *param_name)
+/* rho of a parameter's group: a step input (see rt_step_scalars). */
+static ir_node *rho_input(ir_graph *g, const opt_config *o, const char *param_name)
 {
-	for (int i = 0; i < o->ngroups; i++)
-		if (strncmp(param_name, o->groups[i].prefix, strlen(o->groups[i].prefix)) == 0)
-			return o->groups[i].rho;
-	return o->rho;
+	char name[64] = RT_SCALAR_SAM_RHO;
+	int k = rt_sam_group_of(o, param_name);
+	if (k >= 0)
+		rt_scalar_sam_group_rho(name, sizeof name, k);
+	ir_node *x = ir_find_leaf(g, IR_OP_INPUT, name);
+	return x ? x : ir_input(g, name, g->fdtype, ir_shape_scalar());
 }
 
 int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *params,
@@ -47,7 +50,7 @@ int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *pa
 	                                ir_const(g, t, ir_shape_scalar(), 1e-12)) : NULL;
 	for (int i = 0; i < n; i++) {
 		g->cur = params[i]->loc;
-		ir_node *scale = ir_binary(g, IR_OP_DIV, ir_const(g, t, ir_shape_scalar(), pass_sam_rho(o, params[i]->name)), denom);
+		ir_node *scale = ir_binary(g, IR_OP_DIV, rho_input(g, o, params[i]->name), denom);
 		ir_node *e = ir_binary(g, IR_OP_MUL, g1[i], scale);
 		if (o->adaptive)
 			e = ir_binary(g, IR_OP_MUL, ir_binary(g, IR_OP_MUL, params[i], params[i]), e);

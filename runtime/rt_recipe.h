@@ -2,11 +2,13 @@
  * rt_recipe.h - a training recipe as plain data: optimizer, SAM options,
  * schedule, data, batch size, epochs, seed. The front end fills it from the
  * model file; passes and the runtime read it. Defaults follow PyTorch's
- * (see docs/dsl.md).
+ * (see docs/dsl.md). Every key a model file or --set may name, with its
+ * field here, default and range, is listed once in rt_recipe_schema.h.
  */
 #ifndef SAMC_RT_RECIPE_H
 #define SAMC_RT_RECIPE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW } opt_kind;
@@ -15,7 +17,11 @@ typedef enum { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } sched_kind;
 typedef struct {
 	const char *prefix; /* params whose name starts with this */
 	double rho;
+	int rho_given;      /* 0: rho follows optimizer.sam.rho (also under --set) */
 } sam_group;
+
+/* Each SAM group's rho is a step input of its own (see rt_step_scalars). */
+#define RT_SAM_GROUPS_MAX 32
 
 typedef struct {
 	opt_kind kind;
@@ -72,19 +78,46 @@ typedef struct {
 double rt_sched_lr(const rt_recipe *r, int64_t t, int64_t total);
 
 /*
- * The scalar inputs a compiled training step reads, computed in double on
- * the host for step t (0-based): "opt.lr", "opt.step" (t+1), and for
- * Adam/AdamW "opt.adam.step_size" (lr / (1 - beta1^(t+1))) and
- * "opt.adam.bias_correction2_sqrt" (sqrt(1 - beta2^(t+1))). PyTorch computes
- * these in double too; in float32, 1 - 0.999^t would lose 4 digits.
- * Returns how many were written to `out`.
+ * The scalar inputs a compiled training step reads. Hyperparameters are
+ * inputs, not constants, so one compiled step serves any value of them
+ * (`./trainer --set optimizer.sam.rho=0.1`, and schedules later); what a
+ * value changes in the step's structure (the optimizer, SAM on or off,
+ * nesterov, momentum or weight decay used at all) stays compiled in.
+ *
+ * Each is computed in double on the host for step t (0-based) and rounded
+ * once to the step's float type when stored, exactly as a constant node of
+ * the same value was rounded: terms such as 1 - beta1 are inputs of their
+ * own so that they are computed in double, as the constants were. PyTorch
+ * computes Adam's bias corrections in double too; in float32,
+ * 1 - 0.999^t would lose 4 digits. A program need not read every scalar.
  */
-#define RT_STEP_SCALARS_MAX 4
+#define RT_SCALAR_LR "opt.lr"
+#define RT_SCALAR_STEP "opt.step"                     /* t + 1 */
+#define RT_SCALAR_WEIGHT_DECAY "opt.weight_decay"     /* when != 0 */
+#define RT_SCALAR_MOMENTUM "opt.sgd.momentum"         /* SGD, when != 0 */
+#define RT_SCALAR_UNDAMPED "opt.sgd.one_minus_dampening" /* SGD, dampening != 0 */
+#define RT_SCALAR_ADAM_STEP_SIZE "opt.adam.step_size" /* lr / (1 - beta1^(t+1)) */
+#define RT_SCALAR_ADAM_BC2_SQRT "opt.adam.bias_correction2_sqrt" /* sqrt(1 - beta2^(t+1)) */
+#define RT_SCALAR_ADAM_ONE_MINUS_BETA1 "opt.adam.one_minus_beta1"
+#define RT_SCALAR_ADAM_BETA2 "opt.adam.beta2"
+#define RT_SCALAR_ADAM_ONE_MINUS_BETA2 "opt.adam.one_minus_beta2"
+#define RT_SCALAR_ADAM_EPS "opt.adam.eps"
+#define RT_SCALAR_SAM_RHO "opt.sam.rho"               /* params in no group */
+/* group i (0-based) of optimizer.sam.groups: "opt.sam.rho.<i+1>" */
+void rt_scalar_sam_group_rho(char *out, size_t len, int group);
+
+/* The group (0-based) a parameter's rho comes from: the first whose prefix
+ * matches its name, or -1 for optimizer.sam.rho. */
+int rt_sam_group_of(const opt_config *o, const char *param_name);
+
+#define RT_STEP_SCALARS_MAX (12 + RT_SAM_GROUPS_MAX)
 typedef struct {
-	const char *name;
+	char name[40];
 	double value;
 } rt_step_scalar;
 
+/* Writes the scalars of step t to out (RT_STEP_SCALARS_MAX entries at
+ * most), "opt.lr" first; returns how many. */
 int rt_step_scalars(const rt_recipe *r, int64_t t, int64_t total, rt_step_scalar *out);
 
 #endif

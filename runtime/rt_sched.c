@@ -4,12 +4,14 @@
  * The compiled step takes the learning rate as an input ("opt.lr"), so one
  * compiled program serves every schedule, and samc steps, the trainer and
  * the PyTorch oracle all compute it with this one closed form. The other
- * per-step scalars (the step count, Adam's bias corrections) come from here
- * too, in double.
+ * per-step scalars (the step count, Adam's bias corrections, every
+ * hyperparameter: see rt_recipe.h) come from here too, in double.
  */
 #include "rt_recipe.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 double rt_sched_lr(const rt_recipe *r, int64_t t, int64_t total)
 {
@@ -36,15 +38,50 @@ double rt_sched_lr(const rt_recipe *r, int64_t t, int64_t total)
 	return lr;
 }
 
+void rt_scalar_sam_group_rho(char *out, size_t len, int group)
+{
+	snprintf(out, len, "%s.%d", RT_SCALAR_SAM_RHO, group + 1);
+}
+
+int rt_sam_group_of(const opt_config *o, const char *param_name)
+{
+	for (int i = 0; i < o->ngroups; i++)
+		if (strncmp(param_name, o->groups[i].prefix, strlen(o->groups[i].prefix)) == 0)
+			return i;
+	return -1;
+}
+
+static void put(rt_step_scalar *out, int *n, const char *name, double v)
+{
+	snprintf(out[*n].name, sizeof out[*n].name, "%s", name);
+	out[(*n)++].value = v;
+}
+
 int rt_step_scalars(const rt_recipe *r, int64_t t, int64_t total, rt_step_scalar *out)
 {
+	const opt_config *o = &r->opt;
 	double lr = rt_sched_lr(r, t, total), step = (double)(t + 1);
 	int n = 0;
-	out[n++] = (rt_step_scalar){"opt.lr", lr};
-	out[n++] = (rt_step_scalar){"opt.step", step};
-	if (r->opt.kind == OPT_ADAM || r->opt.kind == OPT_ADAMW) {
-		out[n++] = (rt_step_scalar){"opt.adam.step_size", lr / (1.0 - pow(r->opt.beta1, step))};
-		out[n++] = (rt_step_scalar){"opt.adam.bias_correction2_sqrt", sqrt(1.0 - pow(r->opt.beta2, step))};
+	put(out, &n, RT_SCALAR_LR, lr);
+	put(out, &n, RT_SCALAR_STEP, step);
+	put(out, &n, RT_SCALAR_WEIGHT_DECAY, o->weight_decay);
+	if (o->kind == OPT_SGD) {
+		put(out, &n, RT_SCALAR_MOMENTUM, o->momentum);
+		put(out, &n, RT_SCALAR_UNDAMPED, 1.0 - o->dampening);
+	} else {
+		put(out, &n, RT_SCALAR_ADAM_STEP_SIZE, lr / (1.0 - pow(o->beta1, step)));
+		put(out, &n, RT_SCALAR_ADAM_BC2_SQRT, sqrt(1.0 - pow(o->beta2, step)));
+		put(out, &n, RT_SCALAR_ADAM_ONE_MINUS_BETA1, 1.0 - o->beta1);
+		put(out, &n, RT_SCALAR_ADAM_BETA2, o->beta2);
+		put(out, &n, RT_SCALAR_ADAM_ONE_MINUS_BETA2, 1.0 - o->beta2);
+		put(out, &n, RT_SCALAR_ADAM_EPS, o->eps);
+	}
+	if (o->sam) {
+		put(out, &n, RT_SCALAR_SAM_RHO, o->rho);
+		for (int i = 0; i < o->ngroups && i < RT_SAM_GROUPS_MAX; i++) {
+			rt_scalar_sam_group_rho(out[n].name, sizeof out[n].name, i);
+			out[n++].value = o->groups[i].rho_given ? o->groups[i].rho : o->rho;
+		}
 	}
 	return n;
 }

@@ -98,6 +98,8 @@ static void t_sam_step_value(void **st)
 	unsigned seed = 3;
 	int np = m->nparams;
 	assert_true(np > 0);
+	rt_step_scalar sc[RT_STEP_SCALARS_MAX];
+	int nsc = rt_step_scalars(&m->recipe, 0, 1, sc);
 	/* same random params and batch in both programs */
 	for (int i = 0; i < sam.g->nnodes; i++) {
 		ir_node *n = sam.g->nodes[i];
@@ -109,9 +111,12 @@ static void t_sam_step_value(void **st)
 		for (int64_t k = 0; k < ir_shape_numel(&n->shape); k++) {
 			seed = seed * 1103515245u + 12345u;
 			double r = ((seed >> 8) & 0xffff) / 65536.0 - 0.5;
-			v[k] = n->dtype == IR_I32 ? (double)(k % 10) : !strcmp(n->name, PASS_INPUT_LR) ? 0.1 : r;
-			if (!strcmp(n->name, PASS_INPUT_STEP))
-				v[k] = 1;
+			v[k] = n->dtype == IR_I32 ? (double)(k % 10) : r;
+			for (int j = 0; j < nsc; j++) /* rho and the other step scalars */
+				if (!strcmp(n->name, sc[j].name))
+					v[k] = sc[j].value;
+			if (!strcmp(n->name, PASS_INPUT_LR))
+				v[k] = 0.1;
 			if (w)
 				w[k] = v[k];
 		}
