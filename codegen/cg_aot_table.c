@@ -1,14 +1,16 @@
 /*
  * cg_aot_table.c - the generated C of a standalone trainer (see cg_aot.h):
  * each step's rt_prog table with extern declarations of its kernels, the
- * recipe, the program hash and a main() that calls rt_aot_main. Floats are
- * written as hexadecimal literals, so every value is exact.
+ * recipe (its fields as the recipe schema lists them), the program hash
+ * and a main() that calls rt_aot_main. Floats are written as hexadecimal
+ * literals, so every value is exact.
  */
 #include <math.h>
 #include <string.h>
 
 #include "cg_aot.h"
 #include "rt_aot.h"
+#include "rt_recipe_schema.h"
 
 static const char *const step_names[CG_AOT_NSTEPS] = {"sam", "base", "eval"};
 
@@ -146,7 +148,7 @@ static void write_prog(FILE *f, int step, const rt_prog *p)
 
 static void write_files(FILE *f, const char *what, const data_file *d, int n)
 {
-	fprintf(f, "\t\t.%s = {", what);
+	fprintf(f, "\t.data.%s = {", what);
 	for (int i = 0; i < n; i++) {
 		fputs("{", f);
 		str(f, d[i].input);
@@ -157,6 +159,39 @@ static void write_files(FILE *f, const char *what, const data_file *d, int n)
 	fprintf(f, "},\n");
 }
 
+/* One schema field as a designated initializer, ".opt.lr = 0x1.999999999999ap-4". */
+static void write_field(FILE *f, const rt_recipe *r, const rt_key *k)
+{
+	const char *at = (const char *)r + k->offset;
+	fprintf(f, "\t.%s = ", k->field);
+	switch (k->kind) {
+	case RT_KEY_NUMBER:
+		dbl(f, *(const double *)at);
+		break;
+	case RT_KEY_PAIR: /* the field and the double after it (beta1, beta2) */
+		dbl(f, ((const double *)at)[0]);
+		fputs(",\n\t.opt.beta2 = ", f);
+		dbl(f, ((const double *)at)[1]);
+		break;
+	case RT_KEY_INT:
+	case RT_KEY_BOOL:
+	case RT_KEY_ENUM:
+		fprintf(f, "%d", *(const int *)at);
+		break;
+	case RT_KEY_U64:
+		fprintf(f, "%lluull", (unsigned long long)*(const uint64_t *)at);
+		break;
+	case RT_KEY_STRING:
+		str(f, *(const char *const *)at);
+		break;
+	default:
+		break;
+	}
+	fputs(",\n", f);
+}
+
+/* The recipe: every field the schema names, then what it holds as lists
+ * (SAM groups, data files). */
 static void write_recipe(FILE *f, const rt_recipe *r)
 {
 	const opt_config *o = &r->opt;
@@ -166,51 +201,20 @@ static void write_recipe(FILE *f, const rt_recipe *r)
 		str(f, o->groups[i].prefix);
 		fputs(", ", f);
 		dbl(f, o->groups[i].rho);
-		fputs("},\n", f);
+		fprintf(f, ", %d},\n", o->groups[i].rho_given);
 	}
-	fprintf(f, "\t{0}\n};\nstatic const rt_recipe samc_recipe = {\n\t.opt = {.kind = %s, .lr = ",
-	        o->kind == OPT_SGD ? "OPT_SGD" : o->kind == OPT_ADAM ? "OPT_ADAM" : "OPT_ADAMW");
-	const double od[] = {o->lr, o->momentum, o->dampening, o->weight_decay, o->beta1, o->beta2,
-	                     o->eps, o->rho};
-	const char *const on[] = {"lr", "momentum", "dampening", "weight_decay", "beta1", "beta2",
-	                          "eps", "rho"};
-	for (int i = 0; i < 8; i++) {
-		if (i)
-			fprintf(f, ", .%s = ", on[i]);
-		dbl(f, od[i]);
-	}
-	fprintf(f, ",\n\t\t.nesterov = %d, .sam = %d, .adaptive = %d, .sam_every = %d, "
-	           ".groups = samc_groups, .ngroups = %d},\n",
-	        o->nesterov, o->sam, o->adaptive, o->sam_every, o->ngroups);
-	const sched_config *sc = &r->sched;
-	fprintf(f, "\t.sched = {.kind = %s, .step_size = ",
-	        sc->kind == SCHED_CONSTANT ? "SCHED_CONSTANT" : sc->kind == SCHED_STEP ? "SCHED_STEP"
-	                                                                             : "SCHED_COSINE");
-	dbl(f, sc->step_size);
-	fputs(", .gamma = ", f);
-	dbl(f, sc->gamma);
-	fputs(", .t_max = ", f);
-	dbl(f, sc->t_max);
-	fputs(", .eta_min = ", f);
-	dbl(f, sc->eta_min);
-	fputs(", .warmup = ", f);
-	dbl(f, sc->warmup);
+	fprintf(f, "\t{0}\n};\nstatic const rt_recipe samc_recipe = {\n");
+	int n;
+	const rt_key *keys = rt_recipe_keys(&n);
+	for (int i = 0; i < n; i++)
+		if (keys[i].offset >= 0)
+			write_field(f, r, &keys[i]);
+	fprintf(f, "\t.opt.sam = %d, .opt.groups = samc_groups, .opt.ngroups = %d,\n", o->sam,
+	        o->ngroups);
 	const data_config *d = &r->data;
-	fputs("},\n\t.data = {\n\t\t.format = ", f);
-	str(f, d->format);
-	fputs(",\n", f);
 	write_files(f, "train", d->train, d->ntrain);
 	write_files(f, "test", d->test, d->ntest);
-	fprintf(f, "\t\t.ntrain = %d, .ntest = %d, .scale = ", d->ntrain, d->ntest);
-	dbl(f, d->scale);
-	fputs(", .mean = ", f);
-	dbl(f, d->mean);
-	fputs(", .std = ", f);
-	dbl(f, d->std);
-	fprintf(f, ",\n\t\t.drop_last = %d, .limit_train = %d, .limit_test = %d},\n", d->drop_last,
-	        d->limit_train, d->limit_test);
-	fprintf(f, "\t.batch_size = %d, .epochs = %d, .seed = %lluull, .log_every = %d\n};\n",
-	        r->batch_size, r->epochs, (unsigned long long)r->seed, r->log_every);
+	fprintf(f, "\t.data.ntrain = %d, .data.ntest = %d\n};\n", d->ntrain, d->ntest);
 }
 
 int cg_aot_write_table(FILE *f, const cg_aot_unit *u, char *err, size_t errlen)

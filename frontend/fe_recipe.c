@@ -1,9 +1,10 @@
 /*
  * fe_recipe.c - reads the table a model file returns into ir_model and
- * ir_recipe, applying the defaults of docs/dsl.md (PyTorch's where there is
- * one) and rejecting values that cannot train: a loss that is not a
- * scalar, lr <= 0, betas outside [0,1), a batch size that disagrees with
- * batch_size(), data bound to inputs that do not exist.
+ * ir_recipe, applying the defaults and ranges of the recipe schema
+ * (runtime/rt_recipe_schema.h; PyTorch's defaults where there is one) and
+ * rejecting values that cannot train: a loss that is not a scalar, lr <= 0,
+ * betas outside [0,1), a batch size that disagrees with batch_size(), data
+ * bound to inputs that do not exist.
  */
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "fe_recipe.h"
 #include "fe_sandbox.h"
+#include "rt_recipe_schema.h"
 
 /* Pushes t[key] (raw) and returns its type. */
 static int fe_get(lua_State *L, int t, const char *key)
@@ -115,21 +117,82 @@ static void fe_not_for(lua_State *L, int t, const char *pre, const char *key,
 	lua_pop(L, 1);
 }
 
-static void fe_read_sam(lua_State *L, int t, opt_config *o, fe_dsl *d)
+/* The schema's key at path: every path named here is in the schema. */
+static const rt_key *fe_key(const char *path)
 {
+	const rt_key *k = rt_recipe_key(path);
+	return k && k->offset >= 0 ? k : NULL;
+}
+
+/* Reads t[last part of path] into its field of r, checked against the
+ * schema's range; the field keeps its value (the default) when absent.
+ * Returns 1 when the key was given. */
+static int fe_read_key(lua_State *L, int t, rt_recipe *r, const char *path)
+{
+	const rt_key *k = fe_key(path);
+	if (!k)
+		fe_recipe_error(L, "internal: recipe key '%s' is not in the schema", path);
+	const char *name = strrchr(path, '.') ? strrchr(path, '.') + 1 : path;
+	char *at = (char *)r + k->offset, msg[256], pre[128];
+	snprintf(pre, sizeof pre, "%.*s", (int)(name - path), path);
+	int given = fe_get(L, t, name) != LUA_TNIL;
+	lua_pop(L, 1);
+	switch (k->kind) {
+	case RT_KEY_NUMBER: {
+		double v = fe_num(L, t, pre, name, *(double *)at, NULL);
+		if (given && rt_recipe_key_check(k, v, msg, sizeof msg))
+			fe_recipe_error(L, "%s", msg);
+		*(double *)at = v;
+		break;
+	}
+	case RT_KEY_INT:
+		*(int *)at = (int)fe_int(L, t, pre, name, *(int *)at, (int64_t)k->lo, (int64_t)k->hi);
+		break;
+	case RT_KEY_U64:
+		*(uint64_t *)at = (uint64_t)fe_int(L, t, pre, name, (int64_t)*(uint64_t *)at,
+		                                   (int64_t)k->lo, (int64_t)k->hi);
+		break;
+	case RT_KEY_BOOL:
+		*(int *)at = fe_bool(L, t, pre, name, *(int *)at);
+		break;
+	default: /* enums, strings and pairs are read by their own code */
+		fe_recipe_error(L, "internal: recipe key '%s' is not a number", path);
+	}
+	return given;
+}
+
+/* An enum or string key with choices: its index, or the recipe error
+ * "unknown <what> 'x' (known: a, b, c)". */
+static int fe_choice(lua_State *L, const char *path, const char *what, const char *v)
+{
+	const rt_key *k = fe_key(path);
+	int c = k ? rt_recipe_key_choice(k, v) : -1;
+	if (c < 0) {
+		char list[128] = "";
+		if (k)
+			rt_recipe_key_choices(k, list, sizeof list);
+		fe_recipe_error(L, "unknown %s '%s' (known: %s)", what, v, list);
+	}
+	return c;
+}
+
+static void fe_read_sam(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
+{
+	opt_config *o = &r->opt;
 	const char *pre = "optimizer.sam.";
 	o->sam = 1;
-	o->rho = fe_num(L, t, pre, "rho", 0.05, NULL);
-	if (o->rho < 0)
-		fe_recipe_error(L, "optimizer.sam.rho must be >= 0, got %g", o->rho);
-	o->adaptive = fe_bool(L, t, pre, "adaptive", 0);
-	o->sam_every = (int)fe_int(L, t, pre, "every", 1, 1, INT_MAX);
+	fe_read_key(L, t, r, "optimizer.sam.rho");
+	fe_read_key(L, t, r, "optimizer.sam.adaptive");
+	fe_read_key(L, t, r, "optimizer.sam.every");
 	if (!fe_subtable(L, t, pre, "groups")) {
 		lua_pop(L, 1);
 		return;
 	}
 	int gt = lua_gettop(L);
 	lua_Integer n = luaL_len(L, gt);
+	if (n > RT_SAM_GROUPS_MAX)
+		fe_recipe_error(L, "optimizer.sam.groups has %lld groups; at most %d are supported",
+		                (long long)n, RT_SAM_GROUPS_MAX);
 	o->groups = ir_arena_alloc(&d->g->arena, (size_t)(n > 0 ? n : 1) * sizeof *o->groups);
 	for (lua_Integer i = 1; i <= n; i++) {
 		char gpre[64];
@@ -143,9 +206,11 @@ static void fe_read_sam(lua_State *L, int t, opt_config *o, fe_dsl *d)
 		if (!g->prefix)
 			fe_recipe_error(L, "%sprefix is missing", gpre);
 		int has_rho;
+		char msg[256];
 		g->rho = fe_num(L, e, gpre, "rho", o->rho, &has_rho);
 		g->rho_given = has_rho;
-		if (g->rho < 0)
+		/* the group key's range, named with the group's index */
+		if (rt_recipe_key_check(rt_recipe_key("optimizer.sam.groups[].rho"), g->rho, msg, sizeof msg))
 			fe_recipe_error(L, "%srho must be >= 0, got %g", gpre, g->rho);
 		int hits = 0;
 		for (int p = 0; p < d->nparams; p++)
@@ -157,101 +222,94 @@ static void fe_read_sam(lua_State *L, int t, opt_config *o, fe_dsl *d)
 	lua_pop(L, 1);
 }
 
-static void fe_read_optimizer(lua_State *L, int t, opt_config *o, fe_dsl *d)
+/* Keys of one optimizer given to another: "optimizer.eps does not apply to sgd". */
+static void fe_not_for_optimizer(lua_State *L, int t, opt_kind kind)
 {
+	int n;
+	const rt_key *keys = rt_recipe_keys(&n);
+	for (int i = 0; i < n; i++) {
+		const rt_key *k = &keys[i];
+		const char *name = k->path + strlen("optimizer.");
+		if (strncmp(k->path, "optimizer.", 10) || strchr(name, '.'))
+			continue;
+		if ((k->flags & RT_KEY_SGD) && kind != OPT_SGD)
+			fe_not_for(L, t, "optimizer.", name, strcmp(name, "momentum") == 0
+			           ? "adam/adamw (SGD only; see betas)" : "adam/adamw (SGD only)");
+		if ((k->flags & RT_KEY_ADAM) && kind == OPT_SGD)
+			fe_not_for(L, t, "optimizer.", name, "sgd (Adam only)");
+	}
+}
+
+/* optimizer.betas = {b1, b2}, each in the schema's range. */
+static void fe_read_betas(lua_State *L, int t, opt_config *o)
+{
+	const rt_key *k = rt_recipe_key("optimizer.betas");
+	if (fe_subtable(L, t, "optimizer.", "betas")) {
+		int bt = lua_gettop(L);
+		if (luaL_len(L, bt) != 2)
+			fe_recipe_error(L, "optimizer.betas must be a table of two numbers {b1, b2}");
+		for (int i = 1; i <= 2; i++) {
+			char msg[256];
+			lua_rawgeti(L, bt, i);
+			double b = lua_tonumber(L, -1);
+			if (lua_type(L, -1) != LUA_TNUMBER || rt_recipe_key_check(k, b, msg, sizeof msg))
+				fe_recipe_error(L, "optimizer.betas[%d] must be in [%g, %g), got %s", i, k->lo,
+				                k->hi, luaL_tolstring(L, -1, NULL));
+			*(i == 1 ? &o->beta1 : &o->beta2) = b;
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+}
+
+static void fe_read_optimizer(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
+{
+	opt_config *o = &r->opt;
 	const char *pre = "optimizer.";
 	const char *name = fe_str(L, t, pre, "name", NULL);
 	if (!name)
 		fe_recipe_error(L, "optimizer.name is missing (\"sgd\", \"adam\" or \"adamw\")");
-	if (!strcmp(name, "sgd"))
-		o->kind = OPT_SGD;
-	else if (!strcmp(name, "adam"))
-		o->kind = OPT_ADAM;
-	else if (!strcmp(name, "adamw"))
-		o->kind = OPT_ADAMW;
-	else
-		fe_recipe_error(L, "unknown optimizer '%s' (known: sgd, adam, adamw)", name);
-	o->lr = fe_num(L, t, pre, "lr", 1e-3, NULL);
-	if (!(o->lr > 0))
-		fe_recipe_error(L, "optimizer.lr must be > 0, got %g", o->lr);
-	o->weight_decay = fe_num(L, t, pre, "weight_decay", o->kind == OPT_ADAMW ? 0.01 : 0.0, NULL);
-	if (o->weight_decay < 0)
-		fe_recipe_error(L, "optimizer.weight_decay must be >= 0, got %g", o->weight_decay);
+	o->kind = (opt_kind)fe_choice(L, "optimizer.name", "optimizer", name);
+	fe_read_key(L, t, r, "optimizer.lr");
+	/* AdamW's own default, as torch.optim.AdamW's */
+	if (!fe_read_key(L, t, r, "optimizer.weight_decay") && o->kind == OPT_ADAMW)
+		o->weight_decay = 0.01;
+	fe_not_for_optimizer(L, t, o->kind);
 	if (o->kind == OPT_SGD) {
-		o->momentum = fe_num(L, t, pre, "momentum", 0.0, NULL);
-		o->dampening = fe_num(L, t, pre, "dampening", 0.0, NULL);
-		o->nesterov = fe_bool(L, t, pre, "nesterov", 0);
-		if (o->momentum < 0)
-			fe_recipe_error(L, "optimizer.momentum must be >= 0, got %g", o->momentum);
+		fe_read_key(L, t, r, "optimizer.momentum");
+		fe_read_key(L, t, r, "optimizer.dampening");
+		fe_read_key(L, t, r, "optimizer.nesterov");
 		if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
 			fe_recipe_error(L, "optimizer.nesterov needs momentum > 0 and dampening = 0");
-		fe_not_for(L, t, pre, "betas", "sgd (Adam only)");
-		fe_not_for(L, t, pre, "eps", "sgd (Adam only)");
 	} else {
-		o->beta1 = 0.9;
-		o->beta2 = 0.999;
-		if (fe_subtable(L, t, pre, "betas")) {
-			int bt = lua_gettop(L);
-			if (luaL_len(L, bt) != 2)
-				fe_recipe_error(L, "optimizer.betas must be a table of two numbers {b1, b2}");
-			for (int i = 1; i <= 2; i++) {
-				lua_rawgeti(L, bt, i);
-				double b = lua_tonumber(L, -1);
-				if (lua_type(L, -1) != LUA_TNUMBER || !(b >= 0 && b < 1))
-					fe_recipe_error(L, "optimizer.betas[%d] must be in [0, 1), got %s", i,
-					                luaL_tolstring(L, -1, NULL));
-				*(i == 1 ? &o->beta1 : &o->beta2) = b;
-				lua_pop(L, 1);
-			}
-		}
-		lua_pop(L, 1);
-		o->eps = fe_num(L, t, pre, "eps", 1e-8, NULL);
-		if (!(o->eps > 0))
-			fe_recipe_error(L, "optimizer.eps must be > 0, got %g", o->eps);
-		fe_not_for(L, t, pre, "momentum", "adam/adamw (SGD only; see betas)");
-		fe_not_for(L, t, pre, "dampening", "adam/adamw (SGD only)");
-		fe_not_for(L, t, pre, "nesterov", "adam/adamw (SGD only)");
+		fe_read_betas(L, t, o);
+		fe_read_key(L, t, r, "optimizer.eps");
 	}
-	o->sam_every = 1;
 	if (fe_subtable(L, t, pre, "sam"))
-		fe_read_sam(L, lua_gettop(L), o, d);
-	else
-		lua_pop(L, 1);
+		fe_read_sam(L, lua_gettop(L), r, d);
+	lua_pop(L, 1);
 }
 
-static void fe_read_schedule(lua_State *L, int t, sched_config *s)
+static void fe_read_schedule(lua_State *L, int t, rt_recipe *r)
 {
+	sched_config *s = &r->sched;
 	const char *pre = "schedule.";
 	const char *name = fe_str(L, t, pre, "name", "constant");
-	int given;
-	s->warmup = fe_num(L, t, pre, "warmup", 0, NULL);
-	if (s->warmup < 0)
-		fe_recipe_error(L, "schedule.warmup must be >= 0, got %g", s->warmup);
-	if (!strcmp(name, "constant")) {
-		s->kind = SCHED_CONSTANT;
-	} else if (!strcmp(name, "step")) {
-		s->kind = SCHED_STEP;
-		s->step_size = fe_num(L, t, pre, "step_size", 0, &given);
-		if (!given || !(s->step_size >= 1))
+	s->kind = (sched_kind)fe_choice(L, "schedule.name", "schedule", name);
+	fe_read_key(L, t, r, "schedule.warmup");
+	if (s->kind == SCHED_STEP) {
+		if (!fe_read_key(L, t, r, "schedule.step_size"))
 			fe_recipe_error(L, "schedule.step_size must be given and >= 1 for "
 			                "name = \"step\"");
-		s->gamma = fe_num(L, t, pre, "gamma", 0.1, NULL);
-		if (!(s->gamma > 0))
-			fe_recipe_error(L, "schedule.gamma must be > 0, got %g", s->gamma);
-	} else if (!strcmp(name, "cosine")) {
-		s->kind = SCHED_COSINE;
-		s->t_max = fe_num(L, t, pre, "t_max", 0, NULL);
-		s->eta_min = fe_num(L, t, pre, "eta_min", 0, NULL);
-		if (s->t_max < 0 || s->eta_min < 0)
-			fe_recipe_error(L, "schedule.t_max and schedule.eta_min must be >= 0");
+		fe_read_key(L, t, r, "schedule.gamma");
 	} else {
-		fe_recipe_error(L, "unknown schedule '%s' (known: constant, step, cosine)", name);
-	}
-	if (s->kind != SCHED_STEP) {
 		fe_not_for(L, t, pre, "step_size", "this schedule (name = \"step\" only)");
 		fe_not_for(L, t, pre, "gamma", "this schedule (name = \"step\" only)");
 	}
-	if (s->kind != SCHED_COSINE) {
+	if (s->kind == SCHED_COSINE) {
+		fe_read_key(L, t, r, "schedule.t_max");
+		fe_read_key(L, t, r, "schedule.eta_min");
+	} else {
 		fe_not_for(L, t, pre, "t_max", "this schedule (name = \"cosine\" only)");
 		fe_not_for(L, t, pre, "eta_min", "this schedule (name = \"cosine\" only)");
 	}
@@ -311,16 +369,14 @@ static int fe_read_split(lua_State *L, int t, const char *split, data_file *file
 	return n;
 }
 
-static void fe_read_data(lua_State *L, int t, data_config *dc, fe_dsl *d)
+static void fe_read_data(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 {
+	data_config *dc = &r->data;
 	const char *pre = "data.";
 	dc->format = fe_str(L, t, pre, "format", NULL);
 	if (!dc->format)
 		fe_recipe_error(L, "data.format is missing (\"idx\", \"csv\" or \"safetensors\")");
-	if (strcmp(dc->format, "idx") && strcmp(dc->format, "csv") &&
-	    strcmp(dc->format, "safetensors"))
-		fe_recipe_error(L, "unknown data.format '%s' (known: idx, csv, safetensors)",
-		                dc->format);
+	fe_choice(L, "data.format", "data.format", dc->format);
 	dc->base_dir = fe_model_dir(d);
 	dc->ntrain = fe_read_split(L, t, "train", dc->train, d);
 	dc->ntest = fe_read_split(L, t, "test", dc->test, d);
@@ -332,14 +388,10 @@ static void fe_read_data(lua_State *L, int t, data_config *dc, fe_dsl *d)
 			fe_recipe_error(L, "data.train has no file for input '%s' (declared at line %d)",
 			                d->inputs[i].node->name, d->inputs[i].line);
 	}
-	dc->scale = fe_num(L, t, pre, "scale", 1.0, NULL);
-	dc->mean = fe_num(L, t, pre, "mean", 0.0, NULL);
-	dc->std = fe_num(L, t, pre, "std", 1.0, NULL);
-	if (!(dc->std > 0))
-		fe_recipe_error(L, "data.std must be > 0, got %g", dc->std);
-	dc->drop_last = fe_bool(L, t, pre, "drop_last", 1);
-	dc->limit_train = (int)fe_int(L, t, pre, "limit_train", 0, 0, INT_MAX);
-	dc->limit_test = (int)fe_int(L, t, pre, "limit_test", 0, 0, INT_MAX);
+	const char *const keys[] = {"data.scale", "data.mean", "data.std", "data.drop_last",
+	                            "data.limit_train", "data.limit_test"};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		fe_read_key(L, t, r, keys[i]);
 }
 
 /* A scalar float tensor for the loss or a metric; errors at its line. */
@@ -398,6 +450,7 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 {
 	int t = lua_absindex(L, idx);
 	ir_recipe *r = &m->recipe;
+	rt_recipe_defaults(r);
 	fe_recipe_check_keys(L, t);
 
 	if (fe_get(L, t, "loss") == LUA_TNIL)
@@ -406,10 +459,11 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 	lua_pop(L, 1);
 	fe_read_metrics(L, t, m, d);
 
-	r->epochs = (int)fe_int(L, t, "", "epochs", 1, 1, INT_MAX);
-	r->seed = (uint64_t)fe_int(L, t, "", "seed", 0, 0, (int64_t)1 << 53);
-	r->log_every = (int)fe_int(L, t, "", "log_every", 100, 1, INT_MAX);
-	int64_t bs = fe_int(L, t, "", "batch_size", 0, 1, INT_MAX);
+	fe_read_key(L, t, r, "epochs");
+	fe_read_key(L, t, r, "seed");
+	fe_read_key(L, t, r, "log_every");
+	fe_read_key(L, t, r, "batch_size");
+	int64_t bs = r->batch_size;
 	if (d->batch_size && bs && bs != d->batch_size)
 		fe_recipe_error(L, "batch_size = %lld disagrees with batch_size(%d) at line %d",
 		                (long long)bs, d->batch_size, d->batch_line);
@@ -419,15 +473,14 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 
 	if (!fe_subtable(L, t, "", "optimizer"))
 		fe_recipe_error(L, "optimizer is missing, e.g. optimizer = {name = \"sgd\", lr = 0.1}");
-	fe_read_optimizer(L, lua_gettop(L), &r->opt, d);
+	fe_read_optimizer(L, lua_gettop(L), r, d);
 	lua_pop(L, 1);
 
-	r->sched.kind = SCHED_CONSTANT;
 	if (fe_subtable(L, t, "", "schedule"))
-		fe_read_schedule(L, lua_gettop(L), &r->sched);
+		fe_read_schedule(L, lua_gettop(L), r);
 	lua_pop(L, 1);
 
 	if (fe_subtable(L, t, "", "data"))
-		fe_read_data(L, lua_gettop(L), &r->data, d);
+		fe_read_data(L, lua_gettop(L), r, d);
 	lua_pop(L, 1);
 }

@@ -1,6 +1,6 @@
 /*
- * fe_recipe.h - the table a model file returns: its schema (every key it
- * may hold), --set overrides, and reading it into ir_model / ir_recipe
+ * fe_recipe.h - the table a model file returns: its keys (checked against
+ * runtime/rt_recipe_schema.h), --set overrides, and reading it into ir_model / ir_recipe
  * with validation. Errors name the model file and the line of its
  * `return` statement (or of the tensor concerned).
  */
@@ -11,30 +11,6 @@
 
 #include "fe_dsl.h"
 #include "ir_model.h"
-
-typedef enum {
-	FE_KEY_NUMBER,
-	FE_KEY_INTEGER,
-	FE_KEY_BOOLEAN,
-	FE_KEY_STRING,
-	FE_KEY_TENSOR,
-	FE_KEY_TABLE, /* fixed keys: `sub` */
-	FE_KEY_MAP,   /* any name -> a value (metrics, data.train) */
-	FE_KEY_LIST   /* array; `sub` (if any) is the schema of each table element */
-} fe_key_kind;
-
-typedef struct fe_key {
-	const char *name;
-	fe_key_kind kind;
-	const struct fe_key *sub; /* TABLE, LIST of tables: keys, NULL-name terminated */
-	fe_key_kind elem;         /* MAP, LIST: the kind of each element */
-} fe_key;
-
-/* The keys of the recipe's top level. */
-const fe_key *fe_recipe_schema(void);
-const fe_key *fe_key_find(const fe_key *keys, const char *name);
-/* The closest known key to a misspelt one, or NULL. */
-const char *fe_key_suggest(const fe_key *keys, const char *name);
 
 /* Raises "<path>:<return line>: recipe: <message>". */
 int fe_recipe_error(lua_State *L, const char *fmt, ...)

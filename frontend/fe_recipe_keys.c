@@ -1,9 +1,9 @@
 /*
- * fe_recipe_keys.c - the recipe's schema, in one place: which keys exist
- * and what each holds. It catches misspelt keys ("unknown recipe key
- * 'optimiser' (did you mean 'optimizer'?)") and drives --set overrides.
- * Defaults and value ranges are checked in fe_recipe.c; docs/dsl.md
- * describes every key.
+ * fe_recipe_keys.c - the model file's recipe table against the recipe
+ * schema (runtime/rt_recipe_schema.h): misspelt keys ("unknown recipe key
+ * 'optimiser' (did you mean 'optimizer'?)") and --set overrides, parsed by
+ * the runtime's parser that standalone trainers use too. Defaults and
+ * value ranges are read in fe_recipe.c; docs/dsl.md describes every key.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,121 +14,7 @@
 
 #include "fe_recipe.h"
 #include "fe_sandbox.h"
-
-static const fe_key sam_group_keys[] = {
-	{"prefix", FE_KEY_STRING, NULL, 0},
-	{"rho", FE_KEY_NUMBER, NULL, 0},
-	{NULL, 0, NULL, 0},
-};
-
-static const fe_key sam_keys[] = {
-	{"rho", FE_KEY_NUMBER, NULL, 0},
-	{"adaptive", FE_KEY_BOOLEAN, NULL, 0},
-	{"every", FE_KEY_INTEGER, NULL, 0},
-	{"groups", FE_KEY_LIST, sam_group_keys, FE_KEY_TABLE},
-	{NULL, 0, NULL, 0},
-};
-
-static const fe_key optimizer_keys[] = {
-	{"name", FE_KEY_STRING, NULL, 0},
-	{"lr", FE_KEY_NUMBER, NULL, 0},
-	{"momentum", FE_KEY_NUMBER, NULL, 0},
-	{"dampening", FE_KEY_NUMBER, NULL, 0},
-	{"nesterov", FE_KEY_BOOLEAN, NULL, 0},
-	{"weight_decay", FE_KEY_NUMBER, NULL, 0},
-	{"betas", FE_KEY_LIST, NULL, FE_KEY_NUMBER},
-	{"eps", FE_KEY_NUMBER, NULL, 0},
-	{"sam", FE_KEY_TABLE, sam_keys, 0},
-	{NULL, 0, NULL, 0},
-};
-
-static const fe_key schedule_keys[] = {
-	{"name", FE_KEY_STRING, NULL, 0},
-	{"step_size", FE_KEY_NUMBER, NULL, 0},
-	{"gamma", FE_KEY_NUMBER, NULL, 0},
-	{"t_max", FE_KEY_NUMBER, NULL, 0},
-	{"eta_min", FE_KEY_NUMBER, NULL, 0},
-	{"warmup", FE_KEY_NUMBER, NULL, 0},
-	{NULL, 0, NULL, 0},
-};
-
-static const fe_key data_keys[] = {
-	{"format", FE_KEY_STRING, NULL, 0},
-	{"train", FE_KEY_MAP, NULL, FE_KEY_STRING},
-	{"test", FE_KEY_MAP, NULL, FE_KEY_STRING},
-	{"scale", FE_KEY_NUMBER, NULL, 0},
-	{"mean", FE_KEY_NUMBER, NULL, 0},
-	{"std", FE_KEY_NUMBER, NULL, 0},
-	{"drop_last", FE_KEY_BOOLEAN, NULL, 0},
-	{"limit_train", FE_KEY_INTEGER, NULL, 0},
-	{"limit_test", FE_KEY_INTEGER, NULL, 0},
-	{NULL, 0, NULL, 0},
-};
-
-static const fe_key recipe_keys[] = {
-	{"loss", FE_KEY_TENSOR, NULL, 0},
-	{"metrics", FE_KEY_MAP, NULL, FE_KEY_TENSOR},
-	{"epochs", FE_KEY_INTEGER, NULL, 0},
-	{"seed", FE_KEY_INTEGER, NULL, 0},
-	{"batch_size", FE_KEY_INTEGER, NULL, 0},
-	{"log_every", FE_KEY_INTEGER, NULL, 0},
-	{"optimizer", FE_KEY_TABLE, optimizer_keys, 0},
-	{"schedule", FE_KEY_TABLE, schedule_keys, 0},
-	{"data", FE_KEY_TABLE, data_keys, 0},
-	{NULL, 0, NULL, 0},
-};
-
-const fe_key *fe_recipe_schema(void)
-{
-	return recipe_keys;
-}
-
-const fe_key *fe_key_find(const fe_key *keys, const char *name)
-{
-	for (const fe_key *k = keys; k && k->name; k++)
-		if (strcmp(k->name, name) == 0)
-			return k;
-	return NULL;
-}
-
-static size_t fe_edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 63 || lb > 63)
-		return (size_t)-1;
-	size_t row[64];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
-const char *fe_key_suggest(const fe_key *keys, const char *name)
-{
-	const char *best = NULL;
-	size_t best_d = 3; /* at most two edits away */
-	for (const fe_key *k = keys; k && k->name; k++) {
-		size_t d = fe_edit_distance(name, k->name);
-		if (d < best_d && d < strlen(k->name)) {
-			best = k->name;
-			best_d = d;
-		}
-	}
-	return best;
-}
+#include "rt_recipe_schema.h"
 
 int fe_recipe_error(lua_State *L, const char *fmt, ...)
 {
@@ -145,22 +31,22 @@ int fe_recipe_error(lua_State *L, const char *fmt, ...)
 	return lua_error(L);
 }
 
-static void fe_unknown_key(lua_State *L, const fe_key *keys, const char *prefix,
+static void fe_unknown_key(lua_State *L, const char *parent, const char *prefix,
                            const char *name)
 {
-	const char *hint = fe_key_suggest(keys, name);
-	char list[512] = "";
-	for (const fe_key *k = keys; k->name; k++)
-		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-		         k == keys ? "" : ", ", k->name);
+	const char *hint = NULL;
+	char list[512];
+	rt_recipe_key_child(parent, name, &hint);
+	rt_recipe_key_children(parent, list, sizeof list);
 	if (hint)
 		fe_recipe_error(L, "unknown recipe key '%s%s' (did you mean '%s%s'?)", prefix,
 		                name, prefix, hint);
 	fe_recipe_error(L, "unknown recipe key '%s%s' (known keys here: %s)", prefix, name, list);
 }
 
-/* prefix: "" or "optimizer." etc. */
-static void fe_check_table(lua_State *L, int idx, const fe_key *keys, const char *prefix)
+/* parent: the schema path of the table ("", "optimizer", "optimizer.sam.groups[]");
+ * prefix: how errors name it ("", "optimizer.", "optimizer.sam.groups[1]."). */
+static void fe_check_table(lua_State *L, int idx, const char *parent, const char *prefix)
 {
 	idx = lua_absindex(L, idx);
 	lua_pushnil(L);
@@ -172,19 +58,20 @@ static void fe_check_table(lua_State *L, int idx, const fe_key *keys, const char
 			                "name = value)", got, prefix[0] ? prefix : "the recipe");
 		}
 		const char *name = lua_tostring(L, -2);
-		const fe_key *k = fe_key_find(keys, name);
+		const rt_key *k = rt_recipe_key_child(parent, name, NULL);
 		if (!k)
-			fe_unknown_key(L, keys, prefix, name);
-		char sub[256];
-		if (k->kind == FE_KEY_TABLE && lua_type(L, -1) == LUA_TTABLE) {
+			fe_unknown_key(L, parent, prefix, name);
+		char sub[256], subparent[256];
+		if (k->kind == RT_KEY_TABLE && lua_type(L, -1) == LUA_TTABLE) {
 			snprintf(sub, sizeof sub, "%s%s.", prefix, name);
-			fe_check_table(L, -1, k->sub, sub);
-		} else if (k->kind == FE_KEY_LIST && k->sub && lua_type(L, -1) == LUA_TTABLE) {
+			fe_check_table(L, -1, k->path, sub);
+		} else if (k->kind == RT_KEY_LIST && lua_type(L, -1) == LUA_TTABLE) {
+			snprintf(subparent, sizeof subparent, "%s[]", k->path);
 			lua_Integer n = luaL_len(L, -1);
 			for (lua_Integer i = 1; i <= n; i++) {
 				if (lua_geti(L, -1, i) == LUA_TTABLE) {
 					snprintf(sub, sizeof sub, "%s%s[%lld].", prefix, name, (long long)i);
-					fe_check_table(L, -1, k->sub, sub);
+					fe_check_table(L, -1, subparent, sub);
 				}
 				lua_pop(L, 1);
 			}
@@ -195,7 +82,7 @@ static void fe_check_table(lua_State *L, int idx, const fe_key *keys, const char
 
 void fe_recipe_check_keys(lua_State *L, int idx)
 {
-	fe_check_table(L, idx, recipe_keys, "");
+	fe_check_table(L, idx, "", "");
 }
 
 static int fe_set_error(lua_State *L, const char *set, const char *fmt, ...)
@@ -210,103 +97,57 @@ static int fe_set_error(lua_State *L, const char *set, const char *fmt, ...)
 	return lua_error(L);
 }
 
-/* Pushes the value text converted for a key of the given kind. */
-static void fe_push_set_value(lua_State *L, const char *set, const char *key,
-                              fe_key_kind kind, const char *v)
+/* Pushes a parsed --set value as the model file would have written it. */
+static void fe_push_set_value(lua_State *L, const rt_recipe_set_arg *s)
 {
-	char *end;
-	switch (kind) {
-	case FE_KEY_NUMBER:
-	case FE_KEY_INTEGER: {
-		double d = strtod(v, &end);
-		if (end == v || *end)
-			fe_set_error(L, set, "%s needs a number, got '%s'", key, v);
-		if (kind == FE_KEY_INTEGER && (d != (double)(long long)d))
-			fe_set_error(L, set, "%s needs an integer, got '%s'", key, v);
+	if (s->nnum == 2) {
+		lua_createtable(L, 2, 0);
+		for (int i = 0; i < 2; i++) {
+			lua_pushnumber(L, s->num[i]);
+			lua_rawseti(L, -2, i + 1);
+		}
+	} else if (s->nnum == 1 && s->key->kind == RT_KEY_BOOL) {
+		lua_pushboolean(L, s->num[0] != 0);
+	} else if (s->nnum == 1) {
+		double d = s->num[0];
 		if (d == (double)(long long)d && d > -9e15 && d < 9e15)
 			lua_pushinteger(L, (lua_Integer)d);
 		else
 			lua_pushnumber(L, d);
-		return;
-	}
-	case FE_KEY_BOOLEAN:
-		if (strcmp(v, "true") && strcmp(v, "false"))
-			fe_set_error(L, set, "%s needs true or false, got '%s'", key, v);
-		lua_pushboolean(L, strcmp(v, "true") == 0);
-		return;
-	case FE_KEY_STRING:
-		lua_pushstring(L, v);
-		return;
-	default:
-		fe_set_error(L, set, "%s cannot be set from the command line", key);
+	} else {
+		lua_pushstring(L, s->text);
 	}
 }
 
 static void fe_apply_set(lua_State *L, int idx, const char *set)
 {
-	const char *eq = strchr(set, '=');
-	if (!eq || eq == set)
-		fe_set_error(L, set, "expected key=value, e.g. --set optimizer.lr=0.1");
-	char key[256];
-	size_t klen = (size_t)(eq - set);
-	if (klen >= sizeof key)
-		fe_set_error(L, set, "key too long");
-	memcpy(key, set, klen);
-	key[klen] = '\0';
-	const char *value = eq + 1;
-
-	const fe_key *keys = recipe_keys;
-	fe_key_kind map_elem = 0;
-	int in_map = 0;
+	rt_recipe_set_arg s;
+	char msg[512];
+	if (rt_recipe_set_parse(set, &s, msg, sizeof msg))
+		fe_set_error(L, set, "%s", msg);
 	lua_pushvalue(L, idx);
-	char *seg = key;
-	char sofar[sizeof key + 1] = ""; /* the key's parts so far, dots included */
-	for (;;) {
-		char *dot = strchr(seg, '.');
-		if (dot)
-			*dot = '\0';
-		if (!*seg)
-			fe_set_error(L, set, "empty part in the key");
+	char sofar[sizeof s.path] = ""; /* the key's parts so far, dots included */
+	for (int i = 0; i < s.nparts; i++) {
+		const char *part = s.parts[i];
 		snprintf(sofar + strlen(sofar), sizeof sofar - strlen(sofar), "%s%s",
-		         sofar[0] ? "." : "", seg);
-		fe_key_kind kind;
-		const fe_key *k = NULL;
-		if (in_map) {
-			kind = map_elem;
-		} else {
-			k = fe_key_find(keys, seg);
-			if (!k) {
-				const char *hint = fe_key_suggest(keys, seg);
-				if (hint)
-					fe_set_error(L, set, "unknown recipe key '%s' (did you mean '%s'?)",
-					             sofar, hint);
-				fe_set_error(L, set, "unknown recipe key '%s'", sofar);
-			}
-			kind = k->kind;
-		}
-		if (!dot) {
-			fe_push_set_value(L, set, sofar, kind, value);
-			lua_setfield(L, -2, seg);
+		         sofar[0] ? "." : "", part);
+		if (i == s.nparts - 1) {
+			fe_push_set_value(L, &s);
+			lua_setfield(L, -2, part);
 			lua_pop(L, 1);
 			return;
 		}
-		if (kind != FE_KEY_TABLE && kind != FE_KEY_MAP)
-			fe_set_error(L, set, "'%s' has no sub-keys", sofar);
-		int t = lua_getfield(L, -1, seg);
+		int t = lua_getfield(L, -1, part);
 		if (t == LUA_TNIL) {
 			lua_pop(L, 1);
 			lua_newtable(L);
 			lua_pushvalue(L, -1);
-			lua_setfield(L, -3, seg);
+			lua_setfield(L, -3, part);
 		} else if (t != LUA_TTABLE) {
 			fe_set_error(L, set, "'%s' is a %s in the model file, not a table", sofar,
 			             luaL_typename(L, -1));
 		}
 		lua_remove(L, -2);
-		in_map = kind == FE_KEY_MAP;
-		map_elem = k->elem;
-		keys = k->sub;
-		seg = dot + 1;
 	}
 }
 

@@ -1,7 +1,7 @@
 /*
  * rt_aot.c - a standalone trainer's main (see rt_aot.h): options (those of
- * rt_args.h, as `samc model.lua` takes them), execs of the compiled steps,
- * rt_train.
+ * rt_args.h, as `samc model.lua` takes them, and --set for the recipe
+ * values its steps read as inputs), execs of the compiled steps, rt_train.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,23 +15,30 @@
 typedef struct {
 	rt_train_opts o;
 	int threads;
+	const char **sets; /* --set key=value, in order */
+	int nsets;
 } aot_args;
 
 static const char *const usage =
 	"usage: %s [options]\n"
 	"\n"
 	"Trains %s as compiled by `samc build`, evaluating on the test set after\n"
-	"every epoch.\n" RT_ARGS_TRAIN_HELP;
+	"every epoch.\n" RT_ARGS_TRAIN_HELP RT_ARGS_SET_HELP;
 
 static int parse(aot_args *a, int argc, char **argv)
 {
 	const char *prog = argv[0];
 	for (int i = 1; i < argc;) {
 		char msg[512];
-		const char *opt = argv[i];
+		const char *opt = argv[i], *v;
+		int missing = 0;
 		int took = rt_args_take_train(&a->o, &a->threads, &i, argc, argv, msg, sizeof msg);
+		if (took == 0 && (v = rt_args_value("--set", &i, argc, argv, &missing))) {
+			a->sets[a->nsets++] = v; /* argc bounds their number */
+			continue;
+		}
 		if (took == 0)
-			snprintf(msg, sizeof msg, "unknown option '%s'", opt);
+			snprintf(msg, sizeof msg, missing ? "%s needs a value" : "unknown option '%s'", opt);
 		if (took <= 0) {
 			fprintf(stderr, "%s: %s\n(see %s --help)\n", prog, msg, prog);
 			return 2;
@@ -65,7 +72,18 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	}
 	aot_args a;
 	memset(&a, 0, sizeof a);
+	rt_recipe recipe = *m->recipe;
+	char msg[512];
+	if (!(a.sets = calloc((size_t)argc + 1, sizeof *a.sets))) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return 1;
+	}
 	int rc = parse(&a, argc, argv);
+	if (!rc && rt_args_recipe_sets(&recipe, a.sets, a.nsets, msg, sizeof msg)) {
+		fprintf(stderr, "%s: %s\n(see %s --help)\n", prog, msg, prog);
+		rc = 2;
+	}
+	free(a.sets);
 	if (rc)
 		return rc;
 	rt_err err = {{0}};
@@ -79,12 +97,12 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	}
 	rt_train_result res;
 	memset(&res, 0, sizeof res);
-	a.o.recipe = m->recipe;
+	a.o.recipe = &recipe;
 	a.o.program_hash = m->program_hash;
 	a.o.result = &res;
 	if (!a.o.quiet)
 		printf("%s: %s: %d params, compiled cpu, %s%s\n", prog, m->model, m->nparams,
-		       m->recipe->opt.sam ? "SAM around " : "", opt_name(m->recipe));
+		       recipe.opt.sam ? "SAM around " : "", opt_name(&recipe));
 	if (rt_train(&a.o, sam, base, eval, &err) != 0) {
 		fprintf(stderr, "%s\n", err.msg);
 	} else {

@@ -4,6 +4,7 @@
  * is a usage error, never a silent wrap.
  */
 #include "rt_args.h"
+#include "rt_recipe_schema.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -102,6 +103,26 @@ int rt_args_take_train(rt_train_opts *o, int *threads, int *i, int argc, char **
 		}
 	if (missing) {
 		snprintf(msg, msglen, "%s needs a value", opt);
+		return -1;
+	}
+	return 0;
+}
+
+int rt_args_recipe_sets(rt_recipe *r, const char *const *sets, int nsets, char *msg,
+                        size_t msglen)
+{
+	for (int i = 0; i < nsets; i++) {
+		rt_recipe_set_arg s;
+		char m[400];
+		if (rt_recipe_set_parse(sets[i], &s, m, sizeof m) ||
+		    rt_recipe_set_apply(r, &s, m, sizeof m)) {
+			snprintf(msg, msglen, "--set %s: %s", sets[i], m);
+			return -1;
+		}
+	}
+	char m[400];
+	if (rt_recipe_check(r, m, sizeof m)) {
+		snprintf(msg, msglen, "--set: %s", m);
 		return -1;
 	}
 	return 0;

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rt_recipe.h"
 #include "rt_train.h"
 
 /* The help lines of the options rt_args_take_train knows. */
@@ -50,5 +51,17 @@ int rt_args_seed(const char *opt, const char *v, uint64_t *out, char *msg, size_
  * or bad value. */
 int rt_args_take_train(rt_train_opts *o, int *threads, int *i, int argc, char **argv, char *msg,
                        size_t msglen);
+
+/* The help lines of a trainer's --set (samc documents its own). */
+#define RT_ARGS_SET_HELP                                                                     \
+	"  --set key=value       change a recipe value that is not compiled into the steps,\n"  \
+	"                        e.g. --set optimizer.sam.rho=0.1 --set optimizer.lr=0.05\n"    \
+	"                        (the keys are listed in docs/dsl.md; others need a rebuild)\n"
+
+/* Applies a trainer's "--set key=value" options, in order, to r (a copy of
+ * its compiled-in recipe), then checks the result as a whole. 0, or -1
+ * with "--set key=value: ..." in msg. */
+int rt_args_recipe_sets(rt_recipe *r, const char *const *sets, int nsets, char *msg,
+                        size_t msglen);
 
 #endif

@@ -1,0 +1,170 @@
+/*
+ * rt_recipe_schema.h - every key of a training recipe, listed once.
+ *
+ * A model file returns the recipe as a Lua table; `--set key=value`
+ * overrides one key, in `samc model.lua` and in a standalone trainer alike.
+ * The list below is the one place that says which keys exist, what each
+ * holds, where it lives in rt_recipe, its default, its range and whether a
+ * built trainer can still change it. From it come the front end's key
+ * checks, defaults and range errors (fe_recipe*.c), the --set parser shared
+ * by samc and the trainer (rt_recipe_set.c), and the recipe table that
+ * `samc build` writes into a trainer (cg_aot_table.c).
+ *
+ * RT_RECIPE_SCHEMA(N, F) calls
+ *   N(path, kind, elem, dflt, lo, hi, flags)          a key without a field
+ *   F(path, kind, field, dflt, lo, hi, flags, choices) a key stored in field
+ * `path` is dotted; "[]" stands for any element of a list of tables.
+ * `choices` ("a|b|c") lists the values of an enum or string key, in the
+ * order of the enum's values.
+ */
+#ifndef SAMC_RT_RECIPE_SCHEMA_H
+#define SAMC_RT_RECIPE_SCHEMA_H
+
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+
+#include "rt_recipe.h"
+
+typedef enum {
+	RT_KEY_NUMBER,  /* double */
+	RT_KEY_INT,     /* int */
+	RT_KEY_U64,     /* uint64_t (seed) */
+	RT_KEY_BOOL,    /* int, 0 or 1 */
+	RT_KEY_ENUM,    /* an enum, named by `choices` */
+	RT_KEY_STRING,  /* const char *; one of `choices` if given */
+	RT_KEY_PAIR,    /* two doubles, {a, b}; on the command line "a,b" */
+	RT_KEY_TENSOR,  /* a tensor of the model (loss) */
+	RT_KEY_TABLE,   /* fixed sub-keys */
+	RT_KEY_MAP,     /* any name -> elem (metrics, data.train) */
+	RT_KEY_LIST     /* array of tables, their keys under "path[]." */
+} rt_key_kind;
+
+enum {
+	RT_KEY_RUN = 1,        /* a built trainer takes it in --set */
+	RT_KEY_NONZERO = 2,    /* zero or not is compiled in (the term exists or not) */
+	RT_KEY_SGD = 4,        /* applies to SGD only */
+	RT_KEY_ADAM = 8,       /* applies to Adam and AdamW only */
+	RT_KEY_SAM = 16,       /* needs SAM */
+	RT_KEY_LO_OPEN = 32,   /* value > lo (else >= lo) */
+	RT_KEY_HI_OPEN = 64,   /* value < hi (else <= hi) */
+};
+
+#define RT_KEY_NOLIMIT HUGE_VAL
+#define RT_KEY_PAIR_DFLT2 0.999 /* beta2; a PAIR field is followed by its second double */
+#define RT_KEY_SEED_MAX 9007199254740992.0 /* 2^53: doubles stop being exact */
+
+/* clang-format off */
+#define RT_RECIPE_SCHEMA(N, F) \
+	N("loss", TENSOR, TENSOR, 0, 0, 0, 0) \
+	N("metrics", MAP, TENSOR, 0, 0, 0, 0) \
+	F("epochs", INT, epochs, 1, 1, INT_MAX, RT_KEY_RUN, NULL) \
+	F("seed", U64, seed, 0, 0, RT_KEY_SEED_MAX, RT_KEY_RUN, NULL) \
+	F("batch_size", INT, batch_size, 0, 1, INT_MAX, 0, NULL) \
+	F("log_every", INT, log_every, 100, 1, INT_MAX, RT_KEY_RUN, NULL) \
+	N("optimizer", TABLE, TABLE, 0, 0, 0, 0) \
+	F("optimizer.name", ENUM, opt.kind, OPT_SGD, 0, 0, 0, "sgd|adam|adamw") \
+	F("optimizer.lr", NUMBER, opt.lr, 1e-3, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_LO_OPEN, NULL) \
+	F("optimizer.momentum", NUMBER, opt.momentum, 0, 0, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_NONZERO | RT_KEY_SGD, NULL) \
+	F("optimizer.dampening", NUMBER, opt.dampening, 0, -RT_KEY_NOLIMIT, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_NONZERO | RT_KEY_SGD, NULL) \
+	F("optimizer.nesterov", BOOL, opt.nesterov, 0, 0, 1, RT_KEY_SGD, NULL) \
+	F("optimizer.weight_decay", NUMBER, opt.weight_decay, 0, 0, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_NONZERO, NULL) \
+	F("optimizer.betas", PAIR, opt.beta1, 0.9, 0, 1, RT_KEY_RUN | RT_KEY_ADAM | RT_KEY_HI_OPEN, NULL) \
+	F("optimizer.eps", NUMBER, opt.eps, 1e-8, 0, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_ADAM | RT_KEY_LO_OPEN, NULL) \
+	N("optimizer.sam", TABLE, TABLE, 0, 0, 0, 0) \
+	F("optimizer.sam.rho", NUMBER, opt.rho, 0.05, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_SAM, NULL) \
+	F("optimizer.sam.adaptive", BOOL, opt.adaptive, 0, 0, 1, RT_KEY_SAM, NULL) \
+	F("optimizer.sam.every", INT, opt.sam_every, 1, 1, INT_MAX, RT_KEY_SAM, NULL) \
+	N("optimizer.sam.groups", LIST, TABLE, 0, 0, 0, RT_KEY_SAM) \
+	N("optimizer.sam.groups[].prefix", STRING, STRING, 0, 0, 0, RT_KEY_SAM) \
+	N("optimizer.sam.groups[].rho", NUMBER, NUMBER, 0.05, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_SAM) \
+	N("schedule", TABLE, TABLE, 0, 0, 0, RT_KEY_RUN) \
+	F("schedule.name", ENUM, sched.kind, SCHED_CONSTANT, 0, 0, RT_KEY_RUN, "constant|step|cosine") \
+	F("schedule.step_size", NUMBER, sched.step_size, 0, 1, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
+	F("schedule.gamma", NUMBER, sched.gamma, 0.1, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_LO_OPEN, NULL) \
+	F("schedule.t_max", NUMBER, sched.t_max, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
+	F("schedule.eta_min", NUMBER, sched.eta_min, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
+	F("schedule.warmup", NUMBER, sched.warmup, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
+	N("data", TABLE, TABLE, 0, 0, 0, 0) \
+	F("data.format", STRING, data.format, 0, 0, 0, 0, "idx|csv|safetensors") \
+	N("data.train", MAP, STRING, 0, 0, 0, 0) \
+	N("data.test", MAP, STRING, 0, 0, 0, 0) \
+	F("data.scale", NUMBER, data.scale, 1, -RT_KEY_NOLIMIT, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
+	F("data.mean", NUMBER, data.mean, 0, -RT_KEY_NOLIMIT, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
+	F("data.std", NUMBER, data.std, 1, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_LO_OPEN, NULL) \
+	F("data.drop_last", BOOL, data.drop_last, 1, 0, 1, RT_KEY_RUN, NULL) \
+	F("data.limit_train", INT, data.limit_train, 0, 0, INT_MAX, RT_KEY_RUN, NULL) \
+	F("data.limit_test", INT, data.limit_test, 0, 0, INT_MAX, RT_KEY_RUN, NULL)
+/* clang-format on */
+
+typedef struct {
+	const char *path;
+	rt_key_kind kind;
+	rt_key_kind elem;     /* MAP, LIST: the kind of each element */
+	const char *field;    /* "opt.lr" (the C member), or NULL */
+	long offset;          /* of the field in rt_recipe, or -1 */
+	double dflt, lo, hi;  /* PAIR: dflt is the first's, RT_KEY_PAIR_DFLT2 the second's */
+	int flags;
+	const char *choices;  /* "a|b|c", or NULL */
+} rt_key;
+
+/* The keys, in schema order; n set to their count. */
+const rt_key *rt_recipe_keys(int *n);
+/* The key at a full path ("optimizer.sam.rho", "optimizer.sam.groups[].rho"),
+ * or NULL. */
+const rt_key *rt_recipe_key(const char *path);
+/* The key directly under `parent` ("" for the top, "optimizer.sam.groups[]"
+ * for a group) named `name`, or NULL; with NULL, `hint` (if given) is set
+ * to the closest name there (two edits at most) or NULL. */
+const rt_key *rt_recipe_key_child(const char *parent, const char *name, const char **hint);
+/* The names directly under `parent`, ", "-separated. */
+void rt_recipe_key_children(const char *parent, char *out, size_t len);
+
+/* The index of `s` in k->choices, or -1; the list as "a, b, c". */
+int rt_recipe_key_choice(const rt_key *k, const char *s);
+void rt_recipe_key_choices(const rt_key *k, char *out, size_t len);
+
+/* Fills every field of r with its default (optimizer AdamW's weight decay
+ * aside: 0.01, set by whoever knows the optimizer). */
+void rt_recipe_defaults(rt_recipe *r);
+
+/* 0 if v is within k's range, else -1 and "<path> must be > 0, got -1". */
+int rt_recipe_key_check(const rt_key *k, double v, char *msg, size_t len);
+/* The same for an integer key ("must be an integer >= 1, got 0"). */
+int rt_recipe_key_check_int(const rt_key *k, double v, char *msg, size_t len);
+
+/*
+ * One --set, parsed against the schema: "optimizer.sam.rho=0.1". Errors
+ * (unknown key with a suggestion, a value of the wrong type) are written
+ * to msg; the caller prefixes "--set <arg>: ".
+ */
+typedef struct {
+	const rt_key *key;
+	char path[256];        /* the full key as written */
+	char parts[8][64];     /* its dot-separated parts */
+	int nparts;
+	const char *map_key;   /* under a MAP key: the element's name, else NULL */
+	const char *text;      /* the value as written */
+	double num[2];         /* NUMBER, INT, U64, BOOL (0/1), PAIR */
+	int nnum;
+} rt_recipe_set_arg;
+
+int rt_recipe_set_parse(const char *arg, rt_recipe_set_arg *out, char *msg, size_t len);
+
+/*
+ * Applies a parsed --set to the recipe of a built trainer. Keys that are
+ * compiled into its steps are refused with a message that says so and how
+ * to rebuild: non-RUN keys, momentum/dampening/weight decay turned on or
+ * off, a key of another optimizer, rho of a trainer without SAM.
+ * Returns 0 or -1.
+ */
+int rt_recipe_set_apply(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, size_t len);
+
+/* What no single key can check, after every --set: 0 or -1 and msg. */
+int rt_recipe_check(const rt_recipe *r, char *msg, size_t len);
+
+#endif

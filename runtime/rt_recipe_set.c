@@ -1,0 +1,213 @@
+/*
+ * rt_recipe_set.c - `--set key=value` against the recipe schema (see
+ * rt_recipe_schema.h): parsing, shared by samc (which writes the value
+ * into the model file's table before it is read) and a standalone trainer
+ * (which writes it into its compiled-in recipe, refusing what its compiled
+ * steps cannot change).
+ */
+#include "rt_recipe_schema.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static int err(char *msg, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* A whole number text (no trailing junk); 0 or -1. */
+static int number(const char *v, double *out)
+{
+	char *end;
+	errno = 0;
+	*out = strtod(v, &end);
+	return end == v || *end || isnan(*out) ? -1 : 0;
+}
+
+static int parse_value(rt_recipe_set_arg *s, rt_key_kind kind, char *msg, size_t len)
+{
+	const char *v = s->text, *key = s->path;
+	switch (kind) {
+	case RT_KEY_NUMBER:
+	case RT_KEY_INT:
+	case RT_KEY_U64:
+		if (number(v, &s->num[0]))
+			return err(msg, len, "%s needs a number, got '%s'", key, v);
+		if (kind != RT_KEY_NUMBER && s->num[0] != (double)(long long)s->num[0])
+			return err(msg, len, "%s needs an integer, got '%s'", key, v);
+		s->nnum = 1;
+		return 0;
+	case RT_KEY_BOOL:
+		if (strcmp(v, "true") && strcmp(v, "false"))
+			return err(msg, len, "%s needs true or false, got '%s'", key, v);
+		s->num[0] = strcmp(v, "true") == 0;
+		s->nnum = 1;
+		return 0;
+	case RT_KEY_PAIR: {
+		const char *comma = strchr(v, ',');
+		char a[64];
+		if (!comma || (size_t)(comma - v) >= sizeof a)
+			return err(msg, len, "%s needs two numbers a,b, got '%s'", key, v);
+		snprintf(a, sizeof a, "%.*s", (int)(comma - v), v);
+		if (number(a, &s->num[0]) || number(comma + 1, &s->num[1]))
+			return err(msg, len, "%s needs two numbers a,b, got '%s'", key, v);
+		s->nnum = 2;
+		return 0;
+	}
+	case RT_KEY_ENUM:
+	case RT_KEY_STRING:
+		return 0;
+	default:
+		return err(msg, len, "%s cannot be set from the command line", key);
+	}
+}
+
+int rt_recipe_set_parse(const char *arg, rt_recipe_set_arg *s, char *msg, size_t len)
+{
+	memset(s, 0, sizeof *s);
+	const char *eq = strchr(arg, '=');
+	if (!eq || eq == arg)
+		return err(msg, len, "expected key=value, e.g. --set optimizer.lr=0.1");
+	size_t klen = (size_t)(eq - arg);
+	if (klen >= sizeof s->path)
+		return err(msg, len, "key too long");
+	memcpy(s->path, arg, klen);
+	s->text = eq + 1;
+
+	char parent[sizeof s->path] = "";
+	const rt_key *k = NULL;
+	rt_key_kind kind = RT_KEY_TABLE;
+	for (const char *seg = s->path; seg;) {
+		const char *dot = strchr(seg, '.');
+		size_t n = dot ? (size_t)(dot - seg) : strlen(seg);
+		size_t at = (size_t)(seg - s->path);
+		if (n == 0)
+			return err(msg, len, "empty part in the key");
+		if (s->nparts == 8 || n >= sizeof s->parts[0])
+			return err(msg, len, "key too long");
+		if (kind != RT_KEY_TABLE && kind != RT_KEY_MAP)
+			return err(msg, len, "'%.*s' has no sub-keys", (int)at - 1, s->path);
+		char *part = s->parts[s->nparts++];
+		memcpy(part, seg, n);
+		if (kind == RT_KEY_MAP) {
+			s->map_key = part;
+			kind = k->elem;
+		} else {
+			const char *hint = NULL;
+			if (!(k = rt_recipe_key_child(parent, part, &hint))) {
+				if (hint)
+					return err(msg, len, "unknown recipe key '%.*s' (did you mean '%s'?)",
+					           (int)(at + n), s->path, hint);
+				return err(msg, len, "unknown recipe key '%.*s'", (int)(at + n), s->path);
+			}
+			kind = k->kind;
+			snprintf(parent, sizeof parent, "%s", k->path);
+		}
+		seg = dot ? dot + 1 : NULL;
+	}
+	s->key = k;
+	return parse_value(s, kind, msg, len);
+}
+
+static const char *opt_name(opt_kind k)
+{
+	return k == OPT_SGD ? "sgd" : k == OPT_ADAM ? "adam" : "adamw";
+}
+
+/* data.train.<input>=PATH: the file of an input the trainer already reads. */
+static int set_file(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, size_t len)
+{
+	int test = strcmp(s->key->path, "data.test") == 0;
+	data_file *f = test ? r->data.test : r->data.train;
+	int n = test ? r->data.ntest : r->data.ntrain;
+	for (int i = 0; i < n; i++)
+		if (strcmp(f[i].input, s->map_key) == 0) {
+			if (!*s->text)
+				return err(msg, len, "%s needs a file path", s->path);
+			f[i].path = s->text;
+			return 0;
+		}
+	return err(msg, len, "'%s' is not an input this trainer reads from %s", s->map_key,
+	           s->key->path);
+}
+
+int rt_recipe_set_apply(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, size_t len)
+{
+	const rt_key *k = s->key;
+	char rebuild[400];
+	snprintf(rebuild, sizeof rebuild, "rebuild it with `samc build MODEL --set %s=%s`", s->path,
+	         s->text);
+	if (k->kind == RT_KEY_MAP && s->map_key && k->elem == RT_KEY_STRING)
+		return set_file(r, s, msg, len);
+	if (!(k->flags & RT_KEY_RUN) || k->offset < 0)
+		return err(msg, len, "%s is compiled into this trainer's steps: %s", s->path, rebuild);
+	if (((k->flags & RT_KEY_SGD) && r->opt.kind != OPT_SGD) ||
+	    ((k->flags & RT_KEY_ADAM) && r->opt.kind == OPT_SGD))
+		return err(msg, len, "%s does not apply to this trainer's optimizer (%s)", s->path,
+		           opt_name(r->opt.kind));
+	if ((k->flags & RT_KEY_SAM) && !r->opt.sam)
+		return err(msg, len, "%s: this trainer was built without SAM: %s", s->path, rebuild);
+	char *at = (char *)r + k->offset;
+	switch (k->kind) {
+	case RT_KEY_NUMBER:
+		if (rt_recipe_key_check(k, s->num[0], msg, len))
+			return -1;
+		if ((k->flags & RT_KEY_NONZERO) && (*(double *)at != 0) != (s->num[0] != 0))
+			return err(msg, len, "%s: this trainer was built with %g, and whether it is 0 is "
+			           "compiled into its steps: %s", s->path, *(double *)at, rebuild);
+		*(double *)at = s->num[0];
+		return 0;
+	case RT_KEY_PAIR:
+		for (int i = 0; i < 2; i++)
+			if (rt_recipe_key_check(k, s->num[i], msg, len))
+				return -1;
+		((double *)at)[0] = s->num[0];
+		((double *)at)[1] = s->num[1];
+		return 0;
+	case RT_KEY_INT:
+	case RT_KEY_U64:
+		if (rt_recipe_key_check_int(k, s->num[0], msg, len))
+			return -1;
+		if (k->kind == RT_KEY_INT)
+			*(int *)at = (int)s->num[0];
+		else
+			*(uint64_t *)at = (uint64_t)s->num[0];
+		return 0;
+	case RT_KEY_BOOL:
+		*(int *)at = (int)s->num[0];
+		return 0;
+	case RT_KEY_ENUM: {
+		int c = rt_recipe_key_choice(k, s->text);
+		if (c < 0) {
+			char list[128];
+			rt_recipe_key_choices(k, list, sizeof list);
+			/* "unknown schedule 'x'": the table's name for its .name key */
+			size_t n = strlen(s->path);
+			if (n > 5 && strcmp(s->path + n - 5, ".name") == 0)
+				n -= 5;
+			return err(msg, len, "unknown %.*s '%s' (known: %s)", (int)n, s->path, s->text, list);
+		}
+		*(int *)at = c;
+		return 0;
+	}
+	default:
+		return err(msg, len, "%s cannot be set in a trainer", s->path);
+	}
+}
+
+int rt_recipe_check(const rt_recipe *r, char *msg, size_t len)
+{
+	if (r->sched.kind == SCHED_STEP && !(r->sched.step_size >= 1))
+		return err(msg, len, "schedule.step_size must be given and >= 1 for name = \"step\"");
+	return 0;
+}
