@@ -2,8 +2,10 @@
 # tests/aot/run.sh - `samc build` end to end: a standalone trainer is built
 # from a model, needs neither LLVM nor Lua (ldd), trains, and its final
 # checkpoint equals, byte for byte, that of the JIT (`samc --backend cpu`)
-# run with the same options; its resume is exact; a missing compiler, a
-# missing runtime and an unwritable output give clear errors.
+# run with the same options, also with --set of the recipe values its steps
+# read as inputs (and refuses --set of those compiled in); its resume is
+# exact; a missing compiler, a missing runtime and an unwritable output give
+# clear errors.
 #
 #   sh tests/aot/run.sh SAMC SOURCE_DIR [MODEL]
 # Exit 0 pass, 1 fail, 77 skipped (no data set or no C compiler).
@@ -78,6 +80,42 @@ for dt in f32 f64; do
 		bad "adam/asam $dt: trainer and JIT checkpoints differ"
 	fi
 done
+
+# 3c. --set in the trainer: the values its steps read as inputs (SAM's rho,
+# momentum, weight decay, lr, Adam's betas and eps) change without a
+# rebuild, and match the JIT given the same --set, bit for bit
+HSETS="--set optimizer.sam.rho=0.1 --set optimizer.momentum=0.8 --set optimizer.lr=0.03"
+(cd "$W" && ./trainer --threads 1 --quiet --checkpoint-dir aot_set $HSETS) >"$W/set.out" 2>&1 &&
+"$SAMC" "$MODEL" $SETS $HSETS --backend cpu --threads 1 --quiet --checkpoint-dir "$W/jit_set" \
+	>>"$W/set.out" 2>&1 || { cat "$W/set.out"; bad "trainer --set runs"; }
+if cmp -s "$W/aot_set/last.safetensors" "$W/jit_set/last.safetensors"; then
+	ok "trainer --set rho, momentum, lr == samc --set, bit for bit"
+else
+	bad "trainer --set and samc --set checkpoints differ"
+fi
+cmp -s "$W/aot_set/last.safetensors" "$W/aot1/last.safetensors" &&
+	bad "trainer --set changed nothing" || ok "trainer --set changes the run"
+ASETS="--set optimizer.sam.rho=0.2 --set optimizer.weight_decay=5e-4 --set optimizer.betas=0.8,0.99"
+ASETS="$ASETS --set optimizer.eps=1e-6"
+(cd "$W" && ./adam_f32 --threads 1 --quiet --checkpoint-dir aot_aset $ASETS) >"$W/aset.out" 2>&1 &&
+"$SAMC" "$SRC/tests/diff/mlp_adam.lua" $ADAM --dtype f32 $ASETS --backend cpu --threads 1 --quiet \
+	--checkpoint-dir "$W/jit_aset" >>"$W/aset.out" 2>&1 || { cat "$W/aset.out"; bad "adam --set runs"; }
+if cmp -s "$W/aot_aset/last.safetensors" "$W/jit_aset/last.safetensors" &&
+	! cmp -s "$W/aot_aset/last.safetensors" "$W/aot_adam_f32/last.safetensors"; then
+	ok "adam trainer --set rho, weight decay, betas, eps == samc --set, bit for bit"
+else
+	bad "adam trainer --set and samc --set checkpoints differ (or --set changed nothing)"
+fi
+# what is compiled into the steps is refused, saying how to rebuild
+"$W/trainer" --set optimizer.nesterov=true >/dev/null 2>"$W/set.err"; rc=$?
+[ $rc -eq 2 ] && grep -q "compiled into this trainer's steps: rebuild it with" "$W/set.err" &&
+	ok "trainer --set of a compiled-in key is refused" || bad "trainer --set nesterov: exit $rc, $(cat "$W/set.err")"
+"$W/trainer" --set optimizer.momentum=0 >/dev/null 2>"$W/set.err"; rc=$?
+[ $rc -eq 2 ] && grep -q "whether it is 0 is compiled into its steps" "$W/set.err" &&
+	ok "trainer --set momentum=0 is refused" || bad "trainer --set momentum=0: exit $rc, $(cat "$W/set.err")"
+"$W/trainer" --set optimizer.sam.roh=0.1 >/dev/null 2>"$W/set.err"; rc=$?
+[ $rc -eq 2 ] && grep -q "unknown recipe key 'optimizer.sam.roh' (did you mean 'rho'?)" "$W/set.err" &&
+	ok "trainer --set of a misspelt key" || bad "trainer --set roh: exit $rc, $(cat "$W/set.err")"
 
 # 4. exact resume in the trainer: 2 epochs == 1 epoch, stop, resume
 (cd "$W" && ./trainer --threads 1 --quiet --epochs 2 --checkpoint-dir full &&

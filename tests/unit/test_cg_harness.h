@@ -53,6 +53,14 @@ static inline void cgh_fill(const rt_slot *sl, void *d, uint64_t *seed)
 				((double *)d)[i] = v;
 			continue;
 		}
+		/* hyperparameters (rho, momentum, betas, eps, ...) in (0.1, 0.9) */
+		if (sl->rank == 0 && !strncmp(sl->name, "opt.", 4)) {
+			if (sl->dtype == RT_F32)
+				((float *)d)[i] = (float)(0.1 + 0.8 * u);
+			else
+				((double *)d)[i] = 0.1 + 0.8 * u;
+			continue;
+		}
 		if (!strcmp(sl->name, "eval.mask")) {
 			if (sl->dtype == RT_F32)
 				((float *)d)[i] = u < 0.8 ? 1.0f : 0.0f;
