@@ -138,6 +138,15 @@ static void fe_apply_set(lua_State *L, int idx, const char *set)
 			return;
 		}
 		int t = lua_getfield(L, -1, part);
+		if (s.index && i == s.list_part) {
+			/* an element of a list the model file wrote: never created here */
+			if (t != LUA_TTABLE || lua_geti(L, -1, s.index) != LUA_TTABLE)
+				fe_set_error(L, set, "%s[%d] is not in the model file", sofar, s.index);
+			lua_remove(L, -2);
+			lua_remove(L, -2);
+			snprintf(sofar + strlen(sofar), sizeof sofar - strlen(sofar), "[%d]", s.index);
+			continue;
+		}
 		if (t == LUA_TNIL) {
 			lua_pop(L, 1);
 			lua_newtable(L);

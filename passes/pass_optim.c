@@ -84,7 +84,8 @@ static int adam(opt_ctx *c, const opt_config *o, ir_node *p, ir_node *grad, ir_n
 	ir_node *m2 = B(c, IR_OP_ADD, m, B(c, IR_OP_MUL, B(c, IR_OP_SUB, grad, m),
 	                                  H(c, RT_SCALAR_ADAM_ONE_MINUS_BETA1)));
 	ir_node *v2 = B(c, IR_OP_ADD, B(c, IR_OP_MUL, v, H(c, RT_SCALAR_ADAM_BETA2)),
-	                B(c, IR_OP_MUL, B(c, IR_OP_MUL, grad, grad), H(c, RT_SCALAR_ADAM_ONE_MINUS_BETA2)));
+	                B(c, IR_OP_MUL, B(c, IR_OP_MUL, grad, grad),
+	                  H(c, RT_SCALAR_ADAM_ONE_MINUS_BETA2)));
 	/* lr / (1 - beta1^t) and sqrt(1 - beta2^t) come from the host in double
 	 * (rt_step_scalars), as PyTorch computes them */
 	ir_node *step_size = scalar_input(c, PASS_INPUT_ADAM_STEP_SIZE);

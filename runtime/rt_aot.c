@@ -72,20 +72,29 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	}
 	aot_args a;
 	memset(&a, 0, sizeof a);
+	/* --set writes into a copy of the recipe (and of its SAM groups) */
 	rt_recipe recipe = *m->recipe;
+	int ng = recipe.opt.ngroups;
+	sam_group *groups = calloc((size_t)ng + 1, sizeof *groups);
 	char msg[512];
-	if (!(a.sets = calloc((size_t)argc + 1, sizeof *a.sets))) {
+	if (!groups || !(a.sets = calloc((size_t)argc + 1, sizeof *a.sets))) {
 		fprintf(stderr, "%s: out of memory\n", prog);
+		free(groups);
 		return 1;
 	}
+	if (ng > 0)
+		memcpy(groups, recipe.opt.groups, (size_t)ng * sizeof *groups);
+	recipe.opt.groups = groups;
 	int rc = parse(&a, argc, argv);
 	if (!rc && rt_args_recipe_sets(&recipe, a.sets, a.nsets, msg, sizeof msg)) {
 		fprintf(stderr, "%s: %s\n(see %s --help)\n", prog, msg, prog);
 		rc = 2;
 	}
 	free(a.sets);
-	if (rc)
+	if (rc) {
+		free(groups);
 		return rc;
+	}
 	rt_err err = {{0}};
 	rt_exec *sam = NULL, *base = NULL, *eval = NULL;
 	rc = 1;
@@ -119,5 +128,6 @@ done:
 		base->free(base);
 	if (eval)
 		eval->free(eval);
+	free(groups);
 	return rc;
 }

@@ -85,7 +85,8 @@ enum {
 	N("schedule", TABLE, TABLE, 0, 0, 0, RT_KEY_RUN) \
 	F("schedule.name", ENUM, sched.kind, SCHED_CONSTANT, 0, 0, RT_KEY_RUN, "constant|step|cosine") \
 	F("schedule.step_size", NUMBER, sched.step_size, 0, 1, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
-	F("schedule.gamma", NUMBER, sched.gamma, 0.1, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_LO_OPEN, NULL) \
+	F("schedule.gamma", NUMBER, sched.gamma, 0.1, 0, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_LO_OPEN, NULL) \
 	F("schedule.t_max", NUMBER, sched.t_max, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
 	F("schedule.eta_min", NUMBER, sched.eta_min, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
 	F("schedule.warmup", NUMBER, sched.warmup, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
@@ -138,15 +139,17 @@ int rt_recipe_key_check(const rt_key *k, double v, char *msg, size_t len);
 int rt_recipe_key_check_int(const rt_key *k, double v, char *msg, size_t len);
 
 /*
- * One --set, parsed against the schema: "optimizer.sam.rho=0.1". Errors
+ * One --set, parsed against the schema: "optimizer.sam.rho=0.1",
+ * "optimizer.sam.groups[2].rho=0.1" (an element of a list). Errors
  * (unknown key with a suggestion, a value of the wrong type) are written
  * to msg; the caller prefixes "--set <arg>: ".
  */
 typedef struct {
 	const rt_key *key;
 	char path[256];        /* the full key as written */
-	char parts[8][64];     /* its dot-separated parts */
+	char parts[8][64];     /* its dot-separated parts, "[N]" taken off */
 	int nparts;
+	int list_part, index;  /* parts[list_part] had "[index]" (1-based); index 0: none */
 	const char *map_key;   /* under a MAP key: the element's name, else NULL */
 	const char *text;      /* the value as written */
 	double num[2];         /* NUMBER, INT, U64, BOOL (0/1), PAIR */
@@ -159,7 +162,8 @@ int rt_recipe_set_parse(const char *arg, rt_recipe_set_arg *out, char *msg, size
  * Applies a parsed --set to the recipe of a built trainer. Keys that are
  * compiled into its steps are refused with a message that says so and how
  * to rebuild: non-RUN keys, momentum/dampening/weight decay turned on or
- * off, a key of another optimizer, rho of a trainer without SAM.
+ * off, a key of another optimizer, rho of a trainer without SAM. A SAM
+ * group's rho is written into r->opt.groups, which must be writable.
  * Returns 0 or -1.
  */
 int rt_recipe_set_apply(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, size_t len);

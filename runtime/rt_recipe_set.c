@@ -99,6 +99,17 @@ int rt_recipe_set_parse(const char *arg, rt_recipe_set_arg *s, char *msg, size_t
 			return err(msg, len, "'%.*s' has no sub-keys", (int)at - 1, s->path);
 		char *part = s->parts[s->nparts++];
 		memcpy(part, seg, n);
+		char *open = kind == RT_KEY_MAP ? NULL : strchr(part, '[');
+		if (open) { /* "groups[2]": an element of a list */
+			char *end;
+			long idx = strtol(open + 1, &end, 10);
+			if (open == part || end == open + 1 || strcmp(end, "]") || idx < 1 || idx > 1000000)
+				return err(msg, len, "'%.*s': an index is written [N], N >= 1", (int)(at + n),
+				           s->path);
+			*open = '\0';
+			s->list_part = s->nparts - 1;
+			s->index = (int)idx;
+		}
 		if (kind == RT_KEY_MAP) {
 			s->map_key = part;
 			kind = k->elem;
@@ -112,6 +123,15 @@ int rt_recipe_set_parse(const char *arg, rt_recipe_set_arg *s, char *msg, size_t
 			}
 			kind = k->kind;
 			snprintf(parent, sizeof parent, "%s", k->path);
+			if (open && kind != RT_KEY_LIST)
+				return err(msg, len, "'%s' is not a list", k->path);
+			if (kind == RT_KEY_LIST && !open)
+				return err(msg, len, "'%s' is a list: set a key of one element, e.g. "
+				           "%s[1].rho=0.1", k->path, k->path);
+			if (open) { /* the element's keys */
+				snprintf(parent, sizeof parent, "%s[]", k->path);
+				kind = RT_KEY_TABLE;
+			}
 		}
 		seg = dot ? dot + 1 : NULL;
 	}
@@ -141,6 +161,22 @@ static int set_file(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, size_t 
 	           s->key->path);
 }
 
+/* optimizer.sam.groups[i].rho: each group's rho is a step input of its own. */
+static int set_group_rho(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, size_t len)
+{
+	if (s->index > r->opt.ngroups)
+		return err(msg, len, "this trainer has %d SAM group(s), not %d", r->opt.ngroups,
+		           s->index);
+	rt_key k = *s->key; /* its range, named with the group's index */
+	k.path = s->path;
+	if (rt_recipe_key_check(&k, s->num[0], msg, len))
+		return -1;
+	sam_group *g = &r->opt.groups[s->index - 1];
+	g->rho = s->num[0];
+	g->rho_given = 1;
+	return 0;
+}
+
 int rt_recipe_set_apply(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, size_t len)
 {
 	const rt_key *k = s->key;
@@ -149,14 +185,16 @@ int rt_recipe_set_apply(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, siz
 	         s->text);
 	if (k->kind == RT_KEY_MAP && s->map_key && k->elem == RT_KEY_STRING)
 		return set_file(r, s, msg, len);
-	if (!(k->flags & RT_KEY_RUN) || k->offset < 0)
-		return err(msg, len, "%s is compiled into this trainer's steps: %s", s->path, rebuild);
 	if (((k->flags & RT_KEY_SGD) && r->opt.kind != OPT_SGD) ||
 	    ((k->flags & RT_KEY_ADAM) && r->opt.kind == OPT_SGD))
 		return err(msg, len, "%s does not apply to this trainer's optimizer (%s)", s->path,
 		           opt_name(r->opt.kind));
 	if ((k->flags & RT_KEY_SAM) && !r->opt.sam)
 		return err(msg, len, "%s: this trainer was built without SAM: %s", s->path, rebuild);
+	if (strcmp(k->path, "optimizer.sam.groups[].rho") == 0)
+		return set_group_rho(r, s, msg, len);
+	if (!(k->flags & RT_KEY_RUN) || k->offset < 0)
+		return err(msg, len, "%s is compiled into this trainer's steps: %s", s->path, rebuild);
 	char *at = (char *)r + k->offset;
 	switch (k->kind) {
 	case RT_KEY_NUMBER:

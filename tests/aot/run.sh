@@ -81,8 +81,9 @@ for dt in f32 f64; do
 	fi
 done
 
-# 3c. --set in the trainer: the values its steps read as inputs (SAM's rho,
-# momentum, weight decay, lr, Adam's betas and eps) change without a
+# 3c. --set in the trainer: the values its steps read as inputs (SAM's rho
+# and its groups', momentum, dampening, weight decay, lr, Adam's betas and
+# eps) change without a
 # rebuild, and match the JIT given the same --set, bit for bit
 HSETS="--set optimizer.sam.rho=0.1 --set optimizer.momentum=0.8 --set optimizer.lr=0.03"
 (cd "$W" && ./trainer --threads 1 --quiet --checkpoint-dir aot_set $HSETS) >"$W/set.out" 2>&1 &&
@@ -105,6 +106,22 @@ if cmp -s "$W/aot_aset/last.safetensors" "$W/jit_aset/last.safetensors" &&
 	ok "adam trainer --set rho, weight decay, betas, eps == samc --set, bit for bit"
 else
 	bad "adam trainer --set and samc --set checkpoints differ (or --set changed nothing)"
+fi
+# SAM groups: each group's rho is a step input of its own; dampening and
+# weight decay change too
+GM="$SRC/tests/aot/mlp_groups.lua"
+GSETS="--set optimizer.sam.groups[1].rho=0.3 --set optimizer.sam.rho=0.1"
+GSETS="$GSETS --set optimizer.weight_decay=1e-3 --set optimizer.dampening=0.2"
+"$SAMC" build "$GM" -q -o "$W/groups" >"$W/groups.out" 2>&1 &&
+(cd "$W" && ./groups --threads 1 --quiet --checkpoint-dir aot_g0 &&
+	./groups --threads 1 --quiet --checkpoint-dir aot_g $GSETS) >>"$W/groups.out" 2>&1 &&
+"$SAMC" "$GM" $GSETS --backend cpu --threads 1 --quiet --checkpoint-dir "$W/jit_g" \
+	>>"$W/groups.out" 2>&1 || { cat "$W/groups.out"; bad "groups --set runs"; }
+if cmp -s "$W/aot_g/last.safetensors" "$W/jit_g/last.safetensors" &&
+	! cmp -s "$W/aot_g/last.safetensors" "$W/aot_g0/last.safetensors"; then
+	ok "trainer --set of a SAM group's rho, dampening, weight decay == samc --set, bit for bit"
+else
+	bad "SAM groups: trainer --set and samc --set checkpoints differ (or --set changed nothing)"
 fi
 # what is compiled into the steps is refused, saying how to rebuild
 "$W/trainer" --set optimizer.nesterov=true >/dev/null 2>"$W/set.err"; rc=$?

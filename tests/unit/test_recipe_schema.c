@@ -86,6 +86,31 @@ static void t_frontend_defaults(void **st)
 	remove(path);
 }
 
+/* samc's --set of a SAM group's rho reaches the recipe as a trainer's does. */
+static void t_frontend_group_set(void **st)
+{
+	(void)st;
+	const char *sets[] = {"optimizer.sam.groups[1].rho=0.3", "optimizer.sam.rho=0.1"};
+	fe_options o = {0};
+	o.sets = sets;
+	o.nsets = 2;
+	ir_model *m = NULL;
+	char err[1024];
+	if (fe_load_model(SAMC_SOURCE_DIR "/tests/aot/mlp_groups.lua", &o, &m, err, sizeof err))
+		fail_msg("%s", err);
+	assert_int_equal(m->recipe.opt.ngroups, 1);
+	assert_true(m->recipe.opt.groups[0].rho == 0.3 && m->recipe.opt.groups[0].rho_given);
+	assert_true(m->recipe.opt.rho == 0.1);
+	fe_model_free(m);
+	const char *bad[] = {"optimizer.sam.groups[2].rho=0.3"};
+	o.sets = bad;
+	o.nsets = 1;
+	assert_int_not_equal(fe_load_model(SAMC_SOURCE_DIR "/tests/aot/mlp_groups.lua", &o, &m, err,
+	                                   sizeof err), 0);
+	assert_non_null(strstr(err, "--set optimizer.sam.groups[2].rho=0.3: optimizer.sam.groups[2] "
+	                            "is not in the model file"));
+}
+
 static void parse_ok(const char *arg, rt_recipe_set_arg *s)
 {
 	char msg[512];
@@ -110,6 +135,10 @@ static void t_parse(void **st)
 	assert_true(s.num[0] == 1);
 	parse_ok("schedule.name=cosine", &s);
 	assert_string_equal(s.text, "cosine");
+	parse_ok("optimizer.sam.groups[2].rho=0.5", &s);
+	assert_string_equal(s.key->path, "optimizer.sam.groups[].rho");
+	assert_int_equal(s.index, 2);
+	assert_string_equal(s.parts[s.list_part], "groups");
 }
 
 static void t_parse_errors(void **st)
@@ -130,6 +159,13 @@ static void t_parse_errors(void **st)
 		{"optimizer..lr=1", "empty part in the key"},
 		{"loss=1", "loss cannot be set from the command line"},
 		{"metrics.acc=1", "metrics.acc cannot be set from the command line"},
+		{"optimizer.sam.groups.rho=1", "'optimizer.sam.groups' is a list: set a key of one "
+		                               "element, e.g. optimizer.sam.groups[1].rho=0.1"},
+		{"optimizer.sam.groups[0].rho=1", "an index is written [N], N >= 1"},
+		{"optimizer.sam.groups[x].rho=1", "an index is written [N], N >= 1"},
+		{"optimizer[1].lr=1", "'optimizer' is not a list"},
+		{"optimizer.sam.groups[1].roh=1", "unknown recipe key 'optimizer.sam.groups[1].roh' "
+		                                  "(did you mean 'rho'?)"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		rt_recipe_set_arg s;
@@ -203,6 +239,9 @@ static void t_trainer_set(void **st)
 		{"schedule.name=linear", "unknown schedule 'linear' (known: constant, step, cosine)"},
 		{"schedule.name=step", "schedule.step_size must be given and >= 1"},
 		{"data.train.z=/z", "'z' is not an input this trainer reads from data.train"},
+		{"optimizer.sam.groups[3].rho=0.1", "this trainer has 2 SAM group(s), not 3"},
+		{"optimizer.sam.groups[1].rho=-1", "optimizer.sam.groups[1].rho must be >= 0, got -1"},
+		{"optimizer.sam.groups[1].prefix=fc", "optimizer.sam.groups[1].prefix is compiled"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		rt_recipe c = trainer_recipe(OPT_SGD);
@@ -250,6 +289,13 @@ static void t_step_scalars(void **st)
 	n = rt_step_scalars(&r, 0, 10, sc);
 	assert_true(scalar(sc, n, "opt.sam.rho.1") == 0.5);
 	assert_true(scalar(sc, n, "opt.sam.rho.2") == 0.2);
+	sam_group own[2];
+	memcpy(own, groups, sizeof own);
+	r.opt.groups = own;
+	assert_int_equal(apply(&r, "optimizer.sam.groups[2].rho=0.7", msg, sizeof msg), 0);
+	n = rt_step_scalars(&r, 0, 10, sc);
+	assert_true(scalar(sc, n, "opt.sam.rho.1") == 0.5);
+	assert_true(scalar(sc, n, "opt.sam.rho.2") == 0.7);
 
 	rt_recipe a = trainer_recipe(OPT_ADAM);
 	n = rt_step_scalars(&a, 1, 10, sc);
@@ -264,6 +310,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_schema_consistent),
 		cmocka_unit_test(t_frontend_defaults),
+		cmocka_unit_test(t_frontend_group_set),
 		cmocka_unit_test(t_parse),
 		cmocka_unit_test(t_parse_errors),
 		cmocka_unit_test(t_trainer_set),
