@@ -71,7 +71,9 @@ static const char *const shared_options =
 	"Options of every command that reads a model:\n"
 	"  --set key=value   override a recipe value before validation, e.g.\n"
 	"                    --set epochs=3 --set optimizer.lr=0.1 --set optimizer.sam.rho=0.1\n"
-	"                    --set batch_size=64 (values: numbers, true/false, strings)\n"
+	"                    --set batch_size=64 --set optimizer.betas=0.9,0.99\n"
+	"                    --set optimizer.sam.groups[1].rho=0.2 (values: numbers,\n"
+	"                    true/false, strings; keys: docs/dsl.md)\n"
 	"  --dtype f32|f64   float type of the program (default f32)\n";
 
 static void cli_print_help(FILE *f)

@@ -298,20 +298,25 @@ static void fe_read_schedule(lua_State *L, int t, rt_recipe *r)
 	s->kind = (sched_kind)fe_choice(L, "schedule.name", "schedule", name);
 	fe_read_key(L, t, r, "schedule.warmup");
 	if (s->kind == SCHED_STEP) {
-		if (!fe_read_key(L, t, r, "schedule.step_size"))
-			fe_recipe_error(L, "schedule.step_size must be given and >= 1 for "
-			                "name = \"step\"");
-		fe_read_key(L, t, r, "schedule.gamma");
-	} else {
-		fe_not_for(L, t, pre, "step_size", "this schedule (name = \"step\" only)");
-		fe_not_for(L, t, pre, "gamma", "this schedule (name = \"step\" only)");
+		if (fe_get(L, t, "step_size") == LUA_TNIL)
+			fe_recipe_error(L, "schedule.step_size must be given and >= 1 for name = \"step\"");
+		lua_pop(L, 1);
 	}
-	if (s->kind == SCHED_COSINE) {
-		fe_read_key(L, t, r, "schedule.t_max");
-		fe_read_key(L, t, r, "schedule.eta_min");
-	} else {
-		fe_not_for(L, t, pre, "t_max", "this schedule (name = \"cosine\" only)");
-		fe_not_for(L, t, pre, "eta_min", "this schedule (name = \"cosine\" only)");
+	/* each schedule's own keys; another schedule's are an error */
+	int n;
+	const rt_key *keys = rt_recipe_keys(&n);
+	for (int i = 0; i < n; i++) {
+		const rt_key *k = &keys[i];
+		int only = k->flags & (RT_KEY_STEP | RT_KEY_COSINE);
+		if (!only)
+			continue;
+		if ((only == RT_KEY_STEP && s->kind == SCHED_STEP) ||
+		    (only == RT_KEY_COSINE && s->kind == SCHED_COSINE))
+			fe_read_key(L, t, r, k->path);
+		else
+			fe_not_for(L, t, pre, k->path + strlen(pre), only == RT_KEY_STEP
+			           ? "this schedule (name = \"step\" only)"
+			           : "this schedule (name = \"cosine\" only)");
 	}
 }
 

@@ -121,6 +121,14 @@ int rt_args_recipe_sets(rt_recipe *r, const char *const *sets, int nsets, char *
 		}
 	}
 	char m[400];
+	for (int i = 0; i < nsets; i++) { /* schedule keys against the final schedule */
+		rt_recipe_set_arg s;
+		if (rt_recipe_set_parse(sets[i], &s, m, sizeof m) == 0 &&
+		    rt_recipe_set_applies(r, &s, m, sizeof m)) {
+			snprintf(msg, msglen, "--set %s: %s", sets[i], m);
+			return -1;
+		}
+	}
 	if (rt_recipe_check(r, m, sizeof m)) {
 		snprintf(msg, msglen, "--set: %s", m);
 		return -1;

@@ -48,6 +48,8 @@ enum {
 	RT_KEY_SAM = 16,       /* needs SAM */
 	RT_KEY_LO_OPEN = 32,   /* value > lo (else >= lo) */
 	RT_KEY_HI_OPEN = 64,   /* value < hi (else <= hi) */
+	RT_KEY_STEP = 128,     /* applies to schedule "step" only */
+	RT_KEY_COSINE = 256,   /* applies to schedule "cosine" only */
 };
 
 #define RT_KEY_NOLIMIT HUGE_VAL
@@ -84,11 +86,13 @@ enum {
 	N("optimizer.sam.groups[].rho", NUMBER, NUMBER, 0.05, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_SAM) \
 	N("schedule", TABLE, TABLE, 0, 0, 0, RT_KEY_RUN) \
 	F("schedule.name", ENUM, sched.kind, SCHED_CONSTANT, 0, 0, RT_KEY_RUN, "constant|step|cosine") \
-	F("schedule.step_size", NUMBER, sched.step_size, 0, 1, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
+	F("schedule.step_size", NUMBER, sched.step_size, 0, 1, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_STEP, NULL) \
 	F("schedule.gamma", NUMBER, sched.gamma, 0.1, 0, RT_KEY_NOLIMIT, \
-	  RT_KEY_RUN | RT_KEY_LO_OPEN, NULL) \
-	F("schedule.t_max", NUMBER, sched.t_max, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
-	F("schedule.eta_min", NUMBER, sched.eta_min, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
+	  RT_KEY_RUN | RT_KEY_STEP | RT_KEY_LO_OPEN, NULL) \
+	F("schedule.t_max", NUMBER, sched.t_max, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_COSINE, NULL) \
+	F("schedule.eta_min", NUMBER, sched.eta_min, 0, 0, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_COSINE, NULL) \
 	F("schedule.warmup", NUMBER, sched.warmup, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
 	N("data", TABLE, TABLE, 0, 0, 0, 0) \
 	F("data.format", STRING, data.format, 0, 0, 0, 0, "idx|csv|safetensors") \
@@ -170,5 +174,8 @@ int rt_recipe_set_apply(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, siz
 
 /* What no single key can check, after every --set: 0 or -1 and msg. */
 int rt_recipe_check(const rt_recipe *r, char *msg, size_t len);
+/* After every --set: -1 and msg if s's key does not apply to r's schedule
+ * ("schedule.gamma does not apply to this schedule (name = "step" only)"). */
+int rt_recipe_set_applies(const rt_recipe *r, const rt_recipe_set_arg *s, char *msg, size_t len);
 
 #endif

@@ -43,7 +43,8 @@ static int parse_value(rt_recipe_set_arg *s, rt_key_kind kind, char *msg, size_t
 	case RT_KEY_U64:
 		if (number(v, &s->num[0]))
 			return err(msg, len, "%s needs a number, got '%s'", key, v);
-		if (kind != RT_KEY_NUMBER && s->num[0] != (double)(long long)s->num[0])
+		if (kind != RT_KEY_NUMBER &&
+		    (!(fabs(s->num[0]) < 9e18) || s->num[0] != (double)(long long)s->num[0]))
 			return err(msg, len, "%s needs an integer, got '%s'", key, v);
 		s->nnum = 1;
 		return 0;
@@ -247,5 +248,16 @@ int rt_recipe_check(const rt_recipe *r, char *msg, size_t len)
 {
 	if (r->sched.kind == SCHED_STEP && !(r->sched.step_size >= 1))
 		return err(msg, len, "schedule.step_size must be given and >= 1 for name = \"step\"");
+	return 0;
+}
+
+int rt_recipe_set_applies(const rt_recipe *r, const rt_recipe_set_arg *s, char *msg, size_t len)
+{
+	if ((s->key->flags & RT_KEY_STEP) && r->sched.kind != SCHED_STEP)
+		return err(msg, len, "%s does not apply to this schedule (name = \"step\" only)",
+		           s->path);
+	if ((s->key->flags & RT_KEY_COSINE) && r->sched.kind != SCHED_COSINE)
+		return err(msg, len, "%s does not apply to this schedule (name = \"cosine\" only)",
+		           s->path);
 	return 0;
 }

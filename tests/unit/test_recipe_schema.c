@@ -207,11 +207,13 @@ static void t_trainer_set(void **st)
 	char msg[512];
 	rt_recipe r = trainer_recipe(OPT_SGD);
 	static const char *const ok[] = {"optimizer.sam.rho=0.1", "optimizer.momentum=0.5",
-	                                 "optimizer.lr=0.2", "schedule.name=cosine", "epochs=3",
+	                                 "optimizer.lr=0.2", "schedule.t_max=50",
+	                                 "schedule.name=cosine", "epochs=3",
 	                                 "data.limit_train=100", "seed=7"};
-	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-		if (apply(&r, ok[i], msg, sizeof msg))
-			fail_msg("%s", msg);
+	/* in one go: schedule keys are checked against the final schedule */
+	if (rt_args_recipe_sets(&r, ok, (int)(sizeof ok / sizeof ok[0]), msg, sizeof msg))
+		fail_msg("%s", msg);
+	assert_true(r.sched.t_max == 50);
 	assert_true(r.opt.rho == 0.1 && r.opt.momentum == 0.5 && r.opt.lr == 0.2);
 	assert_true(r.sched.kind == SCHED_COSINE && r.epochs == 3 && r.data.limit_train == 100);
 	assert_true(r.seed == 7);
@@ -238,6 +240,8 @@ static void t_trainer_set(void **st)
 		{"epochs=0", "epochs must be an integer >= 1, got 0"},
 		{"schedule.name=linear", "unknown schedule 'linear' (known: constant, step, cosine)"},
 		{"schedule.name=step", "schedule.step_size must be given and >= 1"},
+		{"schedule.gamma=0.5", "schedule.gamma does not apply to this schedule (name = \"step\" only)"},
+		{"schedule.t_max=5", "schedule.t_max does not apply to this schedule (name = \"cosine\" only)"},
 		{"data.train.z=/z", "'z' is not an input this trainer reads from data.train"},
 		{"optimizer.sam.groups[3].rho=0.1", "this trainer has 2 SAM group(s), not 3"},
 		{"optimizer.sam.groups[1].rho=-1", "optimizer.sam.groups[1].rho must be >= 0, got -1"},
