@@ -175,9 +175,15 @@ static void write_field(FILE *f, const rt_recipe *r, const rt_key *k)
 		break;
 	case RT_KEY_INT:
 	case RT_KEY_BOOL:
-	case RT_KEY_ENUM:
 		fprintf(f, "%d", *(const int *)at);
 		break;
+	case RT_KEY_ENUM: { /* the value, and its name in a comment */
+		const char *c = k->choices;
+		for (int i = 0; i < *(const int *)at && c && strchr(c, '|'); i++)
+			c = strchr(c, '|') + 1;
+		fprintf(f, "%d /* %.*s */", *(const int *)at, c ? (int)strcspn(c, "|") : 1, c ? c : "?");
+		break;
+	}
 	case RT_KEY_U64:
 		fprintf(f, "%lluull", (unsigned long long)*(const uint64_t *)at);
 		break;
