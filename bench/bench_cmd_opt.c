@@ -56,10 +56,12 @@ static ir_graph *build_opt_graph(const ir_model *m, ir_node **norm_out)
 	}
 	ir_node *lr = ir_input(g, PASS_INPUT_LR, IR_F32, ir_shape_scalar());
 	ir_node *step = ir_input(g, PASS_INPUT_STEP, IR_F32, ir_shape_scalar());
+	/* rho is a step input, as pass_sam makes it */
+	ir_node *rho = ir_input(g, RT_SCALAR_SAM_RHO, IR_F32, ir_shape_scalar());
 	ir_node *denom = bin(g, IR_OP_ADD, n2 ? ir_unary(g, IR_OP_SQRT, n2) : NULL,
 	                     ir_const(g, IR_F32, ir_shape_scalar(), 1e-12));
 	for (int i = 0; i < n; i++) {
-		ir_node *scale = bin(g, IR_OP_DIV, ir_const(g, IR_F32, ir_shape_scalar(), m->recipe.opt.rho), denom);
+		ir_node *scale = bin(g, IR_OP_DIV, rho, denom);
 		ir_node *wt = bin(g, IR_OP_ADD, p[i], bin(g, IR_OP_MUL, g1[i], scale));
 		snprintf(name, sizeof name, "sam.wt.%s", m->params[i]->name);
 		ir_node *scratch = ir_state(g, name, IR_F32, m->params[i]->shape);
@@ -120,12 +122,15 @@ int bench_cmd_opt(const bench_args *a)
 		if (b->slot.role == RT_SLOT_INPUT && b->bytes > 4)
 			bench_fill(b->addr, (int64_t)(b->bytes / 4), (uint64_t)i);
 	}
-	/* a scalar the program does not read has no slot; CPU memory is host memory */
-	float *lr = rt_store_addr(&st, PASS_INPUT_LR), *step = rt_store_addr(&st, PASS_INPUT_STEP);
-	if (lr)
-		*lr = (float)m->recipe.opt.lr;
-	if (step)
-		*step = 1.0f;
+	/* the step scalars of step 1 (lr, hyperparameters); a scalar the program
+	 * does not read has no slot; CPU memory is host memory */
+	rt_step_scalar sc[RT_STEP_SCALARS_MAX];
+	int nsc = rt_step_scalars(&m->recipe, 0, 1, sc);
+	for (int i = 0; i < nsc; i++) {
+		float *v = rt_store_addr(&st, sc[i].name);
+		if (v)
+			*v = (float)sc[i].value;
+	}
 	for (int i = 0; i < a->warmup; i++)
 		if (x->run(x, bind, &out, &e) != 0)
 			goto run_fail;
