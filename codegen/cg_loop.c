@@ -95,13 +95,21 @@ static cg_stmt *stmt(ir_arena *a, cg_skind k)
 	return s;
 }
 
-cg_stmt *cg_loop(ir_arena *a, int var, int64_t extent, int par, cg_stmt *body)
+cg_stmt *cg_loop(ir_arena *a, int var, int64_t extent, cg_lkind kind, cg_stmt *body)
 {
 	cg_stmt *s = stmt(a, CG_S_LOOP);
 	s->var = var;
 	s->extent = extent;
-	s->par = par;
+	s->loop = kind;
 	s->body = body;
+	return s;
+}
+
+cg_stmt *cg_reduce(ir_arena *a, int var, int64_t extent, cg_bop op, int acc, cg_stmt *body)
+{
+	cg_stmt *s = cg_loop(a, var, extent, CG_L_REDUCE, body);
+	s->rop = op;
+	s->acc = acc;
 	return s;
 }
 
@@ -148,7 +156,7 @@ cg_stmt *cg_append(cg_stmt **head, cg_stmt *s)
 int64_t cg_kernel_par_extent(const cg_kernel *k)
 {
 	const cg_stmt *s = k->body;
-	if (k->kind != CG_K_LOOPS || !s || s->kind != CG_S_LOOP || !s->par || s->next)
+	if (k->kind != CG_K_LOOPS || !s || s->kind != CG_S_LOOP || s->loop != CG_L_PARALLEL || s->next)
 		return 0;
 	return s->extent;
 }
@@ -237,8 +245,12 @@ static void print_block(FILE *f, const cg_stmt *s, int depth)
 		fprintf(f, "%*s", 2 * depth + 2, "");
 		switch (s->kind) {
 		case CG_S_LOOP:
-			fprintf(f, "for i%d in 0..%" PRId64 "%s:\n", s->var, s->extent,
-			        s->par ? " par" : "");
+			fprintf(f, "for i%d in 0..%" PRId64, s->var, s->extent);
+			if (s->loop == CG_L_PARALLEL)
+				fputs(" parallel", f);
+			else if (s->loop == CG_L_REDUCE)
+				fprintf(f, " reduce(%s: t%d)", bop_name(s->rop), s->acc);
+			fputs(":\n", f);
 			print_block(f, s->body, depth + 1);
 			break;
 		case CG_S_STORE:

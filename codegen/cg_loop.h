@@ -5,9 +5,35 @@
  * Both renderers read this form (LLVM for the CPU, CUDA C for the GPU), so
  * it holds no notion of a particular machine: a kernel is a tree of
  * statements over numbered buffers, numbered loop variables and numbered
- * locals. The one concession to parallel execution is the kernel's
- * outermost loop: when `par` is set, a backend may split its iterations
- * [0, extent) across threads or blocks (iterations touch disjoint outputs).
+ * locals.
+ *
+ * Loop kinds say what a backend may do with a loop's iterations:
+ *
+ *   serial          in order, one after the other (the default; a loop
+ *                   that carries a value from one iteration to the next
+ *                   through memory or a local other than a reduction's).
+ *   parallel        independent: they touch disjoint outputs and no local
+ *                   carries from one to the next, so a backend may run
+ *                   them in any order or at once. The CPU splits a kernel
+ *                   whose whole body is one parallel loop over its thread
+ *                   pool (rt_prog.h); a GPU maps it to its grid.
+ *   reduce(op: t)   independent too, except that each iteration folds one
+ *                   value into the local accumulator t, as `t = t op x`
+ *                   (x does not read t; op is + or max, associative and
+ *                   commutative up to rounding). The order in which the
+ *                   values are combined is not the loop's order but a
+ *                   tree that a backend fixes at compile time, the same on
+ *                   every run: the LLVM renderer lets the vectorizer
+ *                   reassociate (lanes and interleaved accumulators), and
+ *                   the CPU lowering (cg_split.h) cuts a large reduction
+ *                   at the top of a kernel into fixed chunks whose partial
+ *                   results a second kernel folds in order, so it runs on
+ *                   every thread and its result does not depend on how
+ *                   many there are. A GPU renderer is meant to lower the
+ *                   same loop to a block-level tree and a fixed second
+ *                   stage. `t` holds its value from before the loop (the
+ *                   tree starts from it once); outside reduce loops an
+ *                   accumulation is never reassociated.
  *
  * Expressions are trees (a node may be shared within one statement, e.g.
  * `x` in gelu's `0.5*x*(1+erf(x/sqrt2))`) and carry no side effects, so a
@@ -70,12 +96,17 @@ typedef enum {
 	CG_S_FAIL   /* stop the kernel, reporting error `code` (> 0) */
 } cg_skind;
 
+/* Loop kinds (see the top of this file). */
+typedef enum { CG_L_SERIAL, CG_L_PARALLEL, CG_L_REDUCE } cg_lkind;
+
 typedef struct cg_stmt cg_stmt;
 struct cg_stmt {
 	cg_skind kind;
 	int var;        /* LOOP: loop variable; SET: local */
 	int64_t extent; /* LOOP */
-	int par;        /* LOOP: iterations are independent and may run in parallel */
+	cg_lkind loop;  /* LOOP: its kind */
+	cg_bop rop;     /* LOOP reduce: the combining op (CG_B_ADD, CG_B_MAX) */
+	int acc;        /* LOOP reduce: the accumulator local */
 	int buf;        /* STORE */
 	int code;       /* FAIL */
 	cg_expr *idx, *val, *cond;
@@ -95,6 +126,7 @@ typedef struct {
 typedef struct {
 	cg_kkind kind;
 	char name[48];
+	int src;           /* the fused kernel it lowers (pass_fuse.h), for messages */
 	int nargs;
 	cg_arg *args;      /* kernel-local buffer numbers index this array */
 	int nvars;         /* loop variables 0..nvars-1 */
@@ -120,7 +152,9 @@ cg_expr *cg_bin(ir_arena *a, cg_bop op, cg_expr *x, cg_expr *y);
 cg_expr *cg_select(ir_arena *a, cg_expr *c, cg_expr *x, cg_expr *y);
 cg_expr *cg_cast(ir_arena *a, cg_type t, cg_expr *x);
 
-cg_stmt *cg_loop(ir_arena *a, int var, int64_t extent, int par, cg_stmt *body);
+/* A serial or parallel loop; cg_reduce: a reduce(op: acc) loop. */
+cg_stmt *cg_loop(ir_arena *a, int var, int64_t extent, cg_lkind kind, cg_stmt *body);
+cg_stmt *cg_reduce(ir_arena *a, int var, int64_t extent, cg_bop op, int acc, cg_stmt *body);
 cg_stmt *cg_store(ir_arena *a, int buf, cg_expr *idx, cg_expr *val);
 cg_stmt *cg_set(ir_arena *a, int local, cg_expr *val);
 cg_stmt *cg_if(ir_arena *a, cg_expr *cond, cg_stmt *body);
@@ -128,14 +162,15 @@ cg_stmt *cg_fail(ir_arena *a, int code);
 /* Appends s (and its chain) to the block *head; returns s. */
 cg_stmt *cg_append(cg_stmt **head, cg_stmt *s);
 
-/* A kernel is parallel when its body is one outermost LOOP marked par:
+/* A kernel is parallel when its body is one outermost parallel LOOP:
  * returns that loop's extent, else 0. */
 int64_t cg_kernel_par_extent(const cg_kernel *k);
 
 const char *cg_type_name(cg_type t);
 int cg_type_is_float(cg_type t);
 
-/* Readable listing of a kernel ("for i0 in 0..128 par: b2[i0*10+i1] = ..."). */
+/* Readable listing of a kernel ("for i0 in 0..128 parallel:",
+ * "for i1 in 0..784 reduce(+: t0):", "b2[((i0 * 10) + i1)] = ..."). */
 void cg_kernel_print(FILE *f, const cg_kernel *k);
 
 #endif

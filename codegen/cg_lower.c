@@ -229,11 +229,20 @@ static cg_expr *value(lctx *c, const ir_node *n, const int *map, int top)
 	return op_expr(c, n, in[0], in[1]);
 }
 
-/* The loops of groups [g0, g1) around body; the outermost may be parallel. */
-static cg_stmt *nest(lctx *c, int g0, int g1, int par, cg_stmt *body)
+/* The loops of groups [g0, g1) around body, the outermost of kind `outer`,
+ * the others serial. */
+static cg_stmt *nest(lctx *c, int g0, int g1, cg_lkind outer, cg_stmt *body)
 {
 	for (int g = g1 - 1; g >= g0; g--)
-		body = cg_loop(c->a, g, c->gext[g], par && g == g0, body);
+		body = cg_loop(c->a, g, c->gext[g], g == g0 ? outer : CG_L_SERIAL, body);
+	return body;
+}
+
+/* The loops of groups [g0, g1) around body, all folding into local acc. */
+static cg_stmt *nest_reduce(lctx *c, int g0, int g1, cg_bop op, int acc, cg_stmt *body)
+{
+	for (int g = g1 - 1; g >= g0; g--)
+		body = cg_reduce(c->a, g, c->gext[g], op, acc, body);
 	return body;
 }
 
@@ -268,7 +277,7 @@ static int lower_elem(lctx *c)
 		cg_expr *v = value(c, root, map, 1);
 		if (!v)
 			return -1;
-		c->k->body = nest(c, 0, c->ngroup, 1, cg_store(c->a, ob, index_of(c, st), v));
+		c->k->body = nest(c, 0, c->ngroup, CG_L_PARALLEL, cg_store(c->a, ob, index_of(c, st), v));
 		return 0;
 	}
 	/* several results: compute all into locals (reading the old values of
@@ -289,7 +298,7 @@ static int lower_elem(lctx *c)
 		int ob = arg_of(c, c->p->buf_of[r->id], r->dtype, 1);
 		cg_append(&body, cg_store(c->a, ob, idx, cg_local(c->a, cg_type_of(r->dtype), j)));
 	}
-	c->k->body = nest(c, 0, c->ngroup, 1, body);
+	c->k->body = nest(c, 0, c->ngroup, CG_L_PARALLEL, body);
 	return 0;
 }
 
@@ -344,19 +353,19 @@ static int lower_reduce(lctx *c)
 		c->k->local_type = ir_arena_alloc(a, sizeof *c->k->local_type);
 		c->k->local_type[0] = t;
 		cg_expr *accv = cg_local(a, t, 0);
-		cg_stmt *inner = nest(c, nkept, c->ngroup, 0,
-		                      cg_set(a, 0, cg_bin(a, is_sum ? CG_B_ADD : CG_B_MAX, accv, v)));
+		cg_bop op = is_sum ? CG_B_ADD : CG_B_MAX;
+		cg_stmt *inner = nest_reduce(c, nkept, c->ngroup, op, 0, cg_set(a, 0, cg_bin(a, op, accv, v)));
 		cg_stmt *body = cg_set(a, 0, init);
 		body->next = inner;
 		inner->next = cg_store(a, ob, oidx, accv);
-		c->k->body = nest(c, 0, nkept, 1, body);
+		c->k->body = nest(c, 0, nkept, CG_L_PARALLEL, body);
 		return 0;
 	}
 	/* accumulate in the result, walking the input in order */
-	cg_stmt *fill = cg_loop(a, 0, ir_shape_numel(&root->shape), 0,
+	cg_stmt *fill = cg_loop(a, 0, ir_shape_numel(&root->shape), CG_L_SERIAL,
 	                        cg_store(a, ob, cg_var(a, 0), init));
 	cg_expr *old = cg_load(a, t, ob, oidx);
-	fill->next = nest(c, 0, c->ngroup, 0,
+	fill->next = nest(c, 0, c->ngroup, CG_L_SERIAL,
 	                  cg_store(a, ob, oidx, cg_bin(a, is_sum ? CG_B_ADD : CG_B_MAX, old, v)));
 	if (c->k->nvars < 1)
 		c->k->nvars = 1;
@@ -368,6 +377,7 @@ static int lower_kernel(lctx *c, const pass_kernel *K, int idx, char *err, size_
 {
 	const ir_node *root = K->root;
 	cg_kernel *k = c->k;
+	k->src = idx;
 	snprintf(k->name, sizeof k->name, "k%d_%s", idx, ir_op_name(root->op));
 	switch (K->kind) {
 	case PASS_K_ELEM:

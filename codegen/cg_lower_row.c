@@ -33,11 +33,11 @@ static cg_stmt *max_and_sum(rowc *r, int var, int64_t len, cg_expr *(*xat)(rowc 
 	cg_stmt *s = NULL;
 	cg_append(&s, cg_set(a, L_MX, F(r, -INFINITY)));
 	cg_expr *x = xat(r, ctx, V(r, var));
-	cg_append(&s, cg_loop(a, var, len, 0,
+	cg_append(&s, cg_loop(a, var, len, CG_L_SERIAL,
 	                      cg_set(a, L_MX, cg_select(a, cg_bin(a, CG_B_GT, x, L(r, L_MX)), x, L(r, L_MX)))));
 	cg_append(&s, cg_set(a, L_SUM, F(r, 0.0)));
-	cg_append(&s, cg_loop(a, var, len, 0,
-	                      cg_set(a, L_SUM, add(r, L(r, L_SUM), cg_un(a, CG_U_EXP, sub(r, x, L(r, L_MX)))))));
+	cg_append(&s, cg_reduce(a, var, len, CG_B_ADD, L_SUM,
+	                        cg_set(a, L_SUM, add(r, L(r, L_SUM), cg_un(a, CG_U_EXP, sub(r, x, L(r, L_MX)))))));
 	return s;
 }
 
@@ -78,8 +78,8 @@ static int lower_softmax(rowc *r, cg_kernel *k, const ir_node *n, const int *buf
 	cg_expr *y = n->op == IR_OP_SOFTMAX ? cg_bin(a, CG_B_DIV, cg_un(a, CG_U_EXP, v), L(r, L_SUM))
 	                                    : sub(r, v, cg_un(a, CG_U_LOG, L(r, L_SUM)));
 	cg_expr *oidx = add(r, p.base, inner == 1 ? V(r, 2) : mul(r, V(r, 2), I(r, inner)));
-	cg_append(&body, cg_loop(a, 2, len, 0, cg_store(a, buf[0], oidx, y)));
-	k->body = cg_loop(a, 0, outer, 1, cg_loop(a, 1, inner, 0, body));
+	cg_append(&body, cg_loop(a, 2, len, CG_L_SERIAL, cg_store(a, buf[0], oidx, y)));
+	k->body = cg_loop(a, 0, outer, CG_L_PARALLEL, cg_loop(a, 1, inner, CG_L_SERIAL, body));
 	k->nvars = 3;
 	k->work = ir_shape_numel(s) * 3;
 	return 0;
@@ -114,10 +114,10 @@ static int lower_loss(rowc *r, cg_kernel *k, const ir_node *n, const int *buf)
 		cg_expr *gt = cg_bin(a, CG_B_GT, xc, L(r, L_BESTV));
 		cg_stmt *upd = cg_set(a, L_BEST, cg_select(a, gt, V(r, 1), L(r, L_BEST)));
 		upd->next = cg_set(a, L_BESTV, cg_select(a, gt, xc, L(r, L_BESTV)));
-		cg_append(&body, cg_loop(a, 1, C, 0, upd));
+		cg_append(&body, cg_loop(a, 1, C, CG_L_SERIAL, upd));
 		cg_expr *hit = cg_select(a, cg_bin(a, CG_B_EQ, L(r, L_BEST), L(r, L_Y)), F(r, 1.0), F(r, 0.0));
 		cg_append(&body, cg_store(a, buf[0], V(r, 0), hit));
-		k->body = cg_loop(a, 0, N, 1, body);
+		k->body = cg_loop(a, 0, N, CG_L_PARALLEL, body);
 		return 0;
 	}
 	cg_append(&body, max_and_sum(r, 1, C, row_at, &p));
@@ -131,8 +131,8 @@ static int lower_loss(rowc *r, cg_kernel *k, const ir_node *n, const int *buf)
 		                                F(r, 0.0)),
 		                   F(r, sm / (double)C));
 		cg_expr *g = mul(r, sub(r, cg_un(a, CG_U_EXP, sub(r, xc, L(r, L_LSE))), tgt), dl);
-		cg_append(&body, cg_loop(a, 1, C, 0, cg_store(a, buf[0], add(r, p.base, V(r, 1)), g)));
-		k->body = cg_loop(a, 0, N, 1, body);
+		cg_append(&body, cg_loop(a, 1, C, CG_L_SERIAL, cg_store(a, buf[0], add(r, p.base, V(r, 1)), g)));
+		k->body = cg_loop(a, 0, N, CG_L_PARALLEL, body);
 		return 0;
 	}
 	/* CROSS_ENTROPY: l = (1-s)(lse - x[y]) - s * sum(x - lse) / C */
@@ -140,19 +140,19 @@ static int lower_loss(rowc *r, cg_kernel *k, const ir_node *n, const int *buf)
 	cg_expr *l = mul(r, F(r, 1.0 - sm), sub(r, L(r, L_LSE), xy));
 	if (sm != 0.0) {
 		cg_append(&body, cg_set(a, L_ACC, F(r, 0.0)));
-		cg_append(&body, cg_loop(a, 1, C, 0,
-		                         cg_set(a, L_ACC, add(r, L(r, L_ACC), sub(r, xc, L(r, L_LSE))))));
+		cg_append(&body, cg_reduce(a, 1, C, CG_B_ADD, L_ACC,
+		                           cg_set(a, L_ACC, add(r, L(r, L_ACC), sub(r, xc, L(r, L_LSE))))));
 		l = sub(r, l, mul(r, F(r, sm), cg_bin(a, CG_B_DIV, L(r, L_ACC), F(r, (double)C))));
 	}
 	if (n->reduction == IR_REDUCE_NONE) {
 		cg_append(&body, cg_store(a, buf[0], V(r, 0), l));
-		k->body = cg_loop(a, 0, N, 1, body);
+		k->body = cg_loop(a, 0, N, CG_L_PARALLEL, body);
 		return 0;
 	}
-	/* mean over rows, summed in row order */
+	/* mean over rows: a reduction over the rows */
 	cg_append(&body, cg_set(a, L_BESTV, add(r, L(r, L_BESTV), l)));
 	k->body = cg_set(a, L_BESTV, F(r, 0.0));
-	cg_append(&k->body, cg_loop(a, 0, N, 0, body));
+	cg_append(&k->body, cg_reduce(a, 0, N, CG_B_ADD, L_BESTV, body));
 	cg_append(&k->body, cg_store(a, buf[0], I(r, 0),
 	                             cg_bin(a, CG_B_DIV, L(r, L_BESTV), F(r, (double)N))));
 	return 0;

@@ -1,9 +1,11 @@
 /*
  * cg_llvm.c - loop IR to LLVM IR (see cg_llvm.h). Loop variables and
  * locals are allocas that mem2reg promotes; float math carries the
- * `contract` flag (FMA) and accumulations `reassoc` too, so reductions
- * vectorize. Each kernel is an internal function with noalias buffer
- * arguments, wrapped by the exported `NAME(void **bufs, lo, hi, err)`.
+ * `contract` flag (FMA), and the accumulation `t = t op x` of a reduce
+ * loop's accumulator carries `reassoc` too, so reductions vectorize (an
+ * accumulation in a serial loop keeps its order). Each kernel is an
+ * internal function with noalias buffer arguments, wrapped by the
+ * exported `NAME(void **bufs, lo, hi, err)`.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@ typedef struct {
 	const cg_expr *memo_key[MEMO_SIZE];
 	LLVMValueRef memo_val[MEMO_SIZE];
 	const cg_expr *accum; /* the value of the SET being emitted, if an accumulation */
+	int *reducing;        /* per local: enclosing reduce loops that fold into it */
 } rctx;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -251,7 +254,7 @@ static void block(rctx *r, const cg_stmt *s, int top);
 static void loop(rctx *r, const cg_stmt *s, int top)
 {
 	LLVMTypeRef i64 = ty(r, CG_T_I64);
-	int split = top && s->par && !s->next;
+	int split = top && s->loop == CG_L_PARALLEL && !s->next;
 	LLVMValueRef start = split ? r->lo : LLVMConstInt(i64, 0, 0);
 	LLVMValueRef end = split ? r->hi : LLVMConstInt(i64, (unsigned long long)s->extent, 0);
 	LLVMBasicBlockRef cond = LLVMAppendBasicBlockInContext(r->ctx, r->fn, "cond");
@@ -263,7 +266,11 @@ static void loop(rctx *r, const cg_stmt *s, int top)
 	LLVMValueRef v = LLVMBuildLoad2(r->b, i64, r->vars[s->var], "");
 	LLVMBuildCondBr(r->b, LLVMBuildICmp(r->b, LLVMIntSLT, v, end, ""), body, exit);
 	LLVMPositionBuilderAtEnd(r->b, body);
+	if (s->loop == CG_L_REDUCE)
+		r->reducing[s->acc]++;
 	block(r, s->body, 0);
+	if (s->loop == CG_L_REDUCE)
+		r->reducing[s->acc]--;
 	v = LLVMBuildLoad2(r->b, i64, r->vars[s->var], "");
 	LLVMBuildStore(r->b, LLVMBuildNSWAdd(r->b, v, LLVMConstInt(i64, 1, 0), ""), r->vars[s->var]);
 	LLVMBuildBr(r->b, cond);
@@ -288,9 +295,10 @@ static void block(rctx *r, const cg_stmt *s, int top)
 		}
 		case CG_S_SET: {
 			const cg_expr *v = s->val;
-			/* t = t + x: a reduction the vectorizer may reorder */
-			if (v->kind == CG_X_BIN && (v->op == CG_B_ADD || v->op == CG_B_MAX) &&
-			    v->a->kind == CG_X_LOCAL && v->a->var == s->var)
+			/* t = t + x in a reduce loop over t: the vectorizer may reorder */
+			if (r->reducing[s->var] && v->kind == CG_X_BIN &&
+			    (v->op == CG_B_ADD || v->op == CG_B_MAX) && v->a->kind == CG_X_LOCAL &&
+			    v->a->var == s->var)
 				r->accum = v;
 			LLVMBuildStore(r->b, expr(r, v), r->locals[s->var]);
 			break;
@@ -346,9 +354,14 @@ static int render_kernel(rctx *r, const cg_kernel *k, const char *cpu, const cha
 	r->bufp = malloc((size_t)(na + 1) * sizeof *r->bufp);
 	r->vars = malloc((size_t)(k->nvars + 1) * sizeof *r->vars);
 	r->locals = malloc((size_t)(k->nlocals + 1) * sizeof *r->locals);
-	if (!pt || !args || !r->bufp || !r->vars || !r->locals) {
+	r->reducing = calloc((size_t)k->nlocals + 1, sizeof *r->reducing);
+	if (!pt || !args || !r->bufp || !r->vars || !r->locals || !r->reducing) {
 		free(pt);
 		free(args);
+		free(r->bufp);
+		free(r->vars);
+		free(r->locals);
+		free(r->reducing);
 		return -1;
 	}
 	char name[64];
@@ -408,6 +421,7 @@ static int render_kernel(rctx *r, const cg_kernel *k, const char *cpu, const cha
 	free(r->bufp);
 	free(r->vars);
 	free(r->locals);
+	free(r->reducing);
 	return 0;
 }
 
