@@ -30,6 +30,7 @@
 enum { GRP_GEMM, GRP_OPTIM, GRP_FWDBWD, GRP_COUNT };
 static const char *const grp_name[GRP_COUNT] = {"gemm", "optim", "fwdbwd"};
 
+/* i: the fused kernel the program's kernel lowers */
 static int group_of(const pass_fusion *f, int i, const rt_prog_kernel *k)
 {
 	if (k->kind == RT_PROG_GEMM)
@@ -168,12 +169,12 @@ int bench_cmd_profile(const bench_args *a)
 	double grp[GRP_COUNT] = {0}, total = us[nk] / n;
 	for (int i = 0; i < nk; i++) {
 		const rt_prog_kernel *k = &p->kernels[i];
-		int g = group_of(st->f, i, k);
+		int src = st->prog->k[i].src, g = group_of(st->f, src, k);
 		char sh[64] = "?";
 		const char *op = "?";
-		if (i < st->f->nk) {
-			ir_shape_str(&st->f->k[i].root->shape, sh, sizeof sh);
-			op = ir_op_name(st->f->k[i].root->op);
+		if (src < st->f->nk) {
+			ir_shape_str(&st->f->k[src].root->shape, sh, sizeof sh);
+			op = ir_op_name(st->f->k[src].root->op);
 		}
 		grp[g] += us[i] / n;
 		total += us[i] / n;

@@ -106,7 +106,7 @@ int64_t cg_cpu_exec_arena_bytes(const rt_exec *x)
 {
 	if (!x || !x->backend || strcmp(x->backend, "cpu") != 0 || x->run != exec_run)
 		return -1;
-	return ((const cpu_exec *)x->self)->step->p->arena_bytes;
+	return ((const cpu_exec *)x->self)->step->desc.arena_bytes;
 }
 
 int cg_cpu_emit(FILE *out, const char *stage, ir_graph *g, ir_node *const *outs, int nout,

@@ -21,13 +21,23 @@
 #include "cg_loop.h"
 #include "pass_plan.h"
 
+/* A buffer a lowering step adds beyond the memory plan's (cg_split.h):
+ * kernels number it plan->nbuf + its index; it lives in the arena. */
+typedef struct {
+	cg_type type;
+	int64_t numel;
+} cg_scratch;
+
 typedef struct {
 	ir_arena arena;
 	const pass_plan *plan;
-	cg_kernel *k; /* one per fused kernel, in order */
+	cg_kernel *k; /* in schedule order; k[i].src is its fused kernel */
 	int nk;
+	cg_scratch *scratch;
+	int nscratch;
 } cg_program;
 
+/* One loop IR kernel per fused kernel, in order (k[i].src == i). */
 cg_program *cg_lower(const pass_plan *p, char *err, size_t errlen);
 void cg_program_free(cg_program *prog);
 void cg_program_print(FILE *out, const cg_program *prog);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cg_split.h"
 #include "cg_step.h"
 #include "ir_slot.h"
 #include "pass_lowrank.h"
@@ -39,7 +40,7 @@ static int fill_kernels(cg_step *s, char *err, size_t errlen)
 	for (int i = 0, a = 0; i < prog->nk; i++) {
 		const cg_kernel *k = &prog->k[i];
 		rt_prog_kernel *rk = &s->kernels[i];
-		const ir_node *root = s->f->k[i].root;
+		const ir_node *root = s->f->k[k->src].root;
 		rk->kind = k->kind == CG_K_GEMM ? RT_PROG_GEMM : RT_PROG_LOOPS;
 		rk->name = k->name;
 		rk->nargs = k->nargs;
@@ -69,9 +70,11 @@ static int fill_table(cg_step *s, ir_node *const *outs, const char *const *out_n
                       char *err, size_t errlen)
 {
 	const pass_plan *p = s->p;
+	const cg_program *prog = s->prog;
 	ir_graph *g = s->g;
+	int nbuf = p->nbuf + prog->nscratch;
 	s->slots = calloc((size_t)g->nnodes + 1, sizeof *s->slots);
-	s->bufs = calloc((size_t)p->nbuf + 1, sizeof *s->bufs);
+	s->bufs = calloc((size_t)nbuf + 1, sizeof *s->bufs);
 	s->outputs = calloc((size_t)nout + 1, sizeof *s->outputs);
 	s->commits = calloc((size_t)p->ncommit + 1, sizeof *s->commits);
 	if (!s->slots || !s->bufs || !s->outputs || !s->commits)
@@ -80,6 +83,17 @@ static int fill_table(cg_step *s, ir_node *const *outs, const char *const *out_n
 		s->bufs[b].slot = -1;
 		s->bufs[b].offset = p->buf[b].kind == PASS_BUF_ARENA ? p->buf[b].offset : 0;
 		s->bufs[b].bytes = p->buf[b].bytes;
+	}
+	/* the lowering's scratch buffers (cg_split.h) beyond the plan's peak:
+	 * a few values per split reduction */
+	int64_t arena = p->arena_bytes;
+	for (int j = 0; j < prog->nscratch; j++) {
+		rt_prog_buf *b = &s->bufs[p->nbuf + j];
+		arena = (arena + 63) / 64 * 64;
+		b->slot = -1;
+		b->offset = arena;
+		b->bytes = prog->scratch[j].numel * (prog->scratch[j].type == CG_T_F64 ? 8 : 4);
+		arena += b->bytes;
 	}
 	int nslots = 0;
 	for (int i = 0; i < g->nnodes; i++) {
@@ -104,10 +118,10 @@ static int fill_table(cg_step *s, ir_node *const *outs, const char *const *out_n
 	d->outputs = s->outputs;
 	d->noutputs = nout;
 	d->bufs = s->bufs;
-	d->nbufs = p->nbuf;
+	d->nbufs = nbuf;
 	d->commits = s->commits;
 	d->ncommits = p->ncommit;
-	d->arena_bytes = p->arena_bytes;
+	d->arena_bytes = arena;
 	return fill_kernels(s, err, errlen);
 }
 
@@ -151,6 +165,7 @@ cg_step *cg_step_new(const ir_graph *g, ir_node *const *outs, const char *const 
 	if (own_graph(s, g, outs, nout, err, errlen) ||
 	    !(s->f = pass_fuse(s->g, s->outs, nout, err, errlen)) ||
 	    !(s->p = pass_plan_new(s->f, err, errlen)) || !(s->prog = cg_lower(s->p, err, errlen)) ||
+	    cg_split_reductions(s->prog, RT_PROG_PAR_MIN_WORK, err, errlen) ||
 	    fill_table(s, s->outs, out_names, nout, err, errlen)) {
 		cg_step_free(s);
 		return NULL;
