@@ -123,17 +123,23 @@ static void sym_part(void *ctx, int part, int nparts)
 	syrk_rows(j->k, j->a, j->c, part ? j->h : 0, part ? j->k->m : j->h);
 }
 
+/* The two parts are computed whenever the work is large enough, on one
+ * thread too (BLAS's syrk and gemm round differently): the result depends
+ * on the shape, not on the number of threads. */
 static void run_syrk(const rt_prog_kernel *k, void **a, rt_pool *pool)
 {
 	int64_t m = k->m;
 	int64_t h = (int64_t)((double)m / 1.41421356 / RT_PROG_GEMM_ALIGN + 0.5) * RT_PROG_GEMM_ALIGN;
 	sym_job j = {k, a[0], a[2], h};
-	int split = pool && rt_pool_threads(pool) > 1 && h > 0 && h < m &&
-	            m * m * k->k >= RT_PROG_SYRK_PAR_MIN;
-	if (split)
+	int two = h > 0 && h < m && m * m * k->k >= RT_PROG_SYRK_PAR_MIN;
+	if (two && pool && rt_pool_threads(pool) > 1) {
 		rt_pool_run(pool, 2, sym_part, &j);
-	else
+	} else if (two) {
+		syrk_rows(k, j.a, j.c, 0, h);
+		syrk_rows(k, j.a, j.c, h, m);
+	} else {
 		syrk_rows(k, j.a, j.c, 0, m);
+	}
 	for (int64_t i = 0; i < m; i++) /* upper triangle from the lower */
 		for (int64_t c = i + 1; c < m; c++) {
 			if (k->f64)
