@@ -31,6 +31,7 @@ typedef struct {
 	int ngroup;
 	int glast[IR_MAX_DIMS];
 	int64_t gext[IR_MAX_DIMS];
+	cg_expr *gidx[IR_MAX_DIMS]; /* a group's index, when not its loop variable */
 	int oom;
 } lctx;
 
@@ -114,7 +115,7 @@ static cg_expr *index_of(lctx *c, const int64_t *st)
 		int64_t s = st[c->glast[g]];
 		if (s == 0)
 			continue;
-		cg_expr *t = cg_var(c->a, g);
+		cg_expr *t = c->gidx[g] ? c->gidx[g] : cg_var(c->a, g);
 		if (s != 1)
 			t = cg_bin(c->a, CG_B_MUL, t, cg_const_i(c->a, CG_T_I64, s));
 		e = e ? cg_bin(c->a, CG_B_ADD, e, t) : t;
@@ -302,6 +303,16 @@ static int lower_elem(lctx *c)
 	return 0;
 }
 
+/* Columns per block when a reduction keeps only its last group (a bias
+ * gradient: a sum over the rows): 0 when no block size divides it. */
+static int64_t column_block(int64_t cols)
+{
+	for (int64_t b = 64; b >= 16; b /= 2)
+		if (cols % b == 0 && cols / b >= 2)
+			return b;
+	return 0;
+}
+
 static int lower_reduce(lctx *c)
 {
 	ir_arena *a = c->a;
@@ -329,14 +340,7 @@ static int lower_reduce(lctx *c)
 	value(c, x, map, 0);
 	collapse(c);
 	c->collect = 0;
-	int ob = arg_of(c, c->p->buf_of[root->id], root->dtype, 1);
-	cg_expr *v = value(c, x, map, 0);
-	if (!v)
-		return -1;
-	cg_type t = cg_type_of(root->dtype);
-	int is_sum = root->op == IR_OP_SUM;
-	cg_expr *init = cg_const_f(a, t, is_sum ? 0.0 : -INFINITY);
-	int nkept = 0, suffix = 1;
+	int nkept = 0, suffix = 1, last = c->ngroup - 1;
 	for (int g = 0; g < c->ngroup; g++) {
 		if (!c->red[c->glast[g]]) {
 			if (nkept != g)
@@ -344,6 +348,23 @@ static int lower_reduce(lctx *c)
 			nkept++;
 		}
 	}
+	/* only the last group kept: blocks of its columns, each in a parallel
+	 * iteration, walk the rows in order (index of the group: block * B + j) */
+	int64_t blk = !suffix && nkept == 1 && !c->red[c->glast[last]] ? column_block(c->gext[last]) : 0;
+	int64_t nblk = blk ? c->gext[last] / blk : 0;
+	if (blk) {
+		c->gidx[last] = cg_bin(a, CG_B_ADD,
+		                       cg_bin(a, CG_B_MUL, cg_var(a, c->ngroup), cg_const_i(a, CG_T_I64, blk)),
+		                       cg_var(a, last));
+		c->gext[last] = blk;
+	}
+	int ob = arg_of(c, c->p->buf_of[root->id], root->dtype, 1);
+	cg_expr *v = value(c, x, map, 0);
+	if (!v)
+		return -1;
+	cg_type t = cg_type_of(root->dtype);
+	int is_sum = root->op == IR_OP_SUM;
+	cg_expr *init = cg_const_f(a, t, is_sum ? 0.0 : -INFINITY);
 	c->k->nvars = c->ngroup;
 	c->k->work = ir_shape_numel(s);
 	cg_expr *oidx = index_of(c, st);
@@ -362,11 +383,17 @@ static int lower_reduce(lctx *c)
 		return 0;
 	}
 	/* accumulate in the result, walking the input in order */
-	cg_stmt *fill = cg_loop(a, 0, ir_shape_numel(&root->shape), CG_L_SERIAL,
-	                        cg_store(a, ob, cg_var(a, 0), init));
+	cg_stmt *fill = blk ? cg_loop(a, last, blk, CG_L_SERIAL, cg_store(a, ob, oidx, init))
+	                    : cg_loop(a, 0, ir_shape_numel(&root->shape), CG_L_SERIAL,
+	                              cg_store(a, ob, cg_var(a, 0), init));
 	cg_expr *old = cg_load(a, t, ob, oidx);
 	fill->next = nest(c, 0, c->ngroup, CG_L_SERIAL,
 	                  cg_store(a, ob, oidx, cg_bin(a, is_sum ? CG_B_ADD : CG_B_MAX, old, v)));
+	if (blk) {
+		c->k->nvars = c->ngroup + 1;
+		c->k->body = cg_loop(a, c->ngroup, nblk, CG_L_PARALLEL, fill);
+		return 0;
+	}
 	if (c->k->nvars < 1)
 		c->k->nvars = 1;
 	c->k->body = fill;

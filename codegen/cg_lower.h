@@ -11,7 +11,11 @@
  * Elementwise kernels loop over their result's shape, with dims merged
  * where every access is contiguous across them (so a [128,10] kernel is
  * one loop of 1280); reductions over trailing axes keep a scalar
- * accumulator, other reductions accumulate in the output in input order.
+ * accumulator in a reduce loop (cg_loop.h), inside a parallel loop over
+ * the kept dims; other reductions accumulate in the output in input
+ * order, and when they keep only their last dims (a sum over the rows)
+ * do so per block of columns, the blocks a parallel loop. The CPU then
+ * cuts large full reductions into chunks (cg_split.h).
  */
 #ifndef SAMC_CG_LOWER_H
 #define SAMC_CG_LOWER_H
