@@ -2,8 +2,9 @@
  * test_cg_threads.c - a compiled step gives the same bits on 1, 2 and 3
  * threads: the medium MLP's SAM and base steps (parallel kernels, GEMMs
  * split over the pool, the SAM norms as chunked reductions, the GEMM run
- * beside other kernels on two threads), and large full reductions with a
- * remainder, which must also agree with the interpreter.
+ * beside other kernels on two threads), large full reductions with a
+ * remainder and reductions over the rows, which must also agree with the
+ * interpreter.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -166,6 +167,49 @@ static void test_full_reductions(void **st)
 	}
 }
 
+/* The parallel extent of the one loop kernel g compiles to. */
+static int64_t par_extent(ir_graph *g)
+{
+	char err[1024];
+	cg_step *s = cg_step_new(g, NULL, NULL, 0, err, sizeof err);
+	if (!s)
+		fail_msg("%s", err);
+	assert_int_equal(s->prog->nk, 1);
+	int64_t e = cg_kernel_par_extent(&s->prog->k[0]);
+	cg_step_free(s);
+	return e;
+}
+
+/* A sum or max over the rows (the last dims kept, as a bias gradient):
+ * blocks of columns in parallel, each column summing its rows in order. */
+static void test_row_reductions(void **st)
+{
+	(void)st;
+	for (int t = IR_F32; t <= IR_F64; t++)
+		for (int op = IR_OP_SUM; op <= IR_OP_MAX; op++)
+			for (int keep = 0; keep < 2; keep++) {
+				ir_graph *g = ir_graph_new(t);
+				int64_t d[3] = {4, 75, 1024};
+				ir_node *x = ir_input(g, "x", t, ir_shape_make(3, d));
+				ir_node *y = ir_reduce(g, op, ir_unary(g, IR_OP_EXP, x), 3, keep);
+				assert_false(g->has_err);
+				assert_non_null(cgh_observe(g, y, 0));
+				/* 1024 columns in blocks of 64; 4*75*1024 above the pool's threshold */
+				assert_int_equal(par_extent(g), 16);
+				assert_true(4 * 75 * 1024 >= RT_PROG_PAR_MIN_WORK);
+				same_bits(g, NULL, NULL, 0, 1, 1);
+				double worst;
+				char err[1024] = "";
+				/* 300 terms per column: f32 1e-5 as the op tests, f64 order only */
+				int rc = cgh_compare(g, NULL, NULL, 0, 1, t == IR_F32 ? 2e-5 : 1e-12, 3, &worst,
+				                     err, sizeof err);
+				if (rc)
+					print_error("%s\n", err);
+				assert_int_equal(rc, 0);
+				ir_graph_free(g);
+			}
+}
+
 /* Below the pool's threshold a reduction stays one kernel. */
 static void test_small_reduction_not_split(void **st)
 {
@@ -184,6 +228,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_mlp2_steps),
 	    cmocka_unit_test(test_full_reductions),
+	    cmocka_unit_test(test_row_reductions),
 	    cmocka_unit_test(test_small_reduction_not_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
