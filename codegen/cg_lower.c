@@ -481,6 +481,16 @@ cg_program *cg_lower(const pass_plan *p, char *err, size_t errlen)
 	return prog;
 }
 
+int64_t cg_program_buf_numel(const cg_program *prog, int id)
+{
+	int n = prog->plan->nbuf;
+	if (id >= 0 && id < n)
+		return prog->plan->buf[id].numel;
+	if (id >= n && id < n + prog->nscratch)
+		return prog->scratch[id - n].numel;
+	return -1;
+}
+
 void cg_program_free(cg_program *prog)
 {
 	if (!prog)

@@ -48,6 +48,10 @@ void cg_program_print(FILE *out, const cg_program *prog);
 
 cg_type cg_type_of(ir_dtype t);
 
+/* Elements of program buffer `id` (cg_arg.id): a plan buffer or a scratch
+ * buffer after them; -1 if there is none. */
+int64_t cg_program_buf_numel(const cg_program *prog, int id);
+
 /* Row-wise kernels (cg_lower_row.c): fills k's body for SOFTMAX,
  * LOG_SOFTMAX, CROSS_ENTROPY, CROSS_ENTROPY_GRAD, CORRECT. buf[0] is the
  * kernel-local buffer of the result, buf[1..] those of the node's inputs. */

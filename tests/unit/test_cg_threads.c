@@ -101,6 +101,7 @@ static int split_reductions(const pass_program *p)
 		assert_int_equal(f->src, k->src);
 		assert_int_equal(f->args[f->nargs - 1].id, k->args[k->nargs - 1].id);
 		assert_true(k->args[k->nargs - 1].id >= s->p->nbuf);
+		assert_int_equal(cg_program_buf_numel(s->prog, k->args[k->nargs - 1].id), k->body->extent);
 		n++;
 	}
 	cg_step_free(s);
