@@ -17,10 +17,11 @@
  *                   them in any order or at once. The CPU splits a kernel
  *                   whose whole body is one parallel loop over its thread
  *                   pool (rt_prog.h); a GPU maps it to its grid.
- *   reduce(op: t)   independent too, except that each iteration folds one
- *                   value into the local accumulator t, as `t = t op x`
- *                   (x does not read t; op is + or max, associative and
- *                   commutative up to rounding). The order in which the
+ *   reduce(op: t)   independent as parallel ones, except that each
+ *                   iteration folds values into the local accumulator t,
+ *                   as `t = t op x`, and nothing else in the loop reads t
+ *                   (op is + or max, associative and commutative up to
+ *                   rounding). The order in which the
  *                   values are combined is not the loop's order but a
  *                   tree that a backend fixes at compile time, the same on
  *                   every run: the LLVM renderer lets the vectorizer
