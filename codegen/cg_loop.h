@@ -16,7 +16,7 @@
  *                   carries from one to the next, so a backend may run
  *                   them in any order or at once. The CPU splits a kernel
  *                   whose whole body is one parallel loop over its thread
- *                   pool (rt_prog.h); a GPU maps it to its grid.
+ *                   pool (rt_dev_cpu.h); a GPU maps it to its grid.
  *   reduce(op: t)   independent as parallel ones, except that each
  *                   iteration folds values into the local accumulator t,
  *                   as `t = t op x`, and nothing else in the loop reads t

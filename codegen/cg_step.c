@@ -8,6 +8,7 @@
 #include "cg_step.h"
 #include "ir_slot.h"
 #include "pass_lowrank.h"
+#include "rt_dev_cpu.h"
 
 static int oom(char *err, size_t errlen)
 {
@@ -165,6 +166,7 @@ cg_step *cg_step_new(const ir_graph *g, ir_node *const *outs, const char *const 
 	if (own_graph(s, g, outs, nout, err, errlen) ||
 	    !(s->f = pass_fuse(s->g, s->outs, nout, err, errlen)) ||
 	    !(s->p = pass_plan_new(s->f, err, errlen)) || !(s->prog = cg_lower(s->p, err, errlen)) ||
+	    /* split where the CPU device would split the chunks' kernel */
 	    cg_split_reductions(s->prog, RT_PROG_PAR_MIN_WORK, err, errlen) ||
 	    fill_table(s, s->outs, out_names, nout, err, errlen)) {
 		cg_step_free(s);

@@ -15,7 +15,7 @@
 #include "cg_split.h"
 #include "cg_step.h"
 #include "pass_pipeline.h"
-#include "rt_prog.h"
+#include "rt_dev_cpu.h"
 #include "test_cg_harness.h"
 #include "test_model.h"
 
