@@ -104,6 +104,17 @@ static int split_reductions(const pass_program *p)
 		assert_int_equal(cg_program_buf_numel(s->prog, k->args[k->nargs - 1].id), k->body->extent);
 		n++;
 	}
+	/* the listing names the kinds: the chunks and the fold of a norm */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	cg_program_print(f, s->prog);
+	fclose(f);
+	assert_non_null(strstr(text, "_chunks("));
+	assert_non_null(strstr(text, " parallel:\n"));
+	assert_non_null(strstr(text, " reduce(+: t0):\n"));
+	free(text);
 	cg_step_free(s);
 	return n;
 }
