@@ -3,6 +3,7 @@
 # Default suite (each well under a minute of CPU on two cores, on subsets):
 #   e2e_torch_epoch[_cpu]  samc steps vs PyTorch 1.13 on 100 batches, test accuracy
 #   e2e_resume_{interp,cpu} stop after epoch 1 + resume == uninterrupted, bit for bit
+#   e2e_threads            --threads 1, 2, 3 train to the same bits
 #   e2e_bad_inputs         broken IDX files, checkpoints, a diverging run: exit 1 + message
 #   e2e_data_dir           --data DIR resolves the recipe's relative data paths
 #   e2e_cli                help texts, usage errors (exit 2), samc steps file errors
@@ -34,6 +35,9 @@ foreach(_backend interp cpu)
            COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/resume.py $<TARGET_FILE:samc> --backend ${_backend})
   set_tests_properties(e2e_resume_${_backend} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)
 endforeach()
+
+add_test(NAME e2e_threads COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/threads.py $<TARGET_FILE:samc>)
+set_tests_properties(e2e_threads PROPERTIES TIMEOUT 300 LABELS e2e)
 
 add_test(NAME e2e_bad_inputs COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/bad_inputs.py $<TARGET_FILE:samc>)
 set_tests_properties(e2e_bad_inputs PROPERTIES TIMEOUT 300 LABELS e2e)
