@@ -206,8 +206,8 @@ static void test_row_reductions(void **st)
 				ir_node *y = ir_reduce(g, op, ir_unary(g, IR_OP_EXP, x), 3, keep);
 				assert_false(g->has_err);
 				assert_non_null(cgh_observe(g, y, 0));
-				/* 1024 columns in blocks of 64; 4*75*1024 above the pool's threshold */
-				assert_int_equal(par_extent(g), 16);
+				/* 1024 columns in blocks of 256; 4*75*1024 above the pool's threshold */
+				assert_int_equal(par_extent(g), 4);
 				assert_true(4 * 75 * 1024 >= RT_PROG_PAR_MIN_WORK);
 				same_bits(g, NULL, NULL, 0, 1, 1);
 				double worst;
