@@ -35,7 +35,7 @@ int bench_gemm_collect(const ir_model *m, pass_prog_kind kind, bench_gemm_case *
 	cg_step *st = NULL;
 	int rc = -1;
 	if (pass_build(m, kind, &prog, err, sizeof err) != 0 ||
-	    !(st = cg_step_new(prog.g, prog.outs, prog.names, prog.nout, err, sizeof err))) {
+	    !(st = cg_step_new(prog.g, prog.outs, prog.names, prog.nout, NULL, err, sizeof err))) {
 		fprintf(stderr, "samc_bench: gemm: %s\n", err);
 		goto done;
 	}

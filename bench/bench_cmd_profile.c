@@ -113,9 +113,12 @@ int bench_cmd_profile(const bench_args *a)
 	char *arena = NULL;
 	int rc = 1, threads = a->threads < 1 ? 1 : a->threads;
 	pass_prog_kind kind = a->prog && strcmp(a->prog, "base") == 0 ? PASS_PROG_BASE : PASS_PROG_SAM;
+	cg_step_options so;
+	cg_step_options_default(&so);
+	so.llvm = 1; /* the JIT compiles the llvm pass's module */
 	if (pass_build(m, kind, &prog, err, sizeof err) != 0 ||
-	    !(st = cg_step_new(prog.g, prog.outs, prog.names, prog.nout, err, sizeof err)) ||
-	    !(jit = cg_jit_new(st->prog, 3, err, sizeof err)))
+	    !(st = cg_step_new(prog.g, prog.outs, prog.names, prog.nout, &so, err, sizeof err)) ||
+	    !(jit = cg_jit_new(&st->llvm, err, sizeof err)))
 		goto fail;
 	rt_prog *p = &st->desc;
 	int nk = p->nkernels;

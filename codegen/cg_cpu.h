@@ -20,11 +20,13 @@
 #include <stdio.h>
 
 #include "ir.h"
+#include "pass_table.h"
 #include "rt_exec.h"
 
 typedef struct {
-	int threads;   /* threads for kernels and BLAS; 0 = all cores */
-	int opt_level; /* 0: no LLVM optimization (debugging), else O3 */
+	int threads;       /* threads for kernels and BLAS; 0 = all cores */
+	int opt_level;     /* 0: no LLVM optimization (debugging), else O3 */
+	pass_options pass; /* verifiers and SAMC_DEBUG output of the backend's passes */
 } cg_options;
 
 void cg_options_default(cg_options *o);
@@ -38,9 +40,11 @@ rt_exec *cg_cpu_exec_new(ir_graph *g, ir_node *const *outs, const char *const *o
 int cg_cpu_exec_nkernels(const rt_exec *x);
 int64_t cg_cpu_exec_arena_bytes(const rt_exec *x);
 
-/* `samc emit --stage=STAGE` for the CPU path: "fused" (kernels and the
- * nodes in each), "plan" (kernels, buffers, peak bytes), "loops" (loop IR),
- * "llvm" (optimized LLVM IR). 0, or -1 with a message. */
+/* `samc emit --stage=STAGE` for the CPU backend's rows of the pass table
+ * (cg_cpu_backend() in cg_step.h) over a bare graph: "lowrank", "fuse" or
+ * "fused" (kernels and the nodes in each), "plan" (kernels, buffers, peak
+ * bytes), "lower" or "loops" (loop IR), "llvm" (optimized LLVM IR). 0, or
+ * -1 with a message. */
 int cg_cpu_emit(FILE *out, const char *stage, ir_graph *g, ir_node *const *outs, int nout,
                 char *err, size_t errlen);
 

@@ -22,6 +22,7 @@ void cg_options_default(cg_options *o)
 {
 	o->threads = 0;
 	o->opt_level = 3;
+	pass_options_default(&o->pass);
 }
 
 static void exec_free(rt_exec *x)
@@ -47,7 +48,8 @@ static int exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
 
 static int bind(cpu_exec *s, const cg_options *o, char *err, size_t errlen)
 {
-	if (!(s->jit = cg_jit_new(s->step->prog, o->opt_level, err, errlen)))
+	(void)o;
+	if (!(s->jit = cg_jit_new(&s->step->llvm, err, errlen)))
 		return -1;
 	for (int i = 0; i < s->step->desc.nkernels; i++) {
 		rt_prog_kernel *k = &s->step->kernels[i];
@@ -81,7 +83,13 @@ rt_exec *cg_cpu_exec_new(ir_graph *g, ir_node *const *outs, const char *const *o
 	x->backend = "cpu";
 	x->run = exec_run;
 	x->free = exec_free;
-	if (!(s->step = cg_step_new(g, outs, out_names, nout, err, errlen)) || bind(s, &o, err, errlen)) {
+	cg_step_options so;
+	cg_step_options_default(&so);
+	so.pass = o.pass;
+	so.llvm = 1;
+	so.opt_level = o.opt_level;
+	if (!(s->step = cg_step_new(g, outs, out_names, nout, &so, err, errlen)) ||
+	    bind(s, &o, err, errlen)) {
 		exec_free(x);
 		return NULL;
 	}
@@ -112,27 +120,28 @@ int64_t cg_cpu_exec_arena_bytes(const rt_exec *x)
 int cg_cpu_emit(FILE *out, const char *stage, ir_graph *g, ir_node *const *outs, int nout,
                 char *err, size_t errlen)
 {
-	cg_step *s = cg_step_new(g, outs, NULL, nout, err, errlen);
-	if (!s)
+	const pass_backend *be = cg_cpu_backend();
+	const pass_row *r = NULL;
+	for (int i = 0; i < be->nrows; i++)
+		if (strcmp(be->rows[i].name, stage) == 0 ||
+		    (be->rows[i].stage && strcmp(be->rows[i].stage, stage) == 0))
+			r = &be->rows[i];
+	if (!r) {
+		snprintf(err, errlen, "emit: unknown CPU stage '%s'", stage);
 		return -1;
-	int rc = 0;
-	if (strcmp(stage, "fused") == 0) {
-		if (s->nlowrank > 0)
-			fprintf(out, "# lowrank: SAM perturbs %d weight%s through B x B Gram products (the "
-			        "first [out,in] gradient is never formed)\n", s->nlowrank,
-			        s->nlowrank == 1 ? "" : "s");
-		pass_fuse_print(out, s->f);
 	}
-	else if (strcmp(stage, "plan") == 0)
-		pass_plan_print(out, s->p);
-	else if (strcmp(stage, "loops") == 0)
-		cg_program_print(out, s->prog);
-	else if (strcmp(stage, "llvm") == 0)
-		rc = cg_llvm_print(out, s->prog, err, errlen);
-	else {
-		snprintf(err, errlen, "emit: unknown CPU stage '%s' (fused, plan, loops, llvm)", stage);
-		rc = -1;
-	}
-	cg_step_free(s);
+	cg_step_options o;
+	cg_step_options_default(&o);
+	pass_ctx c = {0};
+	c.kind = PASS_PROG_BASE;
+	c.prog.g = g;
+	c.prog.outs = (ir_node **)outs;
+	c.prog.nout = nout;
+	c.backend_opts = &o;
+	o.pass.stop = r->name;
+	int rc = pass_run_rows(&c, be->rows, be->nrows, &o.pass, NULL, err, errlen);
+	if (rc == 0)
+		rc = r->print(out, &c, err, errlen);
+	cg_step_free(c.state);
 	return rc;
 }

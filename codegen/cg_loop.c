@@ -2,6 +2,7 @@
  * cg_loop.c - builders and the printer of the loop IR (cg_loop.h).
  */
 #include <inttypes.h>
+#include <stdlib.h>
 
 #include "cg_loop.h"
 
@@ -186,57 +187,94 @@ static const char *bop_name(int op)
 	return (unsigned)op < sizeof n / sizeof *n ? n[op] : "?";
 }
 
-static void print_expr(FILE *f, const cg_expr *e)
+/* One step of printing e: what comes before its operand `step` (or after
+ * the last one), and that operand (NULL after the last). */
+static const cg_expr *print_step(FILE *f, const cg_expr *e, int step)
 {
+	int fn = e->kind == CG_X_BIN &&
+	         (e->op == CG_B_POW || e->op == CG_B_MIN || e->op == CG_B_MAX);
 	switch (e->kind) {
 	case CG_X_CONST:
 		if (cg_type_is_float(e->type))
 			fprintf(f, "%.9g", e->fval);
 		else
 			fprintf(f, "%" PRId64, e->ival);
-		return;
-	case CG_X_VAR: fprintf(f, "i%d", e->var); return;
-	case CG_X_LOCAL: fprintf(f, "t%d", e->var); return;
+		return NULL;
+	case CG_X_VAR: fprintf(f, "i%d", e->var); return NULL;
+	case CG_X_LOCAL: fprintf(f, "t%d", e->var); return NULL;
 	case CG_X_LOAD:
-		fprintf(f, "b%d[", e->buf);
-		print_expr(f, e->a);
+		if (step == 0)
+			return fprintf(f, "b%d[", e->buf), e->a;
 		fputc(']', f);
-		return;
+		return NULL;
 	case CG_X_UN:
-		fprintf(f, "%s(", uop_name(e->op));
-		print_expr(f, e->a);
-		fputc(')', f);
-		return;
-	case CG_X_BIN:
-		if (e->op == CG_B_POW || e->op == CG_B_MIN || e->op == CG_B_MAX) {
-			fprintf(f, "%s(", bop_name(e->op));
-			print_expr(f, e->a);
-			fputs(", ", f);
-			print_expr(f, e->b);
-			fputc(')', f);
-			return;
-		}
-		fputc('(', f);
-		print_expr(f, e->a);
-		fprintf(f, " %s ", bop_name(e->op));
-		print_expr(f, e->b);
-		fputc(')', f);
-		return;
-	case CG_X_SELECT:
-		fputc('(', f);
-		print_expr(f, e->c);
-		fputs(" ? ", f);
-		print_expr(f, e->a);
-		fputs(" : ", f);
-		print_expr(f, e->b);
-		fputc(')', f);
-		return;
 	case CG_X_CAST:
-		fprintf(f, "%s(", cg_type_name(e->type));
-		print_expr(f, e->a);
+		if (step == 0)
+			return fprintf(f, "%s(", e->kind == CG_X_UN ? uop_name(e->op) : cg_type_name(e->type)),
+			       e->a;
 		fputc(')', f);
+		return NULL;
+	case CG_X_BIN:
+		if (step == 0) {
+			if (fn)
+				fprintf(f, "%s(", bop_name(e->op));
+			else
+				fputc('(', f);
+			return e->a;
+		}
+		if (step == 1) {
+			if (fn)
+				fputs(", ", f);
+			else
+				fprintf(f, " %s ", bop_name(e->op));
+			return e->b;
+		}
+		fputc(')', f);
+		return NULL;
+	case CG_X_SELECT: {
+		static const char *const sep[] = {"(", " ? ", " : ", ")"};
+		fputs(sep[step], f);
+		return step == 0 ? e->c : step == 1 ? e->a : step == 2 ? e->b : NULL;
+	}
+	}
+	return NULL;
+}
+
+typedef struct {
+	const cg_expr *e;
+	int step;
+} print_frame;
+
+/* Prints an expression tree with a stack of its own (a fused chain may be
+ * any number of ops deep). */
+static void print_expr(FILE *f, const cg_expr *root)
+{
+	size_t sp = 0, cap = 64;
+	print_frame *st = malloc(cap * sizeof *st);
+	if (!st) {
+		fputs("<out of memory>", f);
 		return;
 	}
+	st[sp++] = (print_frame){root, 0};
+	while (sp > 0) {
+		print_frame *fr = &st[sp - 1];
+		const cg_expr *x = print_step(f, fr->e, fr->step++);
+		if (!x) {
+			sp--;
+			continue;
+		}
+		if (sp == cap) {
+			cap *= 2;
+			print_frame *ns = realloc(st, cap * sizeof *ns);
+			if (!ns) {
+				fputs("<out of memory>", f);
+				break;
+			}
+			st = ns;
+		}
+		st[sp++] = (print_frame){x, 0};
+	}
+	free(st);
 }
 
 static void print_block(FILE *f, const cg_stmt *s, int depth)

@@ -193,41 +193,99 @@ static cg_expr *op_expr(lctx *c, const ir_node *n, cg_expr *x, cg_expr *y)
 	}
 }
 
-/* n's value at the loop point, read through `map` (n's dims -> loop dims). */
-static cg_expr *value(lctx *c, const ir_node *n, const int *map, int top)
+/* A read that ends the walk down the tree (a constant, another kernel's
+ * result, another result of this kernel): 1 with its value in *out. */
+static int leaf_value(lctx *c, const ir_node *n, const int *map, int top, cg_expr **out)
 {
 	const pass_fusion *f = c->f;
-	if (n->op == IR_OP_CONST)
-		return c->collect ? NULL : cg_const_f(c->a, cg_type_of(n->dtype), n->value);
-	if (!top && f->val[n->id] != PASS_VAL_INLINE) {
-		/* another result of this kernel: the local it was computed into */
-		const ir_node *base = pass_fuse_base(f, (ir_node *)n);
-		for (int j = 0; c->K && c->K->nroots > 1 && j < c->K->nroots; j++)
-			if (c->K->roots[j] == base)
-				return c->collect ? NULL : cg_local(c->a, cg_type_of(n->dtype), j);
-		int64_t st[IR_MAX_DIMS];
-		node_strides(n, map, c->r, st);
-		if (c->collect) {
-			record(c, st);
-			return NULL;
+	*out = NULL;
+	if (n->op == IR_OP_CONST) {
+		if (!c->collect)
+			*out = cg_const_f(c->a, cg_type_of(n->dtype), n->value);
+		return 1;
+	}
+	if (top || f->val[n->id] == PASS_VAL_INLINE)
+		return 0;
+	/* another result of this kernel: the local it was computed into */
+	const ir_node *base = pass_fuse_base(f, (ir_node *)n);
+	for (int j = 0; c->K && c->K->nroots > 1 && j < c->K->nroots; j++)
+		if (c->K->roots[j] == base) {
+			if (!c->collect)
+				*out = cg_local(c->a, cg_type_of(n->dtype), j);
+			return 1;
 		}
-		int b = arg_of(c, c->p->buf_of[n->id], n->dtype, 0);
-		return cg_load(c->a, cg_type_of(n->dtype), b, index_of(c, st));
+	int64_t st[IR_MAX_DIMS];
+	node_strides(n, map, c->r, st);
+	if (c->collect) {
+		record(c, st);
+		return 1;
 	}
-	int xmap[IR_MAX_INPUTS][IR_MAX_DIMS];
-	cg_expr *in[IR_MAX_INPUTS] = {0};
-	for (int j = 0; j < n->nin; j++) {
-		const ir_node *x = n->in[j];
-		if (n->op == IR_OP_TRANSPOSE)
-			for (int i = 0; i < n->shape.rank; i++)
-				xmap[j][n->perm[i]] = map[i];
-		else
-			bcast_map(n, x, map, xmap[j]);
-		in[j] = value(c, x, xmap[j], 0);
-	}
-	if (c->collect)
+	int b = arg_of(c, c->p->buf_of[n->id], n->dtype, 0);
+	*out = cg_load(c->a, cg_type_of(n->dtype), b, index_of(c, st));
+	return 1;
+}
+
+typedef struct {
+	const ir_node *n;
+	int map[IR_MAX_DIMS]; /* n's dims -> loop dims */
+	int top, started, next;
+	cg_expr *in[IR_MAX_INPUTS];
+} value_frame;
+
+/* n's value at the loop point, read through `map` (n's dims -> loop dims):
+ * a walk down the inlined tree with a stack of its own, as an elementwise
+ * chain may be any number of ops long. NULL when out of memory. */
+static cg_expr *value(lctx *c, const ir_node *n, const int *map, int top)
+{
+	int sp = 0, cap = 16;
+	value_frame *st = malloc((size_t)cap * sizeof *st);
+	if (!st)
 		return NULL;
-	return op_expr(c, n, in[0], in[1]);
+	memset(&st[0], 0, sizeof st[0]);
+	st[0].n = n;
+	memcpy(st[0].map, map, sizeof st[0].map);
+	st[0].top = top;
+	sp = 1;
+	for (;;) {
+		value_frame *fr = &st[sp - 1];
+		const ir_node *x = fr->n;
+		cg_expr *r = NULL;
+		int done = 0;
+		if (!fr->started) {
+			fr->started = 1;
+			done = leaf_value(c, x, fr->map, fr->top, &r);
+		}
+		if (!done && fr->next < x->nin) {
+			if (sp == cap) {
+				cap *= 2;
+				value_frame *ns = realloc(st, (size_t)cap * sizeof *ns);
+				if (!ns) {
+					free(st);
+					return NULL;
+				}
+				st = ns;
+				fr = &st[sp - 1];
+			}
+			int j = fr->next;
+			value_frame *ch = &st[sp++];
+			memset(ch, 0, sizeof *ch);
+			ch->n = x->in[j];
+			if (x->op == IR_OP_TRANSPOSE)
+				for (int i = 0; i < x->shape.rank; i++)
+					ch->map[x->perm[i]] = fr->map[i];
+			else
+				bcast_map(x, x->in[j], fr->map, ch->map);
+			continue;
+		}
+		if (!done && !c->collect)
+			r = op_expr(c, x, fr->in[0], fr->in[1]);
+		if (--sp == 0) {
+			free(st);
+			return r;
+		}
+		value_frame *parent = &st[sp - 1];
+		parent->in[parent->next++] = r;
+	}
 }
 
 /* The loops of groups [g0, g1) around body, the outermost of kind `outer`,

@@ -6,7 +6,9 @@
 
 #include "cg_split.h"
 #include "cg_step.h"
+#include "cg_verify.h"
 #include "ir_slot.h"
+#include "llvm/cg_jit.h"
 #include "pass_lowrank.h"
 #include "rt_dev_cpu.h"
 
@@ -126,20 +128,36 @@ static int fill_table(cg_step *s, ir_node *const *outs, const char *const *out_n
 	return fill_kernels(s, err, errlen);
 }
 
-/* The backend's own copy of the graph, with the rewrites only compiled
- * code gets (the interpreter runs the graph as given, which is what the
- * differential tests compare against). */
-static int own_graph(cg_step *s, const ir_graph *g, ir_node *const *outs, int nout, char *err,
-                     size_t errlen)
+void cg_step_options_default(cg_step_options *o)
 {
+	memset(o, 0, sizeof *o);
+	pass_options_default(&o->pass);
+	o->opt_level = 3;
+}
+
+static void step_free(void *s)
+{
+	cg_step_free(s);
+}
+
+/* lowrank: the backend's own copy of the graph, with the rewrites only
+ * compiled code gets (the interpreter runs the graph as given, which is
+ * what the differential tests compare against). */
+static int run_lowrank(pass_ctx *c, char *err, size_t errlen)
+{
+	cg_step *s = calloc(1, sizeof *s);
+	if (!s)
+		return oom(err, errlen);
+	c->state = s;
 	ir_node **map = NULL;
+	int nout = c->prog.nout;
 	s->outs = calloc((size_t)nout + 1, sizeof *s->outs);
-	if (!s->outs || !(s->g = ir_graph_clone(g, &map))) {
+	if (!s->outs || !(s->g = ir_graph_clone(c->prog.g, &map))) {
 		free(map);
 		return oom(err, errlen);
 	}
 	for (int i = 0; i < nout; i++)
-		s->outs[i] = outs[i] ? map[outs[i]->id] : NULL;
+		s->outs[i] = c->prog.outs[i] ? map[c->prog.outs[i]->id] : NULL;
 	free(map);
 	if (pass_sam_lowrank(s->g, s->outs, nout, &s->nlowrank)) {
 		snprintf(err, errlen, "cpu backend: %s", s->g->err);
@@ -148,8 +166,133 @@ static int own_graph(cg_step *s, const ir_graph *g, ir_node *const *outs, int no
 	return 0;
 }
 
+static int verify_lowrank(pass_ctx *c, char *err, size_t errlen)
+{
+	cg_step *s = c->state;
+	if (ir_verify(s->g) == 0)
+		return 0;
+	snprintf(err, errlen, "%s", s->g->err);
+	return -1;
+}
+
+static void lowrank_note(FILE *out, const cg_step *s)
+{
+	if (s->nlowrank > 0)
+		fprintf(out, "# lowrank: SAM perturbs %d weight%s through B x B Gram products (the "
+		        "first [out,in] gradient is never formed)\n", s->nlowrank,
+		        s->nlowrank == 1 ? "" : "s");
+}
+
+static int print_lowrank(FILE *out, pass_ctx *c, char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	cg_step *s = c->state;
+	lowrank_note(out, s);
+	ir_print(out, s->g);
+	for (int i = 0; i < c->prog.nout; i++)
+		if (s->outs[i])
+			fprintf(out, "output %s = %%%d\n", c->prog.names ? c->prog.names[i] : "",
+			        s->outs[i]->id);
+	return 0;
+}
+
+static int run_fuse(pass_ctx *c, char *err, size_t errlen)
+{
+	cg_step *s = c->state;
+	return (s->f = pass_fuse(s->g, s->outs, c->prog.nout, err, errlen)) ? 0 : -1;
+}
+
+static int print_fuse(FILE *out, pass_ctx *c, char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	cg_step *s = c->state;
+	lowrank_note(out, s);
+	pass_fuse_print(out, s->f);
+	return 0;
+}
+
+static int run_plan(pass_ctx *c, char *err, size_t errlen)
+{
+	cg_step *s = c->state;
+	return (s->p = pass_plan_new(s->f, err, errlen)) ? 0 : -1;
+}
+
+static int verify_plan(pass_ctx *c, char *err, size_t errlen)
+{
+	return pass_plan_check(((cg_step *)c->state)->p, err, errlen);
+}
+
+static int print_plan(FILE *out, pass_ctx *c, char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	pass_plan_print(out, ((cg_step *)c->state)->p);
+	return 0;
+}
+
+static int run_lower(pass_ctx *c, char *err, size_t errlen)
+{
+	cg_step *s = c->state;
+	return (s->prog = cg_lower(s->p, err, errlen)) ? 0 : -1;
+}
+
+static int verify_lower(pass_ctx *c, char *err, size_t errlen)
+{
+	return cg_program_verify(((cg_step *)c->state)->prog, err, errlen);
+}
+
+static int print_lower(FILE *out, pass_ctx *c, char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	cg_program_print(out, ((cg_step *)c->state)->prog);
+	return 0;
+}
+
+/* split where the CPU device would split the chunks' kernel */
+static int run_split(pass_ctx *c, char *err, size_t errlen)
+{
+	return cg_split_reductions(((cg_step *)c->state)->prog, RT_PROG_PAR_MIN_WORK, err, errlen);
+}
+
+static int run_llvm(pass_ctx *c, char *err, size_t errlen)
+{
+	cg_step *s = c->state;
+	const cg_step_options *o = c->backend_opts;
+	return (s->llvm = cg_llvm_mod_new(s->prog, o ? o->opt_level : 3, err, errlen)) ? 0 : -1;
+}
+
+static int print_llvm(FILE *out, pass_ctx *c, char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	cg_llvm_mod_print(out, ((cg_step *)c->state)->llvm);
+	return 0;
+}
+
+static const pass_row cpu_rows[] = {
+	{"lowrank", NULL, "SAM's perturbed input layer as a low-rank update (CPU)", PASS_FOR_ALL,
+	 run_lowrank, verify_lowrank, print_lowrank},
+	{"fuse", "fused", "the training step's kernels (CPU) and the nodes fused into each",
+	 PASS_FOR_ALL, run_fuse, NULL, print_fuse},
+	{"plan", NULL, "kernels, buffers and peak bytes of the training step (CPU)", PASS_FOR_ALL,
+	 run_plan, verify_plan, print_plan},
+	{"lower", NULL, "each kernel as loop IR, backend-neutral (reduce loops whole)", PASS_FOR_ALL,
+	 run_lower, verify_lower, print_lower},
+	{"split", "loops", "the loop IR the CPU runs: large reductions in parallel chunks and a fold",
+	 PASS_FOR_ALL, run_split, verify_lower, print_lower},
+	{"llvm", NULL, "the optimized LLVM IR of the training step", PASS_FOR_ALL, run_llvm, NULL,
+	 print_llvm},
+};
+
+static const pass_backend cpu_backend = {
+	"cpu", cpu_rows, (int)(sizeof cpu_rows / sizeof cpu_rows[0]), step_free,
+};
+
+const pass_backend *cg_cpu_backend(void)
+{
+	return &cpu_backend;
+}
+
 cg_step *cg_step_new(const ir_graph *g, ir_node *const *outs, const char *const *out_names,
-                     int nout, char *err, size_t errlen)
+                     int nout, const cg_step_options *opt, char *err, size_t errlen)
 {
 	for (int i = 0; i < nout; i++)
 		if (outs[i] && ir_shape_numel(&outs[i]->shape) != 1) {
@@ -158,21 +301,28 @@ cg_step *cg_step_new(const ir_graph *g, ir_node *const *outs, const char *const 
 			         out_names ? out_names[i] : "?", ir_shape_str(&outs[i]->shape, sh, sizeof sh));
 			return NULL;
 		}
-	cg_step *s = calloc(1, sizeof *s);
-	if (!s) {
-		oom(err, errlen);
+	cg_step_options o;
+	if (opt)
+		o = *opt;
+	else
+		cg_step_options_default(&o);
+	o.pass.stop = o.llvm ? NULL : "split";
+	/* the rows read the program; it stays the caller's */
+	pass_ctx c = {0};
+	c.kind = PASS_PROG_BASE;
+	c.prog.g = (ir_graph *)g;
+	c.prog.outs = (ir_node **)outs;
+	c.prog.names = (const char **)out_names;
+	c.prog.nout = nout;
+	c.backend_opts = &o;
+	c.opt = &o.pass;
+	c.label = "cpu";
+	if (pass_run_rows(&c, cpu_rows, cpu_backend.nrows, &o.pass, NULL, err, errlen) ||
+	    fill_table(c.state, ((cg_step *)c.state)->outs, out_names, nout, err, errlen)) {
+		cg_step_free(c.state);
 		return NULL;
 	}
-	if (own_graph(s, g, outs, nout, err, errlen) ||
-	    !(s->f = pass_fuse(s->g, s->outs, nout, err, errlen)) ||
-	    !(s->p = pass_plan_new(s->f, err, errlen)) || !(s->prog = cg_lower(s->p, err, errlen)) ||
-	    /* split where the CPU device would split the chunks' kernel */
-	    cg_split_reductions(s->prog, RT_PROG_PAR_MIN_WORK, err, errlen) ||
-	    fill_table(s, s->outs, out_names, nout, err, errlen)) {
-		cg_step_free(s);
-		return NULL;
-	}
-	return s;
+	return c.state;
 }
 
 void cg_step_free(cg_step *s)
@@ -188,6 +338,7 @@ void cg_step_free(cg_step *s)
 	free(s->outputs);
 	free(s->bufs);
 	free(s->slots);
+	cg_llvm_mod_free(s->llvm);
 	cg_program_free(s->prog);
 	pass_plan_free(s->p);
 	pass_fusion_free(s->f);

@@ -13,7 +13,25 @@
 
 #include "cg_lower.h"
 #include "pass_plan.h"
+#include "pass_table.h"
 #include "rt_prog.h"
+
+struct cg_llvm_mod;
+
+/* How the CPU backend's rows of the pass table (lowrank, fuse, plan,
+ * lower, llvm) run. */
+typedef struct {
+	pass_options pass; /* verifiers, SAMC_DEBUG level */
+	int llvm;          /* also run the llvm row (render, optimize): what the JIT compiles */
+	int opt_level;     /* llvm: 0 = none, else O3 */
+} cg_step_options;
+
+/* Rows lowrank .. lower, verify in debug builds, O3. */
+void cg_step_options_default(cg_step_options *o);
+
+/* The CPU backend's rows, for the pass table's runner and `samc emit`
+ * (the rows' backend_opts is a cg_step_options, or NULL for defaults). */
+const pass_backend *cg_cpu_backend(void);
 
 typedef struct {
 	ir_graph *g;              /* the step's own copy, rewritten (pass_lowrank.h) */
@@ -22,6 +40,7 @@ typedef struct {
 	pass_fusion *f;
 	pass_plan *p;
 	cg_program *prog;
+	struct cg_llvm_mod *llvm; /* the llvm row's module, until the JIT takes it */
 	rt_prog desc;             /* points into the arrays below */
 	rt_slot *slots;
 	rt_prog_output *outputs;
@@ -32,10 +51,11 @@ typedef struct {
 	char **where;             /* per kernel: "file:line: op", owned */
 } cg_step;
 
-/* Compiles a copy of g (g is left as it is). Outputs must be scalars.
- * NULL with a message in err. */
+/* Compiles a copy of g (g is left as it is) through the backend rows. o
+ * may be NULL (cg_step_options_default). Outputs must be scalars. NULL
+ * with a message in err. */
 cg_step *cg_step_new(const ir_graph *g, ir_node *const *outs, const char *const *out_names,
-                     int nout, char *err, size_t errlen);
+                     int nout, const cg_step_options *o, char *err, size_t errlen);
 void cg_step_free(cg_step *s);
 
 #endif

@@ -6,6 +6,7 @@
 #define SAMC_CLI_BACKEND_H
 
 #include "pass_pipeline.h"
+#include "pass_table.h"
 #include "rt_exec.h"
 
 /* The backends this build has, for messages: "interp, cpu". */
@@ -14,8 +15,14 @@ const char *cli_backend_names(void);
 /* 0 if `name` is a backend of this build, else -1. */
 int cli_backend_check(const char *name);
 
-/* An exec for the program; the program must outlive it. NULL with err. */
-rt_exec *cli_exec_new(const char *backend, pass_program *p, int threads, char *err, size_t errlen);
+/* An exec for the program; the program must outlive it. po: the backend
+ * passes' options (cli_pass_options). NULL with err. */
+rt_exec *cli_exec_new(const char *backend, pass_program *p, int threads, const pass_options *po,
+                      char *err, size_t errlen);
+
+/* The pass table's options for this run: SAMC_DEBUG from the environment
+ * (levels in passes/pass_table.h), read here and nowhere deeper. */
+void cli_pass_options(pass_options *o);
 
 void cli_exec_free(rt_exec *x);
 

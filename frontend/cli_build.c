@@ -5,6 +5,8 @@
  */
 #include "cg_aot.h"
 #include "cli.h"
+#include "cli_backend.h"
+#include "cg_step.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -74,7 +76,10 @@ int cli_build(int argc, char **argv)
 		return CLI_ERR_MODEL;
 	char msg[2048], hash[17];
 	pass_programs progs;
-	if (pass_build_all(m, &progs, msg, sizeof msg) != 0) {
+	cg_step_options so;
+	cg_step_options_default(&so);
+	cli_pass_options(&so.pass);
+	if (pass_build_all_opt(m, &so.pass, &progs, msg, sizeof msg) != 0) {
 		fprintf(stderr, "%s\n", msg);
 		fe_model_free(m);
 		return CLI_ERR_MODEL;
@@ -90,7 +95,7 @@ int cli_build(int argc, char **argv)
 	rc = CLI_ERR_MODEL;
 	for (int s = 0; s < CG_AOT_NSTEPS; s++)
 		if (ps[s]->g && !(u.step[s] = cg_step_new(ps[s]->g, ps[s]->outs, ps[s]->names,
-		                                          ps[s]->nout, msg, sizeof msg))) {
+		                                          ps[s]->nout, &so, msg, sizeof msg))) {
 			fprintf(stderr, "%s: %s\n", ma.model, msg);
 			goto done;
 		}

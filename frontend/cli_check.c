@@ -10,6 +10,8 @@
 #include "cli.h"
 #include "ir_interp.h"
 #include "pass_pipeline.h"
+#include "pass_table.h"
+#include "cli_backend.h"
 #include "rt_args.h"
 
 #include <math.h>
@@ -84,7 +86,9 @@ int cli_check(int argc, char **argv)
 		return CLI_ERR_MODEL;
 	char err[2048];
 	pass_program p;
-	if (pass_build(m, PASS_PROG_AUTODIFF, &p, err, sizeof err) != 0) {
+	pass_options po;
+	cli_pass_options(&po);
+	if (pass_build_opt(m, PASS_PROG_AUTODIFF, &po, &p, err, sizeof err) != 0) {
 		fprintf(stderr, "%s\n", err);
 		fe_model_free(m);
 		return CLI_ERR_MODEL;

@@ -146,13 +146,15 @@ static int run_steps(const steps_args *sa, ir_model *m)
 	double *outs = NULL;
 	int rc = CLI_ERR_MODEL;
 
-	if (pass_build_all(m, &progs, msg, sizeof msg) != 0) {
+	pass_options po;
+	cli_pass_options(&po);
+	if (pass_build_all_opt(m, &po, &progs, msg, sizeof msg) != 0) {
 		fprintf(stderr, "%s\n", msg);
 		free(loss);
 		return CLI_ERR_MODEL;
 	}
-	if ((progs.sam.g && !(sam = cli_exec_new(sa->backend, &progs.sam, 0, msg, sizeof msg))) ||
-	    (progs.base.g && !(base = cli_exec_new(sa->backend, &progs.base, 0, msg, sizeof msg)))) {
+	if ((progs.sam.g && !(sam = cli_exec_new(sa->backend, &progs.sam, 0, &po, msg, sizeof msg))) ||
+	    (progs.base.g && !(base = cli_exec_new(sa->backend, &progs.base, 0, &po, msg, sizeof msg)))) {
 		fprintf(stderr, "samc steps: %s\n", msg);
 		goto done;
 	}

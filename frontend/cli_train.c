@@ -88,15 +88,17 @@ int cli_train(int argc, char **argv)
 	pass_programs progs;
 	rt_exec *sam = NULL, *base = NULL, *eval = NULL;
 	int rc = CLI_ERR_MODEL;
-	if (pass_build_all(m, &progs, msg, sizeof msg) != 0) {
+	pass_options po;
+	cli_pass_options(&po);
+	if (pass_build_all_opt(m, &po, &progs, msg, sizeof msg) != 0) {
 		fprintf(stderr, "%s\n", msg);
 		fe_model_free(m);
 		return CLI_ERR_MODEL;
 	}
 	cli_program_hash(&progs, hash);
-	if ((progs.sam.g && !(sam = cli_exec_new(ta.backend, &progs.sam, ta.threads, msg, sizeof msg))) ||
-	    (progs.base.g && !(base = cli_exec_new(ta.backend, &progs.base, ta.threads, msg, sizeof msg))) ||
-	    !(eval = cli_exec_new(ta.backend, &progs.eval, ta.threads, msg, sizeof msg))) {
+	if ((progs.sam.g && !(sam = cli_exec_new(ta.backend, &progs.sam, ta.threads, &po, msg, sizeof msg))) ||
+	    (progs.base.g && !(base = cli_exec_new(ta.backend, &progs.base, ta.threads, &po, msg, sizeof msg))) ||
+	    !(eval = cli_exec_new(ta.backend, &progs.eval, ta.threads, &po, msg, sizeof msg))) {
 		fprintf(stderr, "%s: %s\n", ma.model, msg);
 		goto done;
 	}

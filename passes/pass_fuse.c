@@ -110,18 +110,34 @@ static int add_node(gather *ga, ir_node *n)
 	return 0;
 }
 
-/* Walks the inlined tree under n; `ident` says n is read at the root's index. */
-static int walk(gather *ga, ir_node *n, int ident, int kidx)
+typedef struct {
+	ir_node *n;
+	int ident; /* n is read at the root's index */
+	int next;  /* the next input of n to visit */
+} walk_frame;
+
+/* Walks the inlined tree under top in pre-order (inputs in order), with a
+ * stack of its own: an elementwise chain may be any number of ops long. */
+static int walk(gather *ga, ir_node *top, int ident, int kidx)
 {
 	pass_fusion *f = ga->f;
-	if (add_node(ga, n))
-		return -1;
-	f->kernel_of[n->id] = kidx;
 	const ir_node *root = ga->k->root;
-	for (int j = 0; j < n->nin; j++) {
-		ir_node *x = n->in[j];
+	int sp = 0, cap = 16, rc = -1;
+	walk_frame *st = malloc((size_t)cap * sizeof *st);
+	if (!st || add_node(ga, top))
+		goto done;
+	f->kernel_of[top->id] = kidx;
+	st[sp++] = (walk_frame){top, ident, 0};
+	while (sp > 0) {
+		walk_frame *fr = &st[sp - 1];
+		ir_node *n = fr->n;
+		if (fr->next == n->nin) {
+			sp--;
+			continue;
+		}
+		ir_node *x = n->in[fr->next++];
 		int same = ir_shape_eq(&x->shape, &root->shape);
-		int xid = ident && same &&
+		int xid = fr->ident && same &&
 		          (ir_op_kind(n->op) == IR_KIND_ELEM ||
 		           (n->op == IR_OP_BROADCAST && ir_shape_eq(&n->shape, &x->shape)));
 		if (ga->k->kind != PASS_K_ELEM)
@@ -130,14 +146,26 @@ static int walk(gather *ga, ir_node *n, int ident, int kidx)
 			/* the same node may feed n twice (x*x): walk it once */
 			if (f->kernel_of[x->id] == kidx)
 				continue;
-			if (walk(ga, x, xid, kidx))
-				return -1;
+			if (add_node(ga, x))
+				goto done;
+			f->kernel_of[x->id] = kidx;
+			if (sp == cap) {
+				cap *= 2;
+				walk_frame *ns = realloc(st, (size_t)cap * sizeof *ns);
+				if (!ns)
+					goto done;
+				st = ns;
+			}
+			st[sp++] = (walk_frame){x, xid, 0};
 		} else if (!(x->op == IR_OP_CONST && ga->k->kind <= PASS_K_REDUCE)) {
 			if (add_read(ga, x, xid))
-				return -1;
+				goto done;
 		}
 	}
-	return 0;
+	rc = 0;
+done:
+	free(st);
+	return rc;
 }
 
 static int cmp_node(const void *a, const void *b)

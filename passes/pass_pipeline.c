@@ -1,12 +1,13 @@
 /*
- * pass_pipeline.c - the ordered passes that turn a model into programs
- * (see pass_pipeline.h for the list).
+ * pass_pipeline.c - the graph rows of the pass table (see pass_table.h for
+ * the whole table) and pass_build, which runs them over a model.
  */
 #include "pass_pipeline.h"
 #include "pass_autodiff.h"
 #include "pass_optim.h"
 #include "pass_sam.h"
 #include "pass_simplify.h"
+#include "pass_table.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,136 +21,267 @@ void pass_program_free(pass_program *p)
 	memset(p, 0, sizeof *p);
 }
 
-static int fail(pass_program *p, char *err, size_t errlen)
+static int graph_err(pass_ctx *c, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s", p->g && p->g->has_err ? p->g->err : "out of memory");
-	pass_program_free(p);
+	ir_graph *g = c->prog.g;
+	snprintf(err, errlen, "%s", g && g->has_err ? g->err : "out of memory");
 	return -1;
 }
 
-/* Runs the verifier after a pass; a failure names the pass. */
-static int verified(ir_graph *g, const char *pass)
+static void set_metrics_out(pass_ctx *c)
 {
-	if (ir_verify(g) == 0)
+	pass_program *p = &c->prog;
+	p->outs[0] = c->loss;
+	p->names[0] = "loss";
+	p->nout = 1;
+	for (int i = 0; i < c->m->nmetrics; i++) {
+		p->outs[p->nout] = c->metrics[i].node;
+		p->names[p->nout++] = c->metrics[i].name;
+	}
+}
+
+/* ir: the program's own copy of the model's graph. */
+static int run_ir(pass_ctx *c, char *err, size_t errlen)
+{
+	const ir_model *m = c->m;
+	ir_node **map = NULL;
+	pass_program *p = &c->prog;
+	if (!(p->g = ir_graph_clone(m->g, &map)))
+		return graph_err(c, err, errlen);
+	int np = m->nparams, cap = 2 + np + m->nmetrics;
+	c->params = calloc((size_t)np + 1, sizeof *c->params);
+	c->grads = calloc((size_t)np + 1, sizeof *c->grads);
+	c->metrics = calloc((size_t)m->nmetrics + 1, sizeof *c->metrics);
+	p->outs = calloc((size_t)cap, sizeof *p->outs);
+	p->names = calloc((size_t)cap, sizeof *p->names);
+	if (!c->params || !c->grads || !c->metrics || !p->outs || !p->names) {
+		free(map);
+		return graph_err(c, err, errlen);
+	}
+	for (int i = 0; i < np; i++)
+		c->params[i] = map[m->params[i]->id];
+	for (int i = 0; i < m->nmetrics; i++) {
+		c->metrics[i].name = ir_arena_strdup(&p->g->arena, m->metrics[i].name);
+		c->metrics[i].node = map[m->metrics[i].node->id];
+	}
+	c->loss = map[m->loss->id];
+	free(map);
+	set_metrics_out(c);
+	return 0;
+}
+
+static int run_autodiff(pass_ctx *c, char *err, size_t errlen)
+{
+	ir_graph *g = c->prog.g;
+	int np = c->m->nparams;
+	if (pass_grad(g, c->loss, c->params, np, c->grads) != 0)
+		return graph_err(c, err, errlen);
+	c->update_grads = c->grads;
+	if (c->kind != PASS_PROG_AUTODIFF)
 		return 0;
-	char msg[sizeof g->err];
-	snprintf(msg, sizeof msg, "after pass %s: %.990s", pass, g->err);
-	snprintf(g->err, sizeof g->err, "%s", msg);
-	return -1;
+	pass_program *p = &c->prog;
+	p->nout = 1;
+	for (int i = 0; i < np; i++) {
+		char name[512];
+		snprintf(name, sizeof name, "grad.%s", c->params[i]->name);
+		p->outs[p->nout] = c->grads[i];
+		p->names[p->nout++] = ir_arena_strdup(&g->arena, name);
+	}
+	return 0;
+}
+
+/* The step's scalar inputs, made once before the first node that reads them. */
+static int step_inputs(pass_ctx *c, ir_node **lr, ir_node **step)
+{
+	ir_graph *g = c->prog.g;
+	g->cur = c->loss->loc;
+	*lr = ir_find_leaf(g, IR_OP_INPUT, PASS_INPUT_LR);
+	*step = ir_find_leaf(g, IR_OP_INPUT, PASS_INPUT_STEP);
+	if (!*lr)
+		*lr = ir_input(g, PASS_INPUT_LR, g->fdtype, ir_shape_scalar());
+	if (!*step)
+		*step = ir_input(g, PASS_INPUT_STEP, g->fdtype, ir_shape_scalar());
+	return *lr && *step ? 0 : -1;
+}
+
+static int run_sam(pass_ctx *c, char *err, size_t errlen)
+{
+	ir_node *lr, *step;
+	int np = c->m->nparams;
+	ir_node **g2 = calloc((size_t)np + 1, sizeof *g2);
+	if (!g2 || step_inputs(c, &lr, &step) ||
+	    pass_sam(c->prog.g, &c->m->recipe.opt, c->loss, c->params, c->grads, np,
+	             c->m->g->nnodes, g2) != 0) {
+		free(g2);
+		return graph_err(c, err, errlen);
+	}
+	c->update_grads = g2; /* freed with the context */
+	return 0;
+}
+
+static int run_optim(pass_ctx *c, char *err, size_t errlen)
+{
+	ir_node *lr, *step;
+	if (step_inputs(c, &lr, &step) ||
+	    pass_optim_lower(c->prog.g, &c->m->recipe.opt, c->params, c->update_grads, c->m->nparams,
+	                     lr, step) != 0)
+		return graph_err(c, err, errlen);
+	return 0;
+}
+
+static int run_eval(pass_ctx *c, char *err, size_t errlen)
+{
+	if (pass_eval_rewrite(c->prog.g, c->loss, c->metrics, c->m->nmetrics, c->prog.outs) != 0)
+		return graph_err(c, err, errlen);
+	return 0;
+}
+
+static int run_simplify(pass_ctx *c, char *err, size_t errlen)
+{
+	if (pass_simplify(c->prog.g, c->prog.outs, c->prog.nout) != 0)
+		return graph_err(c, err, errlen);
+	return 0;
+}
+
+static int run_dce(pass_ctx *c, char *err, size_t errlen)
+{
+	if (pass_dce(c->prog.g, c->prog.outs, c->prog.nout) != 0)
+		return graph_err(c, err, errlen);
+	return 0;
+}
+
+/* The model graph as the front end built it, with its loss and metrics. */
+static int print_ir(FILE *out, pass_ctx *c, char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	ir_print(out, c->prog.g);
+	fprintf(out, "loss = %%%d\n", c->loss->id);
+	for (int i = 0; i < c->m->nmetrics; i++)
+		fprintf(out, "metric %s = %%%d\n", c->metrics[i].name, c->metrics[i].node->id);
+	return 0;
+}
+
+/* A program with its outputs and, for a training step, a census of what
+ * it does: forward/backward passes, assigns. */
+static int print_program(FILE *out, pass_ctx *c, char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	const pass_program *p = &c->prog;
+	ir_print(out, p->g);
+	for (int i = 0; i < p->nout; i++)
+		fprintf(out, "output %s = %%%d\n", p->names[i], p->outs[i]->id);
+	int bwd = 0, pa = 0, sa = 0;
+	for (int i = 0; i < p->g->nnodes; i++) {
+		const ir_node *n = p->g->nodes[i];
+		bwd += n->op == IR_OP_CROSS_ENTROPY_GRAD;
+		if (n->op == IR_OP_ASSIGN) {
+			pa += n->in[0]->op == IR_OP_PARAM;
+			sa += n->in[0]->op == IR_OP_STATE;
+		}
+	}
+	if (c->kind == PASS_PROG_BASE || c->kind == PASS_PROG_SAM)
+		fprintf(out, "summary: %d gradient computations (forward+backward passes), %d of %d params "
+		             "assigned once by the update (no restore), %d state assigns\n",
+		        bwd, pa, c->m->nparams, sa);
+	return 0;
+}
+
+static const pass_row graph_rows[] = {
+	{"ir", NULL, "the graph IR of the forward pass, loss and metrics", PASS_FOR_ALL, run_ir,
+	 pass_verify_graph, print_ir},
+	{"autodiff", NULL, "+ reverse-mode gradients of the loss for every parameter",
+	 PASS_FOR(PASS_PROG_AUTODIFF) | PASS_FOR_TRAIN, run_autodiff, pass_verify_graph,
+	 print_program},
+	{"sam", NULL, "a SAM training step: perturb, recompute (no restore)",
+	 PASS_FOR(PASS_PROG_SAM), run_sam, pass_verify_graph, print_program},
+	{"optim", NULL, "a training step: + the base optimizer's update", PASS_FOR_TRAIN, run_optim,
+	 pass_verify_graph, print_program},
+	{"eval", NULL, "the evaluation step: loss and metrics as masked sums",
+	 PASS_FOR(PASS_PROG_EVAL), run_eval, pass_verify_graph, print_program},
+	{"simplify", NULL, "common subexpressions merged, ops over constants folded", PASS_FOR_ALL,
+	 run_simplify, pass_verify_graph, print_program},
+	{"dce", NULL, "nodes that no output or assign needs dropped", PASS_FOR_ALL, run_dce,
+	 pass_verify_graph, print_program},
+};
+
+const pass_row *pass_graph_rows(int *n)
+{
+	*n = (int)(sizeof graph_rows / sizeof graph_rows[0]);
+	return graph_rows;
+}
+
+void pass_ctx_free(pass_ctx *c)
+{
+	if (c->update_grads != c->grads)
+		free(c->update_grads);
+	free(c->params);
+	free(c->grads);
+	free(c->metrics);
+	pass_program_free(&c->prog);
+	c->params = c->grads = c->update_grads = NULL;
+	c->metrics = NULL;
+}
+
+int pass_ctx_build(pass_ctx *c, const ir_model *m, pass_prog_kind kind, const pass_options *o,
+                   int *stopped, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof *c);
+	c->m = m;
+	c->kind = kind;
+	c->opt = o;
+	int n;
+	const pass_row *rows = pass_graph_rows(&n);
+	if (pass_run_rows(c, rows, n, o, stopped, err, errlen) != 0) {
+		pass_ctx_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+int pass_build_opt(const ir_model *m, pass_prog_kind kind, const pass_options *o,
+                   pass_program *out, char *err, size_t errlen)
+{
+	pass_ctx c;
+	pass_options run;
+	if (o)
+		run = *o;
+	else
+		pass_options_default(&run);
+	run.stop = NULL;
+	if (pass_ctx_build(&c, m, kind, &run, NULL, err, errlen) != 0)
+		return -1;
+	*out = c.prog;
+	memset(&c.prog, 0, sizeof c.prog);
+	pass_ctx_free(&c);
+	return 0;
 }
 
 int pass_build(const ir_model *m, pass_prog_kind kind, pass_program *out, char *err, size_t errlen)
 {
-	pass_program p = {0};
-	ir_node **map = NULL;
-	if (!(p.g = ir_graph_clone(m->g, &map)))
-		return fail(&p, err, errlen);
-	ir_graph *g = p.g;
-	int np = m->nparams;
-	ir_node *loss = map[m->loss->id];
-	ir_node **params = calloc((size_t)np + 1, sizeof *params);
-	ir_node **grads = calloc((size_t)np + 1, sizeof *grads);
-	ir_named *metrics = calloc((size_t)m->nmetrics + 1, sizeof *metrics);
-	int cap = 2 + np + m->nmetrics;
-	p.outs = calloc((size_t)cap, sizeof *p.outs);
-	p.names = calloc((size_t)cap, sizeof *p.names);
-	if (!params || !grads || !metrics || !p.outs || !p.names)
-		goto fail;
-	for (int i = 0; i < np; i++)
-		params[i] = map[m->params[i]->id];
-	for (int i = 0; i < m->nmetrics; i++) {
-		metrics[i].name = m->metrics[i].name;
-		metrics[i].node = map[m->metrics[i].node->id];
-	}
-
-	if (kind == PASS_PROG_EVAL) {
-		if (pass_eval_rewrite(g, loss, metrics, m->nmetrics, p.outs) != 0)
-			goto fail;
-		p.names[0] = "loss";
-		for (int i = 0; i < m->nmetrics; i++)
-			p.names[1 + i] = ir_arena_strdup(&g->arena, metrics[i].name);
-		p.nout = 1 + m->nmetrics;
-		if (verified(g, "eval"))
-			goto fail;
-		goto done;
-	}
-
-	if (pass_grad(g, loss, params, np, grads) != 0 || verified(g, "autodiff"))
-		goto fail;
-	p.outs[0] = loss;
-	p.names[0] = "loss";
-	p.nout = 1;
-	if (kind == PASS_PROG_AUTODIFF) {
-		for (int i = 0; i < np; i++) {
-			char name[512];
-			snprintf(name, sizeof name, "grad.%s", params[i]->name);
-			p.outs[p.nout] = grads[i];
-			p.names[p.nout++] = ir_arena_strdup(&g->arena, name);
-		}
-		goto done;
-	}
-	for (int i = 0; i < m->nmetrics; i++) {
-		p.outs[p.nout] = metrics[i].node;
-		p.names[p.nout++] = ir_arena_strdup(&g->arena, metrics[i].name);
-	}
-
-	const opt_config *o = &m->recipe.opt;
-	g->cur = loss->loc;
-	ir_node *lr = ir_input(g, PASS_INPUT_LR, g->fdtype, ir_shape_scalar());
-	ir_node *step = ir_input(g, PASS_INPUT_STEP, g->fdtype, ir_shape_scalar());
-	if (!lr || !step)
-		goto fail;
-	ir_node **update_grads = grads;
-	ir_node **g2 = NULL;
-	if (kind == PASS_PROG_SAM) {
-		if (!(g2 = calloc((size_t)np + 1, sizeof *g2)))
-			goto fail;
-		if (pass_sam(g, o, loss, params, grads, np, m->g->nnodes, g2) != 0) {
-			free(g2);
-			goto fail;
-		}
-		update_grads = g2;
-		if (verified(g, "sam")) {
-			free(g2);
-			goto fail;
-		}
-	}
-	int rc = pass_optim_lower(g, o, params, update_grads, np, lr, step);
-	free(g2);
-	if (rc != 0 || verified(g, "optim"))
-		goto fail;
-done:
-	if (pass_dce(g, p.outs, p.nout) != 0 || verified(g, "dce"))
-		goto fail;
-	free(map);
-	free(params);
-	free(grads);
-	free(metrics);
-	*out = p;
-	return 0;
-fail:
-	fail(&p, err, errlen);
-	free(map);
-	free(params);
-	free(grads);
-	free(metrics);
-	return -1;
+	return pass_build_opt(m, kind, NULL, out, err, errlen);
 }
 
-int pass_build_all(const ir_model *m, pass_programs *out, char *err, size_t errlen)
+int pass_build_all_opt(const ir_model *m, const pass_options *po, pass_programs *out, char *err,
+                       size_t errlen)
 {
 	memset(out, 0, sizeof *out);
 	const opt_config *o = &m->recipe.opt;
-	if (o->sam && pass_build(m, PASS_PROG_SAM, &out->sam, err, errlen) != 0)
+	if (o->sam && pass_build_opt(m, PASS_PROG_SAM, po, &out->sam, err, errlen) != 0)
 		goto fail;
-	if ((!o->sam || o->sam_every > 1) && pass_build(m, PASS_PROG_BASE, &out->base, err, errlen) != 0)
+	if ((!o->sam || o->sam_every > 1) &&
+	    pass_build_opt(m, PASS_PROG_BASE, po, &out->base, err, errlen) != 0)
 		goto fail;
-	if (pass_build(m, PASS_PROG_EVAL, &out->eval, err, errlen) != 0)
+	if (pass_build_opt(m, PASS_PROG_EVAL, po, &out->eval, err, errlen) != 0)
 		goto fail;
 	return 0;
 fail:
 	pass_programs_free(out);
 	return -1;
+}
+
+int pass_build_all(const ir_model *m, pass_programs *out, char *err, size_t errlen)
+{
+	return pass_build_all_opt(m, NULL, out, err, errlen);
 }
 
 void pass_programs_free(pass_programs *p)

@@ -63,4 +63,10 @@ void pass_plan_print(FILE *out, const pass_plan *p);
 
 size_t pass_dtype_size(ir_dtype t);
 
+/* The plan checker, run after the plan pass: no two arena buffers live at
+ * the same time share bytes, every buffer fits in the arena, and every
+ * assign the step needs is committed exactly once (a direct write or one
+ * commit). 0, or -1 with the first violation in err. */
+int pass_plan_check(const pass_plan *p, char *err, size_t errlen);
+
 #endif

@@ -11,4 +11,11 @@
  * renumbers ids in order. Node pointers of kept nodes stay valid. */
 int pass_dce(ir_graph *g, ir_node *const *outs, int nout);
 
+/* Common subexpressions merged (same op, inputs and attributes) and ops
+ * whose inputs are all constants folded into one constant, computed by
+ * the interpreter's own arithmetic and rounding, so numerics do not
+ * change. Reads of a replaced node, outs[] included, move to its
+ * replacement; the replaced nodes are left for pass_dce. */
+int pass_simplify(ir_graph *g, ir_node **outs, int nout);
+
 #endif

@@ -35,35 +35,71 @@ void cg_jit_free(cg_jit *j)
 	free(j);
 }
 
-cg_jit *cg_jit_new(const cg_program *prog, int opt_level, char *err, size_t errlen)
+struct cg_llvm_mod {
+	LLVMOrcThreadSafeContextRef tsc;
+	LLVMTargetMachineRef tm;
+	LLVMModuleRef m;
+};
+
+void cg_llvm_mod_free(cg_llvm_mod *m)
 {
+	if (!m)
+		return;
+	if (m->m)
+		LLVMDisposeModule(m->m);
+	if (m->tm)
+		LLVMDisposeTargetMachine(m->tm);
+	if (m->tsc)
+		LLVMOrcDisposeThreadSafeContext(m->tsc);
+	free(m);
+}
+
+cg_llvm_mod *cg_llvm_mod_new(const cg_program *prog, int opt_level, char *err, size_t errlen)
+{
+	cg_llvm_mod *m = calloc(1, sizeof *m);
+	if (!m) {
+		snprintf(err, errlen, "LLVM: out of memory");
+		return NULL;
+	}
+	if (!(m->tm = cg_llvm_host_tm(err, errlen))) {
+		free(m);
+		return NULL;
+	}
+	m->tsc = LLVMOrcCreateNewThreadSafeContext();
+	LLVMContextRef ctx = LLVMOrcThreadSafeContextGetContext(m->tsc);
+	if (!(m->m = cg_llvm_render(prog, ctx, m->tm, err, errlen)) ||
+	    cg_llvm_optimize(m->m, m->tm, opt_level, err, errlen)) {
+		cg_llvm_mod_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void cg_llvm_mod_print(FILE *out, const cg_llvm_mod *m)
+{
+	char *s = LLVMPrintModuleToString(m->m);
+	fputs(s, out);
+	LLVMDisposeMessage(s);
+}
+
+cg_jit *cg_jit_new(cg_llvm_mod **mp, char *err, size_t errlen)
+{
+	cg_llvm_mod *mod = *mp;
+	*mp = NULL;
 	cg_jit *j = calloc(1, sizeof *j);
 	if (!j) {
 		snprintf(err, errlen, "LLVM JIT: out of memory");
+		cg_llvm_mod_free(mod);
 		return NULL;
 	}
-	LLVMTargetMachineRef tm = cg_llvm_host_tm(err, errlen);
-	if (!tm) {
-		free(j);
-		return NULL;
-	}
-	LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-	LLVMContextRef ctx = LLVMOrcThreadSafeContextGetContext(tsc);
-	LLVMModuleRef m = cg_llvm_render(prog, ctx, tm, err, errlen);
-	if (!m || cg_llvm_optimize(m, tm, opt_level, err, errlen)) {
-		if (m)
-			LLVMDisposeModule(m);
-		goto fail_tm;
-	}
-	/* the JIT generates code with the same host machine (it takes tm) */
+	/* the JIT generates code with the machine the module was optimized for */
 	LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
 	LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(
-	    builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
-	tm = NULL;
+	    builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(mod->tm));
+	mod->tm = NULL;
 	LLVMErrorRef e = LLVMOrcCreateLLJIT(&j->jit, builder);
 	if (e) {
 		llvm_fail(e, "cannot create the JIT", err, errlen);
-		LLVMDisposeModule(m);
 		goto fail;
 	}
 	LLVMOrcDefinitionGeneratorRef gen;
@@ -71,24 +107,22 @@ cg_jit *cg_jit_new(const cg_program *prog, int opt_level, char *err, size_t errl
 	                                                         NULL, NULL);
 	if (e) {
 		llvm_fail(e, "cannot search the process for symbols", err, errlen);
-		LLVMDisposeModule(m);
 		goto fail;
 	}
 	LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(j->jit);
 	LLVMOrcJITDylibAddGenerator(jd, gen);
-	LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, tsc);
+	LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod->m, mod->tsc);
+	mod->m = NULL;
 	e = LLVMOrcLLJITAddLLVMIRModule(j->jit, jd, tsm);
 	if (e) {
 		LLVMOrcDisposeThreadSafeModule(tsm);
 		llvm_fail(e, "cannot add the module", err, errlen);
 		goto fail;
 	}
-	LLVMOrcDisposeThreadSafeContext(tsc);
+	cg_llvm_mod_free(mod);
 	return j;
-fail_tm:
-	LLVMDisposeTargetMachine(tm);
 fail:
-	LLVMOrcDisposeThreadSafeContext(tsc);
+	cg_llvm_mod_free(mod);
 	cg_jit_free(j);
 	return NULL;
 }

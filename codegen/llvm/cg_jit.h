@@ -10,8 +10,19 @@
 
 typedef struct cg_jit cg_jit;
 
+/* A program's kernels rendered and optimized for the host, in a context of
+ * their own: the `llvm` pass's output (codegen/cg_step.h), which the JIT
+ * then compiles. */
+typedef struct cg_llvm_mod cg_llvm_mod;
+
 /* NULL with a message (LLVM's diagnostics included) on failure. */
-cg_jit *cg_jit_new(const cg_program *prog, int opt_level, char *err, size_t errlen);
+cg_llvm_mod *cg_llvm_mod_new(const cg_program *prog, int opt_level, char *err, size_t errlen);
+void cg_llvm_mod_print(FILE *out, const cg_llvm_mod *m);
+void cg_llvm_mod_free(cg_llvm_mod *m);
+
+/* Compiles the module in memory; the JIT takes it over (*m is set to NULL
+ * whatever the outcome). NULL with a message on failure. */
+cg_jit *cg_jit_new(cg_llvm_mod **m, char *err, size_t errlen);
 /* The compiled entry point of a loop kernel, or NULL. */
 cg_kernel_fn cg_jit_find(cg_jit *j, const char *name, char *err, size_t errlen);
 void cg_jit_free(cg_jit *j);

@@ -17,8 +17,6 @@
 
 #include "cg_llvm.h"
 
-#define MEMO_SIZE 1024
-
 typedef struct {
 	LLVMContextRef ctx;
 	LLVMModuleRef m;
@@ -30,8 +28,11 @@ typedef struct {
 	LLVMValueRef *locals;
 	LLVMValueRef lo, hi;
 	LLVMValueRef errp;     /* the kernel's int32 error word */
-	const cg_expr *memo_key[MEMO_SIZE];
-	LLVMValueRef memo_val[MEMO_SIZE];
+	const cg_expr **memo_key; /* open addressing, per statement */
+	LLVMValueRef *memo_val;
+	size_t memo_cap, memo_used;
+	const cg_expr **stack;    /* expr's walk */
+	size_t stack_cap;
 	const cg_expr *accum; /* the value of the SET being emitted, if an accumulation */
 	int *reducing;        /* per local: enclosing reduce loops that fold into it */
 } rctx;
@@ -226,27 +227,115 @@ static LLVMValueRef expr_uncached(rctx *r, const cg_expr *e)
 	return NULL;
 }
 
-/* Shared sub-expressions of one statement are emitted once. */
+static size_t memo_slot(const rctx *r, const cg_expr *e)
+{
+	size_t h = ((uintptr_t)e >> 4) & (r->memo_cap - 1);
+	while (r->memo_key[h] && r->memo_key[h] != e)
+		h = (h + 1) & (r->memo_cap - 1);
+	return h;
+}
+
+static LLVMValueRef *memo_find(const rctx *r, const cg_expr *e)
+{
+	if (!r->memo_cap)
+		return NULL;
+	size_t h = memo_slot(r, e);
+	return r->memo_key[h] ? &r->memo_val[h] : NULL;
+}
+
+static int memo_add(rctx *r, const cg_expr *e, LLVMValueRef v)
+{
+	if (2 * (r->memo_used + 1) > r->memo_cap) {
+		size_t ocap = r->memo_cap, cap = ocap ? 2 * ocap : 1024;
+		const cg_expr **ok = r->memo_key;
+		LLVMValueRef *ov = r->memo_val;
+		r->memo_key = calloc(cap, sizeof *r->memo_key);
+		r->memo_val = calloc(cap, sizeof *r->memo_val);
+		if (!r->memo_key || !r->memo_val) {
+			free(r->memo_key);
+			free(r->memo_val);
+			r->memo_key = ok;
+			r->memo_val = ov;
+			return -1;
+		}
+		r->memo_cap = cap;
+		for (size_t i = 0; i < ocap; i++)
+			if (ok[i]) {
+				size_t h = memo_slot(r, ok[i]);
+				r->memo_key[h] = ok[i];
+				r->memo_val[h] = ov[i];
+			}
+		free(ok);
+		free(ov);
+	}
+	size_t h = memo_slot(r, e);
+	r->memo_key[h] = e;
+	r->memo_val[h] = v;
+	r->memo_used++;
+	return 0;
+}
+
+static int push(rctx *r, size_t *sp, const cg_expr *e)
+{
+	if (*sp == r->stack_cap) {
+		size_t cap = r->stack_cap ? 2 * r->stack_cap : 64;
+		const cg_expr **s = realloc(r->stack, cap * sizeof *s);
+		if (!s)
+			return -1;
+		r->stack = s;
+		r->stack_cap = cap;
+	}
+	r->stack[(*sp)++] = e;
+	return 0;
+}
+
+/* Shared sub-expressions of one statement are emitted once. The tree is
+ * walked with a stack of its own, operands before the node in the order
+ * the builders above read them (a select's condition first), so every
+ * operand is in the memo when its node is built and a chain of any
+ * length renders without deep recursion. */
 static LLVMValueRef expr(rctx *r, const cg_expr *e)
 {
-	size_t h = ((uintptr_t)e >> 4) % MEMO_SIZE;
-	for (size_t i = 0; i < MEMO_SIZE; i++, h = (h + 1) % MEMO_SIZE) {
-		if (r->memo_key[h] == e)
-			return r->memo_val[h];
-		if (!r->memo_key[h])
-			break;
+	LLVMValueRef *hit = memo_find(r, e);
+	if (hit)
+		return *hit;
+	size_t sp = 0;
+	if (push(r, &sp, e))
+		return expr_uncached(r, e);
+	while (sp > 0) {
+		const cg_expr *n = r->stack[sp - 1];
+		if (memo_find(r, n)) {
+			sp--;
+			continue;
+		}
+		const cg_expr *kids[3] = {n->a, n->b, NULL};
+		if (n->kind == CG_X_SELECT) {
+			kids[0] = n->c;
+			kids[1] = n->a;
+			kids[2] = n->b;
+		}
+		int pending = 0;
+		for (int i = 2; i >= 0; i--)
+			if (kids[i] && !memo_find(r, kids[i])) {
+				if (push(r, &sp, kids[i]))
+					return expr_uncached(r, e);
+				pending = 1;
+			}
+		if (pending)
+			continue;
+		LLVMValueRef v = expr_uncached(r, n);
+		if (memo_add(r, n, v))
+			return expr_uncached(r, e);
+		sp--;
 	}
-	LLVMValueRef v = expr_uncached(r, e);
-	if (!r->memo_key[h]) {
-		r->memo_key[h] = e;
-		r->memo_val[h] = v;
-	}
-	return v;
+	return *memo_find(r, e);
 }
 
 static void memo_reset(rctx *r)
 {
-	memset(r->memo_key, 0, sizeof r->memo_key);
+	if (r->memo_cap)
+		memset(r->memo_key, 0, r->memo_cap * sizeof *r->memo_key);
+	r->memo_used = 0;
 }
 
 static void block(rctx *r, const cg_stmt *s, int top);
@@ -451,6 +540,9 @@ LLVMModuleRef cg_llvm_render(const cg_program *prog, LLVMContextRef ctx,
 	LLVMDisposeMessage(feat);
 	LLVMDisposeBuilder(r->b);
 	LLVMModuleRef m = r->m;
+	free(r->memo_key);
+	free(r->memo_val);
+	free(r->stack);
 	free(r);
 	char *msg = NULL;
 	if (rc) {

@@ -232,10 +232,13 @@ static void compile_on(compiled *c, rt_device *dev)
 	char err[1024];
 	rt_err e = {{0}};
 	c->m = test_load_model("tests/e2e/models/tiny_mlp.lua", IR_F32, NULL, 0);
+	cg_step_options so;
+	cg_step_options_default(&so);
+	so.llvm = 1; /* the JIT compiles the llvm pass's module */
 	if (pass_build(c->m, PASS_PROG_SAM, &c->prog, err, sizeof err) ||
-	    !(c->st = cg_step_new(c->prog.g, c->prog.outs, c->prog.names, c->prog.nout, err,
+	    !(c->st = cg_step_new(c->prog.g, c->prog.outs, c->prog.names, c->prog.nout, &so, err,
 	                          sizeof err)) ||
-	    !(c->jit = cg_jit_new(c->st->prog, 3, err, sizeof err)))
+	    !(c->jit = cg_jit_new(&c->st->llvm, err, sizeof err)))
 		fail_msg("%s", err);
 	for (int i = 0; i < c->st->desc.nkernels; i++) {
 		rt_prog_kernel *k = &c->st->kernels[i];

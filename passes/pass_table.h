@@ -1,0 +1,140 @@
+/*
+ * pass_table.h - the one ordered table of passes, from a model to code.
+ *
+ * Every pass samc runs is a row of one table, in this order:
+ *
+ *   ir        the model as the front end built it (the program's own copy)
+ *   autodiff  + reverse-mode gradients of the loss for every parameter
+ *   sam       + the SAM rewrite: perturb, recompute (SAM steps only)
+ *   optim     + the base optimizer's update as assigns
+ *   eval      the evaluation step: loss and metrics as masked sums
+ *   simplify  common subexpressions merged, constant ops folded
+ *   dce       nodes no output or assign needs dropped
+ *   ---- backend rows (the CPU backend's, codegen/cg_step.h) ----
+ *   lowrank   SAM's perturbed input layer as a low-rank update
+ *   fuse      the nodes of each kernel                (stage "fused")
+ *   plan      buffers in the arena, commits of the assigns
+ *   lower     each kernel as loop IR                  (stage "loops")
+ *   llvm      the kernels as optimized LLVM IR
+ *
+ * A row runs only for the programs it applies to (sam for SAM steps, eval
+ * for the evaluation step...). The graph rows live here; a backend hands
+ * its rows to the runner in a pass_backend, so the passes library does not
+ * depend on code generation and no table lives in a global.
+ *
+ * After each row the runner can check its output with the row's verifier:
+ * the graph verifier (ir_verify) after graph rows, the plan checker after
+ * plan, the loop-IR verifier after lower. A failure names the row:
+ * "after pass plan: buffers 3 and 7 overlap ...".
+ *
+ * Debug levels (pass_options.debug; the command line reads SAMC_DEBUG):
+ *   0  silent
+ *   1  each pass's name, the program it ran on, and its time, to the log
+ *   2  also each pass's output, as `samc emit --stage=NAME` prints it
+ * Verifiers run when pass_options.verify is set: always at SAMC_DEBUG>=1,
+ * in debug builds (no NDEBUG), and in tests that ask for them.
+ */
+#ifndef SAMC_PASS_TABLE_H
+#define SAMC_PASS_TABLE_H
+
+#include <stdio.h>
+
+#include "pass_pipeline.h"
+
+typedef struct {
+	int verify;        /* run each pass's verifier after it */
+	int debug;         /* 0, 1 or 2, see above */
+	FILE *log;         /* debug output; NULL = stderr */
+	const char *stop;  /* stop after the row of this name (emit); NULL = run all */
+} pass_options;
+
+/* Verify in debug builds, no debug output, run every row. */
+void pass_options_default(pass_options *o);
+/* From a SAMC_DEBUG value (NULL or "" = 0); debug >= 1 also verifies. */
+void pass_options_from_debug(pass_options *o, const char *samc_debug);
+
+/* Which programs a row runs for (bits of pass_prog_kind). */
+#define PASS_FOR(kind) (1u << (kind))
+#define PASS_FOR_TRAIN (PASS_FOR(PASS_PROG_BASE) | PASS_FOR(PASS_PROG_SAM))
+#define PASS_FOR_ALL 0xffu
+
+typedef struct pass_ctx pass_ctx;
+
+typedef struct {
+	const char *name;     /* `samc emit --stage=NAME`, SAMC_DEBUG, verifier messages */
+	const char *stage;    /* another name the stage answers to ("fused"), or NULL */
+	const char *summary;  /* one line for --stage=list */
+	unsigned runs_for;    /* PASS_FOR bits */
+	/* 0, or -1 with a message in err */
+	int (*run)(pass_ctx *c, char *err, size_t errlen);
+	/* the output's invariants: 0, or -1 with a message in err; NULL = none */
+	int (*verify)(pass_ctx *c, char *err, size_t errlen);
+	/* the output as `samc emit` shows it: 0, or -1 with a message */
+	int (*print)(FILE *out, pass_ctx *c, char *err, size_t errlen);
+} pass_row;
+
+/* A backend's rows, run after the graph rows on the program they built.
+ * `state` is the backend's product (the CPU backend's cg_step), made by
+ * its first row; whoever runs the rows frees it with free_state. */
+typedef struct {
+	const char *name;
+	const pass_row *rows;
+	int nrows;
+	void (*free_state)(void *state);
+} pass_backend;
+
+/* What flows through the table. */
+struct pass_ctx {
+	const ir_model *m;        /* NULL when a backend compiles a bare graph */
+	pass_prog_kind kind;
+	pass_program prog;        /* the graph rows' product */
+	void *state;              /* the backend rows' product */
+	void *backend_opts;       /* options for the backend rows (cg_step.h) */
+	const pass_options *opt;
+	const char *label;        /* what SAMC_DEBUG calls the program; NULL = its kind */
+	/* between graph rows */
+	ir_node **params, **grads, **update_grads;
+	ir_named *metrics;
+	ir_node *loss;
+};
+
+/* The graph rows in table order. */
+const pass_row *pass_graph_rows(int *n);
+
+/* Runs rows[0..n) that apply to c->kind, each followed by its verifier
+ * (when o->verify) and debug output; stops after the row named o->stop.
+ * 0, or -1 with a message (naming the failing row) in err. *stopped is set
+ * when o->stop was reached (may be NULL). */
+int pass_run_rows(pass_ctx *c, const pass_row *rows, int n, const pass_options *o, int *stopped,
+                  char *err, size_t errlen);
+
+/* The graph rows over a model: pass_build with options. */
+int pass_build_opt(const ir_model *m, pass_prog_kind kind, const pass_options *o,
+                   pass_program *out, char *err, size_t errlen);
+int pass_build_all_opt(const ir_model *m, const pass_options *o, pass_programs *out, char *err,
+                       size_t errlen);
+
+/* Looks a stage up by name or stage alias among the graph rows and be's
+ * rows (be may be NULL). Returns the row, and *is_backend. */
+const pass_row *pass_table_find(const pass_backend *be, const char *name, int *is_backend);
+
+/* `samc emit --stage=list`: every row in table order. */
+void pass_table_list(FILE *out, const pass_backend *be);
+
+/* Runs the graph rows over a model up to o->stop into a fresh context;
+ * on failure the context is freed. pass_ctx_free frees the program too. */
+int pass_ctx_build(pass_ctx *c, const ir_model *m, pass_prog_kind kind, const pass_options *o,
+                   int *stopped, char *err, size_t errlen);
+void pass_ctx_free(pass_ctx *c);
+
+/* `samc emit --stage=STAGE`: runs the table on the `kind` program of m up
+ * to the row named `stage` (be's rows after the graph rows, with
+ * backend_opts) and prints that row's output. 0, or -1 with a message. */
+int pass_emit(FILE *out, const ir_model *m, pass_prog_kind kind, const pass_backend *be,
+              void *backend_opts, const char *stage, const pass_options *o, char *err,
+              size_t errlen);
+
+/* The graph verifier as a row's verifier (ir_verify on c->prog.g). */
+int pass_verify_graph(pass_ctx *c, char *err, size_t errlen);
+
+#endif
