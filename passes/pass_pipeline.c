@@ -179,7 +179,10 @@ static int print_program(FILE *out, pass_ctx *c, char *err, size_t errlen)
 			sa += n->in[0]->op == IR_OP_STATE;
 		}
 	}
-	if (c->kind == PASS_PROG_BASE || c->kind == PASS_PROG_SAM)
+	if ((c->kind == PASS_PROG_BASE || c->kind == PASS_PROG_SAM) && pa + sa == 0)
+		fprintf(out, "summary: %d gradient computations (forward+backward passes), no update yet "
+		             "(that is the optim pass)\n", bwd);
+	else if (c->kind == PASS_PROG_BASE || c->kind == PASS_PROG_SAM)
 		fprintf(out, "summary: %d gradient computations (forward+backward passes), %d of %d params "
 		             "assigned once by the update (no restore), %d state assigns\n",
 		        bwd, pa, c->m->nparams, sa);

@@ -7,9 +7,11 @@
 #   e2e_bad_inputs         broken IDX files, checkpoints, a diverging run: exit 1 + message
 #   e2e_data_dir           --data DIR resolves the recipe's relative data paths
 #   e2e_cli                help texts, usage errors (exit 2), samc steps file errors
+#   e2e_deep_chain         50,000 chained ops: every emit stage, interpreter training
 # With -DSAMC_LONG_TESTS=ON, on the full Fashion-MNIST:
 #   e2e_torch_epoch_full[_cpu]  one epoch (468 steps) vs PyTorch: within 1 point, samc >= 83%
 #   e2e_train_full_{interp,cpu}  `samc examples/fashion_mlp.lua --epochs 1`: >= 83% in <= 5 min
+#   e2e_deep_chain_long    50,000 chained ops also trained on the CPU and built
 #
 # Debian's torch/numpy import only from /usr/bin/python3; the other scripts
 # need only Python's standard library. Exit 77 = skipped.
@@ -45,6 +47,12 @@ set_tests_properties(e2e_bad_inputs PROPERTIES TIMEOUT 300 LABELS e2e)
 add_test(NAME e2e_cli COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/cli.py $<TARGET_FILE:samc>)
 set_tests_properties(e2e_cli PROPERTIES TIMEOUT 120 LABELS e2e)
 
+# 50,000 chained ops through every emit stage and the interpreter (about
+# 30 s, most of it LLVM on the llvm stage); the CPU backend and `samc build`
+# with SAMC_LONG_TESTS
+add_test(NAME e2e_deep_chain COMMAND sh ${_e2e}/deep_chain.sh $<TARGET_FILE:samc>)
+set_tests_properties(e2e_deep_chain PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)
+
 add_test(NAME e2e_data_dir COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/data_dir.py $<TARGET_FILE:samc>)
 set_tests_properties(e2e_data_dir PROPERTIES TIMEOUT 120 LABELS e2e)
 
@@ -57,6 +65,10 @@ if(SAMC_LONG_TESTS)
                    --backend cpu --tol 1.0 --min-acc 83)
   set_tests_properties(e2e_torch_epoch_full e2e_torch_epoch_full_cpu PROPERTIES
                        SKIP_RETURN_CODE 77 TIMEOUT 1800 LABELS "e2e;torch;long")
+  add_test(NAME e2e_deep_chain_long
+           COMMAND sh ${_e2e}/deep_chain.sh $<TARGET_FILE:samc> --long)
+  set_tests_properties(e2e_deep_chain_long PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900
+                       LABELS "e2e;long")
   foreach(_backend interp cpu)
     add_test(NAME e2e_train_full_${_backend}
              COMMAND bash ${_e2e}/train_full.sh $<TARGET_FILE:samc> ${_backend})
