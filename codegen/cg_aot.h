@@ -42,7 +42,7 @@ typedef struct {
 
 typedef struct {
 	const char *cc;  /* C compiler; NULL: $CC, else "cc" */
-	int opt_level;   /* as cg_options.opt_level; the JIT's default is 3 */
+	int opt_level;   /* as cg_options.opt_level, for the steps' llvm pass; the JIT's default is 3 */
 	int keep;        /* keep OUT.samc.o and OUT.samc.c */
 	int verbose;     /* print the compiler's command line */
 } cg_aot_options;
@@ -66,8 +66,9 @@ int cg_aot_build(const cg_aot_unit *u, const char *out, const cg_aot_options *o,
 const char *cg_aot_step_name(int step); /* "sam", "base", "eval" */
 /* The object's symbol of a step's kernel: "samc_<step>_<kernel>". */
 void cg_aot_symbol(char *buf, size_t n, int step, const char *kernel);
-/* llvm/cg_aot.c: every step's loop kernels into one object file. */
-int cg_aot_emit_object(const cg_aot_unit *u, int opt_level, const char *path, int *nkernels,
+/* llvm/cg_aot.c: every step's loop kernels, as its llvm pass left them
+ * (cg_step.h, cg_step_options.llvm), into one object file. */
+int cg_aot_emit_object(const cg_aot_unit *u, const char *path, int *nkernels,
                        char *err, size_t errlen);
 /* cg_aot_table.c: the generated C (tables, recipe, main). */
 int cg_aot_write_table(FILE *f, const cg_aot_unit *u, char *err, size_t errlen);

@@ -175,7 +175,7 @@ int cg_aot_build(const cg_aot_unit *u, const char *out, const cg_aot_options *o,
 	}
 	double t1 = now_s();
 	if (rc == 0)
-		rc = cg_aot_emit_object(u, o->opt_level, obj, &st->nkernels, err, errlen);
+		rc = cg_aot_emit_object(u, obj, &st->nkernels, err, errlen);
 	double t2 = now_s();
 	st->codegen_s = t2 - t0;
 	struct stat sb;

@@ -79,6 +79,8 @@ int cli_build(int argc, char **argv)
 	cg_step_options so;
 	cg_step_options_default(&so);
 	cli_pass_options(&so.pass);
+	so.llvm = 1; /* the object holds the llvm pass's modules */
+	so.opt_level = b.o.opt_level;
 	if (pass_build_all_opt(m, &so.pass, &progs, msg, sizeof msg) != 0) {
 		fprintf(stderr, "%s\n", msg);
 		fe_model_free(m);

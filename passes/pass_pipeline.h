@@ -1,16 +1,14 @@
 /*
  * pass_pipeline.h - from a model to the programs a backend compiles.
  *
- * Each program is a fresh copy of the model's graph with the passes of its
- * kind applied, in this order (the names are `samc emit --stage` names):
+ * Each program is a fresh copy of the model's graph through the graph rows
+ * of the pass table (pass_table.h: ir, autodiff, sam, optim, eval,
+ * simplify, dce), each row running for the programs it applies to:
  *
- *   ir        the model as the front end built it (forward + loss)
- *   autodiff  + reverse-mode gradients of the loss for every param
- *   optim     + the base optimizer's update (a plain training step)
- *   sam       + the SAM rewrite before the update (a SAM training step)
+ *   autodiff  loss and reverse-mode gradients of the loss for every param
+ *   base      a plain training step: + the base optimizer's update
+ *   sam       a SAM training step: perturb, recompute, update (no restore)
  *   eval      forward only, loss and metrics as masked sums
- *
- * The graph is verified after every pass.
  */
 #ifndef SAMC_PASS_PIPELINE_H
 #define SAMC_PASS_PIPELINE_H
@@ -41,6 +39,7 @@ typedef enum {
 #define PASS_INPUT_ADAM_STEP_SIZE RT_SCALAR_ADAM_STEP_SIZE
 #define PASS_INPUT_ADAM_BC2_SQRT RT_SCALAR_ADAM_BC2_SQRT
 
+/* With default options (pass_table.h: verifiers in debug builds). */
 int pass_build(const ir_model *m, pass_prog_kind kind, pass_program *out, char *err, size_t errlen);
 void pass_program_free(pass_program *p);
 

@@ -27,12 +27,10 @@
  * plan, the loop-IR verifier after lower. A failure names the row:
  * "after pass plan: buffers 3 and 7 overlap ...".
  *
- * Debug levels (pass_options.debug; the command line reads SAMC_DEBUG):
- *   0  silent
- *   1  each pass's name, the program it ran on, and its time, to the log
- *   2  also each pass's output, as `samc emit --stage=NAME` prints it
- * Verifiers run when pass_options.verify is set: always at SAMC_DEBUG>=1,
- * in debug builds (no NDEBUG), and in tests that ask for them.
+ * pass_options.debug is the SAMC_DEBUG level (docs/passes.md lists the
+ * levels), which the command line reads and hands down. Verifiers run when
+ * pass_options.verify is set: at SAMC_DEBUG>=1, in debug builds (no
+ * NDEBUG), and in tests that ask for them.
  */
 #ifndef SAMC_PASS_TABLE_H
 #define SAMC_PASS_TABLE_H
@@ -43,7 +41,7 @@
 
 typedef struct {
 	int verify;        /* run each pass's verifier after it */
-	int debug;         /* 0, 1 or 2, see above */
+	int debug;         /* SAMC_DEBUG: 0, 1 (names, times) or 2 (+ outputs) */
 	FILE *log;         /* debug output; NULL = stderr */
 	const char *stop;  /* stop after the row of this name (emit); NULL = run all */
 } pass_options;

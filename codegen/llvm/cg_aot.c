@@ -1,8 +1,8 @@
 /*
  * cg_aot.c - the object file of a standalone trainer (see cg_aot.h): every
- * step's kernels rendered and optimized as the JIT does them (same target
- * machine, same passes), renamed per step, linked into one module and
- * written as a PIC object.
+ * step's kernels as its llvm pass rendered and optimized them (the module
+ * the JIT compiles), renamed per step, linked into one module and written
+ * as a PIC object.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,9 @@
 #include <llvm-c/Linker.h>
 
 #include "cg_aot.h"
+#include "cg_jit.h"
 #include "cg_llvm.h"
+#include "cg_step.h"
 
 void cg_aot_symbol(char *buf, size_t n, int step, const char *kernel)
 {
@@ -38,7 +40,7 @@ static int rename_kernels(LLVMModuleRef m, const cg_program *prog, int step, cha
 	return 0;
 }
 
-int cg_aot_emit_object(const cg_aot_unit *u, int opt_level, const char *path, int *nkernels,
+int cg_aot_emit_object(const cg_aot_unit *u, const char *path, int *nkernels,
                        char *err, size_t errlen)
 {
 	LLVMTargetMachineRef tm = cg_llvm_host_tm(err, errlen);
@@ -51,9 +53,15 @@ int cg_aot_emit_object(const cg_aot_unit *u, int opt_level, const char *path, in
 		if (!u->step[s])
 			continue;
 		const cg_program *prog = u->step[s]->prog;
-		LLVMModuleRef m = cg_llvm_render(prog, ctx, tm, err, errlen);
-		if (!m || cg_llvm_optimize(m, tm, opt_level, err, errlen) ||
-		    rename_kernels(m, prog, s, err, errlen)) {
+		if (!u->step[s]->llvm) {
+			snprintf(err, errlen, "samc build: the %s step was compiled without its llvm pass",
+			         cg_aot_step_name(s));
+			rc = -1;
+			break;
+		}
+		/* the llvm pass's module, rendered and optimized as the JIT's */
+		LLVMModuleRef m = cg_llvm_mod_copy(u->step[s]->llvm, ctx, err, errlen);
+		if (!m || rename_kernels(m, prog, s, err, errlen)) {
 			if (m)
 				LLVMDisposeModule(m);
 			rc = -1;

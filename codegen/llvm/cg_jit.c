@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <llvm-c/BitReader.h>
+#include <llvm-c/BitWriter.h>
 #include <llvm-c/Error.h>
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
@@ -80,6 +82,20 @@ void cg_llvm_mod_print(FILE *out, const cg_llvm_mod *m)
 	char *s = LLVMPrintModuleToString(m->m);
 	fputs(s, out);
 	LLVMDisposeMessage(s);
+}
+
+LLVMModuleRef cg_llvm_mod_copy(const cg_llvm_mod *m, LLVMContextRef ctx, char *err,
+                               size_t errlen)
+{
+	LLVMMemoryBufferRef buf = LLVMWriteBitcodeToMemoryBuffer(m->m);
+	LLVMModuleRef copy = NULL;
+	if (!buf || LLVMParseBitcodeInContext2(ctx, buf, &copy)) {
+		snprintf(err, errlen, "LLVM: cannot copy the kernels' module");
+		copy = NULL;
+	}
+	if (buf)
+		LLVMDisposeMemoryBuffer(buf);
+	return copy;
 }
 
 cg_jit *cg_jit_new(cg_llvm_mod **mp, char *err, size_t errlen)

@@ -18,6 +18,10 @@ typedef struct cg_llvm_mod cg_llvm_mod;
 /* NULL with a message (LLVM's diagnostics included) on failure. */
 cg_llvm_mod *cg_llvm_mod_new(const cg_program *prog, int opt_level, char *err, size_t errlen);
 void cg_llvm_mod_print(FILE *out, const cg_llvm_mod *m);
+/* A copy of the module in ctx (through bitcode), for `samc build`, which
+ * links every step's module into one object. NULL with a message. */
+LLVMModuleRef cg_llvm_mod_copy(const cg_llvm_mod *m, LLVMContextRef ctx, char *err,
+                               size_t errlen);
 void cg_llvm_mod_free(cg_llvm_mod *m);
 
 /* Compiles the module in memory; the JIT takes it over (*m is set to NULL
