@@ -575,24 +575,3 @@ int cg_llvm_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, int opt_level,
 	}
 	return 0;
 }
-
-int cg_llvm_print(FILE *out, const cg_program *prog, char *err, size_t errlen)
-{
-	LLVMTargetMachineRef tm = cg_llvm_host_tm(err, errlen);
-	if (!tm)
-		return -1;
-	LLVMContextRef ctx = LLVMContextCreate();
-	LLVMModuleRef m = cg_llvm_render(prog, ctx, tm, err, errlen);
-	int rc = -1;
-	if (m && cg_llvm_optimize(m, tm, 3, err, errlen) == 0) {
-		char *s = LLVMPrintModuleToString(m);
-		fputs(s, out);
-		LLVMDisposeMessage(s);
-		rc = 0;
-	}
-	if (m)
-		LLVMDisposeModule(m);
-	LLVMContextDispose(ctx);
-	LLVMDisposeTargetMachine(tm);
-	return rc;
-}

@@ -39,7 +39,4 @@ LLVMModuleRef cg_llvm_render(const cg_program *prog, LLVMContextRef ctx,
 int cg_llvm_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, int opt_level,
                      char *err, size_t errlen);
 
-/* `samc emit --stage=llvm`: the optimized module as text. */
-int cg_llvm_print(FILE *out, const cg_program *prog, char *err, size_t errlen);
-
 #endif
