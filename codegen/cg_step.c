@@ -202,6 +202,11 @@ static int run_fuse(pass_ctx *c, char *err, size_t errlen)
 	return (s->f = pass_fuse(s->g, s->outs, c->prog.nout, err, errlen)) ? 0 : -1;
 }
 
+static int verify_fuse(pass_ctx *c, char *err, size_t errlen)
+{
+	return pass_fuse_check(((cg_step *)c->state)->f, err, errlen);
+}
+
 static int print_fuse(FILE *out, pass_ctx *c, char *err, size_t errlen)
 {
 	(void)err, (void)errlen;
@@ -271,7 +276,7 @@ static const pass_row cpu_rows[] = {
 	{"lowrank", NULL, "SAM's perturbed input layer as a low-rank update (CPU)", PASS_FOR_ALL,
 	 run_lowrank, verify_lowrank, print_lowrank},
 	{"fuse", "fused", "the training step's kernels (CPU) and the nodes fused into each",
-	 PASS_FOR_ALL, run_fuse, NULL, print_fuse},
+	 PASS_FOR_ALL, run_fuse, verify_fuse, print_fuse},
 	{"plan", NULL, "kernels, buffers and peak bytes of the training step (CPU)", PASS_FOR_ALL,
 	 run_plan, verify_plan, print_plan},
 	{"lower", NULL, "each kernel as loop IR, backend-neutral (reduce loops whole)", PASS_FOR_ALL,

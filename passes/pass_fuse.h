@@ -82,6 +82,12 @@ void pass_fusion_free(pass_fusion *f);
 /* The materialized value holding n's memory (follows aliases). */
 ir_node *pass_fuse_base(const pass_fusion *f, ir_node *n);
 
+/* The fusion checker, run after the fuse pass: every needed value has a
+ * kernel or lives in memory, each kernel's roots and nodes are its own,
+ * it reads only values in memory that earlier kernels wrote. 0, or -1
+ * with the first violation in err. */
+int pass_fuse_check(const pass_fusion *f, char *err, size_t errlen);
+
 /* `samc emit --stage=fused`: one line per kernel with its nodes and reads. */
 void pass_fuse_print(FILE *out, const pass_fusion *f);
 

@@ -23,8 +23,8 @@
  * depend on code generation and no table lives in a global.
  *
  * After each row the runner can check its output with the row's verifier:
- * the graph verifier (ir_verify) after graph rows, the plan checker after
- * plan, the loop-IR verifier after lower. A failure names the row:
+ * the graph verifier (ir_verify) after graph rows, the fusion checker after
+ * fuse, the plan checker after plan, the loop-IR verifier after lower. A failure names the row:
  * "after pass plan: buffers 3 and 7 overlap ...".
  *
  * pass_options.debug is the SAMC_DEBUG level (docs/passes.md lists the

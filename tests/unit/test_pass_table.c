@@ -1,9 +1,10 @@
 /*
  * test_pass_table.c - the pass table: its order as `--stage=list` prints
  * it, SAMC_DEBUG's output, and its verifiers catching a pass whose output
- * is broken on purpose (overlapping buffers, an assign committed twice, an
- * out-of-bounds index, a loop variable or local used where it is not
- * defined), each failure naming the pass.
+ * is broken on purpose (a kernel result claimed by another kernel,
+ * overlapping buffers, an assign committed twice, an out-of-bounds index,
+ * a loop variable or local used where it is not defined), each failure
+ * naming the pass.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -138,6 +139,21 @@ static void expect(const char *err, const char *a, const char *b)
 {
 	if (!strstr(err, a) || !strstr(err, b))
 		fail_msg("expected '%s' ... '%s' in: %s", a, b, err);
+}
+
+/* The last kernel's root claimed by the first kernel. */
+static void root_elsewhere(cg_step *s)
+{
+	pass_fusion *f = s->f;
+	f->kernel_of[f->k[f->nk - 1].root->id] = 0;
+}
+
+static void t_fuse_broken_named(void **st)
+{
+	(void)st;
+	char err[1024];
+	run_broken("fuse", root_elsewhere, err, sizeof err);
+	expect(err, "after pass fuse: kernel ", "which is not its result");
 }
 
 /* The first two arena buffers live at the same time get the same bytes. */
@@ -318,6 +334,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_list_is_the_table_in_order),
 		cmocka_unit_test(t_debug_levels),
+		cmocka_unit_test(t_fuse_broken_named),
 		cmocka_unit_test(t_plan_overlap_named),
 		cmocka_unit_test(t_plan_commit_twice_named),
 		cmocka_unit_test(t_loop_out_of_bounds_named),
