@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """cli.py - the samc command line as the README describes it: every help
-text is reachable (exit 0), every command-line mistake is a usage error
+text is reachable (exit 0), `samc emit --stage=list` is the pass table in
+order and every stage prints, every command-line mistake is a usage error
 (exit 2) that names the option, and `samc steps` rejects a bad INIT or
 BATCHES file with exit 1 and a message naming the file and the tensor.
 
@@ -151,6 +152,25 @@ def steps_cases(samc, d, F):
     F.expect_error("an empty INIT file", steps(i=empty), [empty, "too short"])
 
 
+# The pass table in order: graph passes, then the CPU backend's.
+PASSES = ("ir", "autodiff", "sam", "optim", "eval", "simplify", "dce",
+          "lowrank", "fuse", "plan", "lower", "llvm")
+
+
+def stage_cases(samc, F):
+    rc, out, err = u.run_samc(samc, ["emit", "--stage=list"])
+    names = [line.split()[0].split("|")[0] for line in out.splitlines() if line.startswith("  ")]
+    F.check(rc == 0 and tuple(names) == PASSES, "emit --stage=list is the pass table in order",
+            f"exit {rc}; passes {names}; stderr {err!r}")
+    # every pass prints its output (the SAM model runs them all but eval's),
+    # and so do the stage names older than the table
+    for stage in [p for p in PASSES if p != "eval"] + ["fused", "loops"]:
+        rc, out, err = u.run_samc(samc, ["emit", f"--stage={stage}", MODEL])
+        F.check(rc == 0 and out, f"emit --stage={stage}", f"exit {rc}; stderr {err[-300:]!r}")
+    rc, out, err = u.run_samc(samc, ["emit", "--stage=eval", MODEL])
+    F.check(rc == 0 and "eval.mask" in out, "emit --stage=eval", f"exit {rc}; {err[-300:]!r}")
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
@@ -159,6 +179,7 @@ def main():
     F = u.Failures()
     with tempfile.TemporaryDirectory(prefix="samc-e2e-cli-") as d:
         help_cases(samc, F)
+        stage_cases(samc, F)
         usage_cases(samc, d, F)
         steps_cases(samc, d, F)
     return F.status("cli")
