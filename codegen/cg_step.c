@@ -1,5 +1,6 @@
 /*
- * cg_step.c - a step compiled to its table (see cg_step.h).
+ * cg_step.c - the CPU backend's rows of the pass table and a step
+ * compiled through them to its table (see cg_step.h).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,9 +1,12 @@
 /*
- * cg_step.h - one step compiled up to its table: fusion, memory plan, loop
- * IR, and the rt_prog (runtime/rt_prog.h) that runs it, with the kernels'
- * functions still to be bound. The JIT binds them in memory (cg_exec.c);
- * `samc build` writes the same table as C and the kernels to an object
- * file (llvm/cg_aot.h), so both paths run one schedule.
+ * cg_step.h - the CPU backend's rows of the pass table (lowrank, fuse,
+ * plan, lower, llvm; passes/pass_table.h) and the step they compile: its
+ * fusion, memory plan, loop IR and LLVM module, and the rt_prog
+ * (runtime/rt_prog.h) that runs it, with the kernels' functions still to
+ * be bound. The JIT compiles the llvm row's module and binds them in
+ * memory (cg_exec.c); `samc build` writes the same table as C and links
+ * every step's module into an object file (llvm/cg_aot.h), so both paths
+ * run one schedule of the same code.
  *
  * Slots are exactly those of the interpreter's exec: one per PARAM, STATE
  * and INPUT leaf the step uses, in node order.
