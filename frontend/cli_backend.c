@@ -30,6 +30,7 @@ rt_exec *cli_exec_new(const char *backend, pass_program *p, int threads, const p
 		o.threads = threads;
 		if (po)
 			o.pass = *po;
+		o.pass.label = pass_prog_kind_name(p->kind);
 		return cg_cpu_exec_new(p->g, p->outs, p->names, p->nout, &o, err, errlen);
 	}
 	snprintf(err, errlen, "unknown backend '%s' (this build has: %s)", backend, cli_backend_names());

@@ -231,6 +231,7 @@ int pass_ctx_build(pass_ctx *c, const ir_model *m, pass_prog_kind kind, const pa
 	memset(c, 0, sizeof *c);
 	c->m = m;
 	c->kind = kind;
+	c->prog.kind = kind;
 	c->opt = o;
 	int n;
 	const pass_row *rows = pass_graph_rows(&n);

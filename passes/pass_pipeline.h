@@ -15,19 +15,21 @@
 
 #include "ir_model.h"
 
-typedef struct {
-	ir_graph *g;          /* owned */
-	ir_node **outs;       /* scalar outputs (or gradients for "autodiff") */
-	const char **names;   /* their names; strings live in g's arena */
-	int nout;
-} pass_program;
-
 typedef enum {
 	PASS_PROG_AUTODIFF,   /* outputs: loss, then "grad.<param>" */
 	PASS_PROG_BASE,       /* base-optimizer step */
 	PASS_PROG_SAM,        /* SAM step */
 	PASS_PROG_EVAL        /* evaluation with "eval.mask" */
 } pass_prog_kind;
+
+typedef struct {
+	pass_prog_kind kind;
+	ir_graph *g;          /* owned */
+	ir_node **outs;       /* scalar outputs (or gradients for "autodiff") */
+	const char **names;   /* their names; strings live in g's arena */
+	int nout;
+} pass_program;
+
 
 /* Names of the scalar inputs every training program reads; the optimizer
  * and SAM read their hyperparameters as inputs too (RT_SCALAR_* in

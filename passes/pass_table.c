@@ -25,7 +25,7 @@ void pass_options_from_debug(pass_options *o, const char *samc_debug)
 		o->verify = 1;
 }
 
-static const char *kind_name(pass_prog_kind k)
+const char *pass_prog_kind_name(pass_prog_kind k)
 {
 	switch (k) {
 	case PASS_PROG_AUTODIFF: return "autodiff";
@@ -61,7 +61,7 @@ int pass_run_rows(pass_ctx *c, const pass_row *rows, int n, const pass_options *
 			return -1;
 		if (o->debug) {
 			fprintf(log, "samc: pass %-9s %-9s %10.3f ms\n", r->name,
-			        c->label ? c->label : kind_name(c->kind),
+			        o->label ? o->label : c->label ? c->label : pass_prog_kind_name(c->kind),
 			        now_ms() - t0);
 			if (o->debug >= 2 && r->print) {
 				char perr[1024];
@@ -148,7 +148,7 @@ int pass_emit(FILE *out, const ir_model *m, pass_prog_kind kind, const pass_back
 	}
 	if (!(r->runs_for & PASS_FOR(kind))) {
 		snprintf(err, errlen, "emit: pass %s does not run for the %s program", r->name,
-		         kind_name(kind));
+		         pass_prog_kind_name(kind));
 		return -1;
 	}
 	pass_options run;

@@ -44,7 +44,11 @@ typedef struct {
 	int debug;         /* SAMC_DEBUG: 0, 1 (names, times) or 2 (+ outputs) */
 	FILE *log;         /* debug output; NULL = stderr */
 	const char *stop;  /* stop after the row of this name (emit); NULL = run all */
+	const char *label; /* what the log calls the program; NULL = its kind */
 } pass_options;
+
+/* "sam step", "eval step"...: how SAMC_DEBUG names a program. */
+const char *pass_prog_kind_name(pass_prog_kind k);
 
 /* Verify in debug builds, no debug output, run every row. */
 void pass_options_default(pass_options *o);
