@@ -19,13 +19,19 @@
  *
  * A row runs only for the programs it applies to (sam for SAM steps, eval
  * for the evaluation step...). The graph rows live here; a backend hands
- * its rows to the runner in a pass_backend, so the passes library does not
- * depend on code generation and no table lives in a global.
+ * its rows to the runner in a pass_backend (cg_cpu_backend()), so the
+ * passes library does not depend on code generation and no table lives in
+ * a global.
  *
  * After each row the runner can check its output with the row's verifier:
  * the graph verifier (ir_verify) after graph rows, the fusion checker after
- * fuse, the plan checker after plan, the loop-IR verifier after lower. A failure names the row:
- * "after pass plan: buffers 3 and 7 overlap ...".
+ * fuse, the plan checker after plan, the loop-IR verifier after lower. A
+ * failure names the row: "after pass plan: buffers 3 and 7 overlap ...".
+ *
+ *     pass_options o;
+ *     pass_options_from_debug(&o, getenv("SAMC_DEBUG"));  // the CLI only
+ *     pass_build_opt(m, PASS_PROG_SAM, &o, &prog, err, sizeof err);
+ *     cg_step_new(prog.g, prog.outs, prog.names, prog.nout, &step_opts, ...);
  *
  * pass_options.debug is the SAMC_DEBUG level (docs/passes.md lists the
  * levels), which the command line reads and hands down. Verifiers run when
