@@ -20,8 +20,8 @@
  * A row runs only for the programs it applies to (sam for SAM steps, eval
  * for the evaluation step...). The graph rows live here; a backend hands
  * its rows to the runner in a pass_backend (cg_cpu_backend()), so the
- * passes library does not depend on code generation and no table lives in
- * a global.
+ * passes library does not depend on code generation. Rows are constant;
+ * all that changes while they run lives in the pass_ctx.
  *
  * After each row the runner can check its output with the row's verifier:
  * the graph verifier (ir_verify) after graph rows, the fusion checker after
