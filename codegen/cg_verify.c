@@ -162,7 +162,7 @@ static int compute(vctx *c, const cg_expr *e, ival *out)
 		return 0;
 	case CG_X_LOCAL:
 		if (e->var < 0 || e->var >= c->k->nlocals || !c->local_set[e->var])
-			return fail(c, "local l%d is read before it is set", e->var);
+			return fail(c, "local t%d is read before it is set", e->var);
 		*out = unknown;
 		return 0;
 	case CG_X_LOAD:
@@ -265,6 +265,10 @@ static int stmt(vctx *c, const cg_stmt *s, int *enter_var)
 			return fail(c, "loop variable i%d is bound by two nested loops", s->var);
 		if (s->extent < 0)
 			return fail(c, "loop over i%d has a negative extent", s->var);
+		if (s->loop == CG_L_REDUCE &&
+		    (s->acc < 0 || s->acc >= c->k->nlocals || !c->local_set[s->acc]))
+			return fail(c, "reduce loop over i%d folds into local t%d before it is set", s->var,
+			            s->acc);
 		c->extent[s->var] = s->extent;
 		*enter_var = s->var;
 		return 0;
@@ -282,7 +286,7 @@ static int stmt(vctx *c, const cg_stmt *s, int *enter_var)
 	}
 	case CG_S_SET:
 		if (s->var < 0 || s->var >= c->k->nlocals)
-			return fail(c, "local l%d is not one of its %d", s->var, c->k->nlocals);
+			return fail(c, "local t%d is not one of its %d", s->var, c->k->nlocals);
 		if (expr(c, s->val, &v))
 			return -1;
 		c->local_set[s->var] = 1;

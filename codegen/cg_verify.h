@@ -1,12 +1,12 @@
 /*
- * cg_verify.h - the loop-IR verifier, run after the lower pass (see
- * passes/pass_table.h): in every kernel, each loop variable and local is
- * defined before it is used, and each load and store index lies within
- * its buffer for all values of the loop variables (interval arithmetic
- * over the index, loop variables in [0, extent)). Indices that depend on
- * loaded data (a label) are bounded at run time by the kernel's own FAIL
- * checks and are not proven here. A GEMM's operands must hold m*k, k*n
- * and m*n elements.
+ * cg_verify.h - the loop-IR verifier, run after the lower and split passes
+ * (see passes/pass_table.h): in every kernel, each loop variable and local
+ * is defined before it is used (a reduce loop's accumulator too), and each
+ * load and store index lies within its buffer for all values of the loop
+ * variables (interval arithmetic over the index, loop variables in
+ * [0, extent)). Indices that depend on loaded data (a label) are bounded
+ * at run time by the kernel's own FAIL checks and are not proven here. A
+ * GEMM's operands must hold m*k, k*n and m*n elements.
  */
 #ifndef SAMC_CG_VERIFY_H
 #define SAMC_CG_VERIFY_H

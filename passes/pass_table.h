@@ -14,7 +14,8 @@
  *   lowrank   SAM's perturbed input layer as a low-rank update
  *   fuse      the nodes of each kernel                (stage "fused")
  *   plan      buffers in the arena, commits of the assigns
- *   lower     each kernel as loop IR                  (stage "loops")
+ *   lower     each kernel as loop IR, backend-neutral
+ *   split     large reductions cut into parallel chunks (stage "loops")
  *   llvm      the kernels as optimized LLVM IR
  *
  * A row runs only for the programs it applies to (sam for SAM steps, eval
@@ -25,7 +26,8 @@
  *
  * After each row the runner can check its output with the row's verifier:
  * the graph verifier (ir_verify) after graph rows, the fusion checker after
- * fuse, the plan checker after plan, the loop-IR verifier after lower. A
+ * fuse, the plan checker after plan, the loop-IR verifier after lower and
+ * split. A
  * failure names the row: "after pass plan: buffers 3 and 7 overlap ...".
  *
  *     pass_options o;

@@ -154,7 +154,7 @@ def steps_cases(samc, d, F):
 
 # The pass table in order: graph passes, then the CPU backend's.
 PASSES = ("ir", "autodiff", "sam", "optim", "eval", "simplify", "dce",
-          "lowrank", "fuse", "plan", "lower", "llvm")
+          "lowrank", "fuse", "plan", "lower", "split", "llvm")
 
 
 def stage_cases(samc, F):

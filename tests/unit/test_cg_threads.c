@@ -87,7 +87,7 @@ static void same_bits(ir_graph *g, ir_node *const *outs, const char *const *name
 static int split_reductions(const pass_program *p)
 {
 	char err[1024];
-	cg_step *s = cg_step_new(p->g, p->outs, p->names, p->nout, err, sizeof err);
+	cg_step *s = cg_step_new(p->g, p->outs, p->names, p->nout, NULL, err, sizeof err);
 	if (!s)
 		fail_msg("%s", err);
 	int n = 0;
@@ -183,7 +183,7 @@ static void test_full_reductions(void **st)
 static int64_t par_extent(ir_graph *g)
 {
 	char err[1024];
-	cg_step *s = cg_step_new(g, NULL, NULL, 0, err, sizeof err);
+	cg_step *s = cg_step_new(g, NULL, NULL, 0, NULL, err, sizeof err);
 	if (!s)
 		fail_msg("%s", err);
 	assert_int_equal(s->prog->nk, 1);

@@ -20,7 +20,7 @@
 
 /* The table in order: graph rows, then the CPU backend's. */
 static const char *const order[] = {"ir", "autodiff", "sam", "optim", "eval", "simplify", "dce",
-                                    "lowrank", "fuse", "plan", "lower", "llvm"};
+                                    "lowrank", "fuse", "plan", "lower", "split", "llvm"};
 
 static void t_list_is_the_table_in_order(void **st)
 {
@@ -320,7 +320,8 @@ static void t_loop_intervals(void **st)
 	k.nvars = 2;
 	cg_expr *idx = cg_bin(&a, CG_B_ADD, cg_bin(&a, CG_B_MUL, cg_var(&a, 0), cg_const_i(&a, CG_T_I64, 10)),
 	                      cg_var(&a, 1));
-	k.body = cg_loop(&a, 0, 4, 1, cg_loop(&a, 1, 10, 0, cg_store(&a, 0, idx, cg_const_f(&a, CG_T_F32, 1))));
+	k.body = cg_loop(&a, 0, 4, CG_L_PARALLEL,
+	                 cg_loop(&a, 1, 10, CG_L_SERIAL, cg_store(&a, 0, idx, cg_const_f(&a, CG_T_F32, 1))));
 	char err[256];
 	int64_t n40 = 40, n39 = 39;
 	assert_int_equal(cg_kernel_verify(&k, &n40, err, sizeof err), 0);
