@@ -27,8 +27,8 @@
  * After each row the runner can check its output with the row's verifier:
  * the graph verifier (ir_verify) after graph rows, the fusion checker after
  * fuse, the plan checker after plan, the loop-IR verifier after lower and
- * split. A
- * failure names the row: "after pass plan: buffers 3 and 7 overlap ...".
+ * split. A failure names the row: "after pass plan: buffers 3 and 7
+ * overlap ...".
  *
  *     pass_options o;
  *     pass_options_from_debug(&o, getenv("SAMC_DEBUG"));  // the CLI only
