@@ -201,7 +201,7 @@ static int leaf_value(lctx *c, const ir_node *n, const int *map, int top, cg_exp
 	*out = NULL;
 	if (n->op == IR_OP_CONST) {
 		if (!c->collect)
-			*out = cg_const_f(c->a, cg_type_of(n->dtype), n->value);
+			*out = cg_const_f(c->a, cg_type_of(n->dtype), ir_attr_f(n, IR_ATTR_VALUE));
 		return 1;
 	}
 	if (top || f->val[n->id] == PASS_VAL_INLINE)
@@ -229,7 +229,7 @@ typedef struct {
 	const ir_node *n;
 	int map[IR_MAX_DIMS]; /* n's dims -> loop dims */
 	int top, started, next;
-	cg_expr *in[IR_MAX_INPUTS];
+	cg_expr *in[2]; /* the ops inlined here take at most two inputs */
 } value_frame;
 
 /* n's value at the loop point, read through `map` (n's dims -> loop dims):
@@ -255,6 +255,10 @@ static cg_expr *value(lctx *c, const ir_node *n, const int *map, int top)
 			fr->started = 1;
 			done = leaf_value(c, x, fr->map, fr->top, &r);
 		}
+		if (!done && x->nin > 2) {
+			free(st);
+			return NULL; /* not an elementwise op: no lowering here */
+		}
 		if (!done && fr->next < x->nin) {
 			if (sp == cap) {
 				cap *= 2;
@@ -272,7 +276,7 @@ static cg_expr *value(lctx *c, const ir_node *n, const int *map, int top)
 			ch->n = x->in[j];
 			if (x->op == IR_OP_TRANSPOSE)
 				for (int i = 0; i < x->shape.rank; i++)
-					ch->map[x->perm[i]] = fr->map[i];
+					ch->map[ir_attr_ints(x, IR_ATTR_PERM)[i]] = fr->map[i];
 			else
 				bcast_map(x, x->in[j], fr->map, ch->map);
 			continue;
@@ -379,7 +383,7 @@ static int lower_reduce(lctx *c)
 	ir_arena *a = c->a;
 	const ir_node *root = c->root, *x = root->in[0];
 	const ir_shape *s = &x->shape;
-	uint32_t axes = root->axes ? root->axes : (uint32_t)((1u << s->rank) - 1);
+	uint32_t axes = ir_attr_i(root, IR_ATTR_AXES) ? ir_attr_i(root, IR_ATTR_AXES) : (uint32_t)((1u << s->rank) - 1);
 	int map[IR_MAX_DIMS], o = 0;
 	int64_t ost[IR_MAX_DIMS], st[IR_MAX_DIMS], acc = 1;
 	set_space(c, s);
@@ -392,8 +396,8 @@ static int lower_reduce(lctx *c)
 	}
 	for (int d = 0; d < s->rank; d++) {
 		c->red[d] = (axes >> d) & 1;
-		st[d] = c->red[d] ? 0 : ost[root->keepdim ? d : o];
-		if (!c->red[d] || root->keepdim)
+		st[d] = c->red[d] ? 0 : ost[ir_attr_i(root, IR_ATTR_KEEPDIM) ? d : o];
+		if (!c->red[d] || ir_attr_i(root, IR_ATTR_KEEPDIM))
 			o++;
 	}
 	c->collect = 1;
@@ -488,16 +492,18 @@ static int lower_kernel(lctx *c, const pass_kernel *K, int idx, char *err, size_
 			k->args[j].written = j == 2;
 		}
 		k->nargs = 3;
-		k->ta = root->ta;
-		k->tb = root->tb;
+		k->ta = ir_attr_i(root, IR_ATTR_TA);
+		k->tb = ir_attr_i(root, IR_ATTR_TB);
 		k->m = root->shape.dim[0];
 		k->n = root->shape.dim[1];
-		k->k = root->ta ? A->shape.dim[0] : A->shape.dim[1];
+		k->k = ir_attr_i(root, IR_ATTR_TA) ? A->shape.dim[0] : A->shape.dim[1];
 		k->work = k->m * k->n * k->k;
 		return 0;
 	}
 	case PASS_K_ROW: {
-		int b[1 + IR_MAX_INPUTS];
+		int b[1 + CG_ROW_MAX_INPUTS];
+		if (root->nin > CG_ROW_MAX_INPUTS)
+			break;
 		b[0] = arg_of(c, c->p->buf_of[root->id], root->dtype, 1);
 		for (int j = 0; j < root->nin; j++)
 			b[1 + j] = arg_of(c, c->p->buf_of[root->in[j]->id], root->in[j]->dtype, 0);

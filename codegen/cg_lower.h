@@ -52,6 +52,8 @@ cg_type cg_type_of(ir_dtype t);
  * buffer after them; -1 if there is none. */
 int64_t cg_program_buf_numel(const cg_program *prog, int id);
 
+#define CG_ROW_MAX_INPUTS 3 /* inputs of a row-wise op */
+
 /* Row-wise kernels (cg_lower_row.c): fills k's body for SOFTMAX,
  * LOG_SOFTMAX, CROSS_ENTROPY, CROSS_ENTROPY_GRAD, CORRECT. buf[0] is the
  * kernel-local buffer of the result, buf[1..] those of the node's inputs. */

@@ -66,10 +66,10 @@ static int lower_softmax(rowc *r, cg_kernel *k, const ir_node *n, const int *buf
 {
 	ir_arena *a = r->a;
 	const ir_shape *s = &n->shape;
-	int64_t outer = 1, len = s->dim[n->axis], inner = 1;
-	for (int i = 0; i < n->axis; i++)
+	int64_t outer = 1, len = s->dim[ir_attr_i(n, IR_ATTR_AXIS)], inner = 1;
+	for (int i = 0; i < ir_attr_i(n, IR_ATTR_AXIS); i++)
 		outer *= s->dim[i];
-	for (int i = n->axis + 1; i < s->rank; i++)
+	for (int i = ir_attr_i(n, IR_ATTR_AXIS) + 1; i < s->rank; i++)
 		inner *= s->dim[i];
 	/* vars: 0 = outer, 1 = inner, 2 = along the axis */
 	rowptr p = {buf[1], add(r, mul(r, V(r, 0), I(r, len * inner)), V(r, 1)), inner};
@@ -100,7 +100,7 @@ static int lower_loss(rowc *r, cg_kernel *k, const ir_node *n, const int *buf)
 {
 	ir_arena *a = r->a;
 	int64_t N = n->in[0]->shape.dim[0], C = n->in[0]->shape.dim[1];
-	double sm = n->value;
+	double sm = ir_attr_f(n, IR_ATTR_SMOOTHING);
 	rowptr p = {buf[1], mul(r, V(r, 0), I(r, C)), 1};
 	cg_stmt *body = load_label(r, buf[2], C);
 	cg_expr *xc = row_at(r, &p, V(r, 1));
@@ -124,7 +124,7 @@ static int lower_loss(rowc *r, cg_kernel *k, const ir_node *n, const int *buf)
 	cg_append(&body, cg_set(a, L_LSE, add(r, L(r, L_MX), cg_un(a, CG_U_LOG, L(r, L_SUM)))));
 
 	if (n->op == IR_OP_CROSS_ENTROPY_GRAD) {
-		cg_expr *dl = n->reduction == IR_REDUCE_NONE
+		cg_expr *dl = ir_attr_i(n, IR_ATTR_REDUCTION) == IR_REDUCE_NONE
 		                  ? cg_load(a, r->t, buf[3], V(r, 0))
 		                  : cg_bin(a, CG_B_DIV, cg_load(a, r->t, buf[3], I(r, 0)), F(r, (double)N));
 		cg_expr *tgt = add(r, cg_select(a, cg_bin(a, CG_B_EQ, V(r, 1), L(r, L_Y)), F(r, 1.0 - sm),
@@ -144,7 +144,7 @@ static int lower_loss(rowc *r, cg_kernel *k, const ir_node *n, const int *buf)
 		                           cg_set(a, L_ACC, add(r, L(r, L_ACC), sub(r, xc, L(r, L_LSE))))));
 		l = sub(r, l, mul(r, F(r, sm), cg_bin(a, CG_B_DIV, L(r, L_ACC), F(r, (double)C))));
 	}
-	if (n->reduction == IR_REDUCE_NONE) {
+	if (ir_attr_i(n, IR_ATTR_REDUCTION) == IR_REDUCE_NONE) {
 		cg_append(&body, cg_store(a, buf[0], V(r, 0), l));
 		k->body = cg_loop(a, 0, N, CG_L_PARALLEL, body);
 		return 0;

@@ -37,13 +37,13 @@ static void fill_leaves(ir_env *e, ir_graph *g, uint64_t seed)
 			continue;
 		double *v = ir_env_leaf(e, n);
 		double lo = -1, hi = 1;
-		if (n->op == IR_OP_PARAM && n->init.kind == IR_INIT_UNIFORM && n->init.b > n->init.a) {
-			lo = n->init.a;
-			hi = n->init.b;
+		if (n->op == IR_OP_PARAM && ir_node_init(n).kind == IR_INIT_UNIFORM && ir_node_init(n).b > ir_node_init(n).a) {
+			lo = ir_node_init(n).a;
+			hi = ir_node_init(n).b;
 		}
 		for (int64_t k = 0; k < ir_shape_numel(&n->shape); k++) {
 			double u = next_unit(&seed);
-			v[k] = n->dtype == IR_I32 ? floor(u * (n->nclasses > 0 ? n->nclasses : 2)) : lo + (hi - lo) * u;
+			v[k] = n->dtype == IR_I32 ? floor(u * (ir_attr_i(n, IR_ATTR_NCLASSES) > 0 ? ir_attr_i(n, IR_ATTR_NCLASSES) : 2)) : lo + (hi - lo) * u;
 		}
 	}
 }

@@ -117,7 +117,7 @@ static int fe_input(lua_State *L)
 	}
 	fe_dsl_here(L);
 	ir_node *n = fe_dsl_built(L, ir_input(d->g, name, t, s));
-	n->nclasses = classes;
+	ir_attr_set_i(n, IR_ATTR_NCLASSES, classes);
 	fe_decl *dc = fe_decl_push(L, &d->inputs, &d->ninputs, &d->cap_inputs);
 	dc->node = n;
 	dc->line = fe_sandbox_caller_line(L);

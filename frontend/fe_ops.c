@@ -88,11 +88,11 @@ static int fe_cross_entropy(lua_State *L)
 		                        "(an input with dtype = \"i32\"), got %s",
 		                        fe_tensor_describe(labels, buf, sizeof buf));
 	}
-	if (labels->nclasses > 0 && logits->shape.rank == 2 &&
-	    logits->shape.dim[1] != labels->nclasses)
+	if (ir_attr_i(labels, IR_ATTR_NCLASSES) > 0 && logits->shape.rank == 2 &&
+	    logits->shape.dim[1] != ir_attr_i(labels, IR_ATTR_NCLASSES))
 		return fe_sandbox_error(L, "cross_entropy: labels '%s' have %d classes but the "
 		                        "logits have %lld columns", labels->name ? labels->name : "?",
-		                        labels->nclasses, (long long)logits->shape.dim[1]);
+		                        ir_attr_i(labels, IR_ATTR_NCLASSES), (long long)logits->shape.dim[1]);
 	fe_dsl_here(L);
 	return fe_push_built(L, ir_cross_entropy(d->g, logits, labels, reduction, smoothing));
 }

@@ -26,7 +26,7 @@
 #include "ir_arena.h"
 
 #define IR_MAX_DIMS 6
-#define IR_MAX_INPUTS 3
+#define IR_MAX_ATTRS 8 /* attributes of one op */
 
 typedef enum { IR_F32, IR_F64, IR_I32 } ir_dtype;
 
@@ -52,78 +52,156 @@ typedef enum {
 } ir_kind;
 
 /*
- * The op table. X(ENUM, "name", arity, kind)
- * Adding an op means adding: its row here, its shape rule (ir_build.c), its
- * interpreter case (ir_interp.c), its derivative (pass_autodiff.c) and tests.
+ * Attributes. Every op's row in the op table names its attribute set, the
+ * attributes it carries (ir_op.c lists each set: keys and defaults); a
+ * node stores their values in that order, in an array of its own. Read
+ * and write them by key: ir_attr_i(n, IR_ATTR_AXIS). X(ENUM, "name", type)
  */
-#define IR_OP_TABLE(X)                                   \
-	X(PARAM, "param", 0, IR_KIND_LEAF)                   \
-	X(INPUT, "input", 0, IR_KIND_LEAF)                   \
-	X(STATE, "state", 0, IR_KIND_LEAF)                   \
-	X(CONST, "const", 0, IR_KIND_LEAF)                   \
-	/* unary elementwise */                              \
-	X(NEG, "neg", 1, IR_KIND_ELEM)                       \
-	X(EXP, "exp", 1, IR_KIND_ELEM)                       \
-	X(LOG, "log", 1, IR_KIND_ELEM)                       \
-	X(SQRT, "sqrt", 1, IR_KIND_ELEM)                     \
-	X(RSQRT, "rsqrt", 1, IR_KIND_ELEM)                   \
-	X(ABS, "abs", 1, IR_KIND_ELEM)                       \
-	X(SIGN, "sign", 1, IR_KIND_ELEM)                     \
-	X(RELU, "relu", 1, IR_KIND_ELEM)                     \
-	X(GELU, "gelu", 1, IR_KIND_ELEM)                     \
-	X(TANH, "tanh", 1, IR_KIND_ELEM)                     \
-	X(SIGMOID, "sigmoid", 1, IR_KIND_ELEM)               \
-	X(COS, "cos", 1, IR_KIND_ELEM)                       \
-	X(SIN, "sin", 1, IR_KIND_ELEM)                       \
-	X(FLOOR, "floor", 1, IR_KIND_ELEM)                   \
-	/* binary elementwise (broadcasting) */              \
-	X(ADD, "add", 2, IR_KIND_ELEM)                       \
-	X(SUB, "sub", 2, IR_KIND_ELEM)                       \
-	X(MUL, "mul", 2, IR_KIND_ELEM)                       \
-	X(DIV, "div", 2, IR_KIND_ELEM)                       \
-	X(POW, "pow", 2, IR_KIND_ELEM)                       \
-	X(MINIMUM, "minimum", 2, IR_KIND_ELEM)               \
-	X(MAXIMUM, "maximum", 2, IR_KIND_ELEM)               \
-	X(GT, "gt", 2, IR_KIND_ELEM)      /* 1 where a>b */  \
-	X(EQ, "eq", 2, IR_KIND_ELEM)      /* 1 where a==b */ \
-	X(GELU_GRAD, "gelu_grad", 2, IR_KIND_ELEM) /* (x,dy) */ \
-	/* data movement */                                  \
-	X(RESHAPE, "reshape", 1, IR_KIND_SHAPE)              \
-	X(TRANSPOSE, "transpose", 1, IR_KIND_SHAPE)          \
-	X(BROADCAST, "broadcast", 1, IR_KIND_SHAPE)          \
-	/* reductions */                                     \
-	X(SUM, "sum", 1, IR_KIND_REDUCE)                     \
-	X(MAX, "max", 1, IR_KIND_REDUCE)                     \
-	/* matrix product */                                 \
-	X(MATMUL, "matmul", 2, IR_KIND_MATMUL)               \
-	/* row-wise */                                       \
-	X(SOFTMAX, "softmax", 1, IR_KIND_OPAQUE)             \
-	X(LOG_SOFTMAX, "log_softmax", 1, IR_KIND_OPAQUE)     \
-	X(CROSS_ENTROPY, "cross_entropy", 2, IR_KIND_OPAQUE) \
-	X(CROSS_ENTROPY_GRAD, "cross_entropy_grad", 3, IR_KIND_OPAQUE) \
-	X(CORRECT, "correct", 2, IR_KIND_OPAQUE)             \
-	/* effects */                                        \
-	X(ASSIGN, "assign", 2, IR_KIND_EFFECT)
+#define IR_ATTR_TABLE(X)                                               \
+	X(VALUE, "value", IR_ATTR_T_FLOAT)          /* CONST: fill value */      \
+	X(AXIS, "dim", IR_ATTR_T_INT)               /* softmax axis (>= 0) */    \
+	X(AXES, "axes", IR_ATTR_T_AXES)             /* bit i = axis i (0 = all) */ \
+	X(KEEPDIM, "keepdim", IR_ATTR_T_BOOL)                                   \
+	X(PERM, "perm", IR_ATTR_T_INTS)             /* out dim i = in dim perm[i] */ \
+	X(TA, "ta", IR_ATTR_T_BOOL)                 /* MATMUL: transpose A */    \
+	X(TB, "tb", IR_ATTR_T_BOOL)                 /* MATMUL: transpose B */    \
+	X(REDUCTION, "reduction", IR_ATTR_T_ENUM)   /* IR_REDUCE_* */            \
+	X(SMOOTHING, "label_smoothing", IR_ATTR_T_FLOAT)                         \
+	X(NCLASSES, "classes", IR_ATTR_T_INT)       /* labels input: classes */  \
+	X(INIT, "init", IR_ATTR_T_ENUM)             /* PARAM, STATE: ir_init_kind */ \
+	X(INIT_A, "init_a", IR_ATTR_T_FLOAT)                                    \
+	X(INIT_B, "init_b", IR_ATTR_T_FLOAT)
 
 typedef enum {
-#define X(e, s, a, k) IR_OP_##e,
+#define X(e, s, t) IR_ATTR_##e,
+	IR_ATTR_TABLE(X)
+#undef X
+	IR_ATTR_COUNT
+} ir_attr_key;
+
+typedef enum {
+	IR_ATTR_T_FLOAT, /* double */
+	IR_ATTR_T_INT,   /* int64 */
+	IR_ATTR_T_BOOL,  /* int64, 0 or 1 */
+	IR_ATTR_T_ENUM,  /* int64, printed by name */
+	IR_ATTR_T_AXES,  /* int64 bitmask */
+	IR_ATTR_T_INTS   /* up to IR_MAX_DIMS ints, as many as the node's rank */
+} ir_attr_type;
+
+/* One attribute of an op: its key and default (ints[] start at 0). */
+typedef struct {
+	ir_attr_key key;
+	double def;
+} ir_attr_desc;
+
+typedef struct {
+	double f;
+	int64_t i;
+	int v[IR_MAX_DIMS];
+} ir_attr_val;
+
+/*
+ * The op table. X(ENUM, "name", arity, kind, attrs, grad, dsl)
+ * arity: number of inputs, -1 for any number. attrs: its attribute set
+ * (ir_op.c). grad: how autodiff treats it (ir_grad_kind). dsl: whether the
+ * model language spells it (IR_DSL_BOUND) or only passes make it
+ * (IR_DSL_INTERNAL).
+ *
+ * Adding an op means adding its row here and its facets, each in the
+ * facet table of its layer, keyed by the op: shape rule (ir_infer.c),
+ * interpreter kernel (ir_interp_ops.c), derivative (pass_autodiff.c),
+ * lowering (codegen/cg_lower.c), DSL binding (frontend/fe_ops.c), and a
+ * gradient-check case (tests/unit/test_gradcheck.c). tests/unit/
+ * test_op_table.c fails while any is missing.
+ */
+#define IR_OP_TABLE(X)                                                             \
+	X(PARAM, "param", 0, IR_KIND_LEAF, init, IR_GRAD_LEAF, IR_DSL_BOUND)            \
+	X(INPUT, "input", 0, IR_KIND_LEAF, input, IR_GRAD_LEAF, IR_DSL_BOUND)           \
+	X(STATE, "state", 0, IR_KIND_LEAF, init, IR_GRAD_LEAF, IR_DSL_INTERNAL)         \
+	X(CONST, "const", 0, IR_KIND_LEAF, value, IR_GRAD_LEAF, IR_DSL_BOUND)           \
+	/* unary elementwise */                                                        \
+	X(NEG, "neg", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
+	X(EXP, "exp", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
+	X(LOG, "log", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
+	X(SQRT, "sqrt", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)              \
+	X(RSQRT, "rsqrt", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_INTERNAL)         \
+	X(ABS, "abs", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
+	X(SIGN, "sign", 1, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_INTERNAL)           \
+	X(RELU, "relu", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)              \
+	X(GELU, "gelu", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)              \
+	X(TANH, "tanh", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)              \
+	X(SIGMOID, "sigmoid", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)        \
+	X(COS, "cos", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_INTERNAL)             \
+	X(SIN, "sin", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_INTERNAL)             \
+	X(FLOOR, "floor", 1, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_INTERNAL)         \
+	/* binary elementwise (broadcasting) */                                        \
+	X(ADD, "add", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
+	X(SUB, "sub", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
+	X(MUL, "mul", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
+	X(DIV, "div", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
+	X(POW, "pow", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
+	X(MINIMUM, "minimum", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_INTERNAL)     \
+	X(MAXIMUM, "maximum", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_INTERNAL)     \
+	X(GT, "gt", 2, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_INTERNAL) /* 1 where a>b */ \
+	X(EQ, "eq", 2, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_INTERNAL) /* 1 where a==b */ \
+	X(GELU_GRAD, "gelu_grad", 2, IR_KIND_ELEM, none, IR_GRAD_NONE, IR_DSL_INTERNAL) /* (x,dy) */ \
+	/* data movement */                                                            \
+	X(RESHAPE, "reshape", 1, IR_KIND_SHAPE, none, IR_GRAD_RULE, IR_DSL_BOUND)       \
+	X(TRANSPOSE, "transpose", 1, IR_KIND_SHAPE, perm, IR_GRAD_RULE, IR_DSL_BOUND)   \
+	X(BROADCAST, "broadcast", 1, IR_KIND_SHAPE, none, IR_GRAD_RULE, IR_DSL_INTERNAL) \
+	/* reductions */                                                               \
+	X(SUM, "sum", 1, IR_KIND_REDUCE, reduce, IR_GRAD_RULE, IR_DSL_BOUND)            \
+	X(MAX, "max", 1, IR_KIND_REDUCE, reduce, IR_GRAD_RULE, IR_DSL_BOUND)            \
+	/* matrix product */                                                           \
+	X(MATMUL, "matmul", 2, IR_KIND_MATMUL, matmul, IR_GRAD_RULE, IR_DSL_BOUND)      \
+	/* row-wise */                                                                 \
+	X(SOFTMAX, "softmax", 1, IR_KIND_OPAQUE, axis, IR_GRAD_RULE, IR_DSL_BOUND)      \
+	X(LOG_SOFTMAX, "log_softmax", 1, IR_KIND_OPAQUE, axis, IR_GRAD_RULE, IR_DSL_BOUND) \
+	X(CROSS_ENTROPY, "cross_entropy", 2, IR_KIND_OPAQUE, ce, IR_GRAD_RULE, IR_DSL_BOUND) \
+	X(CROSS_ENTROPY_GRAD, "cross_entropy_grad", 3, IR_KIND_OPAQUE, ce, IR_GRAD_NONE, IR_DSL_INTERNAL) \
+	X(CORRECT, "correct", 2, IR_KIND_OPAQUE, none, IR_GRAD_ZERO, IR_DSL_BOUND)      \
+	/* effects */                                                                  \
+	X(ASSIGN, "assign", 2, IR_KIND_EFFECT, none, IR_GRAD_NONE, IR_DSL_INTERNAL)
+
+/* How autodiff treats an op. */
+typedef enum {
+	IR_GRAD_LEAF, /* a leaf: adjoints stop here */
+	IR_GRAD_RULE, /* has a derivative rule (pass_autodiff.c) */
+	IR_GRAD_ZERO, /* piecewise constant: zero derivative almost everywhere */
+	IR_GRAD_NONE  /* not differentiable (a gradient op, an effect): an error */
+} ir_grad_kind;
+
+typedef enum { IR_DSL_BOUND, IR_DSL_INTERNAL } ir_dsl_kind;
+
+typedef enum {
+#define X(e, s, a, k, at, gr, dsl) IR_OP_##e,
 	IR_OP_TABLE(X)
 #undef X
 	IR_OP_COUNT
 } ir_op;
 
 const char *ir_op_name(ir_op op);
-int ir_op_arity(ir_op op);
+int ir_op_arity(ir_op op); /* -1: any number of inputs */
 ir_kind ir_op_kind(ir_op op);
+ir_grad_kind ir_op_grad(ir_op op);
+ir_dsl_kind ir_op_dsl(ir_op op);
+/* The op's attributes in storage order; *n gets their count. */
+const ir_attr_desc *ir_op_attrs(ir_op op, int *n);
+const char *ir_attr_name(ir_attr_key key);
+/* Fills attr[0..count) with the op's defaults. */
+void ir_attr_defaults(ir_op op, ir_attr_val *attr);
+ir_attr_type ir_attr_type_of(ir_attr_key key);
 const char *ir_dtype_name(ir_dtype t);
 int ir_dtype_is_float(ir_dtype t);
 
-/* How a PARAM is initialised (PyTorch's defaults per layer). */
+/* How a PARAM is initialised (PyTorch's defaults per layer), and a STATE
+ * (zeros, ones or a constant). */
 typedef enum {
 	IR_INIT_ZEROS,
 	IR_INIT_ONES,
 	IR_INIT_UNIFORM,  /* uniform in [a, b) */
-	IR_INIT_NORMAL    /* mean a, std b */
+	IR_INIT_NORMAL,   /* mean a, std b */
+	IR_INIT_CONST     /* every element a */
 } ir_init_kind;
 
 typedef struct {
@@ -141,21 +219,23 @@ struct ir_node {
 	ir_dtype dtype;
 	ir_shape shape;
 	int nin;
-	ir_node *in[IR_MAX_INPUTS];
-	const char *name; /* PARAM/INPUT/STATE: unique name; else NULL */
+	ir_node **in;       /* nin inputs, in the graph's arena */
+	const char *name;   /* PARAM/INPUT/STATE: unique name; else NULL */
 	ir_loc loc;
-
-	/* attributes; which are meaningful depends on op */
-	double value;            /* CONST: fill value; CROSS_ENTROPY*: label smoothing */
-	int axis;                /* SOFTMAX, LOG_SOFTMAX: the axis (>= 0) */
-	uint32_t axes;           /* SUM, MAX: bit i set = axis i reduced */
-	int keepdim;             /* SUM, MAX */
-	int perm[IR_MAX_DIMS];   /* TRANSPOSE: out dim i = in dim perm[i] */
-	int ta, tb;              /* MATMUL: transpose A / B */
-	int reduction;           /* CROSS_ENTROPY: IR_REDUCE_* */
-	int nclasses;            /* INPUT used as labels: classes (0 = not labels) */
-	ir_init init;            /* PARAM */
+	ir_attr_val *attr;  /* the op's attributes (ir_op_attrs order), in the arena */
 };
+
+/* Attribute access by key. Reading a key the op does not have gives 0;
+ * setting one is ignored (ir_verify reports neither: use the op table). */
+int64_t ir_attr_i(const ir_node *n, ir_attr_key key);
+double ir_attr_f(const ir_node *n, ir_attr_key key);
+const int *ir_attr_ints(const ir_node *n, ir_attr_key key); /* NULL if absent */
+void ir_attr_set_i(ir_node *n, ir_attr_key key, int64_t v);
+void ir_attr_set_f(ir_node *n, ir_attr_key key, double v);
+void ir_attr_set_ints(ir_node *n, ir_attr_key key, const int *v, int count);
+int ir_attr_has(const ir_node *n, ir_attr_key key);
+/* A PARAM's or STATE's init rule, from its attributes. */
+ir_init ir_node_init(const ir_node *n);
 
 typedef struct ir_graph {
 	ir_arena arena;
@@ -195,9 +275,15 @@ int ir_shape_broadcast(const ir_shape *a, const ir_shape *b, ir_shape *out);
 /* Leaves. Names must be unique among leaves of the same op. */
 ir_node *ir_param(ir_graph *g, const char *name, ir_dtype t, ir_shape s, ir_init init);
 ir_node *ir_input(ir_graph *g, const char *name, ir_dtype t, ir_shape s);
-ir_node *ir_state(ir_graph *g, const char *name, ir_dtype t, ir_shape s);
+ir_node *ir_state(ir_graph *g, const char *name, ir_dtype t, ir_shape s); /* zeros */
+/* A STATE whose slot starts by `init`: zeros, ones or a constant (a). */
+ir_node *ir_state_init(ir_graph *g, const char *name, ir_dtype t, ir_shape s, ir_init init);
 ir_node *ir_const(ir_graph *g, ir_dtype t, ir_shape s, double value);
 ir_node *ir_scalar(ir_graph *g, double value); /* const of g->fdtype, rank 0 */
+/* A node of any op with `nin` inputs and default attributes, typed by the
+ * op's shape rule (for ops without a builder of their own, and for
+ * passes that rebuild a node with other inputs). */
+ir_node *ir_node_make(ir_graph *g, ir_op op, ir_node *const *in, int nin);
 
 /* Elementwise ops (binary ops broadcast; dtypes must match). */
 ir_node *ir_unary(ir_graph *g, ir_op op, ir_node *x);

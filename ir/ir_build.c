@@ -63,14 +63,22 @@ static ir_node *missing(ir_graph *g, const char *op)
 	return ir_error(g, g->cur, "%s: missing input", op);
 }
 
+/* A node being built: inputs and attributes on the stack until add()
+ * copies them into the arena. */
+typedef struct {
+	ir_node n;
+	ir_node *in[3];
+	ir_attr_val attr[IR_MAX_ATTRS];
+} proto;
+
 /* Types the prototype and copies it into the graph. */
-static ir_node *add(ir_graph *g, ir_node *proto)
+static ir_node *add(ir_graph *g, ir_node *p)
 {
-	proto->loc = g->cur;
-	for (int i = 0; i < proto->nin; i++)
-		if (!proto->in[i])
-			return missing(g, ir_op_name(proto->op));
-	if (ir_infer(g, proto, &proto->shape, &proto->dtype) != 0)
+	p->loc = g->cur;
+	for (int i = 0; i < p->nin; i++)
+		if (!p->in[i])
+			return missing(g, ir_op_name(p->op));
+	if (ir_infer(g, p, &p->shape, &p->dtype) != 0)
 		return NULL;
 	if (g->nnodes == g->cap) {
 		int cap = g->cap ? g->cap * 2 : 256;
@@ -80,23 +88,44 @@ static ir_node *add(ir_graph *g, ir_node *proto)
 		g->nodes = nodes;
 		g->cap = cap;
 	}
+	int na;
+	ir_op_attrs(p->op, &na);
 	ir_node *n = ir_arena_alloc(&g->arena, sizeof *n);
-	*n = *proto;
+	*n = *p;
+	n->in = ir_arena_alloc(&g->arena, (size_t)(p->nin > 0 ? p->nin : 1) * sizeof *n->in);
+	for (int i = 0; i < p->nin; i++)
+		n->in[i] = p->in[i];
+	n->attr = ir_arena_alloc(&g->arena, (size_t)(na > 0 ? na : 1) * sizeof *n->attr);
+	for (int i = 0; i < na; i++)
+		n->attr[i] = p->attr[i];
 	n->id = g->nnodes;
 	g->nodes[g->nnodes++] = n;
 	return n;
 }
 
-static ir_node proto_op(ir_op op, ir_node *a, ir_node *b, ir_node *c)
+static void proto_init(proto *p, ir_op op, ir_node *a, ir_node *b, ir_node *c)
 {
-	ir_node p;
-	memset(&p, 0, sizeof p);
-	p.op = op;
-	p.in[0] = a;
-	p.in[1] = b;
-	p.in[2] = c;
-	p.nin = ir_op_arity(op);
-	return p;
+	memset(p, 0, sizeof *p);
+	p->n.op = op;
+	p->in[0] = a;
+	p->in[1] = b;
+	p->in[2] = c;
+	p->n.in = p->in;
+	p->n.nin = ir_op_arity(op) > 0 ? ir_op_arity(op) : 0;
+	p->n.attr = p->attr;
+	ir_attr_defaults(op, p->attr);
+}
+
+ir_node *ir_node_make(ir_graph *g, ir_op op, ir_node *const *in, int nin)
+{
+	if (op >= IR_OP_COUNT || (ir_op_arity(op) >= 0 && nin != ir_op_arity(op)) || nin < 0)
+		return ir_error(g, g->cur, "%s: takes %d inputs, got %d", ir_op_name(op), ir_op_arity(op),
+		                nin);
+	proto p;
+	proto_init(&p, op, NULL, NULL, NULL);
+	p.n.in = (ir_node **)in;
+	p.n.nin = nin;
+	return add(g, &p.n);
 }
 
 ir_node *ir_find_leaf(ir_graph *g, ir_op op, const char *name)
@@ -124,12 +153,13 @@ static ir_node *leaf(ir_graph *g, ir_op op, const char *name, ir_dtype t, ir_sha
 			return ir_error(g, g->cur, "%s '%s' already defined (at line %d)", ir_op_name(op),
 			                name, old->loc.line);
 	}
-	ir_node p = proto_op(op, NULL, NULL, NULL);
-	p.dtype = t;
-	p.shape = s;
+	proto p;
+	proto_init(&p, op, NULL, NULL, NULL);
+	p.n.dtype = t;
+	p.n.shape = s;
 	if (name)
-		p.name = ir_arena_strdup(&g->arena, name);
-	return add(g, &p);
+		p.n.name = ir_arena_strdup(&g->arena, name);
+	return add(g, &p.n);
 }
 
 ir_node *ir_param(ir_graph *g, const char *name, ir_dtype t, ir_shape s, ir_init init)
@@ -137,8 +167,11 @@ ir_node *ir_param(ir_graph *g, const char *name, ir_dtype t, ir_shape s, ir_init
 	if (!ir_dtype_is_float(t))
 		return ir_error(g, g->cur, "param '%s': parameters must be float", name);
 	ir_node *n = leaf(g, IR_OP_PARAM, name, t, s);
-	if (n)
-		n->init = init;
+	if (n) {
+		ir_attr_set_i(n, IR_ATTR_INIT, init.kind);
+		ir_attr_set_f(n, IR_ATTR_INIT_A, init.a);
+		ir_attr_set_f(n, IR_ATTR_INIT_B, init.b);
+	}
 	return n;
 }
 
@@ -156,7 +189,7 @@ ir_node *ir_const(ir_graph *g, ir_dtype t, ir_shape s, double value)
 {
 	ir_node *n = leaf(g, IR_OP_CONST, NULL, t, s);
 	if (n)
-		n->value = value;
+		ir_attr_set_f(n, IR_ATTR_VALUE, value);
 	return n;
 }
 
@@ -169,16 +202,18 @@ ir_node *ir_unary(ir_graph *g, ir_op op, ir_node *x)
 {
 	if (ir_op_kind(op) != IR_KIND_ELEM || ir_op_arity(op) != 1)
 		return ir_error(g, g->cur, "%s is not a unary elementwise op", ir_op_name(op));
-	ir_node p = proto_op(op, x, NULL, NULL);
-	return add(g, &p);
+	proto p;
+	proto_init(&p, op, x, NULL, NULL);
+	return add(g, &p.n);
 }
 
 ir_node *ir_binary(ir_graph *g, ir_op op, ir_node *a, ir_node *b)
 {
 	if (ir_op_kind(op) != IR_KIND_ELEM || ir_op_arity(op) != 2)
 		return ir_error(g, g->cur, "%s is not a binary elementwise op", ir_op_name(op));
-	ir_node p = proto_op(op, a, b, NULL);
-	return add(g, &p);
+	proto p;
+	proto_init(&p, op, a, b, NULL);
+	return add(g, &p.n);
 }
 
 ir_node *ir_reshape(ir_graph *g, ir_node *x, ir_shape s)
@@ -205,19 +240,20 @@ ir_node *ir_reshape(ir_graph *g, ir_node *x, ir_shape s)
 		}
 		s.dim[infer] = total / known;
 	}
-	ir_node p = proto_op(IR_OP_RESHAPE, x, NULL, NULL);
-	p.shape = s;
-	return add(g, &p);
+	proto p;
+	proto_init(&p, IR_OP_RESHAPE, x, NULL, NULL);
+	p.n.shape = s;
+	return add(g, &p.n);
 }
 
 ir_node *ir_transpose(ir_graph *g, ir_node *x, const int *perm)
 {
 	if (!x)
 		return missing(g, "transpose");
-	ir_node p = proto_op(IR_OP_TRANSPOSE, x, NULL, NULL);
-	for (int i = 0; i < x->shape.rank; i++)
-		p.perm[i] = perm[i];
-	return add(g, &p);
+	proto p;
+	proto_init(&p, IR_OP_TRANSPOSE, x, NULL, NULL);
+	ir_attr_set_ints(&p.n, IR_ATTR_PERM, perm, x->shape.rank);
+	return add(g, &p.n);
 }
 
 ir_node *ir_transpose2(ir_graph *g, ir_node *x, int d0, int d1)
@@ -241,19 +277,21 @@ ir_node *ir_transpose2(ir_graph *g, ir_node *x, int d0, int d1)
 
 ir_node *ir_broadcast(ir_graph *g, ir_node *x, ir_shape s)
 {
-	ir_node p = proto_op(IR_OP_BROADCAST, x, NULL, NULL);
-	p.shape = s;
-	return add(g, &p);
+	proto p;
+	proto_init(&p, IR_OP_BROADCAST, x, NULL, NULL);
+	p.n.shape = s;
+	return add(g, &p.n);
 }
 
 ir_node *ir_reduce(ir_graph *g, ir_op op, ir_node *x, uint32_t axes, int keepdim)
 {
 	if (ir_op_kind(op) != IR_KIND_REDUCE)
 		return ir_error(g, g->cur, "%s is not a reduction", ir_op_name(op));
-	ir_node p = proto_op(op, x, NULL, NULL);
-	p.axes = axes;
-	p.keepdim = keepdim;
-	return add(g, &p);
+	proto p;
+	proto_init(&p, op, x, NULL, NULL);
+	ir_attr_set_i(&p.n, IR_ATTR_AXES, axes);
+	ir_attr_set_i(&p.n, IR_ATTR_KEEPDIM, keepdim != 0);
+	return add(g, &p.n);
 }
 
 ir_node *ir_mean(ir_graph *g, ir_node *x, uint32_t axes, int keepdim)
@@ -270,10 +308,11 @@ ir_node *ir_mean(ir_graph *g, ir_node *x, uint32_t axes, int keepdim)
 
 ir_node *ir_matmul(ir_graph *g, ir_node *a, ir_node *b, int ta, int tb)
 {
-	ir_node p = proto_op(IR_OP_MATMUL, a, b, NULL);
-	p.ta = ta;
-	p.tb = tb;
-	return add(g, &p);
+	proto p;
+	proto_init(&p, IR_OP_MATMUL, a, b, NULL);
+	ir_attr_set_i(&p.n, IR_ATTR_TA, ta != 0);
+	ir_attr_set_i(&p.n, IR_ATTR_TB, tb != 0);
+	return add(g, &p.n);
 }
 
 ir_node *ir_softmax(ir_graph *g, ir_op op, ir_node *x, int axis)
@@ -282,9 +321,10 @@ ir_node *ir_softmax(ir_graph *g, ir_op op, ir_node *x, int axis)
 		return missing(g, "softmax");
 	if (op != IR_OP_SOFTMAX && op != IR_OP_LOG_SOFTMAX)
 		return ir_error(g, g->cur, "%s is not softmax or log_softmax", ir_op_name(op));
-	ir_node p = proto_op(op, x, NULL, NULL);
-	p.axis = axis < 0 ? axis + x->shape.rank : axis;
-	return add(g, &p);
+	proto p;
+	proto_init(&p, op, x, NULL, NULL);
+	ir_attr_set_i(&p.n, IR_ATTR_AXIS, axis < 0 ? axis + x->shape.rank : axis);
+	return add(g, &p.n);
 }
 
 ir_node *ir_cross_entropy(ir_graph *g, ir_node *logits, ir_node *labels, int reduction,
@@ -293,29 +333,33 @@ ir_node *ir_cross_entropy(ir_graph *g, ir_node *logits, ir_node *labels, int red
 	if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
 		return ir_error(g, g->cur, "cross_entropy: label_smoothing must be in [0,1], got %g",
 		                label_smoothing);
-	ir_node p = proto_op(IR_OP_CROSS_ENTROPY, logits, labels, NULL);
-	p.reduction = reduction;
-	p.value = label_smoothing;
-	return add(g, &p);
+	proto p;
+	proto_init(&p, IR_OP_CROSS_ENTROPY, logits, labels, NULL);
+	ir_attr_set_i(&p.n, IR_ATTR_REDUCTION, reduction);
+	ir_attr_set_f(&p.n, IR_ATTR_SMOOTHING, label_smoothing);
+	return add(g, &p.n);
 }
 
 ir_node *ir_cross_entropy_grad(ir_graph *g, ir_node *logits, ir_node *labels, ir_node *dloss,
                                int reduction, double label_smoothing)
 {
-	ir_node p = proto_op(IR_OP_CROSS_ENTROPY_GRAD, logits, labels, dloss);
-	p.reduction = reduction;
-	p.value = label_smoothing;
-	return add(g, &p);
+	proto p;
+	proto_init(&p, IR_OP_CROSS_ENTROPY_GRAD, logits, labels, dloss);
+	ir_attr_set_i(&p.n, IR_ATTR_REDUCTION, reduction);
+	ir_attr_set_f(&p.n, IR_ATTR_SMOOTHING, label_smoothing);
+	return add(g, &p.n);
 }
 
 ir_node *ir_correct(ir_graph *g, ir_node *logits, ir_node *labels)
 {
-	ir_node p = proto_op(IR_OP_CORRECT, logits, labels, NULL);
-	return add(g, &p);
+	proto p;
+	proto_init(&p, IR_OP_CORRECT, logits, labels, NULL);
+	return add(g, &p.n);
 }
 
 ir_node *ir_assign(ir_graph *g, ir_node *target, ir_node *value)
 {
-	ir_node p = proto_op(IR_OP_ASSIGN, target, value, NULL);
-	return add(g, &p);
+	proto p;
+	proto_init(&p, IR_OP_ASSIGN, target, value, NULL);
+	return add(g, &p.n);
 }

@@ -20,9 +20,15 @@ static ir_node *copy_node(ir_graph *g, const ir_node *n, ir_node *const *in)
 		g->cap = cap;
 	}
 	ir_node *c = ir_arena_alloc(&g->arena, sizeof *c);
+	int na;
+	ir_op_attrs(n->op, &na);
 	*c = *n;
+	c->in = ir_arena_alloc(&g->arena, (size_t)(n->nin > 0 ? n->nin : 1) * sizeof *c->in);
 	for (int i = 0; i < n->nin; i++)
 		c->in[i] = in[i];
+	c->attr = ir_arena_alloc(&g->arena, (size_t)(na > 0 ? na : 1) * sizeof *c->attr);
+	for (int i = 0; i < na && n->attr; i++)
+		c->attr[i] = n->attr[i];
 	if (n->name)
 		c->name = ir_arena_strdup(&g->arena, n->name);
 	if (n->loc.file) {
@@ -45,10 +51,11 @@ ir_graph *ir_graph_clone(const ir_graph *src, ir_node ***map_out)
 	}
 	for (int i = 0; i < src->nnodes; i++) {
 		const ir_node *n = src->nodes[i];
-		ir_node *in[IR_MAX_INPUTS] = {0};
-		for (int k = 0; k < n->nin; k++)
+		ir_node **in = calloc((size_t)n->nin + 1, sizeof *in);
+		for (int k = 0; in && k < n->nin; k++)
 			in[k] = map[n->in[k]->id];
-		map[i] = copy_node(g, n, in);
+		map[i] = in ? copy_node(g, n, in) : NULL;
+		free(in);
 		if (!map[i]) {
 			ir_graph_free(g);
 			free(map);
@@ -73,14 +80,19 @@ ir_node **ir_substitute(ir_graph *g, int limit, ir_node *const *from, ir_node *c
 		ir_node *node = g->nodes[i];
 		if (map[i] || node->op == IR_OP_ASSIGN)
 			continue;
-		ir_node *in[IR_MAX_INPUTS] = {0};
 		int changed = 0;
-		for (int k = 0; k < node->nin; k++) {
+		for (int k = 0; k < node->nin; k++)
+			changed |= map[node->in[k]->id] != NULL;
+		if (!changed)
+			continue;
+		ir_node **in = calloc((size_t)node->nin + 1, sizeof *in);
+		for (int k = 0; in && k < node->nin; k++) {
 			ir_node *m = map[node->in[k]->id];
 			in[k] = m ? m : node->in[k];
-			changed |= m != NULL;
 		}
-		if (changed && !(map[i] = copy_node(g, node, in))) {
+		map[i] = in ? copy_node(g, node, in) : NULL;
+		free(in);
+		if (!map[i]) {
 			free(map);
 			return NULL;
 		}

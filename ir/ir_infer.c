@@ -30,7 +30,7 @@ static int need_float(ir_graph *g, const ir_node *n, const ir_node *x)
 static int infer_reduce(ir_graph *g, const ir_node *n, ir_shape *s)
 {
 	const ir_shape *in = &n->in[0]->shape;
-	uint32_t axes = n->axes;
+	uint32_t axes = ir_attr_i(n, IR_ATTR_AXES);
 	if (axes >> in->rank) {
 		char b[64];
 		return fail(g, n, "reduction axis out of range for shape %s%s", SHP(*in, b), "");
@@ -40,7 +40,7 @@ static int infer_reduce(ir_graph *g, const ir_node *n, ir_shape *s)
 	ir_shape r = {0};
 	for (int i = 0; i < in->rank; i++) {
 		if (axes & (1u << i)) {
-			if (n->keepdim)
+			if (ir_attr_i(n, IR_ATTR_KEEPDIM))
 				r.dim[r.rank++] = 1;
 		} else {
 			r.dim[r.rank++] = in->dim[i];
@@ -56,12 +56,12 @@ static int infer_matmul(ir_graph *g, const ir_node *n, ir_shape *s)
 	char ba[64], bb[64];
 	if (a->rank != 2 || b->rank != 2)
 		return fail(g, n, "%s x %s: both operands must be 2-D", SHP(*a, ba), SHP(*b, bb));
-	int64_t m = n->ta ? a->dim[1] : a->dim[0], k1 = n->ta ? a->dim[0] : a->dim[1];
-	int64_t k2 = n->tb ? b->dim[1] : b->dim[0], nn = n->tb ? b->dim[0] : b->dim[1];
+	int64_t m = ir_attr_i(n, IR_ATTR_TA) ? a->dim[1] : a->dim[0], k1 = ir_attr_i(n, IR_ATTR_TA) ? a->dim[0] : a->dim[1];
+	int64_t k2 = ir_attr_i(n, IR_ATTR_TB) ? b->dim[1] : b->dim[0], nn = ir_attr_i(n, IR_ATTR_TB) ? b->dim[0] : b->dim[1];
 	if (k1 != k2) {
 		ir_shape ea = *a, eb = *b;
-		if (n->ta) { ea.dim[0] = m; ea.dim[1] = k1; }
-		if (n->tb) { eb.dim[0] = k2; eb.dim[1] = nn; }
+		if (ir_attr_i(n, IR_ATTR_TA)) { ea.dim[0] = m; ea.dim[1] = k1; }
+		if (ir_attr_i(n, IR_ATTR_TB)) { eb.dim[0] = k2; eb.dim[1] = nn; }
 		return fail(g, n, "%s x %s: inner dimensions differ", SHP(ea, ba), SHP(eb, bb));
 	}
 	int64_t d[2] = {m, nn};
@@ -84,13 +84,13 @@ static int infer_ce(ir_graph *g, const ir_node *n, ir_shape *s)
 		            SHP(lg->shape, ba), SHP(lb->shape, bb));
 	int64_t N = lg->shape.dim[0];
 	if (n->op == IR_OP_CROSS_ENTROPY || n->op == IR_OP_CORRECT) {
-		*s = (n->op == IR_OP_CORRECT || n->reduction == IR_REDUCE_NONE)
+		*s = (n->op == IR_OP_CORRECT || ir_attr_i(n, IR_ATTR_REDUCTION) == IR_REDUCE_NONE)
 		         ? ir_shape_make(1, &N) : ir_shape_scalar();
 		return 0;
 	}
 	/* CROSS_ENTROPY_GRAD: dloss matches the forward reduction */
 	const ir_node *dl = n->in[2];
-	ir_shape want = n->reduction == IR_REDUCE_NONE ? ir_shape_make(1, &N) : ir_shape_scalar();
+	ir_shape want = ir_attr_i(n, IR_ATTR_REDUCTION) == IR_REDUCE_NONE ? ir_shape_make(1, &N) : ir_shape_scalar();
 	if (!ir_shape_eq(&dl->shape, &want) || dl->dtype != lg->dtype)
 		return fail(g, n, "dloss has shape %s, expected %s", SHP(dl->shape, ba), SHP(want, bb));
 	*s = lg->shape;
@@ -141,7 +141,7 @@ int ir_infer(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
 			ir_shape r = {0};
 			r.rank = x->shape.rank;
 			for (int i = 0; i < r.rank; i++) {
-				int p = n->perm[i];
+				int p = ir_attr_ints(n, IR_ATTR_PERM)[i];
 				if (p < 0 || p >= r.rank || (seen & (1u << p)))
 					return fail(g, n, "invalid permutation for shape %s%s", SHP(x->shape, ba), "");
 				seen |= 1u << p;
@@ -175,7 +175,7 @@ int ir_infer(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
 		if (n->op == IR_OP_SOFTMAX || n->op == IR_OP_LOG_SOFTMAX) {
 			if (need_float(g, n, x))
 				return -1;
-			if (n->axis < 0 || n->axis >= x->shape.rank)
+			if (ir_attr_i(n, IR_ATTR_AXIS) < 0 || ir_attr_i(n, IR_ATTR_AXIS) >= x->shape.rank)
 				return fail(g, n, "dim out of range for shape %s%s", SHP(x->shape, ba), "");
 			*shape = x->shape;
 			*dtype = x->dtype;

@@ -171,7 +171,6 @@ static int interp(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
 
 	for (int i = 0; i < n; i++) {
 		ir_node *nd = g->nodes[i];
-		const double *in[IR_MAX_INPUTS] = {0};
 		if (!need[i])
 			continue;
 		if (is_env_leaf(nd)) {
@@ -190,9 +189,17 @@ static int interp(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
 			fail(err, errlen, "interpreter: out of memory for node %%%d", i);
 			goto done;
 		}
+		const double *inl[8] = {0}, **in = inl;
+		if (nd->nin > 8 && !(in = calloc((size_t)nd->nin, sizeof *in))) {
+			fail(err, errlen, "interpreter: out of memory");
+			goto done;
+		}
 		for (int j = 0; j < nd->nin; j++)
 			in[j] = val[nd->in[j]->id];
-		if (ir_interp_node(nd, in, val[i], err, errlen))
+		int rc = ir_interp_node(nd, in, val[i], err, errlen);
+		if (in != inl)
+			free(in);
+		if (rc)
 			goto done;
 		/* drop intermediates nothing later reads */
 		for (int j = 0; j < nd->nin; j++) {

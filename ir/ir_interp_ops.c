@@ -216,7 +216,7 @@ static int run_transpose(const ir_node *n, const double *in, double *out,
 		                s->rank, n->shape.rank);
 	row_strides(s, ist);
 	for (int i = 0; i < n->shape.rank; i++) {
-		int p = n->perm[i];
+		int p = ir_attr_ints(n, IR_ATTR_PERM)[i];
 		if (p < 0 || p >= s->rank || (seen & (1 << p)) || s->dim[p] != n->shape.dim[i])
 			return node_err(n, err, errlen, "perm[%d] = %d is not a valid permutation entry",
 			                i, p);
@@ -226,20 +226,20 @@ static int run_transpose(const ir_node *n, const double *in, double *out,
 	return run_gather(n, in, st, out, err, errlen);
 }
 
-/* SUM and MAX over the bitmask n->axes of the input's dims (0 = all). */
+/* SUM and MAX over the bitmask ir_attr_i(n, IR_ATTR_AXES) of the input's dims (0 = all). */
 static int run_reduce(const ir_node *n, const double *in, double *out,
                       char *err, size_t errlen)
 {
 	const ir_shape *s = &n->in[0]->shape;
-	uint32_t axes = n->axes ? n->axes : (uint32_t)((1u << s->rank) - 1);
+	uint32_t axes = ir_attr_i(n, IR_ATTR_AXES) ? ir_attr_i(n, IR_ATTR_AXES) : (uint32_t)((1u << s->rank) - 1);
 	int64_t ost[IR_MAX_DIMS], st[IR_MAX_DIMS];
 	int64_t onum = ir_shape_numel(&n->shape), inum = ir_shape_numel(s);
 	int o = 0;
 	row_strides(&n->shape, ost);
 	for (int i = 0; i < s->rank; i++) {
 		int red = (axes >> i) & 1;
-		int od = n->keepdim ? i : o;
-		if (!red || n->keepdim) {
+		int od = ir_attr_i(n, IR_ATTR_KEEPDIM) ? i : o;
+		if (!red || ir_attr_i(n, IR_ATTR_KEEPDIM)) {
 			if (od >= n->shape.rank || n->shape.dim[od] != (red ? 1 : s->dim[i]))
 				return node_err(n, err, errlen, "result shape does not match the reduced input");
 			o = od + 1;
@@ -319,13 +319,13 @@ static int run_matmul(const ir_node *n, const double *A, const double *B, double
 	if (sa->rank != 2 || sb->rank != 2 || n->shape.rank != 2)
 		return node_err(n, err, errlen, "only rank-2 operands are supported");
 	int64_t m = n->shape.dim[0], nn = n->shape.dim[1];
-	int64_t k = n->ta ? sa->dim[0] : sa->dim[1];
-	if ((n->ta ? sa->dim[1] : sa->dim[0]) != m || (n->tb ? sb->dim[1] : sb->dim[0]) != k ||
-	    (n->tb ? sb->dim[0] : sb->dim[1]) != nn)
+	int64_t k = ir_attr_i(n, IR_ATTR_TA) ? sa->dim[0] : sa->dim[1];
+	if ((ir_attr_i(n, IR_ATTR_TA) ? sa->dim[1] : sa->dim[0]) != m || (ir_attr_i(n, IR_ATTR_TB) ? sb->dim[1] : sb->dim[0]) != k ||
+	    (ir_attr_i(n, IR_ATTR_TB) ? sb->dim[0] : sb->dim[1]) != nn)
 		return node_err(n, err, errlen, "operand shapes do not match the result");
 	double *bt = NULL;
 	const double *Bk = B;
-	if (n->tb) {
+	if (ir_attr_i(n, IR_ATTR_TB)) {
 		bt = malloc((size_t)(k * nn > 0 ? k * nn : 1) * sizeof *bt);
 		if (!bt)
 			return node_err(n, err, errlen, "out of memory");
@@ -334,22 +334,23 @@ static int run_matmul(const ir_node *n, const double *A, const double *B, double
 				bt[p * nn + j] = B[j * k + p];
 		Bk = bt;
 	}
-	gemm_rows(A, Bk, C, m, k, nn, n->ta);
+	gemm_rows(A, Bk, C, m, k, nn, ir_attr_i(n, IR_ATTR_TA));
 	free(bt);
 	round_all(n->dtype, C, m * nn);
 	return 0;
 }
 
-/* SOFTMAX / LOG_SOFTMAX along n->axis, max-subtracted. */
+/* SOFTMAX / LOG_SOFTMAX along ir_attr_i(n, IR_ATTR_AXIS), max-subtracted. */
 static int run_softmax(const ir_node *n, const double *x, double *y, char *err, size_t errlen)
 {
 	const ir_shape *s = &n->shape;
-	if (n->axis < 0 || n->axis >= s->rank)
-		return node_err(n, err, errlen, "axis %d is outside a rank %d tensor", n->axis, s->rank);
-	int64_t outer = 1, len = s->dim[n->axis], inner = 1;
-	for (int i = 0; i < n->axis; i++)
+	if (ir_attr_i(n, IR_ATTR_AXIS) < 0 || ir_attr_i(n, IR_ATTR_AXIS) >= s->rank)
+		return node_err(n, err, errlen, "axis %d is outside a rank %d tensor",
+		                (int)ir_attr_i(n, IR_ATTR_AXIS), s->rank);
+	int64_t outer = 1, len = s->dim[ir_attr_i(n, IR_ATTR_AXIS)], inner = 1;
+	for (int i = 0; i < ir_attr_i(n, IR_ATTR_AXIS); i++)
 		outer *= s->dim[i];
-	for (int i = n->axis + 1; i < s->rank; i++)
+	for (int i = ir_attr_i(n, IR_ATTR_AXIS) + 1; i < s->rank; i++)
 		inner *= s->dim[i];
 	for (int64_t o = 0; o < outer; o++) {
 		for (int64_t q = 0; q < inner; q++) {
@@ -392,10 +393,10 @@ static int run_rowwise_loss(const ir_node *n, const double *const *in, double *o
 		return node_err(n, err, errlen, "expects logits [N,C] and labels [N]");
 	int64_t N = ls->dim[0], C = ls->dim[1];
 	const double *x = in[0], *lab = in[1];
-	double s = n->value, total = 0.0;
+	double s = ir_attr_f(n, IR_ATTR_SMOOTHING), total = 0.0;
 	if (check_labels(n, lab, N, C, err, errlen))
 		return -1;
-	if (n->op == IR_OP_CROSS_ENTROPY_GRAD && n->reduction == IR_REDUCE_NONE &&
+	if (n->op == IR_OP_CROSS_ENTROPY_GRAD && ir_attr_i(n, IR_ATTR_REDUCTION) == IR_REDUCE_NONE &&
 	    ir_shape_numel(&n->in[2]->shape) != N)
 		return node_err(n, err, errlen, "dloss must have one value per example");
 	for (int64_t r = 0; r < N; r++) {
@@ -418,20 +419,20 @@ static int run_rowwise_loss(const ir_node *n, const double *const *in, double *o
 			for (int64_t c = 0; c < C; c++)
 				sumlogp += xr[c] - lse;
 			double l = (1.0 - s) * (lse - xr[y]) - s * sumlogp / (double)C;
-			if (n->reduction == IR_REDUCE_NONE)
+			if (ir_attr_i(n, IR_ATTR_REDUCTION) == IR_REDUCE_NONE)
 				out[r] = rnd(n->dtype, l);
 			else
 				total += l;
 			continue;
 		}
 		/* d/dx of the smoothed loss: softmax - ((1-s)*onehot + s/C) */
-		double dl = n->reduction == IR_REDUCE_NONE ? in[2][r] : in[2][0] / (double)N;
+		double dl = ir_attr_i(n, IR_ATTR_REDUCTION) == IR_REDUCE_NONE ? in[2][r] : in[2][0] / (double)N;
 		for (int64_t c = 0; c < C; c++) {
 			double t = (c == y ? 1.0 - s : 0.0) + s / (double)C;
 			out[r * C + c] = rnd(n->dtype, (exp(xr[c] - lse) - t) * dl);
 		}
 	}
-	if (n->op == IR_OP_CROSS_ENTROPY && n->reduction != IR_REDUCE_NONE)
+	if (n->op == IR_OP_CROSS_ENTROPY && ir_attr_i(n, IR_ATTR_REDUCTION) != IR_REDUCE_NONE)
 		out[0] = rnd(n->dtype, N > 0 ? total / (double)N : NAN);
 	return 0;
 }
@@ -451,7 +452,7 @@ int ir_interp_node(const ir_node *n, const double *const *in, double *out,
 		return node_err(n, err, errlen, "a leaf's value comes from the env, not a kernel");
 	case IR_OP_CONST:
 		for (int64_t i = 0; i < cnt; i++)
-			out[i] = rnd(n->dtype, n->value);
+			out[i] = rnd(n->dtype, ir_attr_f(n, IR_ATTR_VALUE));
 		return 0;
 	case IR_OP_NEG: case IR_OP_EXP: case IR_OP_LOG: case IR_OP_SQRT: case IR_OP_RSQRT:
 	case IR_OP_ABS: case IR_OP_SIGN: case IR_OP_RELU: case IR_OP_GELU: case IR_OP_TANH:

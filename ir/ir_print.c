@@ -8,59 +8,70 @@
  */
 #include "ir.h"
 
+static const char *const init_names[] = {"zeros", "ones", "uniform", "normal", "const"};
+static const char *const reduction_names[] = {"mean", "none"};
+
+/* An enum attribute's value by name. */
+static const char *enum_name(ir_attr_key key, int64_t v)
+{
+	if (key == IR_ATTR_INIT && v >= 0 && v < (int64_t)(sizeof init_names / sizeof *init_names))
+		return init_names[v];
+	if (key == IR_ATTR_REDUCTION && v >= 0 && v < 2)
+		return reduction_names[v];
+	return "?";
+}
+
+/* Every attribute the op table lists for n, as name=value; CONST shows its
+ * value bare, and attributes at their default are left out except where
+ * the op table gives the node's meaning (axes, reduction). */
 static void print_attrs(FILE *f, const ir_node *n)
 {
-	switch (n->op) {
-	case IR_OP_CONST:
-		fprintf(f, " %.9g", n->value);
-		break;
-	case IR_OP_PARAM:
-		switch (n->init.kind) {
-		case IR_INIT_ZEROS: fprintf(f, " init=zeros"); break;
-		case IR_INIT_ONES: fprintf(f, " init=ones"); break;
-		case IR_INIT_UNIFORM: fprintf(f, " init=uniform(%.6g,%.6g)", n->init.a, n->init.b); break;
-		case IR_INIT_NORMAL: fprintf(f, " init=normal(%.6g,%.6g)", n->init.a, n->init.b); break;
-		}
-		break;
-	case IR_OP_INPUT:
-		if (n->nclasses)
-			fprintf(f, " classes=%d", n->nclasses);
-		break;
-	case IR_OP_TRANSPOSE:
-		fprintf(f, " perm=(");
-		for (int i = 0; i < n->shape.rank; i++)
-			fprintf(f, "%s%d", i ? "," : "", n->perm[i]);
-		fprintf(f, ")");
-		break;
-	case IR_OP_SUM:
-	case IR_OP_MAX:
-		if (n->axes == 0) {
-			fprintf(f, " axes=all%s", n->keepdim ? " keepdim" : "");
+	int na;
+	const ir_attr_desc *d = ir_op_attrs(n->op, &na);
+	if (n->op == IR_OP_CONST) {
+		fprintf(f, " %.9g", ir_attr_f(n, IR_ATTR_VALUE));
+		return;
+	}
+	for (int a = 0; a < na; a++) {
+		ir_attr_key key = d[a].key;
+		const ir_attr_val *v = &n->attr[a];
+		const char *name = ir_attr_name(key);
+		switch (ir_attr_type_of(key)) {
+		case IR_ATTR_T_FLOAT:
+			if (v->f != d[a].def)
+				fprintf(f, " %s=%.6g", name, v->f);
+			break;
+		case IR_ATTR_T_INT:
+			if (v->i != (int64_t)d[a].def || key == IR_ATTR_AXIS)
+				fprintf(f, " %s=%lld", name, (long long)v->i);
+			break;
+		case IR_ATTR_T_BOOL:
+			if (v->i)
+				fprintf(f, " %s", name);
+			break;
+		case IR_ATTR_T_ENUM:
+			fprintf(f, " %s=%s", name, enum_name(key, v->i));
+			break;
+		case IR_ATTR_T_AXES:
+			if (v->i == 0) {
+				fprintf(f, " %s=all", name);
+				break;
+			}
+			fprintf(f, " %s=(", name);
+			for (int i = 0, first = 1; i < IR_MAX_DIMS; i++)
+				if (v->i & (1 << i)) {
+					fprintf(f, "%s%d", first ? "" : ",", i);
+					first = 0;
+				}
+			fputc(')', f);
+			break;
+		case IR_ATTR_T_INTS:
+			fprintf(f, " %s=(", name);
+			for (int i = 0; i < n->shape.rank; i++)
+				fprintf(f, "%s%d", i ? "," : "", v->v[i]);
+			fputc(')', f);
 			break;
 		}
-		fprintf(f, " axes=(");
-		for (int i = 0, first = 1; i < IR_MAX_DIMS; i++)
-			if (n->axes & (1u << i)) {
-				fprintf(f, "%s%d", first ? "" : ",", i);
-				first = 0;
-			}
-		fprintf(f, ")%s", n->keepdim ? " keepdim" : "");
-		break;
-	case IR_OP_MATMUL:
-		fprintf(f, "%s%s", n->ta ? " ta" : "", n->tb ? " tb" : "");
-		break;
-	case IR_OP_SOFTMAX:
-	case IR_OP_LOG_SOFTMAX:
-		fprintf(f, " dim=%d", n->axis);
-		break;
-	case IR_OP_CROSS_ENTROPY:
-	case IR_OP_CROSS_ENTROPY_GRAD:
-		fprintf(f, " reduction=%s", n->reduction == IR_REDUCE_NONE ? "none" : "mean");
-		if (n->value != 0.0)
-			fprintf(f, " label_smoothing=%g", n->value);
-		break;
-	default:
-		break;
 	}
 }
 

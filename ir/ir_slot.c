@@ -12,7 +12,8 @@ static rt_init_kind init_kind(ir_init_kind k)
 	case IR_INIT_ONES: return RT_INIT_ONES;
 	case IR_INIT_UNIFORM: return RT_INIT_UNIFORM;
 	case IR_INIT_NORMAL: return RT_INIT_NORMAL;
-	case IR_INIT_ZEROS: break;
+	case IR_INIT_ZEROS:
+	case IR_INIT_CONST: break;
 	}
 	return RT_INIT_ZEROS;
 }
@@ -29,9 +30,10 @@ void ir_slot_from_leaf(rt_slot *sl, const ir_node *n)
 	sl->init = RT_INIT_ZEROS;
 	sl->init_a = sl->init_b = 0;
 	if (n->op == IR_OP_PARAM) {
-		sl->init = init_kind(n->init.kind);
-		sl->init_a = n->init.a;
-		sl->init_b = n->init.b;
+		ir_init in = ir_node_init(n);
+		sl->init = init_kind(in.kind);
+		sl->init_a = in.a;
+		sl->init_b = in.b;
 	}
-	sl->nclasses = n->op == IR_OP_INPUT ? n->nclasses : 0;
+	sl->nclasses = n->op == IR_OP_INPUT ? (int)ir_attr_i(n, IR_ATTR_NCLASSES) : 0;
 }

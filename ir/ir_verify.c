@@ -17,7 +17,7 @@ int ir_verify(ir_graph *g)
 			return ir_error(g, n->loc, "verify: node %%%d stored at index %d", n->id, i), -1;
 		if ((unsigned)n->op >= IR_OP_COUNT)
 			return ir_error(g, n->loc, "verify: node %%%d has an unknown op", i), -1;
-		if (n->nin != ir_op_arity(n->op))
+		if (ir_op_arity(n->op) >= 0 ? n->nin != ir_op_arity(n->op) : n->nin < 0)
 			return ir_error(g, n->loc, "verify: %%%d %s has %d inputs, expected %d", i,
 			                ir_op_name(n->op), n->nin, ir_op_arity(n->op)), -1;
 		for (int k = 0; k < n->nin; k++) {

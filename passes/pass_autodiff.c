@@ -56,7 +56,7 @@ static ir_node *k(ir_graph *g, const ir_node *like, double v)
 static ir_node *expand_reduced(ir_graph *g, const ir_node *n, ir_node *d)
 {
 	const ir_shape *in = &n->in[0]->shape;
-	uint32_t axes = n->axes ? n->axes : (1u << in->rank) - 1;
+	uint32_t axes = ir_attr_i(n, IR_ATTR_AXES) ? ir_attr_i(n, IR_ATTR_AXES) : (1u << in->rank) - 1;
 	ir_shape kept = *in;
 	for (int i = 0; i < in->rank; i++)
 		if (axes & (1u << i))
@@ -71,18 +71,18 @@ static int rule_matmul(ad_state *s, ir_node *n, ir_node *d)
 	ir_node *A = n->in[0], *B = n->in[1];
 	ir_node *dA = NULL, *dB = NULL;
 	if (s->need[A->id]) {
-		if (!n->ta)
-			dA = ir_matmul(g, d, B, 0, !n->tb);           /* dC op(B)^T */
+		if (!ir_attr_i(n, IR_ATTR_TA))
+			dA = ir_matmul(g, d, B, 0, !ir_attr_i(n, IR_ATTR_TB));           /* dC op(B)^T */
 		else
-			dA = n->tb ? ir_matmul(g, B, d, 1, 1) : ir_matmul(g, B, d, 0, 1);
+			dA = ir_attr_i(n, IR_ATTR_TB) ? ir_matmul(g, B, d, 1, 1) : ir_matmul(g, B, d, 0, 1);
 		if (accum(s, A, dA))
 			return -1;
 	}
 	if (s->need[B->id]) {
-		if (!n->tb)
-			dB = ir_matmul(g, A, d, !n->ta, 0);           /* op(A)^T dC */
+		if (!ir_attr_i(n, IR_ATTR_TB))
+			dB = ir_matmul(g, A, d, !ir_attr_i(n, IR_ATTR_TA), 0);           /* op(A)^T dC */
 		else
-			dB = n->ta ? ir_matmul(g, d, A, 1, 1) : ir_matmul(g, d, A, 1, 0);
+			dB = ir_attr_i(n, IR_ATTR_TA) ? ir_matmul(g, d, A, 1, 1) : ir_matmul(g, d, A, 1, 0);
 		if (accum(s, B, dB))
 			return -1;
 	}
@@ -155,7 +155,7 @@ static int rule(ad_state *s, ir_node *n, ir_node *d)
 	case IR_OP_TRANSPOSE: {
 		int inv[IR_MAX_DIMS];
 		for (int i = 0; i < n->shape.rank; i++)
-			inv[n->perm[i]] = i;
+			inv[ir_attr_ints(n, IR_ATTR_PERM)[i]] = i;
 		return accum(s, a, ir_transpose(g, d, inv));
 	}
 	case IR_OP_BROADCAST: return accum(s, a, d); /* accum unbroadcasts */
@@ -168,18 +168,19 @@ static int rule(ad_state *s, ir_node *n, ir_node *d)
 	case IR_OP_MATMUL: return rule_matmul(s, n, d);
 	case IR_OP_SOFTMAX: {
 		/* y * (d - sum(d*y)) */
-		uint32_t ax = 1u << n->axis;
+		uint32_t ax = 1u << ir_attr_i(n, IR_ATTR_AXIS);
 		ir_node *dy = ir_binary(g, IR_OP_MUL, d, n);
 		ir_node *sm = dy ? ir_reduce(g, IR_OP_SUM, dy, ax, 1) : NULL;
 		return accum(s, a, ir_binary(g, IR_OP_MUL, n, ir_binary(g, IR_OP_SUB, d, sm)));
 	}
 	case IR_OP_LOG_SOFTMAX: {
 		/* d - exp(y) * sum(d) */
-		ir_node *sm = ir_reduce(g, IR_OP_SUM, d, 1u << n->axis, 1);
+		ir_node *sm = ir_reduce(g, IR_OP_SUM, d, 1u << ir_attr_i(n, IR_ATTR_AXIS), 1);
 		return accum(s, a, ir_binary(g, IR_OP_SUB, d, ir_binary(g, IR_OP_MUL, ir_unary(g, IR_OP_EXP, n), sm)));
 	}
 	case IR_OP_CROSS_ENTROPY:
-		return accum(s, a, ir_cross_entropy_grad(g, a, b, d, n->reduction, n->value));
+		return accum(s, a, ir_cross_entropy_grad(g, a, b, d, (int)ir_attr_i(n, IR_ATTR_REDUCTION),
+		                                              ir_attr_f(n, IR_ATTR_SMOOTHING)));
 	case IR_OP_GELU_GRAD:
 	case IR_OP_CROSS_ENTROPY_GRAD:
 		ir_error(g, n->loc, "%s: second derivatives are not supported", ir_op_name(n->op));

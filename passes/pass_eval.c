@@ -16,15 +16,15 @@
 /* Per-example [N] form of a batch-mean scalar, or NULL if unrecognised. */
 static ir_node *per_example(ir_graph *g, ir_node *v)
 {
-	if (v->op == IR_OP_CROSS_ENTROPY && v->reduction == IR_REDUCE_MEAN) {
+	if (v->op == IR_OP_CROSS_ENTROPY && ir_attr_i(v, IR_ATTR_REDUCTION) == IR_REDUCE_MEAN) {
 		g->cur = v->loc;
-		return ir_cross_entropy(g, v->in[0], v->in[1], IR_REDUCE_NONE, v->value);
+		return ir_cross_entropy(g, v->in[0], v->in[1], IR_REDUCE_NONE, ir_attr_f(v, IR_ATTR_SMOOTHING));
 	}
 	/* mean(x) over all axes of a [N] tensor: sum(x) * (1/N) */
 	if (v->op == IR_OP_MUL && v->in[0]->op == IR_OP_SUM && v->in[1]->op == IR_OP_CONST) {
 		ir_node *x = v->in[0]->in[0];
 		if (x->shape.rank == 1 && v->in[0]->shape.rank == 0 &&
-		    fabs(v->in[1]->value * (double)x->shape.dim[0] - 1.0) < 1e-9)
+		    fabs(ir_attr_f(v->in[1], IR_ATTR_VALUE) * (double)x->shape.dim[0] - 1.0) < 1e-9)
 			return x;
 	}
 	return NULL;

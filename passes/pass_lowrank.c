@@ -95,7 +95,8 @@ static ir_node *find_forward(const ir_graph *g, const users *u, const ir_node *w
 {
 	for (int j = 0; j < u->cnt[w->id]; j++) {
 		ir_node *m = g->nodes[u->list[u->start[w->id] + j]];
-		if (m->op == IR_OP_MATMUL && m->in[0] == x && m->in[1] == w && !m->ta && m->tb == tb)
+		if (m->op == IR_OP_MATMUL && m->in[0] == x && m->in[1] == w && !ir_attr_i(m, IR_ATTR_TA) &&
+		    ir_attr_i(m, IR_ATTR_TB) == tb)
 			return m;
 	}
 	return NULL;
@@ -111,8 +112,8 @@ static int match_perturb(const ir_graph *g, const users *u, ir_node *gr, ir_node
 	ir_node *w = add->in[0] == mul ? add->in[1] : add->in[0];
 	ir_node *fwd = sole_user(g, u, add);
 	if (w->op != IR_OP_PARAM || !ir_shape_eq(&w->shape, &gr->shape) || !fwd ||
-	    fwd->op != IR_OP_MATMUL || fwd->in[0] != m->x || fwd->in[1] != add || fwd->ta ||
-	    fwd->tb != m->tb)
+	    fwd->op != IR_OP_MATMUL || fwd->in[0] != m->x || fwd->in[1] != add || ir_attr_i(fwd, IR_ATTR_TA) ||
+	    ir_attr_i(fwd, IR_ATTR_TB) != m->tb)
 		return -1;
 	ir_node *first = find_forward(g, u, w, m->x, m->tb);
 	if (!first)
@@ -127,7 +128,7 @@ static int match_perturb(const ir_graph *g, const users *u, ir_node *gr, ir_node
  * perturbation, and is the rewrite cheaper? */
 static int match_grad(const ir_graph *g, const users *u, const char *pf, ir_node *gr, match *m)
 {
-	if (gr->op != IR_OP_MATMUL || !gr->ta || gr->tb || gr->shape.rank != 2 ||
+	if (gr->op != IR_OP_MATMUL || !ir_attr_i(gr, IR_ATTR_TA) || ir_attr_i(gr, IR_ATTR_TB) || gr->shape.rank != 2 ||
 	    u->is_out[gr->id] || !ir_dtype_is_float(gr->dtype))
 		return -1;
 	ir_node *a = gr->in[0], *b = gr->in[1];

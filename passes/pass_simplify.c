@@ -11,14 +11,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Attributes that make two nodes of the same op and inputs different. */
+/* Attributes that make two nodes of the same op and inputs different:
+ * every one the op table lists, compared by its type (NaN equals NaN). */
 static int same_attrs(const ir_node *a, const ir_node *b)
 {
-	if (a->value != b->value && !(a->value != a->value && b->value != b->value))
-		return 0;
-	return a->axis == b->axis && a->axes == b->axes && a->keepdim == b->keepdim &&
-	       memcmp(a->perm, b->perm, sizeof a->perm) == 0 && a->ta == b->ta && a->tb == b->tb &&
-	       a->reduction == b->reduction && a->nclasses == b->nclasses;
+	int na;
+	const ir_attr_desc *d = ir_op_attrs(a->op, &na);
+	for (int i = 0; i < na; i++) {
+		const ir_attr_val *x = &a->attr[i], *y = &b->attr[i];
+		switch (ir_attr_type_of(d[i].key)) {
+		case IR_ATTR_T_FLOAT:
+			if (x->f != y->f && !(x->f != x->f && y->f != y->f))
+				return 0;
+			break;
+		case IR_ATTR_T_INTS:
+			if (memcmp(x->v, y->v, sizeof x->v) != 0)
+				return 0;
+			break;
+		default:
+			if (x->i != y->i)
+				return 0;
+			break;
+		}
+	}
+	return 1;
 }
 
 static int same_node(const ir_node *a, const ir_node *b)
@@ -46,7 +62,8 @@ static uint64_t hash_node(const ir_node *n)
 	for (int d = 0; d < n->shape.rank; d++)
 		h = mix(h, (uint64_t)n->shape.dim[d]);
 	uint64_t bits;
-	double v = n->value == 0 ? 0 : n->value; /* -0 and 0 hash alike; same_attrs decides */
+	double v = ir_attr_f(n, IR_ATTR_VALUE);
+	v = v == 0 ? 0 : v; /* -0 and 0 hash alike; same_attrs decides */
 	memcpy(&bits, &v, sizeof bits);
 	return mix(h, bits);
 }
@@ -66,10 +83,14 @@ static int fold(const ir_node *n, double *v)
 	ir_kind k = ir_op_kind(n->op);
 	if (n->nin == 0 || (k != IR_KIND_ELEM && k != IR_KIND_SHAPE && n->op != IR_OP_MAX))
 		return 0;
-	ir_node tin[IR_MAX_INPUTS], t = *n;
-	double vin[IR_MAX_INPUTS];
-	const double *pin[IR_MAX_INPUTS];
+	/* elementwise and data movement: at most two inputs */
+	ir_node tin[2], *tinp[2], t = *n;
+	double vin[2];
+	const double *pin[2];
 	char err[256];
+	if (n->nin > 2)
+		return 0;
+	t.in = tinp;
 	for (int i = 0; i < n->nin; i++) {
 		if (n->in[i]->op != IR_OP_CONST)
 			return 0;
@@ -112,13 +133,13 @@ int pass_simplify(ir_graph *g, ir_node **outs, int nout)
 		if (fold(x, &v)) {
 			/* becomes a constant where it stands: its readers and its
 			 * place in the order stay as they were */
+			int na;
+			ir_op_attrs(IR_OP_CONST, &na);
 			x->op = IR_OP_CONST;
 			x->nin = 0;
-			memset(x->in, 0, sizeof x->in);
-			x->value = v;
-			x->axis = x->keepdim = x->ta = x->tb = x->reduction = 0;
-			x->axes = 0;
-			memset(x->perm, 0, sizeof x->perm);
+			x->attr = ir_arena_alloc(&g->arena, (size_t)na * sizeof *x->attr);
+			ir_attr_defaults(IR_OP_CONST, x->attr);
+			ir_attr_set_f(x, IR_ATTR_VALUE, v);
 		}
 		if (!mergeable(x))
 			continue;

@@ -169,7 +169,7 @@ static void test_losses(void **st)
 				int64_t N = 17, C = 10;
 				ir_node *x = ir_input(g, "x", t, S(2, N, C, 0));
 				ir_node *y = ir_input(g, "y", IR_I32, S(1, N, 0, 0));
-				y->nclasses = (int)C;
+				ir_attr_set_i(y, IR_ATTR_NCLASSES, (int)C);
 				double ls = sm ? 0.1 : 0.0;
 				ir_node *ce = ir_cross_entropy(g, ir_binary(g, IR_OP_MUL, x, ir_scalar(g, 3.0)),
 				                               y, red, ls);

@@ -168,7 +168,7 @@ static ir_node *step(gen *G)
 		char name[16];
 		snprintf(name, sizeof name, "y%d", G->nparam++);
 		ir_node *lab = ir_input(g, name, IR_I32, ir_shape_make(1, d));
-		lab->nclasses = (int)c;
+		ir_attr_set_i(lab, IR_ATTR_NCLASSES, (int)c);
 		int red = rnd(G, 2);
 		double ls = rnd(G, 2) ? 0.1 : 0.0;
 		if (rnd(G, 2))

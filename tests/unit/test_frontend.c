@@ -82,10 +82,10 @@ static void t_example_params_and_inputs(void **st)
 		expect_dims(m->params[i], cols[i] ? 2 : 1, rows[i], cols[i]);
 	}
 	/* PyTorch's nn.Linear init: uniform +-1/sqrt(fan_in), bias too */
-	assert_int_equal(m->params[0]->init.kind, IR_INIT_UNIFORM);
-	assert_true(fabs(m->params[0]->init.b - 1.0 / sqrt(784.0)) < 1e-12);
-	assert_true(fabs(m->params[1]->init.a + 1.0 / sqrt(784.0)) < 1e-12);
-	assert_true(fabs(m->params[2]->init.b - 1.0 / 16.0) < 1e-12);
+	assert_int_equal(ir_node_init(m->params[0]).kind, IR_INIT_UNIFORM);
+	assert_true(fabs(ir_node_init(m->params[0]).b - 1.0 / sqrt(784.0)) < 1e-12);
+	assert_true(fabs(ir_node_init(m->params[1]).a + 1.0 / sqrt(784.0)) < 1e-12);
+	assert_true(fabs(ir_node_init(m->params[2]).b - 1.0 / 16.0) < 1e-12);
 
 	assert_int_equal(m->ninputs, 2);
 	assert_string_equal(m->inputs[0]->name, "x");
@@ -93,7 +93,7 @@ static void t_example_params_and_inputs(void **st)
 	assert_int_equal(m->inputs[0]->dtype, IR_F32);
 	assert_string_equal(m->inputs[1]->name, "y");
 	assert_int_equal(m->inputs[1]->dtype, IR_I32);
-	assert_int_equal(m->inputs[1]->nclasses, 10);
+	assert_int_equal(ir_attr_i(m->inputs[1], IR_ATTR_NCLASSES), 10);
 
 	assert_int_equal(m->loss->op, IR_OP_CROSS_ENTROPY);
 	assert_int_equal(m->loss->shape.rank, 0);
@@ -341,9 +341,9 @@ static void t_dsl_functions(void **st)
 	/* w, b and linear1.weight (no bias) */
 	assert_int_equal(m->nparams, 3);
 	assert_string_equal(m->params[2]->name, "linear1.weight");
-	assert_int_equal(m->params[0]->init.kind, IR_INIT_NORMAL);
-	assert_true(m->params[0]->init.b == 0.01);
-	assert_int_equal(m->params[1]->init.kind, IR_INIT_ZEROS);
+	assert_int_equal(ir_node_init(m->params[0]).kind, IR_INIT_NORMAL);
+	assert_true(ir_node_init(m->params[0]).b == 0.01);
+	assert_int_equal(ir_node_init(m->params[1]).kind, IR_INIT_ZEROS);
 	assert_int_equal(ir_verify(m->g), 0);
 	fe_model_free(m);
 }

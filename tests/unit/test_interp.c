@@ -712,7 +712,7 @@ static void exec_roundtrip(void **state)
 	ir_node *x = input(g, "x", IR_F32, SH(2, 3));
 	ir_node *y = input(g, "y", IR_I32, SH(2));
 	ir_node *unused = input(g, "unused", IR_F32, SH(4));
-	y->nclasses = 2;
+	ir_attr_set_i(y, IR_ATTR_NCLASSES, 2);
 	ir_node *st = ok(g, ir_state(g, "step", IR_I32, ir_shape_scalar()));
 	ir_node *logits = ok(g, ir_matmul(g, x, w, 0, 0));
 	ir_node *loss = ok(g, ir_cross_entropy(g, logits, y, IR_REDUCE_MEAN, 0.0));

@@ -166,7 +166,7 @@ static void t_printer(void **st)
 	ir_print(f, g);
 	fclose(f);
 	assert_non_null(strstr(buf, "graph f32: 4 nodes, 1 params (200704 values), 1 inputs, 0 state"));
-	assert_non_null(strstr(buf, "%1 = param \"fc1.weight\" init=uniform(-0.5,0.5) : f32[256,784]   ; mlp.lua:4"));
+	assert_non_null(strstr(buf, "%1 = param \"fc1.weight\" init=uniform init_a=-0.5 init_b=0.5 : f32[256,784]   ; mlp.lua:4"));
 	assert_non_null(strstr(buf, "%2 = matmul %0, %1 tb : f32[128,256]   ; mlp.lua:5"));
 	assert_non_null(strstr(buf, "%3 = relu %2 : f32[128,256]"));
 	free(buf);
