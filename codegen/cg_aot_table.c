@@ -50,7 +50,7 @@ static void dbl(FILE *f, double v)
 
 static const char *const role_names[] = {"RT_SLOT_PARAM", "RT_SLOT_STATE", "RT_SLOT_INPUT"};
 static const char *const init_names[] = {"RT_INIT_ZEROS", "RT_INIT_ONES", "RT_INIT_UNIFORM",
-                                         "RT_INIT_NORMAL"};
+                                         "RT_INIT_NORMAL", "RT_INIT_CONST"};
 
 static const char *dtype_name(rt_dtype t)
 {

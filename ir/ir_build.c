@@ -185,6 +185,18 @@ ir_node *ir_state(ir_graph *g, const char *name, ir_dtype t, ir_shape s)
 	return leaf(g, IR_OP_STATE, name, t, s);
 }
 
+ir_node *ir_state_init(ir_graph *g, const char *name, ir_dtype t, ir_shape s, ir_init init)
+{
+	if (init.kind != IR_INIT_ZEROS && init.kind != IR_INIT_ONES && init.kind != IR_INIT_CONST)
+		return ir_error(g, g->cur, "state '%s': init must be zeros, ones or a constant", name);
+	ir_node *n = leaf(g, IR_OP_STATE, name, t, s);
+	if (n) {
+		ir_attr_set_i(n, IR_ATTR_INIT, init.kind);
+		ir_attr_set_f(n, IR_ATTR_INIT_A, init.kind == IR_INIT_CONST ? init.a : 0.0);
+	}
+	return n;
+}
+
 ir_node *ir_const(ir_graph *g, ir_dtype t, ir_shape s, double value)
 {
 	ir_node *n = leaf(g, IR_OP_CONST, NULL, t, s);

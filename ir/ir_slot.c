@@ -12,8 +12,8 @@ static rt_init_kind init_kind(ir_init_kind k)
 	case IR_INIT_ONES: return RT_INIT_ONES;
 	case IR_INIT_UNIFORM: return RT_INIT_UNIFORM;
 	case IR_INIT_NORMAL: return RT_INIT_NORMAL;
-	case IR_INIT_ZEROS:
-	case IR_INIT_CONST: break;
+	case IR_INIT_CONST: return RT_INIT_CONST;
+	case IR_INIT_ZEROS: break;
 	}
 	return RT_INIT_ZEROS;
 }
@@ -29,7 +29,7 @@ void ir_slot_from_leaf(rt_slot *sl, const ir_node *n)
 		sl->dim[d] = n->shape.dim[d];
 	sl->init = RT_INIT_ZEROS;
 	sl->init_a = sl->init_b = 0;
-	if (n->op == IR_OP_PARAM) {
+	if (n->op == IR_OP_PARAM || n->op == IR_OP_STATE) {
 		ir_init in = ir_node_init(n);
 		sl->init = init_kind(in.kind);
 		sl->init_a = in.a;

@@ -20,8 +20,11 @@
 
 typedef enum { RT_SLOT_PARAM, RT_SLOT_STATE, RT_SLOT_INPUT } rt_slot_role;
 
-/* Parameter initialisation rules (mirror ir_init). */
-typedef enum { RT_INIT_ZEROS, RT_INIT_ONES, RT_INIT_UNIFORM, RT_INIT_NORMAL } rt_init_kind;
+/* Initialisation rules (mirror ir_init): params take any, state zeros,
+ * ones or a constant (init_a). */
+typedef enum {
+	RT_INIT_ZEROS, RT_INIT_ONES, RT_INIT_UNIFORM, RT_INIT_NORMAL, RT_INIT_CONST
+} rt_init_kind;
 
 typedef struct {
 	const char *name;     /* DSL name: "fc1.weight", "x", "opt.fc1.weight.momentum_buffer", "step" */
@@ -29,7 +32,7 @@ typedef struct {
 	rt_dtype dtype;       /* RT_F32, RT_F64 or RT_I32 */
 	int rank;
 	int64_t dim[RT_MAX_DIMS];
-	rt_init_kind init;    /* params: how to initialise; state: always zeros */
+	rt_init_kind init;    /* how to initialise (params, state) */
 	double init_a, init_b;
 	int nclasses;         /* labels inputs: number of classes, else 0 */
 } rt_slot;

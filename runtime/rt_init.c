@@ -24,6 +24,7 @@ static double draw(const rt_slot *s, uint64_t seed, uint64_t stream, int64_t i)
 		return s->init_a + (s->init_b - s->init_a) * rt_rng_uniform_f64(seed, stream, (uint64_t)i);
 	case RT_INIT_NORMAL:
 		return s->init_a + s->init_b * rt_rng_normal(seed, stream, (uint64_t)i);
+	case RT_INIT_CONST: return s->init_a;
 	}
 	return 0.0;
 }
@@ -36,7 +37,12 @@ int rt_init_slot(const rt_slot *s, void *data, uint64_t seed, rt_err *err)
 	if (s->role == RT_SLOT_INPUT)
 		return 0;
 	int64_t n = slot_numel(s);
-	if (s->role == RT_SLOT_STATE || s->init == RT_INIT_ZEROS) {
+	if (s->role == RT_SLOT_STATE && s->init != RT_INIT_ZEROS && s->init != RT_INIT_ONES &&
+	    s->init != RT_INIT_CONST)
+		return rt_errf(err, "state '%s': init must be zeros, ones or a constant", s->name);
+	if ((unsigned)s->init > RT_INIT_CONST)
+		return rt_errf(err, "slot '%s': unknown init rule %d", s->name, (int)s->init);
+	if (s->init == RT_INIT_ZEROS) {
 		memset(data, 0, (size_t)n * rt_dtype_size(s->dtype));
 		return 0;
 	}

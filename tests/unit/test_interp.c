@@ -21,6 +21,7 @@
 
 #include "ir.h"
 #include "ir_interp.h"
+#include "rt_init.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -815,6 +816,42 @@ static void exec_state(void **state)
 	ir_graph_free(g);
 }
 
+/* A STATE's init rule reaches its slot: the runtime starts it there. */
+static void exec_state_init(void **state)
+{
+	(void)state;
+	ir_graph *g = graph(IR_F32);
+	ir_node *v = ok(g, ir_state_init(g, "bn.running_var", IR_F32, SH(3),
+	                                 (ir_init){IR_INIT_ONES, 0, 0}));
+	ir_node *c = ok(g, ir_state_init(g, "c", IR_F32, SH(2), (ir_init){IR_INIT_CONST, 0.5, 0}));
+	ir_node *z = ok(g, ir_state(g, "z", IR_F32, SH(2)));
+	assert_null(ir_state_init(g, "r", IR_F32, SH(2), (ir_init){IR_INIT_UNIFORM, 0, 1}));
+	assert_non_null(strstr(g->err, "zeros, ones or a constant"));
+	g->has_err = 0;
+	ir_node *s = ok(g, ir_binary(g, IR_OP_ADD, ok(g, ir_reduce(g, IR_OP_SUM, v, 0, 0)),
+	                             ok(g, ir_reduce(g, IR_OP_SUM, ok(g, ir_binary(g, IR_OP_ADD, c, z)), 0, 0))));
+	ok(g, ir_assign(g, v, ok(g, ir_binary(g, IR_OP_MUL, v, ok(g, ir_scalar(g, 2.0))))));
+	const char *names[] = {"s"};
+	char err[512];
+	rt_exec *ex = ir_interp_exec_new(g, &s, names, 1, err, sizeof err);
+	if (!ex)
+		fail_msg("%s", err);
+	assert_int_equal(ex->slots[0].init, RT_INIT_ONES);
+	assert_int_equal(ex->slots[1].init, RT_INIT_CONST);
+	assert_true(ex->slots[1].init_a == 0.5);
+	assert_int_equal(ex->slots[2].init, RT_INIT_ZEROS);
+	float vb[3] = {7, 7, 7}, cb[2] = {7, 7}, zb[2] = {7, 7};
+	void *data[] = {vb, cb, zb};
+	rt_err e;
+	assert_int_equal(rt_init_exec(ex, data, 1, &e), 0);
+	double out;
+	assert_int_equal(ex->run(ex, data, &out, &e), 0);
+	assert_true(out == 4.0); /* 3 ones + 2 halves + 2 zeros */
+	assert_true(vb[0] == 2.0f && vb[2] == 2.0f);
+	ex->free(ex);
+	ir_graph_free(g);
+}
+
 #define BOTH(fn) \
 	static void fn##_f32(void **s) { (void)s; fn(IR_F32); } \
 	static void fn##_f64(void **s) { (void)s; fn(IR_F64); }
@@ -845,6 +882,7 @@ int main(void)
 		cmocka_unit_test(graph_grows),
 		cmocka_unit_test(exec_roundtrip),
 		cmocka_unit_test(exec_state),
+		cmocka_unit_test(exec_state_init),
 		cmocka_unit_test(matmul_speed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

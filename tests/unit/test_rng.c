@@ -154,9 +154,21 @@ static void test_init_rules(void **state)
 	assert_int_equal(rt_init_slot(&ones, f, 1, &err), 0);
 	for (int i = 0; i < 4; i++)
 		assert_true(f[i] == 1.0f);
-	assert_int_equal(rt_init_slot(&st, f, 1, &err), 0); /* state is always zeros */
+	assert_int_equal(rt_init_slot(&st, f, 1, &err), 0); /* state by its rule too */
+	for (int i = 0; i < 4; i++)
+		assert_true(f[i] == 1.0f);
+	st.init = RT_INIT_ZEROS;
+	assert_int_equal(rt_init_slot(&st, f, 1, &err), 0);
 	for (int i = 0; i < 4; i++)
 		assert_true(f[i] == 0.0f);
+	st.init = RT_INIT_CONST;
+	st.init_a = 0.25;
+	assert_int_equal(rt_init_slot(&st, f, 1, &err), 0);
+	for (int i = 0; i < 4; i++)
+		assert_true(f[i] == 0.25f);
+	st.init = RT_INIT_UNIFORM; /* state starts at a fixed value, never a draw */
+	assert_int_equal(rt_init_slot(&st, f, 1, &err), -1);
+	assert_non_null(strstr(err.msg, "exp_avg"));
 
 	rt_slot bad = w;
 	bad.init_a = 1;
