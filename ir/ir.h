@@ -119,6 +119,8 @@ typedef struct {
 	X(INPUT, "input", 0, IR_KIND_LEAF, input, IR_GRAD_LEAF, IR_DSL_BOUND)           \
 	X(STATE, "state", 0, IR_KIND_LEAF, init, IR_GRAD_LEAF, IR_DSL_INTERNAL)         \
 	X(CONST, "const", 0, IR_KIND_LEAF, value, IR_GRAD_LEAF, IR_DSL_BOUND)           \
+	/* 1 while training, 0 while evaluating: the passes resolve it to a CONST */   \
+	X(MODE, "mode", 0, IR_KIND_LEAF, none, IR_GRAD_LEAF, IR_DSL_INTERNAL)           \
 	/* unary elementwise */                                                        \
 	X(NEG, "neg", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
 	X(EXP, "exp", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
@@ -280,6 +282,13 @@ ir_node *ir_state(ir_graph *g, const char *name, ir_dtype t, ir_shape s); /* zer
 ir_node *ir_state_init(ir_graph *g, const char *name, ir_dtype t, ir_shape s, ir_init init);
 ir_node *ir_const(ir_graph *g, ir_dtype t, ir_shape s, double value);
 ir_node *ir_scalar(ir_graph *g, double value); /* const of g->fdtype, rank 0 */
+/* The train/eval mode: a g->fdtype scalar, 1 in the training program and 0
+ * in evaluation, once ir_resolve_mode has turned it into a CONST. Ops whose
+ * behaviour depends on the mode read it as an input. */
+ir_node *ir_mode(ir_graph *g);
+typedef enum { IR_MODE_EVAL = 0, IR_MODE_TRAIN = 1 } ir_mode_kind;
+/* Turns every MODE node into the CONST of `mode`; returns how many. */
+int ir_resolve_mode(ir_graph *g, ir_mode_kind mode);
 /* A node of any op with `nin` inputs and default attributes, typed by the
  * op's shape rule (for ops without a builder of their own, and for
  * passes that rebuild a node with other inputs). */

@@ -210,6 +210,29 @@ ir_node *ir_scalar(ir_graph *g, double value)
 	return ir_const(g, g->fdtype, ir_shape_scalar(), value);
 }
 
+ir_node *ir_mode(ir_graph *g)
+{
+	return leaf(g, IR_OP_MODE, NULL, g->fdtype, ir_shape_scalar());
+}
+
+int ir_resolve_mode(ir_graph *g, ir_mode_kind mode)
+{
+	int count = 0;
+	for (int i = 0; i < g->nnodes; i++) {
+		ir_node *n = g->nodes[i];
+		if (n->op != IR_OP_MODE)
+			continue;
+		int na;
+		ir_op_attrs(IR_OP_CONST, &na);
+		n->op = IR_OP_CONST;
+		n->attr = ir_arena_alloc(&g->arena, (size_t)na * sizeof *n->attr);
+		ir_attr_defaults(IR_OP_CONST, n->attr);
+		ir_attr_set_f(n, IR_ATTR_VALUE, mode == IR_MODE_TRAIN ? 1.0 : 0.0);
+		count++;
+	}
+	return count;
+}
+
 ir_node *ir_unary(ir_graph *g, ir_op op, ir_node *x)
 {
 	if (ir_op_kind(op) != IR_KIND_ELEM || ir_op_arity(op) != 1)

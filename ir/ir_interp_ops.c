@@ -450,6 +450,8 @@ int ir_interp_node(const ir_node *n, const double *const *in, double *out,
 	case IR_OP_INPUT:
 	case IR_OP_STATE:
 		return node_err(n, err, errlen, "a leaf's value comes from the env, not a kernel");
+	case IR_OP_MODE:
+		return node_err(n, err, errlen, "the train/eval mode is not resolved (ir_resolve_mode)");
 	case IR_OP_CONST:
 		for (int64_t i = 0; i < cnt; i++)
 			out[i] = rnd(n->dtype, ir_attr_f(n, IR_ATTR_VALUE));

@@ -8,6 +8,9 @@
  * accuracy's mean(correct) becomes correct. Anything else that is a scalar
  * mean over the batch is weighted by the number of real rows, which is
  * exact whenever the batch is not padded.
+ *
+ * Ops that behave differently in evaluation read the train/eval mode
+ * (ir_mode), which becomes the constant 0 here.
  */
 #include "pass_pipeline.h"
 
@@ -53,6 +56,7 @@ int pass_eval_rewrite(ir_graph *g, ir_node *loss, const ir_named *metrics, int n
 		ir_error(g, loss->loc, "eval: the model has no batched input");
 		return -1;
 	}
+	ir_resolve_mode(g, IR_MODE_EVAL);
 	g->cur = loss->loc;
 	ir_node *mask = ir_input(g, PASS_INPUT_MASK, g->fdtype, ir_shape_make(1, &batch));
 	if (!mask)

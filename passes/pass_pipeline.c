@@ -74,6 +74,7 @@ static int run_autodiff(pass_ctx *c, char *err, size_t errlen)
 {
 	ir_graph *g = c->prog.g;
 	int np = c->m->nparams;
+	ir_resolve_mode(g, IR_MODE_TRAIN); /* the training programs' mode */
 	if (pass_grad(g, c->loss, c->params, np, c->grads) != 0)
 		return graph_err(c, err, errlen);
 	c->update_grads = c->grads;

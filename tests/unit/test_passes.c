@@ -16,6 +16,7 @@
 #include "fe_model.h"
 #include "ir_interp.h"
 #include "pass_pipeline.h"
+#include "test_cg_harness.h"
 #include "test_model.h"
 
 static ir_model *load(const char *const *sets, int nsets)
@@ -55,6 +56,98 @@ static void t_sam_program_shape(void **st)
 	assert_string_equal(p.names[1], "accuracy");
 	pass_program_free(&p);
 	fe_model_free(m);
+}
+
+/* The first output (the loss) of program `kind` of m, through the
+ * interpreter on slots filled from `seed`. */
+static double program_loss(const ir_model *m, pass_prog_kind kind, uint64_t seed)
+{
+	pass_program p;
+	char err[1024];
+	if (pass_build(m, kind, &p, err, sizeof err))
+		fail_msg("%s", err);
+	assert_int_equal(count(p.g, IR_OP_MODE), 0);
+	rt_exec *x = ir_interp_exec_new(p.g, p.outs, p.names, 1, err, sizeof err);
+	if (!x)
+		fail_msg("%s", err);
+	void **data = calloc((size_t)x->nslots, sizeof *data);
+	for (int i = 0; i < x->nslots; i++) {
+		data[i] = malloc((size_t)cgh_numel(&x->slots[i]) * 8);
+		cgh_fill(&x->slots[i], data[i], &seed);
+		if (strcmp(x->slots[i].name, PASS_INPUT_MASK) == 0) /* every row real */
+			for (int64_t j = 0; j < cgh_numel(&x->slots[i]); j++)
+				((double *)data[i])[j] = 1.0;
+	}
+	double out[16];
+	rt_err e;
+	assert_int_equal(x->run(x, data, out, &e), 0);
+	for (int i = 0; i < x->nslots; i++)
+		free(data[i]);
+	free(data);
+	x->free(x);
+	pass_program_free(&p);
+	return out[0];
+}
+
+/* The train/eval mode: the training programs see 1, the eval program 0,
+ * and none of them keeps a MODE node. A loss of loss + 100 * mode is the
+ * plain loss plus 100 in training and the plain loss in evaluation. */
+static void t_mode_resolved(void **st)
+{
+	(void)st;
+	ir_model *plain = load(NULL, 0), *m = load(NULL, 0);
+	ir_graph *g = m->g;
+	g->cur = m->loss->loc;
+	ir_node *md = ir_mode(g);
+	assert_non_null(md);
+	m->loss = ir_binary(g, IR_OP_ADD, m->loss, ir_binary(g, IR_OP_MUL, md, ir_scalar(g, 100.0)));
+	assert_non_null(m->loss);
+	const pass_prog_kind kinds[] = {PASS_PROG_SAM, PASS_PROG_AUTODIFF, PASS_PROG_EVAL};
+	for (int k = 0; k < 3; k++) {
+		double a = program_loss(plain, kinds[k], 11), b = program_loss(m, kinds[k], 11);
+		double want = kinds[k] == PASS_PROG_EVAL ? 0.0 : 100.0;
+		if (!(fabs(b - a - want) <= 1e-9 * (fabs(a) + 100)))
+			fail_msg("program %d: loss %.17g with the mode term, %.17g without", k, b, a);
+	}
+	fe_model_free(m);
+	fe_model_free(plain);
+}
+
+/* The interpreter refuses a mode nobody resolved, and computes with the
+ * resolved one. */
+static void t_mode_interp(void **st)
+{
+	(void)st;
+	for (int mode = -1; mode <= 1; mode++) {
+		ir_graph *g = ir_graph_new(IR_F64);
+		int64_t d = 2;
+		ir_node *x = ir_input(g, "x", IR_F64, ir_shape_make(1, &d));
+		ir_node *md = ir_mode(g);
+		/* train: sum(x); eval: sum(x) * 0 + 3 */
+		ir_node *y = ir_binary(g, IR_OP_ADD, ir_binary(g, IR_OP_MUL, ir_reduce(g, IR_OP_SUM, x, 0, 0), md),
+		                       ir_binary(g, IR_OP_MUL, ir_binary(g, IR_OP_SUB, ir_scalar(g, 1.0), md),
+		                                 ir_scalar(g, 3.0)));
+		assert_non_null(y);
+		if (mode >= 0)
+			assert_int_equal(ir_resolve_mode(g, (ir_mode_kind)mode), 1);
+		const char *names[] = {"y"};
+		char err[512];
+		rt_exec *ex = ir_interp_exec_new(g, &y, names, 1, err, sizeof err);
+		assert_non_null(ex);
+		double xb[2] = {1.5, 2.0}, out = 0;
+		void *data[] = {xb};
+		rt_err e;
+		int rc = ex->run(ex, data, &out, &e);
+		if (mode < 0) {
+			assert_int_equal(rc, -1);
+			assert_non_null(strstr(e.msg, "mode is not resolved"));
+		} else {
+			assert_int_equal(rc, 0);
+			assert_true(out == (mode == IR_MODE_TRAIN ? 3.5 : 3.0));
+		}
+		ex->free(ex);
+		ir_graph_free(g);
+	}
 }
 
 static void t_programs_per_recipe(void **st)
@@ -170,6 +263,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_sam_program_shape),
+		cmocka_unit_test(t_mode_resolved),
+		cmocka_unit_test(t_mode_interp),
 		cmocka_unit_test(t_programs_per_recipe),
 		cmocka_unit_test(t_sam_step_value),
 	};
