@@ -133,66 +133,6 @@ static void bcast_map(const ir_node *n, const ir_node *x, const int *map, int *x
 	}
 }
 
-static cg_expr *fc(lctx *c, cg_type t, double v)
-{
-	return cg_const_f(c->a, t, v);
-}
-
-static cg_expr *op_expr(lctx *c, const ir_node *n, cg_expr *x, cg_expr *y)
-{
-	ir_arena *a = c->a;
-	cg_type t = cg_type_of(n->dtype);
-	switch (n->op) {
-	case IR_OP_NEG: return cg_un(a, CG_U_NEG, x);
-	case IR_OP_EXP: return cg_un(a, CG_U_EXP, x);
-	case IR_OP_LOG: return cg_un(a, CG_U_LOG, x);
-	case IR_OP_SQRT: return cg_un(a, CG_U_SQRT, x);
-	case IR_OP_RSQRT: return cg_bin(a, CG_B_DIV, fc(c, t, 1.0), cg_un(a, CG_U_SQRT, x));
-	case IR_OP_ABS: return cg_un(a, CG_U_ABS, x);
-	case IR_OP_SIGN:
-		return cg_select(a, cg_bin(a, CG_B_GT, x, fc(c, t, 0.0)), fc(c, t, 1.0),
-		                 cg_select(a, cg_bin(a, CG_B_LT, x, fc(c, t, 0.0)), fc(c, t, -1.0), x));
-	case IR_OP_RELU: return cg_select(a, cg_bin(a, CG_B_LT, x, fc(c, t, 0.0)), fc(c, t, 0.0), x);
-	case IR_OP_GELU: {
-		cg_expr *e = cg_un(a, CG_U_ERF, cg_bin(a, CG_B_MUL, x, fc(c, t, M_SQRT1_2)));
-		return cg_bin(a, CG_B_MUL, cg_bin(a, CG_B_MUL, fc(c, t, 0.5), x),
-		              cg_bin(a, CG_B_ADD, fc(c, t, 1.0), e));
-	}
-	case IR_OP_TANH: return cg_un(a, CG_U_TANH, x);
-	case IR_OP_SIGMOID:
-		return cg_bin(a, CG_B_DIV, fc(c, t, 1.0),
-		              cg_bin(a, CG_B_ADD, fc(c, t, 1.0), cg_un(a, CG_U_EXP, cg_un(a, CG_U_NEG, x))));
-	case IR_OP_COS: return cg_un(a, CG_U_COS, x);
-	case IR_OP_SIN: return cg_un(a, CG_U_SIN, x);
-	case IR_OP_FLOOR: return cg_un(a, CG_U_FLOOR, x);
-	case IR_OP_ADD: return cg_bin(a, CG_B_ADD, x, y);
-	case IR_OP_SUB: return cg_bin(a, CG_B_SUB, x, y);
-	case IR_OP_MUL: return cg_bin(a, CG_B_MUL, x, y);
-	case IR_OP_DIV: return cg_bin(a, CG_B_DIV, x, y);
-	case IR_OP_POW: return cg_bin(a, CG_B_POW, x, y);
-	case IR_OP_MINIMUM: return cg_bin(a, CG_B_MIN, x, y);
-	case IR_OP_MAXIMUM: return cg_bin(a, CG_B_MAX, x, y);
-	case IR_OP_GT: return cg_select(a, cg_bin(a, CG_B_GT, x, y), fc(c, t, 1.0), fc(c, t, 0.0));
-	case IR_OP_EQ: return cg_select(a, cg_bin(a, CG_B_EQ, x, y), fc(c, t, 1.0), fc(c, t, 0.0));
-	case IR_OP_GELU_GRAD: {
-		/* dy * (Phi(x) + x * phi(x)) */
-		cg_expr *phi = cg_bin(a, CG_B_MUL,
-		                      cg_un(a, CG_U_EXP, cg_bin(a, CG_B_MUL, fc(c, t, -0.5),
-		                                                cg_bin(a, CG_B_MUL, x, x))),
-		                      fc(c, t, 0.39894228040143267794));
-		cg_expr *cdf = cg_bin(a, CG_B_MUL, fc(c, t, 0.5),
-		                      cg_bin(a, CG_B_ADD, fc(c, t, 1.0),
-		                             cg_un(a, CG_U_ERF, cg_bin(a, CG_B_MUL, x, fc(c, t, M_SQRT1_2)))));
-		return cg_bin(a, CG_B_MUL, y, cg_bin(a, CG_B_ADD, cdf, cg_bin(a, CG_B_MUL, x, phi)));
-	}
-	case IR_OP_BROADCAST:
-	case IR_OP_TRANSPOSE:
-		return x;
-	default:
-		return NULL;
-	}
-}
-
 /* A read that ends the walk down the tree (a constant, another kernel's
  * result, another result of this kernel): 1 with its value in *out. */
 static int leaf_value(lctx *c, const ir_node *n, const int *map, int top, cg_expr **out)
@@ -282,7 +222,7 @@ static cg_expr *value(lctx *c, const ir_node *n, const int *map, int top)
 			continue;
 		}
 		if (!done && !c->collect)
-			r = op_expr(c, x, fr->in[0], fr->in[1]);
+			r = cg_lower_elem(c->a, x, fr->in[0], fr->in[1]);
 		if (--sp == 0) {
 			free(st);
 			return r;

@@ -52,6 +52,14 @@ cg_type cg_type_of(ir_dtype t);
  * buffer after them; -1 if there is none. */
 int64_t cg_program_buf_numel(const cg_program *prog, int id);
 
+/* The loop-IR expression of an elementwise (or data-movement) node over
+ * its inputs' values x, y (cg_lower_ops.c); NULL for other ops. */
+cg_expr *cg_lower_elem(ir_arena *a, const ir_node *n, cg_expr *x, cg_expr *y);
+
+/* Whether some kernel of cg_lower lowers op (its lowering facet). */
+int cg_lower_has(ir_op op);
+int cg_lower_row_has(ir_op op);
+
 #define CG_ROW_MAX_INPUTS 3 /* inputs of a row-wise op */
 
 /* Row-wise kernels (cg_lower_row.c): fills k's body for SOFTMAX,

@@ -158,26 +158,37 @@ static int lower_loss(rowc *r, cg_kernel *k, const ir_node *n, const int *buf)
 	return 0;
 }
 
+typedef int (*row_fn)(rowc *r, cg_kernel *k, const ir_node *n, const int *buf);
+
+/* The lowering facet of the row-wise ops. */
+static const row_fn row_rules[IR_OP_COUNT] = {
+	[IR_OP_SOFTMAX] = lower_softmax,
+	[IR_OP_LOG_SOFTMAX] = lower_softmax,
+	[IR_OP_CROSS_ENTROPY] = lower_loss,
+	[IR_OP_CROSS_ENTROPY_GRAD] = lower_loss,
+	[IR_OP_CORRECT] = lower_loss,
+};
+
+int cg_lower_row_has(ir_op op)
+{
+	return op < IR_OP_COUNT && row_rules[op] != NULL;
+}
+
 int cg_lower_row(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
                  char *err, size_t errlen)
 {
 	rowc r = {a, cg_type_of(n->dtype)};
+	if (!cg_lower_row_has(n->op)) {
+		snprintf(err, errlen, "lowering: %s is not a row-wise op", ir_op_name(n->op));
+		return -1;
+	}
 	set_locals(a, k, r.t);
-	switch (n->op) {
-	case IR_OP_SOFTMAX:
-	case IR_OP_LOG_SOFTMAX:
-		return lower_softmax(&r, k, n, buf);
-	case IR_OP_CROSS_ENTROPY:
-	case IR_OP_CROSS_ENTROPY_GRAD:
-	case IR_OP_CORRECT:
+	if (row_rules[n->op] == lower_loss) {
 		if (n->in[0]->shape.rank != 2) {
 			snprintf(err, errlen, "lowering: %s expects logits [N,C]", ir_op_name(n->op));
 			return -1;
 		}
 		k->fail_msg = "label outside [0, number of classes)";
-		return lower_loss(&r, k, n, buf);
-	default:
-		snprintf(err, errlen, "lowering: %s is not a row-wise op", ir_op_name(n->op));
-		return -1;
 	}
+	return row_rules[n->op](&r, k, n, buf);
 }

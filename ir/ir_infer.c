@@ -97,102 +97,184 @@ static int infer_ce(ir_graph *g, const ir_node *n, ir_shape *s)
 	return 0;
 }
 
-int ir_infer(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+/* One rule per op family: the node's shape and dtype from its inputs. */
+typedef int (*infer_fn)(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype);
+
+static int infer_leaf(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	(void)g;
+	*shape = n->shape;
+	*dtype = n->dtype;
+	return 0;
+}
+
+static int infer_unary(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	const ir_node *x = n->in[0];
+	if (need_float(g, n, x))
+		return -1;
+	*shape = x->shape;
+	*dtype = x->dtype;
+	return 0;
+}
+
+/* numpy broadcasting between two operands of one dtype */
+static int infer_binary(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
 {
 	char ba[64], bb[64];
-	const ir_node *x = n->nin > 0 ? n->in[0] : NULL;
+	const ir_node *x = n->in[0];
+	if (x->dtype != n->in[1]->dtype)
+		return fail(g, n, "operands have different dtypes (%s and %s)",
+		            ir_dtype_name(x->dtype), ir_dtype_name(n->in[1]->dtype));
+	if (need_float(g, n, x))
+		return -1;
+	if (!ir_shape_broadcast(&x->shape, &n->in[1]->shape, shape))
+		return fail(g, n, "shapes %s and %s cannot be broadcast together",
+		            SHP(x->shape, ba), SHP(n->in[1]->shape, bb));
+	*dtype = x->dtype;
+	return 0;
+}
+
+static int infer_reshape(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	char ba[64], bb[64];
+	const ir_node *x = n->in[0];
+	*dtype = x->dtype;
+	if (ir_shape_numel(&n->shape) != ir_shape_numel(&x->shape))
+		return fail(g, n, "cannot reshape %s to %s: element counts differ",
+		            SHP(x->shape, ba), SHP(n->shape, bb));
+	*shape = n->shape;
+	return 0;
+}
+
+static int infer_transpose(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	char ba[64];
+	const ir_node *x = n->in[0];
+	unsigned seen = 0;
+	ir_shape r = {0};
+	*dtype = x->dtype;
+	r.rank = x->shape.rank;
+	for (int i = 0; i < r.rank; i++) {
+		int p = ir_attr_ints(n, IR_ATTR_PERM)[i];
+		if (p < 0 || p >= r.rank || (seen & (1u << p)))
+			return fail(g, n, "invalid permutation for shape %s%s", SHP(x->shape, ba), "");
+		seen |= 1u << p;
+		r.dim[i] = x->shape.dim[p];
+	}
+	*shape = r;
+	return 0;
+}
+
+/* the input must broadcast to the target exactly */
+static int infer_broadcast(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	char ba[64], bb[64];
+	const ir_node *x = n->in[0];
+	ir_shape r;
+	*dtype = x->dtype;
+	if (!ir_shape_broadcast(&x->shape, &n->shape, &r) || !ir_shape_eq(&r, &n->shape))
+		return fail(g, n, "cannot broadcast %s to %s", SHP(x->shape, ba), SHP(n->shape, bb));
+	*shape = n->shape;
+	return 0;
+}
+
+static int infer_reduction(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	if (need_float(g, n, n->in[0]))
+		return -1;
+	*dtype = n->in[0]->dtype;
+	return infer_reduce(g, n, shape);
+}
+
+static int infer_gemm(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	const ir_node *x = n->in[0];
+	if (need_float(g, n, x) || need_float(g, n, n->in[1]))
+		return -1;
+	if (x->dtype != n->in[1]->dtype)
+		return fail(g, n, "operands have different dtypes (%s and %s)",
+		            ir_dtype_name(x->dtype), ir_dtype_name(n->in[1]->dtype));
+	*dtype = x->dtype;
+	return infer_matmul(g, n, shape);
+}
+
+static int infer_softmax(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	char ba[64];
+	const ir_node *x = n->in[0];
+	if (need_float(g, n, x))
+		return -1;
+	if (ir_attr_i(n, IR_ATTR_AXIS) < 0 || ir_attr_i(n, IR_ATTR_AXIS) >= x->shape.rank)
+		return fail(g, n, "dim out of range for shape %s%s", SHP(x->shape, ba), "");
+	*shape = x->shape;
+	*dtype = x->dtype;
+	return 0;
+}
+
+static int infer_loss(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	*dtype = n->in[0]->dtype;
+	return infer_ce(g, n, shape);
+}
+
+static int infer_assign(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	char ba[64], bb[64];
+	const ir_node *t = n->in[0], *v = n->in[1];
+	if (t->op != IR_OP_PARAM && t->op != IR_OP_STATE)
+		return fail(g, n, "target must be a param or state, not %s%s", ir_op_name(t->op), "");
+	if (!ir_shape_eq(&t->shape, &v->shape) || t->dtype != v->dtype)
+		return fail(g, n, "value %s does not match target %s", SHP(v->shape, ba), SHP(t->shape, bb));
+	*shape = t->shape;
+	*dtype = t->dtype;
+	return 0;
+}
+
+/* The shape facet of every op. */
+static const infer_fn rules[IR_OP_COUNT] = {
+	[IR_OP_PARAM] = infer_leaf,
+	[IR_OP_INPUT] = infer_leaf,
+	[IR_OP_STATE] = infer_leaf,
+	[IR_OP_CONST] = infer_leaf,
+	[IR_OP_MODE] = infer_leaf,
+#define E1(e, f, gr, lo) [IR_OP_##e] = infer_unary,
+#define E2(e, f, ga, gb, lo) [IR_OP_##e] = infer_binary,
+#include "ir_ops_elem.def"
+#undef E1
+#undef E2
+	[IR_OP_RESHAPE] = infer_reshape,
+	[IR_OP_TRANSPOSE] = infer_transpose,
+	[IR_OP_BROADCAST] = infer_broadcast,
+	[IR_OP_SUM] = infer_reduction,
+	[IR_OP_MAX] = infer_reduction,
+	[IR_OP_MATMUL] = infer_gemm,
+	[IR_OP_SOFTMAX] = infer_softmax,
+	[IR_OP_LOG_SOFTMAX] = infer_softmax,
+	[IR_OP_CROSS_ENTROPY] = infer_loss,
+	[IR_OP_CROSS_ENTROPY_GRAD] = infer_loss,
+	[IR_OP_CORRECT] = infer_loss,
+	[IR_OP_ASSIGN] = infer_assign,
+};
+
+int ir_infer_has_rule(ir_op op)
+{
+	return op < IR_OP_COUNT && rules[op] != NULL;
+}
+
+int ir_infer(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
 	for (int i = 0; i < n->nin; i++)
 		if (!n->in[i])
 			return fail(g, n, "missing input%s%s", "", "");
-	switch (ir_op_kind(n->op)) {
-	case IR_KIND_LEAF:
-		*shape = n->shape;
-		*dtype = n->dtype;
-		return 0;
-	case IR_KIND_ELEM:
-		if (n->nin == 1) {
-			if (need_float(g, n, x))
-				return -1;
-			*shape = x->shape;
-			*dtype = x->dtype;
-			return 0;
-		}
-		if (x->dtype != n->in[1]->dtype)
-			return fail(g, n, "operands have different dtypes (%s and %s)",
-			            ir_dtype_name(x->dtype), ir_dtype_name(n->in[1]->dtype));
-		if (need_float(g, n, x))
-			return -1;
-		if (!ir_shape_broadcast(&x->shape, &n->in[1]->shape, shape))
-			return fail(g, n, "shapes %s and %s cannot be broadcast together",
-			            SHP(x->shape, ba), SHP(n->in[1]->shape, bb));
-		*dtype = x->dtype;
-		return 0;
-	case IR_KIND_SHAPE:
-		*dtype = x->dtype;
-		if (n->op == IR_OP_RESHAPE) {
-			if (ir_shape_numel(&n->shape) != ir_shape_numel(&x->shape))
-				return fail(g, n, "cannot reshape %s to %s: element counts differ",
-				            SHP(x->shape, ba), SHP(n->shape, bb));
-			*shape = n->shape;
-			return 0;
-		}
-		if (n->op == IR_OP_TRANSPOSE) {
-			unsigned seen = 0;
-			ir_shape r = {0};
-			r.rank = x->shape.rank;
-			for (int i = 0; i < r.rank; i++) {
-				int p = ir_attr_ints(n, IR_ATTR_PERM)[i];
-				if (p < 0 || p >= r.rank || (seen & (1u << p)))
-					return fail(g, n, "invalid permutation for shape %s%s", SHP(x->shape, ba), "");
-				seen |= 1u << p;
-				r.dim[i] = x->shape.dim[p];
-			}
-			*shape = r;
-			return 0;
-		}
-		/* BROADCAST: the input must broadcast to the target exactly */
-		{
-			ir_shape r;
-			if (!ir_shape_broadcast(&x->shape, &n->shape, &r) || !ir_shape_eq(&r, &n->shape))
-				return fail(g, n, "cannot broadcast %s to %s", SHP(x->shape, ba), SHP(n->shape, bb));
-			*shape = n->shape;
-			return 0;
-		}
-	case IR_KIND_REDUCE:
-		if (need_float(g, n, x))
-			return -1;
-		*dtype = x->dtype;
-		return infer_reduce(g, n, shape);
-	case IR_KIND_MATMUL:
-		if (need_float(g, n, x) || need_float(g, n, n->in[1]))
-			return -1;
-		if (x->dtype != n->in[1]->dtype)
-			return fail(g, n, "operands have different dtypes (%s and %s)",
-			            ir_dtype_name(x->dtype), ir_dtype_name(n->in[1]->dtype));
-		*dtype = x->dtype;
-		return infer_matmul(g, n, shape);
-	case IR_KIND_OPAQUE:
-		if (n->op == IR_OP_SOFTMAX || n->op == IR_OP_LOG_SOFTMAX) {
-			if (need_float(g, n, x))
-				return -1;
-			if (ir_attr_i(n, IR_ATTR_AXIS) < 0 || ir_attr_i(n, IR_ATTR_AXIS) >= x->shape.rank)
-				return fail(g, n, "dim out of range for shape %s%s", SHP(x->shape, ba), "");
-			*shape = x->shape;
-			*dtype = x->dtype;
-			return 0;
-		}
-		*dtype = x->dtype;
-		return infer_ce(g, n, shape);
-	case IR_KIND_EFFECT: {
-		const ir_node *t = n->in[0], *v = n->in[1];
-		if (t->op != IR_OP_PARAM && t->op != IR_OP_STATE)
-			return fail(g, n, "target must be a param or state, not %s%s", ir_op_name(t->op), "");
-		if (!ir_shape_eq(&t->shape, &v->shape) || t->dtype != v->dtype)
-			return fail(g, n, "value %s does not match target %s", SHP(v->shape, ba), SHP(t->shape, bb));
-		*shape = t->shape;
-		*dtype = t->dtype;
-		return 0;
+	if (!ir_infer_has_rule(n->op))
+		return fail(g, n, "no shape rule%s%s", "", "");
+	int ar = ir_op_arity(n->op);
+	if (ar >= 0 && n->nin != ar) {
+		char a[16], b[16];
+		snprintf(a, sizeof a, "%d", ar);
+		snprintf(b, sizeof b, "%d", n->nin);
+		return fail(g, n, "takes %s inputs, got %s", a, b);
 	}
-	}
-	return fail(g, n, "unknown op%s%s", "", "");
+	return rules[n->op](g, n, shape, dtype);
 }

@@ -9,4 +9,7 @@
  * theirs. Returns 0, or -1 with the error recorded in g at n->loc. */
 int ir_infer(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype);
 
+/* Whether op has a shape rule (its shape facet). */
+int ir_infer_has_rule(ir_op op);
+
 #endif

@@ -60,6 +60,10 @@ int ir_interp_run(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
 int ir_interp_eval(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
                    char *err, size_t errlen);
 
+/* Whether the interpreter has a kernel for op (its facet, for the op-table
+ * test). */
+int ir_interp_has_kernel(ir_op op);
+
 /*
  * One node's kernel: computes n's value into `out` (numel(n->shape)
  * doubles) from its inputs' values in[0..n->nin-1], rounded to n->dtype.

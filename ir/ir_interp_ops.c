@@ -124,28 +124,15 @@ static int bcast_offsets(const ir_node *n, const ir_shape *in, const ir_shape *o
 	return 0;
 }
 
-static double gelu(double x)
-{
-	return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
-}
-
+/* The elementwise family's formulas (ir_ops_elem.def). */
 static double unary(ir_op op, double x)
 {
 	switch (op) {
-	case IR_OP_NEG: return -x;
-	case IR_OP_EXP: return exp(x);
-	case IR_OP_LOG: return log(x);
-	case IR_OP_SQRT: return sqrt(x);
-	case IR_OP_RSQRT: return 1.0 / sqrt(x);
-	case IR_OP_ABS: return fabs(x);
-	case IR_OP_SIGN: return x > 0 ? 1.0 : x < 0 ? -1.0 : x; /* keeps 0 and NaN */
-	case IR_OP_RELU: return x < 0 ? 0.0 : x;                /* NaN propagates */
-	case IR_OP_GELU: return gelu(x);
-	case IR_OP_TANH: return tanh(x);
-	case IR_OP_SIGMOID: return 1.0 / (1.0 + exp(-x));
-	case IR_OP_COS: return cos(x);
-	case IR_OP_SIN: return sin(x);
-	case IR_OP_FLOOR: return floor(x);
+#define E1(e, f, gr, lo) case IR_OP_##e: return f;
+#define E2(e, f, ga, gb, lo)
+#include "ir_ops_elem.def"
+#undef E1
+#undef E2
 	default: return NAN;
 	}
 }
@@ -153,29 +140,30 @@ static double unary(ir_op op, double x)
 static double binary(ir_op op, ir_dtype t, double a, double b)
 {
 	switch (op) {
-	case IR_OP_ADD: return a + b;
-	case IR_OP_SUB: return a - b;
-	case IR_OP_MUL: return a * b;
-	case IR_OP_DIV:
-		/* integer division truncates, as C and torch's trunc mode */
-		return t == IR_I32 ? (b == 0 ? 0.0 : trunc(a / b)) : a / b;
-	case IR_OP_POW: return pow(a, b);
-	case IR_OP_MINIMUM: return isnan(a) || isnan(b) ? NAN : a < b ? a : b;
-	case IR_OP_MAXIMUM: return isnan(a) || isnan(b) ? NAN : a > b ? a : b;
-	case IR_OP_GT: return a > b ? 1.0 : 0.0;
-	case IR_OP_EQ: return a == b ? 1.0 : 0.0;
-	case IR_OP_GELU_GRAD: {
-		double phi = exp(-0.5 * a * a) * 0.39894228040143267794; /* 1/sqrt(2 pi) */
-		double cdf = 0.5 * (1.0 + erf(a / sqrt(2.0)));
-		return b * (cdf + a * phi);
-	}
+#define E1(e, f, gr, lo)
+#define E2(e, f, ga, gb, lo) case IR_OP_##e: return f;
+#include "ir_ops_elem.def"
+#undef E1
+#undef E2
 	default: return NAN;
 	}
 }
 
-static int run_binary(const ir_node *n, const double *A, const double *B, double *out,
-                      char *err, size_t errlen)
+static int run_unary(const ir_node *n, const double *const *in, double *out, char *err,
+                     size_t errlen)
 {
+	int64_t cnt = ir_shape_numel(&n->shape);
+	if (ir_shape_numel(&n->in[0]->shape) != cnt)
+		return node_err(n, err, errlen, "input and result sizes differ");
+	for (int64_t i = 0; i < cnt; i++)
+		out[i] = rnd(n->dtype, unary(n->op, in[0][i]));
+	return 0;
+}
+
+static int run_binary(const ir_node *n, const double *const *in, double *out, char *err,
+                      size_t errlen)
+{
+	const double *A = in[0], *B = in[1];
 	int64_t *oa, *ob;
 	int64_t cnt = ir_shape_numel(&n->shape);
 	if (bcast_offsets(n, &n->in[0]->shape, &n->shape, &oa, err, errlen))
@@ -205,9 +193,10 @@ static int run_gather(const ir_node *n, const double *in, const int64_t *st, dou
 	return 0;
 }
 
-static int run_transpose(const ir_node *n, const double *in, double *out,
+static int run_transpose(const ir_node *n, const double *const *ins, double *out,
                          char *err, size_t errlen)
 {
+	const double *in = ins[0];
 	const ir_shape *s = &n->in[0]->shape;
 	int64_t ist[IR_MAX_DIMS], st[IR_MAX_DIMS];
 	int seen = 0;
@@ -227,9 +216,10 @@ static int run_transpose(const ir_node *n, const double *in, double *out,
 }
 
 /* SUM and MAX over the bitmask ir_attr_i(n, IR_ATTR_AXES) of the input's dims (0 = all). */
-static int run_reduce(const ir_node *n, const double *in, double *out,
+static int run_reduce(const ir_node *n, const double *const *ins, double *out,
                       char *err, size_t errlen)
 {
+	const double *in = ins[0];
 	const ir_shape *s = &n->in[0]->shape;
 	uint32_t axes = ir_attr_i(n, IR_ATTR_AXES) ? ir_attr_i(n, IR_ATTR_AXES) : (uint32_t)((1u << s->rank) - 1);
 	int64_t ost[IR_MAX_DIMS], st[IR_MAX_DIMS];
@@ -312,9 +302,10 @@ static void gemm_rows(const double *A, const double *B, double *C, int64_t m, in
 }
 
 /* [m,k] x [k,n]; a stored operand is [k,m] when ta, [n,k] when tb. */
-static int run_matmul(const ir_node *n, const double *A, const double *B, double *C,
+static int run_matmul(const ir_node *n, const double *const *in, double *C,
                       char *err, size_t errlen)
 {
+	const double *A = in[0], *B = in[1];
 	const ir_shape *sa = &n->in[0]->shape, *sb = &n->in[1]->shape;
 	if (sa->rank != 2 || sb->rank != 2 || n->shape.rank != 2)
 		return node_err(n, err, errlen, "only rank-2 operands are supported");
@@ -341,8 +332,10 @@ static int run_matmul(const ir_node *n, const double *A, const double *B, double
 }
 
 /* SOFTMAX / LOG_SOFTMAX along ir_attr_i(n, IR_ATTR_AXIS), max-subtracted. */
-static int run_softmax(const ir_node *n, const double *x, double *y, char *err, size_t errlen)
+static int run_softmax(const ir_node *n, const double *const *in, double *y, char *err,
+                       size_t errlen)
 {
+	const double *x = in[0];
 	const ir_shape *s = &n->shape;
 	if (ir_attr_i(n, IR_ATTR_AXIS) < 0 || ir_attr_i(n, IR_ATTR_AXIS) >= s->rank)
 		return node_err(n, err, errlen, "axis %d is outside a rank %d tensor",
@@ -437,74 +430,91 @@ static int run_rowwise_loss(const ir_node *n, const double *const *in, double *o
 	return 0;
 }
 
+static int run_const(const ir_node *n, const double *const *in, double *out, char *err,
+                     size_t errlen)
+{
+	(void)in, (void)err, (void)errlen;
+	for (int64_t i = 0; i < ir_shape_numel(&n->shape); i++)
+		out[i] = rnd(n->dtype, ir_attr_f(n, IR_ATTR_VALUE));
+	return 0;
+}
+
+static int run_reshape(const ir_node *n, const double *const *in, double *out, char *err,
+                       size_t errlen)
+{
+	int64_t cnt = ir_shape_numel(&n->shape);
+	if (ir_shape_numel(&n->in[0]->shape) != cnt)
+		return node_err(n, err, errlen, "input and result sizes differ");
+	for (int64_t i = 0; i < cnt; i++)
+		out[i] = rnd(n->dtype, in[0][i]);
+	return 0;
+}
+
+static int run_broadcast(const ir_node *n, const double *const *in, double *out, char *err,
+                         size_t errlen)
+{
+	int64_t st[IR_MAX_DIMS];
+	if (!bcast_strides(&n->in[0]->shape, &n->shape, st))
+		return node_err(n, err, errlen, "input does not broadcast to the result");
+	return run_gather(n, in[0], st, out, err, errlen);
+}
+
+/* the new value of the target, in the target's shape and dtype */
+static int run_assign(const ir_node *n, const double *const *in, double *out, char *err,
+                      size_t errlen)
+{
+	const ir_shape *ts = &n->in[0]->shape;
+	int64_t *off;
+	if (bcast_offsets(n, &n->in[1]->shape, ts, &off, err, errlen))
+		return -1;
+	for (int64_t i = 0; i < ir_shape_numel(ts); i++)
+		out[i] = rnd(n->in[0]->dtype, in[1][off ? off[i] : i]);
+	free(off);
+	return 0;
+}
+
+typedef int (*interp_fn)(const ir_node *n, const double *const *in, double *out, char *err,
+                         size_t errlen);
+
+/* The interpreter's facet of every op that computes (leaves other than
+ * CONST take their values from the env or from a pass). */
+static const interp_fn kernels[IR_OP_COUNT] = {
+#define E1(e, f, gr, lo) [IR_OP_##e] = run_unary,
+#define E2(e, f, ga, gb, lo) [IR_OP_##e] = run_binary,
+#include "ir_ops_elem.def"
+#undef E1
+#undef E2
+	[IR_OP_CONST] = run_const,
+	[IR_OP_RESHAPE] = run_reshape,
+	[IR_OP_TRANSPOSE] = run_transpose,
+	[IR_OP_BROADCAST] = run_broadcast,
+	[IR_OP_SUM] = run_reduce,
+	[IR_OP_MAX] = run_reduce,
+	[IR_OP_MATMUL] = run_matmul,
+	[IR_OP_SOFTMAX] = run_softmax,
+	[IR_OP_LOG_SOFTMAX] = run_softmax,
+	[IR_OP_CROSS_ENTROPY] = run_rowwise_loss,
+	[IR_OP_CROSS_ENTROPY_GRAD] = run_rowwise_loss,
+	[IR_OP_CORRECT] = run_rowwise_loss,
+	[IR_OP_ASSIGN] = run_assign,
+};
+
+int ir_interp_has_kernel(ir_op op)
+{
+	return op < IR_OP_COUNT && kernels[op] != NULL;
+}
+
 int ir_interp_node(const ir_node *n, const double *const *in, double *out,
                    char *err, size_t errlen)
 {
-	int64_t cnt = ir_shape_numel(&n->shape);
-	int64_t st[IR_MAX_DIMS];
 	for (int i = 0; i < n->nin; i++)
 		if (!in[i])
 			return node_err(n, err, errlen, "input %d has no value", i);
-	switch (n->op) {
-	case IR_OP_PARAM:
-	case IR_OP_INPUT:
-	case IR_OP_STATE:
+	if (n->op == IR_OP_PARAM || n->op == IR_OP_INPUT || n->op == IR_OP_STATE)
 		return node_err(n, err, errlen, "a leaf's value comes from the env, not a kernel");
-	case IR_OP_MODE:
+	if (n->op == IR_OP_MODE)
 		return node_err(n, err, errlen, "the train/eval mode is not resolved (ir_resolve_mode)");
-	case IR_OP_CONST:
-		for (int64_t i = 0; i < cnt; i++)
-			out[i] = rnd(n->dtype, ir_attr_f(n, IR_ATTR_VALUE));
-		return 0;
-	case IR_OP_NEG: case IR_OP_EXP: case IR_OP_LOG: case IR_OP_SQRT: case IR_OP_RSQRT:
-	case IR_OP_ABS: case IR_OP_SIGN: case IR_OP_RELU: case IR_OP_GELU: case IR_OP_TANH:
-	case IR_OP_SIGMOID: case IR_OP_COS: case IR_OP_SIN: case IR_OP_FLOOR:
-		if (ir_shape_numel(&n->in[0]->shape) != cnt)
-			return node_err(n, err, errlen, "input and result sizes differ");
-		for (int64_t i = 0; i < cnt; i++)
-			out[i] = rnd(n->dtype, unary(n->op, in[0][i]));
-		return 0;
-	case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV: case IR_OP_POW:
-	case IR_OP_MINIMUM: case IR_OP_MAXIMUM: case IR_OP_GT: case IR_OP_EQ:
-	case IR_OP_GELU_GRAD:
-		return run_binary(n, in[0], in[1], out, err, errlen);
-	case IR_OP_RESHAPE:
-		if (ir_shape_numel(&n->in[0]->shape) != cnt)
-			return node_err(n, err, errlen, "input and result sizes differ");
-		for (int64_t i = 0; i < cnt; i++)
-			out[i] = rnd(n->dtype, in[0][i]);
-		return 0;
-	case IR_OP_TRANSPOSE:
-		return run_transpose(n, in[0], out, err, errlen);
-	case IR_OP_BROADCAST:
-		if (!bcast_strides(&n->in[0]->shape, &n->shape, st))
-			return node_err(n, err, errlen, "input does not broadcast to the result");
-		return run_gather(n, in[0], st, out, err, errlen);
-	case IR_OP_SUM:
-	case IR_OP_MAX:
-		return run_reduce(n, in[0], out, err, errlen);
-	case IR_OP_MATMUL:
-		return run_matmul(n, in[0], in[1], out, err, errlen);
-	case IR_OP_SOFTMAX:
-	case IR_OP_LOG_SOFTMAX:
-		return run_softmax(n, in[0], out, err, errlen);
-	case IR_OP_CROSS_ENTROPY:
-	case IR_OP_CROSS_ENTROPY_GRAD:
-	case IR_OP_CORRECT:
-		return run_rowwise_loss(n, in, out, err, errlen);
-	case IR_OP_ASSIGN: {
-		/* the new value of the target, in the target's shape and dtype */
-		const ir_shape *ts = &n->in[0]->shape;
-		int64_t *off;
-		if (bcast_offsets(n, &n->in[1]->shape, ts, &off, err, errlen))
-			return -1;
-		for (int64_t i = 0; i < ir_shape_numel(ts); i++)
-			out[i] = rnd(n->in[0]->dtype, in[1][off ? off[i] : i]);
-		free(off);
-		return 0;
-	}
-	case IR_OP_COUNT:
-		break;
-	}
-	return node_err(n, err, errlen, "op %d has no interpreter kernel", (int)n->op);
+	if (!ir_interp_has_kernel(n->op))
+		return node_err(n, err, errlen, "op %d has no interpreter kernel", (int)n->op);
+	return kernels[n->op](n, in, out, err, errlen);
 }

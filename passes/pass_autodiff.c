@@ -11,6 +11,7 @@
 #include "pass_autodiff.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 ir_node *pass_unbroadcast(ir_graph *g, ir_node *d, const ir_shape *shape)
 {
@@ -89,106 +90,152 @@ static int rule_matmul(ad_state *s, ir_node *n, ir_node *d)
 	return 0;
 }
 
+/* The elementwise family's derivatives (ir/ir_ops_elem.def): one rule
+ * function per op. */
+#define U(op, v) ir_unary(g, IR_OP_##op, v)
+#define B(op, v, w) ir_binary(g, IR_OP_##op, v, w)
+#define K(v) k(g, n, v)
+#define ZERO NULL
+#define NONE NULL
+#define E1(e, f, gr, lo)                                            \
+	static int grad_##e(ad_state *s, ir_node *n, ir_node *d)        \
+	{                                                               \
+		ir_graph *g = s->g;                                         \
+		ir_node *x = n->in[0], *y = n;                              \
+		(void)g, (void)y;                                           \
+		return accum(s, x, gr);                                     \
+	}
+#define E2(e, f, ga, gb, lo)                                        \
+	static int grad_##e(ad_state *s, ir_node *n, ir_node *d)        \
+	{                                                               \
+		ir_graph *g = s->g;                                         \
+		ir_node *a = n->in[0], *b = n->in[1], *y = n;               \
+		(void)g, (void)y;                                           \
+		if (s->need[a->id] && accum(s, a, ga))                      \
+			return -1;                                              \
+		return s->need[b->id] ? accum(s, b, gb) : 0;                \
+	}
+#include "ir_ops_elem.def"
+#undef E1
+#undef E2
+
+static int grad_reshape(ad_state *s, ir_node *n, ir_node *d)
+{
+	return accum(s, n->in[0], ir_reshape(s->g, d, n->in[0]->shape));
+}
+
+static int grad_transpose(ad_state *s, ir_node *n, ir_node *d)
+{
+	int inv[IR_MAX_DIMS];
+	for (int i = 0; i < n->shape.rank; i++)
+		inv[ir_attr_ints(n, IR_ATTR_PERM)[i]] = i;
+	return accum(s, n->in[0], ir_transpose(s->g, d, inv));
+}
+
+static int grad_broadcast(ad_state *s, ir_node *n, ir_node *d)
+{
+	return accum(s, n->in[0], d); /* accum unbroadcasts */
+}
+
+static int grad_sum(ad_state *s, ir_node *n, ir_node *d)
+{
+	return accum(s, n->in[0], expand_reduced(s->g, n, d));
+}
+
+/* to the positions equal to the max (ties share, like amax's mask) */
+static int grad_max(ad_state *s, ir_node *n, ir_node *d)
+{
+	ir_graph *g = s->g;
+	ir_node *a = n->in[0], *m = expand_reduced(g, n, n);
+	return accum(s, a, B(MUL, expand_reduced(g, n, d), B(EQ, a, m)));
+}
+
+/* y * (d - sum(d*y)) */
+static int grad_softmax(ad_state *s, ir_node *n, ir_node *d)
+{
+	ir_graph *g = s->g;
+	uint32_t ax = 1u << ir_attr_i(n, IR_ATTR_AXIS);
+	ir_node *dy = B(MUL, d, n);
+	ir_node *sm = dy ? ir_reduce(g, IR_OP_SUM, dy, ax, 1) : NULL;
+	return accum(s, n->in[0], B(MUL, n, B(SUB, d, sm)));
+}
+
+/* d - exp(y) * sum(d) */
+static int grad_log_softmax(ad_state *s, ir_node *n, ir_node *d)
+{
+	ir_graph *g = s->g;
+	ir_node *sm = ir_reduce(g, IR_OP_SUM, d, 1u << ir_attr_i(n, IR_ATTR_AXIS), 1);
+	return accum(s, n->in[0], B(SUB, d, B(MUL, U(EXP, n), sm)));
+}
+
+static int grad_cross_entropy(ad_state *s, ir_node *n, ir_node *d)
+{
+	return accum(s, n->in[0],
+	             ir_cross_entropy_grad(s->g, n->in[0], n->in[1], d,
+	                                   (int)ir_attr_i(n, IR_ATTR_REDUCTION),
+	                                   ir_attr_f(n, IR_ATTR_SMOOTHING)));
+}
+#undef U
+#undef B
+#undef K
+#undef ZERO
+#undef NONE
+
+typedef int (*grad_fn)(ad_state *s, ir_node *n, ir_node *d);
+
+/* The gradient facet of every op the op table marks IR_GRAD_RULE. */
+static const grad_fn rules[IR_OP_COUNT] = {
+#define E1(e, f, gr, lo) [IR_OP_##e] = grad_##e,
+#define E2(e, f, ga, gb, lo) [IR_OP_##e] = grad_##e,
+#include "ir_ops_elem.def"
+#undef E1
+#undef E2
+	[IR_OP_RESHAPE] = grad_reshape,
+	[IR_OP_TRANSPOSE] = grad_transpose,
+	[IR_OP_BROADCAST] = grad_broadcast,
+	[IR_OP_SUM] = grad_sum,
+	[IR_OP_MAX] = grad_max,
+	[IR_OP_MATMUL] = rule_matmul,
+	[IR_OP_SOFTMAX] = grad_softmax,
+	[IR_OP_LOG_SOFTMAX] = grad_log_softmax,
+	[IR_OP_CROSS_ENTROPY] = grad_cross_entropy,
+};
+
+int pass_grad_has_rule(ir_op op)
+{
+	if (op >= IR_OP_COUNT || ir_op_grad(op) != IR_GRAD_RULE || !rules[op])
+		return 0;
+	/* the elementwise rows give their rule as an expression: not ZERO/NONE */
+	static const char *const given[IR_OP_COUNT] = {
+#define E1(e, f, gr, lo) [IR_OP_##e] = #gr,
+#define E2(e, f, ga, gb, lo) [IR_OP_##e] = #ga,
+#include "ir_ops_elem.def"
+#undef E1
+#undef E2
+	};
+	return !given[op] || (strcmp(given[op], "ZERO") != 0 && strcmp(given[op], "NONE") != 0);
+}
+
 /* Pushes the adjoint d of node n to its inputs. */
 static int rule(ad_state *s, ir_node *n, ir_node *d)
 {
-	ir_graph *g = s->g;
-	ir_node *a = n->nin > 0 ? n->in[0] : NULL, *b = n->nin > 1 ? n->in[1] : NULL;
-	switch (n->op) {
-	case IR_OP_NEG: return accum(s, a, ir_unary(g, IR_OP_NEG, d));
-	case IR_OP_EXP: return accum(s, a, ir_binary(g, IR_OP_MUL, d, n));
-	case IR_OP_LOG: return accum(s, a, ir_binary(g, IR_OP_DIV, d, a));
-	case IR_OP_SQRT: /* d * 0.5 / sqrt(a) */
-		return accum(s, a, ir_binary(g, IR_OP_DIV, ir_binary(g, IR_OP_MUL, d, k(g, n, 0.5)), n));
-	case IR_OP_RSQRT: /* d * -0.5 * a^-1.5 = d * -0.5 * n / a */
-		return accum(s, a, ir_binary(g, IR_OP_MUL, d,
-		                       ir_binary(g, IR_OP_DIV, ir_binary(g, IR_OP_MUL, n, k(g, n, -0.5)), a)));
-	case IR_OP_ABS: return accum(s, a, ir_binary(g, IR_OP_MUL, d, ir_unary(g, IR_OP_SIGN, a)));
-	case IR_OP_RELU: /* d * (y > 0): y > 0 exactly where a > 0, and the forward
-	                  * pass then need not keep a for the backward one */
-		return accum(s, a, ir_binary(g, IR_OP_MUL, d, ir_binary(g, IR_OP_GT, n, k(g, n, 0.0))));
-	case IR_OP_GELU: return accum(s, a, ir_binary(g, IR_OP_GELU_GRAD, a, d));
-	case IR_OP_TANH: /* d * (1 - y^2) */
-		return accum(s, a, ir_binary(g, IR_OP_MUL, d, ir_binary(g, IR_OP_SUB, k(g, n, 1.0),
-		                                             ir_binary(g, IR_OP_MUL, n, n))));
-	case IR_OP_SIGMOID: /* d * y * (1 - y) */
-		return accum(s, a, ir_binary(g, IR_OP_MUL, ir_binary(g, IR_OP_MUL, d, n),
-		                       ir_binary(g, IR_OP_SUB, k(g, n, 1.0), n)));
-	case IR_OP_COS: return accum(s, a, ir_binary(g, IR_OP_MUL, ir_unary(g, IR_OP_NEG, d), ir_unary(g, IR_OP_SIN, a)));
-	case IR_OP_SIN: return accum(s, a, ir_binary(g, IR_OP_MUL, d, ir_unary(g, IR_OP_COS, a)));
-	case IR_OP_SIGN:
-	case IR_OP_FLOOR:
-	case IR_OP_GT:
-	case IR_OP_EQ:
-	case IR_OP_CORRECT:
-		return 0; /* piecewise constant: zero derivative almost everywhere */
-	case IR_OP_ADD:
-		return accum(s, a, d) || accum(s, b, d) ? -1 : 0;
-	case IR_OP_SUB:
-		return accum(s, a, d) || accum(s, b, s->need[b->id] ? ir_unary(g, IR_OP_NEG, d) : d) ? -1 : 0;
-	case IR_OP_MUL:
-		if (s->need[a->id] && accum(s, a, ir_binary(g, IR_OP_MUL, d, b)))
-			return -1;
-		return s->need[b->id] ? accum(s, b, ir_binary(g, IR_OP_MUL, d, a)) : 0;
-	case IR_OP_DIV:
-		if (s->need[a->id] && accum(s, a, ir_binary(g, IR_OP_DIV, d, b)))
-			return -1;
-		/* d(a/b)/db = -(a/b)/b */
-		return s->need[b->id] ? accum(s, b, ir_unary(g, IR_OP_NEG, ir_binary(g, IR_OP_DIV, ir_binary(g, IR_OP_MUL, d, n), b))) : 0;
-	case IR_OP_POW:
-		if (s->need[a->id]) {
-			/* b * a^(b-1) */
-			ir_node *e = ir_binary(g, IR_OP_POW, a, ir_binary(g, IR_OP_SUB, b, k(g, n, 1.0)));
-			if (accum(s, a, ir_binary(g, IR_OP_MUL, d, ir_binary(g, IR_OP_MUL, b, e))))
-				return -1;
-		}
-		return s->need[b->id] ? accum(s, b, ir_binary(g, IR_OP_MUL, ir_binary(g, IR_OP_MUL, d, n), ir_unary(g, IR_OP_LOG, a))) : 0;
-	case IR_OP_MINIMUM:
-	case IR_OP_MAXIMUM: {
-		/* the chosen operand gets the gradient; ties go to b */
-		ir_node *pick_a = n->op == IR_OP_MINIMUM ? ir_binary(g, IR_OP_GT, b, a) : ir_binary(g, IR_OP_GT, a, b);
-		if (s->need[a->id] && accum(s, a, ir_binary(g, IR_OP_MUL, d, pick_a)))
-			return -1;
-		return s->need[b->id] ? accum(s, b, ir_binary(g, IR_OP_MUL, d, ir_binary(g, IR_OP_SUB, k(g, n, 1.0), pick_a))) : 0;
-	}
-	case IR_OP_RESHAPE: return accum(s, a, ir_reshape(g, d, a->shape));
-	case IR_OP_TRANSPOSE: {
-		int inv[IR_MAX_DIMS];
-		for (int i = 0; i < n->shape.rank; i++)
-			inv[ir_attr_ints(n, IR_ATTR_PERM)[i]] = i;
-		return accum(s, a, ir_transpose(g, d, inv));
-	}
-	case IR_OP_BROADCAST: return accum(s, a, d); /* accum unbroadcasts */
-	case IR_OP_SUM: return accum(s, a, expand_reduced(g, n, d));
-	case IR_OP_MAX: {
-		/* to the positions equal to the max (ties share, like amax's mask) */
-		ir_node *m = expand_reduced(g, n, n);
-		return accum(s, a, ir_binary(g, IR_OP_MUL, expand_reduced(g, n, d), ir_binary(g, IR_OP_EQ, a, m)));
-	}
-	case IR_OP_MATMUL: return rule_matmul(s, n, d);
-	case IR_OP_SOFTMAX: {
-		/* y * (d - sum(d*y)) */
-		uint32_t ax = 1u << ir_attr_i(n, IR_ATTR_AXIS);
-		ir_node *dy = ir_binary(g, IR_OP_MUL, d, n);
-		ir_node *sm = dy ? ir_reduce(g, IR_OP_SUM, dy, ax, 1) : NULL;
-		return accum(s, a, ir_binary(g, IR_OP_MUL, n, ir_binary(g, IR_OP_SUB, d, sm)));
-	}
-	case IR_OP_LOG_SOFTMAX: {
-		/* d - exp(y) * sum(d) */
-		ir_node *sm = ir_reduce(g, IR_OP_SUM, d, 1u << ir_attr_i(n, IR_ATTR_AXIS), 1);
-		return accum(s, a, ir_binary(g, IR_OP_SUB, d, ir_binary(g, IR_OP_MUL, ir_unary(g, IR_OP_EXP, n), sm)));
-	}
-	case IR_OP_CROSS_ENTROPY:
-		return accum(s, a, ir_cross_entropy_grad(g, a, b, d, (int)ir_attr_i(n, IR_ATTR_REDUCTION),
-		                                              ir_attr_f(n, IR_ATTR_SMOOTHING)));
-	case IR_OP_GELU_GRAD:
-	case IR_OP_CROSS_ENTROPY_GRAD:
-		ir_error(g, n->loc, "%s: second derivatives are not supported", ir_op_name(n->op));
-		return -1;
-	default:
-		ir_error(g, n->loc, "%s: no derivative rule", ir_op_name(n->op));
+	switch (ir_op_grad(n->op)) {
+	case IR_GRAD_LEAF:
+	case IR_GRAD_ZERO: /* piecewise constant: zero derivative almost everywhere */
+		return 0;
+	case IR_GRAD_RULE:
+		if (rules[n->op])
+			return rules[n->op](s, n, d);
+		break;
+	case IR_GRAD_NONE:
+		if (n->op == IR_OP_GELU_GRAD || n->op == IR_OP_CROSS_ENTROPY_GRAD)
+			ir_error(s->g, n->loc, "%s: second derivatives are not supported", ir_op_name(n->op));
+		else
+			ir_error(s->g, n->loc, "%s: not differentiable", ir_op_name(n->op));
 		return -1;
 	}
+	ir_error(s->g, n->loc, "%s: no derivative rule", ir_op_name(n->op));
+	return -1;
 }
 
 int pass_grad(ir_graph *g, ir_node *loss, ir_node *const *wrt, int n, ir_node **grads)

@@ -12,6 +12,10 @@
  * Returns 0, or -1 with g->err set. */
 int pass_grad(ir_graph *g, ir_node *loss, ir_node *const *wrt, int n, ir_node **grads);
 
+/* Whether op has a derivative rule here (its gradient facet; the op table
+ * says which ops need one). */
+int pass_grad_has_rule(ir_op op);
+
 /* Sums `d` over the axes that numpy broadcasting expanded from `shape`, so
  * the result has exactly `shape` (the adjoint of a broadcast). */
 ir_node *pass_unbroadcast(ir_graph *g, ir_node *d, const ir_shape *shape);
