@@ -1,0 +1,123 @@
+/*
+ * test_gradcheck_cases.h - the gradient-check cases, each a small graph
+ * over params p0, p1 (and labels when it needs them), and the op each one
+ * checks: test_gradcheck.c runs them against finite differences, and
+ * test_op_table.c fails when an op with a derivative rule has none.
+ */
+#ifndef SAMC_TEST_GRADCHECK_CASES_H
+#define SAMC_TEST_GRADCHECK_CASES_H
+
+#include <stdio.h>
+
+#include "ir.h"
+
+typedef struct {
+	ir_graph *g;
+	ir_node *p[2];
+	int np;
+	ir_node *labels;
+} gc_case;
+
+typedef ir_node *(*gc_build)(gc_case *c);
+
+static ir_node *mkparam(gc_case *c, int rank, int64_t d0, int64_t d1)
+{
+	int64_t d[2] = {d0, d1};
+	char name[16];
+	snprintf(name, sizeof name, "p%d", c->np);
+	ir_init init = {IR_INIT_ZEROS, 0, 0};
+	ir_node *p = ir_param(c->g, name, IR_F64, ir_shape_make(rank, d), init);
+	c->p[c->np++] = p;
+	return p;
+}
+
+static ir_node *mklabels(gc_case *c, int64_t n)
+{
+	c->labels = ir_input(c->g, "labels", IR_I32, ir_shape_make(1, &n));
+	return c->labels;
+}
+
+#define U(OP) \
+	static ir_node *b_##OP(gc_case *c) { return ir_unary(c->g, IR_OP_##OP, mkparam(c, 2, 3, 4)); }
+U(NEG) U(EXP) U(TANH) U(SIGMOID) U(GELU) U(COS) U(SIN) U(RELU) U(ABS)
+static ir_node *b_LOG(gc_case *c) { /* positive inputs: log(exp(p)) would be trivial, so log(p*p+1) */
+	ir_node *p = mkparam(c, 2, 3, 4);
+	return ir_unary(c->g, IR_OP_LOG, ir_binary(c->g, IR_OP_ADD, ir_binary(c->g, IR_OP_MUL, p, p), ir_scalar(c->g, 1.0)));
+}
+static ir_node *b_SQRT(gc_case *c) {
+	ir_node *p = mkparam(c, 2, 3, 4);
+	return ir_unary(c->g, IR_OP_SQRT, ir_binary(c->g, IR_OP_ADD, ir_binary(c->g, IR_OP_MUL, p, p), ir_scalar(c->g, 0.5)));
+}
+static ir_node *b_RSQRT(gc_case *c) {
+	ir_node *p = mkparam(c, 2, 3, 4);
+	return ir_unary(c->g, IR_OP_RSQRT, ir_binary(c->g, IR_OP_ADD, ir_binary(c->g, IR_OP_MUL, p, p), ir_scalar(c->g, 0.5)));
+}
+#define BIN(OP, R0, A0, B0, R1, A1, B1) \
+	static ir_node *b_##OP(gc_case *c) { \
+		ir_node *a = mkparam(c, R0, A0, B0); ir_node *b = mkparam(c, R1, A1, B1); \
+		return ir_binary(c->g, IR_OP_##OP, a, b); }
+BIN(ADD, 2, 3, 4, 1, 4, 1) BIN(SUB, 2, 3, 1, 2, 1, 4) BIN(MUL, 2, 3, 4, 2, 3, 1)
+BIN(MINIMUM, 2, 3, 4, 2, 3, 4) BIN(MAXIMUM, 2, 3, 4, 1, 4, 1)
+static ir_node *b_DIV(gc_case *c) {
+	ir_node *a = mkparam(c, 2, 3, 4), *b = mkparam(c, 1, 4, 1);
+	return ir_binary(c->g, IR_OP_DIV, a, ir_binary(c->g, IR_OP_ADD, ir_binary(c->g, IR_OP_MUL, b, b), ir_scalar(c->g, 1.0)));
+}
+static ir_node *b_POW(gc_case *c) {
+	ir_node *a = mkparam(c, 2, 3, 4), *b = mkparam(c, 2, 3, 4);
+	ir_node *base = ir_binary(c->g, IR_OP_ADD, ir_binary(c->g, IR_OP_MUL, a, a), ir_scalar(c->g, 0.5));
+	return ir_binary(c->g, IR_OP_POW, base, b);
+}
+static ir_node *b_RESHAPE(gc_case *c) {
+	int64_t d[3] = {2, 3, 2};
+	return ir_reshape(c->g, mkparam(c, 2, 3, 4), ir_shape_make(3, d));
+}
+static ir_node *b_TRANSPOSE(gc_case *c) { return ir_transpose2(c->g, mkparam(c, 2, 3, 4), 0, 1); }
+static ir_node *b_BROADCAST(gc_case *c) {
+	int64_t d[3] = {2, 3, 4};
+	return ir_broadcast(c->g, mkparam(c, 2, 3, 1), ir_shape_make(3, d));
+}
+static ir_node *b_SUM(gc_case *c) { return ir_reduce(c->g, IR_OP_SUM, mkparam(c, 2, 3, 4), 2, 0); }
+static ir_node *b_SUMK(gc_case *c) { return ir_reduce(c->g, IR_OP_SUM, mkparam(c, 2, 3, 4), 1, 1); }
+static ir_node *b_MEAN(gc_case *c) { return ir_mean(c->g, mkparam(c, 2, 3, 4), 0, 0); }
+static ir_node *b_MAX(gc_case *c) { return ir_reduce(c->g, IR_OP_MAX, mkparam(c, 2, 3, 4), 2, 0); }
+#define MM(TA, TB) \
+	static ir_node *b_MATMUL##TA##TB(gc_case *c) { \
+		ir_node *a = TA ? mkparam(c, 2, 4, 3) : mkparam(c, 2, 3, 4); \
+		ir_node *b = TB ? mkparam(c, 2, 5, 4) : mkparam(c, 2, 4, 5); \
+		return ir_matmul(c->g, a, b, TA, TB); }
+MM(0, 0) MM(0, 1) MM(1, 0) MM(1, 1)
+static ir_node *b_SOFTMAX(gc_case *c) { return ir_softmax(c->g, IR_OP_SOFTMAX, mkparam(c, 2, 3, 4), 1); }
+static ir_node *b_SOFTMAX0(gc_case *c) { return ir_softmax(c->g, IR_OP_SOFTMAX, mkparam(c, 2, 3, 4), 0); }
+static ir_node *b_LOG_SOFTMAX(gc_case *c) { return ir_softmax(c->g, IR_OP_LOG_SOFTMAX, mkparam(c, 2, 3, 4), -1); }
+static ir_node *b_CE(gc_case *c) { ir_node *p = mkparam(c, 2, 3, 4); return ir_cross_entropy(c->g, p, mklabels(c, 3), IR_REDUCE_MEAN, 0.0); }
+static ir_node *b_CE_LS(gc_case *c) { ir_node *p = mkparam(c, 2, 3, 4); return ir_cross_entropy(c->g, p, mklabels(c, 3), IR_REDUCE_MEAN, 0.1); }
+static ir_node *b_CE_NONE(gc_case *c) { ir_node *p = mkparam(c, 2, 3, 4); return ir_cross_entropy(c->g, p, mklabels(c, 3), IR_REDUCE_NONE, 0.2); }
+/* a fan-out: p used three times, through different paths */
+static ir_node *b_FANOUT(gc_case *c) {
+	ir_node *p = mkparam(c, 2, 3, 4);
+	ir_node *t = ir_unary(c->g, IR_OP_TANH, p);
+	return ir_binary(c->g, IR_OP_ADD, ir_binary(c->g, IR_OP_MUL, t, p), ir_reduce(c->g, IR_OP_SUM, p, 1, 1));
+}
+/* a tiny MLP: linear -> relu -> linear -> cross-entropy */
+static ir_node *b_MLP(gc_case *c) {
+	int64_t xd[2] = {3, 4};
+	ir_node *x = ir_input(c->g, "x", IR_F64, ir_shape_make(2, xd));
+	ir_node *w1 = mkparam(c, 2, 5, 4), *w2 = mkparam(c, 2, 3, 5);
+	ir_node *h = ir_unary(c->g, IR_OP_GELU, ir_matmul(c->g, x, w1, 0, 1));
+	return ir_cross_entropy(c->g, ir_matmul(c->g, h, w2, 0, 1), mklabels(c, 3), IR_REDUCE_MEAN, 0.0);
+}
+
+
+/* X(case, the op it checks) */
+#define GC_CASES(X)                                                                  \
+	X(NEG, NEG) X(EXP, EXP) X(LOG, LOG) X(SQRT, SQRT) X(RSQRT, RSQRT) X(ABS, ABS)      \
+	X(RELU, RELU) X(GELU, GELU) X(TANH, TANH) X(SIGMOID, SIGMOID) X(COS, COS)           \
+	X(SIN, SIN) X(ADD, ADD) X(SUB, SUB) X(MUL, MUL) X(DIV, DIV) X(POW, POW)             \
+	X(MINIMUM, MINIMUM) X(MAXIMUM, MAXIMUM) X(RESHAPE, RESHAPE)                         \
+	X(TRANSPOSE, TRANSPOSE) X(BROADCAST, BROADCAST) X(SUM, SUM) X(SUMK, SUM)            \
+	X(MEAN, SUM) X(MAX, MAX) X(MATMUL00, MATMUL) X(MATMUL01, MATMUL)                    \
+	X(MATMUL10, MATMUL) X(MATMUL11, MATMUL) X(SOFTMAX, SOFTMAX) X(SOFTMAX0, SOFTMAX)    \
+	X(LOG_SOFTMAX, LOG_SOFTMAX) X(CE, CROSS_ENTROPY) X(CE_LS, CROSS_ENTROPY)            \
+	X(CE_NONE, CROSS_ENTROPY) X(FANOUT, TANH) X(MLP, MATMUL)
+
+#endif
