@@ -76,6 +76,17 @@ static char *param_free(const ir_graph *g)
 }
 
 #define MAX_USES 8
+#define MAX_STEPS 8
+
+/* How a perturbation scales G on its way to W + s*G: s is the product of
+ * these steps, applied in order (STEP_MUL k: *k, STEP_DIV k: /k, STEP_NEG). */
+typedef enum { STEP_MUL, STEP_DIV, STEP_NEG } step_kind;
+
+typedef struct {
+	step_kind kind[MAX_STEPS];
+	ir_node *k[MAX_STEPS];
+	int n;
+} scaling;
 
 /* One weight's gradient G and how SAM uses it. */
 typedef struct {
@@ -84,7 +95,7 @@ typedef struct {
 	ir_node *norm[MAX_USES];    /* sum(G * G) nodes */
 	int nnorm;
 	ir_node *fwd[MAX_USES];     /* matmul(X, W + s G) */
-	ir_node *scale[MAX_USES];   /* its s */
+	scaling scale[MAX_USES];    /* its s */
 	ir_node *first[MAX_USES];   /* matmul(X, W): the unperturbed forward */
 	int nfwd;
 } match;
@@ -102,26 +113,83 @@ static ir_node *find_forward(const ir_graph *g, const users *u, const ir_node *w
 	return NULL;
 }
 
-/* mul(G, s) -> add(W, .) -> matmul(X, ., 0, tb): records the forward. */
-static int match_perturb(const ir_graph *g, const users *u, ir_node *gr, ir_node *mul, match *m)
+/* A scalar factor of the same dtype, other than v itself. */
+static int is_scalar_of(const ir_node *k, const ir_node *v)
 {
-	ir_node *s = mul->in[0] == gr ? mul->in[1] : mul->in[0];
-	ir_node *add = sole_user(g, u, mul);
-	if (s->shape.rank != 0 || !add || add->op != IR_OP_ADD || m->nfwd == MAX_USES)
+	return k != v && k->shape.rank == 0 && k->dtype == v->dtype;
+}
+
+static int push_step(scaling *sc, step_kind kind, ir_node *k)
+{
+	if (sc->n == MAX_STEPS)
 		return -1;
-	ir_node *w = add->in[0] == mul ? add->in[1] : add->in[0];
-	ir_node *fwd = sole_user(g, u, add);
-	if (w->op != IR_OP_PARAM || !ir_shape_eq(&w->shape, &gr->shape) || !fwd ||
-	    fwd->op != IR_OP_MATMUL || fwd->in[0] != m->x || fwd->in[1] != add || ir_attr_i(fwd, IR_ATTR_TA) ||
+	sc->kind[sc->n] = kind;
+	sc->k[sc->n++] = k;
+	return 0;
+}
+
+/*
+ * A perturbation by meaning: from G through any chain of scalar scalings
+ * (G*s, s*G, G/s, -G) to W + e, e + W or W - e, whose only reader is the
+ * forward product matmul(X, ., 0, tb). `u0` is the use of G the chain
+ * starts with. Records the forward and s.
+ */
+static int match_perturb(const ir_graph *g, const users *u, ir_node *gr, ir_node *u0, match *m)
+{
+	scaling sc = {0};
+	ir_node *cur = gr, *nx = u0, *w = NULL;
+	for (;;) {
+		if (!nx || m->nfwd == MAX_USES)
+			return -1;
+		if (nx->op == IR_OP_MUL && nx->in[0] == cur && is_scalar_of(nx->in[1], cur)) {
+			if (push_step(&sc, STEP_MUL, nx->in[1]))
+				return -1;
+		} else if (nx->op == IR_OP_MUL && nx->in[1] == cur && is_scalar_of(nx->in[0], cur)) {
+			if (push_step(&sc, STEP_MUL, nx->in[0]))
+				return -1;
+		} else if (nx->op == IR_OP_DIV && nx->in[0] == cur && is_scalar_of(nx->in[1], cur)) {
+			if (push_step(&sc, STEP_DIV, nx->in[1]))
+				return -1;
+		} else if (nx->op == IR_OP_NEG) {
+			if (push_step(&sc, STEP_NEG, NULL))
+				return -1;
+		} else if (nx->op == IR_OP_ADD && (nx->in[0] == cur) != (nx->in[1] == cur)) {
+			w = nx->in[0] == cur ? nx->in[1] : nx->in[0];
+			break;
+		} else if (nx->op == IR_OP_SUB && nx->in[1] == cur && nx->in[0] != cur) {
+			w = nx->in[0];
+			if (push_step(&sc, STEP_NEG, NULL))
+				return -1;
+			break;
+		} else {
+			return -1;
+		}
+		cur = nx;
+		nx = sole_user(g, u, cur);
+	}
+	ir_node *fwd = sole_user(g, u, nx);
+	if (w->op != IR_OP_PARAM || !ir_shape_eq(&w->shape, &gr->shape) ||
+	    !ir_shape_eq(&nx->shape, &gr->shape) || !fwd || fwd->op != IR_OP_MATMUL ||
+	    fwd->in[0] != m->x || fwd->in[1] != nx || ir_attr_i(fwd, IR_ATTR_TA) ||
 	    ir_attr_i(fwd, IR_ATTR_TB) != m->tb)
 		return -1;
 	ir_node *first = find_forward(g, u, w, m->x, m->tb);
 	if (!first)
 		return -1;
 	m->fwd[m->nfwd] = fwd;
-	m->scale[m->nfwd] = s;
+	m->scale[m->nfwd] = sc;
 	m->first[m->nfwd++] = first;
 	return 0;
+}
+
+/* sum(G * G) or sum(G ^ 2) over every axis: a squared norm of G. */
+static ir_node *match_norm(const ir_graph *g, const users *u, const ir_node *gr, ir_node *sq)
+{
+	int square = (sq->op == IR_OP_MUL && sq->in[0] == gr && sq->in[1] == gr) ||
+	             (sq->op == IR_OP_POW && sq->in[0] == gr && sq->in[1] != gr &&
+	              sq->in[1]->op == IR_OP_CONST && ir_attr_f(sq->in[1], IR_ATTR_VALUE) == 2.0);
+	ir_node *sum = square ? sole_user(g, u, sq) : NULL;
+	return sum && sum->op == IR_OP_SUM && sum->shape.rank == 0 ? sum : NULL;
 }
 
 /* Is gr a data-fed weight gradient whose every use is SAM's norm or
@@ -148,11 +216,9 @@ static int match_grad(const ir_graph *g, const users *u, const char *pf, ir_node
 		ir_node *mul = g->nodes[l[j]];
 		if (j > 0 && l[j] == l[j - 1])
 			continue; /* mul(G, G) lists G twice */
-		if (mul->op != IR_OP_MUL)
-			return -1;
-		if (mul->in[0] == gr && mul->in[1] == gr) {
-			ir_node *sum = sole_user(g, u, mul);
-			if (!sum || sum->op != IR_OP_SUM || sum->shape.rank != 0 || m->nnorm == MAX_USES)
+		ir_node *sum = match_norm(g, u, gr, mul);
+		if (sum) {
+			if (m->nnorm == MAX_USES)
 				return -1;
 			m->norm[m->nnorm++] = sum;
 		} else if (match_perturb(g, u, gr, mul, m)) {
@@ -199,6 +265,25 @@ static ir_node *gram_of(ir_graph *g, ir_node *x, const ir_node *first, grams *gs
 	return gr;
 }
 
+/* The scalar s of a perturbation, built from its steps (a single factor
+ * is used as it is). */
+static ir_node *scale_node(ir_graph *g, const scaling *sc, ir_dtype t)
+{
+	ir_node *s = NULL;
+	for (int i = 0; i < sc->n; i++) {
+		switch (sc->kind[i]) {
+		case STEP_MUL: s = s ? ir_binary(g, IR_OP_MUL, s, sc->k[i]) : sc->k[i]; break;
+		case STEP_DIV:
+			s = ir_binary(g, IR_OP_DIV, s ? s : ir_const(g, t, ir_shape_scalar(), 1.0), sc->k[i]);
+			break;
+		case STEP_NEG: s = s ? ir_unary(g, IR_OP_NEG, s) : ir_const(g, t, ir_shape_scalar(), -1.0); break;
+		}
+		if (!s)
+			return NULL;
+	}
+	return s ? s : ir_const(g, t, ir_shape_scalar(), 1.0);
+}
+
 static int rewrite(ir_graph *g, ir_node **outs, int nout, const match *m, grams *gs)
 {
 	g->cur = m->fwd[0]->loc;
@@ -214,7 +299,8 @@ static int rewrite(ir_graph *g, ir_node **outs, int nout, const match *m, grams 
 	}
 	for (int i = 0; i < m->nfwd; i++) {
 		g->cur = m->fwd[i]->loc;
-		ir_node *f = ir_binary(g, IR_OP_ADD, m->first[i], ir_binary(g, IR_OP_MUL, upd, m->scale[i]));
+		ir_node *sc = scale_node(g, &m->scale[i], upd->dtype);
+		ir_node *f = sc ? ir_binary(g, IR_OP_ADD, m->first[i], ir_binary(g, IR_OP_MUL, upd, sc)) : NULL;
 		if (!f)
 			return -1;
 		replace_uses(g, outs, nout, m->fwd[i], f);

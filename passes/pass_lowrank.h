@@ -15,8 +15,13 @@
  * so the [N,K] gradient is never formed: 2 B N K multiply-adds twice
  * become B^2 K + 2 B^2 N. The rewrite is made where that is fewer (with a
  * batch of 128, any layer wider than about 100), where W's perturbation is
- * exactly W + s*G with a scalar s (plain SAM, per-group rho; not ASAM,
- * whose perturbation scales G elementwise), and where G has no other use.
+ * W + s*G with a scalar s (plain SAM, per-group rho; not ASAM, whose
+ * perturbation scales G elementwise), and where G has no other use.
+ *
+ * Both are recognised by what they compute, not by the node chain
+ * pass_sam happens to build: the norm is sum(G*G) or sum(G^2); the
+ * perturbation is any chain of scalings of G by scalars (G*s, s*G, G/s,
+ * -G) that is then added to W on either side or subtracted from it.
  */
 #ifndef SAMC_PASS_LOWRANK_H
 #define SAMC_PASS_LOWRANK_H

@@ -9,7 +9,10 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
 
+#include "ir_interp.h"
 #include "pass_lowrank.h"
 #include "pass_pipeline.h"
 #include "test_cg_harness.h"
@@ -129,11 +132,98 @@ static void test_leaves_other_steps_alone(void **st)
 	assert_int_equal(rewrite("examples/fashion_mlp.lua", IR_F32, big, 1, NULL, NULL, NULL), 0);
 }
 
+/*
+ * A SAM-like step built by hand, its perturbation written in forms
+ * pass_sam never emits: the rewrite must still find W + s*G and compute
+ * the same outputs. X [4,64] is data, W [32,64] a param; D = tanh(X W^T)
+ * stands in for the output gradient, G = D^T X.
+ */
+static int hand_step(int variant, double *out)
+{
+	ir_graph *g = ir_graph_new(IR_F64);
+	int64_t xd[2] = {4, 64}, wd[2] = {32, 64};
+	ir_node *x = ir_input(g, "x", IR_F64, ir_shape_make(2, xd));
+	ir_node *w = ir_param(g, "w", IR_F64, ir_shape_make(2, wd), (ir_init){IR_INIT_ZEROS, 0, 0});
+	ir_node *y = ir_matmul(g, x, w, 0, 1);
+	ir_node *gr = ir_matmul(g, ir_unary(g, IR_OP_TANH, y), x, 1, 0);
+	ir_node *n2 = variant == 3 ? ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_POW, gr, ir_scalar(g, 2.0)), 0, 0)
+	                           : ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, gr, gr), 0, 0);
+	ir_node *s = ir_binary(g, IR_OP_DIV, ir_scalar(g, 0.05),
+	                       ir_binary(g, IR_OP_ADD, ir_unary(g, IR_OP_SQRT, n2), ir_scalar(g, 1e-12)));
+	ir_node *wt = NULL;
+	switch (variant) {
+	case 0: /* as pass_sam: W + G*s */
+		wt = ir_binary(g, IR_OP_ADD, w, ir_binary(g, IR_OP_MUL, gr, s));
+		break;
+	case 1: /* W - (-s)*G */
+		wt = ir_binary(g, IR_OP_SUB, w, ir_binary(g, IR_OP_MUL, ir_unary(g, IR_OP_NEG, s), gr));
+		break;
+	case 2: /* G / (1/s) + W */
+		wt = ir_binary(g, IR_OP_ADD, ir_binary(g, IR_OP_DIV, gr, ir_binary(g, IR_OP_DIV, ir_scalar(g, 1.0), s)), w);
+		break;
+	case 3: /* W + -((G * 2) * (-s/2)), norm as sum(G^2) */
+		wt = ir_binary(g, IR_OP_ADD, w,
+		               ir_unary(g, IR_OP_NEG, ir_binary(g, IR_OP_MUL, ir_binary(g, IR_OP_MUL, gr, ir_scalar(g, 2.0)),
+		                                                ir_binary(g, IR_OP_DIV, s, ir_scalar(g, -2.0)))));
+		break;
+	}
+	ir_node *y2 = ir_matmul(g, x, wt, 0, 1);
+	ir_node *loss = ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, y2, y2), 0, 0);
+	ir_node *outs[2] = {loss, n2};
+	assert_non_null(loss);
+	double before[2], after[2];
+	int count = -1;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			assert_int_equal(pass_sam_lowrank(g, outs, 2, &count), 0);
+			assert_int_equal(ir_verify(g), 0);
+		}
+		ir_env *e = ir_env_new(g);
+		for (int i = 0; i < g->nnodes; i++) {
+			ir_node *n = g->nodes[i];
+			if (n->op != IR_OP_PARAM && n->op != IR_OP_INPUT)
+				continue;
+			double *v = ir_env_leaf(e, n);
+			for (int64_t k = 0; k < ir_shape_numel(&n->shape); k++)
+				v[k] = sin(0.37 * (double)k + (n->op == IR_OP_PARAM)) * 0.1;
+		}
+		double *vals[2];
+		char err[512];
+		if (ir_interp_eval(e, outs, 2, vals, err, sizeof err))
+			fail_msg("%s", err);
+		for (int k = 0; k < 2; k++) {
+			(pass ? after : before)[k] = vals[k][0];
+			free(vals[k]);
+		}
+		ir_env_free(e);
+	}
+	for (int k = 0; k < 2; k++)
+		if (!(fabs(before[k] - after[k]) <= 1e-11 * (fabs(before[k]) + 1)))
+			fail_msg("variant %d, output %d: %.17g before the rewrite, %.17g after", variant, k,
+			         before[k], after[k]);
+	*out = before[0];
+	ir_graph_free(g);
+	return count;
+}
+
+static void test_perturbation_by_meaning(void **st)
+{
+	(void)st;
+	double ref, v;
+	assert_int_equal(hand_step(0, &ref), 1);
+	for (int variant = 1; variant <= 3; variant++) {
+		assert_int_equal(hand_step(variant, &v), 1);
+		/* the same step, however spelled */
+		assert_true(fabs(v - ref) <= 1e-11 * fabs(ref));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rewrites_the_input_layer),
 	    cmocka_unit_test(test_leaves_other_steps_alone),
+	    cmocka_unit_test(test_perturbation_by_meaning),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
