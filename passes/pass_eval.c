@@ -3,10 +3,11 @@
  * the rows that "eval.mask" marks real, so a padded last batch counts each
  * test example exactly once (the runtime divides by the example count).
  *
- * The batch-mean ops the DSL produces are recognised and turned back into
- * per-example values: cross_entropy(mean) becomes cross_entropy(none), and
- * accuracy's mean(correct) becomes correct. Anything else that is a scalar
- * mean over the batch is weighted by the number of real rows, which is
+ * Batch means are recognised and turned back into per-example values:
+ * cross_entropy(mean) becomes cross_entropy(none), accuracy's
+ * mean(correct) becomes correct, and any mean over every element of a
+ * batched tensor becomes each example's mean (see per_example). Anything
+ * else that is a scalar is weighted by the number of real rows, which is
  * exact whenever the batch is not padded.
  *
  * Ops that behave differently in evaluation read the train/eval mode
@@ -16,26 +17,63 @@
 
 #include <math.h>
 
-/* Per-example [N] form of a batch-mean scalar, or NULL if unrecognised. */
-static ir_node *per_example(ir_graph *g, ir_node *v)
+/* A CONST's value, if c is one. */
+static int const_value(const ir_node *c, double *v)
+{
+	if (c->op != IR_OP_CONST)
+		return 0;
+	*v = ir_attr_f(c, IR_ATTR_VALUE);
+	return 1;
+}
+
+/* v as k * sum(x) over every axis of x: sum(x) * k, k * sum(x) or sum(x) / c. */
+static ir_node *scaled_sum(ir_node *v, double *k)
+{
+	ir_node *a = v->nin == 2 ? v->in[0] : NULL, *b = v->nin == 2 ? v->in[1] : NULL;
+	ir_node *sum = NULL;
+	double c;
+	if (v->op == IR_OP_MUL && a->op == IR_OP_SUM && const_value(b, k))
+		sum = a;
+	else if (v->op == IR_OP_MUL && b->op == IR_OP_SUM && const_value(a, k))
+		sum = b;
+	else if (v->op == IR_OP_DIV && a->op == IR_OP_SUM && const_value(b, &c) && c != 0.0) {
+		sum = a;
+		*k = 1.0 / c;
+	}
+	return sum && sum->shape.rank == 0 ? sum->in[0] : NULL;
+}
+
+/*
+ * Per-example [N] form of a batch-mean scalar, or NULL if unrecognised. A
+ * batch mean is recognised by what it computes: cross_entropy(mean), or a
+ * sum over every element of x (x's first axis the batch) times 1/numel(x),
+ * however written (sum * 1/n, 1/n * sum, sum / n; ir_mean's form among
+ * them). For x of more than one axis the per-example value is the mean
+ * over each example's own elements.
+ */
+static ir_node *per_example(ir_graph *g, ir_node *v, int64_t batch)
 {
 	if (v->op == IR_OP_CROSS_ENTROPY && ir_attr_i(v, IR_ATTR_REDUCTION) == IR_REDUCE_MEAN) {
 		g->cur = v->loc;
 		return ir_cross_entropy(g, v->in[0], v->in[1], IR_REDUCE_NONE, ir_attr_f(v, IR_ATTR_SMOOTHING));
 	}
-	/* mean(x) over all axes of a [N] tensor: sum(x) * (1/N) */
-	if (v->op == IR_OP_MUL && v->in[0]->op == IR_OP_SUM && v->in[1]->op == IR_OP_CONST) {
-		ir_node *x = v->in[0]->in[0];
-		if (x->shape.rank == 1 && v->in[0]->shape.rank == 0 &&
-		    fabs(ir_attr_f(v->in[1], IR_ATTR_VALUE) * (double)x->shape.dim[0] - 1.0) < 1e-9)
-			return x;
-	}
-	return NULL;
+	double k = 0;
+	ir_node *x = scaled_sum(v, &k);
+	if (!x || x->shape.rank < 1 || x->shape.dim[0] != batch ||
+	    fabs(k * (double)ir_shape_numel(&x->shape) - 1.0) > 1e-9)
+		return NULL;
+	if (x->shape.rank == 1)
+		return x;
+	g->cur = v->loc;
+	uint32_t rest = ((1u << x->shape.rank) - 1) & ~1u;
+	double inner = (double)(ir_shape_numel(&x->shape) / batch);
+	return ir_binary(g, IR_OP_MUL, ir_reduce(g, IR_OP_SUM, x, rest, 0),
+	                 ir_const(g, x->dtype, ir_shape_scalar(), 1.0 / inner));
 }
 
 static ir_node *masked_sum(ir_graph *g, ir_node *v, ir_node *mask)
 {
-	ir_node *pe = per_example(g, v);
+	ir_node *pe = per_example(g, v, mask->shape.dim[0]);
 	g->cur = v->loc;
 	if (pe && pe->shape.rank == 1 && pe->shape.dim[0] == mask->shape.dim[0])
 		return ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, pe, mask), 0, 0);

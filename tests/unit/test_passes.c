@@ -150,6 +150,53 @@ static void t_mode_interp(void **st)
 	}
 }
 
+/* The eval pass finds a batch mean however it is written, so a padded
+ * batch counts only its real rows: x = [1, 2, 3, 100] with the last row
+ * padding gives 1 + 2 + 3 = 6 (a mean times the row count would give 79.5). */
+static void t_eval_batch_mean(void **st)
+{
+	(void)st;
+	for (int variant = 0; variant < 5; variant++) {
+		ir_graph *g = ir_graph_new(IR_F64);
+		int64_t n = 4, zd[2] = {4, 2};
+		ir_node *x = ir_input(g, "x", IR_F64, ir_shape_make(1, &n));
+		ir_node *z = ir_input(g, "z", IR_F64, ir_shape_make(2, zd));
+		ir_node *sx = ir_reduce(g, IR_OP_SUM, x, 0, 0), *v = NULL;
+		switch (variant) {
+		case 0: v = ir_mean(g, x, 0, 0); break;
+		case 1: v = ir_binary(g, IR_OP_DIV, sx, ir_scalar(g, 4.0)); break;
+		case 2: v = ir_binary(g, IR_OP_MUL, ir_scalar(g, 0.25), sx); break;
+		case 3: v = ir_reduce(g, IR_OP_SUM, x, 1, 0); /* the batch axis by number */
+			v = ir_binary(g, IR_OP_MUL, v, ir_scalar(g, 0.25));
+			break;
+		case 4: /* a mean over [4,2]: each example's mean, summed */
+			v = ir_binary(g, IR_OP_DIV, ir_reduce(g, IR_OP_SUM, z, 0, 0), ir_scalar(g, 8.0));
+			break;
+		}
+		assert_non_null(v);
+		ir_node *outs[1];
+		assert_int_equal(pass_eval_rewrite(g, v, NULL, 0, outs), 0);
+		ir_node *mask = ir_find_leaf(g, IR_OP_INPUT, PASS_INPUT_MASK);
+		assert_non_null(mask);
+		ir_env *e = ir_env_new(g);
+		const double xv[4] = {1, 2, 3, 100}, mv[4] = {1, 1, 1, 0};
+		memcpy(ir_env_leaf(e, x), xv, sizeof xv);
+		memcpy(ir_env_leaf(e, mask), mv, sizeof mv);
+		double *zv = ir_env_leaf(e, z);
+		for (int i = 0; i < 8; i++)
+			zv[i] = xv[i / 2];
+		double *out;
+		char err[512];
+		if (ir_interp_eval(e, outs, 1, &out, err, sizeof err))
+			fail_msg("%s", err);
+		if (out[0] != 6.0)
+			fail_msg("variant %d: masked sum %g, expected 6", variant, out[0]);
+		free(out);
+		ir_env_free(e);
+		ir_graph_free(g);
+	}
+}
+
 static void t_programs_per_recipe(void **st)
 {
 	(void)st;
@@ -265,6 +312,7 @@ int main(void)
 		cmocka_unit_test(t_sam_program_shape),
 		cmocka_unit_test(t_mode_resolved),
 		cmocka_unit_test(t_mode_interp),
+		cmocka_unit_test(t_eval_batch_mean),
 		cmocka_unit_test(t_programs_per_recipe),
 		cmocka_unit_test(t_sam_step_value),
 	};
