@@ -43,7 +43,7 @@ int bench_gemm_collect(const ir_model *m, pass_prog_kind kind, bench_gemm_case *
 	int n = 0;
 	for (int i = 0; c && i < st->desc.nkernels; i++) {
 		const rt_prog_kernel *k = &st->desc.kernels[i];
-		if (k->kind != RT_PROG_GEMM)
+		if (k->kind != RT_K_GEMM)
 			continue;
 		bench_gemm_case *g = &c[n++];
 		g->ta = k->ta;
@@ -87,7 +87,7 @@ void bench_gemm_free(bench_gemm_case *c, int n)
 
 static void run_split(const bench_gemm_case *g, rt_pool *pool)
 {
-	rt_prog_kernel k = {.kind = RT_PROG_GEMM, .nargs = 3, .ta = g->ta, .tb = g->tb,
+	rt_prog_kernel k = {.kind = RT_K_GEMM, .nargs = 3, .ta = g->ta, .tb = g->tb,
 	                    .m = g->m, .n = g->n, .k = g->k};
 	void *a[3] = {g->a, g->b, g->c};
 	rt_prog_kernel_run(&k, a, NULL, pool);

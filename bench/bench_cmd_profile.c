@@ -33,7 +33,7 @@ static const char *const grp_name[GRP_COUNT] = {"gemm", "optim", "fwdbwd"};
 /* i: the fused kernel the program's kernel lowers */
 static int group_of(const pass_fusion *f, int i, const rt_prog_kernel *k)
 {
-	if (k->kind == RT_PROG_GEMM)
+	if (k->kind == RT_K_GEMM)
 		return GRP_GEMM;
 	if (i >= f->nk)
 		return GRP_FWDBWD;
@@ -149,7 +149,7 @@ int bench_cmd_profile(const bench_args *a)
 			goto oom;
 		for (int j = 0; j < k->nargs; j++)
 			kargs[i][j] = bufptr[k->args[j]];
-		if (k->kind == RT_PROG_LOOPS && !(k->fn = cg_jit_find(jit, k->name, err, sizeof err)))
+		if (k->kind != RT_K_GEMM && !(k->fn = cg_jit_find(jit, k->name, err, sizeof err)))
 			goto fail;
 	}
 	openblas_set_num_threads(1); /* as the CPU device: GEMMs split over the pool */

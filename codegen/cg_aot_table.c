@@ -83,7 +83,7 @@ static void write_kernels(FILE *f, int step, const char *s, const rt_prog *p)
 {
 	char sym[128];
 	for (int i = 0; i < p->nkernels; i++)
-		if (p->kernels[i].kind == RT_PROG_LOOPS) {
+		if (p->kernels[i].kind != RT_K_GEMM) {
 			cg_aot_symbol(sym, sizeof sym, step, p->kernels[i].name);
 			fprintf(f, "extern void %s(void **, int64_t, int64_t, int32_t *);\n", sym);
 		}
@@ -95,9 +95,9 @@ static void write_kernels(FILE *f, int step, const char *s, const rt_prog *p)
 	fprintf(f, "static const rt_prog_kernel %s_kernels[] = {\n", s);
 	for (int i = 0, a = 0; i < p->nkernels; i++) {
 		const rt_prog_kernel *k = &p->kernels[i];
-		fprintf(f, "\t{.kind = %s, .name = ", k->kind == RT_PROG_GEMM ? "RT_PROG_GEMM" : "RT_PROG_LOOPS");
+		fprintf(f, "\t{.kind = %s, .name = ", rt_kkind_enum_name(k->kind));
 		str(f, k->name);
-		if (k->kind == RT_PROG_LOOPS) {
+		if (k->kind != RT_K_GEMM) {
 			cg_aot_symbol(sym, sizeof sym, step, k->name);
 			fprintf(f, ", .fn = %s", sym);
 		}

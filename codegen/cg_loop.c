@@ -157,7 +157,7 @@ cg_stmt *cg_append(cg_stmt **head, cg_stmt *s)
 int64_t cg_kernel_par_extent(const cg_kernel *k)
 {
 	const cg_stmt *s = k->body;
-	if (k->kind != CG_K_LOOPS || !s || s->kind != CG_S_LOOP || s->loop != CG_L_PARALLEL || s->next)
+	if (k->kind == RT_K_GEMM || !s || s->kind != CG_S_LOOP || s->loop != CG_L_PARALLEL || s->next)
 		return 0;
 	return s->extent;
 }
@@ -323,7 +323,7 @@ void cg_kernel_print(FILE *f, const cg_kernel *k)
 		fprintf(f, "%sb%d=buf%d %s%s", i ? ", " : "", i, k->args[i].id,
 		        cg_type_name(k->args[i].type), k->args[i].written ? " out" : "");
 	fputs(")", f);
-	if (k->kind == CG_K_GEMM) {
+	if (k->kind == RT_K_GEMM) {
 		fprintf(f, " gemm m=%" PRId64 " n=%" PRId64 " k=%" PRId64 " ta=%d tb=%d\n", k->m, k->n,
 		        k->k, k->ta, k->tb);
 		return;

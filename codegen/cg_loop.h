@@ -52,6 +52,7 @@
 #include <stdio.h>
 
 #include "ir_arena.h"
+#include "rt_kkind.h"
 
 typedef enum { CG_T_F32, CG_T_F64, CG_T_I32, CG_T_I64, CG_T_BOOL } cg_type;
 
@@ -115,8 +116,6 @@ struct cg_stmt {
 	cg_stmt *next;  /* next statement in the same block */
 };
 
-typedef enum { CG_K_LOOPS, CG_K_GEMM } cg_kkind;
-
 /* A buffer a kernel touches: `id` indexes the program's buffer table. */
 typedef struct {
 	int id;
@@ -125,7 +124,7 @@ typedef struct {
 } cg_arg;
 
 typedef struct {
-	cg_kkind kind;
+	rt_kkind kind;     /* from fusion: loops of some kind, or GEMM */
 	char name[48];
 	int src;           /* the fused kernel it lowers (pass_fuse.h), for messages */
 	int nargs;
@@ -133,7 +132,7 @@ typedef struct {
 	int nvars;         /* loop variables 0..nvars-1 */
 	int nlocals;
 	cg_type *local_type;
-	cg_stmt *body;     /* LOOPS */
+	cg_stmt *body;     /* every kind but GEMM */
 	int64_t work;      /* elements touched, for the parallel split decision */
 	/* GEMM: C[m,n] = op(A) op(B); A is args[0], B args[1], C args[2] */
 	int ta, tb;

@@ -411,20 +411,20 @@ static int lower_kernel(lctx *c, const pass_kernel *K, int idx, char *err, size_
 	cg_kernel *k = c->k;
 	k->src = idx;
 	snprintf(k->name, sizeof k->name, "k%d_%s", idx, ir_op_name(root->op));
+	k->kind = K->kind;
 	switch (K->kind) {
-	case PASS_K_ELEM:
+	case RT_K_ELEM:
 		if (lower_elem(c) == 0)
 			return 0;
 		break;
-	case PASS_K_REDUCE:
+	case RT_K_REDUCE:
 		if (lower_reduce(c) == 0)
 			return 0;
 		break;
-	case PASS_K_MATMUL: {
+	case RT_K_GEMM: {
 		const ir_node *A = root->in[0], *B = root->in[1];
 		const ir_node *ops[3] = {A, B, root};
 		/* fixed positions A, B, C: a library call, so no need for distinct buffers */
-		k->kind = CG_K_GEMM;
 		k->args = ir_arena_alloc(c->a, 3 * sizeof *k->args);
 		for (int j = 0; j < 3; j++) {
 			k->args[j].id = c->p->buf_of[ops[j]->id];
@@ -440,7 +440,7 @@ static int lower_kernel(lctx *c, const pass_kernel *K, int idx, char *err, size_
 		k->work = k->m * k->n * k->k;
 		return 0;
 	}
-	case PASS_K_ROW: {
+	case RT_K_ROW: {
 		int b[1 + CG_ROW_MAX_INPUTS];
 		if (root->nin > CG_ROW_MAX_INPUTS)
 			break;

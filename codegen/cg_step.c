@@ -45,17 +45,17 @@ static int fill_kernels(cg_step *s, char *err, size_t errlen)
 		const cg_kernel *k = &prog->k[i];
 		rt_prog_kernel *rk = &s->kernels[i];
 		const ir_node *root = s->f->k[k->src].root;
-		rk->kind = k->kind == CG_K_GEMM ? RT_PROG_GEMM : RT_PROG_LOOPS;
+		rk->kind = k->kind;
 		rk->name = k->name;
 		rk->nargs = k->nargs;
 		rk->args = s->args + a;
 		for (int j = 0; j < k->nargs; j++)
 			s->args[a++] = k->args[j].id;
-		rk->par_extent = k->kind == CG_K_LOOPS ? cg_kernel_par_extent(k) : 0;
+		rk->par_extent = k->kind != RT_K_GEMM ? cg_kernel_par_extent(k) : 0;
 		rk->work = k->work;
 		rk->ta = k->ta;
 		rk->tb = k->tb;
-		rk->f64 = k->kind == CG_K_GEMM && k->args[2].type == CG_T_F64;
+		rk->f64 = k->kind == RT_K_GEMM && k->args[2].type == CG_T_F64;
 		rk->m = k->m;
 		rk->n = k->n;
 		rk->k = k->k;

@@ -309,7 +309,7 @@ int cg_kernel_verify(const cg_kernel *k, const int64_t *numel, char *err, size_t
 	c.numel = numel;
 	c.err = err;
 	c.errlen = errlen;
-	if (k->kind == CG_K_GEMM) {
+	if (k->kind == RT_K_GEMM) {
 		if (k->nargs != 3 || numel[0] < k->m * k->k || numel[1] < k->k * k->n ||
 		    numel[2] < k->m * k->n)
 			return fail(&c, "GEMM %lldx%lldx%lld does not fit its operands", (long long)k->m,

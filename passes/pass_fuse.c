@@ -140,7 +140,7 @@ static int walk(gather *ga, ir_node *top, int ident, int kidx)
 		int xid = fr->ident && same &&
 		          (ir_op_kind(n->op) == IR_KIND_ELEM ||
 		           (n->op == IR_OP_BROADCAST && ir_shape_eq(&n->shape, &x->shape)));
-		if (ga->k->kind != PASS_K_ELEM)
+		if (ga->k->kind != RT_K_ELEM)
 			xid = 0;
 		if (f->val[x->id] == PASS_VAL_INLINE) {
 			/* the same node may feed n twice (x*x): walk it once */
@@ -157,7 +157,7 @@ static int walk(gather *ga, ir_node *top, int ident, int kidx)
 				st = ns;
 			}
 			st[sp++] = (walk_frame){x, xid, 0};
-		} else if (!(x->op == IR_OP_CONST && ga->k->kind <= PASS_K_REDUCE)) {
+		} else if (!(x->op == IR_OP_CONST && ga->k->kind <= RT_K_REDUCE)) {
 			if (add_read(ga, x, xid))
 				goto done;
 		}
@@ -186,7 +186,7 @@ static int root_kernel(const pass_fusion *f, const ir_node *v)
 static int can_merge(const pass_fusion *f, int p, int c)
 {
 	const pass_kernel *P = &f->k[p], *C = &f->k[c];
-	if (P->kind != PASS_K_ELEM || C->kind != PASS_K_ELEM || !P->nnodes ||
+	if (P->kind != RT_K_ELEM || C->kind != RT_K_ELEM || !P->nnodes ||
 	    !ir_shape_eq(&P->root->shape, &C->root->shape))
 		return 0;
 	/* C reads P's results only at its own index */
@@ -286,13 +286,13 @@ static int merge_outputs(pass_fusion *f)
 	return 0;
 }
 
-static pass_kkind kernel_kind(const ir_node *n)
+static rt_kkind kernel_kind(const ir_node *n)
 {
 	switch (ir_op_kind(n->op)) {
-	case IR_KIND_REDUCE: return PASS_K_REDUCE;
-	case IR_KIND_MATMUL: return PASS_K_MATMUL;
-	case IR_KIND_OPAQUE: return PASS_K_ROW;
-	default: return PASS_K_ELEM;
+	case IR_KIND_REDUCE: return RT_K_REDUCE;
+	case IR_KIND_MATMUL: return RT_K_GEMM;
+	case IR_KIND_OPAQUE: return RT_K_ROW;
+	default: return RT_K_ELEM;
 	}
 }
 
@@ -425,9 +425,10 @@ bad:
 	return NULL;
 }
 
-static const char *kind_name(pass_kkind k)
+static const char *kind_name(rt_kkind k)
 {
-	static const char *const names[] = {"elem", "reduce", "matmul", "row"};
+	static const char *const names[] = {[RT_K_ELEM] = "elem", [RT_K_REDUCE] = "reduce",
+	                                    [RT_K_ROW] = "row", [RT_K_GEMM] = "matmul"};
 	return names[k];
 }
 

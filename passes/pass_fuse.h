@@ -31,6 +31,7 @@
 #include <stdio.h>
 
 #include "ir.h"
+#include "rt_kkind.h" /* a kernel's kind */
 
 typedef enum {
 	PASS_VAL_UNUSED, /* not needed by the outputs or the assigns */
@@ -41,12 +42,6 @@ typedef enum {
 	PASS_VAL_EFFECT  /* ASSIGN */
 } pass_val;
 
-typedef enum {
-	PASS_K_ELEM,   /* elementwise / broadcast / transpose tree */
-	PASS_K_REDUCE, /* SUM or MAX over an inlined elementwise tree */
-	PASS_K_MATMUL, /* GEMM library call */
-	PASS_K_ROW     /* SOFTMAX, LOG_SOFTMAX, CROSS_ENTROPY(_GRAD), CORRECT */
-} pass_kkind;
 
 typedef struct {
 	ir_node *node; /* a materialized value: leaf, kernel root or alias */
@@ -54,7 +49,7 @@ typedef struct {
 } pass_read;
 
 typedef struct {
-	pass_kkind kind;
+	rt_kkind kind;
 	ir_node *root;   /* the kernel's (last) result */
 	ir_node **roots; /* every result it writes, in node order (root last) */
 	int nroots;

@@ -49,7 +49,7 @@ static int can_write_direct(const pass_fusion *f, int k, const ir_node *t, const
 	if (last_read[t->id] < k)
 		return 1;
 	const pass_kernel *K = &f->k[k];
-	if (K->kind != PASS_K_ELEM)
+	if (K->kind != RT_K_ELEM)
 		return 0;
 	for (int j = 0; j < K->nreads; j++)
 		if (pass_fuse_base(f, K->reads[j].node) == t && !K->reads[j].identity)

@@ -167,7 +167,7 @@ static void run_gemm(const rt_prog_kernel *k, void **a, rt_pool *pool)
 
 void rt_prog_kernel_run(const rt_prog_kernel *k, void **a, int32_t *flag, rt_pool *pool)
 {
-	if (k->kind == RT_PROG_GEMM) {
+	if (k->kind == RT_K_GEMM) {
 		if (a[0] == a[1] && !k->ta && k->tb && k->m == k->n)
 			run_syrk(k, a, pool);
 		else
@@ -226,10 +226,10 @@ static void *cpu_view(rt_device *d, void *buf)
 	return buf;
 }
 
-static int cpu_supports(const rt_device *d, rt_prog_kkind kind)
+static int cpu_supports(const rt_device *d, rt_kkind kind)
 {
 	(void)d;
-	return kind == RT_PROG_LOOPS || kind == RT_PROG_GEMM;
+	return kind != RT_K_GEMM || kind == RT_K_GEMM;
 }
 
 static int cpu_launch(rt_device *d, const rt_prog_kernel *k, void **args, void *err_word,

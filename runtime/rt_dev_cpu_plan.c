@@ -22,13 +22,13 @@
 
 static int is_sym(const rt_prog_kernel *k)
 {
-	return k->kind == RT_PROG_GEMM && k->args[0] == k->args[1] && !k->ta && k->tb && k->m == k->n;
+	return k->kind == RT_K_GEMM && k->args[0] == k->args[1] && !k->ta && k->tb && k->m == k->n;
 }
 
 /* rough one-thread nanoseconds: 40 multiply-adds or 2 elements per ns */
 static double est_ns(const rt_prog_kernel *k)
 {
-	if (k->kind == RT_PROG_GEMM)
+	if (k->kind == RT_K_GEMM)
 		return (double)k->m * (double)k->n * (double)k->k / (is_sym(k) ? 80.0 : 40.0);
 	return (double)k->work / 2.0;
 }
@@ -37,7 +37,7 @@ static int would_split(const rt_prog_kernel *k, int threads)
 {
 	if (threads < 2)
 		return 0;
-	if (k->kind == RT_PROG_LOOPS)
+	if (k->kind != RT_K_GEMM)
 		return k->par_extent > 1 && k->work >= RT_PROG_PAR_MIN_WORK;
 	if (is_sym(k))
 		return k->m * k->m * k->k >= RT_PROG_SYRK_PAR_MIN;
@@ -59,7 +59,7 @@ static int conflicts(const rt_prog *p, const rt_prog_kernel *g, const rt_prog_ke
 {
 	for (int a = 0; a < q->nargs; a++)
 		for (int b = 0; b < 3; b++) {
-			int q_writes = q->kind == RT_PROG_LOOPS || a == 2, g_writes = b == 2;
+			int q_writes = q->kind != RT_K_GEMM || a == 2, g_writes = b == 2;
 			if ((q_writes || g_writes) && bufs_overlap(p, q->args[a], g->args[b]))
 				return 1;
 		}
@@ -78,7 +78,7 @@ int rt_dev_cpu_plan_make(const rt_prog *p, int threads, rt_dev_cpu_plan *out)
 
 	for (int i = 0; i < p->nkernels; i++) {
 		const rt_prog_kernel *g = &p->kernels[i];
-		if (g->kind != RT_PROG_GEMM || est_ns(g) < 20000)
+		if (g->kind != RT_K_GEMM || est_ns(g) < 20000)
 			continue;
 		double w = 0;
 		int q = i + 1;

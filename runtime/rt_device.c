@@ -23,7 +23,7 @@ int rt_device_run_in_order(rt_device *d, const rt_dev_sched *s, rt_err *err)
 	const rt_prog *p = s->p;
 	for (int i = 0; i < p->nkernels; i++) {
 		const rt_prog_kernel *k = &p->kernels[i];
-		int rc = k->kind == RT_PROG_GEMM ? d->gemm(d, k, s->args[i], err)
+		int rc = k->kind == RT_K_GEMM ? d->gemm(d, k, s->args[i], err)
 		                                 : d->launch(d, k, s->args[i], s->errs + 4 * i, err);
 		if (rc)
 			return -1;
@@ -64,7 +64,7 @@ static void *host_view(rt_device *d, void *buf)
 	return buf;
 }
 
-static int host_supports(const rt_device *d, rt_prog_kkind kind)
+static int host_supports(const rt_device *d, rt_kkind kind)
 {
 	(void)d;
 	(void)kind;

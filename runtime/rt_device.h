@@ -19,14 +19,14 @@
  *            device address, so the runtime fills a batch straight into it
  *            instead of staging it and uploading; any other device returns
  *            NULL there and the runtime goes through upload/download.
- *   compute  `launch` runs one loop kernel (rt_prog_kernel, RT_PROG_LOOPS)
+ *   compute  `launch` runs one loop kernel (rt_prog_kernel of a kind other than RT_K_GEMM)
  *            over its whole extent with its arguments bound to device
  *            addresses; a kernel that finds bad data (a label out of range)
  *            cannot return an error from a GPU, so it writes a nonzero code
  *            to its int32 error word (a device address too) and stops. The
  *            runner reads the words after the kernels and reports the first
  *            failing kernel with the model's file:line. `gemm` runs one
- *            RT_PROG_GEMM entry. Launches may be asynchronous; `sync` waits
+ *            RT_K_GEMM entry. Launches may be asynchronous; `sync` waits
  *            for all of them, and a download is ordered after them.
  *   schedule A device may look at a whole step's schedule once (`plan`) and
  *            then run it itself (`run`), e.g. the CPU device runs a GEMM on
@@ -86,7 +86,7 @@ struct rt_device {
 	/* host pointer of a device address, or NULL (see above); may be NULL */
 	void *(*host_view)(rt_device *d, void *buf);
 
-	int (*supports)(const rt_device *d, rt_prog_kkind kind);
+	int (*supports)(const rt_device *d, rt_kkind kind);
 	int (*launch)(rt_device *d, const rt_prog_kernel *k, void **args, void *err_word,
 	              rt_err *err);
 	int (*gemm)(rt_device *d, const rt_prog_kernel *k, void **args, rt_err *err);

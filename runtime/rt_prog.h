@@ -20,15 +20,15 @@
 #include <stdint.h>
 
 #include "rt_exec.h"
+#include "rt_kkind.h"
 
 typedef void (*rt_kernel_fn)(void **bufs, int64_t lo, int64_t hi, int32_t *err);
 
-typedef enum { RT_PROG_LOOPS, RT_PROG_GEMM } rt_prog_kkind;
 
 typedef struct {
-	rt_prog_kkind kind;
+	rt_kkind kind;
 	const char *name;       /* the kernel function's symbol */
-	rt_kernel_fn fn;        /* LOOPS */
+	rt_kernel_fn fn;        /* every kind but GEMM */
 	int nargs;
 	const int *args;        /* buffer ids, in the kernel's argument order */
 	int64_t par_extent;     /* > 1: iterations of the outermost loop may be split */

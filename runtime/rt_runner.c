@@ -157,13 +157,13 @@ static int check(const rt_prog *p, const rt_device *d, rt_err *err)
 	}
 	for (int i = 0; i < p->nkernels; i++) {
 		const rt_prog_kernel *k = &p->kernels[i];
-		if ((k->kind != RT_PROG_LOOPS && k->kind != RT_PROG_GEMM) || !d->supports(d, k->kind))
+		if ((k->kind == RT_K_GEMM && k->kind != RT_K_GEMM) || !d->supports(d, k->kind))
 			return rt_errf(err, "%s: kernel %d (%s) is of a kind this device does not run", dn, i,
 			               k->name ? k->name : "?");
-		if (k->kind == RT_PROG_LOOPS && !k->fn)
+		if (k->kind != RT_K_GEMM && !k->fn)
 			return rt_errf(err, "%s: kernel %d (%s) has no compiled function", dn, i,
 			               k->name ? k->name : "?");
-		if (k->kind == RT_PROG_GEMM && k->nargs != 3)
+		if (k->kind == RT_K_GEMM && k->nargs != 3)
 			return rt_errf(err, "%s: GEMM kernel %d has %d buffers, expected 3", dn, i, k->nargs);
 		for (int j = 0; j < k->nargs; j++)
 			if (bad_buf(p, k->args[j]))
@@ -191,7 +191,7 @@ static int setup(rt_exec *x, runner *s, rt_err *err)
 	int nargs = 0;
 	for (int i = 0; i < p->nkernels; i++) {
 		nargs += p->kernels[i].nargs;
-		s->can_fail |= p->kernels[i].kind == RT_PROG_LOOPS && p->kernels[i].fail_msg != NULL;
+		s->can_fail |= p->kernels[i].kind != RT_K_GEMM && p->kernels[i].fail_msg != NULL;
 	}
 	s->bufptr = calloc((size_t)p->nbufs + 1, sizeof *s->bufptr);
 	s->args = calloc((size_t)nargs + 1, sizeof *s->args);

@@ -26,7 +26,7 @@ static int rename_kernels(LLVMModuleRef m, const cg_program *prog, int step, cha
 {
 	for (int i = 0; i < prog->nk; i++) {
 		const cg_kernel *k = &prog->k[i];
-		if (k->kind != CG_K_LOOPS)
+		if (k->kind == RT_K_GEMM)
 			continue;
 		LLVMValueRef f = LLVMGetNamedFunction(m, k->name);
 		if (!f) {
@@ -68,7 +68,7 @@ int cg_aot_emit_object(const cg_aot_unit *u, const char *path, int *nkernels,
 			break;
 		}
 		for (int i = 0; i < prog->nk; i++)
-			nk += prog->k[i].kind == CG_K_LOOPS;
+			nk += prog->k[i].kind != RT_K_GEMM;
 		if (!all) {
 			all = m;
 		} else if (LLVMLinkModules2(all, m)) { /* m is consumed either way */

@@ -532,7 +532,7 @@ LLVMModuleRef cg_llvm_render(const cg_program *prog, LLVMContextRef ctx,
 	LLVMSetModuleDataLayout(r->m, dl);
 	int rc = 0;
 	for (int i = 0; i < prog->nk && rc == 0; i++)
-		if (prog->k[i].kind == CG_K_LOOPS)
+		if (prog->k[i].kind != RT_K_GEMM)
 			rc = render_kernel(r, &prog->k[i], cpu, feat);
 	LLVMDisposeTargetData(dl);
 	LLVMDisposeMessage(triple);

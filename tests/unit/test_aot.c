@@ -81,10 +81,10 @@ static const rt_prog_buf bufs[] = {
 static const int args[] = {3, 0, 0, 2, 4, 5, 3};
 static rt_prog_kernel kernels[] = {
 	/* work above RT_PROG_PAR_MIN_WORK so the split really happens */
-	{.kind = RT_PROG_LOOPS, .name = "affine", .fn = k_affine, .nargs = 2, .args = args,
+	{.kind = RT_K_ELEM, .name = "affine", .fn = k_affine, .nargs = 2, .args = args,
 	 .par_extent = 2, .work = 1 << 20},
-	{.kind = RT_PROG_GEMM, .name = "gemm", .nargs = 3, .args = args + 2, .m = 2, .n = 2, .k = 4},
-	{.kind = RT_PROG_LOOPS, .name = "sum", .fn = k_sum, .nargs = 2, .args = args + 5},
+	{.kind = RT_K_GEMM, .name = "gemm", .nargs = 3, .args = args + 2, .m = 2, .n = 2, .k = 4},
+	{.kind = RT_K_ELEM, .name = "sum", .fn = k_sum, .nargs = 2, .args = args + 5},
 };
 static const rt_prog_output outputs[] = {{"total", 5, RT_F32}};
 static const rt_prog_commit commits[] = {{3, -1, 0}, {0, 6, 1}};
@@ -139,7 +139,7 @@ static void test_gemm(void **st)
 	static const rt_prog_buf gb[] = {{0, 0, 32}, {2, 0, 32}, {-1, 0, 16}};
 	static const int ga[] = {0, 1, 2};
 	static const rt_prog_kernel gk[] = {
-	    {.kind = RT_PROG_GEMM, .name = "g", .nargs = 3, .args = ga, .m = 2, .n = 2, .k = 4}};
+	    {.kind = RT_K_GEMM, .name = "g", .nargs = 3, .args = ga, .m = 2, .n = 2, .k = 4}};
 	static const rt_prog_output go[] = {{"c01", 2, RT_F32}};
 	rt_prog p = {slots, 3, go, 1, gb, 3, gk, 1, NULL, 0, 16};
 	rt_err err = {{0}};
@@ -159,7 +159,7 @@ static void test_kernel_failure_names_the_line(void **st)
 	(void)st;
 	static const int fa[] = {5, 3};
 	static const rt_prog_kernel fk[] = {
-	    {.kind = RT_PROG_LOOPS, .name = "ce", .fn = k_fail, .nargs = 2, .args = fa,
+	    {.kind = RT_K_ELEM, .name = "ce", .fn = k_fail, .nargs = 2, .args = fa,
 	     .fail_where = "model.lua:7: cross_entropy", .fail_msg = "label out of range",
 	     .fail_input = "y"}};
 	rt_prog p = table();
@@ -185,10 +185,10 @@ static void test_kernel_error_word_split(void **st)
 	(void)st;
 	static const int ca[] = {5, 0, 3, 0};
 	static const rt_prog_kernel ck[] = {
-	    {.kind = RT_PROG_LOOPS, .name = "check", .fn = k_check, .nargs = 2, .args = ca,
+	    {.kind = RT_K_ELEM, .name = "check", .fn = k_check, .nargs = 2, .args = ca,
 	     .par_extent = 2, .work = 1 << 20, .fail_where = "model.lua:9: cross_entropy",
 	     .fail_msg = "label out of range", .fail_input = "y"},
-	    {.kind = RT_PROG_LOOPS, .name = "affine", .fn = k_affine, .nargs = 2, .args = ca + 2,
+	    {.kind = RT_K_ELEM, .name = "affine", .fn = k_affine, .nargs = 2, .args = ca + 2,
 	     .par_extent = 2}};
 	static const rt_prog_commit cc[] = {{3, -1, 0}};
 	rt_prog p = table();
@@ -257,7 +257,7 @@ static float *split_gemm(int ta, int tb, int m, int n, int k, int threads)
 		b[i] = (float)(((int64_t)i * 104729) % 199 - 99) / 32.0f;
 	for (int i = 0; i < m * n; i++)
 		c[i] = NAN; /* every element must be written */
-	rt_prog_kernel kk = {.kind = RT_PROG_GEMM, .name = "g", .nargs = 3, .ta = ta, .tb = tb,
+	rt_prog_kernel kk = {.kind = RT_K_GEMM, .name = "g", .nargs = 3, .ta = ta, .tb = tb,
 	                     .m = m, .n = n, .k = k};
 	void *args[3] = {a, b, c};
 	rt_pool *pool = rt_pool_new(threads);
@@ -329,7 +329,7 @@ static void check_sym(int m, int k, int threads, int f64)
 			((double *)c)[i] = NAN;
 		else
 			((float *)c)[i] = NAN;
-	rt_prog_kernel kk = {.kind = RT_PROG_GEMM, .name = "g", .nargs = 3, .ta = 0, .tb = 1,
+	rt_prog_kernel kk = {.kind = RT_K_GEMM, .name = "g", .nargs = 3, .ta = 0, .tb = 1,
 	                     .m = m, .n = m, .k = k, .f64 = f64};
 	void *args[3] = {a, a, c};
 	rt_pool *pool = threads > 1 ? rt_pool_new(threads) : NULL;
@@ -391,11 +391,11 @@ static void run_beside_table(int window_reads_x, int threads, float *out_total, 
 	int bargs[] = {0, 0, 2, 3, window_reads_x ? 0 : 1, 4, 2};
 	/* the loop kernel's work: enough to pay for the move, too little to split */
 	rt_prog_kernel bk[] = {
-	    {.kind = RT_PROG_GEMM, .name = "gram", .nargs = 3, .args = bargs, .ta = 0, .tb = 1,
+	    {.kind = RT_K_GEMM, .name = "gram", .nargs = 3, .args = bargs, .ta = 0, .tb = 1,
 	     .m = 96, .n = 96, .k = 512},
-	    {.kind = RT_PROG_LOOPS, .name = "affine", .fn = k_affine, .nargs = 2, .args = bargs + 3,
+	    {.kind = RT_K_ELEM, .name = "affine", .fn = k_affine, .nargs = 2, .args = bargs + 3,
 	     .par_extent = 2, .work = 100000},
-	    {.kind = RT_PROG_LOOPS, .name = "sum", .fn = k_sum, .nargs = 2, .args = bargs + 5},
+	    {.kind = RT_K_ELEM, .name = "sum", .fn = k_sum, .nargs = 2, .args = bargs + 5},
 	};
 	static const rt_prog_output bout[] = {{"total", 4, RT_F32}};
 	static const rt_prog_commit bcommit[] = {{3, -1, 1}};

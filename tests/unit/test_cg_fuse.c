@@ -192,12 +192,12 @@ static void test_sam_step_fusion(void **st)
 	for (int i = 0; i < sam.g->nnodes; i++)
 		nparam += sam.g->nodes[i]->op == IR_OP_PARAM;
 	for (int k = 0; k < f->nk; k++) {
-		ngemm += f->k[k].kind == PASS_K_MATMUL;
+		ngemm += f->k[k].kind == RT_K_GEMM;
 		int out = 0;
 		for (int o = 0; o < sam.nout; o++)
 			out |= sam.outs[o] == f->k[k].root;
 		/* scalar kernels that are not metrics: the norm's chain only */
-		if (f->k[k].kind == PASS_K_ELEM && ir_shape_numel(&f->k[k].root->shape) == 1 &&
+		if (f->k[k].kind == RT_K_ELEM && ir_shape_numel(&f->k[k].root->shape) == 1 &&
 		    f->k[k].root->op != IR_OP_CONST && !out)
 			nscalar++;
 	}
@@ -227,7 +227,7 @@ static void test_sam_step_fusion(void **st)
 		int readers = 0;
 		for (int k = 0; k < f->nk; k++)
 			for (int j = 0; j < f->k[k].nreads; j++)
-				readers += f->k[k].kind != PASS_K_MATMUL && f->k[k].reads[j].node == w;
+				readers += f->k[k].kind != RT_K_GEMM && f->k[k].reads[j].node == w;
 		assert_int_equal(readers, w->shape.rank == 1 ? 3 : 2);
 	}
 	/* 10 GEMMs, bias+relu x2, output bias x2, loss, its gradient x2 (+ the

@@ -155,7 +155,7 @@ static int c_copy(rt_device *d, void *dst, const void *src, size_t bytes, rt_err
 	return 0;
 }
 
-static int c_supports(const rt_device *d, rt_prog_kkind kind)
+static int c_supports(const rt_device *d, rt_kkind kind)
 {
 	const rt_device *in = ((const count_dev *)d->self)->inner;
 	return in->supports(in, kind);
@@ -242,7 +242,7 @@ static void compile_on(compiled *c, rt_device *dev)
 		fail_msg("%s", err);
 	for (int i = 0; i < c->st->desc.nkernels; i++) {
 		rt_prog_kernel *k = &c->st->kernels[i];
-		if (k->kind == RT_PROG_LOOPS && !(k->fn = cg_jit_find(c->jit, k->name, err, sizeof err)))
+		if (k->kind != RT_K_GEMM && !(k->fn = cg_jit_find(c->jit, k->name, err, sizeof err)))
 			fail_msg("%s", err);
 	}
 	if (!(c->x = rt_runner_new(&c->st->desc, dev, &e)))

@@ -211,7 +211,7 @@ static void t_plan_commit_twice_named(void **st)
 static cg_kernel *first_loop_kernel(cg_step *s)
 {
 	for (int i = 0; i < s->prog->nk; i++)
-		if (s->prog->k[i].kind == CG_K_LOOPS && s->prog->k[i].body->kind == CG_S_LOOP)
+		if (s->prog->k[i].kind != RT_K_GEMM && s->prog->k[i].body->kind == CG_S_LOOP)
 			return &s->prog->k[i];
 	fail_msg("no loop kernel");
 	return NULL;
@@ -314,7 +314,7 @@ static void t_loop_intervals(void **st)
 	cg_kernel k;
 	memset(&k, 0, sizeof k);
 	snprintf(k.name, sizeof k.name, "k0_test");
-	k.kind = CG_K_LOOPS;
+	k.kind = RT_K_ELEM;
 	k.nargs = 1;
 	k.args = args;
 	k.nvars = 2;
