@@ -323,7 +323,9 @@ static int lower_reduce(lctx *c)
 	ir_arena *a = c->a;
 	const ir_node *root = c->root, *x = root->in[0];
 	const ir_shape *s = &x->shape;
-	uint32_t axes = ir_attr_i(root, IR_ATTR_AXES) ? ir_attr_i(root, IR_ATTR_AXES) : (uint32_t)((1u << s->rank) - 1);
+	uint32_t axes = (uint32_t)ir_attr_i(root, IR_ATTR_AXES);
+	if (!axes)
+		axes = (uint32_t)((1u << s->rank) - 1);
 	int map[IR_MAX_DIMS], o = 0;
 	int64_t ost[IR_MAX_DIMS], st[IR_MAX_DIMS], acc = 1;
 	set_space(c, s);

@@ -56,12 +56,13 @@ static int infer_matmul(ir_graph *g, const ir_node *n, ir_shape *s)
 	char ba[64], bb[64];
 	if (a->rank != 2 || b->rank != 2)
 		return fail(g, n, "%s x %s: both operands must be 2-D", SHP(*a, ba), SHP(*b, bb));
-	int64_t m = ir_attr_i(n, IR_ATTR_TA) ? a->dim[1] : a->dim[0], k1 = ir_attr_i(n, IR_ATTR_TA) ? a->dim[0] : a->dim[1];
-	int64_t k2 = ir_attr_i(n, IR_ATTR_TB) ? b->dim[1] : b->dim[0], nn = ir_attr_i(n, IR_ATTR_TB) ? b->dim[0] : b->dim[1];
+	int ta = (int)ir_attr_i(n, IR_ATTR_TA), tb = (int)ir_attr_i(n, IR_ATTR_TB);
+	int64_t m = ta ? a->dim[1] : a->dim[0], k1 = ta ? a->dim[0] : a->dim[1];
+	int64_t k2 = tb ? b->dim[1] : b->dim[0], nn = tb ? b->dim[0] : b->dim[1];
 	if (k1 != k2) {
 		ir_shape ea = *a, eb = *b;
-		if (ir_attr_i(n, IR_ATTR_TA)) { ea.dim[0] = m; ea.dim[1] = k1; }
-		if (ir_attr_i(n, IR_ATTR_TB)) { eb.dim[0] = k2; eb.dim[1] = nn; }
+		if (ta) { ea.dim[0] = m; ea.dim[1] = k1; }
+		if (tb) { eb.dim[0] = k2; eb.dim[1] = nn; }
 		return fail(g, n, "%s x %s: inner dimensions differ", SHP(ea, ba), SHP(eb, bb));
 	}
 	int64_t d[2] = {m, nn};

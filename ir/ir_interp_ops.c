@@ -309,14 +309,15 @@ static int run_matmul(const ir_node *n, const double *const *in, double *C,
 	const ir_shape *sa = &n->in[0]->shape, *sb = &n->in[1]->shape;
 	if (sa->rank != 2 || sb->rank != 2 || n->shape.rank != 2)
 		return node_err(n, err, errlen, "only rank-2 operands are supported");
+	int ta = (int)ir_attr_i(n, IR_ATTR_TA), tb = (int)ir_attr_i(n, IR_ATTR_TB);
 	int64_t m = n->shape.dim[0], nn = n->shape.dim[1];
-	int64_t k = ir_attr_i(n, IR_ATTR_TA) ? sa->dim[0] : sa->dim[1];
-	if ((ir_attr_i(n, IR_ATTR_TA) ? sa->dim[1] : sa->dim[0]) != m || (ir_attr_i(n, IR_ATTR_TB) ? sb->dim[1] : sb->dim[0]) != k ||
-	    (ir_attr_i(n, IR_ATTR_TB) ? sb->dim[0] : sb->dim[1]) != nn)
+	int64_t k = ta ? sa->dim[0] : sa->dim[1];
+	if ((ta ? sa->dim[1] : sa->dim[0]) != m || (tb ? sb->dim[1] : sb->dim[0]) != k ||
+	    (tb ? sb->dim[0] : sb->dim[1]) != nn)
 		return node_err(n, err, errlen, "operand shapes do not match the result");
 	double *bt = NULL;
 	const double *Bk = B;
-	if (ir_attr_i(n, IR_ATTR_TB)) {
+	if (tb) {
 		bt = malloc((size_t)(k * nn > 0 ? k * nn : 1) * sizeof *bt);
 		if (!bt)
 			return node_err(n, err, errlen, "out of memory");
@@ -325,7 +326,7 @@ static int run_matmul(const ir_node *n, const double *const *in, double *C,
 				bt[p * nn + j] = B[j * k + p];
 		Bk = bt;
 	}
-	gemm_rows(A, Bk, C, m, k, nn, ir_attr_i(n, IR_ATTR_TA));
+	gemm_rows(A, Bk, C, m, k, nn, ta);
 	free(bt);
 	round_all(n->dtype, C, m * nn);
 	return 0;

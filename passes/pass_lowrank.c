@@ -196,8 +196,8 @@ static ir_node *match_norm(const ir_graph *g, const users *u, const ir_node *gr,
  * perturbation, and is the rewrite cheaper? */
 static int match_grad(const ir_graph *g, const users *u, const char *pf, ir_node *gr, match *m)
 {
-	if (gr->op != IR_OP_MATMUL || !ir_attr_i(gr, IR_ATTR_TA) || ir_attr_i(gr, IR_ATTR_TB) || gr->shape.rank != 2 ||
-	    u->is_out[gr->id] || !ir_dtype_is_float(gr->dtype))
+	if (gr->op != IR_OP_MATMUL || !ir_attr_i(gr, IR_ATTR_TA) || ir_attr_i(gr, IR_ATTR_TB) ||
+	    gr->shape.rank != 2 || u->is_out[gr->id] || !ir_dtype_is_float(gr->dtype))
 		return -1;
 	ir_node *a = gr->in[0], *b = gr->in[1];
 	if (pf[b->id] && !pf[a->id])
