@@ -20,6 +20,15 @@ int ir_verify(ir_graph *g)
 		if (ir_op_arity(n->op) >= 0 ? n->nin != ir_op_arity(n->op) : n->nin < 0)
 			return ir_error(g, n->loc, "verify: %%%d %s has %d inputs, expected %d", i,
 			                ir_op_name(n->op), n->nin, ir_op_arity(n->op)), -1;
+		int na;
+		ir_op_attrs(n->op, &na);
+		if (na > 0 && !n->attr)
+			return ir_error(g, n->loc, "verify: %%%d %s has no attributes", i,
+			                ir_op_name(n->op)), -1;
+		if ((unsigned)ir_attr_i(n, IR_ATTR_REDUCTION) > IR_REDUCE_NONE ||
+		    (unsigned)ir_attr_i(n, IR_ATTR_INIT) > IR_INIT_CONST)
+			return ir_error(g, n->loc, "verify: %%%d %s: an enum attribute is out of range", i,
+			                ir_op_name(n->op)), -1;
 		for (int k = 0; k < n->nin; k++) {
 			ir_node *x = n->in[k];
 			if (!x || x->id >= i || g->nodes[x->id] != x)

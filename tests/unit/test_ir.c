@@ -227,6 +227,64 @@ static void t_reorder(void **st)
 	ir_graph_free(g);
 }
 
+/* Attributes live in a per-node array the op table describes; nodes of
+ * any op can be made from an input array of any length its arity allows. */
+static void t_attributes_and_inputs(void **st)
+{
+	(void)st;
+	ir_graph *g = ir_graph_new(IR_F32);
+	int64_t d[2] = {3, 4};
+	ir_node *x = ir_input(g, "x", IR_F32, ir_shape_make(2, d));
+	ir_node *s = ir_reduce(g, IR_OP_SUM, x, 2, 1);
+	assert_int_equal(ir_attr_i(s, IR_ATTR_AXES), 2);
+	assert_int_equal(ir_attr_i(s, IR_ATTR_KEEPDIM), 1);
+	assert_true(ir_attr_has(s, IR_ATTR_AXES));
+	assert_false(ir_attr_has(s, IR_ATTR_PERM)); /* not a sum's attribute: reads 0 */
+	assert_int_equal(ir_attr_i(s, IR_ATTR_TA), 0);
+	assert_null(ir_attr_ints(s, IR_ATTR_PERM));
+	int n;
+	const ir_attr_desc *ad = ir_op_attrs(IR_OP_CROSS_ENTROPY, &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(ir_attr_name(ad[1].key), "label_smoothing");
+
+	/* a node from an input array: default attributes, the op's shape rule */
+	ir_node *in[3] = {x, x, x};
+	ir_node *m = ir_node_make(g, IR_OP_SUM, in, 1);
+	assert_non_null(m);
+	assert_int_equal(m->shape.rank, 0); /* axes default 0: every axis */
+	assert_null(ir_node_make(g, IR_OP_ADD, in, 3));
+	assert_non_null(strstr(g->err, "add: takes 2 inputs, got 3"));
+	g->has_err = 0;
+	ir_node *a = ir_node_make(g, IR_OP_ADD, in, 2);
+	assert_non_null(a);
+	assert_ptr_not_equal(a->in, in); /* the graph keeps its own copy */
+
+	/* a clone's attributes are its own */
+	ir_node **map = NULL;
+	ir_graph *c = ir_graph_clone(g, &map);
+	ir_attr_set_i(map[s->id], IR_ATTR_AXES, 1);
+	assert_int_equal(ir_attr_i(s, IR_ATTR_AXES), 2);
+	assert_int_equal(map[a->id]->nin, 2);
+	assert_ptr_equal(map[a->id]->in[1], map[x->id]);
+	free(map);
+	ir_graph_free(c);
+
+	/* the printer names every attribute from the table */
+	char buf[256];
+	FILE *f = fmemopen(buf, sizeof buf, "w");
+	ir_print_node(f, s);
+	fclose(f);
+	assert_non_null(strstr(buf, "sum %0 axes=(1) keepdim : f32[3,1]"));
+
+	/* the verifier checks enum attributes against their range */
+	ir_node *w = ir_param(g, "w", IR_F32, ir_shape_make(2, d), (ir_init){IR_INIT_ONES, 0, 0});
+	assert_int_equal(ir_verify(g), 0);
+	ir_attr_set_i(w, IR_ATTR_INIT, 9);
+	assert_int_equal(ir_verify(g), -1);
+	assert_non_null(strstr(g->err, "out of range"));
+	ir_graph_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +293,7 @@ int main(void)
 		cmocka_unit_test(t_leaves_and_assign), cmocka_unit_test(t_verifier),
 		cmocka_unit_test(t_printer),           cmocka_unit_test(t_clone_and_substitute),
 		cmocka_unit_test(t_reorder),
+		cmocka_unit_test(t_attributes_and_inputs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
