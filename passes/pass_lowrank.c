@@ -113,10 +113,12 @@ static ir_node *find_forward(const ir_graph *g, const users *u, const ir_node *w
 	return NULL;
 }
 
-/* A scalar factor of the same dtype, other than v itself. */
+/* A scalar factor of the same dtype, other than v itself: one element, of
+ * a rank that broadcasting against v (and the [B,N] update) leaves alone. */
 static int is_scalar_of(const ir_node *k, const ir_node *v)
 {
-	return k != v && k->shape.rank == 0 && k->dtype == v->dtype;
+	return k != v && ir_shape_numel(&k->shape) == 1 && k->shape.rank <= 2 &&
+	       k->shape.rank <= v->shape.rank && k->dtype == v->dtype;
 }
 
 static int push_step(scaling *sc, step_kind kind, ir_node *k)

@@ -20,8 +20,9 @@
  *
  * Both are recognised by what they compute, not by the node chain
  * pass_sam happens to build: the norm is sum(G*G) or sum(G^2); the
- * perturbation is any chain of scalings of G by scalars (G*s, s*G, G/s,
- * -G) that is then added to W on either side or subtracted from it.
+ * perturbation is any chain of scalings of G by scalars (one element, of
+ * rank up to 2: G*s, s*G, G/s, -G) that is then added to W on either
+ * side or subtracted from it.
  */
 #ifndef SAMC_PASS_LOWRANK_H
 #define SAMC_PASS_LOWRANK_H

@@ -166,6 +166,9 @@ static int hand_step(int variant, double *out)
 		               ir_unary(g, IR_OP_NEG, ir_binary(g, IR_OP_MUL, ir_binary(g, IR_OP_MUL, gr, ir_scalar(g, 2.0)),
 		                                                ir_binary(g, IR_OP_DIV, s, ir_scalar(g, -2.0)))));
 		break;
+	case 4: /* W + s' * G with s' = s as a [1,1] tensor */
+		wt = ir_binary(g, IR_OP_ADD, w, ir_binary(g, IR_OP_MUL, ir_reshape(g, s, ir_shape_make(2, (int64_t[]){1, 1})), gr));
+		break;
 	}
 	ir_node *y2 = ir_matmul(g, x, wt, 0, 1);
 	ir_node *loss = ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, y2, y2), 0, 0);
@@ -211,7 +214,7 @@ static void test_perturbation_by_meaning(void **st)
 	(void)st;
 	double ref, v;
 	assert_int_equal(hand_step(0, &ref), 1);
-	for (int variant = 1; variant <= 3; variant++) {
+	for (int variant = 1; variant <= 4; variant++) {
 		assert_int_equal(hand_step(variant, &v), 1);
 		/* the same step, however spelled */
 		assert_true(fabs(v - ref) <= 1e-11 * fabs(ref));
