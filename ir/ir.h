@@ -109,10 +109,12 @@ typedef struct {
  *
  * Adding an op means adding its row here and its facets, each in the
  * facet table of its layer, keyed by the op: shape rule (ir_infer.c),
- * interpreter kernel (ir_interp_ops.c), derivative (pass_autodiff.c),
- * lowering (codegen/cg_lower.c), DSL binding (frontend/fe_ops.c), and a
- * gradient-check case (tests/unit/test_gradcheck.c). tests/unit/
- * test_op_table.c fails while any is missing.
+ * interpreter kernel (ir_interp_ops.c), derivative (passes/
+ * pass_autodiff.c), lowering (codegen/cg_lower_ops.c), DSL binding
+ * (frontend/fe_bindings.c), and a gradient-check case (tests/unit/
+ * test_gradcheck_cases.h). An elementwise op's facets are one row of
+ * ir_ops_elem.def. tests/unit/test_op_table.c fails while any is missing;
+ * docs/ops.md walks through it.
  */
 #define IR_OP_TABLE(X)                                                             \
 	X(PARAM, "param", 0, IR_KIND_LEAF, init, IR_GRAD_LEAF, IR_DSL_BOUND)            \
