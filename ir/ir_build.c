@@ -103,6 +103,8 @@ static ir_node *add(ir_graph *g, ir_node *p)
 	return n;
 }
 
+/* For the builders of ops of at most three inputs; others go through
+ * ir_node_make. */
 static void proto_init(proto *p, ir_op op, ir_node *a, ir_node *b, ir_node *c)
 {
 	memset(p, 0, sizeof *p);
@@ -111,7 +113,7 @@ static void proto_init(proto *p, ir_op op, ir_node *a, ir_node *b, ir_node *c)
 	p->in[1] = b;
 	p->in[2] = c;
 	p->n.in = p->in;
-	p->n.nin = ir_op_arity(op) > 0 ? ir_op_arity(op) : 0;
+	p->n.nin = ir_op_arity(op) < 0 ? 0 : ir_op_arity(op) > 3 ? 3 : ir_op_arity(op);
 	p->n.attr = p->attr;
 	ir_attr_defaults(op, p->attr);
 }

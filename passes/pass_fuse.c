@@ -338,6 +338,11 @@ static void decide(pass_fusion *f, const char *need, const int *nuse, ir_node **
 pass_fusion *pass_fuse(ir_graph *g, ir_node *const *outs, int nout, char *err, size_t errlen)
 {
 	int n = g->nnodes;
+	for (int i = 0; i < n; i++)
+		if (g->nodes[i]->op == IR_OP_MODE) {
+			fail(err, errlen, "fusion: the train/eval mode is not resolved (ir_resolve_mode)");
+			return NULL;
+		}
 	pass_fusion *f = calloc(1, sizeof *f);
 	char *need = calloc((size_t)n + 1, 1), *forced = calloc((size_t)n + 1, 1);
 	int *nuse = calloc((size_t)n + 1, sizeof *nuse);

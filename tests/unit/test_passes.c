@@ -15,6 +15,7 @@
 
 #include "fe_model.h"
 #include "ir_interp.h"
+#include "pass_fuse.h"
 #include "pass_pipeline.h"
 #include "test_cg_harness.h"
 #include "test_model.h"
@@ -141,6 +142,9 @@ static void t_mode_interp(void **st)
 		if (mode < 0) {
 			assert_int_equal(rc, -1);
 			assert_non_null(strstr(e.msg, "mode is not resolved"));
+			/* the compiled backends refuse it too, before fusion */
+			assert_null(pass_fuse(g, &y, 1, err, sizeof err));
+			assert_non_null(strstr(err, "mode is not resolved"));
 		} else {
 			assert_int_equal(rc, 0);
 			assert_true(out == (mode == IR_MODE_TRAIN ? 3.5 : 3.0));
