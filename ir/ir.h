@@ -259,6 +259,14 @@ void ir_graph_free(ir_graph *g);
  * `file` is copied into the arena. */
 void ir_set_loc(ir_graph *g, const char *file, int line);
 
+/* Writes a printf-style message into err (errlen bytes) and returns -1:
+ * for functions that report errors through a caller's buffer. */
+int ir_failf(char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
+
 /* Record an error at a location (printf-style); returns NULL for chaining. */
 ir_node *ir_error(ir_graph *g, ir_loc loc, const char *fmt, ...)
 #if defined(__GNUC__)

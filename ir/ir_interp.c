@@ -5,7 +5,6 @@
  * ir_interp_ops.c, free each intermediate after its last use, then commit
  * every ASSIGN at once.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,22 +20,6 @@ struct ir_env {
 static int is_env_leaf(const ir_node *n)
 {
 	return n->op == IR_OP_PARAM || n->op == IR_OP_INPUT || n->op == IR_OP_STATE;
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 3, 4)))
-#endif
-	;
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
 }
 
 /* Passes may append nodes after the env was made: grow to the graph. */
@@ -117,10 +100,10 @@ static int mark_live(ir_graph *g, ir_node *const *outs, int nout, int commit, ch
 		if (g->nodes[i]->op == IR_OP_ASSIGN) {
 			ir_node *t = g->nodes[i]->in[0];
 			if (!in_graph(g, t) || (t->op != IR_OP_PARAM && t->op != IR_OP_STATE))
-				return fail(err, errlen, "node %%%d (assign): its target is not a param or state", i);
+				return ir_failf(err, errlen, "node %%%d (assign): its target is not a param or state", i);
 			/* two writes to one leaf in one step have no defined order */
 			if (need[t->id] == 2)
-				return fail(err, errlen, "node %%%d (assign): '%s' is assigned twice in one step",
+				return ir_failf(err, errlen, "node %%%d (assign): '%s' is assigned twice in one step",
 				            i, t->name ? t->name : "?");
 			need[t->id] = 2;
 			need[i] = 1;
@@ -133,7 +116,7 @@ static int mark_live(ir_graph *g, ir_node *const *outs, int nout, int commit, ch
 		for (int j = 0; j < nd->nin; j++) {
 			ir_node *x = nd->in[j];
 			if (!in_graph(g, x) || x->id >= i)
-				return fail(err, errlen, "node %%%d (%s): input %d is not an earlier node", i,
+				return ir_failf(err, errlen, "node %%%d (%s): input %d is not an earlier node", i,
 				            ir_op_name(nd->op), j);
 			need[x->id] = 1;
 			if (last[x->id] < i)
@@ -149,20 +132,20 @@ static int interp(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
 	ir_graph *g = e->g;
 	int n = g->nnodes, rc = -1;
 	if (nout > 0 && !out_vals)
-		return fail(err, errlen, "interpreter: no room for the %d outputs", nout);
+		return ir_failf(err, errlen, "interpreter: no room for the %d outputs", nout);
 	for (int i = 0; i < nout; i++)
 		out_vals[i] = NULL;
 	if (env_grow(e))
-		return fail(err, errlen, "interpreter: out of memory");
+		return ir_failf(err, errlen, "interpreter: out of memory");
 	for (int i = 0; i < nout; i++)
 		if (!in_graph(g, outs[i]))
-			return fail(err, errlen, "interpreter: output %d is not a node of this graph", i);
+			return ir_failf(err, errlen, "interpreter: output %d is not a node of this graph", i);
 
 	char *need = calloc((size_t)n + 1, 1);
 	int *last = malloc(((size_t)n + 1) * sizeof *last);
 	double **val = calloc((size_t)n + 1, sizeof *val);
 	if (!need || !last || !val) {
-		fail(err, errlen, "interpreter: out of memory");
+		ir_failf(err, errlen, "interpreter: out of memory");
 		goto done;
 	}
 
@@ -175,7 +158,7 @@ static int interp(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
 			continue;
 		if (is_env_leaf(nd)) {
 			if (!(val[i] = ir_env_leaf(e, nd))) {
-				fail(err, errlen, "interpreter: out of memory");
+				ir_failf(err, errlen, "interpreter: out of memory");
 				goto done;
 			}
 			/* an f32 leaf holds floats, whatever the caller wrote */
@@ -186,12 +169,12 @@ static int interp(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
 		}
 		int64_t cnt = value_numel(nd);
 		if (!(val[i] = malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof(double)))) {
-			fail(err, errlen, "interpreter: out of memory for node %%%d", i);
+			ir_failf(err, errlen, "interpreter: out of memory for node %%%d", i);
 			goto done;
 		}
 		const double *inl[8] = {0}, **in = inl;
 		if (nd->nin > 8 && !(in = calloc((size_t)nd->nin, sizeof *in))) {
-			fail(err, errlen, "interpreter: out of memory");
+			ir_failf(err, errlen, "interpreter: out of memory");
 			goto done;
 		}
 		for (int j = 0; j < nd->nin; j++)
@@ -215,7 +198,7 @@ static int interp(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
 		int64_t cnt = value_numel(outs[i]);
 		out_vals[i] = malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof(double));
 		if (!out_vals[i]) {
-			fail(err, errlen, "interpreter: out of memory");
+			ir_failf(err, errlen, "interpreter: out of memory");
 			goto done;
 		}
 		memcpy(out_vals[i], val[outs[i]->id], (size_t)cnt * sizeof(double));

@@ -3,27 +3,10 @@
  * needed node whether it is inlined or materialized, then gather each
  * kernel's inlined tree and the materialized values it reads.
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pass_fuse.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 3, 4)))
-#endif
-	;
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 void pass_fusion_free(pass_fusion *f)
 {
@@ -340,7 +323,7 @@ pass_fusion *pass_fuse(ir_graph *g, ir_node *const *outs, int nout, char *err, s
 	int n = g->nnodes;
 	for (int i = 0; i < n; i++)
 		if (g->nodes[i]->op == IR_OP_MODE) {
-			fail(err, errlen, "fusion: the train/eval mode is not resolved (ir_resolve_mode)");
+			ir_failf(err, errlen, "fusion: the train/eval mode is not resolved (ir_resolve_mode)");
 			return NULL;
 		}
 	pass_fusion *f = calloc(1, sizeof *f);
@@ -361,7 +344,7 @@ pass_fusion *pass_fuse(ir_graph *g, ir_node *const *outs, int nout, char *err, s
 		f->kernel_of[i] = -1;
 	for (int i = 0; i < nout; i++) {
 		if (!outs[i] || outs[i]->id < 0 || outs[i]->id >= n || g->nodes[outs[i]->id] != outs[i]) {
-			fail(err, errlen, "fusion: output %d is not a node of this graph", i);
+			ir_failf(err, errlen, "fusion: output %d is not a node of this graph", i);
 			goto bad;
 		}
 		f->outs[i] = outs[i];
@@ -378,7 +361,7 @@ pass_fusion *pass_fuse(ir_graph *g, ir_node *const *outs, int nout, char *err, s
 		for (int j = 0; j < nd->nin; j++) {
 			ir_node *x = nd->in[j];
 			if (!x || x->id >= i || g->nodes[x->id] != x) {
-				fail(err, errlen, "fusion: node %%%d (%s): input %d is not an earlier node", i,
+				ir_failf(err, errlen, "fusion: node %%%d (%s): input %d is not an earlier node", i,
 				     ir_op_name(nd->op), j);
 				goto bad;
 			}
@@ -420,7 +403,7 @@ pass_fusion *pass_fuse(ir_graph *g, ir_node *const *outs, int nout, char *err, s
 	free(one_use);
 	return f;
 oom:
-	fail(err, errlen, "fusion: out of memory");
+	ir_failf(err, errlen, "fusion: out of memory");
 bad:
 	free(need);
 	free(forced);

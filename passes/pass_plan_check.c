@@ -2,26 +2,10 @@
  * pass_plan_check.c - the memory plan's invariants (see pass_plan.h),
  * checked from the plan alone, without trusting how it was placed.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "pass_plan.h"
-
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 3, 4)))
-#endif
-	;
-
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 typedef struct {
 	int64_t lo;
@@ -38,7 +22,7 @@ static int check_arena(const pass_plan *p, char *err, size_t errlen)
 {
 	span *s = malloc(((size_t)p->nbuf + 1) * sizeof *s);
 	if (!s)
-		return bad(err, errlen, "plan check: out of memory");
+		return ir_failf(err, errlen, "plan check: out of memory");
 	int n = 0;
 	for (int i = 0; i < p->nbuf; i++) {
 		const pass_buf *b = &p->buf[i];
@@ -47,7 +31,7 @@ static int check_arena(const pass_plan *p, char *err, size_t errlen)
 		if (b->offset < 0 || b->bytes < b->numel * (int64_t)pass_dtype_size(b->dtype) ||
 		    b->offset + b->bytes > p->arena_bytes) {
 			free(s);
-			return bad(err, errlen, "buffer %d (%lld bytes at %lld) does not fit in the arena of "
+			return ir_failf(err, errlen, "buffer %d (%lld bytes at %lld) does not fit in the arena of "
 			           "%lld bytes", i, (long long)b->bytes, (long long)b->offset,
 			           (long long)p->arena_bytes);
 		}
@@ -65,7 +49,7 @@ static int check_arena(const pass_plan *p, char *err, size_t errlen)
 			int i = s[x].i < s[y].i ? s[x].i : s[y].i, j = s[x].i ^ s[y].i ^ i;
 			const pass_buf *u = &p->buf[i], *v = &p->buf[j];
 			free(s);
-			return bad(err, errlen, "buffers %d and %d overlap: bytes [%lld, %lld) and [%lld, %lld) "
+			return ir_failf(err, errlen, "buffers %d and %d overlap: bytes [%lld, %lld) and [%lld, %lld) "
 			           "are both live over kernels k%d..k%d and k%d..k%d", i, j,
 			           (long long)u->offset, (long long)(u->offset + u->bytes),
 			           (long long)v->offset, (long long)(v->offset + v->bytes), u->def, u->last,
@@ -92,18 +76,18 @@ static int check_assigns(const pass_plan *p, char *err, size_t errlen)
 				continue;
 			times++;
 			if (cm->src < 0 || cm->src >= p->nbuf || cm->src != p->buf_of[v->id])
-				return bad(err, errlen, "the commit of '%s' copies buffer %d, not its value's %d",
+				return ir_failf(err, errlen, "the commit of '%s' copies buffer %d, not its value's %d",
 				           t->name, cm->src, p->buf_of[v->id]);
 			if (cm->snapshot >= p->nbuf ||
 			    (cm->snapshot >= 0 && p->buf[cm->snapshot].kind != PASS_BUF_ARENA))
-				return bad(err, errlen, "the commit of '%s' snapshots to buffer %d, not an arena "
+				return ir_failf(err, errlen, "the commit of '%s' snapshots to buffer %d, not an arena "
 				           "buffer", t->name, cm->snapshot);
 		}
 		int k = f->kernel_of[v->id];
 		if (k >= 0 && p->direct[k] && p->buf_of[v->id] == p->buf_of[t->id])
 			times++;
 		if (times != 1)
-			return bad(err, errlen, "'%s' is committed %d times (assign %%%d), not once", t->name,
+			return ir_failf(err, errlen, "'%s' is committed %d times (assign %%%d), not once", t->name,
 			           times, i);
 	}
 	return 0;
