@@ -380,7 +380,8 @@ static void fe_read_data(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 	const char *pre = "data.";
 	dc->format = fe_str(L, t, pre, "format", NULL);
 	if (!dc->format)
-		fe_recipe_error(L, "data.format is missing (\"idx\", \"csv\" or \"safetensors\")");
+		fe_recipe_error(L, "data.format is missing (\"idx\", \"csv\", \"safetensors\", "
+		                   "\"cifar10\", \"cifar100\" or \"npy\")");
 	fe_choice(L, "data.format", "data.format", dc->format);
 	dc->base_dir = fe_model_dir(d);
 	dc->ntrain = fe_read_split(L, t, "train", dc->train, d);

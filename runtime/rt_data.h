@@ -2,7 +2,8 @@
  * rt_data.h - data sets on disk to tensors in memory.
  *
  * Formats: IDX (raw or gzip-compressed, as Fashion-MNIST ships), CSV with a
- * header row, safetensors. Every loader validates what it reads and names
+ * header row, safetensors, the binary CIFAR-10 and CIFAR-100 files, NumPy
+ * .npy. Every loader validates what it reads and names
  * the file and the problem on error (wrong magic, truncation, dimensions or
  * counts that disagree, labels out of range, missing file).
  *
@@ -25,6 +26,19 @@ int rt_idx_read(const char *path, rt_dtype want, rt_tensor *out, rt_err *err);
  * as numbers; a ragged row is an error naming the line. */
 int rt_csv_read(const char *path, const char **columns, int ncolumns,
                 rt_dtype want, rt_tensor *out, rt_err *err);
+
+/* Binary CIFAR-10 (cifar100 == 0) or CIFAR-100 files, e.g. data_batch_1.bin
+ * to data_batch_5.bin, read in order as one split: the images as u8
+ * [N,3,32,32] (labels == 0) or the labels as u8 [N] (labels == 1;
+ * CIFAR-100's fine label). A file size that is not a whole number of
+ * records, or a label out of range, is an error naming the file. */
+#define RT_CIFAR_MAX_FILES 16
+int rt_cifar_read(const char *const *paths, int npaths, int cifar100, int labels, rt_tensor *out,
+                  rt_err *err);
+
+/* NumPy .npy file (versions 1.0 to 3.0; <f4, <f8, |u1, <i4, <i8; C order):
+ * a tensor of the file's dtype and shape. */
+int rt_npy_read(const char *path, rt_tensor *out, rt_err *err);
 
 /* Checks that a label tensor's values are integers in [0, nclasses);
  * names `path` and the first offending index otherwise. */

@@ -145,8 +145,60 @@ static int load_st(const char *path, const char *input, rt_tensor *t, rt_err *er
 	return 0;
 }
 
-static int load_file(const data_config *dc, const data_file *files, int nfiles, const char *path,
-                     const data_file *f, const rt_slot *s, rt_tensor *t, rt_err *err)
+/* A CIFAR binding: a comma-separated list of files read as one split; the
+ * input declared with classes gets the labels, any other the images. */
+static int load_cifar(const char *dir, const char *list, int cifar100, const rt_slot *s,
+                      rt_tensor *t, rt_err *err)
+{
+	char *buf = strdup(list), *paths[RT_CIFAR_MAX_FILES], *save = NULL;
+	int n = 0, rc = 0;
+	if (!buf)
+		return rt_errf(err, "out of memory");
+	for (char *p = strtok_r(buf, ",", &save); p && !rc; p = strtok_r(NULL, ",", &save)) {
+		while (*p == ' ')
+			p++;
+		for (char *e = p + strlen(p); e > p && e[-1] == ' ';)
+			*--e = 0;
+		if (n == RT_CIFAR_MAX_FILES)
+			rc = rt_errf(err, "data: '%s' names more than %d CIFAR files", list,
+			             RT_CIFAR_MAX_FILES);
+		else if ((paths[n] = malloc(4096)) == NULL)
+			rc = rt_errf(err, "out of memory");
+		else
+			join_path(paths[n++], 4096, dir, p);
+	}
+	if (!rc && n == 0)
+		rc = rt_errf(err, "data: input '%s' is bound to no CIFAR file ('%s')", s->name, list);
+	if (!rc)
+		rc = rt_cifar_read((const char *const *)paths, n, cifar100, s->nclasses > 0, t, err);
+	for (int i = 0; i < n; i++)
+		free(paths[i]);
+	free(buf);
+	return rc;
+}
+
+/* A .npy array: its shape past the first dimension must be the input's. */
+static int load_npy(const char *path, const rt_slot *s, rt_tensor *t, rt_err *err)
+{
+	if (rt_npy_read(path, t, err))
+		return -1;
+	int same = t->rank == s->rank;
+	for (int i = 1; same && i < s->rank; i++)
+		same = t->dim[i] == s->dim[i];
+	if (same)
+		return 0;
+	char ss[96], ts[96];
+	rt_shape_str(ss, sizeof ss, s->rank, s->dim);
+	rt_shape_str(ts, sizeof ts, t->rank, t->dim);
+	rt_tensor_free(t);
+	return rt_errf(err, "%s: array of shape %s does not fit input '%s' of shape %s: the "
+	               "dimensions after the first (examples) must be the input's", path, ts,
+	               s->name, ss);
+}
+
+static int load_file(const data_config *dc, const data_file *files, int nfiles, const char *dir,
+                     const char *path, const data_file *f, const rt_slot *s, rt_tensor *t,
+                     rt_err *err)
 {
 	const char *fmt = dc->format ? dc->format : "idx";
 	if (strcmp(fmt, "idx") == 0)
@@ -155,8 +207,12 @@ static int load_file(const data_config *dc, const data_file *files, int nfiles, 
 		return load_csv(path, f, files, nfiles, t, err);
 	if (strcmp(fmt, "safetensors") == 0)
 		return load_st(path, f->input, t, err);
-	return rt_errf(err, "data format '%s' is not supported (expected idx, csv or safetensors)",
-	               fmt);
+	if (strcmp(fmt, "cifar10") == 0 || strcmp(fmt, "cifar100") == 0)
+		return load_cifar(dir, f->path, strcmp(fmt, "cifar100") == 0, s, t, err);
+	if (strcmp(fmt, "npy") == 0)
+		return load_npy(path, s, t, err);
+	return rt_errf(err, "data format '%s' is not supported (expected idx, csv, safetensors, "
+	               "cifar10, cifar100 or npy)", fmt);
 }
 
 /* Element i of dst (of dtype dt): the raw value v, normalised if asked. */
@@ -259,9 +315,10 @@ int rt_dataset_load(rt_dataset *ds, const data_config *dc, int test, const char 
 			goto fail;
 		}
 		char path[4096];
-		join_path(path, sizeof path, data_dir ? data_dir : dc->base_dir, f->path);
+		const char *dir = data_dir ? data_dir : dc->base_dir;
+		join_path(path, sizeof path, dir, f->path);
 		rt_tensor t = {0};
-		if (load_file(dc, files, nfiles, path, f, s, &t, err))
+		if (load_file(dc, files, nfiles, dir, path, f, s, &t, err))
 			goto fail;
 		rt_dataset_col *col = &ds->col[ds->ncol++];
 		int rc = make_col(dc, path, s, &t, limit, col, err);

@@ -11,6 +11,11 @@
  *  - csv: the column named like the input if the header has one (labels,
  *    scalar targets); otherwise every column not claimed by name by another
  *    input bound to the same file (the features).
+ *  - cifar10, cifar100: a comma-separated list of binary CIFAR files read in
+ *    order as one split; the input declared with classes receives the
+ *    labels (CIFAR-100: the fine ones), any other the images [N,3,32,32].
+ *  - npy: the file's array, whose dimensions after the first must be the
+ *    input's exactly.
  * A file's per-example element count must equal the slot's (its shape
  * without the batch dimension): IDX [60000,28,28] feeds a [B,784] slot.
  * Float inputs are normalised as (x * scale - mean) / std (scale 0 and

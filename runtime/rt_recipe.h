@@ -53,7 +53,7 @@ typedef struct {
 } data_file;
 
 typedef struct {
-	const char *format;   /* "idx", "csv", "safetensors" */
+	const char *format;   /* "idx", "csv", "safetensors", "cifar10", "cifar100", "npy" */
 	data_file train[4], test[4];
 	int ntrain, ntest;
 	double scale;         /* x * scale, then (x - mean) / std */

@@ -95,7 +95,7 @@ enum {
 	  RT_KEY_RUN | RT_KEY_COSINE, NULL) \
 	F("schedule.warmup", NUMBER, sched.warmup, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
 	N("data", TABLE, TABLE, 0, 0, 0, 0) \
-	F("data.format", STRING, data.format, 0, 0, 0, 0, "idx|csv|safetensors") \
+	F("data.format", STRING, data.format, 0, 0, 0, 0, "idx|csv|safetensors|cifar10|cifar100|npy") \
 	N("data.train", MAP, STRING, 0, 0, 0, 0) \
 	N("data.test", MAP, STRING, 0, 0, 0, 0) \
 	F("data.scale", NUMBER, data.scale, 1, -RT_KEY_NOLIMIT, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
