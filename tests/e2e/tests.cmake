@@ -6,6 +6,7 @@
 #   e2e_threads            --threads 1, 2, 3 train to the same bits
 #   e2e_bad_inputs         broken IDX files, checkpoints, a diverging run: exit 1 + message
 #   e2e_data_dir           --data DIR resolves the recipe's relative data paths
+#   e2e_cifar_npy          a small model trains from CIFAR-10, CIFAR-100 and .npy files
 #   e2e_cli                help texts, usage errors (exit 2), samc steps file errors
 #   e2e_deep_chain         50,000 chained ops: every emit stage, interpreter training
 # With -DSAMC_LONG_TESTS=ON, on the full Fashion-MNIST:
@@ -55,6 +56,9 @@ set_tests_properties(e2e_deep_chain PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 L
 
 add_test(NAME e2e_data_dir COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/data_dir.py $<TARGET_FILE:samc>)
 set_tests_properties(e2e_data_dir PROPERTIES TIMEOUT 120 LABELS e2e)
+
+add_test(NAME e2e_cifar_npy COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/cifar_npy.py $<TARGET_FILE:samc>)
+set_tests_properties(e2e_cifar_npy PROPERTIES TIMEOUT 120 LABELS e2e)
 
 if(SAMC_LONG_TESTS)
   add_test(NAME e2e_torch_epoch_full
