@@ -2,7 +2,7 @@
  * test_cifar_npy.c - the binary CIFAR-10/CIFAR-100 reader and the NumPy .npy
  * reader on files written here in the exact formats, malformed ones
  * included (each with the error it must give), and both formats bound to a
- * step's inputs through rt_dataset_load.
+ * step's inputs through rt_dataset_load; and IDX images into a 4-D input.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -358,6 +358,42 @@ static void test_npy_dataset(void **state)
 		fail_msg("%s", err.msg);
 }
 
+/* IDX images [N,2,3] feed a 4-D input [B,1,2,3] as they feed [B,6]. */
+static void test_idx_images_4d(void **state)
+{
+	char p[4200];
+	unsigned char img[4 + 12 + 4 * 6] = {0, 0, 8, 3, 0, 0, 0, 4, 0, 0, 0, 2, 0, 0, 0, 3};
+	unsigned char lab[8 + 4] = {0, 0, 8, 1, 0, 0, 0, 4, 7, 8, 9, 0};
+	for (int i = 0; i < 24; i++)
+		img[16 + i] = (unsigned char)(i * 10);
+	snprintf(p, sizeof p, "%s/img.idx", (char *)*state);
+	write_file(p, img, sizeof img);
+	snprintf(p, sizeof p, "%s/lab.idx", (char *)*state);
+	write_file(p, lab, sizeof lab);
+	data_config dc = {.format = "idx", .ntrain = 2, .scale = 0.5};
+	dc.train[0] = (data_file){"x", "img.idx"};
+	dc.train[1] = (data_file){"y", "lab.idx"};
+	const int64_t d4[4] = {B, 1, 2, 3};
+	step st;
+	make_step(&st, 4, d4);
+	rt_dataset ds;
+	rt_err err = {{0}};
+	if (rt_dataset_load(&ds, &dc, 0, (char *)*state, &st.x, &err))
+		fail_msg("%s", err.msg);
+	int64_t order[2] = {3, 1};
+	float x[B * 6];
+	int32_t y[B];
+	void *dst[2] = {x, y};
+	assert_int_equal(rt_dataset_fill(&ds, order, 0, B, RT_PAD_ZERO, dst, NULL, RT_F32, NULL), B);
+	assert_int_equal(y[0], 0);
+	assert_int_equal(y[1], 8);
+	for (int i = 0; i < 6; i++) {
+		assert_true(x[i] == (float)((18 + i) * 10 * 0.5));
+		assert_true(x[6 + i] == (float)((6 + i) * 10 * 0.5));
+	}
+	rt_dataset_free(&ds);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +404,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_npy_malformed, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_cifar_dataset, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_npy_dataset, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_idx_images_4d, setup_dir, teardown_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
