@@ -50,8 +50,8 @@ static int64_t count_records(FILE *f, const char *path, const cifar_kind *k, rt_
 	return size / rec;
 }
 
-/* Reads n records of path into out (images or labels from record `first`
- * on); out has room for them. */
+/* Reads the n records of the open file into out, the images or the labels;
+ * out has room for them. */
 static int read_records(FILE *f, const char *path, const cifar_kind *k, int64_t n, int labels,
                         unsigned char *out, rt_err *err)
 {
