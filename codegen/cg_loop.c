@@ -176,7 +176,7 @@ int cg_type_is_float(cg_type t)
 static const char *uop_name(int op)
 {
 	static const char *const n[] = {"neg", "exp", "log", "sqrt", "abs", "floor",
-	                                "tanh", "erf", "cos", "sin", "isnan", "not"};
+	                                "tanh", "erf", "cos", "sin", "log1p", "isnan", "not"};
 	return (unsigned)op < sizeof n / sizeof *n ? n[op] : "?";
 }
 

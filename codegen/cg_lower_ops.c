@@ -15,6 +15,7 @@ cg_expr *cg_lower_elem(ir_arena *ar, const ir_node *n, cg_expr *x, cg_expr *y)
 #define LB(op, v, w) cg_bin(ar, CG_B_##op, v, w)
 #define LSEL(c, v, w) cg_select(ar, c, v, w)
 #define LK(v) cg_const_f(ar, t, v)
+#define AT(key) ir_attr_f(n, IR_ATTR_##key)
 #define E1(e, f, gr, lo) case IR_OP_##e: return lo;
 #define E2(e, f, ga, gb, lo)   \
 	case IR_OP_##e: {          \
@@ -35,6 +36,7 @@ cg_expr *cg_lower_elem(ir_arena *ar, const ir_node *n, cg_expr *x, cg_expr *y)
 #undef LB
 #undef LSEL
 #undef LK
+#undef AT
 }
 
 int cg_lower_has(ir_op op)

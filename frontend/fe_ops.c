@@ -1,10 +1,12 @@
 /*
  * fe_ops.c - the stateless tensor functions of the model language, named
- * as in PyTorch: relu, gelu, tanh, sigmoid, exp, log, sqrt, abs, softmax,
+ * as in PyTorch: relu, gelu, tanh, sigmoid, exp, log, sqrt, abs,
+ * leaky_relu, softplus, clamp, softmax,
  * log_softmax, cross_entropy, mse_loss, accuracy, matmul, reshape,
  * transpose, sum, mean, max. Shape rules live in the IR builder; this file
  * only checks Lua arguments and converts them.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +33,58 @@ static int fe_unary(lua_State *L)
 	ir_node *x = fe_arg_tensor(L, 1, fn, "input");
 	fe_dsl_here(L);
 	return fe_push_built(L, ir_unary(d->g, op, x));
+}
+
+/* Argument idx as a number, `def` when absent (nil). */
+static double fe_opt_number(lua_State *L, int idx, const char *fn, const char *what, double def)
+{
+	if (lua_isnoneornil(L, idx))
+		return def;
+	if (lua_type(L, idx) != LUA_TNUMBER) {
+		char got[128];
+		fe_arg_typename(L, idx, got, sizeof got);
+		fe_sandbox_error(L, "%s: argument %d (%s) must be a number, got %s", fn, idx, what, got);
+	}
+	double v = lua_tonumber(L, idx);
+	if (isnan(v))
+		fe_sandbox_error(L, "%s: argument %d (%s) is NaN", fn, idx, what);
+	return v;
+}
+
+/* leaky_relu(x, negative_slope = 0.01) */
+static int fe_leaky_relu(lua_State *L)
+{
+	fe_dsl *d = fe_dsl_of(L);
+	ir_node *x = fe_arg_tensor(L, 1, "leaky_relu", "input");
+	double slope = fe_opt_number(L, 2, "leaky_relu", "negative_slope", 0.01);
+	fe_dsl_here(L);
+	return fe_push_built(L, ir_leaky_relu(d->g, x, slope));
+}
+
+/* softplus(x, beta = 1, threshold = 20) */
+static int fe_softplus(lua_State *L)
+{
+	fe_dsl *d = fe_dsl_of(L);
+	ir_node *x = fe_arg_tensor(L, 1, "softplus", "input");
+	double beta = fe_opt_number(L, 2, "softplus", "beta", 1.0);
+	double threshold = fe_opt_number(L, 3, "softplus", "threshold", 20.0);
+	if (beta == 0)
+		return fe_sandbox_error(L, "softplus: argument 2 (beta) must not be 0");
+	fe_dsl_here(L);
+	return fe_push_built(L, ir_softplus(d->g, x, beta, threshold));
+}
+
+/* clamp(x, min = nil, max = nil): at least one bound, as PyTorch */
+static int fe_clamp(lua_State *L)
+{
+	fe_dsl *d = fe_dsl_of(L);
+	ir_node *x = fe_arg_tensor(L, 1, "clamp", "input");
+	if (lua_isnoneornil(L, 2) && lua_isnoneornil(L, 3))
+		return fe_sandbox_error(L, "clamp: at least one of min and max must be given");
+	double lo = fe_opt_number(L, 2, "clamp", "min", -INFINITY);
+	double hi = fe_opt_number(L, 3, "clamp", "max", INFINITY);
+	fe_dsl_here(L);
+	return fe_push_built(L, ir_clamp(d->g, x, lo, hi));
 }
 
 /* softmax(x, dim = -1), log_softmax(x, dim = -1) */
@@ -212,6 +266,9 @@ void fe_ops_open(lua_State *L)
 	fe_reg_op(L, "max", fe_reduce, IR_OP_MAX);
 	fe_reg_op(L, "mean", fe_reduce, IR_OP_COUNT); /* COUNT marks the mean */
 	static const luaL_Reg fns[] = {
+		{"leaky_relu", fe_leaky_relu},
+		{"softplus", fe_softplus},
+		{"clamp", fe_clamp},
 		{"cross_entropy", fe_cross_entropy},
 		{"mse_loss", fe_mse_loss},
 		{"accuracy", fe_accuracy},

@@ -2,7 +2,9 @@
  * fe_tensor.c - tensors as Lua values: a full userdata holding an ir_node*,
  * with the arithmetic operators (+ - * / ^ and unary minus, numbers
  * becoming scalar constants, numpy broadcasting by the builder), .shape,
- * .dtype and tostring ("tensor f32[128,784]").
+ * .dtype and tostring ("tensor f32[128,784]"); and the binary functions
+ * minimum, maximum and the comparisons gt, ge, lt, le, eq, ne, which take
+ * numbers the same way.
  */
 #include <stdio.h>
 #include <string.h>
@@ -97,6 +99,13 @@ static int fe_mul(lua_State *L) { return fe_binop(L, IR_OP_MUL, "*"); }
 static int fe_div(lua_State *L) { return fe_binop(L, IR_OP_DIV, "/"); }
 static int fe_pow(lua_State *L) { return fe_binop(L, IR_OP_POW, "^"); }
 
+/* minimum(a, b), gt(a, b), ...: the op is the closure's upvalue */
+static int fe_binfn(lua_State *L)
+{
+	ir_op op = (ir_op)lua_tointeger(L, lua_upvalueindex(1));
+	return fe_binop(L, op, ir_op_name(op));
+}
+
 static int fe_unm(lua_State *L)
 {
 	fe_dsl *d = fe_dsl_of(L);
@@ -162,4 +171,11 @@ void fe_tensor_open(lua_State *L)
 	lua_pushliteral(L, "tensor");
 	lua_setfield(L, -2, "__metatable");
 	lua_pop(L, 1);
+	static const ir_op binfns[] = {IR_OP_MINIMUM, IR_OP_MAXIMUM, IR_OP_GT, IR_OP_GE,
+	                               IR_OP_LT, IR_OP_LE, IR_OP_EQ, IR_OP_NE};
+	for (size_t i = 0; i < sizeof binfns / sizeof *binfns; i++) {
+		lua_pushinteger(L, binfns[i]);
+		lua_pushcclosure(L, fe_binfn, 1);
+		lua_setglobal(L, ir_op_name(binfns[i]));
+	}
 }

@@ -70,7 +70,12 @@ typedef enum {
 	X(NCLASSES, "classes", IR_ATTR_T_INT)       /* labels input: classes */  \
 	X(INIT, "init", IR_ATTR_T_ENUM)             /* PARAM, STATE: ir_init_kind */ \
 	X(INIT_A, "init_a", IR_ATTR_T_FLOAT)                                    \
-	X(INIT_B, "init_b", IR_ATTR_T_FLOAT)
+	X(INIT_B, "init_b", IR_ATTR_T_FLOAT)                                    \
+	X(NEG_SLOPE, "negative_slope", IR_ATTR_T_FLOAT) /* LEAKY_RELU */         \
+	X(BETA, "beta", IR_ATTR_T_FLOAT)            /* SOFTPLUS */               \
+	X(THRESHOLD, "threshold", IR_ATTR_T_FLOAT)  /* SOFTPLUS: linear above */ \
+	X(MIN, "min", IR_ATTR_T_FLOAT)              /* CLAMP: -inf when absent */ \
+	X(MAX, "max", IR_ATTR_T_FLOAT)              /* CLAMP: inf when absent */
 
 typedef enum {
 #define X(e, s, t) IR_ATTR_##e,
@@ -138,16 +143,24 @@ typedef struct {
 	X(COS, "cos", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_INTERNAL)             \
 	X(SIN, "sin", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_INTERNAL)             \
 	X(FLOOR, "floor", 1, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_INTERNAL)         \
+	X(LEAKY_RELU, "leaky_relu", 1, IR_KIND_ELEM, leaky, IR_GRAD_RULE, IR_DSL_BOUND) \
+	X(SOFTPLUS, "softplus", 1, IR_KIND_ELEM, softplus, IR_GRAD_RULE, IR_DSL_BOUND)  \
+	X(CLAMP, "clamp", 1, IR_KIND_ELEM, clamp, IR_GRAD_RULE, IR_DSL_BOUND)           \
 	/* binary elementwise (broadcasting) */                                        \
 	X(ADD, "add", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
 	X(SUB, "sub", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
 	X(MUL, "mul", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
 	X(DIV, "div", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
 	X(POW, "pow", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)                \
-	X(MINIMUM, "minimum", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_INTERNAL)     \
-	X(MAXIMUM, "maximum", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_INTERNAL)     \
-	X(GT, "gt", 2, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_INTERNAL) /* 1 where a>b */ \
-	X(EQ, "eq", 2, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_INTERNAL) /* 1 where a==b */ \
+	X(MINIMUM, "minimum", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)        \
+	X(MAXIMUM, "maximum", 2, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)        \
+	/* comparisons: 1 where it holds, else 0, in the inputs' dtype */              \
+	X(GT, "gt", 2, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_BOUND)                  \
+	X(GE, "ge", 2, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_BOUND)                  \
+	X(LT, "lt", 2, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_BOUND)                  \
+	X(LE, "le", 2, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_BOUND)                  \
+	X(EQ, "eq", 2, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_BOUND)                  \
+	X(NE, "ne", 2, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_BOUND)                  \
 	X(GELU_GRAD, "gelu_grad", 2, IR_KIND_ELEM, none, IR_GRAD_NONE, IR_DSL_INTERNAL) /* (x,dy) */ \
 	/* data movement */                                                            \
 	X(RESHAPE, "reshape", 1, IR_KIND_SHAPE, none, IR_GRAD_RULE, IR_DSL_BOUND)       \
@@ -307,6 +320,12 @@ ir_node *ir_node_make(ir_graph *g, ir_op op, ir_node *const *in, int nin);
 /* Elementwise ops (binary ops broadcast; dtypes must match). */
 ir_node *ir_unary(ir_graph *g, ir_op op, ir_node *x);
 ir_node *ir_binary(ir_graph *g, ir_op op, ir_node *a, ir_node *b);
+/* The elementwise ops with attributes (PyTorch's defaults: slope 0.01;
+ * beta 1, threshold 20). clamp: lo = -INFINITY or hi = INFINITY for no
+ * bound; NaN bounds are refused. */
+ir_node *ir_leaky_relu(ir_graph *g, ir_node *x, double negative_slope);
+ir_node *ir_softplus(ir_graph *g, ir_node *x, double beta, double threshold);
+ir_node *ir_clamp(ir_graph *g, ir_node *x, double lo, double hi);
 
 /* Data movement */
 ir_node *ir_reshape(ir_graph *g, ir_node *x, ir_shape s); /* one dim may be -1 */

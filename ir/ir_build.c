@@ -5,6 +5,7 @@
 #include "ir.h"
 #include "ir_infer.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +251,39 @@ ir_node *ir_binary(ir_graph *g, ir_op op, ir_node *a, ir_node *b)
 		return ir_error(g, g->cur, "%s is not a binary elementwise op", ir_op_name(op));
 	proto p;
 	proto_init(&p, op, a, b, NULL);
+	return add(g, &p.n);
+}
+
+ir_node *ir_leaky_relu(ir_graph *g, ir_node *x, double negative_slope)
+{
+	if (isnan(negative_slope))
+		return ir_error(g, g->cur, "leaky_relu: negative_slope is NaN");
+	proto p;
+	proto_init(&p, IR_OP_LEAKY_RELU, x, NULL, NULL);
+	ir_attr_set_f(&p.n, IR_ATTR_NEG_SLOPE, negative_slope);
+	return add(g, &p.n);
+}
+
+ir_node *ir_softplus(ir_graph *g, ir_node *x, double beta, double threshold)
+{
+	if (isnan(beta) || isnan(threshold) || beta == 0)
+		return ir_error(g, g->cur, "softplus: beta must be a nonzero number and threshold a "
+		                "number, got beta %g, threshold %g", beta, threshold);
+	proto p;
+	proto_init(&p, IR_OP_SOFTPLUS, x, NULL, NULL);
+	ir_attr_set_f(&p.n, IR_ATTR_BETA, beta);
+	ir_attr_set_f(&p.n, IR_ATTR_THRESHOLD, threshold);
+	return add(g, &p.n);
+}
+
+ir_node *ir_clamp(ir_graph *g, ir_node *x, double lo, double hi)
+{
+	if (isnan(lo) || isnan(hi))
+		return ir_error(g, g->cur, "clamp: a bound is NaN");
+	proto p;
+	proto_init(&p, IR_OP_CLAMP, x, NULL, NULL);
+	ir_attr_set_f(&p.n, IR_ATTR_MIN, lo);
+	ir_attr_set_f(&p.n, IR_ATTR_MAX, hi);
 	return add(g, &p.n);
 }
 

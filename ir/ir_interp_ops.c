@@ -125,9 +125,10 @@ static int bcast_offsets(const ir_node *n, const ir_shape *in, const ir_shape *o
 }
 
 /* The elementwise family's formulas (ir_ops_elem.def). */
-static double unary(ir_op op, double x)
+static double unary(const ir_node *n, double x)
 {
-	switch (op) {
+#define AT(k) rnd(n->dtype, ir_attr_f(n, IR_ATTR_##k))
+	switch (n->op) {
 #define E1(e, f, gr, lo) case IR_OP_##e: return f;
 #define E2(e, f, ga, gb, lo)
 #include "ir_ops_elem.def"
@@ -135,6 +136,7 @@ static double unary(ir_op op, double x)
 #undef E2
 	default: return NAN;
 	}
+#undef AT
 }
 
 static double binary(ir_op op, ir_dtype t, double a, double b)
@@ -156,7 +158,7 @@ static int run_unary(const ir_node *n, const double *const *in, double *out, cha
 	if (ir_shape_numel(&n->in[0]->shape) != cnt)
 		return node_err(n, err, errlen, "input and result sizes differ");
 	for (int64_t i = 0; i < cnt; i++)
-		out[i] = rnd(n->dtype, unary(n->op, in[0][i]));
+		out[i] = rnd(n->dtype, unary(n, in[0][i]));
 	return 0;
 }
 

@@ -4,6 +4,8 @@
  */
 #include "ir.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Attribute sets: the attributes an op carries, in storage order, with
@@ -18,6 +20,11 @@ static const ir_attr_desc attrs_reduce[] = {
 	{IR_ATTR_AXES, 0}, {IR_ATTR_KEEPDIM, 0}, {IR_ATTR_COUNT, 0}};
 static const ir_attr_desc attrs_matmul[] = {{IR_ATTR_TA, 0}, {IR_ATTR_TB, 0}, {IR_ATTR_COUNT, 0}};
 static const ir_attr_desc attrs_axis[] = {{IR_ATTR_AXIS, 0}, {IR_ATTR_COUNT, 0}};
+static const ir_attr_desc attrs_leaky[] = {{IR_ATTR_NEG_SLOPE, 0.01}, {IR_ATTR_COUNT, 0}};
+static const ir_attr_desc attrs_softplus[] = {
+	{IR_ATTR_BETA, 1.0}, {IR_ATTR_THRESHOLD, 20.0}, {IR_ATTR_COUNT, 0}};
+static const ir_attr_desc attrs_clamp[] = {
+	{IR_ATTR_MIN, -INFINITY}, {IR_ATTR_MAX, INFINITY}, {IR_ATTR_COUNT, 0}};
 static const ir_attr_desc attrs_ce[] = {
 	{IR_ATTR_REDUCTION, IR_REDUCE_MEAN}, {IR_ATTR_SMOOTHING, 0}, {IR_ATTR_COUNT, 0}};
 
@@ -68,6 +75,13 @@ ir_attr_type ir_attr_type_of(ir_attr_key key)
 	return key < IR_ATTR_COUNT ? attr_keys[key].type : IR_ATTR_T_INT;
 }
 
+/* The integer view of a float attribute: 0 where the cast is undefined
+ * (infinities, NaN, out of range), as for clamp's absent bounds. */
+static int64_t as_int(double x)
+{
+	return x > -9.2e18 && x < 9.2e18 ? (int64_t)x : 0;
+}
+
 /* Where key lives in n's attribute array, or NULL. */
 static ir_attr_val *slot_of(const ir_node *n, ir_attr_key key)
 {
@@ -114,7 +128,7 @@ void ir_attr_set_f(ir_node *n, ir_attr_key key, double x)
 	ir_attr_val *v = slot_of(n, key);
 	if (v) {
 		v->f = x;
-		v->i = (int64_t)x;
+		v->i = as_int(x);
 	}
 }
 
@@ -135,7 +149,7 @@ void ir_attr_defaults(ir_op op, ir_attr_val *attr)
 	for (int i = 0; i < n; i++) {
 		memset(&attr[i], 0, sizeof attr[i]);
 		attr[i].f = d[i].def;
-		attr[i].i = (int64_t)d[i].def;
+		attr[i].i = as_int(d[i].def);
 	}
 }
 

@@ -95,6 +95,7 @@ static int rule_matmul(ad_state *s, ir_node *n, ir_node *d)
 #define U(op, v) ir_unary(g, IR_OP_##op, v)
 #define B(op, v, w) ir_binary(g, IR_OP_##op, v, w)
 #define K(v) k(g, n, v)
+#define AT(key) ir_attr_f(n, IR_ATTR_##key)
 #define ZERO NULL
 #define NONE NULL
 #define E1(e, f, gr, lo)                                            \
@@ -178,6 +179,7 @@ static int grad_cross_entropy(ad_state *s, ir_node *n, ir_node *d)
 #undef U
 #undef B
 #undef K
+#undef AT
 #undef ZERO
 #undef NONE
 

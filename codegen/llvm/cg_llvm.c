@@ -142,6 +142,7 @@ static LLVMValueRef un(rctx *r, const cg_expr *e)
 	case CG_U_SIN: return intrinsic(r, "llvm.sin", t, &x, 1);
 	case CG_U_TANH: return libm(r, "tanh", e->a->type, x);
 	case CG_U_ERF: return libm(r, "erf", e->a->type, x);
+	case CG_U_LOG1P: return libm(r, "log1p", e->a->type, x);
 	case CG_U_ISNAN: return LLVMBuildFCmp(r->b, LLVMRealUNO, x, x, "");
 	case CG_U_NOT: return LLVMBuildNot(r->b, x, "");
 	}

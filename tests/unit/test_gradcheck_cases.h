@@ -7,6 +7,7 @@
 #ifndef SAMC_TEST_GRADCHECK_CASES_H
 #define SAMC_TEST_GRADCHECK_CASES_H
 
+#include <math.h>
 #include <stdio.h>
 
 #include "ir.h"
@@ -52,6 +53,13 @@ static ir_node *b_RSQRT(gc_case *c) {
 	ir_node *p = mkparam(c, 2, 3, 4);
 	return ir_unary(c->g, IR_OP_RSQRT, ir_binary(c->g, IR_OP_ADD, ir_binary(c->g, IR_OP_MUL, p, p), ir_scalar(c->g, 0.5)));
 }
+/* slope, beta and threshold other than the defaults; the bounds inside
+ * the inputs' range [-1, 1), so each branch is taken */
+static ir_node *b_LEAKY_RELU(gc_case *c) { return ir_leaky_relu(c->g, mkparam(c, 2, 3, 4), 0.2); }
+static ir_node *b_SOFTPLUS(gc_case *c) { return ir_softplus(c->g, mkparam(c, 2, 3, 4), 1.0, 20.0); }
+static ir_node *b_SOFTPLUS_T(gc_case *c) { return ir_softplus(c->g, mkparam(c, 2, 3, 4), 2.0, 1.0); }
+static ir_node *b_CLAMP(gc_case *c) { return ir_clamp(c->g, mkparam(c, 2, 3, 4), -0.5, 0.25); }
+static ir_node *b_CLAMP_HI(gc_case *c) { return ir_clamp(c->g, mkparam(c, 2, 3, 4), -INFINITY, 0.25); }
 #define BIN(OP, R0, A0, B0, R1, A1, B1) \
 	static ir_node *b_##OP(gc_case *c) { \
 		ir_node *a = mkparam(c, R0, A0, B0); ir_node *b = mkparam(c, R1, A1, B1); \
@@ -118,6 +126,8 @@ static ir_node *b_MLP(gc_case *c) {
 	X(MEAN, SUM) X(MAX, MAX) X(MATMUL00, MATMUL) X(MATMUL01, MATMUL)                    \
 	X(MATMUL10, MATMUL) X(MATMUL11, MATMUL) X(SOFTMAX, SOFTMAX) X(SOFTMAX0, SOFTMAX)    \
 	X(LOG_SOFTMAX, LOG_SOFTMAX) X(CE, CROSS_ENTROPY) X(CE_LS, CROSS_ENTROPY)            \
-	X(CE_NONE, CROSS_ENTROPY) X(FANOUT, TANH) X(MLP, MATMUL)
+	X(CE_NONE, CROSS_ENTROPY) X(FANOUT, TANH) X(MLP, MATMUL)                            \
+	X(LEAKY_RELU, LEAKY_RELU) X(SOFTPLUS, SOFTPLUS) X(SOFTPLUS_T, SOFTPLUS)               \
+	X(CLAMP, CLAMP) X(CLAMP_HI, CLAMP)
 
 #endif
