@@ -8,7 +8,10 @@ set(_oracle ${CMAKE_CURRENT_LIST_DIR})
 
 add_test(NAME oracle_st_roundtrip COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/test_st.py)
 add_test(NAME oracle_torch_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/test_torch_ref.py)
-set_tests_properties(oracle_st_roundtrip oracle_torch_ref PROPERTIES SKIP_RETURN_CODE 77)
+# the table test_elem_torch.c checks the interpreter against is PyTorch's
+add_test(NAME oracle_elem_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/elem_ref.py --check
+         ${_oracle}/../unit/test_elem_torch_ref.h)
+set_tests_properties(oracle_st_roundtrip oracle_torch_ref oracle_elem_ref PROPERTIES SKIP_RETURN_CODE 77)
 
 # One test per model file and dtype: `samc steps` for K = 10 against PyTorch,
 # on the reference interpreter (the definition of the IR).

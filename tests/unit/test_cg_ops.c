@@ -3,6 +3,7 @@
  * interpreter, in f32 and f64, on random inputs; assign semantics (a swap,
  * in-place updates); label errors.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,13 +61,35 @@ static void unary_ops(ir_dtype t, double tol)
 	}
 }
 
+/* The ops with attributes, with their defaults and with others. */
+static void attr_ops(ir_dtype t, double tol)
+{
+	for (int i = 0; i < 7; i++) {
+		ir_graph *g = ir_graph_new(t);
+		ir_node *x = ir_input(g, "x", t, S(2, 7, 33, 0));
+		ir_node *y = i == 0   ? ir_leaky_relu(g, x, 0.01)
+		             : i == 1 ? ir_leaky_relu(g, x, 0.2)
+		             : i == 2 ? ir_softplus(g, x, 1.0, 20.0)
+		             : i == 3 ? ir_softplus(g, x, 2.0, 0.5)
+		             : i == 4 ? ir_clamp(g, x, -0.25, 0.5)
+		             : i == 5 ? ir_clamp(g, x, -INFINITY, 0.5)
+		                      : ir_clamp(g, x, 0.5, -0.25); /* lo > hi: hi everywhere */
+		check(g, &y, 1, tol);
+		ir_graph_free(g);
+	}
+}
+
+static void test_attr_f32(void **st) { (void)st; attr_ops(IR_F32, TOL32); }
+static void test_attr_f64(void **st) { (void)st; attr_ops(IR_F64, TOL64); }
+
 static void test_unary_f32(void **st) { (void)st; unary_ops(IR_F32, TOL32); }
 static void test_unary_f64(void **st) { (void)st; unary_ops(IR_F64, TOL64); }
 
 static void binary_ops(ir_dtype t, double tol)
 {
 	static const ir_op ops[] = {IR_OP_ADD, IR_OP_SUB, IR_OP_MUL, IR_OP_DIV, IR_OP_POW,
-	                            IR_OP_MINIMUM, IR_OP_MAXIMUM, IR_OP_GT, IR_OP_EQ,
+	                            IR_OP_MINIMUM, IR_OP_MAXIMUM, IR_OP_GT, IR_OP_GE, IR_OP_LT,
+	                            IR_OP_LE, IR_OP_EQ, IR_OP_NE,
 	                            IR_OP_GELU_GRAD};
 	ir_shape shapes[][2] = {
 	    {S(2, 6, 9, 0), S(2, 6, 9, 0)},
@@ -278,6 +301,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_unary_f32),   cmocka_unit_test(test_unary_f64),
+	    cmocka_unit_test(test_attr_f32),    cmocka_unit_test(test_attr_f64),
 	    cmocka_unit_test(test_binary_f32),  cmocka_unit_test(test_binary_f64),
 	    cmocka_unit_test(test_shape_ops),   cmocka_unit_test(test_reductions),
 	    cmocka_unit_test(test_matmul),      cmocka_unit_test(test_softmax),
