@@ -169,7 +169,7 @@ typedef struct {
 	const ir_node *n;
 	int map[IR_MAX_DIMS]; /* n's dims -> loop dims */
 	int top, started, next;
-	cg_expr *in[2]; /* the ops inlined here take at most two inputs */
+	cg_expr *in[3]; /* the ops inlined here take at most three inputs */
 } value_frame;
 
 /* n's value at the loop point, read through `map` (n's dims -> loop dims):
@@ -195,7 +195,7 @@ static cg_expr *value(lctx *c, const ir_node *n, const int *map, int top)
 			fr->started = 1;
 			done = leaf_value(c, x, fr->map, fr->top, &r);
 		}
-		if (!done && x->nin > 2) {
+		if (!done && x->nin > 3) {
 			free(st);
 			return NULL; /* not an elementwise op: no lowering here */
 		}
@@ -222,7 +222,7 @@ static cg_expr *value(lctx *c, const ir_node *n, const int *map, int top)
 			continue;
 		}
 		if (!done && !c->collect)
-			r = cg_lower_elem(c->a, x, fr->in[0], fr->in[1]);
+			r = cg_lower_elem(c->a, x, fr->in[0], fr->in[1], fr->in[2]);
 		if (--sp == 0) {
 			free(st);
 			return r;

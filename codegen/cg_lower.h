@@ -53,8 +53,9 @@ cg_type cg_type_of(ir_dtype t);
 int64_t cg_program_buf_numel(const cg_program *prog, int id);
 
 /* The loop-IR expression of an elementwise (or data-movement) node over
- * its inputs' values x, y (cg_lower_ops.c); NULL for other ops. */
-cg_expr *cg_lower_elem(ir_arena *a, const ir_node *n, cg_expr *x, cg_expr *y);
+ * its inputs' values x, y, z (as many as it has; cg_lower_ops.c); NULL for
+ * other ops. */
+cg_expr *cg_lower_elem(ir_arena *a, const ir_node *n, cg_expr *x, cg_expr *y, cg_expr *z);
 
 /* Whether some kernel of cg_lower lowers op (its lowering facet). */
 int cg_lower_has(ir_op op);

@@ -7,20 +7,26 @@
 
 #include "cg_lower.h"
 
-cg_expr *cg_lower_elem(ir_arena *ar, const ir_node *n, cg_expr *x, cg_expr *y)
+cg_expr *cg_lower_elem(ir_arena *ar, const ir_node *n, cg_expr *x, cg_expr *y, cg_expr *z)
 {
 	cg_type t = cg_type_of(n->dtype);
-	(void)y;
+	(void)y, (void)z;
 #define LU(op, v) cg_un(ar, CG_U_##op, v)
 #define LB(op, v, w) cg_bin(ar, CG_B_##op, v, w)
 #define LSEL(c, v, w) cg_select(ar, c, v, w)
 #define LK(v) cg_const_f(ar, t, v)
 #define AT(key) ir_attr_f(n, IR_ATTR_##key)
+#define LNZ(v) cg_bin(ar, CG_B_NE, v, cg_const_f(ar, (v)->type, 0.0))
 #define E1(e, f, gr, lo) case IR_OP_##e: return lo;
 #define E2(e, f, ga, gb, lo)   \
 	case IR_OP_##e: {          \
 		cg_expr *a = x, *b = y; \
 		return lo;             \
+	}
+#define E3(e, f, ga, gb, gc, lo)         \
+	case IR_OP_##e: {                    \
+		cg_expr *a = x, *b = y, *c = z;  \
+		return lo;                       \
 	}
 	switch (n->op) {
 #include "ir_ops_elem.def"
@@ -32,6 +38,8 @@ cg_expr *cg_lower_elem(ir_arena *ar, const ir_node *n, cg_expr *x, cg_expr *y)
 	}
 #undef E1
 #undef E2
+#undef E3
+#undef LNZ
 #undef LU
 #undef LB
 #undef LSEL
@@ -44,9 +52,11 @@ int cg_lower_has(ir_op op)
 	switch (op) {
 #define E1(e, f, gr, lo) case IR_OP_##e:
 #define E2(e, f, ga, gb, lo) case IR_OP_##e:
+#define E3(e, f, ga, gb, gc, lo) case IR_OP_##e:
 #include "ir_ops_elem.def"
 #undef E1
 #undef E2
+#undef E3
 	case IR_OP_BROADCAST:
 	case IR_OP_TRANSPOSE:
 	case IR_OP_RESHAPE: /* an alias of its input: no code (pass_fuse.h) */

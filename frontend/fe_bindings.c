@@ -36,6 +36,7 @@ static const fe_binding bindings[] = {
 	{IR_OP_LE, "le(a, b)", "le(x, 0)"},
 	{IR_OP_EQ, "eq(a, b)", "eq(x, 0)"},
 	{IR_OP_NE, "ne(a, b)", "ne(x, 0)"},
+	{IR_OP_WHERE, "where(cond, a, b)", "where(gt(x, 0), x, 0)"},
 	{IR_OP_RESHAPE, "reshape(x, shape)", "reshape(x, {3, B})"},
 	{IR_OP_TRANSPOSE, "transpose(x, d0, d1)", "transpose(x, 0, 1)"},
 	{IR_OP_SUM, "sum(x, dim, keepdim)", "sum(x, 1)"},

@@ -3,8 +3,8 @@
  * with the arithmetic operators (+ - * / ^ and unary minus, numbers
  * becoming scalar constants, numpy broadcasting by the builder), .shape,
  * .dtype and tostring ("tensor f32[128,784]"); and the binary functions
- * minimum, maximum and the comparisons gt, ge, lt, le, eq, ne, which take
- * numbers the same way.
+ * minimum, maximum, the comparisons gt, ge, lt, le, eq, ne and where, which
+ * take numbers the same way.
  */
 #include <stdio.h>
 #include <string.h>
@@ -106,6 +106,21 @@ static int fe_binfn(lua_State *L)
 	return fe_binop(L, op, ir_op_name(op));
 }
 
+/* where(cond, a, b): cond a tensor (nonzero = true), a or b may be a number */
+static int fe_where(lua_State *L)
+{
+	fe_dsl *d = fe_dsl_of(L);
+	ir_node *c = fe_arg_tensor(L, 1, "where", "condition");
+	ir_node *ta = fe_tensor_test(L, 2), *tb = fe_tensor_test(L, 3);
+	if (!ta && !tb && lua_type(L, 2) == LUA_TNUMBER && lua_type(L, 3) == LUA_TNUMBER)
+		return fe_sandbox_error(L, "where: argument 2 (input) or 3 (other) must be a tensor");
+	ir_node *a = fe_operand(L, 2, tb, "where");
+	ir_node *b = fe_operand(L, 3, ta, "where");
+	fe_dsl_here(L);
+	fe_tensor_push(L, fe_dsl_built(L, ir_where(d->g, c, a, b)));
+	return 1;
+}
+
 static int fe_unm(lua_State *L)
 {
 	fe_dsl *d = fe_dsl_of(L);
@@ -178,4 +193,6 @@ void fe_tensor_open(lua_State *L)
 		lua_pushcclosure(L, fe_binfn, 1);
 		lua_setglobal(L, ir_op_name(binfns[i]));
 	}
+	lua_pushcfunction(L, fe_where);
+	lua_setglobal(L, "where");
 }

@@ -161,6 +161,8 @@ typedef struct {
 	X(LE, "le", 2, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_BOUND)                  \
 	X(EQ, "eq", 2, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_BOUND)                  \
 	X(NE, "ne", 2, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_BOUND)                  \
+	/* ternary elementwise: cond != 0 ? a : b (cond of any dtype) */                \
+	X(WHERE, "where", 3, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_BOUND)            \
 	X(GELU_GRAD, "gelu_grad", 2, IR_KIND_ELEM, none, IR_GRAD_NONE, IR_DSL_INTERNAL) /* (x,dy) */ \
 	/* data movement */                                                            \
 	X(RESHAPE, "reshape", 1, IR_KIND_SHAPE, none, IR_GRAD_RULE, IR_DSL_BOUND)       \
@@ -326,6 +328,10 @@ ir_node *ir_binary(ir_graph *g, ir_op op, ir_node *a, ir_node *b);
 ir_node *ir_leaky_relu(ir_graph *g, ir_node *x, double negative_slope);
 ir_node *ir_softplus(ir_graph *g, ir_node *x, double beta, double threshold);
 ir_node *ir_clamp(ir_graph *g, ir_node *x, double lo, double hi);
+/* cond != 0 ? a : b elementwise, the three broadcast together; a and b
+ * share a dtype, cond may have any (NaN counts as true, as PyTorch's
+ * conversion to bool). */
+ir_node *ir_where(ir_graph *g, ir_node *cond, ir_node *a, ir_node *b);
 
 /* Data movement */
 ir_node *ir_reshape(ir_graph *g, ir_node *x, ir_shape s); /* one dim may be -1 */

@@ -287,6 +287,13 @@ ir_node *ir_clamp(ir_graph *g, ir_node *x, double lo, double hi)
 	return add(g, &p.n);
 }
 
+ir_node *ir_where(ir_graph *g, ir_node *cond, ir_node *a, ir_node *b)
+{
+	proto p;
+	proto_init(&p, IR_OP_WHERE, cond, a, b);
+	return add(g, &p.n);
+}
+
 ir_node *ir_reshape(ir_graph *g, ir_node *x, ir_shape s)
 {
 	if (!x)

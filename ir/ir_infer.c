@@ -136,6 +136,25 @@ static int infer_binary(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype
 	return 0;
 }
 
+/* where(cond, a, b): a and b share a dtype; cond's is free */
+static int infer_ternary(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	char ba[64], bb[64];
+	const ir_node *c = n->in[0], *a = n->in[1], *b = n->in[2];
+	ir_shape ab;
+	if (a->dtype != b->dtype)
+		return fail(g, n, "operands have different dtypes (%s and %s)", ir_dtype_name(a->dtype),
+		            ir_dtype_name(b->dtype));
+	if (!ir_shape_broadcast(&a->shape, &b->shape, &ab))
+		return fail(g, n, "shapes %s and %s cannot be broadcast together", SHP(a->shape, ba),
+		            SHP(b->shape, bb));
+	if (!ir_shape_broadcast(&c->shape, &ab, shape))
+		return fail(g, n, "condition %s cannot be broadcast with %s", SHP(c->shape, ba),
+		            SHP(ab, bb));
+	*dtype = a->dtype;
+	return 0;
+}
+
 static int infer_reshape(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
 {
 	char ba[64], bb[64];
@@ -241,9 +260,11 @@ static const infer_fn rules[IR_OP_COUNT] = {
 	[IR_OP_MODE] = infer_leaf,
 #define E1(e, f, gr, lo) [IR_OP_##e] = infer_unary,
 #define E2(e, f, ga, gb, lo) [IR_OP_##e] = infer_binary,
+#define E3(e, f, ga, gb, gc, lo) [IR_OP_##e] = infer_ternary,
 #include "ir_ops_elem.def"
 #undef E1
 #undef E2
+#undef E3
 	[IR_OP_RESHAPE] = infer_reshape,
 	[IR_OP_TRANSPOSE] = infer_transpose,
 	[IR_OP_BROADCAST] = infer_broadcast,

@@ -131,9 +131,11 @@ static double unary(const ir_node *n, double x)
 	switch (n->op) {
 #define E1(e, f, gr, lo) case IR_OP_##e: return f;
 #define E2(e, f, ga, gb, lo)
+#define E3(e, f, ga, gb, gc, lo)
 #include "ir_ops_elem.def"
 #undef E1
 #undef E2
+#undef E3
 	default: return NAN;
 	}
 #undef AT
@@ -144,9 +146,25 @@ static double binary(ir_op op, ir_dtype t, double a, double b)
 	switch (op) {
 #define E1(e, f, gr, lo)
 #define E2(e, f, ga, gb, lo) case IR_OP_##e: return f;
+#define E3(e, f, ga, gb, gc, lo)
 #include "ir_ops_elem.def"
 #undef E1
 #undef E2
+#undef E3
+	default: return NAN;
+	}
+}
+
+static double ternary(ir_op op, double a, double b, double c)
+{
+	switch (op) {
+#define E1(e, f, gr, lo)
+#define E2(e, f, ga, gb, lo)
+#define E3(e, f, ga, gb, gc, lo) case IR_OP_##e: return f;
+#include "ir_ops_elem.def"
+#undef E1
+#undef E2
+#undef E3
 	default: return NAN;
 	}
 }
@@ -179,6 +197,21 @@ static int run_binary(const ir_node *n, const double *const *in, double *out, ch
 	free(oa);
 	free(ob);
 	return 0;
+}
+
+static int run_ternary(const ir_node *n, const double *const *in, double *out, char *err,
+                       size_t errlen)
+{
+	int64_t *off[3] = {NULL, NULL, NULL}, cnt = ir_shape_numel(&n->shape);
+	int rc = 0;
+	for (int k = 0; k < 3 && rc == 0; k++)
+		rc = bcast_offsets(n, &n->in[k]->shape, &n->shape, &off[k], err, errlen);
+	for (int64_t i = 0; i < cnt && rc == 0; i++)
+		out[i] = rnd(n->dtype, ternary(n->op, in[0][off[0] ? off[0][i] : i],
+		                               in[1][off[1] ? off[1][i] : i], in[2][off[2] ? off[2][i] : i]));
+	for (int k = 0; k < 3; k++)
+		free(off[k]);
+	return rc;
 }
 
 /* Gathers out[i] = in[off[i]] (BROADCAST, TRANSPOSE). */
@@ -484,9 +517,11 @@ typedef int (*interp_fn)(const ir_node *n, const double *const *in, double *out,
 static const interp_fn kernels[IR_OP_COUNT] = {
 #define E1(e, f, gr, lo) [IR_OP_##e] = run_unary,
 #define E2(e, f, ga, gb, lo) [IR_OP_##e] = run_binary,
+#define E3(e, f, ga, gb, gc, lo) [IR_OP_##e] = run_ternary,
 #include "ir_ops_elem.def"
 #undef E1
 #undef E2
+#undef E3
 	[IR_OP_CONST] = run_const,
 	[IR_OP_RESHAPE] = run_reshape,
 	[IR_OP_TRANSPOSE] = run_transpose,

@@ -93,6 +93,7 @@ static int rule_matmul(ad_state *s, ir_node *n, ir_node *d)
 /* The elementwise family's derivatives (ir/ir_ops_elem.def): one rule
  * function per op. */
 #define U(op, v) ir_unary(g, IR_OP_##op, v)
+#define T(op, u, v, w) ir_where(g, u, v, w) /* the one ternary op */
 #define B(op, v, w) ir_binary(g, IR_OP_##op, v, w)
 #define K(v) k(g, n, v)
 #define AT(key) ir_attr_f(n, IR_ATTR_##key)
@@ -116,9 +117,24 @@ static int rule_matmul(ad_state *s, ir_node *n, ir_node *d)
 			return -1;                                              \
 		return s->need[b->id] ? accum(s, b, gb) : 0;                \
 	}
+/* an input whose column is ZERO (a condition) gets no adjoint; #ga is
+ * the column as written, before ZERO expands */
+#define E3(e, f, ga, gb, gc, lo)                                              \
+	static int grad_##e(ad_state *s, ir_node *n, ir_node *d)                  \
+	{                                                                         \
+		ir_graph *g = s->g;                                                   \
+		ir_node *a = n->in[0], *b = n->in[1], *c = n->in[2], *y = n;          \
+		(void)g, (void)y;                                                     \
+		if (s->need[a->id] && strcmp(#ga, "ZERO") && accum(s, a, ga))         \
+			return -1;                                                        \
+		if (s->need[b->id] && strcmp(#gb, "ZERO") && accum(s, b, gb))         \
+			return -1;                                                        \
+		return s->need[c->id] && strcmp(#gc, "ZERO") ? accum(s, c, gc) : 0;   \
+	}
 #include "ir_ops_elem.def"
 #undef E1
 #undef E2
+#undef E3
 
 static int grad_reshape(ad_state *s, ir_node *n, ir_node *d)
 {
@@ -177,6 +193,7 @@ static int grad_cross_entropy(ad_state *s, ir_node *n, ir_node *d)
 	                                   ir_attr_f(n, IR_ATTR_SMOOTHING)));
 }
 #undef U
+#undef T
 #undef B
 #undef K
 #undef AT
@@ -189,9 +206,11 @@ typedef int (*grad_fn)(ad_state *s, ir_node *n, ir_node *d);
 static const grad_fn rules[IR_OP_COUNT] = {
 #define E1(e, f, gr, lo) [IR_OP_##e] = grad_##e,
 #define E2(e, f, ga, gb, lo) [IR_OP_##e] = grad_##e,
+#define E3(e, f, ga, gb, gc, lo) [IR_OP_##e] = grad_##e,
 #include "ir_ops_elem.def"
 #undef E1
 #undef E2
+#undef E3
 	[IR_OP_RESHAPE] = grad_reshape,
 	[IR_OP_TRANSPOSE] = grad_transpose,
 	[IR_OP_BROADCAST] = grad_broadcast,
@@ -211,9 +230,11 @@ int pass_grad_has_rule(ir_op op)
 	static const char *const given[IR_OP_COUNT] = {
 #define E1(e, f, gr, lo) [IR_OP_##e] = #gr,
 #define E2(e, f, ga, gb, lo) [IR_OP_##e] = #ga,
+#define E3(e, f, ga, gb, gc, lo) [IR_OP_##e] = #gb, /* a's is ZERO: a condition */
 #include "ir_ops_elem.def"
 #undef E1
 #undef E2
+#undef E3
 	};
 	return !given[op] || (strcmp(given[op], "ZERO") != 0 && strcmp(given[op], "NONE") != 0);
 }

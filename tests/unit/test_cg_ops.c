@@ -111,6 +111,25 @@ static void binary_ops(ir_dtype t, double tol)
 		}
 }
 
+/* where over three broadcast shapes, its condition a comparison, a raw
+ * input (nonzero: true) and a scalar */
+static void where_ops(ir_dtype t, double tol)
+{
+	ir_graph *g = ir_graph_new(t);
+	ir_node *c = ir_input(g, "pc", t, S(2, 6, 1, 0));
+	ir_node *a = ir_input(g, "pa", t, S(2, 6, 9, 0));
+	ir_node *b = ir_input(g, "pb", t, S(1, 9, 0, 0));
+	ir_node *y0 = ir_where(g, ir_binary(g, IR_OP_GT, c, ir_scalar(g, 0.0)), a, b);
+	ir_node *y1 = ir_where(g, c, b, a);
+	ir_node *y2 = ir_where(g, ir_binary(g, IR_OP_LE, a, b), ir_scalar(g, 0.5), ir_unary(g, IR_OP_EXP, a));
+	ir_node *o[3] = {y0, y1, y2};
+	check(g, o, 3, tol);
+	ir_graph_free(g);
+}
+
+static void test_where_f32(void **st) { (void)st; where_ops(IR_F32, TOL32); }
+static void test_where_f64(void **st) { (void)st; where_ops(IR_F64, TOL64); }
+
 static void test_binary_f32(void **st) { (void)st; binary_ops(IR_F32, TOL32); }
 static void test_binary_f64(void **st) { (void)st; binary_ops(IR_F64, TOL64); }
 
@@ -302,6 +321,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_unary_f32),   cmocka_unit_test(test_unary_f64),
 	    cmocka_unit_test(test_attr_f32),    cmocka_unit_test(test_attr_f64),
+	    cmocka_unit_test(test_where_f32),   cmocka_unit_test(test_where_f64),
 	    cmocka_unit_test(test_binary_f32),  cmocka_unit_test(test_binary_f64),
 	    cmocka_unit_test(test_shape_ops),   cmocka_unit_test(test_reductions),
 	    cmocka_unit_test(test_matmul),      cmocka_unit_test(test_softmax),

@@ -3,7 +3,7 @@
  * and the comparisons through the reference interpreter in f64, against
  * PyTorch's values at fixed inputs (kinks, ties, thresholds and NaN
  * included): the forward values and the gradients of sum(op(...) * r).
- * The table is tests/oracle/elem_ref.py's output; CTest's oracle_elem_ref
+ * where is checked the same way. The table is tests/oracle/elem_ref.py's output; CTest's oracle_elem_ref
  * checks that it still is PyTorch's.
  */
 #include <setjmp.h>
@@ -46,31 +46,35 @@ static void check_row(const elem_ref_row *row)
 	int64_t n = row->n;
 	ir_shape s = ir_shape_make(1, &n);
 	ir_init zero = {IR_INIT_ZEROS, 0, 0};
-	ir_node *p[2] = {ir_param(g, "a", IR_F64, s, zero), ir_param(g, "b", IR_F64, s, zero)};
+	ir_node *p[3] = {ir_param(g, "a", IR_F64, s, zero), ir_param(g, "b", IR_F64, s, zero),
+	                 ir_param(g, "c", IR_F64, s, zero)};
 	ir_node *y = op == IR_OP_LEAKY_RELU ? ir_leaky_relu(g, p[0], row->p0)
 	             : op == IR_OP_SOFTPLUS ? ir_softplus(g, p[0], row->p0, row->p1)
 	             : op == IR_OP_CLAMP    ? ir_clamp(g, p[0], row->p0, row->p1)
+	             : op == IR_OP_WHERE    ? ir_where(g, p[0], p[1], p[2])
 	                                    : ir_binary(g, op, p[0], p[1]);
 	ir_node *r = ir_input(g, "r", IR_F64, s);
 	ir_node *loss = ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, y, r), 0, 0);
-	ir_node *grads[2];
-	if (!loss || pass_grad(g, loss, p, 2, grads) != 0)
+	ir_node *grads[3];
+	if (!loss || pass_grad(g, loss, p, 3, grads) != 0)
 		fail_msg("%s: %s", row->op, g->err);
 	ir_env *e = ir_env_new(g);
 	memcpy(ir_env_leaf(e, p[0]), row->a, (size_t)n * sizeof(double));
 	memcpy(ir_env_leaf(e, p[1]), row->b, (size_t)n * sizeof(double));
+	memcpy(ir_env_leaf(e, p[2]), row->c, (size_t)n * sizeof(double));
 	memcpy(ir_env_leaf(e, r), row->r, (size_t)n * sizeof(double));
-	ir_node *outs[3] = {y, grads[0], grads[1]};
-	double *v[3];
+	ir_node *outs[4] = {y, grads[0], grads[1], grads[2]};
+	double *v[4];
 	char err[512];
-	if (ir_interp_eval(e, outs, 3, v, err, sizeof err) != 0)
+	if (ir_interp_eval(e, outs, 4, v, err, sizeof err) != 0)
 		fail_msg("%s: %s", row->op, err);
 	for (int i = 0; i < row->n; i++) {
 		expect("value", row, i, v[0][i], row->y[i]);
 		expect("gradient of a", row, i, v[1][i], row->ga[i]);
 		expect("gradient of b", row, i, v[2][i], row->gb[i]);
+		expect("gradient of c", row, i, v[3][i], row->gc[i]);
 	}
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 4; k++)
 		free(v[k]);
 	ir_env_free(e);
 	ir_graph_free(g);

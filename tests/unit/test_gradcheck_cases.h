@@ -60,6 +60,11 @@ static ir_node *b_SOFTPLUS(gc_case *c) { return ir_softplus(c->g, mkparam(c, 2, 
 static ir_node *b_SOFTPLUS_T(gc_case *c) { return ir_softplus(c->g, mkparam(c, 2, 3, 4), 2.0, 1.0); }
 static ir_node *b_CLAMP(gc_case *c) { return ir_clamp(c->g, mkparam(c, 2, 3, 4), -0.5, 0.25); }
 static ir_node *b_CLAMP_HI(gc_case *c) { return ir_clamp(c->g, mkparam(c, 2, 3, 4), -INFINITY, 0.25); }
+/* the condition depends on p0 too (gt has no gradient); p1 broadcasts */
+static ir_node *b_WHERE(gc_case *c) {
+	ir_node *a = mkparam(c, 2, 3, 4), *b = mkparam(c, 1, 4, 0);
+	return ir_where(c->g, ir_binary(c->g, IR_OP_GT, a, ir_scalar(c->g, 0.25)), a, b);
+}
 #define BIN(OP, R0, A0, B0, R1, A1, B1) \
 	static ir_node *b_##OP(gc_case *c) { \
 		ir_node *a = mkparam(c, R0, A0, B0); ir_node *b = mkparam(c, R1, A1, B1); \
@@ -128,6 +133,6 @@ static ir_node *b_MLP(gc_case *c) {
 	X(LOG_SOFTMAX, LOG_SOFTMAX) X(CE, CROSS_ENTROPY) X(CE_LS, CROSS_ENTROPY)            \
 	X(CE_NONE, CROSS_ENTROPY) X(FANOUT, TANH) X(MLP, MATMUL)                            \
 	X(LEAKY_RELU, LEAKY_RELU) X(SOFTPLUS, SOFTPLUS) X(SOFTPLUS_T, SOFTPLUS)               \
-	X(CLAMP, CLAMP) X(CLAMP_HI, CLAMP)
+	X(CLAMP, CLAMP) X(CLAMP_HI, CLAMP) X(WHERE, WHERE)
 
 #endif
