@@ -122,6 +122,18 @@ def _eval(op, a, at, params, batch, dtype):
     }
     if op in simple:
         return simple[op](*a)
+    if op in ("minimum", "maximum"):
+        return getattr(torch, op)(*a)
+    if op in ("gt", "ge", "lt", "le", "eq", "ne"):
+        return getattr(torch, op)(*a).to(a[0].dtype)
+    if op == "where":
+        return torch.where(a[0] != 0, a[1], a[2])
+    if op == "leaky_relu":
+        return F.leaky_relu(a[0], at["negative_slope"])
+    if op == "softplus":
+        return F.softplus(a[0], at["beta"], at["threshold"])
+    if op == "clamp":
+        return torch.clamp(a[0], at.get("min"), at.get("max"))
     if op == "softmax":
         return torch.softmax(a[0], at["dim"])
     if op == "log_softmax":

@@ -150,6 +150,29 @@ for _, op in ipairs({ "relu", "gelu", "tanh", "sigmoid", "exp", "log", "sqrt", "
   env[op] = function(x) return new(op, { x }, x.shape, x.dtype) end
 end
 
+function env.leaky_relu(x, slope)
+  return new("leaky_relu", { x }, x.shape, x.dtype, { negative_slope = slope or 0.01 })
+end
+
+function env.softplus(x, beta, threshold)
+  return new("softplus", { x }, x.shape, x.dtype, { beta = beta or 1, threshold = threshold or 20 })
+end
+
+function env.clamp(x, lo, hi)
+  if lo == nil and hi == nil then fail("clamp: at least one of min and max must be given") end
+  return new("clamp", { x }, x.shape, x.dtype, { min = lo, max = hi })
+end
+
+for _, op in ipairs({ "minimum", "maximum", "gt", "ge", "lt", "le", "eq", "ne" }) do
+  env[op] = binary(op)
+end
+
+function env.where(c, a, b)
+  a, b = tensor_arg(a, "where"), tensor_arg(b, "where")
+  return new("where", { c, a, b }, broadcast(c, { shape = broadcast(a, b, "where") }, "where"),
+             "float")
+end
+
 for _, op in ipairs({ "softmax", "log_softmax" }) do
   env[op] = function(x, dim)
     return new(op, { x }, x.shape, x.dtype, { dim = norm_dim(x, dim or -1, op) })
