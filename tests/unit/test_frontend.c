@@ -367,6 +367,12 @@ static void t_dsl_errors(void **st)
 		{"x.shape = 3", ":5: tensors are read-only"},
 		{"error(\"custom failure\")", ":5: custom failure"},
 		{"error({})", ":5: (error object is a table value)"},
+		{"local z = clamp(x)", ":5: clamp: at least one of min and max must be given"},
+		{"local z = clamp(x, \"0\")", ":5: clamp: argument 2 (min) must be a number, got string"},
+		{"local z = softplus(x, 0)", ":5: softplus: argument 2 (beta) must not be 0"},
+		{"local z = leaky_relu(x, 0/0)", ":5: leaky_relu: argument 2 (negative_slope) is NaN"},
+		{"local z = where(x, 1, 2)", ":5: where: argument 2 (input) or 3 (other) must be a tensor"},
+		{"local z = maximum(x, \"a\")", ":5: maximum: operands must be tensors or numbers, got string"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char text[2048], name[32];
