@@ -195,7 +195,8 @@ static cg_expr *value(lctx *c, const ir_node *n, const int *map, int top)
 			fr->started = 1;
 			done = leaf_value(c, x, fr->map, fr->top, &r);
 		}
-		if (!done && x->nin > 3) {
+		/* elementwise ops take up to three inputs, data movement one */
+		if (!done && (x->nin > 3 || (x->nin == 3 && ir_op_kind(x->op) != IR_KIND_ELEM))) {
 			free(st);
 			return NULL; /* not an elementwise op: no lowering here */
 		}
