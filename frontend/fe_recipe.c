@@ -398,6 +398,17 @@ static void fe_read_data(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 	                            "data.limit_train", "data.limit_test"};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		fe_read_key(L, t, r, keys[i]);
+	if (fe_subtable(L, t, pre, "augment")) {
+		int a = lua_gettop(L);
+		if (fe_subtable(L, a, "data.augment.", "crop")) {
+			fe_read_key(L, lua_gettop(L), r, "data.augment.crop.size");
+			fe_read_key(L, lua_gettop(L), r, "data.augment.crop.padding");
+		}
+		lua_pop(L, 1);
+		fe_read_key(L, a, r, "data.augment.flip");
+		fe_read_key(L, a, r, "data.augment.cutout");
+	}
+	lua_pop(L, 1);
 }
 
 /* A scalar float tensor for the loss or a metric; errors at its line. */

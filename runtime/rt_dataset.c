@@ -275,6 +275,12 @@ static int make_col(const data_config *dc, const char *path, const rt_slot *s, r
 	double scale = dc->scale != 0 ? dc->scale : 1.0;
 	double std = dc->std != 0 ? dc->std : 1.0;
 	int norm = s->dtype != RT_I32 && s->nclasses == 0;
+	col->zero = norm ? (0.0 * scale - dc->mean) / std : 0.0;
+	if (s->rank == 4 && s->dtype != RT_I32 && s->nclasses == 0) {
+		col->chan = s->dim[1];
+		col->height = s->dim[2];
+		col->width = s->dim[3];
+	}
 	if (bytes)
 		for (int v = 0; v < 256; v++)
 			put_value(col->lut, s->dtype, v, v, norm, scale, dc->mean, std);

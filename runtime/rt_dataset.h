@@ -43,6 +43,11 @@ typedef struct {
 	 * of the converted copy bit for bit. */
 	void *data;
 	void *lut;
+	/* An image input [B,C,H,W] of floats (not labels): its C, H, W, which
+	 * augmentation needs; 0 for any other. zero is the normalised value
+	 * of a raw 0, the value of a crop's padding pixels. */
+	int64_t chan, height, width;
+	double zero;
 } rt_dataset_col;
 
 typedef struct {
@@ -87,5 +92,42 @@ typedef enum {
 int64_t rt_dataset_fill(const rt_dataset *ds, const int64_t *order, int64_t first,
                         int64_t batch, rt_pad_mode pad, void *const *dst, void *mask,
                         rt_dtype mask_dtype, rt_pool *pool);
+
+/*
+ * Augmentation of the image columns of a training batch, as torchvision's
+ * CIFAR recipe: RandomCrop(size, padding) on the raw pixels (padding pixels
+ * are raw 0, i.e. `zero` after normalisation), then RandomHorizontalFlip
+ * (p = 0.5), then Cutout (DeVries & Taylor 2017: a square of side `cutout`
+ * centred uniformly in the image, clipped at its edges, set to 0 after
+ * normalisation). Every channel of an example shares its draws.
+ *
+ * The draws of example e in epoch `epoch` are the Philox blocks
+ * (seed, rt_dataset_augment_stream(epoch), 2e) and (.., 2e + 1): a pure
+ * function of (seed, epoch, example), so batches are the same whatever the
+ * thread count, and a resumed run draws what the uninterrupted one did.
+ */
+typedef struct {
+	const data_augment *cfg;
+	uint64_t seed;
+	int64_t epoch;
+} rt_augment;
+
+uint64_t rt_dataset_augment_stream(int64_t epoch);
+/* 1 if cfg asks for any augmentation. */
+int rt_augment_on(const data_augment *cfg);
+/* Checks cfg against the split's columns: one image column at least, and
+ * a crop size equal to each one's H and W. */
+int rt_dataset_augment_check(const rt_dataset *ds, const data_augment *cfg, rt_err *err);
+/* The offsets of example e's crop in its padded image, in [0, 2 * padding]
+ * (top, left), whether it is flipped, and its cutout centre (cy, cx). */
+void rt_augment_draw(const rt_augment *a, int64_t e, int64_t h, int64_t w, int64_t *top,
+                     int64_t *left, int *flip, int64_t *cy, int64_t *cx);
+/* Example e of col, augmented, into d (col->row elements of col->dtype). */
+void rt_augment_row(const rt_augment *a, const rt_dataset_col *col, int64_t e, void *d);
+
+/* rt_dataset_fill with aug (NULL: none) applied to every image column. */
+int64_t rt_dataset_fill_aug(const rt_dataset *ds, const int64_t *order, int64_t first,
+                            int64_t batch, rt_pad_mode pad, void *const *dst, void *mask,
+                            rt_dtype mask_dtype, rt_pool *pool, const rt_augment *aug);
 
 #endif

@@ -102,7 +102,7 @@ static void put_row(const rt_dataset_col *col, int64_t e, char *d)
 /* Rows [lo, hi) of a batch (see rt_dataset_fill); the number of real rows. */
 static int64_t fill_rows(const rt_dataset *ds, const int64_t *order, int64_t first, int64_t lo,
                          int64_t hi, rt_pad_mode pad, void *const *dst, void *mask,
-                         rt_dtype mask_dtype)
+                         rt_dtype mask_dtype, const rt_augment *aug)
 {
 	int64_t real = 0;
 	for (int64_t r = lo; r < lo + RT_FILL_AHEAD && r < hi; r++)
@@ -118,7 +118,9 @@ static int64_t fill_rows(const rt_dataset *ds, const int64_t *order, int64_t fir
 			const rt_dataset_col *col = &ds->col[c];
 			size_t rb = (size_t)col->row * rt_dtype_size(col->dtype);
 			char *d = (char *)dst[c] + (size_t)r * rb;
-			if (e >= 0)
+			if (e >= 0 && aug && col->height)
+				rt_augment_row(aug, col, e, d);
+			else if (e >= 0)
 				put_row(col, e, d);
 			else
 				memset(d, 0, rb);
@@ -143,6 +145,7 @@ typedef struct {
 	void *const *dst;
 	void *mask;
 	rt_dtype mask_dtype;
+	const rt_augment *aug;
 	int64_t real[RT_FILL_MAX_PARTS];
 } fill_job;
 
@@ -151,19 +154,28 @@ static void fill_part(void *ctx, int part, int nparts)
 	fill_job *j = ctx;
 	int64_t lo = j->batch * part / nparts, hi = j->batch * (part + 1) / nparts;
 	j->real[part] = fill_rows(j->ds, j->order, j->first, lo, hi, j->pad, j->dst, j->mask,
-	                          j->mask_dtype);
+	                          j->mask_dtype, j->aug);
 }
 
 int64_t rt_dataset_fill(const rt_dataset *ds, const int64_t *order, int64_t first,
                         int64_t batch, rt_pad_mode pad, void *const *dst, void *mask,
                         rt_dtype mask_dtype, rt_pool *pool)
 {
+	return rt_dataset_fill_aug(ds, order, first, batch, pad, dst, mask, mask_dtype, pool, NULL);
+}
+
+int64_t rt_dataset_fill_aug(const rt_dataset *ds, const int64_t *order, int64_t first,
+                            int64_t batch, rt_pad_mode pad, void *const *dst, void *mask,
+                            rt_dtype mask_dtype, rt_pool *pool, const rt_augment *aug)
+{
+	if (aug && !rt_augment_on(aug->cfg))
+		aug = NULL;
 	int parts = pool ? rt_pool_threads(pool) : 1;
 	if (parts > RT_FILL_MAX_PARTS)
 		parts = RT_FILL_MAX_PARTS;
 	if (parts < 2 || batch < 2 * parts * RT_FILL_AHEAD)
-		return fill_rows(ds, order, first, 0, batch, pad, dst, mask, mask_dtype);
-	fill_job j = {ds, order, first, batch, pad, dst, mask, mask_dtype, {0}};
+		return fill_rows(ds, order, first, 0, batch, pad, dst, mask, mask_dtype, aug);
+	fill_job j = {ds, order, first, batch, pad, dst, mask, mask_dtype, aug, {0}};
 	rt_pool_run(pool, parts, fill_part, &j);
 	int64_t real = 0;
 	for (int q = 0; q < parts; q++)

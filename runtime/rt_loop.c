@@ -163,7 +163,8 @@ static int setup(train_run *R, rt_err *err)
 	if (r->batch_size > 0 && r->batch_size != R->batch)
 		return rt_errf(err, "the compiled train step takes batches of %" PRId64
 		               " but the recipe says batch_size = %d", R->batch, r->batch_size);
-	if (rt_dataset_load(&R->train, &r->data, 0, o->data_dir, train, err))
+	if (rt_dataset_load(&R->train, &r->data, 0, o->data_dir, train, err) ||
+	    rt_dataset_augment_check(&R->train, &r->data.augment, err))
 		return -1;
 	R->nb = rt_dataset_nbatches(R->train.n, R->batch, r->data.drop_last);
 	if (R->nb == 0)
@@ -243,12 +244,13 @@ static int run_epoch(train_run *R, int e, double *train, rt_err *err)
 	double t0 = rt_now();
 	int every = r->opt.sam_every > 1 ? r->opt.sam_every : 1;
 	rt_dataset_order(R->train.n, R->seed, e, R->order);
+	rt_augment aug = {&r->data.augment, R->seed, e};
 	for (int64_t b = 0; b < R->nb; b++) {
 		int64_t t = R->step;
 		int use_sam = R->sam && (!R->base || t % every == 0);
 		rt_exec *x = use_sam ? R->sam : R->base;
-		int64_t real = rt_dataset_fill(&R->train, R->order, b * R->batch, R->batch, RT_PAD_WRAP,
-		                               R->dst_train, NULL, RT_F32, x->pool);
+		int64_t real = rt_dataset_fill_aug(&R->train, R->order, b * R->batch, R->batch,
+		                                   RT_PAD_WRAP, R->dst_train, NULL, RT_F32, x->pool, &aug);
 		rt_step_scalar sc[RT_STEP_SCALARS_MAX];
 		int nsc = rt_step_scalars(r, t, R->total, sc);
 		rt_err xe;

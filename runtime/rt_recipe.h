@@ -52,6 +52,14 @@ typedef struct {
 	const char *path;
 } data_file;
 
+/* Training-split augmentation of image inputs [B,C,H,W] (rt_dataset.h). */
+typedef struct {
+	int crop_size;     /* RandomCrop's size: 0 or the input's H = W */
+	int crop_padding;  /* zero pixels on each side before the crop; 0 = no crop */
+	int flip;          /* horizontal flip with probability 0.5 */
+	int cutout;        /* side of a square zeroed after normalisation; 0 = none */
+} data_augment;
+
 typedef struct {
 	const char *format;   /* "idx", "csv", "safetensors", "cifar10", "cifar100", "npy" */
 	data_file train[4], test[4];
@@ -60,6 +68,7 @@ typedef struct {
 	double mean, std;
 	int drop_last;        /* training: drop the short last batch (1) or pad (0) */
 	int limit_train, limit_test; /* use only the first N examples (0 = all) */
+	data_augment augment; /* training split only */
 	const char *base_dir; /* relative paths are under it (the model file's directory,
 	                         absolute); a trainer's --data DIR takes precedence */
 } data_config;

@@ -103,7 +103,14 @@ enum {
 	F("data.std", NUMBER, data.std, 1, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_LO_OPEN, NULL) \
 	F("data.drop_last", BOOL, data.drop_last, 1, 0, 1, RT_KEY_RUN, NULL) \
 	F("data.limit_train", INT, data.limit_train, 0, 0, INT_MAX, RT_KEY_RUN, NULL) \
-	F("data.limit_test", INT, data.limit_test, 0, 0, INT_MAX, RT_KEY_RUN, NULL)
+	F("data.limit_test", INT, data.limit_test, 0, 0, INT_MAX, RT_KEY_RUN, NULL) \
+	N("data.augment", TABLE, TABLE, 0, 0, 0, RT_KEY_RUN) \
+	N("data.augment.crop", TABLE, TABLE, 0, 0, 0, RT_KEY_RUN) \
+	F("data.augment.crop.size", INT, data.augment.crop_size, 0, 0, INT_MAX, RT_KEY_RUN, NULL) \
+	F("data.augment.crop.padding", INT, data.augment.crop_padding, 0, 0, INT_MAX, RT_KEY_RUN, \
+	  NULL) \
+	F("data.augment.flip", BOOL, data.augment.flip, 0, 0, 1, RT_KEY_RUN, NULL) \
+	F("data.augment.cutout", INT, data.augment.cutout, 0, 0, INT_MAX, RT_KEY_RUN, NULL)
 /* clang-format on */
 
 typedef struct {
