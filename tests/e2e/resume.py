@@ -12,6 +12,7 @@ RNG metadata, and that the --metrics lines of each epoch agree exactly
 (losses, accuracies, learning rates; timings aside).
 
   python3 tests/e2e/resume.py SAMC [--model M] [--backend interp|cpu] [--keep DIR]
+                                  [--data DIR] [--set KEY=VALUE ...]
 Standard library only; exit 77 when samc lacks the backend.
 """
 
@@ -76,6 +77,8 @@ def main():
     ap.add_argument("--limit-train", type=int, default=2560)
     ap.add_argument("--limit-test", type=int, default=512)
     ap.add_argument("--keep", help="work in this folder and keep it")
+    ap.add_argument("--data", help="the model's data folder (samc --data)")
+    ap.add_argument("--set", action="append", default=[], help="a recipe key for every run")
     args = ap.parse_args()
     if os.sep in args.samc:
         args.samc = os.path.abspath(args.samc)
@@ -85,6 +88,10 @@ def main():
     common = [args.model, "--backend", args.backend, "--epochs", "2", "--quiet", "--log-every", "5",
               "--set", f"data.limit_train={args.limit_train}",
               "--set", f"data.limit_test={args.limit_test}"]
+    if args.data:
+        common += ["--data", os.path.abspath(args.data)]
+    for kv in args.set:
+        common += ["--set", kv]
     if args.backend == "cpu":
         common += ["--threads", "2"]  # bit-identical only for the same thread count
     A, B = os.path.join(d, "A"), os.path.join(d, "B")

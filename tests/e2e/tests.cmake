@@ -7,6 +7,7 @@
 #   e2e_bad_inputs         broken IDX files, checkpoints, a diverging run: exit 1 + message
 #   e2e_data_dir           --data DIR resolves the recipe's relative data paths
 #   e2e_cifar_npy          a small model trains from CIFAR-10, CIFAR-100 and .npy files
+#   e2e_augment            data.augment: exact resume, other losses, a bad crop refused
 #   e2e_cli                help texts, usage errors (exit 2), samc steps file errors
 #   e2e_deep_chain         50,000 chained ops: every emit stage, interpreter training
 # With -DSAMC_LONG_TESTS=ON, on the full Fashion-MNIST:
@@ -80,3 +81,6 @@ if(SAMC_LONG_TESTS)
                          LABELS "e2e;long")
   endforeach()
 endif()
+
+add_test(NAME e2e_augment COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/augment.py $<TARGET_FILE:samc>)
+set_tests_properties(e2e_augment PROPERTIES TIMEOUT 300 LABELS e2e)
