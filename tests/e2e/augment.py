@@ -6,6 +6,7 @@
     interpreter and on the CPU backend (two threads fill the batches);
   - augmentation changes what training sees (other losses than without it),
     the same recipe twice gives the same losses, and the model still learns;
+  - a built trainer takes the keys in --set and trains as samc does;
   - a crop size that is not the images' is refused with a message.
 Standard library only.
 
@@ -68,6 +69,19 @@ def main():
                     repr(losses(plain)))
             acc = test_accuracy(aug1[1] + aug1[2])
             F.check(acc >= 0.4, f"augmented: test accuracy {acc:.4f} >= 0.4 (chance 0.1)")
+
+        # A built trainer takes the keys in --set and trains as samc does.
+        tr = os.path.join(d, "trainer")
+        r = u.run_samc(samc, ["build", model, "-o", tr, "--quiet"])
+        if F.expect_success("samc build", r):
+            cpu = u.run_samc(samc, base + AUG + ["--backend", "cpu"])
+            t = u.run_samc(tr, ["--data", d, "--epochs", "2"] + AUG)
+            if F.expect_success("samc --backend cpu, augmented", cpu) and \
+                    F.expect_success("trainer --set data.augment.*", t):
+                F.check(losses(t) and losses(t) == losses(cpu),
+                        "the trainer's losses are samc's", f"{losses(t)} vs {losses(cpu)}")
+                F.check(losses(t) != losses(u.run_samc(tr, ["--data", d, "--epochs", "2"])),
+                        "the trainer augments only when asked")
 
         r = u.run_samc(samc, base + ["--set", "data.augment.crop.size=28"])
         F.expect_error("a crop size unlike the images'", r,
