@@ -444,9 +444,8 @@ static int lower_kernel(lctx *c, const pass_kernel *K, int idx, char *err, size_
 		return 0;
 	}
 	case RT_K_ROW: {
-		int b[1 + CG_ROW_MAX_INPUTS];
-		if (root->nin > CG_ROW_MAX_INPUTS)
-			break;
+		/* cat takes any number of inputs */
+		int *b = ir_arena_alloc(c->a, (size_t)(1 + root->nin) * sizeof *b);
 		b[0] = arg_of(c, c->p->buf_of[root->id], root->dtype, 1);
 		for (int j = 0; j < root->nin; j++)
 			b[1 + j] = arg_of(c, c->p->buf_of[root->in[j]->id], root->in[j]->dtype, 0);

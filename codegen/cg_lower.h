@@ -69,4 +69,10 @@ int cg_lower_row_has(ir_op op);
 int cg_lower_row(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
                  char *err, size_t errlen);
 
+/* Slicing and joining kernels (cg_lower_slice.c), row kernels of their own:
+ * NARROW, PAD, CAT; buf as for cg_lower_row, one per input. */
+int cg_lower_slice_has(ir_op op);
+int cg_lower_slice(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf, char *err,
+                   size_t errlen);
+
 #endif

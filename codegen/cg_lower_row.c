@@ -171,13 +171,15 @@ static const row_fn row_rules[IR_OP_COUNT] = {
 
 int cg_lower_row_has(ir_op op)
 {
-	return op < IR_OP_COUNT && row_rules[op] != NULL;
+	return op < IR_OP_COUNT && (row_rules[op] != NULL || cg_lower_slice_has(op));
 }
 
 int cg_lower_row(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
                  char *err, size_t errlen)
 {
 	rowc r = {a, cg_type_of(n->dtype)};
+	if (cg_lower_slice_has(n->op))
+		return cg_lower_slice(a, k, n, buf, err, errlen);
 	if (!cg_lower_row_has(n->op)) {
 		snprintf(err, errlen, "lowering: %s is not a row-wise op", ir_op_name(n->op));
 		return -1;

@@ -39,6 +39,8 @@ static const fe_binding bindings[] = {
 	{IR_OP_WHERE, "where(cond, a, b)", "where(gt(x, 0), x, 0)"},
 	{IR_OP_RESHAPE, "reshape(x, shape)", "reshape(x, {3, B})"},
 	{IR_OP_TRANSPOSE, "transpose(x, d0, d1)", "transpose(x, 0, 1)"},
+	{IR_OP_NARROW, "narrow(x, dim, start, length)", "narrow(x, 1, 0, 2)"},
+	{IR_OP_CAT, "cat({a, b, ...}, dim)", "cat({x, x * 2}, 1)"},
 	{IR_OP_SUM, "sum(x, dim, keepdim)", "sum(x, 1)"},
 	{IR_OP_MAX, "max(x, dim, keepdim)", "max(x, 1)"},
 	{IR_OP_MATMUL, "matmul(a, b)", "matmul(x, w)"},

@@ -275,4 +275,5 @@ void fe_dsl_open(lua_State *L, fe_dsl *d)
 	luaL_setfuncs(L, fns, 0);
 	lua_pop(L, 1);
 	fe_ops_open(L);
+	fe_slice_open(L);
 }

@@ -41,6 +41,7 @@ fe_dsl *fe_dsl_of(lua_State *L);
 void fe_dsl_open(lua_State *L, fe_dsl *d);
 void fe_tensor_open(lua_State *L);
 void fe_ops_open(lua_State *L);
+void fe_slice_open(lua_State *L); /* flatten, narrow, cat (fe_slice.c) */
 
 /* Tensors */
 void fe_tensor_push(lua_State *L, ir_node *n);

@@ -75,7 +75,10 @@ typedef enum {
 	X(BETA, "beta", IR_ATTR_T_FLOAT)            /* SOFTPLUS */               \
 	X(THRESHOLD, "threshold", IR_ATTR_T_FLOAT)  /* SOFTPLUS: linear above */ \
 	X(MIN, "min", IR_ATTR_T_FLOAT)              /* CLAMP: -inf when absent */ \
-	X(MAX, "max", IR_ATTR_T_FLOAT)              /* CLAMP: inf when absent */
+	X(MAX, "max", IR_ATTR_T_FLOAT)              /* CLAMP: inf when absent */ \
+	X(START, "start", IR_ATTR_T_INT)            /* NARROW, PAD: first index along dim */ \
+	X(LENGTH, "length", IR_ATTR_T_INT)          /* NARROW: indices kept along dim */ \
+	X(SIZE, "size", IR_ATTR_T_INT)              /* PAD: the result's size along dim */
 
 typedef enum {
 #define X(e, s, t) IR_ATTR_##e,
@@ -168,6 +171,11 @@ typedef struct {
 	X(RESHAPE, "reshape", 1, IR_KIND_SHAPE, none, IR_GRAD_RULE, IR_DSL_BOUND)       \
 	X(TRANSPOSE, "transpose", 1, IR_KIND_SHAPE, perm, IR_GRAD_RULE, IR_DSL_BOUND)   \
 	X(BROADCAST, "broadcast", 1, IR_KIND_SHAPE, none, IR_GRAD_RULE, IR_DSL_INTERNAL) \
+	/* slicing and joining along one dim: kernels of their own (cg_lower_slice.c) */ \
+	X(NARROW, "narrow", 1, IR_KIND_OPAQUE, narrow, IR_GRAD_RULE, IR_DSL_BOUND)     \
+	X(CAT, "cat", -1, IR_KIND_OPAQUE, axis, IR_GRAD_RULE, IR_DSL_BOUND)            \
+	/* narrow's adjoint: the input placed at start along dim, zeros elsewhere */   \
+	X(PAD, "pad", 1, IR_KIND_OPAQUE, pad, IR_GRAD_NONE, IR_DSL_INTERNAL)           \
 	/* reductions */                                                               \
 	X(SUM, "sum", 1, IR_KIND_REDUCE, reduce, IR_GRAD_RULE, IR_DSL_BOUND)            \
 	X(MAX, "max", 1, IR_KIND_REDUCE, reduce, IR_GRAD_RULE, IR_DSL_BOUND)            \
@@ -318,6 +326,10 @@ int ir_resolve_mode(ir_graph *g, ir_mode_kind mode);
  * op's shape rule (for ops without a builder of their own, and for
  * passes that rebuild a node with other inputs). */
 ir_node *ir_node_make(ir_graph *g, ir_op op, ir_node *const *in, int nin);
+/* The same with the op's attributes given (ir_op_attrs order): the shape
+ * rule sees them. */
+ir_node *ir_node_make_attrs(ir_graph *g, ir_op op, ir_node *const *in, int nin,
+                            const ir_attr_val *attr);
 
 /* Elementwise ops (binary ops broadcast; dtypes must match). */
 ir_node *ir_unary(ir_graph *g, ir_op op, ir_node *x);
@@ -337,6 +349,11 @@ ir_node *ir_where(ir_graph *g, ir_node *cond, ir_node *a, ir_node *b);
 ir_node *ir_reshape(ir_graph *g, ir_node *x, ir_shape s); /* one dim may be -1 */
 ir_node *ir_transpose(ir_graph *g, ir_node *x, const int *perm);
 ir_node *ir_transpose2(ir_graph *g, ir_node *x, int d0, int d1); /* swap two dims */
+/* Slicing and joining (ir_build_slice.c); dims are >= 0 here. */
+ir_node *ir_narrow(ir_graph *g, ir_node *x, int dim, int64_t start, int64_t length);
+ir_node *ir_pad(ir_graph *g, ir_node *x, int dim, int64_t start, int64_t size);
+ir_node *ir_cat(ir_graph *g, ir_node *const *xs, int n, int dim);
+ir_node *ir_flatten(ir_graph *g, ir_node *x, int start_dim, int end_dim);
 ir_node *ir_broadcast(ir_graph *g, ir_node *x, ir_shape s);
 
 /* Reductions; axes is a bitmask; axes == 0 means all axes. */

@@ -131,6 +131,23 @@ ir_node *ir_node_make(ir_graph *g, ir_op op, ir_node *const *in, int nin)
 	return add(g, &p.n);
 }
 
+ir_node *ir_node_make_attrs(ir_graph *g, ir_op op, ir_node *const *in, int nin,
+                            const ir_attr_val *attr)
+{
+	if (op >= IR_OP_COUNT || (ir_op_arity(op) >= 0 && nin != ir_op_arity(op)) || nin < 0)
+		return ir_error(g, g->cur, "%s: takes %d inputs, got %d", ir_op_name(op), ir_op_arity(op),
+		                nin);
+	proto p;
+	proto_init(&p, op, NULL, NULL, NULL);
+	int na;
+	ir_op_attrs(op, &na);
+	for (int i = 0; i < na; i++)
+		p.attr[i] = attr[i];
+	p.n.in = (ir_node **)in;
+	p.n.nin = nin;
+	return add(g, &p.n);
+}
+
 ir_node *ir_find_leaf(ir_graph *g, ir_op op, const char *name)
 {
 	for (int i = 0; i < g->nnodes; i++) {

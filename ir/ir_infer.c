@@ -199,6 +199,67 @@ static int infer_broadcast(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dt
 	return 0;
 }
 
+/* narrow and pad: one window along dim; the rest of the shape is kept */
+static int infer_slice(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	char ba[64], bb[96];
+	const ir_node *x = n->in[0];
+	int64_t dim = ir_attr_i(n, IR_ATTR_AXIS), start = ir_attr_i(n, IR_ATTR_START);
+	int64_t len = n->op == IR_OP_NARROW ? ir_attr_i(n, IR_ATTR_LENGTH) : 0;
+	*dtype = x->dtype;
+	if (x->shape.rank == 0 || dim < 0 || dim >= x->shape.rank)
+		return fail(g, n, "dim out of range for shape %s%s", SHP(x->shape, ba), "");
+	ir_shape r = x->shape;
+	if (n->op == IR_OP_NARROW) {
+		snprintf(bb, sizeof bb, " (dim %lld, start %lld, length %lld)", (long long)dim,
+		         (long long)start, (long long)len);
+		if (len < 1)
+			return fail(g, n, "length must be at least 1%s%s", bb, "");
+		if (start < 0 || start + len > x->shape.dim[dim])
+			return fail(g, n, "start + length exceeds the size of dim in %s%s", SHP(x->shape, ba), bb);
+		r.dim[dim] = len;
+	} else {
+		int64_t size = ir_attr_i(n, IR_ATTR_SIZE);
+		snprintf(bb, sizeof bb, "%lld at start %lld", (long long)size, (long long)start);
+		if (start < 0 || start + x->shape.dim[dim] > size)
+			return fail(g, n, "%s does not fit in a result of size %s along dim",
+			            SHP(x->shape, ba), bb);
+		r.dim[dim] = size;
+	}
+	*shape = r;
+	return 0;
+}
+
+/* cat: same rank, dtype and sizes but along dim */
+static int infer_cat(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	char ba[64], bb[64];
+	if (n->nin < 1)
+		return fail(g, n, "expects at least one tensor%s%s", "", "");
+	const ir_node *x = n->in[0];
+	int64_t dim = ir_attr_i(n, IR_ATTR_AXIS);
+	if (x->shape.rank == 0 || dim < 0 || dim >= x->shape.rank)
+		return fail(g, n, "dim out of range for shape %s%s (zero-dimensional tensors cannot be "
+		            "concatenated)", SHP(x->shape, ba), "");
+	ir_shape r = x->shape;
+	for (int i = 1; i < n->nin; i++) {
+		const ir_node *y = n->in[i];
+		if (y->dtype != x->dtype)
+			return fail(g, n, "tensors have different dtypes (%s and %s)", ir_dtype_name(x->dtype),
+			            ir_dtype_name(y->dtype));
+		int ok = y->shape.rank == x->shape.rank;
+		for (int d = 0; ok && d < r.rank; d++)
+			ok = d == dim || y->shape.dim[d] == x->shape.dim[d];
+		if (!ok)
+			return fail(g, n, "sizes of %s and %s must match except in dim", SHP(x->shape, ba),
+			            SHP(y->shape, bb));
+		r.dim[dim] += y->shape.dim[dim];
+	}
+	*shape = r;
+	*dtype = x->dtype;
+	return 0;
+}
+
 static int infer_reduction(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
 {
 	if (need_float(g, n, n->in[0]))
@@ -268,6 +329,9 @@ static const infer_fn rules[IR_OP_COUNT] = {
 	[IR_OP_RESHAPE] = infer_reshape,
 	[IR_OP_TRANSPOSE] = infer_transpose,
 	[IR_OP_BROADCAST] = infer_broadcast,
+	[IR_OP_NARROW] = infer_slice,
+	[IR_OP_PAD] = infer_slice,
+	[IR_OP_CAT] = infer_cat,
 	[IR_OP_SUM] = infer_reduction,
 	[IR_OP_MAX] = infer_reduction,
 	[IR_OP_MATMUL] = infer_gemm,

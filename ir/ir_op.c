@@ -25,6 +25,10 @@ static const ir_attr_desc attrs_softplus[] = {
 	{IR_ATTR_BETA, 1.0}, {IR_ATTR_THRESHOLD, 20.0}, {IR_ATTR_COUNT, 0}};
 static const ir_attr_desc attrs_clamp[] = {
 	{IR_ATTR_MIN, -INFINITY}, {IR_ATTR_MAX, INFINITY}, {IR_ATTR_COUNT, 0}};
+static const ir_attr_desc attrs_narrow[] = {
+	{IR_ATTR_AXIS, 0}, {IR_ATTR_START, 0}, {IR_ATTR_LENGTH, 1}, {IR_ATTR_COUNT, 0}};
+static const ir_attr_desc attrs_pad[] = {
+	{IR_ATTR_AXIS, 0}, {IR_ATTR_START, 0}, {IR_ATTR_SIZE, 1}, {IR_ATTR_COUNT, 0}};
 static const ir_attr_desc attrs_ce[] = {
 	{IR_ATTR_REDUCTION, IR_REDUCE_MEAN}, {IR_ATTR_SMOOTHING, 0}, {IR_ATTR_COUNT, 0}};
 

@@ -200,6 +200,28 @@ static int grad_cross_entropy(ad_state *s, ir_node *n, ir_node *d)
 #undef ZERO
 #undef NONE
 
+/* narrow: the adjoint placed in zeros of the input's shape */
+static int grad_narrow(ad_state *s, ir_node *n, ir_node *d)
+{
+	int dim = (int)ir_attr_i(n, IR_ATTR_AXIS);
+	return accum(s, n->in[0], ir_pad(s->g, d, dim, ir_attr_i(n, IR_ATTR_START),
+	                                 n->in[0]->shape.dim[dim]));
+}
+
+/* cat: each input's window of the adjoint */
+static int grad_cat(ad_state *s, ir_node *n, ir_node *d)
+{
+	int dim = (int)ir_attr_i(n, IR_ATTR_AXIS);
+	int64_t at = 0;
+	for (int i = 0; i < n->nin; i++) {
+		int64_t len = n->in[i]->shape.dim[dim];
+		if (s->need[n->in[i]->id] && accum(s, n->in[i], ir_narrow(s->g, d, dim, at, len)))
+			return -1;
+		at += len;
+	}
+	return 0;
+}
+
 typedef int (*grad_fn)(ad_state *s, ir_node *n, ir_node *d);
 
 /* The gradient facet of every op the op table marks IR_GRAD_RULE. */
@@ -214,6 +236,8 @@ static const grad_fn rules[IR_OP_COUNT] = {
 	[IR_OP_RESHAPE] = grad_reshape,
 	[IR_OP_TRANSPOSE] = grad_transpose,
 	[IR_OP_BROADCAST] = grad_broadcast,
+	[IR_OP_NARROW] = grad_narrow,
+	[IR_OP_CAT] = grad_cat,
 	[IR_OP_SUM] = grad_sum,
 	[IR_OP_MAX] = grad_max,
 	[IR_OP_MATMUL] = rule_matmul,

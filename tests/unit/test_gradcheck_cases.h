@@ -120,6 +120,19 @@ static ir_node *b_MLP(gc_case *c) {
 	return ir_cross_entropy(c->g, ir_matmul(c->g, h, w2, 0, 1), mklabels(c, 3), IR_REDUCE_MEAN, 0.0);
 }
 
+/* slicing and joining: windows inside and at the ends, an input used twice */
+static ir_node *b_NARROW(gc_case *c) { return ir_narrow(c->g, mkparam(c, 2, 3, 4), 1, 1, 2); }
+static ir_node *b_NARROW0(gc_case *c) { return ir_narrow(c->g, mkparam(c, 2, 3, 4), 0, 2, 1); }
+static ir_node *b_CAT(gc_case *c) {
+	ir_node *a = mkparam(c, 2, 3, 4), *b = mkparam(c, 2, 3, 2);
+	ir_node *xs[3] = {a, ir_unary(c->g, IR_OP_TANH, b), a};
+	return ir_cat(c->g, xs, 3, 1);
+}
+static ir_node *b_CAT0(gc_case *c) {
+	ir_node *a = mkparam(c, 2, 3, 4), *b = mkparam(c, 2, 2, 4);
+	ir_node *xs[2] = {ir_narrow(c->g, a, 1, 0, 4), b};
+	return ir_cat(c->g, xs, 2, 0);
+}
 
 /* X(case, the op it checks) */
 #define GC_CASES(X)                                                                  \
@@ -133,6 +146,7 @@ static ir_node *b_MLP(gc_case *c) {
 	X(LOG_SOFTMAX, LOG_SOFTMAX) X(CE, CROSS_ENTROPY) X(CE_LS, CROSS_ENTROPY)            \
 	X(CE_NONE, CROSS_ENTROPY) X(FANOUT, TANH) X(MLP, MATMUL)                            \
 	X(LEAKY_RELU, LEAKY_RELU) X(SOFTPLUS, SOFTPLUS) X(SOFTPLUS_T, SOFTPLUS)               \
-	X(CLAMP, CLAMP) X(CLAMP_HI, CLAMP) X(WHERE, WHERE)
+	X(CLAMP, CLAMP) X(CLAMP_HI, CLAMP) X(WHERE, WHERE)                                  \
+	X(NARROW, NARROW) X(NARROW0, NARROW) X(CAT, CAT) X(CAT0, CAT)
 
 #endif
