@@ -152,6 +152,30 @@ static void test_shape_ops(void **st)
 	}
 }
 
+/* narrow, pad and cat along each dim, on leaves, fused expressions and
+ * reshape aliases (flatten), cat of five inputs */
+static void test_slice_ops(void **st)
+{
+	(void)st;
+	for (int t = IR_F32; t <= IR_F64; t++)
+		for (int d = 0; d < 3; d++) {
+			ir_graph *g = ir_graph_new(t);
+			ir_node *x = ir_input(g, "x", t, S(3, 4, 5, 6));
+			ir_node *e = ir_unary(g, IR_OP_EXP, x);
+			ir_node *nw = ir_narrow(g, x, d, 1, 2);
+			ir_node *nw2 = ir_unary(g, IR_OP_TANH, ir_narrow(g, e, d, 0, 3));
+			ir_node *pd = ir_pad(g, ir_binary(g, IR_OP_MUL, nw, nw), d, 2, x->shape.dim[d] + 1);
+			ir_node *flat = ir_flatten(g, x, 1, 2);
+			ir_node *nf = ir_narrow(g, flat, 1, 7, 11);
+			ir_node *xs[5] = {x, e, nw, x, ir_unary(g, IR_OP_NEG, nw)};
+			ir_node *ct = ir_cat(g, xs, 5, d);
+			ir_node *ct2 = ir_binary(g, IR_OP_ADD, ir_cat(g, xs + 2, 1, d), nw);
+			ir_node *o[6] = {nw, nw2, pd, nf, ct, ct2};
+			check(g, o, 6, t == IR_F32 ? TOL32 : TOL64);
+			ir_graph_free(g);
+		}
+}
+
 static void test_reductions(void **st)
 {
 	(void)st;
@@ -327,6 +351,7 @@ int main(void)
 	    cmocka_unit_test(test_matmul),      cmocka_unit_test(test_softmax),
 	    cmocka_unit_test(test_losses),      cmocka_unit_test(test_assign_swap),
 	    cmocka_unit_test(test_label_error),
+	    cmocka_unit_test(test_slice_ops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
