@@ -12,6 +12,10 @@ add_test(NAME oracle_torch_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/test_tor
 add_test(NAME oracle_elem_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/elem_ref.py --check
          ${_oracle}/../unit/test_elem_torch_ref.h)
 set_tests_properties(oracle_st_roundtrip oracle_torch_ref oracle_elem_ref PROPERTIES SKIP_RETURN_CODE 77)
+# the table test_slice_torch.c checks narrow, cat and flatten against
+add_test(NAME oracle_slice_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/slice_ref.py --check
+         ${_oracle}/../unit/test_slice_torch_ref.h)
+set_tests_properties(oracle_slice_ref PROPERTIES SKIP_RETURN_CODE 77)
 
 # One test per model file and dtype: `samc steps` for K = 10 against PyTorch,
 # on the reference interpreter (the definition of the IR).
