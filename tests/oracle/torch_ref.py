@@ -146,6 +146,10 @@ def _eval(op, a, at, params, batch, dtype):
         return (a[0].argmax(-1) == a[1].long()).to(a[0].dtype).mean()
     if op == "reshape":
         return a[0].reshape(_shape(at["shape"]))
+    if op == "narrow":
+        return a[0].narrow(at["dim"], at["start"], at["length"])
+    if op == "cat":
+        return torch.cat(a, at["dim"])
     if op == "transpose":
         return a[0].transpose(at["d0"], at["d1"])
     if op == "sum":

@@ -214,6 +214,42 @@ function env.transpose(x, d0, d1)
   return new("transpose", { x }, s, x.dtype, { d0 = d0, d1 = d1 })
 end
 
+-- slicing and joining (torch.flatten, Tensor.narrow, torch.cat)
+function env.flatten(x, s, e)
+  local r = #x.shape
+  if r == 0 then return new("reshape", { x }, { 1 }, x.dtype, { shape = { 1 } }) end
+  s, e = norm_dim(x, s or 1, "flatten"), norm_dim(x, e or -1, "flatten")
+  if s > e then fail("flatten: start_dim comes after end_dim") end
+  local out, m = {}, 1
+  for i, d in ipairs(x.shape) do
+    if i - 1 < s or i - 1 > e then out[#out + 1] = d
+    else
+      m = m * d
+      if i - 1 == e then out[#out + 1] = m end
+    end
+  end
+  return new("reshape", { x }, out, x.dtype, { shape = out })
+end
+
+function env.narrow(x, dim, start, length)
+  dim = norm_dim(x, dim, "narrow")
+  local s = x.shape
+  if start < 0 then start = start + s[dim + 1] end
+  if start < 0 or length < 1 or start + length > s[dim + 1] then
+    fail("narrow: window out of range for " .. shape_str(s))
+  end
+  s[dim + 1] = length
+  return new("narrow", { x }, s, x.dtype, { dim = dim, start = start, length = length })
+end
+
+function env.cat(xs, dim)
+  if type(xs) ~= "table" or #xs == 0 then fail("cat: expected a table of tensors") end
+  dim = norm_dim(xs[1], dim or 0, "cat")
+  local s = xs[1].shape
+  for i = 2, #xs do s[dim + 1] = s[dim + 1] + xs[i].shape[dim + 1] end
+  return new("cat", xs, s, xs[1].dtype, { dim = dim })
+end
+
 for _, op in ipairs({ "sum", "mean", "max" }) do
   env[op] = function(x, dim, keepdim)
     local s = {}
