@@ -64,19 +64,19 @@ static int fe_cat(lua_State *L)
 		return fe_sandbox_error(L, "cat: argument 1 (tensors) is an empty table");
 	if (n > 4096)
 		return fe_sandbox_error(L, "cat: at most 4096 tensors, got %lld", (long long)n);
+	int64_t dv = lua_isnoneornil(L, 2) ? 0 : fe_arg_int(L, 2, "cat", "dim");
+	lua_settop(L, 2);
+	/* the list lives in a userdata, so a Lua error frees it */
 	ir_node **xs = lua_newuserdatauv(L, (size_t)n * sizeof *xs, 0);
 	int top = lua_gettop(L);
 	for (lua_Integer i = 1; i <= n; i++) {
 		lua_geti(L, 1, i);
 		xs[i - 1] = fe_tensor_test(L, -1);
-		if (!xs[i - 1]) {
-			char b[64];
+		if (!xs[i - 1])
 			return fe_sandbox_error(L, "cat: tensors[%lld] must be a tensor, got %s",
-			                        (long long)i, fe_arg_typename(L, -1, b, sizeof b));
-		}
+			                        (long long)i, luaL_typename(L, -1));
 		lua_pop(L, 1);
 	}
-	int64_t dv = lua_isnoneornil(L, 2) ? 0 : fe_arg_int(L, 2, "cat", "dim");
 	int dim = fe_arg_dim(L, dv, xs[0], "cat");
 	fe_dsl_here(L);
 	ir_node *r = ir_cat(d->g, xs, (int)n, dim);

@@ -386,6 +386,55 @@ static void t_dsl_errors(void **st)
 	}
 }
 
+/* flatten, narrow and cat: PyTorch's shapes, negative dims and starts, and
+ * errors that name the model line */
+static void t_dsl_slice(void **st)
+{
+	(void)st;
+	const char *text =
+		"local B = batch_size(8)\n"
+		"local x = input(\"x\", {B, 24})\n"
+		"local y = input(\"y\", {B}, {dtype = \"i32\", classes = 3})\n"
+		"local img = reshape(x, {B, 2, 3, 4})\n"
+		"assert(tostring(flatten(img)) == \"tensor f32[8,24]\")\n"
+		"assert(tostring(flatten(img, 0)) == \"tensor f32[192]\")\n"
+		"assert(tostring(flatten(img, 1, 2)) == \"tensor f32[8,6,4]\")\n"
+		"assert(tostring(flatten(img, -2)) == \"tensor f32[8,2,12]\")\n"
+		"assert(tostring(flatten(sum(x))) == \"tensor f32[1]\")\n"
+		"assert(tostring(narrow(img, 2, 1, 2)) == \"tensor f32[8,2,2,4]\")\n"
+		"assert(tostring(narrow(img, -1, -3, 3)) == \"tensor f32[8,2,3,3]\")\n"
+		"assert(tostring(cat({x, x, x}, 1)) == \"tensor f32[8,72]\")\n"
+		"assert(tostring(cat({x})) == \"tensor f32[8,24]\")\n"
+		"assert(tostring(cat({img, narrow(img, 1, 0, 1)}, -3)) == \"tensor f32[8,3,3,4]\")\n"
+		"local z = linear(cat({narrow(x, 1, 0, 10), narrow(x, 1, 20, 4)}, 1), 3)\n"
+		"return {loss = cross_entropy(z, y), optimizer = {name = \"sgd\", lr = 0.1}}\n";
+	ir_model *m = load_ok(write_model("slice", text), NULL);
+	assert_int_equal(ir_verify(m->g), 0);
+	fe_model_free(m);
+
+	struct {
+		const char *tail, *want;
+	} cases[] = {
+		{"local z = narrow(x, 1, 18, 3)", ":5: narrow: start (18) + length (3) exceeds the size of dim 1 (20), or length is below 1"},
+		{"local z = narrow(x, 1, -21, 1)", ":5: narrow: start -21 out of range for dim 1 of size 20"},
+		{"local z = narrow(x, 2, 0, 1)", ":5: narrow: dim 2 out of range for tensor f32[32,20]"},
+		{"local z = cat({x, reshape(x, {20, 32})}, 1)", ":5: cat: sizes of [32,20] and [20,32] must match except in dim"},
+		{"local z = cat(x, 0)", ":5: cat: argument 1 (tensors) must be a table of tensors, got userdata"},
+		{"local z = cat({}, 0)", ":5: cat: argument 1 (tensors) is an empty table"},
+		{"local z = cat({x, 1}, 0)", ":5: cat: tensors[2] must be a tensor, got number"},
+		{"local z = flatten(x, 1, 0)", ":5: flatten: start_dim 1 comes after end_dim 0"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char text2[2048], name[32];
+		snprintf(text2, sizeof text2, "%s%s\nreturn {}\n", HEAD, cases[i].tail);
+		snprintf(name, sizeof name, "slice_err%zu", i);
+		const char *path = write_model(name, text2);
+		char want[1024];
+		snprintf(want, sizeof want, "%s%s", path, cases[i].want);
+		load_fails(path, NULL, want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +448,7 @@ int main(void)
 		cmocka_unit_test(t_recipe_errors),
 		cmocka_unit_test(t_dsl_functions),
 		cmocka_unit_test(t_dsl_errors),
+		cmocka_unit_test(t_dsl_slice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
