@@ -86,4 +86,11 @@ rt_exec *ir_interp_exec_new(ir_graph *g, ir_node *const *outs,
                             const char *const *out_names, int nout,
                             char *err, size_t errlen);
 
+/* The kernels of NARROW and PAD, and of CAT (ir_interp_slice.c), in
+ * ir_interp_node's form. */
+int ir_interp_slice(const ir_node *n, const double *const *in, double *out, char *err,
+                    size_t errlen);
+int ir_interp_cat(const ir_node *n, const double *const *in, double *out, char *err,
+                  size_t errlen);
+
 #endif

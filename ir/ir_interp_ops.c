@@ -509,58 +509,6 @@ static int run_assign(const ir_node *n, const double *const *in, double *out, ch
 	return 0;
 }
 
-/* Slicing and joining: a tensor as [outer, size along dim, inner]. */
-static void split_at(const ir_shape *s, int dim, int64_t *outer, int64_t *inner)
-{
-	*outer = 1;
-	*inner = 1;
-	for (int i = 0; i < dim; i++)
-		*outer *= s->dim[i];
-	for (int i = dim + 1; i < s->rank; i++)
-		*inner *= s->dim[i];
-}
-
-/* narrow: the window [start, start + length) along dim; pad: the input
- * placed at start along dim, zeros elsewhere */
-static int run_slice(const ir_node *n, const double *const *in, double *out, char *err,
-                     size_t errlen)
-{
-	(void)err, (void)errlen;
-	int dim = (int)ir_attr_i(n, IR_ATTR_AXIS);
-	int64_t start = ir_attr_i(n, IR_ATTR_START), outer, inner;
-	split_at(&n->shape, dim, &outer, &inner);
-	int64_t D = n->in[0]->shape.dim[dim], R = n->shape.dim[dim];
-	if (n->op == IR_OP_PAD)
-		for (int64_t i = 0; i < ir_shape_numel(&n->shape); i++)
-			out[i] = 0.0;
-	for (int64_t o = 0; o < outer; o++) {
-		if (n->op == IR_OP_NARROW)
-			memcpy(out + o * R * inner, in[0] + (o * D + start) * inner,
-			       (size_t)(R * inner) * sizeof *out);
-		else
-			memcpy(out + (o * R + start) * inner, in[0] + o * D * inner,
-			       (size_t)(D * inner) * sizeof *out);
-	}
-	return 0;
-}
-
-static int run_cat(const ir_node *n, const double *const *in, double *out, char *err,
-                   size_t errlen)
-{
-	(void)err, (void)errlen;
-	int dim = (int)ir_attr_i(n, IR_ATTR_AXIS);
-	int64_t outer, inner, R = n->shape.dim[dim], at = 0;
-	split_at(&n->shape, dim, &outer, &inner);
-	for (int j = 0; j < n->nin; j++) {
-		int64_t D = n->in[j]->shape.dim[dim];
-		for (int64_t o = 0; o < outer; o++)
-			memcpy(out + (o * R + at) * inner, in[j] + o * D * inner,
-			       (size_t)(D * inner) * sizeof *out);
-		at += D;
-	}
-	return 0;
-}
-
 typedef int (*interp_fn)(const ir_node *n, const double *const *in, double *out, char *err,
                          size_t errlen);
 
@@ -578,9 +526,9 @@ static const interp_fn kernels[IR_OP_COUNT] = {
 	[IR_OP_RESHAPE] = run_reshape,
 	[IR_OP_TRANSPOSE] = run_transpose,
 	[IR_OP_BROADCAST] = run_broadcast,
-	[IR_OP_NARROW] = run_slice,
-	[IR_OP_PAD] = run_slice,
-	[IR_OP_CAT] = run_cat,
+	[IR_OP_NARROW] = ir_interp_slice,
+	[IR_OP_PAD] = ir_interp_slice,
+	[IR_OP_CAT] = ir_interp_cat,
 	[IR_OP_SUM] = run_reduce,
 	[IR_OP_MAX] = run_reduce,
 	[IR_OP_MATMUL] = run_matmul,
