@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "cg_lower.h"
+#include "ir_pool.h"
 
 enum { L_MX, L_SUM, L_LSE, L_ACC, L_Y, L_BEST, L_BESTV, L_COUNT };
 
@@ -171,7 +172,8 @@ static const row_fn row_rules[IR_OP_COUNT] = {
 
 int cg_lower_row_has(ir_op op)
 {
-	return op < IR_OP_COUNT && (row_rules[op] != NULL || cg_lower_slice_has(op));
+	return op < IR_OP_COUNT &&
+	       (row_rules[op] != NULL || cg_lower_slice_has(op) || ir_pool_is(op));
 }
 
 int cg_lower_row(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
@@ -184,6 +186,8 @@ int cg_lower_row(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
 		snprintf(err, errlen, "lowering: %s is not a row-wise op", ir_op_name(n->op));
 		return -1;
 	}
+	if (ir_pool_is(n->op))
+		return cg_lower_pool(a, k, n, buf, err, errlen);
 	set_locals(a, k, r.t);
 	if (row_rules[n->op] == lower_loss) {
 		if (n->in[0]->shape.rank != 2) {

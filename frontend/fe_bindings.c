@@ -48,6 +48,12 @@ static const fe_binding bindings[] = {
 	{IR_OP_LOG_SOFTMAX, "log_softmax(x, dim)", "log_softmax(x, 1)"},
 	{IR_OP_CROSS_ENTROPY, "cross_entropy(logits, labels)", "cross_entropy(x, y)"},
 	{IR_OP_CORRECT, "accuracy(logits, labels)", "accuracy(x, y)"},
+	{IR_OP_MAX_POOL2D, "max_pool2d(x, kernel_size, stride, padding)",
+	 "max_pool2d(reshape(x, {1, 1, B, 3}), 2, 1, 1)"},
+	{IR_OP_AVG_POOL2D, "avg_pool2d(x, kernel_size, stride, padding, count_include_pad)",
+	 "avg_pool2d(reshape(x, {1, 1, B, 3}), {2, 3}, 1, {1, 0}, false)"},
+	{IR_OP_ADAPTIVE_AVG_POOL2D, "adaptive_avg_pool2d(x, output_size)",
+	 "adaptive_avg_pool2d(reshape(x, {1, 1, B, 3}), 1)"},
 };
 
 const fe_binding *fe_op_binding(ir_op op)

@@ -276,4 +276,5 @@ void fe_dsl_open(lua_State *L, fe_dsl *d)
 	lua_pop(L, 1);
 	fe_ops_open(L);
 	fe_slice_open(L);
+	fe_pool_open(L);
 }

@@ -78,7 +78,16 @@ typedef enum {
 	X(MAX, "max", IR_ATTR_T_FLOAT)              /* CLAMP: inf when absent */ \
 	X(START, "start", IR_ATTR_T_INT)            /* NARROW, PAD: first index along dim */ \
 	X(LENGTH, "length", IR_ATTR_T_INT)          /* NARROW: indices kept along dim */ \
-	X(SIZE, "size", IR_ATTR_T_INT)              /* PAD: the result's size along dim */
+	X(SIZE, "size", IR_ATTR_T_INT)              /* PAD: the result's size along dim */ \
+	X(KERNEL_H, "kernel_h", IR_ATTR_T_INT)      /* pooling window (ir_pool.h) */ \
+	X(KERNEL_W, "kernel_w", IR_ATTR_T_INT)                                  \
+	X(STRIDE_H, "stride_h", IR_ATTR_T_INT)                                  \
+	X(STRIDE_W, "stride_w", IR_ATTR_T_INT)                                  \
+	X(PAD_H, "padding_h", IR_ATTR_T_INT)                                    \
+	X(PAD_W, "padding_w", IR_ATTR_T_INT)                                    \
+	X(COUNT_PAD, "count_include_pad", IR_ATTR_T_BOOL) /* AVG_POOL2D */      \
+	X(OUT_H, "output_h", IR_ATTR_T_INT)         /* ADAPTIVE_AVG_POOL2D */    \
+	X(OUT_W, "output_w", IR_ATTR_T_INT)
 
 typedef enum {
 #define X(e, s, t) IR_ATTR_##e,
@@ -187,6 +196,13 @@ typedef struct {
 	X(CROSS_ENTROPY, "cross_entropy", 2, IR_KIND_OPAQUE, ce, IR_GRAD_RULE, IR_DSL_BOUND) \
 	X(CROSS_ENTROPY_GRAD, "cross_entropy_grad", 3, IR_KIND_OPAQUE, ce, IR_GRAD_NONE, IR_DSL_INTERNAL) \
 	X(CORRECT, "correct", 2, IR_KIND_OPAQUE, none, IR_GRAD_ZERO, IR_DSL_BOUND)      \
+	/* pooling over NCHW (ir_pool.h); the _GRAD ops take (x, dy) */                 \
+	X(MAX_POOL2D, "max_pool2d", 1, IR_KIND_OPAQUE, pool, IR_GRAD_RULE, IR_DSL_BOUND) \
+	X(AVG_POOL2D, "avg_pool2d", 1, IR_KIND_OPAQUE, pool, IR_GRAD_RULE, IR_DSL_BOUND) \
+	X(ADAPTIVE_AVG_POOL2D, "adaptive_avg_pool2d", 1, IR_KIND_OPAQUE, adaptive, IR_GRAD_RULE, IR_DSL_BOUND) \
+	X(MAX_POOL2D_GRAD, "max_pool2d_grad", 2, IR_KIND_OPAQUE, pool, IR_GRAD_NONE, IR_DSL_INTERNAL) \
+	X(AVG_POOL2D_GRAD, "avg_pool2d_grad", 2, IR_KIND_OPAQUE, pool, IR_GRAD_NONE, IR_DSL_INTERNAL) \
+	X(ADAPTIVE_AVG_POOL2D_GRAD, "adaptive_avg_pool2d_grad", 2, IR_KIND_OPAQUE, adaptive, IR_GRAD_NONE, IR_DSL_INTERNAL) \
 	/* effects */                                                                  \
 	X(ASSIGN, "assign", 2, IR_KIND_EFFECT, none, IR_GRAD_NONE, IR_DSL_INTERNAL)
 

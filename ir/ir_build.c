@@ -3,6 +3,7 @@
  * ir_infer at birth and stamped with the current model-file location.
  */
 #include "ir.h"
+#include "ir_pool.h"
 #include "ir_infer.h"
 
 #include <math.h>
@@ -456,5 +457,26 @@ ir_node *ir_assign(ir_graph *g, ir_node *target, ir_node *value)
 {
 	proto p;
 	proto_init(&p, IR_OP_ASSIGN, target, value, NULL);
+	return add(g, &p.n);
+}
+
+ir_node *ir_pool2d(ir_graph *g, ir_op op, ir_node *x, ir_node *dy, const ir_pool_params *pp)
+{
+	if (!ir_pool_is(op))
+		return ir_error(g, g->cur, "%s is not a pooling op", ir_op_name(op));
+	proto p;
+	proto_init(&p, op, x, dy, NULL);
+	if (ir_pool_forward(op) == IR_OP_ADAPTIVE_AVG_POOL2D) {
+		ir_attr_set_i(&p.n, IR_ATTR_OUT_H, pp->oh);
+		ir_attr_set_i(&p.n, IR_ATTR_OUT_W, pp->ow);
+		return add(g, &p.n);
+	}
+	ir_attr_set_i(&p.n, IR_ATTR_KERNEL_H, pp->kh);
+	ir_attr_set_i(&p.n, IR_ATTR_KERNEL_W, pp->kw);
+	ir_attr_set_i(&p.n, IR_ATTR_STRIDE_H, pp->sh);
+	ir_attr_set_i(&p.n, IR_ATTR_STRIDE_W, pp->sw);
+	ir_attr_set_i(&p.n, IR_ATTR_PAD_H, pp->ph);
+	ir_attr_set_i(&p.n, IR_ATTR_PAD_W, pp->pw);
+	ir_attr_set_i(&p.n, IR_ATTR_COUNT_PAD, pp->count_pad);
 	return add(g, &p.n);
 }

@@ -9,6 +9,8 @@
 
 #include <stdio.h>
 
+#include "ir_pool.h"
+
 #define SHP(s, b) ir_shape_str(&(s), b, sizeof b)
 
 static int fail(ir_graph *g, const ir_node *n, const char *fmt, const char *a,
@@ -341,6 +343,12 @@ static const infer_fn rules[IR_OP_COUNT] = {
 	[IR_OP_CROSS_ENTROPY_GRAD] = infer_loss,
 	[IR_OP_CORRECT] = infer_loss,
 	[IR_OP_ASSIGN] = infer_assign,
+	[IR_OP_MAX_POOL2D] = ir_pool_infer,
+	[IR_OP_AVG_POOL2D] = ir_pool_infer,
+	[IR_OP_ADAPTIVE_AVG_POOL2D] = ir_pool_infer,
+	[IR_OP_MAX_POOL2D_GRAD] = ir_pool_infer,
+	[IR_OP_AVG_POOL2D_GRAD] = ir_pool_infer,
+	[IR_OP_ADAPTIVE_AVG_POOL2D_GRAD] = ir_pool_infer,
 };
 
 int ir_infer_has_rule(ir_op op)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ir_interp.h"
+#include "ir_pool.h"
 
 /* "file:line: op: message", or "node %id (op): message" for pass-made nodes. */
 static int node_err(const ir_node *n, char *err, size_t errlen, const char *fmt, ...)
@@ -538,6 +539,12 @@ static const interp_fn kernels[IR_OP_COUNT] = {
 	[IR_OP_CROSS_ENTROPY_GRAD] = run_rowwise_loss,
 	[IR_OP_CORRECT] = run_rowwise_loss,
 	[IR_OP_ASSIGN] = run_assign,
+	[IR_OP_MAX_POOL2D] = ir_pool_run,
+	[IR_OP_AVG_POOL2D] = ir_pool_run,
+	[IR_OP_ADAPTIVE_AVG_POOL2D] = ir_pool_run,
+	[IR_OP_MAX_POOL2D_GRAD] = ir_pool_run,
+	[IR_OP_AVG_POOL2D_GRAD] = ir_pool_run,
+	[IR_OP_ADAPTIVE_AVG_POOL2D_GRAD] = ir_pool_run,
 };
 
 int ir_interp_has_kernel(ir_op op)

@@ -9,6 +9,7 @@
  * they differentiate, so an error in them still names a model line.
  */
 #include "pass_autodiff.h"
+#include "ir_pool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,17 @@ static int grad_cross_entropy(ad_state *s, ir_node *n, ir_node *d)
 	                                   (int)ir_attr_i(n, IR_ATTR_REDUCTION),
 	                                   ir_attr_f(n, IR_ATTR_SMOOTHING)));
 }
+/* dx by the op's _GRAD (x, dy), which scans the same windows */
+static int grad_pool(ad_state *s, ir_node *n, ir_node *d)
+{
+	ir_op gop = n->op == IR_OP_MAX_POOL2D   ? IR_OP_MAX_POOL2D_GRAD
+	            : n->op == IR_OP_AVG_POOL2D ? IR_OP_AVG_POOL2D_GRAD
+	                                        : IR_OP_ADAPTIVE_AVG_POOL2D_GRAD;
+	ir_pool_params pp = ir_pool_params_of(n);
+	if (!s->need[n->in[0]->id])
+		return 0;
+	return accum(s, n->in[0], d ? ir_pool2d(s->g, gop, n->in[0], d, &pp) : NULL);
+}
 #undef U
 #undef T
 #undef B
@@ -244,6 +256,9 @@ static const grad_fn rules[IR_OP_COUNT] = {
 	[IR_OP_SOFTMAX] = grad_softmax,
 	[IR_OP_LOG_SOFTMAX] = grad_log_softmax,
 	[IR_OP_CROSS_ENTROPY] = grad_cross_entropy,
+	[IR_OP_MAX_POOL2D] = grad_pool,
+	[IR_OP_AVG_POOL2D] = grad_pool,
+	[IR_OP_ADAPTIVE_AVG_POOL2D] = grad_pool,
 };
 
 int pass_grad_has_rule(ir_op op)
@@ -275,7 +290,8 @@ static int rule(ad_state *s, ir_node *n, ir_node *d)
 			return rules[n->op](s, n, d);
 		break;
 	case IR_GRAD_NONE:
-		if (n->op == IR_OP_GELU_GRAD || n->op == IR_OP_CROSS_ENTROPY_GRAD)
+		if (n->op == IR_OP_GELU_GRAD || n->op == IR_OP_CROSS_ENTROPY_GRAD ||
+		    ir_pool_is(n->op))
 			ir_error(s->g, n->loc, "%s: second derivatives are not supported", ir_op_name(n->op));
 		else
 			ir_error(s->g, n->loc, "%s: not differentiable", ir_op_name(n->op));

@@ -16,6 +16,10 @@ set_tests_properties(oracle_st_roundtrip oracle_torch_ref oracle_elem_ref PROPER
 add_test(NAME oracle_slice_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/slice_ref.py --check
          ${_oracle}/../unit/test_slice_torch_ref.h)
 set_tests_properties(oracle_slice_ref PROPERTIES SKIP_RETURN_CODE 77)
+# the table test_pool_torch.c checks the pooling ops against
+add_test(NAME oracle_pool_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/pool_ref.py --check
+         ${_oracle}/../unit/test_pool_torch_ref.h)
+set_tests_properties(oracle_pool_ref PROPERTIES SKIP_RETURN_CODE 77)
 
 # One test per model file and dtype: `samc steps` for K = 10 against PyTorch,
 # on the reference interpreter (the definition of the IR).

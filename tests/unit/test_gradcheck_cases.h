@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "ir.h"
+#include "ir_pool.h"
 
 typedef struct {
 	ir_graph *g;
@@ -133,6 +134,13 @@ static ir_node *b_CAT0(gc_case *c) {
 	ir_node *xs[2] = {ir_narrow(c->g, a, 1, 0, 4), b};
 	return ir_cat(c->g, xs, 2, 0);
 }
+/* pooling over p0 [1,2,5,4] (as NCHW): stride != kernel, padding, an
+ * adaptive output that does not divide the input */
+static ir_node *pool4(gc_case *c) { int64_t d[4] = {1, 2, 5, 4}; return ir_reshape(c->g, mkparam(c, 2, 5, 8), ir_shape_make(4, d)); }
+static ir_node *b_MAXPOOL(gc_case *c) { ir_pool_params p = {3, 2, 2, 1, 1, 1, 1, 0, 0}; return ir_pool2d(c->g, IR_OP_MAX_POOL2D, pool4(c), NULL, &p); }
+static ir_node *b_AVGPOOL(gc_case *c) { ir_pool_params p = {3, 2, 2, 1, 1, 1, 1, 0, 0}; return ir_pool2d(c->g, IR_OP_AVG_POOL2D, pool4(c), NULL, &p); }
+static ir_node *b_AVGPOOL_NP(gc_case *c) { ir_pool_params p = {3, 3, 2, 2, 1, 1, 0, 0, 0}; return ir_pool2d(c->g, IR_OP_AVG_POOL2D, pool4(c), NULL, &p); }
+static ir_node *b_ADAPTIVE(gc_case *c) { ir_pool_params p = {0, 0, 0, 0, 0, 0, 1, 3, 3}; return ir_pool2d(c->g, IR_OP_ADAPTIVE_AVG_POOL2D, pool4(c), NULL, &p); }
 
 /* X(case, the op it checks) */
 #define GC_CASES(X)                                                                  \
@@ -147,6 +155,8 @@ static ir_node *b_CAT0(gc_case *c) {
 	X(CE_NONE, CROSS_ENTROPY) X(FANOUT, TANH) X(MLP, MATMUL)                            \
 	X(LEAKY_RELU, LEAKY_RELU) X(SOFTPLUS, SOFTPLUS) X(SOFTPLUS_T, SOFTPLUS)               \
 	X(CLAMP, CLAMP) X(CLAMP_HI, CLAMP) X(WHERE, WHERE)                                  \
-	X(NARROW, NARROW) X(NARROW0, NARROW) X(CAT, CAT) X(CAT0, CAT)
+	X(NARROW, NARROW) X(NARROW0, NARROW) X(CAT, CAT) X(CAT0, CAT)                       \
+	X(MAXPOOL, MAX_POOL2D) X(AVGPOOL, AVG_POOL2D) X(AVGPOOL_NP, AVG_POOL2D)            \
+	X(ADAPTIVE, ADAPTIVE_AVG_POOL2D)
 
 #endif
