@@ -144,6 +144,13 @@ def _eval(op, a, at, params, batch, dtype):
         return F.mse_loss(a[0], a[1])
     if op == "accuracy":
         return (a[0].argmax(-1) == a[1].long()).to(a[0].dtype).mean()
+    if op == "max_pool2d":
+        return F.max_pool2d(a[0], at["kernel_size"], at["stride"], at["padding"])
+    if op == "avg_pool2d":
+        return F.avg_pool2d(a[0], at["kernel_size"], at["stride"], at["padding"],
+                            count_include_pad=at["count_include_pad"])
+    if op == "adaptive_avg_pool2d":
+        return F.adaptive_avg_pool2d(a[0], at["output_size"])
     if op == "reshape":
         return a[0].reshape(_shape(at["shape"]))
     if op == "narrow":

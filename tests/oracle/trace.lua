@@ -185,6 +185,35 @@ function env.cross_entropy(logits, labels, opts)
              { label_smoothing = opts.label_smoothing or 0 })
 end
 
+-- pooling over NCHW: a size is a number or a pair {h, w}
+local function pair(v, fn, what)
+  if type(v) == "number" then return { v, v } end
+  if type(v) == "table" and #v == 2 then return { v[1], v[2] } end
+  fail(fn .. ": " .. what .. " must be a number or a pair {h, w}")
+end
+
+local function pool(op)
+  return function(x, k, s, p, count_include_pad)
+    if #x.shape ~= 4 then fail(op .. ": expects an input [N,C,H,W]") end
+    k = pair(k, op, "kernel_size")
+    s = s == nil and k or pair(s, op, "stride")
+    p = pair(p or 0, op, "padding")
+    local out = { x.shape[1], x.shape[2] }
+    for i = 1, 2 do out[2 + i] = (x.shape[2 + i] + 2 * p[i] - k[i]) // s[i] + 1 end
+    return new(op, { x }, out, x.dtype, { kernel_size = k, stride = s, padding = p,
+               count_include_pad = count_include_pad ~= false })
+  end
+end
+env.max_pool2d = pool("max_pool2d")
+env.avg_pool2d = pool("avg_pool2d")
+
+function env.adaptive_avg_pool2d(x, size)
+  if #x.shape ~= 4 then fail("adaptive_avg_pool2d: expects an input [N,C,H,W]") end
+  size = pair(size, "adaptive_avg_pool2d", "output_size")
+  return new("adaptive_avg_pool2d", { x }, { x.shape[1], x.shape[2], size[1], size[2] }, x.dtype,
+             { output_size = size })
+end
+
 function env.mse_loss(a, b) return new("mse_loss", { a, b }, {}, "float") end
 function env.accuracy(logits, labels) return new("accuracy", { logits, labels }, {}, "float") end
 
