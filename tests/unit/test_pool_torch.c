@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_cg_harness.h"
+
 #include "cg_cpu.h"
 #include "ir.h"
 #include "ir_interp.h"
@@ -167,6 +169,42 @@ static void test_backend(void **st)
 	}
 }
 
+/* Larger random planes (the parallel loop split across threads): the
+ * backend against the interpreter, forward and gradient. */
+static void test_backend_random(void **st)
+{
+	(void)st;
+	static const ir_pool_params cases[] = {
+		{3, 3, 2, 2, 1, 1, 1, 0, 0}, {2, 4, 3, 1, 0, 2, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 1, 5, 3},
+	};
+	static const ir_op ops[] = {IR_OP_MAX_POOL2D, IR_OP_AVG_POOL2D, IR_OP_ADAPTIVE_AVG_POOL2D};
+	for (int t = 0; t < 2; t++)
+		for (int i = 0; i < 3; i++)
+			for (int j = 0; j < 2; j++) {
+				ir_dtype dt = t ? IR_F64 : IR_F32;
+				const ir_pool_params *pp = &cases[i == 2 ? 2 : j];
+				ir_op op = ops[i];
+				ir_graph *g = ir_graph_new(dt);
+				int64_t d[4] = {16, 8, 13, 11};
+				ir_init zero = {IR_INIT_ZEROS, 0, 0};
+				ir_node *x = ir_param(g, "x", dt, ir_shape_make(4, d), zero);
+				ir_node *y = ir_pool2d(g, op, x, NULL, pp);
+				assert_non_null(y);
+				ir_node *r = ir_input(g, "r", dt, y->shape), *gx;
+				ir_node *loss = ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, y, r), 0, 0);
+				assert_int_equal(pass_grad(g, loss, &x, 1, &gx), 0);
+				assert_non_null(cgh_observe(g, y, 0));
+				assert_non_null(cgh_observe(g, gx, 1));
+				char err[1024] = "";
+				double worst;
+				int rc = cgh_compare(g, NULL, NULL, 0, 1, t ? 1e-12 : 2e-5, 5 + i, &worst, err,
+				                     sizeof err);
+				if (rc)
+					fail_msg("%s %s: %s", ir_op_name(op), ir_dtype_name(dt), err);
+				ir_graph_free(g);
+			}
+}
+
 /* The shape rule refuses what PyTorch refuses, with a message. */
 static void test_errors(void **st)
 {
@@ -202,6 +240,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_interp),
 		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_backend_random),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
