@@ -77,7 +77,8 @@ static cg_stmt *window(poolc *c, axis *h, axis *w, cg_stmt *body)
 static cg_expr *plane_at(poolc *c, int buf, cg_expr *ih, cg_expr *iw)
 {
 	cg_expr *base = bin(c, CG_B_MUL, V(c, V_PL), I(c, c->H * c->W));
-	return cg_load(c->a, c->t, buf, bin(c, CG_B_ADD, base, bin(c, CG_B_ADD, bin(c, CG_B_MUL, ih, I(c, c->W)), iw)));
+	cg_expr *off = bin(c, CG_B_ADD, bin(c, CG_B_MUL, ih, I(c, c->W)), iw);
+	return cg_load(c->a, c->t, buf, bin(c, CG_B_ADD, base, off));
 }
 
 /* L_BEST = the plane offset of the window's first maximum (or last NaN) */

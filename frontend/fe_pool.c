@@ -29,16 +29,15 @@ static void size_pair(lua_State *L, int idx, const char *fn, const char *what, i
 		return;
 	}
 	if (lua_istable(L, idx) && lua_rawlen(L, idx) == 2) {
+		int ok = 1;
 		for (int i = 0; i < 2; i++) {
 			lua_rawgeti(L, idx, i + 1);
-			int ok = lua_isinteger(L, -1);
-			hw[i] = ok ? lua_tointeger(L, -1) : 0;
+			ok = ok && lua_isinteger(L, -1);
+			hw[i] = lua_tointeger(L, -1);
 			lua_pop(L, 1);
-			if (!ok)
-				break;
-			if (i == 1)
-				return;
 		}
+		if (ok)
+			return;
 	}
 	fe_sandbox_error(L, "%s: argument %d (%s) must be an integer or a pair {h, w} of integers",
 	                 fn, idx, what);

@@ -94,19 +94,23 @@ static int out_shape(ir_graph *g, const ir_node *n, const ir_node *x, ir_shape *
 		return fail(g, n, "expects an input [N,C,H,W], got rank %d", x->shape.rank);
 	int64_t H = x->shape.dim[2], W = x->shape.dim[3], d[4] = {x->shape.dim[0], x->shape.dim[1], 0, 0};
 	if (H < 1 || W < 1)
-		return fail(g, n, "input height %lld and width %lld must be positive", (long long)H, (long long)W);
+		return fail(g, n, "input height %lld and width %lld must be positive", (long long)H,
+		            (long long)W);
 	if (ir_pool_forward(n->op) == IR_OP_ADAPTIVE_AVG_POOL2D) {
 		if (p.oh < 1 || p.ow < 1)
-			return fail(g, n, "output size %lldx%lld must be positive", (long long)p.oh, (long long)p.ow);
+			return fail(g, n, "output size %lldx%lld must be positive", (long long)p.oh,
+			            (long long)p.ow);
 		d[2] = p.oh;
 		d[3] = p.ow;
 	} else {
 		if (p.kh < 1 || p.kw < 1)
-			return fail(g, n, "kernel size %lldx%lld must be positive", (long long)p.kh, (long long)p.kw);
+			return fail(g, n, "kernel size %lldx%lld must be positive", (long long)p.kh,
+			            (long long)p.kw);
 		if (p.sh < 1 || p.sw < 1)
 			return fail(g, n, "stride %lldx%lld must be positive", (long long)p.sh, (long long)p.sw);
 		if (p.ph < 0 || p.pw < 0 || 2 * p.ph > p.kh || 2 * p.pw > p.kw)
-			return fail(g, n, "padding %lldx%lld must be at most half the kernel size", (long long)p.ph, (long long)p.pw);
+			return fail(g, n, "padding %lldx%lld must be at most half the kernel size",
+			            (long long)p.ph, (long long)p.pw);
 		if (H + 2 * p.ph < p.kh || W + 2 * p.pw < p.kw)
 			return fail(g, n, "the padded input %lldx%lld is smaller than the kernel",
 			            (long long)(H + 2 * p.ph), (long long)(W + 2 * p.pw));

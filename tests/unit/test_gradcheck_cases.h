@@ -136,11 +136,15 @@ static ir_node *b_CAT0(gc_case *c) {
 }
 /* pooling over p0 [1,2,5,4] (as NCHW): stride != kernel, padding, an
  * adaptive output that does not divide the input */
-static ir_node *pool4(gc_case *c) { int64_t d[4] = {1, 2, 5, 4}; return ir_reshape(c->g, mkparam(c, 2, 5, 8), ir_shape_make(4, d)); }
-static ir_node *b_MAXPOOL(gc_case *c) { ir_pool_params p = {3, 2, 2, 1, 1, 1, 1, 0, 0}; return ir_pool2d(c->g, IR_OP_MAX_POOL2D, pool4(c), NULL, &p); }
-static ir_node *b_AVGPOOL(gc_case *c) { ir_pool_params p = {3, 2, 2, 1, 1, 1, 1, 0, 0}; return ir_pool2d(c->g, IR_OP_AVG_POOL2D, pool4(c), NULL, &p); }
-static ir_node *b_AVGPOOL_NP(gc_case *c) { ir_pool_params p = {3, 3, 2, 2, 1, 1, 0, 0, 0}; return ir_pool2d(c->g, IR_OP_AVG_POOL2D, pool4(c), NULL, &p); }
-static ir_node *b_ADAPTIVE(gc_case *c) { ir_pool_params p = {0, 0, 0, 0, 0, 0, 1, 3, 3}; return ir_pool2d(c->g, IR_OP_ADAPTIVE_AVG_POOL2D, pool4(c), NULL, &p); }
+static ir_node *pool4(gc_case *c, ir_op op, ir_pool_params p) {
+	int64_t d[4] = {1, 2, 5, 4};
+	ir_node *x = ir_reshape(c->g, mkparam(c, 2, 5, 8), ir_shape_make(4, d));
+	return ir_pool2d(c->g, op, x, NULL, &p);
+}
+static ir_node *b_MAXPOOL(gc_case *c) { return pool4(c, IR_OP_MAX_POOL2D, (ir_pool_params){3, 2, 2, 1, 1, 1, 1, 0, 0}); }
+static ir_node *b_AVGPOOL(gc_case *c) { return pool4(c, IR_OP_AVG_POOL2D, (ir_pool_params){3, 2, 2, 1, 1, 1, 1, 0, 0}); }
+static ir_node *b_AVGPOOL_NP(gc_case *c) { return pool4(c, IR_OP_AVG_POOL2D, (ir_pool_params){3, 3, 2, 2, 1, 1, 0, 0, 0}); }
+static ir_node *b_ADAPTIVE(gc_case *c) { return pool4(c, IR_OP_ADAPTIVE_AVG_POOL2D, (ir_pool_params){0, 0, 0, 0, 0, 0, 1, 3, 3}); }
 
 /* X(case, the op it checks) */
 #define GC_CASES(X)                                                                  \
