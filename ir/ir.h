@@ -197,11 +197,11 @@ typedef struct {
 	X(CROSS_ENTROPY_GRAD, "cross_entropy_grad", 3, IR_KIND_OPAQUE, ce, IR_GRAD_NONE, IR_DSL_INTERNAL) \
 	X(CORRECT, "correct", 2, IR_KIND_OPAQUE, none, IR_GRAD_ZERO, IR_DSL_BOUND)      \
 	/* pooling over NCHW (ir_pool.h); the _GRAD ops take (x, dy) */                 \
-	X(MAX_POOL2D, "max_pool2d", 1, IR_KIND_OPAQUE, pool, IR_GRAD_RULE, IR_DSL_BOUND) \
-	X(AVG_POOL2D, "avg_pool2d", 1, IR_KIND_OPAQUE, pool, IR_GRAD_RULE, IR_DSL_BOUND) \
+	X(MAX_POOL2D, "max_pool2d", 1, IR_KIND_OPAQUE, maxpool, IR_GRAD_RULE, IR_DSL_BOUND) \
+	X(AVG_POOL2D, "avg_pool2d", 1, IR_KIND_OPAQUE, avgpool, IR_GRAD_RULE, IR_DSL_BOUND) \
 	X(ADAPTIVE_AVG_POOL2D, "adaptive_avg_pool2d", 1, IR_KIND_OPAQUE, adaptive, IR_GRAD_RULE, IR_DSL_BOUND) \
-	X(MAX_POOL2D_GRAD, "max_pool2d_grad", 2, IR_KIND_OPAQUE, pool, IR_GRAD_NONE, IR_DSL_INTERNAL) \
-	X(AVG_POOL2D_GRAD, "avg_pool2d_grad", 2, IR_KIND_OPAQUE, pool, IR_GRAD_NONE, IR_DSL_INTERNAL) \
+	X(MAX_POOL2D_GRAD, "max_pool2d_grad", 2, IR_KIND_OPAQUE, maxpool, IR_GRAD_NONE, IR_DSL_INTERNAL) \
+	X(AVG_POOL2D_GRAD, "avg_pool2d_grad", 2, IR_KIND_OPAQUE, avgpool, IR_GRAD_NONE, IR_DSL_INTERNAL) \
 	X(ADAPTIVE_AVG_POOL2D_GRAD, "adaptive_avg_pool2d_grad", 2, IR_KIND_OPAQUE, adaptive, IR_GRAD_NONE, IR_DSL_INTERNAL) \
 	/* effects */                                                                  \
 	X(ASSIGN, "assign", 2, IR_KIND_EFFECT, none, IR_GRAD_NONE, IR_DSL_INTERNAL)

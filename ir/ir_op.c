@@ -31,7 +31,10 @@ static const ir_attr_desc attrs_pad[] = {
 	{IR_ATTR_AXIS, 0}, {IR_ATTR_START, 0}, {IR_ATTR_SIZE, 1}, {IR_ATTR_COUNT, 0}};
 static const ir_attr_desc attrs_ce[] = {
 	{IR_ATTR_REDUCTION, IR_REDUCE_MEAN}, {IR_ATTR_SMOOTHING, 0}, {IR_ATTR_COUNT, 0}};
-static const ir_attr_desc attrs_pool[] = {
+static const ir_attr_desc attrs_maxpool[] = {
+	{IR_ATTR_KERNEL_H, 1}, {IR_ATTR_KERNEL_W, 1}, {IR_ATTR_STRIDE_H, 1}, {IR_ATTR_STRIDE_W, 1},
+	{IR_ATTR_PAD_H, 0},    {IR_ATTR_PAD_W, 0},    {IR_ATTR_COUNT, 0}};
+static const ir_attr_desc attrs_avgpool[] = {
 	{IR_ATTR_KERNEL_H, 1}, {IR_ATTR_KERNEL_W, 1}, {IR_ATTR_STRIDE_H, 1}, {IR_ATTR_STRIDE_W, 1},
 	{IR_ATTR_PAD_H, 0},    {IR_ATTR_PAD_W, 0},    {IR_ATTR_COUNT_PAD, 1}, {IR_ATTR_COUNT, 0}};
 static const ir_attr_desc attrs_adaptive[] = {
