@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cg_lower.h"
@@ -86,7 +87,9 @@ static void t_attributes(void **st)
 static ir_model *load_example(const fe_binding *b, char *err, size_t errlen)
 {
 	char path[1024];
-	snprintf(path, sizeof path, "%s/test_op_table_%d.lua", SAMC_BINARY_DIR, (int)b->op);
+	/* the pid keeps two runs of this test (two build trees, a rerun) apart */
+	snprintf(path, sizeof path, "%s/test_op_table_%ld_%d.lua", SAMC_BINARY_DIR, (long)getpid(),
+	         (int)b->op);
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
 	fprintf(f, "local B = batch_size(4)\n"
@@ -98,10 +101,9 @@ static ir_model *load_example(const fe_binding *b, char *err, size_t errlen)
 	        b->example);
 	fclose(f);
 	ir_model *m = NULL;
-	if (fe_load_model(path, NULL, &m, err, errlen))
-		return NULL;
+	int rc = fe_load_model(path, NULL, &m, err, errlen);
 	remove(path);
-	return m;
+	return rc ? NULL : m;
 }
 
 static void t_dsl_bindings(void **st)
