@@ -2,7 +2,8 @@
  * cg_lower_row.c - loop IR of the row-wise ops: softmax and log-softmax
  * along any axis (max-subtracted), and over logits [N,C] with i32 labels
  * [N]: cross-entropy (mean or per row, label smoothing), its gradient, and
- * the argmax-equals-label count. Labels outside [0, C) stop the kernel
+ * the argmax-equals-label count; nll_loss over log-probabilities and its
+ * gradient. Labels outside [0, C) stop the kernel
  * with error code 1. Same formulas as the interpreter (ir_interp_ops.c).
  */
 #include <math.h>
@@ -97,6 +98,40 @@ static cg_stmt *load_label(rowc *r, int lbuf, int64_t C)
 	return s;
 }
 
+/* l = -x[y] per row, then each row, the mean or the sum; the gradient is -dl at y */
+static int lower_nll(rowc *r, cg_kernel *k, const ir_node *n, const int *buf, cg_stmt *body)
+{
+	ir_arena *a = r->a;
+	int64_t N = n->in[0]->shape.dim[0], C = n->in[0]->shape.dim[1];
+	int red = (int)ir_attr_i(n, IR_ATTR_REDUCTION);
+	cg_expr *base = mul(r, V(r, 0), I(r, C));
+	k->nvars = 2;
+	k->work = n->op == IR_OP_NLL_LOSS ? N : N * C;
+	if (n->op == IR_OP_NLL_LOSS_GRAD) {
+		cg_expr *dl = red == IR_REDUCE_NONE ? cg_load(a, r->t, buf[3], V(r, 0))
+		              : red == IR_REDUCE_SUM ? cg_load(a, r->t, buf[3], I(r, 0))
+		                                     : cg_bin(a, CG_B_DIV, cg_load(a, r->t, buf[3], I(r, 0)),
+		                                              F(r, (double)N));
+		cg_expr *g = cg_select(a, cg_bin(a, CG_B_EQ, V(r, 1), L(r, L_Y)), cg_un(a, CG_U_NEG, dl),
+		                       F(r, 0.0));
+		cg_append(&body, cg_loop(a, 1, C, CG_L_SERIAL, cg_store(a, buf[0], add(r, base, V(r, 1)), g)));
+		k->body = cg_loop(a, 0, N, CG_L_PARALLEL, body);
+		return 0;
+	}
+	cg_expr *l = cg_un(a, CG_U_NEG, cg_load(a, r->t, buf[1], add(r, base, L(r, L_Y))));
+	if (red == IR_REDUCE_NONE) {
+		cg_append(&body, cg_store(a, buf[0], V(r, 0), l));
+		k->body = cg_loop(a, 0, N, CG_L_PARALLEL, body);
+		return 0;
+	}
+	cg_append(&body, cg_set(a, L_ACC, add(r, L(r, L_ACC), l)));
+	k->body = cg_set(a, L_ACC, F(r, 0.0));
+	cg_append(&k->body, cg_reduce(a, 0, N, CG_B_ADD, L_ACC, body));
+	cg_expr *v = red == IR_REDUCE_SUM ? L(r, L_ACC) : cg_bin(a, CG_B_DIV, L(r, L_ACC), F(r, (double)N));
+	cg_append(&k->body, cg_store(a, buf[0], I(r, 0), v));
+	return 0;
+}
+
 static int lower_loss(rowc *r, cg_kernel *k, const ir_node *n, const int *buf)
 {
 	ir_arena *a = r->a;
@@ -121,6 +156,8 @@ static int lower_loss(rowc *r, cg_kernel *k, const ir_node *n, const int *buf)
 		k->body = cg_loop(a, 0, N, CG_L_PARALLEL, body);
 		return 0;
 	}
+	if (n->op == IR_OP_NLL_LOSS || n->op == IR_OP_NLL_LOSS_GRAD)
+		return lower_nll(r, k, n, buf, body);
 	cg_append(&body, max_and_sum(r, 1, C, row_at, &p));
 	cg_append(&body, cg_set(a, L_LSE, add(r, L(r, L_MX), cg_un(a, CG_U_LOG, L(r, L_SUM)))));
 
@@ -168,6 +205,8 @@ static const row_fn row_rules[IR_OP_COUNT] = {
 	[IR_OP_CROSS_ENTROPY] = lower_loss,
 	[IR_OP_CROSS_ENTROPY_GRAD] = lower_loss,
 	[IR_OP_CORRECT] = lower_loss,
+	[IR_OP_NLL_LOSS] = lower_loss,
+	[IR_OP_NLL_LOSS_GRAD] = lower_loss,
 };
 
 int cg_lower_row_has(ir_op op)

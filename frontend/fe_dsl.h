@@ -43,6 +43,7 @@ void fe_tensor_open(lua_State *L);
 void fe_ops_open(lua_State *L);
 void fe_slice_open(lua_State *L); /* flatten, narrow, cat (fe_slice.c) */
 void fe_pool_open(lua_State *L); /* fe_pool.c */
+void fe_losses_open(lua_State *L); /* fe_losses.c */
 
 /* Tensors */
 void fe_tensor_push(lua_State *L, ir_node *n);

@@ -203,6 +203,9 @@ typedef struct {
 	X(MAX_POOL2D_GRAD, "max_pool2d_grad", 2, IR_KIND_OPAQUE, maxpool, IR_GRAD_NONE, IR_DSL_INTERNAL) \
 	X(AVG_POOL2D_GRAD, "avg_pool2d_grad", 2, IR_KIND_OPAQUE, avgpool, IR_GRAD_NONE, IR_DSL_INTERNAL) \
 	X(ADAPTIVE_AVG_POOL2D_GRAD, "adaptive_avg_pool2d_grad", 2, IR_KIND_OPAQUE, adaptive, IR_GRAD_NONE, IR_DSL_INTERNAL) \
+	/* nll_loss over log-probabilities [N,C] and labels [N] */                     \
+	X(NLL_LOSS, "nll_loss", 2, IR_KIND_OPAQUE, nll, IR_GRAD_RULE, IR_DSL_BOUND)     \
+	X(NLL_LOSS_GRAD, "nll_loss_grad", 3, IR_KIND_OPAQUE, nll, IR_GRAD_NONE, IR_DSL_INTERNAL) \
 	/* effects */                                                                  \
 	X(ASSIGN, "assign", 2, IR_KIND_EFFECT, none, IR_GRAD_NONE, IR_DSL_INTERNAL)
 
@@ -253,7 +256,7 @@ typedef struct {
 } ir_init;
 
 /* CROSS_ENTROPY reduction */
-enum { IR_REDUCE_MEAN = 0, IR_REDUCE_NONE = 1 };
+enum { IR_REDUCE_MEAN = 0, IR_REDUCE_NONE = 1, IR_REDUCE_SUM = 2 }; /* SUM: nll_loss only */
 
 typedef struct ir_node ir_node;
 struct ir_node {
@@ -386,6 +389,14 @@ ir_node *ir_cross_entropy(ir_graph *g, ir_node *logits, ir_node *labels,
                           int reduction, double label_smoothing);
 ir_node *ir_cross_entropy_grad(ir_graph *g, ir_node *logits, ir_node *labels,
                                ir_node *dloss, int reduction, double label_smoothing);
+/* log-probabilities [N,C] float, labels [N] i32 -> -logp[y]: scalar (mean, sum) or [N] */
+ir_node *ir_nll_loss(ir_graph *g, ir_node *logp, ir_node *labels, int reduction);
+ir_node *ir_nll_loss_grad(ir_graph *g, ir_node *logp, ir_node *labels, ir_node *dloss,
+                          int reduction);
+/* logits x and float target t of one shape -> scalar (mean, sum) or x's shape
+ * (none); pos_weight (NULL: none) broadcasts to x (ir_loss.c) */
+ir_node *ir_bce_with_logits(ir_graph *g, ir_node *x, ir_node *t, ir_node *pos_weight,
+                            int reduction);
 /* logits [N,C], labels [N] -> [N] of 1.0 where argmax == label (first max wins) */
 ir_node *ir_correct(ir_graph *g, ir_node *logits, ir_node *labels);
 

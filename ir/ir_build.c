@@ -446,6 +446,23 @@ ir_node *ir_cross_entropy_grad(ir_graph *g, ir_node *logits, ir_node *labels, ir
 	return add(g, &p.n);
 }
 
+ir_node *ir_nll_loss(ir_graph *g, ir_node *logp, ir_node *labels, int reduction)
+{
+	proto p;
+	proto_init(&p, IR_OP_NLL_LOSS, logp, labels, NULL);
+	ir_attr_set_i(&p.n, IR_ATTR_REDUCTION, reduction);
+	return add(g, &p.n);
+}
+
+ir_node *ir_nll_loss_grad(ir_graph *g, ir_node *logp, ir_node *labels, ir_node *dloss,
+                          int reduction)
+{
+	proto p;
+	proto_init(&p, IR_OP_NLL_LOSS_GRAD, logp, labels, dloss);
+	ir_attr_set_i(&p.n, IR_ATTR_REDUCTION, reduction);
+	return add(g, &p.n);
+}
+
 ir_node *ir_correct(ir_graph *g, ir_node *logits, ir_node *labels)
 {
 	proto p;

@@ -75,23 +75,26 @@ static int infer_matmul(ir_graph *g, const ir_node *n, ir_shape *s)
 static int infer_ce(ir_graph *g, const ir_node *n, ir_shape *s)
 {
 	const ir_node *lg = n->in[0], *lb = n->in[1];
+	int nll = n->op == IR_OP_NLL_LOSS || n->op == IR_OP_NLL_LOSS_GRAD;
 	char ba[64], bb[64];
 	if (need_float(g, n, lg))
 		return -1;
 	if (lg->shape.rank != 2)
-		return fail(g, n, "logits must be [N,C], got %s%s", SHP(lg->shape, ba), "");
+		return fail(g, n, "%s must be [N,C], got %s", nll ? "log-probabilities" : "logits",
+		            SHP(lg->shape, ba));
 	if (lb->dtype != IR_I32)
 		return fail(g, n, "labels must be an i32 tensor, got %s%s", ir_dtype_name(lb->dtype), "");
 	if (lb->shape.rank != 1 || lb->shape.dim[0] != lg->shape.dim[0])
-		return fail(g, n, "logits %s and labels %s: expected labels of shape [N]",
+		return fail(g, n, nll ? "log-probabilities %s and labels %s: expected labels of shape [N]"
+		                      : "logits %s and labels %s: expected labels of shape [N]",
 		            SHP(lg->shape, ba), SHP(lb->shape, bb));
 	int64_t N = lg->shape.dim[0];
-	if (n->op == IR_OP_CROSS_ENTROPY || n->op == IR_OP_CORRECT) {
+	if (n->op == IR_OP_CROSS_ENTROPY || n->op == IR_OP_CORRECT || n->op == IR_OP_NLL_LOSS) {
 		*s = (n->op == IR_OP_CORRECT || ir_attr_i(n, IR_ATTR_REDUCTION) == IR_REDUCE_NONE)
 		         ? ir_shape_make(1, &N) : ir_shape_scalar();
 		return 0;
 	}
-	/* CROSS_ENTROPY_GRAD: dloss matches the forward reduction */
+	/* CROSS_ENTROPY_GRAD, NLL_LOSS_GRAD: dloss matches the forward reduction */
 	const ir_node *dl = n->in[2];
 	ir_shape want = ir_attr_i(n, IR_ATTR_REDUCTION) == IR_REDUCE_NONE ? ir_shape_make(1, &N) : ir_shape_scalar();
 	if (!ir_shape_eq(&dl->shape, &want) || dl->dtype != lg->dtype)
@@ -342,6 +345,8 @@ static const infer_fn rules[IR_OP_COUNT] = {
 	[IR_OP_CROSS_ENTROPY] = infer_loss,
 	[IR_OP_CROSS_ENTROPY_GRAD] = infer_loss,
 	[IR_OP_CORRECT] = infer_loss,
+	[IR_OP_NLL_LOSS] = infer_loss,
+	[IR_OP_NLL_LOSS_GRAD] = infer_loss,
 	[IR_OP_ASSIGN] = infer_assign,
 	[IR_OP_MAX_POOL2D] = ir_pool_infer,
 	[IR_OP_AVG_POOL2D] = ir_pool_infer,

@@ -414,7 +414,34 @@ static int check_labels(const ir_node *n, const double *lab, int64_t N, int64_t 
 	return 0;
 }
 
-/* CROSS_ENTROPY, CROSS_ENTROPY_GRAD, CORRECT over logits [N,C], labels [N]. */
+/*
+ * NLL_LOSS: l[r] = -x[r, y[r]], then the mean, the sum or each row.
+ * NLL_LOSS_GRAD: -dl at each row's label, 0 elsewhere (dl/N for the mean).
+ */
+static int run_nll(const ir_node *n, const double *const *in, double *out)
+{
+	int64_t N = n->in[0]->shape.dim[0], C = n->in[0]->shape.dim[1];
+	int red = (int)ir_attr_i(n, IR_ATTR_REDUCTION);
+	double total = 0.0;
+	for (int64_t r = 0; r < N; r++) {
+		int64_t y = (int64_t)in[1][r];
+		if (n->op == IR_OP_NLL_LOSS_GRAD) {
+			double dl = red == IR_REDUCE_NONE ? in[2][r]
+			            : red == IR_REDUCE_SUM ? in[2][0] : in[2][0] / (double)N;
+			for (int64_t c = 0; c < C; c++)
+				out[r * C + c] = rnd(n->dtype, c == y ? -dl : 0.0);
+		} else if (red == IR_REDUCE_NONE) {
+			out[r] = rnd(n->dtype, -in[0][r * C + y]);
+		} else {
+			total -= in[0][r * C + y];
+		}
+	}
+	if (n->op == IR_OP_NLL_LOSS && red != IR_REDUCE_NONE)
+		out[0] = rnd(n->dtype, red == IR_REDUCE_SUM ? total : N > 0 ? total / (double)N : NAN);
+	return 0;
+}
+
+/* CROSS_ENTROPY(_GRAD), NLL_LOSS(_GRAD), CORRECT over logits [N,C], labels [N]. */
 static int run_rowwise_loss(const ir_node *n, const double *const *in, double *out,
                             char *err, size_t errlen)
 {
@@ -426,6 +453,8 @@ static int run_rowwise_loss(const ir_node *n, const double *const *in, double *o
 	double s = ir_attr_f(n, IR_ATTR_SMOOTHING), total = 0.0;
 	if (check_labels(n, lab, N, C, err, errlen))
 		return -1;
+	if (n->op == IR_OP_NLL_LOSS || n->op == IR_OP_NLL_LOSS_GRAD)
+		return run_nll(n, in, out);
 	if (n->op == IR_OP_CROSS_ENTROPY_GRAD && ir_attr_i(n, IR_ATTR_REDUCTION) == IR_REDUCE_NONE &&
 	    ir_shape_numel(&n->in[2]->shape) != N)
 		return node_err(n, err, errlen, "dloss must have one value per example");
@@ -537,6 +566,8 @@ static const interp_fn kernels[IR_OP_COUNT] = {
 	[IR_OP_LOG_SOFTMAX] = run_softmax,
 	[IR_OP_CROSS_ENTROPY] = run_rowwise_loss,
 	[IR_OP_CROSS_ENTROPY_GRAD] = run_rowwise_loss,
+	[IR_OP_NLL_LOSS] = run_rowwise_loss,
+	[IR_OP_NLL_LOSS_GRAD] = run_rowwise_loss,
 	[IR_OP_CORRECT] = run_rowwise_loss,
 	[IR_OP_ASSIGN] = run_assign,
 	[IR_OP_MAX_POOL2D] = ir_pool_run,

@@ -39,6 +39,7 @@ static const ir_attr_desc attrs_avgpool[] = {
 	{IR_ATTR_PAD_H, 0},    {IR_ATTR_PAD_W, 0},    {IR_ATTR_COUNT_PAD, 1}, {IR_ATTR_COUNT, 0}};
 static const ir_attr_desc attrs_adaptive[] = {
 	{IR_ATTR_OUT_H, 1}, {IR_ATTR_OUT_W, 1}, {IR_ATTR_COUNT, 0}};
+static const ir_attr_desc attrs_nll[] = {{IR_ATTR_REDUCTION, IR_REDUCE_MEAN}, {IR_ATTR_COUNT, 0}};
 
 typedef struct {
 	const char *name;

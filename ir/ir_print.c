@@ -9,7 +9,7 @@
 #include "ir.h"
 
 static const char *const init_names[] = {"zeros", "ones", "uniform", "normal", "const"};
-static const char *const reduction_names[] = {"mean", "none"};
+static const char *const reduction_names[] = {"mean", "none", "sum"};
 
 /* An enum attribute's value by name. */
 static const char *enum_name(ir_attr_key key, int64_t v)

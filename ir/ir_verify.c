@@ -25,7 +25,10 @@ int ir_verify(ir_graph *g)
 		if (na > 0 && !n->attr)
 			return ir_error(g, n->loc, "verify: %%%d %s has no attributes", i,
 			                ir_op_name(n->op)), -1;
-		if ((unsigned)ir_attr_i(n, IR_ATTR_REDUCTION) > IR_REDUCE_NONE ||
+		/* only nll_loss takes "sum" */
+		unsigned red_max = n->op == IR_OP_NLL_LOSS || n->op == IR_OP_NLL_LOSS_GRAD
+		                       ? IR_REDUCE_SUM : IR_REDUCE_NONE;
+		if ((unsigned)ir_attr_i(n, IR_ATTR_REDUCTION) > red_max ||
 		    (unsigned)ir_attr_i(n, IR_ATTR_INIT) > IR_INIT_CONST)
 			return ir_error(g, n->loc, "verify: %%%d %s: an enum attribute is out of range", i,
 			                ir_op_name(n->op)), -1;

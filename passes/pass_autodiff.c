@@ -204,6 +204,12 @@ static int grad_pool(ad_state *s, ir_node *n, ir_node *d)
 		return 0;
 	return accum(s, n->in[0], d ? ir_pool2d(s->g, gop, n->in[0], d, &pp) : NULL);
 }
+
+static int grad_nll_loss(ad_state *s, ir_node *n, ir_node *d)
+{
+	return accum(s, n->in[0],
+	             ir_nll_loss_grad(s->g, n->in[0], n->in[1], d, (int)ir_attr_i(n, IR_ATTR_REDUCTION)));
+}
 #undef U
 #undef T
 #undef B
@@ -259,6 +265,7 @@ static const grad_fn rules[IR_OP_COUNT] = {
 	[IR_OP_MAX_POOL2D] = grad_pool,
 	[IR_OP_AVG_POOL2D] = grad_pool,
 	[IR_OP_ADAPTIVE_AVG_POOL2D] = grad_pool,
+	[IR_OP_NLL_LOSS] = grad_nll_loss,
 };
 
 int pass_grad_has_rule(ir_op op)
@@ -291,7 +298,7 @@ static int rule(ad_state *s, ir_node *n, ir_node *d)
 		break;
 	case IR_GRAD_NONE:
 		if (n->op == IR_OP_GELU_GRAD || n->op == IR_OP_CROSS_ENTROPY_GRAD ||
-		    ir_pool_is(n->op))
+		    ir_pool_is(n->op) || n->op == IR_OP_NLL_LOSS_GRAD)
 			ir_error(s->g, n->loc, "%s: second derivatives are not supported", ir_op_name(n->op));
 		else
 			ir_error(s->g, n->loc, "%s: not differentiable", ir_op_name(n->op));

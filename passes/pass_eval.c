@@ -45,7 +45,8 @@ static ir_node *scaled_sum(ir_node *v, double *k)
 
 /*
  * Per-example [N] form of a batch-mean scalar, or NULL if unrecognised. A
- * batch mean is recognised by what it computes: cross_entropy(mean), or a
+ * batch mean is recognised by what it computes: cross_entropy(mean),
+ * nll_loss(mean), or a
  * sum over every element of x (x's first axis the batch) times 1/numel(x),
  * however written (sum * 1/n, 1/n * sum, sum / n; ir_mean's form among
  * them). For x of more than one axis the per-example value is the mean
@@ -56,6 +57,10 @@ static ir_node *per_example(ir_graph *g, ir_node *v, int64_t batch)
 	if (v->op == IR_OP_CROSS_ENTROPY && ir_attr_i(v, IR_ATTR_REDUCTION) == IR_REDUCE_MEAN) {
 		g->cur = v->loc;
 		return ir_cross_entropy(g, v->in[0], v->in[1], IR_REDUCE_NONE, ir_attr_f(v, IR_ATTR_SMOOTHING));
+	}
+	if (v->op == IR_OP_NLL_LOSS && ir_attr_i(v, IR_ATTR_REDUCTION) == IR_REDUCE_MEAN) {
+		g->cur = v->loc;
+		return ir_nll_loss(g, v->in[0], v->in[1], IR_REDUCE_NONE);
 	}
 	double k = 0;
 	ir_node *x = scaled_sum(v, &k);

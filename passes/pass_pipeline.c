@@ -174,7 +174,7 @@ static int print_program(FILE *out, pass_ctx *c, char *err, size_t errlen)
 	int bwd = 0, pa = 0, sa = 0;
 	for (int i = 0; i < p->g->nnodes; i++) {
 		const ir_node *n = p->g->nodes[i];
-		bwd += n->op == IR_OP_CROSS_ENTROPY_GRAD;
+		bwd += n->op == IR_OP_CROSS_ENTROPY_GRAD || n->op == IR_OP_NLL_LOSS_GRAD;
 		if (n->op == IR_OP_ASSIGN) {
 			pa += n->in[0]->op == IR_OP_PARAM;
 			sa += n->in[0]->op == IR_OP_STATE;

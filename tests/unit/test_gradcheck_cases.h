@@ -106,6 +106,19 @@ static ir_node *b_LOG_SOFTMAX(gc_case *c) { return ir_softmax(c->g, IR_OP_LOG_SO
 static ir_node *b_CE(gc_case *c) { ir_node *p = mkparam(c, 2, 3, 4); return ir_cross_entropy(c->g, p, mklabels(c, 3), IR_REDUCE_MEAN, 0.0); }
 static ir_node *b_CE_LS(gc_case *c) { ir_node *p = mkparam(c, 2, 3, 4); return ir_cross_entropy(c->g, p, mklabels(c, 3), IR_REDUCE_MEAN, 0.1); }
 static ir_node *b_CE_NONE(gc_case *c) { ir_node *p = mkparam(c, 2, 3, 4); return ir_cross_entropy(c->g, p, mklabels(c, 3), IR_REDUCE_NONE, 0.2); }
+/* nll_loss and binary cross-entropy with logits (both of its inputs) */
+static ir_node *b_NLL(gc_case *c) { return ir_nll_loss(c->g, mkparam(c, 2, 3, 4), mklabels(c, 3), IR_REDUCE_MEAN); }
+static ir_node *b_NLL_SUM(gc_case *c) { return ir_nll_loss(c->g, mkparam(c, 2, 3, 4), mklabels(c, 3), IR_REDUCE_SUM); }
+static ir_node *b_NLL_NONE(gc_case *c) { return ir_nll_loss(c->g, mkparam(c, 2, 3, 4), mklabels(c, 3), IR_REDUCE_NONE); }
+static ir_node *b_BCE(gc_case *c) {
+	ir_node *x = mkparam(c, 2, 3, 4);
+	return ir_bce_with_logits(c->g, x, mkparam(c, 2, 3, 4), NULL, IR_REDUCE_MEAN);
+}
+static ir_node *b_BCE_PW(gc_case *c) {
+	int64_t four = 4;
+	ir_node *x = mkparam(c, 2, 3, 4), *pw = ir_const(c->g, IR_F64, ir_shape_make(1, &four), 2.5);
+	return ir_bce_with_logits(c->g, x, mkparam(c, 2, 3, 4), pw, IR_REDUCE_NONE);
+}
 /* a fan-out: p used three times, through different paths */
 static ir_node *b_FANOUT(gc_case *c) {
 	ir_node *p = mkparam(c, 2, 3, 4);
@@ -161,6 +174,8 @@ static ir_node *b_ADAPTIVE(gc_case *c) { return pool4(c, IR_OP_ADAPTIVE_AVG_POOL
 	X(CLAMP, CLAMP) X(CLAMP_HI, CLAMP) X(WHERE, WHERE)                                  \
 	X(NARROW, NARROW) X(NARROW0, NARROW) X(CAT, CAT) X(CAT0, CAT)                       \
 	X(MAXPOOL, MAX_POOL2D) X(AVGPOOL, AVG_POOL2D) X(AVGPOOL_NP, AVG_POOL2D)            \
-	X(ADAPTIVE, ADAPTIVE_AVG_POOL2D)
+	X(ADAPTIVE, ADAPTIVE_AVG_POOL2D)                                                    \
+	X(NLL, NLL_LOSS) X(NLL_SUM, NLL_LOSS) X(NLL_NONE, NLL_LOSS) X(BCE, MAXIMUM)          \
+	X(BCE_PW, MAXIMUM)
 
 #endif
