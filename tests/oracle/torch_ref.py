@@ -142,6 +142,11 @@ def _eval(op, a, at, params, batch, dtype):
         return F.cross_entropy(a[0], a[1].long(), label_smoothing=at.get("label_smoothing", 0))
     if op == "mse_loss":
         return F.mse_loss(a[0], a[1])
+    if op == "nll_loss":
+        return F.nll_loss(a[0], a[1].long(), reduction=at["reduction"])
+    if op == "bce_with_logits":
+        return F.binary_cross_entropy_with_logits(a[0], a[1], reduction=at["reduction"],
+                                                  pos_weight=a[2] if len(a) > 2 else None)
     if op == "accuracy":
         return (a[0].argmax(-1) == a[1].long()).to(a[0].dtype).mean()
     if op == "max_pool2d":

@@ -215,6 +215,24 @@ function env.adaptive_avg_pool2d(x, size)
 end
 
 function env.mse_loss(a, b) return new("mse_loss", { a, b }, {}, "float") end
+
+-- the shape of a loss of x under reduction "mean" (default), "sum" or "none"
+local function reduced(x, opts, keep)
+  local r = (opts or {}).reduction or "mean"
+  return r == "none" and keep or {}, r
+end
+
+function env.nll_loss(logp, labels, opts)
+  local s, r = reduced(logp, opts, { logp.shape[1] })
+  return new("nll_loss", { logp, labels }, s, "float", { reduction = r })
+end
+
+function env.binary_cross_entropy_with_logits(x, t, opts)
+  local s, r = reduced(x, opts, x.shape)
+  local args = { x, t }
+  if opts and opts.pos_weight then args[3] = tensor_arg(opts.pos_weight, "binary_cross_entropy_with_logits") end
+  return new("bce_with_logits", args, s, "float", { reduction = r })
+end
 function env.accuracy(logits, labels) return new("accuracy", { logits, labels }, {}, "float") end
 
 function env.matmul(a, b)
