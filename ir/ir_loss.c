@@ -8,6 +8,17 @@
 #define B(op, a, b) ir_binary(g, IR_OP_##op, a, b)
 #define U(op, a) ir_unary(g, IR_OP_##op, a)
 
+/* p broadcasts to x without changing x's shape: trailing dims 1 or equal */
+static int broadcasts_to(const ir_shape *p, const ir_shape *x)
+{
+	if (p->rank > x->rank)
+		return 0;
+	for (int i = 1; i <= p->rank; i++)
+		if (p->dim[p->rank - i] != 1 && p->dim[p->rank - i] != x->dim[x->rank - i])
+			return 0;
+	return 1;
+}
+
 /*
  * max(x,0) - x*t + log(1 + exp(-|x|)); with pos_weight p:
  * (1-t)*x + (1+(p-1)*t) * (log(1 + exp(-|x|)) + max(-x,0)).
@@ -28,6 +39,15 @@ ir_node *ir_bce_with_logits(ir_graph *g, ir_node *x, ir_node *t, ir_node *pos_we
 		return ir_error(g, g->cur, "binary_cross_entropy_with_logits: logits %s and target %s "
 		                "must have the same shape", ir_shape_str(&x->shape, sa, sizeof sa),
 		                ir_shape_str(&t->shape, sb, sizeof sb));
+	if (pos_weight && !broadcasts_to(&pos_weight->shape, &x->shape))
+		return ir_error(g, g->cur, "binary_cross_entropy_with_logits: pos_weight %s does not "
+		                "broadcast to the logits %s",
+		                ir_shape_str(&pos_weight->shape, sa, sizeof sa),
+		                ir_shape_str(&x->shape, sb, sizeof sb));
+	if (pos_weight && pos_weight->dtype != x->dtype)
+		return ir_error(g, g->cur, "binary_cross_entropy_with_logits: pos_weight must be %s "
+		                "like the logits, got %s", ir_dtype_name(x->dtype),
+		                ir_dtype_name(pos_weight->dtype));
 	ir_node *zero = ir_const(g, x->dtype, ir_shape_scalar(), 0.0);
 	ir_node *one = ir_const(g, x->dtype, ir_shape_scalar(), 1.0);
 	ir_node *soft = U(LOG, B(ADD, one, U(EXP, U(NEG, U(ABS, x))))); /* log(1 + exp(-|x|)) */
@@ -37,11 +57,6 @@ ir_node *ir_bce_with_logits(ir_graph *g, ir_node *x, ir_node *t, ir_node *pos_we
 	} else {
 		ir_node *lw = B(ADD, one, B(MUL, B(SUB, pos_weight, one), t));
 		l = B(ADD, B(MUL, B(SUB, one, t), x), B(MUL, lw, B(ADD, soft, B(MAXIMUM, U(NEG, x), zero))));
-		if (l && !ir_shape_eq(&l->shape, &x->shape))
-			return ir_error(g, g->cur, "binary_cross_entropy_with_logits: pos_weight %s does not "
-			                "broadcast to the logits %s",
-			                ir_shape_str(&pos_weight->shape, sa, sizeof sa),
-			                ir_shape_str(&x->shape, sb, sizeof sb));
 	}
 	if (reduction == IR_REDUCE_NONE || !l)
 		return l;
