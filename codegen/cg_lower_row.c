@@ -132,6 +132,21 @@ static int lower_nll(rowc *r, cg_kernel *k, const ir_node *n, const int *buf, cg
 	return 0;
 }
 
+/* out[i, c] = c == label[i]; labels checked as the losses' */
+static int lower_one_hot(rowc *r, cg_kernel *k, const ir_node *n, const int *buf)
+{
+	ir_arena *a = r->a;
+	int64_t N = n->shape.dim[0], C = n->shape.dim[1];
+	cg_stmt *body = load_label(r, buf[1], C);
+	cg_expr *v = cg_select(a, cg_bin(a, CG_B_EQ, V(r, 1), L(r, L_Y)), F(r, 1.0), F(r, 0.0));
+	cg_append(&body, cg_loop(a, 1, C, CG_L_SERIAL,
+	                         cg_store(a, buf[0], add(r, mul(r, V(r, 0), I(r, C)), V(r, 1)), v)));
+	k->body = cg_loop(a, 0, N, CG_L_PARALLEL, body);
+	k->nvars = 2;
+	k->work = N * C;
+	return 0;
+}
+
 static int lower_loss(rowc *r, cg_kernel *k, const ir_node *n, const int *buf)
 {
 	ir_arena *a = r->a;
@@ -207,6 +222,7 @@ static const row_fn row_rules[IR_OP_COUNT] = {
 	[IR_OP_CORRECT] = lower_loss,
 	[IR_OP_NLL_LOSS] = lower_loss,
 	[IR_OP_NLL_LOSS_GRAD] = lower_loss,
+	[IR_OP_ONE_HOT] = lower_one_hot,
 };
 
 int cg_lower_row_has(ir_op op)
@@ -235,5 +251,7 @@ int cg_lower_row(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
 		}
 		k->fail_msg = "label outside [0, number of classes)";
 	}
+	if (n->op == IR_OP_ONE_HOT)
+		k->fail_msg = "label outside [0, number of classes)";
 	return row_rules[n->op](&r, k, n, buf);
 }

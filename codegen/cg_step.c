@@ -63,7 +63,9 @@ static int fill_kernels(cg_step *s, char *err, size_t errlen)
 			return oom(err, errlen);
 		rk->fail_where = s->where[i];
 		rk->fail_msg = k->fail_msg;
-		rk->fail_input = root->nin > 1 && root->in[1]->name ? root->in[1]->name : "labels";
+		/* the labels: one_hot's only input, the losses' second */
+		const ir_node *lab = root->op == IR_OP_ONE_HOT ? root->in[0] : root->nin > 1 ? root->in[1] : NULL;
+		rk->fail_input = lab && lab->name ? lab->name : "labels";
 	}
 	s->desc.kernels = s->kernels;
 	s->desc.nkernels = prog->nk;

@@ -55,6 +55,7 @@ static const fe_binding bindings[] = {
 	{IR_OP_ADAPTIVE_AVG_POOL2D, "adaptive_avg_pool2d(x, output_size)",
 	 "adaptive_avg_pool2d(reshape(x, {1, 1, B, 3}), 1)"},
 	{IR_OP_NLL_LOSS, "nll_loss(log_probs, labels)", "nll_loss(log_softmax(x, 1), y)"},
+	{IR_OP_ONE_HOT, "one_hot(labels, num_classes)", "one_hot(y, 3)"},
 };
 
 const fe_binding *fe_op_binding(ir_op op)

@@ -2,7 +2,8 @@
  * fe_losses.c - the loss functions of the model language beyond
  * cross_entropy and mse_loss, named as in PyTorch: nll_loss (an op of its
  * own) and binary_cross_entropy_with_logits (built from elementwise ops,
- * so its derivatives, both inputs', come from theirs).
+ * so its derivatives, both inputs', come from theirs); and one_hot, which
+ * turns labels into the float targets such losses take.
  */
 #include <stdio.h>
 #include <string.h>
@@ -95,11 +96,35 @@ static int fe_bce_with_logits(lua_State *L)
 	return push_built(L, ir_bce_with_logits(g, x, t, pw, red));
 }
 
+/* one_hot(labels, num_classes): num_classes may be left out where the
+ * labels input declares its classes */
+static int fe_one_hot(lua_State *L)
+{
+	fe_dsl *d = fe_dsl_of(L);
+	ir_node *labels = fe_arg_tensor(L, 1, "one_hot", "labels");
+	int64_t c = lua_isnoneornil(L, 2) ? ir_attr_i(labels, IR_ATTR_NCLASSES)
+	                                  : fe_arg_posint(L, 2, "one_hot", "num_classes");
+	if (labels->dtype != IR_I32) {
+		char buf[96];
+		return fe_sandbox_error(L, "one_hot: labels must be class indices "
+		                        "(an input with dtype = \"i32\"), got %s",
+		                        fe_tensor_describe(labels, buf, sizeof buf));
+	}
+	if (c < 1)
+		return fe_sandbox_error(L, "one_hot: num_classes is missing (labels '%s' declare no "
+		                        "classes)", labels->name ? labels->name : "?");
+	if (c > 1 << 24)
+		return fe_sandbox_error(L, "one_hot: num_classes %lld is too large", (long long)c);
+	fe_dsl_here(L);
+	return push_built(L, ir_one_hot(d->g, labels, (int)c));
+}
+
 void fe_losses_open(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{"nll_loss", fe_nll_loss},
 		{"binary_cross_entropy_with_logits", fe_bce_with_logits},
+		{"one_hot", fe_one_hot},
 		{NULL, NULL},
 	};
 	lua_pushglobaltable(L);

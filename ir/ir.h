@@ -206,6 +206,8 @@ typedef struct {
 	/* nll_loss over log-probabilities [N,C] and labels [N] */                     \
 	X(NLL_LOSS, "nll_loss", 2, IR_KIND_OPAQUE, nll, IR_GRAD_RULE, IR_DSL_BOUND)     \
 	X(NLL_LOSS_GRAD, "nll_loss_grad", 3, IR_KIND_OPAQUE, nll, IR_GRAD_NONE, IR_DSL_INTERNAL) \
+	/* i32 labels [N] -> [N, classes] of 0/1 in the float dtype */               \
+	X(ONE_HOT, "one_hot", 1, IR_KIND_OPAQUE, onehot, IR_GRAD_ZERO, IR_DSL_BOUND)     \
 	/* effects */                                                                  \
 	X(ASSIGN, "assign", 2, IR_KIND_EFFECT, none, IR_GRAD_NONE, IR_DSL_INTERNAL)
 
@@ -393,6 +395,8 @@ ir_node *ir_cross_entropy_grad(ir_graph *g, ir_node *logits, ir_node *labels,
 ir_node *ir_nll_loss(ir_graph *g, ir_node *logp, ir_node *labels, int reduction);
 ir_node *ir_nll_loss_grad(ir_graph *g, ir_node *logp, ir_node *labels, ir_node *dloss,
                           int reduction);
+/* i32 labels [N] -> [N, num_classes] of g->fdtype: 1 at each row's label */
+ir_node *ir_one_hot(ir_graph *g, ir_node *labels, int num_classes);
 /* logits x and float target t of one shape -> scalar (mean, sum) or x's shape
  * (none); pos_weight (NULL: none) broadcasts to x (ir_loss.c) */
 ir_node *ir_bce_with_logits(ir_graph *g, ir_node *x, ir_node *t, ir_node *pos_weight,

@@ -454,6 +454,16 @@ ir_node *ir_nll_loss(ir_graph *g, ir_node *logp, ir_node *labels, int reduction)
 	return add(g, &p.n);
 }
 
+ir_node *ir_one_hot(ir_graph *g, ir_node *labels, int num_classes)
+{
+	if (num_classes < 1)
+		return ir_error(g, g->cur, "one_hot: num_classes must be at least 1, got %d", num_classes);
+	proto p;
+	proto_init(&p, IR_OP_ONE_HOT, labels, NULL, NULL);
+	ir_attr_set_i(&p.n, IR_ATTR_NCLASSES, num_classes);
+	return add(g, &p.n);
+}
+
 ir_node *ir_nll_loss_grad(ir_graph *g, ir_node *logp, ir_node *labels, ir_node *dloss,
                           int reduction)
 {

@@ -298,6 +298,19 @@ static int infer_softmax(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtyp
 	return 0;
 }
 
+static int infer_one_hot(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
+{
+	const ir_node *lb = n->in[0];
+	char ba[64];
+	if (lb->dtype != IR_I32 || lb->shape.rank != 1)
+		return fail(g, n, "labels must be an i32 tensor [N], got %s%s", ir_dtype_name(lb->dtype),
+		            SHP(lb->shape, ba));
+	int64_t d[2] = {lb->shape.dim[0], ir_attr_i(n, IR_ATTR_NCLASSES)};
+	*shape = ir_shape_make(2, d);
+	*dtype = g->fdtype;
+	return 0;
+}
+
 static int infer_loss(ir_graph *g, const ir_node *n, ir_shape *shape, ir_dtype *dtype)
 {
 	*dtype = n->in[0]->dtype;
@@ -347,6 +360,7 @@ static const infer_fn rules[IR_OP_COUNT] = {
 	[IR_OP_CORRECT] = infer_loss,
 	[IR_OP_NLL_LOSS] = infer_loss,
 	[IR_OP_NLL_LOSS_GRAD] = infer_loss,
+	[IR_OP_ONE_HOT] = infer_one_hot,
 	[IR_OP_ASSIGN] = infer_assign,
 	[IR_OP_MAX_POOL2D] = ir_pool_infer,
 	[IR_OP_AVG_POOL2D] = ir_pool_infer,

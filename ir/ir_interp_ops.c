@@ -414,6 +414,22 @@ static int check_labels(const ir_node *n, const double *lab, int64_t N, int64_t 
 	return 0;
 }
 
+/* ONE_HOT: 1 at each row's label, labels checked as the losses' */
+static int run_one_hot(const ir_node *n, const double *const *in, double *out, char *err,
+                       size_t errlen)
+{
+	int64_t N = n->shape.dim[0], C = n->shape.dim[1];
+	for (int64_t r = 0; r < N; r++)
+		if (!(in[0][r] >= 0 && in[0][r] < (double)C) || in[0][r] != floor(in[0][r]))
+			return node_err(n, err, errlen,
+			                "label %g of example %lld is outside [0, %lld) (input '%s')",
+			                in[0][r], (long long)r, (long long)C,
+			                n->in[0]->name ? n->in[0]->name : "labels");
+	for (int64_t i = 0; i < N * C; i++)
+		out[i] = (double)(i % C) == in[0][i / C] ? 1.0 : 0.0;
+	return 0;
+}
+
 /*
  * NLL_LOSS: l[r] = -x[r, y[r]], then the mean, the sum or each row.
  * NLL_LOSS_GRAD: -dl at each row's label, 0 elsewhere (dl/N for the mean).
@@ -568,6 +584,7 @@ static const interp_fn kernels[IR_OP_COUNT] = {
 	[IR_OP_CROSS_ENTROPY_GRAD] = run_rowwise_loss,
 	[IR_OP_NLL_LOSS] = run_rowwise_loss,
 	[IR_OP_NLL_LOSS_GRAD] = run_rowwise_loss,
+	[IR_OP_ONE_HOT] = run_one_hot,
 	[IR_OP_CORRECT] = run_rowwise_loss,
 	[IR_OP_ASSIGN] = run_assign,
 	[IR_OP_MAX_POOL2D] = ir_pool_run,

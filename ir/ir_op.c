@@ -40,6 +40,7 @@ static const ir_attr_desc attrs_avgpool[] = {
 static const ir_attr_desc attrs_adaptive[] = {
 	{IR_ATTR_OUT_H, 1}, {IR_ATTR_OUT_W, 1}, {IR_ATTR_COUNT, 0}};
 static const ir_attr_desc attrs_nll[] = {{IR_ATTR_REDUCTION, IR_REDUCE_MEAN}, {IR_ATTR_COUNT, 0}};
+static const ir_attr_desc attrs_onehot[] = {{IR_ATTR_NCLASSES, 0}, {IR_ATTR_COUNT, 0}};
 
 typedef struct {
 	const char *name;

@@ -119,6 +119,12 @@ static ir_node *b_BCE_PW(gc_case *c) {
 	ir_node *x = mkparam(c, 2, 3, 4), *pw = ir_const(c->g, IR_F64, ir_shape_make(1, &four), 2.5);
 	return ir_bce_with_logits(c->g, x, mkparam(c, 2, 3, 4), pw, IR_REDUCE_NONE);
 }
+/* one_hot(y) as soft targets: -mean(sum(one_hot(y) * log_softmax(p))) */
+static ir_node *b_ONE_HOT(gc_case *c) {
+	ir_node *oh = ir_one_hot(c->g, mklabels(c, 3), 4);
+	ir_node *lp = ir_softmax(c->g, IR_OP_LOG_SOFTMAX, mkparam(c, 2, 3, 4), 1);
+	return ir_unary(c->g, IR_OP_NEG, ir_mean(c->g, ir_reduce(c->g, IR_OP_SUM, ir_binary(c->g, IR_OP_MUL, oh, lp), 2, 0), 0, 0));
+}
 /* a fan-out: p used three times, through different paths */
 static ir_node *b_FANOUT(gc_case *c) {
 	ir_node *p = mkparam(c, 2, 3, 4);
@@ -176,6 +182,6 @@ static ir_node *b_ADAPTIVE(gc_case *c) { return pool4(c, IR_OP_ADAPTIVE_AVG_POOL
 	X(MAXPOOL, MAX_POOL2D) X(AVGPOOL, AVG_POOL2D) X(AVGPOOL_NP, AVG_POOL2D)            \
 	X(ADAPTIVE, ADAPTIVE_AVG_POOL2D)                                                    \
 	X(NLL, NLL_LOSS) X(NLL_SUM, NLL_LOSS) X(NLL_NONE, NLL_LOSS) X(BCE, MAXIMUM)          \
-	X(BCE_PW, MAXIMUM)
+	X(BCE_PW, MAXIMUM) X(ONE_HOT, ONE_HOT)
 
 #endif

@@ -4,7 +4,7 @@
  * (tests/unit/test_loss_torch_ref.h, written by tests/oracle/loss_ref.py;
  * CTest's oracle_loss_ref checks it is still PyTorch's), the CPU backend
  * against the interpreter, labels out of range at run time, the shape
- * rules' errors, and the eval pass on a padded last batch.
+ * rules' errors, and the eval pass on a padded last batch; one_hot.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -126,6 +126,90 @@ static void test_backend(void **st)
 		}
 }
 
+static void expect_error(ir_graph *g, ir_node *n, const char *msg)
+{
+	assert_null(n);
+	if (!strstr(g->err, msg))
+		fail_msg("error '%s' lacks '%s'", g->err, msg);
+	g->has_err = 0;
+}
+
+/* one_hot: the exact 0/1 rows of F.one_hot, in both backends, and a
+ * cross-entropy written with it has cross_entropy's value and gradient. */
+static void test_one_hot(void **st)
+{
+	(void)st;
+	ir_graph *g = ir_graph_new(IR_F64);
+	ir_node *y = ir_input(g, "y", IR_I32, S(1, 3, 0));
+	ir_node *x = ir_param(g, "x", IR_F64, S(2, 3, 4), (ir_init){IR_INIT_ZEROS, 0, 0});
+	ir_node *oh = ir_one_hot(g, y, 4);
+	assert_int_equal(oh->dtype, IR_F64);
+	ir_node *ce = ir_cross_entropy(g, x, y, IR_REDUCE_MEAN, 0.0);
+	ir_node *mine = ir_unary(g, IR_OP_NEG, ir_mean(g, ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, oh, ir_softmax(g, IR_OP_LOG_SOFTMAX, x, 1)), 2, 0), 0, 0));
+	ir_node *gce, *gmine;
+	assert_int_equal(pass_grad(g, ce, &x, 1, &gce), 0);
+	assert_int_equal(pass_grad(g, mine, &x, 1, &gmine), 0);
+	ir_env *e = ir_env_new(g);
+	memcpy(ir_env_leaf(e, x), loss_ref_x, 12 * sizeof(double));
+	for (int i = 0; i < 3; i++)
+		ir_env_leaf(e, y)[i] = loss_ref_labels[i];
+	ir_node *outs[5] = {oh, ce, mine, gce, gmine};
+	double *v[5];
+	char err[512];
+	if (ir_interp_eval(e, outs, 5, v, err, sizeof err))
+		fail_msg("%s", err);
+	for (int i = 0; i < 12; i++) {
+		assert_true(v[0][i] == (i % 4 == loss_ref_labels[i / 4] ? 1.0 : 0.0));
+		assert_true(fabs(v[3][i] - v[4][i]) < 1e-15);
+	}
+	assert_true(fabs(v[1][0] - v[2][0]) < 1e-12);
+	for (int k = 0; k < 5; k++)
+		free(v[k]);
+	ir_env_leaf(e, y)[2] = 4;
+	assert_int_not_equal(ir_interp_eval(e, &oh, 1, v, err, sizeof err), 0);
+	assert_non_null(strstr(err, "one_hot"));
+	assert_non_null(strstr(err, "label 4 of example 2 is outside [0, 4) (input 'y')"));
+	ir_env_free(e);
+	ir_graph_free(g);
+
+	for (int t = IR_F32; t <= IR_F64; t++) {
+		g = ir_graph_new(t);
+		y = ir_input(g, "y", IR_I32, S(1, 17, 0));
+		ir_attr_set_i(y, IR_ATTR_NCLASSES, 10);
+		assert_non_null(cgh_observe(g, ir_one_hot(g, y, 10), 0));
+		assert_non_null(cgh_observe(g, ir_one_hot(g, y, 12), 1));
+		char cerr[1024] = "";
+		double worst;
+		if (cgh_compare(g, NULL, NULL, 0, 2, 0.0, 42, &worst, cerr, sizeof cerr))
+			fail_msg("%s", cerr);
+		ir_graph_free(g);
+	}
+
+	g = ir_graph_new(IR_F32);
+	ir_set_loc(g, "model.lua", 3);
+	y = ir_input(g, "y", IR_I32, S(1, 2, 0));
+	ir_node *s = ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, ir_one_hot(g, y, 3),
+	                                                ir_scalar(g, 2.0)), 0, 0);
+	const char *name = "s";
+	rt_exec *ex = cg_cpu_exec_new(g, &s, &name, 1, NULL, err, sizeof err);
+	assert_non_null(ex);
+	int32_t dy[2] = {0, 3};
+	void *slots[1] = {dy};
+	double out;
+	rt_err re;
+	assert_int_not_equal(ex->run(ex, slots, &out, &re), 0);
+	if (!strstr(re.msg, "model.lua:3: one_hot") || !strstr(re.msg, "'y'"))
+		fail_msg("%s", re.msg);
+	dy[1] = 2;
+	assert_int_equal(ex->run(ex, slots, &out, &re), 0);
+	assert_true(out == 4.0);
+	ex->free(ex);
+	expect_error(g, ir_one_hot(g, y, 0), "one_hot: num_classes must be at least 1, got 0");
+	expect_error(g, ir_one_hot(g, ir_input(g, "f", IR_F32, S(1, 2, 0)), 3),
+	             "labels must be an i32 tensor [N], got f32[2]");
+	ir_graph_free(g);
+}
+
 /* A label outside [0, C) stops the compiled step with the model line, the
  * op and the input; the interpreter reports it too. */
 static void test_label_error(void **st)
@@ -162,14 +246,6 @@ static void test_label_error(void **st)
 	assert_non_null(strstr(err, "outside [0, 3)"));
 	ir_env_free(en);
 	ir_graph_free(g);
-}
-
-static void expect_error(ir_graph *g, ir_node *n, const char *msg)
-{
-	assert_null(n);
-	if (!strstr(g->err, msg))
-		fail_msg("error '%s' lacks '%s'", g->err, msg);
-	g->has_err = 0;
 }
 
 static void test_shape_errors(void **st)
@@ -261,7 +337,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_against_torch),    cmocka_unit_test(test_backend),
 		cmocka_unit_test(test_label_error),      cmocka_unit_test(test_shape_errors),
-		cmocka_unit_test(test_eval_padded_batch),
+		cmocka_unit_test(test_eval_padded_batch), cmocka_unit_test(test_one_hot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

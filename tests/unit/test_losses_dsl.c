@@ -46,7 +46,10 @@ static void t_shapes(void **st)
 		"assert(tostring(bce(z, t, {reduction = \"sum\", pos_weight = 2})) == \"tensor f32[]\")\n"
 		"local pw = param(\"pw\", {3}, {init = \"ones\"})\n"
 		"assert(tostring(bce(z, t, {pos_weight = pw, reduction = \"none\"})) == \"tensor f32[8,3]\")\n"
-		"return {loss = nll_loss(lp, y) + bce(z, t), optimizer = {name = \"sgd\", lr = 0.1}}\n";
+		"assert(tostring(one_hot(y, 5)) == \"tensor f32[8,5]\")\n"
+		"assert(tostring(one_hot(y)) == \"tensor f32[8,3]\")\n"
+		"local soft = -mean(sum(one_hot(y) * lp, 1))\n"
+		"return {loss = nll_loss(lp, y) + bce(z, t) + soft, optimizer = {name = \"sgd\", lr = 0.1}}\n";
 	ir_model *m;
 	char err[1024];
 	if (load("shapes", body, &m, err, sizeof err))
@@ -78,6 +81,10 @@ static void t_errors(void **st)
 		 ":5: binary_cross_entropy_with_logits: pos_weight [8,6] does not broadcast to the logits [8,3]"},
 		{"return {loss = binary_cross_entropy_with_logits(z, z, {reduction = 1})}",
 		 "option reduction must be \"mean\", \"sum\" or \"none\", got 1"},
+		{"return {loss = sum(one_hot(x, 3))}", ":5: one_hot: labels must be class indices"},
+		{"return {loss = sum(one_hot(y, 0))}", ":5: one_hot: argument 2 (num_classes) must be a positive integer"},
+		{"local u = input(\"u\", {B}, {dtype = \"i32\"})\nreturn {loss = sum(one_hot(u))}",
+		 ":6: one_hot: num_classes is missing (labels 'u' declare no classes)"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		ir_model *m;
