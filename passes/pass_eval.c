@@ -5,8 +5,10 @@
  *
  * Batch means are recognised and turned back into per-example values:
  * cross_entropy(mean) becomes cross_entropy(none), accuracy's
- * mean(correct) becomes correct, and any mean over every element of a
- * batched tensor becomes each example's mean (see per_example). Anything
+ * mean(correct) becomes correct, any mean over every element of a
+ * batched tensor becomes each example's mean, and sums and constant
+ * multiples of such means the same of the per-example values (see
+ * per_example). Anything
  * else that is a scalar is weighted by the number of real rows, which is
  * exact whenever the batch is not padded.
  *
@@ -50,8 +52,11 @@ static ir_node *scaled_sum(ir_node *v, double *k)
  * sum over every element of x (x's first axis the batch) times 1/numel(x),
  * however written (sum * 1/n, 1/n * sum, sum / n; ir_mean's form among
  * them). For x of more than one axis the per-example value is the mean
- * over each example's own elements.
+ * over each example's own elements. Sums, differences, negations and
+ * constant multiples of batch means are batch means too.
  */
+static ir_node *combined(ir_graph *g, ir_node *v, int64_t batch);
+
 static ir_node *per_example(ir_graph *g, ir_node *v, int64_t batch)
 {
 	if (v->op == IR_OP_CROSS_ENTROPY && ir_attr_i(v, IR_ATTR_REDUCTION) == IR_REDUCE_MEAN) {
@@ -64,6 +69,8 @@ static ir_node *per_example(ir_graph *g, ir_node *v, int64_t batch)
 	}
 	double k = 0;
 	ir_node *x = scaled_sum(v, &k);
+	if (!x && v->shape.rank == 0)
+		return combined(g, v, batch);
 	if (!x || x->shape.rank < 1 || x->shape.dim[0] != batch ||
 	    fabs(k * (double)ir_shape_numel(&x->shape) - 1.0) > 1e-9)
 		return NULL;
@@ -74,6 +81,32 @@ static ir_node *per_example(ir_graph *g, ir_node *v, int64_t batch)
 	double inner = (double)(ir_shape_numel(&x->shape) / batch);
 	return ir_binary(g, IR_OP_MUL, ir_reduce(g, IR_OP_SUM, x, rest, 0),
 	                 ir_const(g, x->dtype, ir_shape_scalar(), 1.0 / inner));
+}
+
+/* a + b, a - b, -a, a * c, c * a, a / c of batch means a, b (c constant) */
+static ir_node *combined(ir_graph *g, ir_node *v, int64_t batch)
+{
+	double c;
+	if (v->op == IR_OP_NEG) {
+		ir_node *a = per_example(g, v->in[0], batch);
+		g->cur = v->loc;
+		return a ? ir_unary(g, IR_OP_NEG, a) : NULL;
+	}
+	if (v->nin != 2)
+		return NULL;
+	ir_node *l = v->in[0], *r = v->in[1];
+	if (v->op == IR_OP_ADD || v->op == IR_OP_SUB) {
+		ir_node *a = per_example(g, l, batch), *b = a ? per_example(g, r, batch) : NULL;
+		g->cur = v->loc;
+		return b ? ir_binary(g, v->op, a, b) : NULL;
+	}
+	int lc = const_value(l, &c) && l->shape.rank == 0, rc = const_value(r, &c) && r->shape.rank == 0;
+	if ((v->op == IR_OP_MUL && (lc || rc)) || (v->op == IR_OP_DIV && rc)) {
+		ir_node *a = per_example(g, rc ? l : r, batch);
+		g->cur = v->loc;
+		return a ? ir_binary(g, v->op, rc ? a : l, rc ? r : a) : NULL;
+	}
+	return NULL;
 }
 
 static ir_node *masked_sum(ir_graph *g, ir_node *v, ir_node *mask)

@@ -286,17 +286,24 @@ static void test_shape_errors(void **st)
 }
 
 /* The eval pass: a mean-reduced loss over a batch whose last row is
- * padding counts only the real rows (the sum of their per-example losses). */
+ * padding counts only the real rows (the sum of their per-example losses);
+ * so does a sum of constant multiples of such losses. */
 static void test_eval_padded_batch(void **st)
 {
 	(void)st;
-	for (int k = 0; k < 2; k++) {
+	for (int k = 0; k < 3; k++) {
 		ir_graph *g = ir_graph_new(IR_F64);
 		ir_node *x = ir_input(g, "x", IR_F64, S(2, 4, 2));
 		ir_node *t = ir_input(g, "t", IR_F64, S(2, 4, 2));
 		ir_node *y = ir_input(g, "y", IR_I32, S(1, 4, 0));
-		ir_node *loss = k == 0 ? ir_nll_loss(g, x, y, IR_REDUCE_MEAN)
-		                       : ir_bce_with_logits(g, x, t, NULL, IR_REDUCE_MEAN);
+		ir_node *nll = ir_nll_loss(g, x, y, IR_REDUCE_MEAN);
+		ir_node *bce = ir_bce_with_logits(g, x, t, NULL, IR_REDUCE_MEAN);
+		/* k == 2: nll / 4 + 0.5 * bce - (-nll) */
+		ir_node *loss = k == 0 ? nll : k == 1 ? bce
+		    : ir_binary(g, IR_OP_SUB,
+		                ir_binary(g, IR_OP_ADD, ir_binary(g, IR_OP_DIV, nll, ir_scalar(g, 4.0)),
+		                          ir_binary(g, IR_OP_MUL, ir_scalar(g, 0.5), bce)),
+		                ir_unary(g, IR_OP_NEG, nll));
 		ir_node *outs[1];
 		assert_int_equal(pass_eval_rewrite(g, loss, NULL, 0, outs), 0);
 		ir_node *mask = ir_find_leaf(g, IR_OP_INPUT, PASS_INPUT_MASK);
@@ -313,19 +320,17 @@ static void test_eval_padded_batch(void **st)
 		char err[512];
 		if (ir_interp_eval(e, outs, 1, &out, err, sizeof err))
 			fail_msg("%s", err);
-		double want = 0;
+		double wn = 0, wb = 0;
 		for (int r = 0; r < 3; r++) {
-			if (k == 0) {
-				want -= xv[r * 2 + r % 2];
-				continue;
-			}
+			wn -= xv[r * 2 + r % 2];
 			for (int c = 0; c < 2; c++) {
 				double v = xv[r * 2 + c];
-				want += (fmax(v, 0) - v * (c % 2) + log1p(exp(-fabs(v)))) / 2;
+				wb += (fmax(v, 0) - v * (c % 2) + log1p(exp(-fabs(v)))) / 2;
 			}
 		}
+		double want = k == 0 ? wn : k == 1 ? wb : wn / 4 + 0.5 * wb + wn;
 		if (fabs(out[0] - want) > 1e-12)
-			fail_msg("%s: masked sum %.17g, expected %.17g", k ? "bce" : "nll", out[0], want);
+			fail_msg("variant %d: masked sum %.17g, expected %.17g", k, out[0], want);
 		free(out);
 		ir_env_free(e);
 		ir_graph_free(g);
