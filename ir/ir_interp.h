@@ -86,6 +86,21 @@ rt_exec *ir_interp_exec_new(ir_graph *g, ir_node *const *outs,
                             const char *const *out_names, int nout,
                             char *err, size_t errlen);
 
+/* "file:line: op: message" (or "node %id (op): message" for nodes a pass
+ * made) into err; returns -1. For the kernels in ir_interp_*.c. */
+int ir_interp_err(const ir_node *n, char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 4, 5)))
+#endif
+	;
+
+/* The kernels of the row-wise losses and CORRECT, and of ONE_HOT
+ * (ir_interp_loss.c), in ir_interp_node's form. */
+int ir_interp_rowwise_loss(const ir_node *n, const double *const *in, double *out, char *err,
+                           size_t errlen);
+int ir_interp_one_hot(const ir_node *n, const double *const *in, double *out, char *err,
+                      size_t errlen);
+
 /* The kernels of NARROW and PAD, and of CAT (ir_interp_slice.c), in
  * ir_interp_node's form. */
 int ir_interp_slice(const ir_node *n, const double *const *in, double *out, char *err,

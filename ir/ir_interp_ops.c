@@ -13,13 +13,7 @@
 #include "ir_pool.h"
 
 /* "file:line: op: message", or "node %id (op): message" for pass-made nodes. */
-static int node_err(const ir_node *n, char *err, size_t errlen, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 4, 5)))
-#endif
-	;
-
-static int node_err(const ir_node *n, char *err, size_t errlen, const char *fmt, ...)
+int ir_interp_err(const ir_node *n, char *err, size_t errlen, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -117,11 +111,11 @@ static int bcast_offsets(const ir_node *n, const ir_shape *in, const ir_shape *o
 	if (ir_shape_eq(in, out))
 		return 0;
 	if (!bcast_strides(in, out, st))
-		return node_err(n, err, errlen, "cannot broadcast %s to %s",
+		return ir_interp_err(n, err, errlen, "cannot broadcast %s to %s",
 		                ir_shape_str(in, a, sizeof a), ir_shape_str(out, b, sizeof b));
 	*off = walk_offsets(out, st);
 	if (!*off)
-		return node_err(n, err, errlen, "out of memory");
+		return ir_interp_err(n, err, errlen, "out of memory");
 	return 0;
 }
 
@@ -175,7 +169,7 @@ static int run_unary(const ir_node *n, const double *const *in, double *out, cha
 {
 	int64_t cnt = ir_shape_numel(&n->shape);
 	if (ir_shape_numel(&n->in[0]->shape) != cnt)
-		return node_err(n, err, errlen, "input and result sizes differ");
+		return ir_interp_err(n, err, errlen, "input and result sizes differ");
 	for (int64_t i = 0; i < cnt; i++)
 		out[i] = rnd(n->dtype, unary(n, in[0][i]));
 	return 0;
@@ -222,7 +216,7 @@ static int run_gather(const ir_node *n, const double *in, const int64_t *st, dou
 	int64_t cnt = ir_shape_numel(&n->shape);
 	int64_t *off = walk_offsets(&n->shape, st);
 	if (!off)
-		return node_err(n, err, errlen, "out of memory");
+		return ir_interp_err(n, err, errlen, "out of memory");
 	for (int64_t i = 0; i < cnt; i++)
 		out[i] = rnd(n->dtype, in[off[i]]);
 	free(off);
@@ -237,13 +231,13 @@ static int run_transpose(const ir_node *n, const double *const *ins, double *out
 	int64_t ist[IR_MAX_DIMS], st[IR_MAX_DIMS];
 	int seen = 0;
 	if (s->rank != n->shape.rank)
-		return node_err(n, err, errlen, "rank %d input for a rank %d result",
+		return ir_interp_err(n, err, errlen, "rank %d input for a rank %d result",
 		                s->rank, n->shape.rank);
 	row_strides(s, ist);
 	for (int i = 0; i < n->shape.rank; i++) {
 		int p = ir_attr_ints(n, IR_ATTR_PERM)[i];
 		if (p < 0 || p >= s->rank || (seen & (1 << p)) || s->dim[p] != n->shape.dim[i])
-			return node_err(n, err, errlen, "perm[%d] = %d is not a valid permutation entry",
+			return ir_interp_err(n, err, errlen, "perm[%d] = %d is not a valid permutation entry",
 			                i, p);
 		seen |= 1 << p;
 		st[i] = ist[p];
@@ -267,16 +261,16 @@ static int run_reduce(const ir_node *n, const double *const *ins, double *out,
 		int od = ir_attr_i(n, IR_ATTR_KEEPDIM) ? i : o;
 		if (!red || ir_attr_i(n, IR_ATTR_KEEPDIM)) {
 			if (od >= n->shape.rank || n->shape.dim[od] != (red ? 1 : s->dim[i]))
-				return node_err(n, err, errlen, "result shape does not match the reduced input");
+				return ir_interp_err(n, err, errlen, "result shape does not match the reduced input");
 			o = od + 1;
 		}
 		st[i] = red ? 0 : ost[od];
 	}
 	if (o != n->shape.rank)
-		return node_err(n, err, errlen, "result shape does not match the reduced input");
+		return ir_interp_err(n, err, errlen, "result shape does not match the reduced input");
 	int64_t *off = walk_offsets(s, st);
 	if (!off)
-		return node_err(n, err, errlen, "out of memory");
+		return ir_interp_err(n, err, errlen, "out of memory");
 	for (int64_t i = 0; i < onum; i++)
 		out[i] = n->op == IR_OP_SUM ? 0.0 : -INFINITY;
 	for (int64_t i = 0; i < inum; i++) {
@@ -344,19 +338,19 @@ static int run_matmul(const ir_node *n, const double *const *in, double *C,
 	const double *A = in[0], *B = in[1];
 	const ir_shape *sa = &n->in[0]->shape, *sb = &n->in[1]->shape;
 	if (sa->rank != 2 || sb->rank != 2 || n->shape.rank != 2)
-		return node_err(n, err, errlen, "only rank-2 operands are supported");
+		return ir_interp_err(n, err, errlen, "only rank-2 operands are supported");
 	int ta = (int)ir_attr_i(n, IR_ATTR_TA), tb = (int)ir_attr_i(n, IR_ATTR_TB);
 	int64_t m = n->shape.dim[0], nn = n->shape.dim[1];
 	int64_t k = ta ? sa->dim[0] : sa->dim[1];
 	if ((ta ? sa->dim[1] : sa->dim[0]) != m || (tb ? sb->dim[1] : sb->dim[0]) != k ||
 	    (tb ? sb->dim[0] : sb->dim[1]) != nn)
-		return node_err(n, err, errlen, "operand shapes do not match the result");
+		return ir_interp_err(n, err, errlen, "operand shapes do not match the result");
 	double *bt = NULL;
 	const double *Bk = B;
 	if (tb) {
 		bt = malloc((size_t)(k * nn > 0 ? k * nn : 1) * sizeof *bt);
 		if (!bt)
-			return node_err(n, err, errlen, "out of memory");
+			return ir_interp_err(n, err, errlen, "out of memory");
 		for (int64_t j = 0; j < nn; j++)
 			for (int64_t p = 0; p < k; p++)
 				bt[p * nn + j] = B[j * k + p];
@@ -375,7 +369,7 @@ static int run_softmax(const ir_node *n, const double *const *in, double *y, cha
 	const double *x = in[0];
 	const ir_shape *s = &n->shape;
 	if (ir_attr_i(n, IR_ATTR_AXIS) < 0 || ir_attr_i(n, IR_ATTR_AXIS) >= s->rank)
-		return node_err(n, err, errlen, "axis %d is outside a rank %d tensor",
+		return ir_interp_err(n, err, errlen, "axis %d is outside a rank %d tensor",
 		                (int)ir_attr_i(n, IR_ATTR_AXIS), s->rank);
 	int64_t outer = 1, len = s->dim[ir_attr_i(n, IR_ATTR_AXIS)], inner = 1;
 	for (int i = 0; i < ir_attr_i(n, IR_ATTR_AXIS); i++)
@@ -401,117 +395,6 @@ static int run_softmax(const ir_node *n, const double *const *in, double *y, cha
 	return 0;
 }
 
-/* Checks every label is an integer in [0, C). */
-static int check_labels(const ir_node *n, const double *lab, int64_t N, int64_t C,
-                        char *err, size_t errlen)
-{
-	for (int64_t r = 0; r < N; r++)
-		if (!(lab[r] >= 0 && lab[r] < (double)C) || lab[r] != floor(lab[r]))
-			return node_err(n, err, errlen,
-			                "label %g of example %lld is outside [0, %lld) (input '%s')",
-			                lab[r], (long long)r, (long long)C,
-			                n->in[1]->name ? n->in[1]->name : "labels");
-	return 0;
-}
-
-/* ONE_HOT: 1 at each row's label, labels checked as the losses' */
-static int run_one_hot(const ir_node *n, const double *const *in, double *out, char *err,
-                       size_t errlen)
-{
-	int64_t N = n->shape.dim[0], C = n->shape.dim[1];
-	for (int64_t r = 0; r < N; r++)
-		if (!(in[0][r] >= 0 && in[0][r] < (double)C) || in[0][r] != floor(in[0][r]))
-			return node_err(n, err, errlen,
-			                "label %g of example %lld is outside [0, %lld) (input '%s')",
-			                in[0][r], (long long)r, (long long)C,
-			                n->in[0]->name ? n->in[0]->name : "labels");
-	for (int64_t i = 0; i < N * C; i++)
-		out[i] = (double)(i % C) == in[0][i / C] ? 1.0 : 0.0;
-	return 0;
-}
-
-/*
- * NLL_LOSS: l[r] = -x[r, y[r]], then the mean, the sum or each row.
- * NLL_LOSS_GRAD: -dl at each row's label, 0 elsewhere (dl/N for the mean).
- */
-static int run_nll(const ir_node *n, const double *const *in, double *out)
-{
-	int64_t N = n->in[0]->shape.dim[0], C = n->in[0]->shape.dim[1];
-	int red = (int)ir_attr_i(n, IR_ATTR_REDUCTION);
-	double total = 0.0;
-	for (int64_t r = 0; r < N; r++) {
-		int64_t y = (int64_t)in[1][r];
-		if (n->op == IR_OP_NLL_LOSS_GRAD) {
-			double dl = red == IR_REDUCE_NONE ? in[2][r]
-			            : red == IR_REDUCE_SUM ? in[2][0] : in[2][0] / (double)N;
-			for (int64_t c = 0; c < C; c++)
-				out[r * C + c] = rnd(n->dtype, c == y ? -dl : 0.0);
-		} else if (red == IR_REDUCE_NONE) {
-			out[r] = rnd(n->dtype, -in[0][r * C + y]);
-		} else {
-			total -= in[0][r * C + y];
-		}
-	}
-	if (n->op == IR_OP_NLL_LOSS && red != IR_REDUCE_NONE)
-		out[0] = rnd(n->dtype, red == IR_REDUCE_SUM ? total : N > 0 ? total / (double)N : NAN);
-	return 0;
-}
-
-/* CROSS_ENTROPY(_GRAD), NLL_LOSS(_GRAD), CORRECT over logits [N,C], labels [N]. */
-static int run_rowwise_loss(const ir_node *n, const double *const *in, double *out,
-                            char *err, size_t errlen)
-{
-	const ir_shape *ls = &n->in[0]->shape;
-	if (ls->rank != 2 || n->in[1]->shape.rank != 1 || n->in[1]->shape.dim[0] != ls->dim[0])
-		return node_err(n, err, errlen, "expects logits [N,C] and labels [N]");
-	int64_t N = ls->dim[0], C = ls->dim[1];
-	const double *x = in[0], *lab = in[1];
-	double s = ir_attr_f(n, IR_ATTR_SMOOTHING), total = 0.0;
-	if (check_labels(n, lab, N, C, err, errlen))
-		return -1;
-	if (n->op == IR_OP_NLL_LOSS || n->op == IR_OP_NLL_LOSS_GRAD)
-		return run_nll(n, in, out);
-	if (n->op == IR_OP_CROSS_ENTROPY_GRAD && ir_attr_i(n, IR_ATTR_REDUCTION) == IR_REDUCE_NONE &&
-	    ir_shape_numel(&n->in[2]->shape) != N)
-		return node_err(n, err, errlen, "dloss must have one value per example");
-	for (int64_t r = 0; r < N; r++) {
-		const double *xr = x + r * C;
-		int64_t y = (int64_t)lab[r], best = 0;
-		double mx = -INFINITY, sum = 0.0, sumlogp = 0.0;
-		for (int64_t c = 0; c < C; c++) {
-			if (xr[c] > xr[best])
-				best = c;
-			mx = xr[c] > mx ? xr[c] : mx;
-		}
-		if (n->op == IR_OP_CORRECT) {
-			out[r] = best == y ? 1.0 : 0.0;
-			continue;
-		}
-		for (int64_t c = 0; c < C; c++)
-			sum += exp(xr[c] - mx);
-		double lse = mx + log(sum);
-		if (n->op == IR_OP_CROSS_ENTROPY) {
-			for (int64_t c = 0; c < C; c++)
-				sumlogp += xr[c] - lse;
-			double l = (1.0 - s) * (lse - xr[y]) - s * sumlogp / (double)C;
-			if (ir_attr_i(n, IR_ATTR_REDUCTION) == IR_REDUCE_NONE)
-				out[r] = rnd(n->dtype, l);
-			else
-				total += l;
-			continue;
-		}
-		/* d/dx of the smoothed loss: softmax - ((1-s)*onehot + s/C) */
-		double dl = ir_attr_i(n, IR_ATTR_REDUCTION) == IR_REDUCE_NONE ? in[2][r] : in[2][0] / (double)N;
-		for (int64_t c = 0; c < C; c++) {
-			double t = (c == y ? 1.0 - s : 0.0) + s / (double)C;
-			out[r * C + c] = rnd(n->dtype, (exp(xr[c] - lse) - t) * dl);
-		}
-	}
-	if (n->op == IR_OP_CROSS_ENTROPY && ir_attr_i(n, IR_ATTR_REDUCTION) != IR_REDUCE_NONE)
-		out[0] = rnd(n->dtype, N > 0 ? total / (double)N : NAN);
-	return 0;
-}
-
 static int run_const(const ir_node *n, const double *const *in, double *out, char *err,
                      size_t errlen)
 {
@@ -526,7 +409,7 @@ static int run_reshape(const ir_node *n, const double *const *in, double *out, c
 {
 	int64_t cnt = ir_shape_numel(&n->shape);
 	if (ir_shape_numel(&n->in[0]->shape) != cnt)
-		return node_err(n, err, errlen, "input and result sizes differ");
+		return ir_interp_err(n, err, errlen, "input and result sizes differ");
 	for (int64_t i = 0; i < cnt; i++)
 		out[i] = rnd(n->dtype, in[0][i]);
 	return 0;
@@ -537,7 +420,7 @@ static int run_broadcast(const ir_node *n, const double *const *in, double *out,
 {
 	int64_t st[IR_MAX_DIMS];
 	if (!bcast_strides(&n->in[0]->shape, &n->shape, st))
-		return node_err(n, err, errlen, "input does not broadcast to the result");
+		return ir_interp_err(n, err, errlen, "input does not broadcast to the result");
 	return run_gather(n, in[0], st, out, err, errlen);
 }
 
@@ -580,12 +463,12 @@ static const interp_fn kernels[IR_OP_COUNT] = {
 	[IR_OP_MATMUL] = run_matmul,
 	[IR_OP_SOFTMAX] = run_softmax,
 	[IR_OP_LOG_SOFTMAX] = run_softmax,
-	[IR_OP_CROSS_ENTROPY] = run_rowwise_loss,
-	[IR_OP_CROSS_ENTROPY_GRAD] = run_rowwise_loss,
-	[IR_OP_NLL_LOSS] = run_rowwise_loss,
-	[IR_OP_NLL_LOSS_GRAD] = run_rowwise_loss,
-	[IR_OP_ONE_HOT] = run_one_hot,
-	[IR_OP_CORRECT] = run_rowwise_loss,
+	[IR_OP_CROSS_ENTROPY] = ir_interp_rowwise_loss,
+	[IR_OP_CROSS_ENTROPY_GRAD] = ir_interp_rowwise_loss,
+	[IR_OP_NLL_LOSS] = ir_interp_rowwise_loss,
+	[IR_OP_NLL_LOSS_GRAD] = ir_interp_rowwise_loss,
+	[IR_OP_ONE_HOT] = ir_interp_one_hot,
+	[IR_OP_CORRECT] = ir_interp_rowwise_loss,
 	[IR_OP_ASSIGN] = run_assign,
 	[IR_OP_MAX_POOL2D] = ir_pool_run,
 	[IR_OP_AVG_POOL2D] = ir_pool_run,
@@ -605,12 +488,12 @@ int ir_interp_node(const ir_node *n, const double *const *in, double *out,
 {
 	for (int i = 0; i < n->nin; i++)
 		if (!in[i])
-			return node_err(n, err, errlen, "input %d has no value", i);
+			return ir_interp_err(n, err, errlen, "input %d has no value", i);
 	if (n->op == IR_OP_PARAM || n->op == IR_OP_INPUT || n->op == IR_OP_STATE)
-		return node_err(n, err, errlen, "a leaf's value comes from the env, not a kernel");
+		return ir_interp_err(n, err, errlen, "a leaf's value comes from the env, not a kernel");
 	if (n->op == IR_OP_MODE)
-		return node_err(n, err, errlen, "the train/eval mode is not resolved (ir_resolve_mode)");
+		return ir_interp_err(n, err, errlen, "the train/eval mode is not resolved (ir_resolve_mode)");
 	if (!ir_interp_has_kernel(n->op))
-		return node_err(n, err, errlen, "op %d has no interpreter kernel", (int)n->op);
+		return ir_interp_err(n, err, errlen, "op %d has no interpreter kernel", (int)n->op);
 	return kernels[n->op](n, in, out, err, errlen);
 }
