@@ -9,8 +9,10 @@ reference interpreter against; with --check FILE it regenerates the table
 and fails when FILE differs (run by CTest, so the table stays PyTorch's).
 Exits 77 when torch cannot be imported.
 """
-import math
 import sys
+
+import ref_table
+from ref_table import arr
 
 try:
     import torch
@@ -59,18 +61,6 @@ def run(loss, red, pw):
     return r.flatten().tolist(), y.flatten().tolist(), x.grad.flatten().tolist(), gt
 
 
-def c(v):
-    if math.isnan(v):
-        return "NAN"
-    if math.isinf(v):
-        return "INFINITY" if v > 0 else "-INFINITY"
-    return repr(float(v))
-
-
-def arr(v):
-    return "{" + ", ".join(c(x) for x in v) + "}"
-
-
 def table():
     out = ["/* tests/unit/test_loss_torch_ref.h - PyTorch " + torch.__version__.split("a")[0] +
            "'s values, written by",
@@ -99,23 +89,6 @@ def table():
     return "\n".join(out) + "\n"
 
 
-def main():
-    t = table()
-    if len(sys.argv) == 3 and sys.argv[1] == "--check":
-        with open(sys.argv[2]) as f:
-            if f.read() != t:
-                print("%s differs from PyTorch's values; regenerate it with %s" %
-                      (sys.argv[2], sys.argv[0]))
-                return 1
-        print("ok")
-        return 0
-    if len(sys.argv) == 2:
-        with open(sys.argv[1], "w") as f:
-            f.write(t)
-        return 0
-    sys.stdout.write(t)
-    return 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ref_table.main(table))

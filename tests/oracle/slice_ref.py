@@ -11,6 +11,9 @@ cannot be imported.
 import math
 import sys
 
+import ref_table
+from ref_table import arr, ints
+
 try:
     import torch
 except ImportError:
@@ -56,16 +59,8 @@ def run(op, dim, p1, p2):
             ta.grad.flatten().tolist(), gb)
 
 
-def c(v):
-    return repr(float(v))
-
-
-def arr(v):
-    return "{" + ", ".join(c(x) for x in v) + "}" if v else "{0.0}"
-
-
-def ints(v):
-    return "{" + ", ".join(str(x) for x in v) + "}"
+def arr_(v):
+    return arr(v, empty="{0.0}")
 
 
 def table():
@@ -89,30 +84,13 @@ def table():
         out.append("\t{\"%s\", %d, %d, %d, %s, %d, %s, %d, %d," %
                    (case[0], case[1], case[2], case[3], ints(bshape), len(yshape),
                     ints(yshape + [0] * (3 - len(yshape))), len(b), len(y)))
-        out.append("\t %s, %s," % (arr(a), arr(b)))
-        out.append("\t %s, %s," % (arr(r), arr(y)))
-        out.append("\t %s, %s}," % (arr(ga), arr(gb)))
+        out.append("\t %s, %s," % (arr_(a), arr_(b)))
+        out.append("\t %s, %s," % (arr_(r), arr_(y)))
+        out.append("\t %s, %s}," % (arr_(ga), arr_(gb)))
     out.append("};")
     return "\n".join(out) + "\n"
 
 
-def main():
-    t = table()
-    if len(sys.argv) == 3 and sys.argv[1] == "--check":
-        with open(sys.argv[2]) as f:
-            if f.read() != t:
-                print("%s differs from PyTorch's values; regenerate it with %s" %
-                      (sys.argv[2], sys.argv[0]))
-                return 1
-        print("ok")
-        return 0
-    if len(sys.argv) == 2:
-        with open(sys.argv[1], "w") as f:
-            f.write(t)
-        return 0
-    sys.stdout.write(t)
-    return 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(ref_table.main(table))
