@@ -168,6 +168,17 @@ static void write_field(FILE *f, const rt_recipe *r, const rt_key *k)
 	case RT_KEY_NUMBER:
 		dbl(f, *(const double *)at);
 		break;
+	case RT_KEY_CHANNELS: {
+		const data_channels *d = (const data_channels *)at;
+		fputs("{.n = ", f);
+		fprintf(f, "%d, .v = {", d->n);
+		for (int i = 0; i < d->n; i++) {
+			dbl(f, d->v[i]);
+			fputs(", ", f);
+		}
+		fputs("}}", f);
+		break;
+	}
 	case RT_KEY_PAIR: /* the field and the double after it (beta1, beta2) */
 		dbl(f, ((const double *)at)[0]);
 		fputs(",\n\t.opt.beta2 = ", f);

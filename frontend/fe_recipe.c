@@ -127,6 +127,39 @@ static const rt_key *fe_key(const char *path)
 /* Reads t[last part of path] into its field of r, checked against the
  * schema's range; the field keeps its value (the default) when absent.
  * Returns 1 when the key was given. */
+/* A number, or a list of one number per channel ({0.49, 0.48, 0.45}), each
+ * in k's range. */
+static void fe_read_channels(lua_State *L, int t, const rt_key *k, const char *pre,
+                             const char *name, data_channels *d)
+{
+	char msg[256];
+	int ty = fe_get(L, t, name);
+	memset(d, 0, sizeof *d);
+	if (ty == LUA_TNUMBER) {
+		d->v[0] = fe_num(L, t, pre, name, 0, NULL);
+		d->n = 1;
+	} else if (ty == LUA_TTABLE) {
+		lua_Integer n = luaL_len(L, -1);
+		if (n < 1 || n > RT_DATA_MAX_CHANNELS)
+			fe_recipe_error(L, "%s%s must have 1 to %d numbers (one per channel), got %lld",
+			                pre, name, RT_DATA_MAX_CHANNELS, (long long)n);
+		for (lua_Integer i = 1; i <= n; i++) {
+			lua_rawgeti(L, -1, i);
+			if (lua_type(L, -1) != LUA_TNUMBER || !isfinite(lua_tonumber(L, -1)))
+				fe_type_error(L, pre, name, "a list of finite numbers");
+			d->v[i - 1] = lua_tonumber(L, -1);
+			lua_pop(L, 1);
+		}
+		d->n = (int)n;
+	} else {
+		fe_type_error(L, pre, name, "a number or a list of numbers (one per channel)");
+	}
+	lua_pop(L, 1);
+	for (int i = 0; i < d->n; i++)
+		if (rt_recipe_key_check(k, d->v[i], msg, sizeof msg))
+			fe_recipe_error(L, "%s", msg);
+}
+
 static int fe_read_key(lua_State *L, int t, rt_recipe *r, const char *path)
 {
 	const rt_key *k = fe_key(path);
@@ -154,6 +187,10 @@ static int fe_read_key(lua_State *L, int t, rt_recipe *r, const char *path)
 		break;
 	case RT_KEY_BOOL:
 		*(int *)at = fe_bool(L, t, pre, name, *(int *)at);
+		break;
+	case RT_KEY_CHANNELS:
+		if (given)
+			fe_read_channels(L, t, k, pre, name, (data_channels *)at);
 		break;
 	default: /* enums, strings and pairs are read by their own code */
 		fe_recipe_error(L, "internal: recipe key '%s' is not a number", path);

@@ -100,9 +100,9 @@ static int fe_set_error(lua_State *L, const char *set, const char *fmt, ...)
 /* Pushes a parsed --set value as the model file would have written it. */
 static void fe_push_set_value(lua_State *L, const rt_recipe_set_arg *s)
 {
-	if (s->nnum == 2) {
-		lua_createtable(L, 2, 0);
-		for (int i = 0; i < 2; i++) {
+	if (s->nnum >= 2) { /* a pair, or one number per channel */
+		lua_createtable(L, s->nnum, 0);
+		for (int i = 0; i < s->nnum; i++) {
 			lua_pushnumber(L, s->num[i]);
 			lua_rawseti(L, -2, i + 1);
 		}

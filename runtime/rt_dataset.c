@@ -229,6 +229,25 @@ static void put_value(void *dst, rt_dtype dt, int64_t i, double v, int norm, dou
 		((int32_t *)dst)[i] = (int32_t)lrint(v);
 }
 
+/* A per-channel data.mean / data.std needs an image input [B,C,H,W] with
+ * as many channels as values. */
+static int check_channels(const data_config *dc, const rt_slot *s, const char *ss, rt_err *err)
+{
+	const data_channels *d[2] = {&dc->mean, &dc->std};
+	const char *what[2] = {"data.mean", "data.std"};
+	for (int k = 0; k < 2; k++) {
+		if (d[k]->n <= 1)
+			continue;
+		if (s->rank != 4)
+			return rt_errf(err, "%s has %d values, one per channel, but input '%s' of shape %s "
+			               "is not an image [B,C,H,W]", what[k], d[k]->n, s->name, ss);
+		if (s->dim[1] != d[k]->n)
+			return rt_errf(err, "%s has %d values, one per channel, but input '%s' of shape %s "
+			               "has %" PRId64 " channels", what[k], d[k]->n, s->name, ss, s->dim[1]);
+	}
+	return 0;
+}
+
 /* Checks t against slot s and moves it into col: byte data stay bytes
  * behind a lookup table, anything else is converted (normalised, limited).
  * t is left for the caller to free. */
@@ -254,6 +273,8 @@ static int make_col(const data_config *dc, const char *path, const rt_slot *s, r
 		               path, ts, frow, s->name, ss, row);
 	if (s->nclasses > 0 && rt_labels_check(path, t, s->nclasses, err))
 		return -1;
+	if (s->dtype != RT_I32 && s->nclasses == 0 && check_channels(dc, s, ss, err))
+		return -1;
 	int64_t n = t->dim[0];
 	if (limit > 0 && limit < n)
 		n = limit;
@@ -265,7 +286,7 @@ static int make_col(const data_config *dc, const char *path, const rt_slot *s, r
 	col->path = strdup(path);
 	int bytes = t->dtype == RT_U8;
 	col->data = bytes ? t->data : malloc((size_t)(n * row) * es + 1);
-	col->lut = bytes ? malloc(256 * es) : NULL;
+	col->lut = bytes ? malloc(256 * es) : NULL; /* one channel's; see below for more */
 	if (bytes)
 		t->data = NULL; /* moved into col */
 	if (!col->data || !col->input || !col->path || (bytes && !col->lut))
@@ -273,20 +294,34 @@ static int make_col(const data_config *dc, const char *path, const rt_slot *s, r
 	col->dtype = s->dtype;
 	col->row = row;
 	double scale = dc->scale != 0 ? dc->scale : 1.0;
-	double std = dc->std != 0 ? dc->std : 1.0;
 	int norm = s->dtype != RT_I32 && s->nclasses == 0;
-	col->zero = norm ? (0.0 * scale - dc->mean) / std : 0.0;
-	if (s->rank == 4 && s->dtype != RT_I32 && s->nclasses == 0) {
+	int image = s->rank == 4 && norm;
+	if (image) {
 		col->chan = s->dim[1];
 		col->height = s->dim[2];
 		col->width = s->dim[3];
 	}
-	if (bytes)
-		for (int v = 0; v < 256; v++)
-			put_value(col->lut, s->dtype, v, v, norm, scale, dc->mean, std);
-	else
+	/* Per-channel mean/std: one lookup table (or value) per channel plane. */
+	int64_t nchan = norm && (dc->mean.n > 1 || dc->std.n > 1) ? col->chan : 1;
+	col->plane = nchan > 1 ? col->height * col->width : 0;
+	if (bytes && nchan > 1) {
+		free(col->lut);
+		if (!(col->lut = malloc((size_t)(256 * nchan) * es)))
+			return rt_errf(err, "%s: out of memory for input '%s'", path, s->name);
+	}
+	for (int64_t c = 0; c < nchan; c++) {
+		double mean = norm ? data_channel(&dc->mean, c) : 0.0;
+		double std = norm && data_channel(&dc->std, c) != 0 ? data_channel(&dc->std, c) : 1.0;
+		col->zero[c] = norm ? (0.0 * scale - mean) / std : 0.0;
+		if (bytes) {
+			for (int v = 0; v < 256; v++)
+				put_value(col->lut, s->dtype, c * 256 + v, v, norm, scale, mean, std);
+			continue;
+		}
 		for (int64_t i = 0; i < n * row; i++)
-			put_value(col->data, s->dtype, i, rt_tensor_get(t, i), norm, scale, dc->mean, std);
+			if (nchan == 1 || (i % row) / col->plane == c)
+				put_value(col->data, s->dtype, i, rt_tensor_get(t, i), norm, scale, mean, std);
+	}
 	return 0;
 }
 

@@ -44,10 +44,14 @@ typedef struct {
 	void *data;
 	void *lut;
 	/* An image input [B,C,H,W] of floats (not labels): its C, H, W, which
-	 * augmentation needs; 0 for any other. zero is the normalised value
-	 * of a raw 0, the value of a crop's padding pixels. */
+	 * augmentation needs; 0 for any other. zero[c] is the normalised value
+	 * of a raw 0 in channel c, the value of a crop's padding pixels. With a
+	 * per-channel data.mean or data.std, plane = H*W and lut holds 256
+	 * values per channel (channel c's at lut + 256c); else plane = 0 and
+	 * zero[0], the single lut, serve every channel. */
 	int64_t chan, height, width;
-	double zero;
+	int64_t plane;
+	double zero[RT_DATA_MAX_CHANNELS];
 } rt_dataset_col;
 
 typedef struct {

@@ -69,7 +69,9 @@ static double get(const rt_dataset_col *col, int64_t e, int64_t i)
 {
 	size_t k = (size_t)e * (size_t)col->row + (size_t)i;
 	if (col->lut) {
-		unsigned char b = ((const unsigned char *)col->data)[k];
+		size_t b = ((const unsigned char *)col->data)[k];
+		if (col->plane)
+			b += 256 * (size_t)(i / col->plane);
 		return col->dtype == RT_F64 ? ((const double *)col->lut)[b]
 		                            : (double)((const float *)col->lut)[b];
 	}
@@ -100,7 +102,7 @@ void rt_augment_row(const rt_augment *a, const rt_dataset_col *col, int64_t e, v
 				int64_t sx = (flip ? W - 1 - x : x) + left - p;
 				int64_t o = (c * H + y) * W + x;
 				if (sy < 0 || sy >= H || sx < 0 || sx >= W)
-					put(col, d, o, col->zero);
+					put(col, d, o, col->zero[col->plane ? c : 0]);
 				else
 					put(col, d, o, get(col, e, (c * H + sy) * W + sx));
 			}

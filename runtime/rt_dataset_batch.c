@@ -80,22 +80,26 @@ static void put_row(const rt_dataset_col *col, int64_t e, char *d)
 		memcpy(d, src, rb);
 		return;
 	}
-	int64_t n = col->row;
-	if (col->dtype == RT_F32) {
-		const float *lut = col->lut;
-		float *o = (float *)d;
-		for (int64_t j = 0; j < n; j++)
-			o[j] = lut[src[j]];
-	} else if (col->dtype == RT_F64) {
-		const double *lut = col->lut;
-		double *o = (double *)d;
-		for (int64_t j = 0; j < n; j++)
-			o[j] = lut[src[j]];
-	} else {
-		const int32_t *lut = col->lut;
-		int32_t *o = (int32_t *)d;
-		for (int64_t j = 0; j < n; j++)
-			o[j] = lut[src[j]];
+	/* per channel plane: its own 256 values (see rt_dataset_col) */
+	int64_t n = col->plane ? col->plane : col->row;
+	for (int64_t at = 0, c = 0; at < col->row; at += n, c++) {
+		const unsigned char *in = src + at;
+		if (col->dtype == RT_F32) {
+			const float *lut = (const float *)col->lut + 256 * c;
+			float *o = (float *)d + at;
+			for (int64_t j = 0; j < n; j++)
+				o[j] = lut[in[j]];
+		} else if (col->dtype == RT_F64) {
+			const double *lut = (const double *)col->lut + 256 * c;
+			double *o = (double *)d + at;
+			for (int64_t j = 0; j < n; j++)
+				o[j] = lut[in[j]];
+		} else {
+			const int32_t *lut = (const int32_t *)col->lut + 256 * c;
+			int32_t *o = (int32_t *)d + at;
+			for (int64_t j = 0; j < n; j++)
+				o[j] = lut[in[j]];
+		}
 	}
 }
 

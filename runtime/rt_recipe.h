@@ -60,12 +60,26 @@ typedef struct {
 	int cutout;        /* side of a square zeroed after normalisation; 0 = none */
 } data_augment;
 
+/* data.mean and data.std: one value for every channel, or one per channel
+ * of image inputs [B,C,H,W] (torchvision's Normalize(mean, std)). */
+#define RT_DATA_MAX_CHANNELS 16
+typedef struct {
+	double v[RT_DATA_MAX_CHANNELS];
+	int n; /* values given; 0 or 1: v[0] for every channel */
+} data_channels;
+
+/* The value of channel c (c is ignored for a single value). */
+static inline double data_channel(const data_channels *d, int64_t c)
+{
+	return d->n > 1 ? d->v[c] : d->v[0];
+}
+
 typedef struct {
 	const char *format;   /* "idx", "csv", "safetensors", "cifar10", "cifar100", "npy" */
 	data_file train[4], test[4];
 	int ntrain, ntest;
 	double scale;         /* x * scale, then (x - mean) / std */
-	double mean, std;
+	data_channels mean, std; /* std 0 is read as 1 */
 	int drop_last;        /* training: drop the short last batch (1) or pad (0) */
 	int limit_train, limit_test; /* use only the first N examples (0 = all) */
 	data_augment augment; /* training split only */

@@ -10,6 +10,7 @@
 /* Each field's C type must be the one its kind reads and writes. */
 #define CHECK_NUMBER(f) sizeof(((rt_recipe *)0)->f) == sizeof(double)
 #define CHECK_PAIR(f) sizeof(((rt_recipe *)0)->f) == sizeof(double)
+#define CHECK_CHANNELS(f) sizeof(((rt_recipe *)0)->f) == sizeof(data_channels)
 #define CHECK_INT(f) sizeof(((rt_recipe *)0)->f) == sizeof(int)
 #define CHECK_BOOL(f) sizeof(((rt_recipe *)0)->f) == sizeof(int)
 #define CHECK_ENUM(f) sizeof(((rt_recipe *)0)->f) == sizeof(int)
@@ -147,6 +148,10 @@ void rt_recipe_defaults(rt_recipe *r)
 		if (k->offset < 0)
 			continue;
 		switch (k->kind) {
+		case RT_KEY_CHANNELS:
+			((data_channels *)at)->v[0] = k->dflt;
+			((data_channels *)at)->n = 1;
+			break;
 		case RT_KEY_PAIR:
 			((double *)at)[1] = RT_KEY_PAIR_DFLT2;
 			/* fall through */

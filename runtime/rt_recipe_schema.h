@@ -34,6 +34,7 @@ typedef enum {
 	RT_KEY_ENUM,    /* an enum, named by `choices` */
 	RT_KEY_STRING,  /* const char *; one of `choices` if given */
 	RT_KEY_PAIR,    /* two doubles, {a, b}; on the command line "a,b" */
+	RT_KEY_CHANNELS, /* data_channels: a number, or {a, b, ...}; "a,b,..." */
 	RT_KEY_TENSOR,  /* a tensor of the model (loss) */
 	RT_KEY_TABLE,   /* fixed sub-keys */
 	RT_KEY_MAP,     /* any name -> elem (metrics, data.train) */
@@ -99,8 +100,8 @@ enum {
 	N("data.train", MAP, STRING, 0, 0, 0, 0) \
 	N("data.test", MAP, STRING, 0, 0, 0, 0) \
 	F("data.scale", NUMBER, data.scale, 1, -RT_KEY_NOLIMIT, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
-	F("data.mean", NUMBER, data.mean, 0, -RT_KEY_NOLIMIT, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
-	F("data.std", NUMBER, data.std, 1, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_LO_OPEN, NULL) \
+	F("data.mean", CHANNELS, data.mean, 0, -RT_KEY_NOLIMIT, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
+	F("data.std", CHANNELS, data.std, 1, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_LO_OPEN, NULL) \
 	F("data.drop_last", BOOL, data.drop_last, 1, 0, 1, RT_KEY_RUN, NULL) \
 	F("data.limit_train", INT, data.limit_train, 0, 0, INT_MAX, RT_KEY_RUN, NULL) \
 	F("data.limit_test", INT, data.limit_test, 0, 0, INT_MAX, RT_KEY_RUN, NULL) \
@@ -163,7 +164,7 @@ typedef struct {
 	int list_part, index;  /* parts[list_part] had "[index]" (1-based); index 0: none */
 	const char *map_key;   /* under a MAP key: the element's name, else NULL */
 	const char *text;      /* the value as written */
-	double num[2];         /* NUMBER, INT, U64, BOOL (0/1), PAIR */
+	double num[RT_DATA_MAX_CHANNELS]; /* NUMBER, INT, U64, BOOL (0/1), PAIR, CHANNELS */
 	int nnum;
 } rt_recipe_set_arg;
 

@@ -65,6 +65,25 @@ static int parse_value(rt_recipe_set_arg *s, rt_key_kind kind, char *msg, size_t
 		s->nnum = 2;
 		return 0;
 	}
+	case RT_KEY_CHANNELS: /* "a" or "a,b,c": one number per channel */
+		for (const char *p = v;; s->nnum++) {
+			const char *comma = strchr(p, ',');
+			size_t n = comma ? (size_t)(comma - p) : strlen(p);
+			char a[64];
+			if (s->nnum == RT_DATA_MAX_CHANNELS)
+				return err(msg, len, "%s takes at most %d numbers, got '%s'", key,
+				           RT_DATA_MAX_CHANNELS, v);
+			if (n >= sizeof a)
+				return err(msg, len, "%s needs numbers a or a,b,c, got '%s'", key, v);
+			snprintf(a, sizeof a, "%.*s", (int)n, p);
+			if (number(a, &s->num[s->nnum]))
+				return err(msg, len, "%s needs numbers a or a,b,c, got '%s'", key, v);
+			if (!comma) {
+				s->nnum++;
+				return 0;
+			}
+			p = comma + 1;
+		}
 	case RT_KEY_ENUM:
 	case RT_KEY_STRING:
 		return 0;
@@ -213,6 +232,17 @@ int rt_recipe_set_apply(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, siz
 		((double *)at)[0] = s->num[0];
 		((double *)at)[1] = s->num[1];
 		return 0;
+	case RT_KEY_CHANNELS: {
+		data_channels *d = (data_channels *)at;
+		for (int i = 0; i < s->nnum; i++)
+			if (rt_recipe_key_check(k, s->num[i], msg, len))
+				return -1;
+		memset(d, 0, sizeof *d);
+		for (int i = 0; i < s->nnum; i++)
+			d->v[i] = s->num[i];
+		d->n = s->nnum;
+		return 0;
+	}
 	case RT_KEY_INT:
 	case RT_KEY_U64:
 		if (rt_recipe_key_check_int(k, s->num[0], msg, len))

@@ -38,10 +38,10 @@ static void make(fixture *f)
 	}
 	f->col[0] = (rt_dataset_col){.input = "x", .path = "x.idx", .dtype = RT_F32, .row = ROW,
 	                             .data = f->bytes, .lut = f->lut, .chan = C, .height = H,
-	                             .width = W, .zero = 1.0};
+	                             .width = W, .zero = {1.0}};
 	f->col[1] = (rt_dataset_col){.input = "z", .path = "z.npy", .dtype = RT_F32, .row = ROW,
 	                             .data = f->floats, .chan = C, .height = H, .width = W,
-	                             .zero = -3.0};
+	                             .zero = {-3.0}};
 	f->ds = (rt_dataset){f->col, 2, N};
 }
 
@@ -105,7 +105,7 @@ static void test_crop_is_window_of_padded(void **state)
 					for (int x = 0; x < WP; x++) {
 						int in = y >= P && y < H + P && x >= P && x < W + P;
 						padded[c][y][x] = in ? pix(&f, k, e, c, y - P, x - P)
-						                     : (float)f.col[k].zero;
+						                     : (float)f.col[k].zero[0];
 					}
 			int64_t top, left, cy, cx;
 			int fl;

@@ -272,8 +272,8 @@ static void test_cifar_dataset(void **state)
 	char p[4200];
 	put_cifar(state, p, "data_batch_1.bin", 0, 0, 3, 0, -1, 0);
 	put_cifar(state, p, "data_batch_2.bin", 0, 3, 2, 0, -1, 0);
-	data_config dc = {.format = "cifar10", .ntrain = 2, .scale = 1 / 255.0, .mean = 0.5,
-	                  .std = 0.25};
+	data_config dc = {.format = "cifar10", .ntrain = 2, .scale = 1 / 255.0, .mean = {{0.5}, 1},
+	                  .std = {{0.25}, 1}};
 	dc.train[0] = (data_file){"x", " data_batch_1.bin, data_batch_2.bin"};
 	dc.train[1] = (data_file){"y", "data_batch_1.bin,data_batch_2.bin"};
 	const int64_t d4[4] = {B, 3, 32, 32}, d2[2] = {B, 3072};

@@ -90,8 +90,8 @@ static int teardown(void **state)
 
 static data_config idx_config(const char *img, const char *lab)
 {
-	data_config dc = {.format = "idx", .ntrain = 2, .ntest = 2, .scale = 0.5, .mean = 1.0,
-	                  .std = 2.0};
+	data_config dc = {.format = "idx", .ntrain = 2, .ntest = 2, .scale = 0.5, .mean = {{1.0}, 1},
+	                  .std = {{2.0}, 1}};
 	dc.train[0] = dc.test[0] = (data_file){"x", img};
 	dc.train[1] = dc.test[1] = (data_file){"y", lab};
 	return dc;
@@ -157,8 +157,8 @@ static void test_bytes_match_converted(void **state)
 	assert_int_equal(rt_st_write(path, &ts, NULL, &err), 0);
 	rt_tensors_free(&ts);
 
-	data_config di = {.format = "idx", .ntrain = 2, .scale = 1 / 255.0, .mean = 0.2860,
-	                  .std = 0.3530};
+	data_config di = {.format = "idx", .ntrain = 2, .scale = 1 / 255.0, .mean = {{0.2860}, 1},
+	                  .std = {{0.3530}, 1}};
 	di.train[0] = (data_file){"x", "all.idx"};
 	di.train[1] = (data_file){"y", "lab256.idx"};
 	unsigned char lab[8 + 256] = {0, 0, 8, 1, 0, 0, 1, 0};

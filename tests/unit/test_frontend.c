@@ -147,7 +147,7 @@ static void t_example_recipe(void **st)
 			                "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz");
 	assert_true(found);
 	assert_true(fabs(r->data.scale - 1.0 / 255) < 1e-15);
-	assert_true(r->data.mean == 0.2860 && r->data.std == 0.3530);
+	assert_true(r->data.mean.v[0] == 0.2860 && r->data.std.v[0] == 0.3530);
 	assert_true(r->data.drop_last);
 	fe_model_free(m);
 }
@@ -257,7 +257,7 @@ static void t_adam_defaults_and_schedules(void **st)
 	assert_string_equal(m->recipe.data.train[1].path, "/abs/y.gz");
 	assert_int_equal(m->recipe.epochs, 1);
 	assert_int_equal(m->recipe.log_every, 100);
-	assert_true(m->recipe.data.std == 1 && m->recipe.data.scale == 1);
+	assert_true(m->recipe.data.std.v[0] == 1 && m->recipe.data.scale == 1);
 	fe_model_free(m);
 }
 

@@ -77,7 +77,8 @@ static void t_frontend_defaults(void **st)
 		if (k->offset < 0 || k->kind == RT_KEY_STRING)
 			continue;
 		size_t sz = k->kind == RT_KEY_NUMBER ? sizeof(double) : k->kind == RT_KEY_PAIR
-		            ? 2 * sizeof(double) : k->kind == RT_KEY_U64 ? sizeof(uint64_t) : sizeof(int);
+		            ? 2 * sizeof(double) : k->kind == RT_KEY_CHANNELS ? sizeof(data_channels)
+		            : k->kind == RT_KEY_U64 ? sizeof(uint64_t) : sizeof(int);
 		if (memcmp((char *)&m->recipe + k->offset, (char *)&want + k->offset, sz) != 0)
 			fail_msg("%s: the front end's default is not the schema's", k->path);
 	}
@@ -127,6 +128,10 @@ static void t_parse(void **st)
 	assert_true(s.nnum == 1 && s.num[0] == 0.1);
 	parse_ok("optimizer.betas=0.8,0.99", &s);
 	assert_true(s.nnum == 2 && s.num[0] == 0.8 && s.num[1] == 0.99);
+	parse_ok("data.mean=0.49,0.48,0.45", &s);
+	assert_true(s.nnum == 3 && s.num[0] == 0.49 && s.num[2] == 0.45);
+	parse_ok("data.std=0.25", &s);
+	assert_true(s.nnum == 1 && s.num[0] == 0.25);
 	parse_ok("data.train.x=/d/x.gz", &s);
 	assert_string_equal(s.key->path, "data.train");
 	assert_string_equal(s.map_key, "x");
@@ -153,6 +158,8 @@ static void t_parse_errors(void **st)
 		{"optimizer.lr=0.1x", "optimizer.lr needs a number, got '0.1x'"},
 		{"optimizer.nesterov=yes", "optimizer.nesterov needs true or false, got 'yes'"},
 		{"optimizer.betas=0.9", "optimizer.betas needs two numbers a,b, got '0.9'"},
+		{"data.mean=0.5,,0.4", "data.mean needs numbers a or a,b,c, got '0.5,,0.4'"},
+		{"data.mean=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", "data.mean takes at most 16 numbers"},
 		{"=3", "expected key=value"},
 		{"epochs", "expected key=value"},
 		{"epochs.x=1", "'epochs' has no sub-keys"},
@@ -224,6 +231,12 @@ static void t_trainer_set(void **st)
 	assert_true(a.opt.beta1 == 0.8 && a.opt.beta2 == 0.99);
 	assert_int_equal(apply(&a, "optimizer.eps=1e-6", msg, sizeof msg), 0);
 	assert_true(a.opt.eps == 1e-6);
+	assert_int_equal(apply(&a, "data.std=0.2,0.3,0.4", msg, sizeof msg), 0);
+	assert_true(a.data.std.n == 3 && a.data.std.v[0] == 0.2 && a.data.std.v[2] == 0.4);
+	assert_int_equal(apply(&a, "data.std=0.5", msg, sizeof msg), 0);
+	assert_true(a.data.std.n == 1 && a.data.std.v[0] == 0.5 && a.data.std.v[1] == 0);
+	assert_int_equal(apply(&a, "data.std=0.5,0", msg, sizeof msg), -1);
+	assert_non_null(strstr(msg, "data.std must be > 0, got 0"));
 
 	static const struct { const char *arg, *want; } bad[] = {
 		{"optimizer.nesterov=true", "optimizer.nesterov is compiled into this trainer's steps: "

@@ -244,8 +244,8 @@ static int setup(void **state)
 	r->data.test[1] = (data_file){"y", "test-labels.idx"};
 	r->data.ntrain = r->data.ntest = 2;
 	r->data.scale = 1.0 / 255;
-	r->data.mean = 0.5;
-	r->data.std = 0.25;
+	r->data.mean = (data_channels){{0.5}, 1};
+	r->data.std = (data_channels){{0.25}, 1};
 	r->batch_size = B;
 	r->epochs = 3;
 	r->seed = 1234;
