@@ -27,12 +27,14 @@ typedef struct {
 	const char *model;              /* the model file path, as given */
 	fe_options fe;                  /* fe.sets points at `sets` */
 	const char *sets[CLI_MAX_SETS];
+	const char *args[FE_MAX_ARGS];  /* --arg name=value; fe.args points here */
 } cli_model_args;
 
 void cli_model_args_init(cli_model_args *a);
 
 /* Tries to consume argv[*i] (and its value) as a shared option:
- *   --set key=value | --set=key=value, --dtype f32|f64 | --dtype=...,
+ *   --set key=value | --set=key=value, --arg name=value (model arguments),
+ *   --dtype f32|f64 | --dtype=...,
  *   and the first argument not starting with '-' as the model path.
  * Returns 1 if consumed (*i advanced past it), 0 if not a shared option,
  * -1 after printing a usage error. */

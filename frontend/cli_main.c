@@ -19,10 +19,13 @@ static const cli_command commands[] = {
 	 "set after every epoch and printing progress and test accuracy.\n"
 	 "  --backend NAME        cpu (LLVM-compiled, the default) or interp (the reference\n"
 	 "                        interpreter); --device is a synonym\n"
+	 "  --arg NAME=VALUE      a model argument, read by arg() in the model file (every\n"
+	 "                        command that reads a model takes it)\n"
 	 RT_ARGS_TRAIN_HELP},
 	{"build", cli_build, "compile model.lua into a standalone trainer executable",
-	 "usage: samc build model.lua -o TRAINER [--set key=value ...] [--dtype f32|f64]\n"
-	 "                  [--device cpu] [--cc CC] [--keep] [--verbose] [--quiet]\n"
+	 "usage: samc build model.lua -o TRAINER [--set key=value ...] [--arg name=value ...]\n"
+	 "                  [--dtype f32|f64] [--device cpu] [--cc CC] [--keep] [--verbose]\n"
+	 "                  [--quiet]\n"
 	 "\n"
 	 "Compiles the model's steps for this machine's CPU (as `samc model.lua\n"
 	 "--backend cpu` does) into an object file and links it with the samc runtime\n"
@@ -127,6 +130,7 @@ void cli_model_args_init(cli_model_args *a)
 	memset(a, 0, sizeof *a);
 	fe_options_init(&a->fe);
 	a->fe.sets = a->sets;
+	a->fe.args = a->args;
 }
 
 const char *cli_option_value(const char *name, int *i, int argc, char **argv, int *bad)
@@ -148,6 +152,16 @@ int cli_take_model_arg(cli_model_args *a, int *i, int argc, char **argv, const c
 	}
 	if (bad)
 		return cli_usage_error(cmd, "--set needs a value: --set key=value"), -1;
+	if ((v = cli_option_value("--arg", i, argc, argv, &bad))) {
+		if (!strchr(v, '=') || v[0] == '=')
+			return cli_usage_error(cmd, "--arg %s: expected name=value", v), -1;
+		if (a->fe.nargs == FE_MAX_ARGS)
+			return cli_usage_error(cmd, "too many --arg options (at most %d)", FE_MAX_ARGS), -1;
+		a->args[a->fe.nargs++] = v;
+		return 1;
+	}
+	if (bad)
+		return cli_usage_error(cmd, "--arg needs a value: --arg name=value"), -1;
 	if ((v = cli_option_value("--dtype", i, argc, argv, &bad))) {
 		if (strcmp(v, "f32") == 0)
 			a->fe.fdtype = IR_F32;

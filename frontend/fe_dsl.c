@@ -278,4 +278,5 @@ void fe_dsl_open(lua_State *L, fe_dsl *d)
 	fe_slice_open(L);
 	fe_pool_open(L);
 	fe_losses_open(L);
+	fe_margs_open(L);
 }

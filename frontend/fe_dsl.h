@@ -10,6 +10,8 @@
 #ifndef SAMC_FE_DSL_H
 #define SAMC_FE_DSL_H
 
+#include <stdint.h>
+
 #include <lua.h>
 
 #include "fe_model.h"
@@ -30,6 +32,9 @@ typedef struct {
 	fe_decl *inputs;  int ninputs, cap_inputs;
 	int nlinear;             /* layers named automatically so far */
 	int sealed;              /* the file has returned: no more building */
+	const char *const *margs; /* model arguments "name=value" (--arg), fe_margs.c */
+	int nmargs;
+	uint64_t margs_used;     /* bit i: the model read margs[i] */
 } fe_dsl;
 
 #define FE_TENSOR_MT "samc.tensor"
@@ -44,6 +49,9 @@ void fe_ops_open(lua_State *L);
 void fe_slice_open(lua_State *L); /* flatten, narrow, cat (fe_slice.c) */
 void fe_pool_open(lua_State *L); /* fe_pool.c */
 void fe_losses_open(lua_State *L); /* fe_losses.c */
+void fe_margs_open(lua_State *L); /* arg(): model arguments (fe_margs.c) */
+/* The first model argument the model never read, or -1. */
+int fe_margs_unused(const fe_dsl *d);
 
 /* Tensors */
 void fe_tensor_push(lua_State *L, ir_node *n);

@@ -81,6 +81,11 @@ static int fe_run(lua_State *L)
 	lua_call(L, 0, 1);
 	/* the model is complete: nothing may add to the graph from here on */
 	d->sealed = 1;
+	int unused = fe_margs_unused(d);
+	if (unused >= 0)
+		return fe_recipe_error(L, "--arg %s: the model never reads '%.*s' with arg()",
+		                       d->margs[unused], (int)strcspn(d->margs[unused], "="),
+		                       d->margs[unused]);
 	sb->return_line = fe_return_keyword_line(sb->path, sb->return_line);
 	if (!lua_istable(L, -1)) {
 		char got[128];
@@ -119,7 +124,22 @@ int fe_load_model(const char *path, const fe_options *opt, ir_model **out,
 	}
 	m->g = g;
 	m->file = ir_arena_strdup(&g->arena, path);
-	fe_dsl d = {.g = g, .path = path};
+	fe_dsl d = {.g = g, .path = path, .margs = opt->args, .nmargs = opt->nargs};
+	if (opt->nargs > FE_MAX_ARGS || (opt->nargs > 0 && !opt->args)) {
+		snprintf(err, errlen, "%s: at most %d model arguments", path, FE_MAX_ARGS);
+		fe_sandbox_close(L);
+		ir_graph_free(g);
+		free(m);
+		return 1;
+	}
+	for (int i = 0; i < opt->nargs; i++)
+		if (!strchr(opt->args[i], '=') || opt->args[i][0] == '=') {
+			snprintf(err, errlen, "%s: model argument '%s' is not name=value", path, opt->args[i]);
+			fe_sandbox_close(L);
+			ir_graph_free(g);
+			free(m);
+			return 1;
+		}
 	sb.user = &d;
 	fe_job job = {&d, opt, m};
 	lua_pushcfunction(L, fe_run);

@@ -23,10 +23,13 @@
 
 #include "ir_model.h"
 
+#define FE_MAX_ARGS 64
 typedef struct {
 	ir_dtype fdtype;           /* float dtype of the program: IR_F32 (default) or IR_F64 */
 	const char *const *sets;   /* "key=value" recipe overrides (--set), applied in order */
 	int nsets;
+	const char *const *args;   /* "name=value" model arguments (--arg), read by arg() */
+	int nargs;                 /* at most FE_MAX_ARGS */
 	uint64_t max_instructions; /* Lua instruction budget; 0 = FE_DEFAULT_MAX_INSTRUCTIONS (100M) */
 	size_t max_memory;         /* Lua memory budget in bytes; 0 = FE_DEFAULT_MAX_MEMORY (64 MiB) */
 } fe_options;

@@ -435,6 +435,47 @@ static void t_dsl_slice(void **st)
 	}
 }
 
+/* arg(name, default): --arg values take the default's type; unread or
+ * malformed ones are errors. */
+static void t_model_args(void **st)
+{
+	(void)st;
+	const char *text =
+		"local ds = arg('dataset', 'fashion')\n"
+		"local n = arg('hidden', 16)\n"
+		"local big = arg('big', false)\n"
+		"local B = batch_size(4)\n"
+		"local x = input('x', {B, ds == 'cifar10' and 3072 or 784})\n"
+		"local y = input('y', {B}, {dtype = 'i32', classes = 10})\n"
+		"local h = relu(linear(x, big and 2 * n or n))\n"
+		"return { loss = cross_entropy(linear(h, 10), y), optimizer = { name = 'sgd' } }\n";
+	const char *path = write_model("margs", text);
+	ir_model *m = load_ok(path, NULL);
+	expect_dims(m->inputs[0], 2, 4, 784);
+	expect_dims(m->params[0], 2, 16, 784);
+	fe_model_free(m);
+	fe_options o;
+	fe_options_init(&o);
+	const char *args[] = {"dataset=cifar10", "hidden=8", "big=true"};
+	o.args = args;
+	o.nargs = 3;
+	m = load_ok(path, &o);
+	expect_dims(m->inputs[0], 2, 4, 3072);
+	expect_dims(m->params[0], 2, 16, 3072);
+	fe_model_free(m);
+	const char *bad[][2] = {
+		{"hiden=8", "--arg hiden=8: the model never reads 'hiden' with arg()"},
+		{"hidden=8x", ":2: arg: --arg hidden=8x: 'hidden' takes a number"},
+		{"big=1", ":3: arg: --arg big=1: 'big' takes true or false"},
+		{"nameless", "model argument 'nameless' is not name=value"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		o.args = &bad[i][0];
+		o.nargs = 1;
+		load_fails(path, &o, bad[i][1]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +490,7 @@ int main(void)
 		cmocka_unit_test(t_dsl_functions),
 		cmocka_unit_test(t_dsl_errors),
 		cmocka_unit_test(t_dsl_slice),
+		cmocka_unit_test(t_model_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
