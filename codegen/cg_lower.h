@@ -77,5 +77,8 @@ int cg_lower_slice(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf, 
 /* The pool ops (cg_lower_pool.c), through cg_lower_row: buf as there. */
 int cg_lower_pool(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
                   char *err, size_t errlen);
+/* The conv ops (cg_lower_conv.c), through cg_lower_row: buf as there. */
+int cg_lower_conv(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
+                  char *err, size_t errlen);
 
 #endif

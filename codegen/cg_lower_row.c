@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "cg_lower.h"
+#include "ir_conv.h"
 #include "ir_pool.h"
 
 enum { L_MX, L_SUM, L_LSE, L_ACC, L_Y, L_BEST, L_BESTV, L_COUNT };
@@ -228,7 +229,8 @@ static const row_fn row_rules[IR_OP_COUNT] = {
 int cg_lower_row_has(ir_op op)
 {
 	return op < IR_OP_COUNT &&
-	       (row_rules[op] != NULL || cg_lower_slice_has(op) || ir_pool_is(op));
+	       (row_rules[op] != NULL || cg_lower_slice_has(op) || ir_pool_is(op) ||
+	        ir_conv_is(op));
 }
 
 int cg_lower_row(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
@@ -243,6 +245,8 @@ int cg_lower_row(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
 	}
 	if (ir_pool_is(n->op))
 		return cg_lower_pool(a, k, n, buf, err, errlen);
+	if (ir_conv_is(n->op))
+		return cg_lower_conv(a, k, n, buf, err, errlen);
 	set_locals(a, k, r.t);
 	if (row_rules[n->op] == lower_loss) {
 		if (n->in[0]->shape.rank != 2) {

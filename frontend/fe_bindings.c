@@ -54,6 +54,8 @@ static const fe_binding bindings[] = {
 	 "avg_pool2d(reshape(x, {1, 1, B, 3}), {2, 3}, 1, {1, 0}, false)"},
 	{IR_OP_ADAPTIVE_AVG_POOL2D, "adaptive_avg_pool2d(x, output_size)",
 	 "adaptive_avg_pool2d(reshape(x, {1, 1, B, 3}), 1)"},
+	{IR_OP_CONV2D, "conv2d(x, out_channels, kernel_size, {stride, padding, dilation, groups, bias, name})",
+	 "conv2d(reshape(x, {1, 1, B, 3}), 2, {2, 3}, {padding = 1})"},
 	{IR_OP_NLL_LOSS, "nll_loss(log_probs, labels)", "nll_loss(log_softmax(x, 1), y)"},
 	{IR_OP_ONE_HOT, "one_hot(labels, num_classes)", "one_hot(y, 3)"},
 };

@@ -125,9 +125,8 @@ static int fe_input(lua_State *L)
 	return 1;
 }
 
-/* Declares one parameter; `fn` names the DSL function for messages. */
-static ir_node *fe_new_param(lua_State *L, const char *fn, const char *name,
-                             ir_shape s, ir_init init)
+ir_node *fe_new_param(lua_State *L, const char *fn, const char *name, ir_shape s,
+                      ir_init init)
 {
 	fe_dsl *d = fe_dsl_of(L);
 	const fe_decl *prev = fe_decl_find(d->params, d->nparams, name);
@@ -277,6 +276,7 @@ void fe_dsl_open(lua_State *L, fe_dsl *d)
 	fe_ops_open(L);
 	fe_slice_open(L);
 	fe_pool_open(L);
+	fe_conv_open(L);
 	fe_losses_open(L);
 	fe_margs_open(L);
 }

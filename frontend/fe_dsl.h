@@ -31,6 +31,7 @@ typedef struct {
 	fe_decl *params;  int nparams, cap_params;  /* declaration order */
 	fe_decl *inputs;  int ninputs, cap_inputs;
 	int nlinear;             /* layers named automatically so far */
+	int nconv;               /* conv2d layers named automatically so far */
 	int sealed;              /* the file has returned: no more building */
 	const char *const *margs; /* model arguments "name=value" (--arg), fe_margs.c */
 	int nmargs;
@@ -48,6 +49,7 @@ void fe_tensor_open(lua_State *L);
 void fe_ops_open(lua_State *L);
 void fe_slice_open(lua_State *L); /* flatten, narrow, cat (fe_slice.c) */
 void fe_pool_open(lua_State *L); /* fe_pool.c */
+void fe_conv_open(lua_State *L); /* conv2d (fe_conv.c) */
 void fe_losses_open(lua_State *L); /* fe_losses.c */
 void fe_margs_open(lua_State *L); /* arg(): model arguments (fe_margs.c) */
 /* The first model argument the model never read, or -1. */
@@ -63,6 +65,11 @@ char *fe_tensor_describe(const ir_node *n, char *buf, size_t len);
 void fe_dsl_here(lua_State *L);
 /* Passes a builder result through; NULL raises the builder's message. */
 ir_node *fe_dsl_built(lua_State *L, ir_node *n);
+
+/* Declares parameter `name` (a layer's "<layer>.weight"); `fn` names the
+ * DSL function for messages. Raises on a duplicate name. */
+ir_node *fe_new_param(lua_State *L, const char *fn, const char *name, ir_shape s,
+                      ir_init init);
 
 /* Argument checks. They raise "<file>:<line>: fn: argument N (what) must
  * be ..., got ..." on failure. */

@@ -26,7 +26,7 @@
 #include "ir_arena.h"
 
 #define IR_MAX_DIMS 6
-#define IR_MAX_ATTRS 8 /* attributes of one op */
+#define IR_MAX_ATTRS 10 /* attributes of one op */
 
 typedef enum { IR_F32, IR_F64, IR_I32 } ir_dtype;
 
@@ -87,7 +87,13 @@ typedef enum {
 	X(PAD_W, "padding_w", IR_ATTR_T_INT)                                    \
 	X(COUNT_PAD, "count_include_pad", IR_ATTR_T_BOOL) /* AVG_POOL2D */      \
 	X(OUT_H, "output_h", IR_ATTR_T_INT)         /* ADAPTIVE_AVG_POOL2D */    \
-	X(OUT_W, "output_w", IR_ATTR_T_INT)
+	X(OUT_W, "output_w", IR_ATTR_T_INT)                                     \
+	/* conv2d (ir_conv.h): also STRIDE_*, PAD_*; KERNEL_* for bwd_weight */  \
+	X(DILATION_H, "dilation_h", IR_ATTR_T_INT)                              \
+	X(DILATION_W, "dilation_w", IR_ATTR_T_INT)                              \
+	X(GROUPS, "groups", IR_ATTR_T_INT)                                      \
+	X(IN_H, "input_h", IR_ATTR_T_INT)           /* CONV2D_BWD_DATA: dx's H, W */ \
+	X(IN_W, "input_w", IR_ATTR_T_INT)
 
 typedef enum {
 #define X(e, s, t) IR_ATTR_##e,
@@ -208,6 +214,11 @@ typedef struct {
 	X(NLL_LOSS_GRAD, "nll_loss_grad", 3, IR_KIND_OPAQUE, nll, IR_GRAD_NONE, IR_DSL_INTERNAL) \
 	/* i32 labels [N] -> [N, classes] of 0/1 in the float dtype */               \
 	X(ONE_HOT, "one_hot", 1, IR_KIND_OPAQUE, onehot, IR_GRAD_ZERO, IR_DSL_BOUND)     \
+	/* 2-D convolution over NCHW, no bias (ir_conv.h): (x, w); bwd_data (dy, w),  \
+	 * bwd_weight (x, dy) */                                                      \
+	X(CONV2D, "conv2d", 2, IR_KIND_OPAQUE, conv, IR_GRAD_RULE, IR_DSL_BOUND)        \
+	X(CONV2D_BWD_DATA, "conv2d_bwd_data", 2, IR_KIND_OPAQUE, conv_bwd_data, IR_GRAD_NONE, IR_DSL_INTERNAL) \
+	X(CONV2D_BWD_WEIGHT, "conv2d_bwd_weight", 2, IR_KIND_OPAQUE, conv_bwd_weight, IR_GRAD_NONE, IR_DSL_INTERNAL) \
 	/* effects */                                                                  \
 	X(ASSIGN, "assign", 2, IR_KIND_EFFECT, none, IR_GRAD_NONE, IR_DSL_INTERNAL)
 

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "ir_conv.h"
 #include "ir_pool.h"
 
 #define SHP(s, b) ir_shape_str(&(s), b, sizeof b)
@@ -368,6 +369,9 @@ static const infer_fn rules[IR_OP_COUNT] = {
 	[IR_OP_MAX_POOL2D_GRAD] = ir_pool_infer,
 	[IR_OP_AVG_POOL2D_GRAD] = ir_pool_infer,
 	[IR_OP_ADAPTIVE_AVG_POOL2D_GRAD] = ir_pool_infer,
+	[IR_OP_CONV2D] = ir_conv_infer,
+	[IR_OP_CONV2D_BWD_DATA] = ir_conv_infer,
+	[IR_OP_CONV2D_BWD_WEIGHT] = ir_conv_infer,
 };
 
 int ir_infer_has_rule(ir_op op)

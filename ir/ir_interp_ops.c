@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ir_interp.h"
+#include "ir_conv.h"
 #include "ir_pool.h"
 
 /* "file:line: op: message", or "node %id (op): message" for pass-made nodes. */
@@ -476,6 +477,9 @@ static const interp_fn kernels[IR_OP_COUNT] = {
 	[IR_OP_MAX_POOL2D_GRAD] = ir_pool_run,
 	[IR_OP_AVG_POOL2D_GRAD] = ir_pool_run,
 	[IR_OP_ADAPTIVE_AVG_POOL2D_GRAD] = ir_pool_run,
+	[IR_OP_CONV2D] = ir_conv_run,
+	[IR_OP_CONV2D_BWD_DATA] = ir_conv_run,
+	[IR_OP_CONV2D_BWD_WEIGHT] = ir_conv_run,
 };
 
 int ir_interp_has_kernel(ir_op op)

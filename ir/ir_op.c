@@ -41,6 +41,15 @@ static const ir_attr_desc attrs_adaptive[] = {
 	{IR_ATTR_OUT_H, 1}, {IR_ATTR_OUT_W, 1}, {IR_ATTR_COUNT, 0}};
 static const ir_attr_desc attrs_nll[] = {{IR_ATTR_REDUCTION, IR_REDUCE_MEAN}, {IR_ATTR_COUNT, 0}};
 static const ir_attr_desc attrs_onehot[] = {{IR_ATTR_NCLASSES, 0}, {IR_ATTR_COUNT, 0}};
+#define CONV_ATTRS                                                                           \
+	{IR_ATTR_STRIDE_H, 1}, {IR_ATTR_STRIDE_W, 1}, {IR_ATTR_PAD_H, 0}, {IR_ATTR_PAD_W, 0},   \
+	{IR_ATTR_DILATION_H, 1}, {IR_ATTR_DILATION_W, 1}, {IR_ATTR_GROUPS, 1}
+static const ir_attr_desc attrs_conv[] = {CONV_ATTRS, {IR_ATTR_COUNT, 0}};
+static const ir_attr_desc attrs_conv_bwd_data[] = {
+	CONV_ATTRS, {IR_ATTR_IN_H, 1}, {IR_ATTR_IN_W, 1}, {IR_ATTR_COUNT, 0}};
+static const ir_attr_desc attrs_conv_bwd_weight[] = {
+	CONV_ATTRS, {IR_ATTR_KERNEL_H, 1}, {IR_ATTR_KERNEL_W, 1}, {IR_ATTR_COUNT, 0}};
+#undef CONV_ATTRS
 
 typedef struct {
 	const char *name;

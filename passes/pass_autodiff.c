@@ -9,6 +9,7 @@
  * they differentiate, so an error in them still names a model line.
  */
 #include "pass_autodiff.h"
+#include "ir_conv.h"
 #include "ir_pool.h"
 
 #include <stdlib.h>
@@ -205,6 +206,22 @@ static int grad_pool(ad_state *s, ir_node *n, ir_node *d)
 	return accum(s, n->in[0], d ? ir_pool2d(s->g, gop, n->in[0], d, &pp) : NULL);
 }
 
+/* dx by conv2d_bwd_data (dy, w), dw by conv2d_bwd_weight (x, dy) */
+static int grad_conv(ad_state *s, ir_node *n, ir_node *d)
+{
+	ir_node *x = n->in[0], *w = n->in[1];
+	ir_conv_params p = ir_conv_params_of(n);
+	if (s->need[x->id] &&
+	    accum(s, x, d ? ir_conv2d_bwd_data(s->g, d, w, x->shape.dim[2], x->shape.dim[3], &p)
+	                  : NULL))
+		return -1;
+	if (s->need[w->id] &&
+	    accum(s, w, d ? ir_conv2d_bwd_weight(s->g, x, d, w->shape.dim[2], w->shape.dim[3], &p)
+	                  : NULL))
+		return -1;
+	return 0;
+}
+
 static int grad_nll_loss(ad_state *s, ir_node *n, ir_node *d)
 {
 	return accum(s, n->in[0],
@@ -266,6 +283,7 @@ static const grad_fn rules[IR_OP_COUNT] = {
 	[IR_OP_AVG_POOL2D] = grad_pool,
 	[IR_OP_ADAPTIVE_AVG_POOL2D] = grad_pool,
 	[IR_OP_NLL_LOSS] = grad_nll_loss,
+	[IR_OP_CONV2D] = grad_conv,
 };
 
 int pass_grad_has_rule(ir_op op)
@@ -298,7 +316,8 @@ static int rule(ad_state *s, ir_node *n, ir_node *d)
 		break;
 	case IR_GRAD_NONE:
 		if (n->op == IR_OP_GELU_GRAD || n->op == IR_OP_CROSS_ENTROPY_GRAD ||
-		    ir_pool_is(n->op) || n->op == IR_OP_NLL_LOSS_GRAD)
+		    ir_pool_is(n->op) || n->op == IR_OP_NLL_LOSS_GRAD ||
+		    ir_conv_is(n->op))
 			ir_error(s->g, n->loc, "%s: second derivatives are not supported", ir_op_name(n->op));
 		else
 			ir_error(s->g, n->loc, "%s: not differentiable", ir_op_name(n->op));

@@ -20,6 +20,10 @@ set_tests_properties(oracle_slice_ref PROPERTIES SKIP_RETURN_CODE 77)
 add_test(NAME oracle_pool_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/pool_ref.py --check
          ${_oracle}/../unit/test_pool_torch_ref.h)
 set_tests_properties(oracle_pool_ref PROPERTIES SKIP_RETURN_CODE 77)
+# the table test_conv_torch.c checks conv2d against
+add_test(NAME oracle_conv_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/conv_ref.py --check
+         ${_oracle}/../unit/test_conv_torch_ref.h)
+set_tests_properties(oracle_conv_ref PROPERTIES SKIP_RETURN_CODE 77)
 
 # One test per model file and dtype: `samc steps` for K = 10 against PyTorch,
 # on the reference interpreter (the definition of the IR).

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "ir.h"
+#include "ir_conv.h"
 #include "ir_pool.h"
 
 typedef struct {
@@ -165,6 +166,20 @@ static ir_node *b_AVGPOOL(gc_case *c) { return pool4(c, IR_OP_AVG_POOL2D, (ir_po
 static ir_node *b_AVGPOOL_NP(gc_case *c) { return pool4(c, IR_OP_AVG_POOL2D, (ir_pool_params){3, 3, 2, 2, 1, 1, 0, 0, 0}); }
 static ir_node *b_ADAPTIVE(gc_case *c) { return pool4(c, IR_OP_ADAPTIVE_AVG_POOL2D, (ir_pool_params){0, 0, 0, 0, 0, 0, 1, 3, 3}); }
 
+/* conv2d of p0 (as x [N,C,H,W]) by p1 (as w [O,C/groups,kh,kw]): stride 2
+ * with padding (a last row no output reads), dilation 2 with groups 2
+ * and uneven stride and padding, a depthwise 1x1 of stride 2, a 2x3
+ * kernel */
+static ir_node *conv(gc_case *c, const int64_t *xd, const int64_t *wd, ir_conv_params p) {
+	ir_node *x = ir_reshape(c->g, mkparam(c, 2, xd[0] * xd[1], xd[2] * xd[3]), ir_shape_make(4, xd));
+	ir_node *w = ir_reshape(c->g, mkparam(c, 2, wd[0], wd[1] * wd[2] * wd[3]), ir_shape_make(4, wd));
+	return ir_conv2d(c->g, x, w, &p);
+}
+static ir_node *b_CONV_S2P1(gc_case *c) { return conv(c, (int64_t[]){2, 3, 6, 5}, (int64_t[]){4, 3, 3, 3}, (ir_conv_params){2, 2, 1, 1, 1, 1, 1}); }
+static ir_node *b_CONV_D2G2(gc_case *c) { return conv(c, (int64_t[]){1, 4, 7, 6}, (int64_t[]){6, 2, 3, 2}, (ir_conv_params){1, 2, 2, 1, 2, 2, 2}); }
+static ir_node *b_CONV_DW(gc_case *c) { return conv(c, (int64_t[]){2, 4, 5, 5}, (int64_t[]){4, 1, 1, 1}, (ir_conv_params){2, 2, 0, 0, 1, 1, 4}); }
+static ir_node *b_CONV_2X3(gc_case *c) { return conv(c, (int64_t[]){1, 2, 5, 6}, (int64_t[]){3, 2, 2, 3}, (ir_conv_params){2, 1, 0, 1, 1, 1, 1}); }
+
 /* X(case, the op it checks) */
 #define GC_CASES(X)                                                                  \
 	X(NEG, NEG) X(EXP, EXP) X(LOG, LOG) X(SQRT, SQRT) X(RSQRT, RSQRT) X(ABS, ABS)      \
@@ -182,6 +197,7 @@ static ir_node *b_ADAPTIVE(gc_case *c) { return pool4(c, IR_OP_ADAPTIVE_AVG_POOL
 	X(MAXPOOL, MAX_POOL2D) X(AVGPOOL, AVG_POOL2D) X(AVGPOOL_NP, AVG_POOL2D)            \
 	X(ADAPTIVE, ADAPTIVE_AVG_POOL2D)                                                    \
 	X(NLL, NLL_LOSS) X(NLL_SUM, NLL_LOSS) X(NLL_NONE, NLL_LOSS) X(BCE, MAXIMUM)          \
-	X(BCE_PW, MAXIMUM) X(ONE_HOT, ONE_HOT)
+	X(BCE_PW, MAXIMUM) X(ONE_HOT, ONE_HOT)                                              \
+	X(CONV_S2P1, CONV2D) X(CONV_D2G2, CONV2D) X(CONV_DW, CONV2D) X(CONV_2X3, CONV2D)
 
 #endif
