@@ -56,10 +56,10 @@ static void size_pair(lua_State *L, int idx, const char *what, int64_t min, int6
 		return;
 	char got[128];
 	fe_arg_typename(L, idx, got, sizeof got);
-	if (lua_type(L, idx) == LUA_TTABLE)
-		snprintf(got, sizeof got, "a table of %d values", (int)lua_rawlen(L, idx));
-	if (ok)
+	if (lua_type(L, idx) == LUA_TTABLE && ok)
 		snprintf(got, sizeof got, "{%lld, %lld}", (long long)hw[0], (long long)hw[1]);
+	else if (lua_type(L, idx) == LUA_TTABLE)
+		snprintf(got, sizeof got, "a table of %d values", (int)lua_rawlen(L, idx));
 	fe_sandbox_error(L, "conv2d: %s must be a %s integer or a pair {h, w} of them, got %s", what,
 	                 min ? "positive" : "non-negative", got);
 }
