@@ -38,6 +38,7 @@ static cg_expr *add(convc *c, cg_expr *x, cg_expr *y) { return bin(c, CG_B_ADD, 
 static cg_expr *sub(convc *c, cg_expr *x, cg_expr *y) { return bin(c, CG_B_SUB, x, y); }
 static cg_expr *mul(convc *c, cg_expr *x, cg_expr *y) { return bin(c, CG_B_MUL, x, y); }
 static cg_expr *muli(convc *c, cg_expr *x, int64_t k) { return k == 1 ? x : mul(c, x, I(c, k)); }
+static cg_expr *addi(convc *c, cg_expr *x, int64_t k) { return k == 0 ? x : add(c, x, I(c, k)); }
 static cg_expr *both(convc *c, cg_expr *x, cg_expr *y) { return x ? (y ? bin(c, CG_B_AND, x, y) : x) : y; }
 
 /* e clamped into [0, hi] */
@@ -65,7 +66,7 @@ static cg_expr *load(convc *c, int buf, cg_expr *idx)
 static cg_expr *in_pos(convc *c, cg_expr *o, cg_expr *k, int64_t s, int64_t p, int64_t dil,
                        int64_t len, cg_expr **ok)
 {
-	cg_expr *i = add(c, sub(c, muli(c, o, s), I(c, p)), muli(c, k, dil));
+	cg_expr *i = add(c, addi(c, muli(c, o, s), -p), muli(c, k, dil));
 	if (p == 0) {
 		*ok = NULL;
 		return i;
@@ -79,7 +80,7 @@ static cg_expr *in_pos(convc *c, cg_expr *o, cg_expr *k, int64_t s, int64_t p, i
 static cg_expr *out_pos(convc *c, cg_expr *i, cg_expr *k, int64_t s, int64_t p, int64_t dil,
                         int64_t olen, cg_expr **ok)
 {
-	cg_expr *t = sub(c, add(c, i, I(c, p)), muli(c, k, dil));
+	cg_expr *t = sub(c, addi(c, i, p), muli(c, k, dil));
 	cg_expr *o = s == 1 ? t : bin(c, CG_B_DIV, t, I(c, s));
 	cg_expr *cond = both(c, bin(c, CG_B_GE, t, I(c, 0)), bin(c, CG_B_LT, o, I(c, olen)));
 	if (s > 1)
