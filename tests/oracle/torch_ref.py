@@ -156,6 +156,9 @@ def _eval(op, a, at, params, batch, dtype):
                             count_include_pad=at["count_include_pad"])
     if op == "adaptive_avg_pool2d":
         return F.adaptive_avg_pool2d(a[0], at["output_size"])
+    if op == "conv2d":
+        return F.conv2d(a[0], a[1], a[2] if len(a) > 2 else None, at["stride"], at["padding"],
+                        at["dilation"], at["groups"])
     if op == "reshape":
         return a[0].reshape(_shape(at["shape"]))
     if op == "narrow":

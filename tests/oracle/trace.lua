@@ -19,7 +19,7 @@ end
 local tape = {}        -- ops in execution order
 local params = {}      -- {name, shape, init} in declaration order
 local inputs = {}      -- {name, shape, dtype, classes}
-local state = { batch = nil, nlinear = 0 }
+local state = { batch = nil, nlinear = 0, nconv = 0 }
 local T = {}           -- tensor metatable
 
 local function fail(msg) error(msg, 3) end
@@ -206,6 +206,43 @@ local function pool(op)
 end
 env.max_pool2d = pool("max_pool2d")
 env.avg_pool2d = pool("avg_pool2d")
+
+-- conv2d(x, out, kernel, {stride, padding, dilation, groups, bias, name}):
+-- nn.Conv2d's parameters and kaiming-uniform bounds, as samc's layer
+function env.conv2d(x, out, k, opts)
+  opts = opts or {}
+  local name = opts.name
+  if not name then
+    state.nconv = state.nconv + 1
+    name = "conv" .. state.nconv
+  end
+  if #x.shape ~= 4 then fail("conv2d: expects an input [N,C,H,W]") end
+  k = pair(k, "conv2d", "kernel_size")
+  local s = pair(opts.stride or 1, "conv2d", "stride")
+  local d = pair(opts.dilation or 1, "conv2d", "dilation")
+  local g = opts.groups or 1
+  local p
+  if opts.padding == "same" then
+    p = { d[1] * (k[1] - 1) // 2, d[2] * (k[2] - 1) // 2 }
+  elseif opts.padding == "valid" then
+    p = { 0, 0 }
+  else
+    p = pair(opts.padding or 0, "conv2d", "padding")
+  end
+  local cin = x.shape[2]
+  local fan_in = cin // g * k[1] * k[2]
+  local b = 1 / math.sqrt(fan_in)
+  local w = add_param(name .. ".weight", { out, cin // g, k[1], k[2] }, { kind = "uniform", a = -b, b = b })
+  local args = { x, w }
+  if opts.bias ~= false then
+    args[3] = add_param(name .. ".bias", { out }, { kind = "uniform", a = -b, b = b })
+  end
+  local shape = { x.shape[1], out }
+  for i = 1, 2 do
+    shape[2 + i] = (x.shape[2 + i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1
+  end
+  return new("conv2d", args, shape, "float", { stride = s, padding = p, dilation = d, groups = g })
+end
 
 function env.adaptive_avg_pool2d(x, size)
   if #x.shape ~= 4 then fail("adaptive_avg_pool2d: expects an input [N,C,H,W]") end
