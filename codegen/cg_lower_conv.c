@@ -12,7 +12,7 @@
  * interpreter's: a product of two floats is exact in double, so an f32
  * result is the double sum rounded once, the interpreter's value bit for
  * bit and closer to PyTorch's than a float sum. Padding is a bounds check
- * around the term; the index is also clamped into the input so that the
+ * in the loop of its axis; the index is also clamped into the input so that the
  * loop-IR verifier can see every load is in range (the clamp changes
  * nothing where the check holds). An axis without padding needs neither.
  */
@@ -89,19 +89,18 @@ static cg_expr *out_pos(convc *c, cg_expr *i, cg_expr *k, int64_t s, int64_t p, 
 	return clamp(c, o, olen - 1);
 }
 
-/* acc += a * b, guarded by ok */
-static cg_stmt *term(convc *c, cg_expr *ok, cg_expr *x, cg_expr *y)
-{
-	cg_stmt *s = cg_set(c->a, L_ACC, add(c, cg_local(c->a, CG_T_F64, L_ACC), mul(c, x, y)));
-	return ok ? cg_if(c->a, ok, s) : s;
-}
+static cg_stmt *guard(convc *c, cg_expr *ok, cg_stmt *s) { return ok ? cg_if(c->a, ok, s) : s; }
 
-/* for a, b (outputs): acc = 0; for r0, r1, r2: term; out[p*na*nb + a*nb + b] = acc */
-static cg_stmt *sums(convc *c, int out, int64_t na, int64_t nb, const int64_t r[3], cg_stmt *t)
+/* for a, b (outputs): acc = 0; for r0, r1 (if ok1), r2 (if ok2): acc += x * y;
+ * out[p*na*nb + a*nb + b] = acc. ok1 depends on r1 (not r2) and ok2 on
+ * r2, so each check sits in the loop of its axis. */
+static cg_stmt *sums(convc *c, int out, int64_t na, int64_t nb, const int64_t r[3], cg_expr *ok1,
+                     cg_expr *ok2, cg_expr *x, cg_expr *y)
 {
 	ir_arena *a = c->a;
-	cg_stmt *red = cg_loop(a, V_R0, r[0], CG_L_SERIAL,
-	                       cg_loop(a, V_R1, r[1], CG_L_SERIAL, cg_loop(a, V_R2, r[2], CG_L_SERIAL, t)));
+	cg_stmt *t = cg_set(a, L_ACC, add(c, cg_local(a, CG_T_F64, L_ACC), mul(c, x, y)));
+	cg_stmt *inner = guard(c, ok1, cg_loop(a, V_R2, r[2], CG_L_SERIAL, guard(c, ok2, t)));
+	cg_stmt *red = cg_loop(a, V_R0, r[0], CG_L_SERIAL, cg_loop(a, V_R1, r[1], CG_L_SERIAL, inner));
 	cg_stmt *body = cg_set(a, L_ACC, cg_const_f(a, CG_T_F64, 0.0));
 	cg_append(&body, red);
 	cg_expr *at = add(c, muli(c, V(c, V_P), na * nb), add(c, muli(c, V(c, V_A), nb), V(c, V_B)));
@@ -126,7 +125,7 @@ static cg_stmt *forward(convc *c, const int *buf, int64_t *planes)
 	                  V(c, V_R2));
 	int64_t r[3] = {Cg, d->kh, d->kw};
 	*planes = d->N * d->O;
-	return sums(c, buf[0], d->OH, d->OW, r, term(c, both(c, okh, okw), load(c, buf[1], xi), load(c, buf[2], wi)));
+	return sums(c, buf[0], d->OH, d->OW, r, okh, okw, load(c, buf[1], xi), load(c, buf[2], wi));
 }
 
 /* dx[n,ci,ih,iw] over (o of ci's group, ky, kx); p = n*C + ci */
@@ -147,7 +146,7 @@ static cg_stmt *bwd_data(convc *c, const int *buf, int64_t *planes)
 	                  V(c, V_R2));
 	int64_t r[3] = {Og, d->kh, d->kw};
 	*planes = d->N * d->C;
-	return sums(c, buf[0], d->H, d->W, r, term(c, both(c, okh, okw), load(c, buf[1], dyi), load(c, buf[2], wi)));
+	return sums(c, buf[0], d->H, d->W, r, okh, okw, load(c, buf[1], dyi), load(c, buf[2], wi));
 }
 
 /* dw[o,c,ky,kx] over (n, oh, ow); p = o*Cg + c */
@@ -166,7 +165,7 @@ static cg_stmt *bwd_weight(convc *c, const int *buf, int64_t *planes)
 	                   V(c, V_R2));
 	int64_t r[3] = {d->N, d->OH, d->OW};
 	*planes = d->O * Cg;
-	return sums(c, buf[0], d->kh, d->kw, r, term(c, both(c, okh, okw), load(c, buf[1], xi), load(c, buf[2], dyi)));
+	return sums(c, buf[0], d->kh, d->kw, r, okh, okw, load(c, buf[1], xi), load(c, buf[2], dyi));
 }
 
 int cg_lower_conv(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf, char *err,
