@@ -4,7 +4,8 @@
  * split over the pool, the SAM norms as chunked reductions, the GEMM run
  * beside other kernels on two threads), large full reductions with a
  * remainder and reductions over the rows, which must also agree with the
- * interpreter.
+ * interpreter; conv2d and its two derivatives, their planes split over
+ * the pool.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,8 @@
 #include <cmocka.h>
 
 #include "cg_split.h"
+#include "ir_conv.h"
+#include "pass_autodiff.h"
 #include "cg_step.h"
 #include "pass_pipeline.h"
 #include "rt_dev_cpu.h"
@@ -235,6 +238,32 @@ static void test_small_reduction_not_split(void **st)
 	ir_graph_free(g);
 }
 
+/* conv2d forward, bwd_data and bwd_weight: each plane's sums whole on one
+ * thread, so any number of threads gives the same bits. */
+static void test_conv(void **st)
+{
+	(void)st;
+	for (int t = IR_F32; t <= IR_F64; t++) {
+		ir_graph *g = ir_graph_new(t);
+		ir_init zero = {IR_INIT_ZEROS, 0, 0};
+		int64_t xd[4] = {12, 4, 15, 13}, wd[4] = {10, 2, 3, 3};
+		ir_node *xw[2] = {ir_param(g, "x", t, ir_shape_make(4, xd), zero),
+		                  ir_param(g, "w", t, ir_shape_make(4, wd), zero)};
+		ir_conv_params p = {2, 1, 1, 1, 1, 2, 2};
+		ir_node *y = ir_conv2d(g, xw[0], xw[1], &p), *gr[2];
+		assert_non_null(y);
+		/* 12*10*8*11 outputs of 2*3*3 terms: enough for the pool to split */
+		assert_true(12 * 10 * 8 * 11 * 18 >= RT_PROG_PAR_MIN_WORK);
+		ir_node *r = ir_input(g, "r", t, y->shape);
+		ir_node *loss = ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, y, r), 0, 0);
+		assert_int_equal(pass_grad(g, loss, xw, 2, gr), 0);
+		for (int i = 0; i < 3; i++)
+			assert_non_null(cgh_observe(g, i ? gr[i - 1] : y, i));
+		same_bits(g, NULL, NULL, 0, 1, 0);
+		ir_graph_free(g);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +271,7 @@ int main(void)
 	    cmocka_unit_test(test_full_reductions),
 	    cmocka_unit_test(test_row_reductions),
 	    cmocka_unit_test(test_small_reduction_not_split),
+	    cmocka_unit_test(test_conv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
