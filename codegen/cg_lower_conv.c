@@ -7,14 +7,16 @@
  *                         of the outputs that read it (a gather: no scatter, no zeroing)
  *     conv2d_bwd_weight   parallel over O*C/groups; per (ky, kx) a sum over (n, oh, ow)
  *
- * The sums are serial loops into one local, in the interpreter's order
- * (ir_conv.c). The local is f64 whatever the node's dtype, as the
- * interpreter's: a product of two floats is exact in double, so an f32
- * result is the double sum rounded once, the interpreter's value bit for
- * bit and closer to PyTorch's than a float sum. Padding is a bounds check
- * in the loop of its axis; the index is also clamped into the input so that the
- * loop-IR verifier can see every load is in range (the clamp changes
- * nothing where the check holds). An axis without padding needs neither.
+ * Each sum is serial loops into a local of its own, in the interpreter's
+ * order (ir_conv.c); up to LANES neighbouring outputs along the last axis
+ * are summed side by side, so their adds overlap. The locals are f64
+ * whatever the node's dtype, as the interpreter's: a product of two
+ * floats is exact in double, so an f32 result is the double sum rounded
+ * once, the interpreter's value bit for bit and closer to PyTorch's than a
+ * float sum. Padding is a bounds check in the loop of its axis; the index
+ * is also clamped into the input so that the loop-IR verifier can see
+ * every load is in range (the clamp changes nothing where the check
+ * holds). An axis without padding needs neither.
  */
 #include <stdio.h>
 
@@ -23,7 +25,8 @@
 
 /* loop variables: the parallel plane, two output positions, three summed */
 enum { V_P, V_A, V_B, V_R0, V_R1, V_R2, V_COUNT };
-enum { L_ACC, L_COUNT };
+#define LANES 8 /* outputs summed side by side (sums()) */
+enum { L_ACC, L_COUNT = L_ACC + LANES }; /* an accumulator per lane */
 
 typedef struct {
 	ir_arena *a;
@@ -91,45 +94,68 @@ static cg_expr *out_pos(convc *c, cg_expr *i, cg_expr *k, int64_t s, int64_t p, 
 
 static cg_stmt *guard(convc *c, cg_expr *ok, cg_stmt *s) { return ok ? cg_if(c->a, ok, s) : s; }
 
-/* for a, b (outputs): acc = 0; for r0, r1 (if ok1), r2 (if ok2): acc += x * y;
- * out[p*na*nb + a*nb + b] = acc. ok1 depends on r1 (not r2) and ok2 on
- * r2, so each check sits in the loop of its axis. */
-static cg_stmt *sums(convc *c, int out, int64_t na, int64_t nb, const int64_t r[3], cg_expr *ok1,
-                     cg_expr *ok2, cg_expr *x, cg_expr *y)
+/* One term x * y of an output's sum, with its checks: ok1 on the r1 axis
+ * (and a, never b), ok2 on the r2 axis (and b); NULL where always true. */
+typedef struct {
+	cg_expr *ok1, *ok2, *x, *y;
+} conv_term;
+
+/* The term of op's sum at the loop variables and output column b. */
+typedef conv_term (*term_fn)(convc *c, const int *buf, cg_expr *b);
+
+/*
+ * for a, for each block of LANES columns b: acc[l] = 0; for r0, r1 (if
+ * ok1), r2: acc[l] += x * y (if ok2) for each lane l; out[p, a, b+l] =
+ * acc[l]. Each output's sum keeps its order; the lanes are independent
+ * chains, so the adds of several outputs overlap instead of each waiting
+ * for the last. A last, partial block computes its missing lanes on a
+ * clamped column and does not store them.
+ */
+static cg_stmt *sums(convc *c, const int *buf, int64_t na, int64_t nb, const int64_t r[3],
+                     term_fn fn)
 {
 	ir_arena *a = c->a;
-	cg_stmt *t = cg_set(a, L_ACC, add(c, cg_local(a, CG_T_F64, L_ACC), mul(c, x, y)));
-	cg_stmt *inner = guard(c, ok1, cg_loop(a, V_R2, r[2], CG_L_SERIAL, guard(c, ok2, t)));
-	cg_stmt *red = cg_loop(a, V_R0, r[0], CG_L_SERIAL, cg_loop(a, V_R1, r[1], CG_L_SERIAL, inner));
-	cg_stmt *body = cg_set(a, L_ACC, cg_const_f(a, CG_T_F64, 0.0));
-	cg_append(&body, red);
-	cg_expr *at = add(c, muli(c, V(c, V_P), na * nb), add(c, muli(c, V(c, V_A), nb), V(c, V_B)));
-	cg_expr *v = cg_local(a, CG_T_F64, L_ACC);
-	cg_append(&body, cg_store(a, out, at, c->t == CG_T_F64 ? v : cg_cast(a, c->t, v)));
-	return cg_loop(a, V_A, na, CG_L_SERIAL, cg_loop(a, V_B, nb, CG_L_SERIAL, body));
+	int U = nb < LANES ? (int)nb : LANES;
+	cg_stmt *init = NULL, *terms = NULL, *stores = NULL;
+	cg_expr *ok1 = NULL;
+	for (int l = 0; l < U; l++) {
+		cg_expr *b = addi(c, muli(c, V(c, V_B), U), l), *bc = nb % U ? clamp(c, b, nb - 1) : b;
+		conv_term t = fn(c, buf, bc);
+		ok1 = t.ok1; /* the same in every lane */
+		cg_expr *acc = cg_local(a, CG_T_F64, L_ACC + l);
+		cg_append(&init, cg_set(a, L_ACC + l, cg_const_f(a, CG_T_F64, 0.0)));
+		cg_append(&terms, guard(c, t.ok2, cg_set(a, L_ACC + l, add(c, acc, mul(c, t.x, t.y)))));
+		cg_expr *at = add(c, muli(c, V(c, V_P), na * nb), add(c, muli(c, V(c, V_A), nb), bc));
+		cg_stmt *st = cg_store(a, buf[0], at, c->t == CG_T_F64 ? acc : cg_cast(a, c->t, acc));
+		cg_append(&stores, nb % U ? cg_if(a, bin(c, CG_B_LT, b, I(c, nb)), st) : st);
+	}
+	cg_stmt *inner = guard(c, ok1, cg_loop(a, V_R2, r[2], CG_L_SERIAL, terms));
+	cg_append(&init, cg_loop(a, V_R0, r[0], CG_L_SERIAL, cg_loop(a, V_R1, r[1], CG_L_SERIAL, inner)));
+	cg_append(&init, stores);
+	return cg_loop(a, V_A, na, CG_L_SERIAL, cg_loop(a, V_B, (nb + U - 1) / U, CG_L_SERIAL, init));
 }
 
-/* y[n,o,oh,ow] over (c, ky, kx); p = n*O + o */
-static cg_stmt *forward(convc *c, const int *buf, int64_t *planes)
+/* y[n,o,oh,ow] over (c, ky, kx); p = n*O + o, a = oh, b = ow */
+static conv_term forward(convc *c, const int *buf, cg_expr *b)
 {
 	const ir_conv_desc *d = &c->d;
 	int64_t Cg = d->C / d->groups, Og = d->O / d->groups;
 	cg_expr *n = bin(c, CG_B_DIV, V(c, V_P), I(c, d->O));
 	cg_expr *o = rem(c, V(c, V_P), n, d->O);
 	cg_expr *ch = add(c, muli(c, n, d->C), add(c, muli(c, bin(c, CG_B_DIV, o, I(c, Og)), Cg), V(c, V_R0)));
-	cg_expr *okh, *okw;
-	cg_expr *ih = in_pos(c, V(c, V_A), V(c, V_R1), d->sh, d->ph, d->dh, d->H, &okh);
-	cg_expr *iw = in_pos(c, V(c, V_B), V(c, V_R2), d->sw, d->pw, d->dw, d->W, &okw);
+	conv_term t;
+	cg_expr *ih = in_pos(c, V(c, V_A), V(c, V_R1), d->sh, d->ph, d->dh, d->H, &t.ok1);
+	cg_expr *iw = in_pos(c, b, V(c, V_R2), d->sw, d->pw, d->dw, d->W, &t.ok2);
 	cg_expr *xi = add(c, muli(c, add(c, muli(c, ch, d->H), ih), d->W), iw);
 	cg_expr *wi = add(c, muli(c, add(c, muli(c, add(c, muli(c, o, Cg), V(c, V_R0)), d->kh), V(c, V_R1)), d->kw),
 	                  V(c, V_R2));
-	int64_t r[3] = {Cg, d->kh, d->kw};
-	*planes = d->N * d->O;
-	return sums(c, buf[0], d->OH, d->OW, r, okh, okw, load(c, buf[1], xi), load(c, buf[2], wi));
+	t.x = load(c, buf[1], xi);
+	t.y = load(c, buf[2], wi);
+	return t;
 }
 
-/* dx[n,ci,ih,iw] over (o of ci's group, ky, kx); p = n*C + ci */
-static cg_stmt *bwd_data(convc *c, const int *buf, int64_t *planes)
+/* dx[n,ci,ih,iw] over (o of ci's group, ky, kx); p = n*C + ci, a = ih, b = iw */
+static conv_term bwd_data(convc *c, const int *buf, cg_expr *b)
 {
 	const ir_conv_desc *d = &c->d;
 	int64_t Cg = d->C / d->groups, Og = d->O / d->groups;
@@ -138,34 +164,34 @@ static cg_stmt *bwd_data(convc *c, const int *buf, int64_t *planes)
 	cg_expr *g = bin(c, CG_B_DIV, ci, I(c, Cg));
 	cg_expr *cl = rem(c, ci, g, Cg);
 	cg_expr *o = add(c, muli(c, g, Og), V(c, V_R0));
-	cg_expr *okh, *okw;
-	cg_expr *oh = out_pos(c, V(c, V_A), V(c, V_R1), d->sh, d->ph, d->dh, d->OH, &okh);
-	cg_expr *ow = out_pos(c, V(c, V_B), V(c, V_R2), d->sw, d->pw, d->dw, d->OW, &okw);
+	conv_term t;
+	cg_expr *oh = out_pos(c, V(c, V_A), V(c, V_R1), d->sh, d->ph, d->dh, d->OH, &t.ok1);
+	cg_expr *ow = out_pos(c, b, V(c, V_R2), d->sw, d->pw, d->dw, d->OW, &t.ok2);
 	cg_expr *dyi = add(c, muli(c, add(c, muli(c, add(c, muli(c, n, d->O), o), d->OH), oh), d->OW), ow);
 	cg_expr *wi = add(c, muli(c, add(c, muli(c, add(c, muli(c, o, Cg), cl), d->kh), V(c, V_R1)), d->kw),
 	                  V(c, V_R2));
-	int64_t r[3] = {Og, d->kh, d->kw};
-	*planes = d->N * d->C;
-	return sums(c, buf[0], d->H, d->W, r, okh, okw, load(c, buf[1], dyi), load(c, buf[2], wi));
+	t.x = load(c, buf[1], dyi);
+	t.y = load(c, buf[2], wi);
+	return t;
 }
 
-/* dw[o,c,ky,kx] over (n, oh, ow); p = o*Cg + c */
-static cg_stmt *bwd_weight(convc *c, const int *buf, int64_t *planes)
+/* dw[o,c,ky,kx] over (n, oh, ow); p = o*Cg + c, a = ky, b = kx */
+static conv_term bwd_weight(convc *c, const int *buf, cg_expr *b)
 {
 	const ir_conv_desc *d = &c->d;
 	int64_t Cg = d->C / d->groups, Og = d->O / d->groups;
 	cg_expr *o = bin(c, CG_B_DIV, V(c, V_P), I(c, Cg));
 	cg_expr *cl = rem(c, V(c, V_P), o, Cg);
 	cg_expr *ch = add(c, muli(c, V(c, V_R0), d->C), add(c, muli(c, bin(c, CG_B_DIV, o, I(c, Og)), Cg), cl));
-	cg_expr *okh, *okw;
-	cg_expr *ih = in_pos(c, V(c, V_R1), V(c, V_A), d->sh, d->ph, d->dh, d->H, &okh);
-	cg_expr *iw = in_pos(c, V(c, V_R2), V(c, V_B), d->sw, d->pw, d->dw, d->W, &okw);
+	conv_term t;
+	cg_expr *ih = in_pos(c, V(c, V_R1), V(c, V_A), d->sh, d->ph, d->dh, d->H, &t.ok1);
+	cg_expr *iw = in_pos(c, V(c, V_R2), b, d->sw, d->pw, d->dw, d->W, &t.ok2);
 	cg_expr *xi = add(c, muli(c, add(c, muli(c, ch, d->H), ih), d->W), iw);
 	cg_expr *dyi = add(c, muli(c, add(c, muli(c, add(c, muli(c, V(c, V_R0), d->O), o), d->OH), V(c, V_R1)), d->OW),
 	                   V(c, V_R2));
-	int64_t r[3] = {d->N, d->OH, d->OW};
-	*planes = d->O * Cg;
-	return sums(c, buf[0], d->kh, d->kw, r, okh, okw, load(c, buf[1], xi), load(c, buf[2], dyi));
+	t.x = load(c, buf[1], xi);
+	t.y = load(c, buf[2], dyi);
+	return t;
 }
 
 int cg_lower_conv(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf, char *err,
@@ -180,13 +206,23 @@ int cg_lower_conv(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf, c
 	k->nvars = V_COUNT;
 	k->nlocals = L_COUNT;
 	k->local_type = ir_arena_alloc(a, L_COUNT * sizeof *k->local_type);
-	k->local_type[L_ACC] = CG_T_F64;
-	int64_t planes;
-	cg_stmt *body = n->op == IR_OP_CONV2D            ? forward(&c, buf, &planes)
-	                : n->op == IR_OP_CONV2D_BWD_DATA ? bwd_data(&c, buf, &planes)
-	                                                 : bwd_weight(&c, buf, &planes);
+	for (int i = 0; i < L_COUNT; i++)
+		k->local_type[i] = CG_T_F64;
 	const ir_conv_desc *d = &c.d;
-	k->work = d->N * d->O * d->OH * d->OW * (d->C / d->groups) * d->kh * d->kw;
+	int64_t Cg = d->C / d->groups;
+	cg_stmt *body;
+	int64_t planes;
+	if (n->op == IR_OP_CONV2D) {
+		planes = d->N * d->O;
+		body = sums(&c, buf, d->OH, d->OW, (int64_t[]){Cg, d->kh, d->kw}, forward);
+	} else if (n->op == IR_OP_CONV2D_BWD_DATA) {
+		planes = d->N * d->C;
+		body = sums(&c, buf, d->H, d->W, (int64_t[]){d->O / d->groups, d->kh, d->kw}, bwd_data);
+	} else {
+		planes = d->O * Cg;
+		body = sums(&c, buf, d->kh, d->kw, (int64_t[]){d->N, d->OH, d->OW}, bwd_weight);
+	}
+	k->work = d->N * d->O * d->OH * d->OW * Cg * d->kh * d->kw;
 	k->body = cg_loop(a, V_P, planes, CG_L_PARALLEL, body);
 	return 0;
 }
