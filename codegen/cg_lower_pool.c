@@ -36,6 +36,8 @@ typedef struct {
 	cg_expr *i;     /* the input position */
 	cg_expr *valid; /* inside the input and the window */
 	cg_expr *padded; /* inside the window counting padding (count_include_pad) */
+	cg_expr *at;    /* i clamped into [0, len): loads index with it, so the loop-IR
+	                   verifier sees them in range (where `valid` holds, at == i) */
 	int64_t extent; /* trip count of the window loop */
 } axis;
 
@@ -52,6 +54,7 @@ static axis axis_of(poolc *c, int ov, int kv, int64_t k, int64_t s, int64_t p, i
 		x.i = bin(c, CG_B_ADD, x.start, V(c, kv));
 		x.valid = bin(c, CG_B_LT, x.i, end);
 		x.padded = x.valid;
+		x.at = bin(c, CG_B_MIN, x.i, I(c, len - 1));
 		x.extent = 0;
 		for (int64_t j = 0; j < olen; j++) {
 			ir_pool_win w = ir_pool_window(c->fwd, 0, 0, 0, j, len, olen);
@@ -63,6 +66,7 @@ static axis axis_of(poolc *c, int ov, int kv, int64_t k, int64_t s, int64_t p, i
 	x.i = bin(c, CG_B_ADD, x.start, V(c, kv));
 	x.valid = bin(c, CG_B_AND, bin(c, CG_B_GE, x.i, I(c, 0)), bin(c, CG_B_LT, x.i, I(c, len)));
 	x.padded = bin(c, CG_B_LT, x.i, I(c, len + p));
+	x.at = p ? bin(c, CG_B_MAX, bin(c, CG_B_MIN, x.i, I(c, len - 1)), I(c, 0)) : x.i;
 	x.extent = k;
 	return x;
 }
@@ -90,7 +94,7 @@ static cg_stmt *argmax(poolc *c, axis *h, axis *w, int xbuf)
 	cg_expr *w0 = cg_select(a, bin(c, CG_B_GT, w->start, zero), w->start, zero);
 	cg_stmt *s = cg_set(a, L_BEST, bin(c, CG_B_ADD, bin(c, CG_B_MUL, h0, I(c, c->W)), w0));
 	cg_append(&s, cg_set(a, L_BESTV, F(c, -INFINITY)));
-	cg_expr *v = plane_at(c, xbuf, h->i, w->i);
+	cg_expr *v = plane_at(c, xbuf, h->at, w->at);
 	cg_expr *better = bin(c, CG_B_OR, bin(c, CG_B_GT, v, L(c, L_BESTV)), cg_un(a, CG_U_ISNAN, v));
 	cg_expr *pos = bin(c, CG_B_ADD, bin(c, CG_B_MUL, h->i, I(c, c->W)), w->i);
 	cg_stmt *upd = cg_set(a, L_BEST, cg_select(a, better, pos, L(c, L_BEST)));
@@ -159,13 +163,13 @@ int cg_lower_pool(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf, c
 		body = counts(&c, &h, &w);
 		if (grad) {
 			/* dx += dy / divisor over the window */
-			cg_expr *at = bin(&c, CG_B_ADD, pbase, bin(&c, CG_B_ADD, bin(&c, CG_B_MUL, h.i, I(&c, c.W)), w.i));
+			cg_expr *at = bin(&c, CG_B_ADD, pbase, bin(&c, CG_B_ADD, bin(&c, CG_B_MUL, h.at, I(&c, c.W)), w.at));
 			cg_expr *g = bin(&c, CG_B_DIV, cg_load(a, c.t, buf[2], o), divisor(&c));
 			cg_append(&body, window(&c, &h, &w,
 			                        cg_store(a, buf[0], at, bin(&c, CG_B_ADD, cg_load(a, c.t, buf[0], at), g))));
 		} else {
 			cg_append(&body, cg_set(a, L_ACC, F(&c, 0.0)));
-			cg_stmt *acc = cg_set(a, L_ACC, bin(&c, CG_B_ADD, L(&c, L_ACC), plane_at(&c, buf[1], h.i, w.i)));
+			cg_stmt *acc = cg_set(a, L_ACC, bin(&c, CG_B_ADD, L(&c, L_ACC), plane_at(&c, buf[1], h.at, w.at)));
 			cg_append(&body, window(&c, &h, &w, acc));
 			/* an empty window gives 0, as ATen */
 			cg_expr *y = cg_select(a, bin(&c, CG_B_GT, L(&c, L_CNT), F(&c, 0.0)),
