@@ -56,7 +56,7 @@ static const cli_command commands[] = {
 	{"steps", cli_steps, "run K training steps from given weights and batches (for checking)",
 	 "usage: samc steps model.lua --init INIT.safetensors --batches BATCHES.safetensors\n"
 	 "                  --steps K --out OUT.safetensors [--dtype f32|f64] [--backend NAME]\n"
-	 "                  [--set key=value ...]\n"
+	 "                  [--eval] [--set key=value ...]\n"
 	 "\n"
 	 "Runs K steps of the model's training recipe (optimizer, SAM, schedule) and\n"
 	 "writes the result, so samc can be compared with any other framework.\n"
@@ -64,7 +64,9 @@ static const cli_command commands[] = {
 	 "  BATCHES  \"<input>.<k>\" for k = 0..K-1 (labels as I32 or I64)\n"
 	 "  OUT      the parameters after K steps, optimizer state as\n"
 	 "           \"opt.<param>.<buffer>\" (momentum_buffer, exp_avg, exp_avg_sq),\n"
+	 "           the model's state (batch_norm's running statistics) by name,\n"
 	 "           and \"loss\" [K]: the loss each step reported (SAM: the first pass's)\n"
+	 "--eval: then also the eval program on batch 0 as \"eval.<output>\" (means).\n"
 	 "The learning rate of step t follows the recipe's schedule over a run of K steps.\n"
 	 "--backend: cpu (LLVM-compiled, the default) or interp (the reference interpreter).\n"},
 };

@@ -3,10 +3,13 @@
  * weights on given batches and write every parameter, every optimizer
  * state tensor and the losses to a safetensors file. It is how samc is
  * checked against PyTorch (tests/oracle/) and against any other framework.
+ * With --eval it then runs the evaluation program on step 0's batch and
+ * writes its loss and metrics, as means over the batch, as eval.<name>.
  */
 #include "cli.h"
 #include "cli_backend.h"
 #include "pass_pipeline.h"
+#include "rt_init.h"
 #include "rt_recipe.h"
 #include "rt_safetensors.h"
 #include "rt_store.h"
@@ -18,6 +21,7 @@
 typedef struct {
 	const char *init, *batches, *out, *backend;
 	long steps;
+	int eval; /* also run the eval program on batch 0 */
 } steps_args;
 
 static rt_dtype to_rt(ir_dtype t) { return t == IR_F64 ? RT_F64 : t == IR_I32 ? RT_I32 : RT_F32; }
@@ -66,6 +70,13 @@ static int load_init(const char *path, rt_store *st, rt_err *err)
 	int rc = 0;
 	for (int i = 0; i < st->n && rc == 0; i++) {
 		const rt_slot *s = &st->buf[i].slot;
+		if (s->role == RT_SLOT_STATE) {
+			/* state starts by its rule (running_var at ones), as in training */
+			void *h = rt_store_host(st, i);
+			rc = !h ? rt_errf(err, "out of memory for '%s'", s->name)
+			        : rt_init_slot(s, h, 0, err) || rt_store_flush(st, i, err) ? -1 : 0;
+			continue;
+		}
 		if (s->role != RT_SLOT_PARAM)
 			continue;
 		const rt_tensor *t = rt_tensors_find(&ts, s->name);
@@ -106,11 +117,45 @@ static int load_batch(const rt_tensors *ts, const char *path, rt_store *st, long
 	return 0;
 }
 
+/* The eval program on step 0's batch, every row real: its masked sums
+ * divided by the batch size into ev[0..noutputs). */
+static int run_eval(const rt_tensors *batches, const char *path, rt_store *st, rt_exec *x,
+                    void **bind, double *ev, rt_err *err)
+{
+	int mi = rt_store_find(st, "eval.mask");
+	if (load_batch(batches, path, st, 0, err) != 0)
+		return -1;
+	if (mi < 0)
+		return rt_errf(err, "samc steps: the eval program has no 'eval.mask' input");
+	rt_slot *ms = &st->buf[mi].slot;
+	void *h = rt_store_host(st, mi);
+	if (!h)
+		return rt_errf(err, "out of memory for the eval mask");
+	rt_tensor view = {.name = (char *)ms->name, .dtype = ms->dtype, .rank = ms->rank, .data = h};
+	memcpy(view.dim, ms->dim, sizeof view.dim);
+	for (int64_t i = 0; i < ms->dim[0]; i++)
+		rt_tensor_set(&view, i, 1.0);
+	if (rt_store_flush(st, mi, err) != 0 || x->run(x, bind, ev, err) != 0)
+		return -1;
+	for (int i = 0; i < x->noutputs; i++)
+		ev[i] /= (double)ms->dim[0];
+	return 0;
+}
+
 static int write_out(const char *path, const rt_store *st, const double *loss, long K, ir_dtype t,
-                     rt_err *err)
+                     const rt_exec *ex, const double *ev, rt_err *err)
 {
 	rt_tensors out = {0};
 	int rc = 0;
+	for (int i = 0; ex && i < ex->noutputs && rc == 0; i++) {
+		char name[256];
+		snprintf(name, sizeof name, "eval.%s", ex->outputs[i]);
+		rt_tensor *o = rt_tensors_add(&out, name, to_rt(t), 0, NULL);
+		if (!o)
+			rc = rt_errf(err, "out of memory");
+		else
+			rt_tensor_set(o, 0, ev[i]);
+	}
 	for (int i = 0; i < st->n && rc == 0; i++) {
 		const rt_slot *s = &st->buf[i].slot;
 		if (s->role == RT_SLOT_INPUT)
@@ -138,10 +183,11 @@ static int run_steps(const steps_args *sa, ir_model *m)
 	char msg[1024];
 	rt_err err = {{0}};
 	pass_programs progs;
-	rt_exec *sam = NULL, *base = NULL;
+	rt_exec *sam = NULL, *base = NULL, *ev = NULL;
 	rt_store st = {0};
 	rt_tensors batches = {0};
-	void **bind_sam = NULL, **bind_base = NULL;
+	void **bind_sam = NULL, **bind_base = NULL, **bind_ev = NULL;
+	double *evout = NULL;
 	double *loss = calloc((size_t)sa->steps, sizeof *loss);
 	double *outs = NULL;
 	int rc = CLI_ERR_MODEL;
@@ -154,14 +200,17 @@ static int run_steps(const steps_args *sa, ir_model *m)
 		return CLI_ERR_MODEL;
 	}
 	if ((progs.sam.g && !(sam = cli_exec_new(sa->backend, &progs.sam, 0, &po, msg, sizeof msg))) ||
-	    (progs.base.g && !(base = cli_exec_new(sa->backend, &progs.base, 0, &po, msg, sizeof msg)))) {
+	    (progs.base.g && !(base = cli_exec_new(sa->backend, &progs.base, 0, &po, msg, sizeof msg))) ||
+	    (sa->eval && !(ev = cli_exec_new(sa->backend, &progs.eval, 0, &po, msg, sizeof msg)))) {
 		fprintf(stderr, "samc steps: %s\n", msg);
 		goto done;
 	}
 	if ((sam && rt_store_add_exec(&st, sam, &err)) || (base && rt_store_add_exec(&st, base, &err)) ||
+	    (ev && rt_store_add_exec(&st, ev, &err)) ||
 	    load_init(sa->init, &st, &err) || rt_st_read(sa->batches, &batches, NULL, &err) ||
 	    (sam && !(bind_sam = rt_store_bind(&st, sam, &err))) ||
-	    (base && !(bind_base = rt_store_bind(&st, base, &err))))
+	    (base && !(bind_base = rt_store_bind(&st, base, &err))) ||
+	    (ev && !(bind_ev = rt_store_bind(&st, ev, &err))))
 		goto fail;
 	const rt_recipe *r = &m->recipe;
 	int every = r->opt.sam ? (r->opt.sam_every > 0 ? r->opt.sam_every : 1) : 0;
@@ -181,7 +230,10 @@ static int run_steps(const steps_args *sa, ir_model *m)
 			goto fail;
 		loss[t] = outs[0];
 	}
-	if (write_out(sa->out, &st, loss, sa->steps, m->g->fdtype, &err) != 0)
+	if (ev && (!(evout = calloc((size_t)ev->noutputs + 1, sizeof *evout)) ||
+	           run_eval(&batches, sa->batches, &st, ev, bind_ev, evout, &err) != 0))
+		goto fail;
+	if (write_out(sa->out, &st, loss, sa->steps, m->g->fdtype, ev, evout, &err) != 0)
 		goto fail;
 	rc = CLI_OK;
 	goto done;
@@ -191,10 +243,13 @@ done:
 	free(outs);
 	free(bind_sam);
 	free(bind_base);
+	free(bind_ev);
+	free(evout);
 	rt_tensors_free(&batches);
 	rt_store_free(&st);
 	cli_exec_free(sam);
 	cli_exec_free(base);
+	cli_exec_free(ev);
 	pass_programs_free(&progs);
 	free(loss);
 	return rc;
@@ -204,7 +259,7 @@ int cli_steps(int argc, char **argv)
 {
 	cli_model_args ma;
 	cli_model_args_init(&ma);
-	steps_args sa = {NULL, NULL, NULL, "cpu", -1};
+	steps_args sa = {NULL, NULL, NULL, "cpu", -1, 0};
 	for (int i = 1; i < argc;) {
 		int bad = 0;
 		const char *v;
@@ -219,7 +274,10 @@ int cli_steps(int argc, char **argv)
 			sa.batches = v;
 		else if ((v = cli_option_value("--out", &i, argc, argv, &bad)))
 			sa.out = v;
-		else if ((v = cli_option_value("--backend", &i, argc, argv, &bad)))
+		else if (!strcmp(argv[i], "--eval")) {
+			sa.eval = 1;
+			i++;
+		} else if ((v = cli_option_value("--backend", &i, argc, argv, &bad)))
 			sa.backend = v;
 		else if ((v = cli_option_value("--steps", &i, argc, argv, &bad))) {
 			char *end;

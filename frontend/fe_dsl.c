@@ -125,14 +125,51 @@ static int fe_input(lua_State *L)
 	return 1;
 }
 
-ir_node *fe_new_param(lua_State *L, const char *fn, const char *name, ir_shape s,
-                      ir_init init)
+/* A parameter or state of that name, as an error. */
+static void fe_check_new_name(lua_State *L, const char *fn, const char *name)
 {
 	fe_dsl *d = fe_dsl_of(L);
 	const fe_decl *prev = fe_decl_find(d->params, d->nparams, name);
 	if (prev)
 		fe_sandbox_error(L, "%s: parameter '%s' already declared at line %d (every "
 		                 "parameter needs its own name)", fn, name, prev->line);
+	prev = fe_decl_find(d->states, d->nstates, name);
+	if (prev)
+		fe_sandbox_error(L, "%s: '%s' already declared as a state at line %d (every "
+		                 "parameter and state needs its own name)", fn, name, prev->line);
+}
+
+ir_node *fe_new_state(lua_State *L, const char *fn, const char *name, ir_shape s, ir_init init)
+{
+	fe_dsl *d = fe_dsl_of(L);
+	fe_check_new_name(L, fn, name);
+	fe_dsl_here(L);
+	ir_node *n = fe_dsl_built(L, ir_state_init(d->g, name, d->g->fdtype, s, init));
+	fe_decl *dc = fe_decl_push(L, &d->states, &d->nstates, &d->cap_states);
+	dc->node = n;
+	dc->line = fe_sandbox_caller_line(L);
+	return n;
+}
+
+void fe_new_update(lua_State *L, ir_node *target, ir_node *value)
+{
+	fe_dsl *d = fe_dsl_of(L);
+	if (d->nupdates == d->cap_updates) {
+		int ncap = d->cap_updates ? d->cap_updates * 2 : 16;
+		ir_update *na = ir_arena_alloc(&d->g->arena, (size_t)ncap * sizeof *na);
+		if (d->nupdates)
+			memcpy(na, d->updates, (size_t)d->nupdates * sizeof *na);
+		d->updates = na;
+		d->cap_updates = ncap;
+	}
+	d->updates[d->nupdates++] = (ir_update){target, value};
+}
+
+/* Declares one parameter; `fn` names the DSL function for messages. */
+ir_node *fe_new_param(lua_State *L, const char *fn, const char *name, ir_shape s, ir_init init)
+{
+	fe_dsl *d = fe_dsl_of(L);
+	fe_check_new_name(L, fn, name);
 	fe_dsl_here(L);
 	ir_node *n = fe_dsl_built(L, ir_param(d->g, name, d->g->fdtype, s, init));
 	fe_decl *dc = fe_decl_push(L, &d->params, &d->nparams, &d->cap_params);
@@ -279,4 +316,5 @@ void fe_dsl_open(lua_State *L, fe_dsl *d)
 	fe_conv_open(L);
 	fe_losses_open(L);
 	fe_margs_open(L);
+	fe_norm_open(L);
 }

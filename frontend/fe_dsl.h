@@ -30,8 +30,11 @@ typedef struct {
 	int batch_override;      /* from --set batch_size=N; 0 = none */
 	fe_decl *params;  int nparams, cap_params;  /* declaration order */
 	fe_decl *inputs;  int ninputs, cap_inputs;
+	fe_decl *states;  int nstates, cap_states;  /* the layers' state (running stats) */
+	ir_update *updates; int nupdates, cap_updates;
 	int nlinear;             /* layers named automatically so far */
 	int nconv;               /* conv2d layers named automatically so far */
+	int nbn, nln;            /* batch_norm, layer_norm named automatically */
 	int sealed;              /* the file has returned: no more building */
 	const char *const *margs; /* model arguments "name=value" (--arg), fe_margs.c */
 	int nmargs;
@@ -54,6 +57,14 @@ void fe_losses_open(lua_State *L); /* fe_losses.c */
 void fe_margs_open(lua_State *L); /* arg(): model arguments (fe_margs.c) */
 /* The first model argument the model never read, or -1. */
 int fe_margs_unused(const fe_dsl *d);
+void fe_norm_open(lua_State *L); /* batch_norm, layer_norm (fe_norm.c) */
+
+/* Declarations the layers make (`fn` names the DSL function in messages).
+ * A name may be declared once, as a parameter or as a state. */
+ir_node *fe_new_param(lua_State *L, const char *fn, const char *name, ir_shape s, ir_init init);
+ir_node *fe_new_state(lua_State *L, const char *fn, const char *name, ir_shape s, ir_init init);
+/* Records target := value for the training programs (ir_update). */
+void fe_new_update(lua_State *L, ir_node *target, ir_node *value);
 
 /* Tensors */
 void fe_tensor_push(lua_State *L, ir_node *n);
@@ -65,11 +76,6 @@ char *fe_tensor_describe(const ir_node *n, char *buf, size_t len);
 void fe_dsl_here(lua_State *L);
 /* Passes a builder result through; NULL raises the builder's message. */
 ir_node *fe_dsl_built(lua_State *L, ir_node *n);
-
-/* Declares parameter `name` (a layer's "<layer>.weight"); `fn` names the
- * DSL function for messages. Raises on a duplicate name. */
-ir_node *fe_new_param(lua_State *L, const char *fn, const char *name, ir_shape s,
-                      ir_init init);
 
 /* Argument checks. They raise "<file>:<line>: fn: argument N (what) must
  * be ..., got ..." on failure. */

@@ -152,6 +152,8 @@ int fe_load_model(const char *path, const fe_options *opt, ir_model **out,
 	}
 	fe_copy_decls(&d, d.params, d.nparams, &m->params, &m->nparams);
 	fe_copy_decls(&d, d.inputs, d.ninputs, &m->inputs, &m->ninputs);
+	m->updates = d.updates;
+	m->nupdates = d.nupdates;
 	*out = m;
 	return 0;
 }

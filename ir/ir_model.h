@@ -19,6 +19,16 @@ typedef struct {
 	ir_node *node;
 } ir_named;
 
+/* A state update the model declares (batch_norm's running statistics):
+ * target (a STATE leaf) := value at the end of a training step. The
+ * training programs assign the value the first forward pass computes (a
+ * SAM step's second pass writes no state, see pass_sam.h); evaluation
+ * programs write no state. */
+typedef struct {
+	ir_node *target;
+	ir_node *value;
+} ir_update;
+
 typedef struct {
 	ir_graph *g;
 	const char *file;     /* model file path */
@@ -26,6 +36,7 @@ typedef struct {
 	ir_node **inputs;  int ninputs;
 	ir_node *loss;                     /* scalar */
 	ir_named *metrics; int nmetrics;   /* scalars, e.g. accuracy */
+	ir_update *updates; int nupdates;  /* model state updates, in declaration order */
 	ir_recipe recipe;
 } ir_model;
 

@@ -52,9 +52,10 @@ static int run_ir(pass_ctx *c, char *err, size_t errlen)
 	c->params = calloc((size_t)np + 1, sizeof *c->params);
 	c->grads = calloc((size_t)np + 1, sizeof *c->grads);
 	c->metrics = calloc((size_t)m->nmetrics + 1, sizeof *c->metrics);
+	c->updates = calloc((size_t)m->nupdates + 1, sizeof *c->updates);
 	p->outs = calloc((size_t)cap, sizeof *p->outs);
 	p->names = calloc((size_t)cap, sizeof *p->names);
-	if (!c->params || !c->grads || !c->metrics || !p->outs || !p->names) {
+	if (!c->params || !c->grads || !c->metrics || !c->updates || !p->outs || !p->names) {
 		free(map);
 		return graph_err(c, err, errlen);
 	}
@@ -63,6 +64,10 @@ static int run_ir(pass_ctx *c, char *err, size_t errlen)
 	for (int i = 0; i < m->nmetrics; i++) {
 		c->metrics[i].name = ir_arena_strdup(&p->g->arena, m->metrics[i].name);
 		c->metrics[i].node = map[m->metrics[i].node->id];
+	}
+	for (int i = 0; i < m->nupdates; i++) {
+		c->updates[i].target = map[m->updates[i].target->id];
+		c->updates[i].value = map[m->updates[i].value->id];
 	}
 	c->loss = map[m->loss->id];
 	free(map);
@@ -112,7 +117,7 @@ static int run_sam(pass_ctx *c, char *err, size_t errlen)
 	ir_node **g2 = calloc((size_t)np + 1, sizeof *g2);
 	if (!g2 || step_inputs(c, &lr, &step) ||
 	    pass_sam(c->prog.g, &c->m->recipe.opt, c->loss, c->params, c->grads, np,
-	             c->m->g->nnodes, g2) != 0) {
+	             c->m->g->nnodes, c->updates, c->m->nupdates, g2) != 0) {
 		free(g2);
 		return graph_err(c, err, errlen);
 	}
@@ -123,6 +128,10 @@ static int run_sam(pass_ctx *c, char *err, size_t errlen)
 static int run_optim(pass_ctx *c, char *err, size_t errlen)
 {
 	ir_node *lr, *step;
+	/* a SAM step's state updates are pass_sam's (from its first pass) */
+	if (c->kind != PASS_PROG_SAM &&
+	    pass_state_updates(c->prog.g, c->updates, c->m->nupdates) != 0)
+		return graph_err(c, err, errlen);
 	if (step_inputs(c, &lr, &step) ||
 	    pass_optim_lower(c->prog.g, &c->m->recipe.opt, c->params, c->update_grads, c->m->nparams,
 	                     lr, step) != 0)
@@ -221,6 +230,8 @@ void pass_ctx_free(pass_ctx *c)
 	free(c->params);
 	free(c->grads);
 	free(c->metrics);
+	free(c->updates);
+	c->updates = NULL;
 	pass_program_free(&c->prog);
 	c->params = c->grads = c->update_grads = NULL;
 	c->metrics = NULL;

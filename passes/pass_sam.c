@@ -8,11 +8,52 @@
  * forward with w~ in place of w), so the base update sees the exact
  * original w and no restore exists at all. Each group's rho is a step
  * input, so it can change between steps without a recompile.
+ *
+ * State is written by the first pass only (pass_sam.h): the model's state
+ * updates are assigned from first-pass values before the forward is
+ * re-emitted, and pass_sam_check_state proves afterwards that no assign
+ * reads anything that depends on w~.
  */
 #include "pass_sam.h"
 #include "pass_autodiff.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+int pass_state_updates(ir_graph *g, const ir_update *upd, int nupd)
+{
+	for (int i = 0; i < nupd; i++) {
+		g->cur = upd[i].value->loc;
+		if (!ir_assign(g, upd[i].target, upd[i].value))
+			return -1;
+	}
+	return 0;
+}
+
+int pass_sam_check_state(ir_graph *g, ir_node *const *wt, int n)
+{
+	char *pert = calloc((size_t)g->nnodes + 1, 1);
+	if (!pert) {
+		ir_error(g, g->cur, "sam: out of memory");
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		pert[wt[i]->id] = 1;
+	int rc = 0;
+	/* inputs come first, so one walk in order marks every dependant */
+	for (int i = 0; i < g->nnodes && rc == 0; i++) {
+		ir_node *x = g->nodes[i];
+		for (int k = 0; k < x->nin && !pert[i]; k++)
+			pert[i] = pert[x->in[k]->id];
+		if (x->op == IR_OP_ASSIGN && pert[x->in[1]->id]) {
+			ir_error(g, x->loc, "sam: the update of '%s' reads the perturbed weights (the "
+			         "second pass of a SAM step writes no state)", x->in[0]->name);
+			rc = -1;
+		}
+	}
+	free(pert);
+	return rc;
+}
 
 /* rho of a parameter's group: a step input (see rt_step_scalars). */
 static ir_node *rho_input(ir_graph *g, const opt_config *o, const char *param_name)
@@ -26,7 +67,8 @@ static ir_node *rho_input(ir_graph *g, const opt_config *o, const char *param_na
 }
 
 int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *params,
-             ir_node *const *g1, int n, int forward_end, ir_node **g2_out)
+             ir_node *const *g1, int n, int forward_end, const ir_update *upd, int nupd,
+             ir_node **g2_out)
 {
 	ir_node **wt = calloc((size_t)n, sizeof *wt);
 	if (!wt) {
@@ -35,6 +77,9 @@ int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *pa
 	}
 	int rc = -1;
 	ir_dtype t = g->fdtype;
+	/* the first pass's state updates, assigned before anything is perturbed */
+	if (pass_state_updates(g, upd, nupd) != 0)
+		goto done;
 
 	/* n2 = sum over params of sum((a*g1)^2) */
 	ir_node *n2 = NULL;
@@ -67,6 +112,8 @@ int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *pa
 	ir_node *loss2 = map[loss->id] ? map[loss->id] : loss;
 	free(map);
 	rc = pass_grad(g, loss2, wt, n, g2_out);
+	if (rc == 0)
+		rc = pass_sam_check_state(g, wt, n);
 done:
 	free(wt);
 	return rc;

@@ -16,8 +16,26 @@
  * second pass reads w~ as its own value, and the base update that follows
  * reads w. Returns 0 or -1 (g->err). */
 /* `forward_end`: nodes before it form the forward pass that is re-emitted
- * at w~ (the first backward, after it, is not). */
+ * at w~ (the first backward, after it, is not).
+ *
+ * The second pass writes no state. The model's state updates (upd[0..nupd),
+ * e.g. batch_norm's running statistics) are assigned here from the values
+ * the first forward pass computes, before anything is re-emitted, and
+ * pass_sam_check_state then refuses the step if any assign reads a value
+ * that depends on w~: so running statistics and num_batches_tracked move
+ * once per SAM step, as with davda54's bypass of BatchNorm's momentum in
+ * the second pass and google-research/sam's discarded second-pass state. */
 int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *params,
-             ir_node *const *g1, int n, int forward_end, ir_node **g2_out);
+             ir_node *const *g1, int n, int forward_end, const ir_update *upd, int nupd,
+             ir_node **g2_out);
+
+/* The rule above as a check: 0 when no ASSIGN of g reads (through any
+ * chain of nodes) one of wt[0..n); else -1 and g->err names the assign's
+ * target. */
+int pass_sam_check_state(ir_graph *g, ir_node *const *wt, int n);
+
+/* Appends target := value for each of the model's state updates (a
+ * training step's; evaluation writes no state). 0 or -1 (g->err). */
+int pass_state_updates(ir_graph *g, const ir_update *upd, int nupd);
 
 #endif

@@ -110,6 +110,18 @@ static int fold(const ir_node *n, double *v)
 	return ir_interp_node(&t, pin, v, err, sizeof err) == 0;
 }
 
+/* where(c, a, b) with a constant c is a or b, when that branch already has
+ * the result's dtype and shape: so a program keeps only the branch of its
+ * train/eval mode (ir_mode). NULL when it is not such a node. */
+static ir_node *chosen_branch(const ir_node *n)
+{
+	if (n->op != IR_OP_WHERE || n->in[0]->op != IR_OP_CONST)
+		return NULL;
+	double c = ir_attr_f(n->in[0], IR_ATTR_VALUE);
+	ir_node *b = n->in[c != 0 ? 1 : 2]; /* NaN counts as true, as in the interpreter */
+	return b->dtype == n->dtype && ir_shape_eq(&b->shape, &n->shape) ? b : NULL;
+}
+
 int pass_simplify(ir_graph *g, ir_node **outs, int nout)
 {
 	int n = g->nnodes;
@@ -129,6 +141,11 @@ int pass_simplify(ir_graph *g, ir_node **outs, int nout)
 		for (int k = 0; k < x->nin; k++)
 			if (rep[x->in[k]->id])
 				x->in[k] = rep[x->in[k]->id];
+		ir_node *br = chosen_branch(x);
+		if (br) {
+			rep[i] = br;
+			continue;
+		}
 		double v;
 		if (fold(x, &v)) {
 			/* becomes a constant where it stands: its readers and its

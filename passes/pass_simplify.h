@@ -14,7 +14,8 @@ int pass_dce(ir_graph *g, ir_node *const *outs, int nout);
 /* Common subexpressions merged (same op, inputs and attributes) and ops
  * whose inputs are all constants folded into one constant, computed by
  * the interpreter's own arithmetic and rounding, so numerics do not
- * change. Reads of a replaced node, outs[] included, move to its
+ * change. A where() whose condition is a constant (the resolved train/eval
+ * mode) becomes the branch it selects. Reads of a replaced node, outs[] included, move to its
  * replacement; the replaced nodes are left for pass_dce. */
 int pass_simplify(ir_graph *g, ir_node **outs, int nout);
 

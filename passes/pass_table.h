@@ -105,6 +105,7 @@ struct pass_ctx {
 	/* between graph rows */
 	ir_node **params, **grads, **update_grads;
 	ir_named *metrics;
+	ir_update *updates;       /* the model's state updates, in the program */
 	ir_node *loss;
 };
 

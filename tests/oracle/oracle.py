@@ -86,9 +86,11 @@ def write_inputs(model, init, batches, dtype, d):
     return init_path, batch_path
 
 
-def run_samc(samc, model_path, init_path, batch_path, steps, out_path, dtype, backend):
+def run_samc(samc, model_path, init_path, batch_path, steps, out_path, dtype, backend, evaluate):
     cmd = [samc, "steps", model_path, "--init", init_path, "--batches", batch_path,
            "--steps", str(steps), "--out", out_path, "--dtype", dtype]
+    if evaluate:
+        cmd += ["--eval"]
     if backend:
         cmd += ["--backend", backend]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -200,8 +202,10 @@ def main():
                     os.makedirs(d, exist_ok=True)
                 init_path, batch_path = write_inputs(model, init, batches, dtype, d)
                 out_path = os.path.join(d, "out.safetensors")
+                # a model with state (batch_norm) also checks its eval program
+                evaluate = bool(model.states)
                 r, cmd = run_samc(args.samc, path, init_path, batch_path, args.steps,
-                                  out_path, dtype, args.backend)
+                                  out_path, dtype, args.backend, evaluate)
                 if r.returncode == 2 and args.backend and "unknown backend" in r.stderr:
                     # a backend this build lacks is skipped, never passed
                     print(f"SKIP: {r.stderr.strip()}")
@@ -217,11 +221,11 @@ def main():
                     print(f"FAIL {case} {dtype}: cannot read OUT: {e}")
                     fails += 1
                     continue
-            want = torch_ref.train(model, init, batches)
+            want = torch_ref.train(model, init, batches, evaluate)
             exact = None
             if dtype == "f32":
                 up = lambda d: {k: v.double() if v.is_floating_point() else v for k, v in d.items()}
-                exact = torch_ref.train(model, up(init), [up(b) for b in batches])
+                exact = torch_ref.train(model, up(init), [up(b) for b in batches], evaluate)
             fails += compare(case, dtype, got, want, exact)
     print(f"oracle: {'FAILED, ' + str(fails) + ' failure(s)' if fails else 'all agree'}")
     return 1 if fails else 0

@@ -50,6 +50,15 @@ class Model:
         self.inputs = [(i["name"], _shape(i["shape"]), i["dtype"], i.get("classes"))
                        for i in desc["inputs"]]
         self.recipe = desc["recipe"]
+        # the layers' state (batch_norm's running statistics), by name
+        self.states = [(t["name"], _shape(t["shape"]), t["init"]) for t in desc.get("states") or []]
+
+    def init_states(self, dtype):
+        """The state as samc starts it: zeros or ones. num_batches_tracked is
+        int64 in torch.nn.BatchNorm; samc keeps it in the float dtype of the
+        program, so it is held (and compared) as a float here."""
+        return {name: (torch.ones if init == "ones" else torch.zeros)(shape, dtype=dtype)
+                for name, shape, init in self.states}
 
     def init_params(self, gen, dtype):
         """PyTorch's defaults per rule (linear: uniform +-1/sqrt(fan_in)),
@@ -83,14 +92,18 @@ class Model:
                 out[name] = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
         return out
 
-    def forward(self, params, batch):
+    def forward(self, params, batch, states=None, bn="train"):
+        """bn: "train" (batch statistics; running statistics and
+        num_batches_tracked updated), "bypass" (batch statistics; running
+        statistics left alone, SAM's second pass) or "eval" (running
+        statistics)."""
         vals = []
         dtype = next(iter(params.values())).dtype
         for n in self.tape:
             op, a, at = n["op"], [vals[i] for i in n["args"]] if n["args"] else [], n["attrs"]
             if isinstance(at, list):
                 at = {}
-            vals.append(_eval(op, a, at, params, batch, dtype))
+            vals.append(_eval(op, a, at, params, batch, dtype, (states, bn)))
         loss = vals[self.recipe["loss"]["$tensor"]]
         metrics = {k: vals[v["$tensor"]] for k, v in (self.recipe.get("metrics") or {}).items()}
         return loss, metrics
@@ -105,7 +118,29 @@ def _reduce(fn, x, at):
     return fn(x, at["dim"], keepdim=at.get("keepdim", False))
 
 
-def _eval(op, a, at, params, batch, dtype):
+def _batch_norm(a, at, ctx):
+    states, bn = ctx
+    name = at["name"]
+    rm, rv = states[name + ".running_mean"], states[name + ".running_var"]
+    w, b = (a[1], a[2]) if len(a) > 1 else (None, None)
+    if bn == "eval":
+        return F.batch_norm(a[0], rm, rv, w, b, training=False, eps=at["eps"])
+    # davda54/sam's bypass of the second pass: momentum 0 leaves the
+    # running statistics as they were (F.batch_norm updates them in place)
+    momentum = 0.0 if bn == "bypass" else at["momentum"]
+    y = F.batch_norm(a[0], rm, rv, w, b, training=True, momentum=momentum, eps=at["eps"])
+    if bn == "train":
+        # one count per step: the second pass is not a batch of its own
+        states[name + ".num_batches_tracked"].add_(1)
+    return y
+
+
+def _eval(op, a, at, params, batch, dtype, ctx=(None, "train")):
+    if op == "batch_norm":
+        return _batch_norm(a, at, ctx)
+    if op == "layer_norm":
+        return F.layer_norm(a[0], _shape(at["normalized_shape"]), a[1] if len(a) > 1 else None,
+                            a[2] if len(a) > 2 else None, at["eps"])
     if op == "input":
         return batch[at["name"]]
     if op == "param":
@@ -265,9 +300,11 @@ def _sam_rho(sam, name):
     return sam.get("rho", 0.05)
 
 
-def train(model, init, batches):
+def train(model, init, batches, evaluate=False):
     """Runs len(batches) steps from `init`; returns dict name -> tensor in
-    the layout of `samc steps` OUT (params, opt.<param>.<buffer>, loss)."""
+    the layout of `samc steps` OUT (params, opt.<param>.<buffer>, the
+    model's state, loss; with `evaluate`, eval.<loss|metric> of the model in
+    evaluation mode on batch 0, as `samc steps --eval`)."""
     opt = model.recipe["optimizer"]
     base_cls, kw = base_optimizer(opt)
     names = [n for n, _, _ in model.params]
@@ -285,9 +322,11 @@ def train(model, init, batches):
     else:
         optim = base = base_cls([params[n] for n in names], **kw)
 
-    def grads():
+    states = model.init_states(init[names[0]].dtype)
+
+    def grads(bn="train"):
         optim.zero_grad(set_to_none=True)
-        loss, _ = model.forward(params, batch)
+        loss, _ = model.forward(params, batch, states, bn)
         loss.backward()
         return loss.detach()
 
@@ -299,7 +338,7 @@ def train(model, init, batches):
         losses.append(grads())
         if sam and t % every == 0:
             optim.first_step()
-            grads()
+            grads("bypass")  # only the first pass updates the running statistics
             optim.second_step()
         else:
             base.step()
@@ -310,5 +349,13 @@ def train(model, init, batches):
         for buf in ("momentum_buffer", "exp_avg", "exp_avg_sq"):
             if st.get(buf) is not None:
                 out[f"opt.{n}.{buf}"] = st[buf].detach().clone()
+    for n, _, _ in model.states:
+        out[n] = states[n].clone()
     out["loss"] = torch.stack(losses)
+    if evaluate:
+        with torch.no_grad():
+            loss, metrics = model.forward(params, batches[0], states, "eval")
+        out["eval.loss"] = loss.detach().clone()
+        for k, v in metrics.items():
+            out[f"eval.{k}"] = v.detach().clone()
     return out

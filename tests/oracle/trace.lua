@@ -19,7 +19,8 @@ end
 local tape = {}        -- ops in execution order
 local params = {}      -- {name, shape, init} in declaration order
 local inputs = {}      -- {name, shape, dtype, classes}
-local state = { batch = nil, nlinear = 0, nconv = 0 }
+local states = {}      -- the layers' state: {name, shape, init}
+local state = { batch = nil, nlinear = 0, nconv = 0, nbn = 0, nln = 0 }
 local T = {}           -- tensor metatable
 
 local function fail(msg) error(msg, 3) end
@@ -144,6 +145,41 @@ function env.linear(x, out, opts)
     args[3] = add_param(name .. ".bias", { out }, { kind = "uniform", a = -k, b = k })
   end
   return new("linear", args, { x.shape[1], out }, "float")
+end
+
+-- normalisation layers (torch.nn.BatchNorm*d / LayerNorm): params and state
+local function layer_name(opts, prefix, counter)
+  if opts.name then return opts.name end
+  state[counter] = state[counter] + 1
+  return prefix .. state[counter]
+end
+
+function env.batch_norm(x, opts)
+  opts = opts or {}
+  local name = layer_name(opts, "bn", "nbn")
+  local C = x.shape[2]
+  local args = { x }
+  if opts.affine ~= false then
+    args[2] = add_param(name .. ".weight", { C }, { kind = "ones" })
+    args[3] = add_param(name .. ".bias", { C }, { kind = "zeros" })
+  end
+  states[#states + 1] = { name = name .. ".running_mean", shape = { C }, init = "zeros" }
+  states[#states + 1] = { name = name .. ".running_var", shape = { C }, init = "ones" }
+  states[#states + 1] = { name = name .. ".num_batches_tracked", shape = {}, init = "zeros" }
+  return new("batch_norm", args, x.shape, x.dtype, { name = name, momentum = opts.momentum or 0.1,
+             eps = opts.eps or 1e-5 })
+end
+
+function env.layer_norm(x, ns, opts)
+  opts = opts or {}
+  local name = layer_name(opts, "ln", "nln")
+  if type(ns) == "number" then ns = { ns } end
+  local args = { x }
+  if opts.elementwise_affine ~= false then
+    args[2] = add_param(name .. ".weight", ns, { kind = "ones" })
+    args[3] = add_param(name .. ".bias", ns, { kind = "zeros" })
+  end
+  return new("layer_norm", args, x.shape, x.dtype, { normalized_shape = ns, eps = opts.eps or 1e-5 })
 end
 
 for _, op in ipairs({ "relu", "gelu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs" }) do
@@ -422,6 +458,6 @@ if type(recipe) ~= "table" then
 end
 
 local out = {}
-encode({ tape = tape, params = params, inputs = inputs, recipe = recipe,
+encode({ tape = tape, params = params, inputs = inputs, states = states, recipe = recipe,
          batch_size = state.batch }, out)
 io.write(table.concat(out), "\n")
