@@ -24,6 +24,10 @@ set_tests_properties(oracle_pool_ref PROPERTIES SKIP_RETURN_CODE 77)
 add_test(NAME oracle_conv_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/conv_ref.py --check
          ${_oracle}/../unit/test_conv_torch_ref.h)
 set_tests_properties(oracle_conv_ref PROPERTIES SKIP_RETURN_CODE 77)
+# the table test_norm_torch.c checks batch_norm and layer_norm against
+add_test(NAME oracle_norm_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/norm_ref.py --check
+         ${_oracle}/../unit/test_norm_torch_ref.h)
+set_tests_properties(oracle_norm_ref PROPERTIES SKIP_RETURN_CODE 77)
 
 # One test per model file and dtype: `samc steps` for K = 10 against PyTorch,
 # on the reference interpreter (the definition of the IR).

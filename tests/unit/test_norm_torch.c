@@ -1,0 +1,245 @@
+/*
+ * test_norm_torch.c - batch_norm (training and evaluation, [N,C] and
+ * [N,C,H,W], with and without affine) and layer_norm (one and two trailing
+ * dims) against PyTorch's values at fixed inputs: the output, the
+ * gradients of sum(y * r) with respect to x, weight and bias, and the
+ * running statistics after a training call. Through the reference
+ * interpreter and the CPU backend, in f64 and f32. The table is
+ * tests/oracle/norm_ref.py's output; CTest's oracle_norm_ref checks that
+ * it still is PyTorch's.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_cpu.h"
+#include "ir.h"
+#include "ir_interp.h"
+#include "ir_norm.h"
+#include "pass_autodiff.h"
+
+#include "test_norm_torch_ref.h"
+
+#define NROWS (sizeof norm_ref_rows / sizeof *norm_ref_rows)
+
+enum { R_Y, R_GX, R_GW, R_GB, R_RM, R_RV, R_N };
+static const char *const res_names[R_N] = {"y", "dx", "dweight", "dbias", "running_mean",
+                                           "running_var"};
+
+typedef struct {
+	ir_node *x, *r, *w, *b, *rm, *rv;
+	ir_node *res[R_N]; /* NULL where the row has no such value */
+} built;
+
+static int is_bn(const norm_ref_row *row) { return strcmp(row->op, "batch_norm") == 0; }
+
+static int64_t numel(const ir_node *n) { return ir_shape_numel(&n->shape); }
+
+static const double *want_of(const norm_ref_row *row, int k)
+{
+	const double *w[R_N] = {row->y, row->gx, row->gw, row->gb, row->rm_out, row->rv_out};
+	return w[k];
+}
+
+static void build(ir_graph *g, ir_dtype t, const norm_ref_row *row, built *B)
+{
+	memset(B, 0, sizeof *B);
+	ir_init zero = {IR_INIT_ZEROS, 0, 0};
+	ir_shape xs = ir_shape_make(row->rank, row->shape);
+	ir_shape ps = is_bn(row) ? ir_shape_make(1, &row->shape[1])
+	                         : ir_shape_make(row->nd, &row->shape[row->rank - row->nd]);
+	B->x = ir_param(g, "x", t, xs, zero);
+	B->r = ir_input(g, "r", t, xs);
+	if (row->affine) {
+		B->w = ir_param(g, "w", t, ps, zero);
+		B->b = ir_param(g, "b", t, ps, zero);
+	}
+	ir_node *y;
+	if (is_bn(row)) {
+		B->rm = ir_input(g, "rm", t, ps);
+		B->rv = ir_input(g, "rv", t, ps);
+		ir_bn_stats st;
+		y = ir_batch_norm(g, B->x, B->w, B->b, B->rm, B->rv, ir_mode(g), row->eps, &st);
+		if (y && row->training) {
+			B->res[R_RM] = ir_bn_running(g, B->rm, st.mean, row->momentum);
+			B->res[R_RV] = ir_bn_running(g, B->rv, st.unbiased_var, row->momentum);
+		}
+		ir_resolve_mode(g, row->training ? IR_MODE_TRAIN : IR_MODE_EVAL);
+	} else {
+		y = ir_layer_norm(g, B->x, row->nd, B->w, B->b, row->eps);
+	}
+	if (!y)
+		fail_msg("%s: %s", row->op, g->err);
+	B->res[R_Y] = y;
+	ir_node *loss = ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, y, B->r), 0, 0);
+	ir_node *wrt[3] = {B->x, B->w, B->b}, *gr[3];
+	if (!loss || pass_grad(g, loss, wrt, row->affine ? 3 : 1, gr) != 0)
+		fail_msg("%s: %s", row->op, g->err);
+	B->res[R_GX] = gr[0];
+	if (row->affine) {
+		B->res[R_GW] = gr[1];
+		B->res[R_GB] = gr[2];
+	}
+}
+
+static void expect(const norm_ref_row *row, const char *where, int k, int64_t i, double got,
+                   double tol)
+{
+	double want = want_of(row, k)[i];
+	if (fabs(got - want) <= tol * fmax(1.0, fabs(want)))
+		return;
+	fail_msg("%s training=%d affine=%d rank %d (%s): %s[%lld] %.17g, PyTorch %.17g", row->op,
+	         row->training, row->affine, row->rank, where, res_names[k], (long long)i, got, want);
+}
+
+/* The values a row gives leaf `name` (x, r, w, b, rm, rv), or NULL. */
+static const double *leaf_values(const norm_ref_row *row, const char *name)
+{
+	static const char *const names[] = {"x", "r", "w", "b", "rm", "rv"};
+	const double *v[] = {row->x, row->r, row->w, row->b, row->rm, row->rv};
+	for (int i = 0; i < 6; i++)
+		if (!strcmp(name, names[i]))
+			return v[i];
+	return NULL;
+}
+
+static void interp_row(const norm_ref_row *row, ir_dtype t, double tol)
+{
+	ir_graph *g = ir_graph_new(t);
+	built B;
+	build(g, t, row, &B);
+	ir_env *e = ir_env_new(g);
+	ir_node *leaves[] = {B.x, B.r, B.w, B.b, B.rm, B.rv};
+	for (int i = 0; i < 6; i++)
+		if (leaves[i])
+			memcpy(ir_env_leaf(e, leaves[i]), leaf_values(row, leaves[i]->name),
+			       (size_t)numel(leaves[i]) * sizeof(double));
+	ir_node *outs[R_N];
+	int kind[R_N], n = 0;
+	for (int k = 0; k < R_N; k++)
+		if (B.res[k]) {
+			kind[n] = k;
+			outs[n++] = B.res[k];
+		}
+	double *v[R_N];
+	char err[512];
+	if (ir_interp_eval(e, outs, n, v, err, sizeof err) != 0)
+		fail_msg("%s: %s", row->op, err);
+	for (int j = 0; j < n; j++) {
+		for (int64_t i = 0; i < numel(outs[j]); i++)
+			expect(row, t == IR_F64 ? "interpreter f64" : "interpreter f32", kind[j], i, v[j][i],
+			       tol);
+		free(v[j]);
+	}
+	ir_env_free(e);
+	ir_graph_free(g);
+}
+
+/* The CPU backend on the same values; results observed in states obs<k>. */
+static void backend_row(const norm_ref_row *row, ir_dtype t, double tol)
+{
+	ir_graph *g = ir_graph_new(t);
+	built B;
+	build(g, t, row, &B);
+	for (int k = 0; k < R_N; k++)
+		if (B.res[k]) {
+			char name[16];
+			snprintf(name, sizeof name, "obs%d", k);
+			ir_node *s = ir_state(g, name, t, B.res[k]->shape);
+			assert_non_null(ir_assign(g, s, B.res[k]));
+		}
+	assert_int_equal(ir_verify(g), 0);
+	cg_options o;
+	cg_options_default(&o);
+	char err[1024];
+	rt_exec *cpu = cg_cpu_exec_new(g, NULL, NULL, 0, &o, err, sizeof err);
+	if (!cpu)
+		fail_msg("%s: %s", row->op, err);
+	void **d = calloc((size_t)cpu->nslots + 1, sizeof *d);
+	for (int i = 0; i < cpu->nslots; i++) {
+		const rt_slot *sl = &cpu->slots[i];
+		int64_t n = 1;
+		for (int j = 0; j < sl->rank; j++)
+			n *= sl->dim[j];
+		d[i] = calloc((size_t)n + 1, 8);
+		const double *v = leaf_values(row, sl->name);
+		for (int64_t j = 0; v && j < n; j++) {
+			if (sl->dtype == RT_F32)
+				((float *)d[i])[j] = (float)v[j];
+			else
+				((double *)d[i])[j] = v[j];
+		}
+	}
+	rt_err e;
+	double outv[1];
+	if (cpu->run(cpu, d, outv, &e))
+		fail_msg("%s: %s", row->op, e.msg);
+	for (int i = 0; i < cpu->nslots; i++) {
+		const rt_slot *sl = &cpu->slots[i];
+		int k = -1;
+		if (sscanf(sl->name, "obs%d", &k) == 1) {
+			int64_t n = 1;
+			for (int j = 0; j < sl->rank; j++)
+				n *= sl->dim[j];
+			for (int64_t j = 0; j < n; j++)
+				expect(row, t == IR_F64 ? "backend f64" : "backend f32", k, j,
+				       sl->dtype == RT_F32 ? ((float *)d[i])[j] : ((double *)d[i])[j], tol);
+		}
+		free(d[i]);
+	}
+	free(d);
+	cpu->free(cpu);
+	ir_graph_free(g);
+}
+
+/* f64: the same formulas in double, summed in another order (1e-12);
+ * f32: each op rounded to float, against PyTorch's f64 values (1e-5). */
+static void test_interp(void **st)
+{
+	(void)st;
+	for (size_t i = 0; i < NROWS; i++) {
+		interp_row(&norm_ref_rows[i], IR_F64, 1e-12);
+		interp_row(&norm_ref_rows[i], IR_F32, 1e-5);
+	}
+}
+
+static void test_backend(void **st)
+{
+	(void)st;
+	for (size_t i = 0; i < NROWS; i++) {
+		backend_row(&norm_ref_rows[i], IR_F64, 1e-12);
+		backend_row(&norm_ref_rows[i], IR_F32, 1e-5);
+	}
+}
+
+/* What PyTorch refuses, refused with a message. */
+static void test_errors(void **st)
+{
+	(void)st;
+	ir_graph *g = ir_graph_new(IR_F32);
+	int64_t d[4] = {1, 3, 1, 1};
+	ir_node *x = ir_input(g, "x", IR_F32, ir_shape_make(2, d));
+	ir_node *c = ir_input(g, "c", IR_F32, ir_shape_make(1, d + 1));
+	assert_null(ir_batch_norm(g, x, NULL, NULL, c, c, ir_mode(g), 1e-5, NULL));
+	assert_non_null(strstr(g->err, "more than 1 value per channel"));
+	ir_node *v = ir_input(g, "v", IR_F32, ir_shape_make(1, d + 1));
+	assert_null(ir_batch_norm(g, v, NULL, NULL, c, c, ir_mode(g), 1e-5, NULL));
+	assert_non_null(strstr(g->err, "[N, C, ...]"));
+	assert_null(ir_layer_norm(g, x, 3, NULL, NULL, 1e-5));
+	assert_non_null(strstr(g->err, "last 3 dims"));
+	ir_graph_free(g);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_interp),
+		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
