@@ -12,7 +12,7 @@ RNG metadata, and that the --metrics lines of each epoch agree exactly
 (losses, accuracies, learning rates; timings aside).
 
   python3 tests/e2e/resume.py SAMC [--model M] [--backend interp|cpu] [--keep DIR]
-                                  [--data DIR] [--set KEY=VALUE ...]
+                                  [--data DIR] [--set KEY=VALUE ...] [--expect-tensor NAME ...]
 Standard library only; exit 77 when samc lacks the backend.
 """
 
@@ -47,11 +47,13 @@ def by_epoch(recs, epoch):
     return [r for r in recs if r.get("epoch") == epoch]
 
 
-def compare_ckpts(F, a_path, b_path):
+def compare_ckpts(F, a_path, b_path, expect=()):
     a, ma = u.read_st(a_path)
     b, mb = u.read_st(b_path)
     F.check(sorted(a) == sorted(b), "both checkpoints hold the same tensors",
             f"{sorted(a)} vs {sorted(b)}")
+    for name in expect:
+        F.check(name in a, f"the checkpoint holds {name}", repr(sorted(a)))
     F.check(any(k.startswith("opt.") for k in a), "the checkpoint holds optimizer state",
             repr(sorted(a)))
     for name in sorted(set(a) & set(b)):
@@ -79,6 +81,8 @@ def main():
     ap.add_argument("--keep", help="work in this folder and keep it")
     ap.add_argument("--data", help="the model's data folder (samc --data)")
     ap.add_argument("--set", action="append", default=[], help="a recipe key for every run")
+    ap.add_argument("--expect-tensor", action="append", default=[],
+                    help="a tensor the checkpoints must hold (a model's state)")
     args = ap.parse_args()
     if os.sep in args.samc:
         args.samc = os.path.abspath(args.samc)
@@ -119,7 +123,7 @@ def main():
         end, _ = u.read_st(a_ck)
         F.check(any(mid[k] != end[k] for k in mid if not k.startswith("opt.")),
                 "epoch 2 changed the parameters (the comparison is not vacuous)")
-        compare_ckpts(F, a_ck, ck)
+        compare_ckpts(F, a_ck, ck, args.expect_tensor)
 
         ma, m_b1, m_b2 = (metrics(os.path.join(d, n)) for n in ("A.jsonl", "B1.jsonl", "B2.jsonl"))
         F.check(by_epoch(m_b1, 2) == [] and by_epoch(m_b2, 1) == [],

@@ -3,6 +3,8 @@
 # Default suite (each well under a minute of CPU on two cores, on subsets):
 #   e2e_torch_epoch[_cpu]  samc steps vs PyTorch 1.13 on 100 batches, test accuracy
 #   e2e_resume_{interp,cpu} stop after epoch 1 + resume == uninterrupted, bit for bit
+#   e2e_resume_bn_{interp,cpu}  the same for a batch_norm model (running statistics)
+#   e2e_bn_state_dict      its checkpoint in torch.nn: load_state_dict(strict=True), same eval
 #   e2e_threads            --threads 1, 2, 3 train to the same bits
 #   e2e_bad_inputs         broken IDX files, checkpoints, a diverging run: exit 1 + message
 #   e2e_data_dir           --data DIR resolves the recipe's relative data paths
@@ -39,6 +41,22 @@ foreach(_backend interp cpu)
            COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/resume.py $<TARGET_FILE:samc> --backend ${_backend})
   set_tests_properties(e2e_resume_${_backend} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)
 endforeach()
+
+# batch_norm's running statistics in the checkpoint, resumed bit for bit;
+# the checkpoint loads into torch.nn with load_state_dict(strict=True)
+foreach(_backend interp cpu)
+  add_test(NAME e2e_resume_bn_${_backend}
+           COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/resume.py $<TARGET_FILE:samc> --backend ${_backend}
+                   --model ${_e2e}/models/bn_mlp.lua --limit-train 1280 --limit-test 256
+                   --expect-tensor bn1.running_mean --expect-tensor bn1.running_var
+                   --expect-tensor bn1.num_batches_tracked)
+  set_tests_properties(e2e_resume_bn_${_backend} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                       LABELS e2e)
+endforeach()
+add_test(NAME e2e_bn_state_dict COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/bn_state_dict.py
+         $<TARGET_FILE:samc>)
+set_tests_properties(e2e_bn_state_dict PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                     LABELS "e2e;torch")
 
 add_test(NAME e2e_threads COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/threads.py $<TARGET_FILE:samc>)
 set_tests_properties(e2e_threads PROPERTIES TIMEOUT 300 LABELS e2e)
