@@ -6,7 +6,10 @@
   - the learning-rate closed forms give hand-computed values;
   - torch_ref.train (the SAM class around torch.optim) agrees, on every model
     file, with a second implementation written here from the published
-    formulas alone (SAM/ASAM, SGD, Adam, AdamW; no torch.optim), in f64.
+    formulas alone (SAM/ASAM, SGD, Adam, AdamW; no torch.optim), in f64;
+    batch_norm's state there comes from the first pass, the second pass
+    updating a copy that is thrown away (google-research/sam's way), where
+    torch_ref.train runs the second pass with momentum 0 (davda54's).
 
 Exit 1 on failure, 77 if torch is not importable."""
 
@@ -51,11 +54,12 @@ def manual_train(model, init, batches):
     b1, b2 = (opt.get("betas") or [0.9, 0.999])
     eps = opt.get("eps", 1e-8)
     state = {n: {} for n in names}
+    bn = model.init_states(init[names[0]].dtype)  # the model's own state
     losses = []
 
-    def grad(weights, batch):
+    def grad(weights, batch, states=bn):
         ps = {n: weights[n].clone().requires_grad_(True) for n in names}
-        loss, _ = model.forward(ps, batch)
+        loss, _ = model.forward(ps, batch, states)
         gs = torch.autograd.grad(loss, [ps[n] for n in names])
         return loss.detach(), dict(zip(names, gs))
 
@@ -69,7 +73,8 @@ def manual_train(model, init, batches):
             norm = math.sqrt(sum(float(((a[n] * g[n]) ** 2).sum()) for n in names))
             rho = {n: torch_ref._sam_rho(sam, n) for n in names}
             wt = {n: w[n] + rho[n] * a[n] ** 2 * g[n] / (norm + 1e-12) for n in names}
-            _, g = grad(wt, batch)
+            # the second pass's state updates go to a copy that is dropped
+            _, g = grad(wt, batch, {k: v.clone() for k, v in bn.items()})
         for n in names:
             p, gr, s = w[n], g[n], state[n]
             if name == "sgd":
@@ -92,6 +97,7 @@ def manual_train(model, init, batches):
                 vhat = s["exp_avg_sq"] / (1 - b2 ** step)
                 w[n] = p - lr * mhat / (vhat.sqrt() + eps)
     out = dict(w)
+    out.update(bn)
     for n in names:
         for buf in ("momentum_buffer", "exp_avg", "exp_avg_sq"):
             if buf in state[n]:
