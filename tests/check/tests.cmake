@@ -11,3 +11,12 @@ foreach(_model ${_check_examples})
            COMMAND $<TARGET_FILE:samc> check ${_model} --set batch_size=8 --samples 24)
   set_tests_properties(gradcheck_${_name} PROPERTIES TIMEOUT 120)
 endforeach()
+
+# models with batch_norm (a linear bias just before it has a zero gradient)
+# and layer_norm
+foreach(_model ${CMAKE_SOURCE_DIR}/tests/oracle/models/ln_asam.lua
+               ${CMAKE_SOURCE_DIR}/tests/e2e/models/bn_mlp.lua)
+  get_filename_component(_name ${_model} NAME_WE)
+  add_test(NAME gradcheck_${_name} COMMAND $<TARGET_FILE:samc> check ${_model} --samples 24)
+  set_tests_properties(gradcheck_${_name} PROPERTIES TIMEOUT 120)
+endforeach()
