@@ -168,6 +168,9 @@ static int print_ir(FILE *out, pass_ctx *c, char *err, size_t errlen)
 	fprintf(out, "loss = %%%d\n", c->loss->id);
 	for (int i = 0; i < c->m->nmetrics; i++)
 		fprintf(out, "metric %s = %%%d\n", c->metrics[i].name, c->metrics[i].node->id);
+	for (int i = 0; i < c->m->nupdates; i++)
+		fprintf(out, "update %s := %%%d (training steps)\n", c->updates[i].target->name,
+		        c->updates[i].value->id);
 	return 0;
 }
 
