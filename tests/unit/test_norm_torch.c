@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_cg_harness.h"
+
 #include "cg_cpu.h"
 #include "ir.h"
 #include "ir_interp.h"
@@ -216,6 +218,50 @@ static void test_backend(void **st)
 	}
 }
 
+/* Larger NCHW tensors (reductions over N, H and W cut into parallel
+ * chunks): the backend against the interpreter, forward, gradients and
+ * running statistics, batch_norm in both modes and layer_norm over the
+ * image planes. */
+static void test_backend_random(void **st)
+{
+	(void)st;
+	for (int t = 0; t < 2; t++)
+		for (int c = 0; c < 3; c++) {
+			ir_dtype dt = t ? IR_F64 : IR_F32;
+			ir_graph *g = ir_graph_new(dt);
+			int64_t d[4] = {16, 8, 13, 11};
+			ir_init zero = {IR_INIT_ZEROS, 0, 0};
+			ir_shape ps = c < 2 ? ir_shape_make(1, &d[1]) : ir_shape_make(2, &d[2]);
+			ir_node *x = ir_param(g, "x", dt, ir_shape_make(4, d), zero);
+			ir_node *w = ir_param(g, "w", dt, ps, zero), *b = ir_param(g, "b", dt, ps, zero);
+			/* names starting with p get positive values: a variance */
+			ir_node *rm = ir_input(g, "rm", dt, ps), *rv = ir_input(g, "prv", dt, ps);
+			ir_bn_stats bs;
+			ir_node *y = c < 2 ? ir_batch_norm(g, x, w, b, rm, rv, ir_mode(g), 1e-5, &bs)
+			                   : ir_layer_norm(g, x, 2, w, b, 1e-5);
+			assert_non_null(y);
+			ir_resolve_mode(g, c == 0 ? IR_MODE_TRAIN : IR_MODE_EVAL);
+			ir_node *r = ir_input(g, "r", dt, y->shape), *wrt[3] = {x, w, b}, *gr[3];
+			ir_node *loss = ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, y, r), 0, 0);
+			assert_int_equal(pass_grad(g, loss, wrt, 3, gr), 0);
+			assert_non_null(cgh_observe(g, y, 0));
+			for (int k = 0; k < 3; k++)
+				assert_non_null(cgh_observe(g, gr[k], 1 + k));
+			if (c == 0) {
+				assert_non_null(cgh_observe(g, ir_bn_running(g, rm, bs.mean, 0.1), 4));
+				assert_non_null(cgh_observe(g, ir_bn_running(g, rv, bs.unbiased_var, 0.1), 5));
+			}
+			char err[1024] = "";
+			double worst;
+			/* f32: sums of 2288 values per channel in another order */
+			int rc = cgh_compare(g, NULL, NULL, 0, 1, t ? 1e-12 : 2e-5, 9 + (uint64_t)c, &worst,
+			                     err, sizeof err);
+			if (rc)
+				fail_msg("case %d %s: %s", c, ir_dtype_name(dt), err);
+			ir_graph_free(g);
+		}
+}
+
 /* What PyTorch refuses, refused with a message. */
 static void test_errors(void **st)
 {
@@ -239,6 +285,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_interp),
 		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_backend_random),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
