@@ -1,12 +1,15 @@
 /*
  * test_simplify.c - the simplify pass: common subexpressions merged,
  * ops over constants folded exactly as the interpreter computes them (a
- * kernel that only stored a constant disappears), inexact folds left alone.
+ * kernel that only stored a constant disappears), inexact folds left alone,
+ * and a where() over a constant (the resolved train/eval mode) replaced by
+ * its branch.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,6 +156,38 @@ static void t_effects_and_leaves_kept(void **st)
 	ir_graph_free(g);
 }
 
+/* where(c, a, b) with c constant keeps the branch c selects (NaN counts as
+ * true), and the other branch is dropped; a where whose branch would need
+ * broadcasting to the result, or whose condition is data, stays. */
+static void t_where_over_constant_keeps_its_branch(void **st)
+{
+	(void)st;
+	const double conds[] = {1.0, 0.0, NAN, -2.0};
+	for (int i = 0; i < 4; i++) {
+		ir_graph *g = ir_graph_new(IR_F64);
+		ir_node *x = ir_input(g, "x", IR_F64, S2(3, 4));
+		ir_node *a = ir_unary(g, IR_OP_EXP, x), *b = ir_unary(g, IR_OP_TANH, x);
+		ir_node *c = ir_const(g, IR_F64, ir_shape_scalar(), conds[i]);
+		ir_node *outs[1] = {ir_where(g, c, a, b)};
+		simplify(g, outs, 1);
+		assert_int_equal(count(g, IR_OP_WHERE), 0);
+		int keep_a = conds[i] != 0;
+		assert_int_equal(outs[0]->op, keep_a ? IR_OP_EXP : IR_OP_TANH);
+		assert_int_equal(count(g, keep_a ? IR_OP_TANH : IR_OP_EXP), 0);
+		ir_graph_free(g);
+	}
+	ir_graph *g = ir_graph_new(IR_F64);
+	ir_node *x = ir_input(g, "x", IR_F64, S2(3, 4));
+	ir_node *one = ir_const(g, IR_F64, ir_shape_scalar(), 1.0);
+	int64_t four = 4;
+	ir_node *row = ir_input(g, "row", IR_F64, ir_shape_make(1, &four));
+	/* the selected branch [4] is not the result's shape [3,4]: kept */
+	ir_node *outs[2] = {ir_where(g, one, row, x), ir_where(g, ir_unary(g, IR_OP_SIGN, x), x, row)};
+	simplify(g, outs, 2);
+	assert_int_equal(count(g, IR_OP_WHERE), 2);
+	ir_graph_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +196,7 @@ int main(void)
 		cmocka_unit_test(t_inexact_sum_not_folded),
 		cmocka_unit_test(t_constant_kernel_disappears),
 		cmocka_unit_test(t_effects_and_leaves_kept),
+		cmocka_unit_test(t_where_over_constant_keeps_its_branch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
