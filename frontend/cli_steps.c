@@ -10,6 +10,8 @@
 #include "cli_backend.h"
 #include "pass_pipeline.h"
 #include "rt_init.h"
+#include "rt_dataset.h"
+#include "rt_noise.h"
 #include "rt_recipe.h"
 #include "rt_safetensors.h"
 #include "rt_store.h"
@@ -97,7 +99,7 @@ static int load_batch(const rt_tensors *ts, const char *path, rt_store *st, long
 {
 	for (int i = 0; i < st->n; i++) {
 		const rt_slot *s = &st->buf[i].slot;
-		if (s->role != RT_SLOT_INPUT || strncmp(s->name, "opt.", 4) == 0 || strncmp(s->name, "eval.", 5) == 0)
+		if (!rt_dataset_is_data_input(s))
 			continue;
 		char name[512];
 		snprintf(name, sizeof name, "%s.%ld", s->name, k);
@@ -224,6 +226,8 @@ static int run_steps(const steps_args *sa, ir_model *m)
 		for (int i = 0; i < nsc; i++)
 			if (rt_store_set_scalar(&st, sc[i].name, sc[i].value, &err))
 				goto fail;
+		if (rt_noise_fill(&st, r->seed, t, x->pool, &err))
+			goto fail;
 		free(outs);
 		outs = calloc((size_t)x->noutputs + 1, sizeof *outs);
 		if (!outs || x->run(x, use_sam ? bind_sam : bind_base, outs, &err) != 0)

@@ -12,6 +12,7 @@
 
 #include "fe_dsl.h"
 #include "fe_sandbox.h"
+#include "rt_noise.h"
 
 static fe_decl *fe_decl_push(lua_State *L, fe_decl **arr, int *n, int *cap)
 {
@@ -96,6 +97,9 @@ static int fe_input(lua_State *L)
 	if (prev)
 		return fe_sandbox_error(L, "input: input '%s' already declared at line %d",
 		                        name, prev->line);
+	if (strncmp(name, RT_NOISE_PREFIX, sizeof RT_NOISE_PREFIX - 1) == 0)
+		return fe_sandbox_error(L, "input: the prefix '%s' of '%s' is reserved for the "
+		                        "random inputs dropout declares", RT_NOISE_PREFIX, name);
 	if (s.rank == 0 || s.dim[0] != d->batch_size) {
 		char buf[96];
 		return fe_sandbox_error(L, "input '%s': the first dimension must be the batch "
@@ -317,4 +321,5 @@ void fe_dsl_open(lua_State *L, fe_dsl *d)
 	fe_losses_open(L);
 	fe_margs_open(L);
 	fe_norm_open(L);
+	fe_embed_open(L);
 }

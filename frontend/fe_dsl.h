@@ -35,6 +35,7 @@ typedef struct {
 	int nlinear;             /* layers named automatically so far */
 	int nconv;               /* conv2d layers named automatically so far */
 	int nbn, nln;            /* batch_norm, layer_norm named automatically */
+	int ndropout, nembedding;
 	int sealed;              /* the file has returned: no more building */
 	const char *const *margs; /* model arguments "name=value" (--arg), fe_margs.c */
 	int nmargs;
@@ -65,6 +66,7 @@ ir_node *fe_new_param(lua_State *L, const char *fn, const char *name, ir_shape s
 ir_node *fe_new_state(lua_State *L, const char *fn, const char *name, ir_shape s, ir_init init);
 /* Records target := value for the training programs (ir_update). */
 void fe_new_update(lua_State *L, ir_node *target, ir_node *value);
+void fe_embed_open(lua_State *L); /* dropout, embedding (fe_embed.c) */
 
 /* Tensors */
 void fe_tensor_push(lua_State *L, ir_node *n);

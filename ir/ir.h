@@ -377,6 +377,12 @@ ir_node *ir_clamp(ir_graph *g, ir_node *x, double lo, double hi);
  * conversion to bool). */
 ir_node *ir_where(ir_graph *g, ir_node *cond, ir_node *a, ir_node *b);
 
+/* Dropout (ir_random.c): in training x * (u >= p) / (1 - p), with u the
+ * step input "rng.<name>" (RT_NOISE_PREFIX), uniform in [0,1) of x's shape
+ * and dtype, which the runtime fills each step (runtime/rt_noise.h); x in
+ * evaluation. p in [0,1]: p = 0 is x, p = 1 is x * 0, as ATen. */
+ir_node *ir_dropout(ir_graph *g, ir_node *x, double p, const char *name);
+
 /* Data movement */
 ir_node *ir_reshape(ir_graph *g, ir_node *x, ir_shape s); /* one dim may be -1 */
 ir_node *ir_transpose(ir_graph *g, ir_node *x, const int *perm);

@@ -311,6 +311,14 @@ static int rule(ad_state *s, ir_node *n, ir_node *d)
 	case IR_GRAD_ZERO: /* piecewise constant: zero derivative almost everywhere */
 		return 0;
 	case IR_GRAD_RULE:
+		if (n->op == IR_OP_WHERE && n->in[0]->op == IR_OP_CONST) {
+			/* a resolved train/eval mode (dropout): the whole adjoint goes to
+			 * the branch taken, the other's is zero and is not built */
+			double c = ir_attr_f(n->in[0], IR_ATTR_VALUE);
+			if (n->in[0]->dtype == IR_F32)
+				c = (float)c;
+			return accum(s, n->in[c != 0 || c != c ? 1 : 2], d);
+		}
 		if (rules[n->op])
 			return rules[n->op](s, n, d);
 		break;

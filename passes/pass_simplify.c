@@ -110,15 +110,17 @@ static int fold(const ir_node *n, double *v)
 	return ir_interp_node(&t, pin, v, err, sizeof err) == 0;
 }
 
-/* where(c, a, b) with a constant c is a or b, when that branch already has
- * the result's dtype and shape: so a program keeps only the branch of its
- * train/eval mode (ir_mode). NULL when it is not such a node. */
+/* where(c, a, b) with a constant c is the branch c picks, when that branch
+ * already has the result's shape and dtype (the train/eval mode resolves
+ * so, and dropout's noise is then dead in evaluation). NULL otherwise. */
 static ir_node *chosen_branch(const ir_node *n)
 {
 	if (n->op != IR_OP_WHERE || n->in[0]->op != IR_OP_CONST)
 		return NULL;
 	double c = ir_attr_f(n->in[0], IR_ATTR_VALUE);
-	ir_node *b = n->in[c != 0 ? 1 : 2]; /* NaN counts as true, as in the interpreter */
+	if (n->in[0]->dtype == IR_F32)
+		c = (float)c; /* the constant as the interpreter holds it */
+	ir_node *b = n->in[c != 0 || c != c ? 1 : 2]; /* NaN counts as true */
 	return b->dtype == n->dtype && ir_shape_eq(&b->shape, &n->shape) ? b : NULL;
 }
 

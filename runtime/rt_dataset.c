@@ -12,13 +12,14 @@
 #include <string.h>
 
 #include "rt_data.h"
+#include "rt_noise.h"
 #include "rt_safetensors.h"
 #include "rt_store.h"
 
 int rt_dataset_is_data_input(const rt_slot *s)
 {
 	return s->role == RT_SLOT_INPUT && strncmp(s->name, "opt.", 4) != 0 &&
-	       strncmp(s->name, "eval.", 5) != 0;
+	       strncmp(s->name, "eval.", 5) != 0 && !rt_noise_is_input(s);
 }
 
 void rt_dataset_free(rt_dataset *ds)

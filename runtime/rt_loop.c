@@ -14,6 +14,7 @@
 
 #include "rt_ckpt.h"
 #include "rt_init.h"
+#include "rt_noise.h"
 
 void rt_train_result_free(rt_train_result *r)
 {
@@ -259,6 +260,8 @@ static int run_epoch(train_run *R, int e, double *train, rt_err *err)
 		for (int i = 0; i < nsc; i++)
 			if (rt_store_set_scalar(&R->st, sc[i].name, sc[i].value, &xe))
 				return rt_errf(err, "step %" PRId64 " (epoch %d): %s", t + 1, e + 1, xe.msg);
+		if (rt_noise_fill(&R->st, R->seed, t, x->pool, &xe))
+			return rt_errf(err, "step %" PRId64 " (epoch %d): %s", t + 1, e + 1, xe.msg);
 		double lr = sc[0].value;
 		if (x->run(x, use_sam ? R->bind_sam : R->bind_base, R->outs, &xe))
 			return rt_errf(err, "step %" PRId64 " (epoch %d): %s", t + 1, e + 1, xe.msg);

@@ -5,6 +5,7 @@
 #   e2e_resume_{interp,cpu} stop after epoch 1 + resume == uninterrupted, bit for bit
 #   e2e_resume_bn_{interp,cpu}  the same for a batch_norm model (running statistics)
 #   e2e_bn_state_dict      its checkpoint in torch.nn: load_state_dict(strict=True), same eval
+#   e2e_resume_dropout_*   the same with dropout: the masks resume too
 #   e2e_threads            --threads 1, 2, 3 train to the same bits
 #   e2e_bad_inputs         broken IDX files, checkpoints, a diverging run: exit 1 + message
 #   e2e_data_dir           --data DIR resolves the recipe's relative data paths
@@ -57,6 +58,14 @@ add_test(NAME e2e_bn_state_dict COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/bn_state_dict
          $<TARGET_FILE:samc>)
 set_tests_properties(e2e_bn_state_dict PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
                      LABELS "e2e;torch")
+# dropout's masks across a stop and resume (a function of seed, step and layer)
+foreach(_backend interp cpu)
+  add_test(NAME e2e_resume_dropout_${_backend}
+           COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/resume.py $<TARGET_FILE:samc> --backend ${_backend}
+                   --model ${_e2e}/models/dropout_mlp.lua --limit-train 1280 --limit-test 256)
+  set_tests_properties(e2e_resume_dropout_${_backend} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                       LABELS e2e)
+endforeach()
 
 add_test(NAME e2e_threads COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/threads.py $<TARGET_FILE:samc>)
 set_tests_properties(e2e_threads PROPERTIES TIMEOUT 300 LABELS e2e)

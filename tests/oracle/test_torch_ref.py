@@ -65,6 +65,7 @@ def manual_train(model, init, batches):
 
     K = len(batches)
     for t, batch in enumerate(batches):
+        batch = model.with_noise(batch, t, init[names[0]].dtype)
         lr = torch_ref.lr_at(rec, t, K)
         loss, g = grad(w, batch)
         losses.append(loss)

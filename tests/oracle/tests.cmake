@@ -8,10 +8,12 @@ set(_oracle ${CMAKE_CURRENT_LIST_DIR})
 
 add_test(NAME oracle_st_roundtrip COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/test_st.py)
 add_test(NAME oracle_torch_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/test_torch_ref.py)
+# philox.py against Random123's known answers
+add_test(NAME oracle_philox COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/philox.py)
 # the table test_elem_torch.c checks the interpreter against is PyTorch's
 add_test(NAME oracle_elem_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/elem_ref.py --check
          ${_oracle}/../unit/test_elem_torch_ref.h)
-set_tests_properties(oracle_st_roundtrip oracle_torch_ref oracle_elem_ref PROPERTIES SKIP_RETURN_CODE 77)
+set_tests_properties(oracle_st_roundtrip oracle_torch_ref oracle_elem_ref oracle_philox PROPERTIES SKIP_RETURN_CODE 77)
 # the table test_slice_torch.c checks narrow, cat and flatten against
 add_test(NAME oracle_slice_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/slice_ref.py --check
          ${_oracle}/../unit/test_slice_torch_ref.h)

@@ -20,6 +20,8 @@ import subprocess
 import torch
 import torch.nn.functional as F
 
+import philox
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -91,6 +93,20 @@ class Model:
             else:
                 out[name] = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
         return out
+
+    def with_noise(self, batch, t, dtype):
+        """The batch of step t with each dropout's random input, as samc
+        fills it (philox.py): one mask per step, read by both SAM passes."""
+        drops = [n for n in self.tape if n["op"] == "dropout" and 0 < n["attrs"]["p"] < 1]
+        if not drops:
+            return batch
+        batch = dict(batch)
+        npdt = torch.empty((), dtype=dtype).numpy().dtype
+        for n in drops:
+            slot = "rng." + n["attrs"]["name"]
+            u = philox.noise(slot, n["shape"], npdt, self.recipe.get("seed", 0), t)
+            batch[slot] = torch.from_numpy(u)
+        return batch
 
     def forward(self, params, batch, states=None, bn="train"):
         """bn: "train" (batch statistics; running statistics and
@@ -175,6 +191,15 @@ def _eval(op, a, at, params, batch, dtype, ctx=(None, "train")):
         return torch.log_softmax(a[0], at["dim"])
     if op == "cross_entropy":
         return F.cross_entropy(a[0], a[1].long(), label_smoothing=at.get("label_smoothing", 0))
+    if op == "dropout":
+        # ATen's dropout with samc's mask: noise.bernoulli_(1 - p).div_(1 - p); x * noise
+        p = at["p"]
+        if p == 0:
+            return a[0]
+        if p == 1:
+            return a[0] * torch.zeros((), dtype=dtype)
+        u = batch["rng." + at["name"]]
+        return a[0] * ((u >= torch.tensor(p, dtype=dtype)).to(dtype) / (1 - p))
     if op == "mse_loss":
         return F.mse_loss(a[0], a[1])
     if op == "nll_loss":
@@ -333,6 +358,7 @@ def train(model, init, batches, evaluate=False):
     losses = []
     K = len(batches)
     for t, batch in enumerate(batches):
+        batch = model.with_noise(batch, t, init[names[0]].dtype)
         for g in optim.param_groups:
             g["lr"] = lr_at(model.recipe, t, K)
         losses.append(grads())

@@ -287,6 +287,17 @@ function env.adaptive_avg_pool2d(x, size)
              { output_size = size })
 end
 
+-- dropout: samc fills "rng.<name>" each step; torch_ref.py recomputes it (philox.py)
+function env.dropout(x, p, opts)
+  p = p or 0.5
+  local name = opts and opts.name
+  if not name then
+    state.ndropout = (state.ndropout or 0) + 1
+    name = "dropout" .. state.ndropout
+  end
+  return new("dropout", { x }, x.shape, x.dtype, { p = p, name = name })
+end
+
 function env.mse_loss(a, b) return new("mse_loss", { a, b }, {}, "float") end
 
 -- the shape of a loss of x under reduction "mean" (default), "sum" or "none"
