@@ -74,6 +74,9 @@ int cg_lower_row(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
 int cg_lower_slice_has(ir_op op);
 int cg_lower_slice(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf, char *err,
                    size_t errlen);
+/* embedding and its gradient (cg_lower_embed.c), through cg_lower_row. */
+int cg_lower_embed(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
+                   char *err, size_t errlen);
 /* The pool ops (cg_lower_pool.c), through cg_lower_row: buf as there. */
 int cg_lower_pool(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
                   char *err, size_t errlen);

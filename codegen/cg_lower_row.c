@@ -11,6 +11,7 @@
 
 #include "cg_lower.h"
 #include "ir_conv.h"
+#include "ir_embed.h"
 #include "ir_pool.h"
 
 enum { L_MX, L_SUM, L_LSE, L_ACC, L_Y, L_BEST, L_BESTV, L_COUNT };
@@ -230,7 +231,7 @@ int cg_lower_row_has(ir_op op)
 {
 	return op < IR_OP_COUNT &&
 	       (row_rules[op] != NULL || cg_lower_slice_has(op) || ir_pool_is(op) ||
-	        ir_conv_is(op));
+	        ir_conv_is(op) || ir_embed_is(op));
 }
 
 int cg_lower_row(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
@@ -247,6 +248,8 @@ int cg_lower_row(ir_arena *a, cg_kernel *k, const ir_node *n, const int *buf,
 		return cg_lower_pool(a, k, n, buf, err, errlen);
 	if (ir_conv_is(n->op))
 		return cg_lower_conv(a, k, n, buf, err, errlen);
+	if (ir_embed_is(n->op))
+		return cg_lower_embed(a, k, n, buf, err, errlen);
 	set_locals(a, k, r.t);
 	if (row_rules[n->op] == lower_loss) {
 		if (n->in[0]->shape.rank != 2) {

@@ -7,6 +7,7 @@
 
 #include "cg_split.h"
 #include "cg_step.h"
+#include "ir_embed.h"
 #include "cg_verify.h"
 #include "ir_slot.h"
 #include "llvm/cg_jit.h"
@@ -63,9 +64,9 @@ static int fill_kernels(cg_step *s, char *err, size_t errlen)
 			return oom(err, errlen);
 		rk->fail_where = s->where[i];
 		rk->fail_msg = k->fail_msg;
-		/* the labels: one_hot's only input, the losses' second */
+		/* the labels: one_hot's only input, the losses' second; embedding's indices */
 		const ir_node *lab = root->op == IR_OP_ONE_HOT ? root->in[0] : root->nin > 1 ? root->in[1] : NULL;
-		rk->fail_input = lab && lab->name ? lab->name : "labels";
+		rk->fail_input = lab && lab->name ? lab->name : ir_embed_is(root->op) ? "indices" : "labels";
 	}
 	s->desc.kernels = s->kernels;
 	s->desc.nkernels = prog->nk;

@@ -58,6 +58,7 @@ static const fe_binding bindings[] = {
 	 "conv2d(reshape(x, {1, 1, B, 3}), 2, {2, 3}, {padding = 1})"},
 	{IR_OP_NLL_LOSS, "nll_loss(log_probs, labels)", "nll_loss(log_softmax(x, 1), y)"},
 	{IR_OP_ONE_HOT, "one_hot(labels, num_classes)", "one_hot(y, 3)"},
+	{IR_OP_EMBEDDING, "embedding(indices, num_embeddings, embedding_dim)", "embedding(y, 5, 4)"},
 };
 
 const fe_binding *fe_op_binding(ir_op op)

@@ -52,10 +52,36 @@ static int fe_dropout(lua_State *L)
 	return 1;
 }
 
+/* embedding(indices, num_embeddings, embedding_dim, {name=}): nn.Embedding,
+ * weight <name>.weight [num, dim] drawn from N(0, 1) as PyTorch's */
+static int fe_embedding(lua_State *L)
+{
+	static const char *const known[] = {"name", NULL};
+	const char *fn = "embedding";
+	fe_dsl *d = fe_dsl_of(L);
+	ir_node *idx = fe_arg_tensor(L, 1, fn, "indices");
+	int64_t num = fe_arg_posint(L, 2, fn, "num_embeddings");
+	int64_t dim = fe_arg_posint(L, 3, fn, "embedding_dim");
+	int has_opts = fe_arg_options(L, 4, fn, known);
+	char name[200], pname[256], buf[96];
+	layer_name(L, has_opts ? 4 : 0, fn, "embedding", &d->nembedding, name, sizeof name);
+	if (idx->dtype != IR_I32)
+		return fe_sandbox_error(L, "embedding: indices must be an i32 tensor (declare the input "
+		                        "with dtype = \"i32\"), got %s",
+		                        fe_tensor_describe(idx, buf, sizeof buf));
+	snprintf(pname, sizeof pname, "%s.weight", name);
+	ir_init init = {IR_INIT_NORMAL, 0.0, 1.0};
+	ir_node *w = fe_new_param(L, fn, pname, ir_shape_make(2, (int64_t[]){num, dim}), init);
+	fe_dsl_here(L);
+	fe_tensor_push(L, fe_dsl_built(L, ir_embedding(d->g, w, idx)));
+	return 1;
+}
+
 void fe_embed_open(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{"dropout", fe_dropout},
+		{"embedding", fe_embedding},
 		{NULL, NULL},
 	};
 	lua_pushglobaltable(L);

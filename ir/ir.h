@@ -219,6 +219,10 @@ typedef struct {
 	X(CONV2D, "conv2d", 2, IR_KIND_OPAQUE, conv, IR_GRAD_RULE, IR_DSL_BOUND)        \
 	X(CONV2D_BWD_DATA, "conv2d_bwd_data", 2, IR_KIND_OPAQUE, conv_bwd_data, IR_GRAD_NONE, IR_DSL_INTERNAL) \
 	X(CONV2D_BWD_WEIGHT, "conv2d_bwd_weight", 2, IR_KIND_OPAQUE, conv_bwd_weight, IR_GRAD_NONE, IR_DSL_INTERNAL) \
+	/* embedding: weight [num, dim], i32 indices [...] -> [..., dim]; its _GRAD  \
+	 * takes (dy, indices) and gives [num, dim] (attribute classes = num)  */       \
+	X(EMBEDDING, "embedding", 2, IR_KIND_OPAQUE, none, IR_GRAD_RULE, IR_DSL_BOUND)   \
+	X(EMBEDDING_GRAD, "embedding_grad", 2, IR_KIND_OPAQUE, onehot, IR_GRAD_NONE, IR_DSL_INTERNAL) \
 	/* effects */                                                                  \
 	X(ASSIGN, "assign", 2, IR_KIND_EFFECT, none, IR_GRAD_NONE, IR_DSL_INTERNAL)
 
@@ -382,6 +386,12 @@ ir_node *ir_where(ir_graph *g, ir_node *cond, ir_node *a, ir_node *b);
  * and dtype, which the runtime fills each step (runtime/rt_noise.h); x in
  * evaluation. p in [0,1]: p = 0 is x, p = 1 is x * 0, as ATen. */
 ir_node *ir_dropout(ir_graph *g, ir_node *x, double p, const char *name);
+
+/* Embedding (ir_embed.c): weight [num, dim] rows gathered by i32 indices of
+ * any shape -> [..., dim]; an index outside [0, num) stops the step. The
+ * gradient scatters dy's rows back, adding them in index order. */
+ir_node *ir_embedding(ir_graph *g, ir_node *weight, ir_node *indices);
+ir_node *ir_embedding_grad(ir_graph *g, ir_node *dy, ir_node *indices, int64_t num);
 
 /* Data movement */
 ir_node *ir_reshape(ir_graph *g, ir_node *x, ir_shape s); /* one dim may be -1 */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "ir_conv.h"
+#include "ir_embed.h"
 #include "ir_pool.h"
 
 #define SHP(s, b) ir_shape_str(&(s), b, sizeof b)
@@ -363,6 +364,8 @@ static const infer_fn rules[IR_OP_COUNT] = {
 	[IR_OP_NLL_LOSS_GRAD] = infer_loss,
 	[IR_OP_ONE_HOT] = infer_one_hot,
 	[IR_OP_ASSIGN] = infer_assign,
+	[IR_OP_EMBEDDING] = ir_embed_infer,
+	[IR_OP_EMBEDDING_GRAD] = ir_embed_infer,
 	[IR_OP_MAX_POOL2D] = ir_pool_infer,
 	[IR_OP_AVG_POOL2D] = ir_pool_infer,
 	[IR_OP_ADAPTIVE_AVG_POOL2D] = ir_pool_infer,

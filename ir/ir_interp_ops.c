@@ -11,6 +11,7 @@
 
 #include "ir_interp.h"
 #include "ir_conv.h"
+#include "ir_embed.h"
 #include "ir_pool.h"
 
 /* "file:line: op: message", or "node %id (op): message" for pass-made nodes. */
@@ -471,6 +472,8 @@ static const interp_fn kernels[IR_OP_COUNT] = {
 	[IR_OP_ONE_HOT] = ir_interp_one_hot,
 	[IR_OP_CORRECT] = ir_interp_rowwise_loss,
 	[IR_OP_ASSIGN] = run_assign,
+	[IR_OP_EMBEDDING] = ir_embed_run,
+	[IR_OP_EMBEDDING_GRAD] = ir_embed_run,
 	[IR_OP_MAX_POOL2D] = ir_pool_run,
 	[IR_OP_AVG_POOL2D] = ir_pool_run,
 	[IR_OP_ADAPTIVE_AVG_POOL2D] = ir_pool_run,

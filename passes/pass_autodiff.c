@@ -222,6 +222,15 @@ static int grad_conv(ad_state *s, ir_node *n, ir_node *d)
 	return 0;
 }
 
+/* the weight's rows get dy's rows back, added in index order (ir_embed.h);
+ * the indices get none */
+static int grad_embedding(ad_state *s, ir_node *n, ir_node *d)
+{
+	if (!s->need[n->in[0]->id])
+		return 0;
+	return accum(s, n->in[0], ir_embedding_grad(s->g, d, n->in[1], n->in[0]->shape.dim[0]));
+}
+
 static int grad_nll_loss(ad_state *s, ir_node *n, ir_node *d)
 {
 	return accum(s, n->in[0],
@@ -282,6 +291,7 @@ static const grad_fn rules[IR_OP_COUNT] = {
 	[IR_OP_MAX_POOL2D] = grad_pool,
 	[IR_OP_AVG_POOL2D] = grad_pool,
 	[IR_OP_ADAPTIVE_AVG_POOL2D] = grad_pool,
+	[IR_OP_EMBEDDING] = grad_embedding,
 	[IR_OP_NLL_LOSS] = grad_nll_loss,
 	[IR_OP_CONV2D] = grad_conv,
 };
@@ -325,7 +335,7 @@ static int rule(ad_state *s, ir_node *n, ir_node *d)
 	case IR_GRAD_NONE:
 		if (n->op == IR_OP_GELU_GRAD || n->op == IR_OP_CROSS_ENTROPY_GRAD ||
 		    ir_pool_is(n->op) || n->op == IR_OP_NLL_LOSS_GRAD ||
-		    ir_conv_is(n->op))
+		    ir_conv_is(n->op) || n->op == IR_OP_EMBEDDING_GRAD)
 			ir_error(s->g, n->loc, "%s: second derivatives are not supported", ir_op_name(n->op));
 		else
 			ir_error(s->g, n->loc, "%s: not differentiable", ir_op_name(n->op));

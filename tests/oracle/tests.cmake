@@ -59,6 +59,10 @@ foreach(_backend cpu)
                          TIMEOUT 600)
   endforeach()
 endforeach()
+# the table test_embed_torch.c checks embedding against
+add_test(NAME oracle_embed_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/embed_ref.py --check
+         ${_oracle}/../unit/test_embed_torch_ref.h)
+set_tests_properties(oracle_embed_ref PROPERTIES SKIP_RETURN_CODE 77)
 # the table test_losses.c checks nll_loss and bce_with_logits against is PyTorch's
 add_test(NAME oracle_loss_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/loss_ref.py --check
          ${_oracle}/../unit/test_loss_torch_ref.h)

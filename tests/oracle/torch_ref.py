@@ -191,6 +191,8 @@ def _eval(op, a, at, params, batch, dtype, ctx=(None, "train")):
         return torch.log_softmax(a[0], at["dim"])
     if op == "cross_entropy":
         return F.cross_entropy(a[0], a[1].long(), label_smoothing=at.get("label_smoothing", 0))
+    if op == "embedding":
+        return F.embedding(a[0].long(), a[1])
     if op == "dropout":
         # ATen's dropout with samc's mask: noise.bernoulli_(1 - p).div_(1 - p); x * noise
         p = at["p"]

@@ -287,6 +287,19 @@ function env.adaptive_avg_pool2d(x, size)
              { output_size = size })
 end
 
+-- nn.Embedding: weight N(0, 1)
+function env.embedding(idx, num, dim, opts)
+  local name = opts and opts.name
+  if not name then
+    state.nembedding = (state.nembedding or 0) + 1
+    name = "embedding" .. state.nembedding
+  end
+  local w = add_param(name .. ".weight", { num, dim }, { kind = "normal", mean = 0, std = 1 })
+  local s = idx.shape
+  s[#s + 1] = dim
+  return new("embedding", { idx, w }, s, "float")
+end
+
 -- dropout: samc fills "rng.<name>" each step; torch_ref.py recomputes it (philox.py)
 function env.dropout(x, p, opts)
   p = p or 0.5

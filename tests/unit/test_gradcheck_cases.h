@@ -180,6 +180,13 @@ static ir_node *b_CONV_D2G2(gc_case *c) { return conv(c, (int64_t[]){1, 4, 7, 6}
 static ir_node *b_CONV_DW(gc_case *c) { return conv(c, (int64_t[]){2, 4, 5, 5}, (int64_t[]){4, 1, 1, 1}, (ir_conv_params){2, 2, 0, 0, 1, 1, 4}); }
 static ir_node *b_CONV_2X3(gc_case *c) { return conv(c, (int64_t[]){1, 2, 5, 6}, (int64_t[]){3, 2, 2, 3}, (ir_conv_params){2, 1, 0, 1, 1, 1, 1}); }
 
+/* embedding: indices [2,3] (k % 4: rows 0 and 1 twice, row 4 never) */
+static ir_node *b_EMBED(gc_case *c) {
+	int64_t d[2] = {2, 3};
+	c->labels = ir_input(c->g, "labels", IR_I32, ir_shape_make(2, d));
+	return ir_embedding(c->g, mkparam(c, 2, 5, 3), c->labels);
+}
+
 /* X(case, the op it checks) */
 #define GC_CASES(X)                                                                  \
 	X(NEG, NEG) X(EXP, EXP) X(LOG, LOG) X(SQRT, SQRT) X(RSQRT, RSQRT) X(ABS, ABS)      \
@@ -198,6 +205,7 @@ static ir_node *b_CONV_2X3(gc_case *c) { return conv(c, (int64_t[]){1, 2, 5, 6},
 	X(ADAPTIVE, ADAPTIVE_AVG_POOL2D)                                                    \
 	X(NLL, NLL_LOSS) X(NLL_SUM, NLL_LOSS) X(NLL_NONE, NLL_LOSS) X(BCE, MAXIMUM)          \
 	X(BCE_PW, MAXIMUM) X(ONE_HOT, ONE_HOT)                                              \
-	X(CONV_S2P1, CONV2D) X(CONV_D2G2, CONV2D) X(CONV_DW, CONV2D) X(CONV_2X3, CONV2D)
+	X(CONV_S2P1, CONV2D) X(CONV_D2G2, CONV2D) X(CONV_DW, CONV2D) X(CONV_2X3, CONV2D)        \
+	X(EMBED, EMBEDDING)
 
 #endif
