@@ -324,7 +324,11 @@ void cg_kernel_print(FILE *f, const cg_kernel *k)
 		        cg_type_name(k->args[i].type), k->args[i].written ? " out" : "");
 	fputs(")", f);
 	if (k->kind == RT_K_GEMM) {
-		fprintf(f, " gemm m=%" PRId64 " n=%" PRId64 " k=%" PRId64 " ta=%d tb=%d\n", k->m, k->n,
+		if (k->batch > 1)
+			fprintf(f, " gemm batch=%" PRId64, k->batch);
+		else
+			fprintf(f, " gemm");
+		fprintf(f, " m=%" PRId64 " n=%" PRId64 " k=%" PRId64 " ta=%d tb=%d\n", k->m, k->n,
 		        k->k, k->ta, k->tb);
 		return;
 	}

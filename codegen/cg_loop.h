@@ -134,9 +134,11 @@ typedef struct {
 	cg_type *local_type;
 	cg_stmt *body;     /* every kind but GEMM */
 	int64_t work;      /* elements touched, for the parallel split decision */
-	/* GEMM: C[m,n] = op(A) op(B); A is args[0], B args[1], C args[2] */
+	/* GEMM: C[m,n] = op(A) op(B); A is args[0], B args[1], C args[2];
+	 * batch > 1 such products of consecutive matrices (rt_prog.h) */
 	int ta, tb;
 	int64_t m, n, k;
+	int64_t batch;
 	/* what a FAIL code means, for the user ("label out of range ...") */
 	const char *fail_msg;
 } cg_kernel;

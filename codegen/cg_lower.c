@@ -437,10 +437,13 @@ static int lower_kernel(lctx *c, const pass_kernel *K, int idx, char *err, size_
 		k->nargs = 3;
 		k->ta = ir_attr_i(root, IR_ATTR_TA);
 		k->tb = ir_attr_i(root, IR_ATTR_TB);
-		k->m = root->shape.dim[0];
-		k->n = root->shape.dim[1];
-		k->k = ir_attr_i(root, IR_ATTR_TA) ? A->shape.dim[0] : A->shape.dim[1];
-		k->work = k->m * k->n * k->k;
+		/* [batch,] m, n: a 3-D product is `batch` 2-D ones */
+		int b3 = root->shape.rank == 3;
+		k->batch = b3 ? root->shape.dim[0] : 1;
+		k->m = root->shape.dim[b3];
+		k->n = root->shape.dim[b3 + 1];
+		k->k = ir_attr_i(root, IR_ATTR_TA) ? A->shape.dim[b3] : A->shape.dim[b3 + 1];
+		k->work = k->batch * k->m * k->n * k->k;
 		return 0;
 	}
 	case RT_K_ROW: {

@@ -60,6 +60,7 @@ static int fill_kernels(cg_step *s, char *err, size_t errlen)
 		rk->m = k->m;
 		rk->n = k->n;
 		rk->k = k->k;
+		rk->batch = k->batch;
 		if (!(s->where[i] = kernel_where(root)))
 			return oom(err, errlen);
 		rk->fail_where = s->where[i];

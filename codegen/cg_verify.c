@@ -310,8 +310,9 @@ int cg_kernel_verify(const cg_kernel *k, const int64_t *numel, char *err, size_t
 	c.err = err;
 	c.errlen = errlen;
 	if (k->kind == RT_K_GEMM) {
-		if (k->nargs != 3 || numel[0] < k->m * k->k || numel[1] < k->k * k->n ||
-		    numel[2] < k->m * k->n)
+		int64_t b = k->batch > 1 ? k->batch : 1;
+		if (k->nargs != 3 || numel[0] < b * k->m * k->k || numel[1] < b * k->k * k->n ||
+		    numel[2] < b * k->m * k->n)
 			return fail(&c, "GEMM %lldx%lldx%lld does not fit its operands", (long long)k->m,
 			            (long long)k->n, (long long)k->k);
 		return 0;

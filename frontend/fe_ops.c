@@ -186,7 +186,7 @@ static int fe_matmul(lua_State *L)
 	ir_node *a = fe_arg_tensor(L, 1, "matmul", "input");
 	ir_node *b = fe_arg_tensor(L, 2, "matmul", "other");
 	fe_dsl_here(L);
-	return fe_push_built(L, ir_matmul(d->g, a, b, 0, 0));
+	return fe_push_built(L, ir_matmul_torch(d->g, a, b));
 }
 
 static int fe_reshape(lua_State *L)

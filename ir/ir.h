@@ -408,8 +408,12 @@ ir_node *ir_broadcast(ir_graph *g, ir_node *x, ir_shape s);
 ir_node *ir_reduce(ir_graph *g, ir_op op, ir_node *x, uint32_t axes, int keepdim);
 ir_node *ir_mean(ir_graph *g, ir_node *x, uint32_t axes, int keepdim); /* sum * 1/n */
 
-/* [m,k] x [k,n] -> [m,n] (after optional transposes of A and B) */
+/* [m,k] x [k,n] -> [m,n] (after optional transposes of A and B), or a
+ * batch: [B,m,k] x [B,k,n] -> [B,m,n] (each matrix transposed) */
 ir_node *ir_matmul(ir_graph *g, ir_node *a, ir_node *b, int ta, int tb);
+/* torch.matmul for 2-D and 3-D operands (ir_matmul.c): batches broadcast,
+ * a 2-D operand against a 3-D one as torch does */
+ir_node *ir_matmul_torch(ir_graph *g, ir_node *a, ir_node *b);
 
 /* Row-wise ops. axis may be negative (counts from the end). */
 ir_node *ir_softmax(ir_graph *g, ir_op op, ir_node *x, int axis);

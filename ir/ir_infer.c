@@ -58,19 +58,25 @@ static int infer_matmul(ir_graph *g, const ir_node *n, ir_shape *s)
 {
 	const ir_shape *a = &n->in[0]->shape, *b = &n->in[1]->shape;
 	char ba[64], bb[64];
-	if (a->rank != 2 || b->rank != 2)
-		return fail(g, n, "%s x %s: both operands must be 2-D", SHP(*a, ba), SHP(*b, bb));
+	/* [m,k] x [k,n], or a batch of them: [B,m,k] x [B,k,n] (ta, tb transpose
+	 * each matrix) */
+	if (!((a->rank == 2 && b->rank == 2) || (a->rank == 3 && b->rank == 3)))
+		return fail(g, n, "%s x %s: the operands must be both 2-D or both 3-D", SHP(*a, ba),
+		            SHP(*b, bb));
+	int o = a->rank - 2;
+	if (o && a->dim[0] != b->dim[0])
+		return fail(g, n, "%s x %s: batch sizes differ", SHP(*a, ba), SHP(*b, bb));
 	int ta = (int)ir_attr_i(n, IR_ATTR_TA), tb = (int)ir_attr_i(n, IR_ATTR_TB);
-	int64_t m = ta ? a->dim[1] : a->dim[0], k1 = ta ? a->dim[0] : a->dim[1];
-	int64_t k2 = tb ? b->dim[1] : b->dim[0], nn = tb ? b->dim[0] : b->dim[1];
+	int64_t m = ta ? a->dim[o + 1] : a->dim[o], k1 = ta ? a->dim[o] : a->dim[o + 1];
+	int64_t k2 = tb ? b->dim[o + 1] : b->dim[o], nn = tb ? b->dim[o] : b->dim[o + 1];
 	if (k1 != k2) {
 		ir_shape ea = *a, eb = *b;
-		if (ta) { ea.dim[0] = m; ea.dim[1] = k1; }
-		if (tb) { eb.dim[0] = k2; eb.dim[1] = nn; }
+		if (ta) { ea.dim[o] = m; ea.dim[o + 1] = k1; }
+		if (tb) { eb.dim[o] = k2; eb.dim[o + 1] = nn; }
 		return fail(g, n, "%s x %s: inner dimensions differ", SHP(ea, ba), SHP(eb, bb));
 	}
-	int64_t d[2] = {m, nn};
-	*s = ir_shape_make(2, d);
+	int64_t d[3] = {a->dim[0], m, nn};
+	*s = ir_shape_make(2 + o, d + 1 - o);
 	return 0;
 }
 

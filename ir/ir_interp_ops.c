@@ -337,30 +337,34 @@ static void gemm_rows(const double *A, const double *B, double *C, int64_t m, in
 static int run_matmul(const ir_node *n, const double *const *in, double *C,
                       char *err, size_t errlen)
 {
-	const double *A = in[0], *B = in[1];
 	const ir_shape *sa = &n->in[0]->shape, *sb = &n->in[1]->shape;
-	if (sa->rank != 2 || sb->rank != 2 || n->shape.rank != 2)
-		return ir_interp_err(n, err, errlen, "only rank-2 operands are supported");
+	int o = n->shape.rank - 2; /* 1: a batch of products [B,m,n] */
+	if (o < 0 || o > 1 || sa->rank != n->shape.rank || sb->rank != n->shape.rank)
+		return ir_interp_err(n, err, errlen, "only rank-2 or rank-3 operands are supported");
 	int ta = (int)ir_attr_i(n, IR_ATTR_TA), tb = (int)ir_attr_i(n, IR_ATTR_TB);
-	int64_t m = n->shape.dim[0], nn = n->shape.dim[1];
-	int64_t k = ta ? sa->dim[0] : sa->dim[1];
-	if ((ta ? sa->dim[1] : sa->dim[0]) != m || (tb ? sb->dim[1] : sb->dim[0]) != k ||
-	    (tb ? sb->dim[0] : sb->dim[1]) != nn)
+	int64_t batch = o ? n->shape.dim[0] : 1, m = n->shape.dim[o], nn = n->shape.dim[o + 1];
+	int64_t k = ta ? sa->dim[o] : sa->dim[o + 1];
+	if ((ta ? sa->dim[o + 1] : sa->dim[o]) != m || (tb ? sb->dim[o + 1] : sb->dim[o]) != k ||
+	    (tb ? sb->dim[o] : sb->dim[o + 1]) != nn || (o && (sa->dim[0] != batch || sb->dim[0] != batch)))
 		return ir_interp_err(n, err, errlen, "operand shapes do not match the result");
 	double *bt = NULL;
-	const double *Bk = B;
 	if (tb) {
 		bt = malloc((size_t)(k * nn > 0 ? k * nn : 1) * sizeof *bt);
 		if (!bt)
 			return ir_interp_err(n, err, errlen, "out of memory");
-		for (int64_t j = 0; j < nn; j++)
-			for (int64_t p = 0; p < k; p++)
-				bt[p * nn + j] = B[j * k + p];
-		Bk = bt;
 	}
-	gemm_rows(A, Bk, C, m, k, nn, ta);
+	for (int64_t b = 0; b < batch; b++) {
+		const double *A = in[0] + b * m * k, *B = in[1] + b * k * nn, *Bk = B;
+		if (tb) {
+			for (int64_t j = 0; j < nn; j++)
+				for (int64_t p = 0; p < k; p++)
+					bt[p * nn + j] = B[j * k + p];
+			Bk = bt;
+		}
+		gemm_rows(A, Bk, C + b * m * nn, m, k, nn, ta);
+	}
 	free(bt);
-	round_all(n->dtype, C, m * nn);
+	round_all(n->dtype, C, batch * m * nn);
 	return 0;
 }
 

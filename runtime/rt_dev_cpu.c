@@ -167,6 +167,21 @@ static void run_gemm(const rt_prog_kernel *k, void **a, rt_pool *pool)
 
 void rt_prog_kernel_run(const rt_prog_kernel *k, void **a, int32_t *flag, rt_pool *pool)
 {
+	if (k->kind == RT_K_GEMM && k->batch > 1) {
+		/* one product per matrix of the batch, each as an unbatched GEMM
+		 * (split over the pool when large), in batch order */
+		rt_prog_kernel one = *k;
+		one.batch = 1;
+		size_t es = k->f64 ? 8 : 4;
+		size_t sa = (size_t)(k->m * k->k) * es, sb = (size_t)(k->k * k->n) * es;
+		size_t sc = (size_t)(k->m * k->n) * es;
+		for (int64_t b = 0; b < k->batch; b++) {
+			void *ab[3] = {(char *)a[0] + (size_t)b * sa, (char *)a[1] + (size_t)b * sb,
+			               (char *)a[2] + (size_t)b * sc};
+			rt_prog_kernel_run(&one, ab, flag, pool);
+		}
+		return;
+	}
 	if (k->kind == RT_K_GEMM) {
 		if (a[0] == a[1] && !k->ta && k->tb && k->m == k->n)
 			run_syrk(k, a, pool);

@@ -29,7 +29,8 @@ static int is_sym(const rt_prog_kernel *k)
 static double est_ns(const rt_prog_kernel *k)
 {
 	if (k->kind == RT_K_GEMM)
-		return (double)k->m * (double)k->n * (double)k->k / (is_sym(k) ? 80.0 : 40.0);
+		return (double)(k->batch > 1 ? k->batch : 1) * (double)k->m * (double)k->n *
+		       (double)k->k / (is_sym(k) ? 80.0 : 40.0);
 	return (double)k->work / 2.0;
 }
 

@@ -33,9 +33,12 @@ typedef struct {
 	const int *args;        /* buffer ids, in the kernel's argument order */
 	int64_t par_extent;     /* > 1: iterations of the outermost loop may be split */
 	int64_t work;           /* elements touched */
-	/* GEMM, row-major: C[m,n] = op(A) op(B) with A, B, C = args[0..2] */
+	/* GEMM, row-major: C[m,n] = op(A) op(B) with A, B, C = args[0..2];
+	 * batch > 1: that many products of consecutive matrices of A, B and C
+	 * (A holds batch * m * k elements, ...); 0 or 1: one */
 	int ta, tb, f64;
 	int64_t m, n, k;
+	int64_t batch;
 	/* a kernel that can fail has a message: its nonzero error word is
 	 * reported as "<where>: <msg> (code N, input '<input>')" */
 	const char *fail_where; /* "model.lua:12: cross_entropy" */

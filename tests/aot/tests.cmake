@@ -5,4 +5,9 @@ if(TARGET samc)
   add_test(NAME aot_trainer
            COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/run.sh $<TARGET_FILE:samc> ${CMAKE_SOURCE_DIR})
   set_tests_properties(aot_trainer PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS aot)
+  # batched GEMMs in the written table (a batch count per product)
+  add_test(NAME aot_trainer_bmm
+           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/run.sh $<TARGET_FILE:samc> ${CMAKE_SOURCE_DIR}
+                   ${CMAKE_CURRENT_LIST_DIR}/bmm_mlp.lua)
+  set_tests_properties(aot_trainer_bmm PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS aot)
 endif()

@@ -332,11 +332,16 @@ function env.binary_cross_entropy_with_logits(x, t, opts)
 end
 function env.accuracy(logits, labels) return new("accuracy", { logits, labels }, {}, "float") end
 
+-- torch.matmul of 2-D and 3-D operands (batches broadcast)
 function env.matmul(a, b)
-  if #a.shape ~= 2 or #b.shape ~= 2 or a.shape[2] ~= b.shape[1] then
+  local ra, rb = #a.shape, #b.shape
+  if ra < 2 or ra > 3 or rb < 2 or rb > 3 or a.shape[ra] ~= b.shape[rb - 1] then
     fail("matmul: cannot multiply " .. shape_str(a.shape) .. " by " .. shape_str(b.shape))
   end
-  return new("matmul", { a, b }, { a.shape[1], b.shape[2] }, "float")
+  local m, n = a.shape[ra - 1], b.shape[rb]
+  if ra == 2 and rb == 2 then return new("matmul", { a, b }, { m, n }, "float") end
+  local ba, bb = ra == 3 and a.shape[1] or 1, rb == 3 and b.shape[1] or 1
+  return new("matmul", { a, b }, { math.max(ba, bb), m, n }, "float")
 end
 
 function env.reshape(x, shape)

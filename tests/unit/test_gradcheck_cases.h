@@ -187,6 +187,24 @@ static ir_node *b_EMBED(gc_case *c) {
 	return ir_embedding(c->g, mkparam(c, 2, 5, 3), c->labels);
 }
 
+/* batched matmul: [2,3,4] x [2,4,5], and each matrix transposed; torch's
+ * 3-D x 2-D (folded into one product) and 2-D x 3-D (broadcast) */
+static ir_node *bmm3(gc_case *c, int ta, int tb) {
+	ir_node *a = ir_reshape(c->g, mkparam(c, 2, 6, 4), ir_shape_make(3, (int64_t[]){2, ta ? 4 : 3, ta ? 3 : 4}));
+	ir_node *b = ir_reshape(c->g, mkparam(c, 2, 8, 5), ir_shape_make(3, (int64_t[]){2, tb ? 5 : 4, tb ? 4 : 5}));
+	return ir_matmul(c->g, a, b, ta, tb);
+}
+static ir_node *b_BMM(gc_case *c) { return bmm3(c, 0, 0); }
+static ir_node *b_BMM_T(gc_case *c) { return bmm3(c, 1, 1); }
+static ir_node *b_BMM_32(gc_case *c) {
+	ir_node *a = ir_reshape(c->g, mkparam(c, 2, 6, 4), ir_shape_make(3, (int64_t[]){2, 3, 4}));
+	return ir_matmul_torch(c->g, a, mkparam(c, 2, 4, 5));
+}
+static ir_node *b_BMM_23(gc_case *c) {
+	ir_node *b = ir_reshape(c->g, mkparam(c, 2, 8, 5), ir_shape_make(3, (int64_t[]){2, 4, 5}));
+	return ir_matmul_torch(c->g, mkparam(c, 2, 3, 4), b);
+}
+
 /* X(case, the op it checks) */
 #define GC_CASES(X)                                                                  \
 	X(NEG, NEG) X(EXP, EXP) X(LOG, LOG) X(SQRT, SQRT) X(RSQRT, RSQRT) X(ABS, ABS)      \
@@ -206,6 +224,7 @@ static ir_node *b_EMBED(gc_case *c) {
 	X(NLL, NLL_LOSS) X(NLL_SUM, NLL_LOSS) X(NLL_NONE, NLL_LOSS) X(BCE, MAXIMUM)          \
 	X(BCE_PW, MAXIMUM) X(ONE_HOT, ONE_HOT)                                              \
 	X(CONV_S2P1, CONV2D) X(CONV_D2G2, CONV2D) X(CONV_DW, CONV2D) X(CONV_2X3, CONV2D)        \
-	X(EMBED, EMBEDDING)
+	X(EMBED, EMBEDDING)        \
+	X(BMM, MATMUL) X(BMM_T, MATMUL) X(BMM_32, MATMUL) X(BMM_23, MATMUL)
 
 #endif
