@@ -19,6 +19,7 @@
 #include "test_cg_harness.h"
 
 #include "cg_cpu.h"
+#include "fe_model.h"
 #include "ir.h"
 #include "ir_interp.h"
 #include "pass_autodiff.h"
@@ -209,6 +210,65 @@ static void test_errors(void **st)
 	ir_graph_free(g);
 }
 
+static int load(const char *name, const char *body, ir_model **m, char *err, size_t n)
+{
+	char path[1024], text[4096];
+	snprintf(path, sizeof path, "%s/test_embed_%s.lua", SAMC_BINARY_DIR, name);
+	snprintf(text, sizeof text,
+	         "local B = batch_size(4)\n"
+	         "local tok = input(\"tok\", {B, 6}, {dtype = \"i32\", classes = 10})\n"
+	         "local x = input(\"x\", {B, 3})\n"
+	         "local y = input(\"y\", {B}, {dtype = \"i32\", classes = 3})\n%s", body);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	*m = NULL;
+	return fe_load_model(path, NULL, m, err, n);
+}
+
+/* The model language: shapes, the weight's name and init, argument errors
+ * naming the line. */
+static void test_dsl(void **st)
+{
+	(void)st;
+	ir_model *m;
+	char err[1024];
+	const char *body =
+		"local e = embedding(tok, 10, 4)\n"
+		"assert(tostring(e) == \"tensor f32[4,6,4]\")\n"
+		"assert(tostring(embedding(y, 7, 2, {name = \"lab\"})) == \"tensor f32[4,2]\")\n"
+		"return {loss = cross_entropy(linear(reshape(e, {B, 24}), 3), y),\n"
+		"        optimizer = {name = \"sgd\", lr = 0.1}}\n";
+	if (load("ok", body, &m, err, sizeof err))
+		fail_msg("%s", err);
+	ir_node *w = ir_find_leaf(m->g, IR_OP_PARAM, "embedding1.weight");
+	assert_non_null(w);
+	assert_int_equal(w->shape.dim[0], 10);
+	assert_int_equal(w->shape.dim[1], 4);
+	ir_init in = ir_node_init(w);
+	assert_int_equal(in.kind, IR_INIT_NORMAL);
+	assert_true(in.a == 0.0 && in.b == 1.0);
+	assert_non_null(ir_find_leaf(m->g, IR_OP_PARAM, "lab.weight"));
+	fe_model_free(m);
+	static const struct { const char *body, *want; } bad[] = {
+		{"embedding(x, 10, 4)", ":5: embedding: indices must be an i32 tensor"},
+		{"embedding(tok, 0, 4)", ":5: embedding: argument 2 (num_embeddings)"},
+		{"embedding(tok, 10)", ":5: embedding: argument 3 (embedding_dim)"},
+		{"embedding(tok, 10, 4, {nam = 1})", ":5: embedding:"},
+		{"embedding(tok, 10, 4, {name = \"e\"})\nembedding(tok, 10, 4, {name = \"e\"})",
+		 ":6: embedding: parameter 'e.weight' already declared at line 5"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char text[512];
+		snprintf(text, sizeof text, "%s\nreturn {loss = cross_entropy(linear(x, 3), y), "
+		         "optimizer = {name = \"sgd\", lr = 0.1}}\n", bad[i].body);
+		assert_int_not_equal(load("bad", text, &m, err, sizeof err), 0);
+		if (!strstr(err, bad[i].want))
+			fail_msg("case %zu: got '%s', want '%s'", i, err, bad[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_backend_random),
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_dsl),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
