@@ -3,12 +3,12 @@
  *
  * A model's dropout reads an INPUT slot named RT_NOISE_PREFIX + the layer's
  * name ("rng.drop1"), of the layer input's shape and float dtype. Before
- * every training step the runtime fills each such slot with
- *
- *     u[i] = rt_rng_uniform_<dtype>(seed, rt_rng_stream_of(slot name),
- *                                   step * numel + i)
- *
- * (i the row-major flat index, step the 0-based optimizer step), so a mask
+ * every training step the runtime fills each such slot from the Philox
+ * blocks (rt_rng_block) of (seed, stream = rt_rng_stream_of(slot name),
+ * index = step * nb + i / per): per = 4 f32 values per block, word i % 4
+ * as (w >> 8) * 2^-24; or per = 2 f64 values, words 2j, 2j+1 (j = i % 2)
+ * as ((hi << 32 | lo) >> 11) * 2^-53; nb = ceil(numel / per) blocks per
+ * step, i the row-major flat index, step the 0-based optimizer step. So a mask
  * is a pure function of (seed, step, tensor): the same on every backend,
  * in both SAM passes (one fill per step), on any number of threads, and
  * after a resume. docs/dsl.md spells the layout out for reproduction.

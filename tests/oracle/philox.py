@@ -3,9 +3,11 @@ the Philox paper (Salmon et al., "Parallel random numbers: as easy as 1, 2,
 3", SC'11) and the layout docs/dsl.md gives for dropout's noise, so the
 oracle hands PyTorch the masks without reading them from samc.
 
-    u[i] = uniform(block(seed, stream = fnv1a64(slot name), index = step * numel + i))
+    block(seed, stream = fnv1a64(slot name), index = step * nb + i // per)
     block: key = (seed lo, seed hi), counter = (index lo, index hi, stream lo, stream hi)
-    f32: (word0 >> 8) * 2^-24;  f64: ((word0 << 32 | word1) >> 11) * 2^-53
+    f32: per = 4, u[i] = (word[i % 4] >> 8) * 2^-24
+    f64: per = 2, u[i] = ((word[2j] << 32 | word[2j + 1]) >> 11) * 2^-53, j = i % 2
+    nb = ceil(numel / per)
 """
 
 import numpy as np
@@ -38,17 +40,22 @@ def fnv1a64(name):
 def noise(name, shape, dtype, seed, step):
     """The values samc fills the random input `name` with at `step`."""
     n = int(np.prod(shape)) if len(shape) else 1
-    index = np.uint64(step * n) + np.arange(n, dtype=np.uint64)
+    f32 = np.dtype(dtype) == np.float32
+    per = 4 if f32 else 2
+    nb = (n + per - 1) // per
+    index = np.uint64(step * nb) + np.arange(nb, dtype=np.uint64)
     stream = fnv1a64(name)
     ctr = (index & LO, index >> np.uint64(32),
-           np.full(n, stream & 0xFFFFFFFF, dtype=np.uint64),
-           np.full(n, stream >> 32, dtype=np.uint64))
-    w = philox4x32_10(ctr, (seed & 0xFFFFFFFF, seed >> 32))
-    if np.dtype(dtype) == np.float32:
-        u = (w[0] >> np.uint64(8)).astype(np.float32) * np.float32(2.0 ** -24)
+           np.full(nb, stream & 0xFFFFFFFF, dtype=np.uint64),
+           np.full(nb, stream >> 32, dtype=np.uint64))
+    w = np.stack(philox4x32_10(ctr, (seed & 0xFFFFFFFF, seed >> 32)), axis=1)  # [nb, 4]
+    if f32:
+        u = (w.reshape(-1) >> np.uint64(8)).astype(np.float32) * np.float32(2.0 ** -24)
     else:
-        u = (((w[0] << np.uint64(32)) | w[1]) >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
-    return u.reshape(shape)
+        pairs = w.reshape(-1, 2)
+        u = (((pairs[:, 0] << np.uint64(32)) | pairs[:, 1]) >> np.uint64(11)).astype(np.float64)
+        u = u * 2.0 ** -53
+    return u[:n].reshape(shape)
 
 
 if __name__ == "__main__":

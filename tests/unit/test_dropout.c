@@ -23,25 +23,34 @@
 #include "rt_rng.h"
 #include "rt_store.h"
 
-/* The documented layout: element i of "rng.NAME" at step t is the uniform
- * of block (seed, fnv1a64("rng.NAME"), t * numel + i). */
+/* The documented layout: element i of "rng.NAME" at step t comes from
+ * block (seed, fnv1a64("rng.NAME"), t * nb + i / per): f32 word i % 4 of
+ * it, f64 words 2j, 2j + 1 (j = i % 2); nb = ceil(N / per). */
 static void t_noise_layout(void **st)
 {
 	(void)st;
-	enum { N = 1000 };
+	enum { N = 1001 };
 	float a[N], b[N];
 	double c[N];
 	rt_noise_draw("rng.drop", RT_F32, N, 5, 3, a);
 	rt_noise_draw("rng.drop", RT_F32, N, 5, 3, b);
 	assert_memory_equal(a, b, sizeof a);
 	uint64_t stream = rt_rng_stream_of("rng.drop");
+	uint32_t w[4];
 	for (int i = 0; i < N; i++) {
-		assert_true(a[i] == rt_rng_uniform_f32(5, stream, 3 * N + (uint64_t)i));
+		rt_rng_block(5, stream, 3 * ((N + 3) / 4) + (uint64_t)(i / 4), w);
+		assert_true(a[i] == (float)(w[i % 4] >> 8) * 0x1p-24f);
 		assert_true(a[i] >= 0 && a[i] < 1);
 	}
+	/* the first word of each block is what rt_rng_uniform_f32 reads */
+	assert_true(a[4] == rt_rng_uniform_f32(5, stream, 3 * ((N + 3) / 4) + 1));
 	rt_noise_draw("rng.drop", RT_F64, N, 5, 3, c);
-	for (int i = 0; i < N; i++)
-		assert_true(c[i] == rt_rng_uniform_f64(5, stream, 3 * N + (uint64_t)i));
+	for (int i = 0; i < N; i++) {
+		rt_rng_block(5, stream, 3 * ((N + 1) / 2) + (uint64_t)(i / 2), w);
+		uint64_t u = ((uint64_t)w[2 * (i % 2)] << 32) | w[2 * (i % 2) + 1];
+		assert_true(c[i] == (double)(u >> 11) * 0x1p-53);
+	}
+	assert_true(c[2] == rt_rng_uniform_f64(5, stream, 3 * ((N + 1) / 2) + 1));
 	/* another step, seed or layer draws other values */
 	rt_noise_draw("rng.drop", RT_F32, N, 5, 4, b);
 	assert_memory_not_equal(a, b, sizeof a);
