@@ -165,21 +165,47 @@ static void run_gemm(const rt_prog_kernel *k, void **a, rt_pool *pool)
 		gemm_block(k, a, 1, 0, k->m);
 }
 
+typedef struct {
+	const rt_prog_kernel *k;
+	void **a;
+	rt_pool *pool; /* for each product's own split, or NULL */
+} batch_job;
+
+/* Products [lo, hi) of a batched GEMM, each the unbatched GEMM of its
+ * matrices: its bits do not depend on which thread runs it. */
+static void batch_range(const batch_job *j, int64_t lo, int64_t hi)
+{
+	const rt_prog_kernel *k = j->k;
+	rt_prog_kernel one = *k;
+	one.batch = 1;
+	size_t es = k->f64 ? 8 : 4;
+	size_t sa = (size_t)(k->m * k->k) * es, sb = (size_t)(k->k * k->n) * es;
+	size_t sc = (size_t)(k->m * k->n) * es;
+	for (int64_t b = lo; b < hi; b++) {
+		void *ab[3] = {(char *)j->a[0] + (size_t)b * sa, (char *)j->a[1] + (size_t)b * sb,
+		               (char *)j->a[2] + (size_t)b * sc};
+		rt_prog_kernel_run(&one, ab, NULL, j->pool);
+	}
+}
+
+static void batch_part(void *ctx, int part, int nparts)
+{
+	const batch_job *j = ctx;
+	batch_range(j, j->k->batch * part / nparts, j->k->batch * (part + 1) / nparts);
+}
+
 void rt_prog_kernel_run(const rt_prog_kernel *k, void **a, int32_t *flag, rt_pool *pool)
 {
 	if (k->kind == RT_K_GEMM && k->batch > 1) {
-		/* one product per matrix of the batch, each as an unbatched GEMM
-		 * (split over the pool when large), in batch order */
-		rt_prog_kernel one = *k;
-		one.batch = 1;
-		size_t es = k->f64 ? 8 : 4;
-		size_t sa = (size_t)(k->m * k->k) * es, sb = (size_t)(k->k * k->n) * es;
-		size_t sc = (size_t)(k->m * k->n) * es;
-		for (int64_t b = 0; b < k->batch; b++) {
-			void *ab[3] = {(char *)a[0] + (size_t)b * sa, (char *)a[1] + (size_t)b * sb,
-			               (char *)a[2] + (size_t)b * sc};
-			rt_prog_kernel_run(&one, ab, flag, pool);
-		}
+		/* products too small to split run side by side over the pool; a
+		 * large one is split itself (run_gemm), one after another */
+		int threads = pool ? rt_pool_threads(pool) : 1;
+		int small = k->m * k->n * k->k < RT_PROG_GEMM_PAR_MIN;
+		batch_job j = {k, a, small ? NULL : pool};
+		if (small && threads > 1 && k->batch * k->m * k->n * k->k >= RT_PROG_GEMM_PAR_MIN / 4)
+			rt_pool_run(pool, threads < k->batch ? threads : (int)k->batch, batch_part, &j);
+		else
+			batch_range(&j, 0, k->batch);
 		return;
 	}
 	if (k->kind == RT_K_GEMM) {

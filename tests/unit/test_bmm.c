@@ -107,6 +107,56 @@ static void test_backend(void **st)
 	check_backend(IR_F32, 2, 128, 96, 80, 0, 1, 1e-4); /* m*n*k >= 2^19: split */
 }
 
+/* Many small products (run side by side over the pool) and a few large
+ * ones (each split): the same bits on 1, 2 and 3 threads. */
+static void test_threads(void **st)
+{
+	(void)st;
+	static const int64_t shapes[2][4] = {{64, 16, 32, 16}, {2, 128, 64, 96}};
+	for (int s = 0; s < 2; s++) {
+		const int64_t *d = shapes[s];
+		ir_graph *g = ir_graph_new(IR_F32);
+		ir_node *a = ir_input(g, "a", IR_F32, ir_shape_make(3, (int64_t[]){d[0], d[1], d[2]}));
+		ir_node *b = ir_input(g, "b", IR_F32, ir_shape_make(3, (int64_t[]){d[0], d[3], d[2]}));
+		assert_non_null(cgh_observe(g, ir_matmul(g, a, b, 0, 1), 0));
+		float *res[3] = {NULL};
+		int64_t nc = d[0] * d[1] * d[3];
+		for (int t = 0; t < 3; t++) {
+			cg_options o;
+			cg_options_default(&o);
+			o.threads = t + 1;
+			char err[1024];
+			rt_exec *x = cg_cpu_exec_new(g, NULL, NULL, 0, &o, err, sizeof err);
+			if (!x)
+				fail_msg("%s", err);
+			void **dd = calloc((size_t)x->nslots + 1, sizeof *dd);
+			uint64_t sd = 99;
+			for (int i = 0; i < x->nslots; i++) {
+				dd[i] = calloc((size_t)cgh_numel(&x->slots[i]) + 1, 8);
+				cgh_fill(&x->slots[i], dd[i], &sd);
+			}
+			rt_err e;
+			double outv[1];
+			if (x->run(x, dd, outv, &e))
+				fail_msg("%s", e.msg);
+			for (int i = 0; i < x->nslots; i++) {
+				if (!strcmp(x->slots[i].name, "obs0"))
+					res[t] = dd[i];
+				else
+					free(dd[i]);
+			}
+			free(dd);
+			x->free(x);
+			assert_non_null(res[t]);
+			if (t)
+				assert_memory_equal(res[0], res[t], (size_t)nc * sizeof(float));
+		}
+		for (int t = 0; t < 3; t++)
+			free(res[t]);
+		ir_graph_free(g);
+	}
+}
+
 /* torch.matmul's shapes: [B,m,k] x [k,n] (one product over B*m rows),
  * [m,k] x [B,k,n] and [1,m,k] x [B,k,n] (broadcast), 2-D x 2-D; errors. */
 static void test_torch_rules(void **st)
@@ -153,6 +203,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_interp),
 		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_torch_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
