@@ -205,6 +205,14 @@ static ir_node *b_BMM_23(gc_case *c) {
 	return ir_matmul_torch(c->g, mkparam(c, 2, 3, 4), b);
 }
 
+/* dropout in training (the mode resolved as the pipeline does before
+ * autodiff): the noise a fixed input, the gradient the kept mask over 1-p */
+static ir_node *b_DROPOUT(gc_case *c) {
+	ir_node *y = ir_dropout(c->g, mkparam(c, 2, 3, 4), 0.25, "d");
+	ir_resolve_mode(c->g, IR_MODE_TRAIN);
+	return y;
+}
+
 /* X(case, the op it checks) */
 #define GC_CASES(X)                                                                  \
 	X(NEG, NEG) X(EXP, EXP) X(LOG, LOG) X(SQRT, SQRT) X(RSQRT, RSQRT) X(ABS, ABS)      \
@@ -225,6 +233,6 @@ static ir_node *b_BMM_23(gc_case *c) {
 	X(BCE_PW, MAXIMUM) X(ONE_HOT, ONE_HOT)                                              \
 	X(CONV_S2P1, CONV2D) X(CONV_D2G2, CONV2D) X(CONV_DW, CONV2D) X(CONV_2X3, CONV2D)        \
 	X(EMBED, EMBEDDING)        \
-	X(BMM, MATMUL) X(BMM_T, MATMUL) X(BMM_32, MATMUL) X(BMM_23, MATMUL)
+	X(BMM, MATMUL) X(BMM_T, MATMUL) X(BMM_32, MATMUL) X(BMM_23, MATMUL) X(DROPOUT, GE)
 
 #endif
