@@ -196,7 +196,7 @@ def _eval(op, a, at, params, batch, dtype, ctx=(None, "train")):
     if op == "dropout":
         # ATen's dropout with samc's mask: noise.bernoulli_(1 - p).div_(1 - p); x * noise
         p = at["p"]
-        if p == 0:
+        if p == 0 or ctx[1] == "eval":  # identity in evaluation
             return a[0]
         if p == 1:
             return a[0] * torch.zeros((), dtype=dtype)
