@@ -6,6 +6,24 @@
 set(SAMC_ORACLE_PYTHON /usr/bin/python3 CACHE FILEPATH "Python with torch and numpy for the oracle tests")
 set(_oracle ${CMAKE_CURRENT_LIST_DIR})
 
+# PyTorch's f32 conv2d and its gradients (oneDNN pinned to AVX2), which
+# test_rt_conv_torch.c compares rt_conv with bit for bit
+add_test(NAME oracle_rt_conv_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/rt_conv_ref.py
+         ${CMAKE_BINARY_DIR}/rt_conv_ref)
+set_tests_properties(oracle_rt_conv_ref PROPERTIES SKIP_RETURN_CODE 77 FIXTURES_SETUP rt_conv_ref)
+set_tests_properties(test_rt_conv_torch PROPERTIES FIXTURES_REQUIRED rt_conv_ref)
+if(SAMC_LONG_TESTS)
+  # with the two convolutions of examples/fashion_cnn.lua at batch 128
+  add_test(NAME oracle_rt_conv_ref_full COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/rt_conv_ref.py --full
+           ${CMAKE_BINARY_DIR}/rt_conv_ref_full)
+  set_tests_properties(oracle_rt_conv_ref_full PROPERTIES SKIP_RETURN_CODE 77
+                       FIXTURES_SETUP rt_conv_ref_full)
+  add_test(NAME test_rt_conv_torch_full COMMAND test_rt_conv_torch)
+  set_tests_properties(test_rt_conv_torch_full PROPERTIES SKIP_RETURN_CODE 77
+                       FIXTURES_REQUIRED rt_conv_ref_full
+                       ENVIRONMENT SAMC_RT_CONV_REF_DIR=${CMAKE_BINARY_DIR}/rt_conv_ref_full)
+endif()
+
 add_test(NAME oracle_st_roundtrip COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/test_st.py)
 add_test(NAME oracle_torch_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/test_torch_ref.py)
 # philox.py against Random123's known answers
