@@ -8,6 +8,7 @@
  *   samc_bench gemm    MODEL  the SAM step's GEMMs alone through cblas_sgemm
  *   samc_bench profile MODEL  time per kernel of the SAM (or base) step
  *   samc_bench triad          STREAM-like triad bandwidth
+ *   samc_bench conv           fashion_cnn's convolutions alone through oneDNN
  *
  * Every command prints JSON objects, one per line, on stdout; errors go to
  * stderr with exit status 1. Not a test: nothing here is registered with CTest.
@@ -31,6 +32,7 @@ typedef struct {
 	int blocks;          /* blocks (repetitions) */
 	int warmup;          /* untimed steps before the first block */
 	int64_t triad_n;     /* triad: floats per array */
+	int bias;            /* conv: with the bias and its gradient */
 } bench_args;
 
 /* A compiled training step with its buffers, ready to run. */
@@ -91,5 +93,6 @@ int bench_cmd_opt(const bench_args *a);
 int bench_cmd_gemm(const bench_args *a);
 int bench_cmd_profile(const bench_args *a);
 int bench_cmd_triad(const bench_args *a);
+int bench_cmd_conv(const bench_args *a);
 
 #endif

@@ -11,9 +11,10 @@ static int usage(void)
 {
 	fprintf(stderr,
 	        "usage: samc_bench steps|opt|gemm|profile MODEL.lua [options]\n"
-	        "       samc_bench triad [options]\n"
+	        "       samc_bench triad|conv [options]\n"
 	        "options: --threads N (2)  --steps N per block (30)  --blocks N (5)\n"
-	        "         --warmup N (5)  --prog sam|base (profile)  --n FLOATS (triad, 16777216)\n");
+	        "         --warmup N (5)  --prog sam|base (profile)  --n FLOATS (triad, 16777216)\n"
+	        "         --bias 0|1 (conv, 0)\n");
 	return 2;
 }
 
@@ -33,10 +34,10 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage();
-	bench_args a = {NULL, "sam", 2, 30, 5, 5, 16777216};
+	bench_args a = {NULL, "sam", 2, 30, 5, 5, 16777216, 0};
 	const char *cmd = argv[1];
 	int i = 2;
-	if (strcmp(cmd, "triad") != 0) {
+	if (strcmp(cmd, "triad") != 0 && strcmp(cmd, "conv") != 0) {
 		if (argc < 3 || argv[2][0] == '-')
 			return usage();
 		a.model = argv[i++];
@@ -64,6 +65,8 @@ int main(int argc, char **argv)
 			a.warmup = (int)x;
 		else if (strcmp(o, "--n") == 0 && x > 0)
 			a.triad_n = x;
+		else if (strcmp(o, "--bias") == 0 && x <= 1)
+			a.bias = (int)x;
 		else {
 			fprintf(stderr, "samc_bench: unknown option or bad value: %s %s\n", o, v ? v : "");
 			return usage();
@@ -74,6 +77,7 @@ int main(int argc, char **argv)
 	       : strcmp(cmd, "gemm") == 0      ? bench_cmd_gemm(&a)
 	       : strcmp(cmd, "profile") == 0   ? bench_cmd_profile(&a)
 	       : strcmp(cmd, "triad") == 0     ? bench_cmd_triad(&a)
+	       : strcmp(cmd, "conv") == 0      ? bench_cmd_conv(&a)
 	       : usage();
 	return rc;
 }
