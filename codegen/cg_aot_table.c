@@ -79,11 +79,24 @@ static void write_slots(FILE *f, const char *s, const rt_prog *p)
 	fprintf(f, "\t{0}\n};\n");
 }
 
+/* A convolution kernel's descriptor and operation (rt_prog.h). */
+static void write_conv(FILE *f, const rt_prog_kernel *k)
+{
+	const rt_conv_desc *d = &k->conv;
+	fprintf(f, ",\n\t .conv = {%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
+	           "%lld, %lld, %lld, %lld, %lld},\n\t .conv_op = %d, .conv_bias = %d",
+	        (long long)d->n, (long long)d->c, (long long)d->h, (long long)d->w, (long long)d->o,
+	        (long long)d->kh, (long long)d->kw, (long long)d->oh, (long long)d->ow,
+	        (long long)d->stride_h, (long long)d->stride_w, (long long)d->pad_h,
+	        (long long)d->pad_w, (long long)d->dil_h, (long long)d->dil_w, (long long)d->groups,
+	        k->conv_op, k->conv_bias);
+}
+
 static void write_kernels(FILE *f, int step, const char *s, const rt_prog *p)
 {
 	char sym[128];
 	for (int i = 0; i < p->nkernels; i++)
-		if (p->kernels[i].kind != RT_K_GEMM) {
+		if (!rt_kkind_is_call(p->kernels[i].kind)) {
 			cg_aot_symbol(sym, sizeof sym, step, p->kernels[i].name);
 			fprintf(f, "extern void %s(void **, int64_t, int64_t, int32_t *);\n", sym);
 		}
@@ -97,10 +110,12 @@ static void write_kernels(FILE *f, int step, const char *s, const rt_prog *p)
 		const rt_prog_kernel *k = &p->kernels[i];
 		fprintf(f, "\t{.kind = %s, .name = ", rt_kkind_enum_name(k->kind));
 		str(f, k->name);
-		if (k->kind != RT_K_GEMM) {
+		if (!rt_kkind_is_call(k->kind)) {
 			cg_aot_symbol(sym, sizeof sym, step, k->name);
 			fprintf(f, ", .fn = %s", sym);
 		}
+		if (k->kind == RT_K_CONV)
+			write_conv(f, k);
 		fprintf(f, ", .nargs = %d, .args = %s_args + %d,\n", k->nargs, s, a);
 		fprintf(f, "\t .par_extent = %lld, .work = %lld, .ta = %d, .tb = %d, .f64 = %d, "
 		           ".m = %lld, .n = %lld, .k = %lld, .batch = %lld,\n\t .fail_where = ",

@@ -446,6 +446,8 @@ static int lower_kernel(lctx *c, const pass_kernel *K, int idx, char *err, size_
 		k->work = k->batch * k->m * k->n * k->k;
 		return 0;
 	}
+	case RT_K_CONV: /* no fusion group emits convolutions yet */
+		break;
 	case RT_K_ROW: {
 		/* cat takes any number of inputs */
 		int *b = ir_arena_alloc(c->a, (size_t)(1 + root->nin) * sizeof *b);

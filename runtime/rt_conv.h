@@ -90,6 +90,9 @@ int rt_conv_backward_data(rt_conv *c, const rt_conv_desc *d, const float *dy, co
 int rt_conv_backward_weights(rt_conv *c, const rt_conv_desc *d, const float *x, const float *dy,
                              float *dw, float *db, rt_err *err);
 
+/* How many buffers operation op takes (see rt_prog_kernel's CONV args). */
+int rt_conv_nargs(rt_conv_op op, int bias);
+
 /* How many primitives c has created (a test that caching works). */
 int rt_conv_cached(const rt_conv *c);
 

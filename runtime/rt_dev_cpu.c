@@ -1,6 +1,7 @@
 /*
  * rt_dev_cpu.c - the CPU device (see rt_dev_cpu.h): loop kernels split over
- * the pool, GEMMs and syrk through OpenBLAS, host memory.
+ * the pool, GEMMs and syrk through OpenBLAS, convolutions through oneDNN
+ * (rt_conv), host memory.
  */
 #include "rt_dev_cpu.h"
 
@@ -233,6 +234,7 @@ void rt_prog_kernel_run(const rt_prog_kernel *k, void **a, int32_t *flag, rt_poo
 typedef struct {
 	rt_device dev;
 	rt_pool *pool;
+	rt_conv *conv; /* made on the first convolution */
 	int threads;
 	int nbeside; /* of the last plan made */
 } cpu_dev;
@@ -270,7 +272,7 @@ static void *cpu_view(rt_device *d, void *buf)
 static int cpu_supports(const rt_device *d, rt_kkind kind)
 {
 	(void)d;
-	return kind != RT_K_GEMM || kind == RT_K_GEMM;
+	return kind >= RT_K_ELEM && kind <= RT_K_CONV;
 }
 
 static int cpu_launch(rt_device *d, const rt_prog_kernel *k, void **args, void *err_word,
@@ -288,6 +290,28 @@ static int cpu_gemm(rt_device *d, const rt_prog_kernel *k, void **args, rt_err *
 	return 0;
 }
 
+static int cpu_conv(rt_device *d, const rt_prog_kernel *k, void **args, rt_err *err)
+{
+	cpu_dev *c = cpu_of(d);
+	if (!c->conv && !(c->conv = rt_conv_new(c->threads, err)))
+		return -1;
+	return rt_prog_conv_run(c->conv, k, args, err);
+}
+
+int rt_prog_conv_run(rt_conv *c, const rt_prog_kernel *k, void **a, rt_err *err)
+{
+	int bias = k->conv_bias;
+	switch ((rt_conv_op)k->conv_op) {
+	case RT_CONV_FWD:
+		return rt_conv_forward(c, &k->conv, a[0], a[1], bias ? a[2] : NULL, a[2 + bias], err);
+	case RT_CONV_BWD_DATA:
+		return rt_conv_backward_data(c, &k->conv, a[0], a[1], a[2], err);
+	case RT_CONV_BWD_WEIGHT:
+		return rt_conv_backward_weights(c, &k->conv, a[0], a[1], a[2], bias ? a[3] : NULL, err);
+	}
+	return rt_errf(err, "cpu: convolution kernel %s has no operation", k->name ? k->name : "?");
+}
+
 static int cpu_sync(rt_device *d, rt_err *err)
 {
 	(void)d;
@@ -297,6 +321,17 @@ static int cpu_sync(rt_device *d, rt_err *err)
 
 static int cpu_plan(rt_device *d, const rt_prog *p, void **plan, rt_err *err)
 {
+	/* the convolutions' primitives are made now, not in the first step */
+	for (int i = 0; i < p->nkernels; i++) {
+		const rt_prog_kernel *k = &p->kernels[i];
+		cpu_dev *c = cpu_of(d);
+		if (k->kind != RT_K_CONV)
+			continue;
+		if (!c->conv && !(c->conv = rt_conv_new(c->threads, err)))
+			return -1;
+		if (rt_conv_prepare(c->conv, &k->conv, (rt_conv_op)k->conv_op, k->conv_bias, err) != 0)
+			return -1;
+	}
 	rt_dev_cpu_plan *pl = calloc(1, sizeof *pl);
 	if (!pl || rt_dev_cpu_plan_make(p, cpu_of(d)->threads, pl)) {
 		free(pl);
@@ -355,12 +390,15 @@ static int cpu_run(rt_device *d, void *plan, const rt_dev_sched *s, rt_err *err)
 	cpu_dev *c = cpu_of(d);
 	const rt_prog *p = s->p;
 	const rt_dev_cpu_plan *pl = plan;
-	(void)err;
 	/* GEMMs are split over our pool: OpenBLAS must not add threads of its
 	 * own (another exec or library may have changed its setting) */
 	openblas_set_num_threads(1);
 	for (int i = 0; i < p->nkernels; i++) {
-		if (pl && pl->join[i] > i + 1) {
+		if (p->kernels[i].kind == RT_K_CONV) {
+			/* on oneDNN's own threads, while the pool's sleep or spin out */
+			if (cpu_conv(d, &p->kernels[i], s->args[i], err) != 0)
+				return -1;
+		} else if (pl && pl->join[i] > i + 1) {
 			run_beside(c, s, i, pl->join[i]);
 			i = pl->join[i] - 1;
 		} else {
@@ -375,6 +413,7 @@ static void cpu_release(rt_device *d)
 	if (!d)
 		return;
 	rt_pool_free(cpu_of(d)->pool);
+	rt_conv_free(cpu_of(d)->conv);
 	free(cpu_of(d));
 }
 
@@ -395,7 +434,8 @@ rt_device *rt_dev_cpu_new(int threads, rt_err *err)
 	c->dev = (rt_device){
 	    .name = "cpu", .memory = "host", .self = c, .alloc = cpu_alloc, .free = cpu_free,
 	    .upload = cpu_move, .download = cpu_move, .copy = cpu_move, .host_view = cpu_view,
-	    .supports = cpu_supports, .launch = cpu_launch, .gemm = cpu_gemm, .sync = cpu_sync,
+	    .supports = cpu_supports, .launch = cpu_launch, .gemm = cpu_gemm, .conv = cpu_conv,
+	    .sync = cpu_sync,
 	    .plan = cpu_plan, .run = cpu_run, .plan_free = cpu_plan_free, .release = cpu_release};
 	return &c->dev;
 }

@@ -2,8 +2,9 @@
  * rt_dev_cpu.h - the CPU device (see rt_device.h): host memory, loop
  * kernels split over a thread pool, GEMMs through OpenBLAS.
  *
- * A loop kernel whose outermost loop is parallel and whose work is large
- * enough is split over the pool; a GEMM large enough is split along the
+ * A convolution (RT_K_CONV, f32) runs through oneDNN (rt_conv.h) on as
+ * many OpenMP threads as the device has. A loop kernel whose outermost
+ * loop is parallel and whose work is large enough is split over the pool; a GEMM large enough is split along the
  * longer side of C, and one of a matrix with its own transpose, A A^T,
  * calls syrk. On two threads, a GEMM whose result is needed only after a
  * stretch of kernels that run on one thread anyway may run whole on the
@@ -14,6 +15,7 @@
 
 #include <stdint.h>
 
+#include "rt_conv.h"
 #include "rt_device.h"
 #include "rt_exec.h"
 #include "rt_pool.h"
@@ -45,12 +47,16 @@ rt_exec *rt_prog_exec_new(const rt_prog *p, int threads, rt_err *err);
  * the kernels that follow them; -1 if x is not one. */
 int rt_prog_exec_beside(const rt_exec *x);
 
-/* Runs one kernel of a table as the CPU device does, its arguments bound
+/* Runs one loop or GEMM kernel of a table as the CPU device does, its arguments bound
  * (a[j] = the memory of buffer k->args[j]), split over `pool` (NULL: on
  * the calling thread); a loop kernel's error word is *flag. OpenBLAS must
  * be set to one thread (openblas_set_num_threads(1)) when a pool is given.
  * Public so that a profiler times exactly what runs. */
 void rt_prog_kernel_run(const rt_prog_kernel *k, void **a, int32_t *flag, rt_pool *pool);
+
+/* Runs a convolution kernel (RT_K_CONV) of a table on context c, its
+ * arguments bound as above. 0 or -1 with a message. */
+int rt_prog_conv_run(rt_conv *c, const rt_prog_kernel *k, void **a, rt_err *err);
 
 /* --- internal to the CPU device (rt_dev_cpu*.c) --- */
 

@@ -38,6 +38,8 @@ static int would_split(const rt_prog_kernel *k, int threads)
 {
 	if (threads < 2)
 		return 0;
+	if (k->kind == RT_K_CONV) /* oneDNN takes every thread */
+		return 1;
 	if (k->kind != RT_K_GEMM)
 		return k->par_extent > 1 && k->work >= RT_PROG_PAR_MIN_WORK;
 	if (is_sym(k))

@@ -24,7 +24,8 @@ int rt_device_run_in_order(rt_device *d, const rt_dev_sched *s, rt_err *err)
 	for (int i = 0; i < p->nkernels; i++) {
 		const rt_prog_kernel *k = &p->kernels[i];
 		int rc = k->kind == RT_K_GEMM ? d->gemm(d, k, s->args[i], err)
-		                                 : d->launch(d, k, s->args[i], s->errs + 4 * i, err);
+		       : k->kind == RT_K_CONV ? d->conv(d, k, s->args[i], err)
+		                              : d->launch(d, k, s->args[i], s->errs + 4 * i, err);
 		if (rc)
 			return -1;
 	}

@@ -19,14 +19,16 @@
  *            device address, so the runtime fills a batch straight into it
  *            instead of staging it and uploading; any other device returns
  *            NULL there and the runtime goes through upload/download.
- *   compute  `launch` runs one loop kernel (rt_prog_kernel of a kind other than RT_K_GEMM)
+ *   compute  `launch` runs one loop kernel (rt_prog_kernel of a loop kind)
  *            over its whole extent with its arguments bound to device
  *            addresses; a kernel that finds bad data (a label out of range)
  *            cannot return an error from a GPU, so it writes a nonzero code
  *            to its int32 error word (a device address too) and stops. The
  *            runner reads the words after the kernels and reports the first
  *            failing kernel with the model's file:line. `gemm` runs one
- *            RT_K_GEMM entry. Launches may be asynchronous; `sync` waits
+ *            RT_K_GEMM entry, `conv` one RT_K_CONV entry (a convolution
+ *            library call; NULL on a device that does not support the
+ *            kind). Launches may be asynchronous; `sync` waits
  *            for all of them, and a download is ordered after them.
  *   schedule A device may look at a whole step's schedule once (`plan`) and
  *            then run it itself (`run`), e.g. the CPU device runs a GEMM on
@@ -38,8 +40,7 @@
  * nothing of threads or BLAS. Devices so far: the CPU (rt_dev_cpu.h) and
  * the host (rt_dev_host below: host memory, no kernels; the interpreter's
  * and hand-written execs' memory: an rt_exec without a device). A backend
- * for a new target provides one of these vtables and its kernels' code;
- * convolution will be another kernel kind beside GEMM.
+ * for a new target provides one of these vtables and its kernels' code.
  *
  * Over a training run (rt_train.h) parameters, optimizer state and the
  * arena's activations stay on the device. The run's buffers (rt_store.h)
@@ -90,6 +91,7 @@ struct rt_device {
 	int (*launch)(rt_device *d, const rt_prog_kernel *k, void **args, void *err_word,
 	              rt_err *err);
 	int (*gemm)(rt_device *d, const rt_prog_kernel *k, void **args, rt_err *err);
+	int (*conv)(rt_device *d, const rt_prog_kernel *k, void **args, rt_err *err);
 	int (*sync)(rt_device *d, rt_err *err);
 
 	/* optional, both or neither: a plan made once per schedule (*plan may

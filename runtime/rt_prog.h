@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "rt_conv.h"
 #include "rt_exec.h"
 #include "rt_kkind.h"
 
@@ -28,7 +29,7 @@ typedef void (*rt_kernel_fn)(void **bufs, int64_t lo, int64_t hi, int32_t *err);
 typedef struct {
 	rt_kkind kind;
 	const char *name;       /* the kernel function's symbol */
-	rt_kernel_fn fn;        /* every kind but GEMM */
+	rt_kernel_fn fn;        /* the loop kinds (not rt_kkind_is_call) */
 	int nargs;
 	const int *args;        /* buffer ids, in the kernel's argument order */
 	int64_t par_extent;     /* > 1: iterations of the outermost loop may be split */
@@ -39,6 +40,13 @@ typedef struct {
 	int ta, tb, f64;
 	int64_t m, n, k;
 	int64_t batch;
+	/* CONV (f32, NCHW): operation conv_op (an rt_conv_op) of the
+	 * convolution conv, on args
+	 *   RT_CONV_FWD         x, w, [b,] y     b when conv_bias
+	 *   RT_CONV_BWD_DATA    dy, w, dx
+	 *   RT_CONV_BWD_WEIGHT  x, dy, dw [, db] db when conv_bias */
+	rt_conv_desc conv;
+	int conv_op, conv_bias;
 	/* a kernel that can fail has a message: its nonzero error word is
 	 * reported as "<where>: <msg> (code N, input '<input>')" */
 	const char *fail_where; /* "model.lua:12: cross_entropy" */

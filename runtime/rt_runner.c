@@ -157,14 +157,24 @@ static int check(const rt_prog *p, const rt_device *d, rt_err *err)
 	}
 	for (int i = 0; i < p->nkernels; i++) {
 		const rt_prog_kernel *k = &p->kernels[i];
-		if ((k->kind == RT_K_GEMM && k->kind != RT_K_GEMM) || !d->supports(d, k->kind))
+		if (!d->supports(d, k->kind) || (k->kind == RT_K_CONV && !d->conv))
 			return rt_errf(err, "%s: kernel %d (%s) is of a kind this device does not run", dn, i,
 			               k->name ? k->name : "?");
-		if (k->kind != RT_K_GEMM && !k->fn)
+		if (!rt_kkind_is_call(k->kind) && !k->fn)
 			return rt_errf(err, "%s: kernel %d (%s) has no compiled function", dn, i,
 			               k->name ? k->name : "?");
 		if (k->kind == RT_K_GEMM && k->nargs != 3)
 			return rt_errf(err, "%s: GEMM kernel %d has %d buffers, expected 3", dn, i, k->nargs);
+		if (k->kind == RT_K_CONV) {
+			rt_conv_op op = (rt_conv_op)k->conv_op;
+			if (op != RT_CONV_FWD && op != RT_CONV_BWD_DATA && op != RT_CONV_BWD_WEIGHT)
+				return rt_errf(err, "%s: convolution kernel %d has no operation", dn, i);
+			if (k->nargs != rt_conv_nargs(op, k->conv_bias))
+				return rt_errf(err, "%s: convolution kernel %d has %d buffers, expected %d", dn,
+				               i, k->nargs, rt_conv_nargs(op, k->conv_bias));
+			if (rt_conv_desc_check(&k->conv, err) != 0)
+				return -1;
+		}
 		for (int j = 0; j < k->nargs; j++)
 			if (bad_buf(p, k->args[j]))
 				return rt_errf(err, "%s: kernel %d reads buffer %d, out of range", dn, i,
@@ -191,7 +201,7 @@ static int setup(rt_exec *x, runner *s, rt_err *err)
 	int nargs = 0;
 	for (int i = 0; i < p->nkernels; i++) {
 		nargs += p->kernels[i].nargs;
-		s->can_fail |= p->kernels[i].kind != RT_K_GEMM && p->kernels[i].fail_msg != NULL;
+		s->can_fail |= !rt_kkind_is_call(p->kernels[i].kind) && p->kernels[i].fail_msg != NULL;
 	}
 	s->bufptr = calloc((size_t)p->nbufs + 1, sizeof *s->bufptr);
 	s->args = calloc((size_t)nargs + 1, sizeof *s->args);
