@@ -13,9 +13,9 @@
  * step ("samc_sam_k3"). The steps' tables (runtime/rt_prog.h), the recipe
  * and the program hash go to a generated C file whose main() calls
  * rt_aot_main (runtime/rt_aot.h). The system C compiler links both with
- * libsamcrt.a, OpenBLAS, oneDNN (and its OpenMP runtime, libgomp), cJSON,
- * zlib, libm and pthreads: the trainer needs
- * neither LLVM nor Lua at run time.
+ * libsamcrt.a, OpenBLAS, cJSON, zlib, libm and pthreads: the trainer needs
+ * neither LLVM nor Lua at run time (and oneDNN only if it has convolutions:
+ * the runtime opens it then, runtime/rt_conv_lib.h).
  *
  * The runtime is found where this build of samc was built, or under
  * $SAMC_RUNTIME_DIR (libsamcrt.a and the runtime headers, rt_aot.h

@@ -138,8 +138,7 @@ static int link_trainer(const char *cc, const char *out, const char *obj, const 
 	char incflag[CG_AOT_PATH + 2];
 	snprintf(incflag, sizeof incflag, "-I%s", inc);
 	const char *argv[] = {cc, "-std=c11", "-O1", incflag, "-o", out, csrc, obj, lib,
-	                      "-lopenblas", "-ldnnl", "-lgomp", "-lcjson", "-lz", "-lm", "-lpthread",
-	                      "-ldl",
+	                      "-lopenblas", "-lcjson", "-lz", "-lm", "-lpthread", "-ldl",
 	                      SAMC_RT_LINK_FLAG, NULL};
 	if (!SAMC_RT_LINK_FLAG[0]) /* a runtime built without sanitizers */
 		argv[sizeof argv / sizeof *argv - 2] = NULL;

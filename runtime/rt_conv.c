@@ -6,14 +6,14 @@
  */
 #include "rt_conv.h"
 
-#include <omp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <oneapi/dnnl/dnnl.h>
-#include <oneapi/dnnl/dnnl_debug.h>
+#include "rt_conv_lib.h"
+
+/* oneDNN's functions, through the context (rt_conv_lib.h) */
+#define DN (c->dn)
 
 /* the most tensor arguments of one operation: forward x, w, b, y */
 #define CONV_MAX_ARGS 4
@@ -40,6 +40,7 @@ typedef struct {
 } conv_entry;
 
 struct rt_conv {
+	const rt_dnnl_api *dn;
 	int threads;
 	dnnl_engine_t eng;
 	dnnl_stream_t stream;
@@ -65,12 +66,12 @@ static void desc_str(const rt_conv_desc *d, char *buf, size_t len)
 	         (long long)d->pad_w, (long long)d->dil_h, (long long)d->dil_w, (long long)d->groups);
 }
 
-static int dnnl_fail(rt_err *err, const rt_conv_desc *d, rt_conv_op op, const char *what,
+static int dnnl_fail(const rt_conv *c, rt_err *err, const rt_conv_desc *d, rt_conv_op op, const char *what,
                      dnnl_status_t s)
 {
 	char ds[256];
 	desc_str(d, ds, sizeof ds);
-	return rt_errf(err, "%s: oneDNN %s: %s: %s", ds, op_name(op), what, dnnl_status2str(s));
+	return rt_errf(err, "%s: oneDNN %s: %s: %s", ds, op_name(op), what, DN->dnnl_status2str(s));
 }
 
 int64_t rt_conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil)
@@ -101,31 +102,22 @@ int rt_conv_desc_check(const rt_conv_desc *d, rt_err *err)
 	return 0;
 }
 
-/* --- the instruction-set pin, the one process-wide setting --- */
-
-static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
-
-static void isa_pin(void)
-{
-	/* fails harmlessly when oneDNN has already dispatched: checked below */
-	(void)dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2);
-}
+/* --- the instruction set (pinned when the library is loaded) --- */
 
 const char *rt_conv_isa(void)
 {
-	pthread_once(&isa_once, isa_pin);
-	return dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa());
+	const rt_dnnl_api *dn = rt_dnnl_load(NULL);
+	return dn ? dn->dnnl_cpu_isa2str(dn->dnnl_get_effective_cpu_isa()) : "none (no oneDNN)";
 }
 
-static int isa_check(rt_err *err)
+static int isa_check(const rt_dnnl_api *dn, rt_err *err)
 {
-	pthread_once(&isa_once, isa_pin);
-	dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+	dnnl_cpu_isa_t isa = dn->dnnl_get_effective_cpu_isa();
 	/* the ISA values are nested bit sets: any bit beyond AVX2's is more */
 	if ((unsigned)isa & ~(unsigned)dnnl_cpu_isa_avx2)
-		return rt_errf(err, "oneDNN dispatches to %s in this process and can no longer be "
-		                    "pinned to AVX2 (convolution results would depend on the CPU)",
-		               dnnl_cpu_isa2str(isa));
+		return rt_errf(err, "conv2d: oneDNN dispatches to %s in this process and can no "
+		                    "longer be pinned to AVX2 (results would depend on the CPU)",
+		               dn->dnnl_cpu_isa2str(isa));
 	return 0;
 }
 
@@ -134,12 +126,12 @@ static int isa_check(rt_err *err)
 /* OpenMP's thread count is the calling thread's: set it for one call. */
 static int threads_enter(const rt_conv *c)
 {
-	int prev = omp_get_max_threads();
-	omp_set_num_threads(c->threads);
+	int prev = DN->omp_get_max_threads();
+	DN->omp_set_num_threads(c->threads);
 	return prev;
 }
 
-static void threads_leave(int prev) { omp_set_num_threads(prev); }
+static void threads_leave(const rt_conv *c, int prev) { DN->omp_set_num_threads(prev); }
 
 rt_conv *rt_conv_new(int threads, rt_err *err)
 {
@@ -147,35 +139,37 @@ rt_conv *rt_conv_new(int threads, rt_err *err)
 		return rt_errf(err, "conv2d: a oneDNN context needs at least one thread, got %d",
 		               threads),
 		       NULL;
-	if (isa_check(err) != 0)
+	const rt_dnnl_api *dn = rt_dnnl_load(err);
+	if (!dn || isa_check(dn, err) != 0)
 		return NULL;
 	rt_conv *c = calloc(1, sizeof *c);
 	if (!c)
 		return rt_errf(err, "conv2d: out of memory"), NULL;
+	c->dn = dn;
 	c->threads = threads;
-	dnnl_status_t s = dnnl_engine_create(&c->eng, dnnl_cpu, 0);
+	dnnl_status_t s = DN->dnnl_engine_create(&c->eng, dnnl_cpu, 0);
 	if (s == dnnl_success)
-		s = dnnl_stream_create(&c->stream, c->eng, dnnl_stream_default_flags);
+		s = DN->dnnl_stream_create(&c->stream, c->eng, dnnl_stream_default_flags);
 	if (s != dnnl_success) {
 		rt_errf(err, "conv2d: oneDNN: cannot create the CPU engine and stream: %s",
-		        dnnl_status2str(s));
+		        DN->dnnl_status2str(s));
 		rt_conv_free(c);
 		return NULL;
 	}
 	return c;
 }
 
-static void entry_free(conv_entry *e)
+static void entry_free(const rt_conv *c, conv_entry *e)
 {
 	if (!e)
 		return;
 	for (int i = 0; i < e->na; i++) {
-		dnnl_primitive_destroy(e->a[i].reorder);
-		dnnl_memory_destroy(e->a[i].inner);
-		dnnl_memory_destroy(e->a[i].user);
+		DN->dnnl_primitive_destroy(e->a[i].reorder);
+		DN->dnnl_memory_destroy(e->a[i].inner);
+		DN->dnnl_memory_destroy(e->a[i].user);
 	}
-	dnnl_memory_destroy(e->scratch);
-	dnnl_primitive_destroy(e->prim);
+	DN->dnnl_memory_destroy(e->scratch);
+	DN->dnnl_primitive_destroy(e->prim);
 	free(e);
 }
 
@@ -184,12 +178,12 @@ void rt_conv_free(rt_conv *c)
 	if (!c)
 		return;
 	for (int i = 0; i < c->ne; i++)
-		entry_free(c->e[i]);
+		entry_free(c, c->e[i]);
 	free(c->e);
 	if (c->stream)
-		dnnl_stream_destroy(c->stream);
+		DN->dnnl_stream_destroy(c->stream);
 	if (c->eng)
-		dnnl_engine_destroy(c->eng);
+		DN->dnnl_engine_destroy(c->eng);
 	free(c);
 }
 
@@ -208,7 +202,7 @@ typedef struct {
 	dnnl_dims_t stride, dil, pad;
 } conv_mds;
 
-static dnnl_status_t mds_init(const rt_conv_desc *d, conv_mds *m)
+static dnnl_status_t mds_init(const rt_conv *c, const rt_conv_desc *d, conv_mds *m)
 {
 	dnnl_dims_t x = {d->n, d->c, d->h, d->w}, y = {d->n, d->o, d->oh, d->ow}, b = {d->o};
 	/* grouped weights are 5-D [g, o/g, c/g, kh, kw], as PyTorch hands them */
@@ -216,14 +210,14 @@ static dnnl_status_t mds_init(const rt_conv_desc *d, conv_mds *m)
 	dnnl_dims_t w5 = {d->groups, d->o / d->groups, d->c / d->groups, d->kh, d->kw};
 	int g = d->groups > 1;
 	dnnl_status_t s;
-	if ((s = dnnl_memory_desc_init_by_tag(&m->x, 4, x, dnnl_f32, dnnl_nchw)) ||
-	    (s = dnnl_memory_desc_init_by_tag(&m->y, 4, y, dnnl_f32, dnnl_nchw)) ||
-	    (s = dnnl_memory_desc_init_by_tag(&m->b, 1, b, dnnl_f32, dnnl_a)) ||
-	    (s = dnnl_memory_desc_init_by_tag(&m->w, g ? 5 : 4, g ? w5 : w4, dnnl_f32,
+	if ((s = DN->dnnl_memory_desc_init_by_tag(&m->x, 4, x, dnnl_f32, dnnl_nchw)) ||
+	    (s = DN->dnnl_memory_desc_init_by_tag(&m->y, 4, y, dnnl_f32, dnnl_nchw)) ||
+	    (s = DN->dnnl_memory_desc_init_by_tag(&m->b, 1, b, dnnl_f32, dnnl_a)) ||
+	    (s = DN->dnnl_memory_desc_init_by_tag(&m->w, g ? 5 : 4, g ? w5 : w4, dnnl_f32,
 	                                      g ? dnnl_goihw : dnnl_oihw)) ||
-	    (s = dnnl_memory_desc_init_by_tag(&m->xa, 4, x, dnnl_f32, dnnl_format_tag_any)) ||
-	    (s = dnnl_memory_desc_init_by_tag(&m->ya, 4, y, dnnl_f32, dnnl_format_tag_any)) ||
-	    (s = dnnl_memory_desc_init_by_tag(&m->wa, g ? 5 : 4, g ? w5 : w4, dnnl_f32,
+	    (s = DN->dnnl_memory_desc_init_by_tag(&m->xa, 4, x, dnnl_f32, dnnl_format_tag_any)) ||
+	    (s = DN->dnnl_memory_desc_init_by_tag(&m->ya, 4, y, dnnl_f32, dnnl_format_tag_any)) ||
+	    (s = DN->dnnl_memory_desc_init_by_tag(&m->wa, g ? 5 : 4, g ? w5 : w4, dnnl_f32,
 	                                      dnnl_format_tag_any)))
 		return s;
 	m->stride[0] = d->stride_h;
@@ -241,10 +235,10 @@ static dnnl_status_t fwd_pd(const rt_conv *c, const conv_mds *m, int bias,
                             const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
 {
 	dnnl_convolution_desc_t cd;
-	dnnl_status_t s = dnnl_dilated_convolution_forward_desc_init(
+	dnnl_status_t s = DN->dnnl_dilated_convolution_forward_desc_init(
 	        &cd, dnnl_forward_training, dnnl_convolution_direct, &m->xa, &m->wa,
 	        bias ? &m->b : NULL, &m->ya, m->stride, m->dil, m->pad, m->pad);
-	return s ? s : dnnl_primitive_desc_create(pd, &cd, attr, c->eng, NULL);
+	return s ? s : DN->dnnl_primitive_desc_create(pd, &cd, attr, c->eng, NULL);
 }
 
 /* Binds argument `arg` of pd: the caller's memory and, if pd wants another
@@ -254,23 +248,23 @@ static dnnl_status_t arg_init(const rt_conv *c, const_dnnl_primitive_desc_t pd, 
 {
 	a->arg = arg;
 	a->out = out;
-	const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
+	const dnnl_memory_desc_t *md = DN->dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
 	dnnl_status_t s;
 	*what = "memory";
-	if ((s = dnnl_memory_create(&a->user, user_md, c->eng, DNNL_MEMORY_NONE)))
+	if ((s = DN->dnnl_memory_create(&a->user, user_md, c->eng, DNNL_MEMORY_NONE)))
 		return s;
-	if (!md || dnnl_memory_desc_equal(md, user_md))
+	if (!md || DN->dnnl_memory_desc_equal(md, user_md))
 		return dnnl_success;
-	if ((s = dnnl_memory_create(&a->inner, md, c->eng, DNNL_MEMORY_ALLOCATE)))
+	if ((s = DN->dnnl_memory_create(&a->inner, md, c->eng, DNNL_MEMORY_ALLOCATE)))
 		return s;
 	*what = "reorder";
 	dnnl_primitive_desc_t rpd;
-	s = out ? dnnl_reorder_primitive_desc_create(&rpd, md, c->eng, user_md, c->eng, NULL)
-	        : dnnl_reorder_primitive_desc_create(&rpd, user_md, c->eng, md, c->eng, NULL);
+	s = out ? DN->dnnl_reorder_primitive_desc_create(&rpd, md, c->eng, user_md, c->eng, NULL)
+	        : DN->dnnl_reorder_primitive_desc_create(&rpd, user_md, c->eng, md, c->eng, NULL);
 	if (s)
 		return s;
-	s = dnnl_primitive_create(&a->reorder, rpd);
-	dnnl_primitive_desc_destroy(rpd);
+	s = DN->dnnl_primitive_create(&a->reorder, rpd);
+	DN->dnnl_primitive_desc_destroy(rpd);
 	return s;
 }
 
@@ -287,13 +281,13 @@ static int entry_build(rt_conv *c, conv_entry *e, rt_err *err)
 	dnnl_primitive_desc_t hint = NULL, pd = NULL;
 	dnnl_convolution_desc_t cd;
 	const char *what = "memory descriptors";
-	dnnl_status_t s = mds_init(d, &m);
+	dnnl_status_t s = mds_init(c, d, &m);
 	if (s)
 		goto fail;
 	/* the scratchpad is ours, allocated once, so a run allocates nothing */
 	what = "attributes";
-	if ((s = dnnl_primitive_attr_create(&attr)) ||
-	    (s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)))
+	if ((s = DN->dnnl_primitive_attr_create(&attr)) ||
+	    (s = DN->dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)))
 		goto fail;
 	what = "primitive descriptor";
 	if (e->op == RT_CONV_FWD) {
@@ -301,17 +295,17 @@ static int entry_build(rt_conv *c, conv_entry *e, rt_err *err)
 			goto fail;
 	} else if (e->op == RT_CONV_BWD_DATA) {
 		if ((s = fwd_pd(c, &m, 0, attr, &hint)) ||
-		    (s = dnnl_dilated_convolution_backward_data_desc_init(
+		    (s = DN->dnnl_dilated_convolution_backward_data_desc_init(
 		             &cd, dnnl_convolution_direct, &m.xa, &m.wa, &m.ya, m.stride, m.dil, m.pad,
 		             m.pad)) ||
-		    (s = dnnl_primitive_desc_create(&pd, &cd, attr, c->eng, hint)))
+		    (s = DN->dnnl_primitive_desc_create(&pd, &cd, attr, c->eng, hint)))
 			goto fail;
 	} else {
 		if ((s = fwd_pd(c, &m, e->bias, attr, &hint)) ||
-		    (s = dnnl_dilated_convolution_backward_weights_desc_init(
+		    (s = DN->dnnl_dilated_convolution_backward_weights_desc_init(
 		             &cd, dnnl_convolution_direct, &m.xa, &m.wa, e->bias ? &m.b : NULL, &m.ya,
 		             m.stride, m.dil, m.pad, m.pad)) ||
-		    (s = dnnl_primitive_desc_create(&pd, &cd, attr, c->eng, hint)))
+		    (s = DN->dnnl_primitive_desc_create(&pd, &cd, attr, c->eng, hint)))
 			goto fail;
 	}
 	/* inputs first, in the order they are reordered before the run */
@@ -340,17 +334,17 @@ static int entry_build(rt_conv *c, conv_entry *e, rt_err *err)
 			goto fail;
 	}
 	what = "scratchpad";
-	const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-	if (smd && dnnl_memory_desc_get_size(smd) > 0 &&
-	    (s = dnnl_memory_create(&e->scratch, smd, c->eng, DNNL_MEMORY_ALLOCATE)))
+	const dnnl_memory_desc_t *smd = DN->dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+	if (smd && DN->dnnl_memory_desc_get_size(smd) > 0 &&
+	    (s = DN->dnnl_memory_create(&e->scratch, smd, c->eng, DNNL_MEMORY_ALLOCATE)))
 		goto fail;
 	what = "primitive";
-	s = dnnl_primitive_create(&e->prim, pd);
+	s = DN->dnnl_primitive_create(&e->prim, pd);
 fail:
-	dnnl_primitive_desc_destroy(pd);
-	dnnl_primitive_desc_destroy(hint);
-	dnnl_primitive_attr_destroy(attr);
-	return s ? dnnl_fail(err, d, e->op, what, s) : 0;
+	DN->dnnl_primitive_desc_destroy(pd);
+	DN->dnnl_primitive_desc_destroy(hint);
+	DN->dnnl_primitive_attr_destroy(attr);
+	return s ? dnnl_fail(c, err, d, e->op, what, s) : 0;
 }
 
 /* The cached entry of (d, op, bias), created on first use. */
@@ -380,9 +374,9 @@ static conv_entry *entry_get(rt_conv *c, const rt_conv_desc *d, rt_conv_op op, i
 	e->bias = bias;
 	int prev = threads_enter(c);
 	int rc = entry_build(c, e, err);
-	threads_leave(prev);
+	threads_leave(c, prev);
 	if (rc != 0) {
-		entry_free(e);
+		entry_free(c, e);
 		return NULL;
 	}
 	c->e[c->ne++] = e;
@@ -400,7 +394,7 @@ static dnnl_status_t reorder_run(const rt_conv *c, const conv_arg *a)
 {
 	dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, a->out ? a->inner : a->user},
 	                         {DNNL_ARG_TO, a->out ? a->user : a->inner}};
-	return dnnl_primitive_execute(a->reorder, c->stream, 2, ra);
+	return DN->dnnl_primitive_execute(a->reorder, c->stream, 2, ra);
 }
 
 /* Runs e on the caller's buffers ptr[i] (for e->a[i]). */
@@ -412,7 +406,7 @@ static int entry_run(rt_conv *c, conv_entry *e, void *const *ptr, rt_err *err)
 	dnnl_status_t s = dnnl_success;
 	int prev = threads_enter(c);
 	for (int i = 0; i < e->na && !s; i++) {
-		s = dnnl_memory_set_data_handle(e->a[i].user, ptr[i]);
+		s = DN->dnnl_memory_set_data_handle(e->a[i].user, ptr[i]);
 		xa[nx++] = (dnnl_exec_arg_t){e->a[i].arg, e->a[i].inner ? e->a[i].inner : e->a[i].user};
 	}
 	if (e->scratch)
@@ -423,7 +417,7 @@ static int entry_run(rt_conv *c, conv_entry *e, void *const *ptr, rt_err *err)
 			s = reorder_run(c, &e->a[i]);
 	if (!s) {
 		what = "execution";
-		s = dnnl_primitive_execute(e->prim, c->stream, nx, xa);
+		s = DN->dnnl_primitive_execute(e->prim, c->stream, nx, xa);
 	}
 	what = "reorder";
 	for (int i = 0; i < e->na && !s; i++)
@@ -431,10 +425,10 @@ static int entry_run(rt_conv *c, conv_entry *e, void *const *ptr, rt_err *err)
 			s = reorder_run(c, &e->a[i]);
 	if (!s) {
 		what = "execution";
-		s = dnnl_stream_wait(c->stream);
+		s = DN->dnnl_stream_wait(c->stream);
 	}
-	threads_leave(prev);
-	return s ? dnnl_fail(err, &e->d, e->op, what, s) : 0;
+	threads_leave(c, prev);
+	return s ? dnnl_fail(c, err, &e->d, e->op, what, s) : 0;
 }
 
 int rt_conv_forward(rt_conv *c, const rt_conv_desc *d, const float *x, const float *w,

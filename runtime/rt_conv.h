@@ -23,19 +23,25 @@
  * context's stream. A context is used by one thread at a time.
  *
  * Threads: Debian's libdnnl runs its primitives on OpenMP (libgomp). A
- * context runs them on its own thread count (rt_conv_new), set as the
- * calling thread's OpenMP thread count around each creation and execution
- * and restored after (oneDNN also picks its blocking by the thread count
- * at creation, so both must agree).
+ * context runs them on its own thread count (rt_conv_new; the CPU device
+ * passes samc's --threads), set as the calling thread's OpenMP thread
+ * count around each creation and execution and restored after (oneDNN
+ * picks its blocking by the thread count at creation, so both must agree;
+ * the weight gradient's sums depend on it).
  *
- * Instruction set: oneDNN picks kernels by the CPU's instruction set, and
- * AVX-512 kernels sum in another order than AVX2 ones. The first context
- * pins oneDNN to AVX2 (dnnl_set_max_cpu_isa) for the whole process, so
- * that a result does not depend on whether the machine has AVX-512: every
- * x86-64 machine samc is run on has AVX2. This pin is the one process-wide
- * setting here; it overrides ONEDNN_MAX_CPU_ISA, and PyTorch must run with
- * ONEDNN_MAX_CPU_ISA=AVX2 to be compared bit for bit. If oneDNN was used
- * with another instruction set before the pin, rt_conv_new fails.
+ * The library is opened on first use (rt_conv_lib.h), and two settings
+ * are made for the whole process then, the only ones here:
+ *   - OpenMP's idle threads sleep at once (GOMP_SPINCOUNT=0, unless the
+ *     user set GOMP_SPINCOUNT or OMP_WAIT_POLICY), so that they leave the
+ *     cores to the CPU device's pool between convolutions;
+ *   - the instruction set is pinned to AVX2 (dnnl_set_max_cpu_isa).
+ *     oneDNN picks kernels by the CPU's instruction set, and AVX-512
+ *     kernels sum in another order than AVX2 ones: pinned, a result does
+ *     not depend on whether the machine has AVX-512 (every x86-64 machine
+ *     samc runs on has AVX2). The pin overrides ONEDNN_MAX_CPU_ISA; PyTorch
+ *     must run with ONEDNN_MAX_CPU_ISA=AVX2 to be compared bit for bit. If
+ *     oneDNN already dispatched above AVX2 in this process, rt_conv_new
+ *     fails.
  */
 #ifndef SAMC_RT_CONV_H
 #define SAMC_RT_CONV_H
@@ -70,8 +76,8 @@ int rt_conv_desc_check(const rt_conv_desc *d, rt_err *err);
 
 typedef struct rt_conv rt_conv;
 
-/* A context whose primitives run on `threads` threads (>= 1). Pins
- * oneDNN's instruction set on first use (see above). NULL with a message. */
+/* A context whose primitives run on `threads` threads (>= 1). Opens oneDNN
+ * on first use (see above). NULL with a message (no libdnnl.so.2, say). */
 rt_conv *rt_conv_new(int threads, rt_err *err);
 void rt_conv_free(rt_conv *c);
 

@@ -1,0 +1,59 @@
+/*
+ * rt_conv_lib.c - loads oneDNN and libgomp on first use (see rt_conv_lib.h).
+ */
+#include "rt_conv_lib.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* the library's functions: process-wide, like the library itself */
+static rt_dnnl_api api;
+static char load_err[512];
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+
+static void *sym(void *h, const char *lib, const char *name)
+{
+	void *p = dlsym(h, name);
+	if (!p && !load_err[0])
+		snprintf(load_err, sizeof load_err, "%s has no %s: a oneDNN 2.x (libdnnl2) is needed",
+		         lib, name);
+	return p;
+}
+
+static void load(void)
+{
+	if (!getenv("GOMP_SPINCOUNT") && !getenv("OMP_WAIT_POLICY"))
+		setenv("GOMP_SPINCOUNT", "0", 0);
+	const char *lib = "libdnnl.so.2";
+	void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+	/* oneDNN's own dependency: already loaded, this only finds it */
+	void *g = h ? dlopen("libgomp.so.1", RTLD_NOW | RTLD_LOCAL) : NULL;
+	if (!h || !g) {
+		const char *why = dlerror();
+		snprintf(load_err, sizeof load_err,
+		         "cannot load %s (oneDNN, for convolutions on the CPU): %s; install Debian's "
+		         "libdnnl2", h ? "libgomp.so.1" : lib, why ? why : "not found");
+		return;
+	}
+#define RT_DNNL_LOAD(f) *(void **)&api.f = sym(h, lib, #f);
+	RT_DNNL_FUNCS(RT_DNNL_LOAD)
+	*(void **)&api.omp_get_max_threads = sym(g, "libgomp.so.1", "omp_get_max_threads");
+	*(void **)&api.omp_set_num_threads = sym(g, "libgomp.so.1", "omp_set_num_threads");
+	/* the instruction-set pin (rt_conv.h); fails harmlessly when oneDNN
+	 * has already dispatched, which rt_conv_new checks */
+	if (!load_err[0])
+		(void)api.dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2);
+}
+
+const rt_dnnl_api *rt_dnnl_load(rt_err *err)
+{
+	pthread_once(&load_once, load);
+	if (load_err[0]) {
+		rt_errf(err, "conv2d: %s", load_err);
+		return NULL;
+	}
+	return &api;
+}
