@@ -6,9 +6,11 @@
  * call, so this builds the same table (cg_step_new), JIT-compiles and
  * binds its kernels like cg_exec.c, and runs each kernel through
  * rt_prog_kernel_run (the exec's own code: GEMMs and loop kernels split
- * over a pool by the same rules), then the commits, with a clock read
- * around every kernel. Each kernel is put in one of three groups:
+ * over a pool by the same rules; convolutions through rt_prog_conv_run on
+ * oneDNN's threads), then the commits, with a clock read around every
+ * kernel. Each kernel is put in one of four groups:
  *   gemm   a GEMM library call;
+ *   conv   a convolution library call (oneDNN);
  *   optim  a loop kernel whose result is a scalar or has a parameter's
  *          shape, or that reads optimizer state: the SAM norm, the
  *          perturbation and the update (bias gradients reduced to [1,n]
@@ -27,14 +29,16 @@
 #include "rt_dev_cpu.h"
 #include "rt_pool.h"
 
-enum { GRP_GEMM, GRP_OPTIM, GRP_FWDBWD, GRP_COUNT };
-static const char *const grp_name[GRP_COUNT] = {"gemm", "optim", "fwdbwd"};
+enum { GRP_GEMM, GRP_CONV, GRP_OPTIM, GRP_FWDBWD, GRP_COUNT };
+static const char *const grp_name[GRP_COUNT] = {"gemm", "conv", "optim", "fwdbwd"};
 
 /* i: the fused kernel the program's kernel lowers */
 static int group_of(const pass_fusion *f, int i, const rt_prog_kernel *k)
 {
 	if (k->kind == RT_K_GEMM)
 		return GRP_GEMM;
+	if (k->kind == RT_K_CONV)
+		return GRP_CONV;
 	if (i >= f->nk)
 		return GRP_FWDBWD;
 	const pass_kernel *pk = &f->k[i];
@@ -108,6 +112,8 @@ int bench_cmd_profile(const bench_args *a)
 	cg_step *st = NULL;
 	cg_jit *jit = NULL;
 	rt_pool *pool = NULL;
+	rt_conv *conv = NULL;
+	rt_err cerr = {{0}};
 	void **bufptr = NULL, ***kargs = NULL, **slot = NULL;
 	double *us = NULL;
 	char *arena = NULL;
@@ -130,6 +136,11 @@ int bench_cmd_profile(const bench_args *a)
 	pool = rt_pool_new(threads);
 	if (!bufptr || !slot || !kargs || !us || !arena || !pool)
 		goto oom;
+	for (int i = 0; i < nk && !conv; i++)
+		if (p->kernels[i].kind == RT_K_CONV && !(conv = rt_conv_new(threads, &cerr))) {
+			snprintf(err, sizeof err, "%s", cerr.msg);
+			goto fail;
+		}
 	for (int b = 0; b < p->nbufs; b++) {
 		int sl = p->bufs[b].slot;
 		if (sl < 0) {
@@ -149,7 +160,7 @@ int bench_cmd_profile(const bench_args *a)
 			goto oom;
 		for (int j = 0; j < k->nargs; j++)
 			kargs[i][j] = bufptr[k->args[j]];
-		if (k->kind != RT_K_GEMM && !(k->fn = cg_jit_find(jit, k->name, err, sizeof err)))
+		if (!rt_kkind_is_call(k->kind) && !(k->fn = cg_jit_find(jit, k->name, err, sizeof err)))
 			goto fail;
 	}
 	openblas_set_num_threads(1); /* as the CPU device: GEMMs split over the pool */
@@ -159,7 +170,12 @@ int bench_cmd_profile(const bench_args *a)
 		for (int i = 0; i < nk; i++) {
 			double t0 = bench_now();
 			int32_t flag = 0;
-			rt_prog_kernel_run(&p->kernels[i], kargs[i], &flag, pool);
+			if (p->kernels[i].kind != RT_K_CONV) {
+				rt_prog_kernel_run(&p->kernels[i], kargs[i], &flag, pool);
+			} else if (rt_prog_conv_run(conv, &p->kernels[i], kargs[i], &cerr) != 0) {
+				snprintf(err, sizeof err, "%s", cerr.msg);
+				goto fail;
+			}
 			if (timed)
 				us[i] += (bench_now() - t0) * 1e6;
 		}
@@ -187,9 +203,10 @@ int bench_cmd_profile(const bench_args *a)
 		       (long long)k->work, us[i] / n);
 	}
 	printf("{\"cmd\":\"profile\",\"model\":\"%s\",\"prog\":\"%s\",\"kernels\":%d,\"total_us\":%.2f,"
-	       "\"gemm_us\":%.2f,\"optim_us\":%.2f,\"fwdbwd_us\":%.2f,\"commit_us\":%.2f}\n",
-	       a->model, kind == PASS_PROG_SAM ? "sam" : "base", nk, total, grp[GRP_GEMM], grp[GRP_OPTIM],
-	       grp[GRP_FWDBWD], us[nk] / n);
+	       "\"gemm_us\":%.2f,\"conv_us\":%.2f,\"optim_us\":%.2f,\"fwdbwd_us\":%.2f,"
+	       "\"commit_us\":%.2f}\n",
+	       a->model, kind == PASS_PROG_SAM ? "sam" : "base", nk, total, grp[GRP_GEMM],
+	       grp[GRP_CONV], grp[GRP_OPTIM], grp[GRP_FWDBWD], us[nk] / n);
 	rc = 0;
 	goto done;
 oom:
@@ -207,6 +224,7 @@ done:
 	free(us);
 	free(arena);
 	rt_pool_free(pool);
+	rt_conv_free(conv);
 	cg_jit_free(jit);
 	cg_step_free(st);
 	if (prog.g)

@@ -53,7 +53,7 @@ static int bind(cpu_exec *s, const cg_options *o, char *err, size_t errlen)
 		return -1;
 	for (int i = 0; i < s->step->desc.nkernels; i++) {
 		rt_prog_kernel *k = &s->step->kernels[i];
-		if (k->kind != RT_K_GEMM && !(k->fn = cg_jit_find(s->jit, k->name, err, errlen)))
+		if (!rt_kkind_is_call(k->kind) && !(k->fn = cg_jit_find(s->jit, k->name, err, errlen)))
 			return -1;
 	}
 	rt_err e = {{0}};

@@ -157,7 +157,7 @@ cg_stmt *cg_append(cg_stmt **head, cg_stmt *s)
 int64_t cg_kernel_par_extent(const cg_kernel *k)
 {
 	const cg_stmt *s = k->body;
-	if (k->kind == RT_K_GEMM || !s || s->kind != CG_S_LOOP || s->loop != CG_L_PARALLEL || s->next)
+	if (rt_kkind_is_call(k->kind) || !s || s->kind != CG_S_LOOP || s->loop != CG_L_PARALLEL || s->next)
 		return 0;
 	return s->extent;
 }
@@ -330,6 +330,17 @@ void cg_kernel_print(FILE *f, const cg_kernel *k)
 			fprintf(f, " gemm");
 		fprintf(f, " m=%" PRId64 " n=%" PRId64 " k=%" PRId64 " ta=%d tb=%d\n", k->m, k->n,
 		        k->k, k->ta, k->tb);
+		return;
+	}
+	if (k->kind == RT_K_CONV) {
+		const rt_conv_desc *d = &k->conv;
+		static const char *const ops[] = {"forward", "backward_data", "backward_weights"};
+		fprintf(f, " conv %s%s x=[%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "] o=%" PRId64
+		        " k=%" PRId64 "x%" PRId64 " stride=%" PRId64 "x%" PRId64 " pad=%" PRId64 "x%" PRId64
+		        " dil=%" PRId64 "x%" PRId64 " groups=%" PRId64 "\n",
+		        k->conv_op >= 0 && k->conv_op < 3 ? ops[k->conv_op] : "?",
+		        k->conv_bias ? "+bias" : "", d->n, d->c, d->h, d->w, d->o, d->kh, d->kw,
+		        d->stride_h, d->stride_w, d->pad_h, d->pad_w, d->dil_h, d->dil_w, d->groups);
 		return;
 	}
 	for (int i = 0; i < k->nlocals; i++)

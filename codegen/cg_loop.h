@@ -52,6 +52,7 @@
 #include <stdio.h>
 
 #include "ir_arena.h"
+#include "rt_conv.h"
 #include "rt_kkind.h"
 
 typedef enum { CG_T_F32, CG_T_F64, CG_T_I32, CG_T_I64, CG_T_BOOL } cg_type;
@@ -124,7 +125,7 @@ typedef struct {
 } cg_arg;
 
 typedef struct {
-	rt_kkind kind;     /* from fusion: loops of some kind, or GEMM */
+	rt_kkind kind;     /* from fusion: loops of some kind, or a GEMM or CONV call */
 	char name[48];
 	int src;           /* the fused kernel it lowers (pass_fuse.h), for messages */
 	int nargs;
@@ -132,13 +133,17 @@ typedef struct {
 	int nvars;         /* loop variables 0..nvars-1 */
 	int nlocals;
 	cg_type *local_type;
-	cg_stmt *body;     /* every kind but GEMM */
+	cg_stmt *body;     /* the loop kinds (not rt_kkind_is_call) */
 	int64_t work;      /* elements touched, for the parallel split decision */
 	/* GEMM: C[m,n] = op(A) op(B); A is args[0], B args[1], C args[2];
 	 * batch > 1 such products of consecutive matrices (rt_prog.h) */
 	int ta, tb;
 	int64_t m, n, k;
 	int64_t batch;
+	/* CONV (f32): operation conv_op (an rt_conv_op) of conv, its args in
+	 * rt_prog_kernel's order (runtime/rt_prog.h) */
+	rt_conv_desc conv;
+	int conv_op, conv_bias;
 	/* what a FAIL code means, for the user ("label out of range ...") */
 	const char *fail_msg;
 } cg_kernel;

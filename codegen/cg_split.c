@@ -175,7 +175,7 @@ static int binds(const cg_stmt *s, int var)
  * the accumulator, then the loop (which rebinds no variable of its own). */
 static const cg_stmt *split_point(const cg_kernel *k, int64_t min)
 {
-	if (k->kind == RT_K_GEMM)
+	if (rt_kkind_is_call(k->kind))
 		return NULL;
 	const cg_stmt *s = k->body;
 	while (s && s->kind == CG_S_SET)

@@ -52,7 +52,7 @@ static int fill_kernels(cg_step *s, char *err, size_t errlen)
 		rk->args = s->args + a;
 		for (int j = 0; j < k->nargs; j++)
 			s->args[a++] = k->args[j].id;
-		rk->par_extent = k->kind != RT_K_GEMM ? cg_kernel_par_extent(k) : 0;
+		rk->par_extent = !rt_kkind_is_call(k->kind) ? cg_kernel_par_extent(k) : 0;
 		rk->work = k->work;
 		rk->ta = k->ta;
 		rk->tb = k->tb;
@@ -61,6 +61,9 @@ static int fill_kernels(cg_step *s, char *err, size_t errlen)
 		rk->n = k->n;
 		rk->k = k->k;
 		rk->batch = k->batch;
+		rk->conv = k->conv;
+		rk->conv_op = k->conv_op;
+		rk->conv_bias = k->conv_bias;
 		if (!(s->where[i] = kernel_where(root)))
 			return oom(err, errlen);
 		rk->fail_where = s->where[i];

@@ -302,6 +302,41 @@ static int stmt(vctx *c, const cg_stmt *s, int *enter_var)
 	return fail(c, "a statement of unknown kind %d", (int)s->kind);
 }
 
+/* A convolution call: a valid descriptor, its buffers the sizes it says,
+ * outputs written, inputs not, all f32. */
+static int verify_conv(vctx *c)
+{
+	const cg_kernel *k = c->k;
+	const rt_conv_desc *d = &k->conv;
+	rt_conv_op op = (rt_conv_op)k->conv_op;
+	rt_err e;
+	if (op != RT_CONV_FWD && op != RT_CONV_BWD_DATA && op != RT_CONV_BWD_WEIGHT)
+		return fail(c, "convolution without an operation");
+	if (rt_conv_desc_check(d, &e) != 0)
+		return fail(c, "%s", e.msg);
+	if (k->nargs != rt_conv_nargs(op, k->conv_bias))
+		return fail(c, "convolution with %d buffers, expected %d", k->nargs,
+		            rt_conv_nargs(op, k->conv_bias));
+	int64_t x = d->n * d->c * d->h * d->w, w = d->o * (d->c / d->groups) * d->kh * d->kw;
+	int64_t y = d->n * d->o * d->oh * d->ow;
+	int64_t want[4];
+	if (op == RT_CONV_FWD) {
+		want[0] = x, want[1] = w, want[2] = k->conv_bias ? d->o : y, want[3] = y;
+	} else if (op == RT_CONV_BWD_DATA) {
+		want[0] = y, want[1] = w, want[2] = x;
+	} else {
+		want[0] = x, want[1] = y, want[2] = w, want[3] = d->o;
+	}
+	for (int i = 0; i < k->nargs; i++) {
+		int out = op == RT_CONV_BWD_WEIGHT ? i >= 2 : i == k->nargs - 1;
+		if (c->numel[i] != want[i] || k->args[i].type != CG_T_F32 || k->args[i].written != out)
+			return fail(c, "convolution buffer %d: %lld elements%s, expected %lld f32 %s", i,
+			            (long long)c->numel[i], k->args[i].written ? " written" : "",
+			            (long long)want[i], out ? "written" : "read");
+	}
+	return 0;
+}
+
 int cg_kernel_verify(const cg_kernel *k, const int64_t *numel, char *err, size_t errlen)
 {
 	vctx c = {0};
@@ -317,6 +352,8 @@ int cg_kernel_verify(const cg_kernel *k, const int64_t *numel, char *err, size_t
 			            (long long)k->n, (long long)k->k);
 		return 0;
 	}
+	if (k->kind == RT_K_CONV)
+		return verify_conv(&c);
 	c.extent = malloc(((size_t)k->nvars + 1) * sizeof *c.extent);
 	c.local_set = calloc((size_t)k->nlocals + 1, 1);
 	frame *st = NULL;

@@ -187,11 +187,6 @@ void rt_conv_free(rt_conv *c)
 	free(c);
 }
 
-int rt_conv_nargs(rt_conv_op op, int bias)
-{
-	return op == RT_CONV_BWD_DATA ? 3 : 3 + (bias != 0);
-}
-
 int rt_conv_cached(const rt_conv *c) { return c ? c->ne : 0; }
 
 /* --- creating an entry --- */

@@ -97,7 +97,10 @@ int rt_conv_backward_weights(rt_conv *c, const rt_conv_desc *d, const float *x, 
                              float *dw, float *db, rt_err *err);
 
 /* How many buffers operation op takes (see rt_prog_kernel's CONV args). */
-int rt_conv_nargs(rt_conv_op op, int bias);
+static inline int rt_conv_nargs(rt_conv_op op, int bias)
+{
+	return op == RT_CONV_BWD_DATA ? 3 : 3 + (bias != 0);
+}
 
 /* How many primitives c has created (a test that caching works). */
 int rt_conv_cached(const rt_conv *c);

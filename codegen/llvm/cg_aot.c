@@ -26,7 +26,7 @@ static int rename_kernels(LLVMModuleRef m, const cg_program *prog, int step, cha
 {
 	for (int i = 0; i < prog->nk; i++) {
 		const cg_kernel *k = &prog->k[i];
-		if (k->kind == RT_K_GEMM)
+		if (rt_kkind_is_call(k->kind))
 			continue;
 		LLVMValueRef f = LLVMGetNamedFunction(m, k->name);
 		if (!f) {
@@ -68,7 +68,7 @@ int cg_aot_emit_object(const cg_aot_unit *u, const char *path, int *nkernels,
 			break;
 		}
 		for (int i = 0; i < prog->nk; i++)
-			nk += prog->k[i].kind != RT_K_GEMM;
+			nk += !rt_kkind_is_call(prog->k[i].kind);
 		if (!all) {
 			all = m;
 		} else if (LLVMLinkModules2(all, m)) { /* m is consumed either way */

@@ -533,7 +533,7 @@ LLVMModuleRef cg_llvm_render(const cg_program *prog, LLVMContextRef ctx,
 	LLVMSetModuleDataLayout(r->m, dl);
 	int rc = 0;
 	for (int i = 0; i < prog->nk && rc == 0; i++)
-		if (prog->k[i].kind != RT_K_GEMM)
+		if (!rt_kkind_is_call(prog->k[i].kind))
 			rc = render_kernel(r, &prog->k[i], cpu, feat);
 	LLVMDisposeTargetData(dl);
 	LLVMDisposeMessage(triple);
