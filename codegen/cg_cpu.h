@@ -9,7 +9,9 @@
  *
  * Pipeline: fusion (pass_fuse.h) -> memory plan (pass_plan.h) -> loop IR
  * (cg_lower.h) -> LLVM IR, O3 for the host, ORC JIT (llvm/cg_jit.h). GEMMs
- * call OpenBLAS (cblas_sgemm / cblas_dgemm). Slots are exactly those of the
+ * call OpenBLAS (cblas_sgemm / cblas_dgemm), f32 convolutions oneDNN
+ * (runtime/rt_conv.h; f64 ones stay generated loops: oneDNN has no f64
+ * convolution). Slots are exactly those of the
  * interpreter's exec (ir_interp_exec_new): one per PARAM, STATE and INPUT
  * leaf the step uses, in node order. The graph must outlive the exec.
  */
@@ -27,6 +29,7 @@ typedef struct {
 	int threads;       /* threads for kernels and BLAS; 0 = all cores */
 	int opt_level;     /* 0: no LLVM optimization (debugging), else O3 */
 	pass_options pass; /* verifiers and SAMC_DEBUG output of the backend's passes */
+	int conv_loops;    /* 1: f32 convolutions as generated loops too, not oneDNN calls */
 } cg_options;
 
 void cg_options_default(cg_options *o);

@@ -20,6 +20,7 @@ typedef struct {
 
 void cg_options_default(cg_options *o)
 {
+	memset(o, 0, sizeof *o);
 	o->threads = 0;
 	o->opt_level = 3;
 	pass_options_default(&o->pass);
@@ -88,6 +89,7 @@ rt_exec *cg_cpu_exec_new(ir_graph *g, ir_node *const *outs, const char *const *o
 	so.pass = o.pass;
 	so.llvm = 1;
 	so.opt_level = o.opt_level;
+	so.conv_loops = o.conv_loops;
 	if (!(s->step = cg_step_new(g, outs, out_names, nout, &so, err, errlen)) ||
 	    bind(s, &o, err, errlen)) {
 		exec_free(x);

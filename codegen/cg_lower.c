@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cg_lower.h"
+#include "ir_conv.h"
 
 cg_type cg_type_of(ir_dtype t)
 {
@@ -408,6 +409,33 @@ static int lower_reduce(lctx *c)
 	return 0;
 }
 
+/* A convolution as a library call (RT_K_CONV): its buffers at the fixed
+ * positions of rt_prog_kernel's CONV arguments (the node's two inputs, then
+ * its result), its sizes as an rt_conv_desc. */
+static int lower_conv_call(lctx *c, const ir_node *root)
+{
+	cg_kernel *k = c->k;
+	ir_conv_desc d;
+	if (ir_conv_desc_of(root, &d) != 0)
+		return -1;
+	k->conv = (rt_conv_desc){d.N, d.C, d.H, d.W, d.O, d.kh, d.kw, d.OH, d.OW,
+	                         d.sh, d.sw, d.ph, d.pw, d.dh, d.dw, d.groups};
+	k->conv_op = root->op == IR_OP_CONV2D ? RT_CONV_FWD
+	           : root->op == IR_OP_CONV2D_BWD_DATA ? RT_CONV_BWD_DATA : RT_CONV_BWD_WEIGHT;
+	k->conv_bias = 0;
+	const ir_node *ops[3] = {root->in[0], root->in[1], root};
+	k->args = ir_arena_alloc(c->a, 3 * sizeof *k->args);
+	for (int j = 0; j < 3; j++) {
+		k->args[j].id = c->p->buf_of[ops[j]->id];
+		k->args[j].type = cg_type_of(ops[j]->dtype);
+		k->args[j].written = j == 2;
+	}
+	k->nargs = 3;
+	/* multiply-adds, as a GEMM's work */
+	k->work = d.N * d.O * d.OH * d.OW * (d.C / d.groups) * d.kh * d.kw;
+	return 0;
+}
+
 static int lower_kernel(lctx *c, const pass_kernel *K, int idx, char *err, size_t errlen)
 {
 	const ir_node *root = K->root;
@@ -446,8 +474,8 @@ static int lower_kernel(lctx *c, const pass_kernel *K, int idx, char *err, size_
 		k->work = k->batch * k->m * k->n * k->k;
 		return 0;
 	}
-	case RT_K_CONV: /* no fusion group emits convolutions yet */
-		break;
+	case RT_K_CONV:
+		return lower_conv_call(c, root);
 	case RT_K_ROW: {
 		/* cat takes any number of inputs */
 		int *b = ir_arena_alloc(c->a, (size_t)(1 + root->nin) * sizeof *b);

@@ -9,6 +9,7 @@
 #include "cg_step.h"
 #include "ir_embed.h"
 #include "cg_verify.h"
+#include "ir_conv.h"
 #include "ir_slot.h"
 #include "llvm/cg_jit.h"
 #include "pass_lowrank.h"
@@ -204,10 +205,28 @@ static int print_lowrank(FILE *out, pass_ctx *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* On this backend an f32 convolution is a oneDNN call (RT_K_CONV), the
+ * library PyTorch calls for it; an f64 one keeps its generated loops
+ * (oneDNN has no f64 convolution). */
+static void conv_calls(pass_fusion *f)
+{
+	for (int i = 0; i < f->nk; i++) {
+		pass_kernel *K = &f->k[i];
+		if (K->kind == RT_K_ROW && K->nroots == 1 && ir_conv_is(K->root->op) &&
+		    K->root->dtype == IR_F32)
+			K->kind = RT_K_CONV;
+	}
+}
+
 static int run_fuse(pass_ctx *c, char *err, size_t errlen)
 {
 	cg_step *s = c->state;
-	return (s->f = pass_fuse(s->g, s->outs, c->prog.nout, err, errlen)) ? 0 : -1;
+	const cg_step_options *o = c->backend_opts;
+	if (!(s->f = pass_fuse(s->g, s->outs, c->prog.nout, err, errlen)))
+		return -1;
+	if (!o || !o->conv_loops)
+		conv_calls(s->f);
+	return 0;
 }
 
 static int verify_fuse(pass_ctx *c, char *err, size_t errlen)

@@ -27,6 +27,7 @@ typedef struct {
 	pass_options pass; /* verifiers, SAMC_DEBUG level */
 	int llvm;          /* also run the llvm row (render, optimize): what the JIT compiles */
 	int opt_level;     /* llvm: 0 = none, else O3 */
+	int conv_loops;    /* 1: f32 convolutions as generated loops too, not oneDNN calls */
 } cg_step_options;
 
 /* Rows lowrank .. lower, verify in debug builds, O3. */

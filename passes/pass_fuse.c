@@ -416,7 +416,8 @@ bad:
 static const char *kind_name(rt_kkind k)
 {
 	static const char *const names[] = {[RT_K_ELEM] = "elem", [RT_K_REDUCE] = "reduce",
-	                                    [RT_K_ROW] = "row", [RT_K_GEMM] = "matmul"};
+	                                    [RT_K_ROW] = "row", [RT_K_GEMM] = "matmul",
+	                                    [RT_K_CONV] = "conv"};
 	return names[k];
 }
 

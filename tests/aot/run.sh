@@ -81,7 +81,23 @@ for dt in f32 f64; do
 	fi
 done
 
-# 3c. --set in the trainer: the values its steps read as inputs (SAM's rho
+# 3c. a convolutional net, its f32 convolutions oneDNN calls (opened by the
+# runtime when it meets the first, runtime/rt_conv_lib.h): 20 steps of 32
+CM="$SRC/tests/aot/cnn_small.lua"
+"$SAMC" build "$CM" -q -o "$W/cnn" >"$W/cnn.out" 2>&1 || { cat "$W/cnn.out"; bad "samc build cnn_small"; }
+for t in 1 2; do
+	(cd "$W" && ./cnn --threads $t --quiet --checkpoint-dir "aot_cnn$t") >>"$W/cnn.out" 2>&1 &&
+	"$SAMC" "$CM" --backend cpu --threads $t --quiet --checkpoint-dir "$W/jit_cnn$t" \
+		>>"$W/cnn.out" 2>&1 || { cat "$W/cnn.out"; bad "cnn_small on $t threads runs"; continue; }
+	if cmp -s "$W/aot_cnn$t/last.safetensors" "$W/jit_cnn$t/last.safetensors" &&
+		grep -q '"step":"20"' "$W/aot_cnn$t/last.safetensors"; then
+		ok "cnn (oneDNN convolutions), threads $t: trainer == JIT after 20 steps, bit for bit"
+	else
+		bad "cnn, threads $t: trainer and JIT checkpoints differ"
+	fi
+done
+
+# 3d. --set in the trainer: the values its steps read as inputs (SAM's rho
 # and its groups', momentum, dampening, weight decay, lr, Adam's betas and
 # eps) change without a
 # rebuild, and match the JIT given the same --set, bit for bit

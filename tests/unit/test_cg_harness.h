@@ -96,20 +96,23 @@ static inline double cgh_get(const rt_slot *sl, const void *d, int64_t i)
 }
 
 /*
- * Compiles g with both backends, runs `steps` steps on the same random
- * slots, compares. Returns 0 if every value agrees within
- * |a - b| <= tol * (|b| + 1), 1 on a mismatch, -1 when either backend
- * failed (message in err). `worst` receives the largest scaled error.
+ * Compiles g with both backends (the CPU one with options `opt`, NULL for
+ * the defaults), runs `steps` steps on the same random slots, compares.
+ * Returns 0 if every value agrees within |a - b| <= tol * (|b| + 1), 1 on
+ * a mismatch, -1 when either backend failed (message in err). `worst`
+ * receives the largest scaled error.
  */
-static inline int cgh_compare(ir_graph *g, ir_node *const *outs, const char *const *names, int nout,
-                       int steps, double tol, uint64_t seed, double *worst, char *err,
-                       size_t errlen)
+static inline int cgh_compare_with(ir_graph *g, ir_node *const *outs, const char *const *names,
+                                   int nout, const cg_options *opt, int steps, double tol,
+                                   uint64_t seed, double *worst, char *err, size_t errlen)
 {
 	rt_exec *ref = ir_interp_exec_new(g, outs, names, nout, err, errlen);
 	if (!ref)
 		return -1;
 	cg_options o;
 	cg_options_default(&o);
+	if (opt)
+		o = *opt;
 	rt_exec *cpu = cg_cpu_exec_new(g, outs, names, nout, &o, err, errlen);
 	if (!cpu) {
 		ref->free(ref);
@@ -186,6 +189,13 @@ static inline int cgh_compare(ir_graph *g, ir_node *const *outs, const char *con
 	ref->free(ref);
 	cpu->free(cpu);
 	return rc;
+}
+
+static inline int cgh_compare(ir_graph *g, ir_node *const *outs, const char *const *names, int nout,
+                              int steps, double tol, uint64_t seed, double *worst, char *err,
+                              size_t errlen)
+{
+	return cgh_compare_with(g, outs, names, nout, NULL, steps, tol, seed, worst, err, errlen);
 }
 
 #endif
