@@ -11,7 +11,10 @@
  * CPU device's own pool needs for the kernels in between. libgomp reads
  * its settings from the environment once, when it is loaded, so unless the
  * user has set GOMP_SPINCOUNT or OMP_WAIT_POLICY, rt_conv sets
- * GOMP_SPINCOUNT=0 (sleep at once) just before it loads the library. This
+ * GOMP_SPINCOUNT=0 (sleep at once) just before it loads the library
+ * (measured on 2 cores, the SAM step of a net with two convolutions at
+ * batch 128: about 400 ms with libgomp's default spinning, 130 ms with
+ * GOMP_SPINCOUNT=0 or 1000, 150 ms with 10000). This
  * is the second process-wide setting of rt_conv.h; it has no effect when
  * another part of the process loaded libgomp earlier.
  */
