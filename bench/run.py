@@ -261,12 +261,14 @@ def summarize(log, triad, env_name, env_times, a, started, load0, load1):
     L.append("")
     L.append("Where samc's step goes (samc_bench profile: per-kernel clock, summed by group):")
     L.append("")
-    L.append("| model | step | total | GEMM | fwd/bwd loop kernels | optimizer kernels | commits |")
-    L.append("|---|---|---|---|---|---|---|")
+    L.append("| model | step | total | GEMM | conv (oneDNN) | fwd/bwd loop kernels | optimizer kernels "
+             "| commits |")
+    L.append("|---|---|---|---|---|---|---|---|")
     for r in log:
         if r.get("cmd") == "profile":
             L.append(f"| {LABEL[r['model']]} | {r['prog']} | {r['total_us'] / 1e3:.2f} ms | "
-                     f"{r['gemm_us'] / 1e3:.2f} ms | {r['fwdbwd_us'] / 1e3:.2f} ms | "
+                     f"{r['gemm_us'] / 1e3:.2f} ms | {r.get('conv_us', 0) / 1e3:.2f} ms | "
+                     f"{r['fwdbwd_us'] / 1e3:.2f} ms | "
                      f"{r['optim_us'] / 1e3:.2f} ms | {r['commit_us'] / 1e3:.2f} ms |")
     L.append("")
     L.append("Goals (issue 5):")
