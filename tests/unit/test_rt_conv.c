@@ -3,7 +3,8 @@
  * convolution: forward with and without bias, backward data, backward
  * weights with and without the bias gradient, on shapes with stride 2,
  * padding, dilation, groups > 1, 1x1 kernels and odd sizes, on 1 and 2
- * threads; that primitives are cached; that bad descriptors are refused.
+ * threads; that primitives are cached; that bad descriptors are refused;
+ * that oneDNN's OpenMP threads are set to sleep when idle.
  * (Bit equality with PyTorch: test_rt_conv_torch.c.)
  */
 #include <setjmp.h>
@@ -217,6 +218,24 @@ static void test_bad_descriptors(void **state)
 	assert_non_null(strstr(err.msg, "at least one thread"));
 }
 
+/* OpenMP's idle threads sleep at once unless the user said otherwise: set
+ * before oneDNN (and libgomp) is loaded, which main() has not done yet */
+static int user_spin;
+
+static void test_openmp_sleeps(void **state)
+{
+	(void)state;
+	rt_err err = {{0}};
+	rt_conv *c = rt_conv_new(1, &err);
+	assert_non_null(c);
+	rt_conv_free(c);
+	if (user_spin)
+		skip();
+	const char *v = getenv("GOMP_SPINCOUNT");
+	assert_non_null(v);
+	assert_string_equal(v, "0");
+}
+
 /* PyTorch's documented output size */
 static void test_out_size(void **state)
 {
@@ -230,7 +249,9 @@ static void test_out_size(void **state)
 
 int main(void)
 {
+	user_spin = getenv("GOMP_SPINCOUNT") || getenv("OMP_WAIT_POLICY");
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_openmp_sleeps),
 		cmocka_unit_test(test_isa_pinned),
 		cmocka_unit_test(test_out_size),
 		cmocka_unit_test(test_one_thread),
