@@ -147,6 +147,7 @@ rt_conv *rt_conv_new(int threads, rt_err *err)
 		return rt_errf(err, "conv2d: out of memory"), NULL;
 	c->dn = dn;
 	c->threads = threads;
+	rt_dnnl_hold(dn);
 	dnnl_status_t s = DN->dnnl_engine_create(&c->eng, dnnl_cpu, 0);
 	if (s == dnnl_success)
 		s = DN->dnnl_stream_create(&c->stream, c->eng, dnnl_stream_default_flags);
@@ -184,6 +185,7 @@ void rt_conv_free(rt_conv *c)
 		DN->dnnl_stream_destroy(c->stream);
 	if (c->eng)
 		DN->dnnl_engine_destroy(c->eng);
+	rt_dnnl_drop(c->dn);
 	free(c);
 }
 

@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,10 @@
 static rt_dnnl_api api;
 static char load_err[512];
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static atomic_int holders; /* live rt_conv contexts */
+
+/* omp_pause_soft of OpenMP 5's omp_pause_resource_t */
+#define RT_OMP_PAUSE_SOFT 1
 
 static void *sym(void *h, const char *lib, const char *name)
 {
@@ -42,6 +47,7 @@ static void load(void)
 	RT_DNNL_FUNCS(RT_DNNL_LOAD)
 	*(void **)&api.omp_get_max_threads = sym(g, "libgomp.so.1", "omp_get_max_threads");
 	*(void **)&api.omp_set_num_threads = sym(g, "libgomp.so.1", "omp_set_num_threads");
+	*(void **)&api.omp_pause_resource_all = sym(g, "libgomp.so.1", "omp_pause_resource_all");
 	/* the instruction-set pin (rt_conv.h); fails harmlessly when oneDNN
 	 * has already dispatched, which rt_conv_new checks */
 	if (!load_err[0])
@@ -56,4 +62,16 @@ const rt_dnnl_api *rt_dnnl_load(rt_err *err)
 		return NULL;
 	}
 	return &api;
+}
+
+void rt_dnnl_hold(const rt_dnnl_api *a)
+{
+	(void)a;
+	atomic_fetch_add(&holders, 1);
+}
+
+void rt_dnnl_drop(const rt_dnnl_api *a)
+{
+	if (atomic_fetch_sub(&holders, 1) == 1)
+		(void)a->omp_pause_resource_all(RT_OMP_PAUSE_SOFT);
 }

@@ -17,6 +17,11 @@
  * GOMP_SPINCOUNT=0 or 1000, 150 ms with 10000). This
  * is the second process-wide setting of rt_conv.h; it has no effect when
  * another part of the process loaded libgomp earlier.
+ *
+ * When the last rt_conv context is freed, OpenMP's worker threads are
+ * ended (omp_pause_resource_all), so that a program leaves no idle threads
+ * behind; the next context starts them again. (LeakSanitizer also cannot
+ * walk the thread-local storage that the opened oneDNN has in them.)
  */
 #ifndef SAMC_RT_CONV_LIB_H
 #define SAMC_RT_CONV_LIB_H
@@ -48,10 +53,16 @@ typedef struct {
 	RT_DNNL_FUNCS(RT_DNNL_DECL)
 	int (*omp_get_max_threads)(void);
 	void (*omp_set_num_threads)(int);
+	int (*omp_pause_resource_all)(int);
 } rt_dnnl_api;
 
 /* The loaded functions, or NULL with a message (a failed load is final:
  * every later call gets the same message). Thread-safe. */
 const rt_dnnl_api *rt_dnnl_load(rt_err *err);
+
+/* A context starts using the library / stops: the last to stop ends
+ * OpenMP's worker threads (see above). Thread-safe. */
+void rt_dnnl_hold(const rt_dnnl_api *api);
+void rt_dnnl_drop(const rt_dnnl_api *api);
 
 #endif
