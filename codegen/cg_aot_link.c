@@ -23,6 +23,9 @@ extern char **environ;
 #ifndef SAMC_RT_LINK_FLAG
 #define SAMC_RT_LINK_FLAG ""
 #endif
+#ifndef SAMC_RT_LINK_DNNL
+#define SAMC_RT_LINK_DNNL ""
+#endif
 #ifndef SAMC_RT_INCLUDE_DIR
 #define SAMC_RT_INCLUDE_DIR ""
 #endif
@@ -139,9 +142,9 @@ static int link_trainer(const char *cc, const char *out, const char *obj, const 
 	snprintf(incflag, sizeof incflag, "-I%s", inc);
 	const char *argv[] = {cc, "-std=c11", "-O1", incflag, "-o", out, csrc, obj, lib,
 	                      "-lopenblas", "-lcjson", "-lz", "-lm", "-lpthread", "-ldl",
-	                      SAMC_RT_LINK_FLAG, NULL};
+	                      SAMC_RT_LINK_FLAG, SAMC_RT_LINK_DNNL, NULL};
 	if (!SAMC_RT_LINK_FLAG[0]) /* a runtime built without sanitizers */
-		argv[sizeof argv / sizeof *argv - 2] = NULL;
+		argv[sizeof argv / sizeof *argv - 3] = NULL;
 	return run_cc((char *const *)argv, verbose, err, errlen);
 }
 
