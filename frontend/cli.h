@@ -52,6 +52,12 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 #endif
 	;
 
+/* A usage error for an unknown option, with the closest known one:
+ * `known` (NULL-terminated) and the options every model command shares,
+ * and with_train the training options too. Returns 2. */
+int cli_unknown_option(const char *cmd, const char *opt, const char *const *known,
+                       int with_train);
+
 /* Loads the model (fe_load_model) and prints the error on failure. */
 int cli_load_model(const cli_model_args *a, ir_model **out);
 

@@ -51,7 +51,9 @@ static int parse(build_args *b, cli_model_args *ma, int argc, char **argv)
 		} else if (bad) {
 			return cli_usage_error("build", "%s needs a value", argv[i]);
 		} else {
-			return cli_usage_error("build", "unknown option '%s'", argv[i]);
+			return cli_unknown_option("build", argv[i], (const char *const[]){"--output",
+			                          "--cc", "--device", "--backend", "--keep", "--verbose",
+			                          "--quiet", NULL}, 0);
 		}
 	}
 	if (!ma->model)

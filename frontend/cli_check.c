@@ -75,7 +75,8 @@ int cli_check(int argc, char **argv)
 		} else if (bad) {
 			return cli_usage_error("check", "%s needs a value", argv[i]);
 		} else {
-			return cli_usage_error("check", "unknown option '%s'", argv[i]);
+			return cli_unknown_option("check", argv[i], (const char *const[]){"--samples",
+			                          "--tolerance", NULL}, 0);
 		}
 	}
 	if (!ma.model)

@@ -50,7 +50,7 @@ int cli_emit(int argc, char **argv)
 		if (r < 0)
 			return CLI_ERR_USAGE;
 		if (r == 0)
-			return cli_usage_error("emit", "unknown option '%s'", argv[i]);
+			return cli_unknown_option("emit", argv[i], (const char *const[]){"--stage", NULL}, 0);
 	}
 	const pass_backend *be = cg_cpu_backend();
 	if (stage && strcmp(stage, "list") == 0) {

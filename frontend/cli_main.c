@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "rt_args.h"
+#include "rt_recipe_schema.h"
 
 static const cli_command commands[] = {
 	{"train", cli_train, "compile model.lua and train it on its recipe (also: samc model.lua)",
@@ -90,7 +91,7 @@ static void cli_print_help(FILE *f)
 	for (int i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n%s\n"
-	           "`samc <command> --help` describes a command.\n"
+	           "`samc <command> --help` describes a command; `samc --version` prints the version.\n"
 	           "Exit status: 0 success, 1 error in the model or its data, 2 usage error.\n",
 	        shared_options);
 }
@@ -185,6 +186,22 @@ int cli_take_model_arg(cli_model_args *a, int *i, int argc, char **argv, const c
 	return 0;
 }
 
+int cli_unknown_option(const char *cmd, const char *opt, const char *const *known,
+                       int with_train)
+{
+	const char *shared[] = {"--set", "--arg", "--dtype", "--help", NULL};
+	const char *all[64];
+	int n = 0;
+	for (int i = 0; shared[i]; i++)
+		all[n++] = shared[i];
+	for (int i = 0; known && known[i] && n < 63; i++)
+		all[n++] = known[i];
+	all[n] = NULL;
+	char msg[512];
+	rt_args_unknown(opt, all, with_train, msg, sizeof msg);
+	return cli_usage_error(cmd, "%s", msg);
+}
+
 int cli_load_model(const cli_model_args *a, ir_model **out)
 {
 	char err[2048];
@@ -202,6 +219,10 @@ int main(int argc, char **argv)
 		return CLI_ERR_USAGE;
 	}
 	const char *first = argv[1];
+	if (!strcmp(first, "--version") || !strcmp(first, "-V")) {
+		printf("samc %s (LLVM %s)\n", SAMC_VERSION, SAMC_LLVM_VERSION);
+		return CLI_OK;
+	}
 	if (!strcmp(first, "--help") || !strcmp(first, "-h") || !strcmp(first, "help")) {
 		if (argc > 2 && cli_find(argv[2]))
 			fputs(cli_find(argv[2])->usage, stdout);
@@ -226,6 +247,23 @@ int main(int argc, char **argv)
 			return c->run(argc, argv);
 		return cli_usage_error(NULL, "this build cannot train yet; "
 		                       "try `samc emit --stage=ir %s`", first);
+	}
+	const char *hint = NULL;
+	size_t best = 3; /* at most two edits away */
+	for (int i = 0; i < NCOMMANDS; i++) {
+		size_t d = rt_edit_distance(first, commands[i].name);
+		if (d < best && d < strlen(commands[i].name)) {
+			best = d;
+			hint = commands[i].name;
+		}
+	}
+	if (hint)
+		return cli_usage_error(NULL, "unknown command '%s' (did you mean '%s'?)", first, hint);
+	if (first[0] == '-') {
+		char msg[512];
+		rt_args_unknown(first, (const char *const[]){"--help", "--version", NULL}, 0, msg,
+		                sizeof msg);
+		return cli_usage_error(NULL, "%s", msg);
 	}
 	return cli_usage_error(NULL, "unknown command '%s'", first);
 }

@@ -291,7 +291,9 @@ int cli_steps(int argc, char **argv)
 		} else if (bad)
 			return cli_usage_error("steps", "%s needs a value", argv[i]);
 		else
-			return cli_usage_error("steps", "unknown option '%s'", argv[i]);
+			return cli_unknown_option("steps", argv[i], (const char *const[]){"--init",
+			                          "--batches", "--out", "--eval", "--backend", "--steps",
+			                          NULL}, 0);
 	}
 	if (!ma.model)
 		return cli_usage_error("steps", "no model file given");

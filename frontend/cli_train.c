@@ -49,6 +49,9 @@ typedef struct {
 
 int cli_train(int argc, char **argv)
 {
+	/* progress through a pipe (| tee log) arrives line by line, not in
+	 * 4 KB blocks */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	cli_model_args ma;
 	cli_model_args_init(&ma);
 	train_args ta;
@@ -73,7 +76,8 @@ int cli_train(int argc, char **argv)
 		else if (bad)
 			return cli_usage_error("train", "%s needs a value", opt);
 		else
-			return cli_usage_error("train", "unknown option '%s'", opt);
+			return cli_unknown_option("train", opt, (const char *const[]){"--backend", "--device",
+			                          NULL}, 1);
 	}
 	if (!ma.model)
 		return cli_usage_error("train", "no model file given");
@@ -116,8 +120,7 @@ int cli_train(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 	} else {
 		if (!ta.o.quiet)
-			printf("test accuracy: %.4f  test loss: %.4f  (%d epochs, %lld steps, %.0f samples/s)\n",
-			       res.test_acc, res.test_loss, res.epochs, (long long)res.steps, res.samples_per_s);
+			rt_train_print_summary(stdout, &res);
 		rc = CLI_OK;
 	}
 	rt_train_result_free(&res);

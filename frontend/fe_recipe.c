@@ -16,6 +16,7 @@
 
 #include "fe_recipe.h"
 #include "fe_sandbox.h"
+#include "rt_progress.h"
 #include "rt_recipe_schema.h"
 
 /* Pushes t[key] (raw) and returns its type. */
@@ -411,7 +412,27 @@ static int fe_read_split(lua_State *L, int t, const char *split, data_file *file
 	return n;
 }
 
-static void fe_read_data(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
+/* Marks in used[] (one per node) what the loss, the metrics and the state
+ * updates read: an input nothing reads needs no data. Nodes are built in
+ * order, so every node's inputs come before it. */
+static char *fe_used_nodes(fe_dsl *d, const ir_model *m)
+{
+	int n = d->g->nnodes;
+	char *used = ir_arena_alloc(&d->g->arena, (size_t)n + 1);
+	memset(used, 0, (size_t)n + 1);
+	used[m->loss->id] = 1;
+	for (int i = 0; i < m->nmetrics; i++)
+		used[m->metrics[i].node->id] = 1;
+	for (int i = 0; i < d->nupdates; i++)
+		used[d->updates[i].value->id] = 1;
+	for (int i = n - 1; i >= 0; i--)
+		if (used[i])
+			for (int k = 0; k < d->g->nodes[i]->nin; k++)
+				used[d->g->nodes[i]->in[k]->id] = 1;
+	return used;
+}
+
+static void fe_read_data(lua_State *L, int t, rt_recipe *r, fe_dsl *d, const ir_model *m)
 {
 	data_config *dc = &r->data;
 	const char *pre = "data.";
@@ -423,8 +444,9 @@ static void fe_read_data(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 	dc->base_dir = fe_model_dir(d);
 	dc->ntrain = fe_read_split(L, t, "train", dc->train, d);
 	dc->ntest = fe_read_split(L, t, "test", dc->test, d);
+	const char *used = fe_used_nodes(d, m);
 	for (int i = 0; i < d->ninputs; i++) {
-		int found = 0;
+		int found = !used[d->inputs[i].node->id]; /* declared, never read: optional */
 		for (int j = 0; j < dc->ntrain; j++)
 			found |= strcmp(dc->train[j].input, d->inputs[i].node->name) == 0;
 		if (!found)
@@ -471,6 +493,45 @@ static int fe_named_cmp(const void *a, const void *b)
 	return strcmp(((const ir_named *)a)->name, ((const ir_named *)b)->name);
 }
 
+/* 1 if s is valid UTF-8 without control characters (a JSON key and a
+ * terminal label). */
+static int fe_clean_utf8(const unsigned char *s)
+{
+	while (*s) {
+		int n = *s < 0x80 ? 0 : (*s & 0xE0) == 0xC0 ? 1 : (*s & 0xF0) == 0xE0 ? 2
+		        : (*s & 0xF8) == 0xF0 ? 3 : -1;
+		if (n < 0 || (n == 0 && (*s < 0x20 || *s == 0x7f)) || (n == 1 && *s < 0xC2))
+			return 0;
+		for (int i = 1; i <= n; i++)
+			if ((s[i] & 0xC0) != 0x80)
+				return 0;
+		s += n + 1;
+	}
+	return 1;
+}
+
+/* A metric's name is a key of the metrics file's records and a label of
+ * the progress lines: the loss and the records' own keys are taken. */
+static void fe_check_metric_name(lua_State *L, const ir_named *nm)
+{
+	char why[256];
+	if (!nm->name[0])
+		snprintf(why, sizeof why, "is empty");
+	else if (strlen(nm->name) > RT_PROGRESS_MAX_NAME)
+		snprintf(why, sizeof why, "is longer than %d bytes", RT_PROGRESS_MAX_NAME);
+	else if (!fe_clean_utf8((const unsigned char *)nm->name))
+		snprintf(why, sizeof why, "is not printable UTF-8 text");
+	else if (rt_progress_name_reserved(nm->name))
+		snprintf(why, sizeof why, "is reserved: the loss and the metrics file's own keys "
+		         "(%s) cannot name a metric", rt_progress_reserved_names());
+	else
+		return;
+	fe_sandbox *sb = fe_sandbox_of(L);
+	lua_pushfstring(L, "%s:%d: recipe: metrics: the name '%s' %s", sb->path,
+	                nm->node->loc.line > 0 ? nm->node->loc.line : sb->return_line, nm->name, why);
+	lua_error(L);
+}
+
 static void fe_read_metrics(lua_State *L, int t, ir_model *m, fe_dsl *d)
 {
 	if (!fe_subtable(L, t, "", "metrics")) {
@@ -493,6 +554,7 @@ static void fe_read_metrics(lua_State *L, int t, ir_model *m, fe_dsl *d)
 		ir_named *nm = &m->metrics[m->nmetrics++];
 		nm->node = fe_scalar_tensor(L, what);
 		nm->name = ir_arena_strdup(&d->g->arena, lua_tostring(L, -2));
+		fe_check_metric_name(L, nm);
 		lua_pop(L, 1);
 	}
 	lua_pop(L, 1);
@@ -535,6 +597,6 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 	lua_pop(L, 1);
 
 	if (fe_subtable(L, t, "", "data"))
-		fe_read_data(L, lua_gettop(L), r, d);
+		fe_read_data(L, lua_gettop(L), r, d, m);
 	lua_pop(L, 1);
 }

@@ -25,6 +25,8 @@ static const char *const usage =
 	"Trains %s as compiled by `samc build`, evaluating on the test set after\n"
 	"every epoch.\n" RT_ARGS_TRAIN_HELP RT_ARGS_SET_HELP;
 
+static const char *const set_option[] = {"--set", NULL};
+
 static int parse(aot_args *a, int argc, char **argv)
 {
 	const char *prog = argv[0];
@@ -37,8 +39,10 @@ static int parse(aot_args *a, int argc, char **argv)
 			a->sets[a->nsets++] = v; /* argc bounds their number */
 			continue;
 		}
-		if (took == 0)
-			snprintf(msg, sizeof msg, missing ? "%s needs a value" : "unknown option '%s'", opt);
+		if (took == 0 && missing)
+			snprintf(msg, sizeof msg, "%s needs a value", opt);
+		else if (took == 0)
+			rt_args_unknown(opt, set_option, 1, msg, sizeof msg);
 		if (took <= 0) {
 			fprintf(stderr, "%s: %s\n(see %s --help)\n", prog, msg, prog);
 			return 2;
@@ -60,6 +64,7 @@ static rt_exec *make(const rt_prog *p, int threads, rt_err *err)
 int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 {
 	const char *prog = argc > 0 ? argv[0] : "trainer";
+	setvbuf(stdout, NULL, _IOLBF, 0); /* progress through | tee arrives line by line */
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			printf(usage, prog, m->model);
@@ -116,8 +121,7 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 	} else {
 		if (!a.o.quiet)
-			printf("test accuracy: %.4f  test loss: %.4f  (%d epochs, %lld steps, %.0f samples/s)\n",
-			       res.test_acc, res.test_loss, res.epochs, (long long)res.steps, res.samples_per_s);
+			rt_train_print_summary(stdout, &res);
 		rc = 0;
 	}
 	rt_train_result_free(&res);

@@ -60,6 +60,38 @@ int rt_args_seed(const char *opt, const char *v, uint64_t *out, char *msg, size_
 	return 0;
 }
 
+static const char *const train_options[] = {
+	"--epochs", "--threads", "--seed", "--metrics", "--checkpoint-dir", "--resume",
+	"--stop-after", "--data", "--log-every", "--quiet", "--help", NULL};
+
+const char *rt_args_suggest(const char *opt, const char *const *known, int with_train)
+{
+	char name[64];
+	snprintf(name, sizeof name, "%.*s", (int)strcspn(opt, "="), opt);
+	const char *best = NULL;
+	size_t best_d = 3; /* at most two edits away */
+	const char *const *lists[2] = {with_train ? train_options : NULL, known};
+	for (int l = 0; l < 2; l++)
+		for (const char *const *k = lists[l]; k && *k; k++) {
+			size_t d = rt_edit_distance(name, *k);
+			if (d < best_d && d + 2 < strlen(*k)) {
+				best = *k;
+				best_d = d;
+			}
+		}
+	return best;
+}
+
+void rt_args_unknown(const char *opt, const char *const *known, int with_train, char *msg,
+                     size_t msglen)
+{
+	const char *hint = rt_args_suggest(opt, known, with_train);
+	if (hint)
+		snprintf(msg, msglen, "unknown option '%s' (did you mean '%s'?)", opt, hint);
+	else
+		snprintf(msg, msglen, "unknown option '%s'", opt);
+}
+
 int rt_args_take_train(rt_train_opts *o, int *threads, int *i, int argc, char **argv, char *msg,
                        size_t msglen)
 {

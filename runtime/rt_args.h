@@ -45,6 +45,15 @@ int rt_args_int(const char *opt, const char *v, long lo, long hi, long *out, cha
 /* A seed: a non-negative integer that fits in 64 bits. */
 int rt_args_seed(const char *opt, const char *v, uint64_t *out, char *msg, size_t msglen);
 
+/* The closest of the options of RT_ARGS_TRAIN_HELP (with_train) and of
+ * `known` (NULL-terminated, may be NULL) to the unknown option `opt` (its
+ * "=value" ignored), at most two edits away; NULL if none is. */
+const char *rt_args_suggest(const char *opt, const char *const *known, int with_train);
+
+/* "unknown option '--epoch' (did you mean '--epochs'?)" into msg. */
+void rt_args_unknown(const char *opt, const char *const *known, int with_train, char *msg,
+                     size_t msglen);
+
 /* Consumes argv[*i] (and its value) if it is one of the options of
  * RT_ARGS_TRAIN_HELP, filling o (and *threads). Returns 1 if consumed, 0
  * if argv[*i] is something else, -1 with a message in msg for a missing

@@ -232,3 +232,23 @@ int rt_csv_read(const char *path, const char **columns, int ncolumns, rt_dtype w
 	free(text);
 	return rc;
 }
+
+int64_t rt_csv_row_line(const char *path, int64_t row)
+{
+	char *text;
+	size_t len;
+	rt_err err;
+	if (rt_file_read_all(path, &text, &len, &err) != 0)
+		return -1;
+	const char *p = text, *end = text + len, *line = NULL, *eol = NULL;
+	int64_t lineno = 0, data = -1, found = -1; /* data: rows seen, -1 before the header */
+	while (found < 0 && next_line(&p, end, &line, &eol)) {
+		lineno++;
+		if (blank(line, eol))
+			continue;
+		if (data++ == row)
+			found = lineno;
+	}
+	free(text);
+	return found;
+}

@@ -43,5 +43,12 @@ int rt_npy_read(const char *path, rt_tensor *out, rt_err *err);
 /* Checks that a label tensor's values are integers in [0, nclasses);
  * names `path` and the first offending index otherwise. */
 int rt_labels_check(const char *path, const rt_tensor *labels, int nclasses, rt_err *err);
+/* The same for labels read from a CSV file: the bad label is named by its
+ * line in the file ("y.csv:7: label 12 ..."), as every other CSV error. */
+int rt_labels_check_csv(const char *path, const rt_tensor *labels, int nclasses, rt_err *err);
+
+/* The 1-based file line of data row `row` (0-based, after the header,
+ * blank lines skipped) of a CSV file; -1 if it cannot be read. */
+int64_t rt_csv_row_line(const char *path, int64_t row);
 
 #endif

@@ -272,8 +272,11 @@ static int make_col(const data_config *dc, const char *path, const rt_slot *s, r
 		return rt_errf(err, "%s: examples of shape %s (%" PRId64 " values each) do not fit input "
 		               "'%s' of shape %s (%" PRId64 " values per example)",
 		               path, ts, frow, s->name, ss, row);
-	if (s->nclasses > 0 && rt_labels_check(path, t, s->nclasses, err))
-		return -1;
+	if (s->nclasses > 0) {
+		int csv = dc->format && strcmp(dc->format, "csv") == 0;
+		if ((csv ? rt_labels_check_csv : rt_labels_check)(path, t, s->nclasses, err))
+			return -1;
+	}
 	if (s->dtype != RT_I32 && s->nclasses == 0 && check_channels(dc, s, ss, err))
 		return -1;
 	int64_t n = t->dim[0];
@@ -335,11 +338,13 @@ int rt_dataset_load(rt_dataset *ds, const data_config *dc, int test, const char 
 	int64_t limit = test ? dc->limit_test : dc->limit_train;
 	int64_t nfirst = 0;
 	memset(ds, 0, sizeof *ds);
+	/* A file bound to an input the step does not read (declared in the
+	 * model but unused) is not loaded: the frontend checked the name. */
 	for (int j = 0; j < nfiles; j++) {
 		int k = rt_exec_find_slot(x, files[j].input);
-		if (k < 0 || !rt_dataset_is_data_input(&x->slots[k]))
-			return rt_errf(err, "data: %s file '%s' is bound to '%s', which is not an input of "
-			               "the model", split, files[j].path, files[j].input);
+		if (k >= 0 && !rt_dataset_is_data_input(&x->slots[k]))
+			return rt_errf(err, "data: %s file '%s' is bound to '%s', which is not a data input "
+			               "of the model", split, files[j].path, files[j].input);
 	}
 	ds->col = calloc((size_t)(x->nslots > 0 ? x->nslots : 1), sizeof *ds->col);
 	if (!ds->col)

@@ -305,6 +305,9 @@ static int train_loop(train_run *R, rt_err *err)
 	R->stop_step = (int64_t)stop * R->nb;
 	R->first_step = R->step;
 	R->t_start = rt_now();
+	if (!R->eval && !R->o->quiet)
+		fprintf(R->prog.out, "no test set (the recipe's data has no 'test'): nothing is "
+		        "evaluated\n");
 	for (int e = R->start_epoch; e < stop; e++) {
 		if (run_epoch(R, e, R->train_m, err))
 			return -1;
@@ -349,6 +352,9 @@ static int fill_result(train_run *R, rt_train_result *res, rt_err *err)
 	res->test_loss = metric_of(R, R->test_m, "loss");
 	res->test_acc = metric_of(R, R->test_m, "accuracy");
 	res->steps = R->step;
+	res->nepochs = R->nepochs;
+	res->has_test = R->eval != NULL;
+	res->stopped_early = R->o->stop_after > 0 && R->o->stop_after < R->nepochs;
 	res->epochs = R->epochs_done > R->start_epoch ? R->epochs_done : R->start_epoch;
 	double el = rt_now() - R->t_start;
 	res->samples_per_s = el > 0 ? (double)R->samples / el : 0;
@@ -396,7 +402,9 @@ int rt_train(const rt_train_opts *o, rt_exec *train_sam, rt_exec *train_base, rt
 	R.o = o;
 	R.sam = train_sam;
 	R.base = train_base;
-	R.eval = eval;
+	/* the test split is optional (docs/dsl.md): without one nothing is
+	 * evaluated, and the eval step is not run at all */
+	R.eval = o->recipe->data.ntest > 0 ? eval : NULL;
 	R.lr_slot = R.step_slot = R.mask_slot = -1;
 	for (int m = 0; m < RT_TRAIN_MAX_METRICS; m++)
 		R.train_m[m] = R.test_m[m] = NAN;

@@ -4,9 +4,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 /* Terminal redraws at most this often, in seconds. */
 #define DRAW_INTERVAL 0.1
@@ -16,6 +20,15 @@ double rt_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The terminal's width in columns; 0 when unknown. */
+static int term_columns(FILE *f)
+{
+	struct winsize ws;
+	if (ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 0;
 }
 
 int rt_progress_open(rt_progress *p, FILE *out, int quiet, int64_t log_every,
@@ -40,10 +53,10 @@ int rt_progress_close(rt_progress *p, const char *metrics_path, rt_err *err)
 	rt_progress_break(p);
 	int rc = 0;
 	if (p->metrics) {
-		int bad = ferror(p->metrics);
+		int bad = ferror(p->metrics) || p->json_failed;
 		if (fclose(p->metrics) != 0 || bad)
 			rc = rt_errf(err, "%s: error writing the metrics file: %s", metrics_path,
-			             strerror(errno));
+			             p->json_failed ? "out of memory" : strerror(errno));
 		p->metrics = NULL;
 	}
 	return rc;
@@ -58,19 +71,53 @@ void rt_progress_break(rt_progress *p)
 	}
 }
 
+/* Keys of the records themselves: a metric of one of these names would
+ * collide with them in the metrics file (docs/dsl.md, metrics). */
+static const char *const reserved[] = {"loss", "kind", "epoch", "epochs", "step",
+                                       "total_steps", "lr", "samples_per_s", "seconds", NULL};
+
+const char *rt_progress_reserved_names(void)
+{
+	return "loss, kind, epoch, epochs, step, total_steps, lr, samples_per_s, seconds";
+}
+
+int rt_progress_name_reserved(const char *name)
+{
+	for (int i = 0; reserved[i]; i++)
+		if (strcmp(reserved[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 /* "accuracy" prints as "acc"; other names as they are. */
 static const char *short_name(const char *n)
 {
 	return strcmp(n, "accuracy") == 0 ? "acc" : n;
 }
 
-/* JSON has no NaN or Infinity: write null. */
-static void json_num(FILE *f, double v)
+/* JSON has no NaN or Infinity: those are null. */
+static void json_num(cJSON *o, const char *key, double v)
 {
 	if (isfinite(v))
-		fprintf(f, "%.9g", v);
+		cJSON_AddNumberToObject(o, key, v);
 	else
-		fputs("null", f);
+		cJSON_AddNullToObject(o, key);
+}
+
+/* Writes one record as a line and frees it. cJSON escapes every key and
+ * string, so any metric name gives valid JSON; a failed allocation is
+ * remembered and reported when the file is closed. */
+static void json_line(rt_progress *p, cJSON *o)
+{
+	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+	if (s) {
+		fputs(s, p->metrics);
+		fputc('\n', p->metrics);
+		cJSON_free(s);
+	} else {
+		p->json_failed = 1;
+	}
+	cJSON_Delete(o);
 }
 
 static void fmt_eta(char *buf, size_t n, double s)
@@ -84,19 +131,42 @@ static void fmt_eta(char *buf, size_t n, double s)
 		snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
+static void step_record(rt_progress *p, const rt_progress_step_info *s)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddStringToObject(o, "kind", "step");
+		cJSON_AddNumberToObject(o, "epoch", s->epoch);
+		cJSON_AddNumberToObject(o, "step", (double)s->step);
+		cJSON_AddNumberToObject(o, "total_steps", (double)s->total_steps);
+		json_num(o, "lr", s->lr);
+		for (int i = 0; i < s->nmetrics; i++)
+			json_num(o, s->name[i], s->value[i]);
+		cJSON_AddNumberToObject(o, "samples_per_s", round(s->samples_per_s));
+	}
+	json_line(p, o);
+}
+
+/* Appends printf output to buf at *n, never past cap. */
+static void addf(char *buf, size_t cap, size_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void addf(char *buf, size_t cap, size_t *n, const char *fmt, ...)
+{
+	if (*n >= cap)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(buf + *n, cap - *n, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		*n = *n + (size_t)k < cap ? *n + (size_t)k : cap - 1;
+}
+
 void rt_progress_step(rt_progress *p, const rt_progress_step_info *s)
 {
 	int periodic = s->step % p->log_every == 0;
-	if (p->metrics && periodic) {
-		fprintf(p->metrics, "{\"kind\":\"step\",\"epoch\":%d,\"step\":%" PRId64
-		        ",\"total_steps\":%" PRId64 ",\"lr\":", s->epoch, s->step, s->total_steps);
-		json_num(p->metrics, s->lr);
-		for (int i = 0; i < s->nmetrics; i++) {
-			fprintf(p->metrics, ",\"%s\":", s->name[i]);
-			json_num(p->metrics, s->value[i]);
-		}
-		fprintf(p->metrics, ",\"samples_per_s\":%.0f}\n", s->samples_per_s);
-	}
+	if (p->metrics && periodic)
+		step_record(p, s);
 	if (p->quiet)
 		return;
 	double now = rt_now();
@@ -104,34 +174,56 @@ void rt_progress_step(rt_progress *p, const rt_progress_step_info *s)
 	if (p->tty ? (now - p->t_last_draw < DRAW_INTERVAL && !last) : !periodic)
 		return;
 	p->t_last_draw = now;
-	char eta[32];
+	char eta[32], line[1024];
+	size_t n = 0;
 	fmt_eta(eta, sizeof eta, s->eta_s);
-	fprintf(p->out, "%sepoch %d/%d  step %" PRId64 "/%" PRId64, p->tty ? "\r" : "", s->epoch,
-	        s->nepochs, s->batch, s->nbatches);
+	addf(line, sizeof line, &n, "epoch %d/%d  step %" PRId64 "/%" PRId64 "  epoch mean:",
+	     s->epoch, s->nepochs, s->batch, s->nbatches);
 	for (int i = 0; i < s->nmetrics; i++)
-		fprintf(p->out, "  %s %.4f", short_name(s->name[i]), s->value[i]);
-	fprintf(p->out, "  %.0f samples/s  ETA %s%s", s->samples_per_s, eta, p->tty ? "\033[K" : "\n");
+		addf(line, sizeof line, &n, " %s %.4f", short_name(s->name[i]), s->value[i]);
+	addf(line, sizeof line, &n, "  %.0f samples/s  ETA %s", s->samples_per_s, eta);
+	if (p->tty) {
+		/* a line longer than the terminal wraps, and \r then redraws only
+		 * its last row: cut it to the width (one column spare) */
+		int cols = term_columns(p->out);
+		if (cols > 1 && n > (size_t)cols - 1)
+			line[cols - 1] = 0;
+		fprintf(p->out, "\r%s\033[K", line);
+	} else {
+		fprintf(p->out, "%s\n", line);
+	}
 	fflush(p->out);
 	p->drawn = p->tty;
 }
 
-void rt_progress_epoch(rt_progress *p, const rt_progress_epoch_info *e)
+static void epoch_record(rt_progress *p, const rt_progress_epoch_info *e)
 {
-	if (p->metrics) {
-		fprintf(p->metrics, "{\"kind\":\"epoch\",\"epoch\":%d,\"epochs\":%d,\"step\":%" PRId64,
-		        e->epoch, e->nepochs, e->step);
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		char key[64];
+		cJSON_AddStringToObject(o, "kind", "epoch");
+		cJSON_AddNumberToObject(o, "epoch", e->epoch);
+		cJSON_AddNumberToObject(o, "epochs", e->nepochs);
+		cJSON_AddNumberToObject(o, "step", (double)e->step);
 		for (int i = 0; i < e->nmetrics; i++) {
-			fprintf(p->metrics, ",\"train_%s\":", e->name[i]);
-			json_num(p->metrics, e->train[i]);
+			snprintf(key, sizeof key, "train_%s", e->name[i]);
+			json_num(o, key, e->train[i]);
 		}
 		for (int i = 0; e->has_test && i < e->nmetrics; i++) {
-			fprintf(p->metrics, ",\"test_%s\":", e->name[i]);
-			json_num(p->metrics, e->test[i]);
+			snprintf(key, sizeof key, "test_%s", e->name[i]);
+			json_num(o, key, e->test[i]);
 		}
-		fprintf(p->metrics, ",\"samples_per_s\":%.0f,\"seconds\":%.3f}\n", e->samples_per_s,
-		        e->seconds);
-		fflush(p->metrics);
+		cJSON_AddNumberToObject(o, "samples_per_s", round(e->samples_per_s));
+		cJSON_AddNumberToObject(o, "seconds", round(e->seconds * 1000) / 1000);
 	}
+	json_line(p, o);
+	fflush(p->metrics);
+}
+
+void rt_progress_epoch(rt_progress *p, const rt_progress_epoch_info *e)
+{
+	if (p->metrics)
+		epoch_record(p, e);
 	if (p->quiet)
 		return;
 	rt_progress_break(p);

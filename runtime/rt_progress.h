@@ -9,8 +9,11 @@
  *    "train_accuracy":0.81,"test_loss":0.45,"test_accuracy":0.84,
  *    "samples_per_s":50123,"seconds":1.2}
  *
- * Step values are running means over the epoch so far. Epochs count from 1
- * in everything printed or written.
+ * Step values are running means over the epoch so far (the progress line
+ * says "epoch mean:"). Epochs count from 1 in everything printed or
+ * written. Records are written with cJSON, so any metric name is escaped;
+ * the frontend reserves the names the records use themselves (loss and
+ * the keys above). On a terminal the live line is cut to its width.
  */
 #ifndef SAMC_RT_PROGRESS_H
 #define SAMC_RT_PROGRESS_H
@@ -27,6 +30,7 @@ typedef struct {
 	FILE *metrics;
 	double t_last_draw;
 	int drawn;          /* a \r line is on screen */
+	int json_failed;    /* a record could not be formatted (out of memory) */
 } rt_progress;
 
 typedef struct {
@@ -49,6 +53,14 @@ typedef struct {
 	int has_test;
 	double samples_per_s, seconds;
 } rt_progress_epoch_info;
+
+/* Longest metric name, in bytes (the runtime keeps names in char[32]). */
+#define RT_PROGRESS_MAX_NAME 31
+
+/* 1 if a metric may not use `name` (the loss, or a key of the records). */
+int rt_progress_name_reserved(const char *name);
+/* Those names, comma-separated, for messages. */
+const char *rt_progress_reserved_names(void);
 
 /* Seconds on a monotonic clock. */
 double rt_now(void);

@@ -57,7 +57,7 @@ static const char *child_name(const rt_key *k, const char *parent)
 	return strchr(name, '.') ? NULL : name;
 }
 
-static size_t edit_distance(const char *a, const char *b)
+size_t rt_edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	if (la > 63 || lb > 63)
@@ -92,7 +92,7 @@ const rt_key *rt_recipe_key_child(const char *parent, const char *name, const ch
 			continue;
 		if (strcmp(c, name) == 0)
 			return &keys[i];
-		size_t d = edit_distance(name, c);
+		size_t d = rt_edit_distance(name, c);
 		if (d < best_d && d < strlen(c)) {
 			best = c;
 			best_d = d;

@@ -133,6 +133,10 @@ const rt_key *rt_recipe_key(const char *path);
 /* The key directly under `parent` ("" for the top, "optimizer.sam.groups[]"
  * for a group) named `name`, or NULL; with NULL, `hint` (if given) is set
  * to the closest name there (two edits at most) or NULL. */
+/* Levenshtein distance of two short strings ((size_t)-1 past 63 bytes):
+ * the "did you mean" of recipe keys and command-line options. */
+size_t rt_edit_distance(const char *a, const char *b);
+
 const rt_key *rt_recipe_key_child(const char *parent, const char *name, const char **hint);
 /* The names directly under `parent`, ", "-separated. */
 void rt_recipe_key_children(const char *parent, char *out, size_t len);

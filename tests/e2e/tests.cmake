@@ -12,6 +12,7 @@
 #   e2e_cifar_npy          a small model trains from CIFAR-10, CIFAR-100 and .npy files
 #   e2e_augment            data.augment: exact resume, other losses, a bad crop refused
 #   e2e_cli                help texts, usage errors (exit 2), samc steps file errors
+#   e2e_first_run          what a new user hits first (metric names, no test set, ...)
 #   e2e_deep_chain         50,000 chained ops: every emit stage, interpreter training
 # With -DSAMC_LONG_TESTS=ON, on the full Fashion-MNIST:
 #   e2e_torch_epoch_full[_cpu]  one epoch (468 steps) vs PyTorch: within 1 point, samc >= 83%
@@ -111,3 +112,9 @@ endif()
 
 add_test(NAME e2e_augment COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/augment.py $<TARGET_FILE:samc>)
 set_tests_properties(e2e_augment PROPERTIES TIMEOUT 300 LABELS e2e)
+
+# What a new user hits first: metric names in the metrics file, no test set,
+# an unused input, --version, did-you-mean, the progress line (tty width,
+# pipes), --stop-after, CSV label lines
+add_test(NAME e2e_first_run COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/first_run.py $<TARGET_FILE:samc>)
+set_tests_properties(e2e_first_run PROPERTIES TIMEOUT 120 LABELS e2e)

@@ -41,7 +41,7 @@ if ! awk -v a="$acc" -v m="$min_acc" 'BEGIN { exit !(a >= m) }'; then
 	echo "FAIL: test accuracy $acc < $min_acc"
 	fail=1
 fi
-if ! grep -q '(1 epochs, 468 steps' "$work/out"; then
+if ! grep -q '(1 epoch, 468 steps' "$work/out"; then
 	echo "FAIL: expected one epoch of 468 steps (60,000 images, batch 128, drop_last)"
 	fail=1
 fi
