@@ -17,6 +17,14 @@ double rt_sched_lr(const rt_recipe *r, int64_t t, int64_t total)
 {
 	const sched_config *s = &r->sched;
 	double lr = r->opt.lr;
+	/* Warmup as timm and Hugging Face: a linear ramp to lr over the first
+	 * W steps, then the schedule over the steps that remain, from its own
+	 * step 0 (a cosine starts at lr and spans total - W steps). */
+	int64_t w = s->warmup > 0 ? (int64_t)ceil(s->warmup) : 0;
+	if (t < w)
+		return lr * fmin(1.0, (double)(t + 1) / s->warmup);
+	t -= w;
+	total = total > w ? total - w : 0;
 	switch (s->kind) {
 	case SCHED_CONSTANT:
 		break;
@@ -33,8 +41,6 @@ double rt_sched_lr(const rt_recipe *r, int64_t t, int64_t total)
 		break;
 	}
 	}
-	if (s->warmup > 0 && (double)(t + 1) < s->warmup)
-		lr *= (double)(t + 1) / s->warmup;
 	return lr;
 }
 

@@ -3,7 +3,9 @@
 
   - the traced model (trace.lua replayed by torch_ref.Model) computes what a
     hand-written PyTorch MLP computes;
-  - the learning-rate closed forms give hand-computed values;
+  - the learning-rate closed forms give hand-computed values and those of
+    torch.optim.lr_scheduler (a warmup: SequentialLR of LinearLR and the
+    schedule);
   - torch_ref.train (the SAM class around torch.optim) agrees, on every model
     file, with a second implementation written here from the published
     formulas alone (SAM/ASAM, SGD, Adam, AdamW; no torch.optim), in f64;
@@ -17,6 +19,7 @@ import glob
 import math
 import os
 import sys
+import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -126,14 +129,57 @@ def test_replay():
     check(torch.equal(metrics["accuracy"], acc), "replayed accuracy")
 
 
+def torch_lrs(sched, lr, total):
+    """The lr of each of `total` steps from torch.optim.lr_scheduler, as a
+    user of PyTorch writes a warmup: SequentialLR of LinearLR (from lr/W up
+    to lr on step W-1) and the schedule over the remaining steps."""
+    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    opt = torch.optim.SGD([p], lr=lr)
+    S = torch.optim.lr_scheduler
+    w = sched.get("warmup", 0)
+    rest = total - w
+    if sched["name"] == "cosine":
+        main = S.CosineAnnealingLR(opt, T_max=sched.get("t_max") or rest,
+                                   eta_min=sched.get("eta_min", 0))
+    elif sched["name"] == "step":
+        main = S.StepLR(opt, step_size=sched["step_size"], gamma=sched.get("gamma", 0.1))
+    else:
+        main = S.ConstantLR(opt, factor=1.0, total_iters=0)
+    if w:
+        ramp = S.LinearLR(opt, start_factor=1 / w, end_factor=1.0, total_iters=w - 1)
+        main = S.SequentialLR(opt, [ramp, main], milestones=[w])
+    out = []
+    warnings.simplefilter("ignore", UserWarning)  # SequentialLR's own step(0)
+    for _ in range(total):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        main.step()
+    return out
+
+
 def test_lr():
     def rec(sched, lr=0.1):
         return {"optimizer": {"name": "sgd", "lr": lr}, "schedule": sched}
-    cos = rec({"name": "cosine", "t_max": 10, "eta_min": 0.001, "warmup": 3})
-    want = [0.1 / 3, (0.001 + 0.099 * (1 + math.cos(math.pi / 10)) / 2) * 2 / 3,
-            0.001 + 0.099 * (1 + math.cos(2 * math.pi / 10)) / 2]
-    got = [torch_ref.lr_at(cos, t, 10) for t in range(3)]
-    check(all(abs(a - b) < 1e-15 for a, b in zip(got, want)), f"cosine with warmup {got}")
+    # the issue's case: warmup 5 of 10 steps, then the cosine over 5
+    cos = {"name": "cosine", "warmup": 5}
+    got = [torch_ref.lr_at(rec(cos, 1e-3), t, 10) for t in range(10)]
+    want = torch_lrs(cos, 1e-3, 10)
+    ok = max(abs(a - b) for a, b in zip(got, want)) < 1e-15
+    check(ok, "warmup 5 + cosine = torch's LinearLR then CosineAnnealingLR" +
+          ("" if ok else f"\n  {got}\n  {want}"))
+    check(got[4] == 1e-3 and got[5] == 1e-3 and got[9] < got[6],
+          f"warmup reaches lr, then the cosine decays {got}")
+    for sched in ({"name": "cosine", "t_max": 4, "eta_min": 0.001, "warmup": 3},
+                  {"name": "step", "step_size": 2, "gamma": 0.5, "warmup": 3},
+                  {"name": "constant", "warmup": 4}):
+        got = [torch_ref.lr_at(rec(sched), t, 12) for t in range(12)]
+        want = torch_lrs(sched, 0.1, 12)
+        if "t_max" in sched:  # torch's cosine rises again after T_max; samc holds eta_min
+            n = sched["warmup"] + sched["t_max"] + 1
+            got, want = got[:n], want[:n]
+        ok = max(abs(a - b) for a, b in zip(got, want)) < 1e-15
+        check(ok, f"{sched} = torch's schedulers" + ("" if ok else f"\n  {got}\n  {want}"))
+    cos = rec({"name": "cosine", "t_max": 10, "eta_min": 0.001})
     check(torch_ref.lr_at(cos, 14, 10) == 0.001, "cosine holds eta_min after t_max")
     no_tmax = rec({"name": "cosine"})
     check(abs(torch_ref.lr_at(no_tmax, 5, 10) - 0.05) < 1e-15, "cosine without t_max spans the run")

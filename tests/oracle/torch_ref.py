@@ -302,21 +302,28 @@ def base_optimizer(opt):
 
 
 def lr_at(recipe, t, total):
-    """The schedule's closed form at optimizer step t (0-based)."""
+    """The schedule's closed form at optimizer step t (0-based). A warmup of
+    W steps ramps linearly to lr, lr * (t + 1) / W for t < W, and the
+    schedule then runs over the remaining total - W steps from its own step
+    0: Hugging Face's get_cosine_schedule_with_warmup and timm's
+    warmup_prefix, with the ramp ending at lr on its last step."""
     lr = base_optimizer(recipe["optimizer"])[1]["lr"]
     s = recipe.get("schedule") or {"name": "constant"}
+    w = s.get("warmup", 0) or 0
+    W = math.ceil(w) if w > 0 else 0
+    if t < W:
+        return lr * min(1.0, (t + 1) / w)
+    t, total = t - W, max(total - W, 0)
     kind = s.get("name", "constant")
     if kind == "step":
         lr = lr * s.get("gamma", 0.1) ** math.floor(t / s["step_size"])
     elif kind == "cosine":
         T = s.get("t_max") or total
         eta_min = s.get("eta_min", 0)
-        lr = eta_min + (lr - eta_min) * (1 + math.cos(math.pi * min(t, T) / T)) / 2
+        if T > 0:
+            lr = eta_min + (lr - eta_min) * (1 + math.cos(math.pi * min(t, T) / T)) / 2
     elif kind != "constant":
         raise ValueError(f"oracle: unknown schedule {kind!r}")
-    w = s.get("warmup", 0)
-    if w and w > 0:
-        lr = lr * min(1.0, (t + 1) / w)
     return lr
 
 
