@@ -26,7 +26,8 @@
 	"  --seed N              seed for initialisation and shuffling (overrides the recipe)\n" \
 	"  --metrics FILE        JSON lines: one per log interval and one per epoch\n"            \
 	"  --checkpoint-dir DIR  write DIR/last.safetensors after every epoch and at the end\n"   \
-	"  --resume CKPT         continue a run from a checkpoint (bit-identical on CPU)\n"       \
+	"  --resume CKPT         continue the checkpoint's run: its seed and epochs (unless\n"   \
+	"                        --epochs is given); bit-identical on CPU\n"                     \
 	"  --stop-after N        stop after N epochs as if interrupted (the schedule still\n"     \
 	"                        spans --epochs); resume later with --resume\n"                   \
 	"  --data DIR            take relative data paths of the recipe under DIR\n"              \

@@ -92,10 +92,12 @@ int rt_ckpt_write(const char *path, const rt_store *st, const rt_ckpt_info *info
 	rt_meta_set(&meta, "shuffle_stream", v);
 	snprintf(v, sizeof v, "%" PRId64, info->batch_size);
 	rt_meta_set(&meta, "batch_size", v);
+	snprintf(v, sizeof v, "%" PRId64, info->epochs);
+	rt_meta_set(&meta, "epochs", v);
 	rt_meta_set(&meta, "program_hash", info->program_hash);
 	snprintf(v, sizeof v, "fnv1a64:%016" PRIx64, rt_ckpt_checksum(&ts));
 	rt_meta_set(&meta, "checksum", v);
-	if (meta.n != 9) {
+	if (meta.n != 10) {
 		rt_errf(err, "%s: out of memory for the checkpoint metadata", path);
 		goto out;
 	}
@@ -180,6 +182,9 @@ int rt_ckpt_read(const char *path, rt_store *st, const char *expect_hash, rt_ckp
 		 * layer), else only that the programs differ */
 		rt_err why = {{0}};
 		int differs = check_tensors(st, &ts, &why) != 0;
+		int64_t b = -1;
+		if (info && meta_int(path, &meta, "batch_size", &b, &why) == 0)
+			info->batch_size = b; /* the caller can say the batch size changed */
 		rt_errf(err, "%s: checkpoint is from a different model (program hash %s, expected %s)%s%s",
 		        path, hash ? hash : "(none)", expect_hash, differs ? ": " : "",
 		        differs ? why.msg : "");
@@ -200,6 +205,9 @@ int rt_ckpt_read(const char *path, rt_store *st, const char *expect_hash, rt_ckp
 	if (meta_int(path, &meta, "step", &in.step, err) ||
 	    meta_int(path, &meta, "epoch", &in.epoch, err) ||
 	    meta_int(path, &meta, "batch_size", &in.batch_size, err))
+		goto out;
+	/* the run's planned epochs: absent from older checkpoints (0) */
+	if (rt_meta_get(&meta, "epochs") && meta_int(path, &meta, "epochs", &in.epochs, err))
 		goto out;
 	const char *ss = rt_meta_get(&meta, "seed");
 	char *end;

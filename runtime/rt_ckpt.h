@@ -9,6 +9,7 @@
  *     seed            the run's seed (init and shuffles derive from it)
  *     shuffle_stream  Philox stream of the next epoch's shuffle (hex)
  *     batch_size      the batch size the steps were taken with
+ *     epochs          the epochs the run was planned for (its schedule's span)
  *     program_hash    identity of the compiled model
  *     checksum        "fnv1a64:<hex>" over every tensor (see rt_ckpt.c)
  *
@@ -31,6 +32,7 @@ typedef struct {
 	int64_t epoch;
 	uint64_t seed;
 	int64_t batch_size;
+	int64_t epochs;       /* planned; 0 where not recorded */
 	char program_hash[128];
 } rt_ckpt_info;
 
@@ -44,7 +46,9 @@ int rt_ckpt_write(const char *path, const rt_store *st, const rt_ckpt_info *info
  * version; "checkpoint is from a different model (program hash X, expected
  * Y)" when expect_hash is not NULL and differs; "corrupted (checksum
  * mismatch)"; a tensor missing, of another dtype or shape, or unknown to the
- * model. On error st is untouched. `info` may be NULL.
+ * model. On error st is untouched. `info` may be NULL; on a program-hash
+ * mismatch info->batch_size is the checkpoint's, so that the caller can
+ * tell a changed batch size from another model.
  */
 int rt_ckpt_read(const char *path, rt_store *st, const char *expect_hash, rt_ckpt_info *info,
                  rt_err *err);

@@ -196,7 +196,7 @@ static int write_ckpt(train_run *R, int epoch_done, rt_err *err)
 		return rt_errf(err, "%s: cannot create the checkpoint directory: %s", dir,
 		               strerror(errno));
 	rt_ckpt_info info = {.step = R->step, .epoch = epoch_done, .seed = R->seed,
-	                     .batch_size = R->batch};
+	                     .batch_size = R->batch, .epochs = R->nepochs};
 	snprintf(info.program_hash, sizeof info.program_hash, "%s",
 	         R->o->program_hash ? R->o->program_hash : "");
 	char path[4096];
@@ -212,15 +212,30 @@ static int write_ckpt(train_run *R, int epoch_done, rt_err *err)
 	return 0;
 }
 
+/* A resumed run continues the run the checkpoint records: its seed and,
+ * unless --epochs says otherwise, its number of epochs (the schedule's
+ * span). An explicit --seed that differs is refused, not ignored. */
 static int resume(train_run *R, rt_err *err)
 {
 	const char *path = R->o->resume_path;
-	rt_ckpt_info in;
-	if (rt_ckpt_read(path, &R->st, R->o->program_hash ? R->o->program_hash : "", &in, err))
+	rt_ckpt_info in = {.batch_size = -1};
+	if (rt_ckpt_read(path, &R->st, R->o->program_hash ? R->o->program_hash : "", &in, err)) {
+		if (in.batch_size > 0 && in.batch_size != R->batch)
+			return rt_errf(err, "%s: checkpoint was trained with batches of %" PRId64 ", this "
+			               "run's steps take batches of %" PRId64 " (the batch size is compiled "
+			               "into the steps: resume with batch_size = %" PRId64 ")", path,
+			               in.batch_size, R->batch, in.batch_size);
 		return -1;
-	if (in.seed != R->seed)
-		return rt_errf(err, "%s: checkpoint was trained with seed %" PRIu64 ", this run uses seed "
-		               "%" PRIu64 " (resume with the same seed)", path, in.seed, R->seed);
+	}
+	if (R->o->has_seed && in.seed != R->seed)
+		return rt_errf(err, "%s: checkpoint was trained with seed %" PRIu64 ", this run asks for "
+		               "--seed %" PRIu64 " (leave --seed out: a resumed run takes the "
+		               "checkpoint's)", path, in.seed, R->seed);
+	R->seed = in.seed;
+	if (R->o->epochs <= 0 && in.epochs > 0 && in.epochs != R->nepochs) {
+		R->nepochs = (int)in.epochs;
+		R->total = (int64_t)R->nepochs * R->nb;
+	}
 	if (in.batch_size != R->batch || in.step != in.epoch * R->nb)
 		return rt_errf(err, "%s: checkpoint is at step %" PRId64 " after %" PRId64 " epochs of "
 		               "batch %" PRId64 ", but this run has %" PRId64 " batches of %" PRId64

@@ -121,6 +121,33 @@ def unused_input(samc, d, F):
         F.expect_success(f"a declared, unused input left {extra}", r)
 
 
+def resume_cases(samc, d, F):
+    """--resume takes the checkpoint's seed and epochs; a changed batch size
+    is named as such."""
+    base = [MODEL, "--data", d, "--quiet"]
+    full, half = os.path.join(d, "full"), os.path.join(d, "half")
+    r = u.run_samc(samc, base + ["--seed", "5", "--epochs", "3", "--checkpoint-dir", full])
+    if not F.expect_success("an uninterrupted 3-epoch run with seed 5", r):
+        return
+    r = u.run_samc(samc, base + ["--seed", "5", "--epochs", "3", "--stop-after", "1",
+                                 "--checkpoint-dir", half])
+    if not F.expect_success("the same run stopped after epoch 1", r):
+        return
+    ck = os.path.join(half, "last.safetensors")
+    r = u.run_samc(samc, base + ["--resume", ck, "--seed", "3"])
+    F.expect_error("--resume with another explicit --seed", r,
+                   ["seed 5", "--seed 3", "leave --seed out"])
+    r = u.run_samc(samc, base + ["--resume", ck, "--set", "batch_size=8"])
+    F.expect_error("--resume with another batch size says so", r,
+                   ["trained with batches of 16", "take batches of 8"])
+    r = u.run_samc(samc, base + ["--resume", ck, "--checkpoint-dir", half])
+    if F.expect_success("--resume without --seed or --epochs", r):
+        a, _ = u.read_st(os.path.join(full, "last.safetensors"))
+        b, meta = u.read_st(ck)
+        F.check(a == b and meta.get("epoch") == "3",
+                "it continues with the checkpoint's seed and epochs, bit for bit", str(meta))
+
+
 def small_things(samc, d, F):
     code, out, _ = u.run_samc(samc, ["--version"])
     F.check(code == 0 and re.match(r"samc \d+\.\d+\.\d+", out), "samc --version", out)
@@ -219,6 +246,7 @@ def main():
         metric_names(samc, d, F)
         no_test(samc, d, F)
         unused_input(samc, d, F)
+        resume_cases(samc, d, F)
         small_things(samc, d, F)
     finally:
         shutil.rmtree(d, ignore_errors=True)
