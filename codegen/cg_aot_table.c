@@ -246,7 +246,9 @@ static void write_recipe(FILE *f, const rt_recipe *r)
 	const data_config *d = &r->data;
 	write_files(f, "train", d->train, d->ntrain);
 	write_files(f, "test", d->test, d->ntest);
-	fprintf(f, "\t.data.ntrain = %d, .data.ntest = %d\n};\n", d->ntrain, d->ntest);
+	fputs("\t.data.base_dir = ", f); /* relative data paths: the model's directory */
+	str(f, d->base_dir);
+	fprintf(f, ",\n\t.data.ntrain = %d, .data.ntest = %d\n};\n", d->ntrain, d->ntest);
 }
 
 int cg_aot_write_table(FILE *f, const cg_aot_unit *u, char *err, size_t errlen)

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "rt_data.h"
 #include "rt_noise.h"
@@ -32,6 +34,38 @@ void rt_dataset_free(rt_dataset *ds)
 	}
 	free(ds->col);
 	memset(ds, 0, sizeof *ds);
+}
+
+/* Where relative data paths are taken from: --data DIR; else the model's
+ * directory (recorded when the model was compiled, also in a trainer) if
+ * it still exists; else the working directory (NULL). */
+static const char *data_base(const data_config *dc, const char *data_dir)
+{
+	struct stat sb;
+	if (data_dir)
+		return data_dir;
+	if (dc->base_dir && stat(dc->base_dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return dc->base_dir;
+	return NULL;
+}
+
+/* A file that cannot be opened by a relative path: say where it was looked
+ * for and how to look elsewhere. */
+static void where_hint(const char *data_dir, const char *dir, const data_file *f,
+                       const char *split, rt_err *err)
+{
+	if (!err || f->path[0] == '/' || !strstr(err->msg, "cannot open"))
+		return;
+	char cwd[1024];
+	const char *where = dir, *what = data_dir ? "given by --data" : "the model's directory";
+	if (!dir) {
+		where = getcwd(cwd, sizeof cwd) ? cwd : ".";
+		what = "the working directory";
+	}
+	size_t n = strlen(err->msg);
+	snprintf(err->msg + n, sizeof err->msg - n, " (data.%s.%s = '%s' is relative: looked under "
+	         "%s, %s; --data DIR takes relative paths under DIR)", split, f->input, f->path, where,
+	         what);
 }
 
 static void join_path(char *buf, size_t n, const char *dir, const char *path)
@@ -362,11 +396,13 @@ int rt_dataset_load(rt_dataset *ds, const data_config *dc, int test, const char 
 			goto fail;
 		}
 		char path[4096];
-		const char *dir = data_dir ? data_dir : dc->base_dir;
+		const char *dir = data_base(dc, data_dir);
 		join_path(path, sizeof path, dir, f->path);
 		rt_tensor t = {0};
-		if (load_file(dc, files, nfiles, dir, path, f, s, &t, err))
+		if (load_file(dc, files, nfiles, dir, path, f, s, &t, err)) {
+			where_hint(data_dir, dir, f, split, err);
 			goto fail;
+		}
 		rt_dataset_col *col = &ds->col[ds->ncol++];
 		int rc = make_col(dc, path, s, &t, limit, col, err);
 		int64_t n = t.rank > 0 ? t.dim[0] : 0;

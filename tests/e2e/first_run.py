@@ -10,6 +10,11 @@ line (issue: "fix what a new user hit"):
   no data.test  training evaluates nothing and says so; no test metrics
   unused input  a declared input the model never reads may be bound to a
                 file or left unbound
+  --resume      takes the checkpoint's seed and epochs; a changed batch size
+                is named as such
+  trainers      run from another directory, find relative data paths under
+                the model's directory; else say where they looked and
+                suggest --data; --set and did-you-mean
   small things  samc --version, did-you-mean for options, no "nan" for a
                 model without accuracy, "1 epoch", --stop-after says so,
                 CSV label errors by file line, the progress line's
@@ -148,6 +153,50 @@ def resume_cases(samc, d, F):
                 "it continues with the checkpoint's seed and epochs, bit for bit", str(meta))
 
 
+def trainer_cases(samc, d, F):
+    """A standalone trainer run from another directory finds relative data
+    paths under the model's directory recorded at build time; where there
+    are none it says where it looked and suggests --data; it takes --set
+    and suggests the option meant."""
+    shutil.copy(MODEL, os.path.join(d, "first_run.lua"))
+    trainer = os.path.join(d, "trainer")
+    r = u.run_samc(samc, ["build", os.path.join(d, "first_run.lua"), "-o", trainer, "--quiet"])
+    if r[0] == 2 or (r[0] != 0 and "compiler" in r[2]):
+        print(f"skip trainer cases: {r[2].strip()}")
+        return
+    if not F.expect_success("samc build", r):
+        return
+    elsewhere = tempfile.mkdtemp(prefix="samc-e2e-cwd-")
+    try:
+        def run(args, cwd=elsewhere):
+            p = subprocess.run([trainer] + args, capture_output=True, text=True, cwd=cwd,
+                               timeout=120)
+            return p.returncode, p.stdout, p.stderr
+        F.expect_success("the trainer, run from another directory, finds its data",
+                         run(["--epochs", "1", "--quiet"]))
+        F.expect_success("the trainer takes --set", run(["--epochs", "1", "--quiet", "--set",
+                                                         "optimizer.lr=0.05"]))
+        F.expect_error("the trainer suggests --epochs for --epoch", run(["--epoch", "1"]),
+                       ["unknown option '--epoch' (did you mean '--epochs'?)"], rc=EXIT_USAGE)
+        # built from a folder without the data: the message says where it looked
+        nodata = os.path.join(elsewhere, "model")
+        os.mkdir(nodata)
+        shutil.copy(MODEL, nodata)
+        r = u.run_samc(samc, ["build", os.path.join(nodata, "first_run.lua"), "-o", trainer,
+                              "--quiet"])
+        F.expect_success("samc build of a model without its data", r)
+        F.expect_error("no data next to the model: where it looked, and --data", run(["--quiet"]),
+                       [os.path.join(nodata, "train-images.idx.gz"), "cannot open",
+                        "looked under " + nodata, "--data DIR"])
+        F.expect_success("--data DIR then finds it", run(["--quiet", "--epochs", "1", "--data", d]))
+        # the model's directory gone (a trainer copied elsewhere): the working directory
+        shutil.rmtree(nodata)
+        F.expect_success("the model's directory gone: paths under the working directory",
+                         run(["--quiet", "--epochs", "1"], cwd=d))
+    finally:
+        shutil.rmtree(elsewhere, ignore_errors=True)
+
+
 def small_things(samc, d, F):
     code, out, _ = u.run_samc(samc, ["--version"])
     F.check(code == 0 and re.match(r"samc \d+\.\d+\.\d+", out), "samc --version", out)
@@ -247,6 +296,7 @@ def main():
         no_test(samc, d, F)
         unused_input(samc, d, F)
         resume_cases(samc, d, F)
+        trainer_cases(samc, d, F)
         small_things(samc, d, F)
     finally:
         shutil.rmtree(d, ignore_errors=True)
