@@ -53,7 +53,10 @@ static const cli_command commands[] = {
 	 "Builds the model in f64, gives params and inputs seeded random values, and\n"
 	 "compares the gradient of the loss for every parameter (N sampled coordinates\n"
 	 "each, default 16) with central finite differences through the reference\n"
-	 "interpreter. Exits 1 when a relative error exceeds T (default 1e-6).\n"},
+	 "interpreter. Exits 1 when a relative error exceeds T (default 1e-6).\n"
+	 "A coordinate whose window of +-1e-6 crosses a kink (relu at 0, ...) is skipped\n"
+	 "and counted: there the one-sided differences disagree and the gradient is one\n"
+	 "of them.\n"},
 	{"steps", cli_steps, "run K training steps from given weights and batches (for checking)",
 	 "usage: samc steps model.lua --init INIT.safetensors --batches BATCHES.safetensors\n"
 	 "                  --steps K --out OUT.safetensors [--dtype f32|f64] [--backend NAME]\n"
