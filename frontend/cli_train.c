@@ -119,9 +119,9 @@ int cli_train(int argc, char **argv)
 	if (rt_train(&ta.o, sam, base, eval, &err) != 0) {
 		fprintf(stderr, "%s\n", err.msg);
 	} else {
-		if (!ta.o.quiet)
+		if (!ta.o.quiet || res.interrupted) /* an interruption is always said */
 			rt_train_print_summary(stdout, &res);
-		rc = CLI_OK;
+		rc = res.interrupted ? 128 + res.interrupted : CLI_OK;
 	}
 	rt_train_result_free(&res);
 done:

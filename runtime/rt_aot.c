@@ -120,9 +120,9 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	if (rt_train(&a.o, sam, base, eval, &err) != 0) {
 		fprintf(stderr, "%s\n", err.msg);
 	} else {
-		if (!a.o.quiet)
+		if (!a.o.quiet || res.interrupted) /* an interruption is always said */
 			rt_train_print_summary(stdout, &res);
-		rc = 0;
+		rc = res.interrupted ? 128 + res.interrupted : 0;
 	}
 	rt_train_result_free(&res);
 done:

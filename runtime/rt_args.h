@@ -25,7 +25,8 @@
 	"  --threads N           worker threads of the compiled steps (default: all cores)\n"     \
 	"  --seed N              seed for initialisation and shuffling (overrides the recipe)\n" \
 	"  --metrics FILE        JSON lines: one per log interval and one per epoch\n"            \
-	"  --checkpoint-dir DIR  write DIR/last.safetensors after every epoch and at the end\n"   \
+	"  --checkpoint-dir DIR  write DIR/last.safetensors after every epoch, and where the\n"   \
+	"                        run stands on Ctrl-C (SIGINT) or SIGTERM (exit 130, 143)\n"     \
 	"  --resume CKPT         continue the checkpoint's run: its seed and epochs (unless\n"   \
 	"                        --epochs is given); bit-identical on CPU\n"                     \
 	"  --stop-after N        stop after N epochs as if interrupted (the schedule still\n"     \

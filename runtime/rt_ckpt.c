@@ -97,7 +97,12 @@ int rt_ckpt_write(const char *path, const rt_store *st, const rt_ckpt_info *info
 	rt_meta_set(&meta, "program_hash", info->program_hash);
 	snprintf(v, sizeof v, "fnv1a64:%016" PRIx64, rt_ckpt_checksum(&ts));
 	rt_meta_set(&meta, "checksum", v);
-	if (meta.n != 10) {
+	int nmeta = 10;
+	if (info->epoch_sums[0]) {
+		rt_meta_set(&meta, "epoch_sums", info->epoch_sums);
+		nmeta++;
+	}
+	if (meta.n != nmeta) {
 		rt_errf(err, "%s: out of memory for the checkpoint metadata", path);
 		goto out;
 	}
@@ -218,6 +223,8 @@ int rt_ckpt_read(const char *path, rt_store *st, const char *expect_hash, rt_ckp
 		goto out;
 	}
 	snprintf(in.program_hash, sizeof in.program_hash, "%s", hash ? hash : "");
+	const char *sums = rt_meta_get(&meta, "epoch_sums");
+	snprintf(in.epoch_sums, sizeof in.epoch_sums, "%s", sums ? sums : "");
 	for (int i = 0; i < st->n; i++) {
 		rt_store_buf *b = &st->buf[i];
 		if (saved_role(b->slot.role) &&

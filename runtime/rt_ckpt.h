@@ -10,11 +10,16 @@
  *     shuffle_stream  Philox stream of the next epoch's shuffle (hex)
  *     batch_size      the batch size the steps were taken with
  *     epochs          the epochs the run was planned for (its schedule's span)
+ *     epoch_sums      only in a checkpoint written in the middle of an epoch
+ *                     (on SIGINT/SIGTERM): {"loss": [sum, count], ...}, the
+ *                     epoch's running sums of its metrics so far
  *     program_hash    identity of the compiled model
  *     checksum        "fnv1a64:<hex>" over every tensor (see rt_ckpt.c)
  *
  * Shuffles and initialisation are counter-based, so (seed, epoch, step) is
- * the whole random state: resuming at an epoch boundary replays exactly.
+ * the whole random state: resuming at an epoch boundary, or in the middle
+ * of an epoch (step - epoch * batches per epoch batches into it), replays
+ * exactly.
  * Writes are atomic (rt_st_write); reads verify everything before touching
  * the run's buffers.
  */
@@ -33,6 +38,7 @@ typedef struct {
 	uint64_t seed;
 	int64_t batch_size;
 	int64_t epochs;       /* planned; 0 where not recorded */
+	char epoch_sums[1024]; /* mid-epoch: the epoch's running sums (JSON), else "" */
 	char program_hash[128];
 } rt_ckpt_info;
 

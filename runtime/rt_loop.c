@@ -187,81 +187,27 @@ static int setup(train_run *R, rt_err *err)
 	return o->resume_path ? 0 : init_buffers(R, err);
 }
 
-static int write_ckpt(train_run *R, int epoch_done, rt_err *err)
-{
-	const char *dir = R->o->ckpt_dir;
-	if (!dir)
-		return 0;
-	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-		return rt_errf(err, "%s: cannot create the checkpoint directory: %s", dir,
-		               strerror(errno));
-	rt_ckpt_info info = {.step = R->step, .epoch = epoch_done, .seed = R->seed,
-	                     .batch_size = R->batch, .epochs = R->nepochs};
-	snprintf(info.program_hash, sizeof info.program_hash, "%s",
-	         R->o->program_hash ? R->o->program_hash : "");
-	char path[4096];
-	if (R->o->ckpt_keep) {
-		snprintf(path, sizeof path, "%s/epoch-%d.safetensors", dir, epoch_done);
-		if (rt_ckpt_write(path, &R->st, &info, err))
-			return -1;
-	}
-	snprintf(path, sizeof path, "%s/last.safetensors", dir);
-	if (rt_ckpt_write(path, &R->st, &info, err))
-		return -1;
-	snprintf(R->last_ckpt, sizeof R->last_ckpt, "%s", path);
-	return 0;
-}
-
-/* A resumed run continues the run the checkpoint records: its seed and,
- * unless --epochs says otherwise, its number of epochs (the schedule's
- * span). An explicit --seed that differs is refused, not ignored. */
-static int resume(train_run *R, rt_err *err)
-{
-	const char *path = R->o->resume_path;
-	rt_ckpt_info in = {.batch_size = -1};
-	if (rt_ckpt_read(path, &R->st, R->o->program_hash ? R->o->program_hash : "", &in, err)) {
-		if (in.batch_size > 0 && in.batch_size != R->batch)
-			return rt_errf(err, "%s: checkpoint was trained with batches of %" PRId64 ", this "
-			               "run's steps take batches of %" PRId64 " (the batch size is compiled "
-			               "into the steps: resume with batch_size = %" PRId64 ")", path,
-			               in.batch_size, R->batch, in.batch_size);
-		return -1;
-	}
-	if (R->o->has_seed && in.seed != R->seed)
-		return rt_errf(err, "%s: checkpoint was trained with seed %" PRIu64 ", this run asks for "
-		               "--seed %" PRIu64 " (leave --seed out: a resumed run takes the "
-		               "checkpoint's)", path, in.seed, R->seed);
-	R->seed = in.seed;
-	if (R->o->epochs <= 0 && in.epochs > 0 && in.epochs != R->nepochs) {
-		R->nepochs = (int)in.epochs;
-		R->total = (int64_t)R->nepochs * R->nb;
-	}
-	if (in.batch_size != R->batch || in.step != in.epoch * R->nb)
-		return rt_errf(err, "%s: checkpoint is at step %" PRId64 " after %" PRId64 " epochs of "
-		               "batch %" PRId64 ", but this run has %" PRId64 " batches of %" PRId64
-		               " per epoch (were the data, batch size or drop_last changed?)",
-		               path, in.step, in.epoch, in.batch_size, R->nb, R->batch);
-	R->start_epoch = (int)in.epoch;
-	R->step = in.step;
-	snprintf(R->last_ckpt, sizeof R->last_ckpt, "%s", path);
-	return 0;
-}
-
 static const char *nonfinite_name(double v)
 {
 	return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
 }
 
 /* One epoch of training; means of the metrics into train[]. */
-static int run_epoch(train_run *R, int e, double *train, rt_err *err)
+/* One epoch of training from batch b0 (0, or where a resumed run stopped
+ * in the middle of it); means of the metrics into train[]. Returns 1 when
+ * a signal asked the run to stop after the step just done. */
+static int run_epoch(train_run *R, int e, int64_t b0, double *train, rt_err *err)
 {
 	const rt_recipe *r = R->o->recipe;
-	double sum[RT_TRAIN_MAX_METRICS] = {0}, cnt[RT_TRAIN_MAX_METRICS] = {0};
+	double *sum = R->esum, *cnt = R->ecnt;
+	if (b0 == 0)
+		for (int m = 0; m < RT_TRAIN_MAX_METRICS; m++)
+			sum[m] = cnt[m] = 0;
 	double t0 = rt_now();
 	int every = r->opt.sam_every > 1 ? r->opt.sam_every : 1;
 	rt_dataset_order(R->train.n, R->seed, e, R->order);
 	rt_augment aug = {&r->data.augment, R->seed, e};
-	for (int64_t b = 0; b < R->nb; b++) {
+	for (int64_t b = b0; b < R->nb; b++) {
 		int64_t t = R->step;
 		int use_sam = R->sam && (!R->base || t % every == 0);
 		rt_exec *x = use_sam ? R->sam : R->base;
@@ -296,7 +242,7 @@ static int run_epoch(train_run *R, int e, double *train, rt_err *err)
 		R->samples += real;
 		for (int m = 0; m < R->nm; m++)
 			train[m] = cnt[m] > 0 ? sum[m] / cnt[m] : NAN;
-		double el = rt_now() - t0, sps = el > 0 ? (double)((b + 1) * R->batch) / el : 0;
+		double el = rt_now() - t0, sps = el > 0 ? (double)((b + 1 - b0) * R->batch) / el : 0;
 		double run_el = rt_now() - R->t_start;
 		int64_t here = R->step - R->first_step;
 		rt_progress_step_info si = {
@@ -305,9 +251,11 @@ static int run_epoch(train_run *R, int e, double *train, rt_err *err)
 			.name = (const char (*)[32])R->names, .value = train, .samples_per_s = sps,
 			.eta_s = here > 0 ? run_el / (double)here * (double)(R->stop_step - R->step) : 0};
 		rt_progress_step(&R->prog, &si);
+		if (rt_run_interrupted(R))
+			return 1;
 	}
 	double el = rt_now() - t0;
-	R->epoch_sps = el > 0 ? (double)(R->nb * R->batch) / el : 0;
+	R->epoch_sps = el > 0 ? (double)((R->nb - b0) * R->batch) / el : 0;
 	R->epoch_seconds = el;
 	return 0;
 }
@@ -324,8 +272,11 @@ static int train_loop(train_run *R, rt_err *err)
 		fprintf(R->prog.out, "no test set (the recipe's data has no 'test'): nothing is "
 		        "evaluated\n");
 	for (int e = R->start_epoch; e < stop; e++) {
-		if (run_epoch(R, e, R->train_m, err))
+		int rc = run_epoch(R, e, e == R->start_epoch ? R->start_batch : 0, R->train_m, err);
+		if (rc < 0)
 			return -1;
+		if (rc > 0) /* a signal: checkpoint where the run stands, mid-epoch */
+			return rt_run_write_ckpt(R, e, 1, err);
 		if (rt_evaluate(R, R->test_m, err))
 			return -1;
 		R->epochs_done = e + 1;
@@ -335,7 +286,7 @@ static int train_loop(train_run *R, rt_err *err)
 			.has_test = R->eval != NULL, .samples_per_s = R->epoch_sps,
 			.seconds = R->epoch_seconds};
 		rt_progress_epoch(&R->prog, &ei);
-		if (write_ckpt(R, e + 1, err))
+		if (rt_run_write_ckpt(R, e + 1, 0, err))
 			return -1;
 	}
 	/* Resumed at or past the end: report the checkpoint's test metrics. */
@@ -370,10 +321,15 @@ static int fill_result(train_run *R, rt_train_result *res, rt_err *err)
 	res->nepochs = R->nepochs;
 	res->has_test = R->eval != NULL;
 	res->stopped_early = R->o->stop_after > 0 && R->o->stop_after < R->nepochs;
+	res->interrupted = R->signal;
+	res->total_steps = R->total;
 	res->epochs = R->epochs_done > R->start_epoch ? R->epochs_done : R->start_epoch;
 	double el = rt_now() - R->t_start;
 	res->samples_per_s = el > 0 ? (double)R->samples / el : 0;
-	snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", R->last_ckpt);
+	/* an interrupted run without a checkpoint directory wrote none (the
+	 * one it may have resumed from is behind it) */
+	snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s",
+	         R->signal && !R->o->ckpt_dir ? "" : R->last_ckpt);
 	for (int i = 0; i < R->st.n; i++) {
 		const rt_store_buf *b = &R->st.buf[i];
 		if (b->slot.role == RT_SLOT_INPUT)
@@ -424,8 +380,9 @@ int rt_train(const rt_train_opts *o, rt_exec *train_sam, rt_exec *train_base, rt
 	for (int m = 0; m < RT_TRAIN_MAX_METRICS; m++)
 		R.train_m[m] = R.test_m[m] = NAN;
 	int rc = setup(&R, err);
+	rt_run_catch_signals(&R);
 	if (!rc && o->resume_path)
-		rc = resume(&R, err);
+		rc = rt_run_resume(&R, err);
 	if (!rc)
 		rc = rt_progress_open(&R.prog, o->out, o->quiet, o->log_every > 0 ? o->log_every
 		                      : o->recipe->log_every, o->metrics_path, o->resume_path != NULL,
@@ -436,6 +393,7 @@ int rt_train(const rt_train_opts *o, rt_exec *train_sam, rt_exec *train_base, rt
 		if (rt_progress_close(&R.prog, o->metrics_path, &ce) && !rc)
 			rc = rt_errf(err, "%s", ce.msg);
 	}
+	rt_run_release_signals(&R);
 	/* A NaN stop still reports how far it got. */
 	if (o->result && R.nm > 0) {
 		rt_err re;

@@ -2,6 +2,7 @@
 #include "rt_train.h"
 
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 
 /* " <split> <name>: v" for every metric that has a value, accuracy first. */
@@ -20,6 +21,17 @@ static void metrics(FILE *f, const char *split, const rt_train_result *r, const 
 
 void rt_train_print_summary(FILE *f, const rt_train_result *r)
 {
+	if (r->interrupted) {
+		fprintf(f, "interrupted by %s after step %lld of %lld: ",
+		        r->interrupted == SIGINT ? "SIGINT" : r->interrupted == SIGTERM ? "SIGTERM"
+		        : "a signal", (long long)r->steps, (long long)r->total_steps);
+		if (r->last_ckpt[0])
+			fprintf(f, "checkpoint written; continue with --resume %s\n", r->last_ckpt);
+		else
+			fputs("no checkpoint written (--checkpoint-dir DIR keeps one to resume from)\n", f);
+		fflush(f);
+		return;
+	}
 	if (r->has_test) {
 		metrics(f, "test", r, r->test);
 	} else {

@@ -50,6 +50,8 @@ typedef struct {
 	int nepochs;         /* epochs the run was planned for */
 	int stopped_early;   /* --stop-after ended it before nepochs */
 	int has_test;        /* the test split was evaluated (test[] holds values) */
+	int interrupted;     /* SIGINT or SIGTERM stopped it (checkpoint in last_ckpt) */
+	int64_t total_steps; /* steps the run was planned for */
 	double samples_per_s;
 	char last_ckpt[4096]; /* last checkpoint written (or resumed from), "" if none */
 	rt_tensors params;   /* PARAM and STATE values at the end, by slot name */
@@ -74,7 +76,10 @@ typedef struct {
 	rt_train_result *result;     /* filled on success (and on a NaN stop); may be NULL */
 } rt_train_opts;
 
-/* Trains; 0 on success, -1 with a message in err. train_sam or train_base
+/* Trains; 0 on success, -1 with a message in err. SIGINT or SIGTERM during
+ * the run stop it after the step in progress, with a checkpoint where it
+ * stands (ckpt_dir) and result->interrupted set; rt_train then returns 0
+ * and the caller exits with 128 + the signal (130, 143). train_sam or train_base
  * may be NULL (not both); eval may be NULL (no test metrics). */
 int rt_train(const rt_train_opts *o, rt_exec *train_sam, rt_exec *train_base, rt_exec *eval,
              rt_err *err);

@@ -5,6 +5,8 @@
 #ifndef SAMC_RT_TRAIN_RUN_H
 #define SAMC_RT_TRAIN_RUN_H
 
+#include <signal.h>
+
 #include "rt_dataset.h"
 #include "rt_progress.h"
 #include "rt_store.h"
@@ -34,7 +36,25 @@ typedef struct {
 	double t_start, epoch_sps, epoch_seconds;
 	rt_progress prog;
 	char last_ckpt[4096];
+	int64_t start_batch;          /* batches of start_epoch a resumed run had done */
+	double esum[RT_TRAIN_MAX_METRICS], ecnt[RT_TRAIN_MAX_METRICS]; /* the epoch so far */
+	int signal;                   /* SIGINT or SIGTERM that stopped the run, else 0 */
+	struct sigaction old_int, old_term; /* handlers before rt_train's */
 } train_run;
+
+/* Checkpoints (rt_loop_ckpt.c). Writes DIR/last.safetensors (and, at an
+ * epoch's end with ckpt_keep, DIR/epoch-N.safetensors) at the run's step;
+ * mid_epoch also records the epoch's running sums, so a resumed run
+ * continues the epoch's means too. */
+int rt_run_write_ckpt(train_run *R, int epochs_done, int mid_epoch, rt_err *err);
+/* Loads o->resume_path: the seed, epochs, step and position in the epoch. */
+int rt_run_resume(train_run *R, rt_err *err);
+/* SIGINT and SIGTERM, while rt_train runs, ask it to stop after the step in
+ * progress; a second one ends the process as usual. */
+void rt_run_catch_signals(train_run *R);
+void rt_run_release_signals(train_run *R);
+/* 1 (and R->signal set) once a signal asked the run to stop. */
+int rt_run_interrupted(train_run *R);
 
 /* Where a batch of ds goes: per column, host memory to fill (dst) and the
  * store buffer (idx) that rt_batch_flush then uploads it to (rt_store_host). */

@@ -1,0 +1,166 @@
+/*
+ * rt_loop_ckpt.c - the training loop's checkpoints (see rt_train_run.h):
+ * at the end of every epoch, and on SIGINT or SIGTERM after the step in
+ * progress, in the middle of an epoch; and resuming from either, bit for
+ * bit (shuffles, augmentation and dropout masks are functions of the seed,
+ * the epoch and the step, so the position is the whole random state).
+ */
+#include "rt_train_run.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "rt_ckpt.h"
+
+/* The signal that asked the run to stop. A handler can only reach a
+ * variable of static storage; rt_train installs it for its own duration
+ * and restores what was there before. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+void rt_run_catch_signals(train_run *R)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the process at once */
+	stop_signal = 0;
+	sigaction(SIGINT, &sa, &R->old_int);
+	sigaction(SIGTERM, &sa, &R->old_term);
+}
+
+void rt_run_release_signals(train_run *R)
+{
+	sigaction(SIGINT, &R->old_int, NULL);
+	sigaction(SIGTERM, &R->old_term, NULL);
+}
+
+int rt_run_interrupted(train_run *R)
+{
+	if (stop_signal)
+		R->signal = (int)stop_signal;
+	return R->signal != 0;
+}
+
+/* {"loss": [sum, count], ...}: cJSON prints doubles that read back exactly. */
+static int sums_json(const train_run *R, char *out, size_t len, rt_err *err)
+{
+	cJSON *o = cJSON_CreateObject();
+	for (int m = 0; o && m < R->nm; m++) {
+		cJSON *pair = cJSON_CreateArray();
+		if (!pair || !cJSON_AddItemToObject(o, R->names[m], pair)) {
+			cJSON_Delete(pair);
+			cJSON_Delete(o);
+			o = NULL;
+			break;
+		}
+		cJSON_AddItemToArray(pair, cJSON_CreateNumber(R->esum[m]));
+		cJSON_AddItemToArray(pair, cJSON_CreateNumber(R->ecnt[m]));
+	}
+	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+	cJSON_Delete(o);
+	if (!s)
+		return rt_errf(err, "out of memory for the checkpoint's epoch sums");
+	int fits = strlen(s) < len;
+	if (fits)
+		snprintf(out, len, "%s", s);
+	cJSON_free(s);
+	return fits ? 0 : rt_errf(err, "the epoch's sums do not fit the checkpoint metadata");
+}
+
+static int read_sums(train_run *R, const char *path, const char *json, rt_err *err)
+{
+	cJSON *o = cJSON_Parse(json);
+	int rc = 0;
+	for (int m = 0; m < R->nm && !rc; m++) {
+		const cJSON *pair = cJSON_GetObjectItemCaseSensitive(o, R->names[m]);
+		if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 ||
+		    !cJSON_IsNumber(cJSON_GetArrayItem(pair, 0)) ||
+		    !cJSON_IsNumber(cJSON_GetArrayItem(pair, 1)))
+			rc = rt_errf(err, "%s: checkpoint metadata 'epoch_sums' has no sums of '%s'", path,
+			             R->names[m]);
+		else {
+			R->esum[m] = cJSON_GetArrayItem(pair, 0)->valuedouble;
+			R->ecnt[m] = cJSON_GetArrayItem(pair, 1)->valuedouble;
+		}
+	}
+	cJSON_Delete(o);
+	return rc;
+}
+
+int rt_run_write_ckpt(train_run *R, int epochs_done, int mid_epoch, rt_err *err)
+{
+	const char *dir = R->o->ckpt_dir;
+	if (!dir)
+		return 0;
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+		return rt_errf(err, "%s: cannot create the checkpoint directory: %s", dir,
+		               strerror(errno));
+	rt_ckpt_info info = {.step = R->step, .epoch = epochs_done, .seed = R->seed,
+	                     .batch_size = R->batch, .epochs = R->nepochs};
+	snprintf(info.program_hash, sizeof info.program_hash, "%s",
+	         R->o->program_hash ? R->o->program_hash : "");
+	if (mid_epoch && sums_json(R, info.epoch_sums, sizeof info.epoch_sums, err))
+		return -1;
+	char path[4096];
+	if (R->o->ckpt_keep && !mid_epoch) {
+		snprintf(path, sizeof path, "%s/epoch-%d.safetensors", dir, epochs_done);
+		if (rt_ckpt_write(path, &R->st, &info, err))
+			return -1;
+	}
+	snprintf(path, sizeof path, "%s/last.safetensors", dir);
+	if (rt_ckpt_write(path, &R->st, &info, err))
+		return -1;
+	snprintf(R->last_ckpt, sizeof R->last_ckpt, "%s", path);
+	return 0;
+}
+
+/* A resumed run continues the run the checkpoint records: its seed and,
+ * unless --epochs says otherwise, its number of epochs (the schedule's
+ * span), from its step, in the middle of an epoch too. An explicit --seed
+ * that differs is refused, not ignored. */
+int rt_run_resume(train_run *R, rt_err *err)
+{
+	const char *path = R->o->resume_path;
+	rt_ckpt_info in = {.batch_size = -1};
+	if (rt_ckpt_read(path, &R->st, R->o->program_hash ? R->o->program_hash : "", &in, err)) {
+		if (in.batch_size > 0 && in.batch_size != R->batch)
+			return rt_errf(err, "%s: checkpoint was trained with batches of %" PRId64 ", this "
+			               "run's steps take batches of %" PRId64 " (the batch size is compiled "
+			               "into the steps: resume with batch_size = %" PRId64 ")", path,
+			               in.batch_size, R->batch, in.batch_size);
+		return -1;
+	}
+	if (R->o->has_seed && in.seed != R->seed)
+		return rt_errf(err, "%s: checkpoint was trained with seed %" PRIu64 ", this run asks for "
+		               "--seed %" PRIu64 " (leave --seed out: a resumed run takes the "
+		               "checkpoint's)", path, in.seed, R->seed);
+	R->seed = in.seed;
+	if (R->o->epochs <= 0 && in.epochs > 0 && in.epochs != R->nepochs) {
+		R->nepochs = (int)in.epochs;
+		R->total = (int64_t)R->nepochs * R->nb;
+	}
+	int64_t into = in.step - in.epoch * R->nb; /* batches done of the epoch in progress */
+	if (in.batch_size != R->batch || into < 0 || into >= R->nb || (into > 0 && !in.epoch_sums[0]))
+		return rt_errf(err, "%s: checkpoint is at step %" PRId64 " after %" PRId64 " epochs of "
+		               "batch %" PRId64 ", but this run has %" PRId64 " batches of %" PRId64
+		               " per epoch (were the data, batch size or drop_last changed?)",
+		               path, in.step, in.epoch, in.batch_size, R->nb, R->batch);
+	if (into > 0 && read_sums(R, path, in.epoch_sums, err))
+		return -1;
+	R->start_epoch = (int)in.epoch;
+	R->start_batch = into;
+	R->step = in.step;
+	snprintf(R->last_ckpt, sizeof R->last_ckpt, "%s", path);
+	return 0;
+}
