@@ -27,8 +27,9 @@
 	"  --metrics FILE        JSON lines: one per log interval and one per epoch\n"            \
 	"  --checkpoint-dir DIR  write DIR/last.safetensors after every epoch, and where the\n"   \
 	"                        run stands on Ctrl-C (SIGINT) or SIGTERM (exit 130, 143)\n"     \
-	"  --resume CKPT         continue the checkpoint's run: its seed and epochs (unless\n"   \
-	"                        --epochs is given); bit-identical on CPU\n"                     \
+	"  --resume CKPT         continue the checkpoint's run: its seed and, if it was\n"       \
+	"                        stopped early, its epochs (unless --epochs is given);\n"        \
+	"                        bit-identical on CPU\n"                                          \
 	"  --stop-after N        stop after N epochs as if interrupted (the schedule still\n"     \
 	"                        spans --epochs); resume later with --resume\n"                   \
 	"  --data DIR            take relative data paths of the recipe under DIR\n"              \

@@ -377,8 +377,8 @@ int rt_dataset_load(rt_dataset *ds, const data_config *dc, int test, const char 
 	for (int j = 0; j < nfiles; j++) {
 		int k = rt_exec_find_slot(x, files[j].input);
 		if (k >= 0 && !rt_dataset_is_data_input(&x->slots[k]))
-			return rt_errf(err, "data: %s file '%s' is bound to '%s', which is not a data input "
-			               "of the model", split, files[j].path, files[j].input);
+			return rt_errf(err, "data: %s file '%s' is bound to '%s', which is not an input of "
+			               "the model", split, files[j].path, files[j].input);
 	}
 	ds->col = calloc((size_t)(x->nslots > 0 ? x->nslots : 1), sizeof *ds->col);
 	if (!ds->col)

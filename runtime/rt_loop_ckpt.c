@@ -126,9 +126,10 @@ int rt_run_write_ckpt(train_run *R, int epochs_done, int mid_epoch, rt_err *err)
 }
 
 /* A resumed run continues the run the checkpoint records: its seed and,
- * unless --epochs says otherwise, its number of epochs (the schedule's
- * span), from its step, in the middle of an epoch too. An explicit --seed
- * that differs is refused, not ignored. */
+ * if it was stopped before its planned end and --epochs does not say
+ * otherwise, its number of epochs (the schedule's span); from its step, in
+ * the middle of an epoch too. An explicit --seed that differs is refused,
+ * not ignored. */
 int rt_run_resume(train_run *R, rt_err *err)
 {
 	const char *path = R->o->resume_path;
@@ -146,7 +147,9 @@ int rt_run_resume(train_run *R, rt_err *err)
 		               "--seed %" PRIu64 " (leave --seed out: a resumed run takes the "
 		               "checkpoint's)", path, in.seed, R->seed);
 	R->seed = in.seed;
-	if (R->o->epochs <= 0 && in.epochs > 0 && in.epochs != R->nepochs) {
+	/* an unfinished run (--stop-after, a signal) goes on as planned; a
+	 * finished one trains on to the recipe's epochs */
+	if (R->o->epochs <= 0 && in.epochs > in.epoch && in.epochs != R->nepochs) {
 		R->nepochs = (int)in.epochs;
 		R->total = (int64_t)R->nepochs * R->nb;
 	}

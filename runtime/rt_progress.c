@@ -180,7 +180,8 @@ void rt_progress_step(rt_progress *p, const rt_progress_step_info *s)
 	addf(line, sizeof line, &n, "epoch %d/%d  step %" PRId64 "/%" PRId64 "  epoch mean:",
 	     s->epoch, s->nepochs, s->batch, s->nbatches);
 	for (int i = 0; i < s->nmetrics; i++)
-		addf(line, sizeof line, &n, " %s %.4f", short_name(s->name[i]), s->value[i]);
+		addf(line, sizeof line, &n, "%s%s %.4f", i ? "  " : " ", short_name(s->name[i]),
+		     s->value[i]);
 	addf(line, sizeof line, &n, "  %.0f samples/s  ETA %s", s->samples_per_s, eta);
 	if (p->tty) {
 		/* a line longer than the terminal wraps, and \r then redraws only

@@ -313,8 +313,8 @@ static void test_learns_and_logs(void **state)
 	while (fgets(line, sizeof line, o.out)) {
 		int e, ne, b, nb;
 		double l, a, tl, ta, sps;
-		if (sscanf(line, "epoch %d/%d  step %d/%d  loss %lf  acc %lf", &e, &ne, &b, &nb, &l,
-		           &a) == 6) {
+		if (sscanf(line, "epoch %d/%d  step %d/%d  epoch mean: loss %lf  acc %lf", &e, &ne, &b,
+		           &nb, &l, &a) == 6) {
 			nprog++;
 			assert_int_equal(nb, 10);
 			assert_non_null(strstr(line, "samples/s  ETA "));
