@@ -187,8 +187,12 @@ void rt_progress_step(rt_progress *p, const rt_progress_step_info *s)
 		/* a line longer than the terminal wraps, and \r then redraws only
 		 * its last row: cut it to the width (one column spare) */
 		int cols = term_columns(p->out);
-		if (cols > 1 && n > (size_t)cols - 1)
-			line[cols - 1] = 0;
+		if (cols > 1 && n > (size_t)cols - 1) {
+			size_t cut = (size_t)cols - 1;
+			while (cut > 0 && ((unsigned char)line[cut] & 0xC0) == 0x80)
+				cut--; /* not inside a UTF-8 character */
+			line[cut] = 0;
+		}
 		fprintf(p->out, "\r%s\033[K", line);
 	} else {
 		fprintf(p->out, "%s\n", line);
