@@ -30,6 +30,11 @@ void fe_recipe_apply_sets(lua_State *L, int idx, const char *const *sets, int ns
  * not a positive integer. */
 int fe_recipe_batch_override(lua_State *L, const char *const *sets, int nsets);
 
+/* Raises "<path>:<line of the metric>: recipe: metrics: the name ..." for a
+ * metric name that is empty, longer than RT_PROGRESS_MAX_NAME bytes, not
+ * printable UTF-8, or reserved (the loss, the metrics file's own keys). */
+void fe_recipe_check_metric_name(lua_State *L, const ir_named *nm);
+
 /* Validates the table at idx and fills m (loss, metrics, recipe). */
 void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m);
 

@@ -33,7 +33,9 @@ void rt_run_catch_signals(train_run *R)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the process at once */
+	/* a second Ctrl-C ends the process at once; system calls in progress
+	 * (a write to a full pipe) go on */
+	sa.sa_flags = SA_RESETHAND | SA_RESTART;
 	stop_signal = 0;
 	sigaction(SIGINT, &sa, &R->old_int);
 	sigaction(SIGTERM, &sa, &R->old_term);
