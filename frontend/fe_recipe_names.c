@@ -39,10 +39,12 @@ void fe_recipe_check_metric_name(lua_State *L, const ir_named *nm)
 		snprintf(why, sizeof why, "is longer than %d bytes", RT_PROGRESS_MAX_NAME);
 	else if (!fe_clean_utf8((const unsigned char *)nm->name))
 		snprintf(why, sizeof why, "is not printable UTF-8 text");
-	else if (rt_progress_name_reserved(nm->name))
+	else if (rt_progress_name_reserved(nm->name)) {
+		char names[160];
+		rt_progress_reserved_names(names, sizeof names);
 		snprintf(why, sizeof why, "is reserved: the loss and the metrics file's own keys "
-		         "(%s) cannot name a metric", rt_progress_reserved_names());
-	else
+		         "(%s) cannot name a metric", names);
+	} else
 		return;
 	fe_sandbox *sb = fe_sandbox_of(L);
 	lua_pushfstring(L, "%s:%d: recipe: metrics: the name '%s' %s", sb->path,

@@ -1,18 +1,15 @@
 /*
  * rt_loop.c - the training loop (see rt_train.h): setup of buffers and
- * data, the epoch/step loop, NaN stop, checkpoints and resume. Evaluation
- * is in rt_evaluate.c.
+ * data, the epoch/step loop, NaN stop. Checkpoints, resume and the stop on
+ * a signal are in rt_loop_ckpt.c, evaluation in rt_evaluate.c.
  */
 #include "rt_train_run.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "rt_ckpt.h"
 #include "rt_init.h"
 #include "rt_noise.h"
 
@@ -192,7 +189,6 @@ static const char *nonfinite_name(double v)
 	return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
 }
 
-/* One epoch of training; means of the metrics into train[]. */
 /* One epoch of training from batch b0 (0, or where a resumed run stopped
  * in the middle of it); means of the metrics into train[]. Returns 1 when
  * a signal asked the run to stop after the step just done. */

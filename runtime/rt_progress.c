@@ -76,9 +76,12 @@ void rt_progress_break(rt_progress *p)
 static const char *const reserved[] = {"loss", "kind", "epoch", "epochs", "step",
                                        "total_steps", "lr", "samples_per_s", "seconds", NULL};
 
-const char *rt_progress_reserved_names(void)
+void rt_progress_reserved_names(char *buf, size_t len)
 {
-	return "loss, kind, epoch, epochs, step, total_steps, lr, samples_per_s, seconds";
+	size_t n = 0;
+	buf[0] = 0;
+	for (int i = 0; reserved[i] && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "", reserved[i]);
 }
 
 int rt_progress_name_reserved(const char *name)

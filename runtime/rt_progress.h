@@ -59,8 +59,8 @@ typedef struct {
 
 /* 1 if a metric may not use `name` (the loss, or a key of the records). */
 int rt_progress_name_reserved(const char *name);
-/* Those names, comma-separated, for messages. */
-const char *rt_progress_reserved_names(void);
+/* Those names, comma-separated, into buf (for messages). */
+void rt_progress_reserved_names(char *buf, size_t len);
 
 /* Seconds on a monotonic clock. */
 double rt_now(void);
