@@ -5,13 +5,32 @@ if(NOT TARGET samc)
   return()
 endif()
 file(GLOB _check_examples CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/examples/*.lua)
+# A small batch keeps each check short (the interpreter computes every
+# convolution in f64 loops). The CNNs need more: fashion_cnn's max pools at
+# batch 8 put a coordinate's finite-difference window across a tie; the
+# default suite checks a ResNet of one block a stage (`--arg blocks=1`), and
+# SAMC_LONG_TESTS the examples as shipped.
+set(_check_args_fashion_cnn --set batch_size=16 --samples 24)
+set(_check_args_resnet --arg blocks=1 --set batch_size=2 --samples 4)
 foreach(_model ${_check_examples})
   get_filename_component(_name ${_model} NAME_WE)
-  # a small batch keeps each check to a fraction of a second
-  add_test(NAME gradcheck_${_name}
-           COMMAND $<TARGET_FILE:samc> check ${_model} --set batch_size=8 --samples 24)
-  set_tests_properties(gradcheck_${_name} PROPERTIES TIMEOUT 120)
+  set(_args --set batch_size=8 --samples 24)
+  if(DEFINED _check_args_${_name})
+    set(_args ${_check_args_${_name}})
+  endif()
+  add_test(NAME gradcheck_${_name} COMMAND $<TARGET_FILE:samc> check ${_model} ${_args})
+  set_tests_properties(gradcheck_${_name} PROPERTIES TIMEOUT 300)
 endforeach()
+if(SAMC_LONG_TESTS)
+  # fashion_cnn at its batch of 128 (about 4 minutes), ResNet-20 at batch 4 (about 6)
+  add_test(NAME gradcheck_fashion_cnn_full
+           COMMAND $<TARGET_FILE:samc> check ${CMAKE_SOURCE_DIR}/examples/fashion_cnn.lua)
+  add_test(NAME gradcheck_resnet_full
+           COMMAND $<TARGET_FILE:samc> check ${CMAKE_SOURCE_DIR}/examples/resnet.lua
+                   --set batch_size=4)
+  set_tests_properties(gradcheck_fashion_cnn_full gradcheck_resnet_full PROPERTIES
+                       TIMEOUT 1800 LABELS long)
+endif()
 
 # models with batch_norm (a linear bias just before it has a zero gradient)
 # and layer_norm

@@ -125,3 +125,23 @@ set_tests_properties(e2e_first_run PROPERTIES TIMEOUT 120 LABELS e2e)
 # for bit, for samc and a built trainer (Fashion-MNIST, about 6 s)
 add_test(NAME e2e_interrupt COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/interrupt.py $<TARGET_FILE:samc>)
 set_tests_properties(e2e_interrupt PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)
+# The convolutional examples (examples.py): short runs in the default suite;
+# fashion_cnn as shipped (3 epochs, >= 91%) with SAMC_LONG_TESTS. A checkpoint
+# of fashion_cnn loads into torch.nn with load_state_dict(strict=True) and
+# evaluates to samc's test accuracy (cnn_state_dict.py).
+foreach(_case fashion_cnn resnet resnet_cifar)
+  add_test(NAME e2e_example_${_case}
+           COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/examples.py $<TARGET_FILE:samc> ${_case})
+  set_tests_properties(e2e_example_${_case} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+                       LABELS e2e)
+endforeach()
+add_test(NAME e2e_cnn_state_dict COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/cnn_state_dict.py
+         $<TARGET_FILE:samc>)
+set_tests_properties(e2e_cnn_state_dict PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+                     LABELS "e2e;torch")
+if(SAMC_LONG_TESTS)
+  add_test(NAME e2e_example_fashion_cnn_full
+           COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/examples.py $<TARGET_FILE:samc> fashion_cnn --full)
+  set_tests_properties(e2e_example_fashion_cnn_full PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 3600
+                       LABELS "e2e;long")
+endif()
