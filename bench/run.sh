@@ -6,6 +6,8 @@
 #                                                     against the interpreter)
 #   bench/run.sh compare OLD_BUILD_DIR [--reps N]     (bench/compare.py: this build's
 #                                                     steps against an earlier build's)
+#   bench/run.sh cnn [--reps N] [--quick]             (bench/cnn.py: examples/fashion_cnn.lua
+#                                                     against PyTorch and oneDNN alone)
 # BUILD_DIR (default build-bench) is where samc_bench is built.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +26,10 @@ if [ "${1:-}" = compare ]; then
 	old=$2
 	shift 2
 	exec /usr/bin/python3 "$root/bench/compare.py" --old "$old" --new "$build" "$@"
+fi
+if [ "${1:-}" = cnn ]; then
+	shift
+	exec /usr/bin/python3 "$root/bench/cnn.py" --build-dir "$build" "$@"
 fi
 if [ "${1:-}" = trainer ]; then
 	shift

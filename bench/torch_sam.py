@@ -1,5 +1,5 @@
 """torch_sam.py - the PyTorch side of the benchmark: the same MLPs as
-bench/models/*.lua, SGD with momentum, and SAM in the eager formulation
+bench/models/*.lua and the CNN of examples/fashion_cnn.lua, SGD with momentum, and SAM in the eager formulation
 people run today (the widely used davda54 `SAM` class: first_step perturbs
 the weights in place, second_step restores them and calls the base
 optimizer). Times base and SAM steps in alternating blocks, like
@@ -18,8 +18,39 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-SHAPES = {"small": [784, 256, 10], "medium": [784, 1024, 1024, 10]}
+SHAPES = {"small": [784, 256, 10], "medium": [784, 1024, 1024, 10], "cnn": None}
 LR, MOMENTUM, RHO, BATCH = 0.05, 0.9, 0.05, 128
+WEIGHT_DECAY = {"cnn": 5e-4}  # examples/fashion_cnn.lua's; the MLPs have none
+
+
+class FashionCNN(nn.Module):
+    """examples/fashion_cnn.lua: two conv-BN-ReLU-maxpool blocks, two linear layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(32)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(64)
+        self.fc1 = nn.Linear(64 * 7 * 7, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
+        return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
+
+
+def bypass_bn(model, on):
+    """davda54/sam's disable_running_stats / enable_running_stats: the second
+    pass must not move the running statistics, so its BatchNorm momentum is 0."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            if on:
+                m.backup_momentum = m.momentum
+                m.momentum = 0
+            else:
+                m.momentum = m.backup_momentum
 
 
 class SAM(torch.optim.Optimizer):
@@ -62,6 +93,8 @@ class SAM(torch.optim.Optimizer):
 
 
 def make_model(name):
+    if name == "cnn":
+        return FashionCNN()
     dims = SHAPES[name]
     layers = []
     for i in range(len(dims) - 1):
@@ -84,15 +117,17 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
-    xs = [torch.randn(BATCH, 784, generator=gen) for _ in range(8)]
+    shape = (BATCH, 1, 28, 28) if a.model == "cnn" else (BATCH, 784)
+    xs = [torch.randn(*shape, generator=gen) for _ in range(8)]
     ys = [torch.randint(0, 10, (BATCH,), generator=gen) for _ in range(8)]
 
     base_model = make_model(a.model)
+    wd = WEIGHT_DECAY.get(a.model, 0)
     base_opt = torch.optim.SGD(base_model.parameters(), lr=LR, momentum=MOMENTUM,
-                               foreach=a.foreach)
+                               weight_decay=wd, foreach=a.foreach)
     sam_model = make_model(a.model)
     sam_opt = SAM(sam_model.parameters(), torch.optim.SGD, rho=RHO, lr=LR,
-                  momentum=MOMENTUM, foreach=a.foreach)
+                  momentum=MOMENTUM, weight_decay=wd, foreach=a.foreach)
 
     def base_step(i):
         x, y = xs[i % 8], ys[i % 8]
@@ -112,7 +147,9 @@ def main():
         t1 = time.perf_counter()
         sam_opt.first_step(zero_grad=True)
         t2 = time.perf_counter()
+        bypass_bn(sam_model, True)
         F.cross_entropy(sam_model(x), y).backward()
+        bypass_bn(sam_model, False)
         t3 = time.perf_counter()
         sam_opt.second_step(zero_grad=True)
         t4 = time.perf_counter()
