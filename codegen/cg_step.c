@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cg_split.h"
+#include "cuda/cg_nvrtc.h"
 #include "cg_step.h"
 #include "ir_embed.h"
 #include "cg_verify.h"
@@ -323,6 +324,82 @@ const pass_backend *cg_cpu_backend(void)
 	return &cpu_backend;
 }
 
+/* a GPU splits every reduction of two chunks or more: its second stage
+ * is what keeps a block-level tree's order fixed over a whole tensor */
+static int run_gpusplit(pass_ctx *c, char *err, size_t errlen)
+{
+	return cg_split_reductions(((cg_step *)c->state)->prog, 0, err, errlen);
+}
+
+static int run_cuda(pass_ctx *c, char *err, size_t errlen)
+{
+	cg_step *s = c->state;
+	const cg_step_options *o = c->backend_opts;
+	return (s->cuda = cg_cuda_render(s->prog, o ? o->cuda_prefix : NULL, err, errlen)) ? 0 : -1;
+}
+
+static int print_cuda(FILE *out, pass_ctx *c, char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	fputs(((cg_step *)c->state)->cuda->src, out);
+	return 0;
+}
+
+typedef struct {
+	const cg_step *s;
+	char buf[1024];
+} where_ctx;
+
+static const char *ptx_where(void *ctx, const cg_cuda_kernel *k)
+{
+	where_ctx *w = ctx;
+	char *t = kernel_where(w->s->f->k[w->s->prog->k[k->kernel].src].root);
+	snprintf(w->buf, sizeof w->buf, "%s", t ? t : "?");
+	free(t);
+	return w->buf;
+}
+
+static int run_ptx(pass_ctx *c, char *err, size_t errlen)
+{
+	cg_step *s = c->state;
+	const cg_step_options *o = c->backend_opts;
+	where_ctx w = {s, {0}};
+	return cg_nvrtc_compile(s->cuda, o ? o->cuda_arch : NULL, ptx_where, &w, &s->ptx,
+	                        &s->ptx_len, err, errlen);
+}
+
+static int print_ptx(FILE *out, pass_ctx *c, char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	fwrite(((cg_step *)c->state)->ptx, 1, ((cg_step *)c->state)->ptx_len, out);
+	return 0;
+}
+
+static const pass_row cuda_rows[] = {
+	{"lowrank", NULL, "SAM's perturbed input layer as a low-rank update", PASS_FOR_ALL,
+	 run_lowrank, verify_lowrank, print_lowrank},
+	{"fuse", "fused", "the training step's kernels and the nodes fused into each", PASS_FOR_ALL,
+	 run_fuse, verify_fuse, print_fuse},
+	{"plan", NULL, "kernels, buffers and peak bytes of the training step", PASS_FOR_ALL,
+	 run_plan, verify_plan, print_plan},
+	{"lower", NULL, "each kernel as loop IR, backend-neutral (reduce loops whole)", PASS_FOR_ALL,
+	 run_lower, verify_lower, print_lower},
+	{"gpusplit", "gpuloops", "the loop IR a GPU runs: every reduction of two chunks or more "
+	 "in chunks and a fold", PASS_FOR_ALL, run_gpusplit, verify_lower, print_lower},
+	{"cuda", NULL, "the loop kernels as CUDA C, one __global__ function each", PASS_FOR_ALL,
+	 run_cuda, NULL, print_cuda},
+	{"ptx", NULL, "the CUDA C compiled by NVRTC to PTX", PASS_FOR_ALL, run_ptx, NULL, print_ptx},
+};
+
+static const pass_backend cuda_backend = {
+	"cuda", cuda_rows, (int)(sizeof cuda_rows / sizeof cuda_rows[0]), step_free,
+};
+
+const pass_backend *cg_cuda_backend(void)
+{
+	return &cuda_backend;
+}
+
 cg_step *cg_step_new(const ir_graph *g, ir_node *const *outs, const char *const *out_names,
                      int nout, const cg_step_options *opt, char *err, size_t errlen)
 {
@@ -338,7 +415,8 @@ cg_step *cg_step_new(const ir_graph *g, ir_node *const *outs, const char *const 
 		o = *opt;
 	else
 		cg_step_options_default(&o);
-	o.pass.stop = o.llvm ? NULL : "split";
+	o.pass.stop = o.cuda ? (o.cuda > 1 ? NULL : "cuda") : o.llvm ? NULL : "split";
+	const pass_backend *be = o.cuda ? &cuda_backend : &cpu_backend;
 	/* the rows read the program; it stays the caller's */
 	pass_ctx c = {0};
 	c.kind = PASS_PROG_BASE;
@@ -348,8 +426,8 @@ cg_step *cg_step_new(const ir_graph *g, ir_node *const *outs, const char *const 
 	c.prog.nout = nout;
 	c.backend_opts = &o;
 	c.opt = &o.pass;
-	c.label = "cpu";
-	if (pass_run_rows(&c, cpu_rows, cpu_backend.nrows, &o.pass, NULL, err, errlen) ||
+	c.label = be->name;
+	if (pass_run_rows(&c, be->rows, be->nrows, &o.pass, NULL, err, errlen) ||
 	    fill_table(c.state, ((cg_step *)c.state)->outs, out_names, nout, err, errlen)) {
 		cg_step_free(c.state);
 		return NULL;
@@ -371,6 +449,8 @@ void cg_step_free(cg_step *s)
 	free(s->bufs);
 	free(s->slots);
 	cg_llvm_mod_free(s->llvm);
+	cg_cuda_mod_free(s->cuda);
+	free(s->ptx);
 	cg_program_free(s->prog);
 	pass_plan_free(s->p);
 	pass_fusion_free(s->f);

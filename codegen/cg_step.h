@@ -28,6 +28,12 @@ typedef struct {
 	int llvm;          /* also run the llvm row (render, optimize): what the JIT compiles */
 	int opt_level;     /* llvm: 0 = none, else O3 */
 	int conv_loops;    /* 1: f32 convolutions as generated loops too, not oneDNN calls */
+	/* the CUDA rows instead of split..llvm: split for a GPU, then render
+	 * CUDA C (cg_cuda.h) with this prefix on kernel names (may be NULL);
+	 * the ptx row only when cuda > 1 */
+	int cuda;
+	const char *cuda_prefix;
+	const char *cuda_arch; /* ptx: "compute_90" when NULL */
 } cg_step_options;
 
 /* Rows lowrank .. lower, verify in debug builds, O3. */
@@ -36,6 +42,9 @@ void cg_step_options_default(cg_step_options *o);
 /* The CPU backend's rows, for the pass table's runner and `samc emit`
  * (the rows' backend_opts is a cg_step_options, or NULL for defaults). */
 const pass_backend *cg_cpu_backend(void);
+/* The CUDA backend's rows: lowrank, fuse, plan, lower, gpusplit, cuda, ptx
+ * (the first four the CPU's). */
+const pass_backend *cg_cuda_backend(void);
 
 typedef struct {
 	ir_graph *g;              /* the step's own copy, rewritten (pass_lowrank.h) */
@@ -45,6 +54,9 @@ typedef struct {
 	pass_plan *p;
 	cg_program *prog;
 	struct cg_llvm_mod *llvm; /* the llvm row's module, until the JIT takes it */
+	struct cg_cuda_mod *cuda; /* the cuda row's module */
+	char *ptx;                /* the ptx row's output */
+	size_t ptx_len;
 	rt_prog desc;             /* points into the arrays below */
 	rt_slot *slots;
 	rt_prog_output *outputs;

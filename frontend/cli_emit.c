@@ -2,7 +2,8 @@
  * cli_emit.c - `samc emit --stage=STAGE model.lua`: compile a model up to a
  * named row of the pass table (passes/pass_table.h) and print that row's
  * output. The stages are the table's rows: the graph rows, then the CPU
- * backend's; `--stage=list` prints them in order.
+ * backend's, then the CUDA backend's own (CUDA C, PTX); `--stage=list`
+ * prints them in order.
  */
 #include <stdio.h>
 #include <string.h>
@@ -55,14 +56,20 @@ int cli_emit(int argc, char **argv)
 	const pass_backend *be = cg_cpu_backend();
 	if (stage && strcmp(stage, "list") == 0) {
 		pass_table_list(stdout, be);
+		pass_table_list_extra(stdout, cg_cuda_backend(), be);
 		return CLI_OK;
 	}
+	int is_be;
+	/* a stage only the CUDA backend has compiles through its rows */
+	if (stage && !pass_table_find(be, stage, &is_be) &&
+	    pass_table_find(cg_cuda_backend(), stage, &is_be))
+		be = cg_cuda_backend();
 	if (!stage)
 		return cli_usage_error("emit", "--stage is required (try --stage=ir)");
-	int is_be;
 	if (!pass_table_find(be, stage, &is_be)) {
 		cli_usage_error("emit", "unknown stage '%s'", stage);
 		pass_table_list(stderr, be);
+		pass_table_list_extra(stderr, cg_cuda_backend(), be);
 		return CLI_ERR_USAGE;
 	}
 	if (!a.model)

@@ -136,6 +136,20 @@ void pass_table_list(FILE *out, const pass_backend *be)
 			list_row(out, &be->rows[i]);
 }
 
+void pass_table_list_extra(FILE *out, const pass_backend *be, const pass_backend *base)
+{
+	int first = 1, dummy;
+	for (int i = 0; i < be->nrows; i++) {
+		if (pass_table_find(base, be->rows[i].name, &dummy))
+			continue;
+		if (first)
+			fprintf(out, "the %s backend's own stages (after %s's rows up to lower):\n", be->name,
+			        base->name);
+		first = 0;
+		list_row(out, &be->rows[i]);
+	}
+}
+
 int pass_emit(FILE *out, const ir_model *m, pass_prog_kind kind, const pass_backend *be,
               void *backend_opts, const char *stage, const pass_options *o, char *err,
               size_t errlen)

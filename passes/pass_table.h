@@ -131,6 +131,8 @@ const pass_row *pass_table_find(const pass_backend *be, const char *name, int *i
 
 /* `samc emit --stage=list`: every row in table order. */
 void pass_table_list(FILE *out, const pass_backend *be);
+/* Then the rows of another backend that base does not have. */
+void pass_table_list_extra(FILE *out, const pass_backend *be, const pass_backend *base);
 
 /* Runs the graph rows over a model up to o->stop into a fresh context;
  * on failure the context is freed. pass_ctx_free frees the program too. */

@@ -1,0 +1,33 @@
+/*
+ * cg_nvrtc.h - CUDA C to PTX in-process through NVRTC, when this build
+ * found the CUDA toolkit (SAMC_HAVE_NVRTC); otherwise every call says so.
+ */
+#ifndef SAMC_CG_NVRTC_H
+#define SAMC_CG_NVRTC_H
+
+#include <stddef.h>
+
+#include "cg_cuda.h"
+
+/* The architecture PTX is made for when none is given. */
+#define CG_NVRTC_DEFAULT_ARCH "compute_90"
+
+/* Whether this build can compile CUDA C (it found NVRTC). */
+int cg_nvrtc_available(void);
+
+/* What names a kernel in a message: called with a kernel of m, returns
+ * "model.lua:12: sum" or similar. */
+typedef const char *(*cg_nvrtc_where_fn)(void *ctx, const cg_cuda_kernel *k);
+
+/* Compiles m's source for arch ("compute_90", "compute_80", ...; NULL is
+ * the default) to PTX: *ptx (malloc'd, NUL-terminated) and its length.
+ * On failure, -1 with a message in err that names the kernel the first
+ * error falls in and its model line (through where, which may be NULL),
+ * followed by NVRTC's log. */
+int cg_nvrtc_compile(const cg_cuda_mod *m, const char *arch, cg_nvrtc_where_fn where, void *ctx,
+                     char **ptx, size_t *len, char *err, size_t errlen);
+
+/* The kernel of m whose source holds `line` (1-based), or NULL. */
+const cg_cuda_kernel *cg_cuda_kernel_at_line(const cg_cuda_mod *m, int line);
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * test_cuda_host.h - runs a step's generated CUDA C on the host: the CUDA
+ * backend's rows render the kernels (codegen/cuda/cg_cuda.h), the host C++
+ * compiler builds them against codegen/cuda/samc_cuda_host.h into a shared
+ * object, and the CPU's step runner runs the schedule with them bound as
+ * its loop kernels (GEMMs through the CPU's BLAS, commits as usual).
+ *
+ * One compile serves a whole test program: cuda_host_main runs the
+ * program's cases twice. The first pass (output silenced) only collects:
+ * each cuda_host_exec_new renders its step under a prefix of its own
+ * ("c7_") into one module and returns the interpreter's exec; then the
+ * module is compiled once; the second pass, the real one, makes the same
+ * steps in the same order and binds each to its kernels.
+ *
+ * A test wraps an existing CPU test with
+ *     #include "test_cuda_host.h"
+ *     #define cg_cpu_exec_new cuda_host_exec_new
+ *     #define main cases_main
+ *     #include "test_cg_ops.c"
+ *     #undef main
+ *     int main(void) { return cuda_host_main(cases_main, "test_cuda_ops"); }
+ */
+#ifndef SAMC_TEST_CUDA_HOST_H
+#define SAMC_TEST_CUDA_HOST_H
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cg_cpu.h"
+#include "cg_step.h"
+#include "cuda/cg_cuda.h"
+#include "ir_interp.h"
+#include "rt_dev_cpu.h"
+#include "test_tmpdir.h"
+
+typedef struct {
+	int run;      /* 0: collecting, 1: running */
+	int ncase;
+	FILE *src;    /* collecting: the module */
+	char *buf;
+	size_t len;
+	void *so;
+	int nkernels;
+} cuda_host_state;
+
+static cuda_host_state cuda_host;
+
+typedef struct {
+	cg_step *step;
+	rt_exec *inner;
+} cuda_host_exec;
+
+static void cuda_host_exec_free(rt_exec *x)
+{
+	if (!x)
+		return;
+	cuda_host_exec *s = x->self;
+	if (s) {
+		if (s->inner)
+			s->inner->free(s->inner);
+		cg_step_free(s->step);
+		free(s);
+	}
+	free(x);
+}
+
+static int cuda_host_exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
+{
+	cuda_host_exec *s = x->self;
+	return s->inner->run(s->inner, slot_data, outputs, err);
+}
+
+/* The CPU exec's signature (cg_cpu.h), so it can stand in for it. */
+static rt_exec *cuda_host_exec_new(ir_graph *g, ir_node *const *outs, const char *const *names,
+                                   int nout, const cg_options *opt, char *err, size_t errlen)
+{
+	(void)opt;
+	char prefix[32];
+	snprintf(prefix, sizeof prefix, "c%d_", cuda_host.ncase++);
+	cg_step_options so;
+	cg_step_options_default(&so);
+	so.cuda = 1;
+	so.cuda_prefix = prefix;
+	cg_step *s = cg_step_new(g, outs, names, nout, &so, err, errlen);
+	if (!s)
+		return NULL;
+	if (!cuda_host.run) {
+		fputs(s->cuda->src, cuda_host.src);
+		cg_cuda_host_shims(cuda_host.src, s->cuda, s->prog);
+		cuda_host.nkernels += s->cuda->nk;
+		cg_step_free(s);
+		return ir_interp_exec_new(g, outs, names, nout, err, errlen);
+	}
+	for (int i = 0; i < s->cuda->nk; i++) {
+		const cg_cuda_kernel *ck = &s->cuda->k[i];
+		rt_prog_kernel *rk = &s->kernels[ck->kernel];
+		char sym[128];
+		snprintf(sym, sizeof sym, "%s_host", ck->name);
+		void *fn = cuda_host.so ? dlsym(cuda_host.so, sym) : NULL;
+		if (!fn) {
+			snprintf(err, errlen, "cuda host: no kernel %s in the compiled module", sym);
+			cg_step_free(s);
+			return NULL;
+		}
+		*(void **)&rk->fn = fn;
+		rk->par_extent = 0; /* the launch covers the whole grid */
+	}
+	rt_exec *x = calloc(1, sizeof *x);
+	cuda_host_exec *h = calloc(1, sizeof *h);
+	rt_err e = {{0}};
+	if (!x || !h || !(h->inner = rt_prog_exec_new(&s->desc, 1, &e))) {
+		snprintf(err, errlen, "cuda host: %s", x && h ? e.msg : "out of memory");
+		free(x);
+		free(h);
+		cg_step_free(s);
+		return NULL;
+	}
+	h->step = s;
+	x->self = h;
+	x->backend = "cuda-host";
+	x->run = cuda_host_exec_run;
+	x->free = cuda_host_exec_free;
+	x->slots = h->inner->slots;
+	x->nslots = h->inner->nslots;
+	x->outputs = h->inner->outputs;
+	x->noutputs = h->inner->noutputs;
+	x->pool = h->inner->pool;
+	x->dev = h->inner->dev;
+	return x;
+}
+
+static double cuda_host_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Compiles the collected module into dir/kernels.so and opens it. */
+static int cuda_host_compile(const char *dir)
+{
+	char cu[4200], so[4200], cmd[12000];
+	snprintf(cu, sizeof cu, "%s/kernels.cu", dir);
+	snprintf(so, sizeof so, "%s/kernels.so", dir);
+	FILE *f = fopen(cu, "w");
+	if (!f || fwrite(cuda_host.buf, 1, cuda_host.len, f) != cuda_host.len) {
+		if (f)
+			fclose(f);
+		fprintf(stderr, "cuda host: cannot write %s\n", cu);
+		return -1;
+	}
+	fclose(f);
+	/* -O1: the kernels run a few steps; compile time dominates */
+	snprintf(cmd, sizeof cmd,
+	         "c++ -std=c++17 -O0 -fPIC -shared -w -include %s/codegen/cuda/samc_cuda_host.h "
+	         "-x c++ %s -o %s", SAMC_SOURCE_DIR, cu, so);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "cuda host: the host compiler failed on %s:\n  %s\n", cu, cmd);
+		return -1;
+	}
+	if (!(cuda_host.so = dlopen(so, RTLD_NOW | RTLD_LOCAL))) {
+		fprintf(stderr, "cuda host: %s\n", dlerror());
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs cases() collecting, compiles, runs cases() for real. 77 (skipped)
+ * when there is no host C++ compiler. */
+static int cuda_host_main(int (*cases)(void), const char *name)
+{
+	if (system("c++ --version >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "%s: no host C++ compiler (c++): skipped\n", name);
+		return 77;
+	}
+	char dir[4096];
+	if (tmpdir_make(dir, sizeof dir, name)) {
+		fprintf(stderr, "%s: cannot make a directory\n", name);
+		return 1;
+	}
+	double t0 = cuda_host_now();
+	cuda_host.src = open_memstream(&cuda_host.buf, &cuda_host.len);
+	/* the collecting pass compares the interpreter with itself: quiet */
+	fflush(stdout);
+	fflush(stderr);
+	int out = dup(1), errfd = dup(2), null = open("/dev/null", O_WRONLY);
+	dup2(null, 1);
+	dup2(null, 2);
+	cases();
+	fflush(stdout);
+	fflush(stderr);
+	dup2(out, 1);
+	dup2(errfd, 2);
+	close(out);
+	close(errfd);
+	close(null);
+	fclose(cuda_host.src);
+	double t1 = cuda_host_now();
+	int rc = cuda_host_compile(dir);
+	double t2 = cuda_host_now();
+	fprintf(stderr, "%s: %d steps, %d CUDA kernels (%zu bytes of CUDA C): collected in %.2f s, "
+	        "host-compiled in %.2f s\n", name, cuda_host.ncase, cuda_host.nkernels, cuda_host.len,
+	        t1 - t0, t2 - t1);
+	if (rc == 0) {
+		cuda_host.run = 1;
+		cuda_host.ncase = 0;
+		rc = cases();
+		fprintf(stderr, "%s: ran in %.2f s\n", name, cuda_host_now() - t2);
+	}
+	if (cuda_host.so)
+		dlclose(cuda_host.so);
+	free(cuda_host.buf);
+	if (rc == 0)
+		tmpdir_remove(dir);
+	return rc;
+}
+
+#endif
