@@ -69,8 +69,9 @@ static inline void cgh_fill(const rt_slot *sl, void *d, uint64_t *seed)
 			continue;
 		}
 		/* names starting with 'p' hold positive values (log, sqrt, pow), as
-		 * do Adam's second moments */
-		int pos = sl->name[0] == 'p' || strstr(sl->name, "exp_avg_sq") != NULL;
+		 * do Adam's second moments and batch_norm's running variances */
+		int pos = sl->name[0] == 'p' || strstr(sl->name, "exp_avg_sq") != NULL ||
+		          strstr(sl->name, "running_var") != NULL;
 		double v = pos ? 0.2 + 1.8 * u : 2.0 * u - 1.0;
 		if (sl->dtype == RT_F32)
 			((float *)d)[i] = (float)v;

@@ -41,9 +41,12 @@
 typedef struct {
 	int run;      /* 0: collecting, 1: running */
 	int ncase;
-	FILE *src;    /* collecting: the module */
+	FILE *src;    /* collecting: the module's kernels */
 	char *buf;
 	size_t len;
+	FILE *shims;  /* and their host entry points */
+	char *sbuf;
+	size_t slen;
 	void *so;
 	int nkernels;
 } cuda_host_state;
@@ -91,7 +94,7 @@ static rt_exec *cuda_host_exec_new(ir_graph *g, ir_node *const *outs, const char
 		return NULL;
 	if (!cuda_host.run) {
 		fputs(s->cuda->src, cuda_host.src);
-		cg_cuda_host_shims(cuda_host.src, s->cuda, s->prog);
+		cg_cuda_host_shims(cuda_host.shims, s->cuda, s->prog);
 		cuda_host.nkernels += s->cuda->nk;
 		cg_step_free(s);
 		return ir_interp_exec_new(g, outs, names, nout, err, errlen);
@@ -148,7 +151,8 @@ static int cuda_host_compile(const char *dir)
 	snprintf(cu, sizeof cu, "%s/kernels.cu", dir);
 	snprintf(so, sizeof so, "%s/kernels.so", dir);
 	FILE *f = fopen(cu, "w");
-	if (!f || fwrite(cuda_host.buf, 1, cuda_host.len, f) != cuda_host.len) {
+	if (!f || fwrite(cuda_host.buf, 1, cuda_host.len, f) != cuda_host.len ||
+	    fwrite(cuda_host.sbuf, 1, cuda_host.slen, f) != cuda_host.slen) {
 		if (f)
 			fclose(f);
 		fprintf(stderr, "cuda host: cannot write %s\n", cu);
@@ -185,6 +189,7 @@ static int cuda_host_main(int (*cases)(void), const char *name)
 	}
 	double t0 = cuda_host_now();
 	cuda_host.src = open_memstream(&cuda_host.buf, &cuda_host.len);
+	cuda_host.shims = open_memstream(&cuda_host.sbuf, &cuda_host.slen);
 	/* the collecting pass compares the interpreter with itself: quiet */
 	fflush(stdout);
 	fflush(stderr);
@@ -200,6 +205,7 @@ static int cuda_host_main(int (*cases)(void), const char *name)
 	close(errfd);
 	close(null);
 	fclose(cuda_host.src);
+	fclose(cuda_host.shims);
 	double t1 = cuda_host_now();
 	int rc = cuda_host_compile(dir);
 	double t2 = cuda_host_now();
@@ -215,8 +221,12 @@ static int cuda_host_main(int (*cases)(void), const char *name)
 	if (cuda_host.so)
 		dlclose(cuda_host.so);
 	free(cuda_host.buf);
-	if (rc == 0)
+	free(cuda_host.sbuf);
+	/* SAMC_CUDA_KEEP=1 keeps the module and the shared object to look at */
+	if (rc == 0 && !getenv("SAMC_CUDA_KEEP"))
 		tmpdir_remove(dir);
+	else
+		fprintf(stderr, "%s: the module is in %s\n", name, dir);
 	return rc;
 }
 
