@@ -35,22 +35,23 @@ static int first_error_line(const char *log)
 	return 0;
 }
 
-int cg_nvrtc_compile(const cg_cuda_mod *m, const char *arch, cg_nvrtc_where_fn where, void *ctx,
-                     char **ptx, size_t *len, char *err, size_t errlen)
+static int compile(const cg_cuda_mod *m, const char *arch, int fast, cg_nvrtc_where_fn where,
+                   void *ctx, char **ptx, size_t *len, char *err, size_t errlen)
 {
 	char opt_arch[64];
 	snprintf(opt_arch, sizeof opt_arch, "--gpu-architecture=%s", arch ? arch : CG_NVRTC_DEFAULT_ARCH);
 	/* exact IEEE division and square root, as the other backends: only
 	 * FMA contraction remains a difference */
 	const char *opts[] = {opt_arch, "--std=c++17", "--prec-div=true", "--prec-sqrt=true",
-	                      "--ftz=false"};
+	                      "--ftz=false", "--diag-suppress=177", "--Ofast-compile=max"};
+	int nopts = (int)(sizeof opts / sizeof *opts) - !fast;
 	nvrtcProgram p;
 	nvrtcResult r = nvrtcCreateProgram(&p, m->src, "samc.cu", 0, NULL, NULL);
 	if (r != NVRTC_SUCCESS) {
 		snprintf(err, errlen, "cuda: NVRTC cannot create a program: %s", nvrtcGetErrorString(r));
 		return -1;
 	}
-	r = nvrtcCompileProgram(p, (int)(sizeof opts / sizeof *opts), opts);
+	r = nvrtcCompileProgram(p, nopts, opts);
 	if (r != NVRTC_SUCCESS) {
 		size_t n = 0;
 		char *log = NULL;
@@ -88,6 +89,18 @@ int cg_nvrtc_compile(const cg_cuda_mod *m, const char *arch, cg_nvrtc_where_fn w
 	return 0;
 }
 
+int cg_nvrtc_compile(const cg_cuda_mod *m, const char *arch, cg_nvrtc_where_fn where, void *ctx,
+                     char **ptx, size_t *len, char *err, size_t errlen)
+{
+	return compile(m, arch, 0, where, ctx, ptx, len, err, errlen);
+}
+
+int cg_nvrtc_compile_fast(const cg_cuda_mod *m, const char *arch, char **ptx, size_t *len,
+                          char *err, size_t errlen)
+{
+	return compile(m, arch, 1, NULL, NULL, ptx, len, err, errlen);
+}
+
 #else
 
 int cg_nvrtc_available(void)
@@ -102,6 +115,12 @@ int cg_nvrtc_compile(const cg_cuda_mod *m, const char *arch, cg_nvrtc_where_fn w
 	snprintf(err, errlen, "cuda: this samc was built without the CUDA toolkit (NVRTC); "
 	         "rebuild with it installed to compile CUDA C");
 	return -1;
+}
+
+int cg_nvrtc_compile_fast(const cg_cuda_mod *m, const char *arch, char **ptx, size_t *len,
+                          char *err, size_t errlen)
+{
+	return cg_nvrtc_compile(m, arch, NULL, NULL, ptx, len, err, errlen);
 }
 
 #endif

@@ -19,13 +19,18 @@ int cg_nvrtc_available(void);
  * "model.lua:12: sum" or similar. */
 typedef const char *(*cg_nvrtc_where_fn)(void *ctx, const cg_cuda_kernel *k);
 
-/* Compiles m's source for arch ("compute_90", "compute_80", ...; NULL is
+/* Compiles m's source (its kernel table may be empty: then messages
+ * name no kernel) for arch ("compute_90", "compute_80", ...; NULL is
  * the default) to PTX: *ptx (malloc'd, NUL-terminated) and its length.
  * On failure, -1 with a message in err that names the kernel the first
  * error falls in and its model line (through where, which may be NULL),
  * followed by NVRTC's log. */
 int cg_nvrtc_compile(const cg_cuda_mod *m, const char *arch, cg_nvrtc_where_fn where, void *ctx,
                      char **ptx, size_t *len, char *err, size_t errlen);
+/* The same with NVRTC's fastest compile (--Ofast-compile=max): PTX that
+ * checks the source, not PTX to run fast; for tests over many kernels. */
+int cg_nvrtc_compile_fast(const cg_cuda_mod *m, const char *arch, char **ptx, size_t *len,
+                          char *err, size_t errlen);
 
 /* The kernel of m whose source holds `line` (1-based), or NULL. */
 const cg_cuda_kernel *cg_cuda_kernel_at_line(const cg_cuda_mod *m, int line);

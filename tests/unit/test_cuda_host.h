@@ -18,7 +18,7 @@
  *     #define main cases_main
  *     #include "test_cg_ops.c"
  *     #undef main
- *     int main(void) { return cuda_host_main(cases_main, "test_cuda_ops"); }
+ *     int main(void) { return cuda_host_main(cases_main, "test_cuda_ops", 1); }
  */
 #ifndef SAMC_TEST_CUDA_HOST_H
 #define SAMC_TEST_CUDA_HOST_H
@@ -34,6 +34,7 @@
 #include "cg_cpu.h"
 #include "cg_step.h"
 #include "cuda/cg_cuda.h"
+#include "cuda/cg_nvrtc.h"
 #include "ir_interp.h"
 #include "rt_dev_cpu.h"
 #include "test_tmpdir.h"
@@ -58,7 +59,7 @@ typedef struct {
 	rt_exec *inner;
 } cuda_host_exec;
 
-static void cuda_host_exec_free(rt_exec *x)
+static inline void cuda_host_exec_free(rt_exec *x)
 {
 	if (!x)
 		return;
@@ -72,14 +73,14 @@ static void cuda_host_exec_free(rt_exec *x)
 	free(x);
 }
 
-static int cuda_host_exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
+static inline int cuda_host_exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
 {
 	cuda_host_exec *s = x->self;
 	return s->inner->run(s->inner, slot_data, outputs, err);
 }
 
 /* The CPU exec's signature (cg_cpu.h), so it can stand in for it. */
-static rt_exec *cuda_host_exec_new(ir_graph *g, ir_node *const *outs, const char *const *names,
+static inline rt_exec *cuda_host_exec_new(ir_graph *g, ir_node *const *outs, const char *const *names,
                                    int nout, const cg_options *opt, char *err, size_t errlen)
 {
 	(void)opt;
@@ -137,15 +138,101 @@ static rt_exec *cuda_host_exec_new(ir_graph *g, ir_node *const *outs, const char
 	return x;
 }
 
-static double cuda_host_now(void)
+static inline double cuda_host_now(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* Assembles ptx for `sm` ("sm_90") with the toolkit's ptxas (flags: more
+ * options) in dir; the most registers and shared-memory bytes a kernel
+ * uses. 0, 1 when there is no ptxas, -1 when it fails (message printed). */
+static inline int cuda_host_ptxas(const char *ptx, size_t len, const char *sm, const char *flags,
+                           const char *dir, int *regs, long *smem)
+{
+	if (!SAMC_PTXAS[0])
+		return 1;
+	char path[4200], cmd[9000], line[1024];
+	snprintf(path, sizeof path, "%s/kernels_%s.ptx", dir, sm);
+	FILE *f = fopen(path, "w");
+	if (!f || fwrite(ptx, 1, len, f) != len) {
+		if (f)
+			fclose(f);
+		fprintf(stderr, "cuda host: cannot write %s\n", path);
+		return -1;
+	}
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "%s -arch=%s %s -v %s -o %s/kernels_%s.cubin 2>&1", SAMC_PTXAS, sm,
+	         flags, path, dir, sm);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	*regs = 0;
+	*smem = 0;
+	int errors = 0;
+	while (fgets(line, sizeof line, p)) {
+		const char *u = strstr(line, "Used ");
+		int r;
+		long b;
+		if (u && sscanf(u, "Used %d registers", &r) == 1 && r > *regs)
+			*regs = r;
+		const char *sm_at = strstr(line, " bytes smem");
+		if (sm_at) {
+			const char *q = sm_at;
+			while (q > line && q[-1] != ' ' && q[-1] != ',')
+				q--;
+			if (sscanf(q, "%ld", &b) == 1 && b > *smem)
+				*smem = b;
+		}
+		if (strstr(line, "error") && errors++ < 5)
+			fputs(line, stderr);
+	}
+	int st = pclose(p);
+	if (st != 0 || errors) {
+		fprintf(stderr, "cuda host: ptxas failed: %s\n", cmd);
+		return -1;
+	}
+	return 0;
+}
+
+/* NVRTC (fastest mode) over the collected kernels, and ptxas for sm_90
+ * when `ptxas`. */
+static inline int cuda_host_check_ptx(const char *name, const char *dir, int ptxas)
+{
+	if (!cg_nvrtc_available()) {
+		fprintf(stderr, "%s: NVRTC: this build has no CUDA toolkit: skipped\n", name);
+		return 0;
+	}
+	cg_cuda_mod view;
+	memset(&view, 0, sizeof view);
+	view.src = cuda_host.buf;
+	view.len = cuda_host.len;
+	char *ptx = NULL, err[8192];
+	size_t plen = 0;
+	double t0 = cuda_host_now();
+	if (cg_nvrtc_compile_fast(&view, "compute_90", &ptx, &plen, err, sizeof err)) {
+		fprintf(stderr, "%s: %.4000s\n", name, err);
+		return -1;
+	}
+	double t1 = cuda_host_now();
+	int regs;
+	long smem;
+	int rc = ptxas ? cuda_host_ptxas(ptx, plen, "sm_90", "-Ofc max", dir, &regs, &smem) : 1;
+	free(ptx);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		fprintf(stderr, "%s: NVRTC (fast) %.2f s, ptxas sm_90 %.2f s: at most %d registers, %ld "
+		        "bytes of shared memory per kernel\n", name, t1 - t0, cuda_host_now() - t1, regs,
+		        smem);
+	else
+		fprintf(stderr, "%s: NVRTC (fast) %.2f s; not assembled\n", name, t1 - t0);
+	return 0;
+}
+
 /* Compiles the collected module into dir/kernels.so and opens it. */
-static int cuda_host_compile(const char *dir)
+static inline int cuda_host_compile(const char *dir)
 {
 	char cu[4200], so[4200], cmd[12000];
 	snprintf(cu, sizeof cu, "%s/kernels.cu", dir);
@@ -174,9 +261,10 @@ static int cuda_host_compile(const char *dir)
 	return 0;
 }
 
-/* Runs cases() collecting, compiles, runs cases() for real. 77 (skipped)
- * when there is no host C++ compiler. */
-static int cuda_host_main(int (*cases)(void), const char *name)
+/* Runs cases() collecting, compiles (for the host, with NVRTC, and with
+ * ptxas when `ptxas`), runs cases() for real. 77 (skipped) when there is
+ * no host C++ compiler. */
+static inline int cuda_host_main(int (*cases)(void), const char *name, int ptxas)
 {
 	if (system("c++ --version >/dev/null 2>&1") != 0) {
 		fprintf(stderr, "%s: no host C++ compiler (c++): skipped\n", name);
@@ -212,11 +300,14 @@ static int cuda_host_main(int (*cases)(void), const char *name)
 	fprintf(stderr, "%s: %d steps, %d CUDA kernels (%zu bytes of CUDA C): collected in %.2f s, "
 	        "host-compiled in %.2f s\n", name, cuda_host.ncase, cuda_host.nkernels, cuda_host.len,
 	        t1 - t0, t2 - t1);
+	if (cuda_host_check_ptx(name, dir, ptxas))
+		rc = 1;
 	if (rc == 0) {
 		cuda_host.run = 1;
 		cuda_host.ncase = 0;
+		double t3 = cuda_host_now();
 		rc = cases();
-		fprintf(stderr, "%s: ran in %.2f s\n", name, cuda_host_now() - t2);
+		fprintf(stderr, "%s: ran in %.2f s\n", name, cuda_host_now() - t3);
 	}
 	if (cuda_host.so)
 		dlclose(cuda_host.so);

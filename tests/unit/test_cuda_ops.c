@@ -12,5 +12,5 @@
 
 int main(void)
 {
-	return cuda_host_main(cases_main, "test_cuda_ops");
+	return cuda_host_main(cases_main, "test_cuda_ops", 1);
 }
