@@ -428,6 +428,7 @@ cg_cuda_mod *cg_cuda_render(const cg_program *prog, const char *prefix, char *er
 	fclose(c.o);
 	free(c.mkey);
 	free(c.mval);
+	free(c.stack);
 	if (rc || !m->src) {
 		snprintf(err, errlen, "cuda: out of memory while rendering kernels");
 		cg_cuda_mod_free(m);

@@ -88,19 +88,39 @@ static int trivial(const cg_expr *e)
 	return e->kind == CG_X_CONST || e->kind == CG_X_VAR || e->kind == CG_X_LOCAL;
 }
 
-/* counts uses; a node's operands are counted once, however often it is used */
-static void count(cgc_ctx *c, const cg_expr *e)
+static int push(cgc_ctx *c, size_t *sp, const cg_expr *e)
 {
-	if (!e)
+	if (*sp == c->scap) {
+		size_t cap = c->scap ? 2 * c->scap : 64;
+		const cg_expr **st = realloc(c->stack, cap * sizeof *st);
+		if (!st) {
+			c->oom = 1;
+			return -1;
+		}
+		c->stack = st;
+		c->scap = cap;
+	}
+	c->stack[(*sp)++] = e;
+	return 0;
+}
+
+/* counts uses; a node's operands are counted once, however often it is
+ * used (a walk with a stack of its own: chains of any length) */
+static void count(cgc_ctx *c, const cg_expr *root)
+{
+	size_t sp = 0;
+	if (!root || push(c, &sp, root))
 		return;
-	cgc_memo *m = memo(c, e, 1);
-	if (!m)
-		return;
-	if (m->uses++)
-		return;
-	count(c, e->a);
-	count(c, e->b);
-	count(c, e->c);
+	while (sp > 0) {
+		const cg_expr *e = c->stack[--sp];
+		cgc_memo *m = memo(c, e, 1);
+		if (!m || m->uses++)
+			continue;
+		const cg_expr *kids[3] = {e->a, e->b, e->c};
+		for (int i = 0; i < 3; i++)
+			if (kids[i] && push(c, &sp, kids[i]))
+				return;
+	}
 }
 
 /* a float literal with a point or an exponent ("1" would be an int) */
@@ -267,25 +287,51 @@ static void put(cgc_ctx *c, const cg_expr *e)
 	}
 }
 
-/* operands before the node, so a temporary's operands are declared first */
-static void hoist(cgc_ctx *c, const cg_expr *e)
+/* A node becomes a temporary when it is used twice, or when the text
+ * rendered in place would nest deeper than this (so a chain of any length
+ * renders, and compiles, without deep recursion). */
+#define CGC_MAX_INLINE_DEPTH 24
+
+/* Operands before the node, so a temporary's operands are declared first:
+ * a post-order walk with a stack of its own. */
+static void hoist(cgc_ctx *c, const cg_expr *root)
 {
-	if (!e)
+	size_t sp = 0;
+	if (!root || push(c, &sp, root))
 		return;
-	cgc_memo *m = memo(c, e, 0);
-	if (!m || m->hoisted)
-		return;
-	m->hoisted = 1;
-	hoist(c, e->a);
-	hoist(c, e->b);
-	hoist(c, e->c);
-	if (m->uses < 2 || trivial(e))
-		return;
-	cgc_indent(c);
-	fprintf(c->o, "const %s e%d = ", cgc_ctype(e->type), c->ntmp);
-	put(c, e);
-	fputs(";\n", c->o);
-	m->tmp = c->ntmp++;
+	while (sp > 0) {
+		const cg_expr *e = c->stack[sp - 1];
+		cgc_memo *m = memo(c, e, 0);
+		if (!m || m->hoisted == 2) {
+			sp--;
+			continue;
+		}
+		const cg_expr *kids[3] = {e->a, e->b, e->c};
+		if (!m->hoisted) {
+			m->hoisted = 1;
+			for (int i = 0; i < 3; i++)
+				if (kids[i] && push(c, &sp, kids[i]))
+					return;
+			continue;
+		}
+		sp--;
+		m->hoisted = 2;
+		int depth = 0;
+		for (int i = 0; i < 3; i++) {
+			cgc_memo *k = kids[i] ? memo(c, kids[i], 0) : NULL;
+			if (k && k->tmp < 0 && k->depth > depth)
+				depth = k->depth;
+		}
+		m->depth = depth + 1;
+		if (trivial(e) || (m->uses < 2 && m->depth < CGC_MAX_INLINE_DEPTH))
+			continue;
+		cgc_indent(c);
+		fprintf(c->o, "const %s e%d = ", cgc_ctype(e->type), c->ntmp);
+		put(c, e);
+		fputs(";\n", c->o);
+		m->tmp = c->ntmp++;
+		m->depth = 0;
+	}
 }
 
 void cgc_prepare(cgc_ctx *c, const cg_expr *x, const cg_expr *y)

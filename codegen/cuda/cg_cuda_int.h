@@ -9,7 +9,8 @@
 
 typedef struct {
 	int uses;    /* in the statement being rendered */
-	int hoisted; /* visited by the hoisting walk */
+	int hoisted; /* the hoisting walk: 1 entered, 2 done */
+	int depth;   /* nesting of its text where it is rendered in place */
 	int tmp;     /* its temporary eN, or -1 */
 } cgc_memo;
 
@@ -23,6 +24,8 @@ typedef struct {
 	const cg_expr **mkey; /* per statement: expression -> memo */
 	cgc_memo *mval;
 	size_t mcap, mused;
+	const cg_expr **stack; /* the walks' own stack */
+	size_t scap;
 	int oom;
 	int lines;          /* lines of the module before the kernel */
 } cgc_ctx;
