@@ -9,6 +9,7 @@
 #include "cg_cuda_int.h"
 
 #define CGC_MAX_GRID 65536
+#define CGC_MAX_NEST 8
 
 /* The module's own helpers: NaN-propagating min/max (as torch.maximum and
  * the CPU's llvm.maximum: NaN wins, +0 > -0) and the special constants,
@@ -320,8 +321,19 @@ static int render_kernel(cgc_ctx *c, const cg_program *prog, int ki, const char 
 	out->kernel = ki;
 	int64_t par = cg_kernel_par_extent(k), ext = 0;
 	unsigned types = 0;
+	const cg_stmt *nest[CGC_MAX_NEST];
+	int nnest = 0;
 	if (par > 0 && !has_reduce(k->body)) {
 		out->map = CG_CUDA_THREADS;
+		/* an elementwise kernel's loops all run over independent elements
+		 * (cg_lower.c gives only the outermost the parallel kind): the grid
+		 * covers them all, consecutive threads on consecutive elements */
+		for (const cg_stmt *s = k->body; k->kind == RT_K_ELEM && nnest < CGC_MAX_NEST && s &&
+		                                 s->kind == CG_S_LOOP && !s->next; s = s->body) {
+			nest[nnest++] = s;
+			if (nnest > 1)
+				par *= s->extent;
+		}
 		out->block = par >= 256 ? 256 : 32;
 		out->grid = (par + out->block - 1) / out->block;
 	} else {
@@ -340,7 +352,7 @@ static int render_kernel(cgc_ctx *c, const cg_program *prog, int ki, const char 
 	                                      "one block"};
 	fprintf(o, "\n/* %s: %s kernel, %s (grid %lld, block %d) */\n", out->name,
 	        k->kind == RT_K_REDUCE ? "reduce" : k->kind == RT_K_ROW ? "row" : "elementwise",
-	        mapname[out->map], (long long)out->grid, out->block);
+	        nnest > 1 ? "a thread per element" : mapname[out->map], (long long)out->grid, out->block);
 	fprintf(o, "extern \"C\" __global__ void %s(", out->name);
 	params(c, k);
 	fputs(")\n{\n", o);
@@ -357,7 +369,27 @@ static int render_kernel(cgc_ctx *c, const cg_program *prog, int ki, const char 
 		fprintf(o, "%s t%d = 0;\n", cgc_ctype(k->local_type[i]), i);
 	}
 	const cg_stmt *top = k->body;
-	if (out->map == CG_CUDA_THREADS) {
+	if (nnest > 1) {
+		cgc_indent(c);
+		fprintf(o, "for (long long ix = blockIdx.x * (long long)blockDim.x + threadIdx.x; "
+		        "ix < %lldLL; ix += (long long)gridDim.x * blockDim.x)", (long long)par);
+		open_brace(c);
+		int64_t inner = par;
+		for (int j = 0; j < nnest; j++) {
+			inner /= nest[j]->extent;
+			cgc_indent(c);
+			if (j == 0)
+				fprintf(o, "const long long i%d = ix / %lldLL;\n", nest[j]->var, (long long)inner);
+			else if (j == nnest - 1)
+				fprintf(o, "const long long i%d = ix %% %lldLL;\n", nest[j]->var,
+				        (long long)nest[j]->extent);
+			else
+				fprintf(o, "const long long i%d = ix / %lldLL %% %lldLL;\n", nest[j]->var,
+				        (long long)inner, (long long)nest[j]->extent);
+		}
+		thread_level(c, nest[nnest - 1]->body);
+		close_brace(c);
+	} else if (out->map == CG_CUDA_THREADS) {
 		cgc_indent(c);
 		fprintf(o, "for (long long i%d = blockIdx.x * (long long)blockDim.x + threadIdx.x; "
 		        "i%d < %lldLL; i%d += (long long)gridDim.x * blockDim.x)", top->var, top->var,

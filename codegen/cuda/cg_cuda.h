@@ -11,7 +11,10 @@
  * How a kernel maps to the grid (cg_cuda_map):
  *
  *   THREADS    the body is one parallel loop with no reduce loop in it:
- *              a grid-stride loop, one iteration per thread. No barriers.
+ *              a grid-stride loop, one iteration per thread (an
+ *              elementwise kernel's whole nest flattened into one index,
+ *              so consecutive threads touch consecutive elements). No
+ *              barriers.
  *   BLOCKS     the body is one parallel loop with reduce loops inside (a
  *              row op, the chunks of a split reduction): a block per
  *              iteration, grid-stride over the blocks, and the block's
