@@ -363,15 +363,29 @@ static int run_ptx(pass_ctx *c, char *err, size_t errlen)
 {
 	cg_step *s = c->state;
 	const cg_step_options *o = c->backend_opts;
+	char archs[CG_NVRTC_MAX_ARCHS][24];
+	int n = cg_nvrtc_arch_list(o ? o->cuda_arch : NULL, archs, CG_NVRTC_MAX_ARCHS, err, errlen);
+	if (n < 0)
+		return -1;
 	where_ctx w = {s, {0}};
-	return cg_nvrtc_compile(s->cuda, o ? o->cuda_arch : NULL, ptx_where, &w, &s->ptx,
-	                        &s->ptx_len, err, errlen);
+	for (; s->nptx < n; s->nptx++) {
+		memcpy(s->ptx[s->nptx].arch, archs[s->nptx], sizeof archs[0]);
+		if (cg_nvrtc_compile(s->cuda, archs[s->nptx], ptx_where, &w, &s->ptx[s->nptx].text,
+		                     &s->ptx[s->nptx].len, err, errlen))
+			return -1;
+	}
+	return 0;
 }
 
 static int print_ptx(FILE *out, pass_ctx *c, char *err, size_t errlen)
 {
 	(void)err, (void)errlen;
-	fwrite(((cg_step *)c->state)->ptx, 1, ((cg_step *)c->state)->ptx_len, out);
+	const cg_step *s = c->state;
+	for (int i = 0; i < s->nptx; i++) {
+		if (s->nptx > 1)
+			fprintf(out, "%s// samc: the PTX for %s\n", i ? "\n" : "", s->ptx[i].arch);
+		fwrite(s->ptx[i].text, 1, s->ptx[i].len, out);
+	}
 	return 0;
 }
 
@@ -450,7 +464,8 @@ void cg_step_free(cg_step *s)
 	free(s->slots);
 	cg_llvm_mod_free(s->llvm);
 	cg_cuda_mod_free(s->cuda);
-	free(s->ptx);
+	for (int i = 0; i < s->nptx; i++)
+		free(s->ptx[i].text);
 	cg_program_free(s->prog);
 	pass_plan_free(s->p);
 	pass_fusion_free(s->f);

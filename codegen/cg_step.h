@@ -15,6 +15,7 @@
 #define SAMC_CG_STEP_H
 
 #include "cg_lower.h"
+#include "cuda/cg_nvrtc.h"
 #include "pass_plan.h"
 #include "pass_table.h"
 #include "rt_prog.h"
@@ -33,7 +34,7 @@ typedef struct {
 	 * the ptx row only when cuda > 1 */
 	int cuda;
 	const char *cuda_prefix;
-	const char *cuda_arch; /* ptx: "compute_90" when NULL */
+	const char *cuda_arch; /* ptx: "compute_90" when NULL; or a list, "compute_80,compute_90" */
 } cg_step_options;
 
 /* Rows lowrank .. lower, verify in debug builds, O3. */
@@ -55,8 +56,12 @@ typedef struct {
 	cg_program *prog;
 	struct cg_llvm_mod *llvm; /* the llvm row's module, until the JIT takes it */
 	struct cg_cuda_mod *cuda; /* the cuda row's module */
-	char *ptx;                /* the ptx row's output */
-	size_t ptx_len;
+	struct {                  /* the ptx row's output, per architecture */
+		char arch[24];
+		char *text;
+		size_t len;
+	} ptx[CG_NVRTC_MAX_ARCHS];
+	int nptx;
 	rt_prog desc;             /* points into the arrays below */
 	rt_slot *slots;
 	rt_prog_output *outputs;

@@ -16,6 +16,34 @@ const cg_cuda_kernel *cg_cuda_kernel_at_line(const cg_cuda_mod *m, int line)
 	return hit;
 }
 
+int cg_nvrtc_arch_list(const char *spec, char (*out)[24], int max, char *err, size_t errlen)
+{
+	if (!spec || !*spec)
+		spec = CG_NVRTC_DEFAULT_ARCH;
+	int n = 0;
+	for (const char *p = spec; *p;) {
+		size_t len = strcspn(p, ",");
+		int v, used = 0;
+		char one[24];
+		snprintf(one, sizeof one, "%.*s", (int)(len < sizeof one - 1 ? len : sizeof one - 1), p);
+		if (len >= sizeof one || sscanf(one, "compute_%d%n", &v, &used) != 1 ||
+		    used != (int)len || v < 75 || v > 121) {
+			snprintf(err, errlen, "cuda: '%.*s' is not a virtual architecture NVRTC compiles "
+			         "for (compute_75 to compute_121, e.g. compute_90)", (int)len, p);
+			return -1;
+		}
+		if (n == max) {
+			snprintf(err, errlen, "cuda: more than %d architectures in '%s'", max, spec);
+			return -1;
+		}
+		memcpy(out[n++], one, sizeof one);
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return n;
+}
+
 #ifdef SAMC_HAVE_NVRTC
 #include <nvrtc.h>
 

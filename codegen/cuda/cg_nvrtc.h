@@ -12,6 +12,15 @@
 /* The architecture PTX is made for when none is given. */
 #define CG_NVRTC_DEFAULT_ARCH "compute_90"
 
+/* Architectures one program is compiled for at most (`samc build` may
+ * embed PTX for several). */
+#define CG_NVRTC_MAX_ARCHS 8
+
+/* A comma-separated list of virtual architectures ("compute_80,compute_90";
+ * NULL or "" is the default) into out: their count, or -1 with a message
+ * naming the bad entry (NVRTC of CUDA 13 knows compute_75 to compute_121). */
+int cg_nvrtc_arch_list(const char *spec, char (*out)[24], int max, char *err, size_t errlen);
+
 /* Whether this build can compile CUDA C (it found NVRTC). */
 int cg_nvrtc_available(void);
 

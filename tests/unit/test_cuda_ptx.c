@@ -67,7 +67,7 @@ static void test_emit_cnn(void **st)
 	check_model("tests/oracle/models/convnet_bn_sam.lua");
 }
 
-/* the row's architecture option, and sm_80 */
+/* the row's list of architectures; sm_80 assembled */
 static void test_sm80(void **st)
 {
 	(void)st;
@@ -78,14 +78,17 @@ static void test_sm80(void **st)
 	cg_step_options so;
 	cg_step_options_default(&so);
 	so.cuda = 2;
-	so.cuda_arch = "compute_80";
+	so.cuda_arch = "compute_80,compute_90";
 	cg_step *s = cg_step_new(p.g, p.outs, p.names, p.nout, &so, err, sizeof err);
 	if (!s)
 		fail_msg("%s", err);
-	assert_non_null(strstr(s->ptx, ".target sm_80"));
+	assert_int_equal(s->nptx, 2);
+	assert_string_equal(s->ptx[0].arch, "compute_80");
+	assert_non_null(strstr(s->ptx[0].text, ".target sm_80"));
+	assert_non_null(strstr(s->ptx[1].text, ".target sm_90"));
 	int regs;
 	long smem;
-	int rc = cuda_host_ptxas(s->ptx, s->ptx_len, "sm_80", "", dir, &regs, &smem);
+	int rc = cuda_host_ptxas(s->ptx[0].text, s->ptx[0].len, "sm_80", "", dir, &regs, &smem);
 	assert_int_not_equal(rc, -1);
 	if (rc == 0)
 		print_message("conv_sam: sm_80: %d kernels, at most %d registers, %ld bytes of shared "
@@ -93,6 +96,22 @@ static void test_sm80(void **st)
 	cg_step_free(s);
 	pass_program_free(&p);
 	fe_model_free(m);
+}
+
+static void test_arch_list(void **st)
+{
+	(void)st;
+	char a[CG_NVRTC_MAX_ARCHS][24], err[256];
+	assert_int_equal(cg_nvrtc_arch_list(NULL, a, CG_NVRTC_MAX_ARCHS, err, sizeof err), 1);
+	assert_string_equal(a[0], "compute_90");
+	assert_int_equal(cg_nvrtc_arch_list("compute_80,compute_120", a, CG_NVRTC_MAX_ARCHS, err,
+	                                    sizeof err), 2);
+	assert_string_equal(a[1], "compute_120");
+	assert_int_equal(cg_nvrtc_arch_list("compute_80,sm_90", a, CG_NVRTC_MAX_ARCHS, err, sizeof err),
+	                 -1);
+	assert_non_null(strstr(err, "'sm_90'"));
+	assert_int_equal(cg_nvrtc_arch_list("compute_60", a, CG_NVRTC_MAX_ARCHS, err, sizeof err), -1);
+	assert_int_equal(cg_nvrtc_arch_list("compute_90x", a, CG_NVRTC_MAX_ARCHS, err, sizeof err), -1);
 }
 
 static const char *where_of(void *ctx, const cg_cuda_kernel *k)
@@ -152,6 +171,7 @@ int main(void)
 	    cmocka_unit_test(test_emit_mlp),
 	    cmocka_unit_test(test_emit_cnn),
 	    cmocka_unit_test(test_sm80),
+	    cmocka_unit_test(test_arch_list),
 	    cmocka_unit_test(test_error_names_kernel),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
