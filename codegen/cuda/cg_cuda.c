@@ -413,20 +413,36 @@ static int render_kernel(cgc_ctx *c, const cg_program *prog, int ki, const char 
 	return c->oom ? -1 : 0;
 }
 
-static void gemm_table(FILE *o, const cg_program *prog, int ngemm)
+static void call_table(FILE *o, const cg_program *prog, int ncall)
 {
-	if (!ngemm)
+	static const char *const conv_ops[] = {"forward", "backward data", "backward weights"};
+	if (!ncall)
 		return;
-	fputs("\n/* library calls (cuBLAS on a GPU), in schedule order:\n"
-	      " *   kernel             C[m,n] = op(A) op(B)   batch  m  n  k  buffers (A, B, C)\n", o);
+	fputs("\n/* library calls, in schedule order (not rendered):\n"
+	      " *   GEMM (cuBLAS on a GPU)    C[m,n] = op(A) op(B): ops, dtype, batch, m, n, k, buffers A, B, C\n"
+	      " *   CONV (cuDNN on a GPU)     op, x [n,c,h,w], weight [o,c/groups,kh,kw], stride, padding,\n"
+	      " *                             dilation, groups, buffers\n", o);
 	for (int i = 0; i < prog->nk; i++) {
 		const cg_kernel *k = &prog->k[i];
-		if (k->kind != RT_K_GEMM)
-			continue;
-		fprintf(o, " *   %-18s %s%s  %s  %lld  %lld  %lld  %lld  b%d, b%d, b%d\n", k->name,
-		        k->ta ? "At" : "A", k->tb ? "Bt" : "B", cg_type_name(k->args[2].type),
-		        (long long)k->batch, (long long)k->m, (long long)k->n, (long long)k->k,
-		        k->args[0].id, k->args[1].id, k->args[2].id);
+		if (k->kind == RT_K_GEMM) {
+			fprintf(o, " *   %-25s %s%s %s  batch %lld  %lld x %lld x %lld  b%d, b%d, b%d\n", k->name,
+			        k->ta ? "At" : "A", k->tb ? "Bt" : "B", cg_type_name(k->args[2].type),
+			        (long long)k->batch, (long long)k->m, (long long)k->n, (long long)k->k,
+			        k->args[0].id, k->args[1].id, k->args[2].id);
+		} else if (k->kind == RT_K_CONV) {
+			const rt_conv_desc *d = &k->conv;
+			fprintf(o, " *   %-25s %s%s  x [%lld,%lld,%lld,%lld]  w [%lld,%lld,%lld,%lld]  stride "
+			        "%lldx%lld  pad %lldx%lld  dil %lldx%lld  groups %lld ", k->name,
+			        conv_ops[k->conv_op % 3], k->conv_bias ? " (bias)" : "", (long long)d->n,
+			        (long long)d->c, (long long)d->h, (long long)d->w, (long long)d->o,
+			        (long long)(d->c / (d->groups ? d->groups : 1)), (long long)d->kh,
+			        (long long)d->kw, (long long)d->stride_h, (long long)d->stride_w,
+			        (long long)d->pad_h, (long long)d->pad_w, (long long)d->dil_h,
+			        (long long)d->dil_w, (long long)d->groups);
+			for (int j = 0; j < k->nargs; j++)
+				fprintf(o, "%sb%d", j ? ", " : "", k->args[j].id);
+			fputc('\n', o);
+		}
 	}
 	fputs(" */\n", o);
 }
@@ -445,8 +461,8 @@ cg_cuda_mod *cg_cuda_render(const cg_program *prog, const char *prefix, char *er
 	fputs(prelude, c.o);
 	int rc = 0;
 	for (int i = 0; i < prog->nk && rc == 0; i++) {
-		if (prog->k[i].kind == RT_K_GEMM) {
-			m->ngemm++;
+		if (rt_kkind_is_call(prog->k[i].kind)) {
+			m->ncall++;
 			continue;
 		}
 		fflush(c.o);
@@ -456,7 +472,7 @@ cg_cuda_mod *cg_cuda_render(const cg_program *prog, const char *prefix, char *er
 		rc = render_kernel(&c, prog, i, prefix, &m->k[m->nk]);
 		m->nk += rc == 0;
 	}
-	gemm_table(c.o, prog, m->ngemm);
+	call_table(c.o, prog, m->ncall);
 	fclose(c.o);
 	free(c.mkey);
 	free(c.mval);

@@ -34,8 +34,8 @@
  * the renderer fixes per kernel: results are the same on every run, with
  * no atomics on values. Nested loops inside a thread's share run in order.
  *
- * GEMM kernels are library calls (cuBLAS on a GPU): the module lists them
- * in a comment table and renders no code for them.
+ * GEMM and CONV kernels are library calls (cuBLAS, cuDNN on a GPU): the
+ * module lists them in a comment table and renders no code for them.
  */
 #ifndef SAMC_CG_CUDA_H
 #define SAMC_CG_CUDA_H
@@ -65,7 +65,7 @@ typedef struct cg_cuda_mod {
 	size_t len;
 	cg_cuda_kernel *k; /* the loop kernels, in program order */
 	int nk;
-	int ngemm;        /* library calls listed, not rendered */
+	int ncall;        /* library calls (GEMM, CONV) listed, not rendered */
 } cg_cuda_mod;
 
 /* Renders every loop kernel of prog; `prefix` (may be NULL) goes before

@@ -50,6 +50,7 @@ typedef struct {
 	size_t slen;
 	void *so;
 	int nkernels;
+	int conv_loops; /* f32 convolutions as generated kernels, not library calls */
 } cuda_host_state;
 
 static cuda_host_state cuda_host;
@@ -83,13 +84,13 @@ static inline int cuda_host_exec_run(rt_exec *x, void **slot_data, double *outpu
 static inline rt_exec *cuda_host_exec_new(ir_graph *g, ir_node *const *outs, const char *const *names,
                                    int nout, const cg_options *opt, char *err, size_t errlen)
 {
-	(void)opt;
 	char prefix[32];
 	snprintf(prefix, sizeof prefix, "c%d_", cuda_host.ncase++);
 	cg_step_options so;
 	cg_step_options_default(&so);
 	so.cuda = 1;
 	so.cuda_prefix = prefix;
+	so.conv_loops = cuda_host.conv_loops || (opt && opt->conv_loops);
 	cg_step *s = cg_step_new(g, outs, names, nout, &so, err, errlen);
 	if (!s)
 		return NULL;

@@ -1,7 +1,8 @@
 /*
  * test_cuda_programs.c - whole training programs through the generated
  * CUDA C run on the host (test_cuda_host.h): the SAM, base and eval steps
- * of the example MLP and of the oracle's models (convolutions, pooling,
+ * of the example MLP and of the oracle's models (convolutions as library
+ * calls and as generated kernels, pooling,
  * batch and layer norm, embedding, dropout, the other ops and losses),
  * three steps each against the interpreter, every parameter, optimizer
  * state and output compared after each step.
@@ -62,6 +63,10 @@ static void test_cnn(void **st)
 	run_programs("tests/oracle/models/convnet_bn_sam.lua", IR_F32, NULL, 0);
 	run_programs("tests/oracle/models/convnet_bn_sam.lua", IR_F64, NULL, 0);
 	run_programs("tests/oracle/models/pool_sam.lua", IR_F32, NULL, 0);
+	/* f32 convolutions as generated CUDA kernels rather than library calls */
+	cuda_host.conv_loops = 1;
+	run_programs("tests/oracle/models/convnet_bn_sam.lua", IR_F32, NULL, 0);
+	cuda_host.conv_loops = 0;
 }
 
 static void test_oracle_models(void **st)

@@ -39,8 +39,12 @@ static void check_model(const char *model)
 	size_t len;
 	char *cu = emit(model, "cuda", &len);
 	assert_non_null(strstr(cu, "extern \"C\" __global__ void "));
-	/* the weights' GEMMs are library calls, listed and not rendered */
-	assert_non_null(strstr(cu, "library calls (cuBLAS on a GPU)"));
+	/* the weights' GEMMs (and f32 convolutions) are library calls, listed
+	 * and not rendered */
+	assert_non_null(strstr(cu, "library calls, in schedule order"));
+	assert_non_null(strstr(cu, " AtB f32 "));
+	if (strstr(model, "convnet"))
+		assert_non_null(strstr(cu, "backward weights"));
 	free(cu);
 	char *ptx = emit(model, "ptx", &len);
 	assert_non_null(strstr(ptx, ".visible .entry "));
