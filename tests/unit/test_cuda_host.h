@@ -119,7 +119,7 @@ static inline rt_exec *cuda_host_exec_new(ir_graph *g, ir_node *const *outs, con
 	cuda_host_exec *h = calloc(1, sizeof *h);
 	rt_err e = {{0}};
 	if (!x || !h || !(h->inner = rt_prog_exec_new(&s->desc, 1, &e))) {
-		snprintf(err, errlen, "cuda host: %s", x && h ? e.msg : "out of memory");
+		snprintf(err, errlen, "cuda host: %.400s", x && h ? e.msg : "out of memory");
 		free(x);
 		free(h);
 		cg_step_free(s);
