@@ -4,7 +4,8 @@
  * backward through the generated CUDA C run on the host
  * (test_cuda_host.h): the case's output, a weighted sum as its loss and the
  * loss's gradients for its params, observed and compared with the
- * interpreter's in f64.
+ * interpreter's in f64; bad labels and indices stop the kernels that read
+ * them, and the run names the model's line.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -68,10 +69,61 @@ static void test_cases(void **st)
 	assert_int_equal(failures, 0);
 }
 
+/* Runs g's step once with the given labels (or indices) in slot 1 and
+ * checks the error names the model line; then with good ones, no error. */
+static void bad_then_good(ir_graph *g, ir_node *out, int32_t *lab, int bad_at, int32_t bad,
+                          int64_t nx)
+{
+	ir_node *obs = cgh_observe(g, out, 0);
+	assert_non_null(obs);
+	char err[1024];
+	rt_exec *ex = cg_cpu_exec_new(g, NULL, NULL, 0, NULL, err, sizeof err);
+	if (!ex)
+		fail_msg("%s", err);
+	double *x = calloc((size_t)nx, sizeof *x), *o = calloc((size_t)ir_shape_numel(&out->shape), sizeof *o);
+	void *slots[3] = {x, lab, o};
+	assert_int_equal(ex->nslots, 3);
+	rt_err e;
+	int32_t keep = lab[bad_at];
+	lab[bad_at] = bad;
+	assert_int_not_equal(ex->run(ex, slots, NULL, &e), 0);
+	assert_non_null(strstr(e.msg, "model.lua:9"));
+	lab[bad_at] = keep;
+	assert_int_equal(ex->run(ex, slots, NULL, &e), 0);
+	ex->free(ex);
+	free(x);
+	free(o);
+}
+
+/* a bad label in one row of a per-row loss (a block per row), a bad index
+ * of an embedding (a thread per row): the kernel's error word, the line */
+static void test_bad_labels(void **st)
+{
+	(void)st;
+	int64_t d[2] = {6, 3};
+	ir_graph *g = ir_graph_new(IR_F64);
+	ir_node *x = ir_input(g, "x", IR_F64, ir_shape_make(2, d));
+	ir_node *y = ir_input(g, "y", IR_I32, ir_shape_make(1, d));
+	ir_set_loc(g, "model.lua", 9);
+	int32_t lab[6] = {0, 1, 2, 0, 1, 2};
+	bad_then_good(g, ir_cross_entropy(g, x, y, IR_REDUCE_NONE, 0.0), lab, 4, 3, 18);
+	ir_graph_free(g);
+
+	int64_t w[2] = {5, 3};
+	g = ir_graph_new(IR_F64);
+	x = ir_input(g, "w", IR_F64, ir_shape_make(2, w));
+	y = ir_input(g, "i", IR_I32, ir_shape_make(1, d));
+	ir_set_loc(g, "model.lua", 9);
+	int32_t idx[6] = {0, 4, 2, 1, 3, 2};
+	bad_then_good(g, ir_embedding(g, x, y), idx, 2, 7, 15);
+	ir_graph_free(g);
+}
+
 static int cases(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cases),
+	    cmocka_unit_test(test_bad_labels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
