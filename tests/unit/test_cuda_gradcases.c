@@ -51,7 +51,7 @@ static int check_case(const char *name, gc_build build)
 	if (rc == 0 && ir_verify(g) == 0)
 		rc = cgh_compare(g, &loss, (const char *[]){"loss"}, 1, 2, TOL, 5, &worst, err, sizeof err);
 	else
-		snprintf(err, sizeof err, "graph: %s", g->err);
+		snprintf(err, sizeof err, "graph: %.1000s", g->err);
 	if (rc)
 		print_error("%s: %s\n", name, err);
 	ir_graph_free(g);
