@@ -1,14 +1,16 @@
 /*
  * bench_cmd_conv.c - `samc_bench conv`: oneDNN's convolution primitives
  * alone, through rt_conv exactly as the CPU backend calls them, for the two
- * convolutions of examples/fashion_cnn.lua at batch 128:
+ * convolutions of examples/fashion_cnn.lua at batch 128 (bench/models/
+ * fashion_cnn.lua):
  *
  *   conv1  1 -> 32 channels, 3x3, padding 1, on 28x28
  *   conv2  32 -> 64 channels, 3x3, padding 1, on 14x14
+ *   conv3  64 -> 128 channels, 3x3, padding 1, on 7x7
  *
  * A training pass runs conv1's forward and weight gradient (its input is
- * the data: no input gradient) and conv2's forward, input gradient and
- * weight gradient. Each primitive is timed alone in blocks of --steps
+ * the data: no input gradient) and conv2's and conv3's forward, input
+ * gradient and weight gradient. Each primitive is timed alone in blocks of --steps
  * runs (median per block), on its own buffers of random values, with
  * --threads OpenMP threads; a block also reports the sum of the medians
  * of one pass, the "oneDNN alone" floor of a step's convolutions (a SAM
@@ -77,6 +79,8 @@ static double run_op(rt_conv *c, const conv_case *k, const conv_bufs *b, rt_conv
 	return ms;
 }
 
+enum { NCONV = 3 };
+
 static const char *op_key(rt_conv_op op)
 {
 	return op == RT_CONV_FWD ? "fwd" : op == RT_CONV_BWD_DATA ? "bwd_data" : "bwd_weights";
@@ -84,20 +88,24 @@ static const char *op_key(rt_conv_op op)
 
 int bench_cmd_conv(const bench_args *a)
 {
-	conv_case cases[2] = {
+	conv_case cases[NCONV] = {
 		{"conv1", {128, 1, 28, 28, 32, 3, 3, 28, 28, 1, 1, 1, 1, 1, 1, 1}, 0},
 		{"conv2", {128, 32, 14, 14, 64, 3, 3, 14, 14, 1, 1, 1, 1, 1, 1, 1}, 1},
+		{"conv3", {128, 64, 7, 7, 128, 3, 3, 7, 7, 1, 1, 1, 1, 1, 1, 1}, 1},
 	};
 	rt_err err = {{0}};
 	rt_conv *c = rt_conv_new(a->threads, &err);
-	conv_bufs bufs[2] = {{0}};
+	conv_bufs bufs[NCONV] = {{0}};
 	double *ms = calloc((size_t)a->steps, sizeof *ms);
 	int rc = 1;
 	if (!c) {
 		fprintf(stderr, "samc_bench: conv: %s\n", err.msg);
 		goto done;
 	}
-	if (!ms || bufs_new(&cases[0].d, &bufs[0]) || bufs_new(&cases[1].d, &bufs[1])) {
+	int nb = 0;
+	while (ms && nb < NCONV && bufs_new(&cases[nb].d, &bufs[nb]) == 0)
+		nb++;
+	if (nb < NCONV) {
 		fprintf(stderr, "samc_bench: conv: out of memory\n");
 		goto done;
 	}
@@ -105,14 +113,14 @@ int bench_cmd_conv(const bench_args *a)
 	       a->threads, a->bias);
 	/* the first run of each creates its primitive: the warmup covers it */
 	for (int w = 0; w < a->warmup + 1; w++)
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < NCONV; i++)
 			for (int op = 0; op < 3; op++)
 				if ((op != RT_CONV_BWD_DATA || cases[i].dx) &&
 				    run_op(c, &cases[i], &bufs[i], (rt_conv_op)op, a->bias) < 0)
 					goto done;
 	for (int blk = 0; blk < a->blocks; blk++) {
 		double pass = 0;
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < NCONV; i++)
 			for (int op = 0; op < 3; op++) {
 				if (op == RT_CONV_BWD_DATA && !cases[i].dx)
 					continue;
@@ -134,8 +142,8 @@ int bench_cmd_conv(const bench_args *a)
 	}
 	rc = 0;
 done:
-	bufs_free(&bufs[0]);
-	bufs_free(&bufs[1]);
+	for (int i = 0; i < NCONV; i++)
+		bufs_free(&bufs[i]); /* free(NULL) for those never made */
 	free(ms);
 	rt_conv_free(c);
 	return rc;

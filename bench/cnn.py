@@ -1,4 +1,5 @@
-"""cnn.py - the convolutional benchmark: examples/fashion_cnn.lua at batch 128,
+"""cnn.py - the convolutional benchmark: examples/fashion_cnn.lua's network at
+batch 128 (bench/models/fashion_cnn.lua),
 samc against PyTorch 1.13's eager SAM (bench/torch_sam.py --model cnn), and
 samc's convolutions against the same oneDNN primitives timed alone.
 
@@ -24,7 +25,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PYTHON = "/usr/bin/python3"  # Debian's, the one that imports torch
-MODEL = "examples/fashion_cnn.lua"
+MODEL = "bench/models/fashion_cnn.lua"  # examples/fashion_cnn.lua at batch 128
 BATCH = 128
 TORCH_ENVS = {"OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
               "GOMP_SPINCOUNT=1000": {"GOMP_SPINCOUNT": "1000"}}
@@ -124,8 +125,8 @@ def summarize(log, a, started, load0, load1):
     L = [f"Date: {started.strftime('%Y-%m-%d %H:%M %Z')}  ",
          f"Machine: {cpu_model()}, {os.cpu_count()} cores; load average {load0[0]:.1f} at "
          f"start, {load1[0]:.1f} at end  ",
-         f"Model: {MODEL} (conv 1->32 and 32->64 3x3 with BatchNorm, ReLU, 2x2 max pools; "
-         f"linear 3136->128->10), batch {BATCH}, SGD momentum 0.9, weight decay 5e-4, SAM "
+         f"Model: {MODEL} (conv 1->32, 32->64, 64->128 3x3 with BatchNorm, ReLU, 2x2 max "
+         f"pools; linear 1152->256->10), batch {BATCH}, SGD momentum 0.9, weight decay 5e-4, SAM "
          f"rho 0.05; {a.threads} threads; {a.reps} interleaved repetitions  ",
          f"oneDNN ISA: {isa}; PyTorch OpenMP setting: {env} (the faster of "
          + ", ".join(TORCH_ENVS) + ")", ""]
@@ -139,7 +140,7 @@ def summarize(log, a, started, load0, load1):
                  f"{BATCH * 1e3 / med(q):.0f} | {med(q) / med(s):.2f}x |")
     L.append("")
     L.append("Convolutions: oneDNN's primitives alone (samc_bench conv, one pass: conv1 forward "
-             "and weight gradient, conv2 forward, input and weight gradients), against the "
+             "and weight gradient, conv2's and conv3's forward, input and weight gradients), against the "
              "RT_K_CONV calls inside samc's steps (samc_bench profile; a SAM step makes two "
              "passes):")
     L.append("")

@@ -1,8 +1,8 @@
-"""torch_sam.py - the PyTorch side of the benchmark: the same MLPs as
-bench/models/*.lua and the CNN of examples/fashion_cnn.lua, SGD with momentum, and SAM in the eager formulation
-people run today (the widely used davda54 `SAM` class: first_step perturbs
-the weights in place, second_step restores them and calls the base
-optimizer). Times base and SAM steps in alternating blocks, like
+"""torch_sam.py - the PyTorch side of the benchmark: the same networks as
+bench/models/*.lua (the MLPs, and examples/fashion_cnn.lua's CNN), SGD with
+momentum, and SAM in the eager formulation people run today (the widely
+used davda54 `SAM` class: first_step perturbs the weights in place,
+second_step restores them and calls the base optimizer). Times base and SAM steps in alternating blocks, like
 samc_bench steps, and prints JSON lines.
 
 Run with Debian's interpreter: /usr/bin/python3 bench/torch_sam.py --model small
@@ -24,7 +24,7 @@ WEIGHT_DECAY = {"cnn": 5e-4}  # examples/fashion_cnn.lua's; the MLPs have none
 
 
 class FashionCNN(nn.Module):
-    """examples/fashion_cnn.lua: two conv-BN-ReLU-maxpool blocks, two linear layers."""
+    """examples/fashion_cnn.lua: three conv-BN-ReLU-maxpool blocks, two linear layers."""
 
     def __init__(self):
         super().__init__()
@@ -32,12 +32,15 @@ class FashionCNN(nn.Module):
         self.bn1 = nn.BatchNorm2d(32)
         self.conv2 = nn.Conv2d(32, 64, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(64)
-        self.fc1 = nn.Linear(64 * 7 * 7, 128)
-        self.fc2 = nn.Linear(128, 10)
+        self.conv3 = nn.Conv2d(64, 128, 3, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(128)
+        self.fc1 = nn.Linear(128 * 3 * 3, 256)
+        self.fc2 = nn.Linear(256, 10)
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
         x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)
+        x = F.max_pool2d(F.relu(self.bn3(self.conv3(x))), 2)
         return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
 
 
