@@ -33,6 +33,7 @@ typedef struct {
 	int warmup;          /* untimed steps before the first block */
 	int64_t triad_n;     /* triad: floats per array */
 	int bias;            /* conv: with the bias and its gradient */
+	int batch;           /* > 0: the model's batch size (as --set batch_size=N) */
 } bench_args;
 
 /* A compiled training step with its buffers, ready to run. */
@@ -57,7 +58,8 @@ double bench_median(double *v, int n);
 void bench_fill(float *p, int64_t n, uint64_t seed);
 
 /* Loads the model (fe_load_model), or prints the error and returns NULL. */
-ir_model *bench_load_model(const char *path);
+/* batch > 0 overrides the model's batch size. */
+ir_model *bench_load_model(const char *path, int batch);
 
 /* Builds program `kind` of m, compiles it for the CPU with `threads`,
  * binds buffers (params initialised from the model's seed), and makes

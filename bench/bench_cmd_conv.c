@@ -1,8 +1,7 @@
 /*
  * bench_cmd_conv.c - `samc_bench conv`: oneDNN's convolution primitives
  * alone, through rt_conv exactly as the CPU backend calls them, for the two
- * convolutions of examples/fashion_cnn.lua at batch 128 (bench/models/
- * fashion_cnn.lua):
+ * convolutions of examples/fashion_cnn.lua at batch 128:
  *
  *   conv1  1 -> 32 channels, 3x3, padding 1, on 28x28
  *   conv2  32 -> 64 channels, 3x3, padding 1, on 14x14

@@ -14,7 +14,7 @@ static int usage(void)
 	        "       samc_bench triad|conv [options]\n"
 	        "options: --threads N (2)  --steps N per block (30)  --blocks N (5)\n"
 	        "         --warmup N (5)  --prog sam|base (profile)  --n FLOATS (triad, 16777216)\n"
-	        "         --bias 0|1 (conv, 0)\n");
+	        "         --bias 0|1 (conv, 0)  --batch N (the model's batch size)\n");
 	return 2;
 }
 
@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage();
-	bench_args a = {NULL, "sam", 2, 30, 5, 5, 16777216, 0};
+	bench_args a = {NULL, "sam", 2, 30, 5, 5, 16777216, 0, 0};
 	const char *cmd = argv[1];
 	int i = 2;
 	if (strcmp(cmd, "triad") != 0 && strcmp(cmd, "conv") != 0) {
@@ -67,6 +67,8 @@ int main(int argc, char **argv)
 			a.triad_n = x;
 		else if (strcmp(o, "--bias") == 0 && x <= 1)
 			a.bias = (int)x;
+		else if (strcmp(o, "--batch") == 0 && x > 0)
+			a.batch = (int)x;
 		else {
 			fprintf(stderr, "samc_bench: unknown option or bad value: %s %s\n", o, v ? v : "");
 			return usage();

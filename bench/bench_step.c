@@ -46,11 +46,19 @@ void bench_fill(float *p, int64_t n, uint64_t seed)
 	}
 }
 
-ir_model *bench_load_model(const char *path)
+ir_model *bench_load_model(const char *path, int batch)
 {
-	char err[1024];
+	char err[1024], set[64];
 	ir_model *m = NULL;
-	if (fe_load_model(path, NULL, &m, err, sizeof err) != 0) {
+	fe_options o;
+	fe_options_init(&o);
+	const char *sets[1] = {set};
+	if (batch > 0) {
+		snprintf(set, sizeof set, "batch_size=%d", batch);
+		o.sets = sets;
+		o.nsets = 1;
+	}
+	if (fe_load_model(path, &o, &m, err, sizeof err) != 0) {
 		fprintf(stderr, "samc_bench: %s\n", err);
 		return NULL;
 	}
