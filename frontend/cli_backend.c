@@ -2,6 +2,7 @@
 #include "cli_backend.h"
 #include "cg_cpu.h"
 #include "ir_interp.h"
+#include "rt_cuda_drv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,33 @@ const char *cli_backend_names(void) { return "cpu, interp"; }
 int cli_backend_check(const char *name)
 {
 	return strcmp(name, "interp") == 0 || strcmp(name, "cpu") == 0 ? 0 : -1;
+}
+
+int cli_backend_is_cuda(const char *name)
+{
+	return strcmp(name, "cuda") == 0;
+}
+
+int cli_backend_cuda_probe(char *err, size_t errlen)
+{
+	/* the driver is asked before any compile work, so a machine without
+	 * a GPU hears why at once */
+	rt_cuda_drv d;
+	rt_err e = {{0}};
+	if (rt_cuda_drv_open(&d, getenv("SAMC_CUDA_DRIVER"), &e) != 0) {
+		snprintf(err, errlen, "%s", e.msg);
+		return -1;
+	}
+	char what[320];
+	if (rt_cuda_drv_describe(&d, 0, what, sizeof what, &e) != 0)
+		snprintf(err, errlen, "%s", e.msg);
+	else
+		snprintf(err, errlen,
+		         "cuda: found %s, but training on the CUDA device is not built yet: use "
+		         "--device cpu",
+		         what);
+	rt_cuda_drv_close(&d);
+	return -1;
 }
 
 void cli_pass_options(pass_options *o)

@@ -81,6 +81,12 @@ int cli_train(int argc, char **argv)
 	}
 	if (!ma.model)
 		return cli_usage_error("train", "no model file given");
+	if (cli_backend_is_cuda(ta.backend)) {
+		char why[1024];
+		cli_backend_cuda_probe(why, sizeof why);
+		fprintf(stderr, "samc: %s\n", why);
+		return CLI_ERR_MODEL;
+	}
 	if (cli_backend_check(ta.backend) != 0)
 		return cli_usage_error("train", "unknown backend '%s' (this build has: %s)", ta.backend,
 		                       cli_backend_names());

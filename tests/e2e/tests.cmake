@@ -12,6 +12,7 @@
 #   e2e_cifar_npy          a small model trains from CIFAR-10, CIFAR-100 and .npy files
 #   e2e_augment            data.augment: exact resume, other losses, a bad crop refused
 #   e2e_cli                help texts, usage errors (exit 2), samc steps file errors
+#   e2e_cuda_nogpu         --device cuda without a GPU: exit 1 in under a second, the cause named
 #   e2e_first_run          what a new user hits first (metric names, no test set, ...)
 #   e2e_interrupt          SIGINT/SIGTERM mid-epoch: checkpoint, exit 130/143, exact resume
 #   e2e_deep_chain         50,000 chained ops: every emit stage, interpreter training
@@ -77,6 +78,8 @@ set_tests_properties(e2e_bad_inputs PROPERTIES TIMEOUT 300 LABELS e2e)
 
 add_test(NAME e2e_cli COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/cli.py $<TARGET_FILE:samc>)
 set_tests_properties(e2e_cli PROPERTIES TIMEOUT 120 LABELS e2e)
+add_test(NAME e2e_cuda_nogpu COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/cuda_nogpu.py $<TARGET_FILE:samc>)
+set_tests_properties(e2e_cuda_nogpu PROPERTIES TIMEOUT 60 LABELS e2e)
 
 # 50,000 chained ops through every emit stage and the interpreter (about
 # 30 s, most of it LLVM on the llvm stage); the CPU backend and `samc build`
