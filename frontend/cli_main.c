@@ -19,7 +19,10 @@ static const cli_command commands[] = {
 	 "Compiles the model and trains it as its recipe says, evaluating on the test\n"
 	 "set after every epoch and printing progress and test accuracy.\n"
 	 "  --backend NAME        cpu (LLVM-compiled, the default) or interp (the reference\n"
-	 "                        interpreter); --device is a synonym\n"
+	 "                        interpreter); --device is a synonym. cuda opens the\n"
+	 "                        NVIDIA driver and says why it cannot train there (no\n"
+	 "                        driver, no GPU, an old driver; training on it is not\n"
+	 "                        built yet)\n"
 	 "  --arg NAME=VALUE      a model argument, read by arg() in the model file (every\n"
 	 "                        command that reads a model takes it)\n"
 	 RT_ARGS_TRAIN_HELP},
