@@ -45,6 +45,17 @@ static const cli_command commands[] = {
 	 "Environment: SAMC_RUNTIME_DIR, a directory with libsamcrt.a and the runtime\n"
 	 "headers (there or in its include/), replaces the runtime of samc's own build.\n"
 	 "The trainer uses this machine's CPU features: run it on a machine like it.\n"},
+	{"export", cli_export, "write a checkpoint's weights for PyTorch (load_state_dict)",
+	 "usage: samc export CKPT -o WEIGHTS [--quiet]\n"
+	 "\n"
+	 "Reads a checkpoint (last.safetensors, epoch-N.safetensors), verifies it and\n"
+	 "writes its parameters and buffers (BatchNorm's running statistics and\n"
+	 "num_batches_tracked, as int64) to WEIGHTS in safetensors under their PyTorch\n"
+	 "state_dict names: torch.nn's twin of the model takes them with\n"
+	 "load_state_dict(strict=True). Optimizer state and the run's metadata are left\n"
+	 "out; the file's metadata is {\"format\": \"pt\"}.\n"
+	 "  -o, --output FILE  the weights to write (atomically)\n"
+	 "  --quiet            no summary line\n"},
 	{"emit", cli_emit, "print an intermediate stage of the compilation",
 	 "usage: samc emit --stage=STAGE [--set key=value ...] [--dtype f32|f64] model.lua\n"
 	 "\n"

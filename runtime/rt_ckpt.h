@@ -63,4 +63,14 @@ int rt_ckpt_read(const char *path, rt_store *st, const char *expect_hash, rt_ckp
  * name, each as name, NUL, dtype name, NUL, rank and dims (int64 LE), data. */
 uint64_t rt_ckpt_checksum(const rt_tensors *ts);
 
+/*
+ * `samc export`: verifies the checkpoint `in` (format, version, checksum;
+ * errors name the file) and writes its parameters and buffers to `out`
+ * (atomically) under their PyTorch state_dict names, loadable with
+ * load_state_dict(strict=True): no "opt.*" optimizer state, BatchNorm's
+ * num_batches_tracked as int64, and "__metadata__" only {"format": "pt"}.
+ * *ntensors (may be NULL): how many tensors were written.
+ */
+int rt_ckpt_export(const char *in, const char *out, int *ntensors, rt_err *err);
+
 #endif

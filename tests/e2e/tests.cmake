@@ -5,6 +5,7 @@
 #   e2e_resume_{interp,cpu} stop after epoch 1 + resume == uninterrupted, bit for bit
 #   e2e_resume_bn_{interp,cpu}  the same for a batch_norm model (running statistics)
 #   e2e_bn_state_dict      its checkpoint in torch.nn: load_state_dict(strict=True), same eval
+#   e2e_export_state_dict  samc export's weights in torch.nn, same eval; its errors
 #   e2e_resume_dropout_*   the same with dropout: the masks resume too
 #   e2e_threads            --threads 1, 2, 3 train to the same bits
 #   e2e_bad_inputs         broken IDX files, checkpoints, a diverging run: exit 1 + message
@@ -60,6 +61,11 @@ endforeach()
 add_test(NAME e2e_bn_state_dict COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/bn_state_dict.py
          $<TARGET_FILE:samc>)
 set_tests_properties(e2e_bn_state_dict PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                     LABELS "e2e;torch")
+# `samc export`: its weights in torch.nn with load_state_dict(strict=True), same eval
+add_test(NAME e2e_export_state_dict COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/export_state_dict.py
+         $<TARGET_FILE:samc>)
+set_tests_properties(e2e_export_state_dict PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
                      LABELS "e2e;torch")
 # dropout's masks across a stop and resume (a function of seed, step and layer)
 foreach(_backend interp cpu)
