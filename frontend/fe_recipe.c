@@ -559,4 +559,8 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 	if (fe_subtable(L, t, "", "data"))
 		fe_read_data(L, lua_gettop(L), r, d, m);
 	lua_pop(L, 1);
+
+	if (fe_subtable(L, t, "", "checkpoint"))
+		fe_read_key(L, lua_gettop(L), r, "checkpoint.every_steps");
+	lua_pop(L, 1);
 }

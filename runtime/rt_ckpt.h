@@ -11,7 +11,8 @@
  *     batch_size      the batch size the steps were taken with
  *     epochs          the epochs the run was planned for (its schedule's span)
  *     epoch_sums      only in a checkpoint written in the middle of an epoch
- *                     (on SIGINT/SIGTERM): {"loss": [sum, count], ...}, the
+ *                     (on SIGINT/SIGTERM, or every checkpoint.every_steps
+ *                     steps): {"loss": [sum, count], ...}, the
  *                     epoch's running sums of its metrics so far
  *     program_hash    identity of the compiled model
  *     checksum        "fnv1a64:<hex>" over every tensor (see rt_ckpt.c)

@@ -249,6 +249,12 @@ static int run_epoch(train_run *R, int e, int64_t b0, double *train, rt_err *err
 		rt_progress_step(&R->prog, &si);
 		if (rt_run_interrupted(R))
 			return 1;
+		/* checkpoint.every_steps: where the run stands, as on a signal; at
+		 * an epoch's end the epoch's own checkpoint follows its evaluation */
+		int64_t every_ckpt = r->ckpt_every;
+		if (every_ckpt > 0 && R->step % every_ckpt == 0 && b + 1 < R->nb &&
+		    rt_run_write_ckpt(R, e, 1, err))
+			return -1;
 	}
 	double el = rt_now() - t0;
 	R->epoch_sps = el > 0 ? (double)((R->nb - b0) * R->batch) / el : 0;
@@ -264,6 +270,9 @@ static int train_loop(train_run *R, rt_err *err)
 	R->stop_step = (int64_t)stop * R->nb;
 	R->first_step = R->step;
 	R->t_start = rt_now();
+	if (R->o->recipe->ckpt_every > 0 && !R->o->ckpt_dir && !R->o->quiet)
+		fprintf(R->prog.out, "checkpoint.every_steps = %d, but no checkpoint directory "
+		        "(--checkpoint-dir DIR): no checkpoints are written\n", R->o->recipe->ckpt_every);
 	if (!R->eval && !R->o->quiet)
 		fprintf(R->prog.out, "no test set (the recipe's data has no 'test'): nothing is "
 		        "evaluated\n");

@@ -1,7 +1,7 @@
 /*
  * rt_loop_ckpt.c - the training loop's checkpoints (see rt_train_run.h):
- * at the end of every epoch, and on SIGINT or SIGTERM after the step in
- * progress, in the middle of an epoch; and resuming from either, bit for
+ * at the end of every epoch, every checkpoint.every_steps steps and on
+ * SIGINT or SIGTERM after the step in progress, in the middle of an epoch; and resuming from either, bit for
  * bit (shuffles, augmentation and dropout masks are functions of the seed,
  * the epoch and the step, so the position is the whole random state).
  */

@@ -95,6 +95,7 @@ typedef struct {
 	int epochs;
 	uint64_t seed;
 	int log_every;        /* steps between progress lines */
+	int ckpt_every;       /* checkpoint.every_steps: a checkpoint every N steps, 0: none */
 } rt_recipe;
 
 /* Learning rate at optimizer step t (0-based) of a run of `total` steps. */

@@ -111,7 +111,9 @@ enum {
 	F("data.augment.crop.padding", INT, data.augment.crop_padding, 0, 0, INT_MAX, RT_KEY_RUN, \
 	  NULL) \
 	F("data.augment.flip", BOOL, data.augment.flip, 0, 0, 1, RT_KEY_RUN, NULL) \
-	F("data.augment.cutout", INT, data.augment.cutout, 0, 0, INT_MAX, RT_KEY_RUN, NULL)
+	F("data.augment.cutout", INT, data.augment.cutout, 0, 0, INT_MAX, RT_KEY_RUN, NULL) \
+	N("checkpoint", TABLE, TABLE, 0, 0, 0, RT_KEY_RUN) \
+	F("checkpoint.every_steps", INT, ckpt_every, 0, 0, INT_MAX, RT_KEY_RUN, NULL)
 /* clang-format on */
 
 typedef struct {
