@@ -522,6 +522,39 @@ static void fe_read_metrics(lua_State *L, int t, ir_model *m, fe_dsl *d)
 	qsort(m->metrics, (size_t)m->nmetrics, sizeof *m->metrics, fe_named_cmp);
 }
 
+/* checkpoint = {every_steps, monitor, mode, keep}: the monitored value is
+ * an epoch mean the run reports, "train.<name>" or "test.<name>", where
+ * name is "loss" or one of the model's metrics. */
+static void fe_read_checkpoint(lua_State *L, int t, rt_recipe *r, const ir_model *m)
+{
+	fe_read_key(L, t, r, "checkpoint.every_steps");
+	r->ckpt_monitor = fe_str(L, t, "checkpoint.", "monitor", NULL);
+	const char *mode = fe_str(L, t, "checkpoint.", "mode", NULL);
+	int keep = fe_read_key(L, t, r, "checkpoint.keep");
+	if (mode)
+		r->ckpt_mode = fe_choice(L, "checkpoint.mode", "checkpoint.mode", mode);
+	if (!r->ckpt_monitor) {
+		if (mode || keep)
+			fe_recipe_error(L, "checkpoint.%s needs checkpoint.monitor, the metric that ranks "
+			                "the checkpoints (e.g. monitor = \"test.accuracy\")",
+			                mode ? "mode" : "keep");
+		return;
+	}
+	const char *v = r->ckpt_monitor, *name = strchr(v, '.');
+	int split_ok = name && ((name - v == 5 && !strncmp(v, "train", 5)) ||
+	                        (name - v == 4 && !strncmp(v, "test", 4)));
+	int known = split_ok && !strcmp(name + 1, "loss");
+	for (int i = 0; split_ok && i < m->nmetrics; i++)
+		known |= !strcmp(name + 1, m->metrics[i].name);
+	if (!known) {
+		char list[512] = "loss";
+		for (int i = 0; i < m->nmetrics; i++)
+			snprintf(list + strlen(list), sizeof list - strlen(list), ", %s", m->metrics[i].name);
+		fe_recipe_error(L, "checkpoint.monitor '%s' is not a metric of the run: expected "
+		                "\"train.NAME\" or \"test.NAME\" with NAME one of %s", v, list);
+	}
+}
+
 void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 {
 	int t = lua_absindex(L, idx);
@@ -561,6 +594,6 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 	lua_pop(L, 1);
 
 	if (fe_subtable(L, t, "", "checkpoint"))
-		fe_read_key(L, lua_gettop(L), r, "checkpoint.every_steps");
+		fe_read_checkpoint(L, lua_gettop(L), r, m);
 	lua_pop(L, 1);
 }

@@ -102,6 +102,10 @@ int rt_ckpt_write(const char *path, const rt_store *st, const rt_ckpt_info *info
 		rt_meta_set(&meta, "epoch_sums", info->epoch_sums);
 		nmeta++;
 	}
+	if (info->best[0]) {
+		rt_meta_set(&meta, "best", info->best);
+		nmeta++;
+	}
 	if (meta.n != nmeta) {
 		rt_errf(err, "%s: out of memory for the checkpoint metadata", path);
 		goto out;
@@ -225,6 +229,8 @@ int rt_ckpt_read(const char *path, rt_store *st, const char *expect_hash, rt_ckp
 	snprintf(in.program_hash, sizeof in.program_hash, "%s", hash ? hash : "");
 	const char *sums = rt_meta_get(&meta, "epoch_sums");
 	snprintf(in.epoch_sums, sizeof in.epoch_sums, "%s", sums ? sums : "");
+	const char *best = rt_meta_get(&meta, "best");
+	snprintf(in.best, sizeof in.best, "%s", best ? best : "");
 	for (int i = 0; i < st->n; i++) {
 		rt_store_buf *b = &st->buf[i];
 		if (saved_role(b->slot.role) &&

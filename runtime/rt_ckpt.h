@@ -14,6 +14,9 @@
  *                     (on SIGINT/SIGTERM, or every checkpoint.every_steps
  *                     steps): {"loss": [sum, count], ...}, the
  *                     epoch's running sums of its metrics so far
+ *     best            only with checkpoint.monitor: {"monitor": "test.accuracy",
+ *                     "mode": "max", "kept": [[epoch, value], ...]}, the best
+ *                     checkpoints kept so far (best-epoch-N.safetensors)
  *     program_hash    identity of the compiled model
  *     checksum        "fnv1a64:<hex>" over every tensor (see rt_ckpt.c)
  *
@@ -40,6 +43,7 @@ typedef struct {
 	int64_t batch_size;
 	int64_t epochs;       /* planned; 0 where not recorded */
 	char epoch_sums[1024]; /* mid-epoch: the epoch's running sums (JSON), else "" */
+	char best[1024];       /* with checkpoint.monitor: the best checkpoints (JSON), else "" */
 	char program_hash[128];
 } rt_ckpt_info;
 

@@ -273,6 +273,10 @@ static int train_loop(train_run *R, rt_err *err)
 	if (R->o->recipe->ckpt_every > 0 && !R->o->ckpt_dir && !R->o->quiet)
 		fprintf(R->prog.out, "checkpoint.every_steps = %d, but no checkpoint directory "
 		        "(--checkpoint-dir DIR): no checkpoints are written\n", R->o->recipe->ckpt_every);
+	if (R->best_m >= 0 && !R->o->ckpt_dir && !R->o->quiet)
+		fprintf(R->prog.out, "checkpoint.monitor = \"%s\", but no checkpoint directory "
+		        "(--checkpoint-dir DIR): no best checkpoints are kept\n",
+		        R->o->recipe->ckpt_monitor);
 	if (!R->eval && !R->o->quiet)
 		fprintf(R->prog.out, "no test set (the recipe's data has no 'test'): nothing is "
 		        "evaluated\n");
@@ -297,6 +301,9 @@ static int train_loop(train_run *R, rt_err *err)
 	/* Resumed at or past the end: report the checkpoint's test metrics. */
 	if (R->start_epoch >= stop && rt_evaluate(R, R->test_m, err))
 		return -1;
+	if (R->nbest > 0 && R->o->ckpt_dir && !R->o->quiet)
+		fprintf(R->prog.out, "best checkpoint: %s/best-epoch-%d.safetensors (%s %.6g)\n",
+		        R->o->ckpt_dir, R->best_epoch[0], R->o->recipe->ckpt_monitor, R->best_val[0]);
 	return 0;
 }
 
@@ -381,10 +388,12 @@ int rt_train(const rt_train_opts *o, rt_exec *train_sam, rt_exec *train_base, rt
 	/* the test split is optional (docs/dsl.md): without one nothing is
 	 * evaluated, and the eval step is not run at all */
 	R.eval = o->recipe->data.ntest > 0 ? eval : NULL;
-	R.lr_slot = R.step_slot = R.mask_slot = -1;
+	R.lr_slot = R.step_slot = R.mask_slot = R.best_m = -1;
 	for (int m = 0; m < RT_TRAIN_MAX_METRICS; m++)
 		R.train_m[m] = R.test_m[m] = NAN;
 	int rc = setup(&R, err);
+	if (!rc)
+		rc = rt_run_best_setup(&R, err);
 	rt_run_catch_signals(&R);
 	if (!rc && o->resume_path)
 		rc = rt_run_resume(&R, err);

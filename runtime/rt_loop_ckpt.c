@@ -114,7 +114,17 @@ int rt_run_write_ckpt(train_run *R, int epochs_done, int mid_epoch, rt_err *err)
 	         R->o->program_hash ? R->o->program_hash : "");
 	if (mid_epoch && sums_json(R, info.epoch_sums, sizeof info.epoch_sums, err))
 		return -1;
+	int entered = 0, evicted = 0;
+	if (!mid_epoch)
+		rt_run_best_rank(R, epochs_done, &entered, &evicted);
+	if (rt_run_best_json(R, info.best, sizeof info.best, err))
+		return -1;
 	char path[4096];
+	if (entered) {
+		snprintf(path, sizeof path, "%s/best-epoch-%d.safetensors", dir, epochs_done);
+		if (rt_ckpt_write(path, &R->st, &info, err))
+			return -1;
+	}
 	if (R->o->ckpt_keep && !mid_epoch) {
 		snprintf(path, sizeof path, "%s/epoch-%d.safetensors", dir, epochs_done);
 		if (rt_ckpt_write(path, &R->st, &info, err))
@@ -124,6 +134,12 @@ int rt_run_write_ckpt(train_run *R, int epochs_done, int mid_epoch, rt_err *err)
 	if (rt_ckpt_write(path, &R->st, &info, err))
 		return -1;
 	snprintf(R->last_ckpt, sizeof R->last_ckpt, "%s", path);
+	if (evicted > 0) { /* out of the ranking, once last.safetensors says so */
+		char old[4096];
+		snprintf(old, sizeof old, "%s/best-epoch-%d.safetensors", dir, evicted);
+		if (remove(old) != 0 && errno != ENOENT)
+			return rt_errf(err, "%s: cannot remove: %s", old, strerror(errno));
+	}
 	return 0;
 }
 
@@ -161,7 +177,8 @@ int rt_run_resume(train_run *R, rt_err *err)
 		               "batch %" PRId64 ", but this run has %" PRId64 " batches of %" PRId64
 		               " per epoch (were the data, batch size or drop_last changed?)",
 		               path, in.step, in.epoch, in.batch_size, R->nb, R->batch);
-	if (into > 0 && read_sums(R, path, in.epoch_sums, err))
+	if ((into > 0 && read_sums(R, path, in.epoch_sums, err)) ||
+	    rt_run_best_resume(R, path, in.best, err))
 		return -1;
 	R->start_epoch = (int)in.epoch;
 	R->start_batch = into;

@@ -13,6 +13,8 @@
 
 typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW } opt_kind;
 typedef enum { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } sched_kind;
+enum { RT_CKPT_MIN, RT_CKPT_MAX }; /* checkpoint.mode */
+#define RT_CKPT_MAX_BEST 16        /* checkpoint.keep's upper bound */
 
 typedef struct {
 	const char *prefix; /* params whose name starts with this */
@@ -96,6 +98,9 @@ typedef struct {
 	uint64_t seed;
 	int log_every;        /* steps between progress lines */
 	int ckpt_every;       /* checkpoint.every_steps: a checkpoint every N steps, 0: none */
+	const char *ckpt_monitor; /* checkpoint.monitor: "test.accuracy", ...; NULL: none */
+	int ckpt_mode;        /* checkpoint.mode: RT_CKPT_MIN or RT_CKPT_MAX */
+	int ckpt_best;        /* checkpoint.keep: best checkpoints kept */
 } rt_recipe;
 
 /* Learning rate at optimizer step t (0-based) of a run of `total` steps. */

@@ -113,7 +113,10 @@ enum {
 	F("data.augment.flip", BOOL, data.augment.flip, 0, 0, 1, RT_KEY_RUN, NULL) \
 	F("data.augment.cutout", INT, data.augment.cutout, 0, 0, INT_MAX, RT_KEY_RUN, NULL) \
 	N("checkpoint", TABLE, TABLE, 0, 0, 0, RT_KEY_RUN) \
-	F("checkpoint.every_steps", INT, ckpt_every, 0, 0, INT_MAX, RT_KEY_RUN, NULL)
+	F("checkpoint.every_steps", INT, ckpt_every, 0, 0, INT_MAX, RT_KEY_RUN, NULL) \
+	F("checkpoint.monitor", STRING, ckpt_monitor, 0, 0, 0, 0, NULL) \
+	F("checkpoint.mode", ENUM, ckpt_mode, RT_CKPT_MIN, 0, 0, RT_KEY_RUN, "min|max") \
+	F("checkpoint.keep", INT, ckpt_best, 1, 1, RT_CKPT_MAX_BEST, RT_KEY_RUN, NULL)
 /* clang-format on */
 
 typedef struct {

@@ -38,6 +38,10 @@ typedef struct {
 	char last_ckpt[4096];
 	int64_t start_batch;          /* batches of start_epoch a resumed run had done */
 	double esum[RT_TRAIN_MAX_METRICS], ecnt[RT_TRAIN_MAX_METRICS]; /* the epoch so far */
+	int best_m, best_test;        /* checkpoint.monitor: metric index (-1: none), test or train */
+	int nbest;                    /* the best epochs so far, best first */
+	int best_epoch[RT_CKPT_MAX_BEST + 1];
+	double best_val[RT_CKPT_MAX_BEST + 1];
 	int signal;                   /* SIGINT or SIGTERM that stopped the run, else 0 */
 	struct sigaction old_int, old_term; /* handlers before rt_train's */
 } train_run;
@@ -49,6 +53,15 @@ typedef struct {
 int rt_run_write_ckpt(train_run *R, int epochs_done, int mid_epoch, rt_err *err);
 /* Loads o->resume_path: the seed, epochs, step and position in the epoch. */
 int rt_run_resume(train_run *R, rt_err *err);
+/* The best checkpoints (rt_loop_best.c). setup: checkpoint.monitor against
+ * the run's metrics; rank: the epoch just evaluated enters the ranking or
+ * not (*entered), and pushes out *evicted (an epoch, 0: none); json: the
+ * ranking for a checkpoint's metadata ("" without a monitor); resume: the
+ * ranking a checkpoint carries, if it ranks by the same monitor and mode. */
+int rt_run_best_setup(train_run *R, rt_err *err);
+int rt_run_best_rank(train_run *R, int epoch, int *entered, int *evicted);
+int rt_run_best_json(const train_run *R, char *out, size_t len, rt_err *err);
+int rt_run_best_resume(train_run *R, const char *path, const char *json, rt_err *err);
 /* SIGINT and SIGTERM, while rt_train runs, ask it to stop after the step in
  * progress; a second one ends the process as usual. */
 void rt_run_catch_signals(train_run *R);
