@@ -56,6 +56,26 @@ static const cli_command commands[] = {
 	 "out; the file's metadata is {\"format\": \"pt\"}.\n"
 	 "  -o, --output FILE  the weights to write (atomically)\n"
 	 "  --quiet            no summary line\n"},
+	{"predict", cli_predict, "run the eval program on a data file: logits and predicted classes",
+	 "usage: samc predict model.lua --weights W -o OUT [--data [INPUT=]FILE ...]\n"
+	 "                    [--data-format FORMAT] [--backend NAME] [--quiet]\n"
+	 "\n"
+	 "Runs the model's eval program, the one training evaluates with (batch_norm\n"
+	 "on its running statistics), with the weights W of a samc checkpoint or a\n"
+	 "`samc export` file, on every example of the data, and writes the logits the\n"
+	 "loss's cross_entropy reads, [N, classes], and the predicted classes, [N] int64\n"
+	 "(the first maximum of each row).\n"
+	 "  --weights W        the weights; a tensor of the model missing or of another\n"
+	 "                     shape is an error\n"
+	 "  --data FILE        a file for every data input (csv, safetensors, npy), or\n"
+	 "  --data INPUT=FILE  one input's file (repeat: --data x=IMG --data y=LBL);\n"
+	 "                     labels are read too, as the eval program reads them.\n"
+	 "                     Default: the recipe's test split\n"
+	 "  --data-format F    the files' format (default: the recipe's data.format)\n"
+	 "  -o, --output OUT   OUT.npy writes OUT-logits.npy and OUT-classes.npy; any\n"
+	 "                     other name one safetensors file (\"logits\", \"classes\")\n"
+	 "  --backend NAME     cpu (the default) or interp\n"
+	 "  --quiet            no summary lines\n"},
 	{"emit", cli_emit, "print an intermediate stage of the compilation",
 	 "usage: samc emit --stage=STAGE [--set key=value ...] [--dtype f32|f64] model.lua\n"
 	 "\n"

@@ -144,3 +144,19 @@ int pass_eval_rewrite(ir_graph *g, ir_node *loss, const ir_named *metrics, int n
 			return -1;
 	return 0;
 }
+
+int pass_eval_keep_logits(ir_graph *g, ir_node *loss)
+{
+	ir_node *ce = loss->op == IR_OP_CROSS_ENTROPY ? loss : NULL;
+	for (int i = 0; !ce && i < g->nnodes; i++)
+		if (g->nodes[i]->op == IR_OP_CROSS_ENTROPY)
+			ce = g->nodes[i];
+	if (!ce) {
+		ir_error(g, loss->loc, "predict: the loss has no cross_entropy whose logits to write");
+		return -1;
+	}
+	ir_node *logits = ce->in[0];
+	g->cur = ce->loc;
+	ir_node *st = ir_state(g, PASS_STATE_LOGITS, logits->dtype, logits->shape);
+	return st && ir_assign(g, st, logits) ? 0 : -1;
+}

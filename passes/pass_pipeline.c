@@ -143,6 +143,8 @@ static int run_eval(pass_ctx *c, char *err, size_t errlen)
 {
 	if (pass_eval_rewrite(c->prog.g, c->loss, c->metrics, c->m->nmetrics, c->prog.outs) != 0)
 		return graph_err(c, err, errlen);
+	if (c->opt && c->opt->eval_logits && pass_eval_keep_logits(c->prog.g, c->loss) != 0)
+		return graph_err(c, err, errlen);
 	return 0;
 }
 

@@ -37,6 +37,8 @@ typedef struct {
 #define PASS_INPUT_LR RT_SCALAR_LR
 #define PASS_INPUT_STEP RT_SCALAR_STEP
 #define PASS_INPUT_MASK "eval.mask"
+/* The eval program's logits, [batch, classes], with pass_options.eval_logits. */
+#define PASS_STATE_LOGITS "eval.logits"
 /* Adam/AdamW only: lr / (1 - beta1^t) and sqrt(1 - beta2^t), see rt_step_scalars */
 #define PASS_INPUT_ADAM_STEP_SIZE RT_SCALAR_ADAM_STEP_SIZE
 #define PASS_INPUT_ADAM_BC2_SQRT RT_SCALAR_ADAM_BC2_SQRT
@@ -57,5 +59,8 @@ void pass_programs_free(pass_programs *p);
 /* Forward graph for evaluation (pass_eval.c). */
 int pass_eval_rewrite(ir_graph *g, ir_node *loss, const ir_named *metrics, int nmetrics,
                       ir_node **outs);
+/* Assigns the logits of the loss's cross_entropy to the state
+ * PASS_STATE_LOGITS, so the eval program writes them (samc predict). */
+int pass_eval_keep_logits(ir_graph *g, ir_node *loss);
 
 #endif

@@ -53,6 +53,7 @@ typedef struct {
 	FILE *log;         /* debug output; NULL = stderr */
 	const char *stop;  /* stop after the row of this name (emit); NULL = run all */
 	const char *label; /* what the log calls the program; NULL = its kind */
+	int eval_logits;   /* eval: also write the loss's logits to PASS_STATE_LOGITS (predict) */
 } pass_options;
 
 /* "sam step", "eval step"...: how SAMC_DEBUG names a program. */

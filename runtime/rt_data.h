@@ -39,6 +39,8 @@ int rt_cifar_read(const char *const *paths, int npaths, int cifar100, int labels
 /* NumPy .npy file (versions 1.0 to 3.0; <f4, <f8, |u1, <i4, <i8; C order):
  * a tensor of the file's dtype and shape. */
 int rt_npy_read(const char *path, rt_tensor *out, rt_err *err);
+/* Writes t (F32, F64, I32, I64) as a version 1.0 .npy file, C order. */
+int rt_npy_write(const char *path, const rt_tensor *t, rt_err *err);
 
 /* Checks that a label tensor's values are integers in [0, nclasses);
  * names `path` and the first offending index otherwise. */

@@ -6,6 +6,7 @@
 #   e2e_resume_bn_{interp,cpu}  the same for a batch_norm model (running statistics)
 #   e2e_bn_state_dict      its checkpoint in torch.nn: load_state_dict(strict=True), same eval
 #   e2e_export_state_dict  samc export's weights in torch.nn, same eval; its errors
+#   e2e_predict            samc predict == the eval program (test accuracy exactly); its errors
 #   e2e_periodic_ckpt      checkpoint.every_steps; SIGKILL + resume == uninterrupted
 #   e2e_best_ckpt          checkpoint.monitor/mode/keep: the best epochs' files, resumed too
 #   e2e_resume_dropout_*   the same with dropout: the masks resume too
@@ -77,6 +78,8 @@ add_test(NAME e2e_export_state_dict COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/export_st
          $<TARGET_FILE:samc>)
 set_tests_properties(e2e_export_state_dict PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
                      LABELS "e2e;torch")
+add_test(NAME e2e_predict COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/predict.py $<TARGET_FILE:samc>)
+set_tests_properties(e2e_predict PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS "e2e")
 # dropout's masks across a stop and resume (a function of seed, step and layer)
 foreach(_backend interp cpu)
   add_test(NAME e2e_resume_dropout_${_backend}
