@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 
 #include "fe_recipe.h"
+#include "fe_recipe_read.h"
 #include "fe_sandbox.h"
 #include "rt_recipe_schema.h"
 
@@ -87,8 +88,7 @@ static int fe_bool(lua_State *L, int t, const char *pre, const char *key, int df
 }
 
 /* The string t[key] copied into the graph's arena, or dflt. */
-static const char *fe_str(lua_State *L, int t, const char *pre, const char *key,
-                          const char *dflt)
+const char *fe_str(lua_State *L, int t, const char *pre, const char *key, const char *dflt)
 {
 	const char *v = dflt;
 	int ty = fe_get(L, t, key);
@@ -160,7 +160,7 @@ static void fe_read_channels(lua_State *L, int t, const rt_key *k, const char *p
 			fe_recipe_error(L, "%s", msg);
 }
 
-static int fe_read_key(lua_State *L, int t, rt_recipe *r, const char *path)
+int fe_read_key(lua_State *L, int t, rt_recipe *r, const char *path)
 {
 	const rt_key *k = fe_key(path);
 	if (!k)
@@ -200,7 +200,7 @@ static int fe_read_key(lua_State *L, int t, rt_recipe *r, const char *path)
 
 /* An enum or string key with choices: its index, or the recipe error
  * "unknown <what> 'x' (known: a, b, c)". */
-static int fe_choice(lua_State *L, const char *path, const char *what, const char *v)
+int fe_choice(lua_State *L, const char *path, const char *what, const char *v)
 {
 	const rt_key *k = fe_key(path);
 	int c = k ? rt_recipe_key_choice(k, v) : -1;
@@ -540,19 +540,7 @@ static void fe_read_checkpoint(lua_State *L, int t, rt_recipe *r, const ir_model
 			                mode ? "mode" : "keep");
 		return;
 	}
-	const char *v = r->ckpt_monitor, *name = strchr(v, '.');
-	int split_ok = name && ((name - v == 5 && !strncmp(v, "train", 5)) ||
-	                        (name - v == 4 && !strncmp(v, "test", 4)));
-	int known = split_ok && !strcmp(name + 1, "loss");
-	for (int i = 0; split_ok && i < m->nmetrics; i++)
-		known |= !strcmp(name + 1, m->metrics[i].name);
-	if (!known) {
-		char list[512] = "loss";
-		for (int i = 0; i < m->nmetrics; i++)
-			snprintf(list + strlen(list), sizeof list - strlen(list), ", %s", m->metrics[i].name);
-		fe_recipe_error(L, "checkpoint.monitor '%s' is not a metric of the run: expected "
-		                "\"train.NAME\" or \"test.NAME\" with NAME one of %s", v, list);
-	}
+	fe_check_monitor(L, "checkpoint.monitor", r->ckpt_monitor, m);
 }
 
 void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
@@ -595,5 +583,8 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 
 	if (fe_subtable(L, t, "", "checkpoint"))
 		fe_read_checkpoint(L, lua_gettop(L), r, m);
+	lua_pop(L, 1);
+	if (fe_subtable(L, t, "", "early_stopping"))
+		fe_read_early_stopping(L, lua_gettop(L), r, m);
 	lua_pop(L, 1);
 }

@@ -106,6 +106,10 @@ int rt_ckpt_write(const char *path, const rt_store *st, const rt_ckpt_info *info
 		rt_meta_set(&meta, "best", info->best);
 		nmeta++;
 	}
+	if (info->early[0]) {
+		rt_meta_set(&meta, "early_stopping", info->early);
+		nmeta++;
+	}
 	if (meta.n != nmeta) {
 		rt_errf(err, "%s: out of memory for the checkpoint metadata", path);
 		goto out;
@@ -231,6 +235,8 @@ int rt_ckpt_read(const char *path, rt_store *st, const char *expect_hash, rt_ckp
 	snprintf(in.epoch_sums, sizeof in.epoch_sums, "%s", sums ? sums : "");
 	const char *best = rt_meta_get(&meta, "best");
 	snprintf(in.best, sizeof in.best, "%s", best ? best : "");
+	const char *early = rt_meta_get(&meta, "early_stopping");
+	snprintf(in.early, sizeof in.early, "%s", early ? early : "");
 	for (int i = 0; i < st->n; i++) {
 		rt_store_buf *b = &st->buf[i];
 		if (saved_role(b->slot.role) &&

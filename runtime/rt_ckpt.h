@@ -17,6 +17,8 @@
  *     best            only with checkpoint.monitor: {"monitor": "test.accuracy",
  *                     "mode": "max", "kept": [[epoch, value], ...]}, the best
  *                     checkpoints kept so far (best-epoch-N.safetensors)
+ *     early_stopping  only with early_stopping.monitor: {"monitor": "test.loss",
+ *                     "mode": "min", "best": value, "best_epoch": N, "wait": N}
  *     program_hash    identity of the compiled model
  *     checksum        "fnv1a64:<hex>" over every tensor (see rt_ckpt.c)
  *
@@ -44,6 +46,7 @@ typedef struct {
 	int64_t epochs;       /* planned; 0 where not recorded */
 	char epoch_sums[1024]; /* mid-epoch: the epoch's running sums (JSON), else "" */
 	char best[1024];       /* with checkpoint.monitor: the best checkpoints (JSON), else "" */
+	char early[256];       /* with early_stopping: its state (JSON), else "" */
 	char program_hash[128];
 } rt_ckpt_info;
 

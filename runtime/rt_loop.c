@@ -280,6 +280,8 @@ static int train_loop(train_run *R, rt_err *err)
 	if (!R->eval && !R->o->quiet)
 		fprintf(R->prog.out, "no test set (the recipe's data has no 'test'): nothing is "
 		        "evaluated\n");
+	if (rt_run_early_stopped(R)) /* resumed where early stopping ended the run */
+		stop = R->start_epoch;
 	for (int e = R->start_epoch; e < stop; e++) {
 		int rc = run_epoch(R, e, e == R->start_epoch ? R->start_batch : 0, R->train_m, err);
 		if (rc < 0)
@@ -295,9 +297,18 @@ static int train_loop(train_run *R, rt_err *err)
 			.has_test = R->eval != NULL, .samples_per_s = R->epoch_sps,
 			.seconds = R->epoch_seconds};
 		rt_progress_epoch(&R->prog, &ei);
+		int early = rt_run_early_update(R, e + 1);
 		if (rt_run_write_ckpt(R, e + 1, 0, err))
 			return -1;
+		if (early)
+			break;
 	}
+	if (rt_run_early_stopped(R) && !R->o->quiet)
+		fprintf(R->prog.out, "early stopping at epoch %d: %s has not improved by more than "
+		        "%g for %d epoch%s; best %.6g at epoch %d\n", R->epochs_done > R->start_epoch
+		        ? R->epochs_done : R->start_epoch, R->o->recipe->es_monitor,
+		        R->o->recipe->es_min_delta, R->es_wait, R->es_wait == 1 ? "" : "s", R->es_best,
+		        R->es_best_epoch);
 	/* Resumed at or past the end: report the checkpoint's test metrics. */
 	if (R->start_epoch >= stop && rt_evaluate(R, R->test_m, err))
 		return -1;
@@ -394,6 +405,8 @@ int rt_train(const rt_train_opts *o, rt_exec *train_sam, rt_exec *train_base, rt
 	int rc = setup(&R, err);
 	if (!rc)
 		rc = rt_run_best_setup(&R, err);
+	if (!rc)
+		rc = rt_run_early_setup(&R, err);
 	rt_run_catch_signals(&R);
 	if (!rc && o->resume_path)
 		rc = rt_run_resume(&R, err);

@@ -117,7 +117,8 @@ int rt_run_write_ckpt(train_run *R, int epochs_done, int mid_epoch, rt_err *err)
 	int entered = 0, evicted = 0;
 	if (!mid_epoch)
 		rt_run_best_rank(R, epochs_done, &entered, &evicted);
-	if (rt_run_best_json(R, info.best, sizeof info.best, err))
+	if (rt_run_best_json(R, info.best, sizeof info.best, err) ||
+	    rt_run_early_json(R, info.early, sizeof info.early, err))
 		return -1;
 	char path[4096];
 	if (entered) {
@@ -178,7 +179,8 @@ int rt_run_resume(train_run *R, rt_err *err)
 		               " per epoch (were the data, batch size or drop_last changed?)",
 		               path, in.step, in.epoch, in.batch_size, R->nb, R->batch);
 	if ((into > 0 && read_sums(R, path, in.epoch_sums, err)) ||
-	    rt_run_best_resume(R, path, in.best, err))
+	    rt_run_best_resume(R, path, in.best, err) ||
+	    rt_run_early_resume(R, path, in.early, err))
 		return -1;
 	R->start_epoch = (int)in.epoch;
 	R->start_batch = into;

@@ -101,6 +101,10 @@ typedef struct {
 	const char *ckpt_monitor; /* checkpoint.monitor: "test.accuracy", ...; NULL: none */
 	int ckpt_mode;        /* checkpoint.mode: RT_CKPT_MIN or RT_CKPT_MAX */
 	int ckpt_best;        /* checkpoint.keep: best checkpoints kept */
+	const char *es_monitor; /* early_stopping.monitor: as ckpt_monitor; NULL: none */
+	int es_mode;          /* early_stopping.mode: RT_CKPT_MIN or RT_CKPT_MAX */
+	int es_patience;      /* early_stopping.patience: epochs without improvement */
+	double es_min_delta;  /* early_stopping.min_delta: the least change that improves */
 } rt_recipe;
 
 /* Learning rate at optimizer step t (0-based) of a run of `total` steps. */

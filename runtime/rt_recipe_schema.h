@@ -116,7 +116,12 @@ enum {
 	F("checkpoint.every_steps", INT, ckpt_every, 0, 0, INT_MAX, RT_KEY_RUN, NULL) \
 	F("checkpoint.monitor", STRING, ckpt_monitor, 0, 0, 0, 0, NULL) \
 	F("checkpoint.mode", ENUM, ckpt_mode, RT_CKPT_MIN, 0, 0, RT_KEY_RUN, "min|max") \
-	F("checkpoint.keep", INT, ckpt_best, 1, 1, RT_CKPT_MAX_BEST, RT_KEY_RUN, NULL)
+	F("checkpoint.keep", INT, ckpt_best, 1, 1, RT_CKPT_MAX_BEST, RT_KEY_RUN, NULL) \
+	N("early_stopping", TABLE, TABLE, 0, 0, 0, RT_KEY_RUN) \
+	F("early_stopping.monitor", STRING, es_monitor, 0, 0, 0, 0, NULL) \
+	F("early_stopping.mode", ENUM, es_mode, RT_CKPT_MIN, 0, 0, RT_KEY_RUN, "min|max") \
+	F("early_stopping.patience", INT, es_patience, 3, 1, INT_MAX, RT_KEY_RUN, NULL) \
+	F("early_stopping.min_delta", NUMBER, es_min_delta, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL)
 /* clang-format on */
 
 typedef struct {

@@ -42,6 +42,9 @@ typedef struct {
 	int nbest;                    /* the best epochs so far, best first */
 	int best_epoch[RT_CKPT_MAX_BEST + 1];
 	double best_val[RT_CKPT_MAX_BEST + 1];
+	int es_m, es_test;            /* early_stopping.monitor: metric index (-1: none), test or train */
+	int es_best_epoch, es_wait;   /* the best epoch so far (0: none), epochs since */
+	double es_best;               /* its value */
 	int signal;                   /* SIGINT or SIGTERM that stopped the run, else 0 */
 	struct sigaction old_int, old_term; /* handlers before rt_train's */
 } train_run;
@@ -62,6 +65,14 @@ int rt_run_best_setup(train_run *R, rt_err *err);
 int rt_run_best_rank(train_run *R, int epoch, int *entered, int *evicted);
 int rt_run_best_json(const train_run *R, char *out, size_t len, rt_err *err);
 int rt_run_best_resume(train_run *R, const char *path, const char *json, rt_err *err);
+/* Early stopping (rt_loop_early.c). setup: early_stopping.monitor against
+ * the run's metrics; update: the epoch just evaluated, 1 when the run stops
+ * there; json/resume: its state in a checkpoint's metadata. */
+int rt_run_early_setup(train_run *R, rt_err *err);
+int rt_run_early_update(train_run *R, int epoch);
+int rt_run_early_stopped(const train_run *R);
+int rt_run_early_json(const train_run *R, char *out, size_t len, rt_err *err);
+int rt_run_early_resume(train_run *R, const char *path, const char *json, rt_err *err);
 /* SIGINT and SIGTERM, while rt_train runs, ask it to stop after the step in
  * progress; a second one ends the process as usual. */
 void rt_run_catch_signals(train_run *R);

@@ -1,0 +1,26 @@
+/*
+ * fe_recipe_read.h - the recipe readers fe_recipe.c shares with the files
+ * that read one part of the recipe each (fe_recipe_early.c). Each raises a
+ * recipe error naming the model file and line on a bad value.
+ */
+#ifndef SAMC_FE_RECIPE_READ_H
+#define SAMC_FE_RECIPE_READ_H
+
+#include <lua.h>
+
+#include "ir_model.h"
+
+/* The string t[key] copied into the graph's arena, or dflt. */
+const char *fe_str(lua_State *L, int t, const char *pre, const char *key, const char *dflt);
+/* Reads t[last part of path] into its field of r, checked against the
+ * schema; returns 1 when the key was given. */
+int fe_read_key(lua_State *L, int t, rt_recipe *r, const char *path);
+/* An enum key's choice: its index, or "unknown <what> 'x' (known: ...)". */
+int fe_choice(lua_State *L, const char *path, const char *what, const char *v);
+/* A monitored value "train.NAME" or "test.NAME", NAME "loss" or one of m's
+ * metrics; else "<key> 'v' is not a metric of the run: ...". */
+void fe_check_monitor(lua_State *L, const char *key, const char *v, const ir_model *m);
+/* early_stopping = {monitor, mode, patience, min_delta} at t. */
+void fe_read_early_stopping(lua_State *L, int t, rt_recipe *r, const ir_model *m);
+
+#endif
