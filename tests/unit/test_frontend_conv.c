@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fe_model.h"
+#include "test_model.h"
 #include "ir_conv.h"
 
 static const char *const HEAD =
@@ -25,13 +26,7 @@ static const char *const HEAD =
 
 static const char *write_model(const char *name, const char *tail)
 {
-	static char path[1024];
-	snprintf(path, sizeof path, "%s/test_frontend_conv_%s.lua", SAMC_BINARY_DIR, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fprintf(f, "%s%s\n", HEAD, tail);
-	fclose(f);
-	return path;
+	return test_write_model("test_frontend_conv", name, HEAD, tail);
 }
 
 static const ir_node *param(const ir_model *m, const char *name, int64_t d0, int64_t d1,

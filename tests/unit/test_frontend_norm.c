@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fe_model.h"
+#include "test_model.h"
 
 static const char *const HEAD =
 	"local B = batch_size(4)\n"
@@ -27,13 +28,7 @@ static const char *const TAIL =
 
 static const char *write_model(const char *name, const char *body)
 {
-	static char path[1024];
-	snprintf(path, sizeof path, "%s/test_frontend_norm_%s.lua", SAMC_BINARY_DIR, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fprintf(f, "%s%s\n", HEAD, body);
-	fclose(f);
-	return path;
+	return test_write_model("test_frontend_norm", name, HEAD, body);
 }
 
 static const ir_node *leaf(const ir_model *m, ir_op op, const char *name, int rank,

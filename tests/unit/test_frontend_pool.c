@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fe_model.h"
+#include "test_model.h"
 
 static const char *const HEAD =
 	"local B = batch_size(4)\n"
@@ -22,13 +23,7 @@ static const char *const HEAD =
 
 static const char *write_model(const char *name, const char *tail)
 {
-	static char path[1024];
-	snprintf(path, sizeof path, "%s/test_frontend_pool_%s.lua", SAMC_BINARY_DIR, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fprintf(f, "%s%s\n", HEAD, tail);
-	fclose(f);
-	return path;
+	return test_write_model("test_frontend_pool", name, HEAD, tail);
 }
 
 /* The last node of op in the model's graph. */
