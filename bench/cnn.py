@@ -18,24 +18,19 @@ import argparse
 import datetime
 import json
 import os
-import statistics
 import subprocess
 import sys
+
+from run import TORCH_ENVS, cpu_model, med  # bench/run.py: the same settings and helpers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PYTHON = "/usr/bin/python3"  # Debian's, the one that imports torch
 MODEL = "examples/fashion_cnn.lua"  # run at batch 128 (--batch)
 BATCH = 128
-TORCH_ENVS = {"OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
-              "GOMP_SPINCOUNT=1000": {"GOMP_SPINCOUNT": "1000"}}
 
 
-def med(v):
-    return statistics.median(v) if v else float("nan")
-
-
-def spread(v):
+def spread(v):  # one decimal: CNN steps are tens of milliseconds
     return f"{min(v):.1f}-{max(v):.1f}" if v else "-"
 
 
@@ -178,16 +173,6 @@ def summarize(log, a, started, load0, load1):
         L.append(f"| {name} | {v:.2f} | {'yes' if ok else 'no'} |")
     return "\n".join(L) + "\n"
 
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 if __name__ == "__main__":
