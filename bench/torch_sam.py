@@ -6,6 +6,7 @@ second_step restores them and calls the base optimizer). Times base and SAM step
 samc_bench steps, and prints JSON lines.
 
 Run with Debian's interpreter: /usr/bin/python3 bench/torch_sam.py --model small
+(`--device cuda` on a GPU: bench/gpu_torch.py, scripts/gpu-check.sh).
 Threads and OpenMP waiting are set by the caller's environment (run.py).
 """
 
@@ -115,20 +116,25 @@ def main():
     ap.add_argument("--blocks", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--foreach", action="store_true", help="torch.optim.SGD(foreach=True)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (bench/gpu_torch.py)")
+    ap.add_argument("--batch", type=int, default=BATCH)
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    # a GPU runs asynchronously: a phase's time is only known after a sync
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
-    shape = (BATCH, 1, 28, 28) if a.model == "cnn" else (BATCH, 784)
-    xs = [torch.randn(*shape, generator=gen) for _ in range(8)]
-    ys = [torch.randint(0, 10, (BATCH,), generator=gen) for _ in range(8)]
+    shape = (a.batch, 1, 28, 28) if a.model == "cnn" else (a.batch, 784)
+    xs = [torch.randn(*shape, generator=gen).to(dev) for _ in range(8)]
+    ys = [torch.randint(0, 10, (a.batch,), generator=gen).to(dev) for _ in range(8)]
 
-    base_model = make_model(a.model)
+    base_model = make_model(a.model).to(dev)
     wd = WEIGHT_DECAY.get(a.model, 0)
     base_opt = torch.optim.SGD(base_model.parameters(), lr=LR, momentum=MOMENTUM,
                                weight_decay=wd, foreach=a.foreach)
-    sam_model = make_model(a.model)
+    sam_model = make_model(a.model).to(dev)
     sam_opt = SAM(sam_model.parameters(), torch.optim.SGD, rho=RHO, lr=LR,
                   momentum=MOMENTUM, weight_decay=wd, foreach=a.foreach)
 
@@ -147,14 +153,18 @@ def main():
         t0 = time.perf_counter()
         loss = F.cross_entropy(sam_model(x), y)
         loss.backward()
+        sync()
         t1 = time.perf_counter()
         sam_opt.first_step(zero_grad=True)
+        sync()
         t2 = time.perf_counter()
         bypass_bn(sam_model, True)
         F.cross_entropy(sam_model(x), y).backward()
         bypass_bn(sam_model, False)
+        sync()
         t3 = time.perf_counter()
         sam_opt.second_step(zero_grad=True)
+        sync()
         t4 = time.perf_counter()
         return loss.item(), (t1 - t0, t2 - t1, t3 - t2, t4 - t3)
 
