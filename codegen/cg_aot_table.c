@@ -126,7 +126,7 @@ static void write_kernels(FILE *f, int step, const char *s, const rt_prog *p)
 		str(f, k->fail_msg);
 		fputs(", .fail_input = ", f);
 		str(f, k->fail_input);
-		fputs("},\n", f);
+		fprintf(f, ",\n\t .cu_grid = %lld, .cu_block = %d},\n", (long long)k->cu_grid, k->cu_block);
 		a += k->nargs;
 	}
 	fprintf(f, "\t{0}\n};\n");

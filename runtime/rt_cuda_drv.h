@@ -66,6 +66,8 @@ typedef unsigned long long rt_cu_deviceptr;
 	  (void *dst, rt_cu_deviceptr src, size_t n))                                                  \
 	X(cuMemcpyDtoD, "cuMemcpyDtoD_v2", rt_cu_result,                                               \
 	  (rt_cu_deviceptr dst, rt_cu_deviceptr src, size_t n))                                        \
+	X(cuMemsetD8, "cuMemsetD8_v2", rt_cu_result,                                                   \
+	  (rt_cu_deviceptr dst, unsigned char v, size_t n))                                            \
 	X(cuModuleLoadData, "cuModuleLoadData", rt_cu_result, (rt_cu_module * m, const void *image))   \
 	X(cuModuleUnload, "cuModuleUnload", rt_cu_result, (rt_cu_module m))                            \
 	X(cuModuleGetFunction, "cuModuleGetFunction", rt_cu_result,                                    \

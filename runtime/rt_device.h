@@ -78,6 +78,9 @@ struct rt_device {
 	 * (every "host" device); otherwise only a device itself does */
 	const char *memory;
 	void *self;
+	/* 1: the device finds loop kernels by name in code of its own (a
+	 * CUDA module), so a table's kernels need no host function `fn` */
+	int named_kernels;
 
 	int (*alloc)(rt_device *d, size_t bytes, void **out, rt_err *err);
 	void (*free)(rt_device *d, void *buf);

@@ -52,6 +52,11 @@ typedef struct {
 	const char *fail_where; /* "model.lua:12: cross_entropy" */
 	const char *fail_msg;
 	const char *fail_input;
+	/* CUDA (rt_dev_cuda.h): a loop kernel runs as `name` in the device's
+	 * module, cu_grid blocks of cu_block threads (cg_cuda_kernel's
+	 * launch); 0 in a table for the CPU */
+	int64_t cu_grid;
+	int cu_block;
 } rt_prog_kernel;
 
 typedef struct {

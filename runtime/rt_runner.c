@@ -160,7 +160,7 @@ static int check(const rt_prog *p, const rt_device *d, rt_err *err)
 		if (!d->supports(d, k->kind) || (k->kind == RT_K_CONV && !d->conv))
 			return rt_errf(err, "%s: kernel %d (%s) is of a kind this device does not run", dn, i,
 			               k->name ? k->name : "?");
-		if (!rt_kkind_is_call(k->kind) && !k->fn)
+		if (!rt_kkind_is_call(k->kind) && !k->fn && !d->named_kernels)
 			return rt_errf(err, "%s: kernel %d (%s) has no compiled function", dn, i,
 			               k->name ? k->name : "?");
 		if (k->kind == RT_K_GEMM && k->nargs != 3)

@@ -1,0 +1,326 @@
+/*
+ * rt_dev_cuda.c - the CUDA device (see rt_dev_cuda.h).
+ */
+#include "rt_dev_cuda.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_cuda_blas.h"
+
+typedef struct {
+	rt_device d;
+	rt_cuda_drv drv;
+	rt_cu_device dev;
+	int ordinal;
+	rt_cu_context ctx; /* the GPU's primary context, retained */
+	rt_cu_module mod;  /* the loop kernels, or NULL */
+	rt_cuda_blas blas; /* open once a schedule has a GEMM */
+	char blas_path[256];
+	char memory[32];   /* "cuda:0" */
+} cuda_dev;
+
+/* A schedule's loop kernels resolved once (run's plan). */
+typedef struct {
+	rt_cu_function *fn; /* per kernel; NULL for library calls */
+} cuda_plan;
+
+static const char cuda_name[] = "cuda";
+
+static int cu_fail(cuda_dev *c, rt_cu_result r, const char *what, rt_err *err)
+{
+	char s[256];
+	return rt_errf(err, "cuda: %s failed: error %d, %s", what, r,
+	               rt_cuda_drv_errstr(&c->drv, r, s, sizeof s));
+}
+
+#define CU(c, call, what, err)                                                                     \
+	do {                                                                                           \
+		rt_cu_result r_ = (call);                                                                  \
+		if (r_ != RT_CU_SUCCESS)                                                                   \
+			return cu_fail((c), r_, (what), (err));                                                \
+	} while (0)
+
+static rt_cu_deviceptr dptr(const void *p)
+{
+	return (rt_cu_deviceptr)(uintptr_t)p;
+}
+
+static int cuda_alloc(rt_device *d, size_t bytes, void **out, rt_err *err)
+{
+	cuda_dev *c = d->self;
+	rt_cu_deviceptr p = 0;
+	size_t n = (bytes + 255) / 256 * 256; /* 0 bytes still gets an address */
+	if (n == 0)
+		n = 256;
+	rt_cu_result r = c->drv.cuMemAlloc(&p, n);
+	if (r != RT_CU_SUCCESS) {
+		char what[96];
+		snprintf(what, sizeof what, "cuMemAlloc of %zu bytes", bytes);
+		return cu_fail(c, r, what, err);
+	}
+	if ((r = c->drv.cuMemsetD8(p, 0, n)) != RT_CU_SUCCESS) {
+		c->drv.cuMemFree(p);
+		return cu_fail(c, r, "cuMemsetD8", err);
+	}
+	*out = (void *)(uintptr_t)p;
+	return 0;
+}
+
+static void cuda_free(rt_device *d, void *buf)
+{
+	cuda_dev *c = d->self;
+	if (buf)
+		c->drv.cuMemFree(dptr(buf));
+}
+
+static int cuda_upload(rt_device *d, void *dst, const void *src, size_t bytes, rt_err *err)
+{
+	cuda_dev *c = d->self;
+	if (bytes)
+		CU(c, c->drv.cuMemcpyHtoD(dptr(dst), src, bytes), "cuMemcpyHtoD", err);
+	return 0;
+}
+
+static int cuda_download(rt_device *d, void *dst, const void *src, size_t bytes, rt_err *err)
+{
+	cuda_dev *c = d->self;
+	if (bytes)
+		CU(c, c->drv.cuMemcpyDtoH(dst, dptr(src), bytes), "cuMemcpyDtoH", err);
+	return 0;
+}
+
+static int cuda_copy(rt_device *d, void *dst, const void *src, size_t bytes, rt_err *err)
+{
+	cuda_dev *c = d->self;
+	if (bytes && dst != src)
+		CU(c, c->drv.cuMemcpyDtoD(dptr(dst), dptr(src), bytes), "cuMemcpyDtoD", err);
+	return 0;
+}
+
+static int cuda_supports(const rt_device *d, rt_kkind kind)
+{
+	(void)d;
+	return kind != RT_K_CONV;
+}
+
+static int launch_fn(cuda_dev *c, rt_cu_function f, const rt_prog_kernel *k, void **args,
+                     void *err_word, rt_err *err)
+{
+	if (k->cu_block < 1 || k->cu_block > 1024 || k->cu_grid < 1 || k->cu_grid > INT32_MAX)
+		return rt_errf(err, "cuda: kernel %s has no CUDA launch (grid %lld, block %d): a table "
+		               "compiled for another device", k->name ? k->name : "?",
+		               (long long)k->cu_grid, k->cu_block);
+	/* the parameters: each buffer's device address, then the error word's */
+	void *params[k->nargs + 1];
+	for (int j = 0; j < k->nargs; j++)
+		params[j] = &args[j];
+	params[k->nargs] = &err_word;
+	rt_cu_result r = c->drv.cuLaunchKernel(f, (unsigned)k->cu_grid, 1, 1, (unsigned)k->cu_block,
+	                                       1, 1, 0, NULL, params, NULL);
+	if (r != RT_CU_SUCCESS) {
+		char what[160];
+		snprintf(what, sizeof what, "launching %s (%lld blocks of %d)", k->name,
+		         (long long)k->cu_grid, k->cu_block);
+		return cu_fail(c, r, what, err);
+	}
+	return 0;
+}
+
+static int find_fn(cuda_dev *c, const rt_prog_kernel *k, rt_cu_function *f, rt_err *err)
+{
+	if (!c->mod)
+		return rt_errf(err, "cuda: kernel %s: the device has no module loaded",
+		               k->name ? k->name : "?");
+	rt_cu_result r = c->drv.cuModuleGetFunction(f, c->mod, k->name ? k->name : "");
+	if (r != RT_CU_SUCCESS) {
+		char what[160];
+		snprintf(what, sizeof what, "finding kernel %s in the module", k->name ? k->name : "?");
+		return cu_fail(c, r, what, err);
+	}
+	return 0;
+}
+
+static int cuda_launch(rt_device *d, const rt_prog_kernel *k, void **args, void *err_word,
+                       rt_err *err)
+{
+	cuda_dev *c = d->self;
+	rt_cu_function f;
+	if (find_fn(c, k, &f, err))
+		return -1;
+	return launch_fn(c, f, k, args, err_word, err);
+}
+
+static int need_blas(cuda_dev *c, rt_err *err)
+{
+	if (c->blas.lib)
+		return 0;
+	return rt_cuda_blas_open(&c->blas, c->blas_path[0] ? c->blas_path : NULL, err);
+}
+
+static int cuda_gemm(rt_device *d, const rt_prog_kernel *k, void **args, rt_err *err)
+{
+	cuda_dev *c = d->self;
+	if (need_blas(c, err))
+		return -1;
+	return rt_cuda_blas_gemm(&c->blas, k->ta, k->tb, k->f64, k->m, k->n, k->k, k->batch, args[0],
+	                         args[1], args[2], err);
+}
+
+static int cuda_sync(rt_device *d, rt_err *err)
+{
+	cuda_dev *c = d->self;
+	CU(c, c->drv.cuCtxSynchronize(), "cuCtxSynchronize", err);
+	return 0;
+}
+
+static void cuda_plan_free(rt_device *d, void *plan)
+{
+	(void)d;
+	cuda_plan *p = plan;
+	if (p) {
+		free(p->fn);
+		free(p);
+	}
+}
+
+static int cuda_plan_make(rt_device *d, const rt_prog *p, void **out, rt_err *err)
+{
+	cuda_dev *c = d->self;
+	cuda_plan *pl = calloc(1, sizeof *pl);
+	if (!pl || !(pl->fn = calloc((size_t)p->nkernels + 1, sizeof *pl->fn))) {
+		free(pl);
+		return rt_errf(err, "cuda: out of memory");
+	}
+	int gemms = 0;
+	for (int i = 0; i < p->nkernels; i++) {
+		const rt_prog_kernel *k = &p->kernels[i];
+		gemms += k->kind == RT_K_GEMM;
+		if (!rt_kkind_is_call(k->kind) && find_fn(c, k, &pl->fn[i], err)) {
+			cuda_plan_free(d, pl);
+			return -1;
+		}
+	}
+	if (gemms && need_blas(c, err)) {
+		cuda_plan_free(d, pl);
+		return -1;
+	}
+	*out = pl;
+	return 0;
+}
+
+static int cuda_run(rt_device *d, void *plan, const rt_dev_sched *s, rt_err *err)
+{
+	cuda_dev *c = d->self;
+	const cuda_plan *pl = plan;
+	const rt_prog *p = s->p;
+	for (int i = 0; i < p->nkernels; i++) {
+		const rt_prog_kernel *k = &p->kernels[i];
+		int rc = k->kind == RT_K_GEMM ? cuda_gemm(d, k, s->args[i], err)
+		                              : launch_fn(c, pl->fn[i], k, s->args[i], s->errs + 4 * i, err);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+static void cuda_release(rt_device *d)
+{
+	cuda_dev *c = d->self;
+	rt_cuda_blas_close(&c->blas);
+	if (c->mod)
+		c->drv.cuModuleUnload(c->mod);
+	if (c->ctx)
+		c->drv.cuDevicePrimaryCtxRelease(c->dev);
+	rt_cuda_drv_close(&c->drv);
+	free(c);
+}
+
+int rt_dev_is_cuda(const rt_device *d)
+{
+	return d && d->name == cuda_name;
+}
+
+rt_device *rt_dev_cuda_new(const rt_dev_cuda_opts *o, rt_err *err)
+{
+	rt_dev_cuda_opts def = {0};
+	if (!o)
+		o = &def;
+	cuda_dev *c = calloc(1, sizeof *c);
+	if (!c) {
+		rt_errf(err, "cuda: out of memory");
+		return NULL;
+	}
+	if (rt_cuda_drv_open(&c->drv, o->driver, err)) {
+		free(c);
+		return NULL;
+	}
+	rt_cu_result r;
+	if (o->ordinal < 0 || o->ordinal >= c->drv.ndevices) {
+		rt_errf(err, "cuda: no GPU %d: the driver sees %d", o->ordinal, c->drv.ndevices);
+		goto fail;
+	}
+	if ((r = c->drv.cuDeviceGet(&c->dev, o->ordinal)) != RT_CU_SUCCESS) {
+		cu_fail(c, r, "cuDeviceGet", err);
+		goto fail;
+	}
+	if ((r = c->drv.cuDevicePrimaryCtxRetain(&c->ctx, c->dev)) != RT_CU_SUCCESS) {
+		c->ctx = NULL;
+		cu_fail(c, r, "cuDevicePrimaryCtxRetain", err);
+		goto fail;
+	}
+	if ((r = c->drv.cuCtxSetCurrent(c->ctx)) != RT_CU_SUCCESS) {
+		cu_fail(c, r, "cuCtxSetCurrent", err);
+		goto fail;
+	}
+	c->ordinal = o->ordinal;
+	if (o->blas)
+		snprintf(c->blas_path, sizeof c->blas_path, "%s", o->blas);
+	/* one GPU's primary context is one address space for every device on it */
+	snprintf(c->memory, sizeof c->memory, "cuda:%d", o->ordinal);
+	c->d = (rt_device){.name = cuda_name, .memory = c->memory, .self = c, .named_kernels = 1,
+	                   .alloc = cuda_alloc, .free = cuda_free, .upload = cuda_upload,
+	                   .download = cuda_download, .copy = cuda_copy, .host_view = NULL,
+	                   .supports = cuda_supports, .launch = cuda_launch, .gemm = cuda_gemm,
+	                   .conv = NULL, .sync = cuda_sync, .plan = cuda_plan_make, .run = cuda_run,
+	                   .plan_free = cuda_plan_free, .release = cuda_release};
+	return &c->d;
+fail:
+	cuda_release(&(rt_device){.self = c});
+	return NULL;
+}
+
+int rt_dev_cuda_info(const rt_device *d, int *major, int *minor, char *desc, size_t len,
+                     rt_err *err)
+{
+	if (!rt_dev_is_cuda(d))
+		return rt_errf(err, "cuda: not a CUDA device");
+	cuda_dev *c = d->self;
+	CU(c, c->drv.cuDeviceGetAttribute(major, RT_CU_ATTR_CC_MAJOR, c->dev),
+	   "cuDeviceGetAttribute", err);
+	CU(c, c->drv.cuDeviceGetAttribute(minor, RT_CU_ATTR_CC_MINOR, c->dev),
+	   "cuDeviceGetAttribute", err);
+	if (desc)
+		return rt_cuda_drv_describe(&c->drv, c->ordinal, desc, len, err);
+	return 0;
+}
+
+int rt_dev_cuda_driver_version(const rt_device *d)
+{
+	return rt_dev_is_cuda(d) ? ((const cuda_dev *)d->self)->drv.driver_version : 0;
+}
+
+int rt_dev_cuda_load(rt_device *d, const void *image, rt_err *err)
+{
+	if (!rt_dev_is_cuda(d))
+		return rt_errf(err, "cuda: not a CUDA device");
+	cuda_dev *c = d->self;
+	rt_cu_module m;
+	CU(c, c->drv.cuModuleLoadData(&m, image), "cuModuleLoadData", err);
+	if (c->mod)
+		c->drv.cuModuleUnload(c->mod);
+	c->mod = m;
+	return 0;
+}

@@ -1,0 +1,52 @@
+/*
+ * rt_dev_cuda.h - the CUDA device (see rt_device.h) over the driver API
+ * opened with dlopen (rt_cuda_drv.h): device memory from cuMemAlloc
+ * (zeroed with cuMemsetD8), transfers through the driver's copies,
+ * host_view NULL (the runtime stages batches and uploads them), loop
+ * kernels from a module of PTX (rt_dev_cuda_load) found by their table
+ * names, GEMMs through cuBLAS (rt_cuda_blas.h, opened when a schedule
+ * first has one).
+ *
+ * Every device works in the primary context of its GPU and on the legacy
+ * default stream, so the devices of one run's execs (train, base, eval)
+ * address the same memory (their `memory` is "cuda:ORDINAL") and each one's
+ * work is ordered after the others'. A launch passes each argument's
+ * device address and then the error word's address as the kernel's
+ * parameters, over rt_prog_kernel's cu_grid blocks of cu_block threads.
+ * Convolutions (RT_K_CONV) are not run here: a CUDA step compiles them as
+ * generated kernels (cg_step_options.conv_loops).
+ */
+#ifndef SAMC_RT_DEV_CUDA_H
+#define SAMC_RT_DEV_CUDA_H
+
+#include "rt_cuda_drv.h"
+#include "rt_device.h"
+
+typedef struct {
+	const char *driver; /* the driver library; NULL: libcuda.so.1 */
+	const char *blas;   /* cuBLAS; NULL: libcublas.so.13 */
+	int ordinal;        /* which GPU */
+} rt_dev_cuda_opts;
+
+/* Opens the driver and GPU o->ordinal (o may be NULL: the defaults) and
+ * retains its primary context. NULL with a message naming the cause (no
+ * driver, no device, ...). */
+rt_device *rt_dev_cuda_new(const rt_dev_cuda_opts *o, rt_err *err);
+
+/* Whether d is a CUDA device. */
+int rt_dev_is_cuda(const rt_device *d);
+
+/* The GPU's compute capability (9.0: *major 9, *minor 0), and
+ * "NVIDIA H200 (sm_90, driver 13.0)" in desc (may be NULL). */
+int rt_dev_cuda_info(const rt_device *d, int *major, int *minor, char *desc, size_t len,
+                     rt_err *err);
+
+/* The driver's version (13000 for CUDA 13.0). */
+int rt_dev_cuda_driver_version(const rt_device *d);
+
+/* Loads a module (PTX text, NUL-terminated, or a CUBIN) with
+ * cuModuleLoadData; the device's loop kernels are its functions, found by
+ * rt_prog_kernel.name. A device holds one module (a second replaces it). */
+int rt_dev_cuda_load(rt_device *d, const void *image, rt_err *err);
+
+#endif
