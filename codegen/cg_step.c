@@ -74,6 +74,14 @@ static int fill_kernels(cg_step *s, char *err, size_t errlen)
 		const ir_node *lab = root->op == IR_OP_ONE_HOT ? root->in[0] : root->nin > 1 ? root->in[1] : NULL;
 		rk->fail_input = lab && lab->name ? lab->name : ir_embed_is(root->op) ? "indices" : "labels";
 	}
+	/* the CUDA rows: a loop kernel is its rendered function and launch */
+	for (int i = 0; s->cuda && i < s->cuda->nk; i++) {
+		const cg_cuda_kernel *ck = &s->cuda->k[i];
+		rt_prog_kernel *rk = &s->kernels[ck->kernel];
+		rk->name = ck->name;
+		rk->cu_grid = ck->grid;
+		rk->cu_block = ck->block;
+	}
 	s->desc.kernels = s->kernels;
 	s->desc.nkernels = prog->nk;
 	return 0;

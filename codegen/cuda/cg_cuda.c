@@ -447,6 +447,30 @@ static void call_table(FILE *o, const cg_program *prog, int ncall)
 	fputs(" */\n", o);
 }
 
+/* cuLaunchKernel's view of each kernel for a host stand-in of the driver
+ * (tests/cuda_standin): the grid, the block and the parameter array as a
+ * launch passes them (params[j] points at buffer j's device address, the
+ * last at the error word's). NVRTC never sees it. */
+static void host_launches(FILE *o, const cg_cuda_mod *m, const cg_program *prog)
+{
+	fputs("\n#ifdef SAMC_CUDA_HOST\n/* host launch entry points: cuLaunchKernel's grid, block and "
+	      "parameters */\n", o);
+	for (int i = 0; i < m->nk; i++) {
+		const cg_cuda_kernel *ck = &m->k[i];
+		const cg_kernel *k = &prog->k[ck->kernel];
+		fprintf(o, "static void %s_hthread(void **bufs, int *err)\n{\n\t%s(", ck->name, ck->name);
+		for (int j = 0; j < k->nargs; j++)
+			fprintf(o, "(%s *)bufs[%d], ", cgc_ctype(k->args[j].type), j);
+		fprintf(o, "err);\n}\n"
+		        "extern \"C\" void %s_hostlaunch(unsigned grid, unsigned block, void **params)\n{\n"
+		        "\tvoid *bufs[%d];\n\tfor (int j = 0; j < %d; j++)\n"
+		        "\t\tbufs[j] = *(void **)params[j];\n"
+		        "\tsamc_host_launch(grid, (int)block, %d, %s_hthread, bufs, *(int **)params[%d]);\n}\n",
+		        ck->name, k->nargs + 1, k->nargs, ck->barriers, ck->name, k->nargs);
+	}
+	fputs("#endif\n", o);
+}
+
 cg_cuda_mod *cg_cuda_render(const cg_program *prog, const char *prefix, char *err, size_t errlen)
 {
 	cg_cuda_mod *m = calloc(1, sizeof *m);
@@ -473,6 +497,8 @@ cg_cuda_mod *cg_cuda_render(const cg_program *prog, const char *prefix, char *er
 		m->nk += rc == 0;
 	}
 	call_table(c.o, prog, m->ncall);
+	if (rc == 0)
+		host_launches(c.o, m, prog);
 	fclose(c.o);
 	free(c.mkey);
 	free(c.mval);

@@ -117,6 +117,40 @@ static int compile(const cg_cuda_mod *m, const char *arch, int fast, cg_nvrtc_wh
 	return 0;
 }
 
+int cg_nvrtc_version(int *major, int *minor)
+{
+	if (nvrtcVersion(major, minor) != NVRTC_SUCCESS)
+		*major = *minor = 0;
+	return 0;
+}
+
+int cg_nvrtc_arch_for(int major, int minor, char *out, size_t len, char *err, size_t errlen)
+{
+	int n = 0, want = major * 10 + minor, best = 0;
+	int *archs = NULL;
+	if (nvrtcGetNumSupportedArchs(&n) != NVRTC_SUCCESS || n < 1 ||
+	    !(archs = calloc((size_t)n, sizeof *archs)) ||
+	    nvrtcGetSupportedArchs(archs) != NVRTC_SUCCESS) {
+		free(archs);
+		snprintf(err, errlen, "cuda: NVRTC cannot list the architectures it supports");
+		return -1;
+	}
+	/* the newest NVRTC knows that the GPU runs: PTX is forward compatible */
+	for (int i = 0; i < n; i++)
+		if (archs[i] <= want && archs[i] > best)
+			best = archs[i];
+	int oldest = archs[0];
+	free(archs);
+	if (!best) {
+		snprintf(err, errlen, "cuda: the GPU's compute capability %d.%d is older than any "
+		         "architecture this NVRTC compiles for (the oldest is compute_%d)", major, minor,
+		         oldest);
+		return -1;
+	}
+	snprintf(out, len, "compute_%d", best);
+	return 0;
+}
+
 int cg_nvrtc_compile(const cg_cuda_mod *m, const char *arch, cg_nvrtc_where_fn where, void *ctx,
                      char **ptx, size_t *len, char *err, size_t errlen)
 {
@@ -134,6 +168,20 @@ int cg_nvrtc_compile_fast(const cg_cuda_mod *m, const char *arch, char **ptx, si
 int cg_nvrtc_available(void)
 {
 	return 0;
+}
+
+int cg_nvrtc_version(int *major, int *minor)
+{
+	*major = *minor = 0;
+	return -1;
+}
+
+int cg_nvrtc_arch_for(int major, int minor, char *out, size_t len, char *err, size_t errlen)
+{
+	(void)major, (void)minor, (void)out, (void)len;
+	snprintf(err, errlen, "cuda: this samc was built without the CUDA toolkit (NVRTC); "
+	         "rebuild with it installed to compile CUDA C");
+	return -1;
 }
 
 int cg_nvrtc_compile(const cg_cuda_mod *m, const char *arch, cg_nvrtc_where_fn where, void *ctx,

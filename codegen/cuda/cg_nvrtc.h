@@ -24,6 +24,14 @@ int cg_nvrtc_arch_list(const char *spec, char (*out)[24], int max, char *err, si
 /* Whether this build can compile CUDA C (it found NVRTC). */
 int cg_nvrtc_available(void);
 
+/* NVRTC's version (13, 0): 0, or -1 (and 0.0) without the toolkit. */
+int cg_nvrtc_version(int *major, int *minor);
+
+/* The architecture to compile for a GPU of compute capability
+ * major.minor: the newest NVRTC supports at or below it ("compute_90"),
+ * into out. -1 with a message when there is none (or no NVRTC). */
+int cg_nvrtc_arch_for(int major, int minor, char *out, size_t len, char *err, size_t errlen);
+
 /* What names a kernel in a message: called with a kernel of m, returns
  * "model.lua:12: sum" or similar. */
 typedef const char *(*cg_nvrtc_where_fn)(void *ctx, const cg_cuda_kernel *k);
