@@ -1,6 +1,7 @@
 /* cli_backend.c - backend selection (see cli_backend.h). */
 #include "cli_backend.h"
 #include "cg_cpu.h"
+#include "cuda/cg_cuda_exec.h"
 #include "ir_interp.h"
 #include "rt_cuda_drv.h"
 
@@ -8,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *cli_backend_names(void) { return "cpu, interp"; }
+const char *cli_backend_names(void) { return "cpu, cuda, interp"; }
 
 int cli_backend_check(const char *name)
 {
-	return strcmp(name, "interp") == 0 || strcmp(name, "cpu") == 0 ? 0 : -1;
+	return strcmp(name, "interp") == 0 || strcmp(name, "cpu") == 0 || strcmp(name, "cuda") == 0
+	           ? 0
+	           : -1;
 }
 
 int cli_backend_is_cuda(const char *name)
@@ -30,16 +33,11 @@ int cli_backend_cuda_probe(char *err, size_t errlen)
 		snprintf(err, errlen, "%s", e.msg);
 		return -1;
 	}
-	char what[320];
-	if (rt_cuda_drv_describe(&d, 0, what, sizeof what, &e) != 0)
+	int rc = rt_cuda_drv_describe(&d, 0, err, errlen, &e);
+	if (rc != 0)
 		snprintf(err, errlen, "%s", e.msg);
-	else
-		snprintf(err, errlen,
-		         "cuda: found %s, but training on the CUDA device is not built yet: use "
-		         "--device cpu",
-		         what);
 	rt_cuda_drv_close(&d);
-	return -1;
+	return rc;
 }
 
 void cli_pass_options(pass_options *o)
@@ -60,6 +58,20 @@ rt_exec *cli_exec_new(const char *backend, pass_program *p, int threads, const p
 			o.pass = *po;
 		o.pass.label = pass_prog_kind_name(p->kind);
 		return cg_cpu_exec_new(p->g, p->outs, p->names, p->nout, &o, err, errlen);
+	}
+	if (strcmp(backend, "cuda") == 0) {
+		/* the libraries and the cache are the environment's to name */
+		char cache[4096];
+		cg_cuda_cache_dir(cache, sizeof cache);
+		cg_cuda_options o;
+		cg_cuda_options_default(&o);
+		if (po)
+			o.pass = *po;
+		o.pass.label = pass_prog_kind_name(p->kind);
+		o.driver = getenv("SAMC_CUDA_DRIVER");
+		o.blas = getenv("SAMC_CUDA_BLAS");
+		o.cache_dir = cache;
+		return cg_cuda_exec_new(p->g, p->outs, p->names, p->nout, &o, err, errlen);
 	}
 	snprintf(err, errlen, "unknown backend '%s' (this build has: %s)", backend, cli_backend_names());
 	return NULL;

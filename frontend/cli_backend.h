@@ -15,14 +15,14 @@ const char *cli_backend_names(void);
 /* 0 if `name` is a backend of this build, else -1. */
 int cli_backend_check(const char *name);
 
-/* Whether `name` is the CUDA device ("cuda"), which cli_backend_check
- * does not accept yet: callers probe it first. */
+/* Whether `name` is the CUDA device ("cuda"), whose driver callers probe
+ * before any compile work. */
 int cli_backend_is_cuda(const char *name);
 
 /* Opens the CUDA driver (rt_cuda_drv.h; SAMC_CUDA_DRIVER names another
- * library) and says why samc cannot train on it: no driver, the stub, no
- * device, an old driver, or that the CUDA exec is not built yet. Always
- * -1 with the message in err. */
+ * library): 0 with the GPU in err ("NVIDIA H200 (sm_90, driver 13.0)"),
+ * or -1 with why samc cannot train on it (no driver, the stub, no device,
+ * an old driver). */
 int cli_backend_cuda_probe(char *err, size_t errlen);
 
 /* An exec for the program; the program must outlive it. po: the backend

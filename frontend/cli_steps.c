@@ -301,9 +301,10 @@ int cli_steps(int argc, char **argv)
 		return cli_usage_error("steps", "--init, --batches, --steps and --out are required");
 	if (cli_backend_is_cuda(sa.backend)) {
 		char why[1024];
-		cli_backend_cuda_probe(why, sizeof why);
-		fprintf(stderr, "samc: %s\n", why);
-		return CLI_ERR_MODEL;
+		if (cli_backend_cuda_probe(why, sizeof why) != 0) {
+			fprintf(stderr, "samc: %s\n", why);
+			return CLI_ERR_MODEL;
+		}
 	}
 	if (cli_backend_check(sa.backend) != 0)
 		return cli_usage_error("steps", "unknown backend '%s' (this build has: %s)", sa.backend,

@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "cli_backend.h"
+#include "cuda/cg_cuda_exec.h"
 #include "pass_pipeline.h"
 #include "rt_args.h"
 #include "rt_train.h"
@@ -83,9 +84,10 @@ int cli_train(int argc, char **argv)
 		return cli_usage_error("train", "no model file given");
 	if (cli_backend_is_cuda(ta.backend)) {
 		char why[1024];
-		cli_backend_cuda_probe(why, sizeof why);
-		fprintf(stderr, "samc: %s\n", why);
-		return CLI_ERR_MODEL;
+		if (cli_backend_cuda_probe(why, sizeof why) != 0) {
+			fprintf(stderr, "samc: %s\n", why);
+			return CLI_ERR_MODEL;
+		}
 	}
 	if (cli_backend_check(ta.backend) != 0)
 		return cli_usage_error("train", "unknown backend '%s' (this build has: %s)", ta.backend,
@@ -122,6 +124,8 @@ int cli_train(int argc, char **argv)
 		printf("samc: %s: %d params, backend %s, %s%s\n", ma.model, m->nparams, ta.backend,
 		       m->recipe.opt.sam ? "SAM around " : "",
 		       m->recipe.opt.kind == OPT_SGD ? "SGD" : m->recipe.opt.kind == OPT_ADAM ? "Adam" : "AdamW");
+	if (!ta.o.quiet && cg_cuda_exec_describe(sam ? sam : base ? base : eval))
+		printf("samc: cuda: %s\n", cg_cuda_exec_describe(sam ? sam : base ? base : eval));
 	if (rt_train(&ta.o, sam, base, eval, &err) != 0) {
 		fprintf(stderr, "%s\n", err.msg);
 	} else {
