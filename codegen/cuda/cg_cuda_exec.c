@@ -151,3 +151,10 @@ const char *cg_cuda_exec_describe(const rt_exec *x)
 		return NULL;
 	return ((const cuda_exec *)x->self)->what;
 }
+
+const rt_prog *cg_cuda_exec_prog(const rt_exec *x)
+{
+	if (!x || x->run != exec_run)
+		return NULL;
+	return &((const cuda_exec *)x->self)->step->desc;
+}

@@ -22,6 +22,7 @@
 #include "ir.h"
 #include "pass_table.h"
 #include "rt_exec.h"
+#include "rt_prog.h"
 
 typedef struct {
 	pass_options pass;
@@ -56,5 +57,9 @@ rt_exec *cg_cuda_exec_new(ir_graph *g, ir_node *const *outs, const char *const *
 /* "samc host stand-in (sm_90, driver 13.0), compute_90, PTX from the
  * cache" for an exec of cg_cuda_exec_new; NULL for any other exec. */
 const char *cg_cuda_exec_describe(const rt_exec *x);
+
+/* The step's table an exec of cg_cuda_exec_new runs (its loop kernels
+ * named as in its module, with their launches); NULL for any other exec. */
+const rt_prog *cg_cuda_exec_prog(const rt_exec *x);
 
 #endif
