@@ -103,6 +103,11 @@ add_test(NAME e2e_cli COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/cli.py $<TARGET_FILE:sa
 set_tests_properties(e2e_cli PROPERTIES TIMEOUT 120 LABELS e2e)
 add_test(NAME e2e_cuda_nogpu COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/cuda_nogpu.py $<TARGET_FILE:samc>)
 set_tests_properties(e2e_cuda_nogpu PROPERTIES TIMEOUT 60 LABELS e2e)
+# `samc MODEL --device cuda` through the host stand-in for the driver
+# (tests/cuda_standin): the CPU's losses, the PTX cache, CPU -> CUDA -> CPU checkpoints
+add_test(NAME e2e_cuda_standin COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/cuda_standin.py
+         $<TARGET_FILE:samc> $<TARGET_FILE:samc_cuda_standin>)
+set_tests_properties(e2e_cuda_standin PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)
 
 # 50,000 chained ops through every emit stage and the interpreter (about
 # 30 s, most of it LLVM on the llvm stage); the CPU backend and `samc build`
