@@ -25,7 +25,7 @@
 
 /* bumped when rt_prog / rt_aot_model change layout; the generated file
  * states the version it was written for */
-#define RT_AOT_ABI 2
+#define RT_AOT_ABI 3
 
 typedef struct {
 	int abi;                  /* RT_AOT_ABI of the generating samc */
