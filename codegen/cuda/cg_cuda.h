@@ -36,6 +36,13 @@
  *
  * GEMM and CONV kernels are library calls (cuBLAS, cuDNN on a GPU): the
  * module lists them in a comment table and renders no code for them.
+ *
+ * The module ends, under `#ifdef SAMC_CUDA_HOST` (NVRTC never sees it),
+ * with `extern "C" void NAME_hostlaunch(unsigned grid, unsigned block,
+ * void **params)` per kernel: cuLaunchKernel's grid, block and parameter
+ * array (params[j] points at buffer j's device address, the last at the
+ * error word's), run on the host against samc_cuda_host.h. The host
+ * stand-in for the driver (tests/cuda_standin) launches kernels there.
  */
 #ifndef SAMC_CG_CUDA_H
 #define SAMC_CG_CUDA_H
