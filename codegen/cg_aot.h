@@ -17,6 +17,10 @@
  * neither LLVM nor Lua at run time (and oneDNN only if it has convolutions:
  * the runtime opens it then, runtime/rt_conv_lib.h).
  *
+ * A CUDA trainer (cg_aot_unit.cuda) has no object file: each step's PTX
+ * (cg_step.ptx, one string per architecture) goes into the generated C,
+ * and the trainer runs it on the CUDA device (rt_aot.h).
+ *
  * The runtime is found where this build of samc was built, or under
  * $SAMC_RUNTIME_DIR (libsamcrt.a and the runtime headers, rt_aot.h
  * included, in that directory or its include/). The compiler is $CC, or
@@ -39,6 +43,9 @@ typedef struct {
 	const rt_recipe *recipe;
 	int nparams;
 	cg_step *step[CG_AOT_NSTEPS]; /* NULL where the model has none (not all) */
+	/* a CUDA trainer: the steps went through the CUDA rows and hold their
+	 * PTX (cg_step.ptx, the same architectures in each); no object file */
+	int cuda;
 } cg_aot_unit;
 
 typedef struct {

@@ -145,6 +145,8 @@ static int link_trainer(const char *cc, const char *out, const char *obj, const 
 	                      SAMC_RT_LINK_FLAG, SAMC_RT_LINK_DNNL, NULL};
 	if (!SAMC_RT_LINK_FLAG[0]) /* a runtime built without sanitizers */
 		argv[sizeof argv / sizeof *argv - 3] = NULL;
+	if (!obj) /* a CUDA trainer: its kernels are PTX in the generated C */
+		memmove(&argv[7], &argv[8], sizeof argv - 8 * sizeof *argv);
 	return run_cc((char *const *)argv, verbose, err, errlen);
 }
 
@@ -177,15 +179,17 @@ int cg_aot_build(const cg_aot_unit *u, const char *out, const cg_aot_options *o,
 		rc = -1;
 	}
 	double t1 = now_s();
-	if (rc == 0)
+	if (rc == 0 && !u->cuda)
 		rc = cg_aot_emit_object(u, obj, &st->nkernels, err, errlen);
+	for (int s = 0; s < CG_AOT_NSTEPS && u->cuda; s++)
+		st->nkernels += u->step[s] && u->step[s]->cuda ? u->step[s]->cuda->nk : 0;
 	double t2 = now_s();
 	st->codegen_s = t2 - t0;
 	struct stat sb;
 	if (rc == 0 && stat(obj, &sb) == 0)
 		st->object_bytes = (int64_t)sb.st_size;
 	if (rc == 0)
-		rc = link_trainer(cc, out, obj, csrc, lib, inc, o->verbose, err, errlen);
+		rc = link_trainer(cc, out, u->cuda ? NULL : obj, csrc, lib, inc, o->verbose, err, errlen);
 	st->cc_s = now_s() - t2;
 	(void)t1;
 	if (!o->keep) {

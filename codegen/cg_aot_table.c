@@ -92,10 +92,10 @@ static void write_conv(FILE *f, const rt_prog_kernel *k)
 	        k->conv_op, k->conv_bias);
 }
 
-static void write_kernels(FILE *f, int step, const char *s, const rt_prog *p)
+static void write_kernels(FILE *f, int step, const char *s, const rt_prog *p, int cuda)
 {
 	char sym[128];
-	for (int i = 0; i < p->nkernels; i++)
+	for (int i = 0; i < p->nkernels && !cuda; i++)
 		if (!rt_kkind_is_call(p->kernels[i].kind)) {
 			cg_aot_symbol(sym, sizeof sym, step, p->kernels[i].name);
 			fprintf(f, "extern void %s(void **, int64_t, int64_t, int32_t *);\n", sym);
@@ -110,7 +110,7 @@ static void write_kernels(FILE *f, int step, const char *s, const rt_prog *p)
 		const rt_prog_kernel *k = &p->kernels[i];
 		fprintf(f, "\t{.kind = %s, .name = ", rt_kkind_enum_name(k->kind));
 		str(f, k->name);
-		if (!rt_kkind_is_call(k->kind)) {
+		if (!rt_kkind_is_call(k->kind) && !cuda) { /* CUDA: the module's, by name */
 			cg_aot_symbol(sym, sizeof sym, step, k->name);
 			fprintf(f, ", .fn = %s", sym);
 		}
@@ -132,7 +132,7 @@ static void write_kernels(FILE *f, int step, const char *s, const rt_prog *p)
 	fprintf(f, "\t{0}\n};\n");
 }
 
-static void write_prog(FILE *f, int step, const rt_prog *p)
+static void write_prog(FILE *f, int step, const rt_prog *p, int cuda)
 {
 	char s[32];
 	snprintf(s, sizeof s, "samc_%s", cg_aot_step_name(step));
@@ -153,7 +153,7 @@ static void write_prog(FILE *f, int step, const rt_prog *p)
 		fprintf(f, "\t{%d, %d, %d},\n", p->commits[i].src, p->commits[i].snapshot,
 		        p->commits[i].target);
 	fprintf(f, "\t{0}\n};\n");
-	write_kernels(f, step, s, p);
+	write_kernels(f, step, s, p, cuda);
 	fprintf(f, "static const rt_prog %s_prog = {\n"
 	           "\t%s_slots, %d, %s_outputs, %d, %s_bufs, %d,\n"
 	           "\t%s_kernels, %d, %s_commits, %d, %lld\n};\n",
@@ -251,6 +251,36 @@ static void write_recipe(FILE *f, const rt_recipe *r)
 	fprintf(f, ",\n\t.data.ntrain = %d, .data.ntest = %d\n};\n", d->ntrain, d->ntest);
 }
 
+/* A CUDA step's PTX, one string per architecture, a line of PTX a line
+ * of C. */
+static void write_ptx(FILE *f, int step, const cg_step *st)
+{
+	const char *sn = cg_aot_step_name(step);
+	fprintf(f, "\n/* the %s step's PTX */\n", sn);
+	for (int a = 0; a < st->nptx; a++) {
+		fprintf(f, "static const char samc_%s_ptx_%d[] =\n", sn, a);
+		const char *p = st->ptx[a].text, *end = p + st->ptx[a].len;
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+			char line[4096];
+			if (n >= sizeof line)
+				n = sizeof line - 1;
+			memcpy(line, p, n);
+			line[n] = 0;
+			fputc('\t', f);
+			str(f, line);
+			fputc('\n', f);
+			p += n;
+		}
+		fputs("\t\"\";\n", f);
+	}
+	fprintf(f, "static const rt_aot_ptx samc_%s_ptx[] = {\n", sn);
+	for (int a = 0; a < st->nptx; a++)
+		fprintf(f, "\t{\"%s\", samc_%s_ptx_%d},\n", st->ptx[a].arch, sn, a);
+	fputs("};\n", f);
+}
+
 int cg_aot_write_table(FILE *f, const cg_aot_unit *u, char *err, size_t errlen)
 {
 	if (u->recipe->data.ntrain > 4 || u->recipe->data.ntest > 4 || u->recipe->opt.ngroups < 0) {
@@ -266,7 +296,10 @@ int cg_aot_write_table(FILE *f, const cg_aot_unit *u, char *err, size_t errlen)
 	           "#include \"rt_aot.h\"\n");
 	for (int s = 0; s < CG_AOT_NSTEPS; s++)
 		if (u->step[s])
-			write_prog(f, s, &u->step[s]->desc);
+			write_prog(f, s, &u->step[s]->desc, u->cuda);
+	for (int s = 0; s < CG_AOT_NSTEPS && u->cuda; s++)
+		if (u->step[s])
+			write_ptx(f, s, u->step[s]);
 	write_recipe(f, u->recipe);
 	fprintf(f, "\nstatic const rt_aot_model samc_model = {\n\t.abi = %d, .model = ", RT_AOT_ABI);
 	str(f, u->model);
@@ -276,7 +309,11 @@ int cg_aot_write_table(FILE *f, const cg_aot_unit *u, char *err, size_t errlen)
 	for (int s = 0; s < CG_AOT_NSTEPS; s++) {
 		if (u->step[s])
 			fprintf(f, "\t.%s = &samc_%s_prog,\n", cg_aot_step_name(s), cg_aot_step_name(s));
+		if (u->step[s] && u->cuda)
+			fprintf(f, "\t.%s_ptx = samc_%s_ptx,\n", cg_aot_step_name(s), cg_aot_step_name(s));
 	}
+	if (u->cuda)
+		fprintf(f, "\t.nptx = %d,\n", u->step[CG_AOT_EVAL] ? u->step[CG_AOT_EVAL]->nptx : 0);
 	fprintf(f, "};\n\nint main(int argc, char **argv)\n{\n"
 	           "\treturn rt_aot_main(&samc_model, argc, argv);\n}\n");
 	if (ferror(f)) {

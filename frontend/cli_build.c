@@ -7,14 +7,21 @@
 #include "cli.h"
 #include "cli_backend.h"
 #include "cg_step.h"
+#include "cuda/cg_cuda_exec.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* the architectures a CUDA trainer holds PTX for when --cuda-arch is not
+ * given: Ampere and Hopper (newer GPUs run the compute_90 PTX) */
+#define CLI_BUILD_CUDA_ARCHS "compute_80,compute_90"
 
 typedef struct {
 	const char *out;
 	cg_aot_options o;
 	int quiet;
+	int cuda;              /* --device cuda: PTX in the trainer, no object */
+	const char *cuda_arch; /* --cuda-arch LIST */
 } build_args;
 
 static int parse(build_args *b, cli_model_args *ma, int argc, char **argv)
@@ -33,9 +40,12 @@ static int parse(build_args *b, cli_model_args *ma, int argc, char **argv)
 			b->o.cc = v;
 		} else if ((v = cli_option_value("--device", &i, argc, argv, &bad)) ||
 		           (v = cli_option_value("--backend", &i, argc, argv, &bad))) {
-			if (strcmp(v, "cpu") != 0)
-				return cli_usage_error("build", "device '%s': this build writes cpu trainers only",
-				                       v);
+			if (strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0)
+				return cli_usage_error("build", "device '%s': samc build writes cpu and cuda "
+				                       "trainers", v);
+			b->cuda = strcmp(v, "cuda") == 0;
+		} else if ((v = cli_option_value("--cuda-arch", &i, argc, argv, &bad))) {
+			b->cuda_arch = v;
 		} else if (!strcmp(argv[i], "--keep")) {
 			b->o.keep = 1;
 			i++;
@@ -52,7 +62,7 @@ static int parse(build_args *b, cli_model_args *ma, int argc, char **argv)
 			return cli_usage_error("build", "%s needs a value", argv[i]);
 		} else {
 			return cli_unknown_option("build", argv[i], (const char *const[]){"--output",
-			                          "--cc", "--device", "--backend", "--keep", "--verbose",
+			                          "--cc", "--device", "--backend", "--cuda-arch", "--keep", "--verbose",
 			                          "--quiet", NULL}, 0);
 		}
 	}
@@ -81,8 +91,10 @@ int cli_build(int argc, char **argv)
 	cg_step_options so;
 	cg_step_options_default(&so);
 	cli_pass_options(&so.pass);
-	so.llvm = 1; /* the object holds the llvm pass's modules */
+	so.llvm = !b.cuda; /* the object holds the llvm pass's modules */
 	so.opt_level = b.o.opt_level;
+	so.cuda = b.cuda;  /* a CUDA trainer holds each step's PTX */
+	so.conv_loops = b.cuda;
 	if (pass_build_all_opt(m, &so.pass, &progs, msg, sizeof msg) != 0) {
 		fprintf(stderr, "%s\n", msg);
 		fe_model_free(m);
@@ -95,11 +107,19 @@ int cli_build(int argc, char **argv)
 	u.program_hash = hash;
 	u.recipe = &m->recipe;
 	u.nparams = m->nparams;
+	u.cuda = b.cuda;
+	char cache[4096];
+	cg_cuda_cache_dir(cache, sizeof cache);
 	pass_program *ps[CG_AOT_NSTEPS] = {&progs.sam, &progs.base, &progs.eval};
 	rc = CLI_ERR_MODEL;
 	for (int s = 0; s < CG_AOT_NSTEPS; s++)
 		if (ps[s]->g && !(u.step[s] = cg_step_new(ps[s]->g, ps[s]->outs, ps[s]->names,
 		                                          ps[s]->nout, &so, msg, sizeof msg))) {
+			fprintf(stderr, "%s: %s\n", ma.model, msg);
+			goto done;
+		} else if (u.step[s] && b.cuda &&
+		           cg_cuda_step_ptx(u.step[s], b.cuda_arch ? b.cuda_arch : CLI_BUILD_CUDA_ARCHS,
+		                            cache, msg, sizeof msg)) {
 			fprintf(stderr, "%s: %s\n", ma.model, msg);
 			goto done;
 		}
@@ -108,7 +128,11 @@ int cli_build(int argc, char **argv)
 		fprintf(stderr, "%s\n", msg);
 		goto done;
 	}
-	if (!b.quiet)
+	if (!b.quiet && b.cuda)
+		printf("samc build: wrote %s (%d CUDA kernels, PTX for %s) in %.2f s (cc %.2f s)\n",
+		       b.out, st.nkernels, b.cuda_arch ? b.cuda_arch : CLI_BUILD_CUDA_ARCHS, st.total_s,
+		       st.cc_s);
+	else if (!b.quiet)
 		printf("samc build: wrote %s (%d kernels, %lld-byte object) in %.2f s "
 		       "(codegen %.2f s, cc %.2f s)\n", b.out, st.nkernels, (long long)st.object_bytes,
 		       st.total_s, st.codegen_s, st.cc_s);

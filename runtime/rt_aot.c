@@ -103,9 +103,19 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	rt_err err = {{0}};
 	rt_exec *sam = NULL, *base = NULL, *eval = NULL;
 	rc = 1;
-	if ((m->sam && !(sam = make(m->sam, a.threads, &err))) ||
-	    (m->base && !(base = make(m->base, a.threads, &err))) ||
-	    (m->eval && !(eval = make(m->eval, a.threads, &err)))) {
+	if (m->nptx > 0) { /* a CUDA trainer; the environment names other libraries */
+		const char *drv = getenv("SAMC_CUDA_DRIVER"), *blas = getenv("SAMC_CUDA_BLAS");
+		if ((m->sam && !(sam = rt_aot_cuda_exec(m->sam, m->sam_ptx, m->nptx, drv, blas, &err))) ||
+		    (m->base &&
+		     !(base = rt_aot_cuda_exec(m->base, m->base_ptx, m->nptx, drv, blas, &err))) ||
+		    (m->eval &&
+		     !(eval = rt_aot_cuda_exec(m->eval, m->eval_ptx, m->nptx, drv, blas, &err)))) {
+			fprintf(stderr, "%s: %s\n", prog, err.msg);
+			goto done;
+		}
+	} else if ((m->sam && !(sam = make(m->sam, a.threads, &err))) ||
+	           (m->base && !(base = make(m->base, a.threads, &err))) ||
+	           (m->eval && !(eval = make(m->eval, a.threads, &err)))) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg);
 		goto done;
 	}
@@ -115,7 +125,8 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	a.o.program_hash = m->program_hash;
 	a.o.result = &res;
 	if (!a.o.quiet)
-		printf("%s: %s: %d params, compiled cpu, %s%s\n", prog, m->model, m->nparams,
+		printf("%s: %s: %d params, compiled %s, %s%s\n", prog, m->model, m->nparams,
+		       m->nptx > 0 ? "cuda" : "cpu",
 		       recipe.opt.sam ? "SAM around " : "", opt_name(&recipe));
 	if (rt_train(&a.o, sam, base, eval, &err) != 0) {
 		fprintf(stderr, "%s\n", err.msg);

@@ -27,6 +27,12 @@
  * states the version it was written for */
 #define RT_AOT_ABI 3
 
+/* A CUDA trainer's module of one step for one architecture. */
+typedef struct {
+	const char *arch; /* "compute_90" */
+	const char *ptx;
+} rt_aot_ptx;
+
 typedef struct {
 	int abi;                  /* RT_AOT_ABI of the generating samc */
 	const char *model;        /* the model file it was built from */
@@ -34,7 +40,19 @@ typedef struct {
 	const rt_recipe *recipe;
 	int nparams;
 	const rt_prog *sam, *base, *eval; /* NULL where absent */
+	/* a CUDA trainer (`samc build --device cuda`): each step's PTX for
+	 * nptx architectures, oldest first; it runs on the GPU (rt_dev_cuda.h)
+	 * with the newest the GPU can run. nptx 0: a CPU trainer. */
+	const rt_aot_ptx *sam_ptx, *base_ptx, *eval_ptx;
+	int nptx;
 } rt_aot_model;
+
+/* A CUDA trainer's exec of step p: the CUDA device (the driver and cuBLAS
+ * as the environment's SAMC_CUDA_DRIVER and SAMC_CUDA_BLAS name them,
+ * given here), the newest of the nptx modules the GPU can run, the step
+ * runner. NULL with a message (no GPU, no module old enough...). */
+rt_exec *rt_aot_cuda_exec(const rt_prog *p, const rt_aot_ptx *ptx, int nptx, const char *driver,
+                          const char *blas, rt_err *err);
 
 int rt_aot_main(const rt_aot_model *m, int argc, char **argv);
 

@@ -158,3 +158,24 @@ const rt_prog *cg_cuda_exec_prog(const rt_exec *x)
 		return NULL;
 	return &((const cuda_exec *)x->self)->step->desc;
 }
+
+int cg_cuda_step_ptx(cg_step *s, const char *archs, const char *cache_dir, char *err,
+                     size_t errlen)
+{
+	char list[CG_NVRTC_MAX_ARCHS][24];
+	int n = cg_nvrtc_arch_list(archs, list, CG_NVRTC_MAX_ARCHS, err, errlen);
+	if (n < 0)
+		return -1;
+	if (!s->cuda) {
+		snprintf(err, errlen, "cuda: the step was not rendered as CUDA C");
+		return -1;
+	}
+	for (; s->nptx < n; s->nptx++) {
+		int cached;
+		memcpy(s->ptx[s->nptx].arch, list[s->nptx], sizeof list[0]);
+		if (cg_cuda_ptx(s->cuda, list[s->nptx], cache_dir, where, s, &s->ptx[s->nptx].text,
+		                &s->ptx[s->nptx].len, &cached, err, errlen))
+			return -1;
+	}
+	return 0;
+}

@@ -19,6 +19,7 @@
 
 #include "cg_cuda.h"
 #include "cg_nvrtc.h"
+#include "cg_step.h"
 #include "ir.h"
 #include "pass_table.h"
 #include "rt_exec.h"
@@ -48,6 +49,13 @@ void cg_cuda_ptx_key(const char *src, size_t len, const char *arch, char out[33]
 int cg_cuda_ptx(const cg_cuda_mod *m, const char *arch, const char *dir,
                 cg_nvrtc_where_fn where, void *ctx, char **ptx, size_t *len, int *cached,
                 char *err, size_t errlen);
+
+/* A step compiled through the CUDA rows up to `cuda` (cg_step.h) gets its
+ * PTX for each architecture of the list archs ("compute_80,compute_90";
+ * NULL: the default) in s->ptx, through the cache: what `samc build
+ * --device cuda` embeds. */
+int cg_cuda_step_ptx(cg_step *s, const char *archs, const char *cache_dir, char *err,
+                     size_t errlen);
 
 /* The exec of a program on the CUDA device (o may be NULL: defaults).
  * NULL with a message: no driver or GPU, NVRTC's error, ... */

@@ -10,7 +10,10 @@ SAMC_CUDA_BLAS name it), so the CUDA exec trains on a machine without a GPU:
            NVRTC;
   resume   checkpoints are the same files on both devices: a run stopped on
            the CPU after epoch 1, resumed on the CUDA device for epoch 2 and
-           back on the CPU for epoch 3 ends where three CPU epochs end.
+           back on the CPU for epoch 3 ends where three CPU epochs end;
+  build    `samc build --device cuda -o trainer` embeds the PTX: the trainer
+           links no LLVM, Lua, NVRTC or CUDA runtime (ldd) and trains through
+           the stand-in to exactly what `samc --device cuda` reaches.
 (`samc steps --backend cuda` is the oracle's: oracle_cuda_standin.)
 
   python3 tests/e2e/cuda_standin.py SAMC STANDIN
@@ -107,6 +110,27 @@ def main():
             close(F, "cpu -> cuda -> cpu vs three cpu epochs", a[-1], b[-1])
             mid = epochs(os.path.join(d, "leg1.jsonl"))
             close(F, "epoch 2 on cuda vs on cpu", mid[-1], b[1])
+        # build: a standalone CUDA trainer
+        trainer = os.path.join(d, "trainer")
+        r = u.run_samc(samc, ["build", MODEL, "--device", "cuda", "-o", trainer])
+        F.check(r[0] == 0 and "CUDA kernels, PTX for compute_80,compute_90" in r[1],
+                "samc build --device cuda", r[1] + r[2])
+        if r[0] == 0:
+            ldd = subprocess.run(["ldd", trainer], capture_output=True, text=True).stdout
+            bad = [ln.split()[0] for ln in ldd.splitlines() if ln.split() and
+                   ln.split()[0].startswith(("libLLVM", "liblua", "libnvrtc", "libcudart",
+                                             "libcuda.", "libcublas"))]
+            F.check(not bad, "the trainer links no LLVM, Lua, NVRTC or CUDA library", repr(bad))
+            m = os.path.join(d, "trainer.jsonl")
+            t = subprocess.run([trainer] + common[1:] + ["--metrics", m], capture_output=True,
+                               text=True, timeout=300)
+            F.check(t.returncode == 0 and "compiled cuda" in t.stdout, "the trainer trains on cuda",
+                    t.stdout + t.stderr)
+            if t.returncode == 0 and "cuda" in got:
+                a, b = epochs(m)[-1], got["cuda"][0][-1]
+                for key in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+                    F.check(a[key] == b[key], f"trainer: {key} {a[key]} as samc --device cuda's",
+                            f"{b[key]}")
     finally:
         if F.count:
             print(f"kept {d}")
