@@ -28,8 +28,8 @@ static const cli_command commands[] = {
 	 RT_ARGS_TRAIN_HELP},
 	{"build", cli_build, "compile model.lua into a standalone trainer executable",
 	 "usage: samc build model.lua -o TRAINER [--set key=value ...] [--arg name=value ...]\n"
-	 "                  [--dtype f32|f64] [--device cpu] [--cc CC] [--keep] [--verbose]\n"
-	 "                  [--quiet]\n"
+	 "                  [--dtype f32|f64] [--device cpu|cuda] [--cuda-arch LIST] [--cc CC]\n"
+	 "                  [--keep] [--verbose] [--quiet]\n"
 	 "\n"
 	 "Compiles the model's steps for this machine's CPU (as `samc model.lua\n"
 	 "--backend cpu` does) into an object file and links it with the samc runtime\n"
@@ -38,6 +38,9 @@ static const cli_command commands[] = {
 	 "./TRAINER --help lists its options (--epochs, --resume, --data, --threads,\n"
 	 "--seed, --metrics, --checkpoint-dir, --stop-after, --log-every, --quiet).\n"
 	 "  -o, --output FILE  the trainer to write\n"
+	 "  --device cuda      a CUDA trainer: the steps' PTX instead of an object file; it\n"
+	 "                     needs only the NVIDIA driver and cuBLAS to run\n"
+	 "  --cuda-arch LIST   its architectures (default compute_80,compute_90)\n"
 	 "  --cc CC            C compiler that links it (default: $CC, else cc on PATH)\n"
 	 "  --keep             keep FILE.samc.o (kernels) and FILE.samc.c (tables, main)\n"
 	 "  --verbose          print the compiler's command line\n"
