@@ -246,9 +246,11 @@ static void write_recipe(FILE *f, const rt_recipe *r)
 	const data_config *d = &r->data;
 	write_files(f, "train", d->train, d->ntrain);
 	write_files(f, "test", d->test, d->ntest);
+	write_files(f, "val", d->val, d->nval);
 	fputs("\t.data.base_dir = ", f); /* relative data paths: the model's directory */
 	str(f, d->base_dir);
-	fprintf(f, ",\n\t.data.ntrain = %d, .data.ntest = %d\n};\n", d->ntrain, d->ntest);
+	fprintf(f, ",\n\t.data.ntrain = %d, .data.ntest = %d, .data.nval = %d\n};\n", d->ntrain,
+	        d->ntest, d->nval);
 }
 
 /* A CUDA step's PTX, one string per architecture, a line of PTX a line
@@ -283,7 +285,8 @@ static void write_ptx(FILE *f, int step, const cg_step *st)
 
 int cg_aot_write_table(FILE *f, const cg_aot_unit *u, char *err, size_t errlen)
 {
-	if (u->recipe->data.ntrain > 4 || u->recipe->data.ntest > 4 || u->recipe->opt.ngroups < 0) {
+	if (u->recipe->data.ntrain > 4 || u->recipe->data.ntest > 4 || u->recipe->data.nval > 4 ||
+	    u->recipe->opt.ngroups < 0) {
 		snprintf(err, errlen, "samc build: malformed recipe (data files or SAM groups)");
 		return -1;
 	}

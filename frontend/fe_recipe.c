@@ -372,7 +372,7 @@ static const char *fe_model_dir(fe_dsl *d)
 	return ir_arena_strdup(&d->g->arena, realpath(dir, abs) ? abs : dir);
 }
 
-/* data.train / data.test: input name -> file, kept in input declaration
+/* data.train / data.test / data.val: input name -> file, kept in input declaration
  * order so the runtime sees a stable order. */
 static int fe_read_split(lua_State *L, int t, const char *split, data_file *files, fe_dsl *d)
 {
@@ -443,6 +443,7 @@ static void fe_read_data(lua_State *L, int t, rt_recipe *r, fe_dsl *d, const ir_
 	dc->base_dir = fe_model_dir(d);
 	dc->ntrain = fe_read_split(L, t, "train", dc->train, d);
 	dc->ntest = fe_read_split(L, t, "test", dc->test, d);
+	dc->nval = fe_read_split(L, t, "val", dc->val, d);
 	const char *used = fe_used_nodes(d, m);
 	for (int i = 0; i < d->ninputs; i++) {
 		int found = !used[d->inputs[i].node->id]; /* declared, never read: optional */
@@ -456,6 +457,10 @@ static void fe_read_data(lua_State *L, int t, rt_recipe *r, fe_dsl *d, const ir_
 	                            "data.limit_train", "data.limit_test"};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		fe_read_key(L, t, r, keys[i]);
+	if (fe_read_key(L, t, r, "data.val_split") && dc->nval > 0)
+		fe_recipe_error(L, "data.val and data.val_split are both given: the validation set is "
+		                "either files of its own (data.val) or a fraction of the training "
+		                "rows (data.val_split), not both");
 	if (fe_subtable(L, t, pre, "augment")) {
 		int a = lua_gettop(L);
 		if (fe_subtable(L, a, "data.augment.", "crop")) {
@@ -536,7 +541,7 @@ static void fe_read_checkpoint(lua_State *L, int t, rt_recipe *r, const ir_model
 	if (!r->ckpt_monitor) {
 		if (mode || keep)
 			fe_recipe_error(L, "checkpoint.%s needs checkpoint.monitor, the metric that ranks "
-			                "the checkpoints (e.g. monitor = \"test.accuracy\")",
+			                "the checkpoints (e.g. monitor = \"val.accuracy\")",
 			                mode ? "mode" : "keep");
 		return;
 	}

@@ -13,18 +13,29 @@
 void fe_check_monitor(lua_State *L, const char *key, const char *v, const ir_model *m)
 {
 	const char *name = strchr(v, '.');
-	int split_ok = name && ((name - v == 5 && !strncmp(v, "train", 5)) ||
-	                        (name - v == 4 && !strncmp(v, "test", 4)));
+	int val = name && name - v == 3 && !strncmp(v, "val", 3);
+	int test = name && name - v == 4 && !strncmp(v, "test", 4);
+	int split_ok = val || test || (name && name - v == 5 && !strncmp(v, "train", 5));
 	int known = split_ok && !strcmp(name + 1, "loss");
 	for (int i = 0; split_ok && i < m->nmetrics; i++)
 		known |= !strcmp(name + 1, m->metrics[i].name);
+	/* the model's data are read before the checkpoint and early stopping */
+	const data_config *dc = &m->recipe.data;
+	int has_val = dc->nval > 0 || dc->val_split > 0;
+	if (known && val && !has_val)
+		fe_recipe_error(L, "%s '%s' needs a validation set: add data.val (files, as "
+		                "data.test) or data.val_split (a fraction of the training rows, e.g. "
+		                "0.1)", key, v);
+	if (known && test && has_val)
+		fe_recipe_error(L, "%s '%s': with a validation set the test set is evaluated once, at "
+		                "the end of the run; monitor \"val.%s\"", key, v, name + 1);
 	if (known)
 		return;
 	char list[512] = "loss";
 	for (int i = 0; i < m->nmetrics; i++)
 		snprintf(list + strlen(list), sizeof list - strlen(list), ", %s", m->metrics[i].name);
-	fe_recipe_error(L, "%s '%s' is not a metric of the run: expected \"train.NAME\" or "
-	                "\"test.NAME\" with NAME one of %s", key, v, list);
+	fe_recipe_error(L, "%s '%s' is not a metric of the run: expected \"val.NAME\", "
+	                "\"train.NAME\" or \"test.NAME\" with NAME one of %s", key, v, list);
 }
 
 /* The monitored value is an epoch mean the run reports, as for
@@ -40,7 +51,7 @@ void fe_read_early_stopping(lua_State *L, int t, rt_recipe *r, const ir_model *m
 	if (!r->es_monitor) {
 		if (mode || patience || delta)
 			fe_recipe_error(L, "early_stopping.%s needs early_stopping.monitor, the metric "
-			                "that decides when to stop (e.g. monitor = \"test.loss\")",
+			                "that decides when to stop (e.g. monitor = \"val.loss\")",
 			                mode ? "mode" : patience ? "patience" : "min_delta");
 		return;
 	}

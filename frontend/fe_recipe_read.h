@@ -17,8 +17,9 @@ const char *fe_str(lua_State *L, int t, const char *pre, const char *key, const 
 int fe_read_key(lua_State *L, int t, rt_recipe *r, const char *path);
 /* An enum key's choice: its index, or "unknown <what> 'x' (known: ...)". */
 int fe_choice(lua_State *L, const char *path, const char *what, const char *v);
-/* A monitored value "train.NAME" or "test.NAME", NAME "loss" or one of m's
- * metrics; else "<key> 'v' is not a metric of the run: ...". */
+/* A monitored value "train.NAME", "val.NAME" (with a validation set) or
+ * "test.NAME" (without one), NAME "loss" or one of m's metrics; else
+ * "<key> 'v' is not a metric of the run: ...". */
 void fe_check_monitor(lua_State *L, const char *key, const char *v, const ir_model *m);
 /* early_stopping = {monitor, mode, patience, min_delta} at t. */
 void fe_read_early_stopping(lua_State *L, int t, rt_recipe *r, const ir_model *m);

@@ -22,8 +22,10 @@ typedef struct {
 static const char *const usage =
 	"usage: %s [options]\n"
 	"\n"
-	"Trains %s as compiled by `samc build`, evaluating on the test set after\n"
-	"every epoch.\n" RT_ARGS_TRAIN_HELP RT_ARGS_SET_HELP;
+	"Trains %s as compiled by `samc build`, evaluating on the validation set\n"
+	"(data.val, data.val_split) after every epoch and on the test set at the end,\n"
+	"or without a validation set on the test set after every epoch.\n"
+	RT_ARGS_TRAIN_HELP RT_ARGS_SET_HELP;
 
 static const char *const set_option[] = {"--set", NULL};
 

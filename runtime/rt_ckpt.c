@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "rt_dataset.h"
 #include "rt_safetensors.h"
 
@@ -108,6 +110,15 @@ int rt_ckpt_write(const char *path, const rt_store *st, const rt_ckpt_info *info
 	}
 	if (info->early[0]) {
 		rt_meta_set(&meta, "early_stopping", info->early);
+		nmeta++;
+	}
+	if (info->val_split > 0) { /* the shortest that reads back as the same double */
+		for (int digits = 15; digits <= 17; digits++) {
+			snprintf(v, sizeof v, "%.*g", digits, info->val_split);
+			if (strtod(v, NULL) == info->val_split)
+				break;
+		}
+		rt_meta_set(&meta, "val_split", v);
 		nmeta++;
 	}
 	if (meta.n != nmeta) {
@@ -237,6 +248,12 @@ int rt_ckpt_read(const char *path, rt_store *st, const char *expect_hash, rt_ckp
 	snprintf(in.best, sizeof in.best, "%s", best ? best : "");
 	const char *early = rt_meta_get(&meta, "early_stopping");
 	snprintf(in.early, sizeof in.early, "%s", early ? early : "");
+	const char *vs = rt_meta_get(&meta, "val_split"); /* absent: none */
+	in.val_split = vs ? strtod(vs, &end) : 0;
+	if (vs && (!*vs || *end || !(in.val_split > 0))) {
+		rt_errf(err, "%s: checkpoint metadata 'val_split' is malformed", path);
+		goto out;
+	}
 	for (int i = 0; i < st->n; i++) {
 		rt_store_buf *b = &st->buf[i];
 		if (saved_role(b->slot.role) &&
@@ -250,4 +267,36 @@ out:
 	rt_tensors_free(&ts);
 	rt_meta_free(&meta);
 	return rc;
+}
+
+int rt_ckpt_peek_seed(const char *path, uint64_t *seed, rt_err *err)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return rt_errf(err, "%s: cannot open: %s", path, strerror(errno));
+	unsigned char len8[8];
+	uint64_t n = 0;
+	char *head = NULL;
+	if (fread(len8, 1, 8, f) == 8) {
+		for (int i = 7; i >= 0; i--)
+			n = n << 8 | len8[i];
+		if (n < 100000000 && (head = malloc((size_t)n + 1)) && fread(head, 1, (size_t)n, f) == n)
+			head[n] = 0;
+		else {
+			free(head);
+			head = NULL;
+		}
+	}
+	fclose(f);
+	cJSON *h = head ? cJSON_Parse(head) : NULL;
+	free(head);
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(h, "__metadata__");
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(meta, "seed");
+	char *end = NULL;
+	errno = 0;
+	if (cJSON_IsString(s) && *s->valuestring)
+		*seed = strtoull(s->valuestring, &end, 10);
+	int ok = end && !*end && !errno;
+	cJSON_Delete(h);
+	return ok ? 0 : rt_errf(err, "%s: not a samc checkpoint (no 'seed' in its metadata)", path);
 }

@@ -19,6 +19,9 @@
  *                     checkpoints kept so far (best-epoch-N.safetensors)
  *     early_stopping  only with early_stopping.monitor: {"monitor": "test.loss",
  *                     "mode": "min", "best": value, "best_epoch": N, "wait": N}
+ *     val_split       only with data.val_split: the fraction of the training
+ *                     rows held out (with the seed, which rows: the
+ *                     training set a resumed run must train on)
  *     program_hash    identity of the compiled model
  *     checksum        "fnv1a64:<hex>" over every tensor (see rt_ckpt.c)
  *
@@ -47,6 +50,7 @@ typedef struct {
 	char epoch_sums[1024]; /* mid-epoch: the epoch's running sums (JSON), else "" */
 	char best[1024];       /* with checkpoint.monitor: the best checkpoints (JSON), else "" */
 	char early[256];       /* with early_stopping: its state (JSON), else "" */
+	double val_split;      /* data.val_split of the run, 0: none */
 	char program_hash[128];
 } rt_ckpt_info;
 
@@ -66,6 +70,10 @@ int rt_ckpt_write(const char *path, const rt_store *st, const rt_ckpt_info *info
  */
 int rt_ckpt_read(const char *path, rt_store *st, const char *expect_hash, rt_ckpt_info *info,
                  rt_err *err);
+
+/* The seed a checkpoint records, from its header alone (the rows
+ * data.val_split holds out depend on it, before the run loads anything). */
+int rt_ckpt_peek_seed(const char *path, uint64_t *seed, rt_err *err);
 
 /* The checksum rt_ckpt_write records: FNV-1a 64 over the tensors sorted by
  * name, each as name, NUL, dtype name, NUL, rank and dims (int64 LE), data. */

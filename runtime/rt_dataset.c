@@ -363,13 +363,14 @@ static int make_col(const data_config *dc, const char *path, const rt_slot *s, r
 	return 0;
 }
 
-int rt_dataset_load(rt_dataset *ds, const data_config *dc, int test, const char *data_dir,
+int rt_dataset_load(rt_dataset *ds, const data_config *dc, int which, const char *data_dir,
                     const rt_exec *x, rt_err *err)
 {
-	const char *split = test ? "test" : "train";
-	const data_file *files = test ? dc->test : dc->train;
-	int nfiles = test ? dc->ntest : dc->ntrain;
-	int64_t limit = test ? dc->limit_test : dc->limit_train;
+	int test = which == RT_SPLIT_TEST, val = which == RT_SPLIT_VAL;
+	const char *split = test ? "test" : val ? "val" : "train";
+	const data_file *files = test ? dc->test : val ? dc->val : dc->train;
+	int nfiles = test ? dc->ntest : val ? dc->nval : dc->ntrain;
+	int64_t limit = test ? dc->limit_test : val ? 0 : dc->limit_train;
 	int64_t nfirst = 0;
 	memset(ds, 0, sizeof *ds);
 	/* A file bound to an input the step does not read (declared in the

@@ -63,12 +63,36 @@ typedef struct {
 /* 1 if the runtime fills this slot from a data file. */
 int rt_dataset_is_data_input(const rt_slot *s);
 
-/* Loads the train (test == 0) or test split of `dc` for exec x. Relative
- * paths are taken under data_dir when it is not NULL. On error nothing is
- * left allocated. */
-int rt_dataset_load(rt_dataset *ds, const data_config *dc, int test, const char *data_dir,
+/* The splits a recipe's data names files for. */
+enum { RT_SPLIT_TRAIN = 0, RT_SPLIT_TEST = 1, RT_SPLIT_VAL = 2 };
+
+/* Loads the RT_SPLIT_* split `which` of `dc` for exec x. Relative paths
+ * are taken under data_dir when it is not NULL. On error nothing is left
+ * allocated. */
+int rt_dataset_load(rt_dataset *ds, const data_config *dc, int which, const char *data_dir,
                     const rt_exec *x, rt_err *err);
 void rt_dataset_free(rt_dataset *ds);
+
+/*
+ * data.val_split (rt_dataset_val.c): the validation rows held out of the
+ * training split, a pure function of (n, fraction, seed):
+ *   nval = the nearest integer to fraction * n (halves round up), which
+ *   must be at least 1 and leave a training row;
+ *   a Fisher-Yates permutation of [0, n), drawn exactly as an epoch's
+ *   shuffle (rt_dataset_order) but from Philox stream
+ *   rt_dataset_val_stream() of the run's seed; its first nval entries,
+ *   sorted, are the validation rows.
+ * rt_dataset_val_rows writes those nval row indices (ascending) to rows
+ * (n entries of room) and returns nval, or -1 when fraction * n holds no
+ * row or leaves no training row.
+ * rt_dataset_hold_out moves them out of ds (the training split, after
+ * data.limit_train) into val; both keep the file order of their rows. The
+ * epochs then shuffle and train on the remaining rows only.
+ */
+uint64_t rt_dataset_val_stream(void);
+int64_t rt_dataset_val_rows(int64_t n, double fraction, uint64_t seed, int64_t *rows);
+int rt_dataset_hold_out(rt_dataset *ds, double fraction, uint64_t seed, rt_dataset *val,
+                        rt_err *err);
 
 /* The example order of an epoch: a Fisher-Yates permutation of [0, n)
  * driven by Philox stream (rt_dataset_shuffle_stream(epoch)); the same seed

@@ -161,8 +161,8 @@ static int setup(train_run *R, rt_err *err)
 	if (r->batch_size > 0 && r->batch_size != R->batch)
 		return rt_errf(err, "the compiled train step takes batches of %" PRId64
 		               " but the recipe says batch_size = %d", R->batch, r->batch_size);
-	if (rt_dataset_load(&R->train, &r->data, 0, o->data_dir, train, err) ||
-	    rt_dataset_augment_check(&R->train, &r->data.augment, err))
+	if (rt_dataset_load(&R->train, &r->data, RT_SPLIT_TRAIN, o->data_dir, train, err) ||
+	    rt_dataset_augment_check(&R->train, &r->data.augment, err) || rt_run_hold_out(R, err))
 		return -1;
 	R->nb = rt_dataset_nbatches(R->train.n, R->batch, r->data.drop_last);
 	if (R->nb == 0)
@@ -174,6 +174,8 @@ static int setup(train_run *R, rt_err *err)
 		return rt_errf(err, "out of memory for the train order");
 	if (rt_batch_targets(&R->st, &R->train, &R->dst_train, &R->idx_train, err))
 		return -1;
+	if (R->has_val && !R->eval)
+		return rt_errf(err, "the recipe has a validation set but the model no eval step");
 	if (R->eval && rt_evaluate_setup(R, err))
 		return -1;
 	if (scalar_slot(&R->st, "opt.lr", &R->lr_slot, err) ||
@@ -277,7 +279,7 @@ static int train_loop(train_run *R, rt_err *err)
 		fprintf(R->prog.out, "checkpoint.monitor = \"%s\", but no checkpoint directory "
 		        "(--checkpoint-dir DIR): no best checkpoints are kept\n",
 		        R->o->recipe->ckpt_monitor);
-	if (!R->eval && !R->o->quiet)
+	if (!R->has_test && !R->has_val && !R->o->quiet)
 		fprintf(R->prog.out, "no test set (the recipe's data has no 'test'): nothing is "
 		        "evaluated\n");
 	if (rt_run_early_stopped(R)) /* resumed where early stopping ended the run */
@@ -288,14 +290,17 @@ static int train_loop(train_run *R, rt_err *err)
 			return -1;
 		if (rc > 0) /* a signal: checkpoint where the run stands, mid-epoch */
 			return rt_run_write_ckpt(R, e, 1, err);
-		if (rt_evaluate(R, R->test_m, err))
+		/* with a validation set, it is evaluated each epoch and the test
+		 * set once at the end (rt_run_final_test) */
+		if (R->has_val ? rt_evaluate(R, RT_SPLIT_VAL, R->val_m, err)
+		               : rt_evaluate(R, RT_SPLIT_TEST, R->test_m, err))
 			return -1;
 		R->epochs_done = e + 1;
 		rt_progress_epoch_info ei = {
 			.epoch = e + 1, .nepochs = R->nepochs, .step = R->step, .nmetrics = R->nm,
 			.name = (const char (*)[32])R->names, .train = R->train_m, .test = R->test_m,
-			.has_test = R->eval != NULL, .samples_per_s = R->epoch_sps,
-			.seconds = R->epoch_seconds};
+			.has_test = R->has_test && !R->has_val, .samples_per_s = R->epoch_sps,
+			.seconds = R->epoch_seconds, .val = R->val_m, .has_val = R->has_val};
 		rt_progress_epoch(&R->prog, &ei);
 		int early = rt_run_early_update(R, e + 1);
 		if (rt_run_write_ckpt(R, e + 1, 0, err))
@@ -309,8 +314,11 @@ static int train_loop(train_run *R, rt_err *err)
 		        ? R->epochs_done : R->start_epoch, R->o->recipe->es_monitor,
 		        R->o->recipe->es_min_delta, R->es_wait, R->es_wait == 1 ? "" : "s", R->es_best,
 		        R->es_best_epoch);
-	/* Resumed at or past the end: report the checkpoint's test metrics. */
-	if (R->start_epoch >= stop && rt_evaluate(R, R->test_m, err))
+	/* Resumed at or past the end: report the checkpoint's metrics. */
+	if (R->start_epoch >= stop && rt_evaluate(R, R->has_val ? RT_SPLIT_VAL : RT_SPLIT_TEST,
+	                                          R->has_val ? R->val_m : R->test_m, err))
+		return -1;
+	if (rt_run_final_test(R, err))
 		return -1;
 	if (R->nbest > 0 && R->o->ckpt_dir && !R->o->quiet)
 		fprintf(R->prog.out, "best checkpoint: %s/best-epoch-%d.safetensors (%s %.6g)\n",
@@ -335,6 +343,7 @@ static int fill_result(train_run *R, rt_train_result *res, rt_err *err)
 		memcpy(res->name[i], R->names[i], sizeof res->name[i]);
 		res->train[i] = R->train_m[i];
 		res->test[i] = R->test_m[i];
+		res->val[i] = R->val_m[i];
 	}
 	res->train_loss = metric_of(R, R->train_m, "loss");
 	res->train_acc = metric_of(R, R->train_m, "accuracy");
@@ -342,7 +351,8 @@ static int fill_result(train_run *R, rt_train_result *res, rt_err *err)
 	res->test_acc = metric_of(R, R->test_m, "accuracy");
 	res->steps = R->step;
 	res->nepochs = R->nepochs;
-	res->has_test = R->eval != NULL;
+	res->has_test = R->has_test;
+	res->has_val = R->has_val;
 	res->stopped_early = R->o->stop_after > 0 && R->o->stop_after < R->nepochs;
 	res->interrupted = R->signal;
 	res->total_steps = R->total;
@@ -377,7 +387,10 @@ static void run_free(train_run *R)
 	free(R->idx_train);
 	free(R->idx_test);
 	free(R->order);
-	free(R->test_order);
+	free(R->eval_order);
+	free(R->dst_val);
+	free(R->idx_val);
+	rt_dataset_free(&R->val);
 	free(R->outs);
 	rt_dataset_free(&R->train);
 	rt_dataset_free(&R->test);
@@ -398,10 +411,12 @@ int rt_train(const rt_train_opts *o, rt_exec *train_sam, rt_exec *train_base, rt
 	R.base = train_base;
 	/* the test split is optional (docs/dsl.md): without one nothing is
 	 * evaluated, and the eval step is not run at all */
-	R.eval = o->recipe->data.ntest > 0 ? eval : NULL;
+	R.has_test = o->recipe->data.ntest > 0;
+	R.has_val = o->recipe->data.nval > 0 || o->recipe->data.val_split > 0;
+	R.eval = R.has_test || R.has_val ? eval : NULL;
 	R.lr_slot = R.step_slot = R.mask_slot = R.best_m = -1;
 	for (int m = 0; m < RT_TRAIN_MAX_METRICS; m++)
-		R.train_m[m] = R.test_m[m] = NAN;
+		R.train_m[m] = R.test_m[m] = R.val_m[m] = NAN;
 	int rc = setup(&R, err);
 	if (!rc)
 		rc = rt_run_best_setup(&R, err);

@@ -23,24 +23,10 @@ int rt_run_best_setup(train_run *R, rt_err *err)
 	const rt_recipe *r = R->o->recipe;
 	R->best_m = -1;
 	R->nbest = 0;
-	const char *mon = r->ckpt_monitor;
-	if (!mon)
+	if (!r->ckpt_monitor)
 		return 0;
-	const char *name = strchr(mon, '.');
-	R->best_test = name && name - mon == 4 && !strncmp(mon, "test", 4);
-	if (!name || (!R->best_test && !(name - mon == 5 && !strncmp(mon, "train", 5))))
-		return rt_errf(err, "checkpoint.monitor '%s': expected \"train.NAME\" or \"test.NAME\"",
-		               mon);
-	for (int i = 0; i < R->nm; i++)
-		if (!strcmp(R->names[i], name + 1))
-			R->best_m = i;
-	if (R->best_m < 0)
-		return rt_errf(err, "checkpoint.monitor '%s': the run reports no metric '%s'", mon,
-		               name + 1);
-	if (R->best_test && !R->eval)
-		return rt_errf(err, "checkpoint.monitor '%s' needs a test set (the recipe's data has "
-		               "no 'test')", mon);
-	return 0;
+	return rt_run_monitor(R, "checkpoint.monitor", r->ckpt_monitor, &R->best_m, &R->best_of,
+	                      err);
 }
 
 /* a ranks before b */
@@ -56,7 +42,7 @@ int rt_run_best_rank(train_run *R, int epoch, int *entered, int *evicted)
 	*evicted = 0;
 	if (R->best_m < 0)
 		return 0;
-	double v = (R->best_test ? R->test_m : R->train_m)[R->best_m];
+	double v = R->best_of[R->best_m];
 	if (!isfinite(v))
 		return 0;
 	int keep = r->ckpt_best > 0 ? r->ckpt_best : 1, at = R->nbest;

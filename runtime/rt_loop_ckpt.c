@@ -109,7 +109,8 @@ int rt_run_write_ckpt(train_run *R, int epochs_done, int mid_epoch, rt_err *err)
 		return rt_errf(err, "%s: cannot create the checkpoint directory: %s", dir,
 		               strerror(errno));
 	rt_ckpt_info info = {.step = R->step, .epoch = epochs_done, .seed = R->seed,
-	                     .batch_size = R->batch, .epochs = R->nepochs};
+	                     .batch_size = R->batch, .epochs = R->nepochs,
+	                     .val_split = R->o->recipe->data.val_split};
 	snprintf(info.program_hash, sizeof info.program_hash, "%s",
 	         R->o->program_hash ? R->o->program_hash : "");
 	if (mid_epoch && sums_json(R, info.epoch_sums, sizeof info.epoch_sums, err))
@@ -166,6 +167,17 @@ int rt_run_resume(train_run *R, rt_err *err)
 		               "--seed %" PRIu64 " (leave --seed out: a resumed run takes the "
 		               "checkpoint's)", path, in.seed, R->seed);
 	R->seed = in.seed;
+	/* data.val_split decides the training rows: a resumed run trains on
+	 * the same ones (the seed, the other half of that, is the checkpoint's) */
+	double vs = R->o->recipe->data.val_split;
+	if (in.val_split != vs) {
+		char was[64], is[64];
+		snprintf(was, sizeof was, in.val_split > 0 ? "data.val_split = %g" : "no data.val_split",
+		         in.val_split);
+		snprintf(is, sizeof is, vs > 0 ? "data.val_split = %g" : "none", vs);
+		return rt_errf(err, "%s: checkpoint was trained with %s, this run has %s (it decides "
+		               "which rows are trained on: resume with %s)", path, was, is, was);
+	}
 	/* an unfinished run (--stop-after, a signal) goes on as planned; a
 	 * finished one trains on to the recipe's epochs */
 	if (R->o->epochs <= 0 && in.epochs > in.epoch && in.epochs != R->nepochs) {

@@ -24,24 +24,9 @@ int rt_run_early_setup(train_run *R, rt_err *err)
 	R->es_m = -1;
 	R->es_best_epoch = R->es_wait = 0;
 	R->es_best = NAN;
-	const char *mon = r->es_monitor;
-	if (!mon)
+	if (!r->es_monitor)
 		return 0;
-	const char *name = strchr(mon, '.');
-	R->es_test = name && name - mon == 4 && !strncmp(mon, "test", 4);
-	if (!name || (!R->es_test && !(name - mon == 5 && !strncmp(mon, "train", 5))))
-		return rt_errf(err, "early_stopping.monitor '%s': expected \"train.NAME\" or "
-		               "\"test.NAME\"", mon);
-	for (int i = 0; i < R->nm; i++)
-		if (!strcmp(R->names[i], name + 1))
-			R->es_m = i;
-	if (R->es_m < 0)
-		return rt_errf(err, "early_stopping.monitor '%s': the run reports no metric '%s'", mon,
-		               name + 1);
-	if (R->es_test && !R->eval)
-		return rt_errf(err, "early_stopping.monitor '%s' needs a test set (the recipe's data "
-		               "has no 'test')", mon);
-	return 0;
+	return rt_run_monitor(R, "early_stopping.monitor", r->es_monitor, &R->es_m, &R->es_of, err);
 }
 
 int rt_run_early_stopped(const train_run *R)
@@ -54,7 +39,7 @@ int rt_run_early_update(train_run *R, int epoch)
 	const rt_recipe *r = R->o->recipe;
 	if (R->es_m < 0)
 		return 0;
-	double v = (R->es_test ? R->test_m : R->train_m)[R->es_m];
+	double v = R->es_of[R->es_m];
 	/* a non-finite value never improves; the first finite one always does */
 	int improved = isfinite(v) &&
 	               (R->es_best_epoch == 0 ||

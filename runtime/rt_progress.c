@@ -217,6 +217,10 @@ static void epoch_record(rt_progress *p, const rt_progress_epoch_info *e)
 			snprintf(key, sizeof key, "train_%s", e->name[i]);
 			json_num(o, key, e->train[i]);
 		}
+		for (int i = 0; e->has_val && i < e->nmetrics; i++) {
+			snprintf(key, sizeof key, "val_%s", e->name[i]);
+			json_num(o, key, e->val[i]);
+		}
 		for (int i = 0; e->has_test && i < e->nmetrics; i++) {
 			snprintf(key, sizeof key, "test_%s", e->name[i]);
 			json_num(o, key, e->test[i]);
@@ -238,6 +242,11 @@ void rt_progress_epoch(rt_progress *p, const rt_progress_epoch_info *e)
 	fprintf(p->out, "epoch %d/%d: train", e->epoch, e->nepochs);
 	for (int i = 0; i < e->nmetrics; i++)
 		fprintf(p->out, " %s %.4f", short_name(e->name[i]), e->train[i]);
+	if (e->has_val) {
+		fprintf(p->out, " | val");
+		for (int i = 0; i < e->nmetrics; i++)
+			fprintf(p->out, " %s %.4f", short_name(e->name[i]), e->val[i]);
+	}
 	if (e->has_test) {
 		fprintf(p->out, " | test");
 		for (int i = 0; i < e->nmetrics; i++)
@@ -245,4 +254,24 @@ void rt_progress_epoch(rt_progress *p, const rt_progress_epoch_info *e)
 	}
 	fprintf(p->out, " | %.0f samples/s\n", e->samples_per_s);
 	fflush(p->out);
+}
+
+void rt_progress_final_test(rt_progress *p, const rt_progress_epoch_info *e)
+{
+	if (!p->metrics)
+		return;
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		char key[64];
+		cJSON_AddStringToObject(o, "kind", "test");
+		cJSON_AddNumberToObject(o, "epoch", e->epoch);
+		cJSON_AddNumberToObject(o, "epochs", e->nepochs);
+		cJSON_AddNumberToObject(o, "step", (double)e->step);
+		for (int i = 0; i < e->nmetrics; i++) {
+			snprintf(key, sizeof key, "test_%s", e->name[i]);
+			json_num(o, key, e->test[i]);
+		}
+	}
+	json_line(p, o);
+	fflush(p->metrics);
 }

@@ -9,6 +9,13 @@
  *    "train_accuracy":0.81,"test_loss":0.45,"test_accuracy":0.84,
  *    "samples_per_s":50123,"seconds":1.2}
  *
+ * With a validation set (data.val, data.val_split) an epoch record has
+ * val_NAME keys instead of test_NAME ones, and the test set's one
+ * evaluation at the end of the run is a record of its own:
+ *
+ *   {"kind":"test","epoch":3,"epochs":3,"step":2811,"test_loss":0.44,
+ *    "test_accuracy":0.85}
+ *
  * Step values are running means over the epoch so far (the progress line
  * says "epoch mean:"). Epochs count from 1 in everything printed or
  * written. Records are written with cJSON, so any metric name is escaped;
@@ -52,6 +59,8 @@ typedef struct {
 	const double *train, *test;
 	int has_test;
 	double samples_per_s, seconds;
+	const double *val;          /* the validation set's means (has_val) */
+	int has_val;
 } rt_progress_epoch_info;
 
 /* Longest metric name, in bytes (the runtime keeps names in char[32]). */
@@ -73,6 +82,8 @@ int rt_progress_close(rt_progress *p, const char *metrics_path, rt_err *err);
 
 void rt_progress_step(rt_progress *p, const rt_progress_step_info *s);
 void rt_progress_epoch(rt_progress *p, const rt_progress_epoch_info *e);
+/* The "test" record of a run with a validation set (e->test). */
+void rt_progress_final_test(rt_progress *p, const rt_progress_epoch_info *e);
 /* Ends a \r line before other output (errors). */
 void rt_progress_break(rt_progress *p);
 

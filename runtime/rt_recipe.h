@@ -80,6 +80,12 @@ typedef struct {
 	const char *format;   /* "idx", "csv", "safetensors", "cifar10", "cifar100", "npy" */
 	data_file train[4], test[4];
 	int ntrain, ntest;
+	/* the validation set: files of its own (val), or val_split, the
+	 * fraction of the training rows held out (rt_dataset_hold_out); at most
+	 * one of the two; neither (val_split 0): none */
+	data_file val[4];
+	int nval;
+	double val_split;
 	double scale;         /* x * scale, then (x - mean) / std */
 	data_channels mean, std; /* std 0 is read as 1 */
 	int drop_last;        /* training: drop the short last batch (1) or pad (0) */

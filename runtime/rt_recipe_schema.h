@@ -99,6 +99,8 @@ enum {
 	F("data.format", STRING, data.format, 0, 0, 0, 0, "idx|csv|safetensors|cifar10|cifar100|npy") \
 	N("data.train", MAP, STRING, 0, 0, 0, 0) \
 	N("data.test", MAP, STRING, 0, 0, 0, 0) \
+	N("data.val", MAP, STRING, 0, 0, 0, 0) \
+	F("data.val_split", NUMBER, data.val_split, 0, 0, 0.5, RT_KEY_RUN, NULL) \
 	F("data.scale", NUMBER, data.scale, 1, -RT_KEY_NOLIMIT, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
 	F("data.mean", CHANNELS, data.mean, 0, -RT_KEY_NOLIMIT, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
 	F("data.std", CHANNELS, data.std, 1, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_LO_OPEN, NULL) \

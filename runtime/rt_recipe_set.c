@@ -164,12 +164,13 @@ static const char *opt_name(opt_kind k)
 	return k == OPT_SGD ? "sgd" : k == OPT_ADAM ? "adam" : "adamw";
 }
 
-/* data.train.<input>=PATH: the file of an input the trainer already reads. */
+/* data.train.<input>=PATH: the file of an input the trainer already reads
+ * (data.test, data.val: a split it was built with). */
 static int set_file(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, size_t len)
 {
-	int test = strcmp(s->key->path, "data.test") == 0;
-	data_file *f = test ? r->data.test : r->data.train;
-	int n = test ? r->data.ntest : r->data.ntrain;
+	int test = strcmp(s->key->path, "data.test") == 0, val = !strcmp(s->key->path, "data.val");
+	data_file *f = test ? r->data.test : val ? r->data.val : r->data.train;
+	int n = test ? r->data.ntest : val ? r->data.nval : r->data.ntrain;
 	for (int i = 0; i < n; i++)
 		if (strcmp(f[i].input, s->map_key) == 0) {
 			if (!*s->text)
@@ -278,6 +279,10 @@ int rt_recipe_check(const rt_recipe *r, char *msg, size_t len)
 {
 	if (r->sched.kind == SCHED_STEP && !(r->sched.step_size >= 1))
 		return err(msg, len, "schedule.step_size must be given and >= 1 for name = \"step\"");
+	if (r->data.val_split > 0 && r->data.nval > 0)
+		return err(msg, len, "data.val_split: this trainer was built with data.val files, and a "
+		           "validation set is either those or a fraction of the training rows, not "
+		           "both");
 	return 0;
 }
 

@@ -36,7 +36,7 @@ void rt_train_print_summary(FILE *f, const rt_train_result *r)
 		metrics(f, "test", r, r->test);
 	} else {
 		fputs("no test set; ", f);
-		metrics(f, "train", r, r->train);
+		metrics(f, r->has_val ? "val" : "train", r, r->has_val ? r->val : r->train);
 	}
 	fprintf(f, "  (%d epoch%s, %lld steps, %.0f samples/s)\n", r->epochs,
 	        r->epochs == 1 ? "" : "s", (long long)r->steps, r->samples_per_s);

@@ -10,7 +10,9 @@
  * Each epoch: shuffle (seeded, rt_dataset_order), for each batch fill the
  * data inputs, "opt.lr" = rt_sched_lr(recipe, t, total) and "opt.step" =
  * t + 1, run, stop on a non-finite loss; then evaluate the test split with
- * eval (masked sums divided by the number of test examples), print a line,
+ * eval (masked sums divided by the number of test examples) - or, with a
+ * validation set (data.val, data.val_split), that set, and the test split
+ * once when the run ends (rt_loop_val.c) - print a line,
  * append JSON lines to the metrics file and write a checkpoint.
  *
  * Buffers are shared by slot name, so a name must have one dtype and shape
@@ -43,6 +45,7 @@ typedef struct {
 	char name[RT_TRAIN_MAX_METRICS][32];
 	double train[RT_TRAIN_MAX_METRICS]; /* last epoch's means over its batches */
 	double test[RT_TRAIN_MAX_METRICS];  /* last evaluation; NaN without eval */
+	double val[RT_TRAIN_MAX_METRICS];   /* the validation set's, last epoch (has_val) */
 	double train_loss, train_acc;       /* shortcuts: "loss", "accuracy" (NaN if absent) */
 	double test_loss, test_acc;
 	int64_t steps;       /* optimizer steps done over the whole run */
@@ -50,6 +53,7 @@ typedef struct {
 	int nepochs;         /* epochs the run was planned for */
 	int stopped_early;   /* --stop-after ended it before nepochs */
 	int has_test;        /* the test split was evaluated (test[] holds values) */
+	int has_val;         /* a validation set was evaluated each epoch (val[]) */
 	int interrupted;     /* SIGINT or SIGTERM stopped it (checkpoint in last_ckpt) */
 	int64_t total_steps; /* steps the run was planned for */
 	double samples_per_s;
@@ -88,8 +92,8 @@ void rt_train_result_free(rt_train_result *r);
 
 /* The last line of a run, for samc and the trainers alike:
  *   test accuracy: 0.8312  test loss: 0.4567  (1 epoch, 468 steps, 51234 samples/s)
- * only the metrics the model has; "no test set" and the train metrics
- * without data.test; a run ended by --stop-after says so and how to
+ * only the metrics the model has; "no test set" and the validation (else
+ * train) metrics without data.test; a run ended by --stop-after says so and how to
  * resume it. */
 void rt_train_print_summary(FILE *f, const rt_train_result *r);
 

@@ -20,7 +20,7 @@ typedef struct {
 	rt_dataset train, test;
 	void **dst_train, **dst_test; /* host memory each data column is filled into */
 	int *idx_train, *idx_test;    /* its store buffer */
-	int64_t *order, *test_order;
+	int64_t *order;
 	int64_t batch, eval_batch;
 	int64_t nb, total;            /* train batches per epoch, steps over the run */
 	int nepochs, start_epoch, epochs_done;
@@ -38,15 +38,26 @@ typedef struct {
 	char last_ckpt[4096];
 	int64_t start_batch;          /* batches of start_epoch a resumed run had done */
 	double esum[RT_TRAIN_MAX_METRICS], ecnt[RT_TRAIN_MAX_METRICS]; /* the epoch so far */
-	int best_m, best_test;        /* checkpoint.monitor: metric index (-1: none), test or train */
+	int best_m;                   /* checkpoint.monitor: metric index (-1: none) */
+	const double *best_of;        /* the means it ranks by: train_m, val_m or test_m */
 	int nbest;                    /* the best epochs so far, best first */
 	int best_epoch[RT_CKPT_MAX_BEST + 1];
 	double best_val[RT_CKPT_MAX_BEST + 1];
-	int es_m, es_test;            /* early_stopping.monitor: metric index (-1: none), test or train */
+	int es_m;                     /* early_stopping.monitor: metric index (-1: none) */
+	const double *es_of;          /* the means it watches: train_m, val_m or test_m */
 	int es_best_epoch, es_wait;   /* the best epoch so far (0: none), epochs since */
 	double es_best;               /* its value */
 	int signal;                   /* SIGINT or SIGTERM that stopped the run, else 0 */
 	struct sigaction old_int, old_term; /* handlers before rt_train's */
+	/* The validation set (data.val or data.val_split): evaluated after
+	 * every epoch instead of the test set, which is then evaluated once,
+	 * when the run ends. */
+	int has_val, has_test;
+	rt_dataset val;
+	void **dst_val;
+	int *idx_val;
+	double val_m[RT_TRAIN_MAX_METRICS];
+	int64_t *eval_order;          /* 0, 1, 2, ...: the evaluated splits' row order */
 } train_run;
 
 /* Checkpoints (rt_loop_ckpt.c). Writes DIR/last.safetensors (and, at an
@@ -85,10 +96,24 @@ int rt_run_interrupted(train_run *R);
 int rt_batch_targets(rt_store *st, const rt_dataset *ds, void ***dst, int **idx, rt_err *err);
 int rt_batch_flush(const rt_store *st, const rt_dataset *ds, const int *idx, rt_err *err);
 
-/* Loads the test split for the eval step and checks its mask input. */
+/* Loads the test split and the validation files (data.val) for the eval
+ * step and checks its mask input. */
 int rt_evaluate_setup(train_run *R, rt_err *err);
-/* Runs eval over the whole test split: test[m] = masked sum / examples
- * (NaN for a metric eval does not output, all NaN without an eval step). */
-int rt_evaluate(train_run *R, double *test, rt_err *err);
+/* Runs eval over the whole RT_SPLIT_TEST or RT_SPLIT_VAL split: out[m] =
+ * masked sum / examples (NaN for a metric eval does not output, all NaN
+ * without that split). */
+int rt_evaluate(train_run *R, int which, double *out, rt_err *err);
+
+/* The validation set and monitors (rt_loop_val.c). hold_out: with
+ * data.val_split, moves its rows out of the loaded training split;
+ * monitor: "train.NAME", "val.NAME" or "test.NAME" of the recipe's key
+ * `key` (checkpoint.monitor, ...), its metric index and the means it
+ * reads; final_test: with a validation set, the test set's one
+ * evaluation at the end of the run, printed and written to the metrics
+ * file. */
+int rt_run_hold_out(train_run *R, rt_err *err);
+int rt_run_monitor(train_run *R, const char *key, const char *mon, int *m, const double **of,
+                   rt_err *err);
+int rt_run_final_test(train_run *R, rt_err *err);
 
 #endif

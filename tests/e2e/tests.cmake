@@ -10,6 +10,8 @@
 #   e2e_periodic_ckpt      checkpoint.every_steps; SIGKILL + resume == uninterrupted
 #   e2e_best_ckpt          checkpoint.monitor/mode/keep: the best epochs' files, resumed too
 #   e2e_early_stop         early_stopping: the stopping epoch, min/max, resumed across it
+#   e2e_val_split          data.val / data.val_split: the documented rows, == the same rows as
+#                          files, val.* monitors, SIGINT + resume, a trainer's --set, errors
 #   e2e_resume_dropout_*   the same with dropout: the masks resume too
 #   e2e_threads            --threads 1, 2, 3 train to the same bits
 #   e2e_bad_inputs         broken IDX files, checkpoints, a diverging run: exit 1 + message
@@ -77,6 +79,9 @@ set_tests_properties(e2e_best_ckpt PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LA
 # early_stopping.monitor/mode/patience/min_delta: where the run stops, across a resume too
 add_test(NAME e2e_early_stop COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/early_stop.py $<TARGET_FILE:samc>)
 set_tests_properties(e2e_early_stop PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)
+# the validation set: data.val files or data.val_split rows, each epoch; the test set at the end
+add_test(NAME e2e_val_split COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/val_split.py $<TARGET_FILE:samc>)
+set_tests_properties(e2e_val_split PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)
 # `samc export`: its weights in torch.nn with load_state_dict(strict=True), same eval
 add_test(NAME e2e_export_state_dict COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/export_state_dict.py
          $<TARGET_FILE:samc>)

@@ -1,7 +1,8 @@
 /*
  * test_dataset.c - data splits against a step's input slots: IDX, CSV and
  * safetensors binding, normalisation, limits, seeded shuffles, batching with
- * wrap-around and masked padding, and the errors for data that does not fit.
+ * wrap-around and masked padding, the rows data.val_split holds out, and the
+ * errors for data that does not fit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -366,6 +367,52 @@ static void test_csv_and_safetensors(void **state)
 	rt_dataset_free(&ds);
 }
 
+/* data.val_split: the held-out rows are a function of (n, fraction, seed)
+ * alone, disjoint from the rows left to train on, and both keep their file
+ * order and their bytes (IDX bytes behind a lookup table here). */
+static void test_hold_out(void **state)
+{
+	fixture *f = *state;
+	data_config dc = idx_config("img.idx", "lab.idx");
+	rt_err err = {{0}};
+	int64_t rows[10], again[10];
+	assert_int_equal(rt_dataset_val_rows(10, 0.25, 5, rows), 3); /* 2.5 rounds up */
+	assert_int_equal(rt_dataset_val_rows(10, 0.25, 5, again), 3);
+	assert_memory_equal(rows, again, 3 * sizeof *rows);
+	int differs = 0;
+	for (uint64_t seed = 6; seed < 10; seed++) {
+		assert_int_equal(rt_dataset_val_rows(10, 0.25, seed, again), 3);
+		differs |= memcmp(rows, again, 3 * sizeof *rows) != 0;
+	}
+	assert_true(differs); /* the seed chooses the rows */
+	assert_true(rows[0] < rows[1] && rows[1] < rows[2] && rows[0] >= 0 && rows[2] < 10);
+	assert_int_equal(rt_dataset_val_rows(10, 0.04, 5, again), -1); /* no row */
+	assert_int_equal(rt_dataset_val_rows(1, 0.5, 5, again), -1);   /* no row left */
+
+	rt_dataset ds, val;
+	assert_int_equal(rt_dataset_load(&ds, &dc, RT_SPLIT_TRAIN, f->dir, &f->x, &err), 0);
+	assert_int_equal(rt_dataset_hold_out(&ds, 0.25, 5, &val, &err), 0);
+	assert_int_equal(val.n, 3);
+	assert_int_equal(ds.n, 7);
+	assert_non_null(val.col[0].lut);
+	int64_t t = 0, v = 0;
+	for (int64_t e = 0; e < 10; e++) {
+		int held = v < 3 && rows[v] == e;
+		float x[6];
+		int32_t y = example(held ? &val : &ds, held ? v++ : t++, x);
+		assert_int_equal(y, e % 3);
+		assert_true(x[0] == (float)((6.0 * (double)e * 0.5 - 1) / 2)); /* pixel 6e */
+	}
+	rt_dataset_free(&ds);
+	rt_dataset_free(&val);
+
+	assert_int_equal(rt_dataset_load(&ds, &dc, RT_SPLIT_TRAIN, f->dir, &f->x, &err), 0);
+	assert_int_equal(rt_dataset_hold_out(&ds, 0.01, 5, &val, &err), -1);
+	assert_non_null(strstr(err.msg, "data.val_split = 0.01 of the 10 training examples"));
+	assert_non_null(strstr(err.msg, "holds out no example"));
+	rt_dataset_free(&ds);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_fill_over_pool),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_csv_and_safetensors),
+		cmocka_unit_test(test_hold_out),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

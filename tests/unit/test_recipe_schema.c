@@ -275,6 +275,20 @@ static void t_trainer_set(void **st)
 	nosam.opt.sam = 0;
 	assert_int_not_equal(apply(&nosam, "optimizer.sam.rho=0.1", msg, sizeof msg), 0);
 	assert_non_null(strstr(msg, "this trainer was built without SAM"));
+	/* a validation set is data.val files or data.val_split, not both */
+	rt_recipe v = trainer_recipe(OPT_SGD);
+	assert_int_equal(apply(&v, "data.val_split=0.1", msg, sizeof msg), 0);
+	assert_true(v.data.val_split == 0.1);
+	assert_int_not_equal(apply(&v, "data.val_split=0.6", msg, sizeof msg), 0);
+	assert_non_null(strstr(msg, "data.val_split must be in [0, 0.5], got 0.6"));
+	v.data.val[0] = (data_file){"x", "val.idx"};
+	v.data.nval = 1;
+	v.data.val_split = 0;
+	assert_int_not_equal(apply(&v, "data.val_split=0.1", msg, sizeof msg), 0);
+	assert_non_null(strstr(msg, "this trainer was built with data.val files"));
+	v.data.val_split = 0; /* a refused --set ends the trainer; here it goes on */
+	assert_int_equal(apply(&v, "data.val.x=other.idx", msg, sizeof msg), 0);
+	assert_string_equal(v.data.val[0].path, "other.idx");
 }
 
 static double scalar(const rt_step_scalar *sc, int n, const char *name)
