@@ -457,7 +457,7 @@ static void fe_read_data(lua_State *L, int t, rt_recipe *r, fe_dsl *d, const ir_
 	                            "data.limit_train", "data.limit_test"};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		fe_read_key(L, t, r, keys[i]);
-	if (fe_read_key(L, t, r, "data.val_split") && dc->nval > 0)
+	if (fe_read_key(L, t, r, "data.val_split") && dc->val_split > 0 && dc->nval > 0)
 		fe_recipe_error(L, "data.val and data.val_split are both given: the validation set is "
 		                "either files of its own (data.val) or a fraction of the training "
 		                "rows (data.val_split), not both");
