@@ -9,8 +9,9 @@
  *     if (cg_aot_build(&u, "trainer", &o, &st, err, sizeof err)) ...
  *
  * The kernels of every step go to one object file, rendered and optimized
- * exactly as the JIT does (llvm/cg_llvm.h), their symbols prefixed by the
- * step ("samc_sam_k3"). The steps' tables (runtime/rt_prog.h), the recipe
+ * exactly as the JIT does (llvm/cg_llvm.h) but for the unit's target CPU
+ * (llvm/cg_target.h; `samc build --cpu`, generic by default), their symbols
+ * prefixed by the step ("samc_sam_k3"). The steps' tables (runtime/rt_prog.h), the recipe
  * and the program hash go to a generated C file whose main() calls
  * rt_aot_main (runtime/rt_aot.h). The system C compiler links both with
  * libsamcrt.a, OpenBLAS, cJSON, zlib, libm and pthreads: the trainer needs
@@ -46,6 +47,9 @@ typedef struct {
 	/* a CUDA trainer: the steps went through the CUDA rows and hold their
 	 * PTX (cg_step.ptx, the same architectures in each); no object file */
 	int cuda;
+	/* the CPU the steps' llvm pass compiled for (cg_step_options.target);
+	 * NULL: the host. The trainer checks its features at start. */
+	const struct cg_target *target;
 } cg_aot_unit;
 
 typedef struct {

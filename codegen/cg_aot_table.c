@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cg_aot.h"
+#include "llvm/cg_target.h"
 #include "rt_aot.h"
 #include "rt_recipe_schema.h"
 
@@ -283,6 +284,27 @@ static void write_ptx(FILE *f, int step, const cg_step *st)
 	fputs("};\n", f);
 }
 
+/* .cpu, .cpu_llvm, .cpu_features: what the trainer checks at start */
+static int write_cpu(FILE *f, const cg_target *t, char *err, size_t errlen)
+{
+	cg_target host;
+	if (!t) { /* compiled for the host, as the JIT */
+		if (cg_target_init(&host, "native", err, errlen))
+			return -1;
+		t = &host;
+	}
+	fputs("\t.cpu = ", f);
+	str(f, t->spec);
+	fputs(", .cpu_llvm = ", f);
+	str(f, t->cpu);
+	fputs(",\n\t.cpu_features = ", f);
+	str(f, t->need);
+	fputs(",\n", f);
+	if (t == &host)
+		cg_target_free(&host);
+	return 0;
+}
+
 int cg_aot_write_table(FILE *f, const cg_aot_unit *u, char *err, size_t errlen)
 {
 	if (u->recipe->data.ntrain > 4 || u->recipe->data.ntest > 4 || u->recipe->data.nval > 4 ||
@@ -309,6 +331,8 @@ int cg_aot_write_table(FILE *f, const cg_aot_unit *u, char *err, size_t errlen)
 	fputs(", .program_hash = ", f);
 	str(f, u->program_hash);
 	fprintf(f, ",\n\t.recipe = &samc_recipe, .nparams = %d,\n", u->nparams);
+	if (write_cpu(f, u->target, err, errlen))
+		return -1;
 	for (int s = 0; s < CG_AOT_NSTEPS; s++) {
 		if (u->step[s])
 			fprintf(f, "\t.%s = &samc_%s_prog,\n", cg_aot_step_name(s), cg_aot_step_name(s));

@@ -25,11 +25,14 @@
 #include "pass_table.h"
 #include "rt_exec.h"
 
+struct cg_target;
+
 typedef struct {
 	int threads;       /* threads for kernels and BLAS; 0 = all cores */
 	int opt_level;     /* 0: no LLVM optimization (debugging), else O3 */
 	pass_options pass; /* verifiers and SAMC_DEBUG output of the backend's passes */
 	int conv_loops;    /* 1: f32 convolutions as generated loops too, not oneDNN calls */
+	const struct cg_target *target; /* the CPU to compile for (llvm/cg_target.h); NULL: the host */
 } cg_options;
 
 void cg_options_default(cg_options *o);

@@ -89,6 +89,7 @@ rt_exec *cg_cpu_exec_new(ir_graph *g, ir_node *const *outs, const char *const *o
 	so.pass = o.pass;
 	so.llvm = 1;
 	so.opt_level = o.opt_level;
+	so.target = o.target;
 	so.conv_loops = o.conv_loops;
 	if (!(s->step = cg_step_new(g, outs, out_names, nout, &so, err, errlen)) ||
 	    bind(s, &o, err, errlen)) {

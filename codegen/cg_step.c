@@ -298,7 +298,8 @@ static int run_llvm(pass_ctx *c, char *err, size_t errlen)
 {
 	cg_step *s = c->state;
 	const cg_step_options *o = c->backend_opts;
-	return (s->llvm = cg_llvm_mod_new(s->prog, o ? o->opt_level : 3, err, errlen)) ? 0 : -1;
+	return (s->llvm = cg_llvm_mod_new(s->prog, o ? o->opt_level : 3, o ? o->target : NULL, err,
+	                                  errlen)) ? 0 : -1;
 }
 
 static int print_llvm(FILE *out, pass_ctx *c, char *err, size_t errlen)

@@ -21,6 +21,7 @@
 #include "rt_prog.h"
 
 struct cg_llvm_mod;
+struct cg_target;
 
 /* How the CPU backend's rows of the pass table (lowrank, fuse, plan,
  * lower, llvm) run. */
@@ -28,6 +29,7 @@ typedef struct {
 	pass_options pass; /* verifiers, SAMC_DEBUG level */
 	int llvm;          /* also run the llvm row (render, optimize): what the JIT compiles */
 	int opt_level;     /* llvm: 0 = none, else O3 */
+	const struct cg_target *target; /* llvm: the CPU (llvm/cg_target.h); NULL: the host */
 	int conv_loops;    /* 1: f32 convolutions as generated loops too, not oneDNN calls */
 	/* the CUDA rows instead of split..llvm: split for a GPU, then render
 	 * CUDA C (cg_cuda.h) with this prefix on kernel names (may be NULL);

@@ -8,6 +8,7 @@
 #include "cli_backend.h"
 #include "cg_step.h"
 #include "cuda/cg_cuda_exec.h"
+#include "llvm/cg_target.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 typedef struct {
 	const char *out;
+	const char *cpu; /* --cpu: cg_target.h; generic unless given */
 	cg_aot_options o;
 	int quiet;
 	int cuda;              /* --device cuda: PTX in the trainer, no object */
@@ -36,6 +38,8 @@ static int parse(build_args *b, cli_model_args *ma, int argc, char **argv)
 		if ((v = cli_option_value("-o", &i, argc, argv, &bad)) ||
 		    (v = cli_option_value("--output", &i, argc, argv, &bad))) {
 			b->out = v;
+		} else if ((v = cli_option_value("--cpu", &i, argc, argv, &bad))) {
+			b->cpu = v;
 		} else if ((v = cli_option_value("--cc", &i, argc, argv, &bad))) {
 			b->o.cc = v;
 		} else if ((v = cli_option_value("--device", &i, argc, argv, &bad)) ||
@@ -62,7 +66,8 @@ static int parse(build_args *b, cli_model_args *ma, int argc, char **argv)
 			return cli_usage_error("build", "%s needs a value", argv[i]);
 		} else {
 			return cli_unknown_option("build", argv[i], (const char *const[]){"--output",
-			                          "--cc", "--device", "--backend", "--cuda-arch", "--keep", "--verbose",
+			                          "--cpu", "--cc", "--device", "--backend", "--cuda-arch", "--keep",
+			                          "--verbose",
 			                          "--quiet", NULL}, 0);
 		}
 	}
@@ -80,13 +85,19 @@ int cli_build(int argc, char **argv)
 	build_args b;
 	memset(&b, 0, sizeof b);
 	cg_aot_options_default(&b.o);
+	b.cpu = "generic"; /* a trainer runs elsewhere: portable unless asked */
 	int rc = parse(&b, &ma, argc, argv);
 	if (rc)
 		return rc;
-	ir_model *m;
-	if (cli_load_model(&ma, &m) != 0)
-		return CLI_ERR_MODEL;
 	char msg[2048], hash[17];
+	cg_target target;
+	if (cg_target_init(&target, b.cpu, msg, sizeof msg))
+		return cli_usage_error("build", "%s", msg);
+	ir_model *m;
+	if (cli_load_model(&ma, &m) != 0) {
+		cg_target_free(&target);
+		return CLI_ERR_MODEL;
+	}
 	pass_programs progs;
 	cg_step_options so;
 	cg_step_options_default(&so);
@@ -95,8 +106,10 @@ int cli_build(int argc, char **argv)
 	so.opt_level = b.o.opt_level;
 	so.cuda = b.cuda;  /* a CUDA trainer holds each step's PTX */
 	so.conv_loops = b.cuda;
+	so.target = &target;
 	if (pass_build_all_opt(m, &so.pass, &progs, msg, sizeof msg) != 0) {
 		fprintf(stderr, "%s\n", msg);
+		cg_target_free(&target);
 		fe_model_free(m);
 		return CLI_ERR_MODEL;
 	}
@@ -110,6 +123,7 @@ int cli_build(int argc, char **argv)
 	u.cuda = b.cuda;
 	char cache[4096];
 	cg_cuda_cache_dir(cache, sizeof cache);
+	u.target = &target;
 	pass_program *ps[CG_AOT_NSTEPS] = {&progs.sam, &progs.base, &progs.eval};
 	rc = CLI_ERR_MODEL;
 	for (int s = 0; s < CG_AOT_NSTEPS; s++)
@@ -133,14 +147,15 @@ int cli_build(int argc, char **argv)
 		       b.out, st.nkernels, b.cuda_arch ? b.cuda_arch : CLI_BUILD_CUDA_ARCHS, st.total_s,
 		       st.cc_s);
 	else if (!b.quiet)
-		printf("samc build: wrote %s (%d kernels, %lld-byte object) in %.2f s "
-		       "(codegen %.2f s, cc %.2f s)\n", b.out, st.nkernels, (long long)st.object_bytes,
-		       st.total_s, st.codegen_s, st.cc_s);
+		printf("samc build: wrote %s for CPU %s (%d kernels, %lld-byte object) in %.2f s "
+		       "(codegen %.2f s, cc %.2f s)\n", b.out, target.cpu, st.nkernels,
+		       (long long)st.object_bytes, st.total_s, st.codegen_s, st.cc_s);
 	rc = CLI_OK;
 done:
 	for (int s = 0; s < CG_AOT_NSTEPS; s++)
 		cg_step_free(u.step[s]);
 	pass_programs_free(&progs);
 	fe_model_free(m);
+	cg_target_free(&target);
 	return rc;
 }

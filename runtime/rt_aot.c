@@ -9,6 +9,7 @@
 
 #include "rt_aot.h"
 #include "rt_args.h"
+#include "rt_cpu.h"
 #include "rt_dev_cpu.h"
 #include "rt_train.h"
 
@@ -58,6 +59,25 @@ static const char *opt_name(const rt_recipe *r)
 	return r->opt.kind == OPT_SGD ? "SGD" : r->opt.kind == OPT_ADAM ? "Adam" : "AdamW";
 }
 
+/* The kernels use the instructions of the CPU they were compiled for:
+ * refuse to start, naming what is missing, rather than die with SIGILL. */
+static int cpu_check(const rt_aot_model *m, const char *prog)
+{
+	char missing[512];
+	int n = rt_cpu_missing(m->cpu_features, getenv("SAMC_CPU_MASK"), missing, sizeof missing);
+	if (n == 0)
+		return 0;
+	int generic = !strcmp(m->cpu, "generic");
+	fprintf(stderr,
+	        "%s: this trainer was compiled for the CPU %s (samc build --cpu %s), but this CPU "
+	        "lacks %s: %s\nRebuild it with `samc build --cpu %s`%s.\n",
+	        prog, m->cpu_llvm, m->cpu, n == 1 ? "the feature" : "the features", missing,
+	        generic ? "native" : "generic",
+	        generic ? " on this machine (or --cpu x86-64, which runs on any x86-64 CPU)"
+	                : " (or --cpu native on this machine)");
+	return 1;
+}
+
 static rt_exec *make(const rt_prog *p, int threads, rt_err *err)
 {
 	return p ? rt_prog_exec_new(p, threads, err) : NULL;
@@ -70,6 +90,9 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			printf(usage, prog, m->model);
+			printf("\nIts kernels were compiled for the CPU %s (samc build --cpu %s); it exits 1\n"
+			       "on a CPU without their features. SAMC_CPU_MASK=avx2,... treats those as\n"
+			       "missing.\n", m->cpu_llvm, m->cpu);
 			return 0;
 		}
 	if (m->abi != RT_AOT_ABI) {
@@ -77,6 +100,8 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 		        prog, m->abi, RT_AOT_ABI);
 		return 1;
 	}
+	if (cpu_check(m, prog))
+		return 1;
 	aot_args a;
 	memset(&a, 0, sizeof a);
 	/* --set writes into a copy of the recipe (and of its SAM groups) */
@@ -127,9 +152,12 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	a.o.program_hash = m->program_hash;
 	a.o.result = &res;
 	if (!a.o.quiet)
-		printf("%s: %s: %d params, compiled %s, %s%s\n", prog, m->model, m->nparams,
-		       m->nptx > 0 ? "cuda" : "cpu",
-		       recipe.opt.sam ? "SAM around " : "", opt_name(&recipe));
+		if (m->nptx > 0)
+			printf("%s: %s: %d params, compiled cuda, %s%s\n", prog, m->model, m->nparams,
+			       recipe.opt.sam ? "SAM around " : "", opt_name(&recipe));
+		else
+			printf("%s: %s: %d params, compiled cpu (%s), %s%s\n", prog, m->model, m->nparams,
+			       m->cpu_llvm, recipe.opt.sam ? "SAM around " : "", opt_name(&recipe));
 	if (rt_train(&a.o, sam, base, eval, &err) != 0) {
 		fprintf(stderr, "%s\n", err.msg);
 	} else {

@@ -15,7 +15,12 @@
  *             [--seed N] [--metrics FILE] [--checkpoint-dir DIR]
  *             [--stop-after N] [--log-every N] [--quiet]
  *
- * Exit status: 0 success, 1 a data or training error, 2 a usage error.
+ * Before anything else it checks that the running CPU has the features the
+ * kernels were compiled for (rt_cpu.h; SAMC_CPU_MASK=avx512f,... plays a
+ * CPU without them) and otherwise exits 1 naming what is missing.
+ *
+ * Exit status: 0 success, 1 a data or training error (or a CPU without the
+ * compiled-for features), 2 a usage error.
  */
 #ifndef SAMC_RT_AOT_H
 #define SAMC_RT_AOT_H
@@ -45,6 +50,10 @@ typedef struct {
 	 * with the newest the GPU can run. nptx 0: a CPU trainer. */
 	const rt_aot_ptx *sam_ptx, *base_ptx, *eval_ptx;
 	int nptx;
+	/* the CPU its kernels were compiled for: `samc build --cpu` as given
+	 * ("generic"), LLVM's CPU ("x86-64-v3") and the features checked at
+	 * start (rt_cpu.h), comma-separated */
+	const char *cpu, *cpu_llvm, *cpu_features;
 } rt_aot_model;
 
 /* A CUDA trainer's exec of step p: the CUDA device (the driver and cuBLAS

@@ -43,7 +43,8 @@ static int rename_kernels(LLVMModuleRef m, const cg_program *prog, int step, cha
 int cg_aot_emit_object(const cg_aot_unit *u, const char *path, int *nkernels,
                        char *err, size_t errlen)
 {
-	LLVMTargetMachineRef tm = cg_llvm_host_tm(err, errlen);
+	LLVMTargetMachineRef tm = u->target ? cg_target_machine(u->target, err, errlen)
+	                                    : cg_llvm_host_tm(err, errlen);
 	if (!tm)
 		return -1;
 	LLVMContextRef ctx = LLVMContextCreate();

@@ -56,20 +56,21 @@ void cg_llvm_mod_free(cg_llvm_mod *m)
 	free(m);
 }
 
-cg_llvm_mod *cg_llvm_mod_new(const cg_program *prog, int opt_level, char *err, size_t errlen)
+cg_llvm_mod *cg_llvm_mod_new(const cg_program *prog, int opt_level, const cg_target *t,
+                             char *err, size_t errlen)
 {
 	cg_llvm_mod *m = calloc(1, sizeof *m);
 	if (!m) {
 		snprintf(err, errlen, "LLVM: out of memory");
 		return NULL;
 	}
-	if (!(m->tm = cg_llvm_host_tm(err, errlen))) {
+	if (!(m->tm = t ? cg_target_machine(t, err, errlen) : cg_llvm_host_tm(err, errlen))) {
 		free(m);
 		return NULL;
 	}
 	m->tsc = LLVMOrcCreateNewThreadSafeContext();
 	LLVMContextRef ctx = LLVMOrcThreadSafeContextGetContext(m->tsc);
-	if (!(m->m = cg_llvm_render(prog, ctx, m->tm, err, errlen)) ||
+	if (!(m->m = cg_llvm_render(prog, ctx, m->tm, t ? t->tune : NULL, err, errlen)) ||
 	    cg_llvm_optimize(m->m, m->tm, opt_level, err, errlen)) {
 		cg_llvm_mod_free(m);
 		return NULL;

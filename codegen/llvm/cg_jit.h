@@ -10,13 +10,15 @@
 
 typedef struct cg_jit cg_jit;
 
-/* A program's kernels rendered and optimized for the host, in a context of
- * their own: the `llvm` pass's output (codegen/cg_step.h), which the JIT
- * then compiles. */
+/* A program's kernels rendered and optimized for the host (or, for `samc
+ * build`, for a chosen CPU: cg_target.h), in a context of their own: the
+ * `llvm` pass's output (codegen/cg_step.h), which the JIT then compiles. */
 typedef struct cg_llvm_mod cg_llvm_mod;
 
-/* NULL with a message (LLVM's diagnostics included) on failure. */
-cg_llvm_mod *cg_llvm_mod_new(const cg_program *prog, int opt_level, char *err, size_t errlen);
+/* t NULL: the host. NULL with a message (LLVM's diagnostics included) on
+ * failure. */
+cg_llvm_mod *cg_llvm_mod_new(const cg_program *prog, int opt_level, const cg_target *t,
+                             char *err, size_t errlen);
 void cg_llvm_mod_print(FILE *out, const cg_llvm_mod *m);
 /* A copy of the module in ctx (through bitcode), for `samc build`, which
  * links every step's module into one object. NULL with a message. */

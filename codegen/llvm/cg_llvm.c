@@ -58,25 +58,11 @@ int cg_llvm_init(char *err, size_t errlen)
 
 LLVMTargetMachineRef cg_llvm_host_tm(char *err, size_t errlen)
 {
-	if (cg_llvm_init(err, errlen))
+	cg_target t;
+	if (cg_target_init(&t, "native", err, errlen))
 		return NULL;
-	char *triple = LLVMGetDefaultTargetTriple(), *msg = NULL;
-	LLVMTargetRef target;
-	if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
-		snprintf(err, errlen, "LLVM: no target for %s: %s", triple, msg ? msg : "");
-		LLVMDisposeMessage(msg);
-		LLVMDisposeMessage(triple);
-		return NULL;
-	}
-	char *cpu = LLVMGetHostCPUName(), *feat = LLVMGetHostCPUFeatures();
-	LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, feat,
-	                                                  LLVMCodeGenLevelAggressive, LLVMRelocPIC,
-	                                                  LLVMCodeModelJITDefault);
-	LLVMDisposeMessage(cpu);
-	LLVMDisposeMessage(feat);
-	LLVMDisposeMessage(triple);
-	if (!tm)
-		snprintf(err, errlen, "LLVM: cannot create a target machine for this host");
+	LLVMTargetMachineRef tm = cg_target_machine(&t, err, errlen);
+	cg_target_free(&t);
 	return tm;
 }
 
@@ -434,7 +420,17 @@ static void add_enum_attr(rctx *r, LLVMValueRef f, unsigned idx, const char *nam
 	LLVMAddAttributeAtIndex(f, idx, LLVMCreateEnumAttribute(r->ctx, kid, 0));
 }
 
-static int render_kernel(rctx *r, const cg_kernel *k, const char *cpu, const char *feat)
+static void add_target_attrs(rctx *r, LLVMValueRef f, const char *cpu, const char *feat,
+                             const char *tune)
+{
+	add_fn_attr(r, f, "target-cpu", cpu);
+	add_fn_attr(r, f, "target-features", feat);
+	if (tune && *tune)
+		add_fn_attr(r, f, "tune-cpu", tune);
+}
+
+static int render_kernel(rctx *r, const cg_kernel *k, const char *cpu, const char *feat,
+                         const char *tune)
 {
 	LLVMTypeRef ptr = LLVMPointerTypeInContext(r->ctx, 0), i64 = ty(r, CG_T_I64);
 	LLVMTypeRef vd = LLVMVoidTypeInContext(r->ctx);
@@ -466,8 +462,7 @@ static int render_kernel(rctx *r, const cg_kernel *k, const char *cpu, const cha
 	LLVMTypeRef bft = LLVMFunctionType(vd, pt, (unsigned)na + 3, 0);
 	LLVMValueRef bf = LLVMAddFunction(r->m, name, bft);
 	LLVMSetLinkage(bf, LLVMInternalLinkage);
-	add_fn_attr(r, bf, "target-cpu", cpu);
-	add_fn_attr(r, bf, "target-features", feat);
+	add_target_attrs(r, bf, cpu, feat, tune);
 	add_enum_attr(r, bf, LLVMAttributeFunctionIndex, "nounwind");
 	add_enum_attr(r, bf, LLVMAttributeFunctionIndex, "alwaysinline");
 	for (int i = 0; i < na; i++)
@@ -492,8 +487,7 @@ static int render_kernel(rctx *r, const cg_kernel *k, const char *cpu, const cha
 	LLVMTypeRef wp[4] = {ptr, i64, i64, ptr};
 	LLVMTypeRef wft = LLVMFunctionType(vd, wp, 4, 0);
 	LLVMValueRef wf = LLVMAddFunction(r->m, k->name, wft);
-	add_fn_attr(r, wf, "target-cpu", cpu);
-	add_fn_attr(r, wf, "target-features", feat);
+	add_target_attrs(r, wf, cpu, feat, tune);
 	add_enum_attr(r, wf, LLVMAttributeFunctionIndex, "nounwind");
 	LLVMPositionBuilderAtEnd(r->b, LLVMAppendBasicBlockInContext(r->ctx, wf, "entry"));
 	LLVMValueRef bufs = LLVMGetParam(wf, 0);
@@ -516,7 +510,8 @@ static int render_kernel(rctx *r, const cg_kernel *k, const char *cpu, const cha
 }
 
 LLVMModuleRef cg_llvm_render(const cg_program *prog, LLVMContextRef ctx,
-                             LLVMTargetMachineRef tm, char *err, size_t errlen)
+                             LLVMTargetMachineRef tm, const char *tune, char *err,
+                             size_t errlen)
 {
 	rctx *r = calloc(1, sizeof *r);
 	if (!r) {
@@ -534,7 +529,7 @@ LLVMModuleRef cg_llvm_render(const cg_program *prog, LLVMContextRef ctx,
 	int rc = 0;
 	for (int i = 0; i < prog->nk && rc == 0; i++)
 		if (!rt_kkind_is_call(prog->k[i].kind))
-			rc = render_kernel(r, &prog->k[i], cpu, feat);
+			rc = render_kernel(r, &prog->k[i], cpu, feat, tune);
 	LLVMDisposeTargetData(dl);
 	LLVMDisposeMessage(triple);
 	LLVMDisposeMessage(cpu);

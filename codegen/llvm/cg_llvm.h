@@ -1,7 +1,8 @@
 /*
  * cg_llvm.h - the CPU renderer: loop IR kernels to LLVM IR through the
  * LLVM-C API, optimized for the host CPU (its name and features, so AVX2 /
- * AVX-512 vectorize) with the new pass manager at O3.
+ * AVX-512 vectorize), or for a trainer's target CPU (cg_target.h), with the
+ * new pass manager at O3.
  *
  * Every loop kernel becomes
  * `void NAME(void **bufs, int64_t lo, int64_t hi, int32_t *err)`:
@@ -21,6 +22,7 @@
 #include <llvm-c/TargetMachine.h>
 
 #include "cg_lower.h"
+#include "cg_target.h"
 
 typedef void (*cg_kernel_fn)(void **bufs, int64_t lo, int64_t hi, int32_t *err);
 
@@ -31,9 +33,11 @@ int cg_llvm_init(char *err, size_t errlen);
 LLVMTargetMachineRef cg_llvm_host_tm(char *err, size_t errlen);
 
 /* Renders prog's loop kernels into a new module of ctx, set up for tm's
- * target, verified. NULL with a message. */
+ * target (and tuned for the CPU `tune` unless NULL or ""), verified. NULL
+ * with a message. */
 LLVMModuleRef cg_llvm_render(const cg_program *prog, LLVMContextRef ctx,
-                             LLVMTargetMachineRef tm, char *err, size_t errlen);
+                             LLVMTargetMachineRef tm, const char *tune, char *err,
+                             size_t errlen);
 
 /* Runs "default<O3>" (or "default<O0>" when opt_level is 0) for tm. */
 int cg_llvm_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, int opt_level,

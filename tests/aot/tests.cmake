@@ -11,3 +11,10 @@ if(TARGET samc)
                    ${CMAKE_CURRENT_LIST_DIR}/bmm_mlp.lua)
   set_tests_properties(aot_trainer_bmm PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS aot)
 endif()
+if(TARGET samc)
+  # samc build --cpu: no AVX-512 in the default trainer, the start-up CPU
+  # check, generic against native numbers (cpu.sh)
+  add_test(NAME aot_cpu
+           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cpu.sh $<TARGET_FILE:samc> ${CMAKE_SOURCE_DIR})
+  set_tests_properties(aot_cpu PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS aot)
+endif()

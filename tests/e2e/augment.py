@@ -72,7 +72,8 @@ def main():
 
         # A built trainer takes the keys in --set and trains as samc does.
         tr = os.path.join(d, "trainer")
-        r = u.run_samc(samc, ["build", model, "-o", tr, "--quiet"])
+        # for this CPU, as the JIT compiles: the same losses as samc's
+        r = u.run_samc(samc, ["build", model, "-o", tr, "--quiet", "--cpu", "native"])
         if F.expect_success("samc build", r):
             cpu = u.run_samc(samc, base + AUG + ["--backend", "cpu"])
             t = u.run_samc(tr, ["--data", d, "--epochs", "2"] + AUG)
