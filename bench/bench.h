@@ -34,6 +34,7 @@ typedef struct {
 	int64_t triad_n;     /* triad: floats per array */
 	int bias;            /* conv: with the bias and its gradient */
 	int batch;           /* > 0: the model's batch size (as --set batch_size=N) */
+	const char *cpu;     /* the CPU the kernels are compiled for (samc build --cpu); NULL: host */
 } bench_args;
 
 /* A compiled training step with its buffers, ready to run. */
@@ -64,7 +65,8 @@ ir_model *bench_load_model(const char *path, int batch);
 /* Builds program `kind` of m, compiles it for the CPU with `threads`,
  * binds buffers (params initialised from the model's seed), and makes
  * `nbatch` random batches. 0, or -1 after printing the error. */
-int bench_step_new(bench_step *s, const ir_model *m, pass_prog_kind kind, int threads, int nbatch);
+int bench_step_new(bench_step *s, const ir_model *m, pass_prog_kind kind, int threads, int nbatch,
+                   const char *cpu);
 /* One training step on batch i % nbatch. 0, or -1 after printing the error. */
 int bench_step_run(bench_step *s, int i);
 void bench_step_free(bench_step *s);

@@ -111,6 +111,7 @@ int bench_cmd_profile(const bench_args *a)
 	pass_program prog = {0};
 	cg_step *st = NULL;
 	cg_jit *jit = NULL;
+	cg_target target = {0}; /* --cpu: compile for another CPU than this one */
 	rt_pool *pool = NULL;
 	rt_conv *conv = NULL;
 	rt_err cerr = {{0}};
@@ -122,6 +123,9 @@ int bench_cmd_profile(const bench_args *a)
 	cg_step_options so;
 	cg_step_options_default(&so);
 	so.llvm = 1; /* the JIT compiles the llvm pass's module */
+	if (a->cpu && cg_target_init(&target, a->cpu, err, sizeof err))
+		goto fail;
+	so.target = a->cpu ? &target : NULL;
 	if (pass_build(m, kind, &prog, err, sizeof err) != 0 ||
 	    !(st = cg_step_new(prog.g, prog.outs, prog.names, prog.nout, &so, err, sizeof err)) ||
 	    !(jit = cg_jit_new(&st->llvm, err, sizeof err)))
@@ -230,5 +234,6 @@ done:
 	if (prog.g)
 		pass_program_free(&prog);
 	fe_model_free(m);
+	cg_target_free(&target);
 	return rc;
 }

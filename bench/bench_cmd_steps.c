@@ -38,10 +38,10 @@ int bench_cmd_steps(const bench_args *a)
 	rt_pool *pool = rt_pool_new(a->threads);
 	if (!ms || !ms2 || !pool)
 		goto done;
-	if (bench_step_new(&st[0], m, PASS_PROG_BASE, a->threads, 8) != 0)
+	if (bench_step_new(&st[0], m, PASS_PROG_BASE, a->threads, 8, a->cpu) != 0)
 		goto done;
 	ok = 1;
-	if (bench_step_new(&st[1], m, PASS_PROG_SAM, a->threads, 8) != 0)
+	if (bench_step_new(&st[1], m, PASS_PROG_SAM, a->threads, 8, a->cpu) != 0)
 		goto done;
 	ok = 2;
 	if (bench_gemm_collect(m, PASS_PROG_SAM, &gemm, &ngemm) != 0)

@@ -14,7 +14,8 @@ static int usage(void)
 	        "       samc_bench triad|conv [options]\n"
 	        "options: --threads N (2)  --steps N per block (30)  --blocks N (5)\n"
 	        "         --warmup N (5)  --prog sam|base (profile)  --n FLOATS (triad, 16777216)\n"
-	        "         --bias 0|1 (conv, 0)  --batch N (the model's batch size)\n");
+	        "         --bias 0|1 (conv, 0)  --batch N (the model's batch size)\n"
+	        "         --cpu native|generic|x86-64-v3|... (steps: the CPU to compile for)\n");
 	return 2;
 }
 
@@ -34,7 +35,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage();
-	bench_args a = {NULL, "sam", 2, 30, 5, 5, 16777216, 0, 0};
+	bench_args a = {NULL, "sam", 2, 30, 5, 5, 16777216, 0, 0, NULL};
 	const char *cmd = argv[1];
 	int i = 2;
 	if (strcmp(cmd, "triad") != 0 && strcmp(cmd, "conv") != 0) {
@@ -47,6 +48,10 @@ int main(int argc, char **argv)
 		long x = 0;
 		if (strcmp(o, "--prog") == 0 && v && (strcmp(v, "sam") == 0 || strcmp(v, "base") == 0)) {
 			a.prog = v;
+			continue;
+		}
+		if (strcmp(o, "--cpu") == 0 && v) { /* samc build --cpu */
+			a.cpu = v;
 			continue;
 		}
 		if (strcmp(o, "--prog") == 0) {

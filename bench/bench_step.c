@@ -6,6 +6,7 @@
  * batch would do).
  */
 #include "bench.h"
+#include "llvm/cg_target.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +117,8 @@ static int make_batches(bench_step *s, int nbatch)
 	return 0;
 }
 
-int bench_step_new(bench_step *s, const ir_model *m, pass_prog_kind kind, int threads, int nbatch)
+int bench_step_new(bench_step *s, const ir_model *m, pass_prog_kind kind, int threads, int nbatch,
+                   const char *cpu)
 {
 	char err[1024];
 	rt_err e = {{0}};
@@ -129,7 +131,15 @@ int bench_step_new(bench_step *s, const ir_model *m, pass_prog_kind kind, int th
 	cg_options o;
 	cg_options_default(&o);
 	o.threads = threads;
+	cg_target t;
+	if (cpu && cg_target_init(&t, cpu, err, sizeof err)) {
+		fprintf(stderr, "samc_bench: %s\n", err);
+		return -1;
+	}
+	o.target = cpu ? &t : NULL;
 	s->x = cg_cpu_exec_new(s->prog.g, s->prog.outs, s->prog.names, s->prog.nout, &o, err, sizeof err);
+	if (cpu)
+		cg_target_free(&t);
 	if (!s->x) {
 		fprintf(stderr, "samc_bench: %s\n", err);
 		return -1;
