@@ -64,6 +64,8 @@ static const char *opt_name(const rt_recipe *r)
 static int cpu_check(const rt_aot_model *m, const char *prog)
 {
 	char missing[512];
+	if (m->nptx > 0) /* a CUDA trainer: its kernels run on the GPU */
+		return 0;
 	int n = rt_cpu_missing(m->cpu_features, getenv("SAMC_CPU_MASK"), missing, sizeof missing);
 	if (n == 0)
 		return 0;
@@ -90,9 +92,10 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			printf(usage, prog, m->model);
-			printf("\nIts kernels were compiled for the CPU %s (samc build --cpu %s); it exits 1\n"
-			       "on a CPU without their features. SAMC_CPU_MASK=avx2,... treats those as\n"
-			       "missing.\n", m->cpu_llvm, m->cpu);
+			if (m->nptx == 0)
+				printf("\nIts kernels were compiled for the CPU %s (samc build --cpu %s); it exits 1\n"
+				       "on a CPU without their features. SAMC_CPU_MASK=avx2,... treats those as\n"
+				       "missing.\n", m->cpu_llvm, m->cpu);
 			return 0;
 		}
 	if (m->abi != RT_AOT_ABI) {
@@ -151,13 +154,12 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	a.o.recipe = &recipe;
 	a.o.program_hash = m->program_hash;
 	a.o.result = &res;
-	if (!a.o.quiet)
-		if (m->nptx > 0)
-			printf("%s: %s: %d params, compiled cuda, %s%s\n", prog, m->model, m->nparams,
-			       recipe.opt.sam ? "SAM around " : "", opt_name(&recipe));
-		else
-			printf("%s: %s: %d params, compiled cpu (%s), %s%s\n", prog, m->model, m->nparams,
-			       m->cpu_llvm, recipe.opt.sam ? "SAM around " : "", opt_name(&recipe));
+	if (!a.o.quiet && m->nptx > 0)
+		printf("%s: %s: %d params, compiled cuda, %s%s\n", prog, m->model, m->nparams,
+		       recipe.opt.sam ? "SAM around " : "", opt_name(&recipe));
+	else if (!a.o.quiet)
+		printf("%s: %s: %d params, compiled cpu (%s), %s%s\n", prog, m->model, m->nparams,
+		       m->cpu_llvm, recipe.opt.sam ? "SAM around " : "", opt_name(&recipe));
 	if (rt_train(&a.o, sam, base, eval, &err) != 0) {
 		fprintf(stderr, "%s\n", err.msg);
 	} else {
