@@ -25,11 +25,16 @@
  * algorithm unsupported, CUDNN_STATUS_NOT_SUPPORTED_SHAPE (op 0 forward,
  * 1 backward data, 2 backward filter; algo -1 clears);
  * cudnn_standin_live() counts the handles and descriptors not destroyed;
- * cudnn_standin_stream(h) is h's stream.
+ * cudnn_standin_stream(h) is h's stream; cudnn_standin_runs(out) the
+ * convolutions run per op. A process that names a file in
+ * CUDNN_STANDIN_COUNTS appends "cudnn runs FWD BWD_DATA BWD_FILTER" to it
+ * when the library is unloaded, so a test can see that a command's
+ * convolutions were cuDNN calls.
  */
 #include "cudnn_standin.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +69,23 @@ SAME_PERF(cudnnConvolutionBwdFilterAlgoPerf_t);
 
 int standin_live;
 int standin_refused[3][8];
+long standin_runs[3];
+
+EXPORT void cudnn_standin_runs(long out[3])
+{
+	memcpy(out, standin_runs, sizeof standin_runs);
+}
+
+__attribute__((destructor)) static void standin_report(void)
+{
+	const char *path = getenv("CUDNN_STANDIN_COUNTS");
+	FILE *f = path && *path ? fopen(path, "a") : NULL;
+	if (f) {
+		fprintf(f, "cudnn runs %ld %ld %ld\n", standin_runs[0], standin_runs[1],
+		        standin_runs[2]);
+		fclose(f);
+	}
+}
 
 EXPORT void cudnn_standin_refuse(int op, int algo)
 {

@@ -71,6 +71,8 @@ struct cudnnConvolutionStruct {
 /* handles and descriptors not destroyed; algorithms refused per op */
 HIDDEN extern int standin_live;
 HIDDEN extern int standin_refused[3][8];
+/* convolutions run, per op (0 forward, 1 backward data, 2 backward filter) */
+HIDDEN extern long standin_runs[3];
 
 /* x, w and y describe one convolution of c */
 HIDDEN int standin_consistent(const struct cudnnConvolutionStruct *c,
