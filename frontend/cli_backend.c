@@ -70,6 +70,7 @@ rt_exec *cli_exec_new(const char *backend, pass_program *p, int threads, const p
 		o.pass.label = pass_prog_kind_name(p->kind);
 		o.driver = getenv("SAMC_CUDA_DRIVER");
 		o.blas = getenv("SAMC_CUDA_BLAS");
+		o.dnn = getenv("SAMC_CUDA_DNN");
 		o.cache_dir = cache;
 		return cg_cuda_exec_new(p->g, p->outs, p->names, p->nout, &o, err, errlen);
 	}

@@ -105,7 +105,6 @@ int cli_build(int argc, char **argv)
 	so.llvm = !b.cuda; /* the object holds the llvm pass's modules */
 	so.opt_level = b.o.opt_level;
 	so.cuda = b.cuda;  /* a CUDA trainer holds each step's PTX */
-	so.conv_loops = b.cuda;
 	so.target = &target;
 	if (pass_build_all_opt(m, &so.pass, &progs, msg, sizeof msg) != 0) {
 		fprintf(stderr, "%s\n", msg);

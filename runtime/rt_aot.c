@@ -134,12 +134,14 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	rt_exec *sam = NULL, *base = NULL, *eval = NULL;
 	rc = 1;
 	if (m->nptx > 0) { /* a CUDA trainer; the environment names other libraries */
-		const char *drv = getenv("SAMC_CUDA_DRIVER"), *blas = getenv("SAMC_CUDA_BLAS");
-		if ((m->sam && !(sam = rt_aot_cuda_exec(m->sam, m->sam_ptx, m->nptx, drv, blas, &err))) ||
+		const char *drv = getenv("SAMC_CUDA_DRIVER"), *blas = getenv("SAMC_CUDA_BLAS"),
+		           *dnn = getenv("SAMC_CUDA_DNN");
+		if ((m->sam &&
+		     !(sam = rt_aot_cuda_exec(m->sam, m->sam_ptx, m->nptx, drv, blas, dnn, &err))) ||
 		    (m->base &&
-		     !(base = rt_aot_cuda_exec(m->base, m->base_ptx, m->nptx, drv, blas, &err))) ||
+		     !(base = rt_aot_cuda_exec(m->base, m->base_ptx, m->nptx, drv, blas, dnn, &err))) ||
 		    (m->eval &&
-		     !(eval = rt_aot_cuda_exec(m->eval, m->eval_ptx, m->nptx, drv, blas, &err)))) {
+		     !(eval = rt_aot_cuda_exec(m->eval, m->eval_ptx, m->nptx, drv, blas, dnn, &err)))) {
 			fprintf(stderr, "%s: %s\n", prog, err.msg);
 			goto done;
 		}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rt_cuda_blas.h"
+#include "rt_cuda_dnn.h"
 
 typedef struct {
 	rt_device d;
@@ -19,12 +20,17 @@ typedef struct {
 	rt_cu_module mod;  /* the loop kernels, or NULL */
 	rt_cuda_blas blas; /* open once a schedule has a GEMM */
 	char blas_path[256];
+	rt_cuda_dnn dnn;   /* open once a schedule has a convolution */
+	char dnn_path[256];
+	rt_cu_deviceptr ws; /* the convolutions' workspace, shared by all plans */
+	size_t ws_bytes;
 	char memory[32];   /* "cuda:0" */
 } cuda_dev;
 
 /* A schedule's loop kernels resolved once (run's plan). */
 typedef struct {
 	rt_cu_function *fn; /* per kernel; NULL for library calls */
+	const rt_cuda_dnn_plan **conv; /* per kernel; the convolutions' (owned by dnn) */
 } cuda_plan;
 
 static const char cuda_name[] = "cuda";
@@ -103,7 +109,7 @@ static int cuda_copy(rt_device *d, void *dst, const void *src, size_t bytes, rt_
 static int cuda_supports(const rt_device *d, rt_kkind kind)
 {
 	(void)d;
-	return kind != RT_K_CONV;
+	return kind >= RT_K_ELEM && kind <= RT_K_CONV;
 }
 
 static int launch_fn(cuda_dev *c, rt_cu_function f, const rt_prog_kernel *k, void **args,
@@ -169,6 +175,62 @@ static int cuda_gemm(rt_device *d, const rt_prog_kernel *k, void **args, rt_err 
 	                         args[1], args[2], err);
 }
 
+static int need_dnn(cuda_dev *c, rt_err *err)
+{
+	if (c->dnn.lib)
+		return 0;
+	return rt_cuda_dnn_open(&c->dnn, c->dnn_path[0] ? c->dnn_path : NULL, err);
+}
+
+/* k's cuDNN plan, the workspace grown to its size: one buffer of the
+ * largest plan's size serves every plan, their runs being ordered on one
+ * stream */
+static int conv_plan(cuda_dev *c, const rt_prog_kernel *k, const rt_cuda_dnn_plan **plan,
+                     rt_err *err)
+{
+	size_t ws = 0;
+	if (need_dnn(c, err) ||
+	    rt_cuda_dnn_plan_get(&c->dnn, &k->conv, (rt_conv_op)k->conv_op, k->conv_bias, plan, &ws,
+	                         err))
+		return -1;
+	if (ws <= c->ws_bytes)
+		return 0;
+	if (c->ws) { /* runs still queued may use the old one */
+		CU(c, c->drv.cuCtxSynchronize(), "cuCtxSynchronize", err);
+		c->drv.cuMemFree(c->ws);
+		c->ws = 0;
+		c->ws_bytes = 0;
+	}
+	rt_cu_result r = c->drv.cuMemAlloc(&c->ws, ws);
+	if (r != RT_CU_SUCCESS) {
+		char what[128];
+		c->ws = 0;
+		snprintf(what, sizeof what, "cuMemAlloc of %zu bytes (a convolution's workspace)", ws);
+		return cu_fail(c, r, what, err);
+	}
+	c->ws_bytes = ws;
+	return 0;
+}
+
+static int run_conv(cuda_dev *c, const rt_cuda_dnn_plan *plan, const rt_prog_kernel *k,
+                    void **args, rt_err *err)
+{
+	rt_cu_deviceptr a[4] = {0};
+	for (int j = 0; j < k->nargs && j < 4; j++)
+		a[j] = dptr(args[j]);
+	/* the legacy default stream, as the kernels' launches */
+	return rt_cuda_dnn_run(&c->dnn, plan, a, c->ws, c->ws_bytes, NULL, err);
+}
+
+static int cuda_conv(rt_device *d, const rt_prog_kernel *k, void **args, rt_err *err)
+{
+	cuda_dev *c = d->self;
+	const rt_cuda_dnn_plan *plan;
+	if (conv_plan(c, k, &plan, err))
+		return -1;
+	return run_conv(c, plan, k, args, err);
+}
+
 static int cuda_sync(rt_device *d, rt_err *err)
 {
 	cuda_dev *c = d->self;
@@ -182,6 +244,7 @@ static void cuda_plan_free(rt_device *d, void *plan)
 	cuda_plan *p = plan;
 	if (p) {
 		free(p->fn);
+		free(p->conv);
 		free(p);
 	}
 }
@@ -190,15 +253,17 @@ static int cuda_plan_make(rt_device *d, const rt_prog *p, void **out, rt_err *er
 {
 	cuda_dev *c = d->self;
 	cuda_plan *pl = calloc(1, sizeof *pl);
-	if (!pl || !(pl->fn = calloc((size_t)p->nkernels + 1, sizeof *pl->fn))) {
-		free(pl);
+	if (!pl || !(pl->fn = calloc((size_t)p->nkernels + 1, sizeof *pl->fn)) ||
+	    !(pl->conv = calloc((size_t)p->nkernels + 1, sizeof *pl->conv))) {
+		cuda_plan_free(d, pl);
 		return rt_errf(err, "cuda: out of memory");
 	}
 	int gemms = 0;
 	for (int i = 0; i < p->nkernels; i++) {
 		const rt_prog_kernel *k = &p->kernels[i];
 		gemms += k->kind == RT_K_GEMM;
-		if (!rt_kkind_is_call(k->kind) && find_fn(c, k, &pl->fn[i], err)) {
+		if ((!rt_kkind_is_call(k->kind) && find_fn(c, k, &pl->fn[i], err)) ||
+		    (k->kind == RT_K_CONV && conv_plan(c, k, &pl->conv[i], err))) {
 			cuda_plan_free(d, pl);
 			return -1;
 		}
@@ -218,8 +283,9 @@ static int cuda_run(rt_device *d, void *plan, const rt_dev_sched *s, rt_err *err
 	const rt_prog *p = s->p;
 	for (int i = 0; i < p->nkernels; i++) {
 		const rt_prog_kernel *k = &p->kernels[i];
-		int rc = k->kind == RT_K_GEMM ? cuda_gemm(d, k, s->args[i], err)
-		                              : launch_fn(c, pl->fn[i], k, s->args[i], s->errs + 4 * i, err);
+		int rc = k->kind == RT_K_GEMM   ? cuda_gemm(d, k, s->args[i], err)
+		         : k->kind == RT_K_CONV ? run_conv(c, pl->conv[i], k, s->args[i], err)
+		                                : launch_fn(c, pl->fn[i], k, s->args[i], s->errs + 4 * i, err);
 		if (rc)
 			return -1;
 	}
@@ -230,6 +296,9 @@ static void cuda_release(rt_device *d)
 {
 	cuda_dev *c = d->self;
 	rt_cuda_blas_close(&c->blas);
+	rt_cuda_dnn_close(&c->dnn); /* cudnnDestroy while the context lives */
+	if (c->ws)
+		c->drv.cuMemFree(c->ws);
 	if (c->mod)
 		c->drv.cuModuleUnload(c->mod);
 	if (c->ctx)
@@ -278,13 +347,15 @@ rt_device *rt_dev_cuda_new(const rt_dev_cuda_opts *o, rt_err *err)
 	c->ordinal = o->ordinal;
 	if (o->blas)
 		snprintf(c->blas_path, sizeof c->blas_path, "%s", o->blas);
+	if (o->dnn)
+		snprintf(c->dnn_path, sizeof c->dnn_path, "%s", o->dnn);
 	/* one GPU's primary context is one address space for every device on it */
 	snprintf(c->memory, sizeof c->memory, "cuda:%d", o->ordinal);
 	c->d = (rt_device){.name = cuda_name, .memory = c->memory, .self = c, .named_kernels = 1,
 	                   .alloc = cuda_alloc, .free = cuda_free, .upload = cuda_upload,
 	                   .download = cuda_download, .copy = cuda_copy, .host_view = NULL,
 	                   .supports = cuda_supports, .launch = cuda_launch, .gemm = cuda_gemm,
-	                   .conv = NULL, .sync = cuda_sync, .plan = cuda_plan_make, .run = cuda_run,
+	                   .conv = cuda_conv, .sync = cuda_sync, .plan = cuda_plan_make, .run = cuda_run,
 	                   .plan_free = cuda_plan_free, .release = cuda_release};
 	return &c->d;
 fail:

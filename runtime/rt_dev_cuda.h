@@ -5,7 +5,9 @@
  * host_view NULL (the runtime stages batches and uploads them), loop
  * kernels from a module of PTX (rt_dev_cuda_load) found by their table
  * names, GEMMs through cuBLAS (rt_cuda_blas.h, opened when a schedule
- * first has one).
+ * first has one), f32 convolutions (RT_K_CONV) through cuDNN
+ * (rt_cuda_dnn.h, opened when a schedule first has one, so a model without
+ * convolutions never needs it).
  *
  * Every device works in the primary context of its GPU and on the legacy
  * default stream, so the devices of one run's execs (train, base, eval)
@@ -13,8 +15,10 @@
  * work is ordered after the others'. A launch passes each argument's
  * device address and then the error word's address as the kernel's
  * parameters, over rt_prog_kernel's cu_grid blocks of cu_block threads.
- * Convolutions (RT_K_CONV) are not run here: a CUDA step compiles them as
- * generated kernels (cg_step_options.conv_loops).
+ * A convolution's cuDNN plan (descriptors, algorithm, workspace size) is
+ * made once, when the runner plans the schedule; all plans of a device
+ * share one workspace of the largest plan's size (cuMemAlloc), and run on
+ * the same stream as the kernels.
  */
 #ifndef SAMC_RT_DEV_CUDA_H
 #define SAMC_RT_DEV_CUDA_H
@@ -25,6 +29,7 @@
 typedef struct {
 	const char *driver; /* the driver library; NULL: libcuda.so.1 */
 	const char *blas;   /* cuBLAS; NULL: libcublas.so.13 */
+	const char *dnn;    /* cuDNN; NULL: libcudnn.so.9 */
 	int ordinal;        /* which GPU */
 } rt_dev_cuda_opts;
 

@@ -63,7 +63,7 @@ static int build(cuda_exec *s, ir_graph *g, ir_node *const *outs, const char *co
                  int nout, const cg_cuda_options *o, char *err, size_t errlen)
 {
 	rt_err e = {{0}};
-	rt_dev_cuda_opts dopt = {o->driver, o->blas, o->ordinal};
+	rt_dev_cuda_opts dopt = {o->driver, o->blas, o->dnn, o->ordinal};
 	rt_device *dev = rt_dev_cuda_new(&dopt, &e);
 	if (!dev) {
 		snprintf(err, errlen, "%s", e.msg);
@@ -80,7 +80,6 @@ static int build(cuda_exec *s, ir_graph *g, ir_node *const *outs, const char *co
 	cg_step_options_default(&so);
 	so.pass = o->pass;
 	so.cuda = 1;
-	so.conv_loops = 1; /* the CUDA device has no convolution library yet */
 	char *ptx = NULL;
 	size_t plen = 0;
 	int cached = 0;

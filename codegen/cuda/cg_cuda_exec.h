@@ -1,7 +1,7 @@
 /*
  * cg_cuda_exec.h - the CUDA backend's rt_exec: a step compiled through the
  * CUDA rows (cg_step.h: lowrank .. gpusplit, cuda; f32 convolutions as
- * generated kernels), its CUDA C compiled by NVRTC for the device's
+ * cuDNN calls, f64 ones as generated kernels), its CUDA C compiled by NVRTC for the device's
  * architecture (or taken from the PTX cache), loaded into a CUDA device
  * (runtime/rt_dev_cuda.h) and run by the runtime's step runner, as the CPU
  * exec runs its table on the CPU device.
@@ -29,6 +29,7 @@ typedef struct {
 	pass_options pass;
 	const char *driver;    /* the driver library; NULL: libcuda.so.1 */
 	const char *blas;      /* cuBLAS; NULL: libcublas.so.13 */
+	const char *dnn;       /* cuDNN; NULL: libcudnn.so.9 (opened only for convolutions) */
 	const char *cache_dir; /* the PTX cache; NULL or "": none */
 	int ordinal;           /* which GPU */
 } cg_cuda_options;

@@ -6,7 +6,7 @@ target_compile_options(samc_cuda_standin PRIVATE -fvisibility=hidden)
 target_link_libraries(samc_cuda_standin PRIVATE openblas ${CMAKE_DL_LIBS})
 set(SAMC_CUDA_STANDIN $<TARGET_FILE:samc_cuda_standin>)
 # the unit tests that drive the CUDA device through it
-foreach(t test_dev_cuda test_dev_cuda_train)
+foreach(t test_dev_cuda test_dev_cuda_train test_dev_cuda_conv)
   if(TARGET ${t})
     target_compile_definitions(${t} PRIVATE SAMC_CUDA_STANDIN="$<TARGET_FILE:samc_cuda_standin>")
     add_dependencies(${t} samc_cuda_standin)

@@ -23,3 +23,9 @@ if(TARGET test_cuda_dnn)
                              SAMC_CUDNN_STANDIN="$<TARGET_FILE:cudnn_standin>"
                              SAMC_CUDNN_REAL="${SAMC_CUDNN_REAL}")
 endif()
+# the CUDA device's convolutions through it (with the driver's stand-in)
+if(TARGET test_dev_cuda_conv)
+  add_dependencies(test_dev_cuda_conv cudnn_standin)
+  target_compile_definitions(test_dev_cuda_conv PRIVATE
+                             SAMC_CUDNN_STANDIN="$<TARGET_FILE:cudnn_standin>")
+endif()

@@ -31,7 +31,7 @@ static char cache[4096];
 static rt_device *dev_new(const char *blas)
 {
 	rt_err err = {{0}};
-	rt_dev_cuda_opts o = {SAMC_CUDA_STANDIN, blas ? blas : SAMC_CUDA_STANDIN, 0};
+	rt_dev_cuda_opts o = {SAMC_CUDA_STANDIN, blas ? blas : SAMC_CUDA_STANDIN, NULL, 0};
 	rt_device *d = rt_dev_cuda_new(&o, &err);
 	if (!d)
 		fail_msg("%s", err.msg);
@@ -228,7 +228,7 @@ static void test_missing_libraries(void **state)
 {
 	(void)state;
 	rt_err err = {{0}};
-	rt_dev_cuda_opts o = {"/nonexistent/libcuda.so.1", NULL, 0};
+	rt_dev_cuda_opts o = {"/nonexistent/libcuda.so.1", NULL, NULL, 0};
 	assert_null(rt_dev_cuda_new(&o, &err));
 	assert_non_null(strstr(err.msg, "/nonexistent/libcuda.so.1 not found: no NVIDIA driver"));
 	o.driver = SAMC_CUDA_STANDIN;
