@@ -113,6 +113,12 @@ set_tests_properties(e2e_cuda_nogpu PROPERTIES TIMEOUT 60 LABELS e2e)
 add_test(NAME e2e_cuda_standin COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/cuda_standin.py
          $<TARGET_FILE:samc> $<TARGET_FILE:samc_cuda_standin>)
 set_tests_properties(e2e_cuda_standin PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)
+# convolutions on the CUDA device as cuDNN calls, through the stand-ins for the
+# driver and cuDNN (tests/cudnn_standin): a small conv net's CPU losses, a
+# missing cuDNN, a built CUDA trainer
+add_test(NAME e2e_cuda_dnn_standin COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/cuda_dnn_standin.py
+         $<TARGET_FILE:samc> $<TARGET_FILE:samc_cuda_standin> $<TARGET_FILE:cudnn_standin>)
+set_tests_properties(e2e_cuda_dnn_standin PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)
 
 # 50,000 chained ops through every emit stage and the interpreter (about
 # 30 s, most of it LLVM on the llvm stage); the CPU backend and `samc build`

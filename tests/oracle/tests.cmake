@@ -86,13 +86,17 @@ add_test(NAME oracle_loss_ref COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/loss_ref.
          ${_oracle}/../unit/test_loss_torch_ref.h)
 set_tests_properties(oracle_loss_ref PROPERTIES SKIP_RETURN_CODE 77)
 
-# the oracle on `samc steps --backend cuda` through the host stand-in for the
-# driver (tests/cuda_standin): the conv net with batch norm, its convolutions
-# as generated kernels, f32 and f64
+# the oracle on `samc steps --backend cuda` through the host stand-ins for the
+# driver (tests/cuda_standin) and cuDNN (tests/cudnn_standin): the conv net
+# with batch norm, f32 (its convolutions cuDNN calls, which check_runs.py
+# sees) and f64 (generated kernels)
 add_test(NAME oracle_cuda_standin
          COMMAND ${CMAKE_COMMAND} -E env SAMC_CUDA_DRIVER=$<TARGET_FILE:samc_cuda_standin>
                  SAMC_CUDA_BLAS=$<TARGET_FILE:samc_cuda_standin>
+                 SAMC_CUDA_DNN=$<TARGET_FILE:cudnn_standin>
                  SAMC_CACHE_DIR=${CMAKE_BINARY_DIR}/oracle_cuda_cache
+                 ${SAMC_ORACLE_PYTHON} ${CMAKE_SOURCE_DIR}/tests/cudnn_standin/check_runs.py
+                 ${CMAKE_BINARY_DIR}/oracle_cuda_cudnn_runs.txt
                  ${SAMC_ORACLE_PYTHON} ${_oracle}/oracle.py --samc $<TARGET_FILE:samc>
                  --backend cuda ${_oracle}/models/convnet_bn_sam.lua)
 set_tests_properties(oracle_cuda_standin PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
