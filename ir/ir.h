@@ -26,6 +26,10 @@
 #include "ir_arena.h"
 
 #define IR_MAX_DIMS 6
+/* The most elements one tensor may have: 2^40 (8 TiB of f64). Every
+ * node's shape is checked when it is made, so element counts and byte
+ * sizes computed anywhere later (plan, lowering, runtime) fit in int64. */
+#define IR_MAX_NUMEL ((int64_t)1 << 40)
 #define IR_MAX_ATTRS 10 /* attributes of one op */
 
 typedef enum { IR_F32, IR_F64, IR_I32 } ir_dtype;
@@ -337,6 +341,9 @@ ir_node *ir_error(ir_graph *g, ir_loc loc, const char *fmt, ...)
 ir_shape ir_shape_make(int rank, const int64_t *dims);
 ir_shape ir_shape_scalar(void);
 int64_t ir_shape_numel(const ir_shape *s);
+/* 1 if every dimension is positive and their product is at most
+ * IR_MAX_NUMEL (computed without overflow), else 0 */
+int ir_shape_fits(const ir_shape *s);
 int ir_shape_eq(const ir_shape *a, const ir_shape *b);
 /* "[128,784]" into buf; returns buf */
 char *ir_shape_str(const ir_shape *s, char *buf, size_t n);

@@ -73,6 +73,17 @@ typedef struct {
 	ir_attr_val attr[IR_MAX_ATTRS];
 } proto;
 
+/* A shape past IR_MAX_NUMEL elements (a leaf's as declared, or one an op
+ * derives, such as an outer product's) is refused where it is made. */
+static ir_node *too_large(ir_graph *g, const ir_node *p)
+{
+	char s[160];
+	ir_shape_str(&p->shape, s, sizeof s);
+	return ir_error(g, g->cur, "%s%s%s%s: shape %s has more than 2^40 elements, the most one "
+	                "tensor may have", ir_op_name(p->op), p->name ? " '" : "",
+	                p->name ? p->name : "", p->name ? "'" : "", s);
+}
+
 /* Types the prototype and copies it into the graph. */
 static ir_node *add(ir_graph *g, ir_node *p)
 {
@@ -82,6 +93,8 @@ static ir_node *add(ir_graph *g, ir_node *p)
 			return missing(g, ir_op_name(p->op));
 	if (ir_infer(g, p, &p->shape, &p->dtype) != 0)
 		return NULL;
+	if (!ir_shape_fits(&p->shape))
+		return too_large(g, p);
 	if (g->nnodes == g->cap) {
 		int cap = g->cap ? g->cap * 2 : 256;
 		ir_node **nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);

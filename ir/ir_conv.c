@@ -173,6 +173,11 @@ static int check_sizes(ir_graph *g, const ir_node *n, const ir_conv_desc *d)
 	if (d->O % d->groups)
 		return fail(g, n, "output channels %lld are not divisible by groups %lld", LL(d->O),
 		            LL(d->groups));
+	/* kernel sizes come from a bounded shape, dilations from 32-bit
+	 * attributes: their product can pass int64 only when it is absurd */
+	if (d->kh - 1 > IR_MAX_NUMEL / d->dh || d->kw - 1 > IR_MAX_NUMEL / d->dw)
+		return fail(g, n, "the kernel %lldx%lld dilated %lldx%lld is larger than any input",
+		            LL(d->kh), LL(d->kw), LL(d->dh), LL(d->dw));
 	int64_t eh = d->dh * (d->kh - 1) + 1, ew = d->dw * (d->kw - 1) + 1;
 	if (eh > d->H + 2 * d->ph || ew > d->W + 2 * d->pw)
 		return fail(g, n, "the kernel %lldx%lld (%lldx%lld dilated) is larger than the padded "

@@ -26,6 +26,17 @@ int64_t ir_shape_numel(const ir_shape *s)
 	return n;
 }
 
+int ir_shape_fits(const ir_shape *s)
+{
+	int64_t n = 1;
+	for (int i = 0; i < s->rank; i++) {
+		if (s->dim[i] <= 0 || s->dim[i] > IR_MAX_NUMEL / n)
+			return 0;
+		n *= s->dim[i];
+	}
+	return 1;
+}
+
 int ir_shape_eq(const ir_shape *a, const ir_shape *b)
 {
 	if (a->rank != b->rank)

@@ -100,9 +100,16 @@ static int parse_entry(const cJSON *j, const char *what, size_t data_len, st_ent
 			return rt_errf(err, "%s: tensor '%s': shape[%d] is not a non-negative integer",
 			               what, nm, k);
 		e->dim[k] = (int64_t)v;
-		/* numel * v overflows only past 2^63; any such tensor cannot fit the file. */
-		if (v && numel > (UINT64_C(1) << 62) / v)
-			return rt_errf(err, "%s: tensor '%s': shape is too large", what, nm);
+		/* bytes, not elements, bounded by 2^62: numel * v and numel * the
+		 * dtype's size cannot wrap, and no such tensor fits a file */
+		if (v && numel > ((UINT64_C(1) << 62) / rt_dtype_size(e->dtype)) / v) {
+			char s[160];
+			e->rank = k + 1;
+			fmt_shape(s, sizeof s, e->rank, e->dim);
+			return rt_errf(err, "%s: tensor '%s': shape %s%s of dtype %s needs more than 2^62 "
+			               "bytes", what, nm, s, k + 1 < cJSON_GetArraySize(sh) ? "..." : "",
+			               dt->valuestring);
+		}
 		numel *= v;
 	}
 

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rt_safetensors.h"
@@ -208,6 +209,57 @@ static void test_atomic_write(void **state)
 	rt_tensors_free(&ts);
 }
 
+static void touch(const char *dir, const char *name)
+{
+	char p[4300];
+	join(p, sizeof p, dir, name);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs("half a checkpoint", f);
+	fclose(f);
+}
+
+static int exists(const char *dir, const char *name)
+{
+	char p[4300];
+	join(p, sizeof p, dir, name);
+	return access(p, F_OK) == 0;
+}
+
+/* A process killed while writing leaves "<path>.tmp.<pid>"; the next
+ * successful write of the same path removes it, but not the temporary of
+ * a process that is still alive, nor another file's. */
+static void test_stale_temps(void **state)
+{
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(0);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	char dead[64], live[64], other[64];
+	snprintf(dead, sizeof dead, "w.safetensors.tmp.%ld", (long)child);
+	snprintf(live, sizeof live, "w.safetensors.tmp.%ld", (long)getppid());
+	snprintf(other, sizeof other, "v.safetensors.tmp.%ld", (long)child);
+	touch(*state, dead);
+	touch(*state, live);
+	touch(*state, other);
+	touch(*state, "w.safetensors.tmp.x1");
+	char path[4200];
+	join(path, sizeof path, *state, "w.safetensors");
+	rt_tensors ts = {0};
+	const int64_t d1[] = {1};
+	assert_non_null(rt_tensors_add(&ts, "x", RT_F32, 1, d1));
+	rt_err err = {{0}};
+	assert_int_equal(rt_st_write(path, &ts, NULL, &err), 0);
+	rt_tensors_free(&ts);
+	assert_false(exists(*state, dead));
+	assert_true(exists(*state, live));
+	assert_true(exists(*state, other));
+	assert_true(exists(*state, "w.safetensors.tmp.x1"));
+	assert_true(exists(*state, "w.safetensors"));
+	assert_int_equal(count_entries(*state), 4);
+}
+
 static void test_missing_file(void **state)
 {
 	char path[4200];
@@ -306,6 +358,17 @@ static void test_size_mismatch(void **state)
 	           "tensor 'w': data_offsets [0,8) hold 8 bytes but dtype F32 shape [3] needs 12");
 }
 
+/* numel * 8 wrapped to 0 here once, so [0,0) passed the size check */
+static void test_size_overflow(void **state)
+{
+	expect_bad("{\"w\":{\"dtype\":\"F64\",\"shape\":[2147483648,1073741824],"
+	           "\"data_offsets\":[0,0]}}",
+	           0, "tensor 'w': shape [2147483648,1073741824] of dtype F64 needs more than 2^62 bytes");
+	expect_bad("{\"w\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296,4],"
+	           "\"data_offsets\":[0,0]}}",
+	           0, "shape [4294967296,4294967296]... of dtype U8 needs more than 2^62 bytes");
+}
+
 static void test_duplicate_names(void **state)
 {
 	expect_bad("{\"w\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
@@ -386,12 +449,14 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_round_trip),          T(test_exact_bytes),
-		T(test_atomic_write),        T(test_missing_file),
+		T(test_atomic_write),        T(test_stale_temps),
+		T(test_missing_file),
 		T(test_too_short),           T(test_absurd_header_length),
 		T(test_header_beyond_file),  T(test_invalid_json),
 		T(test_bad_entries),         T(test_unknown_dtype),
 		T(test_offsets_out_of_range), T(test_overlapping_offsets),
-		T(test_size_mismatch),       T(test_duplicate_names),
+		T(test_size_mismatch),       T(test_size_overflow),
+		T(test_duplicate_names),
 		T(test_truncated_data),      T(test_holes_tolerated),
 		T(test_element_conversions),
 	};
