@@ -3,8 +3,10 @@
  */
 #include "rt_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +83,43 @@ static int sync_dir(const char *path, rt_err *err)
 	return rc;
 }
 
+/* A process killed while writing (kill -9, a power cut) leaves its
+ * "<path>.tmp.<pid>" behind. After each successful write, the temporaries
+ * of the same path whose process no longer exists are removed; those of a
+ * live process (another run writing the same file) are left alone. Best
+ * effort: a failure here is not the write's failure. */
+static void remove_stale_temps(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t dlen = slash ? (size_t)(slash - path) : 0, blen = strlen(base);
+	char *dir = slash ? strndup(path, dlen ? dlen : 1) : strdup(".");
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		const char *n = e->d_name;
+		if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp.", 5) != 0)
+			continue;
+		const char *p = n + blen + 5;
+		char *end;
+		errno = 0;
+		long pid = strtol(p, &end, 10);
+		if (!*p || *end || errno || pid <= 0 || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char *full = malloc(strlen(dir) + strlen(n) + 2);
+		if (full) {
+			sprintf(full, "%s/%s", dir, n);
+			unlink(full);
+			free(full);
+		}
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
 int rt_file_write_atomic(const char *path, const rt_file_part *parts, int nparts,
                          rt_err *err)
 {
@@ -120,5 +159,6 @@ int rt_file_write_atomic(const char *path, const rt_file_part *parts, int nparts
 		return -1;
 	}
 	free(tmp);
+	remove_stale_temps(path);
 	return sync_dir(path, err);
 }

@@ -21,7 +21,9 @@ typedef struct {
 
 /* Writes the parts, in order, to "<path>.tmp.<pid>" in the same directory,
  * fflush + fsync, renames over `path`, then fsyncs the directory. On error
- * the temporary file is removed and `path` is untouched. */
+ * the temporary file is removed and `path` is untouched. A successful write
+ * also removes the "<path>.tmp.<pid>" files that processes killed while
+ * writing it left behind (those whose pid no longer exists). */
 int rt_file_write_atomic(const char *path, const rt_file_part *parts, int nparts,
                          rt_err *err);
 
