@@ -4,9 +4,9 @@
  *
  * Layout: magic 00 00 <type> <rank>, then <rank> big-endian u32 dims, then
  * the data row-major. Only type 0x08 (unsigned byte) is supported: it is
- * what the image and label sets ship as. zlib's gzread reads raw files
- * transparently; the magic bytes 1f 8b say which we expect, so a file that
- * claims to be gzip but is not is reported rather than read as raw.
+ * what the image and label sets ship as. The magic bytes 1f 8b say the
+ * file is gzip; it is then inflated with zlib, and anything wrong with the
+ * stream (cut off, corrupt, junk after it) is reported.
  */
 #include "rt_data.h"
 
@@ -17,34 +17,93 @@
 #include <string.h>
 #include <zlib.h>
 
-/* Bytes asked of gzread at once (its length argument is an unsigned int). */
-#define IDX_CHUNK (1u << 24)
+/* Compressed bytes read from the file at once. */
+#define IDX_IN (1u << 17)
 
+/* The file's bytes, inflated when it is gzip. zlib's inflate is used
+ * directly rather than gzread, which ends quietly at bytes after a gzip
+ * stream that are not another gzip member: such junk is as wrong as junk
+ * inside the stream. Several members one after the other (`cat a.gz b.gz`)
+ * are one file, as gzip reads them. */
 typedef struct {
-	gzFile g;
+	FILE *f;
 	const char *path;
 	int gz;
+	int cut;           /* the gzip stream ended before its end marker */
+	int done;          /* the last member's end was reached */
+	z_stream z;
+	unsigned char *in; /* IDX_IN bytes */
 } idx_src;
+
+/* " (the gzip stream is cut off)" after a truncation, so a short file is
+ * told apart from a short header or data. */
+static const char *cut_note(const idx_src *s)
+{
+	return s->cut ? " (the gzip stream is cut off: file truncated?)" : "";
+}
+
+/* Refills the input; 0 at the end of the file, -1 on a read error. */
+static int src_fill(idx_src *s, rt_err *err)
+{
+	size_t k = fread(s->in, 1, IDX_IN, s->f);
+	if (k == 0 && ferror(s->f))
+		return rt_errf(err, "%s: read error: %s", s->path, strerror(errno));
+	s->z.next_in = s->in;
+	s->z.avail_in = (uInt)k;
+	return k > 0;
+}
+
+/* After a member's end: another member, the end of the file, or junk. */
+static int src_next_member(idx_src *s, rt_err *err)
+{
+	if (s->z.avail_in == 0) {
+		int r = src_fill(s, err);
+		if (r <= 0) {
+			s->done = 1;
+			return r;
+		}
+	}
+	if (s->z.avail_in >= 2 && s->z.next_in[0] == 0x1f && s->z.next_in[1] == 0x8b)
+		return inflateReset(&s->z) == Z_OK ? 0 : rt_errf(err, "%s: zlib: cannot reset", s->path);
+	long pos = ftell(s->f), end = fseek(s->f, 0, SEEK_END) == 0 ? ftell(s->f) : -1;
+	long extra = pos >= 0 && end >= pos ? end - pos + (long)s->z.avail_in : (long)s->z.avail_in;
+	return rt_errf(err, "%s: trailing garbage: %ld bytes after the end of the gzip stream",
+	               s->path, extra);
+}
 
 /* Reads up to n bytes; returns the count read, or -1 with err set on a
  * read or decompression error (not on a short read). */
 static int64_t src_read(idx_src *s, void *buf, size_t n, rt_err *err)
 {
-	size_t got = 0;
-	while (got < n) {
-		size_t want = n - got < IDX_CHUNK ? n - got : IDX_CHUNK;
-		int k = gzread(s->g, (char *)buf + got, (unsigned)want);
-		if (k > 0) {
-			got += (size_t)k;
-			continue;
-		}
-		int zerr;
-		const char *msg = gzerror(s->g, &zerr);
-		if (k == 0 || zerr == Z_OK || zerr == Z_BUF_ERROR)
-			break; /* end of file, or end of a cut-off gzip stream */
-		if (zerr == Z_ERRNO)
+	if (!s->gz) {
+		size_t k = fread(buf, 1, n, s->f);
+		if (k < n && ferror(s->f))
 			return rt_errf(err, "%s: read error: %s", s->path, strerror(errno));
-		return rt_errf(err, "%s: corrupt gzip data: %s", s->path, msg);
+		return (int64_t)k;
+	}
+	size_t got = 0;
+	while (got < n && !s->done && !s->cut) {
+		if (s->z.avail_in == 0) {
+			int r = src_fill(s, err);
+			if (r < 0)
+				return -1;
+			if (r == 0) {
+				s->cut = 1; /* the file ended inside a member */
+				break;
+			}
+		}
+		size_t want = n - got < (1u << 30) ? n - got : (1u << 30);
+		s->z.next_out = (unsigned char *)buf + got;
+		s->z.avail_out = (uInt)want;
+		int zr = inflate(&s->z, Z_NO_FLUSH);
+		got += want - s->z.avail_out;
+		if (zr == Z_STREAM_END) {
+			if (src_next_member(s, err) < 0)
+				return -1;
+		} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+			return rt_errf(err, "%s: corrupt gzip data: %s", s->path,
+			               s->z.msg ? s->z.msg : zError(zr));
+		}
 	}
 	return (int64_t)got;
 }
@@ -70,8 +129,9 @@ static int64_t read_header(idx_src *s, int *rank, int64_t *dim, rt_err *err)
 	if (k < 0)
 		return -1;
 	if (k < 4)
-		return rt_errf(err, "%s: truncated: file has %d bytes, an IDX header needs at least 4",
-		               s->path, (int)k);
+		return rt_errf(err, "%s: truncated: %s %d bytes, an IDX header needs at least 4%s",
+		               s->path, s->gz ? "decompressed, it has" : "the file has", (int)k,
+		               cut_note(s));
 	if (m[0] != 0 || m[1] != 0)
 		return rt_errf(err, "%s: not an IDX file: magic bytes %02x %02x %02x %02x, expected "
 		               "00 00 08 <rank>%s", s->path, m[0], m[1], m[2], m[3],
@@ -88,7 +148,7 @@ static int64_t read_header(idx_src *s, int *rank, int64_t *dim, rt_err *err)
 		return -1;
 	if (k < 4 * *rank)
 		return rt_errf(err, "%s: truncated: header declares %d dimensions but ends after %d "
-		               "bytes of them", s->path, *rank, (int)k);
+		               "bytes of them%s", s->path, *rank, (int)k, cut_note(s));
 	int64_t n = 1;
 	for (int i = 0; i < *rank; i++) {
 		dim[i] = (int64_t)d[4 * i] << 24 | d[4 * i + 1] << 16 | d[4 * i + 2] << 8 | d[4 * i + 3];
@@ -128,8 +188,8 @@ static int read_data(idx_src *s, int64_t n, unsigned char **out, rt_err *err)
 	}
 	if (got < (size_t)n) {
 		free(buf);
-		return rt_errf(err, "%s: truncated: expected %" PRId64 " bytes of data, got %zu",
-		               s->path, n, got);
+		return rt_errf(err, "%s: truncated: expected %" PRId64 " bytes of data, got %zu%s",
+		               s->path, n, got, cut_note(s));
 	}
 	unsigned char extra;
 	int64_t k = src_read(s, &extra, 1, err);
@@ -138,6 +198,12 @@ static int read_data(idx_src *s, int64_t n, unsigned char **out, rt_err *err)
 		return k < 0 ? -1 : rt_errf(err, "%s: trailing garbage after the %" PRId64 " bytes of "
 		                            "data the header declares", s->path, n);
 	}
+	if (s->cut) {
+		free(buf);
+		return rt_errf(err, "%s: truncated: the gzip stream is cut off after the data "
+		               "(file truncated?)", s->path);
+	}
+
 	*out = buf;
 	return 0;
 }
@@ -175,29 +241,30 @@ int rt_idx_read(const char *path, rt_dtype want, rt_tensor *out, rt_err *err)
 	memset(out, 0, sizeof *out);
 	if (rt_dtype_size(want) == 0)
 		return rt_errf(err, "%s: invalid target dtype %d", path, (int)want);
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	idx_src s = {.path = path};
+	s.f = fopen(path, "rb");
+	if (!s.f)
 		return rt_errf(err, "%s: cannot open: %s", path, strerror(errno));
 	unsigned char m[2] = {0, 0};
-	size_t nm = fread(m, 1, 2, f);
-	fclose(f);
-	idx_src s = {.path = path, .gz = nm == 2 && m[0] == 0x1f && m[1] == 0x8b};
-	s.g = gzopen(path, "rb");
-	if (!s.g)
-		return rt_errf(err, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
-	gzbuffer(s.g, 1u << 17);
+	size_t nm = fread(m, 1, 2, s.f);
+	rewind(s.f);
+	s.gz = nm == 2 && m[0] == 0x1f && m[1] == 0x8b;
+	if (s.gz && (!(s.in = malloc(IDX_IN)) || inflateInit2(&s.z, 16 + MAX_WBITS) != Z_OK)) {
+		free(s.in);
+		fclose(s.f);
+		return rt_errf(err, "%s: out of memory for gzip decompression", path);
+	}
 
 	int rank = 0;
 	int64_t dim[RT_MAX_DIMS];
 	unsigned char *buf = NULL;
 	int64_t n = read_header(&s, &rank, dim, err);
-	int rc = n < 0 ? -1 : 0;
-	/* zlib decides gzip vs raw from the same magic bytes; check it agreed. */
-	if (!rc && gzdirect(s.g) == s.gz)
-		rc = rt_errf(err, "%s: zlib disagrees on whether the file is gzip-compressed", path);
-	if (!rc)
-		rc = read_data(&s, n, &buf, err);
-	gzclose_r(s.g);
+	int rc = n < 0 ? -1 : read_data(&s, n, &buf, err);
+	if (s.gz) {
+		inflateEnd(&s.z);
+		free(s.in);
+	}
+	fclose(s.f);
 	if (rc)
 		return -1;
 	return convert(path, buf, want, rank, dim, out, err);

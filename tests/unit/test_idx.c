@@ -157,7 +157,7 @@ static void test_truncated(void **state)
 	put(state, path, "h.idx", 0x08, 2, dim, 0, 100 + 3, 0);
 	expect_error(path, "truncated: header declares 2 dimensions but ends after 5 bytes");
 	write_file(path, "\0\0", 2, 0);
-	expect_error(path, "truncated: file has 2 bytes");
+	expect_error(path, "truncated: the file has 2 bytes");
 }
 
 /* The compressed stream itself cut short (a partial download). */
@@ -170,6 +170,75 @@ static void test_truncated_gzip_stream(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(truncate(path, st.st_size / 2), 0);
 	expect_error(path, "truncated: expected 2500 bytes of data, got");
+}
+
+/* A gzip file cut inside its first block: the count is of decompressed
+ * bytes and the message says the stream is cut off. */
+static void test_gzip_header_only(void **state)
+{
+	char path[4200];
+	const uint32_t dim[] = {50, 50};
+	put(state, path, "ten.gz", 0x08, 2, dim, 0, 0, 1);
+	assert_int_equal(truncate(path, 10), 0);
+	expect_error(path, "truncated: decompressed, it has 0 bytes, an IDX header needs at least 4 "
+	                   "(the gzip stream is cut off: file truncated?)");
+	/* all the data, but not the stream's CRC and length trailer */
+	put(state, path, "trailer.gz", 0x08, 2, dim, 0, 0, 1);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(truncate(path, st.st_size - 4), 0);
+	expect_error(path, "the gzip stream is cut off after the data");
+}
+
+/* zlib stops quietly at bytes after the gzip stream; they are an error,
+ * as junk inside the stream is. Two gzip members are one valid file. */
+static void test_junk_after_gzip(void **state)
+{
+	char path[4200];
+	const uint32_t dim[] = {2, 3};
+	put(state, path, "junk.gz", 0x08, 2, dim, 0, 0, 1);
+	FILE *f = fopen(path, "ab");
+	assert_non_null(f);
+	fputs("JUNKJUNK", f);
+	assert_int_equal(fclose(f), 0);
+	expect_error(path, "trailing garbage: 8 bytes after the end of the gzip stream");
+
+	size_t n = make_idx(buf, 0x08, 2, dim, 0, 0);
+	snprintf(path, sizeof path, "%s/two.gz", (char *)*state);
+	gzFile g = gzopen(path, "wb");
+	assert_non_null(g);
+	assert_int_equal(gzwrite(g, buf, 7), 7);
+	assert_int_equal(gzclose(g), Z_OK);
+	g = gzopen(path, "ab");
+	assert_non_null(g);
+	assert_int_equal(gzwrite(g, buf + 7, (unsigned)(n - 7)), (int)(n - 7));
+	assert_int_equal(gzclose(g), Z_OK);
+	rt_tensor t;
+	rt_err err = {{0}};
+	if (rt_idx_read(path, RT_F32, &t, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(t.dim[1], 3);
+	rt_tensor_free(&t);
+}
+
+/* zlib's own message starts with the path; it is not said twice. */
+static void test_gzip_message_path_once(void **state)
+{
+	char path[4200];
+	const uint32_t dim[] = {50, 50};
+	put(state, path, "twice.gz", 0x08, 2, dim, 0, 0, 1);
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, -6, SEEK_END), 0);
+	fputc(0x5a, f);
+	assert_int_equal(fclose(f), 0);
+	rt_tensor t;
+	rt_err err = {{0}};
+	assert_int_not_equal(rt_idx_read(path, RT_F32, &t, &err), 0);
+	const char *first = strstr(err.msg, path);
+	assert_non_null(first);
+	if (strstr(first + strlen(path), path))
+		fail_msg("the path is repeated: '%s'", err.msg);
 }
 
 static void test_corrupt_gzip(void **state)
@@ -291,6 +360,7 @@ int main(void)
 		T(test_wrong_magic),      T(test_truncated),            T(test_truncated_gzip_stream),
 		T(test_corrupt_gzip),     T(test_trailing_garbage),     T(test_absurd_dims),
 		T(test_missing_file),     T(test_fashion_mnist),        T(test_labels_non_integer),
+		T(test_gzip_header_only), T(test_junk_after_gzip),      T(test_gzip_message_path_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
