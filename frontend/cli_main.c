@@ -227,6 +227,8 @@ int cli_take_model_arg(cli_model_args *a, int *i, int argc, char **argv, const c
 	}
 	if (bad)
 		return cli_usage_error(cmd, "--dtype needs a value: f32 or f64"), -1;
+	if (argv[*i][0] == '\0') /* samc train "" : an unset shell variable */
+		return cli_usage_error(cmd, "the model file name is empty"), -1;
 	if (argv[*i][0] != '-' || strcmp(argv[*i], "-") == 0) {
 		if (a->model)
 			return cli_usage_error(cmd, "one model file only (got '%s' and '%s')",

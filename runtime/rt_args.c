@@ -23,7 +23,8 @@ const char *rt_args_value(const char *name, int *i, int argc, char **argv, int *
 	}
 	if (arg[n] != '\0')
 		return NULL;
-	if (*i + 1 >= argc) {
+	/* "--data --epochs 3": the next word is an option, not this one's value */
+	if (*i + 1 >= argc || strncmp(argv[*i + 1], "--", 2) == 0) {
 		*missing = 1;
 		return NULL;
 	}
@@ -95,9 +96,10 @@ void rt_args_unknown(const char *opt, const char *const *known, int with_train, 
 int rt_args_take_train(rt_train_opts *o, int *threads, int *i, int argc, char **argv, char *msg,
                        size_t msglen)
 {
-	const struct { const char *name; int *to; } ints[] = {
-		{"--epochs", &o->epochs},       {"--stop-after", &o->stop_after},
-		{"--log-every", &o->log_every}, {"--threads", threads},
+	/* more threads than any machine has cores only cost memory and time */
+	const struct { const char *name; int *to; long hi; } ints[] = {
+		{"--epochs", &o->epochs, 1000000000},       {"--stop-after", &o->stop_after, 1000000000},
+		{"--log-every", &o->log_every, 1000000000}, {"--threads", threads, RT_ARGS_MAX_THREADS},
 	};
 	const char *opt = argv[*i], *v;
 	int missing = 0;
@@ -109,7 +111,7 @@ int rt_args_take_train(rt_train_opts *o, int *threads, int *i, int argc, char **
 	for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
 		if ((v = rt_args_value(ints[k].name, i, argc, argv, &missing))) {
 			long x;
-			if (rt_args_int(ints[k].name, v, 1, 1000000000, &x, msg, msglen))
+			if (rt_args_int(ints[k].name, v, 1, ints[k].hi, &x, msg, msglen))
 				return -1;
 			*ints[k].to = (int)x;
 			return 1;

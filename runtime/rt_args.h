@@ -36,9 +36,13 @@
 	"  --log-every N         steps between progress lines\n"                                  \
 	"  --quiet               no progress output\n"
 
+/* --threads' upper bound. */
+#define RT_ARGS_MAX_THREADS 1024
+
 /* The value of "--name value" or "--name=value" at argv[*i], advancing *i
  * past it; NULL if argv[*i] is not that option. Sets *missing when the
- * option is last and has no value. */
+ * option is last or followed by another option ("--"...: write
+ * "--name=--odd" for such a value) and has no value. */
 const char *rt_args_value(const char *name, int *i, int argc, char **argv, int *missing);
 
 /* An integer in [lo, hi], the whole string; 0, or -1 with a message in msg. */

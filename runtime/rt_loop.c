@@ -267,8 +267,17 @@ static int run_epoch(train_run *R, int e, int64_t b0, double *train, rt_err *err
 static int train_loop(train_run *R, rt_err *err)
 {
 	int stop = R->nepochs;
-	if (R->o->stop_after > 0 && R->o->stop_after < stop)
+	if (R->o->stop_after > 0 && R->o->stop_after >= R->nepochs)
+		return rt_errf(err, "--stop-after %d stops nothing: the run ends after epoch %d "
+		               "anyway", R->o->stop_after, R->nepochs);
+	if (R->o->stop_after > 0 && R->o->stop_after <= R->start_epoch)
+		return rt_errf(err, "--stop-after %d: the resumed run has trained %d epochs already",
+		               R->o->stop_after, R->start_epoch);
+	if (R->o->stop_after > 0)
 		stop = R->o->stop_after;
+	/* an unwritable checkpoint directory is found now, not after an epoch */
+	if (rt_run_ckpt_dir_check(R, err))
+		return -1;
 	R->stop_step = (int64_t)stop * R->nb;
 	R->first_step = R->step;
 	R->t_start = rt_now();

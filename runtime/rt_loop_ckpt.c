@@ -8,10 +8,12 @@
 #include "rt_train_run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -98,6 +100,25 @@ static int read_sums(train_run *R, const char *path, const char *json, rt_err *e
 	}
 	cJSON_Delete(o);
 	return rc;
+}
+
+int rt_run_ckpt_dir_check(train_run *R, rt_err *err)
+{
+	const char *dir = R->o->ckpt_dir;
+	if (!dir)
+		return 0;
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+		return rt_errf(err, "%s: cannot create the checkpoint directory: %s", dir,
+		               strerror(errno));
+	char probe[4200];
+	snprintf(probe, sizeof probe, "%s/.samc-probe.%ld", dir, (long)getpid());
+	int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		return rt_errf(err, "%s: cannot write checkpoints into this directory: %s", dir,
+		               strerror(errno));
+	close(fd);
+	unlink(probe);
+	return 0;
 }
 
 int rt_run_write_ckpt(train_run *R, int epochs_done, int mid_epoch, rt_err *err)

@@ -65,6 +65,9 @@ typedef struct {
  * mid_epoch also records the epoch's running sums, so a resumed run
  * continues the epoch's means too. */
 int rt_run_write_ckpt(train_run *R, int epochs_done, int mid_epoch, rt_err *err);
+/* Makes the checkpoint directory if needed and checks a file can be made
+ * in it (before training, so a typo costs no epoch); 0 without one. */
+int rt_run_ckpt_dir_check(train_run *R, rt_err *err);
 /* Loads o->resume_path: the seed, epochs, step and position in the epoch. */
 int rt_run_resume(train_run *R, rt_err *err);
 /* The best checkpoints (rt_loop_best.c). setup: checkpoint.monitor against

@@ -5,6 +5,8 @@ names the file (or the step) and the problem; never a crash, never silence.
 
   python3 tests/e2e/bad_inputs.py SAMC [--backend interp|cpu] [--keep DIR]
 
+Also the options only a run can judge (--stop-after past the last epoch,
+a checkpoint directory that cannot be made), refused before training.
 The data are small IDX files written into a temporary folder (64 train and
 32 test images of 28x28, labels 0-9) next to copies of the model files, whose
 relative data paths resolve there; each broken variant replaces one file
@@ -101,6 +103,25 @@ def flip_byte(src, dst, where):
     raw[where] ^= 0xFF
     with open(dst, "wb") as f:
         f.write(bytes(raw))
+
+
+def run_option_cases(samc, d, backend, F):
+    """Options that only the run can judge, refused before any training."""
+    LINEAR, _ = models(d)
+    # once: silently accepted
+    r = u.run_samc(samc, [LINEAR] + train_args(backend, ["--epochs", "2", "--stop-after", "2"]))
+    F.expect_error("--stop-after at the last epoch", r,
+                   ["--stop-after 2 stops nothing: the run ends after epoch 2 anyway"])
+    F.check("epoch 1/" not in r[1], "--stop-after refused before training", r[1])
+    # once: found only after the first epoch had trained
+    blocker = os.path.join(d, "a-file")
+    u.write_bytes(blocker, b"not a directory")
+    bad_dir = os.path.join(blocker, "ck")
+    r = u.run_samc(samc, [LINEAR] + train_args(backend, ["--epochs", "1",
+                                                         "--checkpoint-dir", bad_dir]))
+    F.expect_error("a checkpoint directory that cannot be made", r,
+                   [bad_dir, "cannot create the checkpoint directory"])
+    F.check("epoch 1/" not in r[1], "the checkpoint directory checked before training", r[1])
 
 
 def checkpoint_cases(samc, d, backend, F):
@@ -231,6 +252,7 @@ def main():
         for name, overrides, expect in data_cases(d, rng):
             r = u.run_samc(args.samc, [LINEAR] + train_args(args.backend, sets(overrides)))
             F.expect_error(name, r, expect)
+        run_option_cases(args.samc, d, args.backend, F)
         checkpoint_cases(args.samc, d, args.backend, F)
         nan_cases(args.samc, d, args.backend, F)
     finally:

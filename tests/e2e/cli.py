@@ -87,6 +87,17 @@ def usage_cases(samc, d, F):
         ("check --tolerance 1e-3x", ["check", MODEL, "--tolerance", "1e-3x"],
          ["--tolerance", "'1e-3x'"]),
         ("unknown command", ["frob"], ["unknown command 'frob'"]),
+        # once: 25 s and 2.3 GB before an out-of-memory message naming neither
+        ("--threads 100000", [MODEL, "--threads", "100000"],
+         ["--threads must be an integer from 1 to 1024", "'100000'"]),
+        ("--threads 10^9", [MODEL, "--threads", "1000000000"], ["--threads", "1024"]),
+        # once: the next option taken as the value, then "unknown option 'ok'"
+        ("an option as a value", [MODEL, "--data", "--data", "ok"], ["--data needs a value"]),
+        ("an option as a number", [MODEL, "--epochs", "--seed", "3"], ["--epochs needs a value"]),
+        # once: exit 1 ": cannot open :"
+        ("empty model file name", ["train", ""], ["the model file name is empty"]),
+        ("empty model file name (emit)", ["emit", "--stage=ir", ""],
+         ["the model file name is empty"]),
     ]
     for what, args, expect in cases:
         F.expect_error(what, u.run_samc(samc, args), expect, rc=EXIT_USAGE)
