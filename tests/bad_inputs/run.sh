@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh - the bad-input corpus: every *.lua here must make
-# `samc emit --stage=ir` fail with exit status 1 within 5 seconds, printing
+# `samc emit --stage=ir` fail with exit status 1 within 5 seconds (scaled by
+# the build and the machine's load: tests/time_scale.sh), printing
 # the expected message on stderr. The expected text is the first line's
 # "-- expect: ..." comment or, for files that cannot carry one (binary
 # chunks), a sibling NAME.expect file. A "-- args: ..." line in the first
@@ -9,6 +10,8 @@
 set -u
 samc=$1
 dir=${2:-$(dirname "$0")}
+. "$(dirname "$0")/../time_scale.sh"
+limit=$(scaled 5)
 cd "$dir" || exit 1
 # several builds may run this corpus at once: private scratch file
 tmp=$(mktemp) || exit 1
@@ -30,11 +33,11 @@ for f in *.lua; do
 	fi
 	args=$(head -n 5 "$f" | sed -n 's/^-- args: //p')
 	# shellcheck disable=SC2086 # args are split on purpose
-	timeout 5 "$samc" emit --stage=ir $args "$f" >/dev/null 2>"$tmp"
+	timeout "$limit" "$samc" emit --stage=ir $args "$f" >/dev/null 2>"$tmp"
 	rc=$?
 	msg=$(cat "$tmp")
 	if [ "$rc" -eq 124 ]; then
-		echo "FAIL $f: still running after 5 s"
+		echo "FAIL $f: still running after $limit s"
 		fail=$((fail + 1))
 	elif [ "$rc" -ne 1 ]; then
 		echo "FAIL $f: exit status $rc, expected 1; stderr: $msg"

@@ -20,6 +20,18 @@ import sys
 EXIT_MODEL = 1
 
 
+def time_limit(seconds):
+    """seconds scaled as tests/time_scale.sh scales them: by the build's
+    SAMC_TEST_TIME_SCALE (sanitizer and Debug builds are slower) and by the
+    load per core when the machine is busier than its cores."""
+    scale = float(os.environ.get("SAMC_TEST_TIME_SCALE", "1"))
+    try:
+        load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:
+        load = 0
+    return seconds * scale * max(1.0, load)
+
+
 def run_samc(samc, args, timeout=300):
     """Runs `samc ARGS`; returns (returncode, stdout, stderr)."""
     r = subprocess.run([samc] + [str(a) for a in args], capture_output=True, text=True,
