@@ -93,7 +93,9 @@ static int fe_input(lua_State *L)
 	int has_opts = fe_arg_options(L, 3, "input", known);
 	if (!d->batch_size)
 		return fe_sandbox_error(L, "input: call batch_size(N) before input()");
-	const fe_decl *prev = fe_decl_find(d->inputs, d->ninputs, name);
+	/* the graph's name index first: the list is scanned only for the message */
+	const fe_decl *prev = ir_find_leaf(d->g, IR_OP_INPUT, name)
+		? fe_decl_find(d->inputs, d->ninputs, name) : NULL;
 	if (prev)
 		return fe_sandbox_error(L, "input: input '%s' already declared at line %d",
 		                        name, prev->line);
@@ -133,6 +135,9 @@ static int fe_input(lua_State *L)
 static void fe_check_new_name(lua_State *L, const char *fn, const char *name)
 {
 	fe_dsl *d = fe_dsl_of(L);
+	/* the graph's name index first: the lists are scanned only for the message */
+	if (!ir_find_leaf(d->g, IR_OP_PARAM, name) && !ir_find_leaf(d->g, IR_OP_STATE, name))
+		return;
 	const fe_decl *prev = fe_decl_find(d->params, d->nparams, name);
 	if (prev)
 		fe_sandbox_error(L, "%s: parameter '%s' already declared at line %d (every "

@@ -141,11 +141,13 @@ int fe_load_model(const char *path, const fe_options *opt, ir_model **out,
 			return 1;
 		}
 	sb.user = &d;
+	g->max_nodes = opt->max_ops > 0 ? opt->max_ops : FE_DEFAULT_MAX_OPS;
 	fe_job job = {&d, opt, m};
 	lua_pushcfunction(L, fe_run);
 	lua_pushlightuserdata(L, &job);
 	int st = fe_sandbox_pcall(L, 1, 0, err, errlen);
 	fe_sandbox_close(L);
+	g->max_nodes = 0; /* the passes build what the model implies */
 	if (st != LUA_OK) {
 		fe_model_free(m);
 		return 1;

@@ -32,6 +32,7 @@ typedef struct {
 	int nargs;                 /* at most FE_MAX_ARGS */
 	uint64_t max_instructions; /* Lua instruction budget; 0 = FE_DEFAULT_MAX_INSTRUCTIONS (100M) */
 	size_t max_memory;         /* Lua memory budget in bytes; 0 = FE_DEFAULT_MAX_MEMORY (64 MiB) */
+	int max_ops;               /* ops the model may build; 0 = FE_DEFAULT_MAX_OPS */
 } fe_options;
 
 void fe_options_init(fe_options *o);

@@ -20,6 +20,12 @@
  * stop a runaway file within a second or two. */
 #define FE_DEFAULT_MAX_INSTRUCTIONS 100000000ull
 #define FE_DEFAULT_MAX_MEMORY ((size_t)64 << 20)
+/* Graph nodes a model file may build: neither budget above bounds them (a
+ * node costs Lua a few instructions and no Lua memory), and the passes
+ * after the front end grow with the graph. Real networks build thousands
+ * (ResNet-20: about 300); a loop that builds a million is a mistake or an
+ * attack, refused at once with a message. */
+#define FE_DEFAULT_MAX_OPS 200000
 
 typedef struct {
 	/* configuration */

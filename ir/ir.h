@@ -312,6 +312,9 @@ typedef struct ir_graph {
 	ir_loc cur;      /* location stamped on newly built nodes */
 	char err[1024];  /* last error, "file:line: message" */
 	int has_err;
+	int max_nodes;          /* > 0: building more nodes is an error (a model's budget) */
+	struct ir_names *names; /* named nodes by (op, name): ir_names.c */
+	int names_failed;       /* out of memory for the index: lookups scan */
 } ir_graph;
 
 /* Lifetime */
@@ -445,8 +448,12 @@ ir_node *ir_correct(ir_graph *g, ir_node *logits, ir_node *labels);
 /* target (PARAM or STATE) := value at the end of the step */
 ir_node *ir_assign(ir_graph *g, ir_node *target, ir_node *value);
 
-/* Lookup of a leaf by op and name; NULL if absent. */
+/* Lookup of a leaf by op and name; NULL if absent (ir_names.c). */
 ir_node *ir_find_leaf(ir_graph *g, ir_op op, const char *name);
+/* The index behind it: every node made with a name is noted (by the
+ * builders and ir_clone); freed with the graph. */
+void ir_names_note(ir_graph *g, ir_node *n);
+void ir_names_free(ir_graph *g);
 
 /* A copy of `src` in a fresh graph. If map is given, (*map)[id] is the copy
  * of src node id (caller frees the array). */

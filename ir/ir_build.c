@@ -26,6 +26,7 @@ void ir_graph_free(ir_graph *g)
 	if (!g)
 		return;
 	free(g->nodes);
+	ir_names_free(g);
 	ir_arena_free(&g->arena);
 	free(g);
 }
@@ -95,6 +96,10 @@ static ir_node *add(ir_graph *g, ir_node *p)
 		return NULL;
 	if (!ir_shape_fits(&p->shape))
 		return too_large(g, p);
+	if (g->max_nodes > 0 && g->nnodes >= g->max_nodes)
+		return ir_error(g, g->cur, "%s: the model builds more than %d ops, the most samc "
+		                "compiles (a loop that builds layers without end?)", ir_op_name(p->op),
+		                g->max_nodes);
 	if (g->nnodes == g->cap) {
 		int cap = g->cap ? g->cap * 2 : 256;
 		ir_node **nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
@@ -115,6 +120,7 @@ static ir_node *add(ir_graph *g, ir_node *p)
 		n->attr[i] = p->attr[i];
 	n->id = g->nnodes;
 	g->nodes[g->nnodes++] = n;
+	ir_names_note(g, n);
 	return n;
 }
 
@@ -160,16 +166,6 @@ ir_node *ir_node_make_attrs(ir_graph *g, ir_op op, ir_node *const *in, int nin,
 	p.n.in = (ir_node **)in;
 	p.n.nin = nin;
 	return add(g, &p.n);
-}
-
-ir_node *ir_find_leaf(ir_graph *g, ir_op op, const char *name)
-{
-	for (int i = 0; i < g->nnodes; i++) {
-		ir_node *n = g->nodes[i];
-		if (n->op == op && n->name && strcmp(n->name, name) == 0)
-			return n;
-	}
-	return NULL;
 }
 
 static ir_node *leaf(ir_graph *g, ir_op op, const char *name, ir_dtype t, ir_shape s)

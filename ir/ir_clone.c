@@ -37,6 +37,7 @@ static ir_node *copy_node(ir_graph *g, const ir_node *n, ir_node *const *in)
 	}
 	c->id = g->nnodes;
 	g->nodes[g->nnodes++] = c;
+	ir_names_note(g, c);
 	return c;
 }
 

@@ -356,12 +356,13 @@ int pass_grad(ir_graph *g, ir_node *loss, ir_node *const *wrt, int n, ir_node **
 	int limit = g->nnodes;
 	ad_state s = {g, calloc((size_t)limit, sizeof(ir_node *)), calloc((size_t)limit, 1)};
 	char *from_wrt = calloc((size_t)limit, 1), *to_loss = calloc((size_t)limit, 1);
+	char *is_wrt = calloc((size_t)limit, 1); /* by id: a scan per node was quadratic */
 	int rc = -1;
-	if (!s.adj || !s.need || !from_wrt || !to_loss)
+	if (!s.adj || !s.need || !from_wrt || !to_loss || !is_wrt)
 		goto done;
 	/* forward: depends on a wrt node; backward: the loss depends on it */
 	for (int i = 0; i < n; i++)
-		from_wrt[wrt[i]->id] = 1;
+		from_wrt[wrt[i]->id] = is_wrt[wrt[i]->id] = 1;
 	for (int i = 0; i < limit; i++)
 		for (int j = 0; j < g->nodes[i]->nin; j++)
 			if (from_wrt[g->nodes[i]->in[j]->id])
@@ -381,10 +382,7 @@ int pass_grad(ir_graph *g, ir_node *loss, ir_node *const *wrt, int n, ir_node **
 		if (!s.need[i] || !s.adj[i] || ir_op_kind(node->op) == IR_KIND_LEAF || from_wrt[i] == 0)
 			continue;
 		/* stop at wrt nodes that are not leaves: their adjoint is the answer */
-		int is_wrt = 0;
-		for (int w = 0; w < n; w++)
-			is_wrt |= wrt[w] == node;
-		if (is_wrt)
+		if (is_wrt[i])
 			continue;
 		g->cur = node->loc;
 		if (rule(&s, node, s.adj[i]) != 0)
@@ -405,5 +403,6 @@ done:
 	free(s.need);
 	free(from_wrt);
 	free(to_loss);
+	free(is_wrt);
 	return rc;
 }
