@@ -69,6 +69,7 @@ int cli_check(int argc, char **argv);
 int cli_build(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_predict(int argc, char **argv);
+int cli_plot(int argc, char **argv);
 
 /* FNV-1a over the printed programs (cli_train.c): checkpoints record it,
  * and a trainer from `samc build` carries the same. out: 16 hex digits. */

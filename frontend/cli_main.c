@@ -90,6 +90,17 @@ static const cli_command commands[] = {
 	 "                     other name one safetensors file (\"logits\", \"classes\")\n"
 	 "  --backend NAME     cpu (the default) or interp\n"
 	 "  --quiet            no summary lines\n"},
+	{"plot", cli_plot, "draw the training curves of metrics files (PNG or SVG)",
+	 "usage: samc plot METRICS.jsonl [MORE.jsonl ...] -o OUT.png|OUT.svg [--quiet]\n"
+	 "\n"
+	 "Draws the curves of the metrics files that training writes (--metrics FILE):\n"
+	 "the loss and each metric per epoch (train, val and test), and the lr per\n"
+	 "step, as small multiples with axes, tick labels and a legend. Several files\n"
+	 "overlay, one colour per run, named by file name. The format comes from OUT's\n"
+	 "extension. A run still in progress draws (its unfinished last line is left\n"
+	 "out); a malformed line is an error naming the file and the line.\n"
+	 "  -o, --output OUT   the picture to write (.png or .svg)\n"
+	 "  --quiet            no summary line\n"},
 	{"emit", cli_emit, "print an intermediate stage of the compilation",
 	 "usage: samc emit --stage=STAGE [--set key=value ...] [--dtype f32|f64] model.lua\n"
 	 "\n"
