@@ -6,6 +6,7 @@
 #include "cli_backend.h"
 #include "cuda/cg_cuda_exec.h"
 #include "pass_pipeline.h"
+#include "plot.h"
 #include "rt_args.h"
 #include "rt_train.h"
 
@@ -40,6 +41,15 @@ void cli_program_hash(const pass_programs *p, char out[17])
 		free(buf);
 	}
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* The epoch hook: curves.png and curves.svg beside the metrics file. */
+static int draw_curves(void *ctx, const char *metrics_path, int epoch, rt_err *err)
+{
+	rt_err e;
+	if (plot_curves_beside(metrics_path, &e) == 0)
+		return 0;
+	return rt_errf(err, "the curves of epoch %d were not drawn: %s", epoch, e.msg);
 }
 
 typedef struct {
@@ -120,6 +130,7 @@ int cli_train(int argc, char **argv)
 	ta.o.recipe = &m->recipe;
 	ta.o.program_hash = hash;
 	ta.o.result = &res;
+	ta.o.epoch_hook = draw_curves;
 	if (!ta.o.quiet)
 		printf("samc: %s: %d params, backend %s, %s%s\n", ma.model, m->nparams, ta.backend,
 		       m->recipe.opt.sam ? "SAM around " : "",

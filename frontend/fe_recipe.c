@@ -592,4 +592,7 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 	if (fe_subtable(L, t, "", "early_stopping"))
 		fe_read_early_stopping(L, lua_gettop(L), r, m);
 	lua_pop(L, 1);
+	if (fe_subtable(L, t, "", "log"))
+		fe_read_key(L, lua_gettop(L), r, "log.csv");
+	lua_pop(L, 1);
 }

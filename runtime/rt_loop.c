@@ -264,6 +264,21 @@ static int run_epoch(train_run *R, int e, int64_t b0, double *train, rt_err *err
 	return 0;
 }
 
+/* The caller's epoch hook; a failure is a warning, said once: curves that
+ * cannot be drawn are no reason to lose a run. */
+static void epoch_hook(train_run *R, int epoch)
+{
+	const rt_train_opts *o = R->o;
+	if (!o->epoch_hook || !o->metrics_path || R->hook_failed)
+		return;
+	rt_err he;
+	if (o->epoch_hook(o->epoch_hook_ctx, o->metrics_path, epoch, &he)) {
+		R->hook_failed = 1;
+		rt_progress_break(&R->prog);
+		fprintf(stderr, "warning: %s (the run goes on)\n", he.msg);
+	}
+}
+
 static int train_loop(train_run *R, rt_err *err)
 {
 	int stop = R->nepochs;
@@ -288,6 +303,9 @@ static int train_loop(train_run *R, rt_err *err)
 		fprintf(R->prog.out, "checkpoint.monitor = \"%s\", but no checkpoint directory "
 		        "(--checkpoint-dir DIR): no best checkpoints are kept\n",
 		        R->o->recipe->ckpt_monitor);
+	if (R->o->recipe->log_csv && !R->o->metrics_path && !R->o->quiet)
+		fprintf(R->prog.out, "log.csv = true, but no metrics file (--metrics FILE): no CSV "
+		        "log is written\n");
 	if (!R->has_test && !R->has_val && !R->o->quiet)
 		fprintf(R->prog.out, "no test set (the recipe's data has no 'test'): nothing is "
 		        "evaluated\n");
@@ -311,6 +329,7 @@ static int train_loop(train_run *R, rt_err *err)
 			.has_test = R->has_test && !R->has_val, .samples_per_s = R->epoch_sps,
 			.seconds = R->epoch_seconds, .val = R->val_m, .has_val = R->has_val};
 		rt_progress_epoch(&R->prog, &ei);
+		epoch_hook(R, e + 1);
 		int early = rt_run_early_update(R, e + 1);
 		if (rt_run_write_ckpt(R, e + 1, 0, err))
 			return -1;
@@ -329,6 +348,8 @@ static int train_loop(train_run *R, rt_err *err)
 		return -1;
 	if (rt_run_final_test(R, err))
 		return -1;
+	if (R->has_val && R->has_test) /* the curves with the final test record too */
+		epoch_hook(R, R->epochs_done > R->start_epoch ? R->epochs_done : R->start_epoch);
 	if (R->nbest > 0 && R->o->ckpt_dir && !R->o->quiet)
 		fprintf(R->prog.out, "best checkpoint: %s/best-epoch-%d.safetensors (%s %.6g)\n",
 		        R->o->ckpt_dir, R->best_epoch[0], R->o->recipe->ckpt_monitor, R->best_val[0]);
@@ -438,6 +459,12 @@ int rt_train(const rt_train_opts *o, rt_exec *train_sam, rt_exec *train_base, rt
 		rc = rt_progress_open(&R.prog, o->out, o->quiet, o->log_every > 0 ? o->log_every
 		                      : o->recipe->log_every, o->metrics_path, o->resume_path != NULL,
 		                      err);
+	if (!rc && o->recipe->log_csv && o->metrics_path &&
+	    rt_progress_open_csv(&R.prog, o->metrics_path, o->resume_path != NULL, err)) {
+		rt_err ce;
+		rt_progress_close(&R.prog, o->metrics_path, &ce);
+		rc = -1;
+	}
 	if (!rc) {
 		rc = train_loop(&R, err);
 		rt_err ce;

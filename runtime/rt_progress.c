@@ -51,10 +51,10 @@ int rt_progress_open(rt_progress *p, FILE *out, int quiet, int64_t log_every,
 int rt_progress_close(rt_progress *p, const char *metrics_path, rt_err *err)
 {
 	rt_progress_break(p);
-	int rc = 0;
+	int rc = rt_progress_close_csv(p, err);
 	if (p->metrics) {
 		int bad = ferror(p->metrics) || p->json_failed;
-		if (fclose(p->metrics) != 0 || bad)
+		if ((fclose(p->metrics) != 0 || bad) && rc == 0)
 			rc = rt_errf(err, "%s: error writing the metrics file: %s", metrics_path,
 			             p->json_failed ? "out of memory" : strerror(errno));
 		p->metrics = NULL;
@@ -228,6 +228,7 @@ static void epoch_record(rt_progress *p, const rt_progress_epoch_info *e)
 		cJSON_AddNumberToObject(o, "samples_per_s", round(e->samples_per_s));
 		cJSON_AddNumberToObject(o, "seconds", round(e->seconds * 1000) / 1000);
 	}
+	rt_progress_csv_row(p, o);
 	json_line(p, o);
 	fflush(p->metrics);
 }

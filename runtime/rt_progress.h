@@ -21,6 +21,8 @@
  * written. Records are written with cJSON, so any metric name is escaped;
  * the frontend reserves the names the records use themselves (loss and
  * the keys above). On a terminal the live line is cut to its width.
+ * With the recipe's log.csv, the epoch records also go to a CSV file
+ * beside the metrics file (metrics.jsonl -> metrics.csv).
  */
 #ifndef SAMC_RT_PROGRESS_H
 #define SAMC_RT_PROGRESS_H
@@ -38,6 +40,11 @@ typedef struct {
 	double t_last_draw;
 	int drawn;          /* a \r line is on screen */
 	int json_failed;    /* a record could not be formatted (out of memory) */
+	FILE *csv;          /* the CSV log (log.csv), or NULL */
+	char csv_path[4096];
+	char **csv_cols;    /* its columns, from its header or the first epoch record */
+	int ncsv_cols;
+	int csv_failed;     /* a row could not be written (out of memory) */
 } rt_progress;
 
 typedef struct {
@@ -79,6 +86,17 @@ int rt_progress_open(rt_progress *p, FILE *out, int quiet, int64_t log_every,
                      const char *metrics_path, int append, rt_err *err);
 /* 0, or -1 with err when the metrics file could not be written completely. */
 int rt_progress_close(rt_progress *p, const char *metrics_path, rt_err *err);
+
+/* The CSV log (rt_progress_csv.c): one row per epoch record, beside the
+ * metrics file (its extension replaced by .csv; -1 when that is the metrics
+ * file itself); append keeps an existing file and its header (resume). */
+int rt_progress_csv_path(const char *metrics_path, char *out, size_t len);
+int rt_progress_open_csv(rt_progress *p, const char *metrics_path, int append, rt_err *err);
+/* Closes it (rt_progress_close does too); 0, or -1 with err. */
+int rt_progress_close_csv(rt_progress *p, rt_err *err);
+struct cJSON;
+/* The row of one epoch record (its keys but "kind"), flushed. */
+void rt_progress_csv_row(rt_progress *p, const struct cJSON *rec);
 
 void rt_progress_step(rt_progress *p, const rt_progress_step_info *s);
 void rt_progress_epoch(rt_progress *p, const rt_progress_epoch_info *e);

@@ -111,6 +111,7 @@ typedef struct {
 	int es_mode;          /* early_stopping.mode: RT_CKPT_MIN or RT_CKPT_MAX */
 	int es_patience;      /* early_stopping.patience: epochs without improvement */
 	double es_min_delta;  /* early_stopping.min_delta: the least change that improves */
+	int log_csv;          /* log.csv: a CSV of the epoch records beside the metrics file */
 } rt_recipe;
 
 /* Learning rate at optimizer step t (0-based) of a run of `total` steps. */

@@ -123,7 +123,9 @@ enum {
 	F("early_stopping.monitor", STRING, es_monitor, 0, 0, 0, 0, NULL) \
 	F("early_stopping.mode", ENUM, es_mode, RT_CKPT_MIN, 0, 0, RT_KEY_RUN, "min|max") \
 	F("early_stopping.patience", INT, es_patience, 3, 1, INT_MAX, RT_KEY_RUN, NULL) \
-	F("early_stopping.min_delta", NUMBER, es_min_delta, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL)
+	F("early_stopping.min_delta", NUMBER, es_min_delta, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
+	N("log", TABLE, TABLE, 0, 0, 0, RT_KEY_RUN) \
+	F("log.csv", BOOL, log_csv, 0, 0, 1, RT_KEY_RUN, NULL)
 /* clang-format on */
 
 typedef struct {

@@ -78,6 +78,12 @@ typedef struct {
 	int quiet;                   /* no progress or epoch lines */
 	FILE *out;                   /* where lines go; NULL: stdout */
 	rt_train_result *result;     /* filled on success (and on a NaN stop); may be NULL */
+	/* Called after each epoch's record is in the metrics file (samc draws
+	 * the curves from it; the runtime itself draws nothing). 0, or -1 with
+	 * err: the run says so once as a warning, calls it no more and trains
+	 * on. NULL: none. */
+	int (*epoch_hook)(void *ctx, const char *metrics_path, int epoch, rt_err *err);
+	void *epoch_hook_ctx;
 } rt_train_opts;
 
 /* Trains; 0 on success, -1 with a message in err. SIGINT or SIGTERM during

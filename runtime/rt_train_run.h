@@ -47,6 +47,7 @@ typedef struct {
 	const double *es_of;          /* the means it watches: train_m, val_m or test_m */
 	int es_best_epoch, es_wait;   /* the best epoch so far (0: none), epochs since */
 	double es_best;               /* its value */
+	int hook_failed;              /* the epoch hook failed once: not called again */
 	int signal;                   /* SIGINT or SIGTERM that stopped the run, else 0 */
 	struct sigaction old_int, old_term; /* handlers before rt_train's */
 	/* The validation set (data.val or data.val_split): evaluated after

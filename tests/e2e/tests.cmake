@@ -23,6 +23,7 @@
 #   e2e_first_run          what a new user hits first (metric names, no test set, ...)
 #   e2e_interrupt          SIGINT/SIGTERM mid-epoch: checkpoint, exit 130/143, exact resume
 #   e2e_deep_chain         50,000 chained ops: every emit stage, interpreter training
+#   e2e_curves             log.csv (csv module == JSON lines), curves.png/.svg, samc plot
 # With -DSAMC_LONG_TESTS=ON, on the full Fashion-MNIST:
 #   e2e_torch_epoch_full[_cpu]  one epoch (468 steps) vs PyTorch: within 1 point, samc >= 83%
 #   e2e_train_full_{interp,cpu}  `samc examples/fashion_mlp.lua --epochs 1`: >= 83% in <= 5 min
@@ -187,3 +188,8 @@ if(SAMC_LONG_TESTS)
   set_tests_properties(e2e_example_fashion_cnn_full PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 3600
                        LABELS "e2e;long")
 endif()
+# The logs beside the metrics file: the CSV log (log.csv) against the JSON
+# lines, the curves samc draws each epoch (PNG, SVG), `samc plot` over two
+# runs and its errors (Fashion-MNIST subsets, about 15 s)
+add_test(NAME e2e_curves COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/curves.py $<TARGET_FILE:samc>)
+set_tests_properties(e2e_curves PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)

@@ -1,0 +1,5 @@
+-- expect: bad_log_key.lua:5: recipe: unknown recipe key 'log.cvs' (did you mean 'log.csv'?)
+local B = batch_size(128)
+local x = input("x", {B, 784})
+local y = input("y", {B}, {dtype = "i32", classes = 10})
+return { loss = cross_entropy(linear(x, 10), y), optimizer = { name = "sgd" }, log = { cvs = true } }
