@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-exec build/samc examples/fashion_mlp.lua "$@"
+# the metrics, and the curves samc draws beside them, go to runs/fashion_mlp/
+mkdir -p runs/fashion_mlp
+exec build/samc examples/fashion_mlp.lua --metrics runs/fashion_mlp/metrics.jsonl "$@"
