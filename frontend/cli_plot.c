@@ -97,5 +97,6 @@ int cli_plot(int argc, char **argv)
 	for (int i = 0; i < nread; i++)
 		plot_run_free(&runs[i]);
 	free(runs);
+	plot_release();
 	return rc;
 }

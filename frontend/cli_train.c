@@ -145,6 +145,7 @@ int cli_train(int argc, char **argv)
 		rc = res.interrupted ? 128 + res.interrupted : CLI_OK;
 	}
 	rt_train_result_free(&res);
+	plot_release(); /* the curves' font caches */
 done:
 	cli_exec_free(sam);
 	cli_exec_free(base);

@@ -72,6 +72,10 @@ int plot_draw(const plot_run *runs, int nruns, const char *path, plot_format fmt
  * hook). */
 int plot_curves_beside(const char *metrics_path, rt_err *err);
 
+/* Frees what cairo and fontconfig keep for the process (font caches), so
+ * a leak checker sees nothing at exit; drawing after it starts them anew. */
+void plot_release(void);
+
 /* Axis ticks (plot_axes.c): about `want` round values covering [lo, hi],
  * at most `max` into t; integer_only keeps a step of at least 1 (epochs).
  * Returns their number. */

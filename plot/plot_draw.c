@@ -15,6 +15,7 @@
 
 #include <cairo-svg.h>
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 
 #define PANEL_W 420
 #define PANEL_H 300
@@ -466,4 +467,10 @@ int plot_curves_beside(const char *metrics_path, rt_err *err)
 	}
 	plot_run_free(&run);
 	return rc;
+}
+
+void plot_release(void)
+{
+	cairo_debug_reset_static_data();
+	FcFini();
 }

@@ -205,5 +205,7 @@ int main(void)
 		cmocka_unit_test(test_format_of),
 		cmocka_unit_test(test_draw),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	plot_release();
+	return rc;
 }
