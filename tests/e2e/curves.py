@@ -4,7 +4,8 @@ read with Python's csv module equals the epoch records of the JSON lines,
 value for value, for a metric named with a comma and quotes too, and across
 a stop and resume; the curves samc draws at the end of each epoch
 (curves.png, curves.svg) are valid pictures with content; `samc plot` over
-two runs, and its errors for malformed files and bad arguments.
+two runs, and its errors for malformed files and bad arguments; the
+trainers' runtime library calls no cairo function.
 
   python3 tests/e2e/curves.py SAMC [--keep DIR]
 
@@ -18,6 +19,7 @@ import json
 import os
 import shutil
 import struct
+import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
@@ -168,6 +170,20 @@ def plot_errors(F, samc, d):
     F.check("plot" in r[1] and "training curves" in r[1], "samc --help lists plot")
 
 
+def runtime_without_cairo(F, samc):
+    """Standalone trainers link libsamcrt alone: it must not call cairo."""
+    lib = os.path.join(os.path.dirname(samc), "runtime", "libsamcrt.a")
+    nm = shutil.which("nm")
+    if not nm or not os.path.exists(lib):
+        print(f"(no nm or no {lib}: the runtime's symbols are not checked)")
+        return
+    r = subprocess.run([nm, "-u", lib], capture_output=True, text=True)
+    calls = sorted({ln.split()[-1] for ln in r.stdout.splitlines()
+                    if ln.split() and ln.split()[-1].startswith(("cairo_", "Fc"))})
+    F.check(r.returncode == 0 and not calls, "libsamcrt calls no cairo or fontconfig function",
+            repr(calls[:5]))
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__)
@@ -179,6 +195,7 @@ def main():
     os.makedirs(d, exist_ok=True)
     try:
         plot_errors(F, samc, d)
+        runtime_without_cairo(F, samc)
         if not os.path.exists(os.path.join(DATA, "train-images-idx3-ubyte.gz")):
             print("skipped: Fashion-MNIST is not installed (dataset-fashion-mnist)")
             return 77 if F.count == 0 else 1
