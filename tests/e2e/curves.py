@@ -252,6 +252,15 @@ def main():
                               "--set", "data.limit_train=256", "--set", "data.limit_test=128"])
         F.check(r[0] == 0 and "no metrics file (--metrics FILE): no CSV log" in r[1],
                 "log.csv without --metrics says nothing is written", r[1][-300:])
+
+        # curves that cannot be written are a warning, said once; the run goes on
+        c = os.path.join(d, "c")
+        os.makedirs(os.path.join(c, "curves.png"))
+        r = u.run_samc(samc, [EXAMPLE, "--epochs", "2", "--metrics", os.path.join(c, "m.jsonl"),
+                              "--set", "data.limit_train=256", "--set", "data.limit_test=128"])
+        F.check(r[0] == 0 and r[2].count("warning: the curves of epoch 1 were not drawn") == 1
+                and "curves.png: cannot write the picture" in r[2] and "epoch 2/2" in r[1],
+                "an unwritable curves.png: one warning, the run finishes", r[2][-300:])
     finally:
         if not keep:
             shutil.rmtree(d, ignore_errors=True)
