@@ -33,7 +33,9 @@ void rt_csvw_number(rt_csvw *w, double v);
 void rt_csvw_empty(rt_csvw *w);
 void rt_csvw_end(rt_csvw *w);
 
-/* The shortest "%.Ng" of v that strtod reads back as v (N <= 17). */
+/* The shortest "%.Ng" of v that strtod reads back as v (N <= 17); an
+ * integer below 1e15 without an exponent. The metrics file writes its
+ * numbers with it too. */
 void rt_csv_format_double(char *buf, size_t len, double v);
 
 /* Reads the next record of f into *fields (malloc'd strings, *n of them;

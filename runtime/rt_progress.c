@@ -12,6 +12,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "rt_csv_write.h"
+
 /* Terminal redraws at most this often, in seconds. */
 #define DRAW_INTERVAL 0.1
 
@@ -98,13 +100,19 @@ static const char *short_name(const char *n)
 	return strcmp(n, "accuracy") == 0 ? "acc" : n;
 }
 
-/* JSON has no NaN or Infinity: those are null. */
+/* JSON has no NaN or Infinity: those are null. A value is written in the
+ * shortest form that reads back as the same double (cJSON's own printing
+ * settles for 15 digits when they come within an epsilon of it), so the
+ * metrics file and the CSV log carry the run's values exactly. */
 static void json_num(cJSON *o, const char *key, double v)
 {
-	if (isfinite(v))
-		cJSON_AddNumberToObject(o, key, v);
-	else
+	char buf[40];
+	if (!isfinite(v)) {
 		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	rt_csv_format_double(buf, sizeof buf, v);
+	cJSON_AddRawToObject(o, key, buf);
 }
 
 /* Writes one record as a line and frees it. cJSON escapes every key and

@@ -104,6 +104,8 @@ void rt_progress_csv_row(rt_progress *p, const cJSON *rec)
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, p->csv_cols[i]);
 		if (cJSON_IsNumber(v))
 			rt_csvw_number(&w, v->valuedouble);
+		else if (cJSON_IsRaw(v)) /* a number as the metrics file has it */
+			rt_csvw_field(&w, v->valuestring);
 		else if (cJSON_IsString(v))
 			rt_csvw_field(&w, v->valuestring);
 		else

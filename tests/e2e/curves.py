@@ -4,7 +4,8 @@ read with Python's csv module equals the epoch records of the JSON lines,
 value for value, for a metric named with a comma and quotes too, and across
 a stop and resume; the curves samc draws at the end of each epoch
 (curves.png, curves.svg) are valid pictures with content; `samc plot` over
-two runs, and its errors for malformed files and bad arguments; the
+two runs, and its errors for malformed files and bad arguments; a built
+trainer writes the CSV log but draws nothing and loads no cairo, and the
 trainers' runtime library calls no cairo function.
 
   python3 tests/e2e/curves.py SAMC [--keep DIR]
@@ -252,6 +253,26 @@ def main():
                               "--set", "data.limit_train=256", "--set", "data.limit_test=128"])
         F.check(r[0] == 0 and "no metrics file (--metrics FILE): no CSV log" in r[1],
                 "log.csv without --metrics says nothing is written", r[1][-300:])
+
+        # a built trainer: --set log.csv=true writes the CSV log; it draws no
+        # curves and loads no cairo
+        t = os.path.join(d, "t")
+        os.makedirs(t)
+        trainer = os.path.join(t, "trainer")
+        if F.expect_success("samc build of the default example",
+                            u.run_samc(samc, ["build", EXAMPLE, "-o", trainer, "--quiet"])):
+            r = subprocess.run([trainer, "--epochs", "2", "--set", "log.csv=true", "--metrics",
+                                os.path.join(t, "m.jsonl"), "--set", "data.limit_train=256",
+                                "--set", "data.limit_test=128", "--quiet"],
+                               capture_output=True, text=True, timeout=300)
+            F.check(r.returncode == 0, "the trainer with --set log.csv=true", r.stderr[-300:])
+            check_csv(F, os.path.join(t, "m.csv"), os.path.join(t, "m.jsonl"), "trainer's CSV log")
+            F.check(not os.path.exists(os.path.join(t, "curves.png")), "the trainer draws no curves")
+            ldd = shutil.which("ldd")
+            if ldd:
+                libs = subprocess.run([ldd, trainer], capture_output=True, text=True).stdout
+                F.check("cairo" not in libs and "fontconfig" not in libs,
+                        "the trainer links no cairo", libs)
 
         # curves that cannot be written are a warning, said once; the run goes on
         c = os.path.join(d, "c")
