@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# gpu-kit.sh - prepares gpu-kit/ (ignored by git) for scripts/gpu-check.sh on
+# a machine with an NVIDIA GPU that has the driver, the CUDA toolkit and
+# PyTorch but none of samc's build dependencies. Run it here, then send the
+# working tree with gpu-kit/ beside it (it stays under 64 MiB) and run
+# scripts/gpu-check.sh there.
+#
+# gpu-kit/bin   CUDA trainers (samc build --device cuda) of fashion_mlp,
+#               fashion_cnn, the benchmark MLPs and the flat model, each also
+#               as a base trainer (SAM every 10^9 steps: base steps only); a
+#               CPU trainer of fashion_mlp for the CPU->GPU->CPU resume
+# gpu-kit/lib   the trainers' shared libraries a bare machine lacks, gzipped
+# gpu-kit/data  Fashion-MNIST
+# gpu-kit/ref   this machine's CPU results the GPU's are compared with: one
+#               epoch of fashion_mlp and fashion_cnn, three of fashion_mlp, and
+#               a checkpoint after its first epoch
+#   scripts/gpu-kit.sh [--quick]   (--quick: no fashion_cnn CPU epoch)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=${1:-}
+scripts/build.sh >/dev/null
+S=build/samc
+K=gpu-kit
+D=/usr/share/datasets/fashion-mnist
+rm -rf "$K"
+mkdir -p "$K/bin" "$K/lib" "$K/data" "$K/ref"
+cp "$D"/*.gz "$K/data/"
+
+build() { # NAME MODEL [samc build options...]
+	local name=$1 model=$2
+	shift 2
+	"$S" build "$model" --quiet -o "$K/bin/$name" "$@"
+}
+base="--set optimizer.sam.every=1000000000"
+build mlp_cuda examples/fashion_mlp.lua --device cuda
+build cnn_cuda examples/fashion_cnn.lua --device cuda
+for m in mlp_small mlp_medium; do
+	build "${m}_cuda" "bench/models/$m.lua" --device cuda
+	build "${m}_base_cuda" "bench/models/$m.lua" --device cuda $base
+done
+build cnn_base_cuda examples/fashion_cnn.lua --device cuda $base
+build flat_cuda bench/models/flat_sam.lua --device cuda
+build flat_base_cuda bench/models/flat_sam.lua --device cuda $base
+build mlp_cpu examples/fashion_mlp.lua
+
+# the libraries of the trainers that are not part of a base system
+for lib in $(ldd "$K/bin/mlp_cpu" | awk '/=>/ {print $3}'); do
+	case $(basename "$lib") in
+	libc.so* | libm.so* | libgcc_s.so* | libz.so* | ld-linux*) ;;
+	*) gzip -9 -c "$lib" >"$K/lib/$(basename "$lib").gz" ;;
+	esac
+done
+
+# CPU references
+"$S" examples/fashion_mlp.lua --quiet --epochs 1 --metrics "$K/ref/mlp_1.jsonl"
+"$S" examples/fashion_mlp.lua --quiet --epochs 3 --metrics "$K/ref/mlp_3.jsonl"
+"$S" examples/fashion_mlp.lua --quiet --epochs 3 --stop-after 1 --checkpoint-dir "$K/ref/ck"
+if [ "$quick" != --quick ]; then
+	"$S" examples/fashion_cnn.lua --quiet --epochs 1 --metrics "$K/ref/cnn_1.jsonl"
+fi
+du -sh "$K"
