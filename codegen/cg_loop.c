@@ -18,7 +18,16 @@ cg_expr *cg_const_f(ir_arena *a, cg_type t, double v)
 {
 	cg_expr *e = node(a, CG_X_CONST, t);
 	e->fval = v;
-	e->ival = (int64_t)v;
+	/* a float constant's integer twin, saturated: converting -inf (a max's
+	 * start), inf or NaN to int64_t is undefined behaviour */
+	if (v != v)
+		e->ival = 0;
+	else if (v >= 0x1p63)
+		e->ival = INT64_MAX;
+	else if (v < -0x1p63)
+		e->ival = INT64_MIN;
+	else
+		e->ival = (int64_t)v;
 	return e;
 }
 
