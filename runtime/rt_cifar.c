@@ -72,11 +72,11 @@ static int read_records(FILE *f, const char *path, const cifar_kind *k, int64_t 
 		}
 		for (size_t j = 0; j < got; j++, i++) {
 			const unsigned char *r = buf + j * rec;
-			int label = r[k->label_bytes - 1];
-			if (k->coarse_classes && r[0] >= k->coarse_classes) {
+			int label = r[k->label_bytes - 1], coarse = r[0]; /* r dies with buf */
+			if (k->coarse_classes && coarse >= k->coarse_classes) {
 				free(buf);
 				return rt_errf(err, "%s: record %" PRId64 " has coarse label %d: %s coarse "
-				               "labels are 0 to %d (not a %s file?)", path, i, r[0], k->name,
+				               "labels are 0 to %d (not a %s file?)", path, i, coarse, k->name,
 				               k->coarse_classes - 1, k->name);
 			}
 			if (label >= k->classes) {
