@@ -48,14 +48,28 @@ struct rt_conv {
 	int ne, cap;
 };
 
-static const char *op_name(rt_conv_op op)
+static int dnnl_fail(const rt_conv *c, rt_err *err, const rt_conv_desc *d, rt_conv_op op, const char *what,
+                     dnnl_status_t s)
+{
+	char ds[256];
+	rt_conv_desc_str(d, ds, sizeof ds);
+	return rt_errf(err, "%s: oneDNN %s: %s: %s", ds, rt_conv_op_name(op), what,
+	               DN->dnnl_status2str(s));
+}
+
+int64_t rt_conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil)
+{
+	int64_t span = in + 2 * pad - dil * (k - 1) - 1;
+	return span < 0 || stride < 1 ? 0 : span / stride + 1;
+}
+
+const char *rt_conv_op_name(rt_conv_op op)
 {
 	return op == RT_CONV_FWD ? "forward" : op == RT_CONV_BWD_DATA ? "backward data"
 	                                                                : "backward weights";
 }
 
-/* "conv2d x [8,16,12,12] w [32,16,3,3] stride 1x1 padding 1x1 dilation 1x1 groups 1" */
-static void desc_str(const rt_conv_desc *d, char *buf, size_t len)
+void rt_conv_desc_str(const rt_conv_desc *d, char *buf, size_t len)
 {
 	snprintf(buf, len,
 	         "conv2d x [%lld,%lld,%lld,%lld] w [%lld,%lld,%lld,%lld] stride %lldx%lld "
@@ -66,24 +80,10 @@ static void desc_str(const rt_conv_desc *d, char *buf, size_t len)
 	         (long long)d->pad_w, (long long)d->dil_h, (long long)d->dil_w, (long long)d->groups);
 }
 
-static int dnnl_fail(const rt_conv *c, rt_err *err, const rt_conv_desc *d, rt_conv_op op, const char *what,
-                     dnnl_status_t s)
-{
-	char ds[256];
-	desc_str(d, ds, sizeof ds);
-	return rt_errf(err, "%s: oneDNN %s: %s: %s", ds, op_name(op), what, DN->dnnl_status2str(s));
-}
-
-int64_t rt_conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil)
-{
-	int64_t span = in + 2 * pad - dil * (k - 1) - 1;
-	return span < 0 || stride < 1 ? 0 : span / stride + 1;
-}
-
 int rt_conv_desc_check(const rt_conv_desc *d, rt_err *err)
 {
 	char ds[256];
-	desc_str(d, ds, sizeof ds);
+	rt_conv_desc_str(d, ds, sizeof ds);
 	if (d->n < 1 || d->c < 1 || d->h < 1 || d->w < 1 || d->o < 1 || d->kh < 1 || d->kw < 1)
 		return rt_errf(err, "%s: every size must be positive", ds);
 	if (d->stride_h < 1 || d->stride_w < 1 || d->dil_h < 1 || d->dil_w < 1 || d->pad_h < 0 ||

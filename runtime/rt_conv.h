@@ -46,6 +46,7 @@
 #ifndef SAMC_RT_CONV_H
 #define SAMC_RT_CONV_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rt_err.h"
@@ -73,6 +74,12 @@ int64_t rt_conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int
 /* Is d a convolution (positive sizes, channels divisible by groups, the
  * output size PyTorch's)? 0, or -1 with a message naming what is wrong. */
 int rt_conv_desc_check(const rt_conv_desc *d, rt_err *err);
+
+/* "conv2d x [8,16,12,12] w [32,16,3,3] stride 1x1 padding 1x1 dilation 1x1
+ * groups 1": how every message names a convolution (oneDNN's, cuDNN's) */
+void rt_conv_desc_str(const rt_conv_desc *d, char *buf, size_t len);
+/* "forward", "backward data" or "backward weights" */
+const char *rt_conv_op_name(rt_conv_op op);
 
 typedef struct rt_conv rt_conv;
 

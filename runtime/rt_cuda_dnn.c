@@ -23,34 +23,15 @@ struct rt_cuda_dnn_plan {
 	size_t workspace;
 };
 
-static const char *op_name(rt_conv_op op)
-{
-	return op == RT_CONV_FWD ? "forward" : op == RT_CONV_BWD_DATA ? "backward data"
-	                                                              : "backward weights";
-}
-
-/* "conv2d x [8,16,12,12] w [32,16,3,3] stride 1x1 padding 1x1 dilation 1x1
- * groups 1", as rt_conv names a convolution */
-static void desc_str(const rt_conv_desc *d, char *buf, size_t len)
-{
-	snprintf(buf, len,
-	         "conv2d x [%lld,%lld,%lld,%lld] w [%lld,%lld,%lld,%lld] stride %lldx%lld "
-	         "padding %lldx%lld dilation %lldx%lld groups %lld",
-	         (long long)d->n, (long long)d->c, (long long)d->h, (long long)d->w, (long long)d->o,
-	         (long long)(d->groups > 0 ? d->c / d->groups : d->c), (long long)d->kh,
-	         (long long)d->kw, (long long)d->stride_h, (long long)d->stride_w, (long long)d->pad_h,
-	         (long long)d->pad_w, (long long)d->dil_h, (long long)d->dil_w, (long long)d->groups);
-}
-
 /* the status message, prefixed with the convolution and its operation */
 static int plan_fail(const rt_cuda_dnn *d, const rt_conv_desc *desc, rt_conv_op op,
                      const char *call, rt_cudnn_status s, rt_err *err)
 {
 	char ds[256];
 	rt_err e;
-	desc_str(desc, ds, sizeof ds);
+	rt_conv_desc_str(desc, ds, sizeof ds);
 	rt_cuda_dnn_status_error(d, call, s, &e);
-	return rt_errf(err, "%s (%s): %s", ds, op_name(op), e.msg);
+	return rt_errf(err, "%s (%s): %s", ds, rt_conv_op_name(op), e.msg);
 }
 
 static void plan_free_descs(const rt_cuda_dnn *d, rt_cuda_dnn_plan *p)
@@ -100,7 +81,7 @@ static int plan_descs(const rt_cuda_dnn *d, rt_cuda_dnn_plan *p, rt_err *err)
 		return -1;
 	if (!fits_int(c)) {
 		char ds[256];
-		desc_str(c, ds, sizeof ds);
+		rt_conv_desc_str(c, ds, sizeof ds);
 		return rt_errf(err, "%s: a size over %d, more than cuDNN takes", ds, INT_MAX);
 	}
 	const int F = RT_CUDNN_DATA_FLOAT, L = RT_CUDNN_TENSOR_NCHW;
@@ -126,7 +107,7 @@ static int plan_descs(const rt_cuda_dnn *d, rt_cuda_dnn_plan *p, rt_err *err)
 	DNN_TRY(cudnnGetConvolution2dForwardOutputDim, (p->conv, p->x, p->w, &n, &ch, &h, &w));
 	if (n != c->n || ch != c->o || h != c->oh || w != c->ow) {
 		char ds[256];
-		desc_str(c, ds, sizeof ds);
+		rt_conv_desc_str(c, ds, sizeof ds);
 		plan_free_descs(d, p);
 		return rt_errf(err, "%s: cuDNN computes the output [%d,%d,%d,%d], not [%lld,%lld,%lld,%lld]",
 		               ds, n, ch, h, w, (long long)c->n, (long long)c->o, (long long)c->oh,
@@ -234,11 +215,11 @@ static int plan_algo(const rt_cuda_dnn *d, rt_cuda_dnn_plan *p, rt_err *err)
 			return 0;
 	}
 	char ds[256];
-	desc_str(&p->desc, ds, sizeof ds);
+	rt_conv_desc_str(&p->desc, ds, sizeof ds);
 	rt_err e;
 	rt_cuda_dnn_status_error(d, workspace_call(p->op), s, &e);
 	return rt_errf(err, "%s (%s): cuDNN has no deterministic FMA algorithm for it (%s)", ds,
-	               op_name(p->op), e.msg);
+	               rt_conv_op_name(p->op), e.msg);
 }
 
 static int same_key(const rt_cuda_dnn_plan *p, const rt_conv_desc *desc, rt_conv_op op, int bias)
@@ -329,9 +310,9 @@ int rt_cuda_dnn_run(rt_cuda_dnn *d, const rt_cuda_dnn_plan *p, const rt_cu_devic
 {
 	if (workspace_bytes < p->workspace || (p->workspace > 0 && !workspace)) {
 		char ds[256];
-		desc_str(&p->desc, ds, sizeof ds);
+		rt_conv_desc_str(&p->desc, ds, sizeof ds);
 		return rt_errf(err, "%s (%s): a workspace of %zu bytes is given, the plan needs %zu", ds,
-		               op_name(p->op), workspace ? workspace_bytes : 0, p->workspace);
+		               rt_conv_op_name(p->op), workspace ? workspace_bytes : 0, p->workspace);
 	}
 	if (stream != d->stream) {
 		RUN_TRY(cudnnSetStream, (d->handle, stream));
