@@ -97,12 +97,7 @@ rt_exec *cg_cpu_exec_new(ir_graph *g, ir_node *const *outs, const char *const *o
 		return NULL;
 	}
 	/* the runtime's exec owns the slot and output tables; share them */
-	x->slots = s->inner->slots;
-	x->nslots = s->inner->nslots;
-	x->outputs = s->inner->outputs;
-	x->noutputs = s->inner->noutputs;
-	x->pool = s->inner->pool;
-	x->dev = s->inner->dev;
+	rt_exec_share(x, s->inner);
 	return x;
 }
 

@@ -10,3 +10,13 @@ int rt_exec_find_slot(const rt_exec *x, const char *name)
 			return i;
 	return -1;
 }
+
+void rt_exec_share(rt_exec *x, const rt_exec *inner)
+{
+	x->slots = inner->slots;
+	x->nslots = inner->nslots;
+	x->outputs = inner->outputs;
+	x->noutputs = inner->noutputs;
+	x->pool = inner->pool;
+	x->dev = inner->dev;
+}

@@ -58,5 +58,8 @@ struct rt_exec {
 };
 
 int rt_exec_find_slot(const rt_exec *x, const char *name); /* index or -1 */
+/* A backend's exec that wraps the runtime's (the CPU's, the CUDA one's)
+ * shows the inner exec's slot and output tables, pool and device as its own. */
+void rt_exec_share(rt_exec *x, const rt_exec *inner);
 
 #endif

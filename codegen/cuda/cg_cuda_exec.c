@@ -135,12 +135,7 @@ rt_exec *cg_cuda_exec_new(ir_graph *g, ir_node *const *outs, const char *const *
 		exec_free(x);
 		return NULL;
 	}
-	x->slots = s->inner->slots;
-	x->nslots = s->inner->nslots;
-	x->outputs = s->inner->outputs;
-	x->noutputs = s->inner->noutputs;
-	x->pool = NULL;
-	x->dev = s->inner->dev;
+	rt_exec_share(x, s->inner); /* the runner's: no pool on a GPU */
 	return x;
 }
 
