@@ -244,6 +244,7 @@ static void write_recipe(FILE *f, const rt_recipe *r)
 			write_field(f, r, &keys[i]);
 	fprintf(f, "\t.opt.sam = %d, .opt.groups = samc_groups, .opt.ngroups = %d,\n", o->sam,
 	        o->ngroups);
+	fprintf(f, "\t.opt.gsam = %d,\n", o->gsam);
 	const data_config *d = &r->data;
 	write_files(f, "train", d->train, d->ntrain);
 	write_files(f, "test", d->test, d->ntest);

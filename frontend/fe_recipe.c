@@ -322,8 +322,10 @@ static void fe_read_optimizer(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 		fe_read_betas(L, t, o);
 		fe_read_key(L, t, r, "optimizer.eps");
 	}
-	if (fe_subtable(L, t, pre, "sam"))
+	if (fe_subtable(L, t, pre, "sam")) {
 		fe_read_sam(L, lua_gettop(L), r, d);
+		fe_read_sam_variants(L, lua_gettop(L), r, d);
+	}
 	lua_pop(L, 1);
 }
 

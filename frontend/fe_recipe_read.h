@@ -8,6 +8,7 @@
 
 #include <lua.h>
 
+#include "fe_dsl.h"
 #include "ir_model.h"
 
 /* The string t[key] copied into the graph's arena, or dflt. */
@@ -23,5 +24,8 @@ int fe_choice(lua_State *L, const char *path, const char *what, const char *v);
 void fe_check_monitor(lua_State *L, const char *key, const char *v, const ir_model *m);
 /* early_stopping = {monitor, mode, patience, min_delta} at t. */
 void fe_read_early_stopping(lua_State *L, int t, rt_recipe *r, const ir_model *m);
+/* optimizer.sam's eta, only, rho_schedule and gsam at t (fe_recipe_sam.c),
+ * after rho, adaptive and the groups. */
+void fe_read_sam_variants(lua_State *L, int t, rt_recipe *r, const fe_dsl *d);
 
 #endif

@@ -55,6 +55,13 @@ int pass_sam_check_state(ir_graph *g, ir_node *const *wt, int n)
 	return rc;
 }
 
+/* A scalar step input (see rt_step_scalars), made once. */
+static ir_node *scalar_input(ir_graph *g, const char *name)
+{
+	ir_node *x = ir_find_leaf(g, IR_OP_INPUT, name);
+	return x ? x : ir_input(g, name, g->fdtype, ir_shape_scalar());
+}
+
 /* rho of a parameter's group: a step input (see rt_step_scalars). */
 static ir_node *rho_input(ir_graph *g, const opt_config *o, const char *param_name)
 {
@@ -62,16 +69,68 @@ static ir_node *rho_input(ir_graph *g, const opt_config *o, const char *param_na
 	int k = rt_sam_group_of(o, param_name);
 	if (k >= 0)
 		rt_scalar_sam_group_rho(name, sizeof name, k);
-	ir_node *x = ir_find_leaf(g, IR_OP_INPUT, name);
-	return x ? x : ir_input(g, name, g->fdtype, ir_shape_scalar());
+	return scalar_input(g, name);
+}
+
+/* ASAM's T_w of a param: |w| + eta (|w| when eta is 0), or NULL for the
+ * identity (plain SAM, or a param only = "weights" leaves out). */
+static ir_node *asam_t(ir_graph *g, const opt_config *o, ir_node *w)
+{
+	if (!o->adaptive || (o->sam_only == SAM_ONLY_WEIGHTS && !rt_sam_is_weight(w->name)))
+		return NULL;
+	ir_node *t = ir_unary(g, IR_OP_ABS, w);
+	return o->sam_eta != 0 ? ir_binary(g, IR_OP_ADD, t, scalar_input(g, RT_SCALAR_SAM_ETA)) : t;
+}
+
+/* sum over params of sum(a_i * b_i) */
+static ir_node *dot_all(ir_graph *g, ir_node *const *a, ir_node *const *b, int n)
+{
+	ir_node *s = NULL;
+	for (int i = 0; i < n; i++) {
+		ir_node *d = ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, a[i], b[i]), 0, 0);
+		s = s ? ir_binary(g, IR_OP_ADD, s, d) : d;
+	}
+	return s;
+}
+
+/* GSAM (Zhuang et al. 2022), as its authors' PyTorch code decomposes:
+ *   cos  = <g1, g2> / (|g2| |g1| + 1e-12)
+ *   v    = g1 - cos |g1| g2 / (|g2| + 1e-12)   (g1's part orthogonal to g2)
+ *   g2  <- g2 - alpha v
+ * with plain (never ASAM-scaled) norms. */
+static int gsam_decompose(ir_graph *g, ir_node *loss, ir_node *const *g1, ir_node **g2, int n)
+{
+	if (n == 0)
+		return 0;
+	ir_dtype t = g->fdtype;
+	g->cur = loss->loc;
+	ir_node *eps = ir_const(g, t, ir_shape_scalar(), 1e-12);
+	ir_node *inner = dot_all(g, g1, g2, n);
+	ir_node *n1 = ir_unary(g, IR_OP_SQRT, dot_all(g, g1, g1, n));
+	ir_node *n2 = ir_unary(g, IR_OP_SQRT, dot_all(g, g2, g2, n));
+	ir_node *cosine = ir_binary(g, IR_OP_DIV, inner,
+	                            ir_binary(g, IR_OP_ADD, ir_binary(g, IR_OP_MUL, n2, n1), eps));
+	ir_node *coef = ir_binary(g, IR_OP_MUL, cosine, n1);
+	ir_node *den = ir_binary(g, IR_OP_ADD, n2, eps);
+	ir_node *alpha = scalar_input(g, RT_SCALAR_GSAM_ALPHA);
+	for (int i = 0; i < n; i++) {
+		ir_node *par = ir_binary(g, IR_OP_DIV, ir_binary(g, IR_OP_MUL, coef, g2[i]), den);
+		ir_node *v = ir_binary(g, IR_OP_SUB, g1[i], par);
+		g2[i] = ir_binary(g, IR_OP_SUB, g2[i], ir_binary(g, IR_OP_MUL, alpha, v));
+		if (!g2[i])
+			return -1;
+	}
+	return 0;
 }
 
 int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *params,
              ir_node *const *g1, int n, int forward_end, const ir_update *upd, int nupd,
              ir_node **g2_out)
 {
-	ir_node **wt = calloc((size_t)n, sizeof *wt);
-	if (!wt) {
+	ir_node **wt = calloc((size_t)n, sizeof *wt), **tw = calloc((size_t)n + 1, sizeof *tw);
+	if (!wt || !tw) {
+		free(wt);
+		free(tw);
 		ir_error(g, loss->loc, "sam: out of memory");
 		return -1;
 	}
@@ -81,11 +140,12 @@ int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *pa
 	if (pass_state_updates(g, upd, nupd) != 0)
 		goto done;
 
-	/* n2 = sum over params of sum((a*g1)^2) */
+	/* n2 = sum over params of sum((T_w*g1)^2) */
 	ir_node *n2 = NULL;
 	for (int i = 0; i < n; i++) {
 		g->cur = params[i]->loc;
-		ir_node *ag = o->adaptive ? ir_binary(g, IR_OP_MUL, ir_unary(g, IR_OP_ABS, params[i]), g1[i]) : g1[i];
+		tw[i] = asam_t(g, o, params[i]);
+		ir_node *ag = tw[i] ? ir_binary(g, IR_OP_MUL, tw[i], g1[i]) : g1[i];
 		ir_node *sq = ag ? ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, ag, ag), 0, 0) : NULL;
 		n2 = n2 ? ir_binary(g, IR_OP_ADD, n2, sq) : sq;
 	}
@@ -97,8 +157,10 @@ int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *pa
 		g->cur = params[i]->loc;
 		ir_node *scale = ir_binary(g, IR_OP_DIV, rho_input(g, o, params[i]->name), denom);
 		ir_node *e = ir_binary(g, IR_OP_MUL, g1[i], scale);
-		if (o->adaptive)
-			e = ir_binary(g, IR_OP_MUL, ir_binary(g, IR_OP_MUL, params[i], params[i]), e);
+		/* e = rho T_w^2 g1 / |T_w g1|; T_w^2 = w*w when eta is 0 */
+		if (tw[i])
+			e = ir_binary(g, IR_OP_MUL, o->sam_eta != 0 ? ir_binary(g, IR_OP_MUL, tw[i], tw[i])
+			              : ir_binary(g, IR_OP_MUL, params[i], params[i]), e);
 		wt[i] = ir_binary(g, IR_OP_ADD, params[i], e);
 		if (!wt[i])
 			goto done;
@@ -114,7 +176,10 @@ int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *pa
 	rc = pass_grad(g, loss2, wt, n, g2_out);
 	if (rc == 0)
 		rc = pass_sam_check_state(g, wt, n);
+	if (rc == 0 && o->gsam)
+		rc = gsam_decompose(g, loss, g1, g2_out, n);
 done:
 	free(wt);
+	free(tw);
 	return rc;
 }

@@ -8,11 +8,14 @@
 #include "ir_model.h"
 
 /* Given the loss and its gradients g1 = dL/dw at the params, appends
- *   n   = || a * g1 ||_2 over all params     (a = |w| if adaptive, else 1)
+ *   n   = || a * g1 ||_2 over all params     (a = ASAM's T_w = |w| + eta if
+ *                                             adaptive, on *.weight only with
+ *                                             only = "weights"; else 1)
  *   w~  = w + rho_i * a^2 * g1 / (n + 1e-12)  (rho_i: the step input of the
  *                                             param's group, rt_sam_group_of)
  *   g2  = dL(w~)/dw~                          (a second forward/backward)
- * and stores g2 in g2_out. The original w is never written here: the
+ * and stores g2 in g2_out; with GSAM, g2 - alpha * (g1's part orthogonal
+ * to g2) instead (see gsam_decompose). The original w is never written here: the
  * second pass reads w~ as its own value, and the base update that follows
  * reads w. Returns 0 or -1 (g->err). */
 /* `forward_end`: nodes before it form the forward pass that is re-emitted

@@ -25,6 +25,18 @@ typedef struct {
 /* Each SAM group's rho is a step input of its own (see rt_step_scalars). */
 #define RT_SAM_GROUPS_MAX 32
 
+/* SAM's variants (docs/dsl.md, "SAM variants"): ASAM's operator, the rho
+ * schedule and GSAM. */
+typedef enum { SAM_ONLY_ALL, SAM_ONLY_WEIGHTS } sam_only_kind; /* optimizer.sam.only */
+typedef enum { RHO_SCHED_CONSTANT, RHO_SCHED_STEP, RHO_SCHED_COSINE, RHO_SCHED_LR } rho_sched_kind;
+typedef struct {
+	int kind;                 /* rho_sched_kind */
+	double step_size, gamma;  /* RHO_SCHED_STEP: rho * gamma^floor(t/step_size) */
+	double t_max;             /* RHO_SCHED_COSINE: t counted in steps; 0 = whole run */
+	double rho_min;           /* RHO_SCHED_COSINE, RHO_SCHED_LR: the floor */
+	double lr_min;            /* RHO_SCHED_LR: the lr at which rho is rho_min */
+} rho_sched_config;
+
 typedef struct {
 	opt_kind kind;
 	double lr;
@@ -39,6 +51,11 @@ typedef struct {
 	int sam_every;   /* SAM step every k steps; plain base steps between */
 	sam_group *groups;
 	int ngroups;
+	double sam_eta;  /* ASAM: T_w = |w| + eta (a step input when != 0) */
+	int sam_only;    /* ASAM: sam_only_kind, the params T_w applies to */
+	rho_sched_config rho_sched; /* rho (and each group's) per step */
+	int gsam;        /* GSAM: the update g2 - alpha * (g1's part orthogonal to g2) */
+	double gsam_alpha;
 } opt_config;
 
 typedef struct {
@@ -143,6 +160,8 @@ double rt_sched_lr(const rt_recipe *r, int64_t t, int64_t total);
 #define RT_SCALAR_ADAM_ONE_MINUS_BETA2 "opt.adam.one_minus_beta2"
 #define RT_SCALAR_ADAM_EPS "opt.adam.eps"
 #define RT_SCALAR_SAM_RHO "opt.sam.rho"               /* params in no group */
+#define RT_SCALAR_SAM_ETA "opt.sam.eta"               /* ASAM, when != 0 */
+#define RT_SCALAR_GSAM_ALPHA "opt.sam.gsam.alpha"     /* GSAM */
 /* group i (0-based) of optimizer.sam.groups: "opt.sam.rho.<i+1>" */
 void rt_scalar_sam_group_rho(char *out, size_t len, int group);
 
@@ -150,7 +169,18 @@ void rt_scalar_sam_group_rho(char *out, size_t len, int group);
  * matches its name, or -1 for optimizer.sam.rho. */
 int rt_sam_group_of(const opt_config *o, const char *param_name);
 
-#define RT_STEP_SCALARS_MAX (12 + RT_SAM_GROUPS_MAX)
+/* rho at step t of a group whose rho (the schedule's rho_max) is rho_max:
+ * optimizer.sam.rho_schedule's closed form (rt_sched.c). */
+double rt_sam_rho_at(const rt_recipe *r, double rho_max, int64_t t, int64_t total);
+/* 0, or -1 and msg when the rho schedule cannot run: step without
+ * step_size, rho_min above a rho, "lr" with lr_min >= optimizer.lr. */
+int rt_sam_rho_check(const rt_recipe *r, char *msg, size_t len);
+/* ASAM's only = "weights": the params named "weight" or "*.weight". */
+int rt_sam_is_weight(const char *param_name);
+/* 1 when rho_schedule.<key> applies to schedule `kind` ("step_size": step). */
+int rt_sam_rho_key_applies(int kind, const char *key);
+
+#define RT_STEP_SCALARS_MAX (16 + RT_SAM_GROUPS_MAX)
 typedef struct {
 	char name[40];
 	double value;

@@ -85,6 +85,25 @@ enum {
 	N("optimizer.sam.groups", LIST, TABLE, 0, 0, 0, RT_KEY_SAM) \
 	N("optimizer.sam.groups[].prefix", STRING, STRING, 0, 0, 0, RT_KEY_SAM) \
 	N("optimizer.sam.groups[].rho", NUMBER, NUMBER, 0.05, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_SAM) \
+	F("optimizer.sam.eta", NUMBER, opt.sam_eta, 0, 0, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_NONZERO | RT_KEY_SAM, NULL) \
+	F("optimizer.sam.only", ENUM, opt.sam_only, SAM_ONLY_ALL, 0, 0, RT_KEY_SAM, "all|weights") \
+	N("optimizer.sam.rho_schedule", TABLE, TABLE, 0, 0, 0, RT_KEY_RUN | RT_KEY_SAM) \
+	F("optimizer.sam.rho_schedule.name", ENUM, opt.rho_sched.kind, RHO_SCHED_CONSTANT, 0, 0, \
+	  RT_KEY_RUN | RT_KEY_SAM, "constant|step|cosine|lr") \
+	F("optimizer.sam.rho_schedule.step_size", NUMBER, opt.rho_sched.step_size, 0, 1, \
+	  RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_SAM, NULL) \
+	F("optimizer.sam.rho_schedule.gamma", NUMBER, opt.rho_sched.gamma, 0.1, 0, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_SAM | RT_KEY_LO_OPEN, NULL) \
+	F("optimizer.sam.rho_schedule.t_max", NUMBER, opt.rho_sched.t_max, 0, 0, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_SAM, NULL) \
+	F("optimizer.sam.rho_schedule.rho_min", NUMBER, opt.rho_sched.rho_min, 0, 0, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_SAM, NULL) \
+	F("optimizer.sam.rho_schedule.lr_min", NUMBER, opt.rho_sched.lr_min, 0, 0, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_SAM, NULL) \
+	N("optimizer.sam.gsam", TABLE, TABLE, 0, 0, 0, RT_KEY_SAM) \
+	F("optimizer.sam.gsam.alpha", NUMBER, opt.gsam_alpha, 0, 0, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_SAM, NULL) \
 	N("schedule", TABLE, TABLE, 0, 0, 0, RT_KEY_RUN) \
 	F("schedule.name", ENUM, sched.kind, SCHED_CONSTANT, 0, 0, RT_KEY_RUN, "constant|step|cosine") \
 	F("schedule.step_size", NUMBER, sched.step_size, 0, 1, RT_KEY_NOLIMIT, \

@@ -214,6 +214,9 @@ int rt_recipe_set_apply(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, siz
 		return err(msg, len, "%s: this trainer was built without SAM: %s", s->path, rebuild);
 	if (strcmp(k->path, "optimizer.sam.groups[].rho") == 0)
 		return set_group_rho(r, s, msg, len);
+	if (strncmp(k->path, "optimizer.sam.gsam.", 19) == 0 && !r->opt.gsam)
+		return err(msg, len, "%s: this trainer was built without GSAM (optimizer.sam.gsam): "
+		           "rebuild it with optimizer.sam.gsam = {alpha = ...} in the model file", s->path);
 	if (!(k->flags & RT_KEY_RUN) || k->offset < 0)
 		return err(msg, len, "%s is compiled into this trainer's steps: %s", s->path, rebuild);
 	char *at = (char *)r + k->offset;
@@ -283,6 +286,8 @@ int rt_recipe_check(const rt_recipe *r, char *msg, size_t len)
 		return err(msg, len, "data.val_split: this trainer was built with data.val files, and a "
 		           "validation set is either those or a fraction of the training rows, not "
 		           "both");
+	if (rt_sam_rho_check(r, msg, len))
+		return -1;
 	return 0;
 }
 
@@ -294,5 +299,15 @@ int rt_recipe_set_applies(const rt_recipe *r, const rt_recipe_set_arg *s, char *
 	if ((s->key->flags & RT_KEY_COSINE) && r->sched.kind != SCHED_COSINE)
 		return err(msg, len, "%s does not apply to this schedule (name = \"cosine\" only)",
 		           s->path);
+	const char *rk = "optimizer.sam.rho_schedule.";
+	if (strncmp(s->key->path, rk, strlen(rk)) == 0 &&
+	    !rt_sam_rho_key_applies(r->opt.rho_sched.kind, s->key->path + strlen(rk))) {
+		const rt_key *nk = rt_recipe_key("optimizer.sam.rho_schedule.name");
+		const char *c = nk->choices;
+		for (int i = 0; i < r->opt.rho_sched.kind && strchr(c, '|'); i++)
+			c = strchr(c, '|') + 1;
+		return err(msg, len, "%s does not apply to this trainer's rho schedule (name = \"%.*s\")",
+		           s->path, (int)strcspn(c, "|"), c);
+	}
 	return 0;
 }

@@ -44,6 +44,91 @@ double rt_sched_lr(const rt_recipe *r, int64_t t, int64_t total)
 	return lr;
 }
 
+/* optimizer.sam.rho_schedule: step and cosine as the lr's (no warmup of
+ * their own); "lr" is GSAM's ProportionScheduler, rho moving with the lr
+ * between rho_max (at lr = optimizer.lr) and rho_min (at lr = lr_min). */
+double rt_sam_rho_at(const rt_recipe *r, double rho_max, int64_t t, int64_t total)
+{
+	const rho_sched_config *s = &r->opt.rho_sched;
+	switch (s->kind) {
+	case RHO_SCHED_STEP:
+		return s->step_size > 0 ? rho_max * pow(s->gamma, floor((double)t / s->step_size))
+		                        : rho_max;
+	case RHO_SCHED_COSINE: {
+		double T = s->t_max > 0 ? s->t_max : (double)total;
+		double tt = (double)t < T ? (double)t : T;
+		return T > 0 ? s->rho_min + (rho_max - s->rho_min) * (1.0 + cos(M_PI * tt / T)) / 2.0
+		             : rho_max;
+	}
+	case RHO_SCHED_LR: {
+		double lr_max = r->opt.lr, lr = rt_sched_lr(r, t, total);
+		if (!(lr_max > s->lr_min))
+			return rho_max;
+		return s->rho_min + (rho_max - s->rho_min) * (lr - s->lr_min) / (lr_max - s->lr_min);
+	}
+	default:
+		return rho_max;
+	}
+}
+
+/* The official ASAM code scales the params whose name contains "weight";
+ * PyTorch names them "<module>.weight", which is what is matched here, so
+ * that a param merely containing the word is not caught. */
+int rt_sam_is_weight(const char *param_name)
+{
+	const char *dot = strrchr(param_name, '.');
+	return strcmp(dot ? dot + 1 : param_name, "weight") == 0;
+}
+
+int rt_sam_rho_key_applies(int kind, const char *key)
+{
+	if (!strcmp(key, "step_size") || !strcmp(key, "gamma"))
+		return kind == RHO_SCHED_STEP;
+	if (!strcmp(key, "t_max"))
+		return kind == RHO_SCHED_COSINE;
+	if (!strcmp(key, "rho_min"))
+		return kind == RHO_SCHED_COSINE || kind == RHO_SCHED_LR;
+	if (!strcmp(key, "lr_min"))
+		return kind == RHO_SCHED_LR;
+	return 1;
+}
+
+int rt_sam_rho_check(const rt_recipe *r, char *msg, size_t len)
+{
+	const opt_config *o = &r->opt;
+	const rho_sched_config *s = &o->rho_sched;
+	const char *pre = "optimizer.sam.rho_schedule";
+	if (!o->sam)
+		return 0;
+	if (s->kind == RHO_SCHED_STEP && !(s->step_size >= 1)) {
+		snprintf(msg, len, "%s.step_size must be given and >= 1 for name = \"step\"", pre);
+		return -1;
+	}
+	if (s->kind == RHO_SCHED_LR && !(s->lr_min < o->lr)) {
+		snprintf(msg, len, "%s.lr_min must be below optimizer.lr (%g) for name = \"lr\", got %g",
+		         pre, o->lr, s->lr_min);
+		return -1;
+	}
+	if (s->kind != RHO_SCHED_COSINE && s->kind != RHO_SCHED_LR)
+		return 0;
+	/* rho runs from each rho down to rho_min (GSAM's max_value >= min_value) */
+	double lowest = o->rho;
+	const char *which = "optimizer.sam.rho";
+	char group[64];
+	for (int i = 0; i < o->ngroups; i++)
+		if (o->groups[i].rho_given && o->groups[i].rho < lowest) {
+			lowest = o->groups[i].rho;
+			snprintf(group, sizeof group, "optimizer.sam.groups[%d].rho", i + 1);
+			which = group;
+		}
+	if (s->rho_min > lowest) {
+		snprintf(msg, len, "%s.rho_min (%g) is above %s (%g): rho runs from rho down to rho_min",
+		         pre, s->rho_min, which, lowest);
+		return -1;
+	}
+	return 0;
+}
+
 void rt_scalar_sam_group_rho(char *out, size_t len, int group)
 {
 	snprintf(out, len, "%s.%d", RT_SCALAR_SAM_RHO, group + 1);
@@ -83,11 +168,15 @@ int rt_step_scalars(const rt_recipe *r, int64_t t, int64_t total, rt_step_scalar
 		put(out, &n, RT_SCALAR_ADAM_EPS, o->eps);
 	}
 	if (o->sam) {
-		put(out, &n, RT_SCALAR_SAM_RHO, o->rho);
+		put(out, &n, RT_SCALAR_SAM_RHO, rt_sam_rho_at(r, o->rho, t, total));
 		for (int i = 0; i < o->ngroups && i < RT_SAM_GROUPS_MAX; i++) {
+			double rho = o->groups[i].rho_given ? o->groups[i].rho : o->rho;
 			rt_scalar_sam_group_rho(out[n].name, sizeof out[n].name, i);
-			out[n++].value = o->groups[i].rho_given ? o->groups[i].rho : o->rho;
+			out[n++].value = rt_sam_rho_at(r, rho, t, total);
 		}
+		put(out, &n, RT_SCALAR_SAM_ETA, o->sam_eta);
+		if (o->gsam)
+			put(out, &n, RT_SCALAR_GSAM_ALPHA, o->gsam_alpha);
 	}
 	return n;
 }
