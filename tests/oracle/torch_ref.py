@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 import philox
+import ref_sam_variants
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -351,6 +352,7 @@ def train(model, init, batches, evaluate=False):
             groups.setdefault(_sam_rho(sam, n), []).append(params[n])
         optim = SAM([{"params": ps, "rho": rho} for rho, ps in groups.items()], base_cls,
                     rho=sam.get("rho", 0.05), adaptive=bool(sam.get("adaptive", False)), **kw)
+        optim = ref_sam_variants.make(optim, names, params, sam, base_cls, kw, _sam_rho)
         base = optim.base_optimizer
         every = sam.get("every", 1)
     else:
@@ -370,6 +372,7 @@ def train(model, init, batches, evaluate=False):
         batch = model.with_noise(batch, t, init[names[0]].dtype)
         for g in optim.param_groups:
             g["lr"] = lr_at(model.recipe, t, K)
+        ref_sam_variants.at_step(optim, t, K)
         losses.append(grads())
         if sam and t % every == 0:
             optim.first_step()
