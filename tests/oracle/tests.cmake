@@ -101,3 +101,19 @@ add_test(NAME oracle_cuda_standin
                  --backend cuda ${_oracle}/models/convnet_bn_sam.lua)
 set_tests_properties(oracle_cuda_standin PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
                      LABELS "oracle;torch")
+
+# SAM's variants through the same stand-ins: GSAM on an ASAM ascent with
+# eta and rho following the lr (the conv net), ASAM on *.weight only with a
+# step rho schedule (the MLP)
+add_test(NAME oracle_cuda_standin_sam_variants
+         COMMAND ${CMAKE_COMMAND} -E env SAMC_CUDA_DRIVER=$<TARGET_FILE:samc_cuda_standin>
+                 SAMC_CUDA_BLAS=$<TARGET_FILE:samc_cuda_standin>
+                 SAMC_CUDA_DNN=$<TARGET_FILE:cudnn_standin>
+                 SAMC_CACHE_DIR=${CMAKE_BINARY_DIR}/oracle_cuda_cache
+                 ${SAMC_ORACLE_PYTHON} ${CMAKE_SOURCE_DIR}/tests/cudnn_standin/check_runs.py
+                 ${CMAKE_BINARY_DIR}/oracle_cuda_sam_variants_runs.txt
+                 ${SAMC_ORACLE_PYTHON} ${_oracle}/oracle.py --samc $<TARGET_FILE:samc>
+                 --backend cuda ${_oracle}/models/convnet_bn_gsam.lua
+                 ${_oracle}/models/mlp_asam_eta.lua)
+set_tests_properties(oracle_cuda_standin_sam_variants PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                     LABELS "oracle;torch")
