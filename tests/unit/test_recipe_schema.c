@@ -42,8 +42,9 @@ static void t_schema_consistent(void **st)
 			assert_int_equal(p->kind, list ? RT_KEY_LIST : RT_KEY_TABLE);
 		}
 		char msg[256];
-		/* schedule.step_size has no default: it must be given */
+		/* the step schedules' step_size has no default: it must be given */
 		if (k->kind == RT_KEY_NUMBER && strcmp(k->path, "schedule.step_size") != 0 &&
+		    strcmp(k->path, "optimizer.sam.rho_schedule.step_size") != 0 &&
 		    rt_recipe_key_check(k, k->dflt, msg, sizeof msg))
 			fail_msg("default of %s: %s", k->path, msg);
 		if (k->flags & RT_KEY_NONZERO)
