@@ -18,3 +18,9 @@ if(TARGET samc)
            COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cpu.sh $<TARGET_FILE:samc> ${CMAKE_SOURCE_DIR})
   set_tests_properties(aot_cpu PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS aot)
 endif()
+if(TARGET samc)
+  # SAM's variants in a built trainer: == JIT, --set of their run-time values
+  add_test(NAME aot_sam_variants
+           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/sam_variants.sh $<TARGET_FILE:samc> ${CMAKE_SOURCE_DIR})
+  set_tests_properties(aot_sam_variants PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS aot)
+endif()
