@@ -8,7 +8,8 @@
     schedule);
   - torch_ref.train (the SAM class around torch.optim) agrees, on every model
     file, with a second implementation written here from the published
-    formulas alone (SAM/ASAM, SGD, Adam, AdamW; no torch.optim), in f64;
+    formulas alone (SAM/ASAM with eta and only, rho schedules, GSAM, SGD,
+    Adam, AdamW; no torch.optim), in f64;
     batch_norm's state there comes from the first pass, the second pass
     updating a copy that is thrown away (google-research/sam's way), where
     torch_ref.train runs the second pass with momentum 0 (davda54's).
@@ -42,6 +43,43 @@ def check(cond, what):
         failures.append(what)
 
 
+def manual_asam_t(sam, name, w):
+    """ASAM's T_w (Kwon et al. 2021): |w| + eta, on *.weight only with
+    only = "weights"; 1 for plain SAM."""
+    if not sam.get("adaptive") or (sam.get("only") == "weights" and
+                                   not name.endswith(".weight")):
+        return torch.ones_like(w)
+    return w.abs() + sam.get("eta", 0)
+
+
+def manual_rho(sam, rho, t, total, lr, lr_max):
+    """rho of step t on optimizer.sam.rho_schedule (docs/dsl.md)."""
+    s = sam.get("rho_schedule") or {}
+    kind, rho_min = s.get("name", "constant"), s.get("rho_min", 0)
+    if kind == "step":
+        return rho * s.get("gamma", 0.1) ** (t // s["step_size"])
+    if kind == "cosine":
+        T = s.get("t_max") or total
+        return rho_min + (rho - rho_min) * (1 + math.cos(math.pi * min(t, T) / T)) / 2
+    if kind == "lr":
+        return rho_min + (rho - rho_min) * (lr - s.get("lr_min", 0)) / (lr_max - s.get("lr_min", 0))
+    return rho
+
+
+def manual_gsam(g, gp, alpha):
+    """GSAM (Zhuang et al. 2022): gp - alpha * (g's part orthogonal to gp),
+    with the authors' 1e-12 guards, over all params as one vector."""
+    names = list(g)
+    v, vp = torch.cat([g[n].flatten() for n in names]), torch.cat([gp[n].flatten() for n in names])
+    cos = float(v @ vp) / (float(vp.norm()) * float(v.norm()) + 1e-12)
+    perp = v - cos * float(v.norm()) / (float(vp.norm()) + 1e-12) * vp
+    d, out, at = vp - alpha * perp, {}, 0
+    for n in names:
+        out[n] = d[at:at + g[n].numel()].reshape(g[n].shape)
+        at += g[n].numel()
+    return out
+
+
 def manual_train(model, init, batches):
     """The K steps from the formulas (DESIGN section 3 and torch.optim's
     documented algorithms), with plain tensors and autograd.grad."""
@@ -73,12 +111,15 @@ def manual_train(model, init, batches):
         loss, g = grad(w, batch)
         losses.append(loss)
         if sam and t % sam.get("every", 1) == 0:
-            a = {n: (w[n].abs() if sam.get("adaptive") else torch.ones_like(w[n])) for n in names}
+            a = {n: manual_asam_t(sam, n, w[n]) for n in names}
             norm = math.sqrt(sum(float(((a[n] * g[n]) ** 2).sum()) for n in names))
-            rho = {n: torch_ref._sam_rho(sam, n) for n in names}
+            rho = {n: manual_rho(sam, torch_ref._sam_rho(sam, n), t, K, lr, opt["lr"]) for n in names}
             wt = {n: w[n] + rho[n] * a[n] ** 2 * g[n] / (norm + 1e-12) for n in names}
             # the second pass's state updates go to a copy that is dropped
+            g1 = g
             _, g = grad(wt, batch, {k: v.clone() for k, v in bn.items()})
+            if "gsam" in sam:
+                g = manual_gsam(g1, g, sam["gsam"]["alpha"])
         for n in names:
             p, gr, s = w[n], g[n], state[n]
             if name == "sgd":
