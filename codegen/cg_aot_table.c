@@ -245,6 +245,7 @@ static void write_recipe(FILE *f, const rt_recipe *r)
 	fprintf(f, "\t.opt.sam = %d, .opt.groups = samc_groups, .opt.ngroups = %d,\n", o->sam,
 	        o->ngroups);
 	fprintf(f, "\t.opt.gsam = %d,\n", o->gsam);
+	fprintf(f, "\t.opt.looksam = %d, .ema = %d,\n", o->looksam, r->ema);
 	const data_config *d = &r->data;
 	write_files(f, "train", d->train, d->ntrain);
 	write_files(f, "test", d->test, d->ntest);

@@ -40,7 +40,12 @@ static int load_weights(const char *path, rt_store *st, rt_err *err)
 			continue;
 		char a[64], b[64];
 		rt_shape_str(b, sizeof b, s->rank, s->dim);
-		const rt_tensor *t = rt_tensors_find(&ts, s->name);
+		/* a checkpoint with an EMA of the weights predicts with it */
+		char ema[512];
+		snprintf(ema, sizeof ema, RT_EMA_PREFIX "%s", s->name);
+		const rt_tensor *t = s->role == RT_SLOT_PARAM ? rt_tensors_find(&ts, ema) : NULL;
+		if (!t)
+			t = rt_tensors_find(&ts, s->name);
 		if (!t) {
 			rc = rt_errf(err, "%s: no tensor '%s' %s: these are not the weights of this model",
 			             path, s->name, b);

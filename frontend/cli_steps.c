@@ -212,10 +212,11 @@ static int run_steps(const steps_args *sa, ir_model *m)
 	    load_init(sa->init, &st, &err) || rt_st_read(sa->batches, &batches, NULL, &err) ||
 	    (sam && !(bind_sam = rt_store_bind(&st, sam, &err))) ||
 	    (base && !(bind_base = rt_store_bind(&st, base, &err))) ||
-	    (ev && !(bind_ev = rt_store_bind(&st, ev, &err))))
+	    (ev && !(bind_ev = rt_store_bind_prefer(&st, ev, m->recipe.ema ? RT_EMA_PREFIX : NULL,
+	                                             &err))))
 		goto fail;
 	const rt_recipe *r = &m->recipe;
-	int every = r->opt.sam ? (r->opt.sam_every > 0 ? r->opt.sam_every : 1) : 0;
+	int every = r->opt.sam ? rt_sam_period(&r->opt) : 0;
 	for (long t = 0; t < sa->steps; t++) {
 		int use_sam = sam && t % every == 0;
 		rt_exec *x = use_sam ? sam : base;

@@ -220,7 +220,10 @@ static void fe_read_sam(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 	o->sam = 1;
 	fe_read_key(L, t, r, "optimizer.sam.rho");
 	fe_read_key(L, t, r, "optimizer.sam.adaptive");
-	fe_read_key(L, t, r, "optimizer.sam.every");
+	int every = fe_read_key(L, t, r, "optimizer.sam.every");
+	if (fe_subtable(L, t, pre, "looksam"))
+		fe_read_looksam(L, lua_gettop(L), r, every);
+	lua_pop(L, 1);
 	if (!fe_subtable(L, t, pre, "groups")) {
 		lua_pop(L, 1);
 		return;
@@ -325,6 +328,7 @@ static void fe_read_optimizer(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 	if (fe_subtable(L, t, pre, "sam")) {
 		fe_read_sam(L, lua_gettop(L), r, d);
 		fe_read_sam_variants(L, lua_gettop(L), r, d);
+		fe_check_looksam(L, r);
 	}
 	lua_pop(L, 1);
 }
@@ -596,5 +600,8 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 	lua_pop(L, 1);
 	if (fe_subtable(L, t, "", "log"))
 		fe_read_key(L, lua_gettop(L), r, "log.csv");
+	lua_pop(L, 1);
+	if (fe_subtable(L, t, "", "ema"))
+		fe_read_ema(L, lua_gettop(L), r);
 	lua_pop(L, 1);
 }

@@ -27,5 +27,11 @@ void fe_read_early_stopping(lua_State *L, int t, rt_recipe *r, const ir_model *m
 /* optimizer.sam's eta, only, rho_schedule and gsam at t (fe_recipe_sam.c),
  * after rho, adaptive and the groups. */
 void fe_read_sam_variants(lua_State *L, int t, rt_recipe *r, const fe_dsl *d);
+/* optimizer.sam.looksam at t (every_given: optimizer.sam.every was given);
+ * the top-level ema at t (fe_recipe_ema.c). */
+void fe_read_looksam(lua_State *L, int t, rt_recipe *r, int every_given);
+void fe_read_ema(lua_State *L, int t, rt_recipe *r);
+/* What LookSAM cannot combine with, once optimizer.sam is read whole. */
+void fe_check_looksam(lua_State *L, const rt_recipe *r);
 
 #endif

@@ -4,6 +4,8 @@
  */
 #include "pass_pipeline.h"
 #include "pass_autodiff.h"
+#include "pass_ema.h"
+#include "pass_looksam.h"
 #include "pass_optim.h"
 #include "pass_sam.h"
 #include "pass_simplify.h"
@@ -122,6 +124,23 @@ static int run_sam(pass_ctx *c, char *err, size_t errlen)
 		return graph_err(c, err, errlen);
 	}
 	c->update_grads = g2; /* freed with the context */
+	if (c->m->recipe.opt.looksam &&
+	    pass_looksam_store(c->prog.g, c->params, c->grads, g2, np) != 0)
+		return graph_err(c, err, errlen);
+	return 0;
+}
+
+/* LookSAM's steps between SAM steps: the base optimizer gets g mixed with
+ * the stored g_v (pass_looksam.h). */
+static int looksam_mix(pass_ctx *c)
+{
+	int np = c->m->nparams;
+	ir_node **mixed = calloc((size_t)np + 1, sizeof *mixed);
+	if (!mixed || pass_looksam_mix(c->prog.g, c->params, c->grads, np, mixed) != 0) {
+		free(mixed);
+		return -1;
+	}
+	c->update_grads = mixed; /* freed with the context */
 	return 0;
 }
 
@@ -132,9 +151,14 @@ static int run_optim(pass_ctx *c, char *err, size_t errlen)
 	if (c->kind != PASS_PROG_SAM &&
 	    pass_state_updates(c->prog.g, c->updates, c->m->nupdates) != 0)
 		return graph_err(c, err, errlen);
+	const opt_config *o = &c->m->recipe.opt;
+	if (c->kind == PASS_PROG_BASE && o->sam && o->looksam && looksam_mix(c) != 0)
+		return graph_err(c, err, errlen);
 	if (step_inputs(c, &lr, &step) ||
-	    pass_optim_lower(c->prog.g, &c->m->recipe.opt, c->params, c->update_grads, c->m->nparams,
-	                     lr, step) != 0)
+	    pass_optim_lower(c->prog.g, o, c->params, c->update_grads, c->m->nparams, lr, step) != 0)
+		return graph_err(c, err, errlen);
+	/* the EMA follows the weights the update just assigned */
+	if (c->m->recipe.ema && pass_ema(c->prog.g, c->params, c->m->nparams) != 0)
 		return graph_err(c, err, errlen);
 	return 0;
 }
@@ -289,7 +313,7 @@ int pass_build_all_opt(const ir_model *m, const pass_options *po, pass_programs 
 	const opt_config *o = &m->recipe.opt;
 	if (o->sam && pass_build_opt(m, PASS_PROG_SAM, po, &out->sam, err, errlen) != 0)
 		goto fail;
-	if ((!o->sam || o->sam_every > 1) &&
+	if ((!o->sam || rt_sam_period(o) > 1) &&
 	    pass_build_opt(m, PASS_PROG_BASE, po, &out->base, err, errlen) != 0)
 		goto fail;
 	if (pass_build_opt(m, PASS_PROG_EVAL, po, &out->eval, err, errlen) != 0)

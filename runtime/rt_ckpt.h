@@ -85,6 +85,8 @@ uint64_t rt_ckpt_checksum(const rt_tensors *ts);
  * (atomically) under their PyTorch state_dict names, loadable with
  * load_state_dict(strict=True): no "opt.*" optimizer state, BatchNorm's
  * num_batches_tracked as int64, and "__metadata__" only {"format": "pt"}.
+ * A parameter P of a run with an EMA of the weights ("ema.P") is written
+ * as its EMA, under P's name.
  * *ntensors (may be NULL): how many tensors were written.
  */
 int rt_ckpt_export(const char *in, const char *out, int *ntensors, rt_err *err);

@@ -4,6 +4,7 @@
  * optimizer state, no run metadata.
  */
 #include "rt_ckpt.h"
+#include "rt_recipe.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -52,8 +53,17 @@ int rt_ckpt_export(const char *in, const char *out, int *ntensors, rt_err *err)
 		const rt_tensor *t = &ts.t[i];
 		if (strncmp(t->name, "opt.", 4) == 0)
 			continue; /* optimizer state: not part of a state_dict */
+		size_t np = strlen(RT_EMA_PREFIX);
+		if (strncmp(t->name, RT_EMA_PREFIX, np) == 0 && rt_tensors_find(&ts, t->name + np))
+			continue; /* the EMA of a parameter: written under the parameter's name */
+		/* a parameter with an EMA is exported as its EMA */
+		char ema[512];
+		snprintf(ema, sizeof ema, RT_EMA_PREFIX "%s", t->name);
+		const rt_tensor *e = rt_tensors_find(&ts, ema);
+		if (e && e->dtype == t->dtype && rt_tensor_numel(e) == rt_tensor_numel(t))
+			t = e;
 		int counter = is_batch_counter(t);
-		rt_tensor *o = rt_tensors_add(&w, t->name, counter ? RT_I64 : t->dtype, t->rank, t->dim);
+		rt_tensor *o = rt_tensors_add(&w, ts.t[i].name, counter ? RT_I64 : t->dtype, t->rank, t->dim);
 		if (!o) {
 			rt_errf(err, "%s: out of memory for tensor '%s'", out, t->name);
 			goto out;

@@ -146,7 +146,9 @@ static int setup(train_run *R, rt_err *err)
 		if (xs[k] && rt_store_add_exec(&R->st, xs[k], err))
 			return -1;
 	for (int k = 0; k < 3; k++)
-		if (xs[k] && !(*binds[k] = rt_store_bind(&R->st, xs[k], err)))
+		/* evaluation reads the EMA of the weights where the recipe keeps one */
+		if (xs[k] && !(*binds[k] = rt_store_bind_prefer(&R->st, xs[k], k == 2 && r->ema ?
+		                                                RT_EMA_PREFIX : NULL, err)))
 			return -1;
 	if (setup_metrics(R, err) || batch_of(train, "train", &R->batch, err))
 		return -1;
@@ -202,7 +204,7 @@ static int run_epoch(train_run *R, int e, int64_t b0, double *train, rt_err *err
 		for (int m = 0; m < RT_TRAIN_MAX_METRICS; m++)
 			sum[m] = cnt[m] = 0;
 	double t0 = rt_now();
-	int every = r->opt.sam_every > 1 ? r->opt.sam_every : 1;
+	int every = rt_sam_period(&r->opt);
 	rt_dataset_order(R->train.n, R->seed, e, R->order);
 	rt_augment aug = {&r->data.augment, R->seed, e};
 	for (int64_t b = b0; b < R->nb; b++) {

@@ -56,6 +56,11 @@ typedef struct {
 	rho_sched_config rho_sched; /* rho (and each group's) per step */
 	int gsam;        /* GSAM: the update g2 - alpha * (g1's part orthogonal to g2) */
 	double gsam_alpha;
+	/* LookSAM (Liu et al. 2022): a SAM step every looksam_k steps stores
+	 * g_v; the steps between reuse it (pass_looksam.h). Off when 0. */
+	int looksam;
+	int looksam_k;
+	double looksam_alpha;
 } opt_config;
 
 typedef struct {
@@ -129,6 +134,8 @@ typedef struct {
 	int es_patience;      /* early_stopping.patience: epochs without improvement */
 	double es_min_delta;  /* early_stopping.min_delta: the least change that improves */
 	int log_csv;          /* log.csv: a CSV of the epoch records beside the metrics file */
+	int ema;              /* ema = {...}: an EMA of the weights (pass_ema.h); off when 0 */
+	double ema_decay;     /* ema.decay */
 } rt_recipe;
 
 /* Learning rate at optimizer step t (0-based) of a run of `total` steps. */
@@ -180,7 +187,21 @@ int rt_sam_is_weight(const char *param_name);
 /* 1 when rho_schedule.<key> applies to schedule `kind` ("step_size": step). */
 int rt_sam_rho_key_applies(int kind, const char *key);
 
-#define RT_STEP_SCALARS_MAX (16 + RT_SAM_GROUPS_MAX)
+/* LookSAM's alpha, between its SAM steps */
+#define RT_SCALAR_LOOKSAM_ALPHA "opt.sam.looksam_alpha"
+/* The EMA's weight of the new parameters: 1 on the run's first step (the
+ * EMA starts as a copy, as AveragedModel's first update_parameters), then
+ * 1 - ema.decay */
+#define RT_SCALAR_EMA_WEIGHT "opt.ema.weight"
+/* The EMA of param P is the state "ema.P" (pass_ema.h); evaluation,
+ * predict and export read it in P's place. */
+#define RT_EMA_PREFIX "ema."
+
+/* Steps per SAM step: LookSAM's k, else optimizer.sam.every (1: every step
+ * is a SAM step); a SAM step when t % period == 0, t counted from 0. */
+int rt_sam_period(const opt_config *o);
+
+#define RT_STEP_SCALARS_MAX (18 + RT_SAM_GROUPS_MAX)
 typedef struct {
 	char name[40];
 	double value;

@@ -51,6 +51,8 @@ enum {
 	RT_KEY_HI_OPEN = 64,   /* value < hi (else <= hi) */
 	RT_KEY_STEP = 128,     /* applies to schedule "step" only */
 	RT_KEY_COSINE = 256,   /* applies to schedule "cosine" only */
+	RT_KEY_LOOKSAM = 512,  /* needs optimizer.sam.looksam */
+	RT_KEY_EMA = 1024,     /* needs ema */
 };
 
 #define RT_KEY_NOLIMIT HUGE_VAL
@@ -104,6 +106,10 @@ enum {
 	N("optimizer.sam.gsam", TABLE, TABLE, 0, 0, 0, RT_KEY_SAM) \
 	F("optimizer.sam.gsam.alpha", NUMBER, opt.gsam_alpha, 0, 0, RT_KEY_NOLIMIT, \
 	  RT_KEY_RUN | RT_KEY_SAM, NULL) \
+	N("optimizer.sam.looksam", TABLE, TABLE, 0, 0, 0, RT_KEY_SAM) \
+	F("optimizer.sam.looksam.k", INT, opt.looksam_k, 5, 1, INT_MAX, RT_KEY_SAM | RT_KEY_LOOKSAM, NULL) \
+	F("optimizer.sam.looksam.alpha", NUMBER, opt.looksam_alpha, 0.7, 0, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_SAM | RT_KEY_LOOKSAM, NULL) \
 	N("schedule", TABLE, TABLE, 0, 0, 0, RT_KEY_RUN) \
 	F("schedule.name", ENUM, sched.kind, SCHED_CONSTANT, 0, 0, RT_KEY_RUN, "constant|step|cosine") \
 	F("schedule.step_size", NUMBER, sched.step_size, 0, 1, RT_KEY_NOLIMIT, \
@@ -144,7 +150,9 @@ enum {
 	F("early_stopping.patience", INT, es_patience, 3, 1, INT_MAX, RT_KEY_RUN, NULL) \
 	F("early_stopping.min_delta", NUMBER, es_min_delta, 0, 0, RT_KEY_NOLIMIT, RT_KEY_RUN, NULL) \
 	N("log", TABLE, TABLE, 0, 0, 0, RT_KEY_RUN) \
-	F("log.csv", BOOL, log_csv, 0, 0, 1, RT_KEY_RUN, NULL)
+	F("log.csv", BOOL, log_csv, 0, 0, 1, RT_KEY_RUN, NULL) \
+	N("ema", TABLE, TABLE, 0, 0, 0, 0) \
+	F("ema.decay", NUMBER, ema_decay, 0.999, 0, 1, RT_KEY_RUN | RT_KEY_EMA, NULL)
 /* clang-format on */
 
 typedef struct {

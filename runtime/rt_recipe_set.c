@@ -212,6 +212,11 @@ int rt_recipe_set_apply(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, siz
 		           opt_name(r->opt.kind));
 	if ((k->flags & RT_KEY_SAM) && !r->opt.sam)
 		return err(msg, len, "%s: this trainer was built without SAM: %s", s->path, rebuild);
+	if ((k->flags & RT_KEY_LOOKSAM) && !r->opt.looksam)
+		return err(msg, len, "%s: this trainer was built without LookSAM: %s", s->path, rebuild);
+	if ((k->flags & RT_KEY_EMA) && !r->ema)
+		return err(msg, len, "%s: this trainer was built without an EMA of the weights: %s",
+		           s->path, rebuild);
 	if (strcmp(k->path, "optimizer.sam.groups[].rho") == 0)
 		return set_group_rho(r, s, msg, len);
 	if (strncmp(k->path, "optimizer.sam.gsam.", 19) == 0 && !r->opt.gsam)

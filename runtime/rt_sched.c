@@ -142,6 +142,12 @@ int rt_sam_group_of(const opt_config *o, const char *param_name)
 	return -1;
 }
 
+int rt_sam_period(const opt_config *o)
+{
+	int k = o->looksam ? o->looksam_k : o->sam_every;
+	return k > 1 ? k : 1;
+}
+
 static void put(rt_step_scalar *out, int *n, const char *name, double v)
 {
 	snprintf(out[*n].name, sizeof out[*n].name, "%s", name);
@@ -167,6 +173,10 @@ int rt_step_scalars(const rt_recipe *r, int64_t t, int64_t total, rt_step_scalar
 		put(out, &n, RT_SCALAR_ADAM_ONE_MINUS_BETA2, 1.0 - o->beta2);
 		put(out, &n, RT_SCALAR_ADAM_EPS, o->eps);
 	}
+	if (o->sam && o->looksam)
+		put(out, &n, RT_SCALAR_LOOKSAM_ALPHA, o->looksam_alpha);
+	if (r->ema)
+		put(out, &n, RT_SCALAR_EMA_WEIGHT, t == 0 ? 1.0 : 1.0 - r->ema_decay);
 	if (o->sam) {
 		put(out, &n, RT_SCALAR_SAM_RHO, rt_sam_rho_at(r, o->rho, t, total));
 		for (int i = 0; i < o->ngroups && i < RT_SAM_GROUPS_MAX; i++) {

@@ -1,5 +1,6 @@
 /* rt_store.c - one device buffer per slot name (see rt_store.h). */
 #include "rt_store.h"
+#include "rt_recipe.h"
 
 #include "rt_device.h"
 
@@ -147,13 +148,26 @@ int rt_store_add_exec(rt_store *s, const rt_exec *x, rt_err *err)
 
 void **rt_store_bind(const rt_store *s, const rt_exec *x, rt_err *err)
 {
+	return rt_store_bind_prefer(s, x, NULL, err);
+}
+
+void **rt_store_bind_prefer(const rt_store *s, const rt_exec *x, const char *prefix,
+                            rt_err *err)
+{
 	void **d = calloc((size_t)(x->nslots > 0 ? x->nslots : 1), sizeof *d);
 	if (!d) {
 		rt_errf(err, "out of memory");
 		return NULL;
 	}
 	for (int i = 0; i < x->nslots; i++) {
-		d[i] = rt_store_addr(s, x->slots[i].name);
+		d[i] = NULL;
+		if (prefix && x->slots[i].role == RT_SLOT_PARAM) {
+			char name[512];
+			snprintf(name, sizeof name, "%s%s", prefix, x->slots[i].name);
+			d[i] = rt_store_addr(s, name);
+		}
+		if (!d[i])
+			d[i] = rt_store_addr(s, x->slots[i].name);
 		if (!d[i]) {
 			rt_errf(err, "slot '%s' has no buffer in the run", x->slots[i].name);
 			free(d);

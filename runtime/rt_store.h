@@ -55,6 +55,10 @@ int rt_store_flush(const rt_store *s, int i, rt_err *err);
 /* slot_data for x (malloc'd, x->nslots entries; the caller frees it).
  * NULL with err if a slot was never added or memory runs out. */
 void **rt_store_bind(const rt_store *s, const rt_exec *x, rt_err *err);
+/* The same, but a PARAM slot P is bound to the buffer "<prefix>P" where the
+ * store has one (the EMA of the weights, RT_EMA_PREFIX, for evaluation). */
+void **rt_store_bind_prefer(const rt_store *s, const rt_exec *x, const char *prefix,
+                            rt_err *err);
 
 void rt_store_free(rt_store *s);
 

@@ -202,8 +202,9 @@ def main():
                     os.makedirs(d, exist_ok=True)
                 init_path, batch_path = write_inputs(model, init, batches, dtype, d)
                 out_path = os.path.join(d, "out.safetensors")
-                # a model with state (batch_norm) also checks its eval program
-                evaluate = bool(model.states)
+                # a model with state (batch_norm) or an EMA of the weights
+                # also checks its eval program
+                evaluate = bool(model.states) or "ema" in model.recipe
                 r, cmd = run_samc(args.samc, path, init_path, batch_path, args.steps,
                                   out_path, dtype, args.backend, evaluate)
                 if r.returncode == 2 and args.backend and "unknown backend" in r.stderr:

@@ -117,3 +117,16 @@ add_test(NAME oracle_cuda_standin_sam_variants
                  ${_oracle}/models/mlp_asam_eta.lua)
 set_tests_properties(oracle_cuda_standin_sam_variants PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
                      LABELS "oracle;torch")
+
+# LookSAM and the EMA of the weights through the CUDA backend's host
+# stand-ins: the BatchNorm conv net's two training programs, g_v as state
+# and the eval program reading the EMA, f32 (cuDNN's stand-in) and f64
+add_test(NAME oracle_cuda_standin_looksam_ema
+         COMMAND ${CMAKE_COMMAND} -E env SAMC_CUDA_DRIVER=$<TARGET_FILE:samc_cuda_standin>
+                 SAMC_CUDA_BLAS=$<TARGET_FILE:samc_cuda_standin>
+                 SAMC_CUDA_DNN=$<TARGET_FILE:cudnn_standin>
+                 SAMC_CACHE_DIR=${CMAKE_BINARY_DIR}/oracle_cuda_cache
+                 ${SAMC_ORACLE_PYTHON} ${_oracle}/oracle.py --samc $<TARGET_FILE:samc>
+                 --backend cuda ${_oracle}/models/convnet_bn_looksam_ema.lua)
+set_tests_properties(oracle_cuda_standin_looksam_ema PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                     LABELS "oracle;torch")

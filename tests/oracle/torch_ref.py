@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 import philox
 import ref_sam_variants
+import ref_looksam_ema
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -357,6 +358,9 @@ def train(model, init, batches, evaluate=False):
         every = sam.get("every", 1)
     else:
         optim = base = base_cls([params[n] for n in names], **kw)
+    look = ref_looksam_ema.LookSAM(sam, params, names)
+    every = look.every(every if sam else 1)
+    ema = ref_looksam_ema.EMA(model.recipe, params, names)
 
     states = model.init_states(init[names[0]].dtype)
 
@@ -375,11 +379,15 @@ def train(model, init, batches, evaluate=False):
         ref_sam_variants.at_step(optim, t, K)
         losses.append(grads())
         if sam and t % every == 0:
+            look.save_g()
             optim.first_step()
             grads("bypass")  # only the first pass updates the running statistics
+            look.store_gv()
             optim.second_step()
         else:
+            look.mix()
             base.step()
+        ema.update()
 
     out = {n: params[n].detach().clone() for n in names}
     for n in names:
@@ -389,10 +397,12 @@ def train(model, init, batches, evaluate=False):
                 out[f"opt.{n}.{buf}"] = st[buf].detach().clone()
     for n, _, _ in model.states:
         out[n] = states[n].clone()
+    out.update(look.state())
+    out.update(ema.state())
     out["loss"] = torch.stack(losses)
     if evaluate:
         with torch.no_grad():
-            loss, metrics = model.forward(params, batches[0], states, "eval")
+            loss, metrics = model.forward(ema.weights(params), batches[0], states, "eval")
         out["eval.loss"] = loss.detach().clone()
         for k, v in metrics.items():
             out[f"eval.{k}"] = v.detach().clone()
