@@ -1,0 +1,8 @@
+-- expect: bad_looksam_alpha.lua:5: recipe: optimizer.sam.looksam.alpha must be >= 0, got -0.5
+local B = batch_size(128)
+local x = input("x", {B, 784})
+local y = input("y", {B}, {dtype = "i32", classes = 10})
+return {
+  loss = cross_entropy(linear(x, 10), y),
+  optimizer = { name = "sgd", lr = 0.1, sam = { looksam = { alpha = -0.5 } } },
+}
