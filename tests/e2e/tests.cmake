@@ -193,3 +193,16 @@ endif()
 # runs and its errors (Fashion-MNIST subsets, about 15 s)
 add_test(NAME e2e_curves COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/curves.py $<TARGET_FILE:samc>)
 set_tests_properties(e2e_curves PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)
+
+# An EMA of the weights and LookSAM: evaluation, export and predict with the
+# EMA, a trainer's --set of ema.decay and looksam.alpha; their state (ema.*,
+# opt.*.looksam_gv) resumed bit for bit, the stop in the middle of a k-cycle
+add_test(NAME e2e_ema_eval COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/ema_eval.py $<TARGET_FILE:samc>)
+set_tests_properties(e2e_ema_eval PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)
+add_test(NAME e2e_resume_looksam_ema_cpu
+         COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/resume.py $<TARGET_FILE:samc> --backend cpu
+                 --model ${_e2e}/models/bn_mlp.lua --limit-train 1280 --limit-test 256
+                 --set ema.decay=0.9 --set optimizer.sam.looksam.k=3
+                 --expect-tensor ema.fc1.weight --expect-tensor opt.fc1.weight.looksam_gv)
+set_tests_properties(e2e_resume_looksam_ema_cpu PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                     LABELS e2e)
