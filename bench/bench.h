@@ -24,6 +24,8 @@
 #include "rt_pool.h"
 #include "rt_store.h"
 
+#define BENCH_MAX_SETS 8
+
 typedef struct {
 	const char *model;   /* model file */
 	const char *prog;    /* "sam" or "base" (profile) */
@@ -35,6 +37,8 @@ typedef struct {
 	int bias;            /* conv: with the bias and its gradient */
 	int batch;           /* > 0: the model's batch size (as --set batch_size=N) */
 	const char *cpu;     /* the CPU the kernels are compiled for (samc build --cpu); NULL: host */
+	const char *sets[BENCH_MAX_SETS]; /* --set KEY=VALUE overrides of the recipe */
+	int nsets;
 } bench_args;
 
 /* A compiled training step with its buffers, ready to run. */
@@ -60,7 +64,7 @@ void bench_fill(float *p, int64_t n, uint64_t seed);
 
 /* Loads the model (fe_load_model), or prints the error and returns NULL. */
 /* batch > 0 overrides the model's batch size. */
-ir_model *bench_load_model(const char *path, int batch);
+ir_model *bench_load_model(const bench_args *a);
 
 /* Builds program `kind` of m, compiles it for the CPU with `threads`,
  * binds buffers (params initialised from the model's seed), and makes

@@ -114,7 +114,7 @@ double bench_gemm_run(const bench_gemm_case *c, int n, int threads, rt_pool *poo
 
 int bench_cmd_gemm(const bench_args *a)
 {
-	ir_model *m = bench_load_model(a->model, a->batch);
+	ir_model *m = bench_load_model(a);
 	if (!m)
 		return 1;
 	openblas_set_num_threads(a->threads);

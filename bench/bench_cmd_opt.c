@@ -87,7 +87,7 @@ fail:
 
 int bench_cmd_opt(const bench_args *a)
 {
-	ir_model *m = bench_load_model(a->model, a->batch);
+	ir_model *m = bench_load_model(a);
 	if (!m)
 		return 1;
 	int rc = 1;

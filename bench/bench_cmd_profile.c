@@ -104,7 +104,7 @@ static void run_commits(const rt_prog *p, void **bufptr)
 
 int bench_cmd_profile(const bench_args *a)
 {
-	ir_model *m = bench_load_model(a->model, a->batch);
+	ir_model *m = bench_load_model(a);
 	if (!m)
 		return 1;
 	char err[1024];

@@ -25,7 +25,7 @@ static int time_block(bench_step *s, int first, int n, double *ms)
 int bench_cmd_steps(const bench_args *a)
 {
 	double t0 = bench_now();
-	ir_model *m = bench_load_model(a->model, a->batch);
+	ir_model *m = bench_load_model(a);
 	if (!m)
 		return 1;
 	double load_s = bench_now() - t0;

@@ -15,7 +15,8 @@ static int usage(void)
 	        "options: --threads N (2)  --steps N per block (30)  --blocks N (5)\n"
 	        "         --warmup N (5)  --prog sam|base (profile)  --n FLOATS (triad, 16777216)\n"
 	        "         --bias 0|1 (conv, 0)  --batch N (the model's batch size)\n"
-	        "         --cpu native|generic|x86-64-v3|... (steps: the CPU to compile for)\n");
+	        "         --cpu native|generic|x86-64-v3|... (steps: the CPU to compile for)\n"
+	        "         --set KEY=VALUE (a recipe key, as samc's; up to 8)\n");
 	return 2;
 }
 
@@ -35,7 +36,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage();
-	bench_args a = {NULL, "sam", 2, 30, 5, 5, 16777216, 0, 0, NULL};
+	bench_args a = {NULL, "sam", 2, 30, 5, 5, 16777216, 0, 0, NULL, {NULL}, 0};
 	const char *cmd = argv[1];
 	int i = 2;
 	if (strcmp(cmd, "triad") != 0 && strcmp(cmd, "conv") != 0) {
@@ -48,6 +49,14 @@ int main(int argc, char **argv)
 		long x = 0;
 		if (strcmp(o, "--prog") == 0 && v && (strcmp(v, "sam") == 0 || strcmp(v, "base") == 0)) {
 			a.prog = v;
+			continue;
+		}
+		if (strcmp(o, "--set") == 0 && v) { /* samc --set KEY=VALUE */
+			if (a.nsets == BENCH_MAX_SETS) {
+				fprintf(stderr, "samc_bench: at most %d --set\n", BENCH_MAX_SETS);
+				return 2;
+			}
+			a.sets[a.nsets++] = v;
 			continue;
 		}
 		if (strcmp(o, "--cpu") == 0 && v) { /* samc build --cpu */

@@ -47,19 +47,23 @@ void bench_fill(float *p, int64_t n, uint64_t seed)
 	}
 }
 
-ir_model *bench_load_model(const char *path, int batch)
+ir_model *bench_load_model(const bench_args *a)
 {
 	char err[1024], set[64];
 	ir_model *m = NULL;
 	fe_options o;
 	fe_options_init(&o);
-	const char *sets[1] = {set};
-	if (batch > 0) {
-		snprintf(set, sizeof set, "batch_size=%d", batch);
-		o.sets = sets;
-		o.nsets = 1;
+	const char *sets[BENCH_MAX_SETS + 1];
+	int n = 0;
+	if (a->batch > 0) {
+		snprintf(set, sizeof set, "batch_size=%d", a->batch);
+		sets[n++] = set;
 	}
-	if (fe_load_model(path, &o, &m, err, sizeof err) != 0) {
+	for (int i = 0; i < a->nsets; i++)
+		sets[n++] = a->sets[i];
+	o.sets = sets;
+	o.nsets = n;
+	if (fe_load_model(a->model, &o, &m, err, sizeof err) != 0) {
 		fprintf(stderr, "samc_bench: %s\n", err);
 		return NULL;
 	}

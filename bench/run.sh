@@ -6,6 +6,8 @@
 #                                                     against the interpreter)
 #   bench/run.sh compare OLD_BUILD_DIR [--reps N]     (bench/compare.py: this build's
 #                                                     steps against an earlier build's)
+#   bench/run.sh variants [--reps N] [--quick]        (bench/variants.py: SAM's variants'
+#                                                      cost per step, bench/README.md)
 #   bench/run.sh cnn [--reps N] [--quick]             (bench/cnn.py: examples/fashion_cnn.lua
 #                                                     against PyTorch and oneDNN alone)
 # BUILD_DIR (default build-bench) is where samc_bench is built.
@@ -30,6 +32,10 @@ fi
 if [ "${1:-}" = cnn ]; then
 	shift
 	exec /usr/bin/python3 "$root/bench/cnn.py" --build-dir "$build" "$@"
+fi
+if [ "${1:-}" = variants ]; then
+	shift
+	exec /usr/bin/python3 "$root/bench/variants.py" --build-dir "$build" "$@"
 fi
 if [ "${1:-}" = trainer ]; then
 	shift
