@@ -9,7 +9,7 @@
   - torch_ref.train (the SAM class around torch.optim) agrees, on every model
     file, with a second implementation written here from the published
     formulas alone (SAM/ASAM with eta and only, rho schedules, GSAM, SGD,
-    Adam, AdamW; no torch.optim), in f64;
+    Adam, AdamW, LookSAM, the EMA; no torch.optim), in f64;
     batch_norm's state there comes from the first pass, the second pass
     updating a copy that is thrown away (google-research/sam's way), where
     torch_ref.train runs the second pass with momentum 0 (davda54's).
@@ -97,6 +97,11 @@ def manual_train(model, init, batches):
     state = {n: {} for n in names}
     bn = model.init_states(init[names[0]].dtype)  # the model's own state
     losses = []
+    # LookSAM: g_v = g_s - (<g, g_s>/||g||^2) g at each SAM step, g + alpha
+    # (||g||/||g_v||) g_v between; EMA: a copy, then d*ema + (1-d)*w
+    look = (sam or {}).get("looksam")
+    every = look.get("k", 5) if look else (sam or {}).get("every", 1)
+    gv, ema = {}, None
 
     def grad(weights, batch, states=bn):
         ps = {n: weights[n].clone().requires_grad_(True) for n in names}
@@ -110,7 +115,7 @@ def manual_train(model, init, batches):
         lr = torch_ref.lr_at(rec, t, K)
         loss, g = grad(w, batch)
         losses.append(loss)
-        if sam and t % sam.get("every", 1) == 0:
+        if sam and t % every == 0:
             a = {n: manual_asam_t(sam, n, w[n]) for n in names}
             norm = math.sqrt(sum(float(((a[n] * g[n]) ** 2).sum()) for n in names))
             rho = {n: manual_rho(sam, torch_ref._sam_rho(sam, n), t, K, lr, opt["lr"]) for n in names}
@@ -120,6 +125,14 @@ def manual_train(model, init, batches):
             _, g = grad(wt, batch, {k: v.clone() for k, v in bn.items()})
             if "gsam" in sam:
                 g = manual_gsam(g1, g, sam["gsam"]["alpha"])
+            if look:
+                c = sum(float((g1[n] * g[n]).sum()) for n in names) / \
+                    sum(float((g1[n] ** 2).sum()) for n in names)
+                gv = {n: g[n] - c * g1[n] for n in names}
+        elif look:
+            gn = math.sqrt(sum(float((g[n] ** 2).sum()) for n in names))
+            vn = math.sqrt(sum(float((gv[n] ** 2).sum()) for n in names))
+            g = {n: g[n] + look.get("alpha", 0.7) * gn / vn * gv[n] for n in names}
         for n in names:
             p, gr, s = w[n], g[n], state[n]
             if name == "sgd":
@@ -141,8 +154,13 @@ def manual_train(model, init, batches):
                 mhat = s["exp_avg"] / (1 - b1 ** step)
                 vhat = s["exp_avg_sq"] / (1 - b2 ** step)
                 w[n] = p - lr * mhat / (vhat.sqrt() + eps)
+        if "ema" in rec:
+            d = rec["ema"].get("decay", 0.999)
+            ema = dict(w) if ema is None else {n: d * ema[n] + (1 - d) * w[n] for n in names}
     out = dict(w)
     out.update(bn)
+    out.update({f"opt.{n}.looksam_gv": v for n, v in gv.items()})
+    out.update({f"ema.{n}": v for n, v in (ema or {}).items()})
     for n in names:
         for buf in ("momentum_buffer", "exp_avg", "exp_avg_sq"):
             if buf in state[n]:
