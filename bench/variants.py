@@ -26,7 +26,8 @@ BATCH = 128
 # model key: (file, batch override, label)
 MODELS = {"medium": ("bench/models/mlp_medium.lua", 0, "MLP 784-1024-1024-10"),
           "cnn": ("examples/fashion_cnn.lua", BATCH, "examples/fashion_cnn.lua")}
-LOOKSAM = ("optimizer.sam.looksam.k=5", "optimizer.sam.looksam.alpha=0.7")
+K = 5  # LookSAM's period
+LOOKSAM = (f"optimizer.sam.looksam.k={K}", "optimizer.sam.looksam.alpha=0.7")
 
 # The case table, one line per case: its name, the --set keys of its
 # compile, and its cost per optimizer step from that compile's base and SAM
@@ -34,9 +35,10 @@ LOOKSAM = ("optimizer.sam.looksam.k=5", "optimizer.sam.looksam.alpha=0.7")
 CASES = [
     ("base (SGD, one forward/backward)", (), lambda base, sam: base),
     ("SAM", (), lambda base, sam: sam),
-    ("LookSAM k=5: its SAM step (+ g_v)", LOOKSAM, lambda base, sam: sam),
-    ("LookSAM k=5: a step between (+ g_v mixed in)", LOOKSAM, lambda base, sam: base),
-    ("LookSAM k=5, over a 5-step cycle", LOOKSAM, lambda base, sam: (sam + 4 * base) / 5),
+    (f"LookSAM k={K}: its SAM step (+ g_v)", LOOKSAM, lambda base, sam: sam),
+    (f"LookSAM k={K}: a step between (+ g_v mixed in)", LOOKSAM, lambda base, sam: base),
+    (f"LookSAM k={K}, over a {K}-step cycle", LOOKSAM,
+     lambda base, sam: (sam + (K - 1) * base) / K),
     ("SAM + EMA of the weights", ("ema.decay=0.999",), lambda base, sam: sam),
 ]
 
@@ -107,15 +109,19 @@ def main():
          f"{load1[0]:.1f} at end  ",
          f"Threads: {a.threads}, batch {BATCH}, {a.reps} interleaved repetitions; each time the "
          "median over 2 blocks of each block's median step", ""]
+    L += ["Ratios are taken per repetition (both sides of one saw the same machine), then "
+          "their median.", ""]
     for model, (_, _, label) in MODELS.items():
-        base, sam = med(cost[model, CASES[0][0]]), med(cost[model, CASES[1][0]])
+        base, sam = cost[model, CASES[0][0]], cost[model, CASES[1][0]]
         L += [f"{label}, batch {BATCH}:", "",
               "| case | ms/step: median (range over repetitions) | / base | / SAM |",
               "|---|---|---|---|"]
         for name, _, _ in CASES:
             v = cost[model, name]
+            rb = med([x / y for x, y in zip(v, base)])
+            rs = med([x / y for x, y in zip(v, sam)])
             L.append(f"| {name} | {med(v):.2f} ({min(v):.2f}-{max(v):.2f}) | "
-                     f"{med(v) / base:.2f}x | {med(v) / sam:.2f}x |")
+                     f"{rb:.2f}x | {rs:.2f}x |")
         L.append("")
     report = "\n".join(L)
     out = a.out or os.path.join(a.build_dir, "bench", "variants.md")
