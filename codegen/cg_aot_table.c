@@ -236,6 +236,18 @@ static void write_recipe(FILE *f, const rt_recipe *r)
 		dbl(f, o->groups[i].rho);
 		fprintf(f, ", %d},\n", o->groups[i].rho_given);
 	}
+	fprintf(f, "\t{0}\n};\nstatic opt_group samc_opt_groups[] = {\n");
+	for (int i = 0; i < o->nparam_groups; i++) {
+		const opt_group *g = &o->param_groups[i];
+		fputs("\t{", f);
+		str(f, g->prefix);
+		fputs(", ", f);
+		dbl(f, g->lr_scale);
+		fputs(", ", f);
+		dbl(f, g->weight_decay);
+		fprintf(f, ", %d},\n", g->wd_given);
+	}
+	/* optimizer.no_decay is compiled into the steps; the trainer needs none */
 	fprintf(f, "\t{0}\n};\nstatic const rt_recipe samc_recipe = {\n");
 	int n;
 	const rt_key *keys = rt_recipe_keys(&n);
@@ -246,6 +258,8 @@ static void write_recipe(FILE *f, const rt_recipe *r)
 	        o->ngroups);
 	fprintf(f, "\t.opt.gsam = %d,\n", o->gsam);
 	fprintf(f, "\t.opt.looksam = %d, .ema = %d,\n", o->looksam, r->ema);
+	fprintf(f, "\t.opt.param_groups = samc_opt_groups, .opt.nparam_groups = %d,\n",
+	        o->nparam_groups);
 	const data_config *d = &r->data;
 	write_files(f, "train", d->train, d->ntrain);
 	write_files(f, "test", d->test, d->ntest);
@@ -310,7 +324,7 @@ static int write_cpu(FILE *f, const cg_target *t, char *err, size_t errlen)
 int cg_aot_write_table(FILE *f, const cg_aot_unit *u, char *err, size_t errlen)
 {
 	if (u->recipe->data.ntrain > 4 || u->recipe->data.ntest > 4 || u->recipe->data.nval > 4 ||
-	    u->recipe->opt.ngroups < 0) {
+	    u->recipe->opt.ngroups < 0 || u->recipe->opt.nparam_groups < 0) {
 		snprintf(err, errlen, "samc build: malformed recipe (data files or SAM groups)");
 		return -1;
 	}

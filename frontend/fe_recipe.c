@@ -262,7 +262,8 @@ static void fe_read_sam(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 	lua_pop(L, 1);
 }
 
-/* Keys of one optimizer given to another: "optimizer.eps does not apply to sgd". */
+/* Keys of one optimizer given to another: "optimizer.eps does not apply to sgd
+ * (adam, adamw, rmsprop only)". */
 static void fe_not_for_optimizer(lua_State *L, int t, opt_kind kind)
 {
 	int n;
@@ -270,13 +271,13 @@ static void fe_not_for_optimizer(lua_State *L, int t, opt_kind kind)
 	for (int i = 0; i < n; i++) {
 		const rt_key *k = &keys[i];
 		const char *name = k->path + strlen("optimizer.");
-		if (strncmp(k->path, "optimizer.", 10) || strchr(name, '.'))
+		char only[64], what[128];
+		if (strncmp(k->path, "optimizer.", 10) || strchr(name, '.') ||
+		    rt_recipe_key_for_optimizer(k, kind, only, sizeof only))
 			continue;
-		if ((k->flags & RT_KEY_SGD) && kind != OPT_SGD)
-			fe_not_for(L, t, "optimizer.", name, strcmp(name, "momentum") == 0
-			           ? "adam/adamw (SGD only; see betas)" : "adam/adamw (SGD only)");
-		if ((k->flags & RT_KEY_ADAM) && kind == OPT_SGD)
-			fe_not_for(L, t, "optimizer.", name, "sgd (Adam only)");
+		snprintf(what, sizeof what, "%s (%s only%s)", rt_opt_name(kind), only,
+		         strcmp(name, "momentum") == 0 ? "; see betas" : "");
+		fe_not_for(L, t, "optimizer.", name, what);
 	}
 }
 
@@ -308,9 +309,12 @@ static void fe_read_optimizer(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 	const char *pre = "optimizer.";
 	const char *name = fe_str(L, t, pre, "name", NULL);
 	if (!name)
-		fe_recipe_error(L, "optimizer.name is missing (\"sgd\", \"adam\" or \"adamw\")");
+		fe_recipe_error(L, "optimizer.name is missing (\"sgd\", \"adam\", \"adamw\" or "
+		                "\"rmsprop\")");
 	o->kind = (opt_kind)fe_choice(L, "optimizer.name", "optimizer", name);
-	fe_read_key(L, t, r, "optimizer.lr");
+	/* RMSprop's own default, as torch.optim.RMSprop's */
+	if (!fe_read_key(L, t, r, "optimizer.lr") && o->kind == OPT_RMSPROP)
+		o->lr = 1e-2;
 	/* AdamW's own default, as torch.optim.AdamW's */
 	if (!fe_read_key(L, t, r, "optimizer.weight_decay") && o->kind == OPT_ADAMW)
 		o->weight_decay = 0.01;
@@ -321,10 +325,14 @@ static void fe_read_optimizer(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 		fe_read_key(L, t, r, "optimizer.nesterov");
 		if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
 			fe_recipe_error(L, "optimizer.nesterov needs momentum > 0 and dampening = 0");
+	} else if (o->kind == OPT_RMSPROP) {
+		fe_read_key(L, t, r, "optimizer.momentum");
+		fe_read_key(L, t, r, "optimizer.eps");
 	} else {
 		fe_read_betas(L, t, o);
 		fe_read_key(L, t, r, "optimizer.eps");
 	}
+	fe_read_optim_extras(L, t, r, d);
 	if (fe_subtable(L, t, pre, "sam")) {
 		fe_read_sam(L, lua_gettop(L), r, d);
 		fe_read_sam_variants(L, lua_gettop(L), r, d);

@@ -65,7 +65,8 @@ static void fe_check_table(lua_State *L, int idx, const char *parent, const char
 		if (k->kind == RT_KEY_TABLE && lua_type(L, -1) == LUA_TTABLE) {
 			snprintf(sub, sizeof sub, "%s%s.", prefix, name);
 			fe_check_table(L, -1, k->path, sub);
-		} else if (k->kind == RT_KEY_LIST && lua_type(L, -1) == LUA_TTABLE) {
+		} else if (k->kind == RT_KEY_LIST && k->elem == RT_KEY_TABLE &&
+		           lua_type(L, -1) == LUA_TTABLE) {
 			snprintf(subparent, sizeof subparent, "%s[]", k->path);
 			lua_Integer n = luaL_len(L, -1);
 			for (lua_Integer i = 1; i <= n; i++) {
@@ -114,6 +115,17 @@ static void fe_push_set_value(lua_State *L, const rt_recipe_set_arg *s)
 			lua_pushinteger(L, (lua_Integer)d);
 		else
 			lua_pushnumber(L, d);
+	} else if (s->key->kind == RT_KEY_LIST) { /* names: "bias,bn" -> {"bias", "bn"} */
+		lua_newtable(L);
+		const char *p = s->text;
+		for (int i = 1; *s->text; i++) {
+			const char *comma = strchr(p, ',');
+			lua_pushlstring(L, p, comma ? (size_t)(comma - p) : strlen(p));
+			lua_rawseti(L, -2, i);
+			if (!comma)
+				break;
+			p = comma + 1;
+		}
 	} else {
 		lua_pushstring(L, s->text);
 	}

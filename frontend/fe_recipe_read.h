@@ -22,6 +22,9 @@ int fe_choice(lua_State *L, const char *path, const char *what, const char *v);
  * "test.NAME" (without one), NAME "loss" or one of m's metrics; else
  * "<key> 'v' is not a metric of the run: ...". */
 void fe_check_monitor(lua_State *L, const char *key, const char *v, const ir_model *m);
+/* optimizer.clip_grad_norm, no_decay, groups and RMSprop's keys of the
+ * optimizer table at t (fe_recipe_optim.c). */
+void fe_read_optim_extras(lua_State *L, int t, rt_recipe *r, fe_dsl *d);
 /* early_stopping = {monitor, mode, patience, min_delta} at t. */
 void fe_read_early_stopping(lua_State *L, int t, rt_recipe *r, const ir_model *m);
 /* optimizer.sam's eta, only, rho_schedule and gsam at t (fe_recipe_sam.c),

@@ -120,6 +120,17 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	if (ng > 0)
 		memcpy(groups, recipe.opt.groups, (size_t)ng * sizeof *groups);
 	recipe.opt.groups = groups;
+	int npg = recipe.opt.nparam_groups; /* and of its optimizer groups */
+	opt_group *pgroups = calloc((size_t)npg + 1, sizeof *pgroups);
+	if (!pgroups) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		free(groups);
+		free(a.sets);
+		return 1;
+	}
+	if (npg > 0)
+		memcpy(pgroups, recipe.opt.param_groups, (size_t)npg * sizeof *pgroups);
+	recipe.opt.param_groups = pgroups;
 	int rc = parse(&a, argc, argv);
 	if (!rc && rt_args_recipe_sets(&recipe, a.sets, a.nsets, msg, sizeof msg)) {
 		fprintf(stderr, "%s: %s\n(see %s --help)\n", prog, msg, prog);
@@ -128,6 +139,7 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	free(a.sets);
 	if (rc) {
 		free(groups);
+		free(pgroups);
 		return rc;
 	}
 	rt_err err = {{0}};
@@ -178,5 +190,6 @@ done:
 	if (eval)
 		eval->free(eval);
 	free(groups);
+	free(pgroups);
 	return rc;
 }

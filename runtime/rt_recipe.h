@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW } opt_kind;
+typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP } opt_kind;
 typedef enum { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } sched_kind;
 enum { RT_CKPT_MIN, RT_CKPT_MAX }; /* checkpoint.mode */
 #define RT_CKPT_MAX_BEST 16        /* checkpoint.keep's upper bound */
@@ -37,12 +37,36 @@ typedef struct {
 	double lr_min;            /* RHO_SCHED_LR: the lr at which rho is rho_min */
 } rho_sched_config;
 
+/* optimizer.groups: a learning-rate scale and a weight decay for the
+ * parameters whose name starts with `prefix` (the first group that matches
+ * wins). Its lr and weight decay are step inputs of their own. */
+typedef struct {
+	const char *prefix;
+	double lr_scale;
+	double weight_decay;
+	int wd_given;       /* 0: follows optimizer.weight_decay (also under --set) */
+} opt_group;
+#define RT_OPT_GROUPS_MAX 16
+
 typedef struct {
 	opt_kind kind;
 	double lr;
 	double momentum, dampening, weight_decay; /* SGD (weight_decay: all) */
 	int nesterov;
-	double beta1, beta2, eps;                 /* Adam, AdamW */
+	double beta1, beta2, eps;                 /* Adam, AdamW (eps: RMSprop too) */
+	double alpha;                             /* RMSprop (momentum: above) */
+	int centered;                             /* RMSprop */
+
+	/* torch.nn.utils.clip_grad_norm_ on the gradient the base optimizer
+	 * receives, before it adds weight decay; 0: no clipping */
+	double clip_grad_norm;
+	/* optimizer.no_decay: a parameter whose name contains one of these
+	 * (substring) gets no weight decay; compiled in, so a built trainer
+	 * carries none of them */
+	const char *const *no_decay;
+	int nno_decay;
+	opt_group *param_groups; /* optimizer.groups */
+	int nparam_groups;
 
 	/* SAM: off when sam == 0 */
 	int sam;
@@ -166,6 +190,18 @@ double rt_sched_lr(const rt_recipe *r, int64_t t, int64_t total);
 #define RT_SCALAR_ADAM_BETA2 "opt.adam.beta2"
 #define RT_SCALAR_ADAM_ONE_MINUS_BETA2 "opt.adam.one_minus_beta2"
 #define RT_SCALAR_ADAM_EPS "opt.adam.eps"
+#define RT_SCALAR_RMSPROP_ALPHA "opt.rmsprop.alpha"
+#define RT_SCALAR_RMSPROP_ONE_MINUS_ALPHA "opt.rmsprop.one_minus_alpha"
+#define RT_SCALAR_RMSPROP_EPS "opt.rmsprop.eps"
+#define RT_SCALAR_RMSPROP_MOMENTUM "opt.rmsprop.momentum" /* when != 0 */
+#define RT_SCALAR_CLIP_GRAD_NORM "opt.clip_grad_norm"     /* when != 0 */
+/* group i (0-based) of optimizer.groups: "<base>.<i+1>" of opt.lr (lr *
+ * lr_scale), opt.weight_decay and, for Adam, opt.adam.step_size */
+void rt_scalar_opt_group(char *out, size_t len, const char *base, int group);
+/* The optimizer.groups group (0-based) of a parameter, or -1. */
+int rt_opt_group_of(const opt_config *o, const char *param_name);
+/* Whether a parameter's name matches one of optimizer.no_decay. */
+int rt_opt_no_decay(const opt_config *o, const char *param_name);
 #define RT_SCALAR_SAM_RHO "opt.sam.rho"               /* params in no group */
 #define RT_SCALAR_SAM_ETA "opt.sam.eta"               /* ASAM, when != 0 */
 #define RT_SCALAR_GSAM_ALPHA "opt.sam.gsam.alpha"     /* GSAM */
@@ -201,7 +237,7 @@ int rt_sam_rho_key_applies(int kind, const char *key);
  * is a SAM step); a SAM step when t % period == 0, t counted from 0. */
 int rt_sam_period(const opt_config *o);
 
-#define RT_STEP_SCALARS_MAX (18 + RT_SAM_GROUPS_MAX)
+#define RT_STEP_SCALARS_MAX (18 + RT_SAM_GROUPS_MAX + 3 * RT_OPT_GROUPS_MAX)
 typedef struct {
 	char name[40];
 	double value;

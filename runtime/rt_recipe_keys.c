@@ -201,3 +201,26 @@ int rt_recipe_key_check_int(const rt_key *k, double v, char *msg, size_t len)
 	}
 	return 0;
 }
+
+const char *rt_opt_name(opt_kind kind)
+{
+	static const char *const names[] = {"sgd", "adam", "adamw", "rmsprop"};
+	return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
+}
+
+int rt_recipe_key_for_optimizer(const rt_key *k, opt_kind kind, char *names, size_t len)
+{
+	static const struct {
+		int flag;
+		const char *names;
+	} fl[] = {{RT_KEY_SGD, "sgd"}, {RT_KEY_ADAM, "adam, adamw"}, {RT_KEY_RMSPROP, "rmsprop"}};
+	int mine = kind == OPT_SGD ? RT_KEY_SGD : kind == OPT_RMSPROP ? RT_KEY_RMSPROP : RT_KEY_ADAM;
+	if (names && len) {
+		names[0] = '\0';
+		for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++)
+			if (k->flags & fl[i].flag)
+				snprintf(names + strlen(names), len - strlen(names), "%s%s",
+				         names[0] ? ", " : "", fl[i].names);
+	}
+	return !(k->flags & RT_KEY_OPTIMIZERS) || (k->flags & mine);
+}

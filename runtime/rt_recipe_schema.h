@@ -53,7 +53,9 @@ enum {
 	RT_KEY_COSINE = 256,   /* applies to schedule "cosine" only */
 	RT_KEY_LOOKSAM = 512,  /* needs optimizer.sam.looksam */
 	RT_KEY_EMA = 1024,     /* needs ema */
+	RT_KEY_RMSPROP = 2048, /* applies to RMSprop (with SGD, ADAM: to those named) */
 };
+#define RT_KEY_OPTIMIZERS (RT_KEY_SGD | RT_KEY_ADAM | RT_KEY_RMSPROP)
 
 #define RT_KEY_NOLIMIT HUGE_VAL
 #define RT_KEY_PAIR_DFLT2 0.999 /* beta2; a PAIR field is followed by its second double */
@@ -68,10 +70,10 @@ enum {
 	F("batch_size", INT, batch_size, 0, 1, INT_MAX, 0, NULL) \
 	F("log_every", INT, log_every, 100, 1, INT_MAX, RT_KEY_RUN, NULL) \
 	N("optimizer", TABLE, TABLE, 0, 0, 0, 0) \
-	F("optimizer.name", ENUM, opt.kind, OPT_SGD, 0, 0, 0, "sgd|adam|adamw") \
+	F("optimizer.name", ENUM, opt.kind, OPT_SGD, 0, 0, 0, "sgd|adam|adamw|rmsprop") \
 	F("optimizer.lr", NUMBER, opt.lr, 1e-3, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_LO_OPEN, NULL) \
 	F("optimizer.momentum", NUMBER, opt.momentum, 0, 0, RT_KEY_NOLIMIT, \
-	  RT_KEY_RUN | RT_KEY_NONZERO | RT_KEY_SGD, NULL) \
+	  RT_KEY_RUN | RT_KEY_NONZERO | RT_KEY_SGD | RT_KEY_RMSPROP, NULL) \
 	F("optimizer.dampening", NUMBER, opt.dampening, 0, -RT_KEY_NOLIMIT, RT_KEY_NOLIMIT, \
 	  RT_KEY_RUN | RT_KEY_NONZERO | RT_KEY_SGD, NULL) \
 	F("optimizer.nesterov", BOOL, opt.nesterov, 0, 0, 1, RT_KEY_SGD, NULL) \
@@ -79,7 +81,17 @@ enum {
 	  RT_KEY_RUN | RT_KEY_NONZERO, NULL) \
 	F("optimizer.betas", PAIR, opt.beta1, 0.9, 0, 1, RT_KEY_RUN | RT_KEY_ADAM | RT_KEY_HI_OPEN, NULL) \
 	F("optimizer.eps", NUMBER, opt.eps, 1e-8, 0, RT_KEY_NOLIMIT, \
-	  RT_KEY_RUN | RT_KEY_ADAM | RT_KEY_LO_OPEN, NULL) \
+	  RT_KEY_RUN | RT_KEY_ADAM | RT_KEY_RMSPROP | RT_KEY_LO_OPEN, NULL) \
+	F("optimizer.alpha", NUMBER, opt.alpha, 0.99, 0, 1, RT_KEY_RUN | RT_KEY_RMSPROP, NULL) \
+	F("optimizer.centered", BOOL, opt.centered, 0, 0, 1, RT_KEY_RMSPROP, NULL) \
+	F("optimizer.clip_grad_norm", NUMBER, opt.clip_grad_norm, 0, 0, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_NONZERO, NULL) \
+	N("optimizer.no_decay", LIST, STRING, 0, 0, 0, 0) \
+	N("optimizer.groups", LIST, TABLE, 0, 0, 0, 0) \
+	N("optimizer.groups[].prefix", STRING, STRING, 0, 0, 0, 0) \
+	N("optimizer.groups[].lr_scale", NUMBER, NUMBER, 1, 0, RT_KEY_NOLIMIT, RT_KEY_RUN) \
+	N("optimizer.groups[].weight_decay", NUMBER, NUMBER, 0, 0, RT_KEY_NOLIMIT, \
+	  RT_KEY_RUN | RT_KEY_NONZERO) \
 	N("optimizer.sam", TABLE, TABLE, 0, 0, 0, 0) \
 	F("optimizer.sam.rho", NUMBER, opt.rho, 0.05, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_SAM, NULL) \
 	F("optimizer.sam.adaptive", BOOL, opt.adaptive, 0, 0, 1, RT_KEY_SAM, NULL) \
@@ -185,6 +197,13 @@ void rt_recipe_key_children(const char *parent, char *out, size_t len);
 /* The index of `s` in k->choices, or -1; the list as "a, b, c". */
 int rt_recipe_key_choice(const rt_key *k, const char *s);
 void rt_recipe_key_choices(const rt_key *k, char *out, size_t len);
+
+/* Whether k applies to optimizer `kind` (keys with none of
+ * RT_KEY_OPTIMIZERS apply to all); `names` (if given) gets the optimizers
+ * it applies to, "sgd, rmsprop". */
+int rt_recipe_key_for_optimizer(const rt_key *k, opt_kind kind, char *names, size_t len);
+/* optimizer.name's value for kind: "sgd", "adam", "adamw", "rmsprop". */
+const char *rt_opt_name(opt_kind kind);
 
 /* Fills every field of r with its default (optimizer AdamW's weight decay
  * aside: 0.01, set by whoever knows the optimizer). */

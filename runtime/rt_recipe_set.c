@@ -92,6 +92,19 @@ static int parse_value(rt_recipe_set_arg *s, rt_key_kind kind, char *msg, size_t
 	}
 }
 
+/* The first number key of a list's elements ("rho", "lr_scale"). */
+static const char *list_example(const rt_key *list)
+{
+	int n;
+	size_t len = strlen(list->path);
+	const rt_key *keys = rt_recipe_keys(&n);
+	for (int i = 0; i < n; i++)
+		if (keys[i].kind == RT_KEY_NUMBER && strncmp(keys[i].path, list->path, len) == 0 &&
+		    strncmp(keys[i].path + len, "[].", 3) == 0)
+			return keys[i].path + len + 3;
+	return "key";
+}
+
 int rt_recipe_set_parse(const char *arg, rt_recipe_set_arg *s, char *msg, size_t len)
 {
 	memset(s, 0, sizeof *s);
@@ -145,9 +158,11 @@ int rt_recipe_set_parse(const char *arg, rt_recipe_set_arg *s, char *msg, size_t
 			snprintf(parent, sizeof parent, "%s", k->path);
 			if (open && kind != RT_KEY_LIST)
 				return err(msg, len, "'%s' is not a list", k->path);
-			if (kind == RT_KEY_LIST && !open)
+			if (kind == RT_KEY_LIST && !open && k->elem == RT_KEY_STRING)
+				kind = RT_KEY_STRING; /* a list of names: "a,b,c" */
+			else if (kind == RT_KEY_LIST && !open)
 				return err(msg, len, "'%s' is a list: set a key of one element, e.g. "
-				           "%s[1].rho=0.1", k->path, k->path);
+				           "%s[1].%s=0.1", k->path, k->path, list_example(k));
 			if (open) { /* the element's keys */
 				snprintf(parent, sizeof parent, "%s[]", k->path);
 				kind = RT_KEY_TABLE;
@@ -157,11 +172,6 @@ int rt_recipe_set_parse(const char *arg, rt_recipe_set_arg *s, char *msg, size_t
 	}
 	s->key = k;
 	return parse_value(s, kind, msg, len);
-}
-
-static const char *opt_name(opt_kind k)
-{
-	return k == OPT_SGD ? "sgd" : k == OPT_ADAM ? "adam" : "adamw";
 }
 
 /* data.train.<input>=PATH: the file of an input the trainer already reads
@@ -198,6 +208,32 @@ static int set_group_rho(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, si
 	return 0;
 }
 
+/* optimizer.groups[i].lr_scale and .weight_decay: step inputs of their own;
+ * whether a group's weight decay is 0 is compiled in, as the optimizer's. */
+static int set_opt_group(rt_recipe *r, const rt_recipe_set_arg *s, const char *rebuild, char *msg,
+                         size_t len)
+{
+	if (s->index > r->opt.nparam_groups)
+		return err(msg, len, "this trainer has %d optimizer group(s), not %d",
+		           r->opt.nparam_groups, s->index);
+	rt_key k = *s->key; /* its range, named with the group's index */
+	k.path = s->path;
+	if (rt_recipe_key_check(&k, s->num[0], msg, len))
+		return -1;
+	opt_group *g = &r->opt.param_groups[s->index - 1];
+	if (strcmp(s->key->path, "optimizer.groups[].lr_scale") == 0) {
+		g->lr_scale = s->num[0];
+		return 0;
+	}
+	double was = g->wd_given ? g->weight_decay : r->opt.weight_decay;
+	if ((was != 0) != (s->num[0] != 0))
+		return err(msg, len, "%s: this trainer was built with %g, and whether it is 0 is "
+		           "compiled into its steps: %s", s->path, was, rebuild);
+	g->weight_decay = s->num[0];
+	g->wd_given = 1;
+	return 0;
+}
+
 int rt_recipe_set_apply(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, size_t len)
 {
 	const rt_key *k = s->key;
@@ -206,10 +242,9 @@ int rt_recipe_set_apply(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, siz
 	         s->text);
 	if (k->kind == RT_KEY_MAP && s->map_key && k->elem == RT_KEY_STRING)
 		return set_file(r, s, msg, len);
-	if (((k->flags & RT_KEY_SGD) && r->opt.kind != OPT_SGD) ||
-	    ((k->flags & RT_KEY_ADAM) && r->opt.kind == OPT_SGD))
+	if (!rt_recipe_key_for_optimizer(k, r->opt.kind, NULL, 0))
 		return err(msg, len, "%s does not apply to this trainer's optimizer (%s)", s->path,
-		           opt_name(r->opt.kind));
+		           rt_opt_name(r->opt.kind));
 	if ((k->flags & RT_KEY_SAM) && !r->opt.sam)
 		return err(msg, len, "%s: this trainer was built without SAM: %s", s->path, rebuild);
 	if ((k->flags & RT_KEY_LOOKSAM) && !r->opt.looksam)
@@ -222,6 +257,8 @@ int rt_recipe_set_apply(rt_recipe *r, const rt_recipe_set_arg *s, char *msg, siz
 	if (strncmp(k->path, "optimizer.sam.gsam.", 19) == 0 && !r->opt.gsam)
 		return err(msg, len, "%s: this trainer was built without GSAM (optimizer.sam.gsam): "
 		           "rebuild it with optimizer.sam.gsam = {alpha = ...} in the model file", s->path);
+	if (strncmp(k->path, "optimizer.groups[].", 19) == 0 && k->kind == RT_KEY_NUMBER)
+		return set_opt_group(r, s, rebuild, msg, len);
 	if (!(k->flags & RT_KEY_RUN) || k->offset < 0)
 		return err(msg, len, "%s is compiled into this trainer's steps: %s", s->path, rebuild);
 	char *at = (char *)r + k->offset;

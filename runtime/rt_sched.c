@@ -148,6 +148,27 @@ int rt_sam_period(const opt_config *o)
 	return k > 1 ? k : 1;
 }
 
+void rt_scalar_opt_group(char *out, size_t len, const char *base, int group)
+{
+	snprintf(out, len, "%s.%d", base, group + 1);
+}
+
+int rt_opt_group_of(const opt_config *o, const char *param_name)
+{
+	for (int i = 0; i < o->nparam_groups; i++)
+		if (strncmp(param_name, o->param_groups[i].prefix, strlen(o->param_groups[i].prefix)) == 0)
+			return i;
+	return -1;
+}
+
+int rt_opt_no_decay(const opt_config *o, const char *param_name)
+{
+	for (int i = 0; i < o->nno_decay; i++)
+		if (strstr(param_name, o->no_decay[i]))
+			return 1;
+	return 0;
+}
+
 static void put(rt_step_scalar *out, int *n, const char *name, double v)
 {
 	snprintf(out[*n].name, sizeof out[*n].name, "%s", name);
@@ -165,6 +186,11 @@ int rt_step_scalars(const rt_recipe *r, int64_t t, int64_t total, rt_step_scalar
 	if (o->kind == OPT_SGD) {
 		put(out, &n, RT_SCALAR_MOMENTUM, o->momentum);
 		put(out, &n, RT_SCALAR_UNDAMPED, 1.0 - o->dampening);
+	} else if (o->kind == OPT_RMSPROP) {
+		put(out, &n, RT_SCALAR_RMSPROP_ALPHA, o->alpha);
+		put(out, &n, RT_SCALAR_RMSPROP_ONE_MINUS_ALPHA, 1.0 - o->alpha);
+		put(out, &n, RT_SCALAR_RMSPROP_EPS, o->eps);
+		put(out, &n, RT_SCALAR_RMSPROP_MOMENTUM, o->momentum);
 	} else {
 		put(out, &n, RT_SCALAR_ADAM_STEP_SIZE, lr / (1.0 - pow(o->beta1, step)));
 		put(out, &n, RT_SCALAR_ADAM_BC2_SQRT, sqrt(1.0 - pow(o->beta2, step)));
@@ -177,6 +203,22 @@ int rt_step_scalars(const rt_recipe *r, int64_t t, int64_t total, rt_step_scalar
 		put(out, &n, RT_SCALAR_LOOKSAM_ALPHA, o->looksam_alpha);
 	if (r->ema)
 		put(out, &n, RT_SCALAR_EMA_WEIGHT, t == 0 ? 1.0 : 1.0 - r->ema_decay);
+	if (o->clip_grad_norm != 0)
+		put(out, &n, RT_SCALAR_CLIP_GRAD_NORM, o->clip_grad_norm);
+	/* each group's lr as PyTorch's param group holds it: lr * lr_scale in
+	 * double, and Adam's step size from that */
+	for (int i = 0; i < o->nparam_groups && i < RT_OPT_GROUPS_MAX; i++) {
+		const opt_group *g = &o->param_groups[i];
+		double glr = lr * g->lr_scale;
+		rt_scalar_opt_group(out[n].name, sizeof out[n].name, RT_SCALAR_LR, i);
+		out[n++].value = glr;
+		rt_scalar_opt_group(out[n].name, sizeof out[n].name, RT_SCALAR_WEIGHT_DECAY, i);
+		out[n++].value = g->wd_given ? g->weight_decay : o->weight_decay;
+		if (o->kind == OPT_ADAM || o->kind == OPT_ADAMW) {
+			rt_scalar_opt_group(out[n].name, sizeof out[n].name, RT_SCALAR_ADAM_STEP_SIZE, i);
+			out[n++].value = glr / (1.0 - pow(o->beta1, step));
+		}
+	}
 	if (o->sam) {
 		put(out, &n, RT_SCALAR_SAM_RHO, rt_sam_rho_at(r, o->rho, t, total));
 		for (int i = 0; i < o->ngroups && i < RT_SAM_GROUPS_MAX; i++) {

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 import philox
 import ref_sam_variants
 import ref_looksam_ema
+import ref_optim_extras
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -289,6 +290,8 @@ class SAM(torch.optim.Optimizer):
 def base_optimizer(opt):
     """(class, kwargs) of torch.optim for the recipe's optimizer table."""
     name = opt["name"]
+    if ref_optim_extras.base_optimizer(opt):
+        return ref_optim_extras.base_optimizer(opt)
     if name == "sgd":
         return torch.optim.SGD, dict(
             lr=opt["lr"], momentum=opt.get("momentum", 0), dampening=opt.get("dampening", 0),
@@ -346,18 +349,17 @@ def train(model, init, batches, evaluate=False):
     names = [n for n, _, _ in model.params]
     params = {n: init[n].clone().requires_grad_(True) for n in names}
     sam = opt.get("sam")
+    # one param group per distinct rho (and optimizer group), in declaration order
+    groups = ref_optim_extras.param_groups(opt, names, params,
+                                           (lambda n: _sam_rho(sam, n)) if sam else None)
     if sam:
-        # one param group per distinct rho, in declaration order
-        groups = {}
-        for n in names:
-            groups.setdefault(_sam_rho(sam, n), []).append(params[n])
-        optim = SAM([{"params": ps, "rho": rho} for rho, ps in groups.items()], base_cls,
+        optim = SAM(groups, base_cls,
                     rho=sam.get("rho", 0.05), adaptive=bool(sam.get("adaptive", False)), **kw)
         optim = ref_sam_variants.make(optim, names, params, sam, base_cls, kw, _sam_rho)
         base = optim.base_optimizer
         every = sam.get("every", 1)
     else:
-        optim = base = base_cls([params[n] for n in names], **kw)
+        optim = base = base_cls(groups, **kw)
     look = ref_looksam_ema.LookSAM(sam, params, names)
     every = look.every(every if sam else 1)
     ema = ref_looksam_ema.EMA(model.recipe, params, names)
@@ -375,7 +377,7 @@ def train(model, init, batches, evaluate=False):
     for t, batch in enumerate(batches):
         batch = model.with_noise(batch, t, init[names[0]].dtype)
         for g in optim.param_groups:
-            g["lr"] = lr_at(model.recipe, t, K)
+            g["lr"] = lr_at(model.recipe, t, K) * g.get("lr_scale", 1.0)
         ref_sam_variants.at_step(optim, t, K)
         losses.append(grads())
         if sam and t % every == 0:
@@ -383,16 +385,18 @@ def train(model, init, batches, evaluate=False):
             optim.first_step()
             grads("bypass")  # only the first pass updates the running statistics
             look.store_gv()
+            ref_optim_extras.clip(opt, params.values())
             optim.second_step()
         else:
             look.mix()
+            ref_optim_extras.clip(opt, params.values())
             base.step()
         ema.update()
 
     out = {n: params[n].detach().clone() for n in names}
     for n in names:
         st = base.state.get(params[n], {})
-        for buf in ("momentum_buffer", "exp_avg", "exp_avg_sq"):
+        for buf in ("momentum_buffer", "exp_avg", "exp_avg_sq") + ref_optim_extras.BUFFERS:
             if st.get(buf) is not None:
                 out[f"opt.{n}.{buf}"] = st[buf].detach().clone()
     for n, _, _ in model.states:

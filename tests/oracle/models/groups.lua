@@ -1,0 +1,22 @@
+-- Oracle model: AdamW with parameter groups: no weight decay on biases, fc1 at a tenth
+-- of the learning rate, fc3's weights with a weight decay of their own.
+-- An MLP 20 -> 16 -> 12 -> 5 with cross-entropy, small enough for the
+-- reference interpreter; oracle.py checks `samc steps` on it against PyTorch.
+local B = batch_size(8)
+local x = input("x", {B, 20})
+local y = input("y", {B}, {dtype = "i32", classes = 5})
+local h1 = relu(linear(x, 16, {name = "fc1"}))
+local h2 = relu(linear(h1, 12, {name = "fc2"}))
+local logits = linear(h2, 5, {name = "fc3"})
+return {
+  loss = cross_entropy(logits, y),
+  metrics = { accuracy = accuracy(logits, y) },
+  epochs = 1, seed = 1,
+  optimizer = { name = "adamw", lr = 0.01, weight_decay = 0.05, no_decay = {"bias"},
+                groups = { {prefix = "fc1.", lr_scale = 0.1}, {prefix = "fc3.", weight_decay = 0.2} } },
+  -- required by the front end; samc steps reads batches from a file instead
+  data = { format = "idx",
+           train = { x = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", y = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz" },
+           test  = { x = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", y = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz" },
+           scale = 1/255, mean = 0.2860, std = 0.3530, drop_last = true },
+}
