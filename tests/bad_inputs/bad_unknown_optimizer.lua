@@ -1,4 +1,4 @@
--- expect: bad_unknown_optimizer.lua:5: recipe: unknown optimizer 'lbfgs' (known: sgd, adam, adamw)
+-- expect: bad_unknown_optimizer.lua:5: recipe: unknown optimizer 'lbfgs' (known: sgd, adam, adamw, rmsprop)
 local B = batch_size(128)
 local x = input("x", {B, 784})
 local y = input("y", {B}, {dtype = "i32", classes = 10})

@@ -9,7 +9,8 @@
   - torch_ref.train (the SAM class around torch.optim) agrees, on every model
     file, with a second implementation written here from the published
     formulas alone (SAM/ASAM with eta and only, rho schedules, GSAM, SGD,
-    Adam, AdamW, LookSAM, the EMA; no torch.optim), in f64;
+    Adam, AdamW, RMSprop, LookSAM, the EMA, clipping by global norm,
+    per-parameter lr and weight decay; no torch.optim), in f64;
     batch_norm's state there comes from the first pass, the second pass
     updating a copy that is thrown away (google-research/sam's way), where
     torch_ref.train runs the second pass with momentum 0 (davda54's).
@@ -80,6 +81,16 @@ def manual_gsam(g, gp, alpha):
     return out
 
 
+def _lr_wd(opt, name, lr, wd):
+    """A parameter's lr and weight decay: its optimizer.groups entry (the
+    first prefix that matches), then none for a no_decay name."""
+    for g in opt.get("groups") or []:
+        if name.startswith(g["prefix"]):
+            lr, wd = lr * g.get("lr_scale", 1.0), g.get("weight_decay", wd)
+            break
+    return lr, 0 if any(p in name for p in opt.get("no_decay") or []) else wd
+
+
 def manual_train(model, init, batches):
     """The K steps from the formulas (DESIGN section 3 and torch.optim's
     documented algorithms), with plain tensors and autograd.grad."""
@@ -91,9 +102,11 @@ def manual_train(model, init, batches):
     sam = opt.get("sam")
     mom, damp = opt.get("momentum", 0), opt.get("dampening", 0)
     nesterov = bool(opt.get("nesterov", False))
-    wd = opt.get("weight_decay", 0.01 if name == "adamw" else 0)
+    opt_wd = opt.get("weight_decay", 0.01 if name == "adamw" else 0)
     b1, b2 = (opt.get("betas") or [0.9, 0.999])
     eps = opt.get("eps", 1e-8)
+    alpha, centered = opt.get("alpha", 0.99), opt.get("centered", False)
+    clip = opt.get("clip_grad_norm", 0)
     state = {n: {} for n in names}
     bn = model.init_states(init[names[0]].dtype)  # the model's own state
     losses = []
@@ -133,9 +146,26 @@ def manual_train(model, init, batches):
             gn = math.sqrt(sum(float((g[n] ** 2).sum()) for n in names))
             vn = math.sqrt(sum(float((gv[n] ** 2).sum()) for n in names))
             g = {n: g[n] + look.get("alpha", 0.7) * gn / vn * gv[n] for n in names}
+        if clip:  # g * min(1, C / (||g|| + 1e-6)), before weight decay
+            norm = math.sqrt(sum(float((g[n] ** 2).sum()) for n in names))
+            g = {n: g[n] * min(1.0, clip / (norm + 1e-6)) for n in names}
+        step_lr = lr
         for n in names:
             p, gr, s = w[n], g[n], state[n]
-            if name == "sgd":
+            lr, wd = _lr_wd(opt, n, step_lr, opt_wd)
+            if name == "rmsprop":
+                gr = gr + wd * p
+                s["square_avg"] = alpha * s.get("square_avg", 0 * p) + (1 - alpha) * gr * gr
+                v = s["square_avg"]
+                if centered:
+                    s["grad_avg"] = alpha * s.get("grad_avg", 0 * p) + (1 - alpha) * gr
+                    v = v - s["grad_avg"] ** 2
+                d = gr / (v.sqrt() + eps)
+                if mom:
+                    s["momentum_buffer"] = mom * s.get("momentum_buffer", 0 * p) + d
+                    d = s["momentum_buffer"]
+                w[n] = p - lr * d
+            elif name == "sgd":
                 gr = gr + wd * p
                 if mom:
                     s["momentum_buffer"] = (gr.clone() if "momentum_buffer" not in s
@@ -162,7 +192,7 @@ def manual_train(model, init, batches):
     out.update({f"opt.{n}.looksam_gv": v for n, v in gv.items()})
     out.update({f"ema.{n}": v for n, v in (ema or {}).items()})
     for n in names:
-        for buf in ("momentum_buffer", "exp_avg", "exp_avg_sq"):
+        for buf in ("momentum_buffer", "exp_avg", "exp_avg_sq", "square_avg", "grad_avg"):
             if buf in state[n]:
                 out[f"opt.{n}.{buf}"] = state[n][buf]
     out["loss"] = torch.stack(losses)
