@@ -24,3 +24,10 @@ if(TARGET samc)
            COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/sam_variants.sh $<TARGET_FILE:samc> ${CMAKE_SOURCE_DIR})
   set_tests_properties(aot_sam_variants PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS aot)
 endif()
+if(TARGET samc)
+  # RMSprop, clip_grad_norm, no_decay and optimizer groups: a trainer against
+  # the JIT, its --set, refusals and resume (optim_extras.sh)
+  add_test(NAME aot_optim_extras
+           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/optim_extras.sh $<TARGET_FILE:samc> ${CMAKE_SOURCE_DIR})
+  set_tests_properties(aot_optim_extras PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS aot)
+endif()

@@ -206,3 +206,12 @@ add_test(NAME e2e_resume_looksam_ema_cpu
                  --expect-tensor ema.fc1.weight --expect-tensor opt.fc1.weight.looksam_gv)
 set_tests_properties(e2e_resume_looksam_ema_cpu PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
                      LABELS e2e)
+
+# RMSprop's buffers (square_avg, grad_avg, momentum_buffer) with clipping and
+# optimizer groups under SAM: stop after epoch 1 + resume == uninterrupted
+add_test(NAME e2e_resume_optim_extras
+         COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/resume.py $<TARGET_FILE:samc>
+                 --model ${CMAKE_SOURCE_DIR}/tests/aot/mlp_optim_extras.lua --limit-train 640
+                 --expect-tensor opt.fc1.weight.square_avg --expect-tensor opt.fc1.weight.grad_avg
+                 --expect-tensor opt.fc2.bias.momentum_buffer)
+set_tests_properties(e2e_resume_optim_extras PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)

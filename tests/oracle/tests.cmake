@@ -130,3 +130,19 @@ add_test(NAME oracle_cuda_standin_looksam_ema
                  --backend cuda ${_oracle}/models/convnet_bn_looksam_ema.lua)
 set_tests_properties(oracle_cuda_standin_looksam_ema PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
                      LABELS "oracle;torch")
+
+# optimizer.clip_grad_norm, no_decay, groups and RMSprop through the same
+# stand-ins: the conv net with batch norm under SAM around RMSprop, the MLP
+# with AdamW's groups and the MLP's clipped SAM step
+add_test(NAME oracle_cuda_standin_optim_extras
+         COMMAND ${CMAKE_COMMAND} -E env SAMC_CUDA_DRIVER=$<TARGET_FILE:samc_cuda_standin>
+                 SAMC_CUDA_BLAS=$<TARGET_FILE:samc_cuda_standin>
+                 SAMC_CUDA_DNN=$<TARGET_FILE:cudnn_standin>
+                 SAMC_CACHE_DIR=${CMAKE_BINARY_DIR}/oracle_cuda_cache
+                 ${SAMC_ORACLE_PYTHON} ${CMAKE_SOURCE_DIR}/tests/cudnn_standin/check_runs.py
+                 ${CMAKE_BINARY_DIR}/oracle_cuda_optim_extras_runs.txt
+                 ${SAMC_ORACLE_PYTHON} ${_oracle}/oracle.py --samc $<TARGET_FILE:samc>
+                 --backend cuda ${_oracle}/models/convnet_bn_rmsprop.lua
+                 ${_oracle}/models/groups.lua ${_oracle}/models/clip_sam.lua)
+set_tests_properties(oracle_cuda_standin_optim_extras PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                     LABELS "oracle;torch")
