@@ -262,25 +262,6 @@ static void fe_read_sam(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 	lua_pop(L, 1);
 }
 
-/* Keys of one optimizer given to another: "optimizer.eps does not apply to sgd
- * (adam, adamw, rmsprop only)". */
-static void fe_not_for_optimizer(lua_State *L, int t, opt_kind kind)
-{
-	int n;
-	const rt_key *keys = rt_recipe_keys(&n);
-	for (int i = 0; i < n; i++) {
-		const rt_key *k = &keys[i];
-		const char *name = k->path + strlen("optimizer.");
-		char only[64], what[128];
-		if (strncmp(k->path, "optimizer.", 10) || strchr(name, '.') ||
-		    rt_recipe_key_for_optimizer(k, kind, only, sizeof only))
-			continue;
-		snprintf(what, sizeof what, "%s (%s only%s)", rt_opt_name(kind), only,
-		         strcmp(name, "momentum") == 0 ? "; see betas" : "");
-		fe_not_for(L, t, "optimizer.", name, what);
-	}
-}
-
 /* optimizer.betas = {b1, b2}, each in the schema's range. */
 static void fe_read_betas(lua_State *L, int t, opt_config *o)
 {
@@ -325,14 +306,11 @@ static void fe_read_optimizer(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 		fe_read_key(L, t, r, "optimizer.nesterov");
 		if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
 			fe_recipe_error(L, "optimizer.nesterov needs momentum > 0 and dampening = 0");
-	} else if (o->kind == OPT_RMSPROP) {
-		fe_read_key(L, t, r, "optimizer.momentum");
-		fe_read_key(L, t, r, "optimizer.eps");
-	} else {
+	} else if (o->kind != OPT_RMSPROP) {
 		fe_read_betas(L, t, o);
 		fe_read_key(L, t, r, "optimizer.eps");
 	}
-	fe_read_optim_extras(L, t, r, d);
+	fe_read_optim_extras(L, t, r, d); /* RMSprop's keys, clipping, groups */
 	if (fe_subtable(L, t, pre, "sam")) {
 		fe_read_sam(L, lua_gettop(L), r, d);
 		fe_read_sam_variants(L, lua_gettop(L), r, d);

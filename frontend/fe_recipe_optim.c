@@ -2,7 +2,8 @@
  * fe_recipe_optim.c - the optimizer keys that say which parameters get
  * what: optimizer.no_decay (name patterns without weight decay),
  * optimizer.groups (a learning-rate scale and a weight decay per name
- * prefix), and optimizer.clip_grad_norm. Each pattern and prefix must match
+ * prefix), optimizer.clip_grad_norm, RMSprop's keys, and the refusal of
+ * one optimizer's keys given to another. Each pattern and prefix must match
  * a parameter of the model, so a misspelt one is an error, not a no-op.
  */
 #include <math.h>
@@ -137,14 +138,35 @@ static void fe_read_groups(lua_State *L, int t, opt_config *o, fe_dsl *d)
 	lua_pop(L, 1);
 }
 
+void fe_not_for_optimizer(lua_State *L, int t, opt_kind kind)
+{
+	int n;
+	const rt_key *keys = rt_recipe_keys(&n);
+	for (int i = 0; i < n; i++) {
+		const rt_key *k = &keys[i];
+		const char *name = k->path + strlen("optimizer.");
+		char only[64];
+		if (strncmp(k->path, "optimizer.", 10) || strchr(name, '.') ||
+		    rt_recipe_key_for_optimizer(k, kind, only, sizeof only))
+			continue;
+		if (lua_getfield(L, t, name) != LUA_TNIL)
+			fe_recipe_error(L, "optimizer.%s does not apply to %s (%s only%s)", name,
+			                rt_opt_name(kind), only,
+			                strcmp(name, "momentum") == 0 ? "; see betas" : "");
+		lua_pop(L, 1);
+	}
+}
+
 void fe_read_optim_extras(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 {
 	opt_config *o = &r->opt;
-	fe_read_key(L, t, r, "optimizer.clip_grad_norm");
-	fe_read_no_decay(L, t, o, d);
-	fe_read_groups(L, t, o, d);
 	if (o->kind == OPT_RMSPROP) {
+		fe_read_key(L, t, r, "optimizer.momentum");
+		fe_read_key(L, t, r, "optimizer.eps");
 		fe_read_key(L, t, r, "optimizer.alpha");
 		fe_read_key(L, t, r, "optimizer.centered");
 	}
+	fe_read_key(L, t, r, "optimizer.clip_grad_norm");
+	fe_read_no_decay(L, t, o, d);
+	fe_read_groups(L, t, o, d);
 }

@@ -25,6 +25,9 @@ void fe_check_monitor(lua_State *L, const char *key, const char *v, const ir_mod
 /* optimizer.clip_grad_norm, no_decay, groups and RMSprop's keys of the
  * optimizer table at t (fe_recipe_optim.c). */
 void fe_read_optim_extras(lua_State *L, int t, rt_recipe *r, fe_dsl *d);
+/* Keys of one optimizer given to another: "optimizer.eps does not apply to
+ * sgd (adam, adamw, rmsprop only)". */
+void fe_not_for_optimizer(lua_State *L, int t, opt_kind kind);
 /* early_stopping = {monitor, mode, patience, min_delta} at t. */
 void fe_read_early_stopping(lua_State *L, int t, rt_recipe *r, const ir_model *m);
 /* optimizer.sam's eta, only, rho_schedule and gsam at t (fe_recipe_sam.c),

@@ -11,7 +11,7 @@ return {
   loss = cross_entropy(logits, y),
   metrics = { accuracy = accuracy(logits, y) },
   epochs = 1, seed = 1,
-  optimizer = { name = "rmsprop", lr = 0.01, alpha = 0.9, eps = 1e-6, momentum = 0.9, centered = true,
+  optimizer = { name = "rmsprop", lr = 0.01, alpha = 0.95, eps = 1e-6, momentum = 0.9, centered = true,
                 weight_decay = 1e-3 },
   -- required by the front end; samc steps reads batches from a file instead
   data = { format = "idx",
