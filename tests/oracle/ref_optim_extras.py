@@ -3,9 +3,10 @@ optimizer.clip_grad_norm, optimizer.no_decay and optimizer.groups, each
 configured from the recipe as a PyTorch user writes it:
 
   - torch.optim.RMSprop(lr, alpha, eps, weight_decay, momentum, centered);
-  - torch.nn.utils.clip_grad_norm_(params, C) on the gradients just before
-    the base optimizer's step (for SAM: the gradient at the perturbed point,
-    before second_step), so that the optimizer adds weight decay afterwards;
+  - torch.nn.utils.clip_grad_norm_(params, C) on the gradients as the base
+    optimizer's step begins (for SAM: the gradient at the perturbed point,
+    for GSAM the combined one), so that the optimizer adds weight decay
+    afterwards;
   - param groups: a parameter whose name contains a no_decay string gets
     weight_decay 0; optimizer.groups gives the parameters whose names start
     with its prefix (the first group that matches) their own weight_decay
@@ -62,8 +63,17 @@ def param_groups(opt, names, params, rho_of=None):
     return list(out.values())
 
 
-def clip(opt, params):
-    """clip_grad_norm_ with the recipe's max norm, when it has one."""
+def clip_in_step(opt, optimizer, params):
+    """With the recipe's max norm, has `optimizer` (the base optimizer) run
+    clip_grad_norm_ over params first in each of its steps: the gradient it
+    receives is clipped, whatever produced it (SAM's second gradient,
+    GSAM's combination of the two)."""
     c = opt.get("clip_grad_norm", 0)
-    if c:
-        torch.nn.utils.clip_grad_norm_(list(params), c)
+    if not c:
+        return
+    params, step = list(params), optimizer.step
+
+    def clipped(*args, **kwargs):
+        torch.nn.utils.clip_grad_norm_(params, c)
+        return step(*args, **kwargs)
+    optimizer.step = clipped

@@ -363,6 +363,7 @@ def train(model, init, batches, evaluate=False):
     look = ref_looksam_ema.LookSAM(sam, params, names)
     every = look.every(every if sam else 1)
     ema = ref_looksam_ema.EMA(model.recipe, params, names)
+    ref_optim_extras.clip_in_step(opt, base, params.values())
 
     states = model.init_states(init[names[0]].dtype)
 
@@ -385,11 +386,9 @@ def train(model, init, batches, evaluate=False):
             optim.first_step()
             grads("bypass")  # only the first pass updates the running statistics
             look.store_gv()
-            ref_optim_extras.clip(opt, params.values())
             optim.second_step()
         else:
             look.mix()
-            ref_optim_extras.clip(opt, params.values())
             base.step()
         ema.update()
 
