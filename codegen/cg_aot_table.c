@@ -13,7 +13,8 @@
 #include "rt_aot.h"
 #include "rt_recipe_schema.h"
 
-static const char *const step_names[CG_AOT_NSTEPS] = {"sam", "base", "eval"};
+static const char *const step_names[CG_AOT_NSTEPS] = {"sam", "base", "eval", "acc",
+                                                                  "sam_acc"};
 
 const char *cg_aot_step_name(int step)
 {

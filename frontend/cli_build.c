@@ -123,7 +123,8 @@ int cli_build(int argc, char **argv)
 	char cache[4096];
 	cg_cuda_cache_dir(cache, sizeof cache);
 	u.target = &target;
-	pass_program *ps[CG_AOT_NSTEPS] = {&progs.sam, &progs.base, &progs.eval};
+	pass_program *ps[CG_AOT_NSTEPS] = {&progs.sam, &progs.base, &progs.eval, &progs.acc,
+	                                   &progs.sam_acc};
 	rc = CLI_ERR_MODEL;
 	for (int s = 0; s < CG_AOT_NSTEPS; s++)
 		if (ps[s]->g && !(u.step[s] = cg_step_new(ps[s]->g, ps[s]->outs, ps[s]->names,

@@ -12,6 +12,7 @@
 #include "rt_init.h"
 #include "rt_dataset.h"
 #include "rt_noise.h"
+#include "rt_step_seq.h"
 #include "rt_recipe.h"
 #include "rt_safetensors.h"
 #include "rt_store.h"
@@ -29,16 +30,22 @@ typedef struct {
 static rt_dtype to_rt(ir_dtype t) { return t == IR_F64 ? RT_F64 : t == IR_I32 ? RT_I32 : RT_F32; }
 
 /* Copies tensor `t` into a slot buffer, converting its dtype; the shape
- * must match exactly and labels must be integral. */
-static int fill_slot(const rt_tensor *t, const rt_slot *s, void *dst, const char *file, rt_err *err)
+ * must match exactly and labels must be integral. With nmicro > 1 the
+ * tensor holds a step's batch, nmicro times the slot's first dimension,
+ * and micro-batch `micro` of it (rt_step_seq.h) is copied. */
+static int fill_slot_micro(const rt_tensor *t, const rt_slot *s, void *dst, int micro,
+                           int nmicro, const char *file, rt_err *err)
 {
 	char a[64], b[64];
 	int same = t->rank == s->rank;
 	for (int d = 0; same && d < s->rank; d++)
-		same = t->dim[d] == s->dim[d];
+		same = t->dim[d] == s->dim[d] * (d == 0 ? nmicro : 1);
 	if (!same) {
+		int64_t want[RT_MAX_DIMS];
+		memcpy(want, s->dim, sizeof want);
+		want[0] *= nmicro;
 		rt_shape_str(a, sizeof a, t->rank, t->dim);
-		rt_shape_str(b, sizeof b, s->rank, s->dim);
+		rt_shape_str(b, sizeof b, s->rank, want);
 		return rt_errf(err, "%s: tensor '%s' has shape %s, the model expects %s", file, t->name, a, b);
 	}
 	int is_float = t->dtype == RT_F32 || t->dtype == RT_F64;
@@ -50,9 +57,15 @@ static int fill_slot(const rt_tensor *t, const rt_slot *s, void *dst, const char
 		               rt_dtype_name(t->dtype));
 	rt_tensor view = {.name = (char *)s->name, .dtype = s->dtype, .rank = s->rank, .data = dst};
 	memcpy(view.dim, s->dim, sizeof view.dim);
-	for (int64_t i = 0; i < rt_tensor_numel(t); i++)
-		rt_tensor_set(&view, i, rt_tensor_get(t, i));
+	int64_t n = rt_tensor_numel(&view), off = n * micro;
+	for (int64_t i = 0; i < n; i++)
+		rt_tensor_set(&view, i, rt_tensor_get(t, off + i));
 	return 0;
+}
+
+static int fill_slot(const rt_tensor *t, const rt_slot *s, void *dst, const char *file, rt_err *err)
+{
+	return fill_slot_micro(t, s, dst, 0, 1, file, err);
 }
 
 /* fill_slot into store buffer i, then upload it */
@@ -94,8 +107,10 @@ static int load_init(const char *path, rt_store *st, rt_err *err)
 	return rc;
 }
 
-/* Fills the data inputs of step k from "<input>.<k>" tensors. */
-static int load_batch(const rt_tensors *ts, const char *path, rt_store *st, long k, rt_err *err)
+/* Fills the data inputs of step k from "<input>.<k>" tensors (micro-batch
+ * `micro` of nmicro). */
+static int load_batch(const rt_tensors *ts, const char *path, rt_store *st, long k, int micro,
+                      int nmicro, rt_err *err)
 {
 	for (int i = 0; i < st->n; i++) {
 		const rt_slot *s = &st->buf[i].slot;
@@ -106,7 +121,10 @@ static int load_batch(const rt_tensors *ts, const char *path, rt_store *st, long
 		const rt_tensor *t = rt_tensors_find(ts, name);
 		if (!t)
 			return rt_errf(err, "%s: no tensor '%s' (input '%s' of step %ld)", path, name, s->name, k);
-		if (fill_buf(t, st, i, path, err) != 0)
+		void *h = rt_store_host(st, i);
+		if (!h)
+			return rt_errf(err, "out of memory for '%s'", s->name);
+		if (fill_slot_micro(t, s, h, micro, nmicro, path, err) || rt_store_flush(st, i, err))
 			return -1;
 		/* read the file's values: the I32 slot holds them clamped */
 		for (int64_t j = 0; s->nclasses > 0 && j < rt_tensor_numel(t); j++) {
@@ -119,14 +137,12 @@ static int load_batch(const rt_tensors *ts, const char *path, rt_store *st, long
 	return 0;
 }
 
-/* The eval program on step 0's batch, every row real: its masked sums
- * divided by the batch size into ev[0..noutputs). */
+/* The eval program on step 0's batch (its nmicro micro-batches), every
+ * row real: its masked sums divided by the batch size into ev[0..noutputs). */
 static int run_eval(const rt_tensors *batches, const char *path, rt_store *st, rt_exec *x,
-                    void **bind, double *ev, rt_err *err)
+                    void **bind, int nmicro, double *ev, rt_err *err)
 {
 	int mi = rt_store_find(st, "eval.mask");
-	if (load_batch(batches, path, st, 0, err) != 0)
-		return -1;
 	if (mi < 0)
 		return rt_errf(err, "samc steps: the eval program has no 'eval.mask' input");
 	rt_slot *ms = &st->buf[mi].slot;
@@ -137,11 +153,54 @@ static int run_eval(const rt_tensors *batches, const char *path, rt_store *st, r
 	memcpy(view.dim, ms->dim, sizeof view.dim);
 	for (int64_t i = 0; i < ms->dim[0]; i++)
 		rt_tensor_set(&view, i, 1.0);
-	if (rt_store_flush(st, mi, err) != 0 || x->run(x, bind, ev, err) != 0)
+	if (rt_store_flush(st, mi, err) != 0)
 		return -1;
+	double *part = calloc((size_t)x->noutputs + 1, sizeof *part);
+	if (!part)
+		return rt_errf(err, "out of memory");
 	for (int i = 0; i < x->noutputs; i++)
-		ev[i] /= (double)ms->dim[0];
+		ev[i] = 0;
+	for (int k = 0; k < nmicro; k++) {
+		if (load_batch(batches, path, st, 0, k, nmicro, err) || x->run(x, bind, part, err)) {
+			free(part);
+			return -1;
+		}
+		for (int i = 0; i < x->noutputs; i++)
+			ev[i] += part[i];
+	}
+	free(part);
+	for (int i = 0; i < x->noutputs; i++)
+		ev[i] /= (double)ms->dim[0] * nmicro;
 	return 0;
+}
+
+/* samc steps' side of a step (rt_step_seq.h): micro-batches from the
+ * batches file, the step's loss as the reporting runs' weighted mean. */
+typedef struct {
+	const rt_tensors *batches;
+	const char *path;
+	rt_store *st;
+	int nmicro;
+	double loss_sum;
+	int64_t loss_n;
+} steps_io;
+
+static int64_t steps_fill(void *ctx, int64_t t, int micro, int64_t mb, rt_err *err)
+{
+	steps_io *io = ctx;
+	return load_batch(io->batches, io->path, io->st, (long)t, micro, io->nmicro, err) ? -1 : mb;
+}
+
+static int steps_report(void *ctx, const rt_exec *x, const double *outs, int64_t real, rt_err *err)
+{
+	steps_io *io = ctx;
+	for (int i = 0; i < x->noutputs; i++)
+		if (strcmp(x->outputs[i], "loss") == 0) {
+			io->loss_sum += outs[i] * (double)real;
+			io->loss_n += real;
+			return 0;
+		}
+	return rt_errf(err, "samc steps: the %s step has no 'loss' output", x->backend);
 }
 
 static int write_out(const char *path, const rt_store *st, const double *loss, long K, ir_dtype t,
@@ -185,10 +244,11 @@ static int run_steps(const steps_args *sa, ir_model *m)
 	char msg[1024];
 	rt_err err = {{0}};
 	pass_programs progs;
-	rt_exec *sam = NULL, *base = NULL, *ev = NULL;
+	rt_step_execs E = {{0}, {0}};
+	rt_exec *ev = NULL;
 	rt_store st = {0};
 	rt_tensors batches = {0};
-	void **bind_sam = NULL, **bind_base = NULL, **bind_ev = NULL;
+	void **bind_ev = NULL;
 	double *evout = NULL;
 	double *loss = calloc((size_t)sa->steps, sizeof *loss);
 	double *outs = NULL;
@@ -201,42 +261,45 @@ static int run_steps(const steps_args *sa, ir_model *m)
 		free(loss);
 		return CLI_ERR_MODEL;
 	}
-	if ((progs.sam.g && !(sam = cli_exec_new(sa->backend, &progs.sam, 0, &po, msg, sizeof msg))) ||
-	    (progs.base.g && !(base = cli_exec_new(sa->backend, &progs.base, 0, &po, msg, sizeof msg))) ||
-	    (sa->eval && !(ev = cli_exec_new(sa->backend, &progs.eval, 0, &po, msg, sizeof msg)))) {
+	pass_program *ps[RT_STEP_NPROGS] = {&progs.sam, &progs.base, &progs.acc, &progs.sam_acc};
+	int maxout = 0;
+	for (int p = 0; p < RT_STEP_NPROGS; p++) {
+		if (ps[p]->g && !(E.x[p] = cli_exec_new(sa->backend, ps[p], 0, &po, msg, sizeof msg))) {
+			fprintf(stderr, "samc steps: %s\n", msg);
+			goto done;
+		}
+		if (E.x[p] && E.x[p]->noutputs > maxout)
+			maxout = E.x[p]->noutputs;
+	}
+	if (sa->eval && !(ev = cli_exec_new(sa->backend, &progs.eval, 0, &po, msg, sizeof msg))) {
 		fprintf(stderr, "samc steps: %s\n", msg);
 		goto done;
 	}
-	if ((sam && rt_store_add_exec(&st, sam, &err)) || (base && rt_store_add_exec(&st, base, &err)) ||
-	    (ev && rt_store_add_exec(&st, ev, &err)) ||
+	for (int p = 0; p < RT_STEP_NPROGS; p++)
+		if (E.x[p] && rt_store_add_exec(&st, E.x[p], &err))
+			goto fail;
+	if ((ev && rt_store_add_exec(&st, ev, &err)) ||
 	    load_init(sa->init, &st, &err) || rt_st_read(sa->batches, &batches, NULL, &err) ||
-	    (sam && !(bind_sam = rt_store_bind(&st, sam, &err))) ||
-	    (base && !(bind_base = rt_store_bind(&st, base, &err))) ||
 	    (ev && !(bind_ev = rt_store_bind_prefer(&st, ev, m->recipe.ema ? RT_EMA_PREFIX : NULL,
 	                                             &err))))
 		goto fail;
+	for (int p = 0; p < RT_STEP_NPROGS; p++)
+		if (E.x[p] && !(E.bind[p] = rt_store_bind(&st, E.x[p], &err)))
+			goto fail;
 	const rt_recipe *r = &m->recipe;
-	int every = r->opt.sam ? rt_sam_period(&r->opt) : 0;
+	if (rt_step_check(r, &E, &err) || !(outs = calloc((size_t)maxout + 1, sizeof *outs)))
+		goto fail;
+	steps_io io = {&batches, sa->batches, &st, rt_step_micro(r), 0, 0};
+	rt_step_io sio = {steps_fill, steps_report, &io};
 	for (long t = 0; t < sa->steps; t++) {
-		int use_sam = sam && t % every == 0;
-		rt_exec *x = use_sam ? sam : base;
-		if (load_batch(&batches, sa->batches, &st, t, &err) != 0)
+		io.loss_sum = 0;
+		io.loss_n = 0;
+		if (rt_step_do(&E, &st, r, t, sa->steps, r->seed, &sio, outs, &err) != 0)
 			goto fail;
-		rt_step_scalar sc[RT_STEP_SCALARS_MAX];
-		int nsc = rt_step_scalars(r, t, sa->steps, sc);
-		for (int i = 0; i < nsc; i++)
-			if (rt_store_set_scalar(&st, sc[i].name, sc[i].value, &err))
-				goto fail;
-		if (rt_noise_fill(&st, r->seed, t, x->pool, &err))
-			goto fail;
-		free(outs);
-		outs = calloc((size_t)x->noutputs + 1, sizeof *outs);
-		if (!outs || x->run(x, use_sam ? bind_sam : bind_base, outs, &err) != 0)
-			goto fail;
-		loss[t] = outs[0];
+		loss[t] = io.loss_n > 0 ? io.loss_sum / (double)io.loss_n : 0;
 	}
 	if (ev && (!(evout = calloc((size_t)ev->noutputs + 1, sizeof *evout)) ||
-	           run_eval(&batches, sa->batches, &st, ev, bind_ev, evout, &err) != 0))
+	           run_eval(&batches, sa->batches, &st, ev, bind_ev, io.nmicro, evout, &err) != 0))
 		goto fail;
 	if (write_out(sa->out, &st, loss, sa->steps, m->g->fdtype, ev, evout, &err) != 0)
 		goto fail;
@@ -246,14 +309,14 @@ fail:
 	fprintf(stderr, "%s\n", err.msg[0] ? err.msg : "samc steps: out of memory");
 done:
 	free(outs);
-	free(bind_sam);
-	free(bind_base);
+	for (int p = 0; p < RT_STEP_NPROGS; p++) {
+		free(E.bind[p]);
+		cli_exec_free(E.x[p]);
+	}
 	free(bind_ev);
 	free(evout);
 	rt_tensors_free(&batches);
 	rt_store_free(&st);
-	cli_exec_free(sam);
-	cli_exec_free(base);
 	cli_exec_free(ev);
 	pass_programs_free(&progs);
 	free(loss);

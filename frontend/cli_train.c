@@ -19,8 +19,8 @@
 void cli_program_hash(const pass_programs *p, char out[17])
 {
 	uint64_t h = 1469598103934665603ull;
-	const pass_program *all[3] = {&p->sam, &p->base, &p->eval};
-	for (int k = 0; k < 3; k++) {
+	const pass_program *all[5] = {&p->sam, &p->base, &p->eval, &p->acc, &p->sam_acc};
+	for (int k = 0; k < 5; k++) {
 		if (!all[k]->g)
 			continue;
 		char *buf = NULL;
@@ -120,7 +120,11 @@ int cli_train(int argc, char **argv)
 	cli_program_hash(&progs, hash);
 	if ((progs.sam.g && !(sam = cli_exec_new(ta.backend, &progs.sam, ta.threads, &po, msg, sizeof msg))) ||
 	    (progs.base.g && !(base = cli_exec_new(ta.backend, &progs.base, ta.threads, &po, msg, sizeof msg))) ||
-	    !(eval = cli_exec_new(ta.backend, &progs.eval, ta.threads, &po, msg, sizeof msg))) {
+	    !(eval = cli_exec_new(ta.backend, &progs.eval, ta.threads, &po, msg, sizeof msg)) ||
+	    (progs.acc.g && !(ta.o.train_acc = cli_exec_new(ta.backend, &progs.acc, ta.threads, &po,
+	                                                     msg, sizeof msg))) ||
+	    (progs.sam_acc.g && !(ta.o.train_sam_acc = cli_exec_new(ta.backend, &progs.sam_acc,
+	                                                             ta.threads, &po, msg, sizeof msg)))) {
 		fprintf(stderr, "%s: %s\n", ma.model, msg);
 		goto done;
 	}
@@ -150,6 +154,8 @@ done:
 	cli_exec_free(sam);
 	cli_exec_free(base);
 	cli_exec_free(eval);
+	cli_exec_free(ta.o.train_acc);
+	cli_exec_free(ta.o.train_sam_acc);
 	pass_programs_free(&progs);
 	fe_model_free(m);
 	return rc;

@@ -27,6 +27,7 @@ typedef struct {
 	fe_dsl *d;
 	const fe_options *opt;
 	ir_model *m;
+	int micro, micro_batch; /* micro > 1: build at micro_batch (fe_load_model) */
 } fe_job;
 
 /* The `return` hook reports the line where the return finished (the
@@ -77,6 +78,10 @@ static int fe_run(lua_State *L)
 	fe_sandbox_open_libs(L);
 	fe_dsl_open(L, d);
 	d->batch_override = fe_recipe_batch_override(L, opt->sets, opt->nsets);
+	if (job->micro > 1) {
+		d->micro = job->micro;
+		d->batch_override = job->micro_batch;
+	}
 	fe_sandbox_load(L);
 	lua_call(L, 0, 1);
 	/* the model is complete: nothing may add to the graph from here on */
@@ -98,8 +103,8 @@ static int fe_run(lua_State *L)
 	return 0;
 }
 
-int fe_load_model(const char *path, const fe_options *opt, ir_model **out,
-                  char *err, size_t errlen)
+static int load_once(const char *path, const fe_options *opt, int micro, int micro_batch,
+                     ir_model **out, char *err, size_t errlen)
 {
 	fe_options defaults;
 	if (!opt) {
@@ -142,7 +147,7 @@ int fe_load_model(const char *path, const fe_options *opt, ir_model **out,
 		}
 	sb.user = &d;
 	g->max_nodes = opt->max_ops > 0 ? opt->max_ops : FE_DEFAULT_MAX_OPS;
-	fe_job job = {&d, opt, m};
+	fe_job job = {&d, opt, m, micro, micro_batch};
 	lua_pushcfunction(L, fe_run);
 	lua_pushlightuserdata(L, &job);
 	int st = fe_sandbox_pcall(L, 1, 0, err, errlen);
@@ -158,6 +163,25 @@ int fe_load_model(const char *path, const fe_options *opt, ir_model **out,
 	m->nupdates = d.nupdates;
 	*out = m;
 	return 0;
+}
+
+int fe_load_model(const char *path, const fe_options *opt, ir_model **out,
+                  char *err, size_t errlen)
+{
+	int rc = load_once(path, opt, 0, 0, out, err, errlen);
+	if (rc)
+		return rc;
+	/* A step of micro-batches runs the model at batch_size / n: the file
+	 * runs again with that batch, as under --set batch_size (fe_check_micro
+	 * has checked that n divides it). */
+	const opt_config *o = &(*out)->recipe.opt;
+	int n = o->accumulate > 1 ? o->accumulate : o->sam && o->sam_m > 1 ? o->sam_m : 1;
+	if (n <= 1)
+		return 0;
+	int b = (*out)->recipe.batch_size;
+	fe_model_free(*out);
+	*out = NULL;
+	return load_once(path, opt, n, b / n, out, err, errlen);
 }
 
 void fe_model_free(ir_model *m)

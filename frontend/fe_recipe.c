@@ -224,6 +224,7 @@ static void fe_read_sam(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 	if (fe_subtable(L, t, pre, "looksam"))
 		fe_read_looksam(L, lua_gettop(L), r, every);
 	lua_pop(L, 1);
+	fe_read_key(L, t, r, "optimizer.sam.m");
 	if (!fe_subtable(L, t, pre, "groups")) {
 		lua_pop(L, 1);
 		return;
@@ -300,6 +301,7 @@ static void fe_read_optimizer(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 	if (!fe_read_key(L, t, r, "optimizer.weight_decay") && o->kind == OPT_ADAMW)
 		o->weight_decay = 0.01;
 	fe_not_for_optimizer(L, t, o->kind);
+	fe_read_key(L, t, r, "optimizer.accumulate");
 	if (o->kind == OPT_SGD) {
 		fe_read_key(L, t, r, "optimizer.momentum");
 		fe_read_key(L, t, r, "optimizer.dampening");
@@ -558,17 +560,20 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 	fe_read_key(L, t, r, "log_every");
 	fe_read_key(L, t, r, "batch_size");
 	int64_t bs = r->batch_size;
-	if (d->batch_size && bs && bs != d->batch_size)
-		fe_recipe_error(L, "batch_size = %lld disagrees with batch_size(%d) at line %d",
-		                (long long)bs, d->batch_size, d->batch_line);
-	if (!d->batch_size && !bs)
+	/* built at the micro-batch (fe_model.c): batch_size stays the step's */
+	int64_t dbs = (int64_t)d->batch_size * (d->micro > 1 ? d->micro : 1);
+	if (dbs && bs && bs != dbs)
+		fe_recipe_error(L, "batch_size = %lld disagrees with batch_size(%lld) at line %d",
+		                (long long)bs, (long long)dbs, d->batch_line);
+	if (!dbs && !bs)
 		fe_recipe_error(L, "the batch size is not set: call batch_size(N) before input()");
-	r->batch_size = d->batch_size ? d->batch_size : (int)bs;
+	r->batch_size = dbs ? (int)dbs : (int)bs;
 
 	if (!fe_subtable(L, t, "", "optimizer"))
 		fe_recipe_error(L, "optimizer is missing, e.g. optimizer = {name = \"sgd\", lr = 0.1}");
 	fe_read_optimizer(L, lua_gettop(L), r, d);
 	lua_pop(L, 1);
+	fe_check_micro(L, r, d);
 
 	if (fe_subtable(L, t, "", "schedule"))
 		fe_read_schedule(L, lua_gettop(L), r);

@@ -39,5 +39,8 @@ void fe_read_looksam(lua_State *L, int t, rt_recipe *r, int every_given);
 void fe_read_ema(lua_State *L, int t, rt_recipe *r);
 /* What LookSAM cannot combine with, once optimizer.sam is read whole. */
 void fe_check_looksam(lua_State *L, const rt_recipe *r);
+/* optimizer.accumulate and optimizer.sam.m against the batch size and
+ * the options they cannot be combined with (fe_recipe_micro.c). */
+void fe_check_micro(lua_State *L, const rt_recipe *r, const fe_dsl *d);
 
 #endif

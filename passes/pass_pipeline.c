@@ -6,6 +6,7 @@
 #include "pass_autodiff.h"
 #include "pass_ema.h"
 #include "pass_looksam.h"
+#include "pass_micro.h"
 #include "pass_optim.h"
 #include "pass_sam.h"
 #include "pass_simplify.h"
@@ -117,9 +118,18 @@ static int run_sam(pass_ctx *c, char *err, size_t errlen)
 	ir_node *lr, *step;
 	int np = c->m->nparams;
 	ir_node **g2 = calloc((size_t)np + 1, sizeof *g2);
-	if (!g2 || step_inputs(c, &lr, &step) ||
-	    pass_sam(c->prog.g, &c->m->recipe.opt, c->loss, c->params, c->grads, np,
-	             c->m->g->nnodes, c->updates, c->m->nupdates, g2) != 0) {
+	/* with optimizer.accumulate the perturbation comes from the mean of
+	 * the step's first gradients, and the state moved with them */
+	ir_node **g1 = c->grads;
+	int accum = c->m->recipe.opt.accumulate > 1;
+	if (g2 && accum && !(g1 = pass_micro_mean_grad(c)))
+		return graph_err(c, err, errlen);
+	int rc = !g2 || step_inputs(c, &lr, &step) ||
+	         pass_sam(c->prog.g, &c->m->recipe.opt, c->loss, c->params, g1, np,
+	                  c->m->g->nnodes, c->updates, accum ? 0 : c->m->nupdates, g2) != 0;
+	if (g1 != c->grads)
+		free(g1);
+	if (rc) {
 		free(g2);
 		return graph_err(c, err, errlen);
 	}
@@ -232,10 +242,13 @@ static const pass_row graph_rows[] = {
 	{"ir", NULL, "the graph IR of the forward pass, loss and metrics", PASS_FOR_ALL, run_ir,
 	 pass_verify_graph, print_ir},
 	{"autodiff", NULL, "+ reverse-mode gradients of the loss for every parameter",
-	 PASS_FOR(PASS_PROG_AUTODIFF) | PASS_FOR_TRAIN, run_autodiff, pass_verify_graph,
-	 print_program},
+	 PASS_FOR(PASS_PROG_AUTODIFF) | PASS_FOR_TRAIN | PASS_FOR_MICRO, run_autodiff,
+	 pass_verify_graph, print_program},
 	{"sam", NULL, "a SAM training step: perturb, recompute (no restore)",
-	 PASS_FOR(PASS_PROG_SAM), run_sam, pass_verify_graph, print_program},
+	 PASS_FOR(PASS_PROG_SAM) | PASS_FOR(PASS_PROG_SAM_ACC), run_sam, pass_verify_graph,
+	 print_program},
+	{"micro", NULL, "a step of micro-batches: gradients summed into accumulators",
+	 PASS_FOR_TRAIN | PASS_FOR_MICRO, pass_micro_run, pass_verify_graph, print_program},
 	{"optim", NULL, "a training step: + the base optimizer's update", PASS_FOR_TRAIN, run_optim,
 	 pass_verify_graph, print_program},
 	{"eval", NULL, "the evaluation step: loss and metrics as masked sums",
@@ -316,6 +329,12 @@ int pass_build_all_opt(const ir_model *m, const pass_options *po, pass_programs 
 	if ((!o->sam || rt_sam_period(o) > 1) &&
 	    pass_build_opt(m, PASS_PROG_BASE, po, &out->base, err, errlen) != 0)
 		goto fail;
+	if (o->accumulate > 1 &&
+	    pass_build_opt(m, PASS_PROG_ACC, po, &out->acc, err, errlen) != 0)
+		goto fail;
+	if (o->sam && (o->accumulate > 1 || o->sam_m > 1) &&
+	    pass_build_opt(m, PASS_PROG_SAM_ACC, po, &out->sam_acc, err, errlen) != 0)
+		goto fail;
 	if (pass_build_opt(m, PASS_PROG_EVAL, po, &out->eval, err, errlen) != 0)
 		goto fail;
 	return 0;
@@ -334,4 +353,6 @@ void pass_programs_free(pass_programs *p)
 	pass_program_free(&p->sam);
 	pass_program_free(&p->base);
 	pass_program_free(&p->eval);
+	pass_program_free(&p->acc);
+	pass_program_free(&p->sam_acc);
 }

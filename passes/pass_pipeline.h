@@ -19,7 +19,12 @@ typedef enum {
 	PASS_PROG_AUTODIFF,   /* outputs: loss, then "grad.<param>" */
 	PASS_PROG_BASE,       /* base-optimizer step */
 	PASS_PROG_SAM,        /* SAM step */
-	PASS_PROG_EVAL        /* evaluation with "eval.mask" */
+	PASS_PROG_EVAL,       /* evaluation with "eval.mask" */
+	/* a step of micro-batches (optimizer.accumulate, optimizer.sam.m; see
+	 * pass_micro.h and runtime/rt_step_seq.h); BASE and SAM are then the
+	 * last program of the step, the one that updates */
+	PASS_PROG_ACC,        /* accum.grad += the gradient at w; no update */
+	PASS_PROG_SAM_ACC     /* accum.sam += the gradient at the perturbed w; no update */
 } pass_prog_kind;
 
 typedef struct {
@@ -48,9 +53,11 @@ int pass_build(const ir_model *m, pass_prog_kind kind, pass_program *out, char *
 void pass_program_free(pass_program *p);
 
 /* The training programs a recipe needs: sam when the recipe has SAM,
- * base when it has no SAM or SAM runs only every k > 1 steps. */
+ * base when it has no SAM or SAM runs only every k > 1 steps; acc with
+ * optimizer.accumulate > 1, sam_acc with SAM and accumulate or sam.m > 1. */
 typedef struct {
 	pass_program sam, base, eval; /* g == NULL when not needed */
+	pass_program acc, sam_acc;    /* a step of micro-batches (pass_micro.h) */
 } pass_programs;
 
 int pass_build_all(const ir_model *m, pass_programs *out, char *err, size_t errlen);

@@ -32,6 +32,8 @@ const char *pass_prog_kind_name(pass_prog_kind k)
 	case PASS_PROG_BASE: return "base step";
 	case PASS_PROG_SAM: return "sam step";
 	case PASS_PROG_EVAL: return "eval step";
+	case PASS_PROG_ACC: return "accumulate step";
+	case PASS_PROG_SAM_ACC: return "sam accumulate step";
 	}
 	return "?";
 }

@@ -153,13 +153,20 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 		    (m->base &&
 		     !(base = rt_aot_cuda_exec(m->base, m->base_ptx, m->nptx, drv, blas, dnn, &err))) ||
 		    (m->eval &&
-		     !(eval = rt_aot_cuda_exec(m->eval, m->eval_ptx, m->nptx, drv, blas, dnn, &err)))) {
+		     !(eval = rt_aot_cuda_exec(m->eval, m->eval_ptx, m->nptx, drv, blas, dnn, &err))) ||
+		    (m->acc && !(a.o.train_acc = rt_aot_cuda_exec(m->acc, m->acc_ptx, m->nptx, drv,
+		                                                   blas, dnn, &err))) ||
+		    (m->sam_acc && !(a.o.train_sam_acc = rt_aot_cuda_exec(m->sam_acc, m->sam_acc_ptx,
+		                                                           m->nptx, drv, blas, dnn,
+		                                                           &err)))) {
 			fprintf(stderr, "%s: %s\n", prog, err.msg);
 			goto done;
 		}
 	} else if ((m->sam && !(sam = make(m->sam, a.threads, &err))) ||
 	           (m->base && !(base = make(m->base, a.threads, &err))) ||
-	           (m->eval && !(eval = make(m->eval, a.threads, &err)))) {
+	           (m->eval && !(eval = make(m->eval, a.threads, &err))) ||
+	           (m->acc && !(a.o.train_acc = make(m->acc, a.threads, &err))) ||
+	           (m->sam_acc && !(a.o.train_sam_acc = make(m->sam_acc, a.threads, &err)))) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg);
 		goto done;
 	}
@@ -189,6 +196,10 @@ done:
 		base->free(base);
 	if (eval)
 		eval->free(eval);
+	if (a.o.train_acc)
+		a.o.train_acc->free(a.o.train_acc);
+	if (a.o.train_sam_acc)
+		a.o.train_sam_acc->free(a.o.train_sam_acc);
 	free(groups);
 	free(pgroups);
 	return rc;

@@ -30,7 +30,7 @@
 
 /* bumped when rt_prog / rt_aot_model change layout; the generated file
  * states the version it was written for */
-#define RT_AOT_ABI 3
+#define RT_AOT_ABI 4
 
 /* A CUDA trainer's module of one step for one architecture. */
 typedef struct {
@@ -49,6 +49,10 @@ typedef struct {
 	 * nptx architectures, oldest first; it runs on the GPU (rt_dev_cuda.h)
 	 * with the newest the GPU can run. nptx 0: a CPU trainer. */
 	const rt_aot_ptx *sam_ptx, *base_ptx, *eval_ptx;
+	/* a step of micro-batches (rt_step_seq.h): its accumulate programs,
+	 * NULL without optimizer.accumulate / optimizer.sam.m */
+	const rt_prog *acc, *sam_acc;
+	const rt_aot_ptx *acc_ptx, *sam_acc_ptx;
 	int nptx;
 	/* the CPU its kernels were compiled for: `samc build --cpu` as given
 	 * ("generic"), LLVM's CPU ("x86-64-v3") and the features checked at

@@ -34,10 +34,11 @@ static int metric_index(train_run *R, const char *name)
 static int setup_metrics(train_run *R, rt_err *err)
 {
 	metric_index(R, "loss");
-	rt_exec *xs[3] = {R->sam, R->base, R->eval};
-	for (int k = 0; k < 3; k++) {
+	rt_exec *xs[5] = {R->sam, R->base, R->eval, R->E.x[RT_STEP_ACC], R->E.x[RT_STEP_SAM_ACC]};
+	for (int k = 0; k < 5; k++) {
 		rt_exec *x = xs[k];
-		if (!x)
+		/* the runs at perturbed weights of an accumulating step report nothing */
+		if (!x || (k != 2 && x->noutputs == 0 && rt_step_micro(R->o->recipe) > 1))
 			continue;
 		int has_loss = 0;
 		for (int i = 0; i < x->noutputs; i++) {
@@ -140,29 +141,39 @@ static int setup(train_run *R, rt_err *err)
 	R->nepochs = o->epochs > 0 ? o->epochs : r->epochs;
 	if (R->nepochs <= 0)
 		return rt_errf(err, "the number of epochs must be positive, got %d", R->nepochs);
-	rt_exec *xs[3] = {R->sam, R->base, R->eval};
-	void ***binds[3] = {&R->bind_sam, &R->bind_base, &R->bind_eval};
-	for (int k = 0; k < 3; k++)
+	rt_exec *xs[5] = {R->sam, R->base, R->eval, R->o->train_acc, R->o->train_sam_acc};
+	void ***binds[5] = {&R->bind_sam, &R->bind_base, &R->bind_eval, &R->bind_acc,
+	                    &R->bind_sam_acc};
+	for (int k = 0; k < 5; k++)
 		if (xs[k] && rt_store_add_exec(&R->st, xs[k], err))
 			return -1;
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 5; k++)
 		/* evaluation reads the EMA of the weights where the recipe keeps one */
 		if (xs[k] && !(*binds[k] = rt_store_bind_prefer(&R->st, xs[k], k == 2 && r->ema ?
 		                                                RT_EMA_PREFIX : NULL, err)))
 			return -1;
-	if (setup_metrics(R, err) || batch_of(train, "train", &R->batch, err))
+	R->E = (rt_step_execs){{R->sam, R->base, xs[3], xs[4]},
+	                       {R->bind_sam, R->bind_base, R->bind_acc, R->bind_sam_acc}};
+	if (rt_step_check(r, &R->E, err) || setup_metrics(R, err) ||
+	    batch_of(train, "train", &R->micro_batch, err))
 		return -1;
-	if (R->sam && R->base) {
+	for (int k = 0; k < 5; k++) {
 		int64_t b2;
-		if (batch_of(R->sam, "SAM train", &b2, err))
+		if (k == 2 || !xs[k])
+			continue;
+		if (batch_of(xs[k], rt_step_prog_name(k < 2 ? (rt_step_prog)k : (rt_step_prog)(k - 1)),
+		             &b2, err))
 			return -1;
-		if (b2 != R->batch)
-			return rt_errf(err, "the SAM and base train steps disagree on the batch size "
-			               "(%" PRId64 " and %" PRId64 ")", b2, R->batch);
+		if (b2 != R->micro_batch)
+			return rt_errf(err, "the train steps disagree on the batch size (%" PRId64 " and %"
+			               PRId64 ")", b2, R->micro_batch);
 	}
+	int n = rt_step_micro(r);
+	R->batch = R->micro_batch * n;
 	if (r->batch_size > 0 && r->batch_size != R->batch)
-		return rt_errf(err, "the compiled train step takes batches of %" PRId64
-		               " but the recipe says batch_size = %d", R->batch, r->batch_size);
+		return rt_errf(err, "the compiled train step takes batches of %" PRId64 "%s but the "
+		               "recipe says batch_size = %d", R->micro_batch, n > 1 ? " (micro-batches)"
+		               : "", r->batch_size);
 	if (rt_dataset_load(&R->train, &r->data, RT_SPLIT_TRAIN, o->data_dir, train, err) ||
 	    rt_dataset_augment_check(&R->train, &r->data.augment, err) || rt_run_hold_out(R, err))
 		return -1;
@@ -193,6 +204,44 @@ static const char *nonfinite_name(double v)
 	return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
 }
 
+/* The training loop's side of a step (rt_step_seq.h): micro-batch
+ * `micro` of batch b of the epoch, and the reporting runs' outputs. */
+typedef struct {
+	train_run *R;
+	int64_t b;
+	rt_augment *aug;
+	int64_t real;         /* the step's real examples so far */
+} epoch_io;
+
+static int64_t fill_micro(void *ctx, int64_t t, int micro, int64_t mb, rt_err *err)
+{
+	(void)t;
+	epoch_io *io = ctx;
+	train_run *R = io->R;
+	rt_exec *x = R->base ? R->base : R->sam;
+	int64_t real = rt_dataset_fill_aug(&R->train, R->order, io->b * R->batch + micro * mb, mb,
+	                                   RT_PAD_WRAP, R->dst_train, NULL, RT_F32, x->pool, io->aug);
+	return rt_batch_flush(&R->st, &R->train, R->idx_train, err) ? -1 : real;
+}
+
+static int report_outs(void *ctx, const rt_exec *x, const double *outs, int64_t real, rt_err *err)
+{
+	(void)err;
+	epoch_io *io = ctx;
+	train_run *R = io->R;
+	for (int i = 0; i < x->noutputs; i++) {
+		int m = metric_index(R, x->outputs[i]);
+		if (strcmp(x->outputs[i], "loss") == 0 && !isfinite(outs[i]) && R->nonfinite_m < 0) {
+			R->nonfinite_m = m;
+			R->nonfinite_v = outs[i];
+		}
+		R->esum[m] += outs[i] * (double)real;
+		R->ecnt[m] += (double)real;
+	}
+	io->real += real;
+	return 0;
+}
+
 /* One epoch of training from batch b0 (0, or where a resumed run stopped
  * in the middle of it); means of the metrics into train[]. Returns 1 when
  * a signal asked the run to stop after the step just done. */
@@ -204,42 +253,26 @@ static int run_epoch(train_run *R, int e, int64_t b0, double *train, rt_err *err
 		for (int m = 0; m < RT_TRAIN_MAX_METRICS; m++)
 			sum[m] = cnt[m] = 0;
 	double t0 = rt_now();
-	int every = rt_sam_period(&r->opt);
 	rt_dataset_order(R->train.n, R->seed, e, R->order);
 	rt_augment aug = {&r->data.augment, R->seed, e};
 	for (int64_t b = b0; b < R->nb; b++) {
 		int64_t t = R->step;
-		int use_sam = R->sam && (!R->base || t % every == 0);
-		rt_exec *x = use_sam ? R->sam : R->base;
-		int64_t real = rt_dataset_fill_aug(&R->train, R->order, b * R->batch, R->batch,
-		                                   RT_PAD_WRAP, R->dst_train, NULL, RT_F32, x->pool, &aug);
-		rt_step_scalar sc[RT_STEP_SCALARS_MAX];
-		int nsc = rt_step_scalars(r, t, R->total, sc);
+		epoch_io io = {R, b, &aug, 0};
+		rt_step_io sio = {fill_micro, report_outs, &io};
 		rt_err xe;
-		if (rt_batch_flush(&R->st, &R->train, R->idx_train, &xe))
+		R->nonfinite_m = -1;
+		if (rt_step_do(&R->E, &R->st, r, t, R->total, R->seed, &sio, R->outs, &xe))
 			return rt_errf(err, "step %" PRId64 " (epoch %d): %s", t + 1, e + 1, xe.msg);
-		for (int i = 0; i < nsc; i++)
-			if (rt_store_set_scalar(&R->st, sc[i].name, sc[i].value, &xe))
-				return rt_errf(err, "step %" PRId64 " (epoch %d): %s", t + 1, e + 1, xe.msg);
-		if (rt_noise_fill(&R->st, R->seed, t, x->pool, &xe))
-			return rt_errf(err, "step %" PRId64 " (epoch %d): %s", t + 1, e + 1, xe.msg);
-		double lr = sc[0].value;
-		if (x->run(x, use_sam ? R->bind_sam : R->bind_base, R->outs, &xe))
-			return rt_errf(err, "step %" PRId64 " (epoch %d): %s", t + 1, e + 1, xe.msg);
-		for (int i = 0; i < x->noutputs; i++) {
-			int m = metric_index(R, x->outputs[i]);
-			if (strcmp(x->outputs[i], "loss") == 0 && !isfinite(R->outs[i])) {
-				rt_progress_break(&R->prog);
-				return rt_errf(err, "step %" PRId64 " (epoch %d): loss is %s; last good "
-				               "checkpoint: %s", t + 1, e + 1, nonfinite_name(R->outs[i]),
-				               R->last_ckpt[0] ? R->last_ckpt
-				               : R->o->ckpt_dir ? "none yet" : "none (no checkpoint directory)");
-			}
-			sum[m] += R->outs[i] * (double)real;
-			cnt[m] += (double)real;
+		if (R->nonfinite_m >= 0) {
+			rt_progress_break(&R->prog);
+			return rt_errf(err, "step %" PRId64 " (epoch %d): loss is %s; last good "
+			               "checkpoint: %s", t + 1, e + 1, nonfinite_name(R->nonfinite_v),
+			               R->last_ckpt[0] ? R->last_ckpt
+			               : R->o->ckpt_dir ? "none yet" : "none (no checkpoint directory)");
 		}
+		double lr = rt_sched_lr(r, t, R->total);
 		R->step++;
-		R->samples += real;
+		R->samples += io.real;
 		for (int m = 0; m < R->nm; m++)
 			train[m] = cnt[m] > 0 ? sum[m] / cnt[m] : NAN;
 		double el = rt_now() - t0, sps = el > 0 ? (double)((b + 1 - b0) * R->batch) / el : 0;
@@ -414,6 +447,8 @@ static void run_free(train_run *R)
 	free(R->bind_sam);
 	free(R->bind_base);
 	free(R->bind_eval);
+	free(R->bind_acc);
+	free(R->bind_sam_acc);
 	free(R->dst_train);
 	free(R->dst_test);
 	free(R->idx_train);

@@ -24,6 +24,8 @@ typedef struct {
 
 /* Each SAM group's rho is a step input of its own (see rt_step_scalars). */
 #define RT_SAM_GROUPS_MAX 32
+/* optimizer.accumulate and optimizer.sam.m: micro-batches per step, at most */
+#define RT_MICRO_MAX 4096
 
 /* SAM's variants (docs/dsl.md, "SAM variants"): ASAM's operator, the rho
  * schedule and GSAM. */
@@ -85,6 +87,12 @@ typedef struct {
 	int looksam;
 	int looksam_k;
 	double looksam_alpha;
+
+	/* Micro-batches (rt_step_seq.h): a step of batch_size examples runs
+	 * the model on `accumulate` (or, with SAM, `sam_m`) micro-batches of
+	 * batch_size / n; 1: none. At most one of the two is above 1. */
+	int accumulate;  /* optimizer.accumulate: gradients summed, one update */
+	int sam_m;       /* optimizer.sam.m: m-sharpness, each perturbed by its own */
 } opt_config;
 
 typedef struct {

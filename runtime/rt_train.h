@@ -84,6 +84,10 @@ typedef struct {
 	 * on. NULL: none. */
 	int (*epoch_hook)(void *ctx, const char *metrics_path, int epoch, rt_err *err);
 	void *epoch_hook_ctx;
+	/* A step of micro-batches (optimizer.accumulate, optimizer.sam.m;
+	 * rt_step_seq.h): the accumulate programs, NULL without. The train and
+	 * these steps then take batch_size / n examples. */
+	rt_exec *train_acc, *train_sam_acc;
 } rt_train_opts;
 
 /* Trains; 0 on success, -1 with a message in err. SIGINT or SIGTERM during

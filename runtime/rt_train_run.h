@@ -9,6 +9,7 @@
 
 #include "rt_dataset.h"
 #include "rt_progress.h"
+#include "rt_step_seq.h"
 #include "rt_store.h"
 #include "rt_train.h"
 
@@ -21,7 +22,12 @@ typedef struct {
 	void **dst_train, **dst_test; /* host memory each data column is filled into */
 	int *idx_train, *idx_test;    /* its store buffer */
 	int64_t *order;
-	int64_t batch, eval_batch;
+	rt_step_execs E;              /* the training programs (rt_step_seq.h) */
+	void **bind_acc, **bind_sam_acc;
+	int64_t batch, eval_batch;    /* batch: a step's examples (batch_size) */
+	int64_t micro_batch;          /* the train programs' batch: batch / micro-batches */
+	int nonfinite_m;              /* a step's metric that was not finite, or -1 */
+	double nonfinite_v;
 	int64_t nb, total;            /* train batches per epoch, steps over the run */
 	int nepochs, start_epoch, epochs_done;
 	uint64_t seed;

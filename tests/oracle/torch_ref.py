@@ -30,13 +30,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # -- the model ---------------------------------------------------------------
 
-def trace(model_path, lua="lua5.4"):
-    """Runs trace.lua on a model file; returns its JSON description."""
-    r = subprocess.run([lua, os.path.join(HERE, "trace.lua"), model_path],
-                       capture_output=True, text=True)
+def trace(model_path, lua="lua5.4", batch=None):
+    """Runs trace.lua on a model file (at another batch size if given);
+    returns its JSON description."""
+    r = subprocess.run([lua, os.path.join(HERE, "trace.lua"), model_path]
+                       + ([str(batch)] if batch else []), capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"tracing {model_path} failed:\n{r.stderr}")
-    return json.loads(r.stdout)
+    return dict(json.loads(r.stdout), path=model_path)
 
 
 def _shape(s):
@@ -344,6 +345,9 @@ def train(model, init, batches, evaluate=False):
     the layout of `samc steps` OUT (params, opt.<param>.<buffer>, the
     model's state, loss; with `evaluate`, eval.<loss|metric> of the model in
     evaluation mode on batch 0, as `samc steps --eval`)."""
+    import ref_accum  # micro-batches: accumulate, m-sharpness
+    if ref_accum.micro_count(model.recipe)[0] > 1:
+        return ref_accum.train(model, init, batches, evaluate)
     opt = model.recipe["optimizer"]
     base_cls, kw = base_optimizer(opt)
     names = [n for n, _, _ in model.params]

@@ -1,0 +1,32 @@
+/*
+ * fe_recipe_micro.c - the recipe's micro-batches: optimizer.accumulate
+ * (gradient accumulation) and optimizer.sam.m (m-sharpness). batch_size
+ * stays the batch of one optimizer step; the model is built a second time
+ * at the micro-batch, batch_size / n (fe_model.c), and the runtime runs
+ * the step as a sequence of programs over the micro-batches
+ * (runtime/rt_step_seq.h).
+ */
+#include "fe_recipe.h"
+#include "fe_recipe_read.h"
+
+void fe_check_micro(lua_State *L, const rt_recipe *r, const fe_dsl *d)
+{
+	const opt_config *o = &r->opt;
+	int acc = o->accumulate, m = o->sam ? o->sam_m : 1;
+	(void)d;
+	if (acc > 1 && m > 1)
+		fe_recipe_error(L, "optimizer.accumulate = %d and optimizer.sam.m = %d cannot be "
+		                "combined: give one of them", acc, m);
+	int n = acc > 1 ? acc : m;
+	const char *key = acc > 1 ? "optimizer.accumulate" : "optimizer.sam.m";
+	if (n <= 1)
+		return;
+	if (o->sam && o->sam_every > 1)
+		fe_recipe_error(L, "%s = %d cannot be combined with optimizer.sam.every = %d (a step "
+		                "of micro-batches is always a SAM step or always a base step)", key, n,
+		                o->sam_every);
+	if (r->batch_size % n != 0)
+		fe_recipe_error(L, "batch_size = %d is not a multiple of %s = %d (the %d micro-batches "
+		                "of a step have batch_size / %d examples each)", r->batch_size, key, n,
+		                n, n);
+}

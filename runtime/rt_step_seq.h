@@ -1,0 +1,86 @@
+/*
+ * rt_step_seq.h - one optimizer step as a sequence of program runs: the
+ * one place that says which compiled program runs on which micro-batch,
+ * shared by the training loop (rt_loop.c), `samc steps` and the built
+ * trainers (through rt_train).
+ *
+ * A model has up to four training programs (passes/pass_micro.h):
+ *
+ *   sam, base   a whole step; with micro-batches, the last run of a step
+ *               (the one that updates)
+ *   acc         accum.grad += the gradient at w (optimizer.accumulate)
+ *   sam_acc     accum.sam += the gradient at perturbed weights
+ *
+ * Without micro-batches a step is one run: sam, or base between SAM steps
+ * (optimizer.sam.every). With n = optimizer.accumulate or optimizer.sam.m
+ * micro-batches of batch_size / n examples (micro-batch i holds rows
+ * [i*b/n, (i+1)*b/n) of the step's batch):
+ *
+ *   base, accumulate K   acc(0) ... acc(K-2) base(K-1)
+ *   SAM, accumulate K    acc(0) ... acc(K-1) sam_acc(0) ... sam_acc(K-2) sam(K-1)
+ *   SAM, m = M           sam_acc(0) ... sam_acc(M-2) sam(M-1)
+ *
+ * The step scalars (lr, rho, ...) are those of step t in every run. The
+ * random inputs (dropout) of micro-batch i are those of the noise step
+ * t*n + i (t itself when n = 1), so a micro-batch sees the same noise at w
+ * and at the perturbed weights, and every micro-batch its own. The step's
+ * loss and metrics are the reporting runs' (those at w): their means
+ * weighted by each micro-batch's real examples.
+ */
+#ifndef SAMC_RT_STEP_SEQ_H
+#define SAMC_RT_STEP_SEQ_H
+
+#include "rt_exec.h"
+#include "rt_recipe.h"
+#include "rt_store.h"
+
+typedef enum { RT_STEP_SAM, RT_STEP_BASE, RT_STEP_ACC, RT_STEP_SAM_ACC, RT_STEP_NPROGS } rt_step_prog;
+
+/* A run's program name ("sam", "base", "acc", "sam_acc"). */
+const char *rt_step_prog_name(rt_step_prog p);
+
+typedef struct {
+	rt_exec *x[RT_STEP_NPROGS];  /* NULL where the model has none */
+	void **bind[RT_STEP_NPROGS]; /* each one's bindings in the store */
+} rt_step_execs;
+
+typedef struct {
+	rt_step_prog prog;
+	int micro;  /* the micro-batch it runs on, 0..n-1 */
+	int report; /* its outputs are the step's loss and metrics */
+} rt_step_run;
+
+/* Micro-batches per step: optimizer.accumulate, optimizer.sam.m or 1. */
+int rt_step_micro(const rt_recipe *r);
+
+/* Whether step t is a SAM step (optimizer.sam.every; always with SAM and
+ * no base program). */
+int rt_step_is_sam(const rt_recipe *r, const rt_step_execs *e, int64_t t);
+
+/* The runs of a SAM step (sam 1) or a base step (sam 0): how many, and
+ * run i of them. */
+int rt_step_nruns(const rt_recipe *r, int sam);
+rt_step_run rt_step_run_at(const rt_recipe *r, int sam, int i);
+
+/* Checks that e has every program the recipe's steps run: 0, or -1 with
+ * a message naming the missing one. */
+int rt_step_check(const rt_recipe *r, const rt_step_execs *e, rt_err *err);
+
+/* What a driver does around the runs. fill: puts micro-batch `micro` of
+ * step t's batch into the data inputs (in the store, flushed) and returns
+ * its number of real examples, or -1 with err. report: a reporting run's
+ * outputs (x->noutputs of them), for `real` examples; 0 or -1 with err. */
+typedef struct {
+	int64_t (*fill)(void *ctx, int64_t t, int micro, int64_t micro_batch, rt_err *err);
+	int (*report)(void *ctx, const rt_exec *x, const double *outs, int64_t real, rt_err *err);
+	void *ctx;
+} rt_step_io;
+
+/* Runs optimizer step t (0-based, of `total`) of a run seeded `seed`:
+ * its scalars, then each run in order (fill, noise, run, report). outs has
+ * room for the largest noutputs. 0, or -1 with err (the failing run's
+ * program and micro-batch named when there are several). */
+int rt_step_do(const rt_step_execs *e, rt_store *st, const rt_recipe *r, int64_t t,
+               int64_t total, uint64_t seed, const rt_step_io *io, double *outs, rt_err *err);
+
+#endif

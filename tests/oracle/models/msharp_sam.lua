@@ -1,0 +1,21 @@
+-- Oracle model: m-sharpness (Foret et al. 2021), m = 4: each micro-batch of
+-- 2 perturbed by its own first gradient (its own norm), the four second
+-- gradients averaged, one SGD update with momentum; two SAM groups.
+local B = batch_size(8)
+local x = input("x", {B, 20})
+local y = input("y", {B}, {dtype = "i32", classes = 5})
+local h1 = relu(linear(x, 16, {name = "fc1"}))
+local h2 = relu(linear(h1, 12, {name = "fc2"}))
+local logits = linear(h2, 5, {name = "fc3"})
+return {
+  loss = cross_entropy(logits, y),
+  metrics = { accuracy = accuracy(logits, y) },
+  epochs = 1, seed = 1,
+  optimizer = { name = "sgd", lr = 0.05, momentum = 0.9,
+                sam = { rho = 0.05, m = 4, groups = {{prefix = "fc3", rho = 0.1}} } },
+  -- required by the front end; samc steps reads batches from a file instead
+  data = { format = "idx",
+           train = { x = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", y = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz" },
+           test  = { x = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", y = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz" },
+           scale = 1/255, mean = 0.2860, std = 0.3530, drop_last = true },
+}
