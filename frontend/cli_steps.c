@@ -309,14 +309,14 @@ fail:
 	fprintf(stderr, "%s\n", err.msg[0] ? err.msg : "samc steps: out of memory");
 done:
 	free(outs);
+	free(bind_ev);
+	free(evout);
+	rt_tensors_free(&batches);
+	rt_store_free(&st); /* on the execs' devices: before them */
 	for (int p = 0; p < RT_STEP_NPROGS; p++) {
 		free(E.bind[p]);
 		cli_exec_free(E.x[p]);
 	}
-	free(bind_ev);
-	free(evout);
-	rt_tensors_free(&batches);
-	rt_store_free(&st);
 	cli_exec_free(ev);
 	pass_programs_free(&progs);
 	free(loss);

@@ -146,3 +146,26 @@ add_test(NAME oracle_cuda_standin_optim_extras
                  ${_oracle}/models/groups.lua ${_oracle}/models/clip_sam.lua)
 set_tests_properties(oracle_cuda_standin_optim_extras PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
                      LABELS "oracle;torch")
+
+# optimizer.accumulate = K over micro-batches of B/K equals one step on B
+# (f64, 1e-12; SGD, SAM, ASAM without BatchNorm), on the interpreter and the
+# CPU backend; and micro-batches through `samc steps --backend cuda` on the
+# host stand-ins: the conv net with accumulation of its SAM step, the MLP
+# with m-sharpness of ASAM
+foreach(_backend interp cpu)
+  add_test(NAME oracle_accum_equiv_${_backend}
+           COMMAND ${SAMC_ORACLE_PYTHON} ${_oracle}/accum_equiv.py --samc $<TARGET_FILE:samc>
+                   --backend ${_backend})
+  set_tests_properties(oracle_accum_equiv_${_backend} PROPERTIES SKIP_RETURN_CODE 77
+                       LABELS oracle TIMEOUT 300)
+endforeach()
+add_test(NAME oracle_cuda_standin_micro
+         COMMAND ${CMAKE_COMMAND} -E env SAMC_CUDA_DRIVER=$<TARGET_FILE:samc_cuda_standin>
+                 SAMC_CUDA_BLAS=$<TARGET_FILE:samc_cuda_standin>
+                 SAMC_CUDA_DNN=$<TARGET_FILE:cudnn_standin>
+                 SAMC_CACHE_DIR=${CMAKE_BINARY_DIR}/oracle_cuda_cache
+                 ${SAMC_ORACLE_PYTHON} ${_oracle}/oracle.py --samc $<TARGET_FILE:samc>
+                 --backend cuda ${_oracle}/models/convnet_bn_accum.lua
+                 ${_oracle}/models/msharp_asam.lua)
+set_tests_properties(oracle_cuda_standin_micro PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                     LABELS "oracle;torch")
