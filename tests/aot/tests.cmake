@@ -23,6 +23,10 @@ if(TARGET samc)
   add_test(NAME aot_sam_variants
            COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/sam_variants.sh $<TARGET_FILE:samc> ${CMAKE_SOURCE_DIR})
   set_tests_properties(aot_sam_variants PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS aot)
+  # trainers of a step of micro-batches (accumulate, m-sharpness) against the JIT
+  add_test(NAME aot_micro
+           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/micro.sh $<TARGET_FILE:samc> ${CMAKE_SOURCE_DIR})
+  set_tests_properties(aot_micro PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS aot)
 endif()
 if(TARGET samc)
   # RMSprop, clip_grad_norm, no_decay and optimizer groups: a trainer against
