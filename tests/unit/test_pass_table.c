@@ -19,8 +19,9 @@
 #include "test_model.h"
 
 /* The table in order: graph rows, then the CPU backend's. */
-static const char *const order[] = {"ir", "autodiff", "sam", "optim", "eval", "simplify", "dce",
-                                    "lowrank", "fuse", "plan", "lower", "split", "llvm"};
+static const char *const order[] = {"ir",    "autodiff", "sam",  "micro", "optim",
+                                    "eval",  "simplify", "dce",  "lowrank", "fuse",
+                                    "plan",  "lower",    "split", "llvm"};
 
 static void t_list_is_the_table_in_order(void **st)
 {
