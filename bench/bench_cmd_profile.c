@@ -119,7 +119,11 @@ int bench_cmd_profile(const bench_args *a)
 	double *us = NULL;
 	char *arena = NULL;
 	int rc = 1, threads = a->threads < 1 ? 1 : a->threads;
-	pass_prog_kind kind = a->prog && strcmp(a->prog, "base") == 0 ? PASS_PROG_BASE : PASS_PROG_SAM;
+	/* acc, sam_acc: the programs of a step of micro-batches (pass_micro.h) */
+	pass_prog_kind kind = !a->prog || !strcmp(a->prog, "sam") ? PASS_PROG_SAM
+	                      : !strcmp(a->prog, "base")           ? PASS_PROG_BASE
+	                      : !strcmp(a->prog, "acc")            ? PASS_PROG_ACC
+	                                                           : PASS_PROG_SAM_ACC;
 	cg_step_options so;
 	cg_step_options_default(&so);
 	so.llvm = 1; /* the JIT compiles the llvm pass's module */
@@ -203,13 +207,13 @@ int bench_cmd_profile(const bench_args *a)
 		total += us[i] / n;
 		printf("{\"cmd\":\"kernel\",\"model\":\"%s\",\"prog\":\"%s\",\"i\":%d,\"name\":\"%s\","
 		       "\"group\":\"%s\",\"op\":\"%s\",\"shape\":\"%s\",\"work\":%lld,\"us\":%.2f}\n",
-		       a->model, kind == PASS_PROG_SAM ? "sam" : "base", i, k->name, grp_name[g], op, sh,
+		       a->model, a->prog ? a->prog : "sam", i, k->name, grp_name[g], op, sh,
 		       (long long)k->work, us[i] / n);
 	}
 	printf("{\"cmd\":\"profile\",\"model\":\"%s\",\"prog\":\"%s\",\"kernels\":%d,\"total_us\":%.2f,"
 	       "\"gemm_us\":%.2f,\"conv_us\":%.2f,\"optim_us\":%.2f,\"fwdbwd_us\":%.2f,"
 	       "\"commit_us\":%.2f}\n",
-	       a->model, kind == PASS_PROG_SAM ? "sam" : "base", nk, total, grp[GRP_GEMM],
+	       a->model, a->prog ? a->prog : "sam", nk, total, grp[GRP_GEMM],
 	       grp[GRP_CONV], grp[GRP_OPTIM], grp[GRP_FWDBWD], us[nk] / n);
 	rc = 0;
 	goto done;

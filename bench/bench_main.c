@@ -13,7 +13,7 @@ static int usage(void)
 	        "usage: samc_bench steps|opt|gemm|profile MODEL.lua [options]\n"
 	        "       samc_bench triad|conv [options]\n"
 	        "options: --threads N (2)  --steps N per block (30)  --blocks N (5)\n"
-	        "         --warmup N (5)  --prog sam|base (profile)  --n FLOATS (triad, 16777216)\n"
+	        "         --warmup N (5)  --prog sam|base|acc|sam_acc (profile)  --n FLOATS (triad, 16777216)\n"
 	        "         --bias 0|1 (conv, 0)  --batch N (the model's batch size)\n"
 	        "         --cpu native|generic|x86-64-v3|... (steps: the CPU to compile for)\n"
 	        "         --set KEY=VALUE (a recipe key, as samc's; up to 8)\n");
@@ -47,7 +47,8 @@ int main(int argc, char **argv)
 	for (; i < argc; i += 2) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		long x = 0;
-		if (strcmp(o, "--prog") == 0 && v && (strcmp(v, "sam") == 0 || strcmp(v, "base") == 0)) {
+		if (strcmp(o, "--prog") == 0 && v && (strcmp(v, "sam") == 0 || strcmp(v, "base") == 0 ||
+		                                       strcmp(v, "acc") == 0 || strcmp(v, "sam_acc") == 0)) {
 			a.prog = v;
 			continue;
 		}
@@ -64,7 +65,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (strcmp(o, "--prog") == 0) {
-			fprintf(stderr, "samc_bench: --prog is sam or base\n");
+			fprintf(stderr, "samc_bench: --prog is sam, base, acc or sam_acc\n");
 			return 2;
 		}
 		if ((x = positive(o, v)) < 0)
