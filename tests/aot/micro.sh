@@ -3,7 +3,7 @@
 # examples/fashion_mlp.lua with optimizer.accumulate = 2 and with
 # optimizer.sam.m = 4 (their acc / sam_acc programs in the table) reach,
 # byte for byte, the checkpoint of the JIT run with the same --set; a
-# trainer refuses to --set either key (compiled in).
+# trainer refuses to --set either key (compiled in); a resumed run is exact.
 #
 #   sh tests/aot/micro.sh SAMC SOURCE_DIR
 # Exit 0 pass, 1 fail, 77 skipped (no data set or no C compiler).
@@ -42,4 +42,12 @@ for case in "optimizer.accumulate=2" "optimizer.sam.m=4"; do
 	[ $rc -eq 2 ] && grep -q "compiled into this trainer's steps: rebuild it with" "$W/set.err" &&
 		ok "trainer --set $key is refused" || bad "trainer --set $key: exit $rc, $(cat "$W/set.err")"
 done
+# a run stopped after its first epoch and resumed ends where the whole run does
+R="--set data.limit_train=640 --set data.limit_test=128 --set optimizer.sam.m=2 --epochs 2"
+"$SAMC" "$MODEL" $R --threads 1 --quiet --checkpoint-dir "$W/r1" >"$W/r.out" 2>&1 &&
+"$SAMC" "$MODEL" $R --threads 1 --quiet --checkpoint-dir "$W/r2" --stop-after 1 >>"$W/r.out" 2>&1 &&
+"$SAMC" "$MODEL" $R --threads 1 --quiet --checkpoint-dir "$W/r2" --resume "$W/r2/last.safetensors" \
+	>>"$W/r.out" 2>&1 && cmp -s "$W/r1/last.safetensors" "$W/r2/last.safetensors" &&
+	ok "optimizer.sam.m=2: a resumed run == the whole run, bit for bit" ||
+	{ cat "$W/r.out"; bad "optimizer.sam.m=2: resume"; }
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
