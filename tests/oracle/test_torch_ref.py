@@ -33,6 +33,7 @@ except ImportError as e:  # pragma: no cover
     print(f"SKIP: torch not importable ({e}); run with /usr/bin/python3", file=sys.stderr)
     sys.exit(77)
 
+import ref_accum  # noqa: E402
 import torch_ref  # noqa: E402
 
 failures = []
@@ -116,36 +117,67 @@ def manual_train(model, init, batches):
     every = look.get("k", 5) if look else (sam or {}).get("every", 1)
     gv, ema = {}, None
 
+    # micro-batches (ref_accum.py): the model at the micro-batch
+    nmicro, kind = ref_accum.micro_count(rec)
+    mdl = model
+    if nmicro > 1:
+        b = next(iter(batches[0].values())).shape[0]
+        mdl = torch_ref.Model(torch_ref.trace(model.desc["path"], batch=b // nmicro))
+
     def grad(weights, batch, states=bn):
         ps = {n: weights[n].clone().requires_grad_(True) for n in names}
-        loss, _ = model.forward(ps, batch, states)
+        loss, _ = mdl.forward(ps, batch, states)
         gs = torch.autograd.grad(loss, [ps[n] for n in names])
         return loss.detach(), dict(zip(names, gs))
 
+    def perturbed(g, t, lr):
+        a = {n: manual_asam_t(sam, n, w[n]) for n in names}
+        norm = math.sqrt(sum(float(((a[n] * g[n]) ** 2).sum()) for n in names))
+        rho = {n: manual_rho(sam, torch_ref._sam_rho(sam, n), t, K, lr, opt["lr"]) for n in names}
+        return {n: w[n] + rho[n] * a[n] ** 2 * g[n] / (norm + 1e-12) for n in names}
+
+    def mean(ds):
+        return {n: sum(d[n] for d in ds) / len(ds) for n in names}
+
     K = len(batches)
     for t, batch in enumerate(batches):
-        batch = model.with_noise(batch, t, init[names[0]].dtype)
         lr = torch_ref.lr_at(rec, t, K)
-        loss, g = grad(w, batch)
-        losses.append(loss)
-        if sam and t % every == 0:
-            a = {n: manual_asam_t(sam, n, w[n]) for n in names}
-            norm = math.sqrt(sum(float(((a[n] * g[n]) ** 2).sum()) for n in names))
-            rho = {n: manual_rho(sam, torch_ref._sam_rho(sam, n), t, K, lr, opt["lr"]) for n in names}
-            wt = {n: w[n] + rho[n] * a[n] ** 2 * g[n] / (norm + 1e-12) for n in names}
-            # the second pass's state updates go to a copy that is dropped
-            g1 = g
-            _, g = grad(wt, batch, {k: v.clone() for k, v in bn.items()})
-            if "gsam" in sam:
-                g = manual_gsam(g1, g, sam["gsam"]["alpha"])
-            if look:
-                c = sum(float((g1[n] * g[n]).sum()) for n in names) / \
-                    sum(float((g1[n] ** 2).sum()) for n in names)
-                gv = {n: g[n] - c * g1[n] for n in names}
-        elif look:
-            gn = math.sqrt(sum(float((g[n] ** 2).sum()) for n in names))
-            vn = math.sqrt(sum(float((gv[n] ** 2).sum()) for n in names))
-            g = {n: g[n] + look.get("alpha", 0.7) * gn / vn * gv[n] for n in names}
+        dt = init[names[0]].dtype
+        # the second pass's state updates go to a copy that is dropped
+        def drop():
+            return {k: v.clone() for k, v in bn.items()}
+        if nmicro > 1:
+            mbs = [mdl.with_noise({k: v[i * len(v) // nmicro:(i + 1) * len(v) // nmicro]
+                                   for k, v in batch.items()}, t * nmicro + i, dt)
+                   for i in range(nmicro)]
+            if kind == "accumulate":  # g from the whole batch, then g2 at one w~
+                lg = [grad(w, mb) for mb in mbs]
+                loss, g = sum(x[0] for x in lg) / nmicro, mean([x[1] for x in lg])
+                if sam:
+                    wt = perturbed(g, t, lr)
+                    g = mean([grad(wt, mb, drop())[1] for mb in mbs])
+            else:  # m-sharpness: each micro-batch its own w~
+                lg = [grad(w, mb) for mb in mbs]
+                loss = sum(x[0] for x in lg) / nmicro
+                g = mean([grad(perturbed(x[1], t, lr), mb, drop())[1] for x, mb in zip(lg, mbs)])
+            losses.append(loss)
+        else:
+            batch = model.with_noise(batch, t, dt)
+            loss, g = grad(w, batch)
+            losses.append(loss)
+            if sam and t % every == 0:
+                g1 = g
+                _, g = grad(perturbed(g, t, lr), batch, drop())
+                if "gsam" in sam:
+                    g = manual_gsam(g1, g, sam["gsam"]["alpha"])
+                if look:
+                    c = sum(float((g1[n] * g[n]).sum()) for n in names) / \
+                        sum(float((g1[n] ** 2).sum()) for n in names)
+                    gv = {n: g[n] - c * g1[n] for n in names}
+            elif look:
+                gn = math.sqrt(sum(float((g[n] ** 2).sum()) for n in names))
+                vn = math.sqrt(sum(float((gv[n] ** 2).sum()) for n in names))
+                g = {n: g[n] + look.get("alpha", 0.7) * gn / vn * gv[n] for n in names}
         if clip:  # g * min(1, C / (||g|| + 1e-6)), before weight decay
             norm = math.sqrt(sum(float((g[n] ** 2).sum()) for n in names))
             g = {n: g[n] * min(1.0, clip / (norm + 1e-6)) for n in names}
@@ -195,6 +227,11 @@ def manual_train(model, init, batches):
         for buf in ("momentum_buffer", "exp_avg", "exp_avg_sq", "square_avg", "grad_avg"):
             if buf in state[n]:
                 out[f"opt.{n}.{buf}"] = state[n][buf]
+        # samc's accumulators, zero between steps
+        accs = (["accum.grad"] if kind == "accumulate" else []) + (["accum.sam"] if sam and kind
+                                                                   else [])
+        for acc in accs:
+            out[f"{acc}.{n}"] = torch.zeros_like(w[n])
     out["loss"] = torch.stack(losses)
     return out
 
