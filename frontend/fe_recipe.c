@@ -573,7 +573,7 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 		fe_recipe_error(L, "optimizer is missing, e.g. optimizer = {name = \"sgd\", lr = 0.1}");
 	fe_read_optimizer(L, lua_gettop(L), r, d);
 	lua_pop(L, 1);
-	fe_check_micro(L, r, d);
+	fe_check_micro(L, r);
 
 	if (fe_subtable(L, t, "", "schedule"))
 		fe_read_schedule(L, lua_gettop(L), r);

@@ -9,11 +9,10 @@
 #include "fe_recipe.h"
 #include "fe_recipe_read.h"
 
-void fe_check_micro(lua_State *L, const rt_recipe *r, const fe_dsl *d)
+void fe_check_micro(lua_State *L, const rt_recipe *r)
 {
 	const opt_config *o = &r->opt;
 	int acc = o->accumulate, m = o->sam ? o->sam_m : 1;
-	(void)d;
 	if (acc > 1 && m > 1)
 		fe_recipe_error(L, "optimizer.accumulate = %d and optimizer.sam.m = %d cannot be "
 		                "combined: give one of them", acc, m);

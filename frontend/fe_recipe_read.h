@@ -8,7 +8,6 @@
 
 #include <lua.h>
 
-#include "fe_dsl.h"
 #include "ir_model.h"
 
 /* The string t[key] copied into the graph's arena, or dflt. */
@@ -41,6 +40,6 @@ void fe_read_ema(lua_State *L, int t, rt_recipe *r);
 void fe_check_looksam(lua_State *L, const rt_recipe *r);
 /* optimizer.accumulate and optimizer.sam.m against the batch size and
  * the options they cannot be combined with (fe_recipe_micro.c). */
-void fe_check_micro(lua_State *L, const rt_recipe *r, const fe_dsl *d);
+void fe_check_micro(lua_State *L, const rt_recipe *r);
 
 #endif
