@@ -24,6 +24,11 @@ void fe_check_micro(lua_State *L, const rt_recipe *r)
 		fe_recipe_error(L, "%s = %d cannot be combined with optimizer.sam.every = %d (a step "
 		                "of micro-batches is always a SAM step or always a base step)", key, n,
 		                o->sam_every);
+	/* GSAM's decomposition per micro-batch has no reference to hold it to;
+	 * under accumulation it takes the accumulated gradients */
+	if (o->sam && o->gsam && m > 1)
+		fe_recipe_error(L, "optimizer.sam.m = %d cannot be combined with optimizer.sam.gsam "
+		                "(GSAM with gradient accumulation, optimizer.accumulate, can)", m);
 	if (r->batch_size % n != 0)
 		fe_recipe_error(L, "batch_size = %d is not a multiple of %s = %d (the %d micro-batches "
 		                "of a step have batch_size / %d examples each)", r->batch_size, key, n,

@@ -42,6 +42,7 @@ zero; the reference reports them as such.
 
 import torch
 
+import ref_sam_variants
 import torch_ref
 
 
@@ -86,6 +87,9 @@ def train(model, init, batches, evaluate=False):
         optim = torch_ref.SAM([{"params": ps, "rho": rho} for rho, ps in groups.items()],
                               base_cls, rho=sam.get("rho", 0.05),
                               adaptive=bool(sam.get("adaptive", False)), **kw)
+        # ASAM's eta and only, rho schedules, GSAM (accumulate only: its
+        # decomposition takes the accumulated first and second gradients)
+        optim = ref_sam_variants.make(optim, names, params, sam, base_cls, kw, torch_ref._sam_rho)
         base = optim.base_optimizer
     else:
         optim = base = base_cls([params[p] for p in names], **kw)
@@ -104,6 +108,7 @@ def train(model, init, batches, evaluate=False):
     for t, batch in enumerate(batches):
         for g in optim.param_groups:
             g["lr"] = torch_ref.lr_at(model.recipe, t, T)
+        ref_sam_variants.at_step(optim, t, T)
         mbs = [micro_batch(batch, t, i) for i in range(n)]
         optim.zero_grad(set_to_none=True)
         if kind == "accumulate":

@@ -154,8 +154,10 @@ def manual_train(model, init, batches):
                 lg = [grad(w, mb) for mb in mbs]
                 loss, g = sum(x[0] for x in lg) / nmicro, mean([x[1] for x in lg])
                 if sam:
-                    wt = perturbed(g, t, lr)
+                    g1, wt = g, perturbed(g, t, lr)
                     g = mean([grad(wt, mb, drop())[1] for mb in mbs])
+                    if "gsam" in sam:
+                        g = manual_gsam(g1, g, sam["gsam"]["alpha"])
             else:  # m-sharpness: each micro-batch its own w~
                 lg = [grad(w, mb) for mb in mbs]
                 loss = sum(x[0] for x in lg) / nmicro
