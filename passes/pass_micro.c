@@ -101,6 +101,16 @@ static int clear(pass_ctx *c, const char *what)
 	return 0;
 }
 
+/* GSAM under accumulation: the mean second gradient decomposed against
+ * the mean first one, as one step on the whole batch would. */
+static int gsam_of_means(pass_ctx *c)
+{
+	ir_node **g1 = pass_micro_mean_grad(c);
+	int rc = !g1 || pass_gsam_decompose(c->prog.g, c->loss, g1, c->update_grads, c->m->nparams);
+	free(g1);
+	return rc;
+}
+
 int pass_micro_run(pass_ctx *c, char *err, size_t errlen)
 {
 	const opt_config *o = &c->m->recipe.opt;
@@ -121,7 +131,8 @@ int pass_micro_run(pass_ctx *c, char *err, size_t errlen)
 		rc = mean_and_clear(c, ACC_GRAD, n);
 		break;
 	case PASS_PROG_SAM:
-		rc = mean_and_clear(c, ACC_SAM, n) || (accum && clear(c, ACC_GRAD));
+		rc = mean_and_clear(c, ACC_SAM, n) || (accum && clear(c, ACC_GRAD)) ||
+		     (accum && o->gsam && gsam_of_means(c));
 		break;
 	default:
 		break;

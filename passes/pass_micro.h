@@ -17,6 +17,8 @@
  *                                           accum.sam += dL_i(w~)/dw~
  *                        SAM                the same, then update with
  *                                           (accum.sam + g2_K) / K, both := 0
+ *                                           (GSAM: that mean decomposed against
+ *                                           accum.grad / K)
  *   SAM, m = M:          SAM_ACC x (M-1)    SAM on micro-batch i, its own
  *                                           w~_i from its own g_i (its own
  *                                           norm); accum.sam += g2_i

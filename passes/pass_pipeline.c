@@ -124,8 +124,12 @@ static int run_sam(pass_ctx *c, char *err, size_t errlen)
 	int accum = c->m->recipe.opt.accumulate > 1;
 	if (g2 && accum && !(g1 = pass_micro_mean_grad(c)))
 		return graph_err(c, err, errlen);
+	/* GSAM's decomposition is of the means (pass_micro.c), not per micro-batch */
+	opt_config o = c->m->recipe.opt;
+	if (accum)
+		o.gsam = 0;
 	int rc = !g2 || step_inputs(c, &lr, &step) ||
-	         pass_sam(c->prog.g, &c->m->recipe.opt, c->loss, c->params, g1, np,
+	         pass_sam(c->prog.g, &o, c->loss, c->params, g1, np,
 	                  c->m->g->nnodes, c->updates, accum ? 0 : c->m->nupdates, g2) != 0;
 	if (g1 != c->grads)
 		free(g1);

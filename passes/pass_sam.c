@@ -98,7 +98,7 @@ static ir_node *dot_all(ir_graph *g, ir_node *const *a, ir_node *const *b, int n
  *   v    = g1 - cos |g1| g2 / (|g2| + 1e-12)   (g1's part orthogonal to g2)
  *   g2  <- g2 - alpha v
  * with plain (never ASAM-scaled) norms. */
-static int gsam_decompose(ir_graph *g, ir_node *loss, ir_node *const *g1, ir_node **g2, int n)
+int pass_gsam_decompose(ir_graph *g, ir_node *loss, ir_node *const *g1, ir_node **g2, int n)
 {
 	if (n == 0)
 		return 0;
@@ -177,7 +177,7 @@ int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *pa
 	if (rc == 0)
 		rc = pass_sam_check_state(g, wt, n);
 	if (rc == 0 && o->gsam)
-		rc = gsam_decompose(g, loss, g1, g2_out, n);
+		rc = pass_gsam_decompose(g, loss, g1, g2_out, n);
 done:
 	free(wt);
 	free(tw);

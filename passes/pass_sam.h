@@ -32,6 +32,12 @@ int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *pa
              ir_node *const *g1, int n, int forward_end, const ir_update *upd, int nupd,
              ir_node **g2_out);
 
+/* GSAM's decomposition of g1 against g2 (pass_sam.c), g2[i] replaced by
+ * g2 - alpha (g1's part orthogonal to g2); pass_sam applies it when
+ * o->gsam, and a step of accumulated micro-batches to the means
+ * (pass_micro.c). 0 or -1 (g->err). */
+int pass_gsam_decompose(ir_graph *g, ir_node *loss, ir_node *const *g1, ir_node **g2, int n);
+
 /* The rule above as a check: 0 when no ASSIGN of g reads (through any
  * chain of nodes) one of wt[0..n); else -1 and g->err names the assign's
  * target. */

@@ -8,8 +8,8 @@ gradient is accumulated at the same perturbed weights. So `samc steps` with
 --set optimizer.accumulate=K must give, in f64, the parameters, optimizer
 state and losses of the same model without it, up to the order of the
 sums: within 1e-12 relative. Checked for SGD (with momentum, Nesterov and
-weight decay), SAM and ASAM on the oracle's MLP, K = 2 and 4, on the
-interpreter and the CPU backend.
+weight decay), SAM, ASAM and GSAM on the oracle's MLP, K = 2 and 4, on
+the interpreter and the CPU backend.
 
   /usr/bin/python3 tests/oracle/accum_equiv.py --samc build/samc [--backend cpu]
 
@@ -46,6 +46,8 @@ CASES = [  # model, --set arguments that make it the case
     ("sam_sgdm.lua", []),
     ("asam_sgd.lua", []),
     ("sam_adamw.lua", ["optimizer.sam.adaptive=true"]),
+    ("sam_sgdm.lua", ["optimizer.sam.gsam.alpha=0.3", "optimizer.sam.adaptive=true",
+                      "optimizer.sam.eta=0.01"]),
 ]
 
 
