@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "rt_init.h"
-#include "rt_noise.h"
 
 void rt_train_result_free(rt_train_result *r)
 {
