@@ -24,6 +24,9 @@ void fe_check_micro(lua_State *L, const rt_recipe *r)
 		fe_recipe_error(L, "%s = %d cannot be combined with optimizer.sam.every = %d (a step "
 		                "of micro-batches is always a SAM step or always a base step)", key, n,
 		                o->sam_every);
+	if (o->sam && o->looksam)
+		fe_recipe_error(L, "%s = %d cannot be combined with optimizer.sam.looksam (LookSAM's "
+		                "steps between reuse one batch's g_v; give one of them)", key, n);
 	/* GSAM's decomposition per micro-batch has no reference to hold it to;
 	 * under accumulation it takes the accumulated gradients */
 	if (o->sam && o->gsam && m > 1)
