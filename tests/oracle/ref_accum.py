@@ -42,6 +42,8 @@ zero; the reference reports them as such.
 
 import torch
 
+import ref_looksam_ema
+import ref_optim_extras
 import ref_sam_variants
 import torch_ref
 
@@ -80,19 +82,22 @@ def train(model, init, batches, evaluate=False):
     names = [p for p, _, _ in model.params]
     params = {p: init[p].clone().requires_grad_(True) for p in names}
     sam = opt.get("sam")
+    # one param group per distinct rho (and optimizer group), as torch_ref.train
+    groups = ref_optim_extras.param_groups(opt, names, params,
+                                           (lambda p: torch_ref._sam_rho(sam, p)) if sam else None)
     if sam:
-        groups = {}
-        for p in names:
-            groups.setdefault(torch_ref._sam_rho(sam, p), []).append(params[p])
-        optim = torch_ref.SAM([{"params": ps, "rho": rho} for rho, ps in groups.items()],
-                              base_cls, rho=sam.get("rho", 0.05),
+        optim = torch_ref.SAM(groups, base_cls, rho=sam.get("rho", 0.05),
                               adaptive=bool(sam.get("adaptive", False)), **kw)
         # ASAM's eta and only, rho schedules, GSAM (accumulate only: its
         # decomposition takes the accumulated first and second gradients)
         optim = ref_sam_variants.make(optim, names, params, sam, base_cls, kw, torch_ref._sam_rho)
         base = optim.base_optimizer
     else:
-        optim = base = base_cls([params[p] for p in names], **kw)
+        optim = base = base_cls(groups, **kw)
+    # clip_grad_norm on the gradient the base optimizer receives (the mean);
+    # the EMA after each optimizer step
+    ref_optim_extras.clip_in_step(opt, base, params.values())
+    ema = ref_looksam_ema.EMA(model.recipe, params, names)
     states = model.init_states(dtype)
 
     def micro_batch(batch, t, i):
@@ -107,7 +112,7 @@ def train(model, init, batches, evaluate=False):
     T = len(batches)
     for t, batch in enumerate(batches):
         for g in optim.param_groups:
-            g["lr"] = torch_ref.lr_at(model.recipe, t, T)
+            g["lr"] = torch_ref.lr_at(model.recipe, t, T) * g.get("lr_scale", 1.0)
         ref_sam_variants.at_step(optim, t, T)
         mbs = [micro_batch(batch, t, i) for i in range(n)]
         optim.zero_grad(set_to_none=True)
@@ -139,11 +144,12 @@ def train(model, init, batches, evaluate=False):
                 params[p].grad = acc[p] / n
             base.step()
         losses.append(step_loss)
+        ema.update()
 
     out = {p: params[p].detach().clone() for p in names}
     for p in names:
         st = base.state.get(params[p], {})
-        for buf in ("momentum_buffer", "exp_avg", "exp_avg_sq"):
+        for buf in ("momentum_buffer", "exp_avg", "exp_avg_sq") + ref_optim_extras.BUFFERS:
             if st.get(buf) is not None:
                 out[f"opt.{p}.{buf}"] = st[buf].detach().clone()
         # samc's accumulators, zero between steps
@@ -153,10 +159,11 @@ def train(model, init, batches, evaluate=False):
             out[f"accum.sam.{p}"] = torch.zeros_like(out[p])
     for s, _, _ in model.states:
         out[s] = states[s].clone()
+    out.update(ema.state())
     out["loss"] = torch.stack(losses)
     if evaluate:  # evaluation is per example: the whole batch at once
         with torch.no_grad():
-            loss, metrics = model.forward(params, batches[0], states, "eval")
+            loss, metrics = model.forward(ema.weights(params), batches[0], states, "eval")
         out["eval.loss"] = loss.detach().clone()
         for k, v in metrics.items():
             out[f"eval.{k}"] = v.detach().clone()
