@@ -146,6 +146,8 @@ typedef struct {
 	int conv_op, conv_bias;
 	/* what a FAIL code means, for the user ("label out of range ...") */
 	const char *fail_msg;
+	/* a multi-tensor kernel (cg_multi.h): the kernels merged into it, else 0 */
+	int nseg;
 } cg_kernel;
 
 /* Builders (arena-allocated). */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cg_multi.h"
 #include "cg_split.h"
 #include "cuda/cg_nvrtc.h"
 #include "cg_step.h"
@@ -258,6 +259,23 @@ static int run_plan(pass_ctx *c, char *err, size_t errlen)
 	return (s->p = pass_plan_new(s->f, err, errlen)) ? 0 : -1;
 }
 
+/* the GPU's plan leaves room for multi-tensor kernels (cg_multi.h) */
+static int run_plan_cuda(pass_ctx *c, char *err, size_t errlen)
+{
+	cg_step *s = c->state;
+	const cg_step_options *o = c->backend_opts;
+	if (o && o->cuda_separate)
+		return run_plan(c, err, errlen);
+	int *run = cg_multi_runs(s->f);
+	if (!run) {
+		snprintf(err, errlen, "memory plan: out of memory");
+		return -1;
+	}
+	s->p = pass_plan_new_runs(s->f, run, err, errlen);
+	free(run);
+	return s->p ? 0 : -1;
+}
+
 static int verify_plan(pass_ctx *c, char *err, size_t errlen)
 {
 	return pass_plan_check(((cg_step *)c->state)->p, err, errlen);
@@ -340,6 +358,15 @@ static int run_gpusplit(pass_ctx *c, char *err, size_t errlen)
 	return cg_split_reductions(((cg_step *)c->state)->prog, 0, err, errlen);
 }
 
+/* one launch for a run of independent elementwise kernels (cg_multi.h) */
+static int run_multi(pass_ctx *c, char *err, size_t errlen)
+{
+	const cg_step_options *o = c->backend_opts;
+	if (o && o->cuda_separate)
+		return 0;
+	return cg_multi_merge(((cg_step *)c->state)->prog, err, errlen);
+}
+
 static int run_cuda(pass_ctx *c, char *err, size_t errlen)
 {
 	cg_step *s = c->state;
@@ -404,11 +431,14 @@ static const pass_row cuda_rows[] = {
 	{"fuse", "fused", "the training step's kernels and the nodes fused into each", PASS_FOR_ALL,
 	 run_fuse, verify_fuse, print_fuse},
 	{"plan", NULL, "kernels, buffers and peak bytes of the training step", PASS_FOR_ALL,
-	 run_plan, verify_plan, print_plan},
+	 run_plan_cuda, verify_plan, print_plan},
 	{"lower", NULL, "each kernel as loop IR, backend-neutral (reduce loops whole)", PASS_FOR_ALL,
 	 run_lower, verify_lower, print_lower},
 	{"gpusplit", "gpuloops", "the loop IR a GPU runs: every reduction of two chunks or more "
 	 "in chunks and a fold", PASS_FOR_ALL, run_gpusplit, verify_lower, print_lower},
+	{"multi", NULL, "independent elementwise kernels side by side, one launch (the optimizer's "
+	 "multi-tensor update, SAM's perturbation)", PASS_FOR_ALL, run_multi, verify_lower,
+	 print_lower},
 	{"cuda", NULL, "the loop kernels as CUDA C, one __global__ function each", PASS_FOR_ALL,
 	 run_cuda, NULL, print_cuda},
 	{"ptx", NULL, "the CUDA C compiled by NVRTC to PTX", PASS_FOR_ALL, run_ptx, NULL, print_ptx},

@@ -37,6 +37,7 @@ typedef struct {
 	int cuda;
 	const char *cuda_prefix;
 	const char *cuda_arch; /* ptx: "compute_90" when NULL; or a list, "compute_80,compute_90" */
+	int cuda_separate;     /* 1: no multi-tensor kernels (cg_multi.h), a launch per kernel */
 } cg_step_options;
 
 /* Rows lowrank .. lower, verify in debug builds, O3. */
@@ -45,7 +46,7 @@ void cg_step_options_default(cg_step_options *o);
 /* The CPU backend's rows, for the pass table's runner and `samc emit`
  * (the rows' backend_opts is a cg_step_options, or NULL for defaults). */
 const pass_backend *cg_cpu_backend(void);
-/* The CUDA backend's rows: lowrank, fuse, plan, lower, gpusplit, cuda, ptx
+/* The CUDA backend's rows: lowrank, fuse, plan, lower, gpusplit, multi, cuda, ptx
  * (the first four the CPU's). */
 const pass_backend *cg_cuda_backend(void);
 

@@ -23,6 +23,7 @@ typedef struct {
 	const cg_kernel *k;
 	const int64_t *numel;
 	int64_t *extent;   /* by loop variable: its extent while in scope, else -1 */
+	int64_t *lo, *hi;  /* by loop variable: its interval there (narrowed under an if) */
 	char *local_set;   /* by local: set earlier */
 	memo_slot *memo;   /* open addressing by expression pointer */
 	size_t cap, used;
@@ -158,7 +159,9 @@ static int compute(vctx *c, const cg_expr *e, ival *out)
 	case CG_X_VAR:
 		if (e->var < 0 || e->var >= c->k->nvars || c->extent[e->var] < 0)
 			return fail(c, "loop variable i%d is used outside its loop", e->var);
-		*out = c->extent[e->var] > 0 ? mk(0, c->extent[e->var] - 1) : unknown;
+		/* (an empty interval: code no value reaches) */
+		*out = c->extent[e->var] > 0 && c->lo[e->var] <= c->hi[e->var]
+		           ? mk(c->lo[e->var], c->hi[e->var]) : unknown;
 		return 0;
 	case CG_X_LOCAL:
 		if (e->var < 0 || e->var >= c->k->nlocals || !c->local_set[e->var])
@@ -249,8 +252,35 @@ static void memo_clear(vctx *c)
 
 typedef struct {
 	const cg_stmt *next;
-	int var; /* the loop variable leaving scope, or -1 */
+	int var;        /* the loop variable leaving scope, or -1 */
+	int nvar;       /* the loop variable an if narrowed, or -1 */
+	int64_t lo, hi; /* its interval before */
 } frame;
+
+/* An if over `i < C`, `i <= C`, `i > C` or `i >= C` (a multi-tensor
+ * kernel's segments, cg_multi.h): the variable and its interval inside,
+ * so the indices under it are checked over that part alone. -1 for
+ * other conditions. */
+static int narrow(const vctx *c, const cg_expr *e, int64_t *lo, int64_t *hi)
+{
+	if (!e || e->kind != CG_X_BIN || !e->a || !e->b || e->a->kind != CG_X_VAR ||
+	    e->b->kind != CG_X_CONST || cg_type_is_float(e->b->type))
+		return -1;
+	int v = e->a->var;
+	int64_t k = e->b->ival;
+	if (v < 0 || v >= c->k->nvars || c->extent[v] <= 0)
+		return -1;
+	*lo = c->lo[v];
+	*hi = c->hi[v];
+	switch (e->op) {
+	case CG_B_LT: k = k == INT64_MIN ? k : k - 1; /* fall through */
+	case CG_B_LE: *hi = k < *hi ? k : *hi; break;
+	case CG_B_GT: k = k == INT64_MAX ? k : k + 1; /* fall through */
+	case CG_B_GE: *lo = k > *lo ? k : *lo; break;
+	default: return -1;
+	}
+	return v;
+}
 
 static int stmt(vctx *c, const cg_stmt *s, int *enter_var)
 {
@@ -270,6 +300,8 @@ static int stmt(vctx *c, const cg_stmt *s, int *enter_var)
 			return fail(c, "reduce loop over i%d folds into local t%d before it is set", s->var,
 			            s->acc);
 		c->extent[s->var] = s->extent;
+		c->lo[s->var] = 0;
+		c->hi[s->var] = s->extent - 1;
 		*enter_var = s->var;
 		return 0;
 	case CG_S_STORE: {
@@ -355,11 +387,13 @@ int cg_kernel_verify(const cg_kernel *k, const int64_t *numel, char *err, size_t
 	if (k->kind == RT_K_CONV)
 		return verify_conv(&c);
 	c.extent = malloc(((size_t)k->nvars + 1) * sizeof *c.extent);
+	c.lo = calloc((size_t)k->nvars + 1, sizeof *c.lo);
+	c.hi = calloc((size_t)k->nvars + 1, sizeof *c.hi);
 	c.local_set = calloc((size_t)k->nlocals + 1, 1);
 	frame *st = NULL;
 	size_t sp = 0, scap = 0;
 	int rc = 0;
-	if (!c.extent || !c.local_set) {
+	if (!c.extent || !c.lo || !c.hi || !c.local_set) {
 		rc = fail(&c, "out of memory");
 		goto done;
 	}
@@ -372,6 +406,10 @@ int cg_kernel_verify(const cg_kernel *k, const int64_t *numel, char *err, size_t
 			frame f = st[--sp];
 			if (f.var >= 0)
 				c.extent[f.var] = -1;
+			if (f.nvar >= 0) {
+				c.lo[f.nvar] = f.lo;
+				c.hi[f.nvar] = f.hi;
+			}
 			s = f.next;
 			continue;
 		}
@@ -392,12 +430,25 @@ int cg_kernel_verify(const cg_kernel *k, const int64_t *numel, char *err, size_t
 			st = n;
 		}
 		st[sp].next = s->next;
-		st[sp++].var = enter;
+		st[sp].var = enter;
+		st[sp].nvar = -1;
+		int64_t nlo, nhi;
+		int nv = s->kind == CG_S_IF ? narrow(&c, s->cond, &nlo, &nhi) : -1;
+		if (nv >= 0) {
+			st[sp].nvar = nv;
+			st[sp].lo = c.lo[nv];
+			st[sp].hi = c.hi[nv];
+			c.lo[nv] = nlo;
+			c.hi[nv] = nhi;
+		}
+		sp++;
 		s = s->body;
 	}
 done:
 	free(st);
 	free(c.extent);
+	free(c.lo);
+	free(c.hi);
 	free(c.local_set);
 	free(c.memo);
 	free(c.stack);

@@ -4,7 +4,8 @@
  * is defined before it is used (a reduce loop's accumulator too), and each
  * load and store index lies within its buffer for all values of the loop
  * variables (interval arithmetic over the index, loop variables in
- * [0, extent)). Indices that depend on loaded data (a label) are bounded
+ * [0, extent), narrowed inside an `if (i < C)`, `if (i >= C)` and the
+ * like). Indices that depend on loaded data (a label) are bounded
  * at run time by the kernel's own FAIL checks and are not proven here. A
  * GEMM's operands must hold m*k, k*n and m*n elements.
  */

@@ -119,6 +119,11 @@ static int place(pass_plan *p)
 
 pass_plan *pass_plan_new(const pass_fusion *f, char *err, size_t errlen)
 {
+	return pass_plan_new_runs(f, NULL, err, errlen);
+}
+
+pass_plan *pass_plan_new_runs(const pass_fusion *f, const int *run, char *err, size_t errlen)
+{
 	ir_graph *g = f->g;
 	int n = g->nnodes, nk = f->nk;
 	pass_plan *p = calloc(1, sizeof *p);
@@ -185,7 +190,13 @@ pass_plan *pass_plan_new(const pass_fusion *f, char *err, size_t errlen)
 			continue;
 		int last = at_end[i] ? nk : last_read[i];
 		int def = f->kernel_of[i];
-		p->buf_of[i] = add_buf(p, PASS_BUF_ARENA, g->nodes[i], def, last < def ? def : last);
+		last = last < def ? def : last;
+		if (run) { /* a launch's kernels run at once: its buffers live through it */
+			def = run[def];
+			while (last + 1 < nk && run[last + 1] == run[last])
+				last++;
+		}
+		p->buf_of[i] = add_buf(p, PASS_BUF_ARENA, g->nodes[i], def, last);
 	}
 	for (int i = 0; i < n; i++)
 		if (f->val[i] == PASS_VAL_ALIAS)

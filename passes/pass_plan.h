@@ -56,6 +56,12 @@ typedef struct {
 } pass_plan;
 
 pass_plan *pass_plan_new(const pass_fusion *f, char *err, size_t errlen);
+/* The same where runs of consecutive kernels may run as one launch (a
+ * multi-tensor kernel, codegen/cg_multi.h): run[k] is the first kernel of
+ * k's run (k itself when alone). A buffer lives from the first kernel of
+ * its writer's run to the last of its last reader's, so no two buffers
+ * one run touches share bytes. */
+pass_plan *pass_plan_new_runs(const pass_fusion *f, const int *run, char *err, size_t errlen);
 void pass_plan_free(pass_plan *p);
 
 /* `samc emit --stage=plan`: kernels, buffers (offset, size, lifetime), commits, peak. */

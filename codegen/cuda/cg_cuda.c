@@ -350,8 +350,13 @@ static int render_kernel(cgc_ctx *c, const cg_program *prog, int ki, const char 
 	out->line = c->lines + 2; /* after the blank line */
 	static const char *const mapname[] = {"a thread per iteration", "a block per iteration",
 	                                      "one block"};
-	fprintf(o, "\n/* %s: %s kernel, %s (grid %lld, block %d) */\n", out->name,
-	        k->kind == RT_K_REDUCE ? "reduce" : k->kind == RT_K_ROW ? "row" : "elementwise",
+	char what[64];
+	if (k->nseg > 0)
+		snprintf(what, sizeof what, "multi-tensor kernel of %d segments", k->nseg);
+	else
+		snprintf(what, sizeof what, "%s kernel", k->kind == RT_K_REDUCE ? "reduce"
+		         : k->kind == RT_K_ROW ? "row" : "elementwise");
+	fprintf(o, "\n/* %s: %s, %s (grid %lld, block %d) */\n", out->name, what,
 	        nnest > 1 ? "a thread per element" : mapname[out->map], (long long)out->grid, out->block);
 	fprintf(o, "extern \"C\" __global__ void %s(", out->name);
 	params(c, k);

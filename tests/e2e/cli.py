@@ -166,7 +166,7 @@ def steps_cases(samc, d, F):
 # The pass table in order: graph passes, then the CPU backend's.
 PASSES = ("ir", "autodiff", "sam", "micro", "optim", "eval", "simplify", "dce",
           "lowrank", "fuse", "plan", "lower", "split", "llvm",
-          "gpusplit", "cuda", "ptx")
+          "gpusplit", "multi", "cuda", "ptx")
 
 
 def stage_cases(samc, F):
