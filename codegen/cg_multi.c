@@ -10,6 +10,8 @@
 
 /* --- which kernels can be segments --- */
 
+enum { SEG_NONE, SEG_ELEM, SEG_REDUCE }; /* what a merged kernel's segments are */
+
 static int has_loop(const cg_stmt *s)
 {
 	for (; s; s = s->next)
@@ -18,25 +20,47 @@ static int has_loop(const cg_stmt *s)
 	return 0;
 }
 
-/* A segment's elements (its parallel loop's extent, 1 for a body without
- * loops) and the statements each runs (*leaf, over loop variable *var, -1
- * without a loop); 0 when k cannot be one. */
-static int64_t segment(const cg_kernel *k, const cg_stmt **leaf, int *var)
+/* Whether the block is what a block runs well with all its threads: no
+ * FAIL, no parallel loop, and stores only at its top level (thread 0
+ * stores those; one inside a loop would cost every iteration a barrier). */
+static int block_body(const cg_stmt *s, int top)
 {
-	if (k->kind != RT_K_ELEM || !k->body)
-		return 0;
-	const cg_stmt *s = k->body;
-	if (!has_loop(s)) {
-		*leaf = s;
-		*var = -1;
-		return 1;
+	for (; s; s = s->next) {
+		if (s->kind == CG_S_FAIL || s->kind == CG_S_IF ||
+		    (s->kind == CG_S_LOOP && s->loop == CG_L_PARALLEL) || (s->kind == CG_S_STORE && !top))
+			return 0;
+		if (!block_body(s->body, 0))
+			return 0;
 	}
-	if (s->kind != CG_S_LOOP || s->next || s->loop != CG_L_PARALLEL || s->extent <= 0 ||
-	    has_loop(s->body))
-		return 0;
-	*leaf = s->body;
-	*var = s->var;
-	return s->extent;
+	return 1;
+}
+
+/* What k can be a segment of (SEG_NONE: nothing), its extent in the
+ * merged loop (*ext: its parallel loop's, 1 for a body without one) and
+ * what each iteration runs (*leaf, over loop variable *var, -1 without a
+ * parallel loop).
+ *   SEG_ELEM    an elementwise kernel without inner loops: a thread per
+ *               element (the optimizer's update, SAM's perturbation)
+ *   SEG_REDUCE  a reduction whose iterations are block-sized: a parallel
+ *               loop of reduce loops (a split reduction's chunks, sums
+ *               over trailing axes) or a whole one (a squared norm, the
+ *               fold of a split one): a block per iteration */
+static int segment(const cg_kernel *k, int64_t *ext, const cg_stmt **leaf, int *var)
+{
+	const cg_stmt *s = k->body;
+	if (!s || rt_kkind_is_call(k->kind))
+		return SEG_NONE;
+	int par = s->kind == CG_S_LOOP && !s->next && s->loop == CG_L_PARALLEL;
+	*ext = par ? s->extent : 1;
+	*leaf = par ? s->body : s;
+	*var = par ? s->var : -1;
+	if (*ext <= 0)
+		return SEG_NONE;
+	if (k->kind == RT_K_ELEM)
+		return !has_loop(*leaf) ? SEG_ELEM : SEG_NONE;
+	if (k->kind == RT_K_REDUCE)
+		return block_body(*leaf, 1) ? SEG_REDUCE : SEG_NONE;
+	return SEG_NONE;
 }
 
 /* --- which kernels can run side by side --- */
@@ -101,6 +125,7 @@ typedef struct {
 	ir_arena *a;
 	int var;            /* the segment's loop variable, or -1 */
 	cg_expr *repl;      /* what it becomes: the element index minus the offset */
+	int var0;           /* the segment's other loop variables: renumbered from here */
 	int loc0;           /* the segment's first local in the merged kernel */
 	const int *bmap;    /* its buffers in the merged kernel's */
 	const cg_expr **key; /* memo (open addressing): a node and its copy, so */
@@ -180,6 +205,8 @@ static cg_expr *copy_expr(mcopy *c, const cg_expr *e)
 		y->c = copy_expr(c, e->c);
 		if (e->kind == CG_X_LOCAL)
 			y->var += c->loc0;
+		else if (e->kind == CG_X_VAR)
+			y->var += c->var0;
 		else if (e->kind == CG_X_LOAD)
 			y->buf = c->bmap[e->buf];
 	}
@@ -202,6 +229,10 @@ static cg_stmt *copy_block(mcopy *c, const cg_stmt *b)
 			n->buf = c->bmap[b->buf];
 		else if (b->kind == CG_S_SET)
 			n->var += c->loc0;
+		else if (b->kind == CG_S_LOOP) {
+			n->var += c->var0;
+			n->acc += b->loop == CG_L_REDUCE ? c->loc0 : 0;
+		}
 		*tail = n;
 		tail = &n->next;
 	}
@@ -234,12 +265,12 @@ static cg_stmt *tree(const mtree *t, int lo, int hi)
 	return s;
 }
 
-/* prog->k[i0 .. i1-1] as one kernel into *out; u holds their n buffers. */
-static int merge(cg_program *prog, int i0, int i1, const cg_arg *u, int n, cg_kernel *out)
+/* prog->k[mem[0]], ... (ns of them) as one kernel into *out; u holds
+ * their n buffers. */
+static int merge(cg_program *prog, const int *mem, int ns, const cg_arg *u, int n, cg_kernel *out)
 {
 	ir_arena *a = &prog->arena;
-	const cg_kernel *ks = &prog->k[i0];
-	int ns = i1 - i0, nloc = 0, rc = 0;
+	int nloc = 0, nvar = 1, rc = 0;
 	int64_t *off = calloc((size_t)ns + 1, sizeof *off);
 	cg_stmt **leaf = calloc((size_t)ns, sizeof *leaf);
 	int *bmap = calloc(CG_MULTI_MAX_ARGS, sizeof *bmap);
@@ -247,26 +278,31 @@ static int merge(cg_program *prog, int i0, int i1, const cg_arg *u, int n, cg_ke
 		rc = -1;
 		goto done;
 	}
-	for (int s = 0; s < ns; s++)
-		nloc += ks[s].nlocals;
+	const cg_kernel *k0 = &prog->k[mem[0]];
+	for (int s = 0; s < ns; s++) {
+		nloc += prog->k[mem[s]].nlocals;
+		nvar += prog->k[mem[s]].nvars;
+	}
 	memset(out, 0, sizeof *out);
-	out->kind = RT_K_ELEM;
-	out->src = ks[0].src;
-	if (snprintf(out->name, sizeof out->name, "k%d_multi%d", ks[0].src, ns) >= (int)sizeof out->name)
+	out->kind = k0->kind;
+	out->src = k0->src;
+	if (snprintf(out->name, sizeof out->name, "k%d_multi%d", k0->src, ns) >= (int)sizeof out->name)
 		rc = -1;
 	out->nargs = n;
 	out->args = ir_arena_alloc(a, (size_t)n * sizeof *out->args);
 	memcpy(out->args, u, (size_t)n * sizeof *u);
-	out->nvars = 1;
+	out->nvars = nvar;
 	out->nlocals = nloc;
 	out->local_type = ir_arena_alloc(a, ((size_t)nloc + 1) * sizeof *out->local_type);
 	out->nseg = ns;
 	nloc = 0;
+	nvar = 1;
 	for (int s = 0; s < ns && rc == 0; s++) {
-		const cg_kernel *k = &ks[s];
+		const cg_kernel *k = &prog->k[mem[s]];
 		const cg_stmt *body = NULL;
 		int var = -1;
-		int64_t e = segment(k, &body, &var);
+		int64_t e = 0;
+		segment(k, &e, &body, &var);
 		for (int j = 0; j < k->nargs; j++) {
 			int q = 0;
 			while (q < n && u[q].id != k->args[j].id)
@@ -280,6 +316,7 @@ static int merge(cg_program *prog, int i0, int i1, const cg_arg *u, int n, cg_ke
 		c.a = a;
 		c.var = var;
 		c.repl = off[s] ? cg_bin(a, CG_B_SUB, cg_var(a, 0), ix(a, off[s])) : cg_var(a, 0);
+		c.var0 = nvar;
 		c.loc0 = nloc;
 		c.bmap = bmap;
 		leaf[s] = copy_block(&c, body);
@@ -287,6 +324,7 @@ static int merge(cg_program *prog, int i0, int i1, const cg_arg *u, int n, cg_ke
 		free(c.val);
 		rc = c.oom ? -1 : 0;
 		nloc += k->nlocals;
+		nvar += k->nvars;
 		out->work += k->work;
 	}
 	if (rc == 0) {
@@ -300,39 +338,79 @@ done:
 	return rc;
 }
 
+/* Kernels the driver looks past for more segments of a group, and the
+ * buffers of those it passes over that it keeps track of. */
+#define MULTI_WINDOW 64
+#define MULTI_PASSED 4096
+
 int cg_multi_merge(cg_program *prog, char *err, size_t errlen)
 {
 	cg_kernel *ks = ir_arena_alloc(&prog->arena, ((size_t)prog->nk + 1) * sizeof *ks);
-	cg_arg *u = malloc(CG_MULTI_MAX_ARGS * sizeof *u);
-	if (!u) {
+	cg_arg *u = malloc(CG_MULTI_MAX_ARGS * sizeof *u), *sk = malloc(MULTI_PASSED * sizeof *sk);
+	int *mem = malloc(MULTI_WINDOW * sizeof *mem);
+	char *taken = calloc((size_t)prog->nk + 1, 1);
+	int rc = 0;
+	if (!u || !sk || !mem || !taken)
+		rc = -1;
+	/* From the end of the schedule: a group starts at a kernel that can
+	 * be a segment and takes the earlier ones of its run of kernels of
+	 * its kind that touch nothing the group or the kernels passed over
+	 * write, nor write what they touch (so a split reduction's fold is
+	 * passed over and the chunks of the reductions before it join the
+	 * group of chunks, the folds that of folds). The merged kernel runs
+	 * where the last one ran, the others moved down to it; ks[i] is what
+	 * runs at kernel i's place. */
+	for (int i = prog->nk - 1; i >= 0 && rc == 0; i--) {
+		if (taken[i])
+			continue;
+		const cg_stmt *leaf;
+		int64_t e;
+		int var, n = 0, nsk = 0, nm = 1;
+		int kind = segment(&prog->k[i], &e, &leaf, &var);
+		mem[0] = i;
+		ks[i] = prog->k[i];
+		if (kind != SEG_NONE && add_args(u, &n, &prog->k[i]) == 0)
+			for (int j = i - 1; j >= 0 && j >= i - MULTI_WINDOW && nm < MULTI_WINDOW; j--) {
+				const cg_kernel *k = &prog->k[j];
+				if (taken[j])
+					continue;
+				int m = n;
+				if (segment(k, &e, &leaf, &var) != kind)
+					break;
+				if (!conflicts(prog, k, u, n) && !conflicts(prog, k, sk, nsk) &&
+				    add_args(u, &m, k) == 0) {
+					n = m;
+					mem[nm++] = j;
+					taken[j] = 1;
+					continue;
+				}
+				if (nsk + k->nargs > MULTI_PASSED)
+					break;
+				memcpy(sk + nsk, k->args, (size_t)k->nargs * sizeof *sk);
+				nsk += k->nargs;
+			}
+		if (nm < 2)
+			continue;
+		for (int a = 0, b = nm - 1; a < b; a++, b--) { /* in schedule order */
+			int t = mem[a];
+			mem[a] = mem[b];
+			mem[b] = t;
+		}
+		rc = merge(prog, mem, nm, u, n, &ks[i]);
+	}
+	free(u);
+	free(sk);
+	free(mem);
+	if (rc) {
+		free(taken);
 		snprintf(err, errlen, "multi-tensor kernels: out of memory");
 		return -1;
 	}
 	int nk = 0;
-	for (int i = 0; i < prog->nk;) {
-		const cg_stmt *leaf;
-		int var, n = 0, j = i + 1;
-		if (segment(&prog->k[i], &leaf, &var) > 0 && add_args(u, &n, &prog->k[i]) == 0)
-			for (; j < prog->nk; j++) {
-				const cg_kernel *k = &prog->k[j];
-				int m = n;
-				if (segment(k, &leaf, &var) <= 0 || conflicts(prog, k, u, n) ||
-				    add_args(u, &m, k))
-					break;
-				n = m;
-			}
-		if (j - i < 2) {
-			ks[nk++] = prog->k[i++];
-			continue;
-		}
-		if (merge(prog, i, j, u, n, &ks[nk++])) {
-			free(u);
-			snprintf(err, errlen, "multi-tensor kernels: out of memory");
-			return -1;
-		}
-		i = j;
-	}
-	free(u);
+	for (int i = 0; i < prog->nk; i++)
+		if (!taken[i])
+			ks[nk++] = ks[i];
+	free(taken);
 	prog->k = ks;
 	prog->nk = nk;
 	return 0;
@@ -346,7 +424,8 @@ int *cg_multi_runs(const pass_fusion *f)
 	for (int k = 0; k < f->nk; k++) {
 		const pass_kernel *K = &f->k[k];
 		run[k] = k;
-		if (k == 0 || K->kind != RT_K_ELEM || f->k[k - 1].kind != RT_K_ELEM)
+		if (k == 0 || (K->kind != RT_K_ELEM && K->kind != RT_K_REDUCE) ||
+		    f->k[k - 1].kind != K->kind)
 			continue;
 		int first = run[k - 1], joins = 1;
 		for (int j = 0; j < K->nreads && joins; j++) {

@@ -107,6 +107,14 @@ static void add_sum(hand *h, int out, int x)
 	h->prog.nk++;
 }
 
+static int writes(const cg_kernel *k, int id)
+{
+	for (int i = 0; i < k->nargs; i++)
+		if (k->args[i].id == id)
+			return k->args[i].written;
+	return 0;
+}
+
 static void merge_ok(hand *h)
 {
 	char err[512] = "";
@@ -199,30 +207,74 @@ static void t_runs_and_limits(void **st)
 {
 	(void)st;
 	hand h;
-	/* a reduce kernel splits the run; a lone kernel stays as it was */
-	hand_init(&h, 5);
+	/* a run ends at a kernel of another kind (e2 does not move past s1) */
+	hand_init(&h, 3);
 	add_elem(&h, 8, 0, 1, -1);
-	add_elem(&h, 8, 2, 3, -1);
-	add_sum(&h, 4, 1);
+	add_sum(&h, 4, 0);
 	add_elem(&h, 8, 5, 6, -1);
-	add_sum(&h, 7, 6);
 	merge_ok(&h);
-	assert_int_equal(h.prog.nk, 4);
-	assert_int_equal(h.prog.k[0].nseg, 2);
-	assert_int_equal(h.prog.k[1].kind, RT_K_REDUCE);
-	assert_string_equal(h.prog.k[2].name, "k3_add");
-	assert_int_equal(h.prog.k[2].nseg, 0);
+	assert_int_equal(h.prog.nk, 3);
+	assert_string_equal(h.prog.k[0].name, "k0_add");
+	assert_string_equal(h.prog.k[2].name, "k2_add");
 	ir_arena_free(&h.prog.arena);
-	/* 200 kernels of 2 buffers each: 256 buffers a kernel at most */
-	hand_init(&h, 200);
-	for (int i = 0; i < 200; i++)
-		add_elem(&h, 8, 2 * i, 2 * i + 1, -1);
+	/* split reductions' chunks c and folds f, c0 f0 c1 f1: a later kernel
+	 * moves down past one it is independent of (f0 past c1), not past one
+	 * that reads its result (c0 stays before f0): c0+c1, then f0+f1 */
+	hand_init(&h, 4);
+	add_sum(&h, 10, 1);
+	add_sum(&h, 11, 10);
+	add_sum(&h, 12, 2);
+	add_sum(&h, 13, 12);
 	merge_ok(&h);
 	assert_int_equal(h.prog.nk, 2);
-	assert_int_equal(h.prog.k[0].nargs, CG_MULTI_MAX_ARGS);
-	assert_int_equal(h.prog.k[0].nseg, 128);
-	assert_int_equal(h.prog.k[1].nseg, 72);
-	assert_int_equal(cg_kernel_par_extent(&h.prog.k[1]), 72 * 8);
+	assert_string_equal(h.prog.k[0].name, "k0_multi2");
+	assert_true(writes(&h.prog.k[0], 10) && writes(&h.prog.k[0], 12));
+	assert_string_equal(h.prog.k[1].name, "k1_multi2");
+	assert_true(writes(&h.prog.k[1], 11) && writes(&h.prog.k[1], 13));
+	ir_arena_free(&h.prog.arena);
+	/* the same where f0 writes the bytes c1 reads: nothing moves */
+	hand_init(&h, 4);
+	arena_buf(&h, 2, 0);
+	arena_buf(&h, 11, 0);
+	add_sum(&h, 10, 1);
+	add_sum(&h, 11, 10);
+	add_sum(&h, 12, 2);
+	add_sum(&h, 13, 12);
+	merge_ok(&h);
+	assert_int_equal(h.prog.nk, 4);
+	ir_arena_free(&h.prog.arena);
+	/* independent reductions: one kernel, a block each */
+	hand_init(&h, 3);
+	add_sum(&h, 0, 1);
+	add_sum(&h, 2, 3);
+	add_sum(&h, 4, 5);
+	merge_ok(&h);
+	assert_int_equal(h.prog.nk, 1);
+	assert_int_equal(h.prog.k[0].kind, RT_K_REDUCE);
+	assert_int_equal(h.prog.k[0].nseg, 3);
+	assert_int_equal(cg_kernel_par_extent(&h.prog.k[0]), 3);
+	assert_int_equal(h.prog.k[0].nvars, 4);
+	assert_int_equal(h.prog.k[0].nlocals, 3);
+	ir_arena_free(&h.prog.arena);
+	/* 100 kernels of 3 buffers each: 64 segments a kernel at most */
+	hand_init(&h, 100);
+	for (int i = 0; i < 100; i++)
+		add_elem(&h, 8, 3 * i, 3 * i + 1, 3 * i + 2);
+	merge_ok(&h);
+	assert_int_equal(h.prog.nk, 2);
+	assert_int_equal(h.prog.k[0].nseg, 36);
+	assert_int_equal(h.prog.k[1].nseg, 64);
+	assert_int_equal(h.prog.k[1].nargs, 192);
+	assert_int_equal(cg_kernel_par_extent(&h.prog.k[0]), 36 * 8);
+	/* 120 kernels of 3 buffers each: 256 buffers a kernel at most */
+	ir_arena_free(&h.prog.arena);
+	hand_init(&h, 120);
+	for (int i = 0; i < 120; i++)
+		add_elem(&h, 8, 3 * i, 3 * i + 1, 3 * i + 2);
+	merge_ok(&h);
+	assert_true(h.prog.nk >= 2);
+	for (int i = 0; i < h.prog.nk; i++)
+		assert_true(h.prog.k[i].nargs <= CG_MULTI_MAX_ARGS);
 	ir_arena_free(&h.prog.arena);
 }
 
