@@ -20,6 +20,7 @@ typedef struct rt_cu_ctx_st *rt_cu_context;
 typedef struct rt_cu_mod_st *rt_cu_module;
 typedef struct rt_cu_func_st *rt_cu_function;
 typedef struct rt_cu_stream_st *rt_cu_stream;
+typedef struct rt_cu_event_st *rt_cu_event;
 typedef unsigned long long rt_cu_deviceptr;
 
 /* The driver's codes samc names. */
@@ -33,6 +34,11 @@ typedef unsigned long long rt_cu_deviceptr;
 
 /* cuDriverGetVersion's value the PTX of CUDA 13 (PTX ISA 9.0) needs. */
 #define RT_CUDA_DRV_MIN_VERSION 13000
+
+/* CU_STREAM_NON_BLOCKING (no implicit order with the legacy default
+ * stream), CU_EVENT_DISABLE_TIMING */
+#define RT_CU_STREAM_NON_BLOCKING 1
+#define RT_CU_EVENT_DISABLE_TIMING 2
 
 /* CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR / _MINOR */
 #define RT_CU_ATTR_CC_MAJOR 75
@@ -74,7 +80,19 @@ typedef unsigned long long rt_cu_deviceptr;
 	  (rt_cu_function * f, rt_cu_module m, const char *name))                                      \
 	X(cuLaunchKernel, "cuLaunchKernel", rt_cu_result,                                              \
 	  (rt_cu_function f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,          \
-	   unsigned bz, unsigned shared, rt_cu_stream s, void **params, void **extra))
+	   unsigned bz, unsigned shared, rt_cu_stream s, void **params, void **extra))                 \
+	X(cuMemHostAlloc, "cuMemHostAlloc", rt_cu_result, (void **p, size_t n, unsigned flags))        \
+	X(cuMemFreeHost, "cuMemFreeHost", rt_cu_result, (void *p))                                     \
+	X(cuStreamCreate, "cuStreamCreate", rt_cu_result, (rt_cu_stream * s, unsigned flags))          \
+	X(cuStreamDestroy, "cuStreamDestroy_v2", rt_cu_result, (rt_cu_stream s))                       \
+	X(cuEventCreate, "cuEventCreate", rt_cu_result, (rt_cu_event * e, unsigned flags))             \
+	X(cuEventDestroy, "cuEventDestroy_v2", rt_cu_result, (rt_cu_event e))                          \
+	X(cuEventRecord, "cuEventRecord", rt_cu_result, (rt_cu_event e, rt_cu_stream s))               \
+	X(cuStreamWaitEvent, "cuStreamWaitEvent", rt_cu_result,                                        \
+	  (rt_cu_stream s, rt_cu_event e, unsigned flags))                                             \
+	X(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", rt_cu_result,                                     \
+	  (rt_cu_deviceptr dst, const void *src, size_t n, rt_cu_stream s))                            \
+	X(cuStreamSynchronize, "cuStreamSynchronize", rt_cu_result, (rt_cu_stream s))
 
 #define RT_CUDA_DRV_FIELD(name, sym, ret, args) ret(*name) args;
 

@@ -25,6 +25,11 @@ typedef struct {
 	rt_cu_deviceptr ws; /* the convolutions' workspace, shared by all plans */
 	size_t ws_bytes;
 	char memory[32];   /* "cuda:0" */
+	/* overlapped uploads: made at the first one */
+	rt_cu_stream copy;    /* non-blocking: no implicit order with the kernels */
+	rt_cu_event fence;    /* upload_fence, on the legacy default stream */
+	rt_cu_event uploaded; /* after the last upload_async, on `copy` */
+	int fenced;
 } cuda_dev;
 
 /* A schedule's loop kernels resolved once (run's plan). */
@@ -103,6 +108,64 @@ static int cuda_copy(rt_device *d, void *dst, const void *src, size_t bytes, rt_
 	cuda_dev *c = d->self;
 	if (bytes && dst != src)
 		CU(c, c->drv.cuMemcpyDtoD(dptr(dst), dptr(src), bytes), "cuMemcpyDtoD", err);
+	return 0;
+}
+
+/* Pinned host memory: the copy engine reads it directly, so an upload
+ * from it can run while the kernels do. */
+static int cuda_host_alloc(rt_device *d, size_t bytes, void **out, rt_err *err)
+{
+	cuda_dev *c = d->self;
+	CU(c, c->drv.cuMemHostAlloc(out, bytes ? bytes : 1, 0), "cuMemHostAlloc", err);
+	return 0;
+}
+
+static void cuda_host_free(rt_device *d, void *p)
+{
+	cuda_dev *c = d->self;
+	if (p)
+		c->drv.cuMemFreeHost(p);
+}
+
+static int copy_stream(cuda_dev *c, rt_err *err)
+{
+	if (c->copy)
+		return 0;
+	CU(c, c->drv.cuEventCreate(&c->fence, RT_CU_EVENT_DISABLE_TIMING), "cuEventCreate", err);
+	CU(c, c->drv.cuEventCreate(&c->uploaded, RT_CU_EVENT_DISABLE_TIMING), "cuEventCreate", err);
+	CU(c, c->drv.cuStreamCreate(&c->copy, RT_CU_STREAM_NON_BLOCKING), "cuStreamCreate", err);
+	return 0;
+}
+
+/* On the copy stream, after the fence: the kernels launched since run on */
+static int cuda_upload_async(rt_device *d, void *dst, const void *src, size_t bytes, rt_err *err)
+{
+	cuda_dev *c = d->self;
+	if (copy_stream(c, err))
+		return -1;
+	if (c->fenced)
+		CU(c, c->drv.cuStreamWaitEvent(c->copy, c->fence, 0), "cuStreamWaitEvent", err);
+	if (bytes)
+		CU(c, c->drv.cuMemcpyHtoDAsync(dptr(dst), src, bytes, c->copy), "cuMemcpyHtoDAsync", err);
+	CU(c, c->drv.cuEventRecord(c->uploaded, c->copy), "cuEventRecord", err);
+	return 0;
+}
+
+static int cuda_upload_join(rt_device *d, rt_err *err)
+{
+	cuda_dev *c = d->self;
+	if (c->copy)
+		CU(c, c->drv.cuStreamWaitEvent(NULL, c->uploaded, 0), "cuStreamWaitEvent", err);
+	return 0;
+}
+
+static int cuda_upload_fence(rt_device *d, rt_err *err)
+{
+	cuda_dev *c = d->self;
+	if (copy_stream(c, err))
+		return -1;
+	CU(c, c->drv.cuEventRecord(c->fence, NULL), "cuEventRecord", err);
+	c->fenced = 1;
 	return 0;
 }
 
@@ -299,6 +362,14 @@ static void cuda_release(rt_device *d)
 	rt_cuda_dnn_close(&c->dnn); /* cudnnDestroy while the context lives */
 	if (c->ws)
 		c->drv.cuMemFree(c->ws);
+	if (c->copy) {
+		c->drv.cuStreamSynchronize(c->copy);
+		c->drv.cuStreamDestroy(c->copy);
+	}
+	if (c->fence)
+		c->drv.cuEventDestroy(c->fence);
+	if (c->uploaded)
+		c->drv.cuEventDestroy(c->uploaded);
 	if (c->mod)
 		c->drv.cuModuleUnload(c->mod);
 	if (c->ctx)
@@ -354,6 +425,9 @@ rt_device *rt_dev_cuda_new(const rt_dev_cuda_opts *o, rt_err *err)
 	c->d = (rt_device){.name = cuda_name, .memory = c->memory, .self = c, .named_kernels = 1,
 	                   .alloc = cuda_alloc, .free = cuda_free, .upload = cuda_upload,
 	                   .download = cuda_download, .copy = cuda_copy, .host_view = NULL,
+	                   .host_alloc = cuda_host_alloc, .host_free = cuda_host_free,
+	                   .upload_async = cuda_upload_async, .upload_join = cuda_upload_join,
+	                   .upload_fence = cuda_upload_fence,
 	                   .supports = cuda_supports, .launch = cuda_launch, .gemm = cuda_gemm,
 	                   .conv = cuda_conv, .sync = cuda_sync, .plan = cuda_plan_make, .run = cuda_run,
 	                   .plan_free = cuda_plan_free, .release = cuda_release};

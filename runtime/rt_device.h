@@ -97,6 +97,23 @@ struct rt_device {
 	int (*conv)(rt_device *d, const rt_prog_kernel *k, void **args, rt_err *err);
 	int (*sync)(rt_device *d, rt_err *err);
 
+	/* optional, all or none: pinned host memory (staging that a copy
+	 * engine reads), and uploads that overlap the kernels (a GPU's copy
+	 * stream):
+	 *   upload_async  copies bytes of host memory from host_alloc to dst
+	 *                 once the work launched before the last upload_fence
+	 *                 is done, without waiting for it or for the copy; the
+	 *                 host leaves src as it is until the next sync
+	 *   upload_join   the work launched after it sees every upload_async
+	 *                 before it (the host does not wait)
+	 *   upload_fence  marks where the work launched so far ends, for the
+	 *                 next upload_async (which may overwrite what it read) */
+	int (*host_alloc)(rt_device *d, size_t bytes, void **out, rt_err *err);
+	void (*host_free)(rt_device *d, void *p);
+	int (*upload_async)(rt_device *d, void *dst, const void *src, size_t bytes, rt_err *err);
+	int (*upload_join)(rt_device *d, rt_err *err);
+	int (*upload_fence)(rt_device *d, rt_err *err);
+
 	/* optional, both or neither: a plan made once per schedule (*plan may
 	 * stay NULL), then each run of the bound schedule; plan_free frees it */
 	int (*plan)(rt_device *d, const rt_prog *p, void **plan, rt_err *err);

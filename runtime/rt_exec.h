@@ -54,6 +54,13 @@ struct rt_exec {
 	/* slot_data[i] is the device address of slots[i]'s buffer (dense,
 	 * row-major); outputs are written to host memory. */
 	int (*run)(rt_exec *x, void **slot_data, double *outputs, rt_err *err);
+	/* optional, both or neither: run in two halves, so the host can work
+	 * while the device does. launch binds the slots and starts the
+	 * kernels; finish waits for them, checks them, stores the outputs and
+	 * commits. Between them the host may prepare the next batch but writes
+	 * no slot the step reads. */
+	int (*launch)(rt_exec *x, void **slot_data, rt_err *err);
+	int (*finish)(rt_exec *x, double *outputs, rt_err *err);
 	void (*free)(rt_exec *x);
 };
 

@@ -210,6 +210,9 @@ typedef struct {
 	int64_t b;
 	rt_augment *aug;
 	int64_t real;         /* the step's real examples so far */
+	int ov;               /* overlapped uploads (overlapped()) */
+	int64_t b0;           /* the epoch's first batch here: uploaded at once */
+	int64_t *real_next;   /* real examples of the batch sent ahead */
 } epoch_io;
 
 static int64_t fill_micro(void *ctx, int64_t t, int micro, int64_t mb, rt_err *err)
@@ -218,9 +221,31 @@ static int64_t fill_micro(void *ctx, int64_t t, int micro, int64_t mb, rt_err *e
 	epoch_io *io = ctx;
 	train_run *R = io->R;
 	rt_exec *x = R->base ? R->base : R->sam;
+	/* overlapped: every batch but the epoch's first was sent during the
+	 * step before (send_next); it only has to land */
+	if (io->ov && io->b != io->b0)
+		return rt_batch_land(&R->st, &R->train, R->idx_train, err) ? -1 : *io->real_next;
 	int64_t real = rt_dataset_fill_aug(&R->train, R->order, io->b * R->batch + micro * mb, mb,
 	                                   RT_PAD_WRAP, R->dst_train, NULL, RT_F32, x->pool, io->aug);
-	return rt_batch_flush(&R->st, &R->train, R->idx_train, err) ? -1 : real;
+	if (rt_batch_flush(&R->st, &R->train, R->idx_train, err) ||
+	    (io->ov && rt_batch_land(&R->st, &R->train, R->idx_train, err)))
+		return -1;
+	return real;
+}
+
+/* While step b runs (overlapped): batch b+1 filled and sent on the copy
+ * stream. The staging is free: step b-1's finish waited for the device. */
+static int send_next(void *ctx, int64_t t, rt_err *err)
+{
+	(void)t;
+	epoch_io *io = ctx;
+	train_run *R = io->R;
+	if (io->b + 1 >= R->nb)
+		return 0;
+	rt_exec *x = R->base ? R->base : R->sam;
+	*io->real_next = rt_dataset_fill_aug(&R->train, R->order, (io->b + 1) * R->batch, R->batch,
+	                                     RT_PAD_WRAP, R->dst_train, NULL, RT_F32, x->pool, io->aug);
+	return rt_batch_send(&R->st, &R->train, R->idx_train, err);
 }
 
 static int report_outs(void *ctx, const rt_exec *x, const double *outs, int64_t real, rt_err *err)
@@ -241,6 +266,32 @@ static int report_outs(void *ctx, const rt_exec *x, const double *outs, int64_t 
 	return 0;
 }
 
+int rt_batch_send(rt_store *st, const rt_dataset *ds, const int *idx, rt_err *err)
+{
+	for (int c = 0; c < ds->ncol; c++)
+		if (rt_store_send(st, idx[c], err))
+			return -1;
+	return 0;
+}
+
+int rt_batch_land(rt_store *st, const rt_dataset *ds, const int *idx, rt_err *err)
+{
+	for (int c = 0; c < ds->ncol; c++)
+		if (rt_store_land(st, idx[c], err))
+			return -1;
+	return rt_store_fence(st, err);
+}
+
+/* Whether batches travel while the step before runs: a device with
+ * overlapped uploads, and execs that run in two halves. */
+static int overlapped(const train_run *R)
+{
+	/* a step of micro-batches fills its data inputs several times */
+	return rt_step_micro(R->o->recipe) == 1 && rt_store_can_send(&R->st) &&
+	       (!R->sam || (R->sam->launch && R->sam->finish)) &&
+	       (!R->base || (R->base->launch && R->base->finish));
+}
+
 /* One epoch of training from batch b0 (0, or where a resumed run stopped
  * in the middle of it); means of the metrics into train[]. Returns 1 when
  * a signal asked the run to stop after the step just done. */
@@ -254,10 +305,15 @@ static int run_epoch(train_run *R, int e, int64_t b0, double *train, rt_err *err
 	double t0 = rt_now();
 	rt_dataset_order(R->train.n, R->seed, e, R->order);
 	rt_augment aug = {&r->data.augment, R->seed, e};
+	/* overlapped: batch b+1 is filled and sent while step b runs, and
+	 * lands just before step b+1; step b's finish waits for the device,
+	 * so the staging is free again when batch b+2 is filled */
+	int ov = overlapped(R);
+	int64_t real_next = 0;
 	for (int64_t b = b0; b < R->nb; b++) {
 		int64_t t = R->step;
-		epoch_io io = {R, b, &aug, 0};
-		rt_step_io sio = {fill_micro, report_outs, &io};
+		epoch_io io = {R, b, &aug, 0, ov, b0, &real_next};
+		rt_step_io sio = {fill_micro, report_outs, &io, ov ? send_next : NULL};
 		rt_err xe;
 		R->nonfinite_m = -1;
 		if (rt_step_do(&R->E, &R->st, r, t, R->total, R->seed, &sio, R->outs, &xe))

@@ -88,7 +88,7 @@ static int commit(runner *s, rt_err *err)
 	return 0;
 }
 
-static int exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
+static int exec_launch(rt_exec *x, void **slot_data, rt_err *err)
 {
 	runner *s = x->self;
 	const rt_prog *p = s->p;
@@ -102,13 +102,23 @@ static int exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
 		for (int j = 0; j < p->kernels[i].nargs; j++)
 			s->kargs[i][j] = s->bufptr[p->kernels[i].args[j]];
 	rt_dev_sched sc = {p, s->kargs, s->errs};
-	if (d->run ? d->run(d, s->plan, &sc, err) : rt_device_run_in_order(d, &sc, err))
-		return -1;
+	return d->run ? d->run(d, s->plan, &sc, err) : rt_device_run_in_order(d, &sc, err);
+}
+
+static int exec_finish(rt_exec *x, double *outputs, rt_err *err)
+{
+	runner *s = x->self;
+	rt_device *d = s->dev;
 	if (s->can_fail && check_errors(s, err))
 		return -1;
 	if (read_outputs(s, outputs, err) || commit(s, err))
 		return -1;
 	return d->sync(d, err);
+}
+
+static int exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
+{
+	return exec_launch(x, slot_data, err) || exec_finish(x, outputs, err) ? -1 : 0;
 }
 
 static void exec_free(rt_exec *x)
@@ -253,6 +263,8 @@ rt_exec *rt_runner_new(const rt_prog *p, rt_device *dev, rt_err *err)
 	x->backend = dev->name;
 	x->dev = dev;
 	x->run = exec_run;
+	x->launch = exec_launch;
+	x->finish = exec_finish;
 	x->free = exec_free;
 	s->p = p;
 	s->dev = dev;

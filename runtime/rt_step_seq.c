@@ -66,6 +66,23 @@ int rt_step_check(const rt_recipe *r, const rt_step_execs *e, rt_err *err)
 	return 0;
 }
 
+/* One run; the step's last one in two halves around io->during, where the
+ * driver and the exec allow it. */
+static int run_one(rt_exec *x, void **bind, double *outs, const rt_step_io *io, int64_t t,
+                   int last, rt_err *err)
+{
+	if (!last || !io->during || !x->launch || !x->finish)
+		return x->run(x, bind, outs, err);
+	if (x->launch(x, bind, err))
+		return -1;
+	if (io->during(io->ctx, t, err)) {
+		rt_err ignored; /* the device must be idle before the error returns */
+		x->finish(x, outs, &ignored);
+		return -1;
+	}
+	return x->finish(x, outs, err);
+}
+
 int rt_step_do(const rt_step_execs *e, rt_store *st, const rt_recipe *r, int64_t t,
                int64_t total, uint64_t seed, const rt_step_io *io, double *outs, rt_err *err)
 {
@@ -90,7 +107,7 @@ int rt_step_do(const rt_step_execs *e, rt_store *st, const rt_recipe *r, int64_t
 			filled = run.micro;
 		}
 		if (rt_noise_fill(st, seed, n > 1 ? t * n + run.micro : t, x->pool, &xe) ||
-		    x->run(x, e->bind[run.prog], outs, &xe) ||
+		    run_one(x, e->bind[run.prog], outs, io, t, i == nruns - 1, &xe) ||
 		    (run.report && io->report(io->ctx, x, outs, real, &xe)))
 			goto fail;
 		continue;

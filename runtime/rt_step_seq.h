@@ -74,6 +74,10 @@ typedef struct {
 	int64_t (*fill)(void *ctx, int64_t t, int micro, int64_t micro_batch, rt_err *err);
 	int (*report)(void *ctx, const rt_exec *x, const double *outs, int64_t real, rt_err *err);
 	void *ctx;
+	/* NULL, or called while the step's last run executes when its exec
+	 * runs in two halves (launch, finish): the driver sends the next
+	 * step's batch there. 0 or -1 with err. */
+	int (*during)(void *ctx, int64_t t, rt_err *err);
 } rt_step_io;
 
 /* Runs optimizer step t (0-based, of `total`) of a run seeded `seed`:

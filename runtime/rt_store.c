@@ -58,9 +58,53 @@ void *rt_store_host(rt_store *s, int i)
 	void *v = s->dev->host_view ? s->dev->host_view(s->dev, b->addr) : NULL;
 	if (v)
 		return v;
+	if (!b->stage && rt_store_can_send(s)) {
+		rt_err e;
+		size_t n = b->bytes ? b->bytes : 1;
+		if (s->dev->host_alloc(s->dev, n, &b->stage, &e) == 0) {
+			memset(b->stage, 0, n);
+			b->pinned = 1;
+		}
+	}
 	if (!b->stage)
 		b->stage = calloc(1, b->bytes ? b->bytes : 1);
 	return b->stage;
+}
+
+int rt_store_can_send(const rt_store *s)
+{
+	const rt_device *d = s->dev;
+	return d && d->host_alloc && d->host_free && d->upload_async && d->upload_join &&
+	       d->upload_fence;
+}
+
+int rt_store_send(rt_store *s, int i, rt_err *err)
+{
+	rt_store_buf *b = &s->buf[i];
+	if (!rt_store_can_send(s) || !b->stage)
+		return rt_store_flush(s, i, err);
+	if (!b->dstage && s->dev->alloc(s->dev, b->bytes, &b->dstage, err))
+		return -1;
+	if (s->dev->upload_async(s->dev, b->dstage, b->stage, b->bytes, err))
+		return -1;
+	b->pending = 1;
+	return 0;
+}
+
+int rt_store_land(rt_store *s, int i, rt_err *err)
+{
+	rt_store_buf *b = &s->buf[i];
+	if (!b->pending)
+		return 0;
+	b->pending = 0;
+	if (s->dev->upload_join(s->dev, err))
+		return -1;
+	return s->dev->copy(s->dev, b->addr, b->dstage, b->bytes, err);
+}
+
+int rt_store_fence(const rt_store *s, rt_err *err)
+{
+	return rt_store_can_send(s) ? s->dev->upload_fence(s->dev, err) : 0;
 }
 
 int rt_store_flush(const rt_store *s, int i, rt_err *err)
@@ -114,6 +158,7 @@ static int add_slot(rt_store *s, const rt_slot *sl, const char *backend, rt_err 
 		s->cap = cap;
 	}
 	rt_store_buf *b = &s->buf[s->n];
+	memset(b, 0, sizeof *b);
 	b->slot = *sl;
 	b->bytes = (size_t)n * es;
 	b->slot.name = strdup(sl->name);
@@ -179,10 +224,22 @@ void **rt_store_bind_prefer(const rt_store *s, const rt_exec *x, const char *pre
 
 void rt_store_free(rt_store *s)
 {
+	int pending = 0;
+	for (int i = 0; i < s->n; i++)
+		pending |= s->buf[i].pending;
+	rt_err e;
+	if (pending) /* an upload in flight still reads a stage */
+		s->dev->sync(s->dev, &e);
 	for (int i = 0; i < s->n; i++) {
-		free((char *)s->buf[i].slot.name);
-		s->dev->free(s->dev, s->buf[i].addr);
-		free(s->buf[i].stage);
+		rt_store_buf *b = &s->buf[i];
+		free((char *)b->slot.name);
+		s->dev->free(s->dev, b->addr);
+		if (b->dstage)
+			s->dev->free(s->dev, b->dstage);
+		if (b->pinned)
+			s->dev->host_free(s->dev, b->stage);
+		else
+			free(b->stage);
 	}
 	free(s->buf);
 	memset(s, 0, sizeof *s);

@@ -26,6 +26,9 @@ typedef struct {
 	void *addr;    /* device address, zeroed at creation */
 	void *stage;   /* host staging for rt_store_host, or NULL */
 	size_t bytes;
+	int pinned;    /* stage is the device's host_alloc memory */
+	void *dstage;  /* device staging of an overlapped upload, or NULL */
+	int pending;   /* an overlapped upload into dstage is not landed yet */
 } rt_store_buf;
 
 typedef struct {
@@ -51,6 +54,20 @@ int rt_store_download(const rt_store *s, int i, void *dst, rt_err *err);
  * NULL when staging memory runs out. */
 void *rt_store_host(rt_store *s, int i);
 int rt_store_flush(const rt_store *s, int i, rt_err *err);
+
+/* Overlapped uploads, on a device that has them (rt_device.h's
+ * upload_async; rt_store_host's staging is then pinned memory):
+ * rt_store_send starts buffer i's staged value on its way to a device
+ * staging buffer of its own, so it can travel while kernels that read
+ * buffer i run; rt_store_land copies it into buffer i, before the work
+ * launched after it (nothing when nothing was sent); rt_store_fence, after
+ * the landings, lets the next sends overwrite the staging buffers. The host
+ * writes the staged value again only after a step's finish (which waits
+ * for the device). The first training loop's batches go this way. */
+int rt_store_can_send(const rt_store *s);
+int rt_store_send(rt_store *s, int i, rt_err *err);
+int rt_store_land(rt_store *s, int i, rt_err *err);
+int rt_store_fence(const rt_store *s, rt_err *err);
 
 /* slot_data for x (malloc'd, x->nslots entries; the caller frees it).
  * NULL with err if a slot was never added or memory runs out. */

@@ -105,6 +105,10 @@ int rt_run_interrupted(train_run *R);
  * store buffer (idx) that rt_batch_flush then uploads it to (rt_store_host). */
 int rt_batch_targets(rt_store *st, const rt_dataset *ds, void ***dst, int **idx, rt_err *err);
 int rt_batch_flush(const rt_store *st, const rt_dataset *ds, const int *idx, rt_err *err);
+/* The same overlapped (rt_store_send), and its landing before the step
+ * that reads it (rt_store_land, then rt_store_fence). */
+int rt_batch_send(rt_store *st, const rt_dataset *ds, const int *idx, rt_err *err);
+int rt_batch_land(rt_store *st, const rt_dataset *ds, const int *idx, rt_err *err);
 
 /* Loads the test split and the validation files (data.val) for the eval
  * step and checks its mask input. */

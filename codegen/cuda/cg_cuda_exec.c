@@ -45,6 +45,18 @@ static int exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
 	return s->inner->run(s->inner, slot_data, outputs, err);
 }
 
+static int exec_launch(rt_exec *x, void **slot_data, rt_err *err)
+{
+	cuda_exec *s = x->self;
+	return s->inner->launch(s->inner, slot_data, err);
+}
+
+static int exec_finish(rt_exec *x, double *outputs, rt_err *err)
+{
+	cuda_exec *s = x->self;
+	return s->inner->finish(s->inner, outputs, err);
+}
+
 /* NVRTC names a failing kernel by the model line that produced it */
 static const char *where(void *ctx, const cg_cuda_kernel *k)
 {
@@ -130,6 +142,8 @@ rt_exec *cg_cuda_exec_new(ir_graph *g, ir_node *const *outs, const char *const *
 	x->self = s;
 	x->backend = "cuda";
 	x->run = exec_run;
+	x->launch = exec_launch; /* the runner has both */
+	x->finish = exec_finish;
 	x->free = exec_free;
 	if (build(s, g, outs, out_names, nout, &o, err, errlen)) {
 		exec_free(x);

@@ -41,10 +41,13 @@ enum {
 	FILE_NOT_FOUND = 301, NOT_FOUND = 500, LAUNCH_FAILED = 719, INVALID_DEVICE = 101,
 };
 
-/* what a test reads back: transfers by direction (count, bytes), launches */
+/* what a test reads back: transfers by direction (count, bytes), launches;
+ * of the uploads, those on a stream other than the default one (async),
+ * and the pinned host allocations */
 typedef struct {
 	long up, down, copy, launch, gemm, memset;
 	long long up_bytes, down_bytes, copy_bytes;
+	long up_async, host_alloc;
 } standin_counts;
 
 static standin_counts counts;
@@ -222,6 +225,77 @@ EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n)
 	counts.copy_bytes += (long long)n;
 	memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
 	return OK;
+}
+
+/* ---- pinned memory, streams and events: the host runs every copy when
+ * it is asked for, so each is done before the next call, in any order a
+ * stream or event could ask for ---- */
+
+EXPORT CUresult cuMemHostAlloc(void **p, size_t n, unsigned flags)
+{
+	(void)flags;
+	if (!(*p = malloc(n ? n : 1)))
+		return OUT_OF_MEMORY;
+	counts.host_alloc++;
+	return OK;
+}
+
+EXPORT CUresult cuMemFreeHost(void *p)
+{
+	free(p);
+	return OK;
+}
+
+/* a stream or an event is a distinct non-NULL handle */
+static char handles[2];
+
+EXPORT CUresult cuStreamCreate(void **s, unsigned flags)
+{
+	(void)flags;
+	*s = &handles[0];
+	return OK;
+}
+
+EXPORT CUresult cuStreamDestroy_v2(void *s)
+{
+	return s ? OK : INVALID_VALUE;
+}
+
+EXPORT CUresult cuStreamSynchronize(void *s)
+{
+	(void)s;
+	return OK;
+}
+
+EXPORT CUresult cuEventCreate(void **e, unsigned flags)
+{
+	(void)flags;
+	*e = &handles[1];
+	return OK;
+}
+
+EXPORT CUresult cuEventDestroy_v2(void *e)
+{
+	return e ? OK : INVALID_VALUE;
+}
+
+EXPORT CUresult cuEventRecord(void *e, void *s)
+{
+	(void)s;
+	return e ? OK : INVALID_VALUE;
+}
+
+EXPORT CUresult cuStreamWaitEvent(void *s, void *e, unsigned flags)
+{
+	(void)s;
+	return e && !flags ? OK : INVALID_VALUE;
+}
+
+EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, void *s)
+{
+	if (s)
+		counts.up_async++;
+	return cuMemcpyHtoD_v2(dst, src, n);
 }
 
 /* ---- modules: the CUDA C behind a PTX image, compiled for the host ---- */

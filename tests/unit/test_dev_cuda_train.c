@@ -3,7 +3,9 @@
  * (codegen/cuda/cg_cuda_exec.h) through the host stand-in for the driver
  * (tests/cuda_standin), whose counters see every transfer: tiny_mlp.lua's
  * SAM step trains through the real loop (rt_train) and
- *   - per step uploads only the batch and the step scalars, and downloads
+ *   - per step uploads only the batch (after an epoch's first, while the
+ *     step before runs: pinned staging, a copy stream) and the step
+ *     scalars, and downloads
  *     only the error words and the outputs; every loop kernel is launched
  *     once a step and every GEMM goes to cuBLAS once a step;
  *   - a checkpoint downloads every parameter and state buffer once, and a
@@ -43,6 +45,7 @@
 typedef struct {
 	long up, down, copy, launch, gemm, memset;
 	long long up_bytes, down_bytes, copy_bytes;
+	long up_async, host_alloc;
 } standin_counts;
 
 static void (*get_counts)(standin_counts *);
@@ -174,11 +177,16 @@ static void test_transfers(void **state)
 	assert_int_equal(n.launch, nsteps * nloop);
 	assert_int_equal(n.gemm, nsteps * ngemm);
 	assert_int_equal(n.copy_bytes % 4, 0); /* the commits, device to device */
+	/* every batch but the epoch's first travels while the step before
+	 * runs (its two columns, from pinned staging) */
+	assert_int_equal(n.up_async, (nsteps - 1) * 2);
+	assert_true(n.host_alloc >= 2);
 	/* resumed for a second epoch: the checkpoint's buffers go up once */
 	train_counted(2, 1, &n, &nsaved, &up_step, &down_step, &nloop, &ngemm);
 	assert_int_equal(n.up, nsaved + nsteps * up_step);
 	assert_int_equal(n.down, nsteps * down_step + nsaved);
 	assert_int_equal(n.launch, nsteps * nloop);
+	assert_int_equal(n.up_async, (nsteps - 1) * 2);
 }
 
 /* The same step compiled again takes its PTX from the cache: no NVRTC. */
