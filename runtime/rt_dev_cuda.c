@@ -1,62 +1,21 @@
 /*
  * rt_dev_cuda.c - the CUDA device (see rt_dev_cuda.h).
  */
-#include "rt_dev_cuda.h"
+#include "rt_dev_cuda_int.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rt_cuda_blas.h"
-#include "rt_cuda_dnn.h"
-
-typedef struct {
-	rt_device d;
-	rt_cuda_drv drv;
-	rt_cu_device dev;
-	int ordinal;
-	rt_cu_context ctx; /* the GPU's primary context, retained */
-	rt_cu_module mod;  /* the loop kernels, or NULL */
-	rt_cuda_blas blas; /* open once a schedule has a GEMM */
-	char blas_path[256];
-	rt_cuda_dnn dnn;   /* open once a schedule has a convolution */
-	char dnn_path[256];
-	rt_cu_deviceptr ws; /* the convolutions' workspace, shared by all plans */
-	size_t ws_bytes;
-	char memory[32];   /* "cuda:0" */
-	/* overlapped uploads: made at the first one */
-	rt_cu_stream copy;    /* non-blocking: no implicit order with the kernels */
-	rt_cu_event fence;    /* upload_fence, on the legacy default stream */
-	rt_cu_event uploaded; /* after the last upload_async, on `copy` */
-	int fenced;
-} cuda_dev;
-
-/* A schedule's loop kernels resolved once (run's plan). */
-typedef struct {
-	rt_cu_function *fn; /* per kernel; NULL for library calls */
-	const rt_cuda_dnn_plan **conv; /* per kernel; the convolutions' (owned by dnn) */
-} cuda_plan;
 
 static const char cuda_name[] = "cuda";
 
-static int cu_fail(cuda_dev *c, rt_cu_result r, const char *what, rt_err *err)
+int rt_cudev_fail(cuda_dev *c, rt_cu_result r, const char *what, rt_err *err)
 {
 	char s[256];
 	return rt_errf(err, "cuda: %s failed: error %d, %s", what, r,
 	               rt_cuda_drv_errstr(&c->drv, r, s, sizeof s));
-}
-
-#define CU(c, call, what, err)                                                                     \
-	do {                                                                                           \
-		rt_cu_result r_ = (call);                                                                  \
-		if (r_ != RT_CU_SUCCESS)                                                                   \
-			return cu_fail((c), r_, (what), (err));                                                \
-	} while (0)
-
-static rt_cu_deviceptr dptr(const void *p)
-{
-	return (rt_cu_deviceptr)(uintptr_t)p;
 }
 
 static int cuda_alloc(rt_device *d, size_t bytes, void **out, rt_err *err)
@@ -70,11 +29,11 @@ static int cuda_alloc(rt_device *d, size_t bytes, void **out, rt_err *err)
 	if (r != RT_CU_SUCCESS) {
 		char what[96];
 		snprintf(what, sizeof what, "cuMemAlloc of %zu bytes", bytes);
-		return cu_fail(c, r, what, err);
+		return rt_cudev_fail(c, r, what, err);
 	}
 	if ((r = c->drv.cuMemsetD8(p, 0, n)) != RT_CU_SUCCESS) {
 		c->drv.cuMemFree(p);
-		return cu_fail(c, r, "cuMemsetD8", err);
+		return rt_cudev_fail(c, r, "cuMemsetD8", err);
 	}
 	*out = (void *)(uintptr_t)p;
 	return 0;
@@ -175,8 +134,8 @@ static int cuda_supports(const rt_device *d, rt_kkind kind)
 	return kind >= RT_K_ELEM && kind <= RT_K_CONV;
 }
 
-static int launch_fn(cuda_dev *c, rt_cu_function f, const rt_prog_kernel *k, void **args,
-                     void *err_word, rt_err *err)
+int rt_cudev_launch(cuda_dev *c, rt_cu_function f, const rt_prog_kernel *k, void **args,
+                    void *err_word, rt_cu_stream s, rt_err *err)
 {
 	if (k->cu_block < 1 || k->cu_block > 1024 || k->cu_grid < 1 || k->cu_grid > INT32_MAX)
 		return rt_errf(err, "cuda: kernel %s has no CUDA launch (grid %lld, block %d): a table "
@@ -188,12 +147,12 @@ static int launch_fn(cuda_dev *c, rt_cu_function f, const rt_prog_kernel *k, voi
 		params[j] = &args[j];
 	params[k->nargs] = &err_word;
 	rt_cu_result r = c->drv.cuLaunchKernel(f, (unsigned)k->cu_grid, 1, 1, (unsigned)k->cu_block,
-	                                       1, 1, 0, NULL, params, NULL);
+	                                       1, 1, 0, s, params, NULL);
 	if (r != RT_CU_SUCCESS) {
 		char what[160];
 		snprintf(what, sizeof what, "launching %s (%lld blocks of %d)", k->name,
 		         (long long)k->cu_grid, k->cu_block);
-		return cu_fail(c, r, what, err);
+		return rt_cudev_fail(c, r, what, err);
 	}
 	return 0;
 }
@@ -207,7 +166,7 @@ static int find_fn(cuda_dev *c, const rt_prog_kernel *k, rt_cu_function *f, rt_e
 	if (r != RT_CU_SUCCESS) {
 		char what[160];
 		snprintf(what, sizeof what, "finding kernel %s in the module", k->name ? k->name : "?");
-		return cu_fail(c, r, what, err);
+		return rt_cudev_fail(c, r, what, err);
 	}
 	return 0;
 }
@@ -219,7 +178,7 @@ static int cuda_launch(rt_device *d, const rt_prog_kernel *k, void **args, void 
 	rt_cu_function f;
 	if (find_fn(c, k, &f, err))
 		return -1;
-	return launch_fn(c, f, k, args, err_word, err);
+	return rt_cudev_launch(c, f, k, args, err_word, NULL, err);
 }
 
 static int need_blas(cuda_dev *c, rt_err *err)
@@ -269,7 +228,7 @@ static int conv_plan(cuda_dev *c, const rt_prog_kernel *k, const rt_cuda_dnn_pla
 		char what[128];
 		c->ws = 0;
 		snprintf(what, sizeof what, "cuMemAlloc of %zu bytes (a convolution's workspace)", ws);
-		return cu_fail(c, r, what, err);
+		return rt_cudev_fail(c, r, what, err);
 	}
 	c->ws_bytes = ws;
 	return 0;
@@ -303,9 +262,9 @@ static int cuda_sync(rt_device *d, rt_err *err)
 
 static void cuda_plan_free(rt_device *d, void *plan)
 {
-	(void)d;
 	cuda_plan *p = plan;
 	if (p) {
+		rt_cudev_graph_free(d->self, p);
 		free(p->fn);
 		free(p->conv);
 		free(p);
@@ -331,7 +290,7 @@ static int cuda_plan_make(rt_device *d, const rt_prog *p, void **out, rt_err *er
 			return -1;
 		}
 	}
-	if (gemms && need_blas(c, err)) {
+	if ((gemms && need_blas(c, err)) || rt_cudev_graph_plan(c, pl, p, err)) {
 		cuda_plan_free(d, pl);
 		return -1;
 	}
@@ -346,9 +305,17 @@ static int cuda_run(rt_device *d, void *plan, const rt_dev_sched *s, rt_err *err
 	const rt_prog *p = s->p;
 	for (int i = 0; i < p->nkernels; i++) {
 		const rt_prog_kernel *k = &p->kernels[i];
+		int next, g = rt_cudev_graph_run(c, (cuda_plan *)pl, s, i, &next, err);
+		if (g < 0)
+			return -1;
+		if (g > 0) {
+			i = next - 1;
+			continue;
+		}
 		int rc = k->kind == RT_K_GEMM   ? cuda_gemm(d, k, s->args[i], err)
 		         : k->kind == RT_K_CONV ? run_conv(c, pl->conv[i], k, s->args[i], err)
-		                                : launch_fn(c, pl->fn[i], k, s->args[i], s->errs + 4 * i, err);
+		                                : rt_cudev_launch(c, pl->fn[i], k, s->args[i],
+		                                                  s->errs + 4 * i, NULL, err);
 		if (rc)
 			return -1;
 	}
@@ -360,6 +327,7 @@ static void cuda_release(rt_device *d)
 	cuda_dev *c = d->self;
 	rt_cuda_blas_close(&c->blas);
 	rt_cuda_dnn_close(&c->dnn); /* cudnnDestroy while the context lives */
+	rt_cudev_graph_close(c);
 	if (c->ws)
 		c->drv.cuMemFree(c->ws);
 	if (c->copy) {
@@ -403,19 +371,20 @@ rt_device *rt_dev_cuda_new(const rt_dev_cuda_opts *o, rt_err *err)
 		goto fail;
 	}
 	if ((r = c->drv.cuDeviceGet(&c->dev, o->ordinal)) != RT_CU_SUCCESS) {
-		cu_fail(c, r, "cuDeviceGet", err);
+		rt_cudev_fail(c, r, "cuDeviceGet", err);
 		goto fail;
 	}
 	if ((r = c->drv.cuDevicePrimaryCtxRetain(&c->ctx, c->dev)) != RT_CU_SUCCESS) {
 		c->ctx = NULL;
-		cu_fail(c, r, "cuDevicePrimaryCtxRetain", err);
+		rt_cudev_fail(c, r, "cuDevicePrimaryCtxRetain", err);
 		goto fail;
 	}
 	if ((r = c->drv.cuCtxSetCurrent(c->ctx)) != RT_CU_SUCCESS) {
-		cu_fail(c, r, "cuCtxSetCurrent", err);
+		rt_cudev_fail(c, r, "cuCtxSetCurrent", err);
 		goto fail;
 	}
 	c->ordinal = o->ordinal;
+	rt_cudev_graph_open(c);
 	if (o->blas)
 		snprintf(c->blas_path, sizeof c->blas_path, "%s", o->blas);
 	if (o->dnn)

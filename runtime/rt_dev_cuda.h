@@ -19,6 +19,15 @@
  * made once, when the runner plans the schedule; all plans of a device
  * share one workspace of the largest plan's size (cuMemAlloc), and run on
  * the same stream as the kernels.
+ *
+ * Each run of three or more consecutive loop kernels of a schedule is a
+ * CUDA graph (rt_dev_cuda_graph.c): captured at the first run on a stream
+ * of the device's own, launched onto the legacy default stream as one
+ * launch per step; SAMC_CUDA_GRAPHS=0 (read when the device is made), a
+ * driver without graphs, or a capture that fails leave its kernels
+ * launched one by one. Staging for uploads is pinned memory
+ * (cuMemHostAlloc), and upload_async copies on a non-blocking stream,
+ * ordered by events (rt_device.h).
  */
 #ifndef SAMC_RT_DEV_CUDA_H
 #define SAMC_RT_DEV_CUDA_H

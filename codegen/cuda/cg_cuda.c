@@ -467,11 +467,13 @@ static void host_launches(FILE *o, const cg_cuda_mod *m, const cg_program *prog)
 		for (int j = 0; j < k->nargs; j++)
 			fprintf(o, "(%s *)bufs[%d], ", cgc_ctype(k->args[j].type), j);
 		fprintf(o, "err);\n}\n"
+		        "extern \"C\" const int %s_hostnparams = %d;\n"
 		        "extern \"C\" void %s_hostlaunch(unsigned grid, unsigned block, void **params)\n{\n"
 		        "\tvoid *bufs[%d];\n\tfor (int j = 0; j < %d; j++)\n"
 		        "\t\tbufs[j] = *(void **)params[j];\n"
 		        "\tsamc_host_launch(grid, (int)block, %d, %s_hthread, bufs, *(int **)params[%d]);\n}\n",
-		        ck->name, k->nargs + 1, k->nargs, ck->barriers, ck->name, k->nargs);
+		        ck->name, k->nargs + 1, ck->name, k->nargs + 1, k->nargs, ck->barriers, ck->name,
+		        k->nargs);
 	}
 	fputs("#endif\n", o);
 }

@@ -48,6 +48,7 @@ typedef struct {
 	long up, down, copy, launch, gemm, memset;
 	long long up_bytes, down_bytes, copy_bytes;
 	long up_async, host_alloc;
+	long graph_launch, captured; /* graphs launched; kernels recorded into graphs */
 } standin_counts;
 
 static standin_counts counts;
@@ -246,18 +247,18 @@ EXPORT CUresult cuMemFreeHost(void *p)
 	return OK;
 }
 
-/* a stream or an event is a distinct non-NULL handle */
-static char handles[2];
+/* a stream is a distinct non-NULL handle; so is an event */
+static char an_event;
 
 EXPORT CUresult cuStreamCreate(void **s, unsigned flags)
 {
 	(void)flags;
-	*s = &handles[0];
-	return OK;
+	return (*s = malloc(1)) ? OK : OUT_OF_MEMORY;
 }
 
 EXPORT CUresult cuStreamDestroy_v2(void *s)
 {
+	free(s);
 	return s ? OK : INVALID_VALUE;
 }
 
@@ -270,7 +271,7 @@ EXPORT CUresult cuStreamSynchronize(void *s)
 EXPORT CUresult cuEventCreate(void **e, unsigned flags)
 {
 	(void)flags;
-	*e = &handles[1];
+	*e = &an_event;
 	return OK;
 }
 
@@ -390,26 +391,179 @@ EXPORT CUresult cuModuleUnload(void *mod)
 	return mod && dlclose(mod) == 0 ? OK : INVALID_VALUE;
 }
 
+/* each function's parameter count (NAME_hostnparams), for capture */
+#define MAX_FUNCS 16384
+static struct {
+	void *fn;
+	int np;
+} funcs[MAX_FUNCS];
+static int nfuncs;
+
+static int nparams_of(void *f)
+{
+	for (int i = 0; i < nfuncs; i++)
+		if (funcs[i].fn == f)
+			return funcs[i].np;
+	return -1;
+}
+
 EXPORT CUresult cuModuleGetFunction(void **f, void *mod, const char *name)
 {
 	char sym[512];
 	snprintf(sym, sizeof sym, "%s_hostlaunch", name);
-	return (*f = dlsym(mod, sym)) ? OK : NOT_FOUND;
+	if (!(*f = dlsym(mod, sym)))
+		return NOT_FOUND;
+	snprintf(sym, sizeof sym, "%s_hostnparams", name);
+	const int *np = dlsym(mod, sym);
+	if (np && nparams_of(*f) < 0 && nfuncs < MAX_FUNCS) {
+		funcs[nfuncs].fn = *f;
+		funcs[nfuncs++].np = *np;
+	}
+	return OK;
+}
+
+/* ---- graphs: a captured stream's launches are recorded (the values of
+ * their parameters copied), and a graph's launch replays them in order ---- */
+
+typedef struct {
+	void *fn;
+	unsigned grid, block;
+	int np;
+	void **val; /* each parameter's value */
+} rec_launch;
+
+typedef struct {
+	rec_launch *l;
+	int n, cap;
+} graph;
+
+static void *capturing;   /* the stream being captured, or NULL */
+static graph *recording;
+
+static void graph_free(graph *g)
+{
+	for (int i = 0; g && i < g->n; i++)
+		free(g->l[i].val);
+	if (g)
+		free(g->l);
+	free(g);
+}
+
+static CUresult record(void *f, unsigned grid, unsigned block, void **params)
+{
+	graph *g = recording;
+	int np = nparams_of(f);
+	if (np < 0)
+		return INVALID_VALUE;
+	if (g->n == g->cap) {
+		int cap = g->cap ? 2 * g->cap : 16;
+		rec_launch *l = realloc(g->l, (size_t)cap * sizeof *l);
+		if (!l)
+			return OUT_OF_MEMORY;
+		g->l = l;
+		g->cap = cap;
+	}
+	rec_launch *r = &g->l[g->n];
+	if (!(r->val = malloc((size_t)np * sizeof *r->val)))
+		return OUT_OF_MEMORY;
+	for (int j = 0; j < np; j++)
+		r->val[j] = *(void **)params[j];
+	r->fn = f;
+	r->grid = grid;
+	r->block = block;
+	r->np = np;
+	g->n++;
+	counts.captured++;
+	return OK;
 }
 
 EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                                unsigned by, unsigned bz, unsigned shared, void *stream,
                                void **params, void **extra)
 {
-	(void)stream;
 	/* what samc's launches are: 1-D grids of 1-D blocks, static shared memory */
 	if (!f || !params || extra || gy != 1 || gz != 1 || by != 1 || bz != 1 || shared ||
 	    gx < 1 || bx < 1 || bx > 1024)
 		return INVALID_VALUE;
+	if (stream && stream == capturing)
+		return record(f, gx, bx, params);
 	counts.launch++;
 	hostlaunch_fn fn;
 	*(void **)&fn = f;
 	fn(gx, bx, params);
+	return OK;
+}
+
+EXPORT CUresult cuStreamBeginCapture_v2(void *s, int mode)
+{
+	/* the legacy default stream cannot be captured; one capture at a time */
+	if (!s || capturing || mode < 0 || mode > 2)
+		return INVALID_VALUE;
+	if (!(recording = calloc(1, sizeof *recording)))
+		return OUT_OF_MEMORY;
+	capturing = s;
+	return OK;
+}
+
+EXPORT CUresult cuStreamEndCapture(void *s, void **g)
+{
+	if (!s || s != capturing)
+		return INVALID_VALUE;
+	*g = recording;
+	recording = NULL;
+	capturing = NULL;
+	return OK;
+}
+
+EXPORT CUresult cuGraphInstantiateWithFlags(void **e, void *g, unsigned long long flags)
+{
+	const graph *src = g;
+	graph *x = calloc(1, sizeof *x);
+	if (!src || flags || !x || !(x->l = calloc((size_t)src->n + 1, sizeof *x->l))) {
+		free(x);
+		return src && !flags ? OUT_OF_MEMORY : INVALID_VALUE;
+	}
+	for (int i = 0; i < src->n; i++) {
+		x->l[i] = src->l[i];
+		if (!(x->l[i].val = malloc((size_t)src->l[i].np * sizeof(void *)))) {
+			graph_free(x);
+			return OUT_OF_MEMORY;
+		}
+		memcpy(x->l[i].val, src->l[i].val, (size_t)src->l[i].np * sizeof(void *));
+		x->n++;
+	}
+	*e = x;
+	return OK;
+}
+
+EXPORT CUresult cuGraphLaunch(void *e, void *s)
+{
+	const graph *x = e;
+	if (!x || (s && s == capturing))
+		return INVALID_VALUE;
+	counts.graph_launch++;
+	for (int i = 0; i < x->n; i++) {
+		const rec_launch *r = &x->l[i];
+		void *params[r->np];
+		for (int j = 0; j < r->np; j++)
+			params[j] = (void *)&r->val[j];
+		counts.launch++;
+		hostlaunch_fn fn;
+		*(void **)&fn = r->fn;
+		fn(r->grid, r->block, params);
+	}
+	return OK;
+}
+
+EXPORT CUresult cuGraphExecDestroy(void *e)
+{
+	graph_free(e);
+	return OK;
+}
+
+EXPORT CUresult cuGraphDestroy(void *g)
+{
+	graph_free(g);
 	return OK;
 }
 

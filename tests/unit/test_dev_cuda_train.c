@@ -7,7 +7,9 @@
  *     step before runs: pinned staging, a copy stream) and the step
  *     scalars, and downloads
  *     only the error words and the outputs; every loop kernel is launched
- *     once a step and every GEMM goes to cuBLAS once a step;
+ *     once a step and every GEMM goes to cuBLAS once a step; each run of
+ *     three or more loop kernels is captured once into a CUDA graph and
+ *     launched as one each step (SAMC_CUDA_GRAPHS=0: kernel by kernel);
  *   - a checkpoint downloads every parameter and state buffer once, and a
  *     resumed run uploads each once (and no initial values before);
  *   - the second compile of the same step takes its PTX from the cache;
@@ -46,11 +48,16 @@ typedef struct {
 	long up, down, copy, launch, gemm, memset;
 	long long up_bytes, down_bytes, copy_bytes;
 	long up_async, host_alloc;
+	long graph_launch, captured;
 } standin_counts;
 
 static void (*get_counts)(standin_counts *);
 static void (*reset_counts)(void);
 static char dir[4096];
+
+/* the table's runs of at least three loop kernels (the device's CUDA
+ * graphs, rt_dev_cuda_graph.c) and the kernels in them */
+static int graph_runs, graph_kernels;
 
 enum { NEX = 48, B = 16 };
 
@@ -157,12 +164,37 @@ static void train_counted(int epochs, int resume, standin_counts *n, int *nsaved
 	const rt_prog *p = cg_cuda_exec_prog(c.x);
 	assert_non_null(p);
 	*nloop = *ngemm = 0;
+	graph_runs = graph_kernels = 0;
+	for (int i = 0, run = 0; i <= p->nkernels; i++) {
+		if (i < p->nkernels && !rt_kkind_is_call(p->kernels[i].kind)) {
+			run++;
+			continue;
+		}
+		graph_runs += run >= 3;
+		graph_kernels += run >= 3 ? run : 0;
+		run = 0;
+	}
 	for (int i = 0; i < p->nkernels; i++) {
 		*ngemm += p->kernels[i].kind == RT_K_GEMM;
 		*nloop += !rt_kkind_is_call(p->kernels[i].kind);
 		assert_true(rt_kkind_is_call(p->kernels[i].kind) || p->kernels[i].cu_block > 0);
 	}
 	compiled_free(&c);
+}
+
+/* SAMC_CUDA_GRAPHS=0: every kernel launched on its own */
+static void test_graphs_off(void **state)
+{
+	(void)state;
+	standin_counts n;
+	int nsaved, up_step, down_step, nloop, ngemm, nsteps = NEX / B;
+	setenv("SAMC_CUDA_GRAPHS", "0", 1);
+	train_counted(1, 0, &n, &nsaved, &up_step, &down_step, &nloop, &ngemm);
+	unsetenv("SAMC_CUDA_GRAPHS");
+	assert_int_equal(n.graph_launch, 0);
+	assert_int_equal(n.captured, 0);
+	assert_int_equal(n.launch, nsteps * nloop);
+	assert_int_equal(n.up, nsaved + nsteps * up_step);
 }
 
 static void test_transfers(void **state)
@@ -181,6 +213,11 @@ static void test_transfers(void **state)
 	 * runs (its two columns, from pinned staging) */
 	assert_int_equal(n.up_async, (nsteps - 1) * 2);
 	assert_true(n.host_alloc >= 2);
+	/* each run of loop kernels captured once into a graph, launched as
+	 * one each step (the launches above are its kernels, replayed) */
+	assert_true(graph_runs >= 2);
+	assert_int_equal(n.captured, graph_kernels);
+	assert_int_equal(n.graph_launch, nsteps * graph_runs);
 	/* resumed for a second epoch: the checkpoint's buffers go up once */
 	train_counted(2, 1, &n, &nsaved, &up_step, &down_step, &nloop, &ngemm);
 	assert_int_equal(n.up, nsaved + nsteps * up_step);
@@ -257,6 +294,7 @@ int main(void)
 	make_data();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_transfers),
+		cmocka_unit_test(test_graphs_off),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_error_word),
 	};
