@@ -30,28 +30,10 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
 
-typedef int CUresult;
-typedef unsigned long long CUdeviceptr;
-typedef void (*hostlaunch_fn)(unsigned grid, unsigned block, void **params);
+#include "standin.h"
 
-enum {
-	OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, NOT_INITIALIZED = 3, INVALID_IMAGE = 200,
-	FILE_NOT_FOUND = 301, NOT_FOUND = 500, LAUNCH_FAILED = 719, INVALID_DEVICE = 101,
-};
-
-/* what a test reads back: transfers by direction (count, bytes), launches;
- * of the uploads, those on a stream other than the default one (async),
- * and the pinned host allocations */
-typedef struct {
-	long up, down, copy, launch, gemm, memset;
-	long long up_bytes, down_bytes, copy_bytes;
-	long up_async, host_alloc;
-	long graph_launch, captured; /* graphs launched; kernels recorded into graphs */
-} standin_counts;
-
-static standin_counts counts;
+standin_counts counts;
 static int initialised;
 
 EXPORT void samc_standin_counts(standin_counts *out)
@@ -399,7 +381,7 @@ static struct {
 } funcs[MAX_FUNCS];
 static int nfuncs;
 
-static int nparams_of(void *f)
+int standin_nparams(void *f)
 {
 	for (int i = 0; i < nfuncs; i++)
 		if (funcs[i].fn == f)
@@ -415,65 +397,10 @@ EXPORT CUresult cuModuleGetFunction(void **f, void *mod, const char *name)
 		return NOT_FOUND;
 	snprintf(sym, sizeof sym, "%s_hostnparams", name);
 	const int *np = dlsym(mod, sym);
-	if (np && nparams_of(*f) < 0 && nfuncs < MAX_FUNCS) {
+	if (np && standin_nparams(*f) < 0 && nfuncs < MAX_FUNCS) {
 		funcs[nfuncs].fn = *f;
 		funcs[nfuncs++].np = *np;
 	}
-	return OK;
-}
-
-/* ---- graphs: a captured stream's launches are recorded (the values of
- * their parameters copied), and a graph's launch replays them in order ---- */
-
-typedef struct {
-	void *fn;
-	unsigned grid, block;
-	int np;
-	void **val; /* each parameter's value */
-} rec_launch;
-
-typedef struct {
-	rec_launch *l;
-	int n, cap;
-} graph;
-
-static void *capturing;   /* the stream being captured, or NULL */
-static graph *recording;
-
-static void graph_free(graph *g)
-{
-	for (int i = 0; g && i < g->n; i++)
-		free(g->l[i].val);
-	if (g)
-		free(g->l);
-	free(g);
-}
-
-static CUresult record(void *f, unsigned grid, unsigned block, void **params)
-{
-	graph *g = recording;
-	int np = nparams_of(f);
-	if (np < 0)
-		return INVALID_VALUE;
-	if (g->n == g->cap) {
-		int cap = g->cap ? 2 * g->cap : 16;
-		rec_launch *l = realloc(g->l, (size_t)cap * sizeof *l);
-		if (!l)
-			return OUT_OF_MEMORY;
-		g->l = l;
-		g->cap = cap;
-	}
-	rec_launch *r = &g->l[g->n];
-	if (!(r->val = malloc((size_t)np * sizeof *r->val)))
-		return OUT_OF_MEMORY;
-	for (int j = 0; j < np; j++)
-		r->val[j] = *(void **)params[j];
-	r->fn = f;
-	r->grid = grid;
-	r->block = block;
-	r->np = np;
-	g->n++;
-	counts.captured++;
 	return OK;
 }
 
@@ -485,85 +412,12 @@ EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, u
 	if (!f || !params || extra || gy != 1 || gz != 1 || by != 1 || bz != 1 || shared ||
 	    gx < 1 || bx < 1 || bx > 1024)
 		return INVALID_VALUE;
-	if (stream && stream == capturing)
-		return record(f, gx, bx, params);
+	if (stream && stream == standin_capturing)
+		return standin_record(f, gx, bx, params);
 	counts.launch++;
 	hostlaunch_fn fn;
 	*(void **)&fn = f;
 	fn(gx, bx, params);
-	return OK;
-}
-
-EXPORT CUresult cuStreamBeginCapture_v2(void *s, int mode)
-{
-	/* the legacy default stream cannot be captured; one capture at a time */
-	if (!s || capturing || mode < 0 || mode > 2)
-		return INVALID_VALUE;
-	if (!(recording = calloc(1, sizeof *recording)))
-		return OUT_OF_MEMORY;
-	capturing = s;
-	return OK;
-}
-
-EXPORT CUresult cuStreamEndCapture(void *s, void **g)
-{
-	if (!s || s != capturing)
-		return INVALID_VALUE;
-	*g = recording;
-	recording = NULL;
-	capturing = NULL;
-	return OK;
-}
-
-EXPORT CUresult cuGraphInstantiateWithFlags(void **e, void *g, unsigned long long flags)
-{
-	const graph *src = g;
-	graph *x = calloc(1, sizeof *x);
-	if (!src || flags || !x || !(x->l = calloc((size_t)src->n + 1, sizeof *x->l))) {
-		free(x);
-		return src && !flags ? OUT_OF_MEMORY : INVALID_VALUE;
-	}
-	for (int i = 0; i < src->n; i++) {
-		x->l[i] = src->l[i];
-		if (!(x->l[i].val = malloc((size_t)src->l[i].np * sizeof(void *)))) {
-			graph_free(x);
-			return OUT_OF_MEMORY;
-		}
-		memcpy(x->l[i].val, src->l[i].val, (size_t)src->l[i].np * sizeof(void *));
-		x->n++;
-	}
-	*e = x;
-	return OK;
-}
-
-EXPORT CUresult cuGraphLaunch(void *e, void *s)
-{
-	const graph *x = e;
-	if (!x || (s && s == capturing))
-		return INVALID_VALUE;
-	counts.graph_launch++;
-	for (int i = 0; i < x->n; i++) {
-		const rec_launch *r = &x->l[i];
-		void *params[r->np];
-		for (int j = 0; j < r->np; j++)
-			params[j] = (void *)&r->val[j];
-		counts.launch++;
-		hostlaunch_fn fn;
-		*(void **)&fn = r->fn;
-		fn(r->grid, r->block, params);
-	}
-	return OK;
-}
-
-EXPORT CUresult cuGraphExecDestroy(void *e)
-{
-	graph_free(e);
-	return OK;
-}
-
-EXPORT CUresult cuGraphDestroy(void *g)
-{
-	graph_free(g);
 	return OK;
 }
 
