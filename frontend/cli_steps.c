@@ -290,7 +290,7 @@ static int run_steps(const steps_args *sa, ir_model *m)
 	if (rt_step_check(r, &E, &err) || !(outs = calloc((size_t)maxout + 1, sizeof *outs)))
 		goto fail;
 	steps_io io = {&batches, sa->batches, &st, rt_step_micro(r), 0, 0};
-	rt_step_io sio = {steps_fill, steps_report, &io};
+	rt_step_io sio = {steps_fill, steps_report, &io, NULL};
 	for (long t = 0; t < sa->steps; t++) {
 		io.loss_sum = 0;
 		io.loss_n = 0;
