@@ -185,7 +185,7 @@ int cg_type_is_float(cg_type t)
 static const char *uop_name(int op)
 {
 	static const char *const n[] = {"neg", "exp", "log", "sqrt", "abs", "floor",
-	                                "tanh", "erf", "cos", "sin", "log1p", "isnan", "not"};
+	                                "tanh", "erf", "cos", "sin", "log1p", "isnan", "not", "bf16"};
 	return (unsigned)op < sizeof n / sizeof *n ? n[op] : "?";
 }
 

@@ -70,7 +70,8 @@ typedef enum {
 
 typedef enum {
 	CG_U_NEG, CG_U_EXP, CG_U_LOG, CG_U_SQRT, CG_U_ABS, CG_U_FLOOR,
-	CG_U_TANH, CG_U_ERF, CG_U_COS, CG_U_SIN, CG_U_LOG1P, CG_U_ISNAN, CG_U_NOT
+	CG_U_TANH, CG_U_ERF, CG_U_COS, CG_U_SIN, CG_U_LOG1P, CG_U_ISNAN, CG_U_NOT,
+	CG_U_BF16 /* the nearest bfloat16 of an f32 (ir_round_bf16), in the operand's type */
 } cg_uop;
 
 /* MIN/MAX propagate NaN (as torch.minimum/maximum). Comparisons give bool. */

@@ -174,6 +174,22 @@ void fe_new_update(lua_State *L, ir_node *target, ir_node *value)
 	d->updates[d->nupdates++] = (ir_update){target, value};
 }
 
+/* Notes that `out`, a layer built from several ops over `in`, has in's
+ * dtype under precision = "bf16" (ir_follow). */
+void fe_new_follow(lua_State *L, ir_node *out, ir_node *in)
+{
+	fe_dsl *d = fe_dsl_of(L);
+	if (d->nfollows == d->cap_follows) {
+		int ncap = d->cap_follows ? d->cap_follows * 2 : 16;
+		ir_follow *na = ir_arena_alloc(&d->g->arena, (size_t)ncap * sizeof *na);
+		if (d->nfollows)
+			memcpy(na, d->follows, (size_t)d->nfollows * sizeof *na);
+		d->follows = na;
+		d->cap_follows = ncap;
+	}
+	d->follows[d->nfollows++] = (ir_follow){out, in};
+}
+
 /* Declares one parameter; `fn` names the DSL function for messages. */
 ir_node *fe_new_param(lua_State *L, const char *fn, const char *name, ir_shape s, ir_init init)
 {

@@ -34,6 +34,7 @@ typedef struct {
 	fe_decl *inputs;  int ninputs, cap_inputs;
 	fe_decl *states;  int nstates, cap_states;  /* the layers' state (running stats) */
 	ir_update *updates; int nupdates, cap_updates;
+	ir_follow *follows; int nfollows, cap_follows; /* ir_model.h */
 	int nlinear;             /* layers named automatically so far */
 	int nconv;               /* conv2d layers named automatically so far */
 	int nbn, nln;            /* batch_norm, layer_norm named automatically */
@@ -68,6 +69,7 @@ ir_node *fe_new_param(lua_State *L, const char *fn, const char *name, ir_shape s
 ir_node *fe_new_state(lua_State *L, const char *fn, const char *name, ir_shape s, ir_init init);
 /* Records target := value for the training programs (ir_update). */
 void fe_new_update(lua_State *L, ir_node *target, ir_node *value);
+void fe_new_follow(lua_State *L, ir_node *out, ir_node *in);
 void fe_embed_open(lua_State *L); /* dropout, embedding (fe_embed.c) */
 
 /* Tensors */

@@ -161,6 +161,8 @@ static int load_once(const char *path, const fe_options *opt, int micro, int mic
 	fe_copy_decls(&d, d.inputs, d.ninputs, &m->inputs, &m->ninputs);
 	m->updates = d.updates;
 	m->nupdates = d.nupdates;
+	m->follows = d.follows;
+	m->nfollows = d.nfollows;
 	*out = m;
 	return 0;
 }

@@ -107,6 +107,7 @@ static int fe_batch_norm(lua_State *L)
 	fe_new_update(L, rm, fe_dsl_built(L, ir_bn_running(d->g, rm, st.mean, momentum)));
 	fe_new_update(L, rv, fe_dsl_built(L, ir_bn_running(d->g, rv, st.unbiased_var, momentum)));
 	fe_new_update(L, nbt, fe_dsl_built(L, ir_binary(d->g, IR_OP_ADD, nbt, ir_scalar(d->g, 1.0))));
+	fe_new_follow(L, y, x);
 	fe_tensor_push(L, y);
 	return 1;
 }
@@ -153,7 +154,9 @@ static int fe_layer_norm(lua_State *L)
 	ir_node *w = affine ? decl(L, 0, fn, name, "weight", ns, IR_INIT_ONES) : NULL;
 	ir_node *b = affine ? decl(L, 0, fn, name, "bias", ns, IR_INIT_ZEROS) : NULL;
 	fe_dsl_here(L);
-	fe_tensor_push(L, fe_dsl_built(L, ir_layer_norm(d->g, x, nd, w, b, eps)));
+	ir_node *y = fe_dsl_built(L, ir_layer_norm(d->g, x, nd, w, b, eps));
+	fe_new_follow(L, y, x);
+	fe_tensor_push(L, y);
 	return 1;
 }
 

@@ -595,4 +595,8 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 	if (fe_subtable(L, t, "", "ema"))
 		fe_read_ema(L, lua_gettop(L), r);
 	lua_pop(L, 1);
+	/* precision = "bf16": pass_precision.c */
+	const char *prec = fe_str(L, t, "", "precision", NULL);
+	if (prec)
+		r->precision = fe_choice(L, "precision", "precision", prec);
 }

@@ -165,6 +165,9 @@ typedef struct {
 	X(COS, "cos", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_INTERNAL)             \
 	X(SIN, "sin", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_INTERNAL)             \
 	X(FLOOR, "floor", 1, IR_KIND_ELEM, none, IR_GRAD_ZERO, IR_DSL_INTERNAL)         \
+	/* the nearest bfloat16 of an f32 value (ties to even, NaN kept): precision */ \
+	/* = "bf16" (passes/pass_precision.c); its adjoint is rounded the same way  */ \
+	X(ROUND_BF16, "round_bf16", 1, IR_KIND_ELEM, none, IR_GRAD_RULE, IR_DSL_INTERNAL) \
 	X(LEAKY_RELU, "leaky_relu", 1, IR_KIND_ELEM, leaky, IR_GRAD_RULE, IR_DSL_BOUND) \
 	X(SOFTPLUS, "softplus", 1, IR_KIND_ELEM, softplus, IR_GRAD_RULE, IR_DSL_BOUND)  \
 	X(CLAMP, "clamp", 1, IR_KIND_ELEM, clamp, IR_GRAD_RULE, IR_DSL_BOUND)           \
@@ -260,6 +263,10 @@ void ir_attr_defaults(ir_op op, ir_attr_val *attr);
 ir_attr_type ir_attr_type_of(ir_attr_key key);
 const char *ir_dtype_name(ir_dtype t);
 int ir_dtype_is_float(ir_dtype t);
+/* The nearest bfloat16 of x taken as an f32 (round to nearest, ties to
+ * even; NaN kept, a value past bf16's largest finite one becomes inf): the
+ * bits __float2bfloat16_rn and torch's .to(torch.bfloat16) give. */
+double ir_round_bf16(double x);
 
 /* How a PARAM is initialised (PyTorch's defaults per layer), and a STATE
  * (zeros, ones or a constant). */

@@ -29,6 +29,15 @@ typedef struct {
 	ir_node *value;
 } ir_update;
 
+/* A layer that ATen computes in f32 whatever its input, and whose result
+ * takes its input's dtype (batch_norm, layer_norm): out is bf16 where in
+ * is, under precision = "bf16" (passes/pass_precision.c). samc builds these
+ * layers from several ops, so the graph alone does not say it. */
+typedef struct {
+	ir_node *out;
+	ir_node *in;
+} ir_follow;
+
 typedef struct {
 	ir_graph *g;
 	const char *file;     /* model file path */
@@ -37,6 +46,7 @@ typedef struct {
 	ir_node *loss;                     /* scalar */
 	ir_named *metrics; int nmetrics;   /* scalars, e.g. accuracy */
 	ir_update *updates; int nupdates;  /* model state updates, in declaration order */
+	ir_follow *follows; int nfollows;  /* layers whose result's dtype is their input's */
 	ir_recipe recipe;
 } ir_model;
 

@@ -8,6 +8,7 @@
 #include "pass_looksam.h"
 #include "pass_micro.h"
 #include "pass_optim.h"
+#include "pass_precision.h"
 #include "pass_sam.h"
 #include "pass_simplify.h"
 #include "pass_table.h"
@@ -75,6 +76,42 @@ static int run_ir(pass_ctx *c, char *err, size_t errlen)
 	c->loss = map[m->loss->id];
 	free(map);
 	set_metrics_out(c);
+	c->forward_end = p->g->nnodes;
+	return 0;
+}
+
+/* precision: with precision = "bf16", bf16 compute over f32 master weights
+ * (pass_precision.c); f32 leaves the graph as it is. */
+static int run_precision(pass_ctx *c, char *err, size_t errlen)
+{
+	if (c->m->recipe.precision != RT_PRECISION_BF16)
+		return 0;
+	int nr = 1 + c->m->nmetrics + c->m->nupdates;
+	ir_node ***roots = calloc((size_t)nr, sizeof *roots);
+	if (!roots)
+		return graph_err(c, err, errlen);
+	int k = 0;
+	roots[k++] = &c->loss;
+	for (int i = 0; i < c->m->nmetrics; i++)
+		roots[k++] = &c->metrics[i].node;
+	for (int i = 0; i < c->m->nupdates; i++)
+		roots[k++] = &c->updates[i].value;
+	/* the program is the model's clone, node for node (run_ir) */
+	ir_graph *g = c->prog.g;
+	ir_follow *fw = calloc((size_t)c->m->nfollows + 1, sizeof *fw);
+	int rc = -1;
+	if (fw && g->nnodes == c->m->g->nnodes) {
+		for (int i = 0; i < c->m->nfollows; i++)
+			fw[i] = (ir_follow){g->nodes[c->m->follows[i].out->id],
+			                    g->nodes[c->m->follows[i].in->id]};
+		rc = pass_precision(g, c->loss->loc, roots, k, fw, c->m->nfollows);
+	}
+	free(fw);
+	free(roots);
+	if (rc != 0)
+		return graph_err(c, err, errlen);
+	set_metrics_out(c);
+	c->forward_end = c->prog.g->nnodes;
 	return 0;
 }
 
@@ -130,7 +167,7 @@ static int run_sam(pass_ctx *c, char *err, size_t errlen)
 		o.gsam = 0;
 	int rc = !g2 || step_inputs(c, &lr, &step) ||
 	         pass_sam(c->prog.g, &o, c->loss, c->params, g1, np,
-	                  c->m->g->nnodes, c->updates, accum ? 0 : c->m->nupdates, g2) != 0;
+	                  c->forward_end, c->updates, accum ? 0 : c->m->nupdates, g2) != 0;
 	if (g1 != c->grads)
 		free(g1);
 	if (rc) {
@@ -245,6 +282,8 @@ static int print_program(FILE *out, pass_ctx *c, char *err, size_t errlen)
 static const pass_row graph_rows[] = {
 	{"ir", NULL, "the graph IR of the forward pass, loss and metrics", PASS_FOR_ALL, run_ir,
 	 pass_verify_graph, print_ir},
+	{"precision", NULL, "precision = \"bf16\": bf16 compute over f32 master weights (autocast's rules)",
+	 PASS_FOR_ALL, run_precision, pass_verify_graph, print_ir},
 	{"autodiff", NULL, "+ reverse-mode gradients of the loss for every parameter",
 	 PASS_FOR(PASS_PROG_AUTODIFF) | PASS_FOR_TRAIN | PASS_FOR_MICRO, run_autodiff,
 	 pass_verify_graph, print_program},

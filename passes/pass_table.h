@@ -109,6 +109,7 @@ struct pass_ctx {
 	ir_named *metrics;
 	ir_update *updates;       /* the model's state updates, in the program */
 	ir_node *loss;
+	int forward_end;          /* the forward pass: nodes [0, forward_end) (SAM re-emits them) */
 };
 
 /* The graph rows in table order. */

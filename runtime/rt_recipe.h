@@ -14,6 +14,10 @@
 typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW, OPT_RMSPROP } opt_kind;
 typedef enum { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } sched_kind;
 enum { RT_CKPT_MIN, RT_CKPT_MAX }; /* checkpoint.mode */
+/* precision: bf16 computes matmuls and convolutions (and what follows them
+ * on their bf16 results) in bfloat16, with f32 master weights
+ * (passes/pass_precision.c) */
+enum { RT_PRECISION_F32, RT_PRECISION_BF16 };
 #define RT_CKPT_MAX_BEST 16        /* checkpoint.keep's upper bound */
 
 typedef struct {
@@ -168,6 +172,7 @@ typedef struct {
 	int log_csv;          /* log.csv: a CSV of the epoch records beside the metrics file */
 	int ema;              /* ema = {...}: an EMA of the weights (pass_ema.h); off when 0 */
 	double ema_decay;     /* ema.decay */
+	int precision;        /* precision: RT_PRECISION_F32 or _BF16 (compiled in) */
 } rt_recipe;
 
 /* Learning rate at optimizer step t (0-based) of a run of `total` steps. */

@@ -34,6 +34,12 @@ static const char prelude[] =
     "static __device__ __forceinline__ int samc_min_i32(int a, int b) { return a < b ? a : b; }\n"
     "static __device__ __forceinline__ long long samc_max_i64(long long a, long long b) { return a > b ? a : b; }\n"
     "static __device__ __forceinline__ long long samc_min_i64(long long a, long long b) { return a < b ? a : b; }\n"
+    /* ir_round_bf16 (__float2bfloat16_rn's rounding, kept in f32): on the
+       bits, + 0x7fff + the lowest kept bit, the low 16 cleared; NaN kept */
+    "static __device__ __forceinline__ float samc_bf16_f32(float x)\n"
+    "{ unsigned u = (unsigned)__float_as_int(x); u += 0x7fffu + ((u >> 16) & 1u);\n"
+    "  return x != x ? x : __int_as_float((int)(u & 0xffff0000u)); }\n"
+    "static __device__ __forceinline__ double samc_bf16_f64(double x) { return x != x ? x : (double)samc_bf16_f32((float)x); }\n"
     "#endif\n";
 
 /* --- what a kernel holds --- */

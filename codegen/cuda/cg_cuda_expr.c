@@ -177,6 +177,11 @@ static void put_un(cgc_ctx *c, const cg_expr *e)
 	case CG_U_NEG: fputs("(-", o); put(c, e->a); fputc(')', o); return;
 	case CG_U_NOT: fputs("(!", o); put(c, e->a); fputc(')', o); return;
 	case CG_U_ISNAN: fputc('(', o); put(c, e->a); fputs(" != ", o); put(c, e->a); fputc(')', o); return;
+	case CG_U_BF16:
+		fprintf(o, "samc_bf16_%s(", cg_type_name(t));
+		put(c, e->a);
+		fputc(')', o);
+		return;
 	case CG_U_EXP: f = "exp"; break;
 	case CG_U_LOG: f = "log"; break;
 	case CG_U_SQRT: f = "sqrt"; break;

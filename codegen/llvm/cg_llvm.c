@@ -112,6 +112,23 @@ static LLVMValueRef libm(rctx *r, const char *base, cg_type t, LLVMValueRef x)
 
 static LLVMValueRef expr(rctx *r, const cg_expr *e);
 
+/* ir_round_bf16 in bit operations that vectorise: u + 0x7fff + ((u >> 16)
+ * & 1), the low 16 bits cleared, NaN kept. An f64 operand goes through its
+ * f32 value, as the interpreter's. */
+static LLVMValueRef round_bf16(rctx *r, cg_type t, LLVMValueRef x)
+{
+	LLVMTypeRef f32 = LLVMFloatTypeInContext(r->ctx), i32 = LLVMInt32TypeInContext(r->ctx);
+	LLVMValueRef f = t == CG_T_F32 ? x : LLVMBuildFPTrunc(r->b, x, f32, "");
+	LLVMValueRef u = LLVMBuildBitCast(r->b, f, i32, "");
+	LLVMValueRef lsb = LLVMBuildAnd(r->b, LLVMBuildLShr(r->b, u, LLVMConstInt(i32, 16, 0), ""),
+	                                LLVMConstInt(i32, 1, 0), "");
+	u = LLVMBuildAdd(r->b, u, LLVMBuildAdd(r->b, lsb, LLVMConstInt(i32, 0x7fff, 0), ""), "");
+	u = LLVMBuildAnd(r->b, u, LLVMConstInt(i32, 0xffff0000u, 0), "");
+	LLVMValueRef y = LLVMBuildBitCast(r->b, u, f32, "");
+	y = LLVMBuildSelect(r->b, LLVMBuildFCmp(r->b, LLVMRealUNO, f, f, ""), f, y, "");
+	return t == CG_T_F32 ? y : LLVMBuildFPExt(r->b, y, ty(r, t), "");
+}
+
 static LLVMValueRef un(rctx *r, const cg_expr *e)
 {
 	LLVMValueRef x = expr(r, e->a);
@@ -131,6 +148,7 @@ static LLVMValueRef un(rctx *r, const cg_expr *e)
 	case CG_U_LOG1P: return libm(r, "log1p", e->a->type, x);
 	case CG_U_ISNAN: return LLVMBuildFCmp(r->b, LLVMRealUNO, x, x, "");
 	case CG_U_NOT: return LLVMBuildNot(r->b, x, "");
+	case CG_U_BF16: return round_bf16(r, e->a->type, x);
 	}
 	return NULL;
 }

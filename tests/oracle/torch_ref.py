@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 import philox
+import ref_bf16
 import ref_sam_variants
 import ref_looksam_ema
 import ref_optim_extras
@@ -373,7 +374,8 @@ def train(model, init, batches, evaluate=False):
 
     def grads(bn="train"):
         optim.zero_grad(set_to_none=True)
-        loss, _ = model.forward(params, batch, states, bn)
+        with ref_bf16.autocast(model.recipe):
+            loss, _ = model.forward(params, batch, states, bn)
         loss.backward()
         return loss.detach()
 
@@ -408,9 +410,9 @@ def train(model, init, batches, evaluate=False):
     out.update(ema.state())
     out["loss"] = torch.stack(losses)
     if evaluate:
-        with torch.no_grad():
+        with torch.no_grad(), ref_bf16.autocast(model.recipe):
             loss, metrics = model.forward(ema.weights(params), batches[0], states, "eval")
-        out["eval.loss"] = loss.detach().clone()
+        out["eval.loss"] = ref_bf16.result(loss.detach().clone())
         for k, v in metrics.items():
-            out[f"eval.{k}"] = v.detach().clone()
+            out[f"eval.{k}"] = ref_bf16.result(v.detach().clone())
     return out
