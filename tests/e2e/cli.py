@@ -164,7 +164,7 @@ def steps_cases(samc, d, F):
 
 
 # The pass table in order: graph passes, then the CPU backend's.
-PASSES = ("ir", "autodiff", "sam", "micro", "optim", "eval", "simplify", "dce",
+PASSES = ("ir", "precision", "autodiff", "sam", "micro", "optim", "eval", "simplify", "dce",
           "lowrank", "fuse", "plan", "lower", "split", "llvm",
           "gpusplit", "multi", "cuda", "ptx")
 

@@ -213,6 +213,16 @@ static ir_node *b_DROPOUT(gc_case *c) {
 	return y;
 }
 
+/* round_bf16's rule is a cast's backward (the adjoint passed on, rounded
+ * to bf16: test_bf16.c), not the derivative of the step function that
+ * finite differences see; so here it rounds p * 0, where both are zero,
+ * beside tanh(p): the case checks that the rule builds and composes. */
+static ir_node *b_ROUND_BF16(gc_case *c) {
+	ir_node *p = mkparam(c, 2, 3, 4);
+	ir_node *z = ir_unary(c->g, IR_OP_ROUND_BF16, ir_binary(c->g, IR_OP_MUL, p, ir_scalar(c->g, 0.0)));
+	return ir_binary(c->g, IR_OP_ADD, ir_unary(c->g, IR_OP_TANH, p), z);
+}
+
 /* X(case, the op it checks) */
 #define GC_CASES(X)                                                                  \
 	X(NEG, NEG) X(EXP, EXP) X(LOG, LOG) X(SQRT, SQRT) X(RSQRT, RSQRT) X(ABS, ABS)      \
@@ -233,6 +243,7 @@ static ir_node *b_DROPOUT(gc_case *c) {
 	X(BCE_PW, MAXIMUM) X(ONE_HOT, ONE_HOT)                                              \
 	X(CONV_S2P1, CONV2D) X(CONV_D2G2, CONV2D) X(CONV_DW, CONV2D) X(CONV_2X3, CONV2D)        \
 	X(EMBED, EMBEDDING)        \
-	X(BMM, MATMUL) X(BMM_T, MATMUL) X(BMM_32, MATMUL) X(BMM_23, MATMUL) X(DROPOUT, GE)
+	X(BMM, MATMUL) X(BMM_T, MATMUL) X(BMM_32, MATMUL) X(BMM_23, MATMUL) X(DROPOUT, GE) \
+	X(ROUND_BF16, ROUND_BF16)
 
 #endif
