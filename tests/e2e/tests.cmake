@@ -215,3 +215,12 @@ add_test(NAME e2e_resume_optim_extras
                  --expect-tensor opt.fc1.weight.square_avg --expect-tensor opt.fc1.weight.grad_avg
                  --expect-tensor opt.fc2.bias.momentum_buffer)
 set_tests_properties(e2e_resume_optim_extras PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS e2e)
+# precision = "bf16": one epoch of fashion_cnn in f32 and in bf16 on all of
+# Fashion-MNIST, test accuracies within 0.5 points (bf16_epoch.py), with
+# SAMC_LONG_TESTS (two epochs of the CNN: minutes)
+if(SAMC_LONG_TESTS)
+  add_test(NAME e2e_bf16_epoch_cnn
+           COMMAND ${SAMC_E2E_PYTHON} ${_e2e}/bf16_epoch.py $<TARGET_FILE:samc>)
+  set_tests_properties(e2e_bf16_epoch_cnn PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 3600
+                       LABELS "e2e;long")
+endif()
