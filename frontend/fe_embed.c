@@ -48,7 +48,9 @@ static int fe_dropout(lua_State *L)
 	char name[200];
 	layer_name(L, has_opts ? 3 : 0, "dropout", "dropout", &d->ndropout, name, sizeof name);
 	fe_dsl_here(L);
-	fe_tensor_push(L, fe_dsl_built(L, ir_dropout(d->g, x, p, name)));
+	ir_node *y = fe_dsl_built(L, ir_dropout(d->g, x, p, name));
+	fe_new_follow(L, y, x); /* a bf16 tensor's dropout is bf16 */
+	fe_tensor_push(L, y);
 	return 1;
 }
 

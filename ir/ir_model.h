@@ -30,7 +30,7 @@ typedef struct {
 } ir_update;
 
 /* A layer that ATen computes in f32 whatever its input, and whose result
- * takes its input's dtype (batch_norm, layer_norm): out is bf16 where in
+ * takes its input's dtype (batch_norm, layer_norm, dropout): out is bf16 where in
  * is, under precision = "bf16" (passes/pass_precision.c). samc builds these
  * layers from several ops, so the graph alone does not say it. */
 typedef struct {

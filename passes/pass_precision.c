@@ -70,9 +70,8 @@ static int f32_op(ir_op op)
 typedef struct {
 	ir_graph *g;
 	int n0;          /* the nodes before the rewrite */
-	char *bf16;      /* [n0]: the node's (rewritten) value is bf16 */
-	ir_node **repl;  /* [n0]: what its readers read instead, or NULL (bf16 set: the value
-	                    its readers see is bf16) */
+	char *bf16;       /* [n0]: the value its readers see is bf16 */
+	ir_node **repl;   /* [n0]: what its readers read instead (its rounding), or NULL */
 	ir_node **follow; /* [n0]: a layer's input, for its result (ir_follow) */
 	int *uses;       /* [n0]: readers in the original graph */
 } prec;
