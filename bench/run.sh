@@ -10,6 +10,8 @@
 #                                                      cost per step, bench/README.md)
 #   bench/run.sh cnn [--reps N] [--quick]             (bench/cnn.py: examples/fashion_cnn.lua
 #                                                     against PyTorch and oneDNN alone)
+#   bench/run.sh bf16 [--reps N]                      (bench/bf16.py: precision = "bf16"
+#                                                     against f32 step times)
 # BUILD_DIR (default build-bench) is where samc_bench is built.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +38,10 @@ fi
 if [ "${1:-}" = variants ]; then
 	shift
 	exec /usr/bin/python3 "$root/bench/variants.py" --build-dir "$build" "$@"
+fi
+if [ "${1:-}" = bf16 ]; then
+	shift
+	exec /usr/bin/python3 "$root/bench/bf16.py" --build-dir "$build" "$@"
 fi
 if [ "${1:-}" = trainer ]; then
 	shift
