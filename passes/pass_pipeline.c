@@ -282,7 +282,8 @@ static int print_program(FILE *out, pass_ctx *c, char *err, size_t errlen)
 static const pass_row graph_rows[] = {
 	{"ir", NULL, "the graph IR of the forward pass, loss and metrics", PASS_FOR_ALL, run_ir,
 	 pass_verify_graph, print_ir},
-	{"precision", NULL, "precision = \"bf16\": bf16 compute over f32 master weights (autocast's rules)",
+	{"precision", NULL,
+	 "precision = \"bf16\": bf16 compute over f32 master weights (autocast's rules)",
 	 PASS_FOR_ALL, run_precision, pass_verify_graph, print_ir},
 	{"autodiff", NULL, "+ reverse-mode gradients of the loss for every parameter",
 	 PASS_FOR(PASS_PROG_AUTODIFF) | PASS_FOR_TRAIN | PASS_FOR_MICRO, run_autodiff,
