@@ -35,8 +35,9 @@ def cpu_flags():
 
 
 def run(bench, model, precision, args):
-    cmd = [bench, "steps", model, "--set", f"precision={precision}", "--threads", str(args.threads),
-           "--steps", str(args.steps), "--blocks", str(args.blocks), "--warmup", "3"]
+    cmd = [bench, "steps", model, "--set", f"precision={precision}",
+           "--threads", str(args.threads), "--steps", str(args.steps),
+           "--blocks", str(args.blocks), "--warmup", "3"]
     if args.batch:
         cmd += ["--batch", str(args.batch)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
