@@ -38,6 +38,27 @@ import torch
 TOL = 1e-3
 
 
+def torch_kernels_round_once():
+    """Whether this PyTorch takes its oneDNN bf16 GEMMs and convolutions
+    here, the kernels TOL above is about: PyTorch (1.13, 2.x) routes bf16
+    matmul to oneDNN only on CPUs with AVX-512 BW, VL and DQ (its
+    mkldnn_bf16_device_check); elsewhere its own loops round partial sums
+    to bf16, a different rounding that TOL does not cover. Returns (ok,
+    why not)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((ln.split(":", 1)[1].split() for ln in f if ln.startswith("flags")), [])
+    except OSError as e:
+        return False, f"cannot read the CPU's flags ({e})"
+    missing = [x for x in ("avx512bw", "avx512vl", "avx512dq") if x not in flags]
+    if missing:
+        return False, ("this CPU lacks " + ", ".join(missing) + ": PyTorch's bf16 matmul "
+                       "does not use oneDNN here, so autocast is not the reference TOL is for")
+    if not torch.backends.mkldnn.is_available():
+        return False, "this PyTorch is built without oneDNN (mkldnn)"
+    return True, ""
+
+
 def enabled(recipe):
     return recipe.get("precision", "f32") == "bf16"
 
