@@ -310,7 +310,9 @@ static int merge(cg_program *prog, const int *mem, int ns, const cg_arg *u, int 
 			bmap[j] = q;
 		}
 		off[s + 1] = off[s] + e;
-		memcpy(out->local_type + nloc, k->local_type, (size_t)k->nlocals * sizeof *k->local_type);
+		if (k->nlocals > 0) /* a kernel without locals has no table (NULL) */
+			memcpy(out->local_type + nloc, k->local_type,
+			       (size_t)k->nlocals * sizeof *k->local_type);
 		mcopy c;
 		memset(&c, 0, sizeof c);
 		c.a = a;
@@ -386,7 +388,8 @@ int cg_multi_merge(cg_program *prog, char *err, size_t errlen)
 				}
 				if (nsk + k->nargs > MULTI_PASSED)
 					break;
-				memcpy(sk + nsk, k->args, (size_t)k->nargs * sizeof *sk);
+				if (k->nargs > 0)
+					memcpy(sk + nsk, k->args, (size_t)k->nargs * sizeof *sk);
 				nsk += k->nargs;
 			}
 		if (nm < 2)
