@@ -26,6 +26,9 @@ extern char **environ;
 #ifndef SAMC_RT_LINK_DNNL
 #define SAMC_RT_LINK_DNNL ""
 #endif
+#ifndef SAMC_RT_LINK_MPI
+#define SAMC_RT_LINK_MPI ""
+#endif
 #ifndef SAMC_RT_INCLUDE_DIR
 #define SAMC_RT_INCLUDE_DIR ""
 #endif
@@ -140,13 +143,26 @@ static int link_trainer(const char *cc, const char *out, const char *obj, const 
 {
 	char incflag[CG_AOT_PATH + 2];
 	snprintf(incflag, sizeof incflag, "-I%s", inc);
-	const char *argv[] = {cc, "-std=c11", "-O1", incflag, "-o", out, csrc, obj, lib,
-	                      "-lopenblas", "-lcjson", "-lz", "-lm", "-lpthread", "-ldl",
-	                      SAMC_RT_LINK_FLAG, SAMC_RT_LINK_DNNL, NULL};
-	if (!SAMC_RT_LINK_FLAG[0]) /* a runtime built without sanitizers */
-		argv[sizeof argv / sizeof *argv - 3] = NULL;
-	if (!obj) /* a CUDA trainer: its kernels are PTX in the generated C */
-		memmove(&argv[7], &argv[8], sizeof argv - 8 * sizeof *argv);
+	/* MPI's link arguments, '|'-separated (codegen/CMakeLists.txt) */
+	char mpi[sizeof SAMC_RT_LINK_MPI + 1];
+	snprintf(mpi, sizeof mpi, "%s", SAMC_RT_LINK_MPI);
+	const char *argv[48];
+	int n = 0;
+	const char *head[] = {cc, "-std=c11", "-O1", incflag, "-o", out, csrc};
+	for (size_t i = 0; i < sizeof head / sizeof *head; i++)
+		argv[n++] = head[i];
+	if (obj) /* a CUDA trainer has none: its kernels are PTX in the generated C */
+		argv[n++] = obj;
+	argv[n++] = lib;
+	for (char *p = mpi, *tok; (tok = strsep(&p, "|"));)
+		if (*tok && n < 32)
+			argv[n++] = tok;
+	const char *tail[] = {"-lopenblas", "-lcjson", "-lz", "-lm", "-lpthread", "-ldl",
+	                      SAMC_RT_LINK_FLAG, SAMC_RT_LINK_DNNL};
+	for (size_t i = 0; i < sizeof tail / sizeof *tail; i++)
+		if (*tail[i]) /* a runtime built without sanitizers has no flag */
+			argv[n++] = tail[i];
+	argv[n] = NULL;
 	return run_cc((char *const *)argv, verbose, err, errlen);
 }
 

@@ -50,6 +50,12 @@ rt_comm *rt_comm_self(void)
 	return &self;
 }
 
+void rt_comm_set_stop(rt_comm *c, const volatile sig_atomic_t *stop)
+{
+	if (c != rt_comm_self())
+		c->stop = stop;
+}
+
 static size_t dt_size(rt_comm_dtype dt) { return dt == RT_COMM_F64 ? 8 : 4; }
 
 int rt_comm_allreduce_dev(rt_comm *c, rt_device *d, void *buf, size_t n, rt_comm_dtype dt,

@@ -24,6 +24,7 @@
 #ifndef SAMC_RT_COMM_H
 #define SAMC_RT_COMM_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,11 @@ struct rt_comm {
 	 * wall seconds inside them and bytes this rank sent */
 	double seconds;
 	uint64_t bytes;
+
+	/* a flag that a SIGINT/SIGTERM handler sets to its signal's number
+	 * (rt_comm_set_stop); a collective waiting for the other ranks polls
+	 * it and fails when it is set. NULL: not polled (self never waits). */
+	const volatile sig_atomic_t *stop;
 };
 
 /* The one-rank communicator: a constant, release does nothing. */
@@ -68,6 +74,12 @@ rt_comm *rt_comm_self(void);
  * an MPI launcher and samc has MPI, else rt_comm_self(). -1 with err when
  * a launcher started it and MPI cannot start (or samc has no MPI). */
 int rt_comm_open(rt_comm **out, rt_err *err);
+
+/* Hands the communicator the flag of the caller's signal handler (the
+ * training loop's SIGINT/SIGTERM flag): a collective that waits for other
+ * ranks then returns -1 soon after the signal instead of waiting for ranks
+ * that ended. Does nothing to rt_comm_self(), which never waits. */
+void rt_comm_set_stop(rt_comm *c, const volatile sig_atomic_t *stop);
 
 /* allreduce over a buffer of device d: allreduce_dev when the
  * communicator has it, else download into scratch (n elements of dt,

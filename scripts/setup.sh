@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES="build-essential cmake pkg-config llvm-19-dev liblua5.4-dev lua5.4 \
 libcmocka-dev zlib1g-dev libcjson-dev libopenblas-dev dataset-fashion-mnist \
-python3-torch python3-numpy libdnnl-dev libcairo2-dev"
+python3-torch python3-numpy libdnnl-dev libcairo2-dev libopenmpi-dev openmpi-bin"
 
 missing=""
 for p in $PACKAGES; do
