@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,17 +124,18 @@ static void name_missing(const mpi_comm *m, int n, char *out, size_t len)
 	(void)k;
 }
 
-/* Waits for the round's n requests. MPI_Test drives Open MPI's progress,
- * so the loop spins for a moment (a small message answers in
- * microseconds), then sleeps between looks, longer the longer nothing
- * happens, at most 1 ms (the stop flag must be seen well within the second
- * that mpirun leaves between SIGTERM and SIGKILL). */
+/* Waits for the round's n requests. MPI_Test drives Open MPI's progress
+ * (a large message moves only while one of the two ranks tests), so the
+ * loop spins for up to 2 ms after the last message (after 0.2 ms yielding
+ * the core, in case more ranks than cores share it), then sleeps between looks, longer
+ * the longer nothing happens, at most 1 ms: the stop flag must be seen
+ * well within the second that mpirun leaves between SIGTERM and SIGKILL. */
 static int wait_round(mpi_comm *m, const char *coll, int n, rt_err *err)
 {
 	double last = now_s();
 	long nap_ns = 0;
 	int open = n;
-	for (int spin = 0; open > 0; spin++) {
+	while (open > 0) {
 		int progressed = 0;
 		for (int i = 0; i < n; i++) {
 			if (m->req[i] == MPI_REQUEST_NULL)
@@ -164,7 +166,6 @@ static int wait_round(mpi_comm *m, const char *coll, int n, rt_err *err)
 		if (progressed) {
 			last = t;
 			nap_ns = 0;
-			spin = 0;
 			continue;
 		}
 		if (t - last > m->timeout) {
@@ -176,9 +177,12 @@ static int wait_round(mpi_comm *m, const char *coll, int n, rt_err *err)
 			               "slower than this rank",
 			               m->c.rank, coll, strchr(ranks, ',') ? "s" : "", ranks, m->timeout);
 		}
-		if (spin < 2000)
+		if (t - last < 2e-3) {
+			if (t - last > 2e-4)
+				sched_yield();
 			continue;
-		nap_ns = nap_ns ? (nap_ns * 2 > 1000000 ? 1000000 : nap_ns * 2) : 20000;
+		}
+		nap_ns = nap_ns ? (nap_ns * 2 > 1000000 ? 1000000 : nap_ns * 2) : 50000;
 		struct timespec ts = {0, nap_ns};
 		nanosleep(&ts, NULL); /* a signal cuts it short: the flag is read next */
 	}
