@@ -4,16 +4,17 @@
  * communicator's timeout passes or the stop flag is set.
  *
  * How Open MPI 4.1 ends a job when a rank dies (measured with mpirun 4.1.4,
- * 3 ranks on one machine, rank 1 SIGKILLed in a collective): the survivors'
- * MPI calls report no error (shared memory has no notion of a dead peer) and
- * go on polling; about 1 s later mpirun sends them SIGTERM, and 1 s after
+ * 3 ranks on one machine, rank 1 SIGKILLed in a collective, over shared
+ * memory and over TCP): the survivors' MPI calls report no error and go on
+ * polling; about 1 s later mpirun sends them SIGTERM, and 1 s after
  * that SIGKILL (the MCA parameter odls_base_sigkill_timeout, default 1). A
  * survivor therefore learns of the death only through SIGTERM, and has one
  * second to say so: the poll loop below sleeps at most 1 ms between looks
  * at the stop flag, and a failed collective never waits in MPI again
- * (release skips MPI_Finalize, which would wait for the dead rank). Between
- * machines the TCP transport may report the lost connection first: the
- * message then carries MPI's own words.
+ * (release skips MPI_Finalize, which would wait for the dead rank). Should
+ * an MPI call report an error, the message carries MPI's words. Ctrl-C (SIGINT) or SIGTERM to
+ * mpirun ends a job the same way: SIGTERM to every rank, SIGKILL 1 s
+ * later; `mpirun --mca odls_base_sigkill_timeout S` gives the ranks S s.
  */
 #include "rt_comm_mpi.h"
 
@@ -360,6 +361,8 @@ static void mpi_release(rt_comm *c)
 
 void rt_comm_mpi_set_chunk(rt_comm *c, size_t bytes)
 {
+	if (c->allreduce != mpi_allreduce)
+		return;
 	mpi_comm *m = c->self;
 	m->chunk = bytes ? bytes : MPI_CHUNK_DEFAULT;
 	if (m->chunk > INT_MAX)
@@ -390,8 +393,10 @@ int rt_comm_mpi_open(rt_comm **out, rt_err *err)
 		return -1;
 	int inited = 0, rc;
 	MPI_Initialized(&inited);
-	if (!inited && (rc = MPI_Init(NULL, NULL)) != MPI_SUCCESS)
-		return rt_errf(err, "comm: MPI_Init failed (error %d): MPI cannot start this rank", rc);
+	/* FUNNELED: the CPU device's threads exist, only this one calls MPI */
+	int provided = 0;
+	if (!inited && (rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided)) != MPI_SUCCESS)
+		return rt_errf(err, "comm: MPI_Init_thread failed (error %d): MPI cannot start this rank", rc);
 	/* errors as values: MPI's default ends the job on the first error */
 	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
 	mpi_comm *m = calloc(1, sizeof *m);

@@ -35,7 +35,8 @@
 int rt_comm_mpi_open(rt_comm **out, rt_err *err);
 
 /* The most bytes one message carries (default 64 MiB): tests make it small
- * to run the splitting that large buffers need. 0: the default. */
+ * to run the splitting that large buffers need. 0: the default. Does
+ * nothing to a communicator that is not MPI's. */
 void rt_comm_mpi_set_chunk(rt_comm *c, size_t bytes);
 
 #endif

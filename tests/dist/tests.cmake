@@ -52,12 +52,12 @@ function(samc_add_mpi_script_test name)
   _samc_mpi_env(${name})
 endfunction()
 
-# Open MPI's own allocations outlive MPI_Finalize: LeakSanitizer is told
-# to ignore them (only them) in a sanitizer build.
+# Open MPI's allocations outlive MPI_Finalize, in components it has unloaded
+# by then (LeakSanitizer sees "<unknown module>", which no suppression can
+# name): a sanitizer build checks these tests' memory accesses, not leaks.
 function(_samc_mpi_env name)
   if(SAMC_SANITIZE)
-    set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT
-                 "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_FUNCTION_LIST_DIR}/lsan.supp:print_suppressions=0")
+    set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
   endif()
 endfunction()
 
