@@ -26,6 +26,7 @@
 #                           SAMC_DIST_TIMEOUT=1 s naming it, exit 1
 #   dist_comm_kill_np{2,3}  a rank SIGKILLed mid-allreduce: the survivors
 #                           print the cause and exit 1 before mpirun's SIGKILL
+#   dist_comm_foreign_launcher  a launcher of 2 whose MPI sees 1: refused
 set(SAMC_MPIRUN_FLAGS --allow-run-as-root --oversubscribe --bind-to none
     CACHE STRING "mpirun's flags for the MPI tests (tests/dist/tests.cmake)")
 
@@ -67,6 +68,14 @@ if(MPI_C_FOUND)
   set(_comm_mpi $<TARGET_FILE:comm_mpi>)
 else()
   set(_comm_mpi comm_mpi)
+endif()
+# another MPI's launcher (here: PMI_SIZE=2 without one) is refused, exit 1
+if(MPI_C_FOUND)
+  add_test(NAME dist_comm_foreign_launcher
+           COMMAND sh -c "out=$(PMI_SIZE=2 \"$0\" collectives 2>&1); rc=$?; echo \"$out\"; [ $rc -eq 1 ] && echo \"$out\" | grep -q 'the launcher started 2 processes, but MPI sees 1'"
+                   ${_comm_mpi})
+  set_tests_properties(dist_comm_foreign_launcher PROPERTIES TIMEOUT 60 LABELS dist)
+  _samc_mpi_env(dist_comm_foreign_launcher)
 endif()
 foreach(np 1 2 3)
   samc_add_mpi_test(dist_comm_np${np} ${np} ${_comm_mpi} collectives)
