@@ -62,8 +62,9 @@ struct rt_comm {
 	uint64_t bytes;
 
 	/* a flag that a SIGINT/SIGTERM handler sets to its signal's number
-	 * (rt_comm_set_stop); a collective waiting for the other ranks polls
-	 * it and fails when it is set. NULL: not polled (self never waits). */
+	 * (rt_comm_set_stop); a collective waiting for other ranks polls it
+	 * and fails when it is set and those ranks stay silent (MPI: for
+	 * 0.3 s). NULL: not polled (self never waits). */
 	const volatile sig_atomic_t *stop;
 };
 
@@ -78,7 +79,8 @@ int rt_comm_open(rt_comm **out, rt_err *err);
 /* Hands the communicator the flag of the caller's signal handler (the
  * training loop's SIGINT/SIGTERM flag): a collective that waits for other
  * ranks then returns -1 soon after the signal instead of waiting for ranks
- * that ended. Does nothing to rt_comm_self(), which never waits. */
+ * that ended (ranks that answer still complete it). Does nothing to
+ * rt_comm_self(), which never waits. */
 void rt_comm_set_stop(rt_comm *c, const volatile sig_atomic_t *stop);
 
 /* allreduce over a buffer of device d: allreduce_dev when the

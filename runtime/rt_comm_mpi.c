@@ -30,6 +30,7 @@
 
 #define MPI_CHUNK_DEFAULT ((size_t)64 << 20)
 #define MPI_TIMEOUT_DEFAULT 300.0
+#define STOP_GRACE_S 0.3
 
 /* Tags keep the collectives' messages apart (MPI keeps the order of the
  * messages between two ranks with the same tag). */
@@ -128,12 +129,14 @@ static void name_missing(const mpi_comm *m, int n, char *out, size_t len)
 /* Waits for the round's n requests. MPI_Test drives Open MPI's progress
  * (a large message moves only while one of the two ranks tests), so the
  * loop spins for up to 2 ms after the last message (after 0.2 ms yielding
- * the core, in case more ranks than cores share it), then sleeps between looks, longer
- * the longer nothing happens, at most 1 ms: the stop flag must be seen
- * well within the second that mpirun leaves between SIGTERM and SIGKILL. */
+ * the core, in case more ranks than cores share it), then sleeps between
+ * looks, longer the longer nothing happens, at most 1 ms. Once the stop
+ * flag is set, a round silent for STOP_GRACE_S fails: well within the
+ * second that mpirun leaves between SIGTERM and SIGKILL, and long enough
+ * for live ranks that got the same SIGTERM to finish their exchange. */
 static int wait_round(mpi_comm *m, const char *coll, int n, rt_err *err)
 {
-	double last = now_s();
+	double last = now_s(), stopped_at = 0;
 	long nap_ns = 0;
 	int open = n;
 	while (open > 0) {
@@ -156,18 +159,23 @@ static int wait_round(mpi_comm *m, const char *coll, int n, rt_err *err)
 		}
 		if (!open)
 			break;
-		if (m->c.stop && *m->c.stop) {
-			m->broken = 1;
-			return rt_errf(err, "comm: rank %d: %s: stopped by %s while waiting for the other "
-			               "ranks: under mpirun this means another rank ended (its own message, "
-			               "if any, is above or below)",
-			               m->c.rank, coll, signal_name((int)*m->c.stop));
-		}
 		double t = now_s();
 		if (progressed) {
 			last = t;
 			nap_ns = 0;
 			continue;
+		}
+		/* a signal: the other ranks may have it too and still finish the
+		 * step (a stop after the step); a round that stays silent for
+		 * STOP_GRACE_S after it is waiting for a rank that ended */
+		if (m->c.stop && *m->c.stop && !stopped_at)
+			stopped_at = t;
+		if (stopped_at && t - (last > stopped_at ? last : stopped_at) > STOP_GRACE_S) {
+			m->broken = 1;
+			return rt_errf(err, "comm: rank %d: %s: stopped by %s while waiting for the other "
+			               "ranks: under mpirun this means another rank ended (its own message, "
+			               "if any, is above or below)",
+			               m->c.rank, coll, signal_name((int)*m->c.stop));
 		}
 		if (t - last > m->timeout) {
 			char ranks[128];

@@ -11,9 +11,12 @@
  *   - no message from the ranks it waits for arrived for the
  *     communicator's timeout (SAMC_DIST_TIMEOUT seconds, default 300):
  *     "rank 1 stopped answering";
- *   - the stop flag (rt_comm_set_stop) was set by a SIGINT/SIGTERM handler:
- *     under mpirun a SIGTERM means another rank ended (mpirun ends the job
- *     with SIGTERM, then SIGKILL a second later: see rt_comm_mpi.c).
+ *   - the stop flag (rt_comm_set_stop) was set by a SIGINT/SIGTERM handler
+ *     and the ranks it waits for stay silent for 0.3 s more: under mpirun
+ *     a SIGTERM means another rank ended (mpirun ends the job with SIGTERM,
+ *     then SIGKILL a second later: see rt_comm_mpi.c). Ranks that all got
+ *     the signal (Ctrl-C) and still answer finish the collective, so a run
+ *     can stop after its step.
  * After such a failure the communicator is broken: every later collective
  * fails at once, and release does not wait in MPI_Finalize for ranks that
  * will never answer. The caller ends the run (exit 1).

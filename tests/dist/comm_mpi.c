@@ -10,6 +10,9 @@
  *                          "comm_mpi: rank R: expected: MESSAGE", exit 1
  *   comm_mpi kill          the last rank SIGKILLs itself in an allreduce:
  *                          the others print "samc: rank R: MESSAGE", exit 1
+ *   comm_mpi signal        every rank has the stop flag set (a Ctrl-C to
+ *                          mpirun) and they answer: the allreduce completes
+ *                          with the right bits; exit 0
  * The failure modes are judged by tests/dist/fail.sh from what the ranks
  * print and their exit statuses.
  */
@@ -252,11 +255,24 @@ static int failing(rt_comm *c, int kill_it)
 	return 1;
 }
 
+/* All ranks got SIGTERM and still answer, a little apart: the collectives
+ * complete (the run can finish its step). */
+static int signalled(rt_comm *c)
+{
+	raise(SIGTERM);
+	CHECK(stop_signal == SIGTERM, "the handler did not run");
+	usleep(50000 * (useconds_t)c->rank); /* well within the 0.3 s of grace */
+	test_allreduce(c, 1001, RT_COMM_F64, 0);
+	test_bcast(c, 1000, 0);
+	return failures != 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
-	if (strcmp(mode, "collectives") && strcmp(mode, "timeout") && strcmp(mode, "kill")) {
-		fprintf(stderr, "usage: mpirun -np N comm_mpi collectives|timeout|kill\n");
+	if (strcmp(mode, "collectives") && strcmp(mode, "timeout") && strcmp(mode, "kill") &&
+	    strcmp(mode, "signal")) {
+		fprintf(stderr, "usage: mpirun -np N comm_mpi collectives|timeout|kill|signal\n");
 		return 2;
 	}
 	/* as the training loop does: the handler's flag goes to the communicator */
@@ -273,8 +289,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rt_comm_set_stop(c, &stop_signal);
-	int rc = !strcmp(mode, "collectives") ? collectives(c) != 0 : failing(c, !strcmp(mode, "kill"));
-	if (!strcmp(mode, "collectives"))
+	int rc = !strcmp(mode, "collectives") ? collectives(c) != 0
+	         : !strcmp(mode, "signal")    ? signalled(c)
+	                                      : failing(c, !strcmp(mode, "kill"));
+	if (!strcmp(mode, "collectives") || !strcmp(mode, "signal"))
 		fprintf(stderr, "comm_mpi: rank %d of %d: %s (%.3f s, %llu bytes in collectives)\n", c->rank,
 		        c->size, rc ? "FAILED" : "ok", c->seconds, (unsigned long long)c->bytes);
 	/* a failed communicator does not finalize (rt_comm_mpi.h) */

@@ -26,6 +26,8 @@
 #                           SAMC_DIST_TIMEOUT=1 s naming it, exit 1
 #   dist_comm_kill_np{2,3}  a rank SIGKILLed mid-allreduce: the survivors
 #                           print the cause and exit 1 before mpirun's SIGKILL
+#   dist_comm_signal_np{2,3}  every rank got SIGTERM and answers: the
+#                           collectives complete (a run stops after its step)
 #   dist_comm_foreign_launcher  a launcher of 2 whose MPI sees 1: refused
 set(SAMC_MPIRUN_FLAGS --allow-run-as-root --oversubscribe --bind-to none
     CACHE STRING "mpirun's flags for the MPI tests (tests/dist/tests.cmake)")
@@ -81,6 +83,7 @@ foreach(np 1 2 3)
   samc_add_mpi_test(dist_comm_np${np} ${np} ${_comm_mpi} collectives)
 endforeach()
 foreach(np 2 3)
+  samc_add_mpi_test(dist_comm_signal_np${np} ${np} ${_comm_mpi} signal)
   foreach(mode timeout kill)
     samc_add_mpi_script_test(dist_comm_${mode}_np${np}
                              sh ${CMAKE_CURRENT_LIST_DIR}/fail.sh ${mode} ${np} ${_comm_mpi})
