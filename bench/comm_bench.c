@@ -11,10 +11,12 @@
  * warm-up), and the best block's bus bandwidth (2 (N-1)/N bytes per byte,
  * as NCCL's tests count it). The fit, over the best blocks (others' load
  * only adds time), is t(n) = A + B n weighted by 1/t^2 (relative errors,
- * so that the small sizes decide A); the communicator sends 2 (N-1)
- * messages in sequence and 2 (N-1)/N n bytes per rank, so the per-message
- * model of a ring all-reduce is alpha = A / (2 (N-1)),
- * beta = B N / (2 (N-1)).
+ * so that the small sizes decide A). The communicator's allreduce is two
+ * rounds (each a message to every other rank at once) that send
+ * 2 (N-1)/N n bytes per rank, so the latency of one message is
+ * alpha = A / 2 and the time per byte of a link beta = B N / (2 (N-1)):
+ * the alpha and beta of the ring all-reduce's model
+ * 2 (N-1) alpha + 2 (N-1)/N n beta (at N = 2 the two algorithms are one).
  */
 #include <math.h>
 #include <stdio.h>
@@ -150,9 +152,9 @@ int main(int argc, char **argv)
 			worst = fmax(worst, fabs(A + B * (double)bytes[i] - t[i]) / t[i]);
 		printf("\nfit t(n) = A + B n: A = %.2f us, B = %.4g s/B (%.3f GB/s), worst misfit %.0f%%\n",
 		       A * 1e6, B, 1 / B / 1e9, worst * 100);
-		printf("ring model per message: alpha = A/(2(N-1)) = %.2f us, "
+		printf("per message: alpha = A/2 = %.2f us, "
 		       "beta = B N/(2(N-1)) = %.4g s/B (%.3f GB/s)\n",
-		       A / (2.0 * (P - 1)) * 1e6, B * P / (2.0 * (P - 1)), 2.0 * (P - 1) / (B * P) / 1e9);
+		       A / 2 * 1e6, B * P / (2.0 * (P - 1)), 2.0 * (P - 1) / (B * P) / 1e9);
 	}
 	free(buf);
 	c->release(c);
