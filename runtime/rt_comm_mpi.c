@@ -44,6 +44,7 @@ typedef struct {
 	size_t scratch_cap;
 	MPI_Request *req; /* 2 * size: the messages of one round */
 	int *peer;        /* req[i]'s rank, negative - 1 for a send */
+	const char **addend; /* size: the ranks' slices that allreduce sums */
 	int broken;       /* a collective failed: no more MPI */
 	int initialized;  /* this communicator called MPI_Init */
 } mpi_comm;
@@ -209,6 +210,25 @@ static int check(mpi_comm *m, const char *coll, rt_err *err)
 /* Slice s of a chunk of n elements over P ranks: [n*s/P, n*(s+1)/P). */
 static size_t lo_of(size_t n, int s, int P) { return n * (size_t)s / (size_t)P; }
 
+/* out[i] := ((x[0][i] + x[1][i]) + x[2][i]) + ..., in blocks that stay in
+ * the L1 cache (out may be one of the x: a block is read before written). */
+#define RT_SUM_BLOCK 512
+#define SUM_FN(name, T)                                                                            \
+	static void name(T *out, const T *const *x, int P, size_t n)                               \
+	{                                                                                          \
+		T acc[RT_SUM_BLOCK];                                                               \
+		for (size_t b = 0; b < n; b += RT_SUM_BLOCK) {                                     \
+			size_t m = n - b < RT_SUM_BLOCK ? n - b : RT_SUM_BLOCK;                    \
+			memcpy(acc, x[0] + b, m * sizeof(T));                                      \
+			for (int s = 1; s < P; s++)                                                \
+				for (size_t i = 0; i < m; i++)                                     \
+					acc[i] = acc[i] + x[s][b + i];                             \
+			memcpy(out + b, acc, m * sizeof(T));                                       \
+		}                                                                                  \
+	}
+SUM_FN(sum_f32, float)
+SUM_FN(sum_f64, double)
+
 /* One chunk of an allreduce: n elements at buf. */
 static int allreduce_chunk(mpi_comm *m, char *buf, size_t n, rt_comm_dtype dt, const char *coll,
                            rt_err *err)
@@ -230,24 +250,15 @@ static int allreduce_chunk(mpi_comm *m, char *buf, size_t n, rt_comm_dtype dt, c
 	}
 	if (wait_round(m, coll, nreq, err))
 		return -1;
-	/* the sum in rank order, in scratch[me*len] (this rank's own slot) */
-	char *acc = scr + (size_t)me * len * es;
-	memcpy(acc, me == 0 ? buf + lo * es : scr, len * es);
-	for (int s = 1; s < P; s++) {
-		const char *x = s == me ? buf + lo * es : scr + (size_t)s * len * es;
-		if (dt == RT_COMM_F64) {
-			double *a = (double *)acc;
-			const double *b = (const double *)x;
-			for (size_t i = 0; i < len; i++)
-				a[i] = a[i] + b[i];
-		} else {
-			float *a = (float *)acc;
-			const float *b = (const float *)x;
-			for (size_t i = 0; i < len; i++)
-				a[i] = a[i] + b[i];
-		}
-	}
-	memcpy(buf + lo * es, acc, len * es);
+	/* the sum in rank order, into this rank's slice of buf (its own
+	 * addend, read before it is overwritten, block by block) */
+	const char **x = m->addend;
+	for (int s = 0; s < P; s++)
+		x[s] = s == me ? buf + lo * es : scr + (size_t)s * len * es;
+	if (dt == RT_COMM_F64)
+		sum_f64((double *)(buf + lo * es), (const double *const *)x, P, len);
+	else
+		sum_f32((float *)(buf + lo * es), (const float *const *)x, P, len);
 	/* allgather of the summed slices */
 	nreq = 0;
 	for (int s = 0; s < P; s++) {
@@ -364,6 +375,7 @@ static void mpi_release(rt_comm *c)
 	free(m->scratch);
 	free(m->req);
 	free(m->peer);
+	free(m->addend);
 	free(m);
 }
 
@@ -414,10 +426,11 @@ int rt_comm_mpi_open(rt_comm **out, rt_err *err)
 	if (m) {
 		m->req = calloc(2 * (size_t)size, sizeof *m->req);
 		m->peer = calloc(2 * (size_t)size, sizeof *m->peer);
+		m->addend = calloc((size_t)size, sizeof *m->addend);
 	}
-	if (!m || !m->req || !m->peer) {
+	if (!m || !m->req || !m->peer || !m->addend) {
 		if (m)
-			free(m->req), free(m->peer);
+			free(m->req), free(m->peer), free(m->addend);
 		free(m);
 		return rt_errf(err, "comm: rank %d: out of memory", rank);
 	}
