@@ -4,7 +4,8 @@
  *
  *   comm_mpi collectives   allreduce bits against the rank-order sum of
  *                          every rank's data computed here, bcast,
- *                          allgather, rt_comm_agree, the counters; exit 0
+ *                          allgather, rt_comm_agree, the counters, an
+ *                          allreduce of CPU device memory; exit 0
  *   comm_mpi timeout       the last rank sleeps past SAMC_DIST_TIMEOUT: the
  *                          others' allreduce fails naming it; they print
  *                          "comm_mpi: rank R: expected: MESSAGE", exit 1
@@ -25,6 +26,7 @@
 
 #include "rt_comm.h"
 #include "rt_comm_mpi.h"
+#include "rt_dev_cpu.h"
 
 static int failures;
 
@@ -187,6 +189,29 @@ static void test_agree(rt_comm *c)
 	      "agree on different values: '%s'", err.msg);
 }
 
+/* rt_comm_allreduce_dev over the CPU device's memory (its host view) */
+static void test_allreduce_dev(rt_comm *c)
+{
+	rt_err err = {{0}};
+	rt_device *d = rt_dev_cpu_new(1, &err);
+	CHECK(d != NULL, "CPU device: %s", err.msg);
+	if (!d)
+		return;
+	const size_t n = 777;
+	double *buf = NULL, *want = malloc(n * 8);
+	CHECK(d->alloc(d, n * 8, (void **)&buf, &err) == 0, "alloc: %s", err.msg);
+	if (buf) {
+		fill(buf, n, RT_COMM_F64, c->rank);
+		expect_sum(want, n, RT_COMM_F64, c->size, 0);
+		CHECK(rt_comm_allreduce_dev(c, d, buf, n, RT_COMM_F64, NULL, &err) == 0,
+		      "allreduce_dev: %s", err.msg);
+		CHECK(memcmp(buf, want, n * 8) == 0, "allreduce_dev: not the rank-order sum");
+		d->free(d, buf);
+	}
+	free(want);
+	d->release(d);
+}
+
 static int collectives(rt_comm *c)
 {
 	const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
@@ -217,6 +242,7 @@ static int collectives(rt_comm *c)
 	test_allgather(c, 1000003, 0);
 	test_allgather(c, 1000003, 4099);
 	test_agree(c);
+	test_allreduce_dev(c);
 	return failures;
 }
 
