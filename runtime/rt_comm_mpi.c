@@ -9,7 +9,7 @@
  * polling; about 1 s later mpirun sends them SIGTERM, and 1 s after
  * that SIGKILL (the MCA parameter odls_base_sigkill_timeout, default 1). A
  * survivor therefore learns of the death only through SIGTERM, and has one
- * second to say so: the poll loop below sleeps at most 1 ms between looks
+ * second to say so: the poll loop below sleeps at most 0.25 ms between looks
  * at the stop flag, and a failed collective never waits in MPI again
  * (release skips MPI_Finalize, which would wait for the dead rank). Should
  * an MPI call report an error, the message carries MPI's words. Ctrl-C (SIGINT) or SIGTERM to
@@ -131,7 +131,9 @@ static void name_missing(const mpi_comm *m, int n, char *out, size_t len)
  * (a large message moves only while one of the two ranks tests), so the
  * loop spins for up to 2 ms after the last message (after 0.2 ms yielding
  * the core, in case more ranks than cores share it), then sleeps between
- * looks, longer the longer nothing happens, at most 1 ms. Once the stop
+ * looks, longer the longer nothing happens, at most 0.25 ms (a message
+ * of more than 4 KiB is a few exchanges, each waiting for a sleeping
+ * rank to wake: longer naps cost milliseconds per collective). Once the stop
  * flag is set, a round silent for STOP_GRACE_S fails: well within the
  * second that mpirun leaves between SIGTERM and SIGKILL, and long enough
  * for live ranks that got the same SIGTERM to finish their exchange. */
@@ -192,7 +194,7 @@ static int wait_round(mpi_comm *m, const char *coll, int n, rt_err *err)
 				sched_yield();
 			continue;
 		}
-		nap_ns = nap_ns ? (nap_ns * 2 > 1000000 ? 1000000 : nap_ns * 2) : 50000;
+		nap_ns = nap_ns ? (nap_ns * 2 > 250000 ? 250000 : nap_ns * 2) : 50000;
 		struct timespec ts = {0, nap_ns};
 		nanosleep(&ts, NULL); /* a signal cuts it short: the flag is read next */
 	}
