@@ -66,6 +66,10 @@ struct rt_comm {
 	 * and fails when it is set and those ranks stay silent (MPI: for
 	 * 0.3 s). NULL: not polled (self never waits). */
 	const volatile sig_atomic_t *stop;
+
+	/* the state of an allreduce_dev that is not the communicator's own
+	 * (NCCL's, rt_comm_nccl.h), or NULL */
+	void *dev_self;
 };
 
 /* The one-rank communicator: a constant, release does nothing. */

@@ -28,6 +28,7 @@ typedef unsigned long long rt_cu_deviceptr;
 #define RT_CU_ERROR_INSUFFICIENT_DRIVER 35
 #define RT_CU_ERROR_STUB_LIBRARY 34
 #define RT_CU_ERROR_NO_DEVICE 100
+#define RT_CU_ERROR_NOT_READY 600 /* cuStreamQuery: work still running */
 
 /* The library opened when no path is given. */
 #define RT_CUDA_DRV_LIB "libcuda.so.1"
@@ -92,7 +93,8 @@ typedef unsigned long long rt_cu_deviceptr;
 	  (rt_cu_stream s, rt_cu_event e, unsigned flags))                                             \
 	X(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", rt_cu_result,                                     \
 	  (rt_cu_deviceptr dst, const void *src, size_t n, rt_cu_stream s))                            \
-	X(cuStreamSynchronize, "cuStreamSynchronize", rt_cu_result, (rt_cu_stream s))
+	X(cuStreamSynchronize, "cuStreamSynchronize", rt_cu_result, (rt_cu_stream s))                \
+	X(cuStreamQuery, "cuStreamQuery", rt_cu_result, (rt_cu_stream s))
 
 #define RT_CUDA_DRV_FIELD(name, sym, ret, args) ret(*name) args;
 

@@ -438,3 +438,20 @@ int rt_dev_cuda_load(rt_device *d, const void *image, rt_err *err)
 	c->mod = m;
 	return 0;
 }
+
+int rt_dev_cuda_ordinal(const rt_device *d)
+{
+	return rt_dev_is_cuda(d) ? ((const cuda_dev *)d->self)->ordinal : -1;
+}
+
+int rt_dev_cuda_query(rt_device *d, rt_err *err)
+{
+	if (!rt_dev_is_cuda(d))
+		return rt_errf(err, "cuda: not a CUDA device");
+	cuda_dev *c = d->self;
+	rt_cu_result r = c->drv.cuStreamQuery(NULL);
+	if (r == RT_CU_ERROR_NOT_READY)
+		return 0;
+	CU(c, r, "cuStreamQuery", err);
+	return 1;
+}

@@ -63,4 +63,12 @@ int rt_dev_cuda_driver_version(const rt_device *d);
  * rt_prog_kernel.name. A device holds one module (a second replaces it). */
 int rt_dev_cuda_load(rt_device *d, const void *image, rt_err *err);
 
+/* The GPU's ordinal (which GPU of the machine), -1 for another device. */
+int rt_dev_cuda_ordinal(const rt_device *d);
+
+/* Whether the work launched so far on the device's stream (the legacy
+ * default stream) is done: 1 done, 0 still running, -1 with a message on
+ * an error. For a caller that waits with a timeout (rt_comm_nccl.c). */
+int rt_dev_cuda_query(rt_device *d, rt_err *err);
+
 #endif

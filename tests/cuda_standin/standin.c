@@ -74,6 +74,7 @@ static const char *err_name(CUresult e)
 	case FILE_NOT_FOUND: return "CUDA_ERROR_FILE_NOT_FOUND";
 	case NOT_FOUND: return "CUDA_ERROR_NOT_FOUND";
 	case LAUNCH_FAILED: return "CUDA_ERROR_LAUNCH_FAILED";
+	case NOT_READY: return "CUDA_ERROR_NOT_READY";
 	default: return NULL;
 	}
 }
@@ -91,23 +92,32 @@ EXPORT CUresult cuGetErrorString(CUresult e, const char **s)
 	return *s ? OK : INVALID_VALUE;
 }
 
+/* one GPU, or $SAMC_STANDIN_GPUS of them (the ranks of a multi-GPU test
+ * each take one); all address the one host memory */
+static int ngpus(void)
+{
+	const char *s = getenv("SAMC_STANDIN_GPUS");
+	int n = s ? atoi(s) : 1;
+	return n >= 1 && n <= 64 ? n : 1;
+}
+
 EXPORT CUresult cuDeviceGetCount(int *n)
 {
-	*n = 1;
+	*n = ngpus();
 	return initialised ? OK : NOT_INITIALIZED;
 }
 
 EXPORT CUresult cuDeviceGet(int *d, int ordinal)
 {
-	if (ordinal != 0)
+	if (ordinal < 0 || ordinal >= ngpus())
 		return INVALID_DEVICE;
-	*d = 0;
+	*d = ordinal;
 	return OK;
 }
 
 EXPORT CUresult cuDeviceGetName(char *name, int len, int d)
 {
-	if (d != 0)
+	if (d < 0 || d >= ngpus())
 		return INVALID_DEVICE;
 	snprintf(name, (size_t)len, "samc host stand-in");
 	return OK;
@@ -115,7 +125,7 @@ EXPORT CUresult cuDeviceGetName(char *name, int len, int d)
 
 EXPORT CUresult cuDeviceGetAttribute(int *v, int attr, int d)
 {
-	if (d != 0)
+	if (d < 0 || d >= ngpus())
 		return INVALID_DEVICE;
 	if (attr == 75) /* compute capability major, minor */
 		*v = 9;
@@ -130,7 +140,7 @@ static int the_ctx;
 
 EXPORT CUresult cuDevicePrimaryCtxRetain(void **c, int d)
 {
-	if (d != 0)
+	if (d < 0 || d >= ngpus())
 		return INVALID_DEVICE;
 	*c = &the_ctx;
 	return OK;
@@ -138,7 +148,7 @@ EXPORT CUresult cuDevicePrimaryCtxRetain(void **c, int d)
 
 EXPORT CUresult cuDevicePrimaryCtxRelease_v2(int d)
 {
-	return d == 0 ? OK : INVALID_DEVICE;
+	return d >= 0 && d < ngpus() ? OK : INVALID_DEVICE;
 }
 
 EXPORT CUresult cuCtxCreate_v2(void **c, unsigned flags, int d)
@@ -159,6 +169,7 @@ EXPORT CUresult cuCtxSetCurrent(void *c)
 
 EXPORT CUresult cuCtxSynchronize(void)
 {
+	standin_wait_pending();
 	return OK;
 }
 
@@ -247,6 +258,7 @@ EXPORT CUresult cuStreamDestroy_v2(void *s)
 EXPORT CUresult cuStreamSynchronize(void *s)
 {
 	(void)s;
+	standin_wait_pending();
 	return OK;
 }
 

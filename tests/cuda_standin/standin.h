@@ -14,6 +14,7 @@ typedef void (*hostlaunch_fn)(unsigned grid, unsigned block, void **params);
 enum {
 	OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, NOT_INITIALIZED = 3, INVALID_IMAGE = 200,
 	FILE_NOT_FOUND = 301, NOT_FOUND = 500, LAUNCH_FAILED = 719, INVALID_DEVICE = 101,
+	NOT_READY = 600,
 };
 
 /* what a test reads back: transfers by direction (count, bytes), launches;
@@ -34,5 +35,10 @@ int standin_nparams(void *f);
 /* the stream being captured, or NULL; a launch on it is recorded */
 extern void *standin_capturing;
 CUresult standin_record(void *f, unsigned grid, unsigned block, void **params);
+
+/* work another library (the NCCL stand-in) runs for the default stream
+ * (standin_stream.c): cuStreamQuery says NOT_READY while there is some,
+ * the synchronizations wait for it */
+void standin_wait_pending(void);
 
 #endif
