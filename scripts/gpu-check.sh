@@ -11,6 +11,10 @@
 #      GPU for epoch 2, that checkpoint resumed by the CPU trainer for epoch 3;
 #      against three CPU epochs (test accuracy within 1 point, loss 2%)
 #   4. the GPU benchmark (bench/gpu.py)
+#   5. NCCL with one rank (gpu-kit/bin/test_nccl_gpu; no MPI): attach on
+#      GPU 0, f32 and f64 sums of device buffers, their time. NCCL does not
+#      support two ranks on one GPU, so one GPU checks one rank; the sums
+#      between ranks are checked on the host stand-ins (test_comm_nccl)
 # and prints one summary. Files go to $OUT (default /tmp/gpu-check).
 #   scripts/gpu-check.sh [--quick]
 set -uo pipefail
@@ -36,10 +40,12 @@ find_lib() { # NAME: the first copy on the loader path, in the toolkit or in Pyt
 }
 blas=$(find_lib libcublas.so.13)
 dnn=$(find_lib libcudnn.so.9)
+nccl=$(find_lib libnccl.so.2)
 export LD_LIBRARY_PATH="$OUT/lib:$(dirname "${blas:-/x}"):$(dirname "${dnn:-/x}"):${LD_LIBRARY_PATH:-}"
 [ -n "$blas" ] && [ -z "${SAMC_CUDA_BLAS:-}" ] && export SAMC_CUDA_BLAS=$blas
 [ -n "$dnn" ] && [ -z "${SAMC_CUDA_DNN:-}" ] && export SAMC_CUDA_DNN=$dnn
-say "GPU: $(nvidia-smi -L 2>/dev/null | head -1); cuBLAS ${blas:-not found}; cuDNN ${dnn:-not found}"
+[ -n "$nccl" ] && [ -z "${SAMC_NCCL:-}" ] && export SAMC_NCCL=$nccl
+say "GPU: $(nvidia-smi -L 2>/dev/null | head -1); cuBLAS ${blas:-not found}; cuDNN ${dnn:-not found}; NCCL ${nccl:-not found}"
 
 data=$K/data
 sets=()
@@ -108,6 +114,17 @@ if $PY bench/gpu.py --kit "$K" --out "$OUT" ${quick:+--quick} >"$OUT/bench.log" 
 	cat "$OUT/gpu-bench.md"
 else
 	say "benchmark: FAILED: $(tail -5 "$OUT/bench.log")"
+fi
+
+# 5. NCCL, one rank (seconds: after the benchmark, so it slows nothing before)
+if [ ! -x "$K/bin/test_nccl_gpu" ]; then
+	say "test_nccl_gpu: FAILED: not in $K/bin (make the kit again with scripts/gpu-kit.sh)"
+elif timeout 300 "$K/bin/test_nccl_gpu" >"$OUT/test_nccl_gpu.log" 2>&1; then
+	say "test_nccl_gpu: passed ($(tail -1 "$OUT/test_nccl_gpu.log"))"
+elif [ $? -eq 77 ]; then
+	say "test_nccl_gpu: $(tail -1 "$OUT/test_nccl_gpu.log")"
+else
+	say "test_nccl_gpu: FAILED ($OUT/test_nccl_gpu.log): $(tail -2 "$OUT/test_nccl_gpu.log")"
 fi
 
 echo

@@ -8,7 +8,9 @@
 # gpu-kit/bin   CUDA trainers (samc build --device cuda) of fashion_mlp,
 #               fashion_cnn, the benchmark MLPs and the flat model, each also
 #               as a base trainer (SAM every 10^9 steps: base steps only); a
-#               CPU trainer of fashion_mlp for the CPU->GPU->CPU resume
+#               CPU trainer of fashion_mlp for the CPU->GPU->CPU resume; and
+#               test_nccl_gpu (NCCL on the GPU with one rank; it needs only libc
+#               and opens the driver and NCCL itself)
 # gpu-kit/lib   the trainers' shared libraries a bare machine lacks, gzipped
 # gpu-kit/data  Fashion-MNIST
 # gpu-kit/ref   this machine's CPU results the GPU's are compared with: one
@@ -42,6 +44,7 @@ build cnn_base_cuda examples/fashion_cnn.lua --device cuda $base
 build flat_cuda bench/models/flat_sam.lua --device cuda
 build flat_base_cuda bench/models/flat_sam.lua --device cuda $base
 build mlp_cpu examples/fashion_mlp.lua
+cp build/tests/test_nccl_gpu "$K/bin/"
 
 # the libraries of the trainers that are not part of a base system
 for lib in $(ldd "$K/bin/mlp_cpu" | awk '/=>/ {print $3}'); do

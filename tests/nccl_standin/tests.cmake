@@ -18,7 +18,7 @@ set(SAMC_NCCL_REAL "")
 if(CUDAToolkit_FOUND AND EXISTS ${CUDAToolkit_LIBRARY_DIR}/libnccl.so.2)
   set(SAMC_NCCL_REAL ${CUDAToolkit_LIBRARY_DIR}/libnccl.so.2)
 endif()
-foreach(t test_comm_nccl test_nccl_toolkit)
+foreach(t test_comm_nccl test_nccl_toolkit test_nccl_gpu)
   if(TARGET ${t})
     add_dependencies(${t} samc_nccl_standin samc_cuda_standin)
     target_compile_definitions(${t} PRIVATE
@@ -27,3 +27,11 @@ foreach(t test_comm_nccl test_nccl_toolkit)
                                SAMC_NCCL_REAL="${SAMC_NCCL_REAL}")
   endif()
 endforeach()
+# the GPU program (run on a GPU by scripts/gpu-check.sh) through the stand-ins
+if(TARGET test_nccl_gpu)
+  add_test(NAME nccl_gpu_standin COMMAND ${CMAKE_COMMAND} -E env
+           SAMC_CUDA_DRIVER=$<TARGET_FILE:samc_cuda_standin>
+           SAMC_NCCL=$<TARGET_FILE:samc_nccl_standin> TMPDIR=${CMAKE_BINARY_DIR}
+           $<TARGET_FILE:test_nccl_gpu> --small)
+  set_tests_properties(nccl_gpu_standin PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60)
+endif()
