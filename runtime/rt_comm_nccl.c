@@ -209,6 +209,23 @@ static int all_ok(rt_comm *c, int ok, const char *what, rt_err *err)
 static int nccl_allreduce_dev(rt_comm *c, rt_device *d, void *buf, size_t n, rt_comm_dtype dt,
                               rt_err *err);
 
+/* SAMC_DIST_TIMEOUT, as the MPI communicator reads it */
+static int read_timeout(double *out, rt_err *err)
+{
+	const char *s = getenv("SAMC_DIST_TIMEOUT");
+	*out = RT_NCCL_TIMEOUT_DEFAULT;
+	if (!s || !*s)
+		return 0;
+	char *end;
+	double v = strtod(s, &end);
+	if (*end || !(v > 0) || v > 1e9)
+		return rt_errf(err, "nccl: SAMC_DIST_TIMEOUT='%s' is not a number of seconds > 0 (how "
+		                    "long a sum waits for a silent rank; default %g)",
+		               s, RT_NCCL_TIMEOUT_DEFAULT);
+	*out = v;
+	return 0;
+}
+
 int rt_comm_nccl_attach(rt_comm *c, rt_device *d, const char *lib, rt_err *err)
 {
 	if (c->dev_self || c->allreduce_dev)
@@ -221,6 +238,8 @@ int rt_comm_nccl_attach(rt_comm *c, rt_device *d, const char *lib, rt_err *err)
 	rt_err mine = {{0}};
 	if (!st || !all)
 		rt_errf(&mine, "nccl: out of memory");
+	else if (read_timeout(&st->timeout, &mine))
+		;
 	else if (ordinal < 0)
 		rt_errf(&mine, "nccl: rank %d: NCCL sums the memory of a CUDA device, not of %s",
 		        c->rank, d ? d->name : "(none)");
@@ -271,8 +290,6 @@ int rt_comm_nccl_attach(rt_comm *c, rt_device *d, const char *lib, rt_err *err)
 	}
 	if (all_ok(c, r == RT_NCCL_SUCCESS, "ncclCommInitRank", err))
 		goto fail;
-	const char *t = getenv("SAMC_COMM_TIMEOUT");
-	st->timeout = t && atof(t) > 0 ? atof(t) : 600;
 	st->dev = d;
 	c->dev_self = st;
 	c->allreduce_dev = nccl_allreduce_dev;
@@ -363,8 +380,13 @@ static int nccl_allreduce_dev(rt_comm *c, rt_device *d, void *buf, size_t n, rt_
 		if (now() - t0 > st->timeout) {
 			rt_errf(err,
 			        "nccl: rank %d: the sum of %zu values did not finish within %g s "
-			        "(SAMC_COMM_TIMEOUT): a rank died or stopped answering",
+			        "(SAMC_DIST_TIMEOUT): a rank died or stopped answering",
 			        c->rank, n, st->timeout);
+			return give_up(c, st, err);
+		}
+		if (c->stop && *c->stop) {
+			rt_errf(err, "nccl: rank %d: the sum of %zu values was stopped by signal %d",
+			        c->rank, n, (int)*c->stop);
 			return give_up(c, st, err);
 		}
 		nanosleep(&(struct timespec){0, nap}, NULL);

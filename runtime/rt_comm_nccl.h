@@ -27,10 +27,12 @@
  * ncclAllReduce(ncclSum) on the device's stream (the legacy default stream,
  * which orders it after the step's kernels and before what follows), then
  * waits for it, polling the stream and ncclCommGetAsyncError: an
- * asynchronous NCCL error (a peer's process gone, a network failure) or a
- * sum unfinished after the timeout ($SAMC_COMM_TIMEOUT seconds, default
- * 600) aborts the NCCL communicator and returns -1 with a message naming
- * this rank; every later allreduce_dev then fails at once.
+ * asynchronous NCCL error (a peer's process gone, a network failure), a
+ * sum unfinished after the timeout ($SAMC_DIST_TIMEOUT seconds, default
+ * 300, as the MPI communicator's) or the communicator's stop flag (a
+ * SIGINT/SIGTERM, rt_comm_set_stop) aborts the NCCL communicator and
+ * returns -1 with a message naming this rank; every later allreduce_dev
+ * then fails at once.
  *
  * The order of the sum is NCCL's (its ring or tree, chosen by its tuning
  * for the message size and topology), not the fixed rank order of the CPU
@@ -54,6 +56,9 @@
  * the sum abandoned through them). Codes: 2.4.0 is 2400 (X*1000 + Y*100 +
  * Z up to 2.8), 2.28.9 is 22809 (X*10000 + Y*100 + Z from 2.9). */
 #define RT_NCCL_MIN_VERSION 2400
+
+/* Seconds a sum may take when SAMC_DIST_TIMEOUT is not set. */
+#define RT_NCCL_TIMEOUT_DEFAULT 300.0
 
 /* NCCL's types, as its ABI has them. */
 typedef int rt_nccl_result;

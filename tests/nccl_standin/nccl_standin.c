@@ -320,7 +320,7 @@ EXPORT ncclResult_t ncclCommDestroy(ncclComm_t c)
 	if (!c)
 		return ncclSuccess;
 	join(c);
-	char name[64], p[256];
+	char name[64], p[512];
 	snprintf(name, sizeof name, "done%d", c->rank);
 	put(c, name, "", 0);
 	/* the last rank to finish removes the meeting place */

@@ -35,3 +35,19 @@ if(TARGET test_nccl_gpu)
            $<TARGET_FILE:test_nccl_gpu> --small)
   set_tests_properties(nccl_gpu_standin PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60)
 endif()
+# rt_comm_nccl's whole path under mpirun (MPI's bcast of the unique id, the
+# local ranks' GPUs, the sums) on 2 and 3 ranks, each with a stand-in GPU
+if(MPI_C_FOUND)
+  add_executable(nccl_mpi ${CMAKE_CURRENT_LIST_DIR}/nccl_mpi.c)
+  target_link_libraries(nccl_mpi PRIVATE samcrt)
+  add_dependencies(nccl_mpi samc_nccl_standin samc_cuda_standin)
+  set(_nccl_mpi $<TARGET_FILE:nccl_mpi>)
+else()
+  set(_nccl_mpi nccl_mpi)
+endif()
+foreach(np 2 3)
+  samc_add_mpi_test(nccl_mpi_np${np} ${np} ${_nccl_mpi})
+  set_property(TEST nccl_mpi_np${np} APPEND PROPERTY ENVIRONMENT
+               SAMC_STANDIN_GPUS=${np} SAMC_CUDA_DRIVER=$<TARGET_FILE:samc_cuda_standin>
+               SAMC_NCCL=$<TARGET_FILE:samc_nccl_standin> TMPDIR=${CMAKE_BINARY_DIR})
+endforeach()

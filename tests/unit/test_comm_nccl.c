@@ -11,6 +11,7 @@
  * built.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -242,7 +243,7 @@ static void test_same_gpu(void **state)
 }
 
 /* rank 0 sums, rank 1 is gone or silent: a message, not a hang */
-static void peer_fails(int scenario, const char *want)
+static void peer_fails(int scenario, int signal, const char *want)
 {
 	setenv("SAMC_STANDIN_GPUS", "2", 1);
 	rt_comm c = {0};
@@ -267,6 +268,9 @@ static void peer_fails(int scenario, const char *want)
 	assert_non_null(d);
 	if (rt_comm_nccl_attach(&c, d, SAMC_NCCL_STANDIN, &err))
 		fail_msg("%s", err.msg);
+	static volatile sig_atomic_t stop;
+	stop = signal;
+	c.stop = &stop; /* a SIGTERM's handler set it: the wait ends */
 	void *b;
 	assert_int_equal(d->alloc(d, 64, &b, &err), 0);
 	assert_int_equal(rt_comm_allreduce_dev(&c, d, b, 16, RT_COMM_F32, NULL, &err), -1);
@@ -285,8 +289,8 @@ static void peer_fails(int scenario, const char *want)
 static void test_dead_peer(void **state)
 {
 	(void)state;
-	unsetenv("SAMC_COMM_TIMEOUT");
-	peer_fails(RUN_DIE_AFTER_ATTACH,
+	unsetenv("SAMC_DIST_TIMEOUT");
+	peer_fails(RUN_DIE_AFTER_ATTACH, 0,
 	           "nccl: rank 0: the sum of 16 values failed: remote process exited or there was a "
 	           "network error (a rank died");
 }
@@ -294,10 +298,18 @@ static void test_dead_peer(void **state)
 static void test_silent_peer(void **state)
 {
 	(void)state;
-	setenv("SAMC_COMM_TIMEOUT", "0.5", 1);
-	peer_fails(RUN_HANG_AFTER_ATTACH, "nccl: rank 0: the sum of 16 values did not finish within "
-	                                  "0.5 s (SAMC_COMM_TIMEOUT): a rank died or stopped answering");
-	unsetenv("SAMC_COMM_TIMEOUT");
+	setenv("SAMC_DIST_TIMEOUT", "0.5", 1);
+	peer_fails(RUN_HANG_AFTER_ATTACH, 0, "nccl: rank 0: the sum of 16 values did not finish within "
+	                                  "0.5 s (SAMC_DIST_TIMEOUT): a rank died or stopped answering");
+	unsetenv("SAMC_DIST_TIMEOUT");
+}
+
+static void test_stopped(void **state)
+{
+	(void)state;
+	unsetenv("SAMC_DIST_TIMEOUT");
+	peer_fails(RUN_HANG_AFTER_ATTACH, 15,
+	           "nccl: rank 0: the sum of 16 values was stopped by signal 15");
 }
 
 /* ---- one rank ---- */
@@ -367,6 +379,11 @@ static void test_errors(void **state)
 	assert_non_null(strstr(err.msg, "is NCCL 2.3.12 (ncclGetVersion 2312), older than samc "
 	                                "needs (2.4.0"));
 	unsetenv("SAMC_NCCL_STANDIN_VERSION");
+	/* a timeout that is not one */
+	setenv("SAMC_DIST_TIMEOUT", "soon", 1);
+	assert_int_equal(rt_comm_nccl_attach(&c, d, SAMC_NCCL_STANDIN, &err), -1);
+	assert_non_null(strstr(err.msg, "nccl: SAMC_DIST_TIMEOUT='soon' is not a number of seconds"));
+	unsetenv("SAMC_DIST_TIMEOUT");
 	/* not a GPU */
 	assert_int_equal(rt_comm_nccl_attach(&c, rt_dev_host(), SAMC_NCCL_STANDIN, &err), -1);
 	assert_non_null(strstr(err.msg, "NCCL sums the memory of a CUDA device, not of host"));
@@ -411,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_one_rank),     cmocka_unit_test(test_two_ranks),
 		cmocka_unit_test(test_more_ranks_than_gpus), cmocka_unit_test(test_same_gpu),
 		cmocka_unit_test(test_dead_peer),    cmocka_unit_test(test_silent_peer),
+		cmocka_unit_test(test_stopped),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	tmpdir_remove(dir);
