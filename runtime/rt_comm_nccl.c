@@ -131,19 +131,66 @@ int rt_comm_local_rank(rt_comm *c, int *local, int *nlocal, rt_err *err)
 
 int rt_comm_nccl_ordinal(rt_comm *c, int ngpus, int *ordinal, rt_err *err)
 {
-	int local, nlocal;
-	if (rt_comm_local_rank(c, &local, &nlocal, err))
+	/* every rank checks every machine, so all fail together: a rank of
+	 * a machine with GPUs enough does not wait in attach for the others */
+	struct {
+		uint64_t host;
+		int32_t ngpus, pad;
+	} me = {0}, *all = calloc((size_t)c->size, sizeof *all);
+	char name[256];
+	me.host = host_hash(name, sizeof name);
+	me.ngpus = ngpus;
+	if (!all)
+		return rt_errf(err, "comm: out of memory");
+	if (c->allgather(c, &me, sizeof me, all, err)) {
+		free(all);
 		return -1;
-	if (nlocal > ngpus) {
-		char name[256];
-		host_hash(name, sizeof name);
-		return rt_errf(err,
-		               "nccl: rank %d: %d rank%s run%s on %s, which has %d GPU%s: NCCL needs a GPU "
-		               "of its own for every rank (start at most %d rank%s per machine)",
-		               c->rank, nlocal, nlocal == 1 ? "" : "s", nlocal == 1 ? "s" : "", name,
-		               ngpus, ngpus == 1 ? "" : "s", ngpus, ngpus == 1 ? "" : "s");
 	}
+	int local = 0;
+	for (int r = 0; r < c->size; r++)
+		local += r < c->rank && all[r].host == me.host;
+	for (int r = 0; r < c->size; r++) {
+		int n = 0, first = r;
+		for (int s = 0; s < c->size; s++)
+			if (all[s].host == all[r].host) {
+				n++;
+				first = s < first ? s : first;
+			}
+		int g = all[r].ngpus;
+		if (n <= g || first != r)
+			continue;
+		if (all[r].host == me.host)
+			rt_errf(err,
+			        "nccl: rank %d: %d rank%s run%s on %s, which has %d GPU%s: NCCL needs a GPU "
+			        "of its own for every rank (start at most %d rank%s per machine)",
+			        c->rank, n, n == 1 ? "" : "s", n == 1 ? "s" : "", name, g, g == 1 ? "" : "s",
+			        g, g == 1 ? "" : "s");
+		else
+			rt_errf(err,
+			        "nccl: rank %d: %d ranks run on the machine of rank %d, which has %d GPU%s: "
+			        "NCCL needs a GPU of its own for every rank (start at most %d rank%s per "
+			        "machine)",
+			        c->rank, n, r, g, g == 1 ? "" : "s", g, g == 1 ? "" : "s");
+		free(all);
+		return -1;
+	}
+	free(all);
 	*ordinal = local;
+	return 0;
+}
+
+int rt_comm_nccl_gpu(rt_comm *c, const char *driver, int *ordinal, rt_err *err)
+{
+	/* every rank joins the allgather, also one without a driver (0 GPUs) */
+	rt_cuda_drv drv;
+	rt_err mine = {{0}};
+	int ngpus = 0;
+	if (rt_cuda_drv_open(&drv, driver, &mine) == 0) {
+		ngpus = drv.ndevices;
+		rt_cuda_drv_close(&drv);
+	}
+	if (rt_comm_nccl_ordinal(c, ngpus, ordinal, err))
+		return ngpus ? -1 : (*err = mine, -1);
 	return 0;
 }
 

@@ -117,9 +117,16 @@ int rt_nccl_check_version(int code, const char *path, rt_err *err);
  * same answer with every launcher). */
 int rt_comm_local_rank(rt_comm *c, int *local, int *nlocal, rt_err *err);
 
-/* The GPU ordinal of this rank: its local rank. -1 with a message on every
- * rank when a machine runs more ranks than it has GPUs (ngpus). */
+/* The GPU ordinal of this rank: its local rank (collective). -1 with a
+ * message on every rank when a machine runs more ranks than it has GPUs
+ * (ngpus: this rank's machine's count). */
 int rt_comm_nccl_ordinal(rt_comm *c, int ngpus, int *ordinal, rt_err *err);
+
+/* The same, counting the GPUs with the CUDA driver at driver (NULL:
+ * libcuda.so.1); a rank without a driver counts 0 and fails with the
+ * driver's message. What a run calls before it makes its CUDA device
+ * (rt_dev_cuda_opts.ordinal). */
+int rt_comm_nccl_gpu(rt_comm *c, const char *driver, int *ordinal, rt_err *err);
 
 /* Makes NCCL c's allreduce_dev over the CUDA device cuda_dev (collective:
  * every rank calls it). lib: the library (NULL: $SAMC_NCCL, else

@@ -95,15 +95,8 @@ int main(void)
 	rank = c->rank;
 	int rc = 1, ordinal = -1;
 	rt_device *d = NULL;
-	rt_cuda_drv drv;
 	const char *drvpath = getenv("SAMC_CUDA_DRIVER");
-	if (rt_cuda_drv_open(&drv, drvpath, &e)) {
-		fail("driver", e.msg);
-		goto out;
-	}
-	int ngpus = drv.ndevices;
-	rt_cuda_drv_close(&drv);
-	if (rt_comm_nccl_ordinal(c, ngpus, &ordinal, &e)) {
+	if (rt_comm_nccl_gpu(c, drvpath, &ordinal, &e)) {
 		fail("ordinal", e.msg);
 		goto out;
 	}

@@ -109,14 +109,7 @@ static void rank_run(int rank, int fd, int scenario, char *msg, size_t len)
 	int ordinal = 0;
 	msg[0] = 0;
 	/* the GPUs the driver sees, as a run counts them */
-	rt_cuda_drv drv;
-	if (rt_cuda_drv_open(&drv, SAMC_CUDA_STANDIN, &err)) {
-		snprintf(msg, len, "driver: %.900s", err.msg);
-		return;
-	}
-	int ngpus = drv.ndevices;
-	rt_cuda_drv_close(&drv);
-	if (scenario != RUN_SAME_GPU && rt_comm_nccl_ordinal(&c, ngpus, &ordinal, &err)) {
+	if (scenario != RUN_SAME_GPU && rt_comm_nccl_gpu(&c, SAMC_CUDA_STANDIN, &ordinal, &err)) {
 		snprintf(msg, len, "ordinal: %.900s", err.msg);
 		return;
 	}
@@ -379,6 +372,7 @@ static void test_errors(void **state)
 	assert_non_null(strstr(err.msg, "is NCCL 2.3.12 (ncclGetVersion 2312), older than samc "
 	                                "needs (2.4.0"));
 	unsetenv("SAMC_NCCL_STANDIN_VERSION");
+	int o;
 	/* a timeout that is not one */
 	setenv("SAMC_DIST_TIMEOUT", "soon", 1);
 	assert_int_equal(rt_comm_nccl_attach(&c, d, SAMC_NCCL_STANDIN, &err), -1);
@@ -389,8 +383,10 @@ static void test_errors(void **state)
 	assert_non_null(strstr(err.msg, "NCCL sums the memory of a CUDA device, not of host"));
 	assert_null(c.allreduce_dev);
 	assert_null(c.dev_self);
+	/* no driver: its message */
+	assert_int_equal(rt_comm_nccl_gpu(&c, "/nonexistent/libcuda.so.1", &o, &err), -1);
+	assert_non_null(strstr(err.msg, "/nonexistent/libcuda.so.1 not found"));
 	/* more ranks than GPUs, one rank: only with no GPU at all */
-	int o;
 	assert_int_equal(rt_comm_nccl_ordinal(&c, 0, &o, &err), -1);
 	assert_non_null(strstr(err.msg, "1 rank runs on"));
 	d->release(d);
