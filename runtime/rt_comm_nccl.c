@@ -5,6 +5,7 @@
 #include "rt_comm_nccl.h"
 
 #include <dlfcn.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,9 @@
 #include <unistd.h>
 
 #include "rt_dev_cuda.h"
+
+/* how long a sum may go on after the stop flag is set (as rt_comm_mpi.c) */
+#define STOP_GRACE_S 0.3
 
 /* NCCL's part of a communicator (c->dev_self) */
 typedef struct {
@@ -409,6 +413,7 @@ static int nccl_allreduce_dev(rt_comm *c, rt_device *d, void *buf, size_t n, rt_
 	/* wait: the stream done, or NCCL's error, or the timeout; the poll
 	 * interval grows to 1 ms, so a short sum costs little latency */
 	long nap = 2000;
+	double stopped_at = 0;
 	for (;;) {
 		int q = rt_dev_cuda_query(st->dev, err);
 		if (q < 0)
@@ -431,9 +436,19 @@ static int nccl_allreduce_dev(rt_comm *c, rt_device *d, void *buf, size_t n, rt_
 			        c->rank, n, st->timeout);
 			return give_up(c, st, err);
 		}
-		if (c->stop && *c->stop) {
-			rt_errf(err, "nccl: rank %d: the sum of %zu values was stopped by signal %d",
-			        c->rank, n, (int)*c->stop);
+		/* a signal: the other ranks may have it too and still finish
+		 * this sum (a stop after the step), as the MPI communicator
+		 * gives them; one still unfinished STOP_GRACE_S later waits for a
+		 * rank that ended */
+		double t = now();
+		if (c->stop && *c->stop && !stopped_at)
+			stopped_at = t;
+		if (stopped_at && t - stopped_at > STOP_GRACE_S) {
+			int sig = (int)*c->stop;
+			rt_errf(err,
+			        "nccl: rank %d: the sum of %zu values was stopped by %s while waiting for "
+			        "the other ranks: under mpirun this means another rank ended",
+			        c->rank, n, sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal");
 			return give_up(c, st, err);
 		}
 		nanosleep(&(struct timespec){0, nap}, NULL);

@@ -30,7 +30,8 @@
  * asynchronous NCCL error (a peer's process gone, a network failure), a
  * sum unfinished after the timeout ($SAMC_DIST_TIMEOUT seconds, default
  * 300, as the MPI communicator's) or the communicator's stop flag (a
- * SIGINT/SIGTERM, rt_comm_set_stop) aborts the NCCL communicator and
+ * SIGINT/SIGTERM, rt_comm_set_stop) with the sum unfinished 0.3 s later,
+ * as the MPI communicator, aborts the NCCL communicator and
  * returns -1 with a message naming this rank; every later allreduce_dev
  * then fails at once.
  *
