@@ -120,9 +120,9 @@ static void write_kernels(FILE *f, int step, const char *s, const rt_prog *p, in
 			write_conv(f, k);
 		fprintf(f, ", .nargs = %d, .args = %s_args + %d,\n", k->nargs, s, a);
 		fprintf(f, "\t .par_extent = %lld, .work = %lld, .ta = %d, .tb = %d, .f64 = %d, "
-		           ".m = %lld, .n = %lld, .k = %lld, .batch = %lld,\n\t .fail_where = ",
+		           ".m = %lld, .n = %lld, .k = %lld, .batch = %lld, .bf16 = %d,\n\t .fail_where = ",
 		        (long long)k->par_extent, (long long)k->work, k->ta, k->tb, k->f64,
-		        (long long)k->m, (long long)k->n, (long long)k->k, (long long)k->batch);
+		        (long long)k->m, (long long)k->n, (long long)k->k, (long long)k->batch, k->bf16);
 		str(f, k->fail_where);
 		fputs(", .fail_msg = ", f);
 		str(f, k->fail_msg);

@@ -337,18 +337,18 @@ void cg_kernel_print(FILE *f, const cg_kernel *k)
 			fprintf(f, " gemm batch=%" PRId64, k->batch);
 		else
 			fprintf(f, " gemm");
-		fprintf(f, " m=%" PRId64 " n=%" PRId64 " k=%" PRId64 " ta=%d tb=%d\n", k->m, k->n,
-		        k->k, k->ta, k->tb);
+		fprintf(f, " m=%" PRId64 " n=%" PRId64 " k=%" PRId64 " ta=%d tb=%d%s\n", k->m, k->n,
+		        k->k, k->ta, k->tb, k->bf16 ? " bf16" : "");
 		return;
 	}
 	if (k->kind == RT_K_CONV) {
 		const rt_conv_desc *d = &k->conv;
 		static const char *const ops[] = {"forward", "backward_data", "backward_weights"};
-		fprintf(f, " conv %s%s x=[%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "] o=%" PRId64
+		fprintf(f, " conv %s%s%s x=[%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "] o=%" PRId64
 		        " k=%" PRId64 "x%" PRId64 " stride=%" PRId64 "x%" PRId64 " pad=%" PRId64 "x%" PRId64
 		        " dil=%" PRId64 "x%" PRId64 " groups=%" PRId64 "\n",
 		        k->conv_op >= 0 && k->conv_op < 3 ? ops[k->conv_op] : "?",
-		        k->conv_bias ? "+bias" : "", d->n, d->c, d->h, d->w, d->o, d->kh, d->kw,
+		        k->conv_bias ? "+bias" : "", k->bf16 ? " bf16" : "", d->n, d->c, d->h, d->w, d->o, d->kh, d->kw,
 		        d->stride_h, d->stride_w, d->pad_h, d->pad_w, d->dil_h, d->dil_w, d->groups);
 		return;
 	}

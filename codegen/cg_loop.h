@@ -145,6 +145,8 @@ typedef struct {
 	 * rt_prog_kernel's order (runtime/rt_prog.h) */
 	rt_conv_desc conv;
 	int conv_op, conv_bias;
+	/* GEMM or CONV: both multiplied operands are bf16-exact (rt_prog.h) */
+	int bf16;
 	/* what a FAIL code means, for the user ("label out of range ...") */
 	const char *fail_msg;
 	/* a multi-tensor kernel (cg_multi.h): the kernels merged into it, else 0 */

@@ -431,6 +431,7 @@ static int lower_conv_call(lctx *c, const ir_node *root)
 		k->args[j].written = j == 2;
 	}
 	k->nargs = 3;
+	k->bf16 = ir_bf16_exact(root->in[0]) && ir_bf16_exact(root->in[1]);
 	/* multiply-adds, as a GEMM's work */
 	k->work = d.N * d.O * d.OH * d.OW * (d.C / d.groups) * d.kh * d.kw;
 	return 0;
@@ -465,6 +466,7 @@ static int lower_kernel(lctx *c, const pass_kernel *K, int idx, char *err, size_
 		k->nargs = 3;
 		k->ta = ir_attr_i(root, IR_ATTR_TA);
 		k->tb = ir_attr_i(root, IR_ATTR_TB);
+		k->bf16 = ir_bf16_exact(A) && ir_bf16_exact(B);
 		/* [batch,] m, n: a 3-D product is `batch` 2-D ones */
 		int b3 = root->shape.rank == 3;
 		k->batch = b3 ? root->shape.dim[0] : 1;

@@ -67,6 +67,7 @@ static int fill_kernels(cg_step *s, char *err, size_t errlen)
 		rk->conv = k->conv;
 		rk->conv_op = k->conv_op;
 		rk->conv_bias = k->conv_bias;
+		rk->bf16 = k->bf16;
 		if (!(s->where[i] = kernel_where(root)))
 			return oom(err, errlen);
 		rk->fail_where = s->where[i];

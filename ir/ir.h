@@ -311,6 +311,12 @@ int ir_attr_has(const ir_node *n, ir_attr_key key);
 /* A PARAM's or STATE's init rule, from its attributes. */
 ir_init ir_node_init(const ir_node *n);
 
+/* 1 if x's values are bf16-exact by construction: x is round_bf16's
+ * result, or an op that selects, moves or negates values (reshape,
+ * transpose, relu, max, ...) of such results only. What a backend may
+ * multiply as bf16 with f32 accumulation (rt_prog_kernel's bf16). */
+int ir_bf16_exact(const ir_node *x);
+
 typedef struct ir_graph {
 	ir_arena arena;
 	ir_node **nodes;

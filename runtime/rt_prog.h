@@ -47,6 +47,12 @@ typedef struct {
 	 *   RT_CONV_BWD_WEIGHT  x, dy, dw [, db] db when conv_bias */
 	rt_conv_desc conv;
 	int conv_op, conv_bias;
+	/* GEMM and CONV: both multiplied operands are bf16-exact values (results
+	 * of round_bf16, precision = "bf16"): the device may multiply them as
+	 * bf16 with f32 accumulation. A product of two bf16 values is exact in
+	 * f32, so this differs from the f32 call only in the order of the f32
+	 * sums. 0: f32 operands. */
+	int bf16;
 	/* a kernel that can fail has a message: its nonzero error word is
 	 * reported as "<where>: <msg> (code N, input '<input>')" */
 	const char *fail_where; /* "model.lua:12: cross_entropy" */

@@ -18,6 +18,7 @@
 
 #include "ir_model.h"
 #include "pass_autodiff.h"
+#include "cg_step.h"
 #include "pass_precision.h"
 #include "test_cg_harness.h"
 
@@ -178,6 +179,14 @@ static void test_pass(void **st)
 	assert_int_equal(r->in[0]->op, IR_OP_ROUND_BF16);
 	assert_ptr_equal(r->in[0]->in[0], h);
 	assert_ptr_equal(loss->in[0], r); /* relu is exact on bf16 values */
+	/* the matmul's operands are bf16-exact (its GEMM entry gets bf16), and
+	 * so is what moves or selects them; x itself and a sum are not */
+	assert_true(ir_bf16_exact(mm->in[0]) && ir_bf16_exact(mm->in[1]));
+	assert_true(ir_bf16_exact(ir_transpose2(g, mm->in[1], 0, 1)));
+	assert_true(ir_bf16_exact(ir_unary(g, IR_OP_RELU, mm->in[0])));
+	assert_false(ir_bf16_exact(x));
+	assert_false(ir_bf16_exact(h));
+	assert_false(ir_bf16_exact(ir_binary(g, IR_OP_ADD, mm->in[0], mm->in[0])));
 	ir_graph_free(g);
 	/* f64 programs are refused */
 	g = ir_graph_new(IR_F64);
@@ -189,6 +198,44 @@ static void test_pass(void **st)
 	ir_graph_free(g);
 }
 
+/* The GEMM entries of a linear layer's step table: bf16 after the
+ * precision pass (both operands rounded), f32 without it. */
+static int gemm_flags(int bf16, int *ngemm)
+{
+	ir_graph *g = ir_graph_new(IR_F32);
+	ir_init z = {IR_INIT_ZEROS, 0, 0};
+	ir_node *x = ir_input(g, "x", IR_F32, ir_shape_make(2, (int64_t[]){4, 3}));
+	ir_node *w = ir_param(g, "w", IR_F32, ir_shape_make(2, (int64_t[]){5, 3}), z);
+	ir_node *loss = ir_reduce(g, IR_OP_SUM, ir_matmul(g, x, w, 0, 1), 0, 0);
+	ir_node **roots[] = {&loss};
+	if (bf16)
+		assert_int_equal(pass_precision(g, loss->loc, roots, 1, NULL, 0), 0);
+	const char *names[] = {"loss"};
+	char err[1024];
+	cg_step *st = cg_step_new(g, &loss, names, 1, NULL, err, sizeof err);
+	if (!st)
+		fail_msg("%s", err);
+	int flagged = 0;
+	*ngemm = 0;
+	for (int i = 0; i < st->desc.nkernels; i++) {
+		*ngemm += st->desc.kernels[i].kind == RT_K_GEMM;
+		flagged += st->desc.kernels[i].kind == RT_K_GEMM && st->desc.kernels[i].bf16;
+	}
+	cg_step_free(st);
+	ir_graph_free(g);
+	return flagged;
+}
+
+static void test_table_flag(void **st)
+{
+	(void)st;
+	int n = 0;
+	assert_int_equal(gemm_flags(1, &n), 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(gemm_flags(0, &n), 0);
+	assert_int_equal(n, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +243,7 @@ int main(void)
 	    cmocka_unit_test(test_backend_bits),
 	    cmocka_unit_test(test_gradient),
 	    cmocka_unit_test(test_pass),
+	    cmocka_unit_test(test_table_flag),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
