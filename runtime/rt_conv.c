@@ -33,6 +33,8 @@ typedef struct {
 	rt_conv_desc d;
 	rt_conv_op op;
 	int bias;
+	int want_bf16;         /* asked for bf16 operands (the key) */
+	int bf16;              /* runs on bf16 operands (0: the f32 primitive) */
 	dnnl_primitive_t prim;
 	dnnl_memory_t scratch; /* NULL when the primitive needs none */
 	conv_arg a[CONV_MAX_ARGS];
@@ -42,6 +44,7 @@ typedef struct {
 struct rt_conv {
 	const rt_dnnl_api *dn;
 	int threads;
+	int bf16; /* bf16 entries may be made (rt_conv_new_bf16 on a CPU with them) */
 	dnnl_engine_t eng;
 	dnnl_stream_t stream;
 	conv_entry **e;
@@ -106,13 +109,15 @@ int rt_conv_desc_check(const rt_conv_desc *d, rt_err *err)
 
 const char *rt_conv_isa(void)
 {
-	const rt_dnnl_api *dn = rt_dnnl_load(NULL);
+	const rt_dnnl_api *dn = rt_dnnl_load(0, NULL);
 	return dn ? dn->dnnl_cpu_isa2str(dn->dnnl_get_effective_cpu_isa()) : "none (no oneDNN)";
 }
 
 static int isa_check(const rt_dnnl_api *dn, rt_err *err)
 {
 	dnnl_cpu_isa_t isa = dn->dnnl_get_effective_cpu_isa();
+	if (rt_dnnl_lifted()) /* a bf16 program's process: no pin (rt_conv.h) */
+		return 0;
 	/* the ISA values are nested bit sets: any bit beyond AVX2's is more */
 	if ((unsigned)isa & ~(unsigned)dnnl_cpu_isa_avx2)
 		return rt_errf(err, "conv2d: oneDNN dispatches to %s in this process and can no "
@@ -133,13 +138,13 @@ static int threads_enter(const rt_conv *c)
 
 static void threads_leave(const rt_conv *c, int prev) { DN->omp_set_num_threads(prev); }
 
-rt_conv *rt_conv_new(int threads, rt_err *err)
+static rt_conv *conv_new(int threads, int bf16, rt_err *err)
 {
 	if (threads < 1)
 		return rt_errf(err, "conv2d: a oneDNN context needs at least one thread, got %d",
 		               threads),
 		       NULL;
-	const rt_dnnl_api *dn = rt_dnnl_load(err);
+	const rt_dnnl_api *dn = rt_dnnl_load(bf16, err);
 	if (!dn || isa_check(dn, err) != 0)
 		return NULL;
 	rt_conv *c = calloc(1, sizeof *c);
@@ -147,6 +152,7 @@ rt_conv *rt_conv_new(int threads, rt_err *err)
 		return rt_errf(err, "conv2d: out of memory"), NULL;
 	c->dn = dn;
 	c->threads = threads;
+	c->bf16 = bf16 && rt_dnnl_bf16_isa(dn);
 	rt_dnnl_hold(dn);
 	dnnl_status_t s = DN->dnnl_engine_create(&c->eng, dnnl_cpu, 0);
 	if (s == dnnl_success)
@@ -189,18 +195,49 @@ void rt_conv_free(rt_conv *c)
 	free(c);
 }
 
+rt_conv *rt_conv_new(int threads, rt_err *err) { return conv_new(threads, 0, err); }
+
+rt_conv *rt_conv_new_bf16(int threads, rt_err *err) { return conv_new(threads, 1, err); }
+
+int rt_conv_bf16(const rt_conv *c) { return c && c->bf16; }
+
 int rt_conv_cached(const rt_conv *c) { return c ? c->ne : 0; }
+
+int rt_conv_cached_bf16(const rt_conv *c)
+{
+	int n = 0;
+	for (int i = 0; c && i < c->ne; i++)
+		n += c->e[i]->bf16;
+	return n;
+}
 
 /* --- creating an entry --- */
 
 typedef struct {
 	dnnl_memory_desc_t x, w, y, b;       /* the caller's layouts */
-	dnnl_memory_desc_t xa, wa, ya;       /* format_tag_any */
+	dnnl_memory_desc_t xa, wa, ya;       /* format_tag_any, of the operation */
+	dnnl_memory_desc_t xh, wh, yh;       /* format_tag_any, of the forward hint */
 	dnnl_dims_t stride, dil, pad;
 } conv_mds;
 
-static dnnl_status_t mds_init(const rt_conv *c, const rt_conv_desc *d, conv_mds *m)
+/* A bf16 entry's operands: the two multiplied tensors bf16 (the caller's
+ * f32 values reordered to bf16, exact as they are bf16 values), the
+ * result f32 (f32 accumulation); the forward hint of a backward entry all
+ * bf16, as PyTorch's bf16 training makes it. */
+static void op_types(rt_conv_op op, int bf16, dnnl_data_type_t t[3], dnnl_data_type_t h[3])
 {
+	dnnl_data_type_t lo = bf16 ? dnnl_bf16 : dnnl_f32;
+	h[0] = h[1] = h[2] = lo;
+	t[0] = op == RT_CONV_BWD_DATA ? dnnl_f32 : lo;   /* x, or dx */
+	t[1] = op == RT_CONV_BWD_WEIGHT ? dnnl_f32 : lo; /* w, or dw */
+	t[2] = op == RT_CONV_FWD ? dnnl_f32 : lo;        /* y, or dy */
+}
+
+static dnnl_status_t mds_init(const rt_conv *c, const rt_conv_desc *d, rt_conv_op op, int bf16,
+                              conv_mds *m)
+{
+	dnnl_data_type_t t[3], h[3];
+	op_types(op, bf16, t, h);
 	dnnl_dims_t x = {d->n, d->c, d->h, d->w}, y = {d->n, d->o, d->oh, d->ow}, b = {d->o};
 	/* grouped weights are 5-D [g, o/g, c/g, kh, kw], as PyTorch hands them */
 	dnnl_dims_t w4 = {d->o, d->c, d->kh, d->kw};
@@ -212,9 +249,13 @@ static dnnl_status_t mds_init(const rt_conv *c, const rt_conv_desc *d, conv_mds 
 	    (s = DN->dnnl_memory_desc_init_by_tag(&m->b, 1, b, dnnl_f32, dnnl_a)) ||
 	    (s = DN->dnnl_memory_desc_init_by_tag(&m->w, g ? 5 : 4, g ? w5 : w4, dnnl_f32,
 	                                      g ? dnnl_goihw : dnnl_oihw)) ||
-	    (s = DN->dnnl_memory_desc_init_by_tag(&m->xa, 4, x, dnnl_f32, dnnl_format_tag_any)) ||
-	    (s = DN->dnnl_memory_desc_init_by_tag(&m->ya, 4, y, dnnl_f32, dnnl_format_tag_any)) ||
-	    (s = DN->dnnl_memory_desc_init_by_tag(&m->wa, g ? 5 : 4, g ? w5 : w4, dnnl_f32,
+	    (s = DN->dnnl_memory_desc_init_by_tag(&m->xa, 4, x, t[0], dnnl_format_tag_any)) ||
+	    (s = DN->dnnl_memory_desc_init_by_tag(&m->ya, 4, y, t[2], dnnl_format_tag_any)) ||
+	    (s = DN->dnnl_memory_desc_init_by_tag(&m->wa, g ? 5 : 4, g ? w5 : w4, t[1],
+	                                      dnnl_format_tag_any)) ||
+	    (s = DN->dnnl_memory_desc_init_by_tag(&m->xh, 4, x, h[0], dnnl_format_tag_any)) ||
+	    (s = DN->dnnl_memory_desc_init_by_tag(&m->yh, 4, y, h[2], dnnl_format_tag_any)) ||
+	    (s = DN->dnnl_memory_desc_init_by_tag(&m->wh, g ? 5 : 4, g ? w5 : w4, h[1],
 	                                      dnnl_format_tag_any)))
 		return s;
 	m->stride[0] = d->stride_h;
@@ -228,13 +269,14 @@ static dnnl_status_t mds_init(const rt_conv *c, const rt_conv_desc *d, conv_mds 
 
 /* The forward primitive descriptor: the forward operation itself, and the
  * hint that makes a backward one choose matching layouts. */
-static dnnl_status_t fwd_pd(const rt_conv *c, const conv_mds *m, int bias,
+static dnnl_status_t fwd_pd(const rt_conv *c, const conv_mds *m, int bias, int hint,
                             const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
 {
 	dnnl_convolution_desc_t cd;
 	dnnl_status_t s = DN->dnnl_dilated_convolution_forward_desc_init(
-	        &cd, dnnl_forward_training, dnnl_convolution_direct, &m->xa, &m->wa,
-	        bias ? &m->b : NULL, &m->ya, m->stride, m->dil, m->pad, m->pad);
+	        &cd, dnnl_forward_training, dnnl_convolution_direct, hint ? &m->xh : &m->xa,
+	        hint ? &m->wh : &m->wa, bias ? &m->b : NULL, hint ? &m->yh : &m->ya, m->stride,
+	        m->dil, m->pad, m->pad);
 	return s ? s : DN->dnnl_primitive_desc_create(pd, &cd, attr, c->eng, NULL);
 }
 
@@ -278,7 +320,7 @@ static int entry_build(rt_conv *c, conv_entry *e, rt_err *err)
 	dnnl_primitive_desc_t hint = NULL, pd = NULL;
 	dnnl_convolution_desc_t cd;
 	const char *what = "memory descriptors";
-	dnnl_status_t s = mds_init(c, d, &m);
+	dnnl_status_t s = mds_init(c, d, e->op, e->bf16, &m);
 	if (s)
 		goto fail;
 	/* the scratchpad is ours, allocated once, so a run allocates nothing */
@@ -288,17 +330,17 @@ static int entry_build(rt_conv *c, conv_entry *e, rt_err *err)
 		goto fail;
 	what = "primitive descriptor";
 	if (e->op == RT_CONV_FWD) {
-		if ((s = fwd_pd(c, &m, e->bias, attr, &pd)))
+		if ((s = fwd_pd(c, &m, e->bias, 0, attr, &pd)))
 			goto fail;
 	} else if (e->op == RT_CONV_BWD_DATA) {
-		if ((s = fwd_pd(c, &m, 0, attr, &hint)) ||
+		if ((s = fwd_pd(c, &m, 0, 1, attr, &hint)) ||
 		    (s = DN->dnnl_dilated_convolution_backward_data_desc_init(
 		             &cd, dnnl_convolution_direct, &m.xa, &m.wa, &m.ya, m.stride, m.dil, m.pad,
 		             m.pad)) ||
 		    (s = DN->dnnl_primitive_desc_create(&pd, &cd, attr, c->eng, hint)))
 			goto fail;
 	} else {
-		if ((s = fwd_pd(c, &m, e->bias, attr, &hint)) ||
+		if ((s = fwd_pd(c, &m, e->bias, 1, attr, &hint)) ||
 		    (s = DN->dnnl_dilated_convolution_backward_weights_desc_init(
 		             &cd, dnnl_convolution_direct, &m.xa, &m.wa, e->bias ? &m.b : NULL, &m.ya,
 		             m.stride, m.dil, m.pad, m.pad)) ||
@@ -344,13 +386,37 @@ fail:
 	return s ? dnnl_fail(c, err, d, e->op, what, s) : 0;
 }
 
-/* The cached entry of (d, op, bias), created on first use. */
+/* A new entry of (d, op, bias) on bf16 operands or f32 ones. */
+static conv_entry *entry_new(rt_conv *c, const rt_conv_desc *d, rt_conv_op op, int bias,
+                             int bf16, rt_err *err)
+{
+	conv_entry *e = calloc(1, sizeof *e);
+	if (!e)
+		return rt_errf(err, "conv2d: out of memory"), NULL;
+	e->d = *d;
+	e->op = op;
+	e->bias = bias;
+	e->want_bf16 = e->bf16 = bf16;
+	int prev = threads_enter(c);
+	int rc = entry_build(c, e, err);
+	threads_leave(c, prev);
+	if (rc != 0) {
+		entry_free(c, e);
+		return NULL;
+	}
+	return e;
+}
+
+/* The cached entry of (d, op, bias, bf16), created on first use. A bf16
+ * entry where the context has no bf16 (or oneDNN no bf16 primitive for
+ * this convolution) is the f32 one: the same values, summed in f32. */
 static conv_entry *entry_get(rt_conv *c, const rt_conv_desc *d, rt_conv_op op, int bias,
-                             rt_err *err)
+                             int bf16, rt_err *err)
 {
 	for (int i = 0; i < c->ne; i++) {
 		conv_entry *e = c->e[i];
-		if (e->op == op && e->bias == bias && memcmp(&e->d, d, sizeof *d) == 0)
+		if (e->op == op && e->bias == bias && e->want_bf16 == bf16 &&
+		    memcmp(&e->d, d, sizeof *d) == 0)
 			return e;
 	}
 	if (rt_conv_desc_check(d, err) != 0)
@@ -363,26 +429,19 @@ static conv_entry *entry_get(rt_conv *c, const rt_conv_desc *d, rt_conv_op op, i
 		c->e = ne;
 		c->cap = cap;
 	}
-	conv_entry *e = calloc(1, sizeof *e);
-	if (!e)
-		return rt_errf(err, "conv2d: out of memory"), NULL;
-	e->d = *d;
-	e->op = op;
-	e->bias = bias;
-	int prev = threads_enter(c);
-	int rc = entry_build(c, e, err);
-	threads_leave(c, prev);
-	if (rc != 0) {
-		entry_free(c, e);
+	conv_entry *e = bf16 && c->bf16 ? entry_new(c, d, op, bias, 1, NULL) : NULL;
+	if (!e && !(e = entry_new(c, d, op, bias, 0, err)))
 		return NULL;
-	}
+	e->want_bf16 = bf16;
 	c->e[c->ne++] = e;
 	return e;
 }
 
-int rt_conv_prepare(rt_conv *c, const rt_conv_desc *d, rt_conv_op op, int bias, rt_err *err)
+int rt_conv_prepare(rt_conv *c, const rt_conv_desc *d, rt_conv_op op, int bias, int bf16,
+                    rt_err *err)
 {
-	return entry_get(c, d, op, bias != 0, err) ? 0 : -1;
+	conv_entry *e = entry_get(c, d, op, bias != 0, bf16 != 0, err);
+	return e ? e->bf16 : -1;
 }
 
 /* --- running an entry --- */
@@ -431,7 +490,7 @@ static int entry_run(rt_conv *c, conv_entry *e, void *const *ptr, rt_err *err)
 int rt_conv_forward(rt_conv *c, const rt_conv_desc *d, const float *x, const float *w,
                     const float *b, float *y, rt_err *err)
 {
-	conv_entry *e = entry_get(c, d, RT_CONV_FWD, b != NULL, err);
+	conv_entry *e = entry_get(c, d, RT_CONV_FWD, b != NULL, 0, err);
 	if (!e)
 		return -1;
 	void *p[CONV_MAX_ARGS] = {(void *)x, (void *)w, (void *)b, y};
@@ -443,7 +502,7 @@ int rt_conv_forward(rt_conv *c, const rt_conv_desc *d, const float *x, const flo
 int rt_conv_backward_data(rt_conv *c, const rt_conv_desc *d, const float *dy, const float *w,
                           float *dx, rt_err *err)
 {
-	conv_entry *e = entry_get(c, d, RT_CONV_BWD_DATA, 0, err);
+	conv_entry *e = entry_get(c, d, RT_CONV_BWD_DATA, 0, 0, err);
 	if (!e)
 		return -1;
 	void *p[CONV_MAX_ARGS] = {(void *)dy, (void *)w, dx, NULL};
@@ -453,9 +512,16 @@ int rt_conv_backward_data(rt_conv *c, const rt_conv_desc *d, const float *dy, co
 int rt_conv_backward_weights(rt_conv *c, const rt_conv_desc *d, const float *x, const float *dy,
                              float *dw, float *db, rt_err *err)
 {
-	conv_entry *e = entry_get(c, d, RT_CONV_BWD_WEIGHT, db != NULL, err);
+	conv_entry *e = entry_get(c, d, RT_CONV_BWD_WEIGHT, db != NULL, 0, err);
 	if (!e)
 		return -1;
 	void *p[CONV_MAX_ARGS] = {(void *)x, (void *)dy, dw, db};
 	return entry_run(c, e, p, err);
+}
+
+int rt_conv_run(rt_conv *c, const rt_conv_desc *d, rt_conv_op op, int bias, int bf16,
+                void *const *args, rt_err *err)
+{
+	conv_entry *e = entry_get(c, d, op, bias != 0, bf16 != 0, err);
+	return e ? entry_run(c, e, args, err) : -1;
 }

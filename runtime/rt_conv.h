@@ -42,6 +42,20 @@
  *     must run with ONEDNN_MAX_CPU_ISA=AVX2 to be compared bit for bit. If
  *     oneDNN already dispatched above AVX2 in this process, rt_conv_new
  *     fails.
+ *
+ * bf16 (precision = "bf16"): a context from rt_conv_new_bf16 runs the
+ * operations flagged bf16 (both multiplied tensors hold bf16 values) as
+ * oneDNN's bf16 convolution: those tensors reordered to bf16 (exact), the
+ * result f32, f32 accumulation. oneDNN has bf16 kernels only from AVX-512
+ * BF16 up, so the pin is the first context's to choose: a bf16 context
+ * that opens the library leaves it unpinned (ONEDNN_MAX_CPU_ISA still
+ * applies), and every convolution of that process, f32 ones too, then
+ * runs on the best kernels for this CPU, its sums in their order (bf16
+ * results agree with the f32 path within the bf16 tolerance, not bit for
+ * bit, and differ between CPUs). A bf16 context in a process already
+ * pinned, or on a CPU without bf16 instructions, runs flagged operations
+ * as f32 ones (rt_conv_bf16 says which). A process that runs no bf16
+ * program keeps the pin.
  */
 #ifndef SAMC_RT_CONV_H
 #define SAMC_RT_CONV_H
@@ -86,12 +100,25 @@ typedef struct rt_conv rt_conv;
 /* A context whose primitives run on `threads` threads (>= 1). Opens oneDNN
  * on first use (see above). NULL with a message (no libdnnl.so.2, say). */
 rt_conv *rt_conv_new(int threads, rt_err *err);
+/* A context for a bf16 program (see above). NULL with a message. */
+rt_conv *rt_conv_new_bf16(int threads, rt_err *err);
 void rt_conv_free(rt_conv *c);
+/* 1 if c runs flagged operations on bf16 operands. */
+int rt_conv_bf16(const rt_conv *c);
 
 /* Creates (once) what operation `op` of d needs, with a bias (forward) or
- * bias gradient (backward weights) when `bias`; a run creates it on first
- * use anyway, this lets a caller do it ahead of time. 0 or -1. */
-int rt_conv_prepare(rt_conv *c, const rt_conv_desc *d, rt_conv_op op, int bias, rt_err *err);
+ * bias gradient (backward weights) when `bias`, on bf16 operands when
+ * `bf16` (and c can); a run creates it on first use anyway, this lets a
+ * caller do it ahead of time. 1 if it runs on bf16 operands, 0 if on f32
+ * ones, -1 with a message. */
+int rt_conv_prepare(rt_conv *c, const rt_conv_desc *d, rt_conv_op op, int bias, int bf16,
+                    rt_err *err);
+
+/* Operation op of d on args in rt_prog_kernel's CONV order (x, w, [b,] y;
+ * dy, w, dx; x, dy, dw [, db]), its operands bf16 when `bf16` (and c
+ * can), else f32. 0 or -1. */
+int rt_conv_run(rt_conv *c, const rt_conv_desc *d, rt_conv_op op, int bias, int bf16,
+                void *const *args, rt_err *err);
 
 /* y = conv(x, w) + b (b may be NULL: no bias). 0 or -1. */
 int rt_conv_forward(rt_conv *c, const rt_conv_desc *d, const float *x, const float *w,
@@ -109,8 +136,10 @@ static inline int rt_conv_nargs(rt_conv_op op, int bias)
 	return op == RT_CONV_BWD_DATA ? 3 : 3 + (bias != 0);
 }
 
-/* How many primitives c has created (a test that caching works). */
+/* How many primitives c has created (a test that caching works); how
+ * many of them run on bf16 operands. */
 int rt_conv_cached(const rt_conv *c);
+int rt_conv_cached_bf16(const rt_conv *c);
 
 /* The instruction set oneDNN dispatches to ("cpu_isa_avx2"). */
 const char *rt_conv_isa(void);

@@ -13,7 +13,9 @@
 /* the library's functions: process-wide, like the library itself */
 static rt_dnnl_api api;
 static char load_err[512];
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+static int loaded;         /* under load_lock */
+static atomic_int lifted;  /* loaded without the AVX2 pin (a bf16 program's) */
 static atomic_int holders; /* live rt_conv contexts */
 
 /* omp_pause_soft of OpenMP 5's omp_pause_resource_t */
@@ -28,7 +30,7 @@ static void *sym(void *h, const char *lib, const char *name)
 	return p;
 }
 
-static void load(void)
+static void load(int lift)
 {
 	if (!getenv("GOMP_SPINCOUNT") && !getenv("OMP_WAIT_POLICY"))
 		setenv("GOMP_SPINCOUNT", "0", 0);
@@ -49,19 +51,39 @@ static void load(void)
 	*(void **)&api.omp_set_num_threads = sym(g, "libgomp.so.1", "omp_set_num_threads");
 	*(void **)&api.omp_pause_resource_all = sym(g, "libgomp.so.1", "omp_pause_resource_all");
 	/* the instruction-set pin (rt_conv.h); fails harmlessly when oneDNN
-	 * has already dispatched, which rt_conv_new checks */
-	if (!load_err[0])
+	 * has already dispatched, which rt_conv_new checks. A bf16 program
+	 * that loads the library first leaves it off: its bf16 kernels need
+	 * AVX-512 BF16 or AMX */
+	if (!load_err[0] && !lift)
 		(void)api.dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2);
+	if (!load_err[0] && lift)
+		atomic_store(&lifted, 1);
 }
 
-const rt_dnnl_api *rt_dnnl_load(rt_err *err)
+const rt_dnnl_api *rt_dnnl_load(int lift, rt_err *err)
 {
-	pthread_once(&load_once, load);
+	pthread_mutex_lock(&load_lock);
+	if (!loaded)
+		load(lift);
+	loaded = 1;
+	pthread_mutex_unlock(&load_lock);
 	if (load_err[0]) {
 		rt_errf(err, "conv2d: %s", load_err);
 		return NULL;
 	}
 	return &api;
+}
+
+int rt_dnnl_lifted(void)
+{
+	return atomic_load(&lifted);
+}
+
+int rt_dnnl_bf16_isa(const rt_dnnl_api *a)
+{
+	/* the ISA values are nested bit sets; AMX's holds AVX-512 BF16's */
+	unsigned isa = (unsigned)a->dnnl_get_effective_cpu_isa(), bf = dnnl_cpu_isa_avx512_core_bf16;
+	return (isa & bf) == bf;
 }
 
 void rt_dnnl_hold(const rt_dnnl_api *a)

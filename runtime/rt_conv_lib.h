@@ -45,7 +45,9 @@
 	X(dnnl_primitive_attr_set_scratchpad_mode) X(dnnl_primitive_desc_create)          \
 	X(dnnl_primitive_desc_destroy) X(dnnl_primitive_desc_query_md)                    \
 	X(dnnl_reorder_primitive_desc_create) X(dnnl_primitive_create)                    \
-	X(dnnl_primitive_destroy) X(dnnl_primitive_execute)
+	X(dnnl_primitive_destroy) X(dnnl_primitive_execute)                               \
+	X(dnnl_primitive_desc_query) X(dnnl_memory_desc_init_by_strides)                  \
+	X(dnnl_matmul_desc_init)
 
 #define RT_DNNL_DECL(f) __typeof__(&f) f;
 
@@ -57,8 +59,16 @@ typedef struct {
 } rt_dnnl_api;
 
 /* The loaded functions, or NULL with a message (a failed load is final:
- * every later call gets the same message). Thread-safe. */
-const rt_dnnl_api *rt_dnnl_load(rt_err *err);
+ * every later call gets the same message). Thread-safe. The first call
+ * in a process decides the instruction-set rule of rt_conv.h: lift = 0
+ * pins oneDNN to AVX2, lift = 1 (a context for bf16 kernels) leaves it
+ * free to use AVX-512 BF16 and AMX; later calls change nothing. */
+const rt_dnnl_api *rt_dnnl_load(int lift, rt_err *err);
+/* 1 if the library was loaded with lift = 1. */
+int rt_dnnl_lifted(void);
+/* 1 if oneDNN dispatches to AVX-512 BF16 or AMX here (lifted, on a CPU
+ * with them, ONEDNN_MAX_CPU_ISA not lower). */
+int rt_dnnl_bf16_isa(const rt_dnnl_api *api);
 
 /* A context starts using the library / stops: the last to stop ends
  * OpenMP's worker threads (see above). Thread-safe. */

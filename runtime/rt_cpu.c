@@ -11,7 +11,7 @@
 #include <cpuid.h>
 
 enum { EAX, EBX, ECX, EDX };
-enum { OS_NONE, OS_AVX, OS_AVX512 }; /* XCR0 state the feature needs */
+enum { OS_NONE, OS_AVX, OS_AVX512, OS_AMX }; /* XCR0 state the feature needs */
 
 /* LLVM's feature names; leaf, subleaf, register, bit from the manuals */
 static const struct {
@@ -38,7 +38,8 @@ static const struct {
 	{"avx512vnni", 7, 0, ECX, 11, OS_AVX512}, {"avx512bitalg", 7, 0, ECX, 12, OS_AVX512},
 	{"avx512vpopcntdq", 7, 0, ECX, 14, OS_AVX512},
 	{"avx512fp16", 7, 0, EDX, 23, OS_AVX512}, {"avxvnni", 7, 1, EAX, 4, OS_AVX},
-	{"avx512bf16", 7, 1, EAX, 5, OS_AVX512},  {"sahf", 0x80000001u, 0, ECX, 0, OS_NONE},
+	{"avx512bf16", 7, 1, EAX, 5, OS_AVX512},  {"amx-bf16", 7, 0, EDX, 22, OS_AMX},
+	{"amx-tile", 7, 0, EDX, 24, OS_AMX},      {"sahf", 0x80000001u, 0, ECX, 0, OS_NONE},
 	{"lzcnt", 0x80000001u, 0, ECX, 5, OS_NONE}, {"sse4a", 0x80000001u, 0, ECX, 6, OS_NONE},
 	{"prfchw", 0x80000001u, 0, ECX, 8, OS_NONE},
 };
@@ -52,7 +53,8 @@ static int find(const char *name, size_t len)
 	return -1;
 }
 
-/* XCR0: which register state the OS saves (bits 1-2 SSE/AVX, 5-7 AVX-512) */
+/* XCR0: which register state the OS saves (bits 1-2 SSE/AVX, 5-7 AVX-512,
+ * 17-18 AMX's tile configuration and data) */
 static unsigned long long xcr0(void)
 {
 	unsigned a, b, c, d;
@@ -74,6 +76,8 @@ static int has(int i)
 	if (features[i].os >= OS_AVX && (x & 0x6) != 0x6)
 		return 0;
 	if (features[i].os == OS_AVX512 && (x & 0xe0) != 0xe0)
+		return 0;
+	if (features[i].os == OS_AMX && (x & 0x60000) != 0x60000)
 		return 0;
 	return 1;
 }

@@ -1,7 +1,7 @@
 /*
  * rt_dev_cpu.c - the CPU device (see rt_dev_cpu.h): loop kernels split over
  * the pool, GEMMs and syrk through OpenBLAS, convolutions through oneDNN
- * (rt_conv), host memory.
+ * (rt_conv), bf16 GEMMs through oneDNN (rt_dev_cpu_bf16.c), host memory.
  */
 #include "rt_dev_cpu.h"
 
@@ -237,6 +237,9 @@ typedef struct {
 	rt_conv *conv; /* made on the first convolution */
 	int threads;
 	int nbeside; /* of the last plan made */
+	int has_bf16; /* the CPU's bf16 instructions, less SAMC_CPU_MASK */
+	int nbf16;    /* of the last plan made: entries run on bf16 operands */
+	rt_dev_cpu_bf16 bf16;
 } cpu_dev;
 
 static cpu_dev *cpu_of(rt_device *d)
@@ -290,10 +293,20 @@ static int cpu_gemm(rt_device *d, const rt_prog_kernel *k, void **args, rt_err *
 	return 0;
 }
 
+/* The device's oneDNN context: a bf16 one for a program with flagged
+ * convolutions on a CPU that has the instructions (rt_conv.h). */
+static rt_conv *conv_ctx(cpu_dev *c, int bf16, rt_err *err)
+{
+	if (!c->conv)
+		c->conv = bf16 && c->has_bf16 ? rt_conv_new_bf16(c->threads, err)
+		                              : rt_conv_new(c->threads, err);
+	return c->conv;
+}
+
 static int cpu_conv(rt_device *d, const rt_prog_kernel *k, void **args, rt_err *err)
 {
 	cpu_dev *c = cpu_of(d);
-	if (!c->conv && !(c->conv = rt_conv_new(c->threads, err)))
+	if (!conv_ctx(c, k->bf16, err))
 		return -1;
 	return rt_prog_conv_run(c->conv, k, args, err);
 }
@@ -301,6 +314,8 @@ static int cpu_conv(rt_device *d, const rt_prog_kernel *k, void **args, rt_err *
 int rt_prog_conv_run(rt_conv *c, const rt_prog_kernel *k, void **a, rt_err *err)
 {
 	int bias = k->conv_bias;
+	if (k->bf16)
+		return rt_conv_run(c, &k->conv, (rt_conv_op)k->conv_op, bias, 1, a, err);
 	switch ((rt_conv_op)k->conv_op) {
 	case RT_CONV_FWD:
 		return rt_conv_forward(c, &k->conv, a[0], a[1], bias ? a[2] : NULL, a[2 + bias], err);
@@ -321,23 +336,44 @@ static int cpu_sync(rt_device *d, rt_err *err)
 
 static int cpu_plan(rt_device *d, const rt_prog *p, void **plan, rt_err *err)
 {
-	/* the convolutions' primitives are made now, not in the first step */
+	cpu_dev *c = cpu_of(d);
+	rt_dev_cpu_plan *pl = calloc(1, sizeof *pl);
+	char *mm = calloc((size_t)p->nkernels + 1, 1);
+	if (!pl || !mm) {
+		free(pl);
+		free(mm);
+		return rt_errf(err, "cpu: out of memory for a schedule of %d kernels", p->nkernels);
+	}
+	int bf16conv = 0;
+	for (int i = 0; i < p->nkernels; i++)
+		bf16conv |= p->kernels[i].kind == RT_K_CONV && p->kernels[i].bf16;
+	/* the convolutions' primitives are made now, not in the first step;
+	 * a bf16 GEMM's too */
+	c->nbf16 = 0;
 	for (int i = 0; i < p->nkernels; i++) {
 		const rt_prog_kernel *k = &p->kernels[i];
-		cpu_dev *c = cpu_of(d);
+		if (k->kind == RT_K_GEMM && k->bf16 && c->has_bf16 && !k->f64)
+			c->nbf16 += mm[i] = (char)rt_dev_cpu_bf16_prepare(&c->bf16, k, c->threads);
 		if (k->kind != RT_K_CONV)
 			continue;
-		if (!c->conv && !(c->conv = rt_conv_new(c->threads, err)))
+		int rc = conv_ctx(c, bf16conv, err)
+		             ? rt_conv_prepare(c->conv, &k->conv, (rt_conv_op)k->conv_op, k->conv_bias,
+		                               k->bf16, err)
+		             : -1;
+		if (rc < 0) {
+			free(pl);
+			free(mm);
 			return -1;
-		if (rt_conv_prepare(c->conv, &k->conv, (rt_conv_op)k->conv_op, k->conv_bias, err) != 0)
-			return -1;
+		}
+		c->nbf16 += rc;
 	}
-	rt_dev_cpu_plan *pl = calloc(1, sizeof *pl);
-	if (!pl || rt_dev_cpu_plan_make(p, cpu_of(d)->threads, pl)) {
+	pl->mm = mm;
+	if (rt_dev_cpu_plan_make(p, c->threads, mm, pl)) {
+		free(pl->mm);
 		free(pl);
 		return rt_errf(err, "cpu: out of memory for a schedule of %d kernels", p->nkernels);
 	}
-	cpu_of(d)->nbeside = pl->nbeside;
+	c->nbeside = pl->nbeside;
 	*plan = pl;
 	return 0;
 }
@@ -346,8 +382,10 @@ static void cpu_plan_free(rt_device *d, void *plan)
 {
 	(void)d;
 	rt_dev_cpu_plan *pl = plan;
-	if (pl)
+	if (pl) {
 		free(pl->join);
+		free(pl->mm);
+	}
 	free(pl);
 }
 
@@ -398,6 +436,9 @@ static int cpu_run(rt_device *d, void *plan, const rt_dev_sched *s, rt_err *err)
 			/* on oneDNN's own threads, while the pool's sleep or spin out */
 			if (cpu_conv(d, &p->kernels[i], s->args[i], err) != 0)
 				return -1;
+		} else if (pl && pl->mm[i]) {
+			if (rt_dev_cpu_gemm_bf16(&c->bf16, &p->kernels[i], s->args[i], c->pool, err) != 0)
+				return -1;
 		} else if (pl && pl->join[i] > i + 1) {
 			run_beside(c, s, i, pl->join[i]);
 			i = pl->join[i] - 1;
@@ -414,6 +455,7 @@ static void cpu_release(rt_device *d)
 		return;
 	rt_pool_free(cpu_of(d)->pool);
 	rt_conv_free(cpu_of(d)->conv);
+	rt_dev_cpu_bf16_free(&cpu_of(d)->bf16);
 	free(cpu_of(d));
 }
 
@@ -425,6 +467,7 @@ rt_device *rt_dev_cpu_new(int threads, rt_err *err)
 		return NULL;
 	}
 	int nt = threads > 0 ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	c->has_bf16 = rt_dev_cpu_has_bf16(getenv("SAMC_CPU_MASK"));
 	c->threads = nt < 1 ? 1 : nt;
 	if (!(c->pool = rt_pool_new(c->threads))) {
 		rt_errf(err, "cpu: out of memory or threads for a pool of %d", c->threads);
@@ -452,6 +495,13 @@ rt_exec *rt_prog_exec_new(const rt_prog *p, int threads, rt_err *err)
 	if (x)
 		x->pool = rt_dev_cpu_pool(d);
 	return x;
+}
+
+int rt_prog_exec_bf16(const rt_exec *x)
+{
+	if (!x || !x->dev || x->dev->release != cpu_release)
+		return -1;
+	return ((const cpu_dev *)x->dev->self)->nbf16;
 }
 
 int rt_prog_exec_beside(const rt_exec *x)

@@ -9,6 +9,17 @@
  * calls syrk. On two threads, a GEMM whose result is needed only after a
  * stretch of kernels that run on one thread anyway may run whole on the
  * worker beside them (planned once per schedule, rt_dev_cpu_plan.c).
+ *
+ * bf16 (precision = "bf16"): on a CPU with AVX-512 BF16 or AMX (cpuid,
+ * less the features SAMC_CPU_MASK names, read when the device is made),
+ * GEMM and convolution entries flagged bf16 (rt_prog.h) run as oneDNN's
+ * bf16 matmul (rt_matmul.h; the operands' upper halves converted into
+ * scratch over the pool) and bf16 convolution (rt_conv_new_bf16), f32
+ * accumulation; elsewhere, and where oneDNN is pinned to AVX2 already or
+ * has no bf16 primitive for a shape, they run as f32 calls on the same
+ * values. The results then differ from the f32 calls' only in the order
+ * of the f32 sums (and oneDNN's instruction set is no longer pinned in
+ * that process: rt_conv.h).
  */
 #ifndef SAMC_RT_DEV_CPU_H
 #define SAMC_RT_DEV_CPU_H
@@ -18,6 +29,7 @@
 #include "rt_conv.h"
 #include "rt_device.h"
 #include "rt_exec.h"
+#include "rt_matmul.h"
 #include "rt_pool.h"
 #include "rt_prog.h"
 
@@ -47,6 +59,10 @@ rt_exec *rt_prog_exec_new(const rt_prog *p, int threads, rt_err *err);
  * the kernels that follow them; -1 if x is not one. */
 int rt_prog_exec_beside(const rt_exec *x);
 
+/* How many GEMM and convolution entries of an exec from rt_prog_exec_new
+ * run on bf16 operands (see above); -1 if x is not one. */
+int rt_prog_exec_bf16(const rt_exec *x);
+
 /* Runs one loop or GEMM kernel of a table as the CPU device does, its arguments bound
  * (a[j] = the memory of buffer k->args[j]), split over `pool` (NULL: on
  * the calling thread); a loop kernel's error word is *flag. OpenBLAS must
@@ -65,8 +81,29 @@ int rt_prog_conv_run(rt_conv *c, const rt_prog_kernel *k, void **a, rt_err *err)
 typedef struct {
 	int *join;
 	int nbeside;
+	char *mm; /* [nkernels]: a GEMM run as oneDNN's bf16 matmul */
 } rt_dev_cpu_plan;
 
-int rt_dev_cpu_plan_make(const rt_prog *p, int threads, rt_dev_cpu_plan *out);
+/* mm (may be NULL) as the plan's: those GEMMs take every thread. */
+int rt_dev_cpu_plan_make(const rt_prog *p, int threads, const char *mm, rt_dev_cpu_plan *out);
+
+/* The device's bf16 GEMMs (rt_dev_cpu_bf16.c). */
+typedef struct {
+	rt_matmul *mm;  /* made on the first flagged GEMM */
+	int failed;     /* oneDNN cannot: f32 GEMMs */
+	uint16_t *buf;  /* the operands as bf16 */
+	size_t cap;     /* elements of buf */
+	int64_t runs;   /* GEMMs run as bf16 */
+} rt_dev_cpu_bf16;
+
+/* 1 if this CPU has AVX-512 BF16 or AMX-BF16, none of them in `mask`. */
+int rt_dev_cpu_has_bf16(const char *mask);
+/* 1 if flagged GEMM k will run as bf16 (its primitive made, scratch
+ * sized), 0 if it stays f32. */
+int rt_dev_cpu_bf16_prepare(rt_dev_cpu_bf16 *b, const rt_prog_kernel *k, int threads);
+/* Runs flagged GEMM k (prepared with 1) on arguments a. 0 or -1. */
+int rt_dev_cpu_gemm_bf16(rt_dev_cpu_bf16 *b, const rt_prog_kernel *k, void **a, rt_pool *pool,
+                         rt_err *err);
+void rt_dev_cpu_bf16_free(rt_dev_cpu_bf16 *b);
 
 #endif

@@ -34,11 +34,11 @@ static double est_ns(const rt_prog_kernel *k)
 	return (double)k->work / 2.0;
 }
 
-static int would_split(const rt_prog_kernel *k, int threads)
+static int would_split(const rt_prog_kernel *k, int mm, int threads)
 {
 	if (threads < 2)
 		return 0;
-	if (k->kind == RT_K_CONV) /* oneDNN takes every thread */
+	if (k->kind == RT_K_CONV || mm) /* oneDNN takes every thread */
 		return 1;
 	if (k->kind != RT_K_GEMM)
 		return k->par_extent > 1 && k->work >= RT_PROG_PAR_MIN_WORK;
@@ -69,7 +69,7 @@ static int conflicts(const rt_prog *p, const rt_prog_kernel *g, const rt_prog_ke
 	return 0;
 }
 
-int rt_dev_cpu_plan_make(const rt_prog *p, int threads, rt_dev_cpu_plan *out)
+int rt_dev_cpu_plan_make(const rt_prog *p, int threads, const char *mm, rt_dev_cpu_plan *out)
 {
 	int n = 0, *join = calloc((size_t)p->nkernels + 1, sizeof *join);
 	out->join = join;
@@ -81,11 +81,11 @@ int rt_dev_cpu_plan_make(const rt_prog *p, int threads, rt_dev_cpu_plan *out)
 
 	for (int i = 0; i < p->nkernels; i++) {
 		const rt_prog_kernel *g = &p->kernels[i];
-		if (g->kind != RT_K_GEMM || est_ns(g) < 20000)
+		if (g->kind != RT_K_GEMM || (mm && mm[i]) || est_ns(g) < 20000)
 			continue;
 		double w = 0;
 		int q = i + 1;
-		while (q < p->nkernels && !would_split(&p->kernels[q], threads) &&
+		while (q < p->nkernels && !would_split(&p->kernels[q], mm && mm[q], threads) &&
 		       !conflicts(p, g, &p->kernels[q]))
 			w += est_ns(&p->kernels[q++]);
 		if (q > i + 1 && w >= RT_PROG_BESIDE_MIN * est_ns(g)) {
