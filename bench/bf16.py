@@ -5,10 +5,11 @@ in alternating runs so that machine noise hits both alike, and whether the
 CPU has bf16 instructions (avx512_bf16, amx_bf16 in /proc/cpuinfo).
 
 samc's bf16 steps round values to bf16 in f32 registers (integer bit
-operations that vectorise on any x86-64) and run their GEMMs and
-convolutions as f32 calls on the rounded values, so they use no bf16
-instruction whatever the CPU has: the ratio measures what the rounding
-costs, not a bf16 GEMM's speed.
+operations that vectorise on any x86-64); their GEMMs and convolutions are
+flagged bf16 and, on a CPU with AVX-512 BF16 or AMX, run as oneDNN's bf16
+matmul and convolution. On such a CPU the bf16 program is also timed with
+SAMC_CPU_MASK=avx512bf16,amx-bf16, which keeps those calls f32 (what a CPU
+without the instructions runs): the column "bf16, f32 calls".
 
   bench/run.sh bf16 [--reps N] [--models A.lua,B.lua] [--steps N] [--blocks N]
 """
@@ -34,13 +35,17 @@ def cpu_flags():
     return set()
 
 
-def run(bench, model, precision, args):
+def run(bench, model, precision, args, mask=None):
+    env = dict(os.environ)
+    env.pop("SAMC_CPU_MASK", None)
+    if mask:
+        env["SAMC_CPU_MASK"] = mask
     cmd = [bench, "steps", model, "--set", f"precision={precision}",
            "--threads", str(args.threads), "--steps", str(args.steps),
            "--blocks", str(args.blocks), "--warmup", "3"]
     if args.batch:
         cmd += ["--batch", str(args.batch)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     ms = {"base": [], "sam": []}
     for line in out.splitlines():
         r = json.loads(line)
@@ -62,27 +67,41 @@ def main():
     bench = os.path.join(args.build_dir, "bench", "samc_bench")
     flags = cpu_flags()
     have = [f for f in ("avx512_bf16", "amx_bf16", "avx512bw") if f in flags]
+    yes = "avx512_bf16" in flags or "amx_bf16" in flags
     print(f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ")
     print(f"CPU flags: {', '.join(have) or 'none of avx512_bf16, amx_bf16, avx512bw'} "
-          f"(bf16 instructions: {'yes' if 'avx512_bf16' in flags or 'amx_bf16' in flags else 'no'}; "
-          "samc's bf16 steps use none)  ")
+          f"(bf16 instructions: "
+          f"{'yes: bf16 GEMMs and convolutions' if yes else 'no: f32 calls'})  ")
     print(f"Load average at start: {os.getloadavg()[0]:.1f}; {args.threads} threads; "
           f"{args.reps} alternating repetitions of {args.blocks} blocks of {args.steps} steps\n")
-    print("| model | step | f32 ms: median (range) | bf16 ms: median (range) | bf16/f32 time |")
-    print("|---|---|---|---|---|")
+    # (name, precision, SAMC_CPU_MASK)
+    runs = [("f32", "f32", None)]
+    if yes:
+        runs.append(("bf16m", "bf16", "avx512bf16,amx-bf16"))
+    runs.append(("bf16", "bf16", None))
+    head = "| model | step | f32 ms: median (range) |"
+    if yes:
+        head += " bf16, f32 calls ms | bf16/f32 (f32 calls) |"
+    head += " bf16 ms: median (range) | bf16/f32 time |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
     for model in args.models.split(","):
         path = os.path.join(ROOT, model)
-        ms = {"f32": {"base": [], "sam": []}, "bf16": {"base": [], "sam": []}}
+        ms = {name: {"base": [], "sam": []} for name, _, _ in runs}
         for _ in range(args.reps):
-            for p in ("f32", "bf16"):
-                r = run(bench, path, p, args)
+            for name, p, mask in runs:
+                r = run(bench, path, p, args, mask)
                 for k in r:
-                    ms[p][k] += r[k]
+                    ms[name][k] += r[k]
         for step in ("base", "sam"):
-            a, b = ms["f32"][step], ms["bf16"][step]
-            ma, mb = statistics.median(a), statistics.median(b)
-            print(f"| {model} | {step} | {ma:.1f} ({min(a):.1f}-{max(a):.1f}) | "
-                  f"{mb:.1f} ({min(b):.1f}-{max(b):.1f}) | {mb / ma:.2f}x |")
+            a = ms["f32"][step]
+            ma = statistics.median(a)
+            row = f"| {model} | {step} | {ma:.1f} ({min(a):.1f}-{max(a):.1f}) |"
+            for name in [n for n, _, _ in runs if n != "f32"]:
+                b = ms[name][step]
+                mb = statistics.median(b)
+                row += f" {mb:.1f} ({min(b):.1f}-{max(b):.1f}) | {mb / ma:.2f}x |"
+            print(row)
     print(f"\nLoad average at end: {os.getloadavg()[0]:.1f}")
 
 

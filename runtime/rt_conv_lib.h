@@ -3,9 +3,9 @@
  * (internal to rt_conv.c).
  *
  * samc links neither: rt_conv opens libdnnl.so.2 the first time a
- * convolution context is made, so that a program without convolutions
- * (a trainer of an MLP) needs no oneDNN, and so that OpenMP's waiting
- * policy can still be chosen. Debian's oneDNN runs on libgomp, whose worker
+ * convolution context (or rt_matmul's bf16 context) is made, so that a
+ * program without convolutions (a trainer of an MLP) needs no oneDNN, and
+ * so that OpenMP's waiting policy can still be chosen. Debian's oneDNN runs on libgomp, whose worker
  * threads by default spin for milliseconds after every parallel region:
  * between two convolutions of a step they would take the cores that the
  * CPU device's own pool needs for the kernels in between. libgomp reads
