@@ -19,6 +19,7 @@
 #include "ir_model.h"
 #include "pass_autodiff.h"
 #include "cg_step.h"
+#include "ir_conv.h"
 #include "pass_precision.h"
 #include "test_cg_harness.h"
 
@@ -198,28 +199,39 @@ static void test_pass(void **st)
 	ir_graph_free(g);
 }
 
-/* The GEMM entries of a linear layer's step table: bf16 after the
- * precision pass (both operands rounded), f32 without it. */
-static int gemm_flags(int bf16, int *ngemm)
+/* The library calls of a step table of linear(conv2d(x)) and its
+ * gradients: every GEMM and convolution bf16 after the precision pass
+ * (both operands rounded, forward and backward), none without it. */
+static int call_flags(int bf16, int *ncalls)
 {
 	ir_graph *g = ir_graph_new(IR_F32);
 	ir_init z = {IR_INIT_ZEROS, 0, 0};
-	ir_node *x = ir_input(g, "x", IR_F32, ir_shape_make(2, (int64_t[]){4, 3}));
-	ir_node *w = ir_param(g, "w", IR_F32, ir_shape_make(2, (int64_t[]){5, 3}), z);
-	ir_node *loss = ir_reduce(g, IR_OP_SUM, ir_matmul(g, x, w, 0, 1), 0, 0);
+	ir_node *x = ir_input(g, "x", IR_F32, ir_shape_make(4, (int64_t[]){2, 3, 6, 6}));
+	ir_node *cw = ir_param(g, "cw", IR_F32, ir_shape_make(4, (int64_t[]){4, 3, 3, 3}), z);
+	ir_node *w = ir_param(g, "w", IR_F32, ir_shape_make(2, (int64_t[]){5, 64}), z);
+	ir_conv_params cp = ir_conv_params_default();
+	ir_node *h = ir_conv2d(g, x, cw, &cp); /* [2,4,4,4] */
+	ir_node *r = ir_reshape(g, h, ir_shape_make(2, (int64_t[]){2, 64}));
+	ir_node *loss = ir_reduce(g, IR_OP_SUM, ir_matmul(g, r, w, 0, 1), 0, 0);
 	ir_node **roots[] = {&loss};
 	if (bf16)
 		assert_int_equal(pass_precision(g, loss->loc, roots, 1, NULL, 0), 0);
-	const char *names[] = {"loss"};
+	ir_node *ps[] = {cw, w}, *gr[2] = {NULL, NULL};
+	assert_int_equal(pass_grad(g, loss, ps, 2, gr), 0);
+	ir_node *outs[] = {loss, ir_reduce(g, IR_OP_SUM, gr[0], 0, 0),
+	                   ir_reduce(g, IR_OP_SUM, gr[1], 0, 0)};
+	const char *names[] = {"loss", "g0", "g1"};
 	char err[1024];
-	cg_step *st = cg_step_new(g, &loss, names, 1, NULL, err, sizeof err);
+	cg_step *st = cg_step_new(g, outs, names, 3, NULL, err, sizeof err);
 	if (!st)
 		fail_msg("%s", err);
 	int flagged = 0;
-	*ngemm = 0;
+	*ncalls = 0;
 	for (int i = 0; i < st->desc.nkernels; i++) {
-		*ngemm += st->desc.kernels[i].kind == RT_K_GEMM;
-		flagged += st->desc.kernels[i].kind == RT_K_GEMM && st->desc.kernels[i].bf16;
+		const rt_prog_kernel *k = &st->desc.kernels[i];
+		int call = k->kind == RT_K_GEMM || k->kind == RT_K_CONV;
+		*ncalls += call;
+		flagged += call && k->bf16;
 	}
 	cg_step_free(st);
 	ir_graph_free(g);
@@ -230,10 +242,12 @@ static void test_table_flag(void **st)
 {
 	(void)st;
 	int n = 0;
-	assert_int_equal(gemm_flags(1, &n), 1);
-	assert_int_equal(n, 1);
-	assert_int_equal(gemm_flags(0, &n), 0);
-	assert_int_equal(n, 1);
+	/* conv forward, its weight gradient (x is an input: no data
+	 * gradient), the matmul, its data and weight gradients */
+	assert_int_equal(call_flags(1, &n), 5);
+	assert_int_equal(n, 5);
+	assert_int_equal(call_flags(0, &n), 0);
+	assert_int_equal(n, 5);
 }
 
 int main(void)
