@@ -40,8 +40,8 @@
  *     not depend on whether the machine has AVX-512 (every x86-64 machine
  *     samc runs on has AVX2). The pin overrides ONEDNN_MAX_CPU_ISA; PyTorch
  *     must run with ONEDNN_MAX_CPU_ISA=AVX2 to be compared bit for bit. If
- *     oneDNN already dispatched above AVX2 in this process, rt_conv_new
- *     fails.
+ *     oneDNN already dispatched above AVX2 in this process (other than
+ *     for a bf16 context, below), rt_conv_new fails.
  *
  * bf16 (precision = "bf16"): a context from rt_conv_new_bf16 runs the
  * operations flagged bf16 (both multiplied tensors hold bf16 values) as
