@@ -71,15 +71,31 @@ int rt_cuda_blas_open(rt_cuda_blas *b, const char *path, rt_err *err)
 	return 0;
 }
 
+/* cuBLAS's int sizes hold the product's */
+static int check_sizes(int64_t m, int64_t n, int64_t k, int64_t batch, rt_err *err)
+{
+	if (m > INT_MAX || n > INT_MAX || k > INT_MAX || batch > INT_MAX)
+		return rt_errf(err, "cuda: a matrix product of [%lld,%lld]x[%lld,%lld] (batch %lld) is "
+		               "larger than cuBLAS's int sizes", (long long)m, (long long)k, (long long)k,
+		               (long long)n, (long long)batch);
+	return 0;
+}
+
+static int gemm_failed(const char *what, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                       int64_t batch, rt_cublas_status s, rt_err *err)
+{
+	return rt_errf(err, "cuda: cuBLAS %s [%lld,%lld]x[%lld,%lld]%s%s (batch %lld) failed: %s (%d)",
+	               what, (long long)m, (long long)k, (long long)k, (long long)n, ta ? " A^T" : "",
+	               tb ? " B^T" : "", (long long)batch, rt_cuda_blas_status_name(s), s);
+}
+
 int rt_cuda_blas_gemm(rt_cuda_blas *b, int ta, int tb, int f64, int64_t m, int64_t n, int64_t k,
                       int64_t batch, const void *a, const void *bm, void *c, rt_err *err)
 {
 	if (batch < 1)
 		batch = 1;
-	if (m > INT_MAX || n > INT_MAX || k > INT_MAX || batch > INT_MAX)
-		return rt_errf(err, "cuda: a matrix product of [%lld,%lld]x[%lld,%lld] (batch %lld) is "
-		               "larger than cuBLAS's int sizes", (long long)m, (long long)k, (long long)k,
-		               (long long)n, (long long)batch);
+	if (check_sizes(m, n, k, batch, err))
+		return -1;
 	/* row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T */
 	int lda = (int)(ta ? m : k), ldb = (int)(tb ? k : n);
 	int opa = ta ? RT_CUBLAS_OP_T : RT_CUBLAS_OP_N, opb = tb ? RT_CUBLAS_OP_T : RT_CUBLAS_OP_N;
@@ -94,9 +110,32 @@ int rt_cuda_blas_gemm(rt_cuda_blas *b, int ta, int tb, int f64, int64_t m, int64
 		                     m * k, &zero, c, (int)n, m * n, (int)batch);
 	}
 	if (s != 0)
-		return rt_errf(err, "cuda: cuBLAS %cgemm [%lld,%lld]x[%lld,%lld]%s%s (batch %lld) failed: "
-		               "%s (%d)", f64 ? 'd' : 's', (long long)m, (long long)k, (long long)k,
-		               (long long)n, ta ? " A^T" : "", tb ? " B^T" : "", (long long)batch,
-		               rt_cuda_blas_status_name(s), s);
+		return gemm_failed(f64 ? "dgemm" : "sgemm", ta, tb, m, n, k, batch, s, err);
+	return 0;
+}
+
+int rt_cuda_blas_gemm_bf16(rt_cuda_blas *b, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                           int64_t batch, const void *a16, const void *b16, void *c, rt_err *err)
+{
+	if (batch < 1)
+		batch = 1;
+	if (check_sizes(m, n, k, batch, err))
+		return -1;
+	int lda = (int)(ta ? m : k), ldb = (int)(tb ? k : n);
+	int opa = ta ? RT_CUBLAS_OP_T : RT_CUBLAS_OP_N, opb = tb ? RT_CUBLAS_OP_T : RT_CUBLAS_OP_N;
+	/* CUBLAS_COMPUTE_32F: alpha and beta are f32 */
+	const float one = 1.0f, zero = 0.0f;
+	const int bf = RT_CUDA_R_16BF, f32 = RT_CUDA_R_32F;
+	rt_cublas_status s;
+	if (batch == 1)
+		s = b->gemm_ex(b->h, opb, opa, (int)n, (int)m, (int)k, &one, b16, bf, ldb, a16, bf, lda,
+		               &zero, c, f32, (int)n, RT_CUBLAS_COMPUTE_32F, RT_CUBLAS_GEMM_DEFAULT);
+	else
+		s = b->gemm_batched_ex(b->h, opb, opa, (int)n, (int)m, (int)k, &one, b16, bf, ldb, k * n,
+		                       a16, bf, lda, m * k, &zero, c, f32, (int)n, m * n, (int)batch,
+		                       RT_CUBLAS_COMPUTE_32F, RT_CUBLAS_GEMM_DEFAULT);
+	if (s != 0)
+		return gemm_failed(batch == 1 ? "GemmEx (bf16)" : "GemmStridedBatchedEx (bf16)", ta, tb, m,
+		                   n, k, batch, s, err);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * rt_cuda_dnn.c - convolution plans through cuDNN: descriptors, the
  * deterministic algorithm and its workspace, decided once per (descriptor,
- * operation, bias); runs on the caller's stream (see rt_cuda_dnn.h).
+ * operation, bias, data type); runs on the caller's stream (see
+ * rt_cuda_dnn.h).
  */
 #include "rt_cuda_dnn.h"
 
@@ -16,7 +17,9 @@ struct rt_cuda_dnn_plan {
 	rt_conv_desc desc; /* the key, with op and bias */
 	rt_conv_op op;
 	int bias;
+	int bf16;                /* x, w, y bf16 (PSEUDO_BFLOAT16_CONFIG) */
 	rt_cudnn_tensor x, y, b; /* b: [1, o, 1, 1], when bias */
+	rt_cudnn_tensor y32;     /* a bf16 plan's y as f32, for the bias (when bias) */
 	rt_cudnn_filter w;
 	rt_cudnn_conv conv;
 	int algo;
@@ -42,11 +45,13 @@ static void plan_free_descs(const rt_cuda_dnn *d, rt_cuda_dnn_plan *p)
 		(void)d->cudnnDestroyTensorDescriptor(p->y);
 	if (p->b)
 		(void)d->cudnnDestroyTensorDescriptor(p->b);
+	if (p->y32)
+		(void)d->cudnnDestroyTensorDescriptor(p->y32);
 	if (p->w)
 		(void)d->cudnnDestroyFilterDescriptor(p->w);
 	if (p->conv)
 		(void)d->cudnnDestroyConvolutionDescriptor(p->conv);
-	p->x = p->y = p->b = NULL;
+	p->x = p->y = p->b = p->y32 = NULL;
 	p->w = NULL;
 	p->conv = NULL;
 }
@@ -84,24 +89,34 @@ static int plan_descs(const rt_cuda_dnn *d, rt_cuda_dnn_plan *p, rt_err *err)
 		rt_conv_desc_str(c, ds, sizeof ds);
 		return rt_errf(err, "%s: a size over %d, more than cuDNN takes", ds, INT_MAX);
 	}
+	/* a bf16 plan: x, w and y bf16, the sums in f32 (the only bf16 row of
+	 * cuDNN's table of legacy configurations: y cannot be f32), on the
+	 * tensor cores */
 	const int F = RT_CUDNN_DATA_FLOAT, L = RT_CUDNN_TENSOR_NCHW;
+	const int T = p->bf16 ? RT_CUDNN_DATA_BFLOAT16 : F;
 	DNN_TRY(cudnnCreateTensorDescriptor, (&p->x));
-	DNN_TRY(cudnnSetTensor4dDescriptor, (p->x, L, F, (int)c->n, (int)c->c, (int)c->h, (int)c->w));
+	DNN_TRY(cudnnSetTensor4dDescriptor, (p->x, L, T, (int)c->n, (int)c->c, (int)c->h, (int)c->w));
 	DNN_TRY(cudnnCreateTensorDescriptor, (&p->y));
 	DNN_TRY(cudnnSetTensor4dDescriptor,
-	        (p->y, L, F, (int)c->n, (int)c->o, (int)c->oh, (int)c->ow));
+	        (p->y, L, T, (int)c->n, (int)c->o, (int)c->oh, (int)c->ow));
 	DNN_TRY(cudnnCreateFilterDescriptor, (&p->w));
 	DNN_TRY(cudnnSetFilter4dDescriptor,
-	        (p->w, F, L, (int)c->o, (int)(c->c / c->groups), (int)c->kh, (int)c->kw));
+	        (p->w, T, L, (int)c->o, (int)(c->c / c->groups), (int)c->kh, (int)c->kw));
 	DNN_TRY(cudnnCreateConvolutionDescriptor, (&p->conv));
 	DNN_TRY(cudnnSetConvolution2dDescriptor,
 	        (p->conv, (int)c->pad_h, (int)c->pad_w, (int)c->stride_h, (int)c->stride_w,
 	         (int)c->dil_h, (int)c->dil_w, RT_CUDNN_CROSS_CORRELATION, F));
 	DNN_TRY(cudnnSetConvolutionGroupCount, (p->conv, (int)c->groups));
-	DNN_TRY(cudnnSetConvolutionMathType, (p->conv, RT_CUDNN_FMA_MATH));
+	DNN_TRY(cudnnSetConvolutionMathType,
+	        (p->conv, p->bf16 ? RT_CUDNN_TENSOR_OP_MATH : RT_CUDNN_FMA_MATH));
 	if (p->bias) {
 		DNN_TRY(cudnnCreateTensorDescriptor, (&p->b));
 		DNN_TRY(cudnnSetTensor4dDescriptor, (p->b, L, F, 1, (int)c->o, 1, 1));
+	}
+	if (p->bias && p->bf16) {
+		DNN_TRY(cudnnCreateTensorDescriptor, (&p->y32));
+		DNN_TRY(cudnnSetTensor4dDescriptor,
+		        (p->y32, L, F, (int)c->n, (int)c->o, (int)c->oh, (int)c->ow));
 	}
 	int n, ch, h, w;
 	DNN_TRY(cudnnGetConvolution2dForwardOutputDim, (p->conv, p->x, p->w, &n, &ch, &h, &w));
@@ -151,7 +166,9 @@ static rt_cudnn_status heuristic(const rt_cuda_dnn *d, const rt_cuda_dnn_plan *p
 }
 
 /* The heuristic's first algorithm that is deterministic, runs in FMA (not
- * tensor-op) math and needs at most RT_CUDA_DNN_MAX_WORKSPACE: 1 with
+ * tensor-op) math, or any math for a bf16 plan (its products are exact in
+ * f32: no TF32 rounding to avoid), and needs at most
+ * RT_CUDA_DNN_MAX_WORKSPACE: 1 with
  * p->algo and p->workspace set, 0 if none is, -1 on failure. */
 static int first_usable(const rt_cuda_dnn *d, rt_cuda_dnn_plan *p, rt_err *err)
 {
@@ -170,7 +187,8 @@ static int first_usable(const rt_cuda_dnn *d, rt_cuda_dnn_plan *p, rt_err *err)
 		size_t ws = 0;
 		if (perf[i].status != RT_CUDNN_STATUS_SUCCESS ||
 		    perf[i].determinism != RT_CUDNN_DETERMINISTIC ||
-		    (perf[i].math_type != RT_CUDNN_DEFAULT_MATH && perf[i].math_type != RT_CUDNN_FMA_MATH))
+		    (!p->bf16 && perf[i].math_type != RT_CUDNN_DEFAULT_MATH &&
+		     perf[i].math_type != RT_CUDNN_FMA_MATH))
 			continue;
 		if (workspace_of(d, p, perf[i].algo, &ws) != RT_CUDNN_STATUS_SUCCESS ||
 		    ws > RT_CUDA_DNN_MAX_WORKSPACE)
@@ -222,17 +240,20 @@ static int plan_algo(const rt_cuda_dnn *d, rt_cuda_dnn_plan *p, rt_err *err)
 	               rt_conv_op_name(p->op), e.msg);
 }
 
-static int same_key(const rt_cuda_dnn_plan *p, const rt_conv_desc *desc, rt_conv_op op, int bias)
+static int same_key(const rt_cuda_dnn_plan *p, const rt_conv_desc *desc, rt_conv_op op, int bias,
+                    int bf16)
 {
-	return p->op == op && p->bias == bias && memcmp(&p->desc, desc, sizeof *desc) == 0;
+	return p->op == op && p->bias == bias && p->bf16 == bf16 &&
+	       memcmp(&p->desc, desc, sizeof *desc) == 0;
 }
 
-int rt_cuda_dnn_plan_get(rt_cuda_dnn *d, const rt_conv_desc *desc, rt_conv_op op, int bias,
-                         const rt_cuda_dnn_plan **plan, size_t *workspace_bytes, rt_err *err)
+static int plan_get(rt_cuda_dnn *d, const rt_conv_desc *desc, rt_conv_op op, int bias, int bf16,
+                    const rt_cuda_dnn_plan **plan, size_t *workspace_bytes, rt_err *err)
 {
 	bias = bias && op != RT_CONV_BWD_DATA;
+	bf16 = bf16 != 0;
 	for (int i = 0; i < d->nplans; i++)
-		if (same_key(d->plans[i], desc, op, bias)) {
+		if (same_key(d->plans[i], desc, op, bias, bf16)) {
 			*plan = d->plans[i];
 			*workspace_bytes = d->plans[i]->workspace;
 			return 0;
@@ -254,6 +275,7 @@ int rt_cuda_dnn_plan_get(rt_cuda_dnn *d, const rt_conv_desc *desc, rt_conv_op op
 	p->desc = *desc;
 	p->op = op;
 	p->bias = bias;
+	p->bf16 = bf16;
 	if (plan_descs(d, p, err) != 0) {
 		free(p);
 		return -1;
@@ -267,6 +289,23 @@ int rt_cuda_dnn_plan_get(rt_cuda_dnn *d, const rt_conv_desc *desc, rt_conv_op op
 	*plan = p;
 	*workspace_bytes = p->workspace;
 	return 0;
+}
+
+int rt_cuda_dnn_plan_get(rt_cuda_dnn *d, const rt_conv_desc *desc, rt_conv_op op, int bias,
+                         const rt_cuda_dnn_plan **plan, size_t *workspace_bytes, rt_err *err)
+{
+	return plan_get(d, desc, op, bias, 0, plan, workspace_bytes, err);
+}
+
+int rt_cuda_dnn_plan_get_bf16(rt_cuda_dnn *d, const rt_conv_desc *desc, rt_conv_op op, int bias,
+                              const rt_cuda_dnn_plan **plan, size_t *workspace_bytes, rt_err *err)
+{
+	return plan_get(d, desc, op, bias, 1, plan, workspace_bytes, err);
+}
+
+int rt_cuda_dnn_plan_bf16(const rt_cuda_dnn_plan *p)
+{
+	return p->bf16;
 }
 
 int rt_cuda_dnn_plan_algo(const rt_cuda_dnn_plan *p)
@@ -322,12 +361,15 @@ int rt_cuda_dnn_run(rt_cuda_dnn *d, const rt_cuda_dnn_plan *p, const rt_cu_devic
 	const float one = 1.0f, zero = 0.0f;
 	void *ws = p->workspace ? ptr(workspace) : NULL;
 	size_t wsb = p->workspace ? workspace_bytes : 0;
+	/* a bf16 plan's args are the three bf16 operands; its bias is
+	 * rt_cuda_dnn_run_bias's */
+	int bias = p->bias && !p->bf16;
 	switch (p->op) {
 	case RT_CONV_FWD: {
-		void *y = ptr(a[2 + p->bias]);
+		void *y = ptr(a[2 + bias]);
 		RUN_TRY(cudnnConvolutionForward, (d->handle, &one, p->x, ptr(a[0]), p->w, ptr(a[1]),
 		                                  p->conv, p->algo, ws, wsb, &zero, p->y, y));
-		if (p->bias)
+		if (bias)
 			RUN_TRY(cudnnAddTensor, (d->handle, &one, p->b, ptr(a[2]), &one, p->y, y));
 		return 0;
 	}
@@ -338,12 +380,30 @@ int rt_cuda_dnn_run(rt_cuda_dnn *d, const rt_cuda_dnn_plan *p, const rt_cu_devic
 	case RT_CONV_BWD_WEIGHT:
 		RUN_TRY(cudnnConvolutionBackwardFilter, (d->handle, &one, p->x, ptr(a[0]), p->y, ptr(a[1]),
 		                                         p->conv, p->algo, ws, wsb, &zero, p->w, ptr(a[2])));
-		if (p->bias)
+		if (bias)
 			RUN_TRY(cudnnConvolutionBackwardBias,
 			        (d->handle, &one, p->y, ptr(a[1]), &zero, p->b, ptr(a[3])));
 		return 0;
 	}
 	return rt_errf(err, "cuda: convolution plan with no operation");
+}
+
+int rt_cuda_dnn_run_bias(rt_cuda_dnn *d, const rt_cuda_dnn_plan *p, const rt_cu_deviceptr *a,
+                         rt_cu_stream stream, rt_err *err)
+{
+	if (!p->bf16 || !p->bias || p->op == RT_CONV_BWD_DATA)
+		return 0;
+	if (stream != d->stream) {
+		RUN_TRY(cudnnSetStream, (d->handle, stream));
+		d->stream = stream;
+	}
+	const float one = 1.0f, zero = 0.0f;
+	if (p->op == RT_CONV_FWD)
+		RUN_TRY(cudnnAddTensor, (d->handle, &one, p->b, ptr(a[2]), &one, p->y32, ptr(a[3])));
+	else
+		RUN_TRY(cudnnConvolutionBackwardBias,
+		        (d->handle, &one, p->y32, ptr(a[1]), &zero, p->b, ptr(a[3])));
+	return 0;
 }
 
 void rt_cuda_dnn_close(rt_cuda_dnn *d)

@@ -41,6 +41,17 @@
  * The bias is added with cudnnAddTensor, its gradient summed by
  * cudnnConvolutionBackwardBias. Every output is overwritten (beta 0).
  *
+ * bf16 plans (rt_cuda_dnn_plan_get_bf16; rt_prog_kernel.bf16, precision =
+ * "bf16"): x, w and y are CUDNN_DATA_BFLOAT16 with compute type float,
+ * cuDNN's PSEUDO_BFLOAT16_CONFIG, in CUDNN_TENSOR_OP_MATH (the tensor
+ * cores; any math type of the heuristic's is taken, the products of bf16
+ * values being exact in f32). cuDNN's legacy API has no configuration with
+ * bf16 inputs and an f32 output (its mixed rows are the int8 ones), so the
+ * result is bf16: the f32 sum rounded to nearest even, the rounding the
+ * precision row puts on every matmul and conv2d result anyway. The caller
+ * converts the operands to bf16 storage and the result back (exact), and
+ * runs the bias part in f32 with rt_cuda_dnn_run_bias.
+ *
  * One rt_cuda_dnn is used by one thread at a time.
  */
 #ifndef SAMC_RT_CUDA_DNN_H
@@ -84,9 +95,11 @@ typedef struct {
 #define RT_CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED 1008
 #define RT_CUDNN_STATUS_NOT_SUPPORTED 3000 /* 3000-3999: its kinds (cuDNN 9) */
 #define RT_CUDNN_DATA_FLOAT 0
+#define RT_CUDNN_DATA_BFLOAT16 9
 #define RT_CUDNN_TENSOR_NCHW 0
 #define RT_CUDNN_CROSS_CORRELATION 1
 #define RT_CUDNN_DEFAULT_MATH 0
+#define RT_CUDNN_TENSOR_OP_MATH 1
 #define RT_CUDNN_FMA_MATH 3
 #define RT_CUDNN_DETERMINISTIC 1
 #define RT_CUDNN_FWD_ALGO_IMPLICIT_GEMM 0
@@ -206,6 +219,23 @@ int rt_cuda_dnn_plan_get(rt_cuda_dnn *d, const rt_conv_desc *desc, rt_conv_op op
 int rt_cuda_dnn_run(rt_cuda_dnn *d, const rt_cuda_dnn_plan *p, const rt_cu_deviceptr *args,
                     rt_cu_deviceptr workspace, size_t workspace_bytes, rt_cu_stream stream,
                     rt_err *err);
+
+/* The bf16 plan of the same (rt_cuda_dnn.h's top: bf16 plans); a separate
+ * plan from the f32 one of the same key. */
+int rt_cuda_dnn_plan_get_bf16(rt_cuda_dnn *d, const rt_conv_desc *desc, rt_conv_op op, int bias,
+                              const rt_cuda_dnn_plan **plan, size_t *workspace_bytes, rt_err *err);
+
+/* For a bf16 plan, rt_cuda_dnn_run takes the three bf16 operands (x, w, y;
+ * dy, w, dx; x, dy, dw: the bias's entries left out) and runs only the
+ * convolution; then, with y converted to f32, rt_cuda_dnn_run_bias takes
+ * the f32 arguments in the full CONV order and adds the bias (forward) or
+ * sums its gradient from the f32 dy (backward weights). It does nothing
+ * for an f32 plan (rt_cuda_dnn_run did both) or a plan without bias. */
+int rt_cuda_dnn_run_bias(rt_cuda_dnn *d, const rt_cuda_dnn_plan *p, const rt_cu_deviceptr *args,
+                         rt_cu_stream stream, rt_err *err);
+
+/* Whether p is a bf16 plan. */
+int rt_cuda_dnn_plan_bf16(const rt_cuda_dnn_plan *p);
 
 /* A plan's algorithm (cuDNN's number for its operation) and workspace. */
 int rt_cuda_dnn_plan_algo(const rt_cuda_dnn_plan *p);

@@ -14,13 +14,12 @@
  * codegen/cuda/samc_cuda_host.h into HASH.standin.so, once. A kernel is
  * that object's NAME_hostlaunch(grid, block, params), which the renderer
  * writes under SAMC_CUDA_HOST: cuLaunchKernel runs the very kernel with
- * the grid, the block and the parameters the device passed. cuBLAS's GEMMs
- * follow its column-major definition (through the CPU's BLAS).
+ * the grid, the block and the parameters the device passed. cuBLAS is in
+ * standin_blas.c.
  *
  * It counts transfers and launches (samc_standin_counts) so tests can hold
  * a device to the traffic it should have.
  */
-#include <cblas.h>
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -431,62 +430,4 @@ EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, u
 	*(void **)&fn = f;
 	fn(gx, bx, params);
 	return OK;
-}
-
-/* ---- cuBLAS ---- */
-
-static int the_blas;
-
-EXPORT int cublasCreate_v2(void **h)
-{
-	*h = &the_blas;
-	return 0;
-}
-
-EXPORT int cublasDestroy_v2(void *h)
-{
-	return h == &the_blas ? 0 : 1;
-}
-
-EXPORT int cublasSetStream_v2(void *h, void *s)
-{
-	(void)s;
-	return h == &the_blas ? 0 : 1;
-}
-
-static int bad_gemm(void *h, int opa, int opb, int m, int n, int k, int lda, int ldb, int ldc,
-                    int batch)
-{
-	/* cuBLAS's checks: the leading dimensions hold a column of each operand */
-	return h != &the_blas || opa < 0 || opa > 1 || opb < 0 || opb > 1 || m < 0 || n < 0 ||
-	       k < 0 || batch < 0 || lda < (opa ? k : m) || ldb < (opb ? n : k) || ldc < m ||
-	       lda < 1 || ldb < 1 || ldc < 1;
-}
-
-EXPORT int cublasSgemmStridedBatched(void *h, int opa, int opb, int m, int n, int k,
-                                     const float *alpha, const float *A, int lda, long long sa,
-                                     const float *B, int ldb, long long sb, const float *beta,
-                                     float *C, int ldc, long long sc, int batch)
-{
-	if (bad_gemm(h, opa, opb, m, n, k, lda, ldb, ldc, batch))
-		return 7; /* CUBLAS_STATUS_INVALID_VALUE */
-	counts.gemm++;
-	for (int i = 0; i < batch; i++)
-		cblas_sgemm(CblasColMajor, opa ? CblasTrans : CblasNoTrans, opb ? CblasTrans : CblasNoTrans,
-		            m, n, k, *alpha, A + i * sa, lda, B + i * sb, ldb, *beta, C + i * sc, ldc);
-	return 0;
-}
-
-EXPORT int cublasDgemmStridedBatched(void *h, int opa, int opb, int m, int n, int k,
-                                     const double *alpha, const double *A, int lda, long long sa,
-                                     const double *B, int ldb, long long sb, const double *beta,
-                                     double *C, int ldc, long long sc, int batch)
-{
-	if (bad_gemm(h, opa, opb, m, n, k, lda, ldb, ldc, batch))
-		return 7;
-	counts.gemm++;
-	for (int i = 0; i < batch; i++)
-		cblas_dgemm(CblasColMajor, opa ? CblasTrans : CblasNoTrans, opb ? CblasTrans : CblasNoTrans,
-		            m, n, k, *alpha, A + i * sa, lda, B + i * sb, ldb, *beta, C + i * sc, ldc);
-	return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * standin.h - shared between the host stand-in's files (standin.c: the
- * driver and cuBLAS; standin_graph.c: CUDA graphs).
+ * driver; standin_blas.c: cuBLAS; standin_graph.c: CUDA graphs).
  */
 #ifndef SAMC_STANDIN_H
 #define SAMC_STANDIN_H
@@ -25,6 +25,7 @@ typedef struct {
 	long long up_bytes, down_bytes, copy_bytes;
 	long up_async, host_alloc;
 	long graph_launch, captured; /* graphs launched; kernels recorded into graphs */
+	long gemm_bf16;              /* cublasGemmEx and cublasGemmStridedBatchedEx (bf16) */
 } standin_counts;
 
 extern standin_counts counts;

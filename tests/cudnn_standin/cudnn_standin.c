@@ -12,7 +12,14 @@
  *     beta is 0 the output is not read (it may hold NaNs);
  *   - a workspace smaller than the algorithm's size, or missing, is
  *     CUDNN_STATUS_BAD_PARAM; the stand-in writes its whole size (so that
- *     AddressSanitizer sees a short buffer).
+ *     AddressSanitizer sees a short buffer);
+ *   - the data types of cudnnConvolutionForward's table of supported
+ *     configurations that samc uses: FLOAT_CONFIG (x, w, y float, compute
+ *     float) and PSEUDO_BFLOAT16_CONFIG (x, w, y bfloat16, compute float:
+ *     the products summed in float, the result rounded to bfloat16, to
+ *     nearest even); a convolution mixing the two is
+ *     CUDNN_STATUS_NOT_SUPPORTED, as is a bias or its gradient on bf16
+ *     tensors (samc adds those in f32).
  * The algorithms all compute the same sums; their workspace sizes are the
  * stand-in's own. The heuristics rank like cuDNN's do (non-deterministic
  * and tensor-op entries among them), so a caller's filter is exercised.
@@ -47,6 +54,8 @@ SAME(RT_CUDNN_STATUS_SUCCESS, CUDNN_STATUS_SUCCESS);
 SAME(RT_CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED, CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED);
 SAME(RT_CUDNN_STATUS_NOT_SUPPORTED, CUDNN_STATUS_NOT_SUPPORTED);
 SAME(RT_CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT);
+SAME(RT_CUDNN_DATA_BFLOAT16, CUDNN_DATA_BFLOAT16);
+SAME(RT_CUDNN_TENSOR_OP_MATH, CUDNN_TENSOR_OP_MATH);
 SAME(RT_CUDNN_TENSOR_NCHW, CUDNN_TENSOR_NCHW);
 SAME(RT_CUDNN_CROSS_CORRELATION, CUDNN_CROSS_CORRELATION);
 SAME(RT_CUDNN_DEFAULT_MATH, CUDNN_DEFAULT_MATH);
@@ -70,10 +79,16 @@ SAME_PERF(cudnnConvolutionBwdFilterAlgoPerf_t);
 int standin_live;
 int standin_refused[3][8];
 long standin_runs[3];
+long standin_runs_bf16[3];
 
 EXPORT void cudnn_standin_runs(long out[3])
 {
 	memcpy(out, standin_runs, sizeof standin_runs);
+}
+
+EXPORT void cudnn_standin_runs_bf16(long out[3])
+{
+	memcpy(out, standin_runs_bf16, sizeof standin_runs_bf16);
 }
 
 __attribute__((destructor)) static void standin_report(void)
@@ -83,6 +98,8 @@ __attribute__((destructor)) static void standin_report(void)
 	if (f) {
 		fprintf(f, "cudnn runs %ld %ld %ld\n", standin_runs[0], standin_runs[1],
 		        standin_runs[2]);
+		fprintf(f, "cudnn bf16 runs %ld %ld %ld\n", standin_runs_bf16[0], standin_runs_bf16[1],
+		        standin_runs_bf16[2]);
 		fclose(f);
 	}
 }
@@ -186,7 +203,7 @@ EXPORT cudnnStatus_t CUDNNWINAPI cudnnDestroyConvolutionDescriptor(cudnnConvolut
 	DEL(c);
 }
 
-/* the stand-in computes f32 NCHW only */
+/* the stand-in computes NCHW tensors of f32 or bf16 */
 EXPORT cudnnStatus_t CUDNNWINAPI cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t t,
                                                             cudnnTensorFormat_t format,
                                                             cudnnDataType_t dtype, int n, int c,
@@ -194,9 +211,10 @@ EXPORT cudnnStatus_t CUDNNWINAPI cudnnSetTensor4dDescriptor(cudnnTensorDescripto
 {
 	if (!t || n <= 0 || c <= 0 || h <= 0 || w <= 0)
 		return CUDNN_STATUS_BAD_PARAM;
-	if ((int)format != CUDNN_TENSOR_NCHW || (int)dtype != CUDNN_DATA_FLOAT)
+	if ((int)format != CUDNN_TENSOR_NCHW ||
+	    ((int)dtype != CUDNN_DATA_FLOAT && (int)dtype != CUDNN_DATA_BFLOAT16))
 		return CUDNN_STATUS_NOT_SUPPORTED;
-	*t = (struct cudnnTensorStruct){1, n, c, h, w};
+	*t = (struct cudnnTensorStruct){1, n, c, h, w, (int)dtype};
 	return CUDNN_STATUS_SUCCESS;
 }
 
@@ -207,9 +225,10 @@ EXPORT cudnnStatus_t CUDNNWINAPI cudnnSetFilter4dDescriptor(cudnnFilterDescripto
 {
 	if (!f || k <= 0 || c <= 0 || h <= 0 || w <= 0)
 		return CUDNN_STATUS_BAD_PARAM;
-	if ((int)format != CUDNN_TENSOR_NCHW || (int)dtype != CUDNN_DATA_FLOAT)
+	if ((int)format != CUDNN_TENSOR_NCHW ||
+	    ((int)dtype != CUDNN_DATA_FLOAT && (int)dtype != CUDNN_DATA_BFLOAT16))
 		return CUDNN_STATUS_NOT_SUPPORTED;
-	*f = (struct cudnnFilterStruct){1, k, c, h, w};
+	*f = (struct cudnnFilterStruct){1, k, c, h, w, (int)dtype};
 	return CUDNN_STATUS_SUCCESS;
 }
 
@@ -279,6 +298,12 @@ int standin_consistent(const struct cudnnConvolutionStruct *c, const struct cudn
 	return y->n == n && y->c == k && y->h == h && y->w == wd;
 }
 
+int standin_one_type(const struct cudnnTensorStruct *x, const struct cudnnFilterStruct *w,
+                     const struct cudnnTensorStruct *y)
+{
+	return x->dtype == w->dtype && w->dtype == y->dtype;
+}
+
 /* the stand-in's algorithms per operation and their workspaces (its own
  * sizes: cuDNN's depend on the GPU): -1 if it has no such algorithm */
 long long standin_workspace(int op, int algo, const struct cudnnTensorStruct *x,
@@ -307,6 +332,8 @@ static cudnnStatus_t workspace_size(int op, cudnnConvolutionDescriptor_t c,
 {
 	if (!c || !x || !w || !bytes || !standin_consistent(c, x, w, y))
 		return CUDNN_STATUS_BAD_PARAM;
+	if (!standin_one_type(x, w, y))
+		return CUDNN_STATUS_NOT_SUPPORTED;
 	long long b = standin_workspace(op, algo, x, w, y);
 	/* cuDNN 9 names kinds of "not supported": a refused algorithm says
 	 * one of them, an algorithm the stand-in lacks the plain status */
@@ -356,6 +383,8 @@ static const int ranking[3][4][3] = {
 	do {                                                                                           \
 		if (!h || !perf || !returned || requested <= 0)                                            \
 			return CUDNN_STATUS_BAD_PARAM;                                                         \
+		if (!standin_one_type(XD, WD, YD))                                                         \
+			return CUDNN_STATUS_NOT_SUPPORTED;                                                     \
 		int n_ = 0;                                                                                \
 		for (int i = 0; i < 4 && n_ < requested && ranking[op][i][0] >= 0; i++, n_++) {            \
 			memset(&perf[n_], 0, sizeof perf[n_]);                                                 \

@@ -40,6 +40,7 @@ enum {
 	CUDNN_STATUS_NOT_SUPPORTED_SHAPE = 3002,
 	CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED = 4003,
 	CUDNN_DATA_FLOAT = 0,
+	CUDNN_DATA_BFLOAT16 = 9,
 	CUDNN_TENSOR_NCHW = 0,
 	CUDNN_CONVOLUTION = 0,
 	CUDNN_CROSS_CORRELATION = 1,
@@ -56,11 +57,12 @@ enum {
 struct cudnnContext {
 	cudaStream_t stream;
 };
+/* dtype: CUDNN_DATA_FLOAT or CUDNN_DATA_BFLOAT16 */
 struct cudnnTensorStruct {
-	int set, n, c, h, w;
+	int set, n, c, h, w, dtype;
 };
 struct cudnnFilterStruct {
-	int set, k, c, h, w;
+	int set, k, c, h, w, dtype;
 };
 struct cudnnConvolutionStruct {
 	int set, pad_h, pad_w, u, v, dil_h, dil_w, mode, groups, math;
@@ -71,14 +73,20 @@ struct cudnnConvolutionStruct {
 /* handles and descriptors not destroyed; algorithms refused per op */
 HIDDEN extern int standin_live;
 HIDDEN extern int standin_refused[3][8];
-/* convolutions run, per op (0 forward, 1 backward data, 2 backward filter) */
+/* convolutions run, per op (0 forward, 1 backward data, 2 backward
+ * filter); of them, those on bf16 tensors */
 HIDDEN extern long standin_runs[3];
+HIDDEN extern long standin_runs_bf16[3];
 
 /* x, w and y describe one convolution of c */
 HIDDEN int standin_consistent(const struct cudnnConvolutionStruct *c,
                               const struct cudnnTensorStruct *x,
                               const struct cudnnFilterStruct *w,
                               const struct cudnnTensorStruct *y);
+
+/* x, w and y have one data type (cuDNN's configurations do not mix) */
+HIDDEN int standin_one_type(const struct cudnnTensorStruct *x, const struct cudnnFilterStruct *w,
+                            const struct cudnnTensorStruct *y);
 
 /* the workspace of algorithm algo of op (0 forward, 1 backward data,
  * 2 backward filter), or -1 if the stand-in has no such algorithm */

@@ -5,8 +5,33 @@
  */
 #include "cudnn_standin.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* element i of a tensor of data type dtype (f32, or bf16: the upper half
+ * of an f32) */
+static double load(const void *p, long long i, int dtype)
+{
+	if (dtype != CUDNN_DATA_BFLOAT16)
+		return ((const float *)p)[i];
+	uint32_t u = (uint32_t)((const uint16_t *)p)[i] << 16;
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+/* v rounded to f32, then to bf16 to nearest even (NaN stays a NaN) */
+static uint16_t to_bf16(double v)
+{
+	float f = (float)v;
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	if (f != f)
+		return (uint16_t)((u >> 16) | 0x40);
+	u += 0x7fffu + ((u >> 16) & 1u);
+	return (uint16_t)(u >> 16);
+}
 
 /* the workspace of a run: present, large enough, and written in full */
 static cudnnStatus_t use_workspace(int op, int algo, const struct cudnnTensorStruct *x,
@@ -54,13 +79,25 @@ static int term(const struct cudnnConvolutionStruct *c, const struct cudnnTensor
 	return 1;
 }
 
-/* out[i] = alpha acc[i] + beta out[i], out not read when beta is 0 */
+/* out[i] = alpha acc[i] + beta out[i] in out's data type, out not read
+ * when beta is 0 */
+static void store_as(void *out, int dtype, const double *acc, long long len, const void *alpha,
+                     const void *beta)
+{
+	double a = *(const float *)alpha, b = *(const float *)beta;
+	for (long long i = 0; i < len; i++) {
+		double v = a * acc[i] + (b != 0 ? b * load(out, i, dtype) : 0.0);
+		if (dtype == CUDNN_DATA_BFLOAT16)
+			((uint16_t *)out)[i] = to_bf16(v);
+		else
+			((float *)out)[i] = (float)v;
+	}
+}
+
 static void store(float *out, const double *acc, long long len, const void *alpha,
                   const void *beta)
 {
-	double a = *(const float *)alpha, b = *(const float *)beta;
-	for (long long i = 0; i < len; i++)
-		out[i] = (float)(a * acc[i] + (b != 0 ? b * (double)out[i] : 0.0));
+	store_as(out, CUDNN_DATA_FLOAT, acc, len, alpha, beta);
 }
 
 static long long tensor_len(const struct cudnnTensorStruct *t)
@@ -72,10 +109,13 @@ static long long tensor_len(const struct cudnnTensorStruct *t)
 	do {                                                                                           \
 		if (!h || !alpha || !beta || !c || !x || !w || !standin_consistent(c, x, w, y))            \
 			return CUDNN_STATUS_BAD_PARAM;                                                         \
+		if (!standin_one_type(x, w, y))                                                            \
+			return CUDNN_STATUS_NOT_SUPPORTED;                                                     \
 		cudnnStatus_t s_ = use_workspace(op, (int)algo, x, w, y, ws, bytes);                       \
 		if (s_ != CUDNN_STATUS_SUCCESS)                                                            \
 			return s_;                                                                             \
 		standin_runs[op]++;                                                                        \
+		standin_runs_bf16[op] += (x)->dtype == CUDNN_DATA_BFLOAT16;                                \
 	} while (0)
 
 EXPORT cudnnStatus_t CUDNNWINAPI cudnnConvolutionForward(
@@ -89,8 +129,8 @@ EXPORT cudnnStatus_t CUDNNWINAPI cudnnConvolutionForward(
 	if (!acc)
 		return CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED;
 	long long xi, wi, yi;
-	FOR_TERMS(c, xd, wd, yd) acc[yi] += (double)((const float *)x)[xi] * ((const float *)w)[wi];
-	store(y, acc, tensor_len(yd), alpha, beta);
+	FOR_TERMS(c, xd, wd, yd) acc[yi] += load(x, xi, xd->dtype) * load(w, wi, wd->dtype);
+	store_as(y, yd->dtype, acc, tensor_len(yd), alpha, beta);
 	free(acc);
 	return CUDNN_STATUS_SUCCESS;
 }
@@ -107,8 +147,8 @@ EXPORT cudnnStatus_t CUDNNWINAPI cudnnConvolutionBackwardData(
 		return CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED;
 	long long xi, wi, yi;
 	FOR_TERMS(c, dxd, wd, dyd)
-	acc[xi] += (double)((const float *)dy)[yi] * ((const float *)w)[wi];
-	store(dx, acc, tensor_len(dxd), alpha, beta);
+	acc[xi] += load(dy, yi, dyd->dtype) * load(w, wi, wd->dtype);
+	store_as(dx, dxd->dtype, acc, tensor_len(dxd), alpha, beta);
 	free(acc);
 	return CUDNN_STATUS_SUCCESS;
 }
@@ -126,8 +166,8 @@ EXPORT cudnnStatus_t CUDNNWINAPI cudnnConvolutionBackwardFilter(
 		return CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED;
 	long long xi, wi, yi;
 	FOR_TERMS(c, xd, dwd, dyd)
-	acc[wi] += (double)((const float *)dy)[yi] * ((const float *)x)[xi];
-	store(dw, acc, len, alpha, beta);
+	acc[wi] += load(dy, yi, dyd->dtype) * load(x, xi, xd->dtype);
+	store_as(dw, dwd->dtype, acc, len, alpha, beta);
 	free(acc);
 	return CUDNN_STATUS_SUCCESS;
 }
@@ -140,6 +180,8 @@ EXPORT cudnnStatus_t CUDNNWINAPI cudnnConvolutionBackwardBias(
 	if (!h || !alpha || !beta || !dyd || !dbd || !dyd->set || !dbd->set || dbd->n != 1 ||
 	    dbd->c != dyd->c || dbd->h != 1 || dbd->w != 1)
 		return CUDNN_STATUS_BAD_PARAM;
+	if (dyd->dtype != CUDNN_DATA_FLOAT || dbd->dtype != CUDNN_DATA_FLOAT)
+		return CUDNN_STATUS_NOT_SUPPORTED; /* the stand-in's: samc sums f32 gradients */
 	double *acc = calloc((size_t)dyd->c, sizeof *acc);
 	if (!acc)
 		return CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED;
@@ -159,6 +201,8 @@ EXPORT cudnnStatus_t CUDNNWINAPI cudnnAddTensor(cudnnHandle_t h, const void *alp
 {
 	if (!h || !alpha || !beta || !ad || !cd || !ad->set || !cd->set)
 		return CUDNN_STATUS_BAD_PARAM;
+	if (ad->dtype != CUDNN_DATA_FLOAT || cd->dtype != CUDNN_DATA_FLOAT)
+		return CUDNN_STATUS_NOT_SUPPORTED; /* the stand-in's: samc adds f32 biases */
 	const int adim[4] = {ad->n, ad->c, ad->h, ad->w}, cdim[4] = {cd->n, cd->c, cd->h, cd->w};
 	for (int i = 0; i < 4; i++)
 		if (adim[i] != cdim[i] && adim[i] != 1)

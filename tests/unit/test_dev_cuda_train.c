@@ -43,12 +43,13 @@
 #define SAMC_CUDA_STANDIN ""
 #endif
 
-/* the stand-in's counters (standin.c) */
+/* the stand-in's counters (tests/cuda_standin/standin.h) */
 typedef struct {
 	long up, down, copy, launch, gemm, memset;
 	long long up_bytes, down_bytes, copy_bytes;
 	long up_async, host_alloc;
 	long graph_launch, captured;
+	long gemm_bf16;
 } standin_counts;
 
 static void (*get_counts)(standin_counts *);
