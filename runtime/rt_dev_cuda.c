@@ -193,6 +193,8 @@ static int cuda_gemm(rt_device *d, const rt_prog_kernel *k, void **args, rt_err 
 	cuda_dev *c = d->self;
 	if (need_blas(c, err))
 		return -1;
+	if (rt_cudev_bf16_is(k))
+		return rt_cudev_bf16_gemm(c, k, args, err);
 	return rt_cuda_blas_gemm(&c->blas, k->ta, k->tb, k->f64, k->m, k->n, k->k, k->batch, args[0],
 	                         args[1], args[2], err);
 }
@@ -212,8 +214,8 @@ static int conv_plan(cuda_dev *c, const rt_prog_kernel *k, const rt_cuda_dnn_pla
 {
 	size_t ws = 0;
 	if (need_dnn(c, err) ||
-	    rt_cuda_dnn_plan_get(&c->dnn, &k->conv, (rt_conv_op)k->conv_op, k->conv_bias, plan, &ws,
-	                         err))
+	    (rt_cudev_bf16_is(k) ? rt_cuda_dnn_plan_get_bf16 : rt_cuda_dnn_plan_get)(
+	        &c->dnn, &k->conv, (rt_conv_op)k->conv_op, k->conv_bias, plan, &ws, err))
 		return -1;
 	if (ws <= c->ws_bytes)
 		return 0;
@@ -237,6 +239,8 @@ static int conv_plan(cuda_dev *c, const rt_prog_kernel *k, const rt_cuda_dnn_pla
 static int run_conv(cuda_dev *c, const rt_cuda_dnn_plan *plan, const rt_prog_kernel *k,
                     void **args, rt_err *err)
 {
+	if (rt_cuda_dnn_plan_bf16(plan))
+		return rt_cudev_bf16_conv(c, plan, k, args, err);
 	rt_cu_deviceptr a[4] = {0};
 	for (int j = 0; j < k->nargs && j < 4; j++)
 		a[j] = dptr(args[j]);
@@ -290,7 +294,8 @@ static int cuda_plan_make(rt_device *d, const rt_prog *p, void **out, rt_err *er
 			return -1;
 		}
 	}
-	if ((gemms && need_blas(c, err)) || rt_cudev_graph_plan(c, pl, p, err)) {
+	if ((gemms && need_blas(c, err)) || rt_cudev_bf16_plan(c, p, err) ||
+	    rt_cudev_graph_plan(c, pl, p, err)) {
 		cuda_plan_free(d, pl);
 		return -1;
 	}
@@ -328,6 +333,7 @@ static void cuda_release(rt_device *d)
 	rt_cuda_blas_close(&c->blas);
 	rt_cuda_dnn_close(&c->dnn); /* cudnnDestroy while the context lives */
 	rt_cudev_graph_close(c);
+	rt_cudev_bf16_close(c);
 	if (c->ws)
 		c->drv.cuMemFree(c->ws);
 	if (c->copy) {
@@ -436,6 +442,7 @@ int rt_dev_cuda_load(rt_device *d, const void *image, rt_err *err)
 	if (c->mod)
 		c->drv.cuModuleUnload(c->mod);
 	c->mod = m;
+	c->bf16_pack = c->bf16_unpack = NULL; /* the new module's, when asked */
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
  * rt_dev_cuda_int.h - shared between the CUDA device's files (rt_dev_cuda.c,
- * rt_dev_cuda_graph.c); not part of its interface.
+ * rt_dev_cuda_graph.c, rt_dev_cuda_bf16.c); not part of its interface.
  */
 #ifndef SAMC_RT_DEV_CUDA_INT_H
 #define SAMC_RT_DEV_CUDA_INT_H
@@ -47,6 +47,10 @@ typedef struct {
 	rt_cudev_graph_api graph;
 	int graphs;           /* the driver has them and SAMC_CUDA_GRAPHS is not 0 */
 	rt_cu_stream capture; /* the stream they are captured on */
+	/* bf16 GEMMs and convolutions (rt_dev_cuda_bf16.c) */
+	rt_cu_deviceptr bf16_buf; /* their operands in bf16 storage, shared by all */
+	size_t bf16_bytes;
+	rt_cu_function bf16_pack, bf16_unpack; /* the module's conversions, once found */
 } cuda_dev;
 
 /* A run of consecutive loop kernels launched as one CUDA graph: captured
@@ -99,5 +103,17 @@ int rt_cudev_graph_run(cuda_dev *c, cuda_plan *pl, const rt_dev_sched *s, int i,
                        rt_err *err);
 void rt_cudev_graph_free(cuda_dev *c, cuda_plan *pl);
 void rt_cudev_graph_close(cuda_dev *c);
+
+/* bf16 (rt_dev_cuda_bf16.c): whether k is a GEMM or convolution of bf16
+ * operands; the scratch grown for a schedule's largest such call and the
+ * module's conversion kernels found (at its plan); a GEMM (cuBLAS open)
+ * and a convolution with its bf16 plan (cuDNN open), enqueued; the
+ * scratch freed. */
+int rt_cudev_bf16_is(const rt_prog_kernel *k);
+int rt_cudev_bf16_plan(cuda_dev *c, const rt_prog *p, rt_err *err);
+int rt_cudev_bf16_gemm(cuda_dev *c, const rt_prog_kernel *k, void **args, rt_err *err);
+int rt_cudev_bf16_conv(cuda_dev *c, const rt_cuda_dnn_plan *plan, const rt_prog_kernel *k,
+                       void **args, rt_err *err);
+void rt_cudev_bf16_close(cuda_dev *c);
 
 #endif

@@ -81,6 +81,13 @@ typedef struct cg_cuda_mod {
 cg_cuda_mod *cg_cuda_render(const cg_program *prog, const char *prefix, char *err, size_t errlen);
 void cg_cuda_mod_free(cg_cuda_mod *m);
 
+/* The text every module starts with (once, however many programs share
+ * it): the helpers, and the two kernels the CUDA device launches around a
+ * bf16 GEMM or convolution, samc_bf16_pack (f32 to bf16 storage) and
+ * samc_bf16_unpack (back), each (x, y, long long n) over a grid-stride
+ * loop, with their host launch entry points under SAMC_CUDA_HOST. */
+const char *cg_cuda_prelude(void);
+
 /* The host entry points for running a module on the CPU against
  * samc_cuda_host.h: `NAME_host(void **bufs, int64_t lo, int64_t hi,
  * int32_t *err)`, the signature of a CPU kernel (rt_prog.h), each of which

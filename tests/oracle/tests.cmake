@@ -172,7 +172,8 @@ set_tests_properties(oracle_cuda_standin_micro PROPERTIES SKIP_RETURN_CODE 77 TI
 
 # precision = "bf16" (models_bf16/, f32 master weights only): each model
 # against torch.autocast's training on the interpreter, the CPU backend and
-# the CUDA backend through the host stand-ins, at ref_bf16.TOL
+# the CUDA backend through the host stand-ins (its GEMMs and convolutions
+# as bf16 library calls), at ref_bf16.TOL
 file(GLOB _oracle_bf16_models CONFIGURE_DEPENDS ${_oracle}/models_bf16/*.lua)
 foreach(_model ${_oracle_bf16_models})
   get_filename_component(_case ${_model} NAME_WE)
@@ -183,11 +184,15 @@ foreach(_model ${_oracle_bf16_models})
     set_tests_properties(oracle_${_case}_${_backend} PROPERTIES SKIP_RETURN_CODE 77
                          LABELS oracle TIMEOUT 300)
   endforeach()
+  # check_runs.py --bf16: the GEMMs (cublasGemmEx) and the convolutions
+  # (cuDNN's bf16 configuration) ran as bf16 through the stand-ins
   add_test(NAME oracle_${_case}_cuda_standin
            COMMAND ${CMAKE_COMMAND} -E env SAMC_CUDA_DRIVER=$<TARGET_FILE:samc_cuda_standin>
                    SAMC_CUDA_BLAS=$<TARGET_FILE:samc_cuda_standin>
                    SAMC_CUDA_DNN=$<TARGET_FILE:cudnn_standin>
                    SAMC_CACHE_DIR=${CMAKE_BINARY_DIR}/oracle_cuda_cache
+                   ${SAMC_ORACLE_PYTHON} ${CMAKE_SOURCE_DIR}/tests/cudnn_standin/check_runs.py
+                   --bf16 ${CMAKE_BINARY_DIR}/oracle_${_case}_cuda_runs.txt
                    ${SAMC_ORACLE_PYTHON} ${_oracle}/oracle.py --samc $<TARGET_FILE:samc>
                    --backend cuda --dtype f32 --steps 10 ${_model})
   set_tests_properties(oracle_${_case}_cuda_standin PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
