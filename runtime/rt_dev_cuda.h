@@ -18,7 +18,10 @@
  * A convolution's cuDNN plan (descriptors, algorithm, workspace size) is
  * made once, when the runner plans the schedule; all plans of a device
  * share one workspace of the largest plan's size (cuMemAlloc), and run on
- * the same stream as the kernels.
+ * the same stream as the kernels. A GEMM or convolution of bf16 operands
+ * (rt_prog_kernel.bf16) runs as cuBLAS's or cuDNN's bf16 call on copies
+ * in bf16 storage made by the module's conversion kernels
+ * (rt_dev_cuda_bf16.c).
  *
  * Each run of three or more consecutive loop kernels of a schedule is a
  * CUDA graph (rt_dev_cuda_graph.c): captured at the first run on a stream

@@ -198,3 +198,20 @@ foreach(_model ${_oracle_bf16_models})
   set_tests_properties(oracle_${_case}_cuda_standin PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
                        LABELS "oracle;torch")
 endforeach()
+
+# the oracle where samc cannot run (scripts/gpu-check.sh on a GPU machine):
+# cases and PyTorch's answers written, the model built as a CUDA trainer
+# that takes `samc steps`'s command line (aot_steps.c), checked through the
+# host stand-ins, its GEMMs bf16 calls (check_runs.py --bf16)
+add_test(NAME oracle_aot_steps_bf16_cuda_standin
+         COMMAND ${CMAKE_COMMAND} -E env SAMC_CUDA_DRIVER=$<TARGET_FILE:samc_cuda_standin>
+                 SAMC_CUDA_BLAS=$<TARGET_FILE:samc_cuda_standin>
+                 SAMC_CUDA_DNN=$<TARGET_FILE:cudnn_standin>
+                 SAMC_CACHE_DIR=${CMAKE_BINARY_DIR}/oracle_cuda_cache
+                 ${SAMC_ORACLE_PYTHON} ${CMAKE_SOURCE_DIR}/tests/cudnn_standin/check_runs.py
+                 --bf16 ${CMAKE_BINARY_DIR}/oracle_aot_steps_runs.txt
+                 ${SAMC_ORACLE_PYTHON} ${_oracle}/aot_oracle.py all
+                 ${CMAKE_BINARY_DIR}/oracle_aot_steps --samc $<TARGET_FILE:samc>
+                 ${_oracle}/models_bf16/mlp_sam_bf16.lua)
+set_tests_properties(oracle_aot_steps_bf16_cuda_standin PROPERTIES SKIP_RETURN_CODE 77
+                     TIMEOUT 300 LABELS "oracle;torch")
