@@ -213,10 +213,18 @@ static int conv_plan(cuda_dev *c, const rt_prog_kernel *k, const rt_cuda_dnn_pla
                      rt_err *err)
 {
 	size_t ws = 0;
-	if (need_dnn(c, err) ||
-	    (rt_cudev_bf16_is(k) ? rt_cuda_dnn_plan_get_bf16 : rt_cuda_dnn_plan_get)(
-	        &c->dnn, &k->conv, (rt_conv_op)k->conv_op, k->conv_bias, plan, &ws, err))
+	if (need_dnn(c, err))
 		return -1;
+	const rt_conv_op op = (rt_conv_op)k->conv_op;
+	/* a bf16 convolution cuDNN refuses runs as the f32 one on the same
+	 * bf16 values (exact products, f32 sums), unless SAMC_CUDA_BF16_STRICT */
+	if (!rt_cudev_bf16_is(k) ||
+	    rt_cuda_dnn_plan_get_bf16(&c->dnn, &k->conv, op, k->conv_bias, plan, &ws, err) != 0) {
+		if (rt_cudev_bf16_is(k) && c->bf16_strict)
+			return -1;
+		if (rt_cuda_dnn_plan_get(&c->dnn, &k->conv, op, k->conv_bias, plan, &ws, err))
+			return -1;
+	}
 	if (ws <= c->ws_bytes)
 		return 0;
 	if (c->ws) { /* runs still queued may use the old one */
@@ -391,6 +399,8 @@ rt_device *rt_dev_cuda_new(const rt_dev_cuda_opts *o, rt_err *err)
 	}
 	c->ordinal = o->ordinal;
 	rt_cudev_graph_open(c);
+	const char *strict = getenv("SAMC_CUDA_BF16_STRICT");
+	c->bf16_strict = strict && *strict && strcmp(strict, "0") != 0;
 	if (o->blas)
 		snprintf(c->blas_path, sizeof c->blas_path, "%s", o->blas);
 	if (o->dnn)

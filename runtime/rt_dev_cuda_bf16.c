@@ -15,6 +15,9 @@
  *                  output for bf16 inputs): samc_bf16_unpack widens it into
  *                  the kernel's f32 output (exact), then the bias, or its
  *                  gradient from the f32 dy, in f32 (rt_cuda_dnn_run_bias).
+ * A bf16 convolution cuDNN has no plan for runs as the f32 one on the
+ * same values (rt_dev_cuda.c's conv_plan), unless SAMC_CUDA_BF16_STRICT
+ * was set when the device was made.
  * The scratch is one device buffer, grown once per schedule to the
  * largest call's operands when the runner plans it (every call is ordered
  * on the legacy default stream, so one buffer serves all); the conversions

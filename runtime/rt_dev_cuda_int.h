@@ -51,6 +51,7 @@ typedef struct {
 	rt_cu_deviceptr bf16_buf; /* their operands in bf16 storage, shared by all */
 	size_t bf16_bytes;
 	rt_cu_function bf16_pack, bf16_unpack; /* the module's conversions, once found */
+	int bf16_strict;    /* SAMC_CUDA_BF16_STRICT: a refused bf16 convolution fails */
 } cuda_dev;
 
 /* A run of consecutive loop kernels launched as one CUDA graph: captured

@@ -31,6 +31,7 @@
  * Test hooks (not cuDNN's): cudnn_standin_refuse(op, algo) makes an
  * algorithm unsupported, CUDNN_STATUS_NOT_SUPPORTED_SHAPE (op 0 forward,
  * 1 backward data, 2 backward filter; algo -1 clears);
+ * cudnn_standin_refuse_bf16(1) refuses bf16 tensors (0 accepts them);
  * cudnn_standin_live() counts the handles and descriptors not destroyed;
  * cudnn_standin_stream(h) is h's stream; cudnn_standin_runs(out) the
  * convolutions run per op. A process that names a file in
@@ -102,6 +103,14 @@ __attribute__((destructor)) static void standin_report(void)
 		        standin_runs_bf16[2]);
 		fclose(f);
 	}
+}
+
+static int refuse_bf16;
+
+/* a cuDNN without bf16 tensors (on 1), for the caller's fallback */
+EXPORT void cudnn_standin_refuse_bf16(int on)
+{
+	refuse_bf16 = on;
 }
 
 EXPORT void cudnn_standin_refuse(int op, int algo)
@@ -212,7 +221,8 @@ EXPORT cudnnStatus_t CUDNNWINAPI cudnnSetTensor4dDescriptor(cudnnTensorDescripto
 	if (!t || n <= 0 || c <= 0 || h <= 0 || w <= 0)
 		return CUDNN_STATUS_BAD_PARAM;
 	if ((int)format != CUDNN_TENSOR_NCHW ||
-	    ((int)dtype != CUDNN_DATA_FLOAT && (int)dtype != CUDNN_DATA_BFLOAT16))
+	    ((int)dtype != CUDNN_DATA_FLOAT && (int)dtype != CUDNN_DATA_BFLOAT16) ||
+	    ((int)dtype == CUDNN_DATA_BFLOAT16 && refuse_bf16))
 		return CUDNN_STATUS_NOT_SUPPORTED;
 	*t = (struct cudnnTensorStruct){1, n, c, h, w, (int)dtype};
 	return CUDNN_STATUS_SUCCESS;

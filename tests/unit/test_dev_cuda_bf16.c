@@ -13,6 +13,9 @@
  *     and bias gradients are cuDNN bf16 runs (one per kernel, each
  *     operation) within bf16 rounding of rt_conv on the same values, the
  *     input and weight gradients bf16 values, the bias gradient f32;
+ *   - where cuDNN refuses bf16 tensors the table runs as f32 convolutions
+ *     of the same values (rt_conv's results), or, with
+ *     SAMC_CUDA_BF16_STRICT=1, is refused with cuDNN's status;
  *   - a module without the conversion kernels (an older samc's) is
  *     refused with a message that says to compile the model again.
  * Exit 77 when a stand-in was not built.
@@ -329,6 +332,70 @@ static void test_conv_table(void **state)
 	x->free(x);
 }
 
+/* the stand-in kept loaded (the setting is its memory's) */
+static void refuse_bf16(int on)
+{
+	void *lib = dlopen(SAMC_CUDNN_STANDIN, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	if (!lib)
+		fail_msg("%s", dlerror());
+	void (*f)(int);
+	*(void **)&f = dlsym(lib, "cudnn_standin_refuse_bf16");
+	assert_non_null(f);
+	f(on);
+	dlclose(lib);
+}
+
+static void test_conv_fallback(void **state)
+{
+	(void)state;
+	refuse_bf16(1);
+	rt_device *dev = dev_new(SAMC_CUDNN_STANDIN, prelude_ptx);
+	rt_prog p = {slots, 8, outputs, 1, bufs, 8, kernels, 3, NULL, 0, 0};
+	rt_err err = {{0}};
+	rt_exec *x = rt_runner_new(&p, dev, &err);
+	if (!x)
+		fail_msg("%s", err.msg);
+	static float in_x[NX], in_w[NW], in_b[NB], in_dy[NY];
+	static float y[NY], dx[NX], dw[NW], db[NB], ry[NY];
+	fill_bf16(in_x, NX, 5);
+	fill_bf16(in_w, NW, 6);
+	fill_bf16(in_b, NB, 7);
+	fill_bf16(in_dy, NY, 8);
+	void *data[8] = {in_x, in_w, in_b, in_dy, y, dx, dw, db};
+	double out[1];
+	long b16[3], a16[3], b32[3], a32[3];
+	dnn_runs("cudnn_standin_runs_bf16", b16);
+	dnn_runs("cudnn_standin_runs", b32);
+	if (x->run(x, data, out, &err) != 0)
+		fail_msg("%s", err.msg);
+	dnn_runs("cudnn_standin_runs_bf16", a16);
+	dnn_runs("cudnn_standin_runs", a32);
+	for (int op = 0; op < 3; op++) {
+		assert_int_equal(a16[op] - b16[op], 0);
+		assert_int_equal(a32[op] - b32[op], 1); /* the f32 convolution instead */
+	}
+	rt_conv_desc d = CONV_DESC;
+	rt_conv *c = rt_conv_new(1, &err);
+	assert_non_null(c);
+	assert_int_equal(rt_conv_forward(c, &d, in_x, in_w, in_b, ry, &err), 0);
+	rt_conv_free(c);
+	for (int i = 0; i < NY; i++) /* f32 sums of exact products: f32 rounding */
+		assert_true(fabsf(y[i] - ry[i]) <= 1e-5f * (1 + fabsf(ry[i])));
+	x->free(x);
+
+	/* strict: the refusal is the plan's error */
+	setenv("SAMC_CUDA_BF16_STRICT", "1", 1);
+	dev = dev_new(SAMC_CUDNN_STANDIN, prelude_ptx);
+	unsetenv("SAMC_CUDA_BF16_STRICT");
+	x = rt_runner_new(&p, dev, &err);
+	refuse_bf16(0);
+	if (x)
+		x->free(x);
+	assert_null(x);
+	if (!strstr(err.msg, "CUDNN_STATUS_NOT_SUPPORTED"))
+		fail_msg("message '%s' does not give cuDNN's refusal", err.msg);
+}
+
 static void test_old_module(void **state)
 {
 	(void)state;
@@ -369,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_gemm),
 		cmocka_unit_test(test_pack_rounds),
 		cmocka_unit_test(test_conv_table),
+		cmocka_unit_test(test_conv_fallback),
 		cmocka_unit_test(test_old_module),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
