@@ -320,14 +320,17 @@ size_t rt_cuda_dnn_plan_workspace(const rt_cuda_dnn_plan *p)
 
 int rt_cuda_dnn_check_desc(const rt_cuda_dnn *d, const rt_conv_desc *desc, rt_err *err)
 {
-	rt_cuda_dnn_plan p;
-	memset(&p, 0, sizeof p);
-	p.desc = *desc;
-	p.op = RT_CONV_FWD;
-	p.bias = 1;
-	if (plan_descs(d, &p, err) != 0)
-		return -1;
-	plan_free_descs(d, &p);
+	for (int bf16 = 0; bf16 < 2; bf16++) { /* an f32 plan's descriptors, a bf16 plan's */
+		rt_cuda_dnn_plan p;
+		memset(&p, 0, sizeof p);
+		p.desc = *desc;
+		p.op = RT_CONV_FWD;
+		p.bias = 1;
+		p.bf16 = bf16;
+		if (plan_descs(d, &p, err) != 0)
+			return -1;
+		plan_free_descs(d, &p);
+	}
 	return 0;
 }
 

@@ -241,8 +241,9 @@ int rt_cuda_dnn_plan_bf16(const rt_cuda_dnn_plan *p);
 int rt_cuda_dnn_plan_algo(const rt_cuda_dnn_plan *p);
 size_t rt_cuda_dnn_plan_workspace(const rt_cuda_dnn_plan *p);
 
-/* Makes desc's cuDNN descriptors and checks that cuDNN computes desc's
- * output size, then frees them (no handle needed). 0 or -1. */
+/* Makes desc's cuDNN descriptors, an f32 plan's and a bf16 plan's, and
+ * checks that cuDNN computes desc's output size, then frees them (no
+ * handle needed). 0 or -1. */
 int rt_cuda_dnn_check_desc(const rt_cuda_dnn *d, const rt_conv_desc *desc, rt_err *err);
 
 /* "cudnnConvolutionForward: CUDNN_STATUS_BAD_PARAM (error 2000)" */

@@ -394,7 +394,7 @@ static void test_real_cudnn(void **state)
 	if (rt_cuda_dnn_load(&d, SAMC_CUDNN_REAL, &err) != 0)
 		fail_msg("%s", err.msg);
 	assert_true(d.version >= RT_CUDA_DNN_MIN_VERSION);
-	for (int si = 0; si < NSHAPES; si++) {
+	for (int si = 0; si < NSHAPES; si++) { /* f32 and bf16 descriptors */
 		rt_conv_desc c = desc_of(shapes[si]);
 		if (rt_cuda_dnn_check_desc(&d, &c, &err) != 0)
 			fail_msg("shape %d: %s", si, err.msg);
