@@ -4,7 +4,7 @@
  * multiplied operands are results of round_bf16, bf16 values held in f32).
  *
  * cuBLAS and cuDNN read bf16 from bf16 storage, so each such call first
- * converts its two operands with the module's samc_bf16_pack (the prelude
+ * converts its two operands (one launch) with the module's samc_bf16_pack (the prelude
  * every rendered module starts with, cg_cuda.c; for bf16 values it keeps
  * the upper 16 bits) into the device's bf16 scratch, then runs
  *   a GEMM         as cublasGemmEx / cublasGemmStridedBatchedEx, bf16 A and
@@ -136,15 +136,12 @@ void rt_cudev_bf16_close(cuda_dev *c)
 	c->bf16_bytes = 0;
 }
 
-/* dst = f(src) over n elements, on the legacy default stream */
-static int convert(cuda_dev *c, rt_cu_function f, const char *name, rt_cu_deviceptr src,
-                   rt_cu_deviceptr dst, int64_t n, rt_err *err)
+/* f over n elements with its parameters, on the legacy default stream */
+static int convert(cuda_dev *c, rt_cu_function f, const char *name, void **params, int64_t n,
+                   rt_err *err)
 {
 	if (n <= 0)
 		return 0;
-	void *s = (void *)(uintptr_t)src, *d = (void *)(uintptr_t)dst;
-	long long nn = (long long)n;
-	void *params[3] = {&s, &d, &nn};
 	int64_t grid = (n + BF16_BLOCK - 1) / BF16_BLOCK;
 	if (grid > BF16_MAX_GRID)
 		grid = BF16_MAX_GRID;
@@ -170,10 +167,11 @@ static int pack_operands(cuda_dev *c, const rt_prog_kernel *k, void **args, int6
 		s[j] = c->bf16_buf + off;
 		off += aligned(n[j]);
 	}
-	for (int j = 0; j < 2; j++)
-		if (convert(c, c->bf16_pack, "samc_bf16_pack", dptr(args[j]), s[j], n[j], err))
-			return -1;
-	return 0;
+	/* both operands in one launch */
+	void *a = args[0], *b = args[1], *a16 = (void *)(uintptr_t)s[0], *b16 = (void *)(uintptr_t)s[1];
+	long long na = (long long)n[0], nb = (long long)n[1];
+	void *params[6] = {&a, &a16, &na, &b, &b16, &nb};
+	return convert(c, c->bf16_pack, "samc_bf16_pack", params, n[0] + n[1], err);
 }
 
 int rt_cudev_bf16_gemm(cuda_dev *c, const rt_prog_kernel *k, void **args, rt_err *err)
@@ -199,7 +197,10 @@ int rt_cudev_bf16_conv(cuda_dev *c, const rt_cuda_dnn_plan *plan, const rt_prog_
 	int out = k->conv_op == RT_CONV_FWD && k->conv_bias ? 3 : 2;
 	for (int j = 0; j < k->nargs && j < 4; j++)
 		a[j] = dptr(args[j]);
-	if (convert(c, c->bf16_unpack, "samc_bf16_unpack", s[2], a[out], n[2], err))
+	void *y16 = (void *)(uintptr_t)s[2], *y = args[out];
+	long long ny = (long long)n[2];
+	void *params[3] = {&y16, &y, &ny};
+	if (convert(c, c->bf16_unpack, "samc_bf16_unpack", params, n[2], err))
 		return -1;
 	return rt_cuda_dnn_run_bias(&c->dnn, plan, a, NULL, err);
 }

@@ -41,25 +41,27 @@ static const char prelude[] =
     "  return x != x ? x : __int_as_float((int)(u & 0xffff0000u)); }\n"
     "static __device__ __forceinline__ double samc_bf16_f64(double x) { return x != x ? x : (double)samc_bf16_f32((float)x); }\n"
     /* the CUDA device's conversions around a bf16 GEMM or convolution
-       (rt_dev_cuda_bf16.c names them): f32 to bf16 storage, rounded as
+       (rt_dev_cuda_bf16.c names them): a call's two operands (na, then nb
+       elements) from f32 to bf16 storage in one launch, rounded as
        samc_bf16_f32 (the operands are bf16 values already: the upper 16
        bits), a NaN kept a NaN; bf16 back to f32, exact */
-    "extern \"C\" __global__ void samc_bf16_pack(const unsigned *x, unsigned short *y, long long n)\n"
-    "{ for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {\n"
-    "    unsigned u = x[i];\n"
-    "    y[i] = (unsigned short)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : (u + 0x7fffu + ((u >> 16) & 1u)) >> 16); } }\n"
+    "extern \"C\" __global__ void samc_bf16_pack(const unsigned *a, unsigned short *a16, long long na, const unsigned *b, unsigned short *b16, long long nb)\n"
+    "{ for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < na + nb; i += (long long)gridDim.x * blockDim.x) {\n"
+    "    unsigned u = i < na ? a[i] : b[i - na];\n"
+    "    unsigned short h = (unsigned short)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : (u + 0x7fffu + ((u >> 16) & 1u)) >> 16);\n"
+    "    if (i < na) a16[i] = h; else b16[i - na] = h; } }\n"
     "extern \"C\" __global__ void samc_bf16_unpack(const unsigned short *x, unsigned *y, long long n)\n"
     "{ for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)\n"
     "    y[i] = (unsigned)x[i] << 16; }\n"
     "#ifdef SAMC_CUDA_HOST\n"
     "static void samc_bf16_pack_hthread(void **b, int *err)\n"
-    "{ (void)err; samc_bf16_pack((const unsigned *)b[0], (unsigned short *)b[1], *(const long long *)b[2]); }\n"
+    "{ (void)err; samc_bf16_pack((const unsigned *)b[0], (unsigned short *)b[1], *(const long long *)b[2], (const unsigned *)b[3], (unsigned short *)b[4], *(const long long *)b[5]); }\n"
     "static void samc_bf16_unpack_hthread(void **b, int *err)\n"
     "{ (void)err; samc_bf16_unpack((const unsigned short *)b[0], (unsigned *)b[1], *(const long long *)b[2]); }\n"
-    "extern \"C\" const int samc_bf16_pack_hostnparams = 3;\n"
+    "extern \"C\" const int samc_bf16_pack_hostnparams = 6;\n"
     "extern \"C\" const int samc_bf16_unpack_hostnparams = 3;\n"
     "extern \"C\" void samc_bf16_pack_hostlaunch(unsigned grid, unsigned block, void **params)\n"
-    "{ void *b[3] = {*(void **)params[0], *(void **)params[1], params[2]}; samc_host_launch(grid, (int)block, 0, samc_bf16_pack_hthread, b, 0); }\n"
+    "{ void *b[6] = {*(void **)params[0], *(void **)params[1], params[2], *(void **)params[3], *(void **)params[4], params[5]}; samc_host_launch(grid, (int)block, 0, samc_bf16_pack_hthread, b, 0); }\n"
     "extern \"C\" void samc_bf16_unpack_hostlaunch(unsigned grid, unsigned block, void **params)\n"
     "{ void *b[3] = {*(void **)params[0], *(void **)params[1], params[2]}; samc_host_launch(grid, (int)block, 0, samc_bf16_unpack_hthread, b, 0); }\n"
     "#endif\n"

@@ -83,9 +83,10 @@ void cg_cuda_mod_free(cg_cuda_mod *m);
 
 /* The text every module starts with (once, however many programs share
  * it): the helpers, and the two kernels the CUDA device launches around a
- * bf16 GEMM or convolution, samc_bf16_pack (f32 to bf16 storage) and
- * samc_bf16_unpack (back), each (x, y, long long n) over a grid-stride
- * loop, with their host launch entry points under SAMC_CUDA_HOST. */
+ * bf16 GEMM or convolution, samc_bf16_pack (a call's two operands from
+ * f32 to bf16 storage: a, a16, na, b, b16, nb) and samc_bf16_unpack (its
+ * result back: x, y, n), grid-stride loops, with their host launch entry
+ * points under SAMC_CUDA_HOST. */
 const char *cg_cuda_prelude(void);
 
 /* The host entry points for running a module on the CPU against
