@@ -180,6 +180,7 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n)
 	/* not zeroed: cuMemAlloc's memory is not */
 	memset(m, 0xA5, (n + 255) / 256 * 256);
 	*p = (CUdeviceptr)(uintptr_t)m;
+	counts.mem_alloc++;
 	return OK;
 }
 

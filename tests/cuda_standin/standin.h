@@ -26,6 +26,7 @@ typedef struct {
 	long up_async, host_alloc;
 	long graph_launch, captured; /* graphs launched; kernels recorded into graphs */
 	long gemm_bf16;              /* cublasGemmEx and cublasGemmStridedBatchedEx (bf16) */
+	long mem_alloc;              /* cuMemAlloc calls */
 } standin_counts;
 
 extern standin_counts counts;

@@ -12,7 +12,8 @@
  *   - a step table's flagged forward with bias, input gradient and weight
  *     and bias gradients are cuDNN bf16 runs (one per kernel, each
  *     operation) within bf16 rounding of rt_conv on the same values, the
- *     input and weight gradients bf16 values, the bias gradient f32;
+ *     input and weight gradients bf16 values, the bias gradient f32; the
+ *     device memory they use was allocated when the runner planned them;
  *   - where cuDNN refuses bf16 tensors the table runs as f32 convolutions
  *     of the same values (rt_conv's results), or, with
  *     SAMC_CUDA_BF16_STRICT=1, is refused with cuDNN's status;
@@ -294,10 +295,14 @@ static void test_conv_table(void **state)
 	void *data[8] = {in_x, in_w, in_b, in_dy, y, dx, dw, db};
 	double out[1];
 	long before[3], after[3];
+	standin_counts planned = counted();
 	dnn_runs("cudnn_standin_runs_bf16", before);
 	if (x->run(x, data, out, &err) != 0)
 		fail_msg("%s", err.msg);
 	dnn_runs("cudnn_standin_runs_bf16", after);
+	/* the bf16 scratch and the workspace were sized when the runner
+	 * planned the schedule: its runs allocate nothing */
+	assert_int_equal(counted().mem_alloc - planned.mem_alloc, 0);
 	for (int op = 0; op < 3; op++)
 		assert_int_equal(after[op] - before[op], 1); /* one bf16 cuDNN call per kernel */
 

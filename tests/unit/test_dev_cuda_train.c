@@ -49,7 +49,7 @@ typedef struct {
 	long long up_bytes, down_bytes, copy_bytes;
 	long up_async, host_alloc;
 	long graph_launch, captured;
-	long gemm_bf16;
+	long gemm_bf16, mem_alloc;
 } standin_counts;
 
 static void (*get_counts)(standin_counts *);
