@@ -12,10 +12,6 @@
 #               test_nccl_gpu (NCCL on the GPU with one rank; it needs only libc
 #               and opens the driver and NCCL itself)
 # gpu-kit/lib   the trainers' shared libraries a bare machine lacks, gzipped
-# gpu-kit/oracle  the bf16 oracle's cases with PyTorch's answers, and its
-#               models as CUDA trainers that take samc steps' command line
-#               (tests/oracle/aot_oracle.py), where this CPU gives a bf16
-#               reference
 # gpu-kit/data  Fashion-MNIST
 # gpu-kit/oracle  the bf16 oracle's cases with PyTorch's answers, and its
 #               models as CUDA trainers that take samc steps' command line
