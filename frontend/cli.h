@@ -28,6 +28,9 @@ typedef struct {
 	fe_options fe;                  /* fe.sets points at `sets` */
 	const char *sets[CLI_MAX_SETS];
 	const char *args[FE_MAX_ARGS];  /* --arg name=value; fe.args points here */
+	int rank;                       /* a data-parallel run's rank (fe.ranks of them):
+	                                   every rank reads the same file, rank 0 says
+	                                   what is wrong with it */
 } cli_model_args;
 
 void cli_model_args_init(cli_model_args *a);

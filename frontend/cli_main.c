@@ -272,7 +272,8 @@ int cli_load_model(const cli_model_args *a, ir_model **out)
 {
 	char err[2048];
 	if (fe_load_model(a->model, &a->fe, out, err, sizeof err)) {
-		fprintf(stderr, "%s\n", err);
+		if (a->rank == 0)
+			fprintf(stderr, "%s\n", err);
 		return CLI_ERR_MODEL;
 	}
 	return CLI_OK;

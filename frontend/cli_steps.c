@@ -12,6 +12,7 @@
 #include "rt_init.h"
 #include "rt_dataset.h"
 #include "rt_noise.h"
+#include "rt_comm.h"
 #include "rt_step_seq.h"
 #include "rt_recipe.h"
 #include "rt_safetensors.h"
@@ -239,7 +240,18 @@ static int write_out(const char *path, const rt_store *st, const double *loss, l
 	return rc;
 }
 
-static int run_steps(const steps_args *sa, ir_model *m)
+/* Several ranks: each step's loss sums over all of them, in rank order. */
+static int reduce_loss(rt_comm *c, steps_io *io, rt_err *err)
+{
+	double v[2] = {io->loss_sum, (double)io->loss_n};
+	if (c->allreduce(c, v, 2, RT_COMM_F64, err))
+		return -1;
+	io->loss_sum = v[0];
+	io->loss_n = (int64_t)v[1];
+	return 0;
+}
+
+static int run_steps(const steps_args *sa, ir_model *m, rt_comm *comm)
 {
 	char msg[1024];
 	rt_err err = {{0}};
@@ -261,7 +273,12 @@ static int run_steps(const steps_args *sa, ir_model *m)
 		free(loss);
 		return CLI_ERR_MODEL;
 	}
-	pass_program *ps[RT_STEP_NPROGS] = {&progs.sam, &progs.base, &progs.acc, &progs.sam_acc};
+	pass_program *ps[RT_STEP_NPROGS] = {&progs.sam, &progs.base, &progs.acc, &progs.sam_acc,
+	                                    &progs.upd, &progs.upd_sam};
+	char hash[17];
+	cli_program_hash(&progs, hash);
+	if (rt_comm_agree(comm, "program", strtoull(hash, NULL, 16), &err))
+		goto fail;
 	int maxout = 0;
 	for (int p = 0; p < RT_STEP_NPROGS; p++) {
 		if (ps[p]->g && !(E.x[p] = cli_exec_new(sa->backend, ps[p], 0, &po, msg, sizeof msg))) {
@@ -289,23 +306,29 @@ static int run_steps(const steps_args *sa, ir_model *m)
 	const rt_recipe *r = &m->recipe;
 	if (rt_step_check(r, &E, &err) || !(outs = calloc((size_t)maxout + 1, sizeof *outs)))
 		goto fail;
-	steps_io io = {&batches, sa->batches, &st, rt_step_micro(r), 0, 0};
-	rt_step_io sio = {steps_fill, steps_report, &io, NULL};
+	/* the batches file holds the global batches: micro-batches over all ranks */
+	steps_io io = {&batches, sa->batches, &st, rt_micro_total(&r->opt), 0, 0};
+	rt_step_io sio = {steps_fill, steps_report, &io, NULL, comm};
 	for (long t = 0; t < sa->steps; t++) {
 		io.loss_sum = 0;
 		io.loss_n = 0;
-		if (rt_step_do(&E, &st, r, t, sa->steps, r->seed, &sio, outs, &err) != 0)
+		if (rt_step_do(&E, &st, r, t, sa->steps, r->seed, &sio, outs, &err) != 0 ||
+		    (comm->size > 1 && reduce_loss(comm, &io, &err)))
 			goto fail;
 		loss[t] = io.loss_n > 0 ? io.loss_sum / (double)io.loss_n : 0;
 	}
 	if (ev && (!(evout = calloc((size_t)ev->noutputs + 1, sizeof *evout)) ||
 	           run_eval(&batches, sa->batches, &st, ev, bind_ev, io.nmicro, evout, &err) != 0))
 		goto fail;
-	if (write_out(sa->out, &st, loss, sa->steps, m->g->fdtype, ev, evout, &err) != 0)
+	/* every rank holds the same weights: rank 0 writes them */
+	if (comm->rank == 0 &&
+	    write_out(sa->out, &st, loss, sa->steps, m->g->fdtype, ev, evout, &err) != 0)
 		goto fail;
 	rc = CLI_OK;
 	goto done;
 fail:
+	if (comm->size > 1)
+		fprintf(stderr, "samc: rank %d: ", comm->rank);
 	fprintf(stderr, "%s\n", err.msg[0] ? err.msg : "samc steps: out of memory");
 done:
 	free(outs);
@@ -373,10 +396,21 @@ int cli_steps(int argc, char **argv)
 	if (cli_backend_check(sa.backend) != 0)
 		return cli_usage_error("steps", "unknown backend '%s' (this build has: %s)", sa.backend,
 		                       cli_backend_names());
-	ir_model *m;
-	if (cli_load_model(&ma, &m) != 0)
+	rt_comm *comm;
+	rt_err ce;
+	if (rt_comm_open(&comm, &ce)) {
+		fprintf(stderr, "samc: %s\n", ce.msg);
 		return CLI_ERR_MODEL;
-	int rc = run_steps(&sa, m);
-	fe_model_free(m);
+	}
+	/* compiled for the run's ranks: each runs its share of the micro-batches */
+	ma.fe.ranks = comm->size;
+	ma.rank = comm->rank;
+	ir_model *m;
+	int rc = CLI_ERR_MODEL;
+	if (cli_load_model(&ma, &m) == 0) {
+		rc = run_steps(&sa, m, comm);
+		fe_model_free(m);
+	}
+	comm->release(comm);
 	return rc;
 }

@@ -19,8 +19,9 @@
 void cli_program_hash(const pass_programs *p, char out[17])
 {
 	uint64_t h = 1469598103934665603ull;
-	const pass_program *all[5] = {&p->sam, &p->base, &p->eval, &p->acc, &p->sam_acc};
-	for (int k = 0; k < 5; k++) {
+	const pass_program *all[7] = {&p->sam, &p->base, &p->eval, &p->acc, &p->sam_acc, &p->upd,
+	                              &p->upd_sam};
+	for (int k = 0; k < 7; k++) {
 		if (!all[k]->g)
 			continue;
 		char *buf = NULL;

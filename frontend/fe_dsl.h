@@ -29,7 +29,8 @@ typedef struct {
 	int batch_line;
 	int batch_override;      /* from --set batch_size=N; 0 = none */
 	int micro;               /* > 1: built at the micro-batch, batch_size / micro
-	                            (optimizer.accumulate, optimizer.sam.m) */
+	                            (optimizer.accumulate, optimizer.sam.m, ranks) */
+	int ranks;               /* > 1: the ranks of a data-parallel run (fe_options) */
 	fe_decl *params;  int nparams, cap_params;  /* declaration order */
 	fe_decl *inputs;  int ninputs, cap_inputs;
 	fe_decl *states;  int nstates, cap_states;  /* the layers' state (running stats) */

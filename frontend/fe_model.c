@@ -77,6 +77,7 @@ static int fe_run(lua_State *L)
 
 	fe_sandbox_open_libs(L);
 	fe_dsl_open(L, d);
+	d->ranks = opt->ranks;
 	d->batch_override = fe_recipe_batch_override(L, opt->sets, opt->nsets);
 	if (job->micro > 1) {
 		d->micro = job->micro;
@@ -175,9 +176,9 @@ int fe_load_model(const char *path, const fe_options *opt, ir_model **out,
 		return rc;
 	/* A step of micro-batches runs the model at batch_size / n: the file
 	 * runs again with that batch, as under --set batch_size (fe_check_micro
-	 * has checked that n divides it). */
-	const opt_config *o = &(*out)->recipe.opt;
-	int n = o->accumulate > 1 ? o->accumulate : o->sam && o->sam_m > 1 ? o->sam_m : 1;
+	 * has checked that n divides it). On several ranks n counts the
+	 * micro-batches of all of them. */
+	int n = rt_micro_total(&(*out)->recipe.opt);
 	if (n <= 1)
 		return 0;
 	int b = (*out)->recipe.batch_size;

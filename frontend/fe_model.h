@@ -33,6 +33,8 @@ typedef struct {
 	uint64_t max_instructions; /* Lua instruction budget; 0 = FE_DEFAULT_MAX_INSTRUCTIONS (100M) */
 	size_t max_memory;         /* Lua memory budget in bytes; 0 = FE_DEFAULT_MAX_MEMORY (64 MiB) */
 	int max_ops;               /* ops the model may build; 0 = FE_DEFAULT_MAX_OPS */
+	int ranks;                 /* > 1: compiled for a data-parallel run of that many
+	                              ranks (runtime/rt_step_seq.h); 0 or 1: one process */
 } fe_options;
 
 void fe_options_init(fe_options *o);

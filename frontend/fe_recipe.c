@@ -225,6 +225,7 @@ static void fe_read_sam(lua_State *L, int t, rt_recipe *r, fe_dsl *d)
 		fe_read_looksam(L, lua_gettop(L), r, every);
 	lua_pop(L, 1);
 	fe_read_key(L, t, r, "optimizer.sam.m");
+	fe_read_key(L, t, r, "optimizer.sam.sync");
 	if (!fe_subtable(L, t, pre, "groups")) {
 		lua_pop(L, 1);
 		return;
@@ -573,6 +574,7 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 		fe_recipe_error(L, "optimizer is missing, e.g. optimizer = {name = \"sgd\", lr = 0.1}");
 	fe_read_optimizer(L, lua_gettop(L), r, d);
 	lua_pop(L, 1);
+	r->opt.ranks = d->ranks;
 	fe_check_micro(L, r);
 
 	if (fe_subtable(L, t, "", "schedule"))

@@ -11,12 +11,7 @@
 #define ACC_GRAD "accum.grad"
 #define ACC_SAM "accum.sam"
 
-int pass_micro_count(const opt_config *o)
-{
-	if (o->accumulate > 1)
-		return o->accumulate;
-	return o->sam && o->sam_m > 1 ? o->sam_m : 1;
-}
+int pass_micro_count(const opt_config *o) { return rt_micro_total(o); }
 
 /* The accumulator `what` of param p: a STATE leaf of zeros. */
 static ir_node *acc_of(ir_graph *g, const ir_node *p, const char *what)
@@ -41,7 +36,7 @@ ir_node **pass_micro_mean_grad(pass_ctx *c)
 	for (int i = 0; i < np; i++) {
 		g->cur = c->params[i]->loc;
 		ir_node *a = acc_of(g, c->params[i], ACC_GRAD);
-		if (!a || !(mean[i] = ir_binary(g, IR_OP_DIV, a, num(g, c->m->recipe.opt.accumulate)))) {
+		if (!a || !(mean[i] = ir_binary(g, IR_OP_DIV, a, num(g, pass_micro_count(&c->m->recipe.opt))))) {
 			free(mean);
 			return NULL;
 		}
@@ -87,6 +82,32 @@ static int mean_and_clear(pass_ctx *c, const char *what, int n)
 	return 0;
 }
 
+/* upd, upd_sam: the update's gradient is acc / n, nothing else is added
+ * (the step's micro-batches ran on every rank, summed by the all-reduce),
+ * and acc := 0. */
+static int mean_of_acc(pass_ctx *c, const char *what, int n)
+{
+	ir_graph *g = c->prog.g;
+	int np = c->m->nparams;
+	ir_node **mean = calloc((size_t)np + 1, sizeof *mean);
+	if (!mean)
+		return -1;
+	for (int i = 0; i < np; i++) {
+		ir_node *p = c->params[i];
+		g->cur = p->loc;
+		ir_node *a = acc_of(g, p, what);
+		mean[i] = a ? ir_binary(g, IR_OP_DIV, a, num(g, n)) : NULL;
+		if (!mean[i] || !ir_assign(g, a, ir_const(g, p->dtype, p->shape, 0))) {
+			free(mean);
+			return -1;
+		}
+	}
+	if (c->update_grads != c->grads)
+		free(c->update_grads);
+	c->update_grads = mean; /* freed with the context */
+	return 0;
+}
+
 /* acc := 0 for every param. */
 static int clear(pass_ctx *c, const char *what)
 {
@@ -114,7 +135,7 @@ static int gsam_of_means(pass_ctx *c)
 int pass_micro_run(pass_ctx *c, char *err, size_t errlen)
 {
 	const opt_config *o = &c->m->recipe.opt;
-	int n = pass_micro_count(o), accum = o->accumulate > 1;
+	int n = pass_micro_count(o), accum = rt_micro_accum(o);
 	ir_graph *g = c->prog.g;
 	if (n <= 1)
 		return 0;
@@ -134,9 +155,19 @@ int pass_micro_run(pass_ctx *c, char *err, size_t errlen)
 		rc = mean_and_clear(c, ACC_SAM, n) || (accum && clear(c, ACC_GRAD)) ||
 		     (accum && o->gsam && gsam_of_means(c));
 		break;
+	case PASS_PROG_UPD:
+		rc = mean_of_acc(c, ACC_GRAD, n);
+		break;
+	case PASS_PROG_UPD_SAM:
+		rc = mean_of_acc(c, ACC_SAM, n) || (accum && clear(c, ACC_GRAD)) ||
+		     (accum && o->gsam && gsam_of_means(c));
+		break;
 	default:
 		break;
 	}
+	/* the updating programs of several ranks run no forward pass */
+	if (c->kind == PASS_PROG_UPD || c->kind == PASS_PROG_UPD_SAM)
+		c->prog.nout = 0;
 	/* under accumulate the programs at w~ report nothing: their loss at w
 	 * would keep a forward pass alive that nothing needs */
 	if (accum && (c->kind == PASS_PROG_SAM || c->kind == PASS_PROG_SAM_ACC))

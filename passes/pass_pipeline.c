@@ -158,7 +158,7 @@ static int run_sam(pass_ctx *c, char *err, size_t errlen)
 	/* with optimizer.accumulate the perturbation comes from the mean of
 	 * the step's first gradients, and the state moved with them */
 	ir_node **g1 = c->grads;
-	int accum = c->m->recipe.opt.accumulate > 1;
+	int accum = rt_micro_accum(&c->m->recipe.opt);
 	if (g2 && accum && !(g1 = pass_micro_mean_grad(c)))
 		return graph_err(c, err, errlen);
 	/* GSAM's decomposition is of the means (pass_micro.c), not per micro-batch */
@@ -198,8 +198,9 @@ static int looksam_mix(pass_ctx *c)
 static int run_optim(pass_ctx *c, char *err, size_t errlen)
 {
 	ir_node *lr, *step;
-	/* a SAM step's state updates are pass_sam's (from its first pass) */
-	if (c->kind != PASS_PROG_SAM &&
+	/* a SAM step's state updates are pass_sam's (from its first pass);
+	 * upd's were its micro-batches' */
+	if (c->kind != PASS_PROG_SAM && c->kind != PASS_PROG_UPD && c->kind != PASS_PROG_UPD_SAM &&
 	    pass_state_updates(c->prog.g, c->updates, c->m->nupdates) != 0)
 		return graph_err(c, err, errlen);
 	const opt_config *o = &c->m->recipe.opt;
@@ -292,9 +293,10 @@ static const pass_row graph_rows[] = {
 	 PASS_FOR(PASS_PROG_SAM) | PASS_FOR(PASS_PROG_SAM_ACC), run_sam, pass_verify_graph,
 	 print_program},
 	{"micro", NULL, "a step of micro-batches: gradients summed into accumulators",
-	 PASS_FOR_TRAIN | PASS_FOR_MICRO, pass_micro_run, pass_verify_graph, print_program},
-	{"optim", NULL, "a training step: + the base optimizer's update", PASS_FOR_TRAIN, run_optim,
-	 pass_verify_graph, print_program},
+	 PASS_FOR_TRAIN | PASS_FOR_MICRO | PASS_FOR_UPD, pass_micro_run, pass_verify_graph,
+	 print_program},
+	{"optim", NULL, "a training step: + the base optimizer's update",
+	 PASS_FOR_TRAIN | PASS_FOR_UPD, run_optim, pass_verify_graph, print_program},
 	{"eval", NULL, "the evaluation step: loss and metrics as masked sums",
 	 PASS_FOR(PASS_PROG_EVAL), run_eval, pass_verify_graph, print_program},
 	{"simplify", NULL, "common subexpressions merged, ops over constants folded", PASS_FOR_ALL,
@@ -363,11 +365,31 @@ int pass_build(const ir_model *m, pass_prog_kind kind, pass_program *out, char *
 	return pass_build_opt(m, kind, NULL, out, err, errlen);
 }
 
+/* A step over several ranks: the micro-batch programs and upd / upd_sam. */
+static int build_dist(const ir_model *m, const pass_options *po, pass_programs *out, char *err,
+                      size_t errlen)
+{
+	const opt_config *o = &m->recipe.opt;
+	int base_steps = !o->sam || rt_sam_period(o) > 1;
+	if (((base_steps || (o->sam && o->sam_sync)) &&
+	     pass_build_opt(m, PASS_PROG_ACC, po, &out->acc, err, errlen)) ||
+	    (base_steps && pass_build_opt(m, PASS_PROG_UPD, po, &out->upd, err, errlen)) ||
+	    (o->sam && pass_build_opt(m, PASS_PROG_SAM_ACC, po, &out->sam_acc, err, errlen)) ||
+	    (o->sam && pass_build_opt(m, PASS_PROG_UPD_SAM, po, &out->upd_sam, err, errlen)) ||
+	    pass_build_opt(m, PASS_PROG_EVAL, po, &out->eval, err, errlen)) {
+		pass_programs_free(out);
+		return -1;
+	}
+	return 0;
+}
+
 int pass_build_all_opt(const ir_model *m, const pass_options *po, pass_programs *out, char *err,
                        size_t errlen)
 {
 	memset(out, 0, sizeof *out);
 	const opt_config *o = &m->recipe.opt;
+	if (rt_micro_dist(o))
+		return build_dist(m, po, out, err, errlen);
 	if (o->sam && pass_build_opt(m, PASS_PROG_SAM, po, &out->sam, err, errlen) != 0)
 		goto fail;
 	if ((!o->sam || rt_sam_period(o) > 1) &&
@@ -399,4 +421,6 @@ void pass_programs_free(pass_programs *p)
 	pass_program_free(&p->eval);
 	pass_program_free(&p->acc);
 	pass_program_free(&p->sam_acc);
+	pass_program_free(&p->upd);
+	pass_program_free(&p->upd_sam);
 }

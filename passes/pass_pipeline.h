@@ -24,7 +24,11 @@ typedef enum {
 	 * pass_micro.h and runtime/rt_step_seq.h); BASE and SAM are then the
 	 * last program of the step, the one that updates */
 	PASS_PROG_ACC,        /* accum.grad += the gradient at w; no update */
-	PASS_PROG_SAM_ACC     /* accum.sam += the gradient at the perturbed w; no update */
+	PASS_PROG_SAM_ACC,    /* accum.sam += the gradient at the perturbed w; no update */
+	/* a step spread over several ranks (opt_config.ranks > 1): after the
+	 * accumulators' all-reduce, the update alone */
+	PASS_PROG_UPD,        /* update with accum.grad's mean; no forward/backward */
+	PASS_PROG_UPD_SAM     /* update with accum.sam's mean (GSAM: against accum.grad's) */
 } pass_prog_kind;
 
 typedef struct {
@@ -54,10 +58,14 @@ void pass_program_free(pass_program *p);
 
 /* The training programs a recipe needs: sam when the recipe has SAM,
  * base when it has no SAM or SAM runs only every k > 1 steps; acc with
- * optimizer.accumulate > 1, sam_acc with SAM and accumulate or sam.m > 1. */
+ * optimizer.accumulate > 1, sam_acc with SAM and accumulate or sam.m > 1.
+ * On several ranks (opt_config.ranks > 1) every step ends with upd or
+ * upd_sam instead of base or sam: acc for base steps (and SAM steps with
+ * optimizer.sam.sync), sam_acc for SAM steps, upd, upd_sam. */
 typedef struct {
 	pass_program sam, base, eval; /* g == NULL when not needed */
 	pass_program acc, sam_acc;    /* a step of micro-batches (pass_micro.h) */
+	pass_program upd, upd_sam;    /* a step over several ranks */
 } pass_programs;
 
 int pass_build_all(const ir_model *m, pass_programs *out, char *err, size_t errlen);

@@ -34,6 +34,8 @@ const char *pass_prog_kind_name(pass_prog_kind k)
 	case PASS_PROG_EVAL: return "eval step";
 	case PASS_PROG_ACC: return "accumulate step";
 	case PASS_PROG_SAM_ACC: return "sam accumulate step";
+	case PASS_PROG_UPD: return "update step";
+	case PASS_PROG_UPD_SAM: return "sam update step";
 	}
 	return "?";
 }

@@ -68,6 +68,7 @@ void pass_options_from_debug(pass_options *o, const char *samc_debug);
 #define PASS_FOR(kind) (1u << (kind))
 #define PASS_FOR_TRAIN (PASS_FOR(PASS_PROG_BASE) | PASS_FOR(PASS_PROG_SAM))
 #define PASS_FOR_MICRO (PASS_FOR(PASS_PROG_ACC) | PASS_FOR(PASS_PROG_SAM_ACC))
+#define PASS_FOR_UPD (PASS_FOR(PASS_PROG_UPD) | PASS_FOR(PASS_PROG_UPD_SAM))
 #define PASS_FOR_ALL 0xffu
 
 typedef struct pass_ctx pass_ctx;

@@ -97,7 +97,26 @@ typedef struct {
 	 * batch_size / n; 1: none. At most one of the two is above 1. */
 	int accumulate;  /* optimizer.accumulate: gradients summed, one update */
 	int sam_m;       /* optimizer.sam.m: m-sharpness, each perturbed by its own */
+
+	/* A data-parallel run (rt_step_seq.h): its ranks (set by the run, not
+	 * a recipe key; 0 or 1: one process) and optimizer.sam.sync, whether
+	 * the ranks perturb with the all-reduced first gradient (1) or each
+	 * micro-batch with its own (0, per-replica SAM). */
+	int ranks;
+	int sam_sync;
 } opt_config;
+
+/* The micro-batches of one optimizer step (rt_step_seq.h, pass_micro.h).
+ * local: the runs on one rank (optimizer.accumulate, optimizer.sam.m or
+ * 1); total: over all ranks, the divisor of the step's means; accum: the
+ * step's first gradients are summed before SAM perturbs
+ * (optimizer.accumulate, or optimizer.sam.sync on several ranks), else
+ * each micro-batch is perturbed by its own gradient. */
+int rt_micro_local(const opt_config *o);
+int rt_micro_total(const opt_config *o);
+int rt_micro_accum(const opt_config *o);
+/* Several ranks: steps end with the upd / upd_sam programs. */
+int rt_micro_dist(const opt_config *o);
 
 typedef struct {
 	sched_kind kind;

@@ -98,6 +98,7 @@ enum {
 	F("optimizer.sam.adaptive", BOOL, opt.adaptive, 0, 0, 1, RT_KEY_SAM, NULL) \
 	F("optimizer.sam.every", INT, opt.sam_every, 1, 1, INT_MAX, RT_KEY_SAM, NULL) \
 	F("optimizer.sam.m", INT, opt.sam_m, 1, 1, RT_MICRO_MAX, RT_KEY_SAM, NULL) \
+	F("optimizer.sam.sync", BOOL, opt.sam_sync, 0, 0, 1, RT_KEY_SAM, NULL) \
 	N("optimizer.sam.groups", LIST, TABLE, 0, 0, 0, RT_KEY_SAM) \
 	N("optimizer.sam.groups[].prefix", STRING, STRING, 0, 0, 0, RT_KEY_SAM) \
 	N("optimizer.sam.groups[].rho", NUMBER, NUMBER, 0.05, 0, RT_KEY_NOLIMIT, RT_KEY_RUN | RT_KEY_SAM) \

@@ -148,6 +148,25 @@ int rt_sam_period(const opt_config *o)
 	return k > 1 ? k : 1;
 }
 
+int rt_micro_local(const opt_config *o)
+{
+	if (o->accumulate > 1)
+		return o->accumulate;
+	return o->sam && o->sam_m > 1 ? o->sam_m : 1;
+}
+
+int rt_micro_dist(const opt_config *o) { return o->ranks > 1; }
+
+int rt_micro_total(const opt_config *o)
+{
+	return rt_micro_local(o) * (o->ranks > 1 ? o->ranks : 1);
+}
+
+int rt_micro_accum(const opt_config *o)
+{
+	return o->accumulate > 1 || (o->ranks > 1 && o->sam && o->sam_sync);
+}
+
 void rt_scalar_opt_group(char *out, size_t len, const char *base, int group)
 {
 	snprintf(out, len, "%s.%d", base, group + 1);

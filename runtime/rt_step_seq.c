@@ -4,65 +4,149 @@
 #include "rt_step_seq.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "rt_noise.h"
 
 const char *rt_step_prog_name(rt_step_prog p)
 {
-	static const char *const names[RT_STEP_NPROGS] = {"sam", "base", "acc", "sam_acc"};
+	static const char *const names[RT_STEP_NPROGS] = {"sam", "base", "acc", "sam_acc", "upd",
+	                                                  "upd_sam"};
 	return p >= 0 && p < RT_STEP_NPROGS ? names[p] : "?";
 }
 
-int rt_step_micro(const rt_recipe *r)
-{
-	const opt_config *o = &r->opt;
-	if (o->accumulate > 1)
-		return o->accumulate;
-	return o->sam && o->sam_m > 1 ? o->sam_m : 1;
-}
+int rt_step_micro(const rt_recipe *r) { return rt_micro_local(&r->opt); }
 
 int rt_step_is_sam(const rt_recipe *r, const rt_step_execs *e, int64_t t)
 {
 	/* optimizer.sam.every, or LookSAM's k */
 	int every = rt_sam_period(&r->opt);
-	return e->x[RT_STEP_SAM] && (!e->x[RT_STEP_BASE] || t % every == 0);
+	int has_sam = e->x[RT_STEP_SAM] || e->x[RT_STEP_UPD_SAM];
+	int has_base = e->x[RT_STEP_BASE] || e->x[RT_STEP_UPD];
+	return has_sam && (!has_base || t % every == 0);
 }
 
 int rt_step_nruns(const rt_recipe *r, int sam)
 {
-	int n = rt_step_micro(r);
-	return sam && r->opt.accumulate > 1 ? 2 * n : n;
+	int n = rt_step_micro(r), accum = rt_micro_accum(&r->opt);
+	if (rt_micro_dist(&r->opt)) /* the micro-batches, then the update */
+		return (sam && accum ? 2 * n : n) + 1;
+	return sam && accum ? 2 * n : n;
+}
+
+/* Several ranks (rt_step_seq.h): micro-batch runs, the all-reduces, upd. */
+static rt_step_run run_dist(const rt_recipe *r, int sam, int i)
+{
+	int n = rt_step_micro(r), accum = rt_micro_accum(&r->opt);
+	int nmicro = sam && accum ? 2 * n : n;
+	if (i == nmicro)
+		return (rt_step_run){sam ? RT_STEP_UPD_SAM : RT_STEP_UPD, -1, 0, NULL};
+	if (sam && accum && i < n) /* sam.sync: the first gradients first */
+		return (rt_step_run){RT_STEP_ACC, i, 1, i == n - 1 ? "accum.grad" : NULL};
+	if (sam) {
+		int k = accum ? i - n : i;
+		return (rt_step_run){RT_STEP_SAM_ACC, k, !accum, k == n - 1 ? "accum.sam" : NULL};
+	}
+	return (rt_step_run){RT_STEP_ACC, i, 1, i == n - 1 ? "accum.grad" : NULL};
 }
 
 rt_step_run rt_step_run_at(const rt_recipe *r, int sam, int i)
 {
 	int n = rt_step_micro(r);
 	rt_step_prog last = sam ? RT_STEP_SAM : RT_STEP_BASE;
+	if (rt_micro_dist(&r->opt))
+		return run_dist(r, sam, i);
 	if (n == 1)
-		return (rt_step_run){last, 0, 1};
+		return (rt_step_run){last, 0, 1, NULL};
 	if (r->opt.accumulate > 1 && sam) /* first gradients, then second ones */
-		return i < n ? (rt_step_run){RT_STEP_ACC, i, 1}
-		             : (rt_step_run){i == 2 * n - 1 ? RT_STEP_SAM : RT_STEP_SAM_ACC, i - n, 0};
+		return i < n ? (rt_step_run){RT_STEP_ACC, i, 1, NULL}
+		             : (rt_step_run){i == 2 * n - 1 ? RT_STEP_SAM : RT_STEP_SAM_ACC, i - n, 0,
+		                             NULL};
 	rt_step_prog mid = sam ? RT_STEP_SAM_ACC : RT_STEP_ACC;
-	return (rt_step_run){i == n - 1 ? last : mid, i, 1};
+	return (rt_step_run){i == n - 1 ? last : mid, i, 1, NULL};
 }
 
 int rt_step_check(const rt_recipe *r, const rt_step_execs *e, rt_err *err)
 {
-	int need[RT_STEP_NPROGS] = {0};
+	int need[RT_STEP_NPROGS] = {0}, dist = rt_micro_dist(&r->opt);
+	rt_step_prog last_sam = dist ? RT_STEP_UPD_SAM : RT_STEP_SAM;
+	rt_step_prog last_base = dist ? RT_STEP_UPD : RT_STEP_BASE;
 	for (int sam = 0; sam < 2; sam++) {
-		if (sam ? !e->x[RT_STEP_SAM] : !e->x[RT_STEP_BASE])
+		if (sam ? !e->x[last_sam] : !e->x[last_base])
 			continue;
 		for (int i = 0; i < rt_step_nruns(r, sam); i++)
 			need[rt_step_run_at(r, sam, i).prog] = 1;
 	}
-	if (!e->x[RT_STEP_SAM] && !e->x[RT_STEP_BASE])
-		return rt_errf(err, "no train step (sam or base)");
+	if (!e->x[last_sam] && !e->x[last_base])
+		return rt_errf(err, "no train step (%s)", dist ? "upd_sam or upd" : "sam or base");
 	for (int p = 0; p < RT_STEP_NPROGS; p++)
 		if (need[p] && !e->x[p])
 			return rt_errf(err, "the recipe's steps of %d micro-batches need the '%s' program, "
 			               "which the model was not compiled with", rt_step_micro(r),
 			               rt_step_prog_name((rt_step_prog)p));
+	return 0;
+}
+
+static rt_comm_dtype comm_dtype(rt_dtype t) { return t == RT_F64 ? RT_COMM_F64 : RT_COMM_F32; }
+
+/* The accumulators "<what>.*" summed over the ranks, one all-reduce per
+ * tensor (the store allocates each buffer on its own). */
+static int reduce_accum(rt_comm *c, rt_store *st, const char *what, rt_err *err)
+{
+	size_t len = strlen(what);
+	for (int i = 0; i < st->n; i++) {
+		const rt_store_buf *b = &st->buf[i];
+		if (strncmp(b->slot.name, what, len) != 0 || b->slot.name[len] != '.')
+			continue;
+		size_t n = b->bytes / (b->slot.dtype == RT_F64 ? 8 : 4);
+		int rc;
+		if (!st->dev) {
+			rc = c->allreduce(c, b->addr, n, comm_dtype(b->slot.dtype), err);
+		} else {
+			void *scratch = malloc(b->bytes ? b->bytes : 1);
+			if (!scratch)
+				return rt_errf(err, "out of memory for the all-reduce of '%s'", b->slot.name);
+			rc = rt_comm_allreduce_dev(c, st->dev, b->addr, n, comm_dtype(b->slot.dtype),
+			                           scratch, err);
+			free(scratch);
+		}
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+static int has_slot(const rt_exec *x, const char *name)
+{
+	for (int i = 0; x && i < x->nslots; i++)
+		if (strcmp(x->slots[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The model's state (batch_norm's running statistics): the STATE the
+ * micro-batch programs move and the updates do not read, accumulators
+ * aside. Each rank moved it with its own micro-batches; rank 0's is
+ * everyone's (PyTorch DDP's broadcast_buffers). */
+static int bcast_state(rt_comm *c, const rt_step_execs *e, rt_store *st, rt_err *err)
+{
+	for (int i = 0; i < st->n; i++) {
+		const rt_store_buf *b = &st->buf[i];
+		const char *name = b->slot.name;
+		if (b->slot.role != RT_SLOT_STATE || strncmp(name, "accum.", 6) == 0 ||
+		    (!has_slot(e->x[RT_STEP_ACC], name) && !has_slot(e->x[RT_STEP_SAM_ACC], name)) ||
+		    has_slot(e->x[RT_STEP_UPD], name) || has_slot(e->x[RT_STEP_UPD_SAM], name))
+			continue;
+		void *h = malloc(b->bytes ? b->bytes : 1);
+		if (!h)
+			return rt_errf(err, "out of memory for the broadcast of '%s'", name);
+		int rc = rt_store_download(st, i, h, err) || c->bcast(c, h, b->bytes, 0, err) ||
+		         rt_store_upload(st, i, h, err);
+		free(h);
+		if (rc)
+			return -1;
+	}
 	return 0;
 }
 
@@ -87,12 +171,18 @@ int rt_step_do(const rt_step_execs *e, rt_store *st, const rt_recipe *r, int64_t
                int64_t total, uint64_t seed, const rt_step_io *io, double *outs, rt_err *err)
 {
 	int sam = rt_step_is_sam(r, e, t), n = rt_step_micro(r), nruns = rt_step_nruns(r, sam);
+	int total_n = rt_micro_total(&r->opt), dist = rt_micro_dist(&r->opt);
+	rt_comm *comm = io->comm ? io->comm : rt_comm_self();
+	if (comm->size != (dist ? r->opt.ranks : 1))
+		return rt_errf(err, "the model was compiled for %d rank%s, the run has %d",
+		               dist ? r->opt.ranks : 1, dist ? "s" : "", comm->size);
+	int first = dist ? comm->rank * n : 0; /* this rank's first micro-batch of the step */
 	rt_step_scalar sc[RT_STEP_SCALARS_MAX];
 	int nsc = rt_step_scalars(r, t, total, sc);
 	for (int i = 0; i < nsc; i++)
 		if (rt_store_set_scalar(st, sc[i].name, sc[i].value, err))
 			return -1;
-	int64_t micro_batch = r->batch_size / n;
+	int64_t micro_batch = r->batch_size / total_n;
 	int filled = -1; /* the micro-batch in the data inputs now */
 	for (int i = 0; i < nruns; i++) {
 		rt_step_run run = rt_step_run_at(r, sam, i);
@@ -101,21 +191,31 @@ int rt_step_do(const rt_step_execs *e, rt_store *st, const rt_recipe *r, int64_t
 		int64_t real = 0;
 		if (!x)
 			return rt_errf(err, "no '%s' program", rt_step_prog_name(run.prog));
+		if (run.micro < 0) { /* upd, upd_sam: the accumulators alone */
+			if (x->run(x, e->bind[run.prog], outs, &xe))
+				return rt_errf(err, "%s (program %s)", xe.msg, rt_step_prog_name(run.prog));
+			continue;
+		}
+		int gm = first + run.micro; /* the micro-batch over all ranks */
 		if (run.micro != filled || n > 1) {
-			if ((real = io->fill(io->ctx, t, run.micro, micro_batch, &xe)) < 0)
+			if ((real = io->fill(io->ctx, t, gm, micro_batch, &xe)) < 0)
 				goto fail;
 			filled = run.micro;
 		}
-		if (rt_noise_fill(st, seed, n > 1 ? t * n + run.micro : t, x->pool, &xe) ||
+		if (rt_noise_fill(st, seed, total_n > 1 ? t * total_n + gm : t, x->pool, &xe) ||
 		    run_one(x, e->bind[run.prog], outs, io, t, i == nruns - 1, &xe) ||
 		    (run.report && io->report(io->ctx, x, outs, real, &xe)))
 			goto fail;
+		if (run.reduce && reduce_accum(comm, st, run.reduce, &xe))
+			return rt_errf(err, "%s", xe.msg);
 		continue;
 	fail:
-		if (n == 1)
+		if (total_n == 1)
 			return rt_errf(err, "%s", xe.msg);
-		return rt_errf(err, "%s (micro-batch %d of %d, program %s)", xe.msg, run.micro + 1, n,
+		return rt_errf(err, "%s (micro-batch %d of %d, program %s)", xe.msg, gm + 1, total_n,
 		               rt_step_prog_name(run.prog));
 	}
+	if (dist && bcast_state(comm, e, st, err))
+		return -1;
 	return 0;
 }

@@ -26,17 +26,41 @@
  * and at the perturbed weights, and every micro-batch its own. The step's
  * loss and metrics are the reporting runs' (those at w): their means
  * weighted by each micro-batch's real examples.
+ *
+ * On N > 1 ranks (opt.ranks, through rt_comm) a step is the same
+ * machinery spread over them: rank r runs its n local micro-batches, which
+ * are the micro-batches r*n .. r*n+n-1 of the N*n of the step (rows
+ * [r*b/N, (r+1)*b/N) of the global batch), the accumulators are
+ * all-reduced (summed over the ranks in rank order) and upd / upd_sam
+ * update from their means over all N*n:
+ *
+ *   base                 acc(0) ... acc(n-1) [accum.grad] upd
+ *   SAM, per replica     sam_acc(0) ... sam_acc(n-1) [accum.sam] upd_sam
+ *   SAM, sam.sync        acc(0) ... acc(n-1) [accum.grad]
+ *                        sam_acc(0) ... sam_acc(n-1) [accum.sam] upd_sam
+ *
+ * ([x]: x.* all-reduced after the run). Then the model's state (running
+ * statistics) is rank 0's on every rank, as PyTorch DDP's
+ * broadcast_buffers. Per-replica SAM equals one process with sam.m = N*n,
+ * sam.sync and base steps one with accumulate = N*n, bit for bit where the
+ * programs match (a sum in rank order from zero accumulators is the sum
+ * one process makes in micro-batch order).
  */
 #ifndef SAMC_RT_STEP_SEQ_H
 #define SAMC_RT_STEP_SEQ_H
 
+#include "rt_comm.h"
 #include "rt_exec.h"
 #include "rt_recipe.h"
 #include "rt_store.h"
 
-typedef enum { RT_STEP_SAM, RT_STEP_BASE, RT_STEP_ACC, RT_STEP_SAM_ACC, RT_STEP_NPROGS } rt_step_prog;
+typedef enum {
+	RT_STEP_SAM, RT_STEP_BASE, RT_STEP_ACC, RT_STEP_SAM_ACC,
+	RT_STEP_UPD, RT_STEP_UPD_SAM, /* several ranks: the update alone */
+	RT_STEP_NPROGS
+} rt_step_prog;
 
-/* A run's program name ("sam", "base", "acc", "sam_acc"). */
+/* A run's program name ("sam", "base", "acc", "sam_acc", "upd", "upd_sam"). */
 const char *rt_step_prog_name(rt_step_prog p);
 
 typedef struct {
@@ -46,11 +70,15 @@ typedef struct {
 
 typedef struct {
 	rt_step_prog prog;
-	int micro;  /* the micro-batch it runs on, 0..n-1 */
+	int micro;  /* the micro-batch it runs on, 0..n-1 (local); -1: none (upd) */
 	int report; /* its outputs are the step's loss and metrics */
+	/* several ranks: the accumulators ("accum.grad", "accum.sam") summed
+	 * over the ranks after this run, or NULL */
+	const char *reduce;
 } rt_step_run;
 
-/* Micro-batches per step: optimizer.accumulate, optimizer.sam.m or 1. */
+/* Micro-batches per step on one rank: optimizer.accumulate,
+ * optimizer.sam.m or 1. */
 int rt_step_micro(const rt_recipe *r);
 
 /* Whether step t is a SAM step (optimizer.sam.every; always with SAM and
@@ -78,10 +106,16 @@ typedef struct {
 	 * runs in two halves (launch, finish): the driver sends the next
 	 * step's batch there. 0 or -1 with err. */
 	int (*during)(void *ctx, int64_t t, rt_err *err);
+	/* the ranks (NULL: one process); its size must be the recipe's
+	 * opt.ranks */
+	rt_comm *comm;
 } rt_step_io;
 
 /* Runs optimizer step t (0-based, of `total`) of a run seeded `seed`:
- * its scalars, then each run in order (fill, noise, run, report). outs has
+ * its scalars, then each run in order (fill, noise, run, report, the
+ * accumulators' all-reduce), then on several ranks rank 0's model state
+ * everywhere. fill's `micro` is the micro-batch's index in the step over
+ * all ranks (rank*n + i) and micro_batch batch_size / (ranks*n). outs has
  * room for the largest noutputs. 0, or -1 with err (the failing run's
  * program and micro-batch named when there are several). */
 int rt_step_do(const rt_step_execs *e, rt_store *st, const rt_recipe *r, int64_t t,
