@@ -8,6 +8,7 @@
 #include "pass_pipeline.h"
 #include "plot.h"
 #include "rt_args.h"
+#include "rt_comm.h"
 #include "rt_train.h"
 
 #include <stdio.h>
@@ -59,6 +60,29 @@ typedef struct {
 	int threads;
 } train_args;
 
+/* The hash a checkpoint records on several ranks: the one-process
+ * programs', so that a checkpoint resumes with any number of ranks (the
+ * ranks' own programs differ in their batch). */
+static int one_process_hash(const cli_model_args *ma, const pass_options *po, char out[17])
+{
+	cli_model_args one = *ma;
+	one.fe.ranks = 0;
+	one.fe.sets = one.sets;
+	one.fe.args = one.args;
+	ir_model *m;
+	pass_programs progs;
+	char msg[2048];
+	if (fe_load_model(one.model, &one.fe, &m, msg, sizeof msg))
+		return -1;
+	int rc = pass_build_all_opt(m, po, &progs, msg, sizeof msg);
+	if (!rc) {
+		cli_program_hash(&progs, out);
+		pass_programs_free(&progs);
+	}
+	fe_model_free(m);
+	return rc;
+}
+
 int cli_train(int argc, char **argv)
 {
 	/* progress through a pipe (| tee log) arrives line by line, not in
@@ -103,49 +127,87 @@ int cli_train(int argc, char **argv)
 	if (cli_backend_check(ta.backend) != 0)
 		return cli_usage_error("train", "unknown backend '%s' (this build has: %s)", ta.backend,
 		                       cli_backend_names());
-	ir_model *m;
-	if (cli_load_model(&ma, &m) != 0)
+	rt_comm *comm;
+	rt_err ce;
+	if (rt_comm_open(&comm, &ce)) {
+		fprintf(stderr, "samc: %s\n", ce.msg);
 		return CLI_ERR_MODEL;
+	}
+	/* several ranks: compiled for them, rank 0 speaks */
+	ma.fe.ranks = comm->size;
+	ma.rank = comm->rank;
+	ta.o.comm = comm;
+	ir_model *m;
+	if (cli_load_model(&ma, &m) != 0) {
+		comm->release(comm);
+		return CLI_ERR_MODEL;
+	}
 
-	char msg[2048], hash[17];
+	char msg[2048], hash[17], ckpt_hash[17];
 	pass_programs progs;
 	rt_exec *sam = NULL, *base = NULL, *eval = NULL;
 	int rc = CLI_ERR_MODEL;
 	pass_options po;
 	cli_pass_options(&po);
 	if (pass_build_all_opt(m, &po, &progs, msg, sizeof msg) != 0) {
-		fprintf(stderr, "%s\n", msg);
+		if (comm->rank == 0)
+			fprintf(stderr, "%s\n", msg);
 		fe_model_free(m);
+		comm->release(comm);
 		return CLI_ERR_MODEL;
 	}
 	cli_program_hash(&progs, hash);
+	memcpy(ckpt_hash, hash, sizeof hash);
+	rt_err err = {{0}};
+	/* every rank must run the same programs: the same file, arguments,
+	 * recipe and number of ranks */
+	if (rt_comm_agree(comm, "program", strtoull(hash, NULL, 16), &err) ||
+	    (comm->size > 1 && one_process_hash(&ma, &po, ckpt_hash) &&
+	     rt_errf(&err, "%s: the one-process programs did not build", ma.model))) {
+		fprintf(stderr, "samc: rank %d: %s\n", comm->rank, err.msg);
+		pass_programs_free(&progs);
+		fe_model_free(m);
+		comm->release(comm);
+		return CLI_ERR_MODEL;
+	}
 	if ((progs.sam.g && !(sam = cli_exec_new(ta.backend, &progs.sam, ta.threads, &po, msg, sizeof msg))) ||
 	    (progs.base.g && !(base = cli_exec_new(ta.backend, &progs.base, ta.threads, &po, msg, sizeof msg))) ||
 	    !(eval = cli_exec_new(ta.backend, &progs.eval, ta.threads, &po, msg, sizeof msg)) ||
 	    (progs.acc.g && !(ta.o.train_acc = cli_exec_new(ta.backend, &progs.acc, ta.threads, &po,
 	                                                     msg, sizeof msg))) ||
 	    (progs.sam_acc.g && !(ta.o.train_sam_acc = cli_exec_new(ta.backend, &progs.sam_acc,
+	                                                             ta.threads, &po, msg, sizeof msg))) ||
+	    (progs.upd.g && !(ta.o.train_upd = cli_exec_new(ta.backend, &progs.upd, ta.threads, &po,
+	                                                     msg, sizeof msg))) ||
+	    (progs.upd_sam.g && !(ta.o.train_upd_sam = cli_exec_new(ta.backend, &progs.upd_sam,
 	                                                             ta.threads, &po, msg, sizeof msg)))) {
 		fprintf(stderr, "%s: %s\n", ma.model, msg);
 		goto done;
 	}
 	rt_train_result res;
 	memset(&res, 0, sizeof res);
-	rt_err err = {{0}};
 	ta.o.recipe = &m->recipe;
-	ta.o.program_hash = hash;
+	ta.o.program_hash = ckpt_hash;
 	ta.o.result = &res;
 	ta.o.epoch_hook = draw_curves;
-	if (!ta.o.quiet)
-		printf("samc: %s: %d params, backend %s, %s%s\n", ma.model, m->nparams, ta.backend,
+	int lead = comm->rank == 0;
+	if (!ta.o.quiet && lead)
+		printf("samc: %s: %d params, backend %s, %s%s%s\n", ma.model, m->nparams, ta.backend,
 		       m->recipe.opt.sam ? "SAM around " : "",
-		       m->recipe.opt.kind == OPT_SGD ? "SGD" : m->recipe.opt.kind == OPT_ADAM ? "Adam" : "AdamW");
-	if (!ta.o.quiet && cg_cuda_exec_describe(sam ? sam : base ? base : eval))
+		       m->recipe.opt.kind == OPT_SGD ? "SGD" : m->recipe.opt.kind == OPT_ADAM ? "Adam" : "AdamW",
+		       comm->size > 1 ? (m->recipe.opt.sam && !m->recipe.opt.sam_sync
+		                         ? ", per-replica SAM" : "") : "");
+	if (!ta.o.quiet && lead && comm->size > 1)
+		printf("samc: %d ranks (%s), %d examples each per step\n", comm->size, comm->name,
+		       m->recipe.batch_size / comm->size);
+	if (!ta.o.quiet && lead && cg_cuda_exec_describe(sam ? sam : base ? base : eval))
 		printf("samc: cuda: %s\n", cg_cuda_exec_describe(sam ? sam : base ? base : eval));
 	if (rt_train(&ta.o, sam, base, eval, &err) != 0) {
+		if (comm->size > 1)
+			fprintf(stderr, "samc: rank %d: ", comm->rank);
 		fprintf(stderr, "%s\n", err.msg);
 	} else {
-		if (!ta.o.quiet || res.interrupted) /* an interruption is always said */
+		if (lead && (!ta.o.quiet || res.interrupted)) /* an interruption is always said */
 			rt_train_print_summary(stdout, &res);
 		rc = res.interrupted ? 128 + res.interrupted : CLI_OK;
 	}
@@ -157,7 +219,10 @@ done:
 	cli_exec_free(eval);
 	cli_exec_free(ta.o.train_acc);
 	cli_exec_free(ta.o.train_sam_acc);
+	cli_exec_free(ta.o.train_upd);
+	cli_exec_free(ta.o.train_upd_sam);
 	pass_programs_free(&progs);
 	fe_model_free(m);
+	comm->release(comm);
 	return rc;
 }

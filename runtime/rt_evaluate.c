@@ -82,7 +82,8 @@ int rt_evaluate(train_run *R, int which, double *out, rt_err *err)
 	int64_t nb = rt_dataset_nbatches(ds->n, R->eval_batch, 0);
 	void *mask = R->mask_slot >= 0 ? rt_store_host(&R->st, R->mask_slot) : NULL;
 	rt_dtype mdt = R->mask_slot >= 0 ? R->st.buf[R->mask_slot].slot.dtype : RT_F32;
-	for (int64_t b = 0; b < nb; b++) {
+	/* several ranks: rank r takes the batches b with b % ranks == r */
+	for (int64_t b = R->comm->rank; b < nb; b += R->comm->size) {
 		rt_dataset_fill(ds, R->eval_order, b * R->eval_batch, R->eval_batch, RT_PAD_ZERO, dst,
 		                mask, mdt, x->pool);
 		rt_err xe;
@@ -97,6 +98,21 @@ int rt_evaluate(train_run *R, int which, double *out, rt_err *err)
 					sum[m] += R->outs[i];
 					seen[m] = 1;
 				}
+	}
+	if (R->comm->size > 1) { /* the sums and what was seen, over every rank */
+		double v[2 * RT_TRAIN_MAX_METRICS];
+		for (int m = 0; m < RT_TRAIN_MAX_METRICS; m++) {
+			v[m] = sum[m];
+			v[RT_TRAIN_MAX_METRICS + m] = seen[m];
+		}
+		rt_err ce;
+		if (R->comm->allreduce(R->comm, v, 2 * RT_TRAIN_MAX_METRICS, RT_COMM_F64, &ce))
+			return rt_errf(err, "%s evaluation after step %" PRId64 ": %s",
+			               val ? "validation" : "test", R->step, ce.msg);
+		for (int m = 0; m < RT_TRAIN_MAX_METRICS; m++) {
+			sum[m] = v[m];
+			seen[m] = v[RT_TRAIN_MAX_METRICS + m] > 0;
+		}
 	}
 	for (int m = 0; m < R->nm; m++)
 		if (seen[m])

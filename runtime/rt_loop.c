@@ -37,7 +37,7 @@ static int setup_metrics(train_run *R, rt_err *err)
 	for (int k = 0; k < 5; k++) {
 		rt_exec *x = xs[k];
 		/* the runs at perturbed weights of an accumulating step report nothing */
-		if (!x || (k != 2 && x->noutputs == 0 && rt_step_micro(R->o->recipe) > 1))
+		if (!x || (k != 2 && x->noutputs == 0 && rt_micro_total(&R->o->recipe->opt) > 1))
 			continue;
 		int has_loss = 0;
 		for (int i = 0; i < x->noutputs; i++) {
@@ -135,28 +135,35 @@ static int setup(train_run *R, rt_err *err)
 {
 	const rt_train_opts *o = R->o;
 	const rt_recipe *r = o->recipe;
-	rt_exec *train = R->base ? R->base : R->sam;
+	rt_exec *train = R->train_x;
 	R->seed = o->has_seed ? o->seed : r->seed;
 	R->nepochs = o->epochs > 0 ? o->epochs : r->epochs;
 	if (R->nepochs <= 0)
 		return rt_errf(err, "the number of epochs must be positive, got %d", R->nepochs);
-	rt_exec *xs[5] = {R->sam, R->base, R->eval, R->o->train_acc, R->o->train_sam_acc};
-	void ***binds[5] = {&R->bind_sam, &R->bind_base, &R->bind_eval, &R->bind_acc,
-	                    &R->bind_sam_acc};
-	for (int k = 0; k < 5; k++)
+	rt_exec *xs[7] = {R->sam, R->base, R->eval, R->o->train_acc, R->o->train_sam_acc,
+	                  R->o->train_upd, R->o->train_upd_sam};
+	void ***binds[7] = {&R->bind_sam, &R->bind_base, &R->bind_eval, &R->bind_acc,
+	                    &R->bind_sam_acc, &R->bind_upd, &R->bind_upd_sam};
+	for (int k = 0; k < 7; k++)
 		if (xs[k] && rt_store_add_exec(&R->st, xs[k], err))
 			return -1;
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < 7; k++)
 		/* evaluation reads the EMA of the weights where the recipe keeps one */
 		if (xs[k] && !(*binds[k] = rt_store_bind_prefer(&R->st, xs[k], k == 2 && r->ema ?
 		                                                RT_EMA_PREFIX : NULL, err)))
 			return -1;
-	R->E = (rt_step_execs){{R->sam, R->base, xs[3], xs[4]},
-	                       {R->bind_sam, R->bind_base, R->bind_acc, R->bind_sam_acc}};
+	R->E = (rt_step_execs){{R->sam, R->base, xs[3], xs[4], xs[5], xs[6]},
+	                       {R->bind_sam, R->bind_base, R->bind_acc, R->bind_sam_acc,
+	                        R->bind_upd, R->bind_upd_sam}};
+	if (R->comm->size != (rt_micro_dist(&r->opt) ? r->opt.ranks : 1))
+		return rt_errf(err, "the model was compiled for %d rank%s, this run has %d (it is "
+		               "compiled per run: start it again under the launcher it runs in)",
+		               rt_micro_dist(&r->opt) ? r->opt.ranks : 1,
+		               rt_micro_dist(&r->opt) ? "s" : "", R->comm->size);
 	if (rt_step_check(r, &R->E, err) || setup_metrics(R, err) ||
 	    batch_of(train, "train", &R->micro_batch, err))
 		return -1;
-	for (int k = 0; k < 5; k++) {
+	for (int k = 0; k < 5; k++) { /* upd and upd_sam read no batch */
 		int64_t b2;
 		if (k == 2 || !xs[k])
 			continue;
@@ -167,7 +174,7 @@ static int setup(train_run *R, rt_err *err)
 			return rt_errf(err, "the train steps disagree on the batch size (%" PRId64 " and %"
 			               PRId64 ")", b2, R->micro_batch);
 	}
-	int n = rt_step_micro(r);
+	int n = rt_micro_total(&r->opt);
 	R->batch = R->micro_batch * n;
 	if (r->batch_size > 0 && r->batch_size != R->batch)
 		return rt_errf(err, "the compiled train step takes batches of %" PRId64 "%s but the "
@@ -213,6 +220,7 @@ typedef struct {
 	int ov;               /* overlapped uploads (overlapped()) */
 	int64_t b0;           /* the epoch's first batch here: uploaded at once */
 	int64_t *real_next;   /* real examples of the batch sent ahead */
+	double sum[RT_TRAIN_MAX_METRICS], cnt[RT_TRAIN_MAX_METRICS]; /* the step's */
 } epoch_io;
 
 static int64_t fill_micro(void *ctx, int64_t t, int micro, int64_t mb, rt_err *err)
@@ -220,7 +228,7 @@ static int64_t fill_micro(void *ctx, int64_t t, int micro, int64_t mb, rt_err *e
 	(void)t;
 	epoch_io *io = ctx;
 	train_run *R = io->R;
-	rt_exec *x = R->base ? R->base : R->sam;
+	rt_exec *x = R->train_x;
 	/* overlapped: every batch but the epoch's first was sent during the
 	 * step before (send_next); it only has to land */
 	if (io->ov && io->b != io->b0)
@@ -242,12 +250,14 @@ static int send_next(void *ctx, int64_t t, rt_err *err)
 	train_run *R = io->R;
 	if (io->b + 1 >= R->nb)
 		return 0;
-	rt_exec *x = R->base ? R->base : R->sam;
+	rt_exec *x = R->train_x;
 	*io->real_next = rt_dataset_fill_aug(&R->train, R->order, (io->b + 1) * R->batch, R->batch,
 	                                     RT_PAD_WRAP, R->dst_train, NULL, RT_F32, x->pool, io->aug);
 	return rt_batch_send(&R->st, &R->train, R->idx_train, err);
 }
 
+/* A step's reporting runs into io's sums (step_sums adds them to the
+ * epoch's, over every rank). */
 static int report_outs(void *ctx, const rt_exec *x, const double *outs, int64_t real, rt_err *err)
 {
 	(void)err;
@@ -255,14 +265,47 @@ static int report_outs(void *ctx, const rt_exec *x, const double *outs, int64_t 
 	train_run *R = io->R;
 	for (int i = 0; i < x->noutputs; i++) {
 		int m = metric_index(R, x->outputs[i]);
-		if (strcmp(x->outputs[i], "loss") == 0 && !isfinite(outs[i]) && R->nonfinite_m < 0) {
-			R->nonfinite_m = m;
-			R->nonfinite_v = outs[i];
-		}
-		R->esum[m] += outs[i] * (double)real;
-		R->ecnt[m] += (double)real;
+		io->sum[m] += outs[i] * (double)real;
+		io->cnt[m] += (double)real;
 	}
 	io->real += real;
+	return 0;
+}
+
+/* The step's sums into the epoch's: on several ranks summed over them in
+ * one all-reduce that also carries a stop asked for by a signal on any
+ * rank, so every rank stops after the same step. *stop: 1 then (and
+ * R->signal set), else 0. */
+static int step_sums(train_run *R, epoch_io *io, int *stop, rt_err *err)
+{
+	enum { M = RT_TRAIN_MAX_METRICS };
+	int sig = rt_run_interrupted(R) ? R->signal : 0;
+	*stop = sig != 0;
+	if (R->comm->size > 1) {
+		double v[2 * M + 3];
+		memcpy(v, io->sum, sizeof io->sum);
+		memcpy(v + M, io->cnt, sizeof io->cnt);
+		v[2 * M] = (double)io->real;
+		v[2 * M + 1] = sig == SIGINT;
+		v[2 * M + 2] = sig != 0 && sig != SIGINT;
+		if (R->comm->allreduce(R->comm, v, 2 * M + 3, RT_COMM_F64, err))
+			return -1;
+		memcpy(io->sum, v, sizeof io->sum);
+		memcpy(io->cnt, v + M, sizeof io->cnt);
+		io->real = (int64_t)v[2 * M];
+		if (!sig && (v[2 * M + 1] > 0 || v[2 * M + 2] > 0))
+			R->signal = v[2 * M + 1] > 0 ? SIGINT : SIGTERM;
+		*stop = R->signal != 0;
+	}
+	for (int m = 0; m < R->nm; m++) {
+		if (strcmp(R->names[m], "loss") == 0 && io->cnt[m] > 0 && !isfinite(io->sum[m]) &&
+		    R->nonfinite_m < 0) {
+			R->nonfinite_m = m;
+			R->nonfinite_v = io->sum[m];
+		}
+		R->esum[m] += io->sum[m];
+		R->ecnt[m] += io->cnt[m];
+	}
 	return 0;
 }
 
@@ -287,7 +330,7 @@ int rt_batch_land(rt_store *st, const rt_dataset *ds, const int *idx, rt_err *er
 static int overlapped(const train_run *R)
 {
 	/* a step of micro-batches fills its data inputs several times */
-	return rt_step_micro(R->o->recipe) == 1 && rt_store_can_send(&R->st) &&
+	return rt_micro_total(&R->o->recipe->opt) == 1 && rt_store_can_send(&R->st) &&
 	       (!R->sam || (R->sam->launch && R->sam->finish)) &&
 	       (!R->base || (R->base->launch && R->base->finish));
 }
@@ -312,11 +355,13 @@ static int run_epoch(train_run *R, int e, int64_t b0, double *train, rt_err *err
 	int64_t real_next = 0;
 	for (int64_t b = b0; b < R->nb; b++) {
 		int64_t t = R->step;
-		epoch_io io = {R, b, &aug, 0, ov, b0, &real_next};
-		rt_step_io sio = {fill_micro, report_outs, &io, ov ? send_next : NULL};
+		epoch_io io = {R, b, &aug, 0, ov, b0, &real_next, {0}, {0}};
+		rt_step_io sio = {fill_micro, report_outs, &io, ov ? send_next : NULL, R->comm};
 		rt_err xe;
+		int stop = 0;
 		R->nonfinite_m = -1;
-		if (rt_step_do(&R->E, &R->st, r, t, R->total, R->seed, &sio, R->outs, &xe))
+		if (rt_step_do(&R->E, &R->st, r, t, R->total, R->seed, &sio, R->outs, &xe) ||
+		    step_sums(R, &io, &stop, &xe))
 			return rt_errf(err, "step %" PRId64 " (epoch %d): %s", t + 1, e + 1, xe.msg);
 		if (R->nonfinite_m >= 0) {
 			rt_progress_break(&R->prog);
@@ -339,7 +384,7 @@ static int run_epoch(train_run *R, int e, int64_t b0, double *train, rt_err *err
 			.name = (const char (*)[32])R->names, .value = train, .samples_per_s = sps,
 			.eta_s = here > 0 ? run_el / (double)here * (double)(R->stop_step - R->step) : 0};
 		rt_progress_step(&R->prog, &si);
-		if (rt_run_interrupted(R))
+		if (stop)
 			return 1;
 		/* checkpoint.every_steps: where the run stands, as on a signal; at
 		 * an epoch's end the epoch's own checkpoint follows its evaluation */
@@ -504,6 +549,8 @@ static void run_free(train_run *R)
 	free(R->bind_eval);
 	free(R->bind_acc);
 	free(R->bind_sam_acc);
+	free(R->bind_upd);
+	free(R->bind_upd_sam);
 	free(R->dst_train);
 	free(R->dst_test);
 	free(R->idx_train);
@@ -524,11 +571,27 @@ int rt_train(const rt_train_opts *o, rt_exec *train_sam, rt_exec *train_base, rt
 {
 	if (!o || !o->recipe)
 		return rt_errf(err, "rt_train: no recipe given");
-	if (!train_sam && !train_base)
+	if (!train_sam && !train_base && !o->train_upd && !o->train_upd_sam)
 		return rt_errf(err, "rt_train: the model has no train step");
 	train_run R;
 	memset(&R, 0, sizeof R);
+	R.comm = o->comm ? o->comm : rt_comm_self();
+	/* rank 0 speaks and writes for all */
+	rt_train_opts quiet = *o;
+	if (R.comm->rank != 0) {
+		quiet.quiet = 1;
+		quiet.metrics_path = NULL;
+		quiet.ckpt_dir = NULL;
+		quiet.epoch_hook = NULL;
+		o = &quiet;
+	}
 	R.o = o;
+	/* the programs that run on batches, in the order they are looked for */
+	rt_exec *on_batches[4] = {train_base, train_sam, o->train_acc, o->train_sam_acc};
+	for (int k = 0; k < 4 && !R.train_x; k++)
+		R.train_x = on_batches[k];
+	if (!R.train_x)
+		return rt_errf(err, "rt_train: the model has no program that runs on a batch");
 	R.sam = train_sam;
 	R.base = train_base;
 	/* the test split is optional (docs/dsl.md): without one nothing is

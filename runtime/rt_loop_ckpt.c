@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -166,6 +167,61 @@ int rt_run_write_ckpt(train_run *R, int epochs_done, int mid_epoch, rt_err *err)
 	return 0;
 }
 
+/* Every PARAM and STATE buffer as rank 0 has it. */
+static int bcast_buffers(train_run *R, rt_err *err)
+{
+	for (int i = 0; i < R->st.n; i++) {
+		const rt_store_buf *b = &R->st.buf[i];
+		if (b->slot.role == RT_SLOT_INPUT)
+			continue;
+		void *h = malloc(b->bytes ? b->bytes : 1);
+		if (!h)
+			return rt_errf(err, "out of memory for '%s'", b->slot.name);
+		int rc = (R->comm->rank == 0 && rt_store_download(&R->st, i, h, err)) ||
+		         R->comm->bcast(R->comm, h, b->bytes, 0, err) ||
+		         (R->comm->rank != 0 && rt_store_upload(&R->st, i, h, err));
+		free(h);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+/* rt_ckpt_read on rank 0; on several ranks the others get its result,
+ * what it read and the buffers it loaded (they need not see the file). */
+static int read_ckpt(train_run *R, const char *path, rt_ckpt_info *in, rt_err *err)
+{
+	rt_comm *c = R->comm;
+	const char *hash = R->o->program_hash ? R->o->program_hash : "";
+	int rc = c->rank == 0 ? rt_ckpt_read(path, &R->st, hash, in, err) : 0;
+	if (c->size == 1)
+		return rc;
+	struct {
+		int rc;
+		rt_ckpt_info in;
+		rt_err err;
+	} *m = calloc(1, sizeof *m);
+	if (!m)
+		return rt_errf(err, "out of memory");
+	if (c->rank == 0) {
+		m->rc = rc;
+		m->in = *in;
+		if (rc)
+			m->err = *err;
+	}
+	rt_err ce;
+	if (c->bcast(c, m, sizeof *m, 0, &ce)) {
+		free(m);
+		return rt_errf(err, "%s: %s", path, ce.msg);
+	}
+	*in = m->in;
+	if (m->rc)
+		*err = m->err;
+	rc = m->rc;
+	free(m);
+	return rc ? -1 : bcast_buffers(R, err);
+}
+
 /* A resumed run continues the run the checkpoint records: its seed and,
  * if it was stopped before its planned end and --epochs does not say
  * otherwise, its number of epochs (the schedule's span); from its step, in
@@ -175,7 +231,7 @@ int rt_run_resume(train_run *R, rt_err *err)
 {
 	const char *path = R->o->resume_path;
 	rt_ckpt_info in = {.batch_size = -1};
-	if (rt_ckpt_read(path, &R->st, R->o->program_hash ? R->o->program_hash : "", &in, err)) {
+	if (read_ckpt(R, path, &in, err)) {
 		if (in.batch_size > 0 && in.batch_size != R->batch)
 			return rt_errf(err, "%s: checkpoint was trained with batches of %" PRId64 ", this "
 			               "run's steps take batches of %" PRId64 " (the batch size is compiled "

@@ -88,10 +88,18 @@ typedef struct {
 	 * rt_step_seq.h): the accumulate programs, NULL without. The train and
 	 * these steps then take batch_size / n examples. */
 	rt_exec *train_acc, *train_sam_acc;
+	/* A data-parallel run (rt_step_seq.h): its ranks (NULL: one process)
+	 * and the programs that end a step on several, upd and upd_sam
+	 * (train_sam and train_base are then NULL). Rank 0 prints, writes the
+	 * metrics, curves and checkpoints and reads the checkpoint it resumes
+	 * from; the others only train. A step's loss and metrics, a signal
+	 * that stops the run and the evaluation's sums are reduced over all. */
+	rt_exec *train_upd, *train_upd_sam;
+	struct rt_comm *comm;
 } rt_train_opts;
 
 /* Trains; 0 on success, -1 with a message in err. SIGINT or SIGTERM during
- * the run stop it after the step in progress, with a checkpoint where it
+ * the run (on any rank) stop it after the step in progress, with a checkpoint where it
  * stands (ckpt_dir) and result->interrupted set; rt_train then returns 0
  * and the caller exits with 128 + the signal (130, 143). train_sam or train_base
  * may be NULL (not both); eval may be NULL (no test metrics). */

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include "rt_comm.h"
 #include "rt_dataset.h"
 #include "rt_progress.h"
 #include "rt_step_seq.h"
@@ -14,7 +15,9 @@
 #include "rt_train.h"
 
 typedef struct {
-	const rt_train_opts *o;
+	const rt_train_opts *o;       /* on ranks other than 0: quiet, no files */
+	rt_comm *comm;                /* the ranks; rt_comm_self() in one process */
+	rt_exec *train_x;             /* a program that runs on batches (data, pool) */
 	rt_exec *sam, *base, *eval;
 	rt_store st;                  /* one buffer per slot name */
 	void **bind_sam, **bind_base, **bind_eval;
@@ -23,7 +26,7 @@ typedef struct {
 	int *idx_train, *idx_test;    /* its store buffer */
 	int64_t *order;
 	rt_step_execs E;              /* the training programs (rt_step_seq.h) */
-	void **bind_acc, **bind_sam_acc;
+	void **bind_acc, **bind_sam_acc, **bind_upd, **bind_upd_sam;
 	int64_t batch, eval_batch;    /* batch: a step's examples (batch_size) */
 	int64_t micro_batch;          /* the train programs' batch: batch / micro-batches */
 	int nonfinite_m;              /* a step's metric that was not finite, or -1 */
