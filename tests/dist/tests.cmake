@@ -89,3 +89,6 @@ foreach(np 2 3)
                              sh ${CMAKE_CURRENT_LIST_DIR}/fail.sh ${mode} ${np} ${_comm_mpi})
   endforeach()
 endforeach()
+
+# Training on several ranks (the step, the loop, checkpoints): step.cmake
+include(${CMAKE_CURRENT_LIST_DIR}/step.cmake)

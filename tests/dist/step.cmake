@@ -1,0 +1,11 @@
+# tests/dist/step.cmake - training on 2 ranks (runtime/rt_step_seq.h), run
+# under mpirun by tests.cmake's helpers; skipped in a build without MPI.
+#
+#   dist_step_equiv   samc steps on 2 ranks against one process: the global
+#                     batch (sam.sync, SGD) within 1e-12 / 1e-6, and bit for
+#                     bit one process with accumulate = 2 or sam.m = 2
+#   dist_train        samc model.lua on 2 ranks: rank 0 alone writes, a
+#                     checkpoint of 2 ranks resumes on 2 bit for bit and on 1
+#                     within float tolerance, a killed rank, the errors
+samc_add_mpi_script_test(dist_step_equiv ${SAMC_ORACLE_PYTHON}
+                         ${CMAKE_CURRENT_LIST_DIR}/step_equiv.py --samc $<TARGET_FILE:samc>)
