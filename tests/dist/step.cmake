@@ -9,3 +9,5 @@
 #                     within float tolerance, a killed rank, the errors
 samc_add_mpi_script_test(dist_step_equiv ${SAMC_ORACLE_PYTHON}
                          ${CMAKE_CURRENT_LIST_DIR}/step_equiv.py --samc $<TARGET_FILE:samc>)
+samc_add_mpi_script_test(dist_train ${SAMC_ORACLE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/train.py
+                         --samc $<TARGET_FILE:samc>)
