@@ -9,6 +9,8 @@ optimizer.sam.sync = true (rank-independent mathematics), 2 epochs:
   B2  2 ranks resumed from B1's checkpoint    = A bit for bit (tensors, metrics)
   C   1 process resumed from B1's checkpoint  = A within TOL (the same step on
                                                the global batch, other sums)
+  I   2 ranks, SIGTERM to rank 1 alone: both stop after the same step, rank 0
+      writes the checkpoint of that step and says how to resume
   K   2 ranks, a checkpoint every 2 steps, rank 1 SIGKILLed mid-run: rank 0
       says what happened (samc: rank 0: ...) and exits 1; the last checkpoint
       is whole (samc export reads and checks it)
@@ -117,8 +119,9 @@ def main():
                 worst = max(worst, e / n if n else e)
             F.check(worst <= TOL, f"resumed in 1 process: within {TOL:g} of 2 ranks "
                     f"(worst relative error {worst:.2e})")
-        # K: rank 1 killed mid-run
-        kill_run(F, mpi, samc, common, d)
+        # I, K: rank 1 told to stop, rank 1 killed
+        kill_run(F, mpi, samc, common, d, signal.SIGTERM)
+        kill_run(F, mpi, samc, common, d, signal.SIGKILL)
         # E: errors
         r = ranks(3, ["--set", "batch_size=128"], timeout=120)
         msg = "batch_size = 128 cannot be split over 3 ranks"
@@ -132,10 +135,11 @@ def main():
     return F.status("dist train")
 
 
-def kill_run(F, mpi, samc, common, d):
-    """Rank 1 SIGKILLed while the ranks train; rank 0 must say so and the
-    last checkpoint must be whole."""
-    ck = os.path.join(d, "K")
+def kill_run(F, mpi, samc, common, d, sig):
+    """Rank 1 gets sig while the ranks train. SIGTERM: every rank stops
+    after the same step, with its checkpoint; SIGKILL: rank 0 must say so
+    and the last checkpoint must be whole."""
+    ck = os.path.join(d, "K" if sig == signal.SIGKILL else "I")
     # each rank leaves its pid; exec keeps it
     wrap = 'echo $$ > "$0.$OMPI_COMM_WORLD_RANK"; exec "$@"'
     cmd = mpi + ["-np", "2", "sh", "-c", wrap, os.path.join(d, "pid"), samc] + common + \
@@ -144,6 +148,8 @@ def kill_run(F, mpi, samc, common, d):
     last = os.path.join(ck, "last.safetensors")
     deadline = time.time() + u.time_limit(120)
     pid1 = os.path.join(d, "pid.1")
+    if os.path.exists(pid1):
+        os.remove(pid1)
     while time.time() < deadline and not (os.path.exists(last) and os.path.exists(pid1)):
         time.sleep(0.05)
     if not os.path.exists(last):
@@ -152,13 +158,21 @@ def kill_run(F, mpi, samc, common, d):
         return
     time.sleep(0.3)  # a few steps on
     with open(pid1) as f:
-        os.kill(int(f.read()), signal.SIGKILL)
+        os.kill(int(f.read()), sig)
     try:
         out, err = proc.communicate(timeout=u.time_limit(60))
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
         F.check(False, "mpirun ended after the kill", err)
+        return
+    if sig == signal.SIGTERM:
+        said = [line for line in out.splitlines() if line.startswith("interrupted by SIGTERM")]
+        _, meta = u.read_st(last)
+        step = said[0].split()[5] if said else "?"
+        F.check(proc.returncode == 143 and len(said) == 1 and meta.get("step") == step,
+                f"SIGTERM to rank 1: both stopped after step {step}, its checkpoint written",
+                f"exit {proc.returncode}, checkpoint at {meta.get('step')}: {out[-300:]} {err}")
         return
     F.check(proc.returncode != 0, "the killed run exits non-zero", str(proc.returncode))
     said = [line for line in err.splitlines() if line.startswith("samc: rank 0: ")]
