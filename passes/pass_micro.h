@@ -25,6 +25,13 @@
  *                        SAM                the same, then update with
  *                                           (accum.sam + g2_M) / M, := 0
  *
+ * On several ranks (opt_config.ranks > 1, runtime/rt_step_seq.h) each rank
+ * runs ACC and SAM_ACC on its micro-batches, the accumulators are summed
+ * over the ranks, and UPD or UPD_SAM updates from their means over all
+ * N x n micro-batches (no forward or backward pass) and zeroes them; SAM
+ * under optimizer.sam.sync is perturbed as under accumulate, per-replica
+ * SAM as under m.
+ *
  * The model's state (batch_norm's running statistics) moves on every
  * micro-batch's first forward pass (ACC; SAM_ACC and SAM under m), never at
  * perturbed weights. With accumulate, the programs at perturbed weights
@@ -36,7 +43,8 @@
 
 #include "pass_table.h"
 
-/* Micro-batches per step of the model's recipe: accumulate, sam.m or 1. */
+/* Micro-batches per step of the model's recipe over all its ranks
+ * (rt_micro_total): accumulate, sam.m or 1, times the ranks. */
 int pass_micro_count(const opt_config *o);
 
 /* The graph row "micro" (for BASE, SAM, ACC, SAM_ACC): nothing with one
