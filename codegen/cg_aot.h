@@ -36,14 +36,19 @@
 #include "cg_step.h"
 #include "rt_recipe.h"
 
-/* acc, sam_acc: a step of micro-batches (runtime/rt_step_seq.h) */
-enum { CG_AOT_SAM, CG_AOT_BASE, CG_AOT_EVAL, CG_AOT_ACC, CG_AOT_SAM_ACC, CG_AOT_NSTEPS };
+/* acc, sam_acc: a step of micro-batches; upd, upd_sam: a step on several
+ * ranks (runtime/rt_step_seq.h) */
+enum {
+	CG_AOT_SAM, CG_AOT_BASE, CG_AOT_EVAL, CG_AOT_ACC, CG_AOT_SAM_ACC, CG_AOT_UPD, CG_AOT_UPD_SAM,
+	CG_AOT_NSTEPS
+};
 
 typedef struct {
 	const char *model;        /* the model file, as given (banner, messages) */
 	const char *program_hash; /* checkpoints record and check it */
 	const rt_recipe *recipe;
 	int nparams;
+	int ranks;                /* > 1: built for a data-parallel run of that many ranks */
 	cg_step *step[CG_AOT_NSTEPS]; /* NULL where the model has none (not all) */
 	/* a CUDA trainer: the steps went through the CUDA rows and hold their
 	 * PTX (cg_step.ptx, the same architectures in each); no object file */
@@ -76,7 +81,7 @@ int cg_aot_build(const cg_aot_unit *u, const char *out, const cg_aot_options *o,
                  cg_aot_stats *st, char *err, size_t errlen);
 
 /* The parts (cg_aot_build runs them in order). */
-const char *cg_aot_step_name(int step); /* "sam", "base", "eval", "acc", "sam_acc" */
+const char *cg_aot_step_name(int step); /* "sam", "base", "eval", "acc", "sam_acc", "upd", ... */
 /* The object's symbol of a step's kernel: "samc_<step>_<kernel>". */
 void cg_aot_symbol(char *buf, size_t n, int step, const char *kernel);
 /* llvm/cg_aot.c: every step's loop kernels, as its llvm pass left them

@@ -14,7 +14,7 @@
 #include "rt_recipe_schema.h"
 
 static const char *const step_names[CG_AOT_NSTEPS] = {"sam", "base", "eval", "acc",
-                                                                  "sam_acc"};
+                                                      "sam_acc", "upd", "upd_sam"};
 
 const char *cg_aot_step_name(int step)
 {
@@ -347,7 +347,8 @@ int cg_aot_write_table(FILE *f, const cg_aot_unit *u, char *err, size_t errlen)
 	str(f, u->model);
 	fputs(", .program_hash = ", f);
 	str(f, u->program_hash);
-	fprintf(f, ",\n\t.recipe = &samc_recipe, .nparams = %d,\n", u->nparams);
+	fprintf(f, ",\n\t.recipe = &samc_recipe, .nparams = %d, .ranks = %d,\n", u->nparams,
+	        u->ranks > 1 ? u->ranks : 1);
 	if (write_cpu(f, u->target, err, errlen))
 		return -1;
 	for (int s = 0; s < CG_AOT_NSTEPS; s++) {

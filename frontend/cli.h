@@ -11,6 +11,7 @@
 
 #include "fe_model.h"
 #include "pass_pipeline.h"
+#include "pass_table.h"
 
 enum { CLI_OK = 0, CLI_ERR_MODEL = 1, CLI_ERR_USAGE = 2 };
 
@@ -77,5 +78,9 @@ int cli_plot(int argc, char **argv);
 /* FNV-1a over the printed programs (cli_train.c): checkpoints record it,
  * and a trainer from `samc build` carries the same. out: 16 hex digits. */
 void cli_program_hash(const pass_programs *p, char out[17]);
+/* The hash of the programs the model compiles to in one process (what a
+ * checkpoint of a data-parallel run records, so that it resumes with any
+ * number of ranks): 0, or -1 when they do not build (cli_train.c). */
+int cli_one_process_hash(const cli_model_args *ma, const pass_options *po, char out[17]);
 
 #endif

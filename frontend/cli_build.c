@@ -11,6 +11,7 @@
 #include "llvm/cg_target.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* the architectures a CUDA trainer holds PTX for when --cuda-arch is not
@@ -24,6 +25,7 @@ typedef struct {
 	int quiet;
 	int cuda;              /* --device cuda: PTX in the trainer, no object */
 	const char *cuda_arch; /* --cuda-arch LIST */
+	int ranks;             /* --ranks N: compiled for N ranks */
 } build_args;
 
 static int parse(build_args *b, cli_model_args *ma, int argc, char **argv)
@@ -50,6 +52,12 @@ static int parse(build_args *b, cli_model_args *ma, int argc, char **argv)
 			b->cuda = strcmp(v, "cuda") == 0;
 		} else if ((v = cli_option_value("--cuda-arch", &i, argc, argv, &bad))) {
 			b->cuda_arch = v;
+		} else if ((v = cli_option_value("--ranks", &i, argc, argv, &bad))) {
+			char *end;
+			long n = strtol(v, &end, 10);
+			if (*end || n < 1 || n > 1000000)
+				return cli_usage_error("build", "--ranks must be a positive integer, got '%s'", v);
+			b->ranks = (int)n;
 		} else if (!strcmp(argv[i], "--keep")) {
 			b->o.keep = 1;
 			i++;
@@ -66,7 +74,7 @@ static int parse(build_args *b, cli_model_args *ma, int argc, char **argv)
 			return cli_usage_error("build", "%s needs a value", argv[i]);
 		} else {
 			return cli_unknown_option("build", argv[i], (const char *const[]){"--output",
-			                          "--cpu", "--cc", "--device", "--backend", "--cuda-arch", "--keep",
+			                          "--cpu", "--cc", "--device", "--backend", "--cuda-arch", "--ranks", "--keep",
 			                          "--verbose",
 			                          "--quiet", NULL}, 0);
 		}
@@ -94,6 +102,7 @@ int cli_build(int argc, char **argv)
 	if (cg_target_init(&target, b.cpu, msg, sizeof msg))
 		return cli_usage_error("build", "%s", msg);
 	ir_model *m;
+	ma.fe.ranks = b.ranks; /* the batch checks name the ranks too */
 	if (cli_load_model(&ma, &m) != 0) {
 		cg_target_free(&target);
 		return CLI_ERR_MODEL;
@@ -113,18 +122,27 @@ int cli_build(int argc, char **argv)
 		return CLI_ERR_MODEL;
 	}
 	cli_program_hash(&progs, hash);
+	/* its checkpoints record the one-process programs' hash, as samc's */
+	if (b.ranks > 1 && cli_one_process_hash(&ma, &so.pass, hash)) {
+		fprintf(stderr, "%s: the one-process programs did not build\n", ma.model);
+		pass_programs_free(&progs);
+		cg_target_free(&target);
+		fe_model_free(m);
+		return CLI_ERR_MODEL;
+	}
 	cg_aot_unit u;
 	memset(&u, 0, sizeof u);
 	u.model = ma.model;
 	u.program_hash = hash;
 	u.recipe = &m->recipe;
 	u.nparams = m->nparams;
+	u.ranks = b.ranks;
 	u.cuda = b.cuda;
 	char cache[4096];
 	cg_cuda_cache_dir(cache, sizeof cache);
 	u.target = &target;
 	pass_program *ps[CG_AOT_NSTEPS] = {&progs.sam, &progs.base, &progs.eval, &progs.acc,
-	                                   &progs.sam_acc};
+	                                   &progs.sam_acc, &progs.upd, &progs.upd_sam};
 	rc = CLI_ERR_MODEL;
 	for (int s = 0; s < CG_AOT_NSTEPS; s++)
 		if (ps[s]->g && !(u.step[s] = cg_step_new(ps[s]->g, ps[s]->outs, ps[s]->names,

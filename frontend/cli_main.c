@@ -31,7 +31,7 @@ static const cli_command commands[] = {
 	{"build", cli_build, "compile model.lua into a standalone trainer executable",
 	 "usage: samc build model.lua -o TRAINER [--set key=value ...] [--arg name=value ...]\n"
 	 "                  [--dtype f32|f64] [--cpu CPU] [--device cpu|cuda] [--cuda-arch LIST]\n"
-	 "                  [--cc CC] [--keep] [--verbose] [--quiet]\n"
+	 "                  [--ranks N] [--cc CC] [--keep] [--verbose] [--quiet]\n"
 	 "\n"
 	 "Compiles the model's steps for a CPU (--cpu) into an object file and links it\n"
 	 "with the samc runtime into TRAINER, which needs neither LLVM nor Lua to run.\n"
@@ -53,6 +53,8 @@ static const cli_command commands[] = {
 	 "                     needs only the NVIDIA driver, cuBLAS and (for\n"
 	 "                     convolutions) cuDNN to run\n"
 	 "  --cuda-arch LIST   its architectures (default compute_80,compute_90)\n"
+	 "  --ranks N          a data-parallel trainer for `mpirun -np N` (README): its\n"
+	 "                     steps are compiled for N ranks; it refuses another count\n"
 	 "  --cc CC            C compiler that links it (default: $CC, else cc on PATH)\n"
 	 "  --keep             keep FILE.samc.o (kernels) and FILE.samc.c (tables, main)\n"
 	 "  --verbose          print the compiler's command line\n"

@@ -60,10 +60,9 @@ typedef struct {
 	int threads;
 } train_args;
 
-/* The hash a checkpoint records on several ranks: the one-process
- * programs', so that a checkpoint resumes with any number of ranks (the
- * ranks' own programs differ in their batch). */
-static int one_process_hash(const cli_model_args *ma, const pass_options *po, char out[17])
+/* On several ranks a checkpoint records the one-process programs' hash:
+ * the ranks' own programs differ in their batch. */
+int cli_one_process_hash(const cli_model_args *ma, const pass_options *po, char out[17])
 {
 	cli_model_args one = *ma;
 	one.fe.ranks = 0;
@@ -162,7 +161,7 @@ int cli_train(int argc, char **argv)
 	/* every rank must run the same programs: the same file, arguments,
 	 * recipe and number of ranks */
 	if (rt_comm_agree(comm, "program", strtoull(hash, NULL, 16), &err) ||
-	    (comm->size > 1 && one_process_hash(&ma, &po, ckpt_hash) &&
+	    (comm->size > 1 && cli_one_process_hash(&ma, &po, ckpt_hash) &&
 	     rt_errf(&err, "%s: the one-process programs did not build", ma.model))) {
 		fprintf(stderr, "samc: rank %d: %s\n", comm->rank, err.msg);
 		pass_programs_free(&progs);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rt_aot.h"
+#include "rt_comm.h"
 #include "rt_args.h"
 #include "rt_cpu.h"
 #include "rt_dev_cpu.h"
@@ -145,6 +146,28 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	rt_err err = {{0}};
 	rt_exec *sam = NULL, *base = NULL, *eval = NULL;
 	rc = 1;
+	/* a data-parallel trainer runs on the ranks it was compiled for */
+	rt_comm *comm;
+	if (rt_comm_open(&comm, &err)) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
+		free(groups);
+		free(pgroups);
+		return 1;
+	}
+	int ranks = m->ranks > 1 ? m->ranks : 1;
+	recipe.opt.ranks = m->ranks;
+	a.o.comm = comm;
+	if (comm->size != ranks) {
+		if (comm->rank == 0)
+			fprintf(stderr, "%s: built for %d rank%s, started on %d: rebuild it with `samc build "
+			        "%s --ranks %d` (and the same other options)\n", prog, ranks,
+			        ranks > 1 ? "s" : "", comm->size, m->model, comm->size);
+		goto done;
+	}
+	if (rt_comm_agree(comm, "program", strtoull(m->program_hash, NULL, 16), &err)) {
+		fprintf(stderr, "%s: rank %d: %s\n", prog, comm->rank, err.msg);
+		goto done;
+	}
 	if (m->nptx > 0) { /* a CUDA trainer; the environment names other libraries */
 		const char *drv = getenv("SAMC_CUDA_DRIVER"), *blas = getenv("SAMC_CUDA_BLAS"),
 		           *dnn = getenv("SAMC_CUDA_DNN");
@@ -158,6 +181,11 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 		                                                   blas, dnn, &err))) ||
 		    (m->sam_acc && !(a.o.train_sam_acc = rt_aot_cuda_exec(m->sam_acc, m->sam_acc_ptx,
 		                                                           m->nptx, drv, blas, dnn,
+		                                                           &err))) ||
+		    (m->upd && !(a.o.train_upd = rt_aot_cuda_exec(m->upd, m->upd_ptx, m->nptx, drv,
+		                                                   blas, dnn, &err))) ||
+		    (m->upd_sam && !(a.o.train_upd_sam = rt_aot_cuda_exec(m->upd_sam, m->upd_sam_ptx,
+		                                                           m->nptx, drv, blas, dnn,
 		                                                           &err)))) {
 			fprintf(stderr, "%s: %s\n", prog, err.msg);
 			goto done;
@@ -166,7 +194,9 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	           (m->base && !(base = make(m->base, a.threads, &err))) ||
 	           (m->eval && !(eval = make(m->eval, a.threads, &err))) ||
 	           (m->acc && !(a.o.train_acc = make(m->acc, a.threads, &err))) ||
-	           (m->sam_acc && !(a.o.train_sam_acc = make(m->sam_acc, a.threads, &err)))) {
+	           (m->sam_acc && !(a.o.train_sam_acc = make(m->sam_acc, a.threads, &err))) ||
+	           (m->upd && !(a.o.train_upd = make(m->upd, a.threads, &err))) ||
+	           (m->upd_sam && !(a.o.train_upd_sam = make(m->upd_sam, a.threads, &err)))) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg);
 		goto done;
 	}
@@ -175,16 +205,24 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	a.o.recipe = &recipe;
 	a.o.program_hash = m->program_hash;
 	a.o.result = &res;
+	int lead = comm->rank == 0;
+	if (!lead)
+		a.o.quiet = 1; /* rank 0 speaks (rt_train: and writes) */
 	if (!a.o.quiet && m->nptx > 0)
 		printf("%s: %s: %d params, compiled cuda, %s%s\n", prog, m->model, m->nparams,
 		       recipe.opt.sam ? "SAM around " : "", opt_name(&recipe));
 	else if (!a.o.quiet)
 		printf("%s: %s: %d params, compiled cpu (%s), %s%s\n", prog, m->model, m->nparams,
 		       m->cpu_llvm, recipe.opt.sam ? "SAM around " : "", opt_name(&recipe));
+	if (!a.o.quiet && ranks > 1)
+		printf("%s: %d ranks (%s), %d examples each per step\n", prog, ranks, comm->name,
+		       recipe.batch_size / ranks);
 	if (rt_train(&a.o, sam, base, eval, &err) != 0) {
+		if (ranks > 1)
+			fprintf(stderr, "%s: rank %d: ", prog, comm->rank);
 		fprintf(stderr, "%s\n", err.msg);
 	} else {
-		if (!a.o.quiet || res.interrupted) /* an interruption is always said */
+		if (lead && (!a.o.quiet || res.interrupted)) /* an interruption is always said */
 			rt_train_print_summary(stdout, &res);
 		rc = res.interrupted ? 128 + res.interrupted : 0;
 	}
@@ -200,6 +238,11 @@ done:
 		a.o.train_acc->free(a.o.train_acc);
 	if (a.o.train_sam_acc)
 		a.o.train_sam_acc->free(a.o.train_sam_acc);
+	if (a.o.train_upd)
+		a.o.train_upd->free(a.o.train_upd);
+	if (a.o.train_upd_sam)
+		a.o.train_upd_sam->free(a.o.train_upd_sam);
+	comm->release(comm);
 	free(groups);
 	free(pgroups);
 	return rc;

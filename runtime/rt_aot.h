@@ -30,7 +30,7 @@
 
 /* bumped when rt_prog / rt_aot_model change layout; the generated file
  * states the version it was written for */
-#define RT_AOT_ABI 4
+#define RT_AOT_ABI 5
 
 /* A CUDA trainer's module of one step for one architecture. */
 typedef struct {
@@ -53,6 +53,12 @@ typedef struct {
 	 * NULL without optimizer.accumulate / optimizer.sam.m */
 	const rt_prog *acc, *sam_acc;
 	const rt_aot_ptx *acc_ptx, *sam_acc_ptx;
+	/* a data-parallel trainer (`samc build --ranks N`): the ranks it was
+	 * compiled for (1: one process; it refuses another count) and the
+	 * programs that end its steps */
+	int ranks;
+	const rt_prog *upd, *upd_sam;
+	const rt_aot_ptx *upd_ptx, *upd_sam_ptx;
 	int nptx;
 	/* the CPU its kernels were compiled for: `samc build --cpu` as given
 	 * ("generic"), LLVM's CPU ("x86-64-v3") and the features checked at

@@ -14,6 +14,8 @@ optimizer.sam.sync = true (rank-independent mathematics), 2 epochs:
   K   2 ranks, a checkpoint every 2 steps, rank 1 SIGKILLed mid-run: rank 0
       says what happened (samc: rank 0: ...) and exits 1; the last checkpoint
       is whole (samc export reads and checks it)
+  T   `samc build --ranks 2 --cpu native`: the trainer on 2 ranks = A bit for
+      bit; started on 3 it refuses, with the rebuild command
   E   errors: 3 ranks for a batch of 128 (rank 0 says so once, exit 1), and
       ranks whose programs differ (--dtype f32 on one of them)
 
@@ -119,6 +121,26 @@ def main():
                 worst = max(worst, e / n if n else e)
             F.check(worst <= TOL, f"resumed in 1 process: within {TOL:g} of 2 ranks "
                     f"(worst relative error {worst:.2e})")
+        # T: a trainer built for 2 ranks
+        tr = p("trainer")
+        opts = [x for x in common if x not in ("--threads", "1", "--epochs", "2", "--log-every",
+                                               "4")]
+        r = u.run_samc(samc, ["build"] + opts + ["--ranks", "2", "--cpu", "native", "-o", tr,
+                                                 "--quiet"])
+        if F.expect_success("samc build --ranks 2", r):
+            run = subprocess.run(mpi + ["-np", "2", tr, "--epochs", "2", "--threads", "1",
+                                        "--quiet", "--checkpoint-dir", p("T")],
+                                 capture_output=True, text=True, timeout=300)
+            F.expect_success("the trainer on 2 ranks", (run.returncode, run.stdout, run.stderr))
+            if run.returncode == 0:
+                t, _ = u.read_st(p("T", "last.safetensors"))
+                F.check(sorted(t) == sorted(a) and all(t[k] == a[k] for k in a),
+                        "the trainer's checkpoint = samc's on 2 ranks, bit for bit")
+            run = subprocess.run(mpi + ["-np", "3", tr, "--epochs", "1"], capture_output=True,
+                                 text=True, timeout=120)
+            F.check(run.returncode != 0 and "built for 2 ranks, started on 3: rebuild it with "
+                    "`samc build" in run.stderr and "--ranks 3`" in run.stderr,
+                    "the trainer on 3 ranks: refused with the rebuild command", run.stderr)
         # I, K: rank 1 told to stop, rank 1 killed
         kill_run(F, mpi, samc, common, d, signal.SIGTERM)
         kill_run(F, mpi, samc, common, d, signal.SIGKILL)
