@@ -208,6 +208,11 @@ int cli_train(int argc, char **argv)
 	} else {
 		if (lead && (!ta.o.quiet || res.interrupted)) /* an interruption is always said */
 			rt_train_print_summary(stdout, &res);
+		/* what the ranks cost: rank 0's time inside collectives (waiting for
+		 * slower ranks included) and the bytes it sent */
+		if (lead && !ta.o.quiet && comm->size > 1)
+			printf("samc: rank 0: %.3f s in collectives, %.1f MB sent (%s, %d ranks)\n",
+			       comm->seconds, (double)comm->bytes / 1e6, comm->name, comm->size);
 		rc = res.interrupted ? 128 + res.interrupted : CLI_OK;
 	}
 	rt_train_result_free(&res);
