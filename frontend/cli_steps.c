@@ -260,6 +260,7 @@ static int run_steps(const steps_args *sa, ir_model *m, rt_comm *comm)
 	rt_exec *ev = NULL;
 	rt_store st = {0};
 	rt_tensors batches = {0};
+	rt_step_stage stage = {0};
 	void **bind_ev = NULL;
 	double *evout = NULL;
 	double *loss = calloc((size_t)sa->steps, sizeof *loss);
@@ -308,7 +309,7 @@ static int run_steps(const steps_args *sa, ir_model *m, rt_comm *comm)
 		goto fail;
 	/* the batches file holds the global batches: micro-batches over all ranks */
 	steps_io io = {&batches, sa->batches, &st, rt_micro_total(&r->opt), 0, 0};
-	rt_step_io sio = {steps_fill, steps_report, &io, NULL, comm};
+	rt_step_io sio = {steps_fill, steps_report, &io, NULL, comm, &stage};
 	for (long t = 0; t < sa->steps; t++) {
 		io.loss_sum = 0;
 		io.loss_n = 0;
@@ -332,6 +333,7 @@ fail:
 	fprintf(stderr, "%s\n", err.msg[0] ? err.msg : "samc steps: out of memory");
 done:
 	free(outs);
+	rt_step_stage_free(&stage);
 	free(bind_ev);
 	free(evout);
 	rt_tensors_free(&batches);

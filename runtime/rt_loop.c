@@ -272,43 +272,6 @@ static int report_outs(void *ctx, const rt_exec *x, const double *outs, int64_t 
 	return 0;
 }
 
-/* The step's sums into the epoch's: on several ranks summed over them in
- * one all-reduce that also carries a stop asked for by a signal on any
- * rank, so every rank stops after the same step. *stop: 1 then (and
- * R->signal set), else 0. */
-static int step_sums(train_run *R, epoch_io *io, int *stop, rt_err *err)
-{
-	enum { M = RT_TRAIN_MAX_METRICS };
-	int sig = rt_run_interrupted(R) ? R->signal : 0;
-	*stop = sig != 0;
-	if (R->comm->size > 1) {
-		double v[2 * M + 3];
-		memcpy(v, io->sum, sizeof io->sum);
-		memcpy(v + M, io->cnt, sizeof io->cnt);
-		v[2 * M] = (double)io->real;
-		v[2 * M + 1] = sig == SIGINT;
-		v[2 * M + 2] = sig != 0 && sig != SIGINT;
-		if (R->comm->allreduce(R->comm, v, 2 * M + 3, RT_COMM_F64, err))
-			return -1;
-		memcpy(io->sum, v, sizeof io->sum);
-		memcpy(io->cnt, v + M, sizeof io->cnt);
-		io->real = (int64_t)v[2 * M];
-		if (!sig && (v[2 * M + 1] > 0 || v[2 * M + 2] > 0))
-			R->signal = v[2 * M + 1] > 0 ? SIGINT : SIGTERM;
-		*stop = R->signal != 0;
-	}
-	for (int m = 0; m < R->nm; m++) {
-		if (strcmp(R->names[m], "loss") == 0 && io->cnt[m] > 0 && !isfinite(io->sum[m]) &&
-		    R->nonfinite_m < 0) {
-			R->nonfinite_m = m;
-			R->nonfinite_v = io->sum[m];
-		}
-		R->esum[m] += io->sum[m];
-		R->ecnt[m] += io->cnt[m];
-	}
-	return 0;
-}
-
 int rt_batch_send(rt_store *st, const rt_dataset *ds, const int *idx, rt_err *err)
 {
 	for (int c = 0; c < ds->ncol; c++)
@@ -356,12 +319,13 @@ static int run_epoch(train_run *R, int e, int64_t b0, double *train, rt_err *err
 	for (int64_t b = b0; b < R->nb; b++) {
 		int64_t t = R->step;
 		epoch_io io = {R, b, &aug, 0, ov, b0, &real_next, {0}, {0}};
-		rt_step_io sio = {fill_micro, report_outs, &io, ov ? send_next : NULL, R->comm};
+		rt_step_io sio = {fill_micro, report_outs, &io, ov ? send_next : NULL, R->comm,
+		                  &R->stage};
 		rt_err xe;
 		int stop = 0;
 		R->nonfinite_m = -1;
 		if (rt_step_do(&R->E, &R->st, r, t, R->total, R->seed, &sio, R->outs, &xe) ||
-		    step_sums(R, &io, &stop, &xe))
+		    rt_run_step_sums(R, io.sum, io.cnt, &io.real, &stop, &xe))
 			return rt_errf(err, "step %" PRId64 " (epoch %d): %s", t + 1, e + 1, xe.msg);
 		if (R->nonfinite_m >= 0) {
 			rt_progress_break(&R->prog);
@@ -551,6 +515,7 @@ static void run_free(train_run *R)
 	free(R->bind_sam_acc);
 	free(R->bind_upd);
 	free(R->bind_upd_sam);
+	rt_step_stage_free(&R->stage);
 	free(R->dst_train);
 	free(R->dst_test);
 	free(R->idx_train);

@@ -90,14 +90,96 @@ int rt_step_check(const rt_recipe *r, const rt_step_execs *e, rt_err *err)
 
 static rt_comm_dtype comm_dtype(rt_dtype t) { return t == RT_F64 ? RT_COMM_F64 : RT_COMM_F32; }
 
-/* The accumulators "<what>.*" summed over the ranks, one all-reduce per
- * tensor (the store allocates each buffer on its own). */
-static int reduce_accum(rt_comm *c, rt_store *st, const char *what, rt_err *err)
+void rt_step_stage_free(rt_step_stage *s)
 {
+	free(s->buf);
+	s->buf = NULL;
+	s->cap = 0;
+}
+
+static int is_accum(const rt_store_buf *b, const char *what, size_t len)
+{
+	return strncmp(b->slot.name, what, len) == 0 && b->slot.name[len] == '.';
+}
+
+/* Buffer i's bytes to or from stage + off: in place where the host sees
+ * the device's memory, else a transfer. */
+static int stage_copy(rt_store *st, int i, char *stage, int in, rt_err *err)
+{
+	const rt_store_buf *b = &st->buf[i];
+	void *host = !st->dev ? b->addr : st->dev->host_view ? st->dev->host_view(st->dev, b->addr)
+	                                                      : NULL;
+	if (host) {
+		memcpy(in ? stage : host, in ? host : stage, b->bytes);
+		return 0;
+	}
+	return in ? rt_store_download(st, i, stage, err) : rt_store_upload(st, i, stage, err);
+}
+
+/* One bucket: the accumulators of one dtype packed into the stage, one
+ * all-reduce (a call's latency is paid once, not per tensor: the store
+ * allocates each buffer on its own), unpacked. 1 when they are of several
+ * dtypes (no bucket), else 0 or -1 with err. */
+static int reduce_bucket(rt_comm *c, rt_store *st, const char *what, rt_step_stage *sg,
+                         rt_err *err)
+{
+	size_t len = strlen(what), bytes = 0;
+	int dt = -1;
+	for (int i = 0; i < st->n; i++) {
+		const rt_store_buf *b = &st->buf[i];
+		if (!is_accum(b, what, len))
+			continue;
+		if (dt >= 0 && (int)b->slot.dtype != dt)
+			return 1;
+		dt = (int)b->slot.dtype;
+		bytes += b->bytes;
+	}
+	if (bytes == 0)
+		return 0;
+	if (sg->cap < bytes) {
+		void *p = realloc(sg->buf, bytes);
+		if (!p)
+			return rt_errf(err, "out of memory for the all-reduce of %s.* (%zu bytes)", what,
+			               bytes);
+		sg->buf = p;
+		sg->cap = bytes;
+	}
+	char *at = sg->buf;
+	for (int i = 0; i < st->n; i++)
+		if (is_accum(&st->buf[i], what, len)) {
+			if (stage_copy(st, i, at, 1, err))
+				return -1;
+			at += st->buf[i].bytes;
+		}
+	size_t esz = dt == RT_F64 ? 8 : 4;
+	if (c->allreduce(c, sg->buf, bytes / esz, comm_dtype((rt_dtype)dt), err))
+		return -1;
+	at = sg->buf;
+	for (int i = 0; i < st->n; i++)
+		if (is_accum(&st->buf[i], what, len)) {
+			if (stage_copy(st, i, at, 0, err))
+				return -1;
+			at += st->buf[i].bytes;
+		}
+	return 0;
+}
+
+/* The accumulators "<what>.*" summed over the ranks: one bucket through
+ * the driver's stage where it gives one and the communicator sums host
+ * memory, else one all-reduce per tensor (a device all-reduce, NCCL, in
+ * place). */
+static int reduce_accum(rt_comm *c, rt_store *st, const char *what, rt_step_stage *sg,
+                        rt_err *err)
+{
+	if (sg && !c->allreduce_dev) {
+		int rc = reduce_bucket(c, st, what, sg, err);
+		if (rc <= 0)
+			return rc;
+	}
 	size_t len = strlen(what);
 	for (int i = 0; i < st->n; i++) {
 		const rt_store_buf *b = &st->buf[i];
-		if (strncmp(b->slot.name, what, len) != 0 || b->slot.name[len] != '.')
+		if (!is_accum(b, what, len))
 			continue;
 		size_t n = b->bytes / (b->slot.dtype == RT_F64 ? 8 : 4);
 		int rc;
@@ -206,7 +288,7 @@ int rt_step_do(const rt_step_execs *e, rt_store *st, const rt_recipe *r, int64_t
 		    run_one(x, e->bind[run.prog], outs, io, t, i == nruns - 1, &xe) ||
 		    (run.report && io->report(io->ctx, x, outs, real, &xe)))
 			goto fail;
-		if (run.reduce && reduce_accum(comm, st, run.reduce, &xe))
+		if (run.reduce && reduce_accum(comm, st, run.reduce, io->stage, &xe))
 			return rt_errf(err, "%s", xe.msg);
 		continue;
 	fail:

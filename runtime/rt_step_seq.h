@@ -109,7 +109,17 @@ typedef struct {
 	/* the ranks (NULL: one process); its size must be the recipe's
 	 * opt.ranks */
 	rt_comm *comm;
+	/* NULL, or the driver's host buffer for the accumulators' all-reduce,
+	 * kept between steps: one all-reduce of them all (one bucket) instead
+	 * of one per tensor */
+	struct rt_step_stage *stage;
 } rt_step_io;
+
+typedef struct rt_step_stage {
+	void *buf;
+	size_t cap;
+} rt_step_stage;
+void rt_step_stage_free(rt_step_stage *s);
 
 /* Runs optimizer step t (0-based, of `total`) of a run seeded `seed`:
  * its scalars, then each run in order (fill, noise, run, report, the

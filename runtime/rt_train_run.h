@@ -26,6 +26,7 @@ typedef struct {
 	int *idx_train, *idx_test;    /* its store buffer */
 	int64_t *order;
 	rt_step_execs E;              /* the training programs (rt_step_seq.h) */
+	rt_step_stage stage;          /* several ranks: the accumulators' all-reduce bucket */
 	void **bind_acc, **bind_sam_acc, **bind_upd, **bind_upd_sam;
 	int64_t batch, eval_batch;    /* batch: a step's examples (batch_size) */
 	int64_t micro_batch;          /* the train programs' batch: batch / micro-batches */
@@ -98,6 +99,12 @@ int rt_run_early_update(train_run *R, int epoch);
 int rt_run_early_stopped(const train_run *R);
 int rt_run_early_json(const train_run *R, char *out, size_t len, rt_err *err);
 int rt_run_early_resume(train_run *R, const char *path, const char *json, rt_err *err);
+/* A step's reporting sums (sum, cnt per metric; real examples) into the
+ * epoch's (rt_loop_ranks.c): on several ranks first summed over them in one
+ * all-reduce that also carries a signal's stop from any rank, so every rank
+ * stops after the same step. *stop: 1 then (R->signal set), else 0. */
+int rt_run_step_sums(train_run *R, double *sum, double *cnt, int64_t *real, int *stop,
+                     rt_err *err);
 /* SIGINT and SIGTERM, while rt_train runs, ask it to stop after the step in
  * progress; a second one ends the process as usual. */
 void rt_run_catch_signals(train_run *R);

@@ -109,7 +109,8 @@ def main():
                                            if x.get("epoch") == 2],
                 "epoch 2's metrics lines identical (reduced over the ranks)")
         # C: the 2 ranks' checkpoint resumed in one process
-        r = u.run_samc(samc, common + ["--resume", mid, "--checkpoint-dir", p("C"), "--quiet"])
+        r = u.run_samc(samc, common + ["--resume", mid, "--checkpoint-dir", p("C"), "--quiet",
+                                       "--metrics", p("C.jsonl")])
         F.expect_success("1 process resumed from the 2 ranks' checkpoint", r)
         if r[0] == 0:
             c, _ = u.read_st(p("C", "last.safetensors"))
@@ -121,6 +122,13 @@ def main():
                 worst = max(worst, e / n if n else e)
             F.check(worst <= TOL, f"resumed in 1 process: within {TOL:g} of 2 ranks "
                     f"(worst relative error {worst:.2e})")
+            # evaluation sharded over 2 ranks and summed = one process's
+            ea = [x for x in metrics(p("A.jsonl")) if x.get("kind") == "epoch"][-1]
+            ec = [x for x in metrics(p("C.jsonl")) if x.get("kind") == "epoch"][-1]
+            F.check(ea["test_accuracy"] == ec["test_accuracy"] and
+                    abs(ea["test_loss"] - ec["test_loss"]) <= TOL * abs(ec["test_loss"]),
+                    "the test metrics of 2 ranks (sharded) = one process's",
+                    f"{ea} vs {ec}")
         # T: a trainer built for 2 ranks
         tr = p("trainer")
         opts = [x for x in common if x not in ("--threads", "1", "--epochs", "2", "--log-every",
