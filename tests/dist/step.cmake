@@ -3,7 +3,8 @@
 #
 #   dist_step_equiv   samc steps on 2 ranks against one process: the global
 #                     batch (sam.sync, SGD) within 1e-12 / 1e-6, and bit for
-#                     bit one process with accumulate = 2 or sam.m = 2
+#                     bit one process with accumulate = 2 or sam.m = 2 (SGD,
+#                     SAM, ASAM, GSAM); BatchNorm's statistics rank 0's
 #   dist_train        samc model.lua on 2 ranks: rank 0 alone writes, a
 #                     checkpoint of 2 ranks resumes on 2 bit for bit and on 1
 #                     within float tolerance, a killed rank, the errors

@@ -16,8 +16,10 @@ steps (and in f32 at 1e-6):
     optimizer.sam.m = 2 bit for bit, and it must differ from the global
     batch (each replica perturbs with its own gradient);
 
-for SGD (momentum, Nesterov, weight decay), SAM and ASAM on the oracle's
-MLP, on the CPU backend (the interpreter with --backend interp).
+for SGD (momentum, Nesterov, weight decay), SAM, ASAM and GSAM (sync), SAM
+(per replica) on the oracle's MLP, on the CPU backend (the interpreter
+with --backend interp). With BatchNorm (bn_sam.lua, sync) the weights are
+accumulate = 2's and the running statistics rank 0's.
 
   SAMC_MPIRUN="mpirun --allow-run-as-root --oversubscribe" \\
     /usr/bin/python3 tests/dist/step_equiv.py --samc build/samc
@@ -55,7 +57,8 @@ CASES = [  # model, --set arguments, what 2 ranks equal in one process, dtypes
     ("sam_sgdm.lua", ["optimizer.sam.sync=true"], "accumulate", ("f64", "f32")),
     ("asam_sgd.lua", ["optimizer.sam.sync=true"], "accumulate", ("f64",)),
     ("sam_sgdm.lua", [], "m", ("f64", "f32")),
-    ("asam_sgd.lua", [], "m", ("f64",)),
+    ("sam_sgdm.lua", ["optimizer.sam.sync=true", "optimizer.sam.gsam.alpha=0.3"], "accumulate",
+     ("f64",)),
 ]
 
 
@@ -83,6 +86,38 @@ def compare(label, got, want, tol, fails):
         if not ok:
             print(f"FAIL {label} {t}: {kind} err {err:.2e} (tol {tol:.0e})")
     return fails, same
+
+
+def batch_norm(two, args, d, fails):
+    """BatchNorm under sam.sync: each rank normalises its micro-batch with
+    its own statistics, so the weights are one process's with accumulate =
+    2 (within TOL: the two compile the update into different kernels, and
+    an optimizer buffer may differ in its last bit); the running statistics
+    are rank 0's (moved by its micro-batch once a step), not the two
+    micro-batches' in turn."""
+    path = os.path.join(ORACLE, "models", "bn_sam.lua")
+    model = torch_ref.Model(torch_ref.trace(path))
+    init, batches = oracle.make_case(model, "f64", args.steps, 1234)
+    ip, bp = oracle.write_inputs(model, init, batches, "f64", d)
+    sets = ["optimizer.sam.sync=true"]
+    ranks = run(two, args.samc, path, ip, bp, os.path.join(d, "bn2.st"), args.steps,
+                args.backend, "f64", sets)
+    one = run([], args.samc, path, ip, bp, os.path.join(d, "bn1.st"), args.steps, args.backend,
+              "f64", sets + ["optimizer.accumulate=2"])
+    state = [t for t in one if t.startswith("bn") and not t.endswith(("weight", "bias"))]
+    rest = {t: one[t] for t in one if t not in state and t != "loss"}
+    before = fails
+    fails, bits = compare("bn_sam.lua sync f64 2 ranks vs accumulate=2", ranks, rest,
+                          TOL["f64"], fails)
+    ok = fails == before and all(float(ranks[t].reshape(-1)[0]) == args.steps for t in state
+                      if t.endswith("num_batches_tracked"))
+    ok = ok and any(not np.array_equal(ranks[t], one[t]) for t in state
+                    if t.endswith("running_mean"))
+    fails += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} bn_sam.lua sync f64 2 ranks: the weights "
+          f"{'bit-identical to' if bits else 'within 1e-12 of'} accumulate=2, the running "
+          f"statistics rank 0's ({args.steps} updates)")
+    return fails
 
 
 def main():
@@ -132,6 +167,7 @@ def main():
                 print(f"{'ok  ' if fails == before else 'FAIL'} {label}: "
                       f"{'bit-identical to' if bits else 'differs from'} one process with "
                       f"{twin}=2 after {args.steps} steps")
+        fails = batch_norm(two, args, d, fails)
     print("step_equiv: " + ("all agree" if not fails else f"{fails} failures"))
     return 1 if fails else 0
 
