@@ -5,6 +5,9 @@
 #                     batch (sam.sync, SGD) within 1e-12 / 1e-6, and bit for
 #                     bit one process with accumulate = 2 or sam.m = 2 (SGD,
 #                     SAM, ASAM, GSAM); BatchNorm's statistics rank 0's
+#   dist_step_equiv_cuda_standin  the same (SAM, sync and per replica, f32)
+#                     on the CUDA backend through the host stand-ins: the
+#                     accumulators staged through the host
 #   dist_train        samc model.lua on 2 ranks: rank 0 alone writes, a
 #                     checkpoint of 2 ranks resumes on 2 bit for bit and on 1
 #                     within float tolerance, a killed rank, the errors
@@ -12,3 +15,10 @@ samc_add_mpi_script_test(dist_step_equiv ${SAMC_ORACLE_PYTHON}
                          ${CMAKE_CURRENT_LIST_DIR}/step_equiv.py --samc $<TARGET_FILE:samc>)
 samc_add_mpi_script_test(dist_train ${SAMC_ORACLE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/train.py
                          --samc $<TARGET_FILE:samc>)
+samc_add_mpi_script_test(dist_step_equiv_cuda_standin ${CMAKE_COMMAND} -E env
+                         SAMC_CUDA_DRIVER=$<TARGET_FILE:samc_cuda_standin>
+                         SAMC_CUDA_BLAS=$<TARGET_FILE:samc_cuda_standin>
+                         SAMC_CUDA_DNN=$<TARGET_FILE:cudnn_standin>
+                         SAMC_CACHE_DIR=${CMAKE_BINARY_DIR}/oracle_cuda_cache
+                         ${SAMC_ORACLE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/step_equiv.py
+                         --samc $<TARGET_FILE:samc> --backend cuda --steps 5 --quick)
