@@ -135,7 +135,9 @@ static const cli_command commands[] = {
 	 "           and \"loss\" [K]: the loss each step reported (SAM: the first pass's)\n"
 	 "--eval: then also the eval program on batch 0 as \"eval.<output>\" (means).\n"
 	 "The learning rate of step t follows the recipe's schedule over a run of K steps.\n"
-	 "--backend: cpu (LLVM-compiled, the default) or interp (the reference interpreter).\n"},
+	 "--backend: cpu (LLVM-compiled, the default) or interp (the reference interpreter).\n"
+	 "Under mpirun -np N each rank takes its share of every batch in BATCHES (the\n"
+	 "global batch) and rank 0 writes OUT (README: several processes and machines).\n"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

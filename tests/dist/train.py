@@ -17,7 +17,7 @@ optimizer.sam.sync = true (rank-independent mathematics), 2 epochs:
   T   `samc build --ranks 2 --cpu native`: the trainer on 2 ranks = A bit for
       bit; started on 3 it refuses, with the rebuild command
   E   errors: 3 ranks for a batch of 128 (rank 0 says so once, exit 1), and
-      ranks whose programs differ (--dtype f32 on one of them)
+      ranks whose programs differ (another model file, --dtype f32 on one)
 
   SAMC_MPIRUN="mpirun --allow-run-as-root --oversubscribe" \\
     /usr/bin/python3 tests/dist/train.py --samc build/samc
@@ -157,11 +157,17 @@ def main():
         msg = "batch_size = 128 cannot be split over 3 ranks"
         F.check(r[0] == 1 and r[2].count(msg) == 1, "3 ranks for 128: said once, exit 1",
                 f"exit {r[0]}: {r[2]}")
-        cmd = mpi + ["-np", "1", samc] + common + [":", "-np", "1", samc] + common + \
-            ["--dtype", "f32"]
-        q = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        F.check(q.returncode != 0 and "disagrees with rank 0 on the program" in q.stderr,
-                "ranks with other programs: refused", f"exit {q.returncode}: {q.stderr}")
+        other = p("other.lua")  # another hidden width: another program
+        with open(MODEL) as f, open(other, "w") as g:
+            g.write(f.read().replace("linear(x, 256", "linear(x, 128"))
+        for what, extra, model in (("another model file", [], other),
+                                   ("--dtype f32 on rank 1", ["--dtype", "f32"], MODEL)):
+            cmd = mpi + ["-np", "1", samc] + common + [":", "-np", "1", samc, model] + \
+                common[1:] + extra
+            q = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            F.check(q.returncode == 1 and "samc: rank 1: comm: rank 1 disagrees with rank 0 on "
+                    "the program" in q.stderr, f"{what}: refused", f"exit {q.returncode}: "
+                    f"{q.stderr}")
     return F.status("dist train")
 
 
