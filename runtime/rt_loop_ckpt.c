@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -26,31 +25,9 @@
  * and restores what was there before. */
 static volatile sig_atomic_t stop_signal;
 
-/* Several ranks: the communicator's stop flag (rt_comm_set_stop), raised
- * GRACE_NS after the signal. Within the grace the step's collectives
- * complete where every rank is alive, and the step's sums carry the stop
- * to all of them (a stop after the same step, with a checkpoint); where a
- * rank died (mpirun ends the job with SIGTERM and SIGKILL a second later)
- * a collective that waits for it fails once the flag is up, in time to
- * say so. */
-static volatile sig_atomic_t comm_stop;
-static timer_t grace_timer;
-static int grace_armed; /* the timer exists (several ranks) */
-#define GRACE_NS 400000000L
-
 static void on_signal(int sig)
 {
 	stop_signal = sig;
-	if (grace_armed) { /* timer_settime is async-signal-safe */
-		struct itimerspec it = {{0, 0}, {0, GRACE_NS}};
-		timer_settime(grace_timer, 0, &it, NULL);
-	}
-}
-
-static void on_grace(int sig)
-{
-	(void)sig;
-	comm_stop = stop_signal;
 }
 
 void rt_run_catch_signals(train_run *R)
@@ -62,24 +39,11 @@ void rt_run_catch_signals(train_run *R)
 	/* a second Ctrl-C ends the process at once; system calls in progress
 	 * (a write to a full pipe) go on */
 	sa.sa_flags = SA_RESETHAND | SA_RESTART;
-	stop_signal = comm_stop = 0;
-	grace_armed = 0;
-	if (R->comm->size > 1) {
-		struct sigaction ga;
-		memset(&ga, 0, sizeof ga);
-		ga.sa_handler = on_grace;
-		sigemptyset(&ga.sa_mask);
-		ga.sa_flags = SA_RESTART;
-		struct sigevent ev;
-		memset(&ev, 0, sizeof ev);
-		ev.sigev_notify = SIGEV_SIGNAL;
-		ev.sigev_signo = SIGALRM;
-		sigaction(SIGALRM, &ga, &R->old_alrm);
-		grace_armed = timer_create(CLOCK_MONOTONIC, &ev, &grace_timer) == 0;
-		/* without a timer the flag is up at once: a stop is then an error
-		 * where a collective has to wait */
-		rt_comm_set_stop(R->comm, grace_armed ? &comm_stop : &stop_signal);
-	}
+	stop_signal = 0;
+	/* several ranks: a collective that waits for ranks silent since the
+	 * signal gives up (rt_comm_mpi.h), where a rank died; where all are
+	 * alive the step completes, and its sums carry the stop to every rank */
+	rt_comm_set_stop(R->comm, &stop_signal);
 	sigaction(SIGINT, &sa, &R->old_int);
 	sigaction(SIGTERM, &sa, &R->old_term);
 }
@@ -88,13 +52,7 @@ void rt_run_release_signals(train_run *R)
 {
 	sigaction(SIGINT, &R->old_int, NULL);
 	sigaction(SIGTERM, &R->old_term, NULL);
-	if (R->comm->size > 1) {
-		rt_comm_set_stop(R->comm, NULL);
-		if (grace_armed)
-			timer_delete(grace_timer);
-		grace_armed = 0;
-		sigaction(SIGALRM, &R->old_alrm, NULL);
-	}
+	rt_comm_set_stop(R->comm, NULL);
 }
 
 int rt_run_interrupted(train_run *R)

@@ -60,7 +60,6 @@ typedef struct {
 	int hook_failed;              /* the epoch hook failed once: not called again */
 	int signal;                   /* SIGINT or SIGTERM that stopped the run, else 0 */
 	struct sigaction old_int, old_term; /* handlers before rt_train's */
-	struct sigaction old_alrm;    /* several ranks: SIGALRM's (rt_loop_ckpt.c) */
 	/* The validation set (data.val or data.val_split): evaluated after
 	 * every epoch instead of the test set, which is then evaluated once,
 	 * when the run ends. */
