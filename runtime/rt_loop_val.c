@@ -14,6 +14,30 @@
 
 #include "rt_ckpt.h"
 
+/* The checkpoint's seed; on several ranks rank 0 reads it and the others
+ * get it (they need not see the file). */
+static int peek_seed(train_run *R, const char *path, uint64_t *seed, rt_err *err)
+{
+	rt_comm *c = R->comm;
+	struct {
+		int rc;
+		uint64_t seed;
+		rt_err err;
+	} m;
+	memset(&m, 0, sizeof m);
+	if (c->rank == 0)
+		m.rc = rt_ckpt_peek_seed(path, &m.seed, &m.err);
+	rt_err ce;
+	if (c->size > 1 && c->bcast(c, &m, sizeof m, 0, &ce))
+		return rt_errf(err, "%s: %s", path, ce.msg);
+	if (m.rc) {
+		*err = m.err;
+		return -1;
+	}
+	*seed = m.seed;
+	return 0;
+}
+
 int rt_run_hold_out(train_run *R, rt_err *err)
 {
 	const rt_train_opts *o = R->o;
@@ -26,7 +50,7 @@ int rt_run_hold_out(train_run *R, rt_err *err)
 	/* the rows depend on the seed: a resumed run takes the checkpoint's
 	 * (rt_run_resume), so it holds out what the run it continues did */
 	uint64_t seed = R->seed;
-	if (o->resume_path && !o->has_seed && rt_ckpt_peek_seed(o->resume_path, &seed, err))
+	if (o->resume_path && !o->has_seed && peek_seed(R, o->resume_path, &seed, err))
 		return -1;
 	int64_t n = R->train.n;
 	if (rt_dataset_hold_out(&R->train, dc->val_split, seed, &R->val, err))

@@ -102,8 +102,8 @@ static int is_accum(const rt_store_buf *b, const char *what, size_t len)
 	return strncmp(b->slot.name, what, len) == 0 && b->slot.name[len] == '.';
 }
 
-/* Buffer i's bytes to or from stage + off: in place where the host sees
- * the device's memory, else a transfer. */
+/* Buffer i's bytes into the stage (in) or back from it: a copy where the
+ * host sees the device's memory, else a transfer. */
 static int stage_copy(rt_store *st, int i, char *stage, int in, rt_err *err)
 {
 	const rt_store_buf *b = &st->buf[i];
