@@ -2,8 +2,8 @@
 #
 # Debian's python3-torch is importable only from /usr/bin/python3 (another
 # python3 may come first on PATH). Each script exits 77 when it cannot
-# import torch/numpy, which CTest reports as skipped.
-set(SAMC_ORACLE_PYTHON /usr/bin/python3 CACHE FILEPATH "Python with torch and numpy for the oracle tests")
+# import torch/numpy, which CTest reports as skipped. SAMC_ORACLE_PYTHON
+# is set in tests/CMakeLists.txt, before the first folder's tests.
 set(_oracle ${CMAKE_CURRENT_LIST_DIR})
 
 # PyTorch's f32 conv2d and its gradients (oneDNN pinned to AVX2), which
