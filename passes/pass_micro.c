@@ -57,8 +57,10 @@ static int add_into(pass_ctx *c, const char *what, ir_node *const *grads)
 	return 0;
 }
 
-/* The update's gradient (acc + grads[i]) / n, and acc := 0. */
-static int mean_and_clear(pass_ctx *c, const char *what, int n)
+/* The update's gradient (acc + update_grads[i]) / n, and acc := 0. Without
+ * `own` (upd, upd_sam: the step's micro-batches ran on every rank and the
+ * all-reduce summed them into acc) it is acc / n. */
+static int mean_and_clear(pass_ctx *c, const char *what, int n, int own)
 {
 	ir_graph *g = c->prog.g;
 	int np = c->m->nparams;
@@ -69,34 +71,8 @@ static int mean_and_clear(pass_ctx *c, const char *what, int n)
 		ir_node *p = c->params[i];
 		g->cur = p->loc;
 		ir_node *a = acc_of(g, p, what);
-		mean[i] = a ? ir_binary(g, IR_OP_DIV, ir_binary(g, IR_OP_ADD, a, c->update_grads[i]),
-		                        num(g, n)) : NULL;
-		if (!mean[i] || !ir_assign(g, a, ir_const(g, p->dtype, p->shape, 0))) {
-			free(mean);
-			return -1;
-		}
-	}
-	if (c->update_grads != c->grads)
-		free(c->update_grads);
-	c->update_grads = mean; /* freed with the context */
-	return 0;
-}
-
-/* upd, upd_sam: the update's gradient is acc / n, nothing else is added
- * (the step's micro-batches ran on every rank, summed by the all-reduce),
- * and acc := 0. */
-static int mean_of_acc(pass_ctx *c, const char *what, int n)
-{
-	ir_graph *g = c->prog.g;
-	int np = c->m->nparams;
-	ir_node **mean = calloc((size_t)np + 1, sizeof *mean);
-	if (!mean)
-		return -1;
-	for (int i = 0; i < np; i++) {
-		ir_node *p = c->params[i];
-		g->cur = p->loc;
-		ir_node *a = acc_of(g, p, what);
-		mean[i] = a ? ir_binary(g, IR_OP_DIV, a, num(g, n)) : NULL;
+		ir_node *sum = a && own ? ir_binary(g, IR_OP_ADD, a, c->update_grads[i]) : a;
+		mean[i] = sum ? ir_binary(g, IR_OP_DIV, sum, num(g, n)) : NULL;
 		if (!mean[i] || !ir_assign(g, a, ir_const(g, p->dtype, p->shape, 0))) {
 			free(mean);
 			return -1;
@@ -149,17 +125,17 @@ int pass_micro_run(pass_ctx *c, char *err, size_t errlen)
 		rc = add_into(c, ACC_SAM, c->update_grads);
 		break;
 	case PASS_PROG_BASE:
-		rc = mean_and_clear(c, ACC_GRAD, n);
+		rc = mean_and_clear(c, ACC_GRAD, n, 1);
 		break;
 	case PASS_PROG_SAM:
-		rc = mean_and_clear(c, ACC_SAM, n) || (accum && clear(c, ACC_GRAD)) ||
+		rc = mean_and_clear(c, ACC_SAM, n, 1) || (accum && clear(c, ACC_GRAD)) ||
 		     (accum && o->gsam && gsam_of_means(c));
 		break;
 	case PASS_PROG_UPD:
-		rc = mean_of_acc(c, ACC_GRAD, n);
+		rc = mean_and_clear(c, ACC_GRAD, n, 0);
 		break;
 	case PASS_PROG_UPD_SAM:
-		rc = mean_of_acc(c, ACC_SAM, n) || (accum && clear(c, ACC_GRAD)) ||
+		rc = mean_and_clear(c, ACC_SAM, n, 0) || (accum && clear(c, ACC_GRAD)) ||
 		     (accum && o->gsam && gsam_of_means(c));
 		break;
 	default:
