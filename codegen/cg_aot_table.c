@@ -118,6 +118,8 @@ static void write_kernels(FILE *f, int step, const char *s, const rt_prog *p, in
 		}
 		if (k->kind == RT_K_CONV)
 			write_conv(f, k);
+		if (k->kind == RT_K_COMM)
+			fprintf(f, ", .comm_n = %lld", (long long)k->comm_n);
 		fprintf(f, ", .nargs = %d, .args = %s_args + %d,\n", k->nargs, s, a);
 		fprintf(f, "\t .par_extent = %lld, .work = %lld, .ta = %d, .tb = %d, .f64 = %d, "
 		           ".m = %lld, .n = %lld, .k = %lld, .batch = %lld, .bf16 = %d,\n\t .fail_where = ",

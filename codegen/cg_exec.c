@@ -44,6 +44,7 @@ static void exec_free(rt_exec *x)
 static int exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
 {
 	cpu_exec *s = x->self;
+	s->inner->comm = x->comm; /* the run's ranks, for its collectives */
 	return s->inner->run(s->inner, slot_data, outputs, err);
 }
 

@@ -352,6 +352,10 @@ void cg_kernel_print(FILE *f, const cg_kernel *k)
 		        d->stride_h, d->stride_w, d->pad_h, d->pad_w, d->dil_h, d->dil_w, d->groups);
 		return;
 	}
+	if (k->kind == RT_K_COMM) {
+		fprintf(f, " rank_sum n=%" PRId64 "\n", k->comm_n);
+		return;
+	}
 	for (int i = 0; i < k->nlocals; i++)
 		fprintf(f, "%st%d:%s", i ? ", " : " locals ", i, cg_type_name(k->local_type[i]));
 	fputc('\n', f);

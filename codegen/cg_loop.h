@@ -147,6 +147,9 @@ typedef struct {
 	int conv_op, conv_bias;
 	/* GEMM or CONV: both multiplied operands are bf16-exact (rt_prog.h) */
 	int bf16;
+	/* COMM: args[1] := the sum over the ranks of args[0], comm_n elements
+	 * (runtime/rt_prog.h) */
+	int64_t comm_n;
 	/* what a FAIL code means, for the user ("label out of range ...") */
 	const char *fail_msg;
 	/* a multi-tensor kernel (cg_multi.h): the kernels merged into it, else 0 */

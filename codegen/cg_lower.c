@@ -437,6 +437,23 @@ static int lower_conv_call(lctx *c, const ir_node *root)
 	return 0;
 }
 
+/* A sum over the ranks as a library call (RT_K_COMM): args x, y. */
+static int lower_comm_call(lctx *c, const ir_node *root)
+{
+	cg_kernel *k = c->k;
+	const ir_node *ops[2] = {root->in[0], root};
+	k->args = ir_arena_alloc(c->a, 2 * sizeof *k->args);
+	for (int j = 0; j < 2; j++) {
+		k->args[j].id = c->p->buf_of[ops[j]->id];
+		k->args[j].type = cg_type_of(ops[j]->dtype);
+		k->args[j].written = j == 1;
+	}
+	k->nargs = 2;
+	k->comm_n = ir_shape_numel(&root->shape);
+	k->work = k->comm_n;
+	return 0;
+}
+
 static int lower_kernel(lctx *c, const pass_kernel *K, int idx, char *err, size_t errlen)
 {
 	const ir_node *root = K->root;
@@ -478,6 +495,10 @@ static int lower_kernel(lctx *c, const pass_kernel *K, int idx, char *err, size_
 	}
 	case RT_K_CONV:
 		return lower_conv_call(c, root);
+	case RT_K_COMM:
+		if (lower_comm_call(c, root) == 0)
+			return 0;
+		break;
 	case RT_K_ROW: {
 		/* cat takes any number of inputs */
 		int *b = ir_arena_alloc(c->a, (size_t)(1 + root->nin) * sizeof *b);

@@ -65,6 +65,7 @@ int cg_lower_has(ir_op op)
 	case IR_OP_MATMUL:  /* a GEMM descriptor */
 	case IR_OP_CONST:   /* inlined into its readers */
 	case IR_OP_ASSIGN:  /* a commit of the memory plan */
+	case IR_OP_RANK_SUM: /* a COMM call (lower_comm_call) */
 		return 1;
 	default:
 		return cg_lower_row_has(op);

@@ -59,7 +59,9 @@ static int fill_kernels(cg_step *s, char *err, size_t errlen)
 		rk->work = k->work;
 		rk->ta = k->ta;
 		rk->tb = k->tb;
-		rk->f64 = k->kind == RT_K_GEMM && k->args[2].type == CG_T_F64;
+		rk->f64 = (k->kind == RT_K_GEMM && k->args[2].type == CG_T_F64) ||
+		          (k->kind == RT_K_COMM && k->args[1].type == CG_T_F64);
+		rk->comm_n = k->comm_n;
 		rk->m = k->m;
 		rk->n = k->n;
 		rk->k = k->k;

@@ -386,6 +386,16 @@ int cg_kernel_verify(const cg_kernel *k, const int64_t *numel, char *err, size_t
 	}
 	if (k->kind == RT_K_CONV)
 		return verify_conv(&c);
+	if (k->kind == RT_K_COMM) {
+		/* x read, y written, both comm_n floats of one type */
+		if (k->nargs != 2 || k->comm_n < 1 || numel[0] != k->comm_n || numel[1] != k->comm_n ||
+		    k->args[0].type != k->args[1].type ||
+		    (k->args[1].type != CG_T_F32 && k->args[1].type != CG_T_F64) ||
+		    k->args[0].written || !k->args[1].written)
+			return fail(&c, "rank_sum of %lld elements does not fit its buffers",
+			            (long long)k->comm_n);
+		return 0;
+	}
 	c.extent = malloc(((size_t)k->nvars + 1) * sizeof *c.extent);
 	c.lo = calloc((size_t)k->nvars + 1, sizeof *c.lo);
 	c.hi = calloc((size_t)k->nvars + 1, sizeof *c.hi);

@@ -288,6 +288,8 @@ static int run_steps(const steps_args *sa, ir_model *m, rt_comm *comm)
 		}
 		if (E.x[p] && E.x[p]->noutputs > maxout)
 			maxout = E.x[p]->noutputs;
+		if (E.x[p])
+			E.x[p]->comm = comm; /* its collectives (sync_bn) over the ranks */
 	}
 	if (sa->eval && !(ev = cli_exec_new(sa->backend, &progs.eval, 0, &po, msg, sizeof msg))) {
 		fprintf(stderr, "samc steps: %s\n", msg);

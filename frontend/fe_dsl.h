@@ -31,6 +31,7 @@ typedef struct {
 	int micro;               /* > 1: built at the micro-batch, batch_size / micro
 	                            (optimizer.accumulate, optimizer.sam.m, ranks) */
 	int ranks;               /* > 1: the ranks of a data-parallel run (fe_options) */
+	int sync_bn;             /* > 1: batch_norm's statistics over that many ranks (sync_bn) */
 	fe_decl *params;  int nparams, cap_params;  /* declaration order */
 	fe_decl *inputs;  int ninputs, cap_inputs;
 	fe_decl *states;  int nstates, cap_states;  /* the layers' state (running stats) */

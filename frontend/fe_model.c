@@ -28,6 +28,7 @@ typedef struct {
 	const fe_options *opt;
 	ir_model *m;
 	int micro, micro_batch; /* micro > 1: build at micro_batch (fe_load_model) */
+	int sync_bn;            /* > 1: batch_norm over that many ranks (the recipe's sync_bn) */
 } fe_job;
 
 /* The `return` hook reports the line where the return finished (the
@@ -83,6 +84,7 @@ static int fe_run(lua_State *L)
 		d->micro = job->micro;
 		d->batch_override = job->micro_batch;
 	}
+	d->sync_bn = job->sync_bn;
 	fe_sandbox_load(L);
 	lua_call(L, 0, 1);
 	/* the model is complete: nothing may add to the graph from here on */
@@ -105,7 +107,7 @@ static int fe_run(lua_State *L)
 }
 
 static int load_once(const char *path, const fe_options *opt, int micro, int micro_batch,
-                     ir_model **out, char *err, size_t errlen)
+                     int sync_bn, ir_model **out, char *err, size_t errlen)
 {
 	fe_options defaults;
 	if (!opt) {
@@ -148,7 +150,7 @@ static int load_once(const char *path, const fe_options *opt, int micro, int mic
 		}
 	sb.user = &d;
 	g->max_nodes = opt->max_ops > 0 ? opt->max_ops : FE_DEFAULT_MAX_OPS;
-	fe_job job = {&d, opt, m, micro, micro_batch};
+	fe_job job = {&d, opt, m, micro, micro_batch, sync_bn};
 	lua_pushcfunction(L, fe_run);
 	lua_pushlightuserdata(L, &job);
 	int st = fe_sandbox_pcall(L, 1, 0, err, errlen);
@@ -171,7 +173,7 @@ static int load_once(const char *path, const fe_options *opt, int micro, int mic
 int fe_load_model(const char *path, const fe_options *opt, ir_model **out,
                   char *err, size_t errlen)
 {
-	int rc = load_once(path, opt, 0, 0, out, err, errlen);
+	int rc = load_once(path, opt, 0, 0, 0, out, err, errlen);
 	if (rc)
 		return rc;
 	/* A step of micro-batches runs the model at batch_size / n: the file
@@ -182,9 +184,13 @@ int fe_load_model(const char *path, const fe_options *opt, ir_model **out,
 	if (n <= 1)
 		return 0;
 	int b = (*out)->recipe.batch_size;
+	/* sync_bn on several ranks: batch_norm sums its statistics over them
+	 * (one rank: nothing to synchronise, no collective) */
+	int ranks = (*out)->recipe.opt.ranks;
+	int sync_bn = (*out)->recipe.sync_bn && ranks > 1 ? ranks : 0;
 	fe_model_free(*out);
 	*out = NULL;
-	return load_once(path, opt, n, b / n, out, err, errlen);
+	return load_once(path, opt, n, b / n, sync_bn, out, err, errlen);
 }
 
 void fe_model_free(ir_model *m)

@@ -103,7 +103,9 @@ static int fe_batch_norm(lua_State *L)
 	ir_node *nbt = decl(L, 1, fn, name, "num_batches_tracked", ir_shape_scalar(), IR_INIT_ZEROS);
 	fe_dsl_here(L);
 	ir_bn_stats st;
-	ir_node *y = fe_dsl_built(L, ir_batch_norm(d->g, x, w, b, rm, rv, ir_mode(d->g), eps, &st));
+	/* sync_bn on several ranks: the statistics of the global (micro-)batch */
+	ir_node *y = fe_dsl_built(L, ir_batch_norm_ranks(d->g, x, w, b, rm, rv, ir_mode(d->g), eps,
+	                                                 d->sync_bn, &st));
 	fe_new_update(L, rm, fe_dsl_built(L, ir_bn_running(d->g, rm, st.mean, momentum)));
 	fe_new_update(L, rv, fe_dsl_built(L, ir_bn_running(d->g, rv, st.unbiased_var, momentum)));
 	fe_new_update(L, nbt, fe_dsl_built(L, ir_binary(d->g, IR_OP_ADD, nbt, ir_scalar(d->g, 1.0))));

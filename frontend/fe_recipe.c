@@ -601,4 +601,5 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 	const char *prec = fe_str(L, t, "", "precision", NULL);
 	if (prec)
 		r->precision = fe_choice(L, "precision", "precision", prec);
+	fe_read_key(L, t, r, "sync_bn"); /* batch_norm over the ranks: fe_model.c */
 }

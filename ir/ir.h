@@ -52,7 +52,8 @@ typedef enum {
 	IR_KIND_REDUCE,  /* reduces over axes */
 	IR_KIND_MATMUL,  /* library call (GEMM) */
 	IR_KIND_OPAQUE,  /* softmax-like: row-wise, own kernel */
-	IR_KIND_EFFECT   /* assign */
+	IR_KIND_EFFECT,  /* assign */
+	IR_KIND_COMM     /* a collective over the ranks of a run: a kernel of its own */
 } ir_kind;
 
 /*
@@ -230,6 +231,9 @@ typedef struct {
 	 * takes (dy, indices) and gives [num, dim] (attribute classes = num)  */       \
 	X(EMBEDDING, "embedding", 2, IR_KIND_OPAQUE, none, IR_GRAD_RULE, IR_DSL_BOUND)   \
 	X(EMBEDDING_GRAD, "embedding_grad", 2, IR_KIND_OPAQUE, onehot, IR_GRAD_NONE, IR_DSL_INTERNAL) \
+	/* the sum over the ranks of a data-parallel run (sync_bn), in rt_comm.h's   \
+	 * fixed rank order; the identity on one rank. Its adjoint is its own. */     \
+	X(RANK_SUM, "rank_sum", 1, IR_KIND_COMM, none, IR_GRAD_RULE, IR_DSL_INTERNAL)   \
 	/* effects */                                                                  \
 	X(ASSIGN, "assign", 2, IR_KIND_EFFECT, none, IR_GRAD_NONE, IR_DSL_INTERNAL)
 
@@ -392,6 +396,9 @@ ir_node *ir_node_make_attrs(ir_graph *g, ir_op op, ir_node *const *in, int nin,
 
 /* Elementwise ops (binary ops broadcast; dtypes must match). */
 ir_node *ir_unary(ir_graph *g, ir_op op, ir_node *x);
+/* rank_sum(x): x summed over the ranks of a data-parallel run (a float
+ * tensor; same shape and dtype). */
+ir_node *ir_rank_sum(ir_graph *g, ir_node *x);
 ir_node *ir_binary(ir_graph *g, ir_op op, ir_node *a, ir_node *b);
 /* The elementwise ops with attributes (PyTorch's defaults: slope 0.01;
  * beta 1, threshold 20). clamp: lo = -INFINITY or hi = INFINITY for no

@@ -272,6 +272,13 @@ ir_node *ir_unary(ir_graph *g, ir_op op, ir_node *x)
 	return add(g, &p.n);
 }
 
+ir_node *ir_rank_sum(ir_graph *g, ir_node *x)
+{
+	proto p;
+	proto_init(&p, IR_OP_RANK_SUM, x, NULL, NULL);
+	return add(g, &p.n);
+}
+
 ir_node *ir_binary(ir_graph *g, ir_op op, ir_node *a, ir_node *b)
 {
 	if (ir_op_kind(op) != IR_KIND_ELEM || ir_op_arity(op) != 2)

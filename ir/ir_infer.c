@@ -381,6 +381,7 @@ static const infer_fn rules[IR_OP_COUNT] = {
 	[IR_OP_CONV2D] = ir_conv_infer,
 	[IR_OP_CONV2D_BWD_DATA] = ir_conv_infer,
 	[IR_OP_CONV2D_BWD_WEIGHT] = ir_conv_infer,
+	[IR_OP_RANK_SUM] = infer_unary, /* a float tensor, kept as it is */
 };
 
 int ir_infer_has_rule(ir_op op)

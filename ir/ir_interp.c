@@ -15,7 +15,17 @@ struct ir_env {
 	ir_graph *g;
 	double **leaf; /* by node id: storage of PARAM/INPUT/STATE leaves */
 	int cap;
+	ir_rank_sum_fn rank_sum; /* NULL: one rank */
+	void *rank_sum_ctx;
 };
+
+void ir_env_set_rank_sum(ir_env *e, ir_rank_sum_fn fn, void *ctx)
+{
+	if (e) {
+		e->rank_sum = fn;
+		e->rank_sum_ctx = ctx;
+	}
+}
 
 static int is_env_leaf(const ir_node *n)
 {
@@ -182,6 +192,9 @@ static int interp(ir_env *e, ir_node *const *outs, int nout, double **out_vals,
 		int rc = ir_interp_node(nd, in, val[i], err, errlen);
 		if (in != inl)
 			free(in);
+		/* in node order: every rank sums its rank_sums in the same order */
+		if (!rc && nd->op == IR_OP_RANK_SUM && e->rank_sum)
+			rc = e->rank_sum(e->rank_sum_ctx, val[i], cnt, nd->dtype, err, errlen);
 		if (rc)
 			goto done;
 		/* drop intermediates nothing later reads */

@@ -37,6 +37,16 @@ typedef struct ir_env ir_env;
 ir_env *ir_env_new(ir_graph *g); /* NULL only when out of memory */
 void ir_env_free(ir_env *e);
 
+/* How the env sums a rank_sum's value over the ranks of a data-parallel
+ * run: buf[0..n) (values of `dtype`, held as doubles) := their sum over
+ * the ranks in the fixed rank order, each addition rounded to dtype (the
+ * caller's communicator: the ir layer knows nothing of it). 0, or -1 with
+ * a message in err. Without one (the default) rank_sum is the identity:
+ * one rank. */
+typedef int (*ir_rank_sum_fn)(void *ctx, double *buf, int64_t n, ir_dtype dtype, char *err,
+                              size_t errlen);
+void ir_env_set_rank_sum(ir_env *e, ir_rank_sum_fn fn, void *ctx);
+
 /* The leaf's storage: numel(leaf->shape) doubles, zero-initialised, owned by
  * the env; callers fill it (a step rounds an f32 leaf's values to float in
  * place before reading them). NULL if `leaf` is not a PARAM/INPUT/STATE of

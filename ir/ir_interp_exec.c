@@ -10,6 +10,7 @@
 
 #include "ir_interp.h"
 #include "ir_slot.h"
+#include "rt_comm.h" /* the vtable only: the caller's communicator */
 
 typedef struct {
 	ir_graph *g;
@@ -57,9 +58,35 @@ static void from_doubles(void *dst, const double *src, rt_dtype t, int64_t n)
 	}
 }
 
+/* rank_sum over the exec's communicator (ir_rank_sum_fn): the values in
+ * their dtype, summed by the communicator in rank order. */
+static int comm_rank_sum(void *ctx, double *buf, int64_t n, ir_dtype dtype, char *err,
+                         size_t errlen)
+{
+	rt_comm *c = ctx;
+	int f32 = dtype == IR_F32;
+	void *tmp = malloc((size_t)(n > 0 ? n : 1) * (f32 ? sizeof(float) : sizeof(double)));
+	if (!tmp)
+		return ir_failf(err, errlen, "interpreter: out of memory for rank_sum");
+	from_doubles(tmp, buf, f32 ? RT_F32 : RT_F64, n);
+	rt_err e = {{0}};
+	int rc = c->allreduce(c, tmp, (size_t)n, f32 ? RT_COMM_F32 : RT_COMM_F64, &e);
+	if (rc == 0)
+		to_doubles(buf, tmp, f32 ? RT_F32 : RT_F64, n);
+	else
+		ir_failf(err, errlen, "rank_sum: %s", e.msg);
+	free(tmp);
+	return rc ? -1 : 0;
+}
+
 static int exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
 {
 	interp_exec *s = x->self;
+	/* several ranks: rank_sum sums over them (the exec's comm, set by the run) */
+	if (x->comm && x->comm->size > 1)
+		ir_env_set_rank_sum(s->env, comm_rank_sum, x->comm);
+	else
+		ir_env_set_rank_sum(s->env, NULL, NULL);
 	char msg[sizeof err->msg];
 	double **vals = calloc((size_t)(s->nout > 0 ? s->nout : 1), sizeof *vals);
 	if (!vals)

@@ -447,6 +447,16 @@ static int run_assign(const ir_node *n, const double *const *in, double *out, ch
 typedef int (*interp_fn)(const ir_node *n, const double *const *in, double *out, char *err,
                          size_t errlen);
 
+/* rank_sum on one rank: the identity. Over several ranks the driver sums
+ * the value through its env's callback (ir_env_set_rank_sum). */
+static int run_rank_sum(const ir_node *n, const double *const *in, double *out, char *err,
+                        size_t errlen)
+{
+	(void)err, (void)errlen;
+	memcpy(out, in[0], (size_t)ir_shape_numel(&n->shape) * sizeof *out);
+	return 0;
+}
+
 /* The interpreter's facet of every op that computes (leaves other than
  * CONST take their values from the env or from a pass). */
 static const interp_fn kernels[IR_OP_COUNT] = {
@@ -487,6 +497,7 @@ static const interp_fn kernels[IR_OP_COUNT] = {
 	[IR_OP_CONV2D] = ir_conv_run,
 	[IR_OP_CONV2D_BWD_DATA] = ir_conv_run,
 	[IR_OP_CONV2D_BWD_WEIGHT] = ir_conv_run,
+	[IR_OP_RANK_SUM] = run_rank_sum,
 };
 
 int ir_interp_has_kernel(ir_op op)

@@ -28,13 +28,24 @@ ir_node *ir_batch_norm(ir_graph *g, ir_node *x, ir_node *weight, ir_node *bias,
                        ir_node *running_mean, ir_node *running_var, ir_node *mode, double eps,
                        ir_bn_stats *stats)
 {
+	return ir_batch_norm_ranks(g, x, weight, bias, running_mean, running_var, mode, eps, 1,
+	                           stats);
+}
+
+ir_node *ir_batch_norm_ranks(ir_graph *g, ir_node *x, ir_node *weight, ir_node *bias,
+                             ir_node *running_mean, ir_node *running_var, ir_node *mode,
+                             double eps, int ranks, ir_bn_stats *stats)
+{
 	if (!x || !running_mean || !running_var || !mode)
 		return NULL;
 	char buf[96];
 	if (x->shape.rank < 2 || !ir_dtype_is_float(x->dtype))
 		return ir_error(g, g->cur, "batch_norm: expects a float input [N, C, ...], got %s%s",
 		                ir_dtype_name(x->dtype), ir_shape_str(&x->shape, buf, sizeof buf));
+	int sync = ranks > 1;
 	int64_t C = x->shape.dim[1], n = C ? ir_shape_numel(&x->shape) / C : 0;
+	/* synchronised: the statistics of every rank's values, n of each */
+	n *= sync ? ranks : 1;
 	if (n < 2)
 		return ir_error(g, g->cur, "batch_norm: expected more than 1 value per channel when "
 		                "training, got input %s", ir_shape_str(&x->shape, buf, sizeof buf));
@@ -46,9 +57,14 @@ ir_node *ir_batch_norm(ir_graph *g, ir_node *x, ir_node *weight, ir_node *bias,
 			axes |= 1u << i;
 	ir_shape cs = channel_shape(x);
 	/* ATen: the mean, then the sum of squared deviations from it (two passes) */
-	ir_node *mean = bin(g, IR_OP_DIV, ir_reduce(g, IR_OP_SUM, x, axes, 0), k(g, x, (double)n));
+	ir_node *sum = ir_reduce(g, IR_OP_SUM, x, axes, 0);
+	if (sync)
+		sum = ir_rank_sum(g, sum);
+	ir_node *mean = bin(g, IR_OP_DIV, sum, k(g, x, (double)n));
 	ir_node *dev = bin(g, IR_OP_SUB, x, ir_reshape(g, mean, cs));
 	ir_node *var_sum = ir_reduce(g, IR_OP_SUM, bin(g, IR_OP_MUL, dev, dev), axes, 0);
+	if (sync)
+		var_sum = ir_rank_sum(g, var_sum);
 	ir_node *var = bin(g, IR_OP_DIV, var_sum, k(g, x, (double)n));
 	ir_node *m = ir_where(g, mode, mean, running_mean);
 	ir_node *v = ir_where(g, mode, var, running_var);

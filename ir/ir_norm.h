@@ -45,6 +45,15 @@ ir_node *ir_batch_norm(ir_graph *g, ir_node *x, ir_node *weight, ir_node *bias,
                        ir_node *running_mean, ir_node *running_var, ir_node *mode, double eps,
                        ir_bn_stats *stats);
 
+/* The same over the ranks of a data-parallel run (sync_bn, as PyTorch's
+ * SyncBatchNorm), ranks > 1: the per-channel sums (of x, then of the
+ * squared deviations from the global mean) are rank_sums, the count is n *
+ * ranks, so every rank normalises by the global batch's statistics and the
+ * unbiased variance divides by n * ranks - 1. ranks <= 1: ir_batch_norm. */
+ir_node *ir_batch_norm_ranks(ir_graph *g, ir_node *x, ir_node *weight, ir_node *bias,
+                             ir_node *running_mean, ir_node *running_var, ir_node *mode,
+                             double eps, int ranks, ir_bn_stats *stats);
+
 /* running := (1 - momentum) * running + momentum * batch, written as
  * PyTorch's momentum * batch + (1 - momentum) * running. */
 ir_node *ir_bn_running(ir_graph *g, ir_node *running, ir_node *batch, double momentum);

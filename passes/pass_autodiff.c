@@ -143,6 +143,14 @@ static int grad_reshape(ad_state *s, ir_node *n, ir_node *d)
 	return accum(s, n->in[0], ir_reshape(s->g, d, n->in[0]->shape));
 }
 
+/* y = sum over the ranks of x_r: every rank's loss reads y, so x_r's
+ * adjoint is the sum over the ranks of theirs (SyncBatchNorm's backward
+ * all-reduce of its sums of dy and dy * xhat) */
+static int grad_rank_sum(ad_state *s, ir_node *n, ir_node *d)
+{
+	return accum(s, n->in[0], ir_rank_sum(s->g, d));
+}
+
 static int grad_transpose(ad_state *s, ir_node *n, ir_node *d)
 {
 	int inv[IR_MAX_DIMS];
@@ -294,6 +302,7 @@ static const grad_fn rules[IR_OP_COUNT] = {
 	[IR_OP_EMBEDDING] = grad_embedding,
 	[IR_OP_NLL_LOSS] = grad_nll_loss,
 	[IR_OP_CONV2D] = grad_conv,
+	[IR_OP_RANK_SUM] = grad_rank_sum,
 };
 
 int pass_grad_has_rule(ir_op op)

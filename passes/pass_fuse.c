@@ -275,6 +275,7 @@ static rt_kkind kernel_kind(const ir_node *n)
 	case IR_KIND_REDUCE: return RT_K_REDUCE;
 	case IR_KIND_MATMUL: return RT_K_GEMM;
 	case IR_KIND_OPAQUE: return RT_K_ROW;
+	case IR_KIND_COMM: return RT_K_COMM;
 	default: return RT_K_ELEM;
 	}
 }
@@ -417,7 +418,7 @@ static const char *kind_name(rt_kkind k)
 {
 	static const char *const names[] = {[RT_K_ELEM] = "elem", [RT_K_REDUCE] = "reduce",
 	                                    [RT_K_ROW] = "row", [RT_K_GEMM] = "matmul",
-	                                    [RT_K_CONV] = "conv"};
+	                                    [RT_K_CONV] = "conv", [RT_K_COMM] = "comm"};
 	return names[k];
 }
 

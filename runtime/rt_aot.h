@@ -30,7 +30,7 @@
 
 /* bumped when rt_prog / rt_aot_model change layout; the generated file
  * states the version it was written for */
-#define RT_AOT_ABI 5
+#define RT_AOT_ABI 6
 
 /* A CUDA trainer's module of one step for one architecture. */
 typedef struct {

@@ -275,7 +275,7 @@ static void *cpu_view(rt_device *d, void *buf)
 static int cpu_supports(const rt_device *d, rt_kkind kind)
 {
 	(void)d;
-	return kind >= RT_K_ELEM && kind <= RT_K_CONV;
+	return kind >= RT_K_ELEM && kind <= RT_K_COMM;
 }
 
 static int cpu_launch(rt_device *d, const rt_prog_kernel *k, void **args, void *err_word,
@@ -432,7 +432,10 @@ static int cpu_run(rt_device *d, void *plan, const rt_dev_sched *s, rt_err *err)
 	 * own (another exec or library may have changed its setting) */
 	openblas_set_num_threads(1);
 	for (int i = 0; i < p->nkernels; i++) {
-		if (p->kernels[i].kind == RT_K_CONV) {
+		if (p->kernels[i].kind == RT_K_COMM) {
+			if (rt_device_comm(d, &p->kernels[i], s->args[i], s->comm, err) != 0)
+				return -1;
+		} else if (p->kernels[i].kind == RT_K_CONV) {
 			/* on oneDNN's own threads, while the pool's sleep or spin out */
 			if (cpu_conv(d, &p->kernels[i], s->args[i], err) != 0)
 				return -1;

@@ -40,6 +40,8 @@ static int would_split(const rt_prog_kernel *k, int mm, int threads)
 		return 0;
 	if (k->kind == RT_K_CONV || mm) /* oneDNN takes every thread */
 		return 1;
+	if (k->kind == RT_K_COMM) /* a collective: never beside a GEMM */
+		return 1;
 	if (k->kind != RT_K_GEMM)
 		return k->par_extent > 1 && k->work >= RT_PROG_PAR_MIN_WORK;
 	if (is_sym(k))

@@ -131,7 +131,7 @@ static int cuda_upload_fence(rt_device *d, rt_err *err)
 static int cuda_supports(const rt_device *d, rt_kkind kind)
 {
 	(void)d;
-	return kind >= RT_K_ELEM && kind <= RT_K_CONV;
+	return kind >= RT_K_ELEM && kind <= RT_K_COMM;
 }
 
 int rt_cudev_launch(cuda_dev *c, rt_cu_function f, const rt_prog_kernel *k, void **args,
@@ -327,6 +327,7 @@ static int cuda_run(rt_device *d, void *plan, const rt_dev_sched *s, rt_err *err
 		}
 		int rc = k->kind == RT_K_GEMM   ? cuda_gemm(d, k, s->args[i], err)
 		         : k->kind == RT_K_CONV ? run_conv(c, pl->conv[i], k, s->args[i], err)
+		         : k->kind == RT_K_COMM ? rt_device_comm(d, k, s->args[i], s->comm, err)
 		                                : rt_cudev_launch(c, pl->fn[i], k, s->args[i],
 		                                                  s->errs + 4 * i, NULL, err);
 		if (rc)

@@ -25,6 +25,7 @@ int rt_device_run_in_order(rt_device *d, const rt_dev_sched *s, rt_err *err)
 		const rt_prog_kernel *k = &p->kernels[i];
 		int rc = k->kind == RT_K_GEMM ? d->gemm(d, k, s->args[i], err)
 		       : k->kind == RT_K_CONV ? d->conv(d, k, s->args[i], err)
+		       : k->kind == RT_K_COMM ? rt_device_comm(d, k, s->args[i], s->comm, err)
 		                              : d->launch(d, k, s->args[i], s->errs + 4 * i, err);
 		if (rc)
 			return -1;

@@ -62,6 +62,7 @@
 #include "rt_prog.h"
 
 typedef struct rt_device rt_device;
+struct rt_comm;
 
 /* A step's schedule bound to device addresses, as the runner hands it to
  * a device's `run`: kernel i reads args[i][0..nargs) and, if it is a loop
@@ -70,6 +71,8 @@ typedef struct {
 	const rt_prog *p;
 	void ***args; /* per kernel */
 	char *errs;   /* device address of p->nkernels int32 words */
+	/* the run's ranks (the exec's comm), for COMM entries; NULL: one rank */
+	struct rt_comm *comm;
 } rt_dev_sched;
 
 struct rt_device {
@@ -130,6 +133,14 @@ int rt_device_shares(const rt_device *a, const rt_device *b);
  * kernels. A constant shared by everyone (it has no state); release does
  * nothing. */
 rt_device *rt_dev_host(void);
+
+/* Runs a COMM entry (RT_K_COMM, rank_sum) on d: args[1] := args[0] summed
+ * over c's ranks (c NULL or one rank: a copy). Every device runs it so,
+ * in its place in the schedule: host memory through c->allreduce, device
+ * memory through rt_comm_allreduce_dev (NCCL where attached, else staged
+ * through the host). 0, or -1 with err naming the op's model line. */
+int rt_device_comm(rt_device *d, const rt_prog_kernel *k, void **args, struct rt_comm *c,
+                   rt_err *err);
 
 /* Runs s's kernels on d one by one, in order (what the runner does when d
  * has no `run`; public so a device's own `run` can fall back to it). */

@@ -62,6 +62,10 @@ struct rt_exec {
 	int (*launch)(rt_exec *x, void **slot_data, rt_err *err);
 	int (*finish)(rt_exec *x, double *outputs, rt_err *err);
 	void (*free)(rt_exec *x);
+	/* the ranks of the run (rt_comm.h), or NULL: one rank. The runtime sets
+	 * it on every exec of a run before the first run; a step's collectives
+	 * (rank_sum: RT_K_COMM entries) go through it. */
+	struct rt_comm *comm;
 };
 
 int rt_exec_find_slot(const rt_exec *x, const char *name); /* index or -1 */

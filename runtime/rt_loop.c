@@ -541,6 +541,12 @@ int rt_train(const rt_train_opts *o, rt_exec *train_sam, rt_exec *train_base, rt
 	train_run R;
 	memset(&R, 0, sizeof R);
 	R.comm = o->comm ? o->comm : rt_comm_self();
+	/* every program's collectives (sync_bn's rank_sum) go over the run's ranks */
+	rt_exec *progs[] = {train_sam, train_base, eval, o->train_acc, o->train_sam_acc,
+	                    o->train_upd, o->train_upd_sam};
+	for (size_t i = 0; i < sizeof progs / sizeof *progs; i++)
+		if (progs[i])
+			progs[i]->comm = R.comm;
 	/* rank 0 speaks and writes for all */
 	rt_train_opts quiet = *o;
 	if (R.comm->rank != 0) {

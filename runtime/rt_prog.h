@@ -53,6 +53,11 @@ typedef struct {
 	 * f32, so this differs from the f32 call only in the order of the f32
 	 * sums. 0: f32 operands. */
 	int bf16;
+	/* COMM: args[1][0..comm_n) := the sum over the run's ranks (rt_exec's
+	 * comm, rt_comm.h's fixed order) of each rank's args[0][0..comm_n),
+	 * f64 ? double : float; args[0] == args[1] sums in place. One rank (no
+	 * comm): a copy. */
+	int64_t comm_n;
 	/* a kernel that can fail has a message: its nonzero error word is
 	 * reported as "<where>: <msg> (code N, input '<input>')" */
 	const char *fail_where; /* "model.lua:12: cross_entropy" */

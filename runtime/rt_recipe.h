@@ -192,6 +192,7 @@ typedef struct {
 	int ema;              /* ema = {...}: an EMA of the weights (pass_ema.h); off when 0 */
 	double ema_decay;     /* ema.decay */
 	int precision;        /* precision: RT_PRECISION_F32 or _BF16 (compiled in) */
+	int sync_bn;          /* sync_bn: batch_norm's statistics over the ranks (compiled in) */
 } rt_recipe;
 
 /* Learning rate at optimizer step t (0-based) of a run of `total` steps. */

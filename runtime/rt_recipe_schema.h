@@ -168,7 +168,8 @@ enum {
 	F("log.csv", BOOL, log_csv, 0, 0, 1, RT_KEY_RUN, NULL) \
 	N("ema", TABLE, TABLE, 0, 0, 0, 0) \
 	F("ema.decay", NUMBER, ema_decay, 0.999, 0, 1, RT_KEY_RUN | RT_KEY_EMA, NULL) \
-	F("precision", ENUM, precision, RT_PRECISION_F32, 0, 0, 0, "f32|bf16")
+	F("precision", ENUM, precision, RT_PRECISION_F32, 0, 0, 0, "f32|bf16") \
+	F("sync_bn", BOOL, sync_bn, 0, 0, 1, 0, NULL)
 /* clang-format on */
 
 typedef struct {

@@ -101,7 +101,7 @@ static int exec_launch(rt_exec *x, void **slot_data, rt_err *err)
 	for (int i = 0; i < p->nkernels; i++)
 		for (int j = 0; j < p->kernels[i].nargs; j++)
 			s->kargs[i][j] = s->bufptr[p->kernels[i].args[j]];
-	rt_dev_sched sc = {p, s->kargs, s->errs};
+	rt_dev_sched sc = {p, s->kargs, s->errs, x->comm};
 	return d->run ? d->run(d, s->plan, &sc, err) : rt_device_run_in_order(d, &sc, err);
 }
 
@@ -175,6 +175,9 @@ static int check(const rt_prog *p, const rt_device *d, rt_err *err)
 			               k->name ? k->name : "?");
 		if (k->kind == RT_K_GEMM && k->nargs != 3)
 			return rt_errf(err, "%s: GEMM kernel %d has %d buffers, expected 3", dn, i, k->nargs);
+		if (k->kind == RT_K_COMM && (k->nargs != 2 || k->comm_n < 0))
+			return rt_errf(err, "%s: rank_sum kernel %d has %d buffers, expected 2", dn, i,
+			               k->nargs);
 		if (k->kind == RT_K_CONV) {
 			rt_conv_op op = (rt_conv_op)k->conv_op;
 			if (op != RT_CONV_FWD && op != RT_CONV_BWD_DATA && op != RT_CONV_BWD_WEIGHT)

@@ -462,7 +462,8 @@ static void call_table(FILE *o, const cg_program *prog, int ncall)
 	fputs("\n/* library calls, in schedule order (not rendered):\n"
 	      " *   GEMM (cuBLAS on a GPU)    C[m,n] = op(A) op(B): ops, dtype, batch, m, n, k, buffers A, B, C\n"
 	      " *   CONV (cuDNN on a GPU)     op, x [n,c,h,w], weight [o,c/groups,kh,kw], stride, padding,\n"
-	      " *                             dilation, groups, buffers\n", o);
+	      " *                             dilation, groups, buffers\n"
+	      " *   COMM (the communicator)   rank_sum: elements, dtype, buffers x, y\n", o);
 	for (int i = 0; i < prog->nk; i++) {
 		const cg_kernel *k = &prog->k[i];
 		if (k->kind == RT_K_GEMM) {
@@ -483,6 +484,9 @@ static void call_table(FILE *o, const cg_program *prog, int ncall)
 			for (int j = 0; j < k->nargs; j++)
 				fprintf(o, "%sb%d", j ? ", " : "", k->args[j].id);
 			fputc('\n', o);
+		} else if (k->kind == RT_K_COMM) {
+			fprintf(o, " *   %-25s rank_sum  %lld %s  b%d, b%d\n", k->name, (long long)k->comm_n,
+			        cg_type_name(k->args[1].type), k->args[0].id, k->args[1].id);
 		}
 	}
 	fputs(" */\n", o);

@@ -42,12 +42,14 @@ static void exec_free(rt_exec *x)
 static int exec_run(rt_exec *x, void **slot_data, double *outputs, rt_err *err)
 {
 	cuda_exec *s = x->self;
+	s->inner->comm = x->comm; /* the run's ranks, for its collectives */
 	return s->inner->run(s->inner, slot_data, outputs, err);
 }
 
 static int exec_launch(rt_exec *x, void **slot_data, rt_err *err)
 {
 	cuda_exec *s = x->self;
+	s->inner->comm = x->comm;
 	return s->inner->launch(s->inner, slot_data, err);
 }
 

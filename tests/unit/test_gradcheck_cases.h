@@ -223,6 +223,13 @@ static ir_node *b_ROUND_BF16(gc_case *c) {
 	return ir_binary(c->g, IR_OP_ADD, ir_unary(c->g, IR_OP_TANH, p), z);
 }
 
+/* rank_sum on one rank (no communicator: the identity) inside a
+ * nonlinear use, so its adjoint (rank_sum of the incoming one) composes */
+static ir_node *b_RANK_SUM(gc_case *c) {
+	ir_node *p = mkparam(c, 2, 3, 4);
+	return ir_binary(c->g, IR_OP_MUL, ir_unary(c->g, IR_OP_TANH, ir_rank_sum(c->g, p)), p);
+}
+
 /* X(case, the op it checks) */
 #define GC_CASES(X)                                                                  \
 	X(NEG, NEG) X(EXP, EXP) X(LOG, LOG) X(SQRT, SQRT) X(RSQRT, RSQRT) X(ABS, ABS)      \
@@ -244,6 +251,6 @@ static ir_node *b_ROUND_BF16(gc_case *c) {
 	X(CONV_S2P1, CONV2D) X(CONV_D2G2, CONV2D) X(CONV_DW, CONV2D) X(CONV_2X3, CONV2D)        \
 	X(EMBED, EMBEDDING)        \
 	X(BMM, MATMUL) X(BMM_T, MATMUL) X(BMM_32, MATMUL) X(BMM_23, MATMUL) X(DROPOUT, GE) \
-	X(ROUND_BF16, ROUND_BF16)
+	X(ROUND_BF16, ROUND_BF16) X(RANK_SUM, RANK_SUM)
 
 #endif
