@@ -92,3 +92,6 @@ endforeach()
 
 # Training on several ranks (the step, the loop, checkpoints): step.cmake
 include(${CMAKE_CURRENT_LIST_DIR}/step.cmake)
+
+# sync_bn = true: BatchNorm's statistics over the ranks (sync_bn.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/sync_bn.cmake)
