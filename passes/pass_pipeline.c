@@ -235,6 +235,14 @@ static int run_dce(pass_ctx *c, char *err, size_t errlen)
 {
 	if (pass_dce(c->prog.g, c->prog.outs, c->prog.nout) != 0)
 		return graph_err(c, err, errlen);
+	/* ranks evaluate different batches, and different numbers of them: a
+	 * collective in evaluation would wait for ranks that never come. The
+	 * eval mode selects batch_norm's running statistics, so sync_bn's sums
+	 * over the ranks are dead here. */
+	for (int i = 0; c->kind == PASS_PROG_EVAL && i < c->prog.g->nnodes; i++)
+		if (c->prog.g->nodes[i]->op == IR_OP_RANK_SUM)
+			return ir_failf(err, errlen, "internal: the evaluation program holds a sum over the "
+			                "ranks (node %%%d, rank_sum); evaluation must not communicate", i);
 	return 0;
 }
 
