@@ -12,9 +12,14 @@ and SAM (bn_sam.lua), on the backend given. Without sync_bn
 the running statistics differ from the global batch's (rank 0's own), which
 shows the test can fail.
 
+With --trainer: examples/fashion_cnn.lua (BatchNorm after each convolution)
+trained by `samc` on 2 ranks with sync_bn, and by the trainer `samc build
+--ranks 2` makes of it (its step tables hold the RT_K_COMM entries): the
+two checkpoints are bit-identical, and differ from the run without sync_bn.
+
   SAMC_MPIRUN="mpirun --allow-run-as-root --oversubscribe" \\
     /usr/bin/python3 tests/dist/sync_bn.py --samc build/samc [--backend cpu|interp|cuda]
-                                           [--steps K] [--dtypes f64,f32]
+                                           [--steps K] [--dtypes f64,f32] [--trainer]
 
 Exit 1 on a disagreement, 77 without numpy/PyTorch or SAMC_MPIRUN.
 """
@@ -22,6 +27,7 @@ Exit 1 on a disagreement, 77 without numpy/PyTorch or SAMC_MPIRUN.
 import argparse
 import os
 import shlex
+import subprocess
 import sys
 import tempfile
 
@@ -45,12 +51,47 @@ MODELS = [os.path.join(HERE, "models", "bn_sgd.lua"),
           os.path.join(HERE, "models", "bn_sam.lua")]
 
 
+def trainer(two, samc, d):
+    """samc's training loop and the built trainer on 2 ranks: the same bits."""
+    model = os.path.join(HERE, "..", "..", "examples", "fashion_cnn.lua")
+    sets = ["--set", "data.limit_train=256", "--set", "data.limit_test=128",
+            "--set", "optimizer.sam.sync=true"]
+    opts = ["--threads", "1", "--epochs", "1", "--quiet"]
+
+    def go(cmd, what):
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            raise RuntimeError(f"{what}: {' '.join(cmd)} failed ({r.returncode}):\n"
+                               f"{r.stdout}{r.stderr}")
+
+    ck = {k: os.path.join(d, "train_" + k) for k in ("sync", "own", "trainer")}
+    go(two + [samc, model] + opts + sets + ["--set", "sync_bn=true", "--checkpoint-dir",
+                                            ck["sync"]], "samc, sync_bn")
+    go(two + [samc, model] + opts + sets + ["--checkpoint-dir", ck["own"]], "samc")
+    tr = os.path.join(d, "trainer")
+    go([samc, "build", model, "--ranks", "2", "--cpu", "native", "-o", tr, "--quiet"] + sets +
+       ["--set", "sync_bn=true"], "samc build")
+    go(two + [tr] + opts + ["--checkpoint-dir", ck["trainer"]], "the trainer")
+    data = {}
+    for k, v in ck.items():
+        with open(os.path.join(v, "last.safetensors"), "rb") as f:
+            data[k] = f.read()
+    fails = 0
+    for ok, what in ((data["trainer"] == data["sync"],
+                      "the trainer built for 2 ranks = samc on 2 ranks, bit for bit"),
+                     (data["own"] != data["sync"], "sync_bn changes the run")):
+        print(f"{'ok  ' if ok else 'FAIL'} fashion_cnn.lua sync_bn: {what}")
+        fails += not ok
+    return fails
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--samc", default=os.environ.get("SAMC"))
     ap.add_argument("--backend", default="cpu")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--dtypes", default="f64,f32")
+    ap.add_argument("--trainer", action="store_true")
     args = ap.parse_args()
     launcher = os.environ.get("SAMC_MPIRUN")
     if not launcher:
@@ -88,6 +129,8 @@ def main():
                     fails += 1
                     print(f"FAIL {name}: without sync_bn the running statistics equal the "
                           f"global batch's (err {err:.2e})")
+        if args.trainer:
+            fails += trainer(two, args.samc, d)
     print("sync_bn: " + ("all agree" if not fails else f"{fails} failures"))
     return 1 if fails else 0
 
