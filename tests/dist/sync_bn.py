@@ -117,14 +117,19 @@ def main():
                 label = f"{name} sync_bn {dtype} {args.backend} 2 ranks vs the global batch"
                 before = fails
                 fails, _ = compare(label, ranks, big, TOL[dtype], fails)
+                worst = max(oracle.rel_err(ranks[t], big[t])[0] for t in big
+                            if not t.startswith("accum."))
                 print(f"{'ok  ' if fails == before else 'FAIL'} {label}: within "
-                      f"{TOL[dtype]:.0e} after {args.steps} steps")
+                      f"{TOL[dtype]:.0e} after {args.steps} steps (worst relative error "
+                      f"{worst:.1e})")
                 if dtype != "f64":
                     continue
                 # the control: per-replica statistics are not the global batch's
                 own = go("own2", two, sets[:1])
                 stats = {t: big[t] for t in big if t.endswith(("running_mean", "running_var"))}
                 err = max(oracle.rel_err(own[t], stats[t])[0] for t in stats)
+                print(f"     {name}: without sync_bn the running statistics are "
+                      f"{err:.1e} from the global batch's")
                 if not err > 10 * TOL[dtype]:
                     fails += 1
                     print(f"FAIL {name}: without sync_bn the running statistics equal the "

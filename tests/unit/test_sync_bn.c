@@ -9,7 +9,8 @@
  *     batch_norm over the concatenated batch, and central finite
  *     differences of the ranks' summed loss;
  *   - the interpreter's exec and the CPU step runner sum over the exec's
- *     comm (rt_exec.comm), and copy without one;
+ *     comm (rt_exec.comm), and copy without one; a malformed COMM entry is
+ *     refused;
  *   - the programs of a model: with sync_bn on 2 ranks the training
  *     programs hold rank_sums and the evaluation program none; without
  *     sync_bn, or on one rank, none at all.
@@ -333,6 +334,21 @@ static rt_exec *runner_exec(void)
 	return e;
 }
 
+/* a COMM entry with a third buffer is refused with a message */
+static void test_malformed_comm(void **state)
+{
+	(void)state;
+	static const int args3[3] = {0, 1, 2};
+	rt_prog_kernel k = t_kernels[0];
+	k.nargs = 3;
+	k.args = args3;
+	rt_prog p = t_prog;
+	p.kernels = &k;
+	rt_err err = {{0}};
+	assert_null(rt_prog_exec_new(&p, 1, &err));
+	assert_non_null(strstr(err.msg, "rank_sum kernel 0 has 3 buffers, expected 2"));
+}
+
 static void test_execs_sum_over_comm(void **state)
 {
 	(void)state;
@@ -409,6 +425,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bn_over_ranks),
 	    cmocka_unit_test(test_execs_sum_over_comm),
+	    cmocka_unit_test(test_malformed_comm),
 	    cmocka_unit_test(test_programs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
