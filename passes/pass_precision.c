@@ -61,6 +61,7 @@ static int f32_op(ir_op op)
 	switch (op) {
 	case IR_OP_CROSS_ENTROPY: case IR_OP_NLL_LOSS: case IR_OP_SUM: case IR_OP_CORRECT:
 	case IR_OP_ONE_HOT: case IR_OP_EMBEDDING:
+	case IR_OP_RANK_SUM: /* sync_bn's sums over the ranks, as SUM's */
 		return 1;
 	default:
 		return 0;
