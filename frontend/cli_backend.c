@@ -48,6 +48,30 @@ void cli_pass_options(pass_options *o)
 rt_exec *cli_exec_new(const char *backend, pass_program *p, int threads, const pass_options *po,
                       char *err, size_t errlen)
 {
+	return cli_exec_new_gpu(backend, p, threads, po, 0, err, errlen);
+}
+
+int cli_gpu_open(const char *backend, rt_comm *c, int quiet, rt_comm_gpu *g, char *err,
+                 size_t errlen)
+{
+	memset(g, 0, sizeof *g);
+	if (!cli_backend_is_cuda(backend))
+		return 0;
+	rt_err e = {{0}};
+	if (rt_comm_gpu_open(c, getenv("SAMC_CUDA_DRIVER"), getenv("SAMC_NCCL"), g, &e)) {
+		snprintf(err, errlen, "%s", e.msg);
+		return -1;
+	}
+	if (c->rank == 0 && g->note[0])
+		fprintf(stderr, "samc: note: %s\n", g->note);
+	if (c->rank == 0 && !quiet && g->info[0])
+		printf("samc: %s (the GPUs' sums)\n", g->info);
+	return 0;
+}
+
+rt_exec *cli_exec_new_gpu(const char *backend, pass_program *p, int threads,
+                          const pass_options *po, int ordinal, char *err, size_t errlen)
+{
 	if (strcmp(backend, "interp") == 0)
 		return ir_interp_exec_new(p->g, p->outs, p->names, p->nout, err, errlen);
 	if (strcmp(backend, "cpu") == 0) {
@@ -72,6 +96,7 @@ rt_exec *cli_exec_new(const char *backend, pass_program *p, int threads, const p
 		o.blas = getenv("SAMC_CUDA_BLAS");
 		o.dnn = getenv("SAMC_CUDA_DNN");
 		o.cache_dir = cache;
+		o.ordinal = ordinal;
 		return cg_cuda_exec_new(p->g, p->outs, p->names, p->nout, &o, err, errlen);
 	}
 	snprintf(err, errlen, "unknown backend '%s' (this build has: %s)", backend, cli_backend_names());

@@ -139,9 +139,12 @@ static int load_batch(const rt_tensors *ts, const char *path, rt_store *st, long
 }
 
 /* The eval program on step 0's batch (its nmicro micro-batches), every
- * row real: its masked sums divided by the batch size into ev[0..noutputs). */
+ * row real: its masked sums divided by the batch size into ev[0..noutputs).
+ * Several ranks share the micro-batches as training's evaluation shares its
+ * batches (rank r takes those k with k % ranks == r) and sum their sums in
+ * rank order. */
 static int run_eval(const rt_tensors *batches, const char *path, rt_store *st, rt_exec *x,
-                    void **bind, int nmicro, double *ev, rt_err *err)
+                    void **bind, int nmicro, rt_comm *comm, double *ev, rt_err *err)
 {
 	int mi = rt_store_find(st, "eval.mask");
 	if (mi < 0)
@@ -161,7 +164,7 @@ static int run_eval(const rt_tensors *batches, const char *path, rt_store *st, r
 		return rt_errf(err, "out of memory");
 	for (int i = 0; i < x->noutputs; i++)
 		ev[i] = 0;
-	for (int k = 0; k < nmicro; k++) {
+	for (int k = comm->rank; k < nmicro; k += comm->size) {
 		if (load_batch(batches, path, st, 0, k, nmicro, err) || x->run(x, bind, part, err)) {
 			free(part);
 			return -1;
@@ -170,6 +173,8 @@ static int run_eval(const rt_tensors *batches, const char *path, rt_store *st, r
 			ev[i] += part[i];
 	}
 	free(part);
+	if (comm->size > 1 && comm->allreduce(comm, ev, (size_t)x->noutputs, RT_COMM_F64, err))
+		return -1;
 	for (int i = 0; i < x->noutputs; i++)
 		ev[i] /= (double)ms->dim[0] * nmicro;
 	return 0;
@@ -261,6 +266,7 @@ static int run_steps(const steps_args *sa, ir_model *m, rt_comm *comm)
 	rt_store st = {0};
 	rt_tensors batches = {0};
 	rt_step_stage stage = {0};
+	rt_comm_gpu gpu = {0};
 	void **bind_ev = NULL;
 	double *evout = NULL;
 	double *loss = calloc((size_t)sa->steps, sizeof *loss);
@@ -280,9 +286,15 @@ static int run_steps(const steps_args *sa, ir_model *m, rt_comm *comm)
 	cli_program_hash(&progs, hash);
 	if (rt_comm_agree(comm, "program", strtoull(hash, NULL, 16), &err))
 		goto fail;
+	/* several ranks on GPUs: each its own, and NCCL for the sums */
+	if (cli_gpu_open(sa->backend, comm, 1, &gpu, msg, sizeof msg)) {
+		fprintf(stderr, "samc: %s\n", msg);
+		goto done;
+	}
 	int maxout = 0;
 	for (int p = 0; p < RT_STEP_NPROGS; p++) {
-		if (ps[p]->g && !(E.x[p] = cli_exec_new(sa->backend, ps[p], 0, &po, msg, sizeof msg))) {
+		if (ps[p]->g && !(E.x[p] = cli_exec_new_gpu(sa->backend, ps[p], 0, &po, gpu.ordinal, msg,
+		                                            sizeof msg))) {
 			fprintf(stderr, "samc steps: %s\n", msg);
 			goto done;
 		}
@@ -291,7 +303,8 @@ static int run_steps(const steps_args *sa, ir_model *m, rt_comm *comm)
 		if (E.x[p])
 			E.x[p]->comm = comm; /* its collectives (sync_bn) over the ranks */
 	}
-	if (sa->eval && !(ev = cli_exec_new(sa->backend, &progs.eval, 0, &po, msg, sizeof msg))) {
+	if (sa->eval && !(ev = cli_exec_new_gpu(sa->backend, &progs.eval, 0, &po, gpu.ordinal, msg,
+	                                        sizeof msg))) {
 		fprintf(stderr, "samc steps: %s\n", msg);
 		goto done;
 	}
@@ -321,7 +334,7 @@ static int run_steps(const steps_args *sa, ir_model *m, rt_comm *comm)
 		loss[t] = io.loss_n > 0 ? io.loss_sum / (double)io.loss_n : 0;
 	}
 	if (ev && (!(evout = calloc((size_t)ev->noutputs + 1, sizeof *evout)) ||
-	           run_eval(&batches, sa->batches, &st, ev, bind_ev, io.nmicro, evout, &err) != 0))
+	           run_eval(&batches, sa->batches, &st, ev, bind_ev, io.nmicro, comm, evout, &err) != 0))
 		goto fail;
 	/* every rank holds the same weights: rank 0 writes them */
 	if (comm->rank == 0 &&
@@ -342,8 +355,10 @@ done:
 	rt_store_free(&st); /* on the execs' devices: before them */
 	for (int p = 0; p < RT_STEP_NPROGS; p++) {
 		free(E.bind[p]);
-		cli_exec_free(E.x[p]);
 	}
+	rt_comm_gpu_close(comm, &gpu); /* NCCL first, then the devices */
+	for (int p = 0; p < RT_STEP_NPROGS; p++)
+		cli_exec_free(E.x[p]);
 	cli_exec_free(ev);
 	pass_programs_free(&progs);
 	free(loss);
@@ -372,7 +387,8 @@ int cli_steps(int argc, char **argv)
 		else if (!strcmp(argv[i], "--eval")) {
 			sa.eval = 1;
 			i++;
-		} else if ((v = cli_option_value("--backend", &i, argc, argv, &bad)))
+		} else if ((v = cli_option_value("--backend", &i, argc, argv, &bad)) ||
+		           (v = cli_option_value("--device", &i, argc, argv, &bad)))
 			sa.backend = v;
 		else if ((v = cli_option_value("--steps", &i, argc, argv, &bad))) {
 			char *end;
@@ -383,8 +399,8 @@ int cli_steps(int argc, char **argv)
 			return cli_usage_error("steps", "%s needs a value", argv[i]);
 		else
 			return cli_unknown_option("steps", argv[i], (const char *const[]){"--init",
-			                          "--batches", "--out", "--eval", "--backend", "--steps",
-			                          NULL}, 0);
+			                          "--batches", "--out", "--eval", "--backend", "--device",
+			                          "--steps", NULL}, 0);
 	}
 	if (!ma.model)
 		return cli_usage_error("steps", "no model file given");

@@ -145,6 +145,7 @@ int cli_train(int argc, char **argv)
 	char msg[2048], hash[17], ckpt_hash[17];
 	pass_programs progs;
 	rt_exec *sam = NULL, *base = NULL, *eval = NULL;
+	rt_comm_gpu gpu = {0};
 	int rc = CLI_ERR_MODEL;
 	pass_options po;
 	cli_pass_options(&po);
@@ -169,17 +170,27 @@ int cli_train(int argc, char **argv)
 		comm->release(comm);
 		return CLI_ERR_MODEL;
 	}
-	if ((progs.sam.g && !(sam = cli_exec_new(ta.backend, &progs.sam, ta.threads, &po, msg, sizeof msg))) ||
-	    (progs.base.g && !(base = cli_exec_new(ta.backend, &progs.base, ta.threads, &po, msg, sizeof msg))) ||
-	    !(eval = cli_exec_new(ta.backend, &progs.eval, ta.threads, &po, msg, sizeof msg)) ||
-	    (progs.acc.g && !(ta.o.train_acc = cli_exec_new(ta.backend, &progs.acc, ta.threads, &po,
-	                                                     msg, sizeof msg))) ||
-	    (progs.sam_acc.g && !(ta.o.train_sam_acc = cli_exec_new(ta.backend, &progs.sam_acc,
-	                                                             ta.threads, &po, msg, sizeof msg))) ||
-	    (progs.upd.g && !(ta.o.train_upd = cli_exec_new(ta.backend, &progs.upd, ta.threads, &po,
-	                                                     msg, sizeof msg))) ||
-	    (progs.upd_sam.g && !(ta.o.train_upd_sam = cli_exec_new(ta.backend, &progs.upd_sam,
-	                                                             ta.threads, &po, msg, sizeof msg)))) {
+	/* several ranks on GPUs: each its own, and NCCL for the sums */
+	if (cli_gpu_open(ta.backend, comm, ta.o.quiet, &gpu, msg, sizeof msg)) {
+		fprintf(stderr, "samc: %s\n", msg);
+		goto done;
+	}
+	int gi = gpu.ordinal;
+	if ((progs.sam.g && !(sam = cli_exec_new_gpu(ta.backend, &progs.sam, ta.threads, &po, gi, msg,
+	                                             sizeof msg))) ||
+	    (progs.base.g && !(base = cli_exec_new_gpu(ta.backend, &progs.base, ta.threads, &po, gi,
+	                                               msg, sizeof msg))) ||
+	    !(eval = cli_exec_new_gpu(ta.backend, &progs.eval, ta.threads, &po, gi, msg, sizeof msg)) ||
+	    (progs.acc.g && !(ta.o.train_acc = cli_exec_new_gpu(ta.backend, &progs.acc, ta.threads,
+	                                                         &po, gi, msg, sizeof msg))) ||
+	    (progs.sam_acc.g && !(ta.o.train_sam_acc = cli_exec_new_gpu(ta.backend, &progs.sam_acc,
+	                                                                 ta.threads, &po, gi, msg,
+	                                                                 sizeof msg))) ||
+	    (progs.upd.g && !(ta.o.train_upd = cli_exec_new_gpu(ta.backend, &progs.upd, ta.threads,
+	                                                         &po, gi, msg, sizeof msg))) ||
+	    (progs.upd_sam.g && !(ta.o.train_upd_sam = cli_exec_new_gpu(ta.backend, &progs.upd_sam,
+	                                                                 ta.threads, &po, gi, msg,
+	                                                                 sizeof msg)))) {
 		fprintf(stderr, "%s: %s\n", ma.model, msg);
 		goto done;
 	}
@@ -218,6 +229,7 @@ int cli_train(int argc, char **argv)
 	rt_train_result_free(&res);
 	plot_release(); /* the curves' font caches */
 done:
+	rt_comm_gpu_close(comm, &gpu); /* NCCL first, then the devices */
 	cli_exec_free(sam);
 	cli_exec_free(base);
 	cli_exec_free(eval);

@@ -9,6 +9,7 @@
 
 #include "rt_aot.h"
 #include "rt_comm.h"
+#include "rt_comm_nccl.h"
 #include "rt_args.h"
 #include "rt_cpu.h"
 #include "rt_dev_cpu.h"
@@ -145,6 +146,7 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	}
 	rt_err err = {{0}};
 	rt_exec *sam = NULL, *base = NULL, *eval = NULL;
+	rt_comm_gpu gpu = {0};
 	rc = 1;
 	/* a data-parallel trainer runs on the ranks it was compiled for */
 	rt_comm *comm;
@@ -171,22 +173,29 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	if (m->nptx > 0) { /* a CUDA trainer; the environment names other libraries */
 		const char *drv = getenv("SAMC_CUDA_DRIVER"), *blas = getenv("SAMC_CUDA_BLAS"),
 		           *dnn = getenv("SAMC_CUDA_DNN");
-		if ((m->sam &&
-		     !(sam = rt_aot_cuda_exec(m->sam, m->sam_ptx, m->nptx, drv, blas, dnn, &err))) ||
+		/* several ranks: each its own GPU, and NCCL for the sums */
+		if (rt_comm_gpu_open(comm, drv, getenv("SAMC_NCCL"), &gpu, &err)) {
+			fprintf(stderr, "%s: %s\n", prog, err.msg);
+			goto done;
+		}
+		if (comm->rank == 0 && gpu.note[0])
+			fprintf(stderr, "%s: note: %s\n", prog, gpu.note);
+		if (comm->rank == 0 && !a.o.quiet && gpu.info[0])
+			printf("%s: %s (the GPUs' sums)\n", prog, gpu.info);
+		int g = gpu.ordinal, np = m->nptx;
+		if ((m->sam && !(sam = rt_aot_cuda_exec(m->sam, m->sam_ptx, np, drv, blas, dnn, g, &err))) ||
 		    (m->base &&
-		     !(base = rt_aot_cuda_exec(m->base, m->base_ptx, m->nptx, drv, blas, dnn, &err))) ||
+		     !(base = rt_aot_cuda_exec(m->base, m->base_ptx, np, drv, blas, dnn, g, &err))) ||
 		    (m->eval &&
-		     !(eval = rt_aot_cuda_exec(m->eval, m->eval_ptx, m->nptx, drv, blas, dnn, &err))) ||
-		    (m->acc && !(a.o.train_acc = rt_aot_cuda_exec(m->acc, m->acc_ptx, m->nptx, drv,
-		                                                   blas, dnn, &err))) ||
-		    (m->sam_acc && !(a.o.train_sam_acc = rt_aot_cuda_exec(m->sam_acc, m->sam_acc_ptx,
-		                                                           m->nptx, drv, blas, dnn,
-		                                                           &err))) ||
-		    (m->upd && !(a.o.train_upd = rt_aot_cuda_exec(m->upd, m->upd_ptx, m->nptx, drv,
-		                                                   blas, dnn, &err))) ||
-		    (m->upd_sam && !(a.o.train_upd_sam = rt_aot_cuda_exec(m->upd_sam, m->upd_sam_ptx,
-		                                                           m->nptx, drv, blas, dnn,
-		                                                           &err)))) {
+		     !(eval = rt_aot_cuda_exec(m->eval, m->eval_ptx, np, drv, blas, dnn, g, &err))) ||
+		    (m->acc && !(a.o.train_acc = rt_aot_cuda_exec(m->acc, m->acc_ptx, np, drv, blas, dnn,
+		                                                   g, &err))) ||
+		    (m->sam_acc && !(a.o.train_sam_acc = rt_aot_cuda_exec(m->sam_acc, m->sam_acc_ptx, np,
+		                                                           drv, blas, dnn, g, &err))) ||
+		    (m->upd && !(a.o.train_upd = rt_aot_cuda_exec(m->upd, m->upd_ptx, np, drv, blas, dnn,
+		                                                   g, &err))) ||
+		    (m->upd_sam && !(a.o.train_upd_sam = rt_aot_cuda_exec(m->upd_sam, m->upd_sam_ptx, np,
+		                                                           drv, blas, dnn, g, &err)))) {
 			fprintf(stderr, "%s: %s\n", prog, err.msg);
 			goto done;
 		}
@@ -228,6 +237,7 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	}
 	rt_train_result_free(&res);
 done:
+	rt_comm_gpu_close(comm, &gpu); /* NCCL first, then the devices */
 	if (sam)
 		sam->free(sam);
 	if (base)

@@ -17,9 +17,9 @@ static int arch_number(const char *a)
 }
 
 rt_exec *rt_aot_cuda_exec(const rt_prog *p, const rt_aot_ptx *ptx, int nptx, const char *driver,
-                          const char *blas, const char *dnn, rt_err *err)
+                          const char *blas, const char *dnn, int ordinal, rt_err *err)
 {
-	rt_dev_cuda_opts o = {driver, blas, dnn, 0};
+	rt_dev_cuda_opts o = {driver, blas, dnn, ordinal};
 	rt_device *dev = rt_dev_cuda_new(&o, err);
 	if (!dev)
 		return NULL;

@@ -144,4 +144,44 @@ void rt_comm_nccl_detach(rt_comm *c);
 /* The NCCL version of an attached c (ncclGetVersion's code), else 0. */
 int rt_comm_nccl_version(const rt_comm *c);
 
+
+/* A run's GPU and NCCL (rt_comm_nccl_run.c): what `samc model.lua
+ * --device cuda`, `samc steps` and a CUDA trainer do on several ranks.
+ *
+ * $SAMC_NCCL says whether the GPUs' sums run on NCCL:
+ *   unset, ""  NCCL when libnccl.so.2 loads on every rank and every machine
+ *              has a GPU per rank; else a one-line note (rank 0) and the
+ *              sums staged through the host (rt_comm_allreduce_dev)
+ *   "0"        never: the sums through the host, no note
+ *   "1"        NCCL (libnccl.so.2) or an error
+ *   a path     that library, or an error
+ * With NCCL rank r runs on the GPU of its local rank (rt_comm_nccl_gpu's
+ * rule and errors); through the host ranks may share GPUs (local rank
+ * modulo the machine's GPUs). One rank: GPU 0, no NCCL. */
+typedef enum { RT_NCCL_AUTO, RT_NCCL_OFF, RT_NCCL_ON } rt_nccl_mode;
+
+/* SAMC_NCCL's value (env may be NULL) as a mode, and the library to open
+ * (RT_NCCL_LIB unless a path is given). */
+void rt_nccl_mode_of(const char *env, rt_nccl_mode *mode, const char **lib);
+
+typedef struct {
+	int ordinal;     /* the GPU this rank runs on (rt_dev_cuda_opts.ordinal) */
+	rt_device *dev;  /* the device NCCL was attached with, or NULL: host-staged */
+	char note[512];  /* why the sums go through the host ("" when they do not
+	                  * or SAMC_NCCL=0 asked for it); rank 0 prints it */
+	char info[128];  /* "NCCL 2.28.9, rank 0 on GPU 0" when attached */
+} rt_comm_gpu;
+
+/* Collective: every rank of c calls it before it makes its CUDA execs.
+ * driver: the CUDA driver library (NULL: libcuda.so.1); env: $SAMC_NCCL.
+ * 0, or -1 with a message on every rank (no driver or GPU on a rank, NCCL
+ * demanded and missing, a machine with fewer GPUs than ranks under NCCL,
+ * NCCL's start failed). */
+int rt_comm_gpu_open(rt_comm *c, const char *driver, const char *env, rt_comm_gpu *g,
+                     rt_err *err);
+
+/* Detaches NCCL and releases its device; before the run's CUDA execs are
+ * freed and before c->release. g may be zeroed (nothing to do). */
+void rt_comm_gpu_close(rt_comm *c, rt_comm_gpu *g);
+
 #endif
