@@ -95,6 +95,10 @@ void rt_step_stage_free(rt_step_stage *s)
 	free(s->buf);
 	s->buf = NULL;
 	s->cap = 0;
+	if (s->dbuf)
+		s->ddev->free(s->ddev, s->dbuf);
+	s->dbuf = NULL;
+	s->dcap = 0;
 }
 
 static int is_accum(const rt_store_buf *b, const char *what, size_t len)
@@ -165,14 +169,15 @@ static int reduce_bucket(rt_comm *c, rt_store *st, const char *what, rt_step_sta
 }
 
 /* The accumulators "<what>.*" summed over the ranks: one bucket through
- * the driver's stage where it gives one and the communicator sums host
- * memory, else one all-reduce per tensor (a device all-reduce, NCCL, in
- * place). */
+ * the driver's stage where it gives one (in host memory when the
+ * communicator sums host memory, in device memory for a device all-reduce,
+ * NCCL), else one all-reduce per tensor. */
 static int reduce_accum(rt_comm *c, rt_store *st, const char *what, rt_step_stage *sg,
                         rt_err *err)
 {
-	if (sg && !c->allreduce_dev) {
-		int rc = reduce_bucket(c, st, what, sg, err);
+	if (sg && (!c->allreduce_dev || st->dev)) {
+		int rc = !c->allreduce_dev ? reduce_bucket(c, st, what, sg, err)
+		                           : rt_step_reduce_dev(c, st, what, sg, err);
 		if (rc <= 0)
 			return rc;
 	}

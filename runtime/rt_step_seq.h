@@ -118,8 +118,21 @@ typedef struct {
 typedef struct rt_step_stage {
 	void *buf;
 	size_t cap;
+	/* the same on the device for a device all-reduce (NCCL): dbuf of
+	 * dcap bytes on ddev (rt_step_seq_dev.c) */
+	void *dbuf;
+	size_t dcap;
+	rt_device *ddev;
 } rt_step_stage;
 void rt_step_stage_free(rt_step_stage *s);
+
+/* The accumulators "<what>.*" of a store on a device, summed over the
+ * ranks with the communicator's device all-reduce (c->allreduce_dev, NCCL)
+ * in one call: packed into the stage's device buffer with device copies,
+ * summed, unpacked (rt_step_seq_dev.c). 1 when they are of several dtypes
+ * (no bucket: the caller sums them one by one), else 0 or -1 with err. */
+int rt_step_reduce_dev(rt_comm *c, rt_store *st, const char *what, rt_step_stage *sg,
+                       rt_err *err);
 
 /* Runs optimizer step t (0-based, of `total`) of a run seeded `seed`:
  * its scalars, then each run in order (fill, noise, run, report, the
