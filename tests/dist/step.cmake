@@ -22,3 +22,15 @@ samc_add_mpi_script_test(dist_step_equiv_cuda_standin ${CMAKE_COMMAND} -E env
                          SAMC_CACHE_DIR=${CMAKE_BINARY_DIR}/oracle_cuda_cache
                          ${SAMC_ORACLE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/step_equiv.py
                          --samc $<TARGET_FILE:samc> --backend cuda --steps 5 --quick)
+# dist_nccl_steps: samc steps --device cuda on 2 ranks with NCCL through the
+# host stand-ins (one ncclAllReduce per accumulator kind a step) against the
+# cpu backend on 2 ranks, SAMC_NCCL=0 / missing / unset, and --eval sharded
+# over 2 ranks against one process
+samc_add_mpi_script_test(dist_nccl_steps ${CMAKE_COMMAND} -E env
+                         SAMC_CUDA_DRIVER=$<TARGET_FILE:samc_cuda_standin>
+                         SAMC_CUDA_BLAS=$<TARGET_FILE:samc_cuda_standin>
+                         SAMC_CUDA_DNN=$<TARGET_FILE:cudnn_standin>
+                         SAMC_NCCL_LIB=$<TARGET_FILE:samc_nccl_standin>
+                         SAMC_CACHE_DIR=${CMAKE_BINARY_DIR}/oracle_cuda_cache
+                         ${SAMC_ORACLE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/nccl_steps.py
+                         --samc $<TARGET_FILE:samc>)

@@ -20,6 +20,8 @@
  * and the sum stays unfinished until ncclCommAbort, as with NCCL.
  *
  * ncclGetVersion says 2.28.9, or $SAMC_NCCL_STANDIN_VERSION's code.
+ * With $SAMC_NCCL_STANDIN_LOG every ncclAllReduce appends a line to that
+ * file (log_call).
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -262,6 +264,18 @@ static void join(ncclComm_t c)
 	}
 }
 
+/* $SAMC_NCCL_STANDIN_LOG: a line "allreduce RANK COUNT f32|f64" per sum,
+ * appended, so a test can tell that a run summed on NCCL and how often */
+static void log_call(ncclComm_t c, size_t count, ncclDataType_t dtype)
+{
+	const char *path = getenv("SAMC_NCCL_STANDIN_LOG");
+	FILE *f = path && *path ? fopen(path, "a") : NULL;
+	if (!f)
+		return;
+	fprintf(f, "allreduce %d %zu %s\n", c->rank, count, dtype == ncclFloat64 ? "f64" : "f32");
+	fclose(f);
+}
+
 EXPORT ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count,
                                   ncclDataType_t dtype, ncclRedOp_t op, ncclComm_t c,
                                   cudaStream_t stream)
@@ -279,6 +293,7 @@ EXPORT ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count,
 	c->recv = recv;
 	c->count = count;
 	c->dtype = dtype;
+	log_call(c, count, dtype);
 	c->pending(+1);
 	if (pthread_create(&c->worker, NULL, sum_worker, c) != 0) {
 		c->pending(-1);
