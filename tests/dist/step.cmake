@@ -34,3 +34,13 @@ samc_add_mpi_script_test(dist_nccl_steps ${CMAKE_COMMAND} -E env
                          SAMC_CACHE_DIR=${CMAKE_BINARY_DIR}/oracle_cuda_cache
                          ${SAMC_ORACLE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/nccl_steps.py
                          --samc $<TARGET_FILE:samc>)
+# dist_nccl_train: samc model.lua --device cuda and a trainer built with
+# --ranks 2 --device cuda, on 2 ranks with NCCL through the host stand-ins,
+# against the cpu backend on 2 ranks
+samc_add_mpi_script_test(dist_nccl_train ${CMAKE_COMMAND} -E env
+                         SAMC_CUDA_DRIVER=$<TARGET_FILE:samc_cuda_standin>
+                         SAMC_CUDA_BLAS=$<TARGET_FILE:samc_cuda_standin>
+                         SAMC_NCCL_LIB=$<TARGET_FILE:samc_nccl_standin>
+                         SAMC_CACHE_DIR=${CMAKE_BINARY_DIR}/oracle_cuda_cache
+                         ${SAMC_ORACLE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/nccl_train.py
+                         --samc $<TARGET_FILE:samc>)
