@@ -51,8 +51,7 @@ rt_exec *cli_exec_new(const char *backend, pass_program *p, int threads, const p
 	return cli_exec_new_gpu(backend, p, threads, po, 0, err, errlen);
 }
 
-int cli_gpu_open(const char *backend, rt_comm *c, int quiet, rt_comm_gpu *g, char *err,
-                 size_t errlen)
+int cli_gpu_open(const char *backend, rt_comm *c, rt_comm_gpu *g, char *err, size_t errlen)
 {
 	memset(g, 0, sizeof *g);
 	if (!cli_backend_is_cuda(backend))
@@ -64,8 +63,6 @@ int cli_gpu_open(const char *backend, rt_comm *c, int quiet, rt_comm_gpu *g, cha
 	}
 	if (c->rank == 0 && g->note[0])
 		fprintf(stderr, "samc: note: %s\n", g->note);
-	if (c->rank == 0 && !quiet && g->info[0])
-		printf("samc: %s (the GPUs' sums)\n", g->info);
 	return 0;
 }
 

@@ -41,13 +41,11 @@ rt_exec *cli_exec_new_gpu(const char *backend, pass_program *p, int threads,
                           const pass_options *po, int ordinal, char *err, size_t errlen);
 
 /* Several ranks on the CUDA backend: this rank's GPU and NCCL for the
- * sums (rt_comm_gpu_open with $SAMC_CUDA_DRIVER and $SAMC_NCCL). Rank 0
- * prints why the sums go through the host, if they do, on stderr, and
- * unless quiet the NCCL it runs on stdout. Any other backend or one rank:
- * GPU 0, nothing printed. Collective; 0, or -1 with err. Close it with
- * rt_comm_gpu_close before the execs are freed. */
-int cli_gpu_open(const char *backend, rt_comm *c, int quiet, rt_comm_gpu *g, char *err,
-                 size_t errlen);
+ * sums (rt_comm_gpu_open with $SAMC_CUDA_DRIVER and $SAMC_NCCL); rank 0
+ * prints why the sums go through the host, if they do, on stderr. Any
+ * other backend or one rank: GPU 0, nothing printed. Collective; 0, or -1
+ * with err. Close it with rt_comm_gpu_close before the execs are freed. */
+int cli_gpu_open(const char *backend, rt_comm *c, rt_comm_gpu *g, char *err, size_t errlen);
 
 void cli_exec_free(rt_exec *x);
 

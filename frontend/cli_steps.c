@@ -287,7 +287,7 @@ static int run_steps(const steps_args *sa, ir_model *m, rt_comm *comm)
 	if (rt_comm_agree(comm, "program", strtoull(hash, NULL, 16), &err))
 		goto fail;
 	/* several ranks on GPUs: each its own, and NCCL for the sums */
-	if (cli_gpu_open(sa->backend, comm, 1, &gpu, msg, sizeof msg)) {
+	if (cli_gpu_open(sa->backend, comm, &gpu, msg, sizeof msg)) {
 		fprintf(stderr, "samc: %s\n", msg);
 		goto done;
 	}

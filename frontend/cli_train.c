@@ -171,7 +171,7 @@ int cli_train(int argc, char **argv)
 		return CLI_ERR_MODEL;
 	}
 	/* several ranks on GPUs: each its own, and NCCL for the sums */
-	if (cli_gpu_open(ta.backend, comm, ta.o.quiet, &gpu, msg, sizeof msg)) {
+	if (cli_gpu_open(ta.backend, comm, &gpu, msg, sizeof msg)) {
 		fprintf(stderr, "samc: %s\n", msg);
 		goto done;
 	}
@@ -212,6 +212,8 @@ int cli_train(int argc, char **argv)
 		       m->recipe.batch_size / comm->size);
 	if (!ta.o.quiet && lead && cg_cuda_exec_describe(sam ? sam : base ? base : eval))
 		printf("samc: cuda: %s\n", cg_cuda_exec_describe(sam ? sam : base ? base : eval));
+	if (!ta.o.quiet && lead && gpu.info[0])
+		printf("samc: %s (the GPUs' sums)\n", gpu.info);
 	if (rt_train(&ta.o, sam, base, eval, &err) != 0) {
 		if (comm->size > 1)
 			fprintf(stderr, "samc: rank %d: ", comm->rank);

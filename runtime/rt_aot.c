@@ -180,8 +180,6 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 		}
 		if (comm->rank == 0 && gpu.note[0])
 			fprintf(stderr, "%s: note: %s\n", prog, gpu.note);
-		if (comm->rank == 0 && !a.o.quiet && gpu.info[0])
-			printf("%s: %s (the GPUs' sums)\n", prog, gpu.info);
 		int g = gpu.ordinal, np = m->nptx;
 		if ((m->sam && !(sam = rt_aot_cuda_exec(m->sam, m->sam_ptx, np, drv, blas, dnn, g, &err))) ||
 		    (m->base &&
@@ -226,6 +224,8 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 	if (!a.o.quiet && ranks > 1)
 		printf("%s: %d ranks (%s), %d examples each per step\n", prog, ranks, comm->name,
 		       recipe.batch_size / ranks);
+	if (!a.o.quiet && gpu.info[0])
+		printf("%s: %s (the GPUs' sums)\n", prog, gpu.info);
 	if (rt_train(&a.o, sam, base, eval, &err) != 0) {
 		if (ranks > 1)
 			fprintf(stderr, "%s: rank %d: ", prog, comm->rank);

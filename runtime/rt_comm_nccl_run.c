@@ -131,10 +131,13 @@ int rt_comm_gpu_open(rt_comm *c, const char *driver, const char *env, rt_comm_gp
 	rt_err dev_err = {{0}};
 	g->dev = rt_dev_cuda_new(&o, &dev_err);
 	/* attach with no device still joins the others' start, and fails */
-	if (rt_comm_nccl_attach(c, g->dev, lib, err)) {
+	rt_err e = {{0}};
+	if (rt_comm_nccl_attach(c, g->dev, lib, &e)) {
 		if (!g->dev)
 			rt_errf(err, "cuda: rank %d: %s", c->rank, dev_err.msg);
 		else
+			rt_errf(err, "%s (SAMC_NCCL=0 sums through the host instead)", e.msg);
+		if (g->dev)
 			g->dev->release(g->dev);
 		g->dev = NULL;
 		return -1;
