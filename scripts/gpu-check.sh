@@ -21,6 +21,12 @@
 #      GPU 0, f32 and f64 sums of device buffers, their time. NCCL does not
 #      support two ranks on one GPU, so one GPU checks one rank; the sums
 #      between ranks are checked on the host stand-ins (test_comm_nccl)
+#   6. two ranks with NCCL where the machine has 2+ GPUs and an mpirun: one
+#      epoch of fashion_mlp as a trainer built with --ranks 2 (sam.sync,
+#      one process's mathematics) under mpirun -np 2, each rank on its GPU
+#      and the sums on NCCL (SAMC_NCCL demands it); test accuracy against
+#      the CPU's one process (gpu-kit/ref), within 0.5 points. One GPU: the
+#      one-rank NCCL check of 5 is what it has
 # and prints one summary. Files go to $OUT (default /tmp/gpu-check).
 #   scripts/gpu-check.sh [--quick]
 set -uo pipefail
@@ -194,6 +200,25 @@ elif [ $? -eq 77 ]; then
 	say "test_nccl_gpu: $(tail -1 "$OUT/test_nccl_gpu.log")"
 else
 	say "test_nccl_gpu: FAILED ($OUT/test_nccl_gpu.log): $(tail -2 "$OUT/test_nccl_gpu.log")"
+fi
+
+# 6. two ranks with NCCL
+ngpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+mpirun=$(command -v mpirun || true)
+if [ "$ngpus" -lt 2 ]; then
+	say "2 ranks with NCCL: skipped: $ngpus GPU (NCCL needs one per rank; 5 checked one rank)"
+elif [ -z "$mpirun" ]; then
+	say "2 ranks with NCCL: skipped: no mpirun on this machine"
+elif [ ! -x "$K/bin/mlp_cuda_r2" ] || [ ! -f "$K/ref/mlp_1.jsonl" ]; then
+	say "2 ranks with NCCL: FAILED: no mlp_cuda_r2 or CPU reference in $K (make the kit again)"
+elif SAMC_NCCL=${SAMC_NCCL:-1} timeout 600 "$mpirun" --allow-run-as-root -np 2 \
+	"$K/bin/mlp_cuda_r2" --epochs 1 --metrics "$OUT/mlp_r2.jsonl" "${sets[@]}" \
+	>"$OUT/mlp_r2.log" 2>&1 && grep -q "NCCL .*(the GPUs' sums)" "$OUT/mlp_r2.log"; then
+	g=$(last_acc "$OUT/mlp_r2.jsonl") c=$(last_acc "$K/ref/mlp_1.jsonl")
+	close "$g" "$c" 0.5 && v=ok || v=FAILED
+	say "2 ranks with NCCL, fashion_mlp one epoch: test accuracy $g% (CPU one process $c%): $v; $(grep -m1 'NCCL' "$OUT/mlp_r2.log" | sed 's/^[^:]*: //')"
+else
+	say "2 ranks with NCCL: FAILED ($OUT/mlp_r2.log): $(tail -3 "$OUT/mlp_r2.log")"
 fi
 
 echo

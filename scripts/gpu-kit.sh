@@ -7,7 +7,8 @@
 #
 # gpu-kit/bin   CUDA trainers (samc build --device cuda) of fashion_mlp,
 #               fashion_cnn, the benchmark MLPs and the flat model, each also
-#               as a base trainer (SAM every 10^9 steps: base steps only); a
+#               as a base trainer (SAM every 10^9 steps: base steps only);
+#               fashion_mlp for 2 ranks (mlp_cuda_r2, sam.sync); a
 #               CPU trainer of fashion_mlp for the CPU->GPU->CPU resume; and
 #               test_nccl_gpu (NCCL on the GPU with one rank; it needs only libc
 #               and opens the driver and NCCL itself)
@@ -50,6 +51,9 @@ build cnn_base_cuda examples/fashion_cnn.lua --device cuda $base
 build cnn_bf16_cuda examples/fashion_cnn.lua --device cuda --set precision=bf16
 build flat_cuda bench/models/flat_sam.lua --device cuda
 build flat_base_cuda bench/models/flat_sam.lua --device cuda $base
+# two ranks with NCCL (gpu-check.sh runs it where there are 2 GPUs and an
+# mpirun): synchronised SAM, one process's mathematics
+build mlp_cuda_r2 examples/fashion_mlp.lua --device cuda --ranks 2 --set optimizer.sam.sync=true
 build mlp_cpu examples/fashion_mlp.lua
 cp build/tests/test_nccl_gpu "$K/bin/"
 
