@@ -33,7 +33,7 @@ typedef struct {
 	int32_t ngpus;  /* the driver's count; 0: no driver or no GPU */
 	int32_t nlocal; /* ranks on this machine */
 	int32_t lib;    /* NCCL's library loads here */
-	int32_t pad;
+	int32_t mode;   /* SAMC_NCCL's (rt_nccl_mode) */
 } gpu_hello;
 
 /* The first rank whose hello fails test (0 ngpus, no library, fewer GPUs
@@ -42,9 +42,15 @@ static int first_rank(const gpu_hello *all, int n, int what)
 {
 	for (int r = 0; r < n; r++)
 		if ((what == 0 && all[r].ngpus == 0) || (what == 1 && !all[r].lib) ||
-		    (what == 2 && all[r].nlocal > all[r].ngpus))
+		    (what == 2 && all[r].nlocal > all[r].ngpus) || (what == 3 && all[r].mode != all[0].mode))
 			return r;
 	return -1;
+}
+
+static const char *mode_name(int m)
+{
+	return m == RT_NCCL_OFF ? "0 (off)" : m == RT_NCCL_ON ? "1 or a library (NCCL demanded)"
+	                                                      : "unset (NCCL where it loads)";
 }
 
 int rt_comm_gpu_open(rt_comm *c, const char *driver, const char *env, rt_comm_gpu *g,
@@ -62,7 +68,7 @@ int rt_comm_gpu_open(rt_comm *c, const char *driver, const char *env, rt_comm_gp
 	/* every rank asks its driver and NCCL, then hears everyone's answer:
 	 * a failure on one rank fails all together, none waits for it */
 	rt_err drv_err = {{0}}, lib_err = {{0}};
-	gpu_hello me = {0, nlocal, 0, 0};
+	gpu_hello me = {0, nlocal, 0, (int32_t)mode};
 	rt_cuda_drv drv;
 	if (rt_cuda_drv_open(&drv, driver, &drv_err) == 0) {
 		me.ngpus = drv.ndevices;
@@ -83,8 +89,12 @@ int rt_comm_gpu_open(rt_comm *c, const char *driver, const char *env, rt_comm_gp
 		return -1;
 	}
 	int nogpu = first_rank(all, c->size, 0), nolib = first_rank(all, c->size, 1),
-	    shared = first_rank(all, c->size, 2), rc = 0;
-	if (nogpu >= 0) {
+	    shared = first_rank(all, c->size, 2), other = first_rank(all, c->size, 3), rc = 0;
+	if (other >= 0) {
+		rc = rt_errf(err, "nccl: rank %d: the ranks disagree on SAMC_NCCL: rank 0 has it %s, "
+		             "rank %d %s", c->rank, mode_name(all[0].mode), other,
+		             mode_name(all[other].mode));
+	} else if (nogpu >= 0) {
 		if (nogpu == c->rank)
 			rc = rt_errf(err, "cuda: rank %d: %s", c->rank, drv_err.msg);
 		else
@@ -95,8 +105,8 @@ int rt_comm_gpu_open(rt_comm *c, const char *driver, const char *env, rt_comm_gp
 			rc = rt_errf(err, "%s (SAMC_NCCL=%s demands NCCL; SAMC_NCCL=0 sums through the "
 			             "host)", lib_err.msg, env);
 		else
-			rc = rt_errf(err, "nccl: rank %d: rank %d could not load %s (its own message says "
-			             "why)", c->rank, nolib, lib);
+			rc = rt_errf(err, "nccl: rank %d: rank %d could not load NCCL (its own message "
+			             "says why)", c->rank, nolib);
 	} else if (mode == RT_NCCL_ON && shared >= 0) {
 		/* its message names the machine and both counts */
 		rc = rt_comm_nccl_ordinal(c, me.ngpus, &g->ordinal, err);

@@ -18,7 +18,7 @@ set(SAMC_NCCL_REAL "")
 if(CUDAToolkit_FOUND AND EXISTS ${CUDAToolkit_LIBRARY_DIR}/libnccl.so.2)
   set(SAMC_NCCL_REAL ${CUDAToolkit_LIBRARY_DIR}/libnccl.so.2)
 endif()
-foreach(t test_comm_nccl test_nccl_toolkit test_nccl_gpu)
+foreach(t test_comm_nccl test_comm_gpu test_nccl_toolkit test_nccl_gpu)
   if(TARGET ${t})
     add_dependencies(${t} samc_nccl_standin samc_cuda_standin)
     target_compile_definitions(${t} PRIVATE
