@@ -135,9 +135,11 @@ static const cli_command commands[] = {
 	 "           and \"loss\" [K]: the loss each step reported (SAM: the first pass's)\n"
 	 "--eval: then also the eval program on batch 0 as \"eval.<output>\" (means).\n"
 	 "The learning rate of step t follows the recipe's schedule over a run of K steps.\n"
-	 "--backend: cpu (LLVM-compiled, the default) or interp (the reference interpreter).\n"
+	 "--backend: cpu (LLVM-compiled, the default), interp (the reference interpreter)\n"
+	 "or cuda (--device is the same option).\n"
 	 "Under mpirun -np N each rank takes its share of every batch in BATCHES (the\n"
-	 "global batch) and rank 0 writes OUT (README: several processes and machines).\n"},
+	 "global batch), and of --eval's, and rank 0 writes OUT (README: several\n"
+	 "processes and machines; on GPUs docs/mpi.md).\n"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
