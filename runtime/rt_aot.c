@@ -180,20 +180,16 @@ int rt_aot_main(const rt_aot_model *m, int argc, char **argv)
 		}
 		if (comm->rank == 0 && gpu.note[0])
 			fprintf(stderr, "%s: note: %s\n", prog, gpu.note);
-		int g = gpu.ordinal, np = m->nptx;
-		if ((m->sam && !(sam = rt_aot_cuda_exec(m->sam, m->sam_ptx, np, drv, blas, dnn, g, &err))) ||
-		    (m->base &&
-		     !(base = rt_aot_cuda_exec(m->base, m->base_ptx, np, drv, blas, dnn, g, &err))) ||
-		    (m->eval &&
-		     !(eval = rt_aot_cuda_exec(m->eval, m->eval_ptx, np, drv, blas, dnn, g, &err))) ||
-		    (m->acc && !(a.o.train_acc = rt_aot_cuda_exec(m->acc, m->acc_ptx, np, drv, blas, dnn,
-		                                                   g, &err))) ||
-		    (m->sam_acc && !(a.o.train_sam_acc = rt_aot_cuda_exec(m->sam_acc, m->sam_acc_ptx, np,
-		                                                           drv, blas, dnn, g, &err))) ||
-		    (m->upd && !(a.o.train_upd = rt_aot_cuda_exec(m->upd, m->upd_ptx, np, drv, blas, dnn,
-		                                                   g, &err))) ||
-		    (m->upd_sam && !(a.o.train_upd_sam = rt_aot_cuda_exec(m->upd_sam, m->upd_sam_ptx, np,
-		                                                           drv, blas, dnn, g, &err)))) {
+		int g = gpu.ordinal;
+#define CUDA_EXEC(prog, ptx) rt_aot_cuda_exec_on(prog, ptx, m->nptx, drv, blas, dnn, g, &err)
+		if ((m->sam && !(sam = CUDA_EXEC(m->sam, m->sam_ptx))) ||
+		    (m->base && !(base = CUDA_EXEC(m->base, m->base_ptx))) ||
+		    (m->eval && !(eval = CUDA_EXEC(m->eval, m->eval_ptx))) ||
+		    (m->acc && !(a.o.train_acc = CUDA_EXEC(m->acc, m->acc_ptx))) ||
+		    (m->sam_acc && !(a.o.train_sam_acc = CUDA_EXEC(m->sam_acc, m->sam_acc_ptx))) ||
+		    (m->upd && !(a.o.train_upd = CUDA_EXEC(m->upd, m->upd_ptx))) ||
+		    (m->upd_sam && !(a.o.train_upd_sam = CUDA_EXEC(m->upd_sam, m->upd_sam_ptx)))) {
+#undef CUDA_EXEC
 			fprintf(stderr, "%s: %s\n", prog, err.msg);
 			goto done;
 		}

@@ -66,13 +66,18 @@ typedef struct {
 	const char *cpu, *cpu_llvm, *cpu_features;
 } rt_aot_model;
 
-/* A CUDA trainer's exec of step p: the CUDA device of GPU `ordinal` (the
- * driver, cuBLAS and cuDNN as the environment's SAMC_CUDA_DRIVER,
- * SAMC_CUDA_BLAS and SAMC_CUDA_DNN name them, given here; NULL: the
- * defaults), the newest of the nptx modules the GPU can run, the step
- * runner. NULL with a message (no GPU, no module old enough...). */
+/* A CUDA trainer's exec of step p: the CUDA device (the driver, cuBLAS
+ * and cuDNN as the environment's SAMC_CUDA_DRIVER, SAMC_CUDA_BLAS and
+ * SAMC_CUDA_DNN name them, given here; NULL: the defaults), the newest of
+ * the nptx modules the GPU can run, the step runner. NULL with a message
+ * (no GPU, no module old enough...). */
 rt_exec *rt_aot_cuda_exec(const rt_prog *p, const rt_aot_ptx *ptx, int nptx, const char *driver,
-                          const char *blas, const char *dnn, int ordinal, rt_err *err);
+                          const char *blas, const char *dnn, rt_err *err);
+
+/* The same on GPU `ordinal` of the machine (a rank's, rt_comm_gpu_open). */
+rt_exec *rt_aot_cuda_exec_on(const rt_prog *p, const rt_aot_ptx *ptx, int nptx,
+                             const char *driver, const char *blas, const char *dnn, int ordinal,
+                             rt_err *err);
 
 int rt_aot_main(const rt_aot_model *m, int argc, char **argv);
 

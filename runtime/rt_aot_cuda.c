@@ -17,7 +17,14 @@ static int arch_number(const char *a)
 }
 
 rt_exec *rt_aot_cuda_exec(const rt_prog *p, const rt_aot_ptx *ptx, int nptx, const char *driver,
-                          const char *blas, const char *dnn, int ordinal, rt_err *err)
+                          const char *blas, const char *dnn, rt_err *err)
+{
+	return rt_aot_cuda_exec_on(p, ptx, nptx, driver, blas, dnn, 0, err);
+}
+
+rt_exec *rt_aot_cuda_exec_on(const rt_prog *p, const rt_aot_ptx *ptx, int nptx,
+                             const char *driver, const char *blas, const char *dnn, int ordinal,
+                             rt_err *err)
 {
 	rt_dev_cuda_opts o = {driver, blas, dnn, ordinal};
 	rt_device *dev = rt_dev_cuda_new(&o, err);
