@@ -177,7 +177,7 @@ static int reduce_accum(rt_comm *c, rt_store *st, const char *what, rt_step_stag
 {
 	if (sg && (!c->allreduce_dev || st->dev)) {
 		int rc = !c->allreduce_dev ? reduce_bucket(c, st, what, sg, err)
-		                           : rt_step_reduce_dev(c, st, what, sg, err);
+		                           : rt_step_reduce_dev(c, st, what, sg, RT_STEP_DEV_BUCKET, err);
 		if (rc <= 0)
 			return rc;
 	}

@@ -1,16 +1,18 @@
 /*
- * rt_step_seq_dev.c - the accumulators' all-reduce in one bucket of device
+ * rt_step_seq_dev.c - the accumulators' all-reduce in buckets of device
  * memory, for a communicator that sums device memory (NCCL): see
  * rt_step_reduce_dev in rt_step_seq.h.
  *
  * The store allocates every buffer on its own, so the accumulators of a
  * kind lie apart; one NCCL call per tensor pays NCCL's launch latency (and
- * on several machines the network's) once per tensor, as DDP's buckets
- * avoid. Packing them with device copies costs two passes over the bytes
- * at the device's memory bandwidth, far below a link's.
+ * on several machines the network's) once per tensor, as PyTorch DDP's
+ * buckets avoid. Packing costs two device copies of the bytes at the GPU's
+ * memory bandwidth, far above a link's; the cap bounds the extra device
+ * memory, and a tensor as large as the cap is summed where it is, uncopied.
  */
 #include "rt_step_seq.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int is_accum(const rt_store_buf *b, const char *what, size_t len)
@@ -35,11 +37,40 @@ static int dev_stage(rt_step_stage *sg, rt_device *d, size_t bytes, rt_err *err)
 	return 0;
 }
 
-int rt_step_reduce_dev(rt_comm *c, rt_store *st, const char *what, rt_step_stage *sg,
+/* One bucket: the accumulators idx[0..n) of `bytes` in all, one call. */
+static int bucket(rt_comm *c, rt_store *st, const int *idx, int n, size_t bytes, rt_comm_dtype dt,
+                  rt_step_stage *sg, rt_err *err)
+{
+	rt_device *d = st->dev;
+	size_t count = bytes / (dt == RT_COMM_F64 ? 8 : 4);
+	if (n == 1) /* summed in place */
+		return c->allreduce_dev(c, d, st->buf[idx[0]].addr, count, dt, err);
+	if (dev_stage(sg, d, bytes, err))
+		return -1;
+	char *at = sg->dbuf; /* a device address: offsets only */
+	for (int k = 0; k < n; k++) {
+		const rt_store_buf *b = &st->buf[idx[k]];
+		if (d->copy(d, at, b->addr, b->bytes, err))
+			return -1;
+		at += b->bytes;
+	}
+	if (c->allreduce_dev(c, d, sg->dbuf, count, dt, err))
+		return -1;
+	at = sg->dbuf;
+	for (int k = 0; k < n; k++) {
+		const rt_store_buf *b = &st->buf[idx[k]];
+		if (d->copy(d, b->addr, at, b->bytes, err))
+			return -1;
+		at += b->bytes;
+	}
+	return 0;
+}
+
+int rt_step_reduce_dev(rt_comm *c, rt_store *st, const char *what, rt_step_stage *sg, size_t cap,
                        rt_err *err)
 {
-	size_t len = strlen(what), bytes = 0;
-	int dt = -1, n = 0, one = -1;
+	size_t len = strlen(what);
+	int dt = -1, n = 0;
 	for (int i = 0; i < st->n; i++) {
 		const rt_store_buf *b = &st->buf[i];
 		if (!is_accum(b, what, len))
@@ -47,34 +78,30 @@ int rt_step_reduce_dev(rt_comm *c, rt_store *st, const char *what, rt_step_stage
 		if (dt >= 0 && (int)b->slot.dtype != dt)
 			return 1;
 		dt = (int)b->slot.dtype;
-		bytes += b->bytes;
 		n++;
-		one = i;
 	}
-	if (bytes == 0)
+	if (n == 0)
 		return 0;
-	size_t esz = dt == RT_F64 ? 8 : 4;
 	rt_comm_dtype cdt = dt == RT_F64 ? RT_COMM_F64 : RT_COMM_F32;
-	rt_device *d = st->dev;
-	if (n == 1) /* one tensor: summed in place */
-		return c->allreduce_dev(c, d, st->buf[one].addr, bytes / esz, cdt, err);
-	if (dev_stage(sg, d, bytes, err))
-		return -1;
-	char *at = sg->dbuf; /* a device address: offsets only */
-	for (int i = 0; i < st->n; i++)
-		if (is_accum(&st->buf[i], what, len)) {
-			if (d->copy(d, at, st->buf[i].addr, st->buf[i].bytes, err))
-				return -1;
-			at += st->buf[i].bytes;
+	int *idx = malloc((size_t)n * sizeof *idx), k = 0, rc = 0;
+	if (!idx)
+		return rt_errf(err, "out of memory for the all-reduce of %s.*", what);
+	size_t bytes = 0;
+	/* consecutive accumulators up to cap bytes a bucket, in store order */
+	for (int i = 0; i < st->n && !rc; i++) {
+		const rt_store_buf *b = &st->buf[i];
+		if (!is_accum(b, what, len) || b->bytes == 0)
+			continue;
+		if (k > 0 && bytes + b->bytes > cap) {
+			rc = bucket(c, st, idx, k, bytes, cdt, sg, err);
+			k = 0;
+			bytes = 0;
 		}
-	if (c->allreduce_dev(c, d, sg->dbuf, bytes / esz, cdt, err))
-		return -1;
-	at = sg->dbuf;
-	for (int i = 0; i < st->n; i++)
-		if (is_accum(&st->buf[i], what, len)) {
-			if (d->copy(d, st->buf[i].addr, at, st->buf[i].bytes, err))
-				return -1;
-			at += st->buf[i].bytes;
-		}
-	return 0;
+		idx[k++] = i;
+		bytes += b->bytes;
+	}
+	if (!rc && k > 0)
+		rc = bucket(c, st, idx, k, bytes, cdt, sg, err);
+	free(idx);
+	return rc ? -1 : 0;
 }
