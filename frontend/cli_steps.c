@@ -334,7 +334,7 @@ static int run_steps(const steps_args *sa, ir_model *m, rt_comm *comm)
 		loss[t] = io.loss_n > 0 ? io.loss_sum / (double)io.loss_n : 0;
 	}
 	if (ev && (!(evout = calloc((size_t)ev->noutputs + 1, sizeof *evout)) ||
-	           run_eval(&batches, sa->batches, &st, ev, bind_ev, io.nmicro, comm, evout, &err) != 0))
+	           run_eval(&batches, sa->batches, &st, ev, bind_ev, io.nmicro, comm, evout, &err)))
 		goto fail;
 	/* every rank holds the same weights: rank 0 writes them */
 	if (comm->rank == 0 &&
@@ -353,9 +353,8 @@ done:
 	free(evout);
 	rt_tensors_free(&batches);
 	rt_store_free(&st); /* on the execs' devices: before them */
-	for (int p = 0; p < RT_STEP_NPROGS; p++) {
+	for (int p = 0; p < RT_STEP_NPROGS; p++)
 		free(E.bind[p]);
-	}
 	rt_comm_gpu_close(comm, &gpu); /* NCCL first, then the devices */
 	for (int p = 0; p < RT_STEP_NPROGS; p++)
 		cli_exec_free(E.x[p]);

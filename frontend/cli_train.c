@@ -175,22 +175,14 @@ int cli_train(int argc, char **argv)
 		fprintf(stderr, "samc: %s\n", msg);
 		goto done;
 	}
-	int gi = gpu.ordinal;
-	if ((progs.sam.g && !(sam = cli_exec_new_gpu(ta.backend, &progs.sam, ta.threads, &po, gi, msg,
-	                                             sizeof msg))) ||
-	    (progs.base.g && !(base = cli_exec_new_gpu(ta.backend, &progs.base, ta.threads, &po, gi,
-	                                               msg, sizeof msg))) ||
-	    !(eval = cli_exec_new_gpu(ta.backend, &progs.eval, ta.threads, &po, gi, msg, sizeof msg)) ||
-	    (progs.acc.g && !(ta.o.train_acc = cli_exec_new_gpu(ta.backend, &progs.acc, ta.threads,
-	                                                         &po, gi, msg, sizeof msg))) ||
-	    (progs.sam_acc.g && !(ta.o.train_sam_acc = cli_exec_new_gpu(ta.backend, &progs.sam_acc,
-	                                                                 ta.threads, &po, gi, msg,
-	                                                                 sizeof msg))) ||
-	    (progs.upd.g && !(ta.o.train_upd = cli_exec_new_gpu(ta.backend, &progs.upd, ta.threads,
-	                                                         &po, gi, msg, sizeof msg))) ||
-	    (progs.upd_sam.g && !(ta.o.train_upd_sam = cli_exec_new_gpu(ta.backend, &progs.upd_sam,
-	                                                                 ta.threads, &po, gi, msg,
-	                                                                 sizeof msg)))) {
+#define EXEC(prog) cli_exec_new_gpu(ta.backend, prog, ta.threads, &po, gpu.ordinal, msg, sizeof msg)
+	if ((progs.sam.g && !(sam = EXEC(&progs.sam))) ||
+	    (progs.base.g && !(base = EXEC(&progs.base))) || !(eval = EXEC(&progs.eval)) ||
+	    (progs.acc.g && !(ta.o.train_acc = EXEC(&progs.acc))) ||
+	    (progs.sam_acc.g && !(ta.o.train_sam_acc = EXEC(&progs.sam_acc))) ||
+	    (progs.upd.g && !(ta.o.train_upd = EXEC(&progs.upd))) ||
+	    (progs.upd_sam.g && !(ta.o.train_upd_sam = EXEC(&progs.upd_sam)))) {
+#undef EXEC
 		fprintf(stderr, "%s: %s\n", ma.model, msg);
 		goto done;
 	}
