@@ -112,6 +112,12 @@ static uint64_t host_hash(char *name, size_t len)
 	return h;
 }
 
+uint64_t rt_comm_host_id(void)
+{
+	char name[256];
+	return host_hash(name, sizeof name);
+}
+
 int rt_comm_local_rank(rt_comm *c, int *local, int *nlocal, rt_err *err)
 {
 	char name[256];
@@ -203,6 +209,7 @@ int rt_comm_nccl_gpu(rt_comm *c, const char *driver, int *ordinal, rt_err *err)
 typedef struct {
 	int32_t ok, version, ordinal, pad;
 	uint64_t host;
+	uint64_t gpu_id; /* the GPU's PCI address + 1, or 0: unknown (the ordinal says) */
 } nccl_hello;
 
 /* 0 when every rank's hello is good; else -1 with the first problem */
@@ -224,7 +231,9 @@ static int check_hellos(rt_comm *c, const nccl_hello *all, rt_err *err)
 		}
 	for (int r = 0; r < c->size; r++)
 		for (int s = r + 1; s < c->size; s++)
-			if (all[r].host == all[s].host && all[r].ordinal == all[s].ordinal)
+			if (all[r].host == all[s].host &&
+			    (all[r].gpu_id && all[s].gpu_id ? all[r].gpu_id == all[s].gpu_id
+			                                    : all[r].ordinal == all[s].ordinal))
 				return rt_errf(err,
 				               "nccl: rank %d: ranks %d and %d both use GPU %d of one machine: "
 				               "NCCL needs a GPU of its own for every rank",
@@ -279,11 +288,17 @@ static int read_timeout(double *out, rt_err *err)
 
 int rt_comm_nccl_attach(rt_comm *c, rt_device *d, const char *lib, rt_err *err)
 {
+	return rt_comm_nccl_attach_gpu(c, d, lib, 0, err);
+}
+
+int rt_comm_nccl_attach_gpu(rt_comm *c, rt_device *d, const char *lib, uint64_t gpu_id,
+                            rt_err *err)
+{
 	if (c->dev_self || c->allreduce_dev)
 		return rt_errf(err, "nccl: the %s communicator already has a device allreduce", c->name);
 	int ordinal = rt_dev_cuda_ordinal(d);
 	nccl_state *st = calloc(1, sizeof *st);
-	nccl_hello me = {.ordinal = ordinal}, *all = calloc((size_t)c->size, sizeof *all);
+	nccl_hello me = {.ordinal = ordinal, .gpu_id = gpu_id}, *all = calloc((size_t)c->size, sizeof *all);
 	char name[256];
 	me.host = host_hash(name, sizeof name);
 	rt_err mine = {{0}};

@@ -113,6 +113,10 @@ void rt_nccl_lib_close(rt_nccl_lib *l);
 void rt_nccl_version_str(int code, char *buf, size_t len);
 int rt_nccl_check_version(int code, const char *path, rt_err *err);
 
+/* This machine's id: FNV-1a of its host name (the ranks of a machine
+ * share it). */
+uint64_t rt_comm_host_id(void);
+
 /* This rank's index among the ranks on its machine (*local) and their
  * number (*nlocal), from the machines' host names (one allgather: the
  * same answer with every launcher). */
@@ -135,6 +139,12 @@ int rt_comm_nccl_gpu(rt_comm *c, const char *driver, int *ordinal, rt_err *err);
  * message on every rank, c unchanged. */
 int rt_comm_nccl_attach(rt_comm *c, rt_device *cuda_dev, const char *lib, rt_err *err);
 
+/* The same, with the GPU's PCI address + 1 (gpu_id; 0: unknown) telling
+ * the ranks of a machine whether they share a GPU: ranks whose launcher
+ * gives each its own GPU as CUDA_VISIBLE_DEVICES all see it as GPU 0. */
+int rt_comm_nccl_attach_gpu(rt_comm *c, rt_device *cuda_dev, const char *lib, uint64_t gpu_id,
+                            rt_err *err);
+
 /* Ends NCCL's part of c (ncclCommDestroy, or ncclCommAbort after a failed
  * sum) and clears allreduce_dev. Before the CUDA device is released (NCCL
  * frees its memory in that device's context) and before c->release. Does
@@ -155,9 +165,13 @@ int rt_comm_nccl_version(const rt_comm *c);
  *   "0"        never: the sums through the host, no note
  *   "1"        NCCL (libnccl.so.2) or an error
  *   a path     that library, or an error
- * With NCCL rank r runs on the GPU of its local rank (rt_comm_nccl_gpu's
- * rule and errors); through the host ranks may share GPUs (local rank
- * modulo the machine's GPUs). One rank: GPU 0, no NCCL. */
+ * Rank r runs on the GPU of its local rank modulo the GPUs it sees (its
+ * local rank on a machine with a GPU per rank; GPU 0 when the launcher
+ * gives each rank its own GPU through CUDA_VISIBLE_DEVICES). Two ranks of
+ * a machine share a GPU when their GPUs' PCI addresses are the same (the
+ * same ordinal where the driver does not say): NCCL refuses that, so then
+ * the sums go through the host (unset) or the run stops (NCCL demanded).
+ * One rank: GPU 0, no NCCL. */
 typedef enum { RT_NCCL_AUTO, RT_NCCL_OFF, RT_NCCL_ON } rt_nccl_mode;
 
 /* SAMC_NCCL's value (env may be NULL) as a mode, and the library to open

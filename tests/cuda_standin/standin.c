@@ -126,9 +126,15 @@ EXPORT CUresult cuDeviceGetAttribute(int *v, int attr, int d)
 {
 	if (d < 0 || d >= ngpus())
 		return INVALID_DEVICE;
+	const char *base = getenv("SAMC_STANDIN_PCI_BASE");
 	if (attr == 75) /* compute capability major, minor */
 		*v = 9;
 	else if (attr == 76)
+		*v = 0;
+	else if (attr == 33) /* PCI bus: ordinal + $SAMC_STANDIN_PCI_BASE, so a test gives
+	                      * each rank a GPU of its own as CUDA_VISIBLE_DEVICES would */
+		*v = d + (base ? atoi(base) : 0);
+	else if (attr == 34 || attr == 50) /* PCI device, domain */
 		*v = 0;
 	else
 		return INVALID_VALUE;

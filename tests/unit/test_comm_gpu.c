@@ -3,7 +3,8 @@
  * rt_comm_nccl.h) through the host stand-ins for NCCL and the CUDA driver:
  * SAMC_NCCL's values; one rank (GPU 0, no NCCL); two ranks (forked here,
  * over a socket pair) with NCCL on a GPU each, with SAMC_NCCL=0, sharing
- * one GPU (a note, no NCCL), and the errors: NCCL demanded on too few GPUs,
+ * one GPU (a note, no NCCL), each seeing only its own GPU (told apart by
+ * their PCI addresses), and the errors: NCCL demanded on too few GPUs,
  * a library missing on one rank, a rank without a driver (every rank fails
  * and says which). Exit 77 (skipped) when the stand-ins were not built.
  */
@@ -73,6 +74,7 @@ static int pair_allreduce(rt_comm *c, void *buf, size_t n, rt_comm_dtype dt, rt_
 /* What a rank is given and what it reports. */
 typedef struct {
 	const char *driver[2], *env[2]; /* per rank */
+	const char *pci_base[2];        /* SAMC_STANDIN_PCI_BASE per rank, or NULL */
 	int rc, ordinal, attached, version;
 	char note[512], info[128], msg[1024];
 } gpu_case;
@@ -83,6 +85,10 @@ static void rank_run(int rank, int fd, gpu_case *g)
 	             .allreduce = pair_allreduce, .bcast = pair_bcast, .allgather = pair_allgather};
 	rt_err err = {{0}};
 	rt_comm_gpu gpu;
+	if (g->pci_base[rank])
+		setenv("SAMC_STANDIN_PCI_BASE", g->pci_base[rank], 1);
+	else
+		unsetenv("SAMC_STANDIN_PCI_BASE");
 	g->rc = rt_comm_gpu_open(&c, g->driver[rank], g->env[rank], &gpu, &err);
 	snprintf(g->msg, sizeof g->msg, "%s", g->rc ? err.msg : "");
 	g->ordinal = gpu.ordinal;
@@ -93,6 +99,7 @@ static void rank_run(int rank, int fd, gpu_case *g)
 	rt_comm_gpu_close(&c, &gpu);
 	if (c.allreduce_dev || gpu.dev)
 		snprintf(g->msg, sizeof g->msg, "close left NCCL attached");
+	unsetenv("SAMC_STANDIN_PCI_BASE");
 }
 
 /* Both ranks' reports: rank 1 forked, its report back through a pipe. */
@@ -201,7 +208,8 @@ static void test_shared_gpu(void **state)
 		assert_int_equal(out[r].rc, 0);
 		assert_int_equal(out[r].ordinal, 0);
 		assert_false(out[r].attached);
-		assert_non_null(strstr(out[r].note, "2 ranks share 1 GPU on the machine of rank 0"));
+		assert_non_null(strstr(out[r].note, "ranks 0 and 1 share GPU 0 of their machine (2 "
+		                                    "ranks, 1 GPU there)"));
 		assert_non_null(strstr(out[r].note, "the GPUs' sums go through the host"));
 	}
 	/* demanded: refused on both, naming the counts */
@@ -209,8 +217,32 @@ static void test_shared_gpu(void **state)
 	two_ranks(&in, out);
 	for (int r = 0; r < 2; r++) {
 		assert_int_equal(out[r].rc, -1);
-		assert_non_null(strstr(out[r].msg, "which has 1 GPU: NCCL needs a GPU of its own"));
+		assert_non_null(strstr(out[r].msg, "1 GPU there): NCCL needs a GPU of its own"));
+		assert_non_null(strstr(out[r].msg, "start at most 1 rank per machine"));
 	}
+}
+
+/* A launcher that gives each rank its own GPU (CUDA_VISIBLE_DEVICES): each
+ * sees one GPU, GPU 0, at another PCI address; NCCL, both on their GPU 0 */
+static void test_own_visible_gpu(void **state)
+{
+	(void)state;
+	setenv("SAMC_STANDIN_GPUS", "1", 1);
+	gpu_case in = both(SAMC_NCCL_STANDIN), out[2];
+	in.pci_base[0] = "3";
+	in.pci_base[1] = "4";
+	two_ranks(&in, out);
+	for (int r = 0; r < 2; r++) {
+		assert_string_equal(out[r].msg, "");
+		assert_int_equal(out[r].ordinal, 0);
+		assert_true(out[r].attached);
+		assert_string_equal(out[r].note, "");
+	}
+	/* the same PCI address on both: one GPU, refused */
+	in.pci_base[1] = "3";
+	two_ranks(&in, out);
+	for (int r = 0; r < 2; r++)
+		assert_non_null(strstr(out[r].msg, "ranks 0 and 1 share GPU 0 of their machine"));
 }
 
 static void test_missing(void **state)
@@ -256,7 +288,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mode),       cmocka_unit_test(test_one_rank),
 		cmocka_unit_test(test_nccl),       cmocka_unit_test(test_off),
-		cmocka_unit_test(test_shared_gpu), cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_shared_gpu), cmocka_unit_test(test_own_visible_gpu),
+		cmocka_unit_test(test_missing),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	tmpdir_remove(dir);
