@@ -298,7 +298,8 @@ int rt_comm_nccl_attach_gpu(rt_comm *c, rt_device *d, const char *lib, uint64_t 
 		return rt_errf(err, "nccl: the %s communicator already has a device allreduce", c->name);
 	int ordinal = rt_dev_cuda_ordinal(d);
 	nccl_state *st = calloc(1, sizeof *st);
-	nccl_hello me = {.ordinal = ordinal, .gpu_id = gpu_id}, *all = calloc((size_t)c->size, sizeof *all);
+	nccl_hello me = {.ordinal = ordinal, .gpu_id = gpu_id};
+	nccl_hello *all = calloc((size_t)c->size, sizeof *all);
 	char name[256];
 	me.host = host_hash(name, sizeof name);
 	rt_err mine = {{0}};
