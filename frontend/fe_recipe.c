@@ -602,4 +602,7 @@ void fe_recipe_read(lua_State *L, int idx, fe_dsl *d, ir_model *m)
 	if (prec)
 		r->precision = fe_choice(L, "precision", "precision", prec);
 	fe_read_key(L, t, r, "sync_bn"); /* batch_norm over the ranks: fe_model.c */
+	/* several ranks: rt_overlap.h */
+	fe_read_key(L, t, r, "allreduce_overlap");
+	fe_read_key(L, t, r, "allreduce_bucket_mb");
 }

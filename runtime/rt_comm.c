@@ -46,6 +46,7 @@ rt_comm *rt_comm_self(void)
 		.bcast = self_bcast,
 		.allgather = self_allgather,
 		.release = self_release,
+		.serialized = 1,
 	};
 	return &self;
 }

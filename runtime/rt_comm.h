@@ -70,6 +70,11 @@ struct rt_comm {
 	/* the state of an allreduce_dev that is not the communicator's own
 	 * (NCCL's, rt_comm_nccl.h), or NULL */
 	void *dev_self;
+	/* 1: the collectives may be called from another thread than the one
+	 * that opened the communicator, one call at a time (MPI: the library
+	 * granted MPI_THREAD_SERIALIZED); the overlapped all-reduce needs it
+	 * (rt_overlap.h) */
+	int serialized;
 };
 
 /* The one-rank communicator: a constant, release does nothing. */

@@ -415,10 +415,14 @@ int rt_comm_mpi_open(rt_comm **out, rt_err *err)
 		return -1;
 	int inited = 0, rc;
 	MPI_Initialized(&inited);
-	/* FUNNELED: the CPU device's threads exist, only this one calls MPI */
+	/* SERIALIZED: the overlapped all-reduce's thread (rt_overlap.h) calls
+	 * MPI while this one computes, never both at once; a library that
+	 * grants less runs without overlap (rt_comm's serialized) */
 	int provided = 0;
-	if (!inited && (rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided)) != MPI_SUCCESS)
+	if (!inited && (rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided)) != MPI_SUCCESS)
 		return rt_errf(err, "comm: MPI_Init_thread failed (error %d): MPI cannot start this rank", rc);
+	if (inited)
+		MPI_Query_thread(&provided);
 	/* errors as values: MPI's default ends the job on the first error */
 	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
 	mpi_comm *m = calloc(1, sizeof *m);
@@ -447,6 +451,7 @@ int rt_comm_mpi_open(rt_comm **out, rt_err *err)
 		.bcast = mpi_bcast,
 		.allgather = mpi_allgather,
 		.release = mpi_release,
+		.serialized = provided >= MPI_THREAD_SERIALIZED,
 	};
 	m->timeout = timeout;
 	m->chunk = MPI_CHUNK_DEFAULT;

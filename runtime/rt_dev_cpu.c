@@ -448,6 +448,8 @@ static int cpu_run(rt_device *d, void *plan, const rt_dev_sched *s, rt_err *err)
 		} else {
 			rt_prog_kernel_run(&p->kernels[i], s->args[i], flag_of(s, i), c->pool);
 		}
+		if (s->done) /* [0, i] complete, a GEMM beside included */
+			s->done(s->done_ctx, i + 1);
 	}
 	return 0;
 }

@@ -73,6 +73,12 @@ typedef struct {
 	char *errs;   /* device address of p->nkernels int32 words */
 	/* the run's ranks (the exec's comm), for COMM entries; NULL: one rank */
 	struct rt_comm *comm;
+	/* NULL, or called as done(done_ctx, u) from the thread that runs the
+	 * schedule once kernels [0, u) are complete, u increasing (the
+	 * overlapped all-reduce, rt_overlap.h); a device may call it seldom or
+	 * never: the runner calls it with nkernels after the run */
+	void (*done)(void *ctx, int upto);
+	void *done_ctx;
 } rt_dev_sched;
 
 struct rt_device {

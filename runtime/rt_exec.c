@@ -19,4 +19,5 @@ void rt_exec_share(rt_exec *x, const rt_exec *inner)
 	x->noutputs = inner->noutputs;
 	x->pool = inner->pool;
 	x->dev = inner->dev;
+	x->runner = inner->runner;
 }

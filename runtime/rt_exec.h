@@ -66,6 +66,11 @@ struct rt_exec {
 	 * it on every exec of a run before the first run; a step's collectives
 	 * (rank_sum: RT_K_COMM entries) go through it. */
 	struct rt_comm *comm;
+	/* the step runner's exec (rt_runner.h) that runs this one's table:
+	 * itself, a wrapping backend's inner one (rt_exec_share), or NULL (the
+	 * interpreter); the overlapped all-reduce (rt_overlap.h) asks it where
+	 * each value is final */
+	rt_exec *runner;
 };
 
 int rt_exec_find_slot(const rt_exec *x, const char *name); /* index or -1 */

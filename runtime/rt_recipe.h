@@ -193,6 +193,11 @@ typedef struct {
 	double ema_decay;     /* ema.decay */
 	int precision;        /* precision: RT_PRECISION_F32 or _BF16 (compiled in) */
 	int sync_bn;          /* sync_bn: batch_norm's statistics over the ranks (compiled in) */
+	/* several ranks: the accumulators' all-reduce overlapped with the last
+	 * micro-batch's backward pass, in buckets of at most allreduce_bucket_mb
+	 * MiB (rt_overlap.h) */
+	int allreduce_overlap;
+	double allreduce_bucket_mb;
 } rt_recipe;
 
 /* Learning rate at optimizer step t (0-based) of a run of `total` steps. */

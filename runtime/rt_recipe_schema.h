@@ -169,7 +169,10 @@ enum {
 	N("ema", TABLE, TABLE, 0, 0, 0, 0) \
 	F("ema.decay", NUMBER, ema_decay, 0.999, 0, 1, RT_KEY_RUN | RT_KEY_EMA, NULL) \
 	F("precision", ENUM, precision, RT_PRECISION_F32, 0, 0, 0, "f32|bf16") \
-	F("sync_bn", BOOL, sync_bn, 0, 0, 1, 0, NULL)
+	F("sync_bn", BOOL, sync_bn, 0, 0, 1, 0, NULL) \
+	F("allreduce_overlap", BOOL, allreduce_overlap, 1, 0, 1, RT_KEY_RUN, NULL) \
+	F("allreduce_bucket_mb", NUMBER, allreduce_bucket_mb, 25, 0, 1048576, \
+	  RT_KEY_RUN | RT_KEY_LO_OPEN, NULL)
 /* clang-format on */
 
 typedef struct {

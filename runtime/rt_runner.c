@@ -19,6 +19,7 @@ typedef struct {
 	int32_t *errh;    /* host copy of the error words */
 	int can_fail;     /* some kernel has a failure message */
 	void *plan;       /* the device's plan of the schedule, or NULL */
+	const rt_runner_watch *watch; /* during rt_runner_run_watched, else NULL */
 } runner;
 
 static int kernel_error(const rt_prog_kernel *k, int32_t rc, rt_err *err)
@@ -101,7 +102,8 @@ static int exec_launch(rt_exec *x, void **slot_data, rt_err *err)
 	for (int i = 0; i < p->nkernels; i++)
 		for (int j = 0; j < p->kernels[i].nargs; j++)
 			s->kargs[i][j] = s->bufptr[p->kernels[i].args[j]];
-	rt_dev_sched sc = {p, s->kargs, s->errs, x->comm};
+	rt_dev_sched sc = {p, s->kargs, s->errs, x->comm, s->watch ? s->watch->done : NULL,
+	                   s->watch ? s->watch->ctx : NULL};
 	return d->run ? d->run(d, s->plan, &sc, err) : rt_device_run_in_order(d, &sc, err);
 }
 
@@ -269,6 +271,7 @@ rt_exec *rt_runner_new(const rt_prog *p, rt_device *dev, rt_err *err)
 	x->launch = exec_launch;
 	x->finish = exec_finish;
 	x->free = exec_free;
+	x->runner = x;
 	s->p = p;
 	s->dev = dev;
 	if (setup(x, s, err)) {
@@ -276,4 +279,78 @@ rt_exec *rt_runner_new(const rt_prog *p, rt_device *dev, rt_err *err)
 		return NULL;
 	}
 	return x;
+}
+
+/* --- where a value is final (the overlapped all-reduce, rt_overlap.h) --- */
+
+static int bufs_meet(const rt_prog *p, int a, int b)
+{
+	const rt_prog_buf *x = &p->bufs[a], *y = &p->bufs[b];
+	if (x->slot >= 0 || y->slot >= 0)
+		return x->slot == y->slot;
+	return x->offset < y->offset + y->bytes && y->offset < x->offset + x->bytes;
+}
+
+int rt_runner_final_at(const rt_exec *x, int slot, void **holder)
+{
+	if (!x || x->runner != x || x->free != exec_free || slot < 0 || slot >= x->nslots)
+		return -1;
+	const runner *s = x->self;
+	const rt_prog *p = s->p;
+	int hold = -1, own = -1;
+	for (int b = 0; b < p->nbufs && own < 0; b++)
+		if (p->bufs[b].slot == slot)
+			own = b;
+	if (own < 0)
+		return -1;
+	for (int i = 0; i < p->ncommits; i++) {
+		const rt_prog_commit *c = &p->commits[i];
+		if (p->bufs[c->target].slot != slot)
+			continue;
+		if (hold >= 0 || c->snapshot >= 0 || (p->bufs[c->src].slot >= 0 &&
+		                                      p->bufs[c->src].slot != slot))
+			return -1; /* saved before the commits, or another slot's memory */
+		hold = c->src;
+	}
+	if (hold < 0)
+		hold = own; /* written in place, or not at all */
+	/* nothing after the run may read it: another commit, an output */
+	for (int i = 0; i < p->ncommits; i++) {
+		const rt_prog_commit *c = &p->commits[i];
+		if (p->bufs[c->target].slot != slot &&
+		    (bufs_meet(p, c->src, hold) || (c->snapshot >= 0 && bufs_meet(p, c->snapshot, hold))))
+			return -1;
+	}
+	for (int i = 0; i < p->noutputs; i++)
+		if (bufs_meet(p, p->outputs[i].buf, hold))
+			return -1;
+	int last = -1; /* the last kernel that touches its memory */
+	for (int k = 0; k < p->nkernels; k++)
+		for (int j = 0; j < p->kernels[k].nargs; j++)
+			if (bufs_meet(p, p->kernels[k].args[j], hold))
+				last = k;
+	*holder = p->bufs[hold].slot >= 0 ? NULL : s->arena + p->bufs[hold].offset;
+	return last + 1;
+}
+
+int rt_runner_nkernels(const rt_exec *x)
+{
+	if (!x || x->runner != x || x->free != exec_free)
+		return -1;
+	return ((const runner *)x->self)->p->nkernels;
+}
+
+int rt_runner_run_watched(rt_exec *x, void **slot_data, double *outputs,
+                          const rt_runner_watch *w, rt_err *err)
+{
+	runner *s = x->self;
+	s->watch = w;
+	int rc = exec_launch(x, slot_data, err);
+	s->watch = NULL;
+	if (!rc)
+		w->done(w->ctx, s->p->nkernels);
+	rt_err se; /* the thread is idle again before any return */
+	if (w->settle(w->ctx, rc ? &se : err) || rc)
+		return -1;
+	return exec_finish(x, outputs, err);
 }

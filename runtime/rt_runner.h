@@ -25,4 +25,27 @@
  * once on failure). The table must outlive the exec. NULL with a message. */
 rt_exec *rt_runner_new(const rt_prog *p, rt_device *dev, rt_err *err);
 
+/* The overlapped all-reduce of the accumulators (rt_overlap.h) asks the
+ * runner where a slot's new value is final: the number u of kernels after
+ * which no kernel touches the buffer that holds it, and that buffer (*holder:
+ * its arena address, the commit then moving it into the slot; NULL: the
+ * slot's own memory). -1 when x is not a runner's exec or the value is not
+ * one buffer's alone until the commits (a snapshot, an output, another
+ * commit reads it). */
+int rt_runner_final_at(const rt_exec *x, int slot, void **holder);
+/* The schedule's kernel count, or -1 when x is not a runner's exec. */
+int rt_runner_nkernels(const rt_exec *x);
+
+/* A run (as x->run) that reports its progress: done(ctx, u) whenever the
+ * device says kernels [0, u) are complete, at the latest with u = nkernels
+ * after them all; then settle(ctx, err), always (also after a failed
+ * launch), before the error words are read and the assigns committed. */
+typedef struct {
+	void (*done)(void *ctx, int upto);
+	int (*settle)(void *ctx, rt_err *err);
+	void *ctx;
+} rt_runner_watch;
+int rt_runner_run_watched(rt_exec *x, void **slot_data, double *outputs,
+                          const rt_runner_watch *w, rt_err *err);
+
 #endif

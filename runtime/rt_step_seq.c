@@ -4,10 +4,13 @@
 #include "rt_step_seq.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rt_noise.h"
+#include "rt_overlap.h"
+#include "rt_runner.h"
 
 const char *rt_step_prog_name(rt_step_prog p)
 {
@@ -92,6 +95,15 @@ static rt_comm_dtype comm_dtype(rt_dtype t) { return t == RT_F64 ? RT_COMM_F64 :
 
 void rt_step_stage_free(rt_step_stage *s)
 {
+	const char *dbg = getenv("SAMC_DEBUG");
+	if (s->ov && dbg && atoi(dbg) >= 1) {
+		int64_t buckets, early;
+		rt_overlap_stats(s->ov, &buckets, &early);
+		fprintf(stderr, "allreduce_overlap: %" PRId64 " buckets, %" PRId64
+		        " of them during the backward pass\n", buckets, early);
+	}
+	rt_overlap_free(s->ov);
+	s->ov = NULL;
 	free(s->buf);
 	s->buf = NULL;
 	s->cap = 0;
@@ -204,6 +216,93 @@ static int reduce_accum(rt_comm *c, rt_store *st, const char *what, rt_step_stag
 	return 0;
 }
 
+/* --- the overlapped all-reduce (rt_overlap.h) --- */
+
+typedef struct {
+	int upto, idx; /* ready after kernel upto - 1; the store's order among equals */
+	void *host;
+	size_t n;
+	rt_dtype dtype;
+} ov_member;
+
+static int ov_cmp(const void *a, const void *b)
+{
+	const ov_member *x = a, *y = b;
+	return x->upto != y->upto ? (x->upto > y->upto) - (x->upto < y->upto) : x->idx - y->idx;
+}
+
+/* The communication thread, started on the first call; NULL (after a note
+ * on rank 0, once) where the communicator cannot be called from it. */
+static rt_overlap *ov_thread(rt_comm *c, rt_step_stage *sg)
+{
+	if (sg->ov || sg->noted)
+		return sg->ov;
+	rt_err e;
+	if (!c->serialized)
+		snprintf(e.msg, sizeof e.msg, "the MPI library grants less than "
+		         "MPI_THREAD_SERIALIZED");
+	else if ((sg->ov = rt_overlap_new(c, &e)))
+		return sg->ov;
+	sg->noted = 1;
+	if (c->rank == 0)
+		fprintf(stderr, "note: %s: the accumulators' all-reduce runs after the backward pass "
+		        "(allreduce_overlap off)\n", e.msg);
+	return NULL;
+}
+
+/* Run x with the accumulators "<what>.*" all-reduced during it: 1 when it
+ * ran so (0 or -1 in *rc), 0 when the overlapped form does not apply
+ * (nothing ran: the caller runs and reduces after). */
+static int run_overlapped(rt_exec *x, void **bind, double *outs, rt_comm *c, rt_store *st,
+                          const char *what, const rt_recipe *r, rt_step_stage *sg, int *rc,
+                          rt_err *err)
+{
+	rt_exec *rx = x->runner;
+	rt_device *d = rx ? rx->dev : NULL;
+	if (!r->allreduce_overlap || c->size < 2 || !sg || !rx || !d || !d->host_view ||
+	    c->allreduce_dev)
+		return 0;
+	size_t len = strlen(what);
+	int n = 0;
+	for (int i = 0; i < st->n; i++)
+		n += is_accum(&st->buf[i], what, len);
+	ov_member *m = calloc((size_t)n + 1, sizeof *m);
+	if (!m)
+		return 0;
+	int k = 0;
+	for (int i = 0; i < st->n; i++) {
+		const rt_store_buf *b = &st->buf[i];
+		if (!is_accum(b, what, len))
+			continue;
+		int sl = rt_exec_find_slot(rx, b->slot.name);
+		void *holder = NULL;
+		int upto = sl >= 0 ? rt_runner_final_at(rx, sl, &holder) : -1;
+		if (upto < 0 || (b->slot.dtype != RT_F32 && b->slot.dtype != RT_F64)) {
+			free(m); /* not one buffer's until the commits: after the run */
+			return 0;
+		}
+		m[k++] = (ov_member){upto, i, d->host_view(d, holder ? holder : bind[sl]),
+		                     b->bytes / (b->slot.dtype == RT_F64 ? 8 : 4), b->slot.dtype};
+	}
+	rt_overlap *ov = ov_thread(c, sg);
+	if (!ov) {
+		free(m);
+		return 0;
+	}
+	qsort(m, (size_t)n, sizeof *m, ov_cmp);
+	rt_overlap_begin(ov, (size_t)(r->allreduce_bucket_mb * 1048576.0), rt_runner_nkernels(rx));
+	for (int i = 0; i < n; i++)
+		if (rt_overlap_add(ov, m[i].host, m[i].n, m[i].dtype, m[i].upto, err)) {
+			free(m);
+			*rc = -1;
+			return 1;
+		}
+	free(m);
+	rt_runner_watch w = {rt_overlap_done, rt_overlap_settle, ov};
+	*rc = rt_runner_run_watched(rx, bind, outs, &w, err);
+	return 1;
+}
+
 static int has_slot(const rt_exec *x, const char *name)
 {
 	for (int i = 0; x && i < x->nslots; i++)
@@ -289,11 +388,16 @@ int rt_step_do(const rt_step_execs *e, rt_store *st, const rt_recipe *r, int64_t
 				goto fail;
 			filled = run.micro;
 		}
-		if (rt_noise_fill(st, seed, total_n > 1 ? t * total_n + gm : t, x->pool, &xe) ||
-		    run_one(x, e->bind[run.prog], outs, io, t, i == nruns - 1, &xe) ||
+		int ov = 0, rc = 0; /* the accumulators' all-reduce during the run */
+		if (rt_noise_fill(st, seed, total_n > 1 ? t * total_n + gm : t, x->pool, &xe))
+			goto fail;
+		if (run.reduce)
+			ov = run_overlapped(x, e->bind[run.prog], outs, comm, st, run.reduce, r, io->stage,
+			                    &rc, &xe);
+		if ((ov ? rc : run_one(x, e->bind[run.prog], outs, io, t, i == nruns - 1, &xe)) ||
 		    (run.report && io->report(io->ctx, x, outs, real, &xe)))
 			goto fail;
-		if (run.reduce && reduce_accum(comm, st, run.reduce, io->stage, &xe))
+		if (run.reduce && !ov && reduce_accum(comm, st, run.reduce, io->stage, &xe))
 			return rt_errf(err, "%s", xe.msg);
 		continue;
 	fail:

@@ -39,7 +39,9 @@
  *   SAM, sam.sync        acc(0) ... acc(n-1) [accum.grad]
  *                        sam_acc(0) ... sam_acc(n-1) [accum.sam] upd_sam
  *
- * ([x]: x.* all-reduced after the run). Then the model's state (running
+ * ([x]: x.* all-reduced after the run; with allreduce_overlap, in buckets
+ * during it, as each accumulator's final value is written: rt_overlap.h).
+ * Then the model's state (running
  * statistics) is rank 0's on every rank, as PyTorch DDP's
  * broadcast_buffers. Per-replica SAM equals one process with sam.m = N*n,
  * sam.sync and base steps one with accumulate = N*n, bit for bit where the
@@ -123,7 +125,13 @@ typedef struct rt_step_stage {
 	void *dbuf;
 	size_t dcap;
 	rt_device *ddev;
+	/* allreduce_overlap: the communication thread, started on the first
+	 * overlapped run (rt_overlap.h), and whether its absence was noted */
+	struct rt_overlap *ov;
+	int noted;
 } rt_step_stage;
+/* Frees the buffer and stops the thread; with SAMC_DEBUG >= 1 says on
+ * stderr how many buckets went during the backward pass. */
 void rt_step_stage_free(rt_step_stage *s);
 
 /* The accumulators "<what>.*" of a store on a device, summed over the

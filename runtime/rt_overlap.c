@@ -1,0 +1,221 @@
+/*
+ * rt_overlap.c - the communication thread of an overlapped all-reduce
+ * (see rt_overlap.h).
+ */
+#include "rt_overlap.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+	void *buf;
+	size_t n;
+	rt_dtype dtype;
+} member;
+
+typedef struct {
+	int first, end; /* members [first, end) */
+	int upto;       /* ready once kernels [0, upto) are complete */
+	size_t bytes;
+	rt_dtype dtype;
+} bucket;
+
+struct rt_overlap {
+	rt_comm *comm;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* the run's plan: written only while the thread is idle */
+	member *m;
+	int nm, capm;
+	bucket *b;
+	int nb, capb;
+	size_t bucket_bytes;
+	int nkernels;
+	/* under mu: buckets handed over (the caller's) and reduced (the thread's) */
+	int nposted, ndone;
+	int quit, failed;
+	rt_err err;
+	/* the thread's own: the packed bucket */
+	char *stage;
+	size_t stage_cap;
+	int64_t buckets, early;
+};
+
+static size_t esize(rt_dtype t) { return t == RT_F64 ? 8 : 4; }
+
+/* Bucket i: one member is summed where it lies; several are packed into
+ * the stage, summed with one call (one latency, not one per tensor) and
+ * unpacked. */
+static int reduce(rt_overlap *o, const bucket *k, rt_err *err)
+{
+	rt_comm_dtype dt = k->dtype == RT_F64 ? RT_COMM_F64 : RT_COMM_F32;
+	size_t es = esize(k->dtype);
+	if (k->end - k->first == 1)
+		return o->comm->allreduce(o->comm, o->m[k->first].buf, o->m[k->first].n, dt, err);
+	if (o->stage_cap < k->bytes) {
+		char *p = realloc(o->stage, k->bytes);
+		if (!p)
+			return rt_errf(err, "out of memory for an all-reduce bucket of %zu bytes", k->bytes);
+		o->stage = p;
+		o->stage_cap = k->bytes;
+	}
+	char *at = o->stage;
+	for (int i = k->first; i < k->end; i++) {
+		memcpy(at, o->m[i].buf, o->m[i].n * es);
+		at += o->m[i].n * es;
+	}
+	if (o->comm->allreduce(o->comm, o->stage, k->bytes / es, dt, err))
+		return -1;
+	at = o->stage;
+	for (int i = k->first; i < k->end; i++) {
+		memcpy(o->m[i].buf, at, o->m[i].n * es);
+		at += o->m[i].n * es;
+	}
+	return 0;
+}
+
+/* Reduces the buckets handed over, in order; after a failure the rest are
+ * skipped (the run ends) but still counted, so settle returns. */
+static void *thread_main(void *arg)
+{
+	rt_overlap *o = arg;
+	pthread_mutex_lock(&o->mu);
+	for (;;) {
+		while (!o->quit && o->ndone == o->nposted)
+			pthread_cond_wait(&o->cv, &o->mu);
+		if (o->ndone == o->nposted)
+			break;
+		const bucket *k = &o->b[o->ndone];
+		int skip = o->failed;
+		pthread_mutex_unlock(&o->mu);
+		rt_err e;
+		int rc = skip ? 0 : reduce(o, k, &e);
+		pthread_mutex_lock(&o->mu);
+		if (rc && !o->failed) {
+			o->failed = 1;
+			o->err = e;
+		}
+		o->ndone++;
+		o->buckets += !skip;
+		pthread_cond_broadcast(&o->cv);
+	}
+	pthread_mutex_unlock(&o->mu);
+	return NULL;
+}
+
+rt_overlap *rt_overlap_new(rt_comm *c, rt_err *err)
+{
+	rt_overlap *o = calloc(1, sizeof *o);
+	if (!o) {
+		rt_errf(err, "out of memory for the all-reduce thread");
+		return NULL;
+	}
+	o->comm = c;
+	pthread_mutex_init(&o->mu, NULL);
+	pthread_cond_init(&o->cv, NULL);
+	if (pthread_create(&o->thread, NULL, thread_main, o) != 0) {
+		pthread_mutex_destroy(&o->mu);
+		pthread_cond_destroy(&o->cv);
+		free(o);
+		rt_errf(err, "cannot start the all-reduce thread (allreduce_overlap = false runs "
+		             "without it)");
+		return NULL;
+	}
+	return o;
+}
+
+void rt_overlap_free(rt_overlap *o)
+{
+	if (!o)
+		return;
+	pthread_mutex_lock(&o->mu);
+	o->quit = 1;
+	pthread_cond_broadcast(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+	pthread_join(o->thread, NULL);
+	pthread_mutex_destroy(&o->mu);
+	pthread_cond_destroy(&o->cv);
+	free(o->m);
+	free(o->b);
+	free(o->stage);
+	free(o);
+}
+
+void rt_overlap_begin(rt_overlap *o, size_t bucket_bytes, int nkernels)
+{
+	o->nm = o->nb = 0;
+	o->nposted = o->ndone = 0; /* the thread is idle: settle waited for it */
+	o->failed = 0;
+	o->bucket_bytes = bucket_bytes;
+	o->nkernels = nkernels;
+}
+
+int rt_overlap_add(rt_overlap *o, void *buf, size_t n, rt_dtype dtype, int upto, rt_err *err)
+{
+	size_t bytes = n * esize(dtype);
+	if (o->nm == o->capm || o->nb == o->capb) {
+		int cm = o->capm ? 2 * o->capm : 16, cb = o->capb ? 2 * o->capb : 16;
+		member *m = realloc(o->m, (size_t)cm * sizeof *m);
+		if (m)
+			o->m = m, o->capm = cm;
+		bucket *b = m ? realloc(o->b, (size_t)cb * sizeof *b) : NULL;
+		if (!b)
+			return rt_errf(err, "out of memory for the all-reduce's plan");
+		o->b = b, o->capb = cb;
+	}
+	bucket *last = o->nb ? &o->b[o->nb - 1] : NULL;
+	if (!last || last->dtype != dtype || last->bytes + bytes > o->bucket_bytes) {
+		last = &o->b[o->nb++];
+		*last = (bucket){o->nm, o->nm, upto, 0, dtype};
+	}
+	o->m[o->nm++] = (member){buf, n, dtype};
+	last->end = o->nm;
+	last->upto = upto;
+	last->bytes += bytes;
+	return 0;
+}
+
+/* nposted is the caller's alone to write: it reads it without the lock */
+void rt_overlap_done(void *ctx, int upto)
+{
+	rt_overlap *o = ctx;
+	int to = o->nposted;
+	while (to < o->nb && o->b[to].upto <= upto)
+		to++;
+	if (to == o->nposted)
+		return;
+	pthread_mutex_lock(&o->mu);
+	if (upto < o->nkernels)
+		o->early += to - o->nposted;
+	o->nposted = to;
+	pthread_cond_broadcast(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+}
+
+int rt_overlap_settle(void *ctx, rt_err *err)
+{
+	rt_overlap *o = ctx;
+	pthread_mutex_lock(&o->mu);
+	o->nposted = o->nb;
+	pthread_cond_broadcast(&o->cv);
+	while (o->ndone < o->nposted)
+		pthread_cond_wait(&o->cv, &o->mu);
+	int failed = o->failed;
+	if (failed && err)
+		*err = o->err;
+	pthread_mutex_unlock(&o->mu);
+	return failed ? -1 : 0;
+}
+
+void rt_overlap_stats(rt_overlap *o, int64_t *buckets, int64_t *early)
+{
+	*buckets = *early = 0;
+	if (!o)
+		return;
+	pthread_mutex_lock(&o->mu);
+	*buckets = o->buckets;
+	*early = o->early;
+	pthread_mutex_unlock(&o->mu);
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""overlap.py - the overlapped all-reduce (allreduce_overlap) is bit-identical.
+
+On 2 ranks the accumulators are all-reduced either after the last
+micro-batch program of a step (allreduce_overlap = false) or during it, in
+buckets handed to a communication thread as their final values are written
+(runtime/rt_overlap.h). Every element is the same rank-order sum either way,
+so after K steps every tensor must be bit for bit the same, for
+
+  - SGD (momentum, Nesterov, weight decay),
+  - SAM with sam.sync = true (two all-reduced runs a step) and per replica,
+
+in f64 and f32, with one bucket per tensor (allreduce_bucket_mb tiny), a
+few tensors a bucket and the default 25 MiB (one bucket). With SAMC_DEBUG=1
+rank 0 says how many buckets went before the program's end: with a tiny
+bucket some must (else the test would compare the plain form with itself).
+
+  SAMC_MPIRUN="mpirun --allow-run-as-root --oversubscribe" \\
+    /usr/bin/python3 tests/dist/overlap.py --samc build/samc [--steps K]
+
+Exit 1 on a difference, 77 without numpy/PyTorch or SAMC_MPIRUN.
+"""
+
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ORACLE = os.path.join(HERE, "..", "oracle")
+sys.path.insert(0, ORACLE)
+
+try:
+    import numpy as np
+    import torch  # noqa: F401
+except ImportError as e:  # pragma: no cover - depends on the machine
+    print(f"SKIP: PyTorch/numpy not importable ({e})", file=sys.stderr)
+    sys.exit(77)
+
+import oracle  # noqa: E402
+import st  # noqa: E402
+import torch_ref  # noqa: E402
+
+CASES = [  # model, --set arguments, dtypes
+    ("sgd_mnw.lua", [], ("f64", "f32")),
+    ("sam_sgdm.lua", ["optimizer.sam.sync=true"], ("f64", "f32")),
+    ("sam_sgdm.lua", [], ("f64", "f32")),
+]
+# bucket sizes in MiB: one tensor a bucket, a few, the default (one bucket)
+BUCKETS = ["0.000001", "0.004", "25"]
+EARLY = re.compile(r"allreduce_overlap: (\d+) buckets, (\d+) of them during the backward pass")
+
+
+def run(launch, samc, model, init, batches, out, steps, dtype, sets):
+    cmd = launch + [samc, "steps", model, "--init", init, "--batches", batches, "--steps",
+                    str(steps), "--out", out, "--dtype", dtype, "--backend", "cpu"]
+    for s in sets:
+        cmd += ["--set", s]
+    env = dict(os.environ, SAMC_DEBUG="1")
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    m = EARLY.findall(r.stderr)
+    return st.read(out), (max(int(e) for _, e in m) if m else -1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--samc", default=os.environ.get("SAMC"))
+    ap.add_argument("--steps", type=int, default=5)
+    args = ap.parse_args()
+    launcher = os.environ.get("SAMC_MPIRUN")
+    if not launcher:
+        print("SKIP: SAMC_MPIRUN is not set (tests/dist/tests.cmake sets it)", file=sys.stderr)
+        return 77
+    two = shlex.split(launcher) + ["-np", "2"]
+    fails = 0
+    with tempfile.TemporaryDirectory() as d:
+        for name, sets, dtypes in CASES:
+            path = os.path.join(ORACLE, "models", name)
+            model = torch_ref.Model(torch_ref.trace(path))
+            for dtype in dtypes:
+                init, batches = oracle.make_case(model, dtype, args.steps, 1234)
+                ip, bp = oracle.write_inputs(model, init, batches, dtype, d)
+                label = f"{name} {' '.join(sets) or 'default'} {dtype}"
+
+                def go(tag, extra):
+                    return run(two, args.samc, path, ip, bp, os.path.join(d, tag + ".st"),
+                               args.steps, dtype, sets + extra)
+
+                plain, _ = go("plain", ["allreduce_overlap=false"])
+                for mb in BUCKETS:
+                    got, early = go("ov" + mb, ["allreduce_overlap=true",
+                                                f"allreduce_bucket_mb={mb}"])
+                    diff = [t for t in plain if t not in got or
+                            not np.array_equal(got[t], plain[t])]
+                    ok = not diff and (mb != BUCKETS[0] or early > 0)
+                    fails += not ok
+                    why = (f"differs in {', '.join(diff[:4])}" if diff else
+                           f"bit-identical, {early} buckets during the backward pass")
+                    print(f"{'ok  ' if ok else 'FAIL'} {label} bucket {mb} MiB: {why}")
+    print("overlap: " + ("all bit-identical" if not fails else f"{fails} failures"))
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
