@@ -14,6 +14,7 @@
 #include "ir_conv.h"
 #include "ir_slot.h"
 #include "llvm/cg_jit.h"
+#include "pass_hoist.h"
 #include "pass_lowrank.h"
 #include "rt_dev_cpu.h"
 
@@ -242,6 +243,22 @@ static int run_fuse(pass_ctx *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* The accumulators' kernels up to their gradients, so that on several
+ * ranks the CPU device hands each to the overlapped all-reduce during the
+ * run (pass_hoist.h); the backend compiles a bare graph, so one process's
+ * micro-batch programs get the same order. Not on a GPU, whose last
+ * kernels are one launch. */
+static int run_fuse_cpu(pass_ctx *c, char *err, size_t errlen)
+{
+	if (run_fuse(c, err, errlen))
+		return -1;
+	if (pass_hoist_accum(((cg_step *)c->state)->f) < 0) {
+		snprintf(err, errlen, "fuse: out of memory moving the accumulators' kernels");
+		return -1;
+	}
+	return 0;
+}
+
 static int verify_fuse(pass_ctx *c, char *err, size_t errlen)
 {
 	return pass_fuse_check(((cg_step *)c->state)->f, err, errlen);
@@ -334,7 +351,7 @@ static const pass_row cpu_rows[] = {
 	{"lowrank", NULL, "SAM's perturbed input layer as a low-rank update (CPU)", PASS_FOR_ALL,
 	 run_lowrank, verify_lowrank, print_lowrank},
 	{"fuse", "fused", "the training step's kernels (CPU) and the nodes fused into each",
-	 PASS_FOR_ALL, run_fuse, verify_fuse, print_fuse},
+	 PASS_FOR_ALL, run_fuse_cpu, verify_fuse, print_fuse},
 	{"plan", NULL, "kernels, buffers and peak bytes of the training step (CPU)", PASS_FOR_ALL,
 	 run_plan, verify_plan, print_plan},
 	{"lower", NULL, "each kernel as loop IR, backend-neutral (reduce loops whole)", PASS_FOR_ALL,

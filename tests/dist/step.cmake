@@ -8,6 +8,9 @@
 #   dist_step_equiv_cuda_standin  the same (SAM, sync and per replica, f32)
 #                     on the CUDA backend through the host stand-ins: the
 #                     accumulators staged through the host
+#   dist_overlap      the accumulators' all-reduce during the backward pass
+#                     (allreduce_overlap) bit for bit the one after it: SGD,
+#                     SAM sync and per replica, f64 and f32, three bucket sizes
 #   dist_train        samc model.lua on 2 ranks: rank 0 alone writes, a
 #                     checkpoint of 2 ranks resumes on 2 bit for bit and on 1
 #                     within float tolerance, a killed rank, the errors
@@ -43,4 +46,6 @@ samc_add_mpi_script_test(dist_nccl_train ${CMAKE_COMMAND} -E env
                          SAMC_NCCL_LIB=$<TARGET_FILE:samc_nccl_standin>
                          SAMC_CACHE_DIR=${CMAKE_BINARY_DIR}/oracle_cuda_cache
                          ${SAMC_ORACLE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/nccl_train.py
+                         --samc $<TARGET_FILE:samc>)
+samc_add_mpi_script_test(dist_overlap ${SAMC_ORACLE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/overlap.py
                          --samc $<TARGET_FILE:samc>)
