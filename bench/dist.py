@@ -19,7 +19,15 @@ N * T1 / (T1 + C(N)), for 8, 64 and 512 ranks, with one all-reduce per
 tensor (what samc does: the store allocates each accumulator on its own)
 and with one bucket for all of them.
 
-  python3 bench/dist.py --build-dir build [--threads 1] [--reps 2]
+With --overlap it measures instead the accumulators' all-reduce after the
+last micro-batch program (allreduce_overlap = false) against the same
+during its backward pass (runtime/rt_overlap.h), with 25 MiB buckets (the
+default: one bucket for these models) and 1 MiB ones, on 2 ranks, the runs
+interleaved, and prints the alpha-beta model's view: the part of the
+all-reduce a step can hide behind the backward pass that follows the
+first bucket's last gradient.
+
+  python3 bench/dist.py --build-dir build [--threads 1] [--reps 2] [--overlap]
 """
 
 import argparse
@@ -44,6 +52,16 @@ VARIANTS = [  # name, ranks, --set arguments
     ("2 ranks, per-replica", 2, []),
     ("2 ranks, sam.sync", 2, ["optimizer.sam.sync=true"]),
 ]
+OVERLAP_VARIANTS = [  # name, ranks, --set arguments (2 ranks, on and off alternating)
+    ("per-replica, after the backward", 2, ["allreduce_overlap=false"]),
+    ("per-replica, overlap, 25 MiB", 2, ["allreduce_overlap=true", "allreduce_bucket_mb=25"]),
+    ("per-replica, overlap, 1 MiB", 2, ["allreduce_overlap=true", "allreduce_bucket_mb=1"]),
+    ("sam.sync, after the backward", 2, ["optimizer.sam.sync=true", "allreduce_overlap=false"]),
+    ("sam.sync, overlap, 25 MiB", 2, ["optimizer.sam.sync=true", "allreduce_overlap=true",
+                                      "allreduce_bucket_mb=25"]),
+    ("sam.sync, overlap, 1 MiB", 2, ["optimizer.sam.sync=true", "allreduce_overlap=true",
+                                     "allreduce_bucket_mb=1"]),
+]
 LINK_BYTES_S = 100e9 / 8  # 100 Gb/s
 
 
@@ -67,6 +85,31 @@ def run(mpirun, samc, model, ranks, sets, limit, threads):
             else (0, 0), int(k.group(1)) if k else 0)
 
 
+def overlap(args):
+    samc = os.path.abspath(os.path.join(args.build_dir, "samc"))
+    mpirun = args.mpirun.split()
+    print(f"# bench/dist.py --overlap, {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, "
+          f"{os.cpu_count()} cores, --threads {args.threads} per rank, best of {args.reps}, "
+          f"load average {os.getloadavg()[0]:.1f} at the start\n")
+    for name, model, batch, steps in MODELS:
+        res = {}
+        for _ in range(args.reps):  # on and off alternate: noise hits all alike
+            for vname, ranks, sets in OVERLAP_VARIANTS:
+                sps, (cs, cb), _ = run(mpirun, samc, model, ranks, sets, batch * steps,
+                                       args.threads)
+                res.setdefault(vname, []).append((batch / sps * 1e3, cs / steps * 1e3,
+                                                  cb / steps))
+        print(f"## {name} (batch {batch}, {steps} steps, 2 ranks)\n")
+        print("| all-reduce | ms / step | ms / step in collectives (rank 0) | sent / step |")
+        print("|---|---|---|---|")
+        for vname, _, _ in OVERLAP_VARIANTS:
+            b = min(res[vname])
+            print(f"| {vname} | {b[0]:.2f} | {b[1]:.3f} | {b[2] / 1e6:.3f} MB |")
+        print()
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build-dir", required=True)
@@ -75,7 +118,11 @@ def main():
     ap.add_argument("--alpha-us", type=float, default=5.0,
                     help="the network's per-message latency, microseconds")
     ap.add_argument("--mpirun", default="mpirun --allow-run-as-root --oversubscribe --bind-to none")
+    ap.add_argument("--overlap", action="store_true",
+                    help="allreduce_overlap off and on (2 ranks) instead")
     args = ap.parse_args()
+    if args.overlap:
+        return overlap(args)
     samc = os.path.abspath(os.path.join(args.build_dir, "samc"))
     mpirun = args.mpirun.split()
     alpha = args.alpha_us * 1e-6

@@ -1,0 +1,219 @@
+/*
+ * test_overlap.c - the overlapped all-reduce's pieces without MPI: where
+ * the runner says a value is final (rt_runner_final_at: in place, in an
+ * arena buffer before its commit, not at all after a snapshot), the CPU
+ * device's progress reports, and the communication thread (rt_overlap.h)
+ * summing buckets during a run on the CPU device.
+ *
+ * The communicator is a stand-in for two ranks holding the same values:
+ * its sum doubles the buffer, and it records which kernels had run when
+ * each call began, so a bucket sent before its members' final values (or
+ * never) shows in the results and in the record.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rt_dev_cpu.h"
+#include "rt_overlap.h"
+#include "rt_runner.h"
+
+#define N 4096 /* elements of each tensor */
+
+/* ---- a step of four kernels over slots a, b (accumulators), x ---- */
+
+static volatile int ran; /* kernels complete so far */
+
+static void k_add_a(void **b, int64_t lo, int64_t hi, int32_t *e) /* a += x */
+{
+	(void)e;
+	float *a = b[0];
+	const float *x = b[1];
+	for (int64_t i = lo; i < hi; i++)
+		a[i] += x[i];
+	ran = 1;
+}
+
+static void k_busy(void **b, int64_t lo, int64_t hi, int32_t *e) /* t = x * x, slowly */
+{
+	(void)e;
+	float *t = b[0];
+	const float *x = b[1];
+	for (int r = 0; r < 200; r++)
+		for (int64_t i = lo; i < hi; i++)
+			t[i] = x[i] * x[i] + (float)r * 0.0f;
+	ran++;
+}
+
+static void k_new_b(void **b, int64_t lo, int64_t hi, int32_t *e) /* nb = b + 2x */
+{
+	(void)e;
+	float *nb = b[0];
+	const float *old = b[1], *x = b[2];
+	for (int64_t i = lo; i < hi; i++)
+		nb[i] = old[i] + 2.0f * x[i];
+	ran++;
+}
+
+static const rt_slot slots[] = {
+    {"accum.grad.a", RT_SLOT_STATE, RT_F32, 1, {N}, RT_INIT_ZEROS, 0, 0, 0},
+    {"accum.grad.b", RT_SLOT_STATE, RT_F32, 1, {N}, RT_INIT_ZEROS, 0, 0, 0},
+    {"x", RT_SLOT_INPUT, RT_F32, 1, {N}, RT_INIT_ZEROS, 0, 0, 0},
+};
+/* buffers: the three slots; arena: t [0, 4N), new b [4N, 8N) */
+static const rt_prog_buf bufs[] = {
+    {0, 0, 4 * N}, {1, 0, 4 * N}, {2, 0, 4 * N}, {-1, 0, 4 * N}, {-1, 4 * N, 4 * N}};
+static const int a_add[] = {0, 2}, a_busy[] = {3, 2}, a_newb[] = {4, 1, 2};
+static const rt_prog_kernel kernels[] = {
+    {.kind = RT_K_ELEM, .name = "add_a", .fn = k_add_a, .nargs = 2, .args = a_add,
+     .par_extent = N, .work = 1},
+    {.kind = RT_K_ELEM, .name = "busy", .fn = k_busy, .nargs = 2, .args = a_busy,
+     .par_extent = N, .work = 1},
+    {.kind = RT_K_ELEM, .name = "new_b", .fn = k_new_b, .nargs = 3, .args = a_newb,
+     .par_extent = N, .work = 1},
+    {.kind = RT_K_ELEM, .name = "busy2", .fn = k_busy, .nargs = 2, .args = a_busy,
+     .par_extent = N, .work = 1},
+};
+static const rt_prog_commit commits[] = {{4, -1, 1}};
+static const rt_prog prog = {slots, 3, NULL, 0, bufs, 5, kernels, 4, commits, 1, 8 * N};
+
+/* ---- the stand-in communicator ---- */
+
+static int seen[8], ncalls;
+
+static int twice(rt_comm *c, void *buf, size_t n, rt_comm_dtype dt, rt_err *err)
+{
+	(void)c, (void)err;
+	assert_int_equal(dt, RT_COMM_F32);
+	if (ncalls < 8)
+		seen[ncalls] = ran;
+	ncalls++;
+	for (size_t i = 0; i < n; i++)
+		((float *)buf)[i] *= 2.0f;
+	return 0;
+}
+
+static rt_comm two = {.name = "two", .rank = 0, .size = 2, .allreduce = twice, .serialized = 1};
+
+static void test_final_at(void **state)
+{
+	(void)state;
+	rt_err err;
+	rt_exec *x = rt_runner_new(&prog, rt_dev_cpu_new(1, &err), &err);
+	assert_non_null(x);
+	assert_ptr_equal(x->runner, x);
+	void *holder = (void *)1;
+	/* a: written in place by kernel 0 and touched by none after it */
+	assert_int_equal(rt_runner_final_at(x, 0, &holder), 1);
+	assert_null(holder);
+	/* b: its new value in the arena until the commit, final after kernel 2 */
+	assert_int_equal(rt_runner_final_at(x, 1, &holder), 3);
+	assert_non_null(holder);
+	assert_int_equal(rt_runner_nkernels(x), 4);
+	/* a snapshot: not one buffer's alone until the commits */
+	rt_prog_commit snap[] = {{4, 3, 1}};
+	rt_prog p2 = prog;
+	p2.commits = snap;
+	rt_exec *y = rt_runner_new(&p2, rt_dev_cpu_new(1, &err), &err);
+	assert_non_null(y);
+	assert_int_equal(rt_runner_final_at(y, 1, &holder), -1);
+	y->free(y);
+	x->free(x);
+}
+
+/* Runs the step with a and b in buckets of bucket_bytes; checks the sums
+ * and when each call began. */
+static void run_step(size_t bucket_bytes, int want_calls)
+{
+	rt_err err;
+	rt_exec *x = rt_runner_new(&prog, rt_dev_cpu_new(2, &err), &err);
+	assert_non_null(x);
+	static float a[N], b[N], xs[N];
+	for (int i = 0; i < N; i++)
+		a[i] = (float)i, b[i] = 1.0f, xs[i] = 0.5f;
+	void *bind[] = {a, b, xs};
+	rt_overlap *ov = rt_overlap_new(&two, &err);
+	assert_non_null(ov);
+	void *hold_b;
+	int ua = rt_runner_final_at(x, 0, &(void *){0}), ub = rt_runner_final_at(x, 1, &hold_b);
+	rt_overlap_begin(ov, bucket_bytes, rt_runner_nkernels(x));
+	assert_int_equal(rt_overlap_add(ov, a, N, RT_F32, ua, &err), 0);
+	assert_int_equal(rt_overlap_add(ov, hold_b, N, RT_F32, ub, &err), 0);
+	rt_runner_watch w = {rt_overlap_done, rt_overlap_settle, ov};
+	ran = 0;
+	ncalls = 0;
+	assert_int_equal(rt_runner_run_watched(x, bind, NULL, &w, &err), 0);
+	for (int i = 0; i < N; i++) {
+		assert_true(a[i] == 2.0f * ((float)i + 0.5f));
+		assert_true(b[i] == 2.0f * (1.0f + 1.0f)); /* the commit moved the sum */
+	}
+	assert_int_equal(ncalls, want_calls);
+	int64_t buckets, early;
+	rt_overlap_stats(ov, &buckets, &early);
+	assert_int_equal(buckets, want_calls);
+	if (want_calls == 2) { /* a alone, handed over after kernel 0; b after kernel 2 */
+		assert_int_equal(early, 2);
+		assert_true(seen[0] >= 1);
+		assert_true(seen[1] >= 3);
+	} else { /* one bucket: after b's kernel */
+		assert_int_equal(early, 1);
+		assert_true(seen[0] >= 3);
+	}
+	rt_overlap_free(ov);
+	x->free(x);
+}
+
+static void test_bucket_each(void **state)
+{
+	(void)state;
+	run_step(4 * N, 2);
+}
+
+static void test_one_bucket(void **state)
+{
+	(void)state;
+	run_step(8 * N, 1);
+}
+
+/* A failed sum: settle returns its message, and the thread stops cleanly. */
+static int broken(rt_comm *c, void *buf, size_t n, rt_comm_dtype dt, rt_err *err)
+{
+	(void)c, (void)buf, (void)n, (void)dt;
+	return rt_errf(err, "comm: rank 0: allreduce: rank 1 stopped answering");
+}
+
+static void test_failure(void **state)
+{
+	(void)state;
+	rt_comm bad = two;
+	bad.allreduce = broken;
+	rt_err err;
+	rt_overlap *ov = rt_overlap_new(&bad, &err);
+	assert_non_null(ov);
+	static float v[16];
+	rt_overlap_begin(ov, 64, 2);
+	assert_int_equal(rt_overlap_add(ov, v, 16, RT_F32, 1, &err), 0);
+	assert_int_equal(rt_overlap_add(ov, v, 16, RT_F32, 2, &err), 0);
+	rt_overlap_done(ov, 1);
+	assert_int_equal(rt_overlap_settle(ov, &err), -1);
+	assert_non_null(strstr(err.msg, "rank 1 stopped answering"));
+	int64_t buckets, early;
+	rt_overlap_stats(ov, &buckets, &early);
+	assert_int_equal(buckets, 1); /* the second was skipped */
+	rt_overlap_free(ov);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_final_at),
+	    cmocka_unit_test(test_bucket_each),
+	    cmocka_unit_test(test_one_bucket),
+	    cmocka_unit_test(test_failure),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
