@@ -65,7 +65,11 @@ OVERLAP_VARIANTS = [  # name, ranks, --set arguments (2 ranks, on and off altern
 LINK_BYTES_S = 100e9 / 8  # 100 Gb/s
 
 
-def run(mpirun, samc, model, ranks, sets, limit, threads):
+OVERLAP_LINE = re.compile(r"allreduce_overlap: (\d+) buckets, (\d+) of them during the backward "
+                          r"pass; ([0-9.]+) s in the all-reduces, ([0-9.]+) s of it after")
+
+
+def run(mpirun, samc, model, ranks, sets, limit, threads, stats=None):
     with tempfile.TemporaryDirectory() as tmp:
         metrics = os.path.join(tmp, "m.jsonl")
         cmd = [samc, model, "--epochs", "1", "--metrics", metrics, "--threads", str(threads),
@@ -74,11 +78,15 @@ def run(mpirun, samc, model, ranks, sets, limit, threads):
             cmd += ["--set", s]
         if ranks > 1:
             cmd = mpirun + ["-np", str(ranks)] + cmd
-        r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        env = dict(os.environ, SAMC_DEBUG="1") if stats is not None else None
+        r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
         if r.returncode != 0:
             sys.exit(f"dist.py: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr}")
         with open(metrics) as f:
             epoch = [json.loads(line) for line in f if '"kind":"epoch"' in line][-1]
+    if stats is not None:  # rank 0's (the first) line, when the run overlapped
+        o = OVERLAP_LINE.search(r.stderr)
+        stats.append(tuple(float(v) for v in o.groups()) if o else None)
     m = re.search(r"rank 0: ([0-9.]+) s in collectives, ([0-9.]+) MB sent", r.stdout)
     k = re.search(r": (\d+) params", r.stdout)  # the parameter tensors
     return (epoch["samples_per_s"], (float(m.group(1)), float(m.group(2)) * 1e6) if m
@@ -92,19 +100,32 @@ def overlap(args):
           f"{os.cpu_count()} cores, --threads {args.threads} per rank, best of {args.reps}, "
           f"load average {os.getloadavg()[0]:.1f} at the start\n")
     for name, model, batch, steps in MODELS:
-        res = {}
+        res, ov = {}, {}
         for _ in range(args.reps):  # on and off alternate: noise hits all alike
             for vname, ranks, sets in OVERLAP_VARIANTS:
+                st = ov.setdefault(vname, [])
                 sps, (cs, cb), _ = run(mpirun, samc, model, ranks, sets, batch * steps,
-                                       args.threads)
+                                       args.threads, st)
                 res.setdefault(vname, []).append((batch / sps * 1e3, cs / steps * 1e3,
                                                   cb / steps))
         print(f"## {name} (batch {batch}, {steps} steps, 2 ranks)\n")
-        print("| all-reduce | ms / step | ms / step in collectives (rank 0) | sent / step |")
-        print("|---|---|---|---|")
+        print("| all-reduce | ms / step (best) | ms / step (median) | ms / step in collectives "
+              "(rank 0, best run) | sent / step | buckets / step (during the backward) | "
+              "all-reduce hidden behind the kernels |")
+        print("|---|---|---|---|---|---|---|")
         for vname, _, _ in OVERLAP_VARIANTS:
             b = min(res[vname])
-            print(f"| {vname} | {b[0]:.2f} | {b[1]:.3f} | {b[2] / 1e6:.3f} MB |")
+            med = statistics.median(r[0] for r in res[vname])
+            o = [x for x in ov[vname] if x]
+            if o:  # summed over the runs: buckets, early ones, seconds in and after
+                tot = [sum(x[i] for x in o) for i in range(4)]
+                nst = steps * len(o) + 1  # + the steps of the data's last partial batch
+                bk = f"{tot[0] / nst:.1f} ({tot[1] / nst:.1f})"
+                hid = f"{100 * (1 - tot[3] / tot[2]):.0f} %" if tot[2] > 0 else "-"
+            else:
+                bk, hid = "-", "-"
+            print(f"| {vname} | {b[0]:.2f} | {med:.2f} | {b[1]:.3f} | {b[2] / 1e6:.3f} MB | "
+                  f"{bk} | {hid} |")
         print()
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     return 0

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
 	void *buf;
@@ -41,7 +42,16 @@ struct rt_overlap {
 	char *stage;
 	size_t stage_cap;
 	int64_t buckets, early;
+	double comm_s;  /* in the all-reduces (the thread's) */
+	double after_s; /* in settle: the part not hidden behind the kernels */
 };
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static size_t esize(rt_dtype t) { return t == RT_F64 ? 8 : 4; }
 
@@ -91,8 +101,11 @@ static void *thread_main(void *arg)
 		int skip = o->failed;
 		pthread_mutex_unlock(&o->mu);
 		rt_err e;
+		double t0 = now_s();
 		int rc = skip ? 0 : reduce(o, k, &e);
+		double dt = now_s() - t0;
 		pthread_mutex_lock(&o->mu);
+		o->comm_s += dt;
 		if (rc && !o->failed) {
 			o->failed = 1;
 			o->err = e;
@@ -197,11 +210,13 @@ void rt_overlap_done(void *ctx, int upto)
 int rt_overlap_settle(void *ctx, rt_err *err)
 {
 	rt_overlap *o = ctx;
+	double t0 = now_s();
 	pthread_mutex_lock(&o->mu);
 	o->nposted = o->nb;
 	pthread_cond_broadcast(&o->cv);
 	while (o->ndone < o->nposted)
 		pthread_cond_wait(&o->cv, &o->mu);
+	o->after_s += now_s() - t0;
 	int failed = o->failed;
 	if (failed && err)
 		*err = o->err;
@@ -209,13 +224,12 @@ int rt_overlap_settle(void *ctx, rt_err *err)
 	return failed ? -1 : 0;
 }
 
-void rt_overlap_stats(rt_overlap *o, int64_t *buckets, int64_t *early)
+void rt_overlap_stats(rt_overlap *o, rt_overlap_stat *out)
 {
-	*buckets = *early = 0;
+	memset(out, 0, sizeof *out);
 	if (!o)
 		return;
 	pthread_mutex_lock(&o->mu);
-	*buckets = o->buckets;
-	*early = o->early;
+	*out = (rt_overlap_stat){o->buckets, o->early, o->comm_s, o->after_s};
 	pthread_mutex_unlock(&o->mu);
 }

@@ -60,8 +60,14 @@ void rt_overlap_done(void *o, int upto);
  * first failed all-reduce's message. */
 int rt_overlap_settle(void *o, rt_err *err);
 
-/* Since rt_overlap_new: buckets all-reduced, and how many of them were
- * handed over before the run's end (done before settle). */
-void rt_overlap_stats(rt_overlap *o, int64_t *buckets, int64_t *early);
+/* Since rt_overlap_new: buckets all-reduced, how many of them were handed
+ * over before the run's last kernel, the seconds the thread spent in the
+ * all-reduces and the seconds the runs waited for it in settle (what the
+ * kernels did not hide; waiting for slower ranks included). */
+typedef struct {
+	int64_t buckets, early;
+	double comm_s, after_s;
+} rt_overlap_stat;
+void rt_overlap_stats(rt_overlap *o, rt_overlap_stat *out);
 
 #endif

@@ -97,10 +97,11 @@ void rt_step_stage_free(rt_step_stage *s)
 {
 	const char *dbg = getenv("SAMC_DEBUG");
 	if (s->ov && dbg && atoi(dbg) >= 1) {
-		int64_t buckets, early;
-		rt_overlap_stats(s->ov, &buckets, &early);
+		rt_overlap_stat o;
+		rt_overlap_stats(s->ov, &o);
 		fprintf(stderr, "allreduce_overlap: %" PRId64 " buckets, %" PRId64
-		        " of them during the backward pass\n", buckets, early);
+		        " of them during the backward pass; %.3f s in the all-reduces, %.3f s of "
+		        "it after the kernels\n", o.buckets, o.early, o.comm_s, o.after_s);
 	}
 	rt_overlap_free(s->ov);
 	s->ov = NULL;
