@@ -158,9 +158,11 @@ void rt_overlap_free(rt_overlap *o)
 
 void rt_overlap_begin(rt_overlap *o, size_t bucket_bytes, int nkernels)
 {
-	o->nm = o->nb = 0;
-	o->nposted = o->ndone = 0; /* the thread is idle: settle waited for it */
+	pthread_mutex_lock(&o->mu); /* the thread is idle: settle waited for it */
+	o->nposted = o->ndone = 0;
 	o->failed = 0;
+	pthread_mutex_unlock(&o->mu);
+	o->nm = o->nb = 0;
 	o->bucket_bytes = bucket_bytes;
 	o->nkernels = nkernels;
 }
