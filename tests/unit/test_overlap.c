@@ -3,7 +3,8 @@
  * the runner says a value is final (rt_runner_final_at: in place, in an
  * arena buffer before its commit, not at all after a snapshot), the CPU
  * device's progress reports, and the communication thread (rt_overlap.h)
- * summing buckets during a run on the CPU device.
+ * summing buckets during a run on the CPU device; and pass_hoist, which
+ * moves the accumulators' kernels up to their gradients.
  *
  * The communicator is a stand-in for two ranks holding the same values:
  * its sum doubles the buffer, and it records which kernels had run when
@@ -18,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "ir.h"
+#include "pass_hoist.h"
 #include "rt_dev_cpu.h"
 #include "rt_overlap.h"
 #include "rt_runner.h"
@@ -208,6 +211,45 @@ static void test_failure(void **state)
 	rt_overlap_free(ov);
 }
 
+/* A backward pass in miniature: g2 (the last layer's gradient) before dh
+ * and g1, the accumulators' adds after all of them, as pass_micro adds
+ * them. The hoist puts acc2 + g2 right after g2; acc1 + g1 is there
+ * already; the fusion stays valid (pass_fuse_check). */
+static void test_hoist(void **state)
+{
+	(void)state;
+	static const ir_init zero = {IR_INIT_ZEROS, 0, 0};
+	int64_t dx[2] = {8, 4}, d1[2] = {4, 5}, d2[2] = {5, 3};
+	ir_graph *g = ir_graph_new(IR_F32);
+	ir_node *x = ir_input(g, "x", IR_F32, ir_shape_make(2, dx));
+	ir_node *w1 = ir_param(g, "w1", IR_F32, ir_shape_make(2, d1), zero);
+	ir_node *w2 = ir_param(g, "w2", IR_F32, ir_shape_make(2, d2), zero);
+	ir_node *a1 = ir_state(g, "accum.grad.w1", IR_F32, ir_shape_make(2, d1));
+	ir_node *a2 = ir_state(g, "accum.grad.w2", IR_F32, ir_shape_make(2, d2));
+	ir_node *h = ir_matmul(g, x, w1, 0, 0);
+	ir_node *y = ir_matmul(g, h, w2, 0, 0);
+	ir_node *g2 = ir_matmul(g, h, y, 1, 0);
+	ir_node *dh = ir_matmul(g, y, w2, 0, 1);
+	ir_node *g1 = ir_matmul(g, x, dh, 1, 0);
+	ir_node *n1 = ir_binary(g, IR_OP_ADD, a1, g1), *n2 = ir_binary(g, IR_OP_ADD, a2, g2);
+	ir_assign(g, a1, n1);
+	ir_assign(g, a2, n2);
+	ir_node *loss = ir_reduce(g, IR_OP_SUM, y, 0, 0);
+	char err[256];
+	pass_fusion *f = pass_fuse(g, &loss, 1, err, sizeof err);
+	assert_non_null(f);
+	int k2 = f->kernel_of[g2->id], kn2 = f->kernel_of[n2->id];
+	assert_true(kn2 > k2 + 1); /* after dh and g1 */
+	assert_int_equal(pass_hoist_accum(f), 1);
+	assert_int_equal(f->kernel_of[n2->id], f->kernel_of[g2->id] + 1);
+	assert_int_equal(f->kernel_of[n1->id], f->kernel_of[g1->id] + 1);
+	assert_true(f->kernel_of[n2->id] < f->kernel_of[dh->id]);
+	assert_int_equal(pass_fuse_check(f, err, sizeof err), 0);
+	assert_int_equal(pass_hoist_accum(f), 0); /* nothing left to move */
+	pass_fusion_free(f);
+	ir_graph_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +257,7 @@ int main(void)
 	    cmocka_unit_test(test_bucket_each),
 	    cmocka_unit_test(test_one_bucket),
 	    cmocka_unit_test(test_failure),
+	    cmocka_unit_test(test_hoist),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
