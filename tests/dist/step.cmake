@@ -10,7 +10,8 @@
 #                     accumulators staged through the host
 #   dist_overlap      the accumulators' all-reduce during the backward pass
 #                     (allreduce_overlap) bit for bit the one after it: SGD,
-#                     SAM sync and per replica, f64 and f32, three bucket sizes
+#                     SAM sync and per replica, f64 and f32, bucket sizes;
+#                     a trainer built for 2 ranks, the same checkpoint
 #   dist_train        samc model.lua on 2 ranks: rank 0 alone writes, a
 #                     checkpoint of 2 ranks resumes on 2 bit for bit and on 1
 #                     within float tolerance, a killed rank, the errors
