@@ -3,8 +3,11 @@
  * the runner says a value is final (rt_runner_final_at: in place, in an
  * arena buffer before its commit, not at all after a snapshot), the CPU
  * device's progress reports, and the communication thread (rt_overlap.h)
- * summing buckets during a run on the CPU device; and pass_hoist, which
- * moves the accumulators' kernels up to their gradients.
+ * summing buckets during a run on the CPU device; a step of two ranks
+ * (rt_step_do) with and without overlap, and with a communicator that
+ * cannot be called from another thread (a note, then the all-reduce after
+ * the run); and pass_hoist, which moves the accumulators' kernels up to
+ * their gradients.
  *
  * The communicator is a stand-in for two ranks holding the same values:
  * its sum doubles the buffer, and it records which kernels had run when
@@ -15,6 +18,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -24,6 +28,7 @@
 #include "rt_dev_cpu.h"
 #include "rt_overlap.h"
 #include "rt_runner.h"
+#include "rt_step_seq.h"
 
 #define N 4096 /* elements of each tensor */
 
@@ -211,6 +216,74 @@ static void test_failure(void **state)
 	rt_overlap_free(ov);
 }
 
+/* ---- a whole step on "two ranks": acc(0) [accum.grad] upd ---- */
+
+static int64_t fill(void *ctx, int64_t t, int micro, int64_t micro_batch, rt_err *err)
+{
+	(void)ctx, (void)t, (void)micro, (void)err;
+	return micro_batch;
+}
+
+static int report(void *ctx, const rt_exec *x, const double *outs, int64_t real, rt_err *err)
+{
+	(void)ctx, (void)x, (void)outs, (void)real, (void)err;
+	return 0;
+}
+
+static void run_rt_step(int serialized, double bucket_mb, int want_calls, int want_thread)
+{
+	static const rt_prog upd = {slots, 2, NULL, 0, bufs, 2, NULL, 0, NULL, 0, 0};
+	rt_err err;
+	rt_exec *acc = rt_runner_new(&prog, rt_dev_cpu_new(2, &err), &err);
+	rt_exec *up = rt_runner_new(&upd, rt_dev_cpu_new(1, &err), &err);
+	assert_non_null(acc);
+	assert_non_null(up);
+	rt_store st = {0};
+	assert_int_equal(rt_store_add_exec(&st, acc, &err), 0);
+	assert_int_equal(rt_store_add_exec(&st, up, &err), 0);
+	rt_step_execs e = {{0}, {0}};
+	e.x[RT_STEP_ACC] = acc;
+	e.x[RT_STEP_UPD] = up;
+	assert_non_null(e.bind[RT_STEP_ACC] = rt_store_bind(&st, acc, &err));
+	assert_non_null(e.bind[RT_STEP_UPD] = rt_store_bind(&st, up, &err));
+	float *a = rt_store_addr(&st, "accum.grad.a"), *b = rt_store_addr(&st, "accum.grad.b");
+	float *xs = rt_store_addr(&st, "x");
+	for (int i = 0; i < N; i++)
+		xs[i] = 0.5f;
+	rt_recipe r;
+	memset(&r, 0, sizeof r);
+	r.opt.accumulate = r.opt.sam_m = 1;
+	r.opt.ranks = 2;
+	r.batch_size = 4;
+	r.allreduce_overlap = 1;
+	r.allreduce_bucket_mb = bucket_mb;
+	rt_comm c = two;
+	c.serialized = serialized;
+	rt_step_stage sg = {0};
+	rt_step_io io = {fill, report, NULL, NULL, &c, &sg};
+	ncalls = 0;
+	assert_int_equal(rt_step_do(&e, &st, &r, 0, 1, 1, &io, NULL, &err), 0);
+	for (int i = 0; i < N; i++) /* the sums of zeros + x and zeros + 2x */
+		assert_true(a[i] == 1.0f && b[i] == 2.0f);
+	assert_int_equal(ncalls, want_calls);
+	assert_int_equal(sg.ov != NULL, want_thread);
+	assert_int_equal(sg.noted, !serialized);
+	rt_step_stage_free(&sg);
+	free(e.bind[RT_STEP_ACC]);
+	free(e.bind[RT_STEP_UPD]);
+	rt_store_free(&st);
+	up->free(up);
+	acc->free(acc);
+}
+
+static void test_step(void **state)
+{
+	(void)state;
+	run_rt_step(1, 0.001, 2, 1); /* overlapped, a bucket each */
+	run_rt_step(1, 25, 1, 1);    /* overlapped, one bucket */
+	run_rt_step(0, 0.001, 1, 0); /* no thread: one packed bucket after the run */
+}
+
 /* A backward pass in miniature: g2 (the last layer's gradient) before dh
  * and g1, the accumulators' adds after all of them, as pass_micro adds
  * them. The hoist puts acc2 + g2 right after g2; acc1 + g1 is there
@@ -257,6 +330,7 @@ int main(void)
 	    cmocka_unit_test(test_bucket_each),
 	    cmocka_unit_test(test_one_bucket),
 	    cmocka_unit_test(test_failure),
+	    cmocka_unit_test(test_step),
 	    cmocka_unit_test(test_hoist),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
