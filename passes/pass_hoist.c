@@ -57,6 +57,9 @@ int pass_hoist_accum(pass_fusion *f)
 	for (int i = 0; i < n; i++) {
 		int c = f->kernel_of[roots[i]->id], pos = 0;
 		const pass_kernel *K = &f->k[c];
+		for (int j = 0; j < c; j++) /* not above a collective (sync_bn's rank_sum) */
+			if (f->k[j].kind == RT_K_COMM)
+				pos = j + 1;
 		for (int j = 0; j < K->nreads; j++) {
 			ir_node *b = pass_fuse_base(f, K->reads[j].node);
 			int p = b && f->val[b->id] == PASS_VAL_ROOT ? f->kernel_of[b->id] : -1;

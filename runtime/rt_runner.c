@@ -340,6 +340,18 @@ int rt_runner_nkernels(const rt_exec *x)
 	return ((const runner *)x->self)->p->nkernels;
 }
 
+int rt_runner_last_comm(const rt_exec *x)
+{
+	if (!x || x->runner != x || x->free != exec_free)
+		return -1;
+	const rt_prog *p = ((const runner *)x->self)->p;
+	int last = -1;
+	for (int i = 0; i < p->nkernels; i++)
+		if (p->kernels[i].kind == RT_K_COMM)
+			last = i;
+	return last;
+}
+
 int rt_runner_run_watched(rt_exec *x, void **slot_data, double *outputs,
                           const rt_runner_watch *w, rt_err *err)
 {

@@ -36,6 +36,10 @@ int rt_runner_final_at(const rt_exec *x, int slot, void **holder);
 /* The schedule's kernel count, or -1 when x is not a runner's exec. */
 int rt_runner_nkernels(const rt_exec *x);
 
+/* The index of the schedule's last collective (RT_K_COMM: sync_bn's
+ * rank_sum), or -1 when it has none or x is not a runner's exec. */
+int rt_runner_last_comm(const rt_exec *x);
+
 /* A run (as x->run) that reports its progress: done(ctx, u) whenever the
  * device says kernels [0, u) are complete, at the latest with u = nkernels
  * after them all; then settle(ctx, err), always (also after a failed

@@ -186,11 +186,11 @@ static int reduce_bucket(rt_comm *c, rt_store *st, const char *what, rt_step_sta
  * communicator sums host memory, in device memory for a device all-reduce,
  * NCCL), else one all-reduce per tensor. */
 static int reduce_accum(rt_comm *c, rt_store *st, const char *what, rt_step_stage *sg,
-                        rt_err *err)
+                        size_t cap, rt_err *err)
 {
 	if (sg && (!c->allreduce_dev || st->dev)) {
 		int rc = !c->allreduce_dev ? reduce_bucket(c, st, what, sg, err)
-		                           : rt_step_reduce_dev(c, st, what, sg, RT_STEP_DEV_BUCKET, err);
+		                           : rt_step_reduce_dev(c, st, what, sg, cap, err);
 		if (rc <= 0)
 			return rc;
 	}
@@ -270,7 +270,10 @@ static int run_overlapped(rt_exec *x, void **bind, double *outs, rt_comm *c, rt_
 	ov_member *m = calloc((size_t)n + 1, sizeof *m);
 	if (!m)
 		return 0;
-	int k = 0;
+	/* the program's own collectives (sync_bn) run on this thread: no bucket
+	 * goes before the last of them, so the two never call the communicator
+	 * at once and every rank issues its collectives in the same order */
+	int k = 0, after = rt_runner_last_comm(rx) + 1;
 	for (int i = 0; i < st->n; i++) {
 		const rt_store_buf *b = &st->buf[i];
 		if (!is_accum(b, what, len))
@@ -282,7 +285,7 @@ static int run_overlapped(rt_exec *x, void **bind, double *outs, rt_comm *c, rt_
 			free(m); /* not one buffer's until the commits: after the run */
 			return 0;
 		}
-		m[k++] = (ov_member){upto, i, d->host_view(d, holder ? holder : bind[sl]),
+		m[k++] = (ov_member){upto > after ? upto : after, i, d->host_view(d, holder ? holder : bind[sl]),
 		                     b->bytes / (b->slot.dtype == RT_F64 ? 8 : 4), b->slot.dtype};
 	}
 	rt_overlap *ov = ov_thread(c, sg);
@@ -300,6 +303,7 @@ static int run_overlapped(rt_exec *x, void **bind, double *outs, rt_comm *c, rt_
 		}
 	free(m);
 	rt_runner_watch w = {rt_overlap_done, rt_overlap_settle, ov};
+	rx->comm = x->comm; /* x's run would hand it over: its collectives (sync_bn) */
 	*rc = rt_runner_run_watched(rx, bind, outs, &w, err);
 	return 1;
 }
@@ -398,7 +402,8 @@ int rt_step_do(const rt_step_execs *e, rt_store *st, const rt_recipe *r, int64_t
 		if ((ov ? rc : run_one(x, e->bind[run.prog], outs, io, t, i == nruns - 1, &xe)) ||
 		    (run.report && io->report(io->ctx, x, outs, real, &xe)))
 			goto fail;
-		if (run.reduce && !ov && reduce_accum(comm, st, run.reduce, io->stage, &xe))
+		if (run.reduce && !ov && reduce_accum(comm, st, run.reduce, io->stage,
+		                                     (size_t)(r->allreduce_bucket_mb * 1048576.0), &xe))
 			return rt_errf(err, "%s", xe.msg);
 		continue;
 	fail:

@@ -136,12 +136,12 @@ void rt_step_stage_free(rt_step_stage *s);
 
 /* The accumulators "<what>.*" of a store on a device, summed over the
  * ranks with the communicator's device all-reduce (c->allreduce_dev, NCCL)
- * in buckets of at most cap bytes (RT_STEP_DEV_BUCKET): consecutive
+ * in buckets of at most cap bytes (allreduce_bucket_mb): consecutive
  * accumulators packed into the stage's device buffer with device copies,
  * one call, unpacked; a bucket of one tensor (one of cap bytes or more
  * among them) summed in place (rt_step_seq_dev.c). 1 when they are of
  * several dtypes (the caller sums them one by one), else 0 or -1 with err. */
-#define RT_STEP_DEV_BUCKET ((size_t)25 << 20) /* PyTorch DDP's bucket_cap_mb */
+#define RT_STEP_DEV_BUCKET ((size_t)25 << 20) /* allreduce_bucket_mb's default, PyTorch DDP's bucket_cap_mb */
 int rt_step_reduce_dev(rt_comm *c, rt_store *st, const char *what, rt_step_stage *sg, size_t cap,
                        rt_err *err);
 

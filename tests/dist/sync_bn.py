@@ -68,6 +68,12 @@ def trainer(two, samc, d):
     go(two + [samc, model] + opts + sets + ["--set", "sync_bn=true", "--checkpoint-dir",
                                             ck["sync"]], "samc, sync_bn")
     go(two + [samc, model] + opts + sets + ["--checkpoint-dir", ck["own"]], "samc")
+    # small buckets: the overlapped all-reduce would send some during the
+    # backward pass, where rank_sums still run; it waits for the last of them
+    ck["small"] = os.path.join(d, "train_small")
+    go(two + [samc, model] + opts + sets + ["--set", "sync_bn=true", "--set",
+                                            "allreduce_bucket_mb=0.01", "--checkpoint-dir",
+                                            ck["small"]], "samc, sync_bn, small buckets")
     tr = os.path.join(d, "trainer")
     go([samc, "build", model, "--ranks", "2", "--cpu", "native", "-o", tr, "--quiet"] + sets +
        ["--set", "sync_bn=true"], "samc build")
@@ -79,6 +85,8 @@ def trainer(two, samc, d):
     fails = 0
     for ok, what in ((data["trainer"] == data["sync"],
                       "the trainer built for 2 ranks = samc on 2 ranks, bit for bit"),
+                     (data["small"] == data["sync"],
+                      "buckets of 0.01 MiB overlapped with rank_sums = one bucket, bit for bit"),
                      (data["own"] != data["sync"], "sync_bn changes the run")):
         print(f"{'ok  ' if ok else 'FAIL'} fashion_cnn.lua sync_bn: {what}")
         fails += not ok
