@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "rt_comm_nccl.h"
+#include "test_comm_pair.h"
 #include "test_tmpdir.h"
 
 #ifndef SAMC_NCCL_STANDIN
@@ -33,44 +34,6 @@
 
 static char dir[4096];
 
-/* ---- two ranks over a socket pair (as test_comm_nccl.c) ---- */
-
-static int full_io(int fd, void *buf, size_t n, int out)
-{
-	char *p = buf;
-	while (n) {
-		ssize_t k = out ? write(fd, p, n) : read(fd, p, n);
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-static int pair_bcast(rt_comm *c, void *buf, size_t bytes, int root, rt_err *err)
-{
-	if (full_io((int)(intptr_t)c->self, buf, bytes, c->rank == root))
-		return rt_errf(err, "pair: bcast: the peer is gone");
-	return 0;
-}
-
-static int pair_allgather(rt_comm *c, const void *mine, size_t bytes, void *all, rt_err *err)
-{
-	int fd = (int)(intptr_t)c->self;
-	memcpy((char *)all + (size_t)c->rank * bytes, mine, bytes);
-	if (full_io(fd, (void *)mine, bytes, 1) ||
-	    full_io(fd, (char *)all + (size_t)(1 - c->rank) * bytes, bytes, 0))
-		return rt_errf(err, "pair: allgather: the peer is gone");
-	return 0;
-}
-
-static int pair_allreduce(rt_comm *c, void *buf, size_t n, rt_comm_dtype dt, rt_err *err)
-{
-	(void)c, (void)buf, (void)n, (void)dt;
-	return rt_errf(err, "pair: no host allreduce here");
-}
-
 /* What a rank is given and what it reports. */
 typedef struct {
 	const char *driver[2], *env[2]; /* per rank */
@@ -81,8 +44,7 @@ typedef struct {
 
 static void rank_run(int rank, int fd, gpu_case *g)
 {
-	rt_comm c = {.name = "pair", .rank = rank, .size = 2, .self = (void *)(intptr_t)fd,
-	             .allreduce = pair_allreduce, .bcast = pair_bcast, .allgather = pair_allgather};
+	rt_comm c = pair_comm(rank, fd);
 	rt_err err = {{0}};
 	rt_comm_gpu gpu;
 	if (g->pci_base[rank])
@@ -116,13 +78,13 @@ static void two_ranks(const gpu_case *in, gpu_case out[2])
 		close(sv[0]);
 		close(pp[0]);
 		rank_run(1, sv[1], &out[1]);
-		_exit(full_io(pp[1], &out[1], sizeof out[1], 1) ? 1 : 0);
+		_exit(pair_io(pp[1], &out[1], sizeof out[1], 1) ? 1 : 0);
 	}
 	close(sv[1]);
 	close(pp[1]);
 	rank_run(0, sv[0], &out[0]);
 	close(sv[0]);
-	assert_int_equal(full_io(pp[0], &out[1], sizeof out[1], 0), 0);
+	assert_int_equal(pair_io(pp[0], &out[1], sizeof out[1], 0), 0);
 	close(pp[0]);
 	int st;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
