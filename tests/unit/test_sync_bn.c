@@ -259,6 +259,11 @@ static void *exec_main(void *arg)
 	return NULL;
 }
 
+/* the interpreter's execs' graphs, which must outlive them: freed by
+ * sum_over_threads after the execs */
+static ir_graph *made[2];
+static int nmade;
+
 /* s := rank_sum(x) in f32: each rank's exec from make(); the ranks' s */
 static void sum_over_threads(rt_exec *(*make)(void), int two, float got[2][4])
 {
@@ -286,6 +291,8 @@ static void sum_over_threads(rt_exec *(*make)(void), int two, float got[2][4])
 		memcpy(got[r], j[r].out, sizeof got[r]);
 		j[r].x->free(j[r].x);
 	}
+	while (nmade > 0)
+		ir_graph_free(made[--nmade]);
 }
 
 static void expect_sums(float got[2][4], int two)
@@ -301,8 +308,9 @@ static void expect_sums(float got[2][4], int two)
 
 static rt_exec *interp_exec(void)
 {
-	/* the graph lives as long as the process: one per exec, never freed */
 	ir_graph *g = ir_graph_new(IR_F32);
+	assert_true(g && nmade < 2);
+	made[nmade++] = g;
 	ir_shape s4 = ir_shape_make(1, (int64_t[]){4});
 	ir_node *x = ir_input(g, "x", IR_F32, s4), *s = ir_state(g, "s", IR_F32, s4);
 	ir_node_make(g, IR_OP_ASSIGN, (ir_node *[]){s, ir_rank_sum(g, x)}, 2);
