@@ -1,6 +1,6 @@
 /*
  * rt_train_run.h - the state of one rt_train call, shared by the loop
- * (rt_loop.c) and evaluation (rt_evaluate.c). Internal to the runtime.
+ * (rt_loop*.c) and evaluation (rt_evaluate.c). Internal to the runtime.
  */
 #ifndef SAMC_RT_TRAIN_RUN_H
 #define SAMC_RT_TRAIN_RUN_H
@@ -71,6 +71,14 @@ typedef struct {
 	int64_t *eval_order;          /* 0, 1, 2, ...: the evaluated splits' row order */
 } train_run;
 
+/* The index of a metric name in R->names, added if new; -1 when the
+ * table is full (rt_loop.c). */
+int rt_run_metric_index(train_run *R, const char *name);
+/* One epoch e of training from batch b0 (0, or where a resumed run stopped
+ * in the middle of it); the means of the metrics into train[]. 1 when a
+ * signal asked the run to stop after the step just done, else 0 or -1
+ * with err (rt_loop_epoch.c). */
+int rt_run_epoch(train_run *R, int e, int64_t b0, double *train, rt_err *err);
 /* Checkpoints (rt_loop_ckpt.c). Writes DIR/last.safetensors (and, at an
  * epoch's end with ckpt_keep, DIR/epoch-N.safetensors) at the run's step;
  * mid_epoch also records the epoch's running sums, so a resumed run
@@ -111,8 +119,9 @@ void rt_run_release_signals(train_run *R);
 /* 1 (and R->signal set) once a signal asked the run to stop. */
 int rt_run_interrupted(train_run *R);
 
-/* Where a batch of ds goes: per column, host memory to fill (dst) and the
- * store buffer (idx) that rt_batch_flush then uploads it to (rt_store_host). */
+/* Where a batch of ds goes (rt_loop_epoch.c): per column, host memory to
+ * fill (dst) and the store buffer (idx) that rt_batch_flush then uploads
+ * it to (rt_store_host). */
 int rt_batch_targets(rt_store *st, const rt_dataset *ds, void ***dst, int **idx, rt_err *err);
 int rt_batch_flush(const rt_store *st, const rt_dataset *ds, const int *idx, rt_err *err);
 /* The same overlapped (rt_store_send), and its landing before the step
