@@ -1,7 +1,8 @@
 /*
  * fe_recipe_read.h - the recipe readers fe_recipe.c shares with the files
- * that read one part of the recipe each (fe_recipe_early.c). Each raises a
- * recipe error naming the model file and line on a bad value.
+ * that read one part of the recipe each (fe_recipe_early.c, fe_recipe_data.c,
+ * ...). Each raises a recipe error naming the model file and line on a bad
+ * value.
  */
 #ifndef SAMC_FE_RECIPE_READ_H
 #define SAMC_FE_RECIPE_READ_H
@@ -10,6 +11,11 @@
 
 #include "ir_model.h"
 
+/* Pushes t[key] (raw) and returns its type. */
+int fe_get(lua_State *L, int t, const char *key);
+/* Pushes t[key]; it must be nil or a table (pre names the table in the
+ * error, "data."). Returns 1 for a table. */
+int fe_subtable(lua_State *L, int t, const char *pre, const char *key);
 /* The string t[key] copied into the graph's arena, or dflt. */
 const char *fe_str(lua_State *L, int t, const char *pre, const char *key, const char *dflt);
 /* Reads t[last part of path] into its field of r, checked against the
@@ -38,6 +44,9 @@ void fe_read_looksam(lua_State *L, int t, rt_recipe *r, int every_given);
 void fe_read_ema(lua_State *L, int t, rt_recipe *r);
 /* What LookSAM cannot combine with, once optimizer.sam is read whole. */
 void fe_check_looksam(lua_State *L, const rt_recipe *r);
+/* The data table at t (fe_recipe_data.c): its splits' files against m's
+ * inputs, made absolute against the model file's directory. */
+void fe_read_data(lua_State *L, int t, rt_recipe *r, fe_dsl *d, const ir_model *m);
 /* optimizer.accumulate and optimizer.sam.m against the batch size and
  * the options they cannot be combined with (fe_recipe_micro.c). */
 void fe_check_micro(lua_State *L, const rt_recipe *r);
