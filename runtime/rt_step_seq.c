@@ -133,6 +133,28 @@ static int stage_copy(rt_store *st, int i, char *stage, int in, rt_err *err)
 	return in ? rt_store_download(st, i, stage, err) : rt_store_upload(st, i, stage, err);
 }
 
+int rt_step_accums(const rt_store *st, const char *what, int *idx, rt_dtype *dt, size_t *bytes)
+{
+	size_t len = strlen(what);
+	int n = 0, first = -1;
+	*dt = RT_F32;
+	*bytes = 0;
+	for (int i = 0; i < st->n; i++) {
+		const rt_store_buf *b = &st->buf[i];
+		if (!is_accum(b, what, len))
+			continue;
+		if (first >= 0 && (int)b->slot.dtype != first)
+			return -1;
+		first = (int)b->slot.dtype;
+		*dt = b->slot.dtype;
+		if (b->bytes == 0)
+			continue;
+		idx[n++] = i;
+		*bytes += b->bytes;
+	}
+	return n;
+}
+
 /* One bucket: the accumulators of one dtype packed into the stage, one
  * all-reduce (a call's latency is paid once, not per tensor: the store
  * allocates each buffer on its own), unpacked. 1 when they are of several
@@ -140,45 +162,36 @@ static int stage_copy(rt_store *st, int i, char *stage, int in, rt_err *err)
 static int reduce_bucket(rt_comm *c, rt_store *st, const char *what, rt_step_stage *sg,
                          rt_err *err)
 {
-	size_t len = strlen(what), bytes = 0;
-	int dt = -1;
-	for (int i = 0; i < st->n; i++) {
-		const rt_store_buf *b = &st->buf[i];
-		if (!is_accum(b, what, len))
-			continue;
-		if (dt >= 0 && (int)b->slot.dtype != dt)
-			return 1;
-		dt = (int)b->slot.dtype;
-		bytes += b->bytes;
+	int *idx = malloc(((size_t)st->n + 1) * sizeof *idx);
+	if (!idx)
+		return rt_errf(err, "out of memory for the all-reduce of %s.*", what);
+	rt_dtype dt;
+	size_t bytes;
+	int n = rt_step_accums(st, what, idx, &dt, &bytes), rc = 0;
+	if (n <= 0) {
+		free(idx);
+		return n < 0;
 	}
-	if (bytes == 0)
-		return 0;
 	if (sg->cap < bytes) {
 		void *p = realloc(sg->buf, bytes);
-		if (!p)
+		if (!p) {
+			free(idx);
 			return rt_errf(err, "out of memory for the all-reduce of %s.* (%zu bytes)", what,
 			               bytes);
+		}
 		sg->buf = p;
 		sg->cap = bytes;
 	}
 	char *at = sg->buf;
-	for (int i = 0; i < st->n; i++)
-		if (is_accum(&st->buf[i], what, len)) {
-			if (stage_copy(st, i, at, 1, err))
-				return -1;
-			at += st->buf[i].bytes;
-		}
-	size_t esz = dt == RT_F64 ? 8 : 4;
-	if (c->allreduce(c, sg->buf, bytes / esz, comm_dtype((rt_dtype)dt), err))
-		return -1;
+	for (int k = 0; k < n && !rc; at += st->buf[idx[k]].bytes, k++)
+		rc = stage_copy(st, idx[k], at, 1, err);
+	if (!rc)
+		rc = c->allreduce(c, sg->buf, bytes / (dt == RT_F64 ? 8 : 4), comm_dtype(dt), err);
 	at = sg->buf;
-	for (int i = 0; i < st->n; i++)
-		if (is_accum(&st->buf[i], what, len)) {
-			if (stage_copy(st, i, at, 0, err))
-				return -1;
-			at += st->buf[i].bytes;
-		}
-	return 0;
+	for (int k = 0; k < n && !rc; at += st->buf[idx[k]].bytes, k++)
+		rc = stage_copy(st, idx[k], at, 0, err);
+	free(idx);
+	return rc ? -1 : 0;
 }
 
 /* The accumulators "<what>.*" summed over the ranks: one bucket through

@@ -134,6 +134,12 @@ typedef struct rt_step_stage {
  * stderr how many buckets went during the backward pass. */
 void rt_step_stage_free(rt_step_stage *s);
 
+/* The accumulators "<what>.*" of st that hold bytes, in store order, as
+ * one all-reduce packs them: their store indices into idx (room for st->n),
+ * their dtype into *dt, their bytes in all into *bytes. Their number, or -1
+ * when they (empty ones too) are of several dtypes: no bucket holds them. */
+int rt_step_accums(const rt_store *st, const char *what, int *idx, rt_dtype *dt, size_t *bytes);
+
 /* The accumulators "<what>.*" of a store on a device, summed over the
  * ranks with the communicator's device all-reduce (c->allreduce_dev, NCCL)
  * in buckets of at most cap bytes (allreduce_bucket_mb): consecutive

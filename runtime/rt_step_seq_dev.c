@@ -13,12 +13,6 @@
 #include "rt_step_seq.h"
 
 #include <stdlib.h>
-#include <string.h>
-
-static int is_accum(const rt_store_buf *b, const char *what, size_t len)
-{
-	return strncmp(b->slot.name, what, len) == 0 && b->slot.name[len] == '.';
-}
 
 /* The stage's device buffer of at least bytes on d, kept between steps. */
 static int dev_stage(rt_step_stage *sg, rt_device *d, size_t bytes, rt_err *err)
@@ -69,39 +63,27 @@ static int bucket(rt_comm *c, rt_store *st, const int *idx, int n, size_t bytes,
 int rt_step_reduce_dev(rt_comm *c, rt_store *st, const char *what, rt_step_stage *sg, size_t cap,
                        rt_err *err)
 {
-	size_t len = strlen(what);
-	int dt = -1, n = 0;
-	for (int i = 0; i < st->n; i++) {
-		const rt_store_buf *b = &st->buf[i];
-		if (!is_accum(b, what, len))
-			continue;
-		if (dt >= 0 && (int)b->slot.dtype != dt)
-			return 1;
-		dt = (int)b->slot.dtype;
-		n++;
-	}
-	if (n == 0)
-		return 0;
-	rt_comm_dtype cdt = dt == RT_F64 ? RT_COMM_F64 : RT_COMM_F32;
-	int *idx = malloc((size_t)n * sizeof *idx), k = 0, rc = 0;
+	int *idx = malloc(((size_t)st->n + 1) * sizeof *idx), k = 0, rc = 0;
 	if (!idx)
 		return rt_errf(err, "out of memory for the all-reduce of %s.*", what);
-	size_t bytes = 0;
-	/* consecutive accumulators up to cap bytes a bucket, in store order */
-	for (int i = 0; i < st->n && !rc; i++) {
-		const rt_store_buf *b = &st->buf[i];
-		if (!is_accum(b, what, len) || b->bytes == 0)
-			continue;
-		if (k > 0 && bytes + b->bytes > cap) {
-			rc = bucket(c, st, idx, k, bytes, cdt, sg, err);
+	rt_dtype dt;
+	size_t total, bytes = 0;
+	int n = rt_step_accums(st, what, idx, &dt, &total);
+	rt_comm_dtype cdt = dt == RT_F64 ? RT_COMM_F64 : RT_COMM_F32;
+	/* consecutive accumulators up to cap bytes a bucket, in store order:
+	 * a bucket is idx[j - k .. j) */
+	for (int j = 0; j < n && !rc; j++) {
+		size_t b = st->buf[idx[j]].bytes;
+		if (k > 0 && bytes + b > cap) {
+			rc = bucket(c, st, idx + j - k, k, bytes, cdt, sg, err);
 			k = 0;
 			bytes = 0;
 		}
-		idx[k++] = i;
-		bytes += b->bytes;
+		k++;
+		bytes += b;
 	}
 	if (!rc && k > 0)
-		rc = bucket(c, st, idx, k, bytes, cdt, sg, err);
+		rc = bucket(c, st, idx + n - k, k, bytes, cdt, sg, err);
 	free(idx);
-	return rc ? -1 : 0;
+	return n < 0 ? 1 : rc ? -1 : 0;
 }
