@@ -82,8 +82,7 @@ static ir_node *asam_t(ir_graph *g, const opt_config *o, ir_node *w)
 	return o->sam_eta != 0 ? ir_binary(g, IR_OP_ADD, t, scalar_input(g, RT_SCALAR_SAM_ETA)) : t;
 }
 
-/* sum over params of sum(a_i * b_i) */
-static ir_node *dot_all(ir_graph *g, ir_node *const *a, ir_node *const *b, int n)
+ir_node *pass_dot_all(ir_graph *g, ir_node *const *a, ir_node *const *b, int n)
 {
 	ir_node *s = NULL;
 	for (int i = 0; i < n; i++) {
@@ -105,9 +104,9 @@ int pass_gsam_decompose(ir_graph *g, ir_node *loss, ir_node *const *g1, ir_node 
 	ir_dtype t = g->fdtype;
 	g->cur = loss->loc;
 	ir_node *eps = ir_const(g, t, ir_shape_scalar(), 1e-12);
-	ir_node *inner = dot_all(g, g1, g2, n);
-	ir_node *n1 = ir_unary(g, IR_OP_SQRT, dot_all(g, g1, g1, n));
-	ir_node *n2 = ir_unary(g, IR_OP_SQRT, dot_all(g, g2, g2, n));
+	ir_node *inner = pass_dot_all(g, g1, g2, n);
+	ir_node *n1 = ir_unary(g, IR_OP_SQRT, pass_dot_all(g, g1, g1, n));
+	ir_node *n2 = ir_unary(g, IR_OP_SQRT, pass_dot_all(g, g2, g2, n));
 	ir_node *cosine = ir_binary(g, IR_OP_DIV, inner,
 	                            ir_binary(g, IR_OP_ADD, ir_binary(g, IR_OP_MUL, n2, n1), eps));
 	ir_node *coef = ir_binary(g, IR_OP_MUL, cosine, n1);
