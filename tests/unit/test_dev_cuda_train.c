@@ -36,6 +36,7 @@
 #include "rt_prog.h"
 #include "rt_store.h"
 #include "rt_train.h"
+#include "test_idx_write.h"
 #include "test_model.h"
 #include "test_tmpdir.h"
 
@@ -98,18 +99,7 @@ static void write_idx(const char *name, const unsigned char *data, int rank, con
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	unsigned char hdr[4] = {0, 0, 0x08, (unsigned char)rank};
-	fwrite(hdr, 1, 4, f);
-	size_t n = 1;
-	for (int i = 0; i < rank; i++) {
-		unsigned char be[4] = {dim[i] >> 24, dim[i] >> 16, dim[i] >> 8, dim[i]};
-		fwrite(be, 1, 4, f);
-		n *= dim[i];
-	}
-	fwrite(data, 1, n, f);
-	assert_int_equal(fclose(f), 0);
+	test_write_idx(path, data, rank, dim);
 }
 
 static void make_data(void)

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "rt_train.h"
+#include "test_idx_write.h"
 #include "test_tmpdir.h"
 
 enum { D = 8, C = 3, B = 32, NTRAIN = 300, NTEST = 70 };
@@ -175,22 +176,6 @@ static inline rt_exec *lin_new(int kind, int64_t nan_at)
 
 /* ---- data: three blobs in 8 dimensions as u8 IDX files ---- */
 
-static inline void write_idx(const char *path, const unsigned char *data, int rank, const uint32_t *dim)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	unsigned char hdr[4] = {0, 0, 0x08, (unsigned char)rank};
-	fwrite(hdr, 1, 4, f);
-	size_t n = 1;
-	for (int i = 0; i < rank; i++) {
-		unsigned char be[4] = {dim[i] >> 24, dim[i] >> 16, dim[i] >> 8, dim[i]};
-		fwrite(be, 1, 4, f);
-		n *= dim[i];
-	}
-	fwrite(data, 1, n, f);
-	assert_int_equal(fclose(f), 0);
-}
-
 static inline void make_split(const char *dir, const char *name, int n, uint32_t seed)
 {
 	unsigned char *img = malloc((size_t)n * D), *lab = malloc((size_t)n);
@@ -209,9 +194,9 @@ static inline void make_split(const char *dir, const char *name, int n, uint32_t
 	char path[4200];
 	uint32_t idim[3] = {(uint32_t)n, 2, 4}, ldim[1] = {(uint32_t)n};
 	snprintf(path, sizeof path, "%s/%s-images.idx", dir, name);
-	write_idx(path, img, 3, idim);
+	test_write_idx(path, img, 3, idim);
 	snprintf(path, sizeof path, "%s/%s-labels.idx", dir, name);
-	write_idx(path, lab, 1, ldim);
+	test_write_idx(path, lab, 1, ldim);
 	free(img);
 	free(lab);
 }
