@@ -213,6 +213,7 @@ EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n)
 
 EXPORT CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n)
 {
+	standin_wait_stream(NULL);
 	counts.down++;
 	counts.down_bytes += (long long)n;
 	memcpy(dst, (const void *)(uintptr_t)src, n);
@@ -221,6 +222,7 @@ EXPORT CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n)
 
 EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n)
 {
+	standin_wait_stream(NULL);
 	counts.copy++;
 	counts.copy_bytes += (long long)n;
 	memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
@@ -246,57 +248,20 @@ EXPORT CUresult cuMemFreeHost(void *p)
 	return OK;
 }
 
-/* a stream is a distinct non-NULL handle; so is an event */
-static char an_event;
-
-EXPORT CUresult cuStreamCreate(void **s, unsigned flags)
-{
-	(void)flags;
-	return (*s = malloc(1)) ? OK : OUT_OF_MEMORY;
-}
-
-EXPORT CUresult cuStreamDestroy_v2(void *s)
-{
-	free(s);
-	return s ? OK : INVALID_VALUE;
-}
-
-EXPORT CUresult cuStreamSynchronize(void *s)
-{
-	(void)s;
-	standin_wait_pending();
-	return OK;
-}
-
-EXPORT CUresult cuEventCreate(void **e, unsigned flags)
-{
-	(void)flags;
-	*e = &an_event;
-	return OK;
-}
-
-EXPORT CUresult cuEventDestroy_v2(void *e)
-{
-	return e ? OK : INVALID_VALUE;
-}
-
-EXPORT CUresult cuEventRecord(void *e, void *s)
-{
-	(void)s;
-	return e ? OK : INVALID_VALUE;
-}
-
-EXPORT CUresult cuStreamWaitEvent(void *s, void *e, unsigned flags)
-{
-	(void)s;
-	return e && !flags ? OK : INVALID_VALUE;
-}
-
 EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, void *s)
 {
 	if (s)
 		counts.up_async++;
+	standin_wait_stream(s);
 	return cuMemcpyHtoD_v2(dst, src, n);
+}
+
+EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void *s)
+{
+	if (s)
+		counts.copy_async++;
+	standin_wait_stream(s);
+	return cuMemcpyDtoD_v2(dst, src, n);
 }
 
 /* ---- modules: the CUDA C behind a PTX image, compiled for the host ---- */
@@ -432,6 +397,7 @@ EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, u
 		return INVALID_VALUE;
 	if (stream && stream == standin_capturing)
 		return standin_record(f, gx, bx, params);
+	standin_wait_stream(stream);
 	counts.launch++;
 	hostlaunch_fn fn;
 	*(void **)&fn = f;

@@ -27,6 +27,8 @@ typedef struct {
 	long graph_launch, captured; /* graphs launched; kernels recorded into graphs */
 	long gemm_bf16;              /* cublasGemmEx and cublasGemmStridedBatchedEx (bf16) */
 	long mem_alloc;              /* cuMemAlloc calls */
+	long copy_async;             /* cuMemcpyDtoDAsync on a stream of samc's own */
+	long side_waits;             /* cuStreamWaitEvent of the default stream on another's event */
 } standin_counts;
 
 extern standin_counts counts;
@@ -38,9 +40,12 @@ int standin_nparams(void *f);
 extern void *standin_capturing;
 CUresult standin_record(void *f, unsigned grid, unsigned block, void **params);
 
-/* work another library (the NCCL stand-in) runs for the default stream
- * (standin_stream.c): cuStreamQuery says NOT_READY while there is some,
- * the synchronizations wait for it */
+/* work another library (the NCCL stand-in) runs for a stream
+ * (standin_stream.c): cuStreamQuery says NOT_READY while the stream has
+ * some; what is enqueued on that stream after it, an event's waiters and
+ * the synchronizations wait for it. standin_wait_stream(NULL): the legacy
+ * default stream's; standin_wait_pending: every stream's. */
+void standin_wait_stream(void *s);
 void standin_wait_pending(void);
 
 #endif

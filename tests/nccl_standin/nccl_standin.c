@@ -12,7 +12,7 @@
  * bcast, as with NCCL). ncclCommInitRank writes the rank's pid there and
  * waits for every rank's. ncclAllReduce writes the rank's buffer as file
  * SEQ.RANK and returns at once, counting a pending operation on the driver
- * stand-in's stream (samc_standin_pending); a thread of the communicator
+ * stand-in's stream (samc_standin_pending_on); a thread of the communicator
  * waits for every rank's file, sums them in rank order into the receive
  * buffer and ends the pending operation, as NCCL's kernel ends on the
  * stream. A peer whose process is gone (or that aborted) while this rank
@@ -69,7 +69,8 @@ struct ncclComm {
 	int n, rank;
 	long seq;
 	pid_t *pids;
-	void (*pending)(int); /* the driver stand-in's samc_standin_pending */
+	void (*pending)(void *, int); /* the driver stand-in's samc_standin_pending_on */
+	void *stream;                 /* the running sum's */
 	/* the sum in flight */
 	pthread_t worker;
 	int busy;
@@ -161,7 +162,8 @@ EXPORT ncclResult_t ncclCommInitRank(ncclComm_t *out, int n, ncclUniqueId id, in
 	/* the driver stand-in, loaded by the caller: sums go on its stream */
 	const char *drv = getenv("SAMC_CUDA_DRIVER");
 	void *h = drv ? dlopen(drv, RTLD_NOW | RTLD_NOLOAD) : NULL;
-	void (*pending)(int) = h ? (void (*)(int))dlsym(h, "samc_standin_pending") : NULL;
+	void (*pending)(void *, int) =
+	    h ? (void (*)(void *, int))dlsym(h, "samc_standin_pending_on") : NULL;
 	if (!pending)
 		return ncclUnhandledCudaError;
 	struct stat st;
@@ -252,7 +254,7 @@ static void *sum_worker(void *arg)
 out:
 	free(acc);
 	free(in);
-	c->pending(-1);
+	c->pending(c->stream, -1);
 	return NULL;
 }
 
@@ -264,15 +266,18 @@ static void join(ncclComm_t c)
 	}
 }
 
-/* $SAMC_NCCL_STANDIN_LOG: a line "allreduce RANK COUNT f32|f64" per sum,
- * appended, so a test can tell that a run summed on NCCL and how often */
-static void log_call(ncclComm_t c, size_t count, ncclDataType_t dtype)
+/* $SAMC_NCCL_STANDIN_LOG: a line "allreduce RANK COUNT f32|f64 STREAM" per
+ * sum, appended, so a test can tell that a run summed on NCCL, how often
+ * and where (STREAM: "default" for the legacy default stream, else "side") */
+static void log_call(ncclComm_t c, size_t count, ncclDataType_t dtype, cudaStream_t stream)
 {
 	const char *path = getenv("SAMC_NCCL_STANDIN_LOG");
 	FILE *f = path && *path ? fopen(path, "a") : NULL;
 	if (!f)
 		return;
-	fprintf(f, "allreduce %d %zu %s\n", c->rank, count, dtype == ncclFloat64 ? "f64" : "f32");
+	int legacy = !stream || stream == (cudaStream_t)0x1;
+	fprintf(f, "allreduce %d %zu %s %s\n", c->rank, count, dtype == ncclFloat64 ? "f64" : "f32",
+	        legacy ? "default" : "side");
 	fclose(f);
 }
 
@@ -280,12 +285,11 @@ EXPORT ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count,
                                   ncclDataType_t dtype, ncclRedOp_t op, ncclComm_t c,
                                   cudaStream_t stream)
 {
-	(void)stream;
 	if (!c || (dtype != ncclFloat32 && dtype != ncclFloat64) || op != ncclSum)
 		return ncclInvalidArgument;
 	if (atomic_load(&c->async))
 		return (ncclResult_t)atomic_load(&c->async);
-	join(c); /* the caller waited for the stream: the last sum is done */
+	join(c); /* one sum at a time: NCCL would queue this one behind it */
 	char name[64];
 	snprintf(name, sizeof name, "%ld.%d", ++c->seq, c->rank);
 	if (put(c, name, send, count * (dtype == ncclFloat64 ? 8 : 4)) != 0)
@@ -293,10 +297,11 @@ EXPORT ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count,
 	c->recv = recv;
 	c->count = count;
 	c->dtype = dtype;
-	log_call(c, count, dtype);
-	c->pending(+1);
+	log_call(c, count, dtype, stream);
+	c->stream = stream;
+	c->pending(stream, +1);
 	if (pthread_create(&c->worker, NULL, sum_worker, c) != 0) {
-		c->pending(-1);
+		c->pending(stream, -1);
 		return ncclSystemError;
 	}
 	c->busy = 1;

@@ -39,19 +39,12 @@
 #include "test_idx_write.h"
 #include "test_model.h"
 #include "test_tmpdir.h"
+#include "../cuda_standin/standin.h"
 
 #ifndef SAMC_CUDA_STANDIN
 #define SAMC_CUDA_STANDIN ""
 #endif
 
-/* the stand-in's counters (tests/cuda_standin/standin.h) */
-typedef struct {
-	long up, down, copy, launch, gemm, memset;
-	long long up_bytes, down_bytes, copy_bytes;
-	long up_async, host_alloc;
-	long graph_launch, captured;
-	long gemm_bf16, mem_alloc;
-} standin_counts;
 
 static void (*get_counts)(standin_counts *);
 static void (*reset_counts)(void);
