@@ -53,6 +53,14 @@ struct rt_comm {
 	 * NULL: rt_comm_allreduce_dev stages through the host */
 	int (*allreduce_dev)(rt_comm *c, rt_device *d, void *buf, size_t n, rt_comm_dtype dt,
 	                     rt_err *err);
+	/* optional, with allreduce_dev, both or neither: the same sum enqueued
+	 * on d's side queue (rt_device.h's side_stream) and not waited for;
+	 * wait_dev_side waits for everything on that queue and fails as
+	 * allreduce_dev does (a rank gone, SAMC_DIST_TIMEOUT, a stop). Every
+	 * rank enqueues the same sums in the same order (rt_overlap.h). */
+	int (*allreduce_dev_side)(rt_comm *c, rt_device *d, void *buf, size_t n, rt_comm_dtype dt,
+	                          rt_err *err);
+	int (*wait_dev_side)(rt_comm *c, rt_device *d, rt_err *err);
 
 	void (*release)(rt_comm *c); /* frees the communicator (MPI: finalizes) */
 

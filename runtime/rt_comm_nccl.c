@@ -268,6 +268,9 @@ static int all_ok(rt_comm *c, int ok, const char *what, rt_err *err)
 
 static int nccl_allreduce_dev(rt_comm *c, rt_device *d, void *buf, size_t n, rt_comm_dtype dt,
                               rt_err *err);
+static int nccl_allreduce_dev_side(rt_comm *c, rt_device *d, void *buf, size_t n,
+                                   rt_comm_dtype dt, rt_err *err);
+static int nccl_wait_dev_side(rt_comm *c, rt_device *d, rt_err *err);
 
 /* SAMC_DIST_TIMEOUT, as the MPI communicator reads it */
 static int read_timeout(double *out, rt_err *err)
@@ -360,6 +363,8 @@ int rt_comm_nccl_attach_gpu(rt_comm *c, rt_device *d, const char *lib, uint64_t 
 	st->dev = d;
 	c->dev_self = st;
 	c->allreduce_dev = nccl_allreduce_dev;
+	c->allreduce_dev_side = nccl_allreduce_dev_side;
+	c->wait_dev_side = nccl_wait_dev_side;
 	free(all);
 	return 0;
 fail:
@@ -385,6 +390,8 @@ void rt_comm_nccl_detach(rt_comm *c)
 	free(st);
 	c->dev_self = NULL;
 	c->allreduce_dev = NULL;
+	c->allreduce_dev_side = NULL;
+	c->wait_dev_side = NULL;
 }
 
 int rt_comm_nccl_version(const rt_comm *c)
@@ -406,50 +413,59 @@ static int give_up(rt_comm *c, nccl_state *st, rt_err *err)
 	return -1;
 }
 
-static int nccl_allreduce_dev(rt_comm *c, rt_device *d, void *buf, size_t n, rt_comm_dtype dt,
-                              rt_err *err)
+/* The sum enqueued on stream s (NULL: the legacy default stream, the
+ * kernels'), not waited for. */
+static int enqueue(rt_comm *c, nccl_state *st, rt_device *d, void *buf, size_t n,
+                   rt_comm_dtype dt, void *s, rt_err *err)
 {
-	nccl_state *st = c->dev_self;
 	if (st->aborted)
 		return rt_errf(err, "nccl: rank %d: NCCL was stopped after an earlier failed sum",
 		               c->rank);
 	if (!rt_device_shares(d, st->dev))
 		return rt_errf(err, "nccl: rank %d: a sum over %s memory, but NCCL was started on %s",
 		               c->rank, d->memory ? d->memory : d->name, st->dev->memory);
-	size_t es = dt == RT_COMM_F64 ? 8 : 4;
-	double t0 = now();
 	rt_nccl_result r = st->lib.ncclAllReduce(buf, buf, n, dt == RT_COMM_F64 ? RT_NCCL_FLOAT64
 	                                                                        : RT_NCCL_FLOAT32,
-	                                         RT_NCCL_SUM, st->comm, RT_NCCL_STREAM_LEGACY);
+	                                         RT_NCCL_SUM, st->comm, s ? s : RT_NCCL_STREAM_LEGACY);
 	if (r != RT_NCCL_SUCCESS && r != RT_NCCL_IN_PROGRESS) {
 		rt_errf(err, "nccl: rank %d: ncclAllReduce of %zu values failed: %s", c->rank, n,
 		        st->lib.ncclGetErrorString(r));
 		return give_up(c, st, err);
 	}
-	/* wait: the stream done, or NCCL's error, or the timeout; the poll
-	 * interval grows to 1 ms, so a short sum costs little latency */
+	/* a ring all-reduce sends 2 (N-1)/N of the buffer from every rank */
+	size_t es = dt == RT_COMM_F64 ? 8 : 4;
+	c->bytes += (uint64_t)(2.0 * (c->size - 1) / c->size * (double)(n * es));
+	return 0;
+}
+
+/* Waits for the sums enqueued on the default stream (side 0) or on the
+ * device's side queue (1): their stream done, or NCCL's error, or the
+ * timeout; the poll interval grows to 1 ms, so a short sum costs little
+ * latency. what: "the sum of N values", for the messages. */
+static int wait_sums(rt_comm *c, nccl_state *st, int side, const char *what, rt_err *err)
+{
+	double t0 = now(), stopped_at = 0;
 	long nap = 2000;
-	double stopped_at = 0;
 	for (;;) {
-		int q = rt_dev_cuda_query(st->dev, err);
+		int q = side ? rt_dev_cuda_query_side(st->dev, err) : rt_dev_cuda_query(st->dev, err);
 		if (q < 0)
 			return give_up(c, st, err);
 		if (q > 0)
 			break;
 		rt_nccl_result async = RT_NCCL_SUCCESS;
-		r = st->lib.ncclCommGetAsyncError(st->comm, &async);
+		rt_nccl_result r = st->lib.ncclCommGetAsyncError(st->comm, &async);
 		if (r == RT_NCCL_SUCCESS && async != RT_NCCL_SUCCESS && async != RT_NCCL_IN_PROGRESS) {
 			rt_errf(err,
-			        "nccl: rank %d: the sum of %zu values failed: %s (a rank died or the "
-			        "network failed; NCCL_DEBUG=WARN says more)",
-			        c->rank, n, st->lib.ncclGetErrorString(async));
+			        "nccl: rank %d: %s failed: %s (a rank died or the network failed; "
+			        "NCCL_DEBUG=WARN says more)",
+			        c->rank, what, st->lib.ncclGetErrorString(async));
 			return give_up(c, st, err);
 		}
 		if (now() - t0 > st->timeout) {
 			rt_errf(err,
-			        "nccl: rank %d: the sum of %zu values did not finish within %g s "
-			        "(SAMC_DIST_TIMEOUT): a rank died or stopped answering",
-			        c->rank, n, st->timeout);
+			        "nccl: rank %d: %s did not finish within %g s (SAMC_DIST_TIMEOUT): a "
+			        "rank died or stopped answering",
+			        c->rank, what, st->timeout);
 			return give_up(c, st, err);
 		}
 		/* a signal: the other ranks may have it too and still finish
@@ -462,9 +478,9 @@ static int nccl_allreduce_dev(rt_comm *c, rt_device *d, void *buf, size_t n, rt_
 		if (stopped_at && t - stopped_at > STOP_GRACE_S) {
 			int sig = (int)*c->stop;
 			rt_errf(err,
-			        "nccl: rank %d: the sum of %zu values was stopped by %s while waiting for "
-			        "the other ranks: under mpirun this means another rank ended",
-			        c->rank, n, sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal");
+			        "nccl: rank %d: %s was stopped by %s while waiting for the other ranks: "
+			        "under mpirun this means another rank ended",
+			        c->rank, what, sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal");
 			return give_up(c, st, err);
 		}
 		nanosleep(&(struct timespec){0, nap}, NULL);
@@ -472,7 +488,42 @@ static int nccl_allreduce_dev(rt_comm *c, rt_device *d, void *buf, size_t n, rt_
 			nap *= 2;
 	}
 	c->seconds += now() - t0;
-	/* a ring all-reduce sends 2 (N-1)/N of the buffer from every rank */
-	c->bytes += (uint64_t)(2.0 * (c->size - 1) / c->size * (double)(n * es));
 	return 0;
+}
+
+static int nccl_allreduce_dev(rt_comm *c, rt_device *d, void *buf, size_t n, rt_comm_dtype dt,
+                              rt_err *err)
+{
+	nccl_state *st = c->dev_self;
+	char what[64];
+	snprintf(what, sizeof what, "the sum of %zu values", n);
+	double t0 = now();
+	if (enqueue(c, st, d, buf, n, dt, NULL, err))
+		return -1;
+	c->seconds += now() - t0;
+	return wait_sums(c, st, 0, what, err);
+}
+
+/* The overlapped all-reduce's buckets (rt_overlap.h): on d's side queue */
+static int nccl_allreduce_dev_side(rt_comm *c, rt_device *d, void *buf, size_t n,
+                                   rt_comm_dtype dt, rt_err *err)
+{
+	nccl_state *st = c->dev_self;
+	if (!d->side_stream)
+		return rt_errf(err, "nccl: rank %d: %s has no side queue", c->rank, d->name);
+	void *s = d->side_stream(d, err);
+	double t0 = now();
+	if (!s || enqueue(c, st, d, buf, n, dt, s, err))
+		return -1;
+	c->seconds += now() - t0;
+	return 0;
+}
+
+static int nccl_wait_dev_side(rt_comm *c, rt_device *d, rt_err *err)
+{
+	nccl_state *st = c->dev_self;
+	if (!rt_device_shares(d, st->dev))
+		return rt_errf(err, "nccl: rank %d: a wait on %s, but NCCL was started on %s", c->rank,
+		               d->memory ? d->memory : d->name, st->dev->memory);
+	return wait_sums(c, st, 1, "the sum of a bucket of the overlapped all-reduce", err);
 }

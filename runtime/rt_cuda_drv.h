@@ -93,6 +93,8 @@ typedef unsigned long long rt_cu_deviceptr;
 	  (rt_cu_stream s, rt_cu_event e, unsigned flags))                                             \
 	X(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", rt_cu_result,                                     \
 	  (rt_cu_deviceptr dst, const void *src, size_t n, rt_cu_stream s))                            \
+	X(cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", rt_cu_result,                                     \
+	  (rt_cu_deviceptr dst, rt_cu_deviceptr src, size_t n, rt_cu_stream s))                        \
 	X(cuStreamSynchronize, "cuStreamSynchronize", rt_cu_result, (rt_cu_stream s))                \
 	X(cuStreamQuery, "cuStreamQuery", rt_cu_result, (rt_cu_stream s))
 

@@ -323,6 +323,8 @@ static int cuda_run(rt_device *d, void *plan, const rt_dev_sched *s, rt_err *err
 			return -1;
 		if (g > 0) {
 			i = next - 1;
+			if (s->done) /* enqueued: what the side queue's work may follow */
+				s->done(s->done_ctx, next);
 			continue;
 		}
 		int rc = k->kind == RT_K_GEMM   ? cuda_gemm(d, k, s->args[i], err)
@@ -332,6 +334,8 @@ static int cuda_run(rt_device *d, void *plan, const rt_dev_sched *s, rt_err *err
 		                                                  s->errs + 4 * i, NULL, err);
 		if (rc)
 			return -1;
+		if (s->done)
+			s->done(s->done_ctx, i + 1);
 	}
 	return 0;
 }
@@ -343,6 +347,7 @@ static void cuda_release(rt_device *d)
 	rt_cuda_dnn_close(&c->dnn); /* cudnnDestroy while the context lives */
 	rt_cudev_graph_close(c);
 	rt_cudev_bf16_close(c);
+	rt_cudev_side_close(c);
 	if (c->ws)
 		c->drv.cuMemFree(c->ws);
 	if (c->copy) {
@@ -417,6 +422,7 @@ rt_device *rt_dev_cuda_new(const rt_dev_cuda_opts *o, rt_err *err)
 	                   .supports = cuda_supports, .launch = cuda_launch, .gemm = cuda_gemm,
 	                   .conv = cuda_conv, .sync = cuda_sync, .plan = cuda_plan_make, .run = cuda_run,
 	                   .plan_free = cuda_plan_free, .release = cuda_release};
+	rt_cudev_side_init(c);
 	return &c->d;
 fail:
 	cuda_release(&(rt_device){.self = c});

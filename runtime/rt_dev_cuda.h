@@ -30,7 +30,11 @@
  * driver without graphs, or a capture that fails leave its kernels
  * launched one by one. Staging for uploads is pinned memory
  * (cuMemHostAlloc), and upload_async copies on a non-blocking stream,
- * ordered by events (rt_device.h).
+ * ordered by events (rt_device.h). The side queue (rt_device.h's side_*)
+ * is another non-blocking stream, ordered by events too
+ * (rt_dev_cuda_side.c); a run's `done` (rt_dev_sched) reports kernels
+ * enqueued on the default stream, not finished: the side's work follows
+ * them through side_fork.
  */
 #ifndef SAMC_RT_DEV_CUDA_H
 #define SAMC_RT_DEV_CUDA_H
@@ -73,5 +77,7 @@ int rt_dev_cuda_ordinal(const rt_device *d);
  * default stream) is done: 1 done, 0 still running, -1 with a message on
  * an error. For a caller that waits with a timeout (rt_comm_nccl.c). */
 int rt_dev_cuda_query(rt_device *d, rt_err *err);
+/* The same for the side queue's stream (1 when it was never made). */
+int rt_dev_cuda_query_side(rt_device *d, rt_err *err);
 
 #endif

@@ -43,6 +43,11 @@ typedef struct {
 	rt_cu_event fence;    /* upload_fence, on the legacy default stream */
 	rt_cu_event uploaded; /* after the last upload_async, on `copy` */
 	int fenced;
+	/* the side queue (rt_device.h's side_*, rt_dev_cuda_side.c): made at
+	 * its first use */
+	rt_cu_stream side;     /* non-blocking: the all-reduce beside the kernels */
+	rt_cu_event side_at;   /* side_fork: on the legacy default stream */
+	rt_cu_event side_done; /* side_join: on `side` */
 	/* CUDA graphs of the runs of loop kernels (rt_dev_cuda_graph.c) */
 	rt_cudev_graph_api graph;
 	int graphs;           /* the driver has them and SAMC_CUDA_GRAPHS is not 0 */
@@ -104,6 +109,11 @@ int rt_cudev_graph_run(cuda_dev *c, cuda_plan *pl, const rt_dev_sched *s, int i,
                        rt_err *err);
 void rt_cudev_graph_free(cuda_dev *c, cuda_plan *pl);
 void rt_cudev_graph_close(cuda_dev *c);
+
+/* The side queue's entry points (rt_dev_cuda_side.c) set on d; its
+ * stream and events destroyed (at the device's release). */
+void rt_cudev_side_init(cuda_dev *c);
+void rt_cudev_side_close(cuda_dev *c);
 
 /* bf16 (rt_dev_cuda_bf16.c): whether k is a GEMM or convolution of bf16
  * operands; the scratch grown for a schedule's largest such call and the

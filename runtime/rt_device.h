@@ -76,7 +76,9 @@ typedef struct {
 	/* NULL, or called as done(done_ctx, u) from the thread that runs the
 	 * schedule once kernels [0, u) are complete, u increasing (the
 	 * overlapped all-reduce, rt_overlap.h); a device may call it seldom or
-	 * never: the runner calls it with nkernels after the run */
+	 * never: the runner calls it with nkernels after the run. A device
+	 * with a side queue (below) calls it once they are enqueued: work put
+	 * on the side after side_fork then follows them */
 	void (*done)(void *ctx, int upto);
 	void *done_ctx;
 } rt_dev_sched;
@@ -122,6 +124,21 @@ struct rt_device {
 	int (*upload_async)(rt_device *d, void *dst, const void *src, size_t bytes, rt_err *err);
 	int (*upload_join)(rt_device *d, rt_err *err);
 	int (*upload_fence)(rt_device *d, rt_err *err);
+
+	/* optional, all or none: a second queue beside the kernels (a GPU's
+	 * communication stream), where the overlapped all-reduce (rt_overlap.h)
+	 * packs, sums and unpacks while the kernels run; the host waits for
+	 * none of these:
+	 *   side_fork    the side's work from now on follows the work
+	 *                launched so far
+	 *   side_copy    a device copy, on the side
+	 *   side_join    the work launched from now on follows the side's
+	 *   side_stream  the side's handle, for a library that enqueues there
+	 *                (NCCL's stream; rt_comm's allreduce_dev_side) */
+	int (*side_fork)(rt_device *d, rt_err *err);
+	int (*side_copy)(rt_device *d, void *dst, const void *src, size_t bytes, rt_err *err);
+	int (*side_join)(rt_device *d, rt_err *err);
+	void *(*side_stream)(rt_device *d, rt_err *err);
 
 	/* optional, both or neither: a plan made once per schedule (*plan may
 	 * stay NULL), then each run of the bound schedule; plan_free frees it */

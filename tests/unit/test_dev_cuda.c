@@ -4,10 +4,13 @@
  * (tests/cuda_standin): memory zeroed, the transfers, a module's kernel
  * launched with its grid, block and parameters (it reports the geometry it
  * ran with), its error word, the row-major GEMMs with every transpose, in
- * f32 and f64, one and several at a time, against a plain loop; and the
+ * f32 and f64, one and several at a time, against a plain loop; the
+ * side queue's copies and its order with the kernels' stream; and the
  * messages for a missing driver or cuBLAS. Exit 77 (skipped) when the
  * stand-in was not built.
  */
+#include <dlfcn.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,12 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "rt_dev_cuda.h"
 #include "test_tmpdir.h"
+#include "../cuda_standin/standin.h"
 
 #ifndef SAMC_CUDA_STANDIN
 #define SAMC_CUDA_STANDIN ""
@@ -249,6 +254,98 @@ static void test_missing_libraries(void **state)
 	d->release(d);
 }
 
+/* the stand-in's own: pending work on a stream */
+typedef void (*pending_fn)(void *stream, int delta);
+typedef struct {
+	pending_fn pending;
+	void *stream;
+	int delta;
+} later_arg;
+
+/* Work "another library" enqueued on a stream ends 50 ms later. */
+static void *end_later(void *p)
+{
+	later_arg *a = p;
+	nanosleep(&(struct timespec){0, 50000000}, NULL);
+	a->pending(a->stream, a->delta);
+	return NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* The side queue (rt_device.h's side_*): a copy there, and the order of
+ * the two queues through events: the side follows the default stream's
+ * work at side_fork, the default stream follows the side's at side_join,
+ * with work of the stand-in's NCCL kind (pending, ended by another
+ * thread) standing for a sum in flight. */
+static void test_side(void **state)
+{
+	(void)state;
+	rt_device *d = dev_new(NULL);
+	rt_err err = {{0}};
+	void *lib = dlopen(SAMC_CUDA_STANDIN, RTLD_NOW | RTLD_NOLOAD);
+	assert_non_null(lib);
+	pending_fn pending;
+	*(void **)&pending = dlsym(lib, "samc_standin_pending_on");
+	void (*get_counts)(standin_counts *);
+	void (*reset_counts)(void);
+	*(void **)&get_counts = dlsym(lib, "samc_standin_counts");
+	*(void **)&reset_counts = dlsym(lib, "samc_standin_reset");
+	assert_non_null(pending);
+	assert_non_null(get_counts);
+	assert_non_null(reset_counts);
+	reset_counts();
+	assert_non_null(d->side_fork);
+	assert_int_equal(d->side_join(d, &err), 0); /* nothing there yet */
+	assert_int_equal(rt_dev_cuda_query_side(d, &err), 1);
+
+	float h[64], back[64], *a, *b;
+	for (int i = 0; i < 64; i++)
+		h[i] = (float)i + 0.25f;
+	assert_int_equal(d->alloc(d, sizeof h, (void **)&a, &err), 0);
+	assert_int_equal(d->alloc(d, sizeof h, (void **)&b, &err), 0);
+	assert_int_equal(d->upload(d, a, h, sizeof h, &err), 0);
+
+	/* the default stream busy for 50 ms: the side's copy waits for it */
+	later_arg busy = {pending, NULL, -1};
+	pthread_t t;
+	pending(NULL, +1);
+	assert_int_equal(pthread_create(&t, NULL, end_later, &busy), 0);
+	double t0 = now_s();
+	assert_int_equal(d->side_fork(d, &err), 0);
+	assert_int_equal(d->side_copy(d, b, a, sizeof h, &err), 0);
+	assert_true(now_s() - t0 > 0.04);
+	pthread_join(t, NULL);
+
+	/* a sum in flight on the side: the default stream's download after
+	 * side_join waits for it, and the side says it is busy meanwhile */
+	void *side = d->side_stream(d, &err);
+	assert_non_null(side);
+	later_arg sum = {pending, side, -1};
+	pending(side, +1);
+	assert_int_equal(rt_dev_cuda_query_side(d, &err), 0);
+	assert_int_equal(pthread_create(&t, NULL, end_later, &sum), 0);
+	t0 = now_s();
+	assert_int_equal(d->side_join(d, &err), 0);
+	assert_int_equal(d->download(d, back, b, sizeof back, &err), 0);
+	assert_true(now_s() - t0 > 0.04);
+	pthread_join(t, NULL);
+	assert_int_equal(rt_dev_cuda_query_side(d, &err), 1);
+	assert_memory_equal(back, h, sizeof h);
+	standin_counts n;
+	get_counts(&n);
+	assert_int_equal(n.copy_async, 1);
+	assert_int_equal(n.side_waits, 1); /* side_join's; side_fork's is the side's wait */
+	d->free(d, a);
+	d->free(d, b);
+	d->release(d);
+}
+
 int main(void)
 {
 	if (!SAMC_CUDA_STANDIN[0] || access(SAMC_CUDA_STANDIN, R_OK) != 0 ||
@@ -264,6 +361,7 @@ int main(void)
 		cmocka_unit_test(test_launch),
 		cmocka_unit_test(test_gemm),
 		cmocka_unit_test(test_missing_libraries),
+		cmocka_unit_test(test_side),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	tmpdir_remove(cache);
