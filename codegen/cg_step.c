@@ -244,11 +244,13 @@ static int run_fuse(pass_ctx *c, char *err, size_t errlen)
 }
 
 /* The accumulators' kernels up to their gradients, so that on several
- * ranks the CPU device hands each to the overlapped all-reduce during the
- * run (pass_hoist.h); the backend compiles a bare graph, so one process's
- * micro-batch programs get the same order. Not on a GPU, whose last
- * kernels are one launch. */
-static int run_fuse_cpu(pass_ctx *c, char *err, size_t errlen)
+ * ranks the device hands each to the overlapped all-reduce during the
+ * run (pass_hoist.h): the CPU's thread, a GPU's side stream. The backend
+ * compiles a bare graph, so one process's micro-batch programs get the
+ * same order; on a GPU that costs the accumulators' one multi-tensor
+ * launch (cg_multi.h), a launch each instead, in programs that have
+ * accumulators at all (several ranks or micro-batches). */
+static int run_fuse_hoist(pass_ctx *c, char *err, size_t errlen)
 {
 	if (run_fuse(c, err, errlen))
 		return -1;
@@ -351,7 +353,7 @@ static const pass_row cpu_rows[] = {
 	{"lowrank", NULL, "SAM's perturbed input layer as a low-rank update (CPU)", PASS_FOR_ALL,
 	 run_lowrank, verify_lowrank, print_lowrank},
 	{"fuse", "fused", "the training step's kernels (CPU) and the nodes fused into each",
-	 PASS_FOR_ALL, run_fuse_cpu, verify_fuse, print_fuse},
+	 PASS_FOR_ALL, run_fuse_hoist, verify_fuse, print_fuse},
 	{"plan", NULL, "kernels, buffers and peak bytes of the training step (CPU)", PASS_FOR_ALL,
 	 run_plan, verify_plan, print_plan},
 	{"lower", NULL, "each kernel as loop IR, backend-neutral (reduce loops whole)", PASS_FOR_ALL,
@@ -449,7 +451,7 @@ static const pass_row cuda_rows[] = {
 	{"lowrank", NULL, "SAM's perturbed input layer as a low-rank update", PASS_FOR_ALL,
 	 run_lowrank, verify_lowrank, print_lowrank},
 	{"fuse", "fused", "the training step's kernels and the nodes fused into each", PASS_FOR_ALL,
-	 run_fuse, verify_fuse, print_fuse},
+	 run_fuse_hoist, verify_fuse, print_fuse},
 	{"plan", NULL, "kernels, buffers and peak bytes of the training step", PASS_FOR_ALL,
 	 run_plan_cuda, verify_plan, print_plan},
 	{"lower", NULL, "each kernel as loop IR, backend-neutral (reduce loops whole)", PASS_FOR_ALL,

@@ -24,6 +24,11 @@ typedef struct {
 
 struct rt_overlap {
 	rt_comm *comm;
+	/* the device form: no thread; each bucket is enqueued on dev's side
+	 * queue once ready, into dstage when it has several members */
+	rt_device *dev;
+	void *dstage;
+	size_t dstage_cap;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -86,6 +91,51 @@ static int reduce(rt_overlap *o, const bucket *k, rt_err *err)
 	return 0;
 }
 
+/* The device form of reduce: the side queue follows the kernels enqueued
+ * so far, then packs, sums (NCCL) and unpacks there; nothing waits. */
+static int reduce_dev(rt_overlap *o, const bucket *k, rt_err *err)
+{
+	rt_device *d = o->dev;
+	rt_comm *c = o->comm;
+	rt_comm_dtype dt = k->dtype == RT_F64 ? RT_COMM_F64 : RT_COMM_F32;
+	size_t es = esize(k->dtype);
+	if (d->side_fork(d, err))
+		return -1;
+	if (k->end - k->first == 1)
+		return c->allreduce_dev_side(c, d, o->m[k->first].buf, o->m[k->first].n, dt, err);
+	char *at = o->dstage; /* a device address: offsets only */
+	for (int i = k->first; i < k->end; i++) {
+		if (d->side_copy(d, at, o->m[i].buf, o->m[i].n * es, err))
+			return -1;
+		at += o->m[i].n * es;
+	}
+	if (c->allreduce_dev_side(c, d, o->dstage, k->bytes / es, dt, err))
+		return -1;
+	at = o->dstage;
+	for (int i = k->first; i < k->end; i++) {
+		if (d->side_copy(d, o->m[i].buf, at, o->m[i].n * es, err))
+			return -1;
+		at += o->m[i].n * es;
+	}
+	return 0;
+}
+
+/* The device form: buckets [ndone, to) enqueued on the calling thread;
+ * after a failure the rest are skipped (the run ends) */
+static void post_dev(rt_overlap *o, int to)
+{
+	for (; o->ndone < to; o->ndone++) {
+		rt_err e;
+		double t0 = now_s();
+		if (!o->failed && reduce_dev(o, &o->b[o->ndone], &e)) {
+			o->failed = 1;
+			o->err = e;
+		}
+		o->comm_s += now_s() - t0;
+		o->buckets += !o->failed;
+	}
+}
+
 /* Reduces the buckets handed over, in order; after a failure the rest are
  * skipped (the run ends) but still counted, so settle returns. */
 static void *thread_main(void *arg)
@@ -139,10 +189,39 @@ rt_overlap *rt_overlap_new(rt_comm *c, rt_err *err)
 	return o;
 }
 
+rt_overlap *rt_overlap_new_dev(rt_comm *c, rt_device *d, rt_err *err)
+{
+	if (!c->allreduce_dev_side || !c->wait_dev_side || !d->side_fork) {
+		rt_errf(err, "the %s communicator cannot sum %s memory beside the kernels", c->name,
+		        d->name);
+		return NULL;
+	}
+	rt_overlap *o = calloc(1, sizeof *o);
+	if (!o) {
+		rt_errf(err, "out of memory for the overlapped all-reduce");
+		return NULL;
+	}
+	o->comm = c;
+	o->dev = d;
+	pthread_mutex_init(&o->mu, NULL);
+	pthread_cond_init(&o->cv, NULL);
+	return o;
+}
+
 void rt_overlap_free(rt_overlap *o)
 {
 	if (!o)
 		return;
+	if (o->dev) {
+		if (o->dstage)
+			o->dev->free(o->dev, o->dstage);
+		pthread_mutex_destroy(&o->mu);
+		pthread_cond_destroy(&o->cv);
+		free(o->m);
+		free(o->b);
+		free(o);
+		return;
+	}
 	pthread_mutex_lock(&o->mu);
 	o->quit = 1;
 	pthread_cond_broadcast(&o->cv);
@@ -192,6 +271,27 @@ int rt_overlap_add(rt_overlap *o, void *buf, size_t n, rt_dtype dtype, int upto,
 	return 0;
 }
 
+int rt_overlap_planned(rt_overlap *o, rt_err *err)
+{
+	if (!o->dev)
+		return 0;
+	size_t need = 0; /* the largest bucket that is packed */
+	for (int i = 0; i < o->nb; i++)
+		if (o->b[i].end - o->b[i].first > 1 && o->b[i].bytes > need)
+			need = o->b[i].bytes;
+	if (need <= o->dstage_cap)
+		return 0;
+	if (o->dstage)
+		o->dev->free(o->dev, o->dstage);
+	o->dstage = NULL;
+	o->dstage_cap = 0;
+	rt_err e = {{0}};
+	if (o->dev->alloc(o->dev, need, &o->dstage, &e))
+		return rt_errf(err, "the all-reduce's bucket of %zu bytes: %s", need, e.msg);
+	o->dstage_cap = need;
+	return 0;
+}
+
 /* nposted is the caller's alone to write: it reads it without the lock */
 void rt_overlap_done(void *ctx, int upto)
 {
@@ -201,6 +301,13 @@ void rt_overlap_done(void *ctx, int upto)
 		to++;
 	if (to == o->nposted)
 		return;
+	if (o->dev) {
+		if (upto < o->nkernels)
+			o->early += to - o->nposted;
+		o->nposted = to;
+		post_dev(o, to);
+		return;
+	}
 	pthread_mutex_lock(&o->mu);
 	if (upto < o->nkernels)
 		o->early += to - o->nposted;
@@ -209,9 +316,32 @@ void rt_overlap_done(void *ctx, int upto)
 	pthread_mutex_unlock(&o->mu);
 }
 
+/* The device form: the rest enqueued, the side queue waited for (NCCL's
+ * errors and timeout), and the kernels after this follow it. */
+static int settle_dev(rt_overlap *o, rt_err *err)
+{
+	double t0 = now_s();
+	o->nposted = o->nb;
+	post_dev(o, o->nb);
+	rt_err e = {{0}};
+	if (o->nb && !o->failed &&
+	    (o->comm->wait_dev_side(o->comm, o->dev, &e) || o->dev->side_join(o->dev, &e))) {
+		o->failed = 1;
+		o->err = e;
+	}
+	double dt = now_s() - t0;
+	o->after_s += dt;
+	o->comm_s += dt;
+	if (o->failed && err)
+		*err = o->err;
+	return o->failed ? -1 : 0;
+}
+
 int rt_overlap_settle(void *ctx, rt_err *err)
 {
 	rt_overlap *o = ctx;
+	if (o->dev)
+		return settle_dev(o, err);
 	double t0 = now_s();
 	pthread_mutex_lock(&o->mu);
 	o->nposted = o->nb;

@@ -20,6 +20,11 @@
  *           its commit: the commit then moves the sum)
  *   settle  before the commits, the rest go and the run waits for all
  *
+ * On a GPU with NCCL the same plan runs without a thread (the device
+ * form, rt_overlap_new_dev): `done` there means kernels [0, u) are
+ * enqueued, and each ready bucket is enqueued behind them on the device's
+ * side queue; settle waits for that queue and joins it to the kernels.
+ *
  * Every element is the same fixed-order sum over the ranks whichever
  * bucket carries it (rt_comm.h), so a run with overlap is bit-identical to
  * one without. Every rank makes the same buckets in the same order (the
@@ -34,6 +39,7 @@
 #include <stdint.h>
 
 #include "rt_comm.h"
+#include "rt_device.h"
 #include "rt_err.h"
 #include "rt_tensor.h"
 
@@ -41,6 +47,13 @@ typedef struct rt_overlap rt_overlap;
 
 /* Starts the communication thread over c (NULL with err when it cannot). */
 rt_overlap *rt_overlap_new(rt_comm *c, rt_err *err);
+/* The device form (a GPU with NCCL): no thread. Each bucket, once the
+ * kernels that make it are enqueued (the device's `done`), is packed,
+ * summed and unpacked on d's side queue (rt_device.h's side_*) through
+ * c's allreduce_dev_side; settle waits for the side queue (c's
+ * wait_dev_side: NCCL's errors and timeout) and joins it to the kernels.
+ * NULL with err when c or d lacks those entry points. */
+rt_overlap *rt_overlap_new_dev(rt_comm *c, rt_device *d, rt_err *err);
 /* Waits for the work given (rt_overlap_settle first), stops the thread. */
 void rt_overlap_free(rt_overlap *o);
 
@@ -52,6 +65,11 @@ void rt_overlap_begin(rt_overlap *o, size_t bucket_bytes, int nkernels);
  * final once kernels [0, upto) are complete. Members are added in order
  * of upto. 0, or -1 with err (out of memory). */
 int rt_overlap_add(rt_overlap *o, void *buf, size_t n, rt_dtype dtype, int upto, rt_err *err);
+
+/* After the members: the device form's packing buffer grown to the
+ * largest bucket of several members (before the run: an allocation
+ * there may wait for the device). 0, or -1 with err. */
+int rt_overlap_planned(rt_overlap *o, rt_err *err);
 
 /* rt_dev_sched's done: kernels [0, upto) are complete. Hands the thread
  * every bucket that is ready. */

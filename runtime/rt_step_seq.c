@@ -234,7 +234,7 @@ static int reduce_accum(rt_comm *c, rt_store *st, const char *what, rt_step_stag
 
 typedef struct {
 	int upto, idx; /* ready after kernel upto - 1; the store's order among equals */
-	void *host;
+	void *host;    /* host memory; the device form: a device address */
 	size_t n;
 	rt_dtype dtype;
 } ov_member;
@@ -245,14 +245,18 @@ static int ov_cmp(const void *a, const void *b)
 	return x->upto != y->upto ? (x->upto > y->upto) - (x->upto < y->upto) : x->idx - y->idx;
 }
 
-/* The communication thread, started on the first call; NULL (after a note
- * on rank 0, once) where the communicator cannot be called from it. */
-static rt_overlap *ov_thread(rt_comm *c, rt_step_stage *sg)
+/* The communication thread (host memory) or the device form (d's side
+ * queue, NCCL), made on the first call; NULL (after a note on rank 0,
+ * once) where neither can be had. */
+static rt_overlap *ov_make(rt_comm *c, rt_device *d, int on_dev, rt_step_stage *sg)
 {
 	if (sg->ov || sg->noted)
 		return sg->ov;
 	rt_err e;
-	if (!c->serialized)
+	if (on_dev) {
+		if ((sg->ov = rt_overlap_new_dev(c, d, &e)))
+			return sg->ov;
+	} else if (!c->serialized)
 		snprintf(e.msg, sizeof e.msg, "the MPI library grants less than "
 		         "MPI_THREAD_SERIALIZED");
 	else if ((sg->ov = rt_overlap_new(c, &e)))
@@ -273,8 +277,12 @@ static int run_overlapped(rt_exec *x, void **bind, double *outs, rt_comm *c, rt_
 {
 	rt_exec *rx = x->runner;
 	rt_device *d = rx ? rx->dev : NULL;
-	if (!r->allreduce_overlap || c->size < 2 || !sg || !rx || !d || !d->host_view ||
-	    c->allreduce_dev)
+	if (!r->allreduce_overlap || c->size < 2 || !sg || !rx || !d)
+		return 0;
+	/* host memory: the thread and c's allreduce; device memory summed by
+	 * the communicator (NCCL): the device's side queue */
+	int on_dev = c->allreduce_dev && c->allreduce_dev_side && d->side_fork;
+	if (!on_dev && (!d->host_view || c->allreduce_dev))
 		return 0;
 	size_t len = strlen(what);
 	int n = 0;
@@ -298,10 +306,11 @@ static int run_overlapped(rt_exec *x, void **bind, double *outs, rt_comm *c, rt_
 			free(m); /* not one buffer's until the commits: after the run */
 			return 0;
 		}
-		m[k++] = (ov_member){upto > after ? upto : after, i, d->host_view(d, holder ? holder : bind[sl]),
+		void *at = holder ? holder : bind[sl];
+		m[k++] = (ov_member){upto > after ? upto : after, i, on_dev ? at : d->host_view(d, at),
 		                     b->bytes / (b->slot.dtype == RT_F64 ? 8 : 4), b->slot.dtype};
 	}
-	rt_overlap *ov = ov_thread(c, sg);
+	rt_overlap *ov = ov_make(c, d, on_dev, sg);
 	if (!ov) {
 		free(m);
 		return 0;
@@ -315,6 +324,10 @@ static int run_overlapped(rt_exec *x, void **bind, double *outs, rt_comm *c, rt_
 			return 1;
 		}
 	free(m);
+	if (rt_overlap_planned(ov, err)) {
+		*rc = -1;
+		return 1;
+	}
 	rt_runner_watch w = {rt_overlap_done, rt_overlap_settle, ov};
 	rx->comm = x->comm; /* x's run would hand it over: its collectives (sync_bn) */
 	*rc = rt_runner_run_watched(rx, bind, outs, &w, err);

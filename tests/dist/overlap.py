@@ -18,8 +18,17 @@ without overlap are the same file. With SAMC_DEBUG=1 rank 0 says how many
 buckets went before the program's end: with a tiny bucket some must (else
 the test would compare the plain form with itself).
 
+With --cuda (the environment naming the host stand-ins for the CUDA
+driver, cuBLAS and NCCL: SAMC_CUDA_DRIVER, SAMC_CUDA_BLAS, SAMC_NCCL_LIB)
+the same holds on the CUDA backend with NCCL, where the buckets go on the
+device's side queue (a stream beside the kernels) instead of a thread:
+sam_sgdm.lua, sam.sync and per replica, f32, bit for bit the run without
+overlap; the stand-in's log shows every sum of the overlapped runs on the
+side stream and none of the plain runs' there; with one tensor a bucket
+some went before the program's end.
+
   SAMC_MPIRUN="mpirun --allow-run-as-root --oversubscribe" \\
-    /usr/bin/python3 tests/dist/overlap.py --samc build/samc [--steps K]
+    /usr/bin/python3 tests/dist/overlap.py --samc build/samc [--steps K] [--cuda]
 
 Exit 1 on a difference, 77 without numpy/PyTorch or SAMC_MPIRUN.
 """
@@ -57,12 +66,12 @@ BUCKETS = ["0.000001", "0.004", "25"]
 EARLY = re.compile(r"allreduce_overlap: (\d+) buckets, (\d+) of them during the backward pass")
 
 
-def run(launch, samc, model, init, batches, out, steps, dtype, sets):
+def run(launch, samc, model, init, batches, out, steps, dtype, sets, device="cpu", env=None):
     cmd = launch + [samc, "steps", model, "--init", init, "--batches", batches, "--steps",
-                    str(steps), "--out", out, "--dtype", dtype, "--backend", "cpu"]
+                    str(steps), "--out", out, "--dtype", dtype, "--device", device]
     for s in sets:
         cmd += ["--set", s]
-    env = dict(os.environ, SAMC_DEBUG="1")
+    env = dict(os.environ, SAMC_DEBUG="1", **(env or {}))
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
@@ -104,16 +113,74 @@ def trainer(two, samc, d):
     return 0 if ok else 1
 
 
+def read_log(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [line.split() for line in f if line.strip()]
+
+
+def cuda(two, samc, steps, d):
+    """The CUDA backend with NCCL (stand-ins): the buckets on the side queue."""
+    nccl = os.environ.get("SAMC_NCCL_LIB")
+    if not nccl or not os.environ.get("SAMC_CUDA_DRIVER"):
+        print("SKIP: SAMC_NCCL_LIB or SAMC_CUDA_DRIVER is not set (tests/dist/step.cmake "
+              "sets them)", file=sys.stderr)
+        return None
+    path = os.path.join(ORACLE, "models", "sam_sgdm.lua")
+    model = torch_ref.Model(torch_ref.trace(path))
+    init, batches = oracle.make_case(model, "f32", steps, 1234)
+    ip, bp = oracle.write_inputs(model, init, batches, "f32", d)
+    fails = 0
+    for sets in (["optimizer.sam.sync=true"], []):
+        label = f"cuda+NCCL sam_sgdm.lua {' '.join(sets) or 'per replica'} f32"
+
+        def go(tag, extra):
+            log = os.path.join(d, tag + ".log")
+            env = {"SAMC_NCCL": nccl, "SAMC_STANDIN_GPUS": "2", "TMPDIR": d,
+                   "SAMC_NCCL_STANDIN_LOG": log}
+            got, early = run(two, samc, path, ip, bp, os.path.join(d, tag + ".st"), steps, "f32",
+                             sets + extra, "cuda", env)
+            return got, early, [c[4] for c in read_log(log)]
+
+        plain, _, where = go("cplain", ["allreduce_overlap=false"])
+        ok = len(where) > 0 and set(where) == {"default"}
+        fails += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {label} without overlap: {len(where)} sums, on "
+              f"{', '.join(sorted(set(where))) or 'nothing'} (want the default stream)")
+        for mb in BUCKETS[::2]:
+            got, early, where = go("cov" + mb, ["allreduce_overlap=true",
+                                               f"allreduce_bucket_mb={mb}"])
+            diff = [t for t in plain if t not in got or not np.array_equal(got[t], plain[t])]
+            side = len(where) > 0 and set(where) == {"side"}
+            ok = not diff and side and (mb != BUCKETS[0] or early > 0)
+            fails += not ok
+            why = (f"differs in {', '.join(diff[:4])}" if diff else
+                   f"bit-identical, {len(where)} sums on {', '.join(sorted(set(where)))}, "
+                   f"{early} buckets during the backward pass")
+            print(f"{'ok  ' if ok else 'FAIL'} {label} bucket {mb} MiB: {why}")
+    return fails
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--samc", default=os.environ.get("SAMC"))
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--cuda", action="store_true",
+                    help="the CUDA backend with NCCL, through the host stand-ins")
     args = ap.parse_args()
     launcher = os.environ.get("SAMC_MPIRUN")
     if not launcher:
         print("SKIP: SAMC_MPIRUN is not set (tests/dist/tests.cmake sets it)", file=sys.stderr)
         return 77
     two = shlex.split(launcher) + ["-np", "2"]
+    if args.cuda:
+        with tempfile.TemporaryDirectory() as d:
+            fails = cuda(two, args.samc, args.steps, d)
+        if fails is None:
+            return 77
+        print("overlap --cuda: " + ("all bit-identical" if not fails else f"{fails} failures"))
+        return 1 if fails else 0
     fails = 0
     with tempfile.TemporaryDirectory() as d:
         for name, sets, dtypes in CASES:

@@ -12,6 +12,8 @@
 #                     (allreduce_overlap) bit for bit the one after it: SGD,
 #                     SAM sync and per replica, f64 and f32, bucket sizes;
 #                     a trainer built for 2 ranks, the same checkpoint
+#   dist_overlap_nccl_standin  the same on cuda with NCCL (stand-ins): the
+#                     buckets on the device's side stream
 #   dist_train        samc model.lua on 2 ranks: rank 0 alone writes, a
 #                     checkpoint of 2 ranks resumes on 2 bit for bit and on 1
 #                     within float tolerance, a killed rank, the errors
@@ -50,3 +52,13 @@ samc_add_mpi_script_test(dist_nccl_train ${CMAKE_COMMAND} -E env
                          --samc $<TARGET_FILE:samc>)
 samc_add_mpi_script_test(dist_overlap ${SAMC_ORACLE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/overlap.py
                          --samc $<TARGET_FILE:samc>)
+# dist_overlap_nccl_standin: the same on the CUDA backend with NCCL through
+# the host stand-ins: the buckets on the device's side stream
+samc_add_mpi_script_test(dist_overlap_nccl_standin ${CMAKE_COMMAND} -E env
+                         SAMC_CUDA_DRIVER=$<TARGET_FILE:samc_cuda_standin>
+                         SAMC_CUDA_BLAS=$<TARGET_FILE:samc_cuda_standin>
+                         SAMC_CUDA_DNN=$<TARGET_FILE:cudnn_standin>
+                         SAMC_NCCL_LIB=$<TARGET_FILE:samc_nccl_standin>
+                         SAMC_CACHE_DIR=${CMAKE_BINARY_DIR}/oracle_cuda_cache
+                         ${SAMC_ORACLE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/overlap.py
+                         --samc $<TARGET_FILE:samc> --cuda)

@@ -323,6 +323,20 @@ static void test_hoist(void **state)
 	ir_graph_free(g);
 }
 
+/* The device form needs a communicator that sums beside the kernels
+ * (NCCL's allreduce_dev_side) and a device with a side queue: refused,
+ * with a message, on the CPU with the one-rank communicator. */
+static void test_dev_refused(void **state)
+{
+	(void)state;
+	rt_err err = {{0}};
+	rt_device *d = rt_dev_cpu_new(1, &err);
+	assert_non_null(d);
+	assert_null(rt_overlap_new_dev(rt_comm_self(), d, &err));
+	assert_non_null(strstr(err.msg, "cannot sum cpu memory beside the kernels"));
+	d->release(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +346,7 @@ int main(void)
 	    cmocka_unit_test(test_failure),
 	    cmocka_unit_test(test_step),
 	    cmocka_unit_test(test_hoist),
+	    cmocka_unit_test(test_dev_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
