@@ -7,7 +7,8 @@
  * the errors a user meets: no library (the message names SAMC_NCCL), a
  * version too old, a device that is not a GPU, more ranks on a machine than
  * GPUs, two ranks on one GPU, a peer that dies, a peer that stops
- * answering (the timeout). Exit 77 (skipped) when the stand-ins were not
+ * answering (the timeout), the last two also for a sum on the device's
+ * side queue (the overlapped all-reduce's). Exit 77 (skipped) when the stand-ins were not
  * built.
  */
 #include <setjmp.h>
@@ -189,7 +190,9 @@ static void test_same_gpu(void **state)
 }
 
 /* rank 0 sums, rank 1 is gone or silent: a message, not a hang */
-static void peer_fails(int scenario, int signal, const char *want)
+/* side: the sum enqueued on the device's side queue (the overlapped
+ * all-reduce's form), the failure found by wait_dev_side */
+static void peer_fails_on(int scenario, int signal, int side, const char *want)
 {
 	setenv("SAMC_STANDIN_GPUS", "2", 1);
 	rt_comm c = {0};
@@ -219,7 +222,11 @@ static void peer_fails(int scenario, int signal, const char *want)
 	c.stop = &stop; /* a SIGTERM's handler set it: the wait ends */
 	void *b;
 	assert_int_equal(d->alloc(d, 64, &b, &err), 0);
-	assert_int_equal(rt_comm_allreduce_dev(&c, d, b, 16, RT_COMM_F32, NULL, &err), -1);
+	if (side) { /* enqueued without waiting; the wait finds it */
+		assert_int_equal(c.allreduce_dev_side(&c, d, b, 16, RT_COMM_F32, &err), 0);
+		assert_int_equal(c.wait_dev_side(&c, d, &err), -1);
+	} else
+		assert_int_equal(rt_comm_allreduce_dev(&c, d, b, 16, RT_COMM_F32, NULL, &err), -1);
 	assert_non_null(strstr(err.msg, want));
 	/* NCCL is aborted: a later sum fails at once */
 	assert_int_equal(rt_comm_allreduce_dev(&c, d, b, 16, RT_COMM_F32, NULL, &err), -1);
@@ -230,6 +237,11 @@ static void peer_fails(int scenario, int signal, const char *want)
 	close(sv[0]); /* a silent peer's read ends */
 	int st;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
+}
+
+static void peer_fails(int scenario, int signal, const char *want)
+{
+	peer_fails_on(scenario, signal, 0, want);
 }
 
 static void test_dead_peer(void **state)
@@ -256,6 +268,25 @@ static void test_stopped(void **state)
 	unsetenv("SAMC_DIST_TIMEOUT");
 	peer_fails(RUN_HANG_AFTER_ATTACH, SIGTERM,
 	           "nccl: rank 0: the sum of 16 values was stopped by SIGTERM while waiting");
+}
+
+static void test_dead_peer_side(void **state)
+{
+	(void)state;
+	unsetenv("SAMC_DIST_TIMEOUT");
+	peer_fails_on(RUN_DIE_AFTER_ATTACH, 0, 1,
+	              "nccl: rank 0: the sum of a bucket of the overlapped all-reduce failed: remote "
+	              "process exited or there was a network error (a rank died");
+}
+
+static void test_silent_peer_side(void **state)
+{
+	(void)state;
+	setenv("SAMC_DIST_TIMEOUT", "0.5", 1);
+	peer_fails_on(RUN_HANG_AFTER_ATTACH, 0, 1,
+	              "nccl: rank 0: the sum of a bucket of the overlapped all-reduce did not finish "
+	              "within 0.5 s (SAMC_DIST_TIMEOUT)");
+	unsetenv("SAMC_DIST_TIMEOUT");
 }
 
 /* ---- one rank ---- */
@@ -377,7 +408,8 @@ int main(void)
 		cmocka_unit_test(test_one_rank),     cmocka_unit_test(test_two_ranks),
 		cmocka_unit_test(test_more_ranks_than_gpus), cmocka_unit_test(test_same_gpu),
 		cmocka_unit_test(test_dead_peer),    cmocka_unit_test(test_silent_peer),
-		cmocka_unit_test(test_stopped),
+		cmocka_unit_test(test_stopped),      cmocka_unit_test(test_dead_peer_side),
+		cmocka_unit_test(test_silent_peer_side),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	tmpdir_remove(dir);
