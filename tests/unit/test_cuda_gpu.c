@@ -1,7 +1,8 @@
 /*
  * test_cuda_gpu.c - the CUDA driver on a real GPU: the devices, their
  * names, one kernel compiled by NVRTC to PTX, loaded with cuModuleLoadData
- * and launched, its result copied back. Without a usable GPU (or without
+ * and launched, its result copied back, and copied on a second stream
+ * ordered by events between two launches (the side queue's pattern). Without a usable GPU (or without
  * NVRTC in this build) it says why and exits 77: skipped, never passed.
  * It needs only the driver, NVRTC and rt_cuda_drv.c, so it also builds
  * alone: cc -DSAMC_HAVE_NVRTC -Iruntime -I$CUDA/include test_cuda_gpu.c
@@ -123,13 +124,42 @@ int main(void)
 			fprintf(stderr, "FAIL: y[%d] = %g, expected %g\n", i, y[i], 2.0 * i + 1.0);
 			return 1;
 		}
+	/* the side queue's pattern (rt_dev_cuda_side.c): a non-blocking stream
+	 * that follows the default stream's kernel through an event, copies
+	 * its result, and that the next kernel follows through another */
+	rt_cu_stream side;
+	rt_cu_event fork, join;
+	CHECK(d.cuStreamCreate(&side, RT_CU_STREAM_NON_BLOCKING));
+	CHECK(d.cuEventCreate(&fork, RT_CU_EVENT_DISABLE_TIMING));
+	CHECK(d.cuEventCreate(&join, RT_CU_EVENT_DISABLE_TIMING));
+	CHECK(d.cuMemcpyHtoD(dy, x, sizeof x)); /* y := x, then y += 2 x on the default stream */
+	CHECK(d.cuLaunchKernel(f, (N + 255) / 256, 1, 1, 256, 1, 1, 0, NULL, params, NULL));
+	CHECK(d.cuEventRecord(fork, NULL));
+	CHECK(d.cuStreamWaitEvent(side, fork, 0));
+	CHECK(d.cuMemcpyDtoDAsync(dz, dy, sizeof y, side)); /* z := 3 x, on the side */
+	CHECK(d.cuEventRecord(join, side));
+	CHECK(d.cuStreamWaitEvent(NULL, join, 0));
+	void *zparams[] = {&dz, &dx, &a, &n};
+	CHECK(d.cuLaunchKernel(f, (N + 255) / 256, 1, 1, 256, 1, 1, 0, NULL, zparams, NULL));
+	CHECK(d.cuMemcpyDtoH(y, dz, sizeof y)); /* z = 5 x */
+	for (int i = 0; i < N; i++)
+		if (y[i] != 5.0f * (float)i) {
+			fprintf(stderr, "FAIL: the side stream's copy: z[%d] = %g, expected %g\n", i, y[i],
+			        5.0 * i);
+			return 1;
+		}
+	CHECK(d.cuStreamSynchronize(side));
+	CHECK(d.cuStreamDestroy(side));
+	CHECK(d.cuEventDestroy(fork));
+	CHECK(d.cuEventDestroy(join));
 	CHECK(d.cuMemFree(dx));
 	CHECK(d.cuMemFree(dy));
 	CHECK(d.cuMemFree(dz));
 	CHECK(d.cuModuleUnload(mod));
 	CHECK(d.cuDevicePrimaryCtxRelease(dev));
 	rt_cuda_drv_close(&d);
-	printf("ok: one kernel launched on device 0, %d results exact\n", N);
+	printf("ok: one kernel launched on device 0, %d results exact, and ordered with a side "
+	       "stream through events\n", N);
 	return 0;
 #endif
 }
