@@ -418,6 +418,16 @@ ir_node *ir_mean(ir_graph *g, ir_node *x, uint32_t axes, int keepdim)
 	return k ? ir_binary(g, IR_OP_MUL, s, k) : NULL;
 }
 
+ir_node *ir_dot_all(ir_graph *g, ir_node *const *a, ir_node *const *b, int n)
+{
+	ir_node *s = NULL;
+	for (int i = 0; i < n; i++) {
+		ir_node *d = ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, a[i], b[i]), 0, 0);
+		s = s ? ir_binary(g, IR_OP_ADD, s, d) : d;
+	}
+	return s;
+}
+
 ir_node *ir_matmul(ir_graph *g, ir_node *a, ir_node *b, int ta, int tb)
 {
 	proto p;

@@ -24,8 +24,8 @@ int pass_looksam_store(ir_graph *g, ir_node *const *params, ir_node *const *g1,
 		return 0;
 	g->cur = params[0]->loc;
 	/* ||g_s|| cos(g, g_s) / ||g|| = <g, g_s> / ||g||^2 */
-	ir_node *c = ir_binary(g, IR_OP_DIV, pass_dot_all(g, g1, g2, n),
-	                       ir_binary(g, IR_OP_ADD, pass_dot_all(g, g1, g1, n), K(g, 1e-24)));
+	ir_node *c = ir_binary(g, IR_OP_DIV, ir_dot_all(g, g1, g2, n),
+	                       ir_binary(g, IR_OP_ADD, ir_dot_all(g, g1, g1, n), K(g, 1e-24)));
 	for (int i = 0; i < n; i++) {
 		g->cur = params[i]->loc;
 		ir_node *gv = ir_binary(g, IR_OP_SUB, g2[i], ir_binary(g, IR_OP_MUL, g1[i], c));
@@ -53,8 +53,8 @@ int pass_looksam_mix(ir_graph *g, ir_node *const *params, ir_node *const *grads,
 	ir_node *alpha = ir_find_leaf(g, IR_OP_INPUT, RT_SCALAR_LOOKSAM_ALPHA);
 	if (!alpha)
 		alpha = ir_input(g, RT_SCALAR_LOOKSAM_ALPHA, g->fdtype, ir_shape_scalar());
-	ir_node *ng = ir_unary(g, IR_OP_SQRT, pass_dot_all(g, grads, grads, n));
-	ir_node *nv = ir_binary(g, IR_OP_ADD, ir_unary(g, IR_OP_SQRT, pass_dot_all(g, gv, gv, n)),
+	ir_node *ng = ir_unary(g, IR_OP_SQRT, ir_dot_all(g, grads, grads, n));
+	ir_node *nv = ir_binary(g, IR_OP_ADD, ir_unary(g, IR_OP_SQRT, ir_dot_all(g, gv, gv, n)),
 	                        K(g, 1e-12));
 	ir_node *scale = ir_binary(g, IR_OP_MUL, alpha, ir_binary(g, IR_OP_DIV, ng, nv));
 	for (int i = 0; i < n; i++) {

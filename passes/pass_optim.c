@@ -85,11 +85,7 @@ static opt_hyper hyper_of(opt_ctx *c, const opt_config *o, const ir_node *p, ir_
  * gradient at once, applied unconditionally as torch does (no branch). */
 static int clip(opt_ctx *c, ir_node *const *grads, ir_node **out, int n)
 {
-	ir_node *n2 = NULL;
-	for (int i = 0; i < n; i++) {
-		ir_node *sq = ir_reduce(c->g, IR_OP_SUM, B(c, IR_OP_MUL, grads[i], grads[i]), 0, 0);
-		n2 = n2 ? B(c, IR_OP_ADD, n2, sq) : sq;
-	}
+	ir_node *n2 = ir_dot_all(c->g, grads, grads, n);
 	if (!n2)
 		return n == 0 ? 0 : -1;
 	ir_node *coef = B(c, IR_OP_DIV, H(c, RT_SCALAR_CLIP_GRAD_NORM),

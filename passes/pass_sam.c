@@ -82,16 +82,6 @@ static ir_node *asam_t(ir_graph *g, const opt_config *o, ir_node *w)
 	return o->sam_eta != 0 ? ir_binary(g, IR_OP_ADD, t, scalar_input(g, RT_SCALAR_SAM_ETA)) : t;
 }
 
-ir_node *pass_dot_all(ir_graph *g, ir_node *const *a, ir_node *const *b, int n)
-{
-	ir_node *s = NULL;
-	for (int i = 0; i < n; i++) {
-		ir_node *d = ir_reduce(g, IR_OP_SUM, ir_binary(g, IR_OP_MUL, a[i], b[i]), 0, 0);
-		s = s ? ir_binary(g, IR_OP_ADD, s, d) : d;
-	}
-	return s;
-}
-
 /* GSAM (Zhuang et al. 2022), as its authors' PyTorch code decomposes:
  *   cos  = <g1, g2> / (|g2| |g1| + 1e-12)
  *   v    = g1 - cos |g1| g2 / (|g2| + 1e-12)   (g1's part orthogonal to g2)
@@ -104,9 +94,9 @@ int pass_gsam_decompose(ir_graph *g, ir_node *loss, ir_node *const *g1, ir_node 
 	ir_dtype t = g->fdtype;
 	g->cur = loss->loc;
 	ir_node *eps = ir_const(g, t, ir_shape_scalar(), 1e-12);
-	ir_node *inner = pass_dot_all(g, g1, g2, n);
-	ir_node *n1 = ir_unary(g, IR_OP_SQRT, pass_dot_all(g, g1, g1, n));
-	ir_node *n2 = ir_unary(g, IR_OP_SQRT, pass_dot_all(g, g2, g2, n));
+	ir_node *inner = ir_dot_all(g, g1, g2, n);
+	ir_node *n1 = ir_unary(g, IR_OP_SQRT, ir_dot_all(g, g1, g1, n));
+	ir_node *n2 = ir_unary(g, IR_OP_SQRT, ir_dot_all(g, g2, g2, n));
 	ir_node *cosine = ir_binary(g, IR_OP_DIV, inner,
 	                            ir_binary(g, IR_OP_ADD, ir_binary(g, IR_OP_MUL, n2, n1), eps));
 	ir_node *coef = ir_binary(g, IR_OP_MUL, cosine, n1);

@@ -38,11 +38,6 @@ int pass_sam(ir_graph *g, const opt_config *o, ir_node *loss, ir_node *const *pa
  * (pass_micro.c). 0 or -1 (g->err). */
 int pass_gsam_decompose(ir_graph *g, ir_node *loss, ir_node *const *g1, ir_node **g2, int n);
 
-/* The global inner product sum over i of sum(a[i] * b[i]), all the
- * parameters as one vector, as SAM's, GSAM's and LookSAM's norms take it;
- * NULL when n is 0 (or with g->err). */
-ir_node *pass_dot_all(ir_graph *g, ir_node *const *a, ir_node *const *b, int n);
-
 /* The rule above as a check: 0 when no ASSIGN of g reads (through any
  * chain of nodes) one of wt[0..n); else -1 and g->err names the assign's
  * target. */
