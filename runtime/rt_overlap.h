@@ -81,7 +81,10 @@ int rt_overlap_settle(void *o, rt_err *err);
 /* Since rt_overlap_new: buckets all-reduced, how many of them were handed
  * over before the run's last kernel, the seconds the thread spent in the
  * all-reduces and the seconds the runs waited for it in settle (what the
- * kernels did not hide; waiting for slower ranks included). */
+ * kernels did not hide; waiting for slower ranks included). The device
+ * form: the seconds enqueuing and waiting, and the wait in settle, which
+ * there includes the kernels still running (the host never waited for
+ * them before). */
 typedef struct {
 	int64_t buckets, early;
 	double comm_s, after_s;
