@@ -438,8 +438,8 @@ ir_node *ir_broadcast(ir_graph *g, ir_node *x, ir_shape s);
 ir_node *ir_reduce(ir_graph *g, ir_op op, ir_node *x, uint32_t axes, int keepdim);
 ir_node *ir_mean(ir_graph *g, ir_node *x, uint32_t axes, int keepdim); /* sum * 1/n */
 /* The global inner product: the sum over i of sum(a[i] * b[i]), the n
- * tensors as one vector (SAM's, GSAM's and LookSAM's norms, gradient
- * clipping's); NULL when n is 0 (or with g->err). */
+ * tensors as one vector (GSAM's and LookSAM's norms and inner products,
+ * gradient clipping's norm); NULL when n is 0 (or with g->err). */
 ir_node *ir_dot_all(ir_graph *g, ir_node *const *a, ir_node *const *b, int n);
 
 /* [m,k] x [k,n] -> [m,n] (after optional transposes of A and B), or a
