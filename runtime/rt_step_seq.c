@@ -108,6 +108,9 @@ void rt_step_stage_free(rt_step_stage *s)
 	free(s->buf);
 	s->buf = NULL;
 	s->cap = 0;
+	free(s->idx);
+	s->idx = NULL;
+	s->idx_cap = 0;
 	if (s->dbuf)
 		s->ddev->free(s->ddev, s->dbuf);
 	s->dbuf = NULL;
@@ -131,6 +134,18 @@ static int stage_copy(rt_store *st, int i, char *stage, int in, rt_err *err)
 		return 0;
 	}
 	return in ? rt_store_download(st, i, stage, err) : rt_store_upload(st, i, stage, err);
+}
+
+int *rt_step_stage_idx(rt_step_stage *sg, int n)
+{
+	if (sg->idx_cap < n + 1) {
+		int *p = realloc(sg->idx, ((size_t)n + 1) * sizeof *p);
+		if (!p)
+			return NULL;
+		sg->idx = p;
+		sg->idx_cap = n + 1;
+	}
+	return sg->idx;
 }
 
 int rt_step_accums(const rt_store *st, const char *what, int *idx, rt_dtype *dt, size_t *bytes)
@@ -162,23 +177,19 @@ int rt_step_accums(const rt_store *st, const char *what, int *idx, rt_dtype *dt,
 static int reduce_bucket(rt_comm *c, rt_store *st, const char *what, rt_step_stage *sg,
                          rt_err *err)
 {
-	int *idx = malloc(((size_t)st->n + 1) * sizeof *idx);
+	int *idx = rt_step_stage_idx(sg, st->n);
 	if (!idx)
 		return rt_errf(err, "out of memory for the all-reduce of %s.*", what);
 	rt_dtype dt;
 	size_t bytes;
 	int n = rt_step_accums(st, what, idx, &dt, &bytes), rc = 0;
-	if (n <= 0) {
-		free(idx);
+	if (n <= 0)
 		return n < 0;
-	}
 	if (sg->cap < bytes) {
 		void *p = realloc(sg->buf, bytes);
-		if (!p) {
-			free(idx);
+		if (!p)
 			return rt_errf(err, "out of memory for the all-reduce of %s.* (%zu bytes)", what,
 			               bytes);
-		}
 		sg->buf = p;
 		sg->cap = bytes;
 	}
@@ -190,7 +201,6 @@ static int reduce_bucket(rt_comm *c, rt_store *st, const char *what, rt_step_sta
 	at = sg->buf;
 	for (int k = 0; k < n && !rc; at += st->buf[idx[k]].bytes, k++)
 		rc = stage_copy(st, idx[k], at, 0, err);
-	free(idx);
 	return rc ? -1 : 0;
 }
 

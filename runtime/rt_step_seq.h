@@ -129,10 +129,21 @@ typedef struct rt_step_stage {
 	 * overlapped run (rt_overlap.h), and whether its absence was noted */
 	struct rt_overlap *ov;
 	int noted;
+	/* the accumulators' indices (rt_step_stage_idx) */
+	int *idx;
+	int idx_cap;
 } rt_step_stage;
 /* Frees the buffer and stops the thread; with SAMC_DEBUG >= 1 says on
  * stderr how many buckets went during the backward pass. */
 void rt_step_stage_free(rt_step_stage *s);
+
+/* The stage's device buffer (dbuf) of at least bytes in d's memory, kept
+ * between steps and grown when a bucket needs more: the device buckets'
+ * packing, with overlap (rt_overlap.h) or without. 0, or -1 with err. */
+int rt_step_dev_stage(rt_step_stage *sg, rt_device *d, size_t bytes, rt_err *err);
+/* Room for n indices in the stage, kept between steps; NULL when out of
+ * memory. */
+int *rt_step_stage_idx(rt_step_stage *sg, int n);
 
 /* The accumulators "<what>.*" of st that hold bytes, in store order, as
  * one all-reduce packs them: their store indices into idx (room for st->n),

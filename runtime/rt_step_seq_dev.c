@@ -12,12 +12,9 @@
  */
 #include "rt_step_seq.h"
 
-#include <stdlib.h>
-
-/* The stage's device buffer of at least bytes on d, kept between steps. */
-static int dev_stage(rt_step_stage *sg, rt_device *d, size_t bytes, rt_err *err)
+int rt_step_dev_stage(rt_step_stage *sg, rt_device *d, size_t bytes, rt_err *err)
 {
-	if (sg->dbuf && sg->ddev == d && sg->dcap >= bytes)
+	if (sg->dbuf && rt_device_shares(sg->ddev, d) && sg->dcap >= bytes)
 		return 0;
 	if (sg->dbuf)
 		sg->ddev->free(sg->ddev, sg->dbuf);
@@ -39,7 +36,7 @@ static int bucket(rt_comm *c, rt_store *st, const int *idx, int n, size_t bytes,
 	size_t count = bytes / (dt == RT_COMM_F64 ? 8 : 4);
 	if (n == 1) /* summed in place */
 		return c->allreduce_dev(c, d, st->buf[idx[0]].addr, count, dt, err);
-	if (dev_stage(sg, d, bytes, err))
+	if (rt_step_dev_stage(sg, d, bytes, err))
 		return -1;
 	char *at = sg->dbuf; /* a device address: offsets only */
 	for (int k = 0; k < n; k++) {
@@ -63,7 +60,7 @@ static int bucket(rt_comm *c, rt_store *st, const int *idx, int n, size_t bytes,
 int rt_step_reduce_dev(rt_comm *c, rt_store *st, const char *what, rt_step_stage *sg, size_t cap,
                        rt_err *err)
 {
-	int *idx = malloc(((size_t)st->n + 1) * sizeof *idx), k = 0, rc = 0;
+	int *idx = rt_step_stage_idx(sg, st->n), k = 0, rc = 0;
 	if (!idx)
 		return rt_errf(err, "out of memory for the all-reduce of %s.*", what);
 	rt_dtype dt;
@@ -84,6 +81,5 @@ int rt_step_reduce_dev(rt_comm *c, rt_store *st, const char *what, rt_step_stage
 	}
 	if (!rc && k > 0)
 		rc = bucket(c, st, idx + n - k, k, bytes, cdt, sg, err);
-	free(idx);
 	return n < 0 ? 1 : rc ? -1 : 0;
 }

@@ -169,6 +169,7 @@ static void test_dtypes(void **state)
 	assert_int_equal(rt_step_reduce_dev(&c, &s->st, "accum.none", &sg, RT_STEP_DEV_BUCKET, &err),
 	                 0);
 	assert_int_equal(k.ncalls, 0);
+	rt_step_stage_free(&sg);
 	free(s);
 }
 
