@@ -25,10 +25,10 @@ typedef struct {
 struct rt_overlap {
 	rt_comm *comm;
 	/* the device form: no thread; each bucket is enqueued on dev's side
-	 * queue once ready, into dstage when it has several members */
+	 * queue once ready, packed into dstage (the caller's) when it has
+	 * several members */
 	rt_device *dev;
 	void *dstage;
-	size_t dstage_cap;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -212,21 +212,13 @@ void rt_overlap_free(rt_overlap *o)
 {
 	if (!o)
 		return;
-	if (o->dev) {
-		if (o->dstage)
-			o->dev->free(o->dev, o->dstage);
-		pthread_mutex_destroy(&o->mu);
-		pthread_cond_destroy(&o->cv);
-		free(o->m);
-		free(o->b);
-		free(o);
-		return;
+	if (!o->dev) { /* the thread */
+		pthread_mutex_lock(&o->mu);
+		o->quit = 1;
+		pthread_cond_broadcast(&o->cv);
+		pthread_mutex_unlock(&o->mu);
+		pthread_join(o->thread, NULL);
 	}
-	pthread_mutex_lock(&o->mu);
-	o->quit = 1;
-	pthread_cond_broadcast(&o->cv);
-	pthread_mutex_unlock(&o->mu);
-	pthread_join(o->thread, NULL);
 	pthread_mutex_destroy(&o->mu);
 	pthread_cond_destroy(&o->cv);
 	free(o->m);
@@ -271,25 +263,18 @@ int rt_overlap_add(rt_overlap *o, void *buf, size_t n, rt_dtype dtype, int upto,
 	return 0;
 }
 
-int rt_overlap_planned(rt_overlap *o, rt_err *err)
+size_t rt_overlap_packed_bytes(const rt_overlap *o)
 {
-	if (!o->dev)
-		return 0;
-	size_t need = 0; /* the largest bucket that is packed */
+	size_t need = 0;
 	for (int i = 0; i < o->nb; i++)
 		if (o->b[i].end - o->b[i].first > 1 && o->b[i].bytes > need)
 			need = o->b[i].bytes;
-	if (need <= o->dstage_cap)
-		return 0;
-	if (o->dstage)
-		o->dev->free(o->dev, o->dstage);
-	o->dstage = NULL;
-	o->dstage_cap = 0;
-	rt_err e = {{0}};
-	if (o->dev->alloc(o->dev, need, &o->dstage, &e))
-		return rt_errf(err, "the all-reduce's bucket of %zu bytes: %s", need, e.msg);
-	o->dstage_cap = need;
-	return 0;
+	return need;
+}
+
+void rt_overlap_set_stage(rt_overlap *o, void *dev_buf)
+{
+	o->dstage = dev_buf;
 }
 
 /* nposted is the caller's alone to write: it reads it without the lock */

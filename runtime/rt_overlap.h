@@ -66,10 +66,12 @@ void rt_overlap_begin(rt_overlap *o, size_t bucket_bytes, int nkernels);
  * of upto. 0, or -1 with err (out of memory). */
 int rt_overlap_add(rt_overlap *o, void *buf, size_t n, rt_dtype dtype, int upto, rt_err *err);
 
-/* After the members: the device form's packing buffer grown to the
- * largest bucket of several members (before the run: an allocation
- * there may wait for the device). 0, or -1 with err. */
-int rt_overlap_planned(rt_overlap *o, rt_err *err);
+/* The device form, after the members: the bytes of the largest bucket of
+ * several members (0: none is packed), and the device buffer of at least
+ * that many that the caller keeps for it (rt_step_dev_stage: made before
+ * the run, where an allocation may wait for the device). */
+size_t rt_overlap_packed_bytes(const rt_overlap *o);
+void rt_overlap_set_stage(rt_overlap *o, void *dev_buf);
 
 /* rt_dev_sched's done: kernels [0, upto) are complete. Hands the thread
  * every bucket that is ready. */

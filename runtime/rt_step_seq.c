@@ -334,10 +334,12 @@ static int run_overlapped(rt_exec *x, void **bind, double *outs, rt_comm *c, rt_
 			return 1;
 		}
 	free(m);
-	if (rt_overlap_planned(ov, err)) {
+	size_t packed = on_dev ? rt_overlap_packed_bytes(ov) : 0;
+	if (packed && rt_step_dev_stage(sg, d, packed, err)) {
 		*rc = -1;
 		return 1;
 	}
+	rt_overlap_set_stage(ov, packed ? sg->dbuf : NULL);
 	rt_runner_watch w = {rt_overlap_done, rt_overlap_settle, ov};
 	rx->comm = x->comm; /* x's run would hand it over: its collectives (sync_bn) */
 	*rc = rt_runner_run_watched(rx, bind, outs, &w, err);
