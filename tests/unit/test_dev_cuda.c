@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -259,23 +260,18 @@ typedef void (*pending_fn)(void *stream, int delta);
 typedef struct {
 	pending_fn pending;
 	void *stream;
-	int delta;
+	atomic_int ended; /* set just before the work ends */
 } later_arg;
 
-/* Work "another library" enqueued on a stream ends 50 ms later. */
+/* Work "another library" enqueued on a stream ends 50 ms later: what
+ * waited for it sees `ended` set, what did not (almost surely) does not. */
 static void *end_later(void *p)
 {
 	later_arg *a = p;
 	nanosleep(&(struct timespec){0, 50000000}, NULL);
-	a->pending(a->stream, a->delta);
+	atomic_store(&a->ended, 1);
+	a->pending(a->stream, -1);
 	return NULL;
-}
-
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* The side queue (rt_device.h's side_*): a copy there, and the order of
@@ -312,28 +308,26 @@ static void test_side(void **state)
 	assert_int_equal(d->upload(d, a, h, sizeof h, &err), 0);
 
 	/* the default stream busy for 50 ms: the side's copy waits for it */
-	later_arg busy = {pending, NULL, -1};
+	later_arg busy = {pending, NULL, 0};
 	pthread_t t;
 	pending(NULL, +1);
 	assert_int_equal(pthread_create(&t, NULL, end_later, &busy), 0);
-	double t0 = now_s();
 	assert_int_equal(d->side_fork(d, &err), 0);
 	assert_int_equal(d->side_copy(d, b, a, sizeof h, &err), 0);
-	assert_true(now_s() - t0 > 0.04);
+	assert_int_equal(atomic_load(&busy.ended), 1);
 	pthread_join(t, NULL);
 
 	/* a sum in flight on the side: the default stream's download after
 	 * side_join waits for it, and the side says it is busy meanwhile */
 	void *side = d->side_stream(d, &err);
 	assert_non_null(side);
-	later_arg sum = {pending, side, -1};
+	later_arg sum = {pending, side, 0};
 	pending(side, +1);
 	assert_int_equal(rt_dev_cuda_query_side(d, &err), 0);
 	assert_int_equal(pthread_create(&t, NULL, end_later, &sum), 0);
-	t0 = now_s();
 	assert_int_equal(d->side_join(d, &err), 0);
 	assert_int_equal(d->download(d, back, b, sizeof back, &err), 0);
-	assert_true(now_s() - t0 > 0.04);
+	assert_int_equal(atomic_load(&sum.ended), 1);
 	pthread_join(t, NULL);
 	assert_int_equal(rt_dev_cuda_query_side(d, &err), 1);
 	assert_memory_equal(back, h, sizeof h);
