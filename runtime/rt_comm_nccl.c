@@ -438,12 +438,22 @@ static int enqueue(rt_comm *c, nccl_state *st, rt_device *d, void *buf, size_t n
 	return 0;
 }
 
-/* Waits for the sums enqueued on the default stream (side 0) or on the
- * device's side queue (1): their stream done, or NCCL's error, or the
- * timeout; the poll interval grows to 1 ms, so a short sum costs little
- * latency. what: "the sum of N values", for the messages. */
-static int wait_sums(rt_comm *c, nccl_state *st, int side, const char *what, rt_err *err)
+/* What a failed wait names: the sum of n values, or (side) the bucket. */
+static const char *sum_what(char *buf, size_t len, int side, size_t n)
 {
+	if (side)
+		return "the sum of a bucket of the overlapped all-reduce";
+	snprintf(buf, len, "the sum of %zu values", n);
+	return buf;
+}
+
+/* Waits for the sums enqueued on the default stream (side 0; the last of
+ * n values) or on the device's side queue (1): their stream done, or
+ * NCCL's error, or the timeout; the poll interval grows to 1 ms, so a
+ * short sum costs little latency. */
+static int wait_sums(rt_comm *c, nccl_state *st, int side, size_t n, rt_err *err)
+{
+	char what[64];
 	double t0 = now(), stopped_at = 0;
 	long nap = 2000;
 	for (;;) {
@@ -458,14 +468,15 @@ static int wait_sums(rt_comm *c, nccl_state *st, int side, const char *what, rt_
 			rt_errf(err,
 			        "nccl: rank %d: %s failed: %s (a rank died or the network failed; "
 			        "NCCL_DEBUG=WARN says more)",
-			        c->rank, what, st->lib.ncclGetErrorString(async));
+			        c->rank, sum_what(what, sizeof what, side, n),
+			        st->lib.ncclGetErrorString(async));
 			return give_up(c, st, err);
 		}
 		if (now() - t0 > st->timeout) {
 			rt_errf(err,
 			        "nccl: rank %d: %s did not finish within %g s (SAMC_DIST_TIMEOUT): a "
 			        "rank died or stopped answering",
-			        c->rank, what, st->timeout);
+			        c->rank, sum_what(what, sizeof what, side, n), st->timeout);
 			return give_up(c, st, err);
 		}
 		/* a signal: the other ranks may have it too and still finish
@@ -480,7 +491,8 @@ static int wait_sums(rt_comm *c, nccl_state *st, int side, const char *what, rt_
 			rt_errf(err,
 			        "nccl: rank %d: %s was stopped by %s while waiting for the other ranks: "
 			        "under mpirun this means another rank ended",
-			        c->rank, what, sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal");
+			        c->rank, sum_what(what, sizeof what, side, n),
+			        sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal");
 			return give_up(c, st, err);
 		}
 		nanosleep(&(struct timespec){0, nap}, NULL);
@@ -495,13 +507,11 @@ static int nccl_allreduce_dev(rt_comm *c, rt_device *d, void *buf, size_t n, rt_
                               rt_err *err)
 {
 	nccl_state *st = c->dev_self;
-	char what[64];
-	snprintf(what, sizeof what, "the sum of %zu values", n);
 	double t0 = now();
 	if (enqueue(c, st, d, buf, n, dt, NULL, err))
 		return -1;
 	c->seconds += now() - t0;
-	return wait_sums(c, st, 0, what, err);
+	return wait_sums(c, st, 0, n, err);
 }
 
 /* The overlapped all-reduce's buckets (rt_overlap.h): on d's side queue */
@@ -525,5 +535,5 @@ static int nccl_wait_dev_side(rt_comm *c, rt_device *d, rt_err *err)
 	if (!rt_device_shares(d, st->dev))
 		return rt_errf(err, "nccl: rank %d: a wait on %s, but NCCL was started on %s", c->rank,
 		               d->memory ? d->memory : d->name, st->dev->memory);
-	return wait_sums(c, st, 1, "the sum of a bucket of the overlapped all-reduce", err);
+	return wait_sums(c, st, 1, 0, err);
 }
