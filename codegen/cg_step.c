@@ -247,9 +247,10 @@ static int run_fuse(pass_ctx *c, char *err, size_t errlen)
  * ranks the device hands each to the overlapped all-reduce during the
  * run (pass_hoist.h): the CPU's thread, a GPU's side stream. The backend
  * compiles a bare graph, so one process's micro-batch programs get the
- * same order; on a GPU that costs the accumulators' one multi-tensor
- * launch (cg_multi.h), a launch each instead, in programs that have
- * accumulators at all (several ranks or micro-batches). */
+ * same order. On a GPU the moved kernels share fewer multi-tensor
+ * launches (cg_multi.h), in programs that have accumulators at all
+ * (several ranks or micro-batches): resnet.lua's sam_acc has 410 kernels
+ * where it had 367. */
 static int run_fuse_hoist(pass_ctx *c, char *err, size_t errlen)
 {
 	if (run_fuse(c, err, errlen))
